@@ -1,0 +1,128 @@
+//! `hookledger hook [--event NAME]`: the entry Claude Code runs for every event.
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use crate::config::Paths;
+use crate::hook::event::EventKind;
+use crate::hook::wire::MAX_PAYLOAD_BYTES;
+use crate::hook::{self, HookAnswer, HookEnv};
+use crate::policy::rules;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The event this registration is for; used when the payload cannot be read, to decide
+    /// whether a failure must block
+    #[arg(long, value_name = "NAME")]
+    pub event: Option<String>,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    execute(args.event)
+}
+
+/// Hand-parsed so that a bad argument is still answered by the hook contract (a refusal on
+/// stderr with exit 2) instead of clap's usage text.
+pub fn run_from_args(args: &[OsString]) -> ExitCode {
+    let mut event = None;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let arg = arg.to_string_lossy();
+        if arg == "--event" {
+            event = iter.next().map(|v| v.to_string_lossy().into_owned());
+        } else if let Some(value) = arg.strip_prefix("--event=") {
+            event = Some(value.to_owned());
+        }
+        // Unknown arguments are ignored: a newer registration must not break an older binary.
+    }
+    execute(event)
+}
+
+static PANIC_MESSAGE: Mutex<Option<String>> = Mutex::new(None);
+
+fn execute(event_hint: Option<String>) -> ExitCode {
+    // A panic must become a one-line refusal, never a trace on stderr and exit 101 (which
+    // Claude Code treats as "carry on").
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        if let Ok(mut slot) = PANIC_MESSAGE.lock() {
+            *slot = Some(format!("{message}{location}"));
+        }
+    }));
+    let hint = event_hint.clone();
+    let answer = std::panic::catch_unwind(move || {
+        let stdin = read_stdin();
+        let env = match Paths::from_env() {
+            Ok(paths) => HookEnv::new(paths),
+            Err(e) => {
+                let event = hint.as_deref().map(EventKind::from_name);
+                return HookAnswer::refuse(
+                    event.as_ref(),
+                    &format!("hookledger [{}]: {e}", rules::HOOK_ERROR),
+                );
+            }
+        };
+        match stdin {
+            Ok(bytes) => hook::handle(&bytes, hint.as_deref(), &env),
+            Err(e) => hook::handle(&[], hint.as_deref(), &env).with_context(&e),
+        }
+    })
+    .unwrap_or_else(|_| {
+        let message = PANIC_MESSAGE
+            .lock()
+            .ok()
+            .and_then(|m| m.clone())
+            .unwrap_or_default();
+        let event = event_hint.as_deref().map(EventKind::from_name);
+        let reason = format!(
+            "hookledger [{}]: internal error: {message}",
+            rules::HOOK_ERROR
+        );
+        match event {
+            Some(e) if !e.is_gating() => HookAnswer::warn(&reason),
+            e => HookAnswer::refuse(e.as_ref(), &reason),
+        }
+    });
+    let _ = std::io::stdout().write_all(answer.stdout.as_bytes());
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().write_all(answer.stderr.as_bytes());
+    ExitCode::from(answer.exit_code)
+}
+
+fn read_stdin() -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    // One byte past the limit is enough to know it was exceeded, without buffering the rest.
+    let limit = u64::try_from(MAX_PAYLOAD_BYTES).unwrap_or(u64::MAX) + 1;
+    std::io::stdin()
+        .lock()
+        .take(limit)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+trait WithContext {
+    fn with_context(self, error: &std::io::Error) -> Self;
+}
+
+impl WithContext for HookAnswer {
+    fn with_context(mut self, error: &std::io::Error) -> Self {
+        if !self.stderr.is_empty() {
+            self.stderr = format!(
+                "{} (reading stdin failed: {error})\n",
+                self.stderr.trim_end()
+            );
+        }
+        self
+    }
+}

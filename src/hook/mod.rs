@@ -1,0 +1,254 @@
+/*!
+`hookledger hook`: one Claude Code hook event in, one ledger record and one answer out.
+
+[`wire`] holds payloads as Claude Code sends them; [`event`] and [`record`] the domain view;
+[`transcript`] finds the model; [`answer`] speaks the hook contract back.
+*/
+
+pub mod answer;
+pub mod event;
+pub mod record;
+pub mod transcript;
+pub mod wire;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::config::Paths;
+use crate::ledger::{self, Ledger, LedgerError, NewRecord, OpenOptions, SessionState, spool};
+use crate::policy::{Action, Decision, rules};
+pub use answer::HookAnswer;
+use event::EventKind;
+use record::{ModelInfo, RecordInput};
+use wire::HookPayload;
+
+#[derive(Debug, Clone)]
+pub struct HookEnv {
+    pub paths: Paths,
+    pub open: OpenOptions,
+    pub transcript_budget: u64,
+}
+
+impl HookEnv {
+    pub fn new(paths: Paths) -> Self {
+        HookEnv {
+            paths,
+            open: OpenOptions::default(),
+            transcript_budget: transcript::DEFAULT_BUDGET,
+        }
+    }
+}
+
+/// Where a record ended up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Ledger { seq: u64 },
+    Spooled { reason: String },
+}
+
+/// Handles one event. Never panics on input; the caller still guards against bugs.
+pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnswer {
+    let payload = match HookPayload::parse(stdin) {
+        Ok(payload) => payload,
+        Err(error) => return handle_unreadable(stdin, &error.to_string(), event_hint, env),
+    };
+    let Some(name) = payload.event_name().or(event_hint) else {
+        return handle_unreadable(stdin, "hook payload has no hook_event_name", None, env);
+    };
+    let event = EventKind::from_name(name);
+    let ledger_path = env.paths.ledger();
+    let mut ledger = Ledger::open(&ledger_path, &env.open);
+    let model = resolve_model(
+        &event,
+        &payload,
+        ledger.as_ref().ok(),
+        env.transcript_budget,
+    );
+    let decision = event.is_gating().then(Decision::no_policy);
+    let repository = (event == EventKind::SessionStart).then(|| session_repository(&payload));
+    let (kind, value) = record::build(&RecordInput {
+        event: &event,
+        payload: &payload,
+        model: &model,
+        decision: decision.as_ref(),
+        repository,
+    });
+    let record = NewRecord {
+        ts_ns: ledger::now_ns(),
+        kind: kind.to_owned(),
+        payload: ledger::canonical_json(&value),
+    };
+    if let Err(reason) = store(ledger.as_mut(), &ledger_path, &record) {
+        let decision = Decision::fail_closed(rules::LEDGER_UNAVAILABLE, reason);
+        return HookAnswer::refuse(Some(&event), &refusal_text(&decision));
+    }
+    if event == EventKind::SessionStart {
+        if let (Ok(ledger), Some(session)) = (ledger.as_ref(), payload.session_id()) {
+            let state = SessionState {
+                model: payload.str("model").map(str::to_owned),
+                cli_version: model.cli_version.clone(),
+            };
+            // A cache miss later only costs a fallback; never fail the event over it.
+            let _ = ledger.remember_session(session, &state);
+        }
+    }
+    match decision {
+        Some(d) if d.action == Action::Deny => HookAnswer::refuse(Some(&event), &refusal_text(&d)),
+        Some(d) if d.action == Action::Ask => HookAnswer::ask(&event, &refusal_text(&d)),
+        _ => HookAnswer::no_opinion(),
+    }
+}
+
+/// The one line Claude (or the user) sees: what was refused, by which rule, and why.
+pub fn refusal_text(decision: &Decision) -> String {
+    format!("hookledger [{}]: {}", decision.rule, decision.reason)
+}
+
+/// A payload we cannot read is still recorded (as what arrived) and, if the event may be a
+/// gating one, refused: we cannot tell that it is harmless.
+fn handle_unreadable(
+    stdin: &[u8],
+    error: &str,
+    event_hint: Option<&str>,
+    env: &HookEnv,
+) -> HookAnswer {
+    let value = record::hook_error(stdin, error, event_hint);
+    let record = NewRecord {
+        ts_ns: ledger::now_ns(),
+        kind: record::kinds::HOOK_ERROR.to_owned(),
+        payload: ledger::canonical_json(&value),
+    };
+    let ledger_path = env.paths.ledger();
+    let mut ledger = Ledger::open(&ledger_path, &env.open);
+    let stored = store(ledger.as_mut(), &ledger_path, &record);
+    let event = event_hint.map(EventKind::from_name);
+    let mut reason = format!("hookledger [{}]: {error}", rules::HOOK_ERROR);
+    if let Err(store_error) = stored {
+        reason.push_str(&format!(" (and it could not be recorded: {store_error})"));
+    }
+    match event {
+        Some(event) if !event.is_gating() => HookAnswer::warn(&reason),
+        event => HookAnswer::refuse(event.as_ref(), &reason),
+    }
+}
+
+/// Appends to the ledger, or spools when that fails. `Err` only when both failed.
+pub fn store(
+    ledger: Result<&mut Ledger, &mut LedgerError>,
+    ledger_path: &Path,
+    record: &NewRecord,
+) -> Result<Stored, String> {
+    let failure = match ledger {
+        Ok(ledger) => match ledger.append(std::slice::from_ref(record)) {
+            Ok(outcome) => {
+                let seq = outcome.appended.first().map_or(0, |a| a.seq);
+                return Ok(Stored::Ledger { seq });
+            }
+            Err(e) => e.to_string(),
+        },
+        Err(e) => e.to_string(),
+    };
+    match spool::append(&spool::spool_path(ledger_path), record, &failure) {
+        Ok(_) => Ok(Stored::Spooled { reason: failure }),
+        Err(spool_error) => Err(format!(
+            "cannot record this event: {failure}; {spool_error}"
+        )),
+    }
+}
+
+fn session_repository(payload: &HookPayload) -> Value {
+    let Some(cwd) = payload.cwd() else {
+        return Value::Null;
+    };
+    match crate::git::repository_root(Path::new(cwd)) {
+        Some(root) => serde_json::to_value(crate::git::describe(&root)).unwrap_or(Value::Null),
+        None => Value::Null,
+    }
+}
+
+/// The model behind an event, most specific evidence first: the transcript entry that made
+/// this tool call, then the newest model in the (subagent's or session's) transcript, then what
+/// the session reported at start. SessionStart's own `model` goes stale after `/model`, so the
+/// transcript wins when it has an answer.
+fn resolve_model(
+    event: &EventKind,
+    payload: &HookPayload,
+    ledger: Option<&Ledger>,
+    budget: u64,
+) -> ModelInfo {
+    let transcript = payload.transcript_path().map(PathBuf::from);
+    let tool_use_id = if event.is_tool_event() {
+        payload.tool_use_id()
+    } else {
+        None
+    };
+    let agent_transcript = match (event, payload.str("agent_transcript_path")) {
+        (EventKind::SubagentStop, Some(path)) => Some(PathBuf::from(path)),
+        _ => payload
+            .agent_id()
+            .zip(transcript.as_deref())
+            .map(|(id, t)| transcript::subagent_transcript(t, id)),
+    };
+    let scan = |path: &Path| transcript::scan(path, tool_use_id, budget).unwrap_or_default();
+    let agent_facts = agent_transcript.as_deref().map(scan).unwrap_or_default();
+    let session_facts = transcript.as_deref().map(scan).unwrap_or_default();
+    let cli_version = agent_facts
+        .cli_version
+        .clone()
+        .or_else(|| session_facts.cli_version.clone());
+    let pick = |model: Option<String>, source: &'static str| model.map(|m| (m, source));
+    let found = if *event == EventKind::SessionStart {
+        pick(payload.str("model").map(str::to_owned), "session-start")
+    } else {
+        None
+    }
+    .or_else(|| pick(agent_facts.tool_use_model, "transcript-tool-use"))
+    .or_else(|| pick(session_facts.tool_use_model, "transcript-tool-use"))
+    .or_else(|| pick(agent_facts.latest_model, "transcript-latest"))
+    .or_else(|| {
+        if payload.agent_id().is_some() {
+            None
+        } else {
+            pick(session_facts.latest_model.clone(), "transcript-latest")
+        }
+    });
+    let cached = || {
+        payload
+            .session_id()
+            .and_then(|s| ledger?.session_model(s).ok().flatten())
+    };
+    match found {
+        Some((model, source)) => ModelInfo {
+            model: Some(model),
+            source,
+            cli_version,
+        },
+        None => {
+            let cache = cached();
+            let cli_version =
+                cli_version.or_else(|| cache.as_ref().and_then(|c| c.cli_version.clone()));
+            match cache.and_then(|c| c.model) {
+                Some(model) => ModelInfo {
+                    model: Some(model),
+                    source: "session-cache",
+                    cli_version,
+                },
+                // A subagent may run another model; the session's newest one is the best guess
+                // left, and the source says so.
+                None => match session_facts.latest_model {
+                    Some(model) => ModelInfo {
+                        model: Some(model),
+                        source: "transcript-latest-session",
+                        cli_version,
+                    },
+                    None => ModelInfo {
+                        model: None,
+                        source: "unknown",
+                        cli_version,
+                    },
+                },
+            }
+        }
+    }
+}

@@ -1,0 +1,530 @@
+/*!
+Turns one hook event into one ledger record: the kind and its JSON payload.
+
+Record kinds are stable names (API, like rule codes). Payloads are flat where a SIEM will
+search them and never carry whole tool outputs: large strings become `{blake3, bytes, head}`.
+*/
+
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use super::event::EventKind;
+use super::wire::HookPayload;
+use crate::policy::Decision;
+
+pub mod kinds {
+    //! Record kinds. Stable: consumers filter on them.
+    pub const SESSION_START: &str = "session-start";
+    pub const PROMPT: &str = "prompt";
+    pub const TOOL_CALL: &str = "tool-call";
+    pub const EDIT: &str = "edit";
+    pub const TOOL_RESULT: &str = "tool-result";
+    pub const TOOL_FAILURE: &str = "tool-failure";
+    pub const PERMISSION_REQUEST: &str = "permission-request";
+    pub const PERMISSION_DENIED: &str = "permission-denied";
+    pub const STOP: &str = "stop";
+    pub const SUBAGENT_START: &str = "subagent-start";
+    pub const SUBAGENT_STOP: &str = "subagent-stop";
+    pub const PRE_COMPACT: &str = "pre-compact";
+    pub const NOTIFICATION: &str = "notification";
+    pub const SESSION_END: &str = "session-end";
+    /// An event this build does not know, recorded with its whole (summarized) payload.
+    pub const EVENT: &str = "event";
+    /// A payload that could not be parsed: what arrived, as hash, size and head.
+    pub const HOOK_ERROR: &str = "hook-error";
+}
+
+/// Strings longer than this are stored as `{blake3, bytes, head}`.
+pub const LARGE_STRING_BYTES: usize = 8 << 10;
+const HEAD_CHARS: usize = 256;
+/// Edit hunks with more text than this keep per-line BLAKE3 digests instead of the text.
+pub const MAX_HUNK_TEXT_BYTES: usize = 1 << 20;
+/// Tool outputs keep strings up to this length; longer ones only as size and hash.
+const RESULT_STRING_BYTES: usize = 256;
+
+/// Tools whose successful result is an accepted change to a file.
+pub const EDIT_TOOLS: &[&str] = &["Edit", "Write", "MultiEdit", "NotebookEdit"];
+
+/// Which model produced an event, and how we know.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelInfo {
+    pub model: Option<String>,
+    /// `session-start`, `transcript-tool-use`, `transcript-latest`, `session-cache`, or `unknown`.
+    pub source: &'static str,
+    pub cli_version: Option<String>,
+}
+
+pub struct RecordInput<'a> {
+    pub event: &'a EventKind,
+    pub payload: &'a HookPayload,
+    pub model: &'a ModelInfo,
+    pub decision: Option<&'a Decision>,
+    /// Filled in for session starts: repository facts gathered by spawning git.
+    pub repository: Option<Value>,
+}
+
+pub fn blake3_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+fn head(text: &str, chars: usize) -> &str {
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
+
+/// `{blake3, bytes, head}`: enough to prove what a large string was without storing it.
+pub fn digest_string(text: &str) -> Value {
+    json!({ "blake3": blake3_hex(text.as_bytes()), "bytes": text.len(), "head": head(text, HEAD_CHARS) })
+}
+
+/// Copies a JSON value, replacing every string over `limit` bytes with its digest.
+pub fn summarize_large_strings(value: &Value, limit: usize) -> Value {
+    match value {
+        Value::String(s) if s.len() > limit => digest_string(s),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| summarize_large_strings(v, limit))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), summarize_large_strings(v, limit)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Sizes and hashes of a tool's output, never the output itself: scalars and short strings
+/// stay, long strings and nested structures become `{bytes, blake3}`.
+fn summarize_output(value: &Value, depth: usize) -> Value {
+    let sized = |v: &Value| {
+        let text = serde_json::to_string(v).unwrap_or_default();
+        json!({ "bytes": text.len(), "blake3": blake3_hex(text.as_bytes()) })
+    };
+    match value {
+        Value::String(s) if s.len() > RESULT_STRING_BYTES => {
+            json!({ "bytes": s.len(), "blake3": blake3_hex(s.as_bytes()) })
+        }
+        Value::Object(map) if depth < 2 => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), summarize_output(v, depth + 1)))
+                .collect(),
+        ),
+        Value::Array(items) if !items.is_empty() => {
+            let mut summary = sized(value);
+            summary["items"] = json!(items.len());
+            summary
+        }
+        Value::Object(_) => sized(value),
+        other => other.clone(),
+    }
+}
+
+fn put(map: &mut Map<String, Value>, key: &str, value: Option<impl Into<Value>>) {
+    if let Some(v) = value {
+        map.insert(key.to_owned(), v.into());
+    }
+}
+
+/// Fields every record carries, so any record can be joined to its session, prompt and agent.
+fn common(input: &RecordInput<'_>) -> Map<String, Value> {
+    let p = input.payload;
+    let mut map = Map::new();
+    map.insert("event".into(), json!(input.event.name()));
+    for key in [
+        "session_id",
+        "prompt_id",
+        "cwd",
+        "permission_mode",
+        "transcript_path",
+    ] {
+        put(&mut map, key, p.str(key));
+    }
+    if let Some(agent_id) = p.agent_id() {
+        map.insert(
+            "agent".into(),
+            json!({ "id": agent_id, "type": p.str("agent_type") }),
+        );
+    }
+    map
+}
+
+fn with_model(map: &mut Map<String, Value>, model: &ModelInfo) {
+    map.insert("model".into(), json!(model.model));
+    map.insert("model_source".into(), json!(model.source));
+    map.insert("claude_code_version".into(), json!(model.cli_version));
+}
+
+fn with_tool(map: &mut Map<String, Value>, p: &HookPayload) {
+    put(map, "tool", p.tool_name());
+    put(map, "tool_use_id", p.tool_use_id());
+}
+
+pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
+    let p = input.payload;
+    let mut map = common(input);
+    let kind = match input.event {
+        EventKind::SessionStart => {
+            put(&mut map, "source", p.str("source"));
+            put(&mut map, "model_reported", p.str("model"));
+            with_model(&mut map, input.model);
+            put(&mut map, "agent_type", p.str("agent_type"));
+            map.insert(
+                "repository".into(),
+                input.repository.clone().unwrap_or(Value::Null),
+            );
+            map.insert("host".into(), json!(crate::config::host_name()));
+            map.insert("os_user".into(), json!(crate::config::os_user()));
+            map.insert(
+                "hookledger_version".into(),
+                json!(env!("CARGO_PKG_VERSION")),
+            );
+            map.insert("pid".into(), json!(std::process::id()));
+            kinds::SESSION_START
+        }
+        EventKind::UserPromptSubmit => {
+            let prompt = p.str("prompt").unwrap_or_default();
+            map.insert("prompt".into(), json!(prompt));
+            map.insert("prompt_blake3".into(), json!(blake3_hex(prompt.as_bytes())));
+            map.insert("prompt_bytes".into(), json!(prompt.len()));
+            with_model(&mut map, input.model);
+            with_decision(&mut map, input.decision);
+            kinds::PROMPT
+        }
+        EventKind::PreToolUse => {
+            with_tool(&mut map, p);
+            with_model(&mut map, input.model);
+            map.insert("input".into(), tool_input_summary(p));
+            with_decision(&mut map, input.decision);
+            kinds::TOOL_CALL
+        }
+        EventKind::PostToolUse if p.tool_name().is_some_and(|t| EDIT_TOOLS.contains(&t)) => {
+            with_tool(&mut map, p);
+            with_model(&mut map, input.model);
+            edit_fields(&mut map, p);
+            kinds::EDIT
+        }
+        EventKind::PostToolUse => {
+            with_tool(&mut map, p);
+            with_model(&mut map, input.model);
+            map.insert("status".into(), json!("success"));
+            map.insert("input_blake3".into(), json!(input_hash(p)));
+            put(&mut map, "duration_ms", p.get("duration_ms").cloned());
+            if let Some(response) = p.tool_response() {
+                let text = serde_json::to_string(response).unwrap_or_default();
+                map.insert("response_bytes".into(), json!(text.len()));
+                map.insert("response_blake3".into(), json!(blake3_hex(text.as_bytes())));
+                map.insert("response".into(), summarize_output(response, 0));
+            }
+            kinds::TOOL_RESULT
+        }
+        EventKind::PostToolUseFailure => {
+            with_tool(&mut map, p);
+            with_model(&mut map, input.model);
+            map.insert("status".into(), json!("failure"));
+            map.insert("input_blake3".into(), json!(input_hash(p)));
+            let error = p.str("error").unwrap_or_default();
+            map.insert(
+                "error_first_line".into(),
+                json!(head(error.lines().next().unwrap_or(""), 200)),
+            );
+            map.insert("error_bytes".into(), json!(error.len()));
+            map.insert("error_blake3".into(), json!(blake3_hex(error.as_bytes())));
+            put(&mut map, "is_interrupt", p.get("is_interrupt").cloned());
+            put(&mut map, "duration_ms", p.get("duration_ms").cloned());
+            kinds::TOOL_FAILURE
+        }
+        EventKind::PermissionRequest => {
+            with_tool(&mut map, p);
+            with_model(&mut map, input.model);
+            map.insert("input".into(), tool_input_summary(p));
+            put(
+                &mut map,
+                "permission_suggestions",
+                p.get("permission_suggestions")
+                    .map(|v| summarize_large_strings(v, 1024)),
+            );
+            with_decision(&mut map, input.decision);
+            kinds::PERMISSION_REQUEST
+        }
+        EventKind::PermissionDenied => {
+            with_tool(&mut map, p);
+            with_model(&mut map, input.model);
+            map.insert("input".into(), tool_input_summary(p));
+            put(&mut map, "reason", p.str("reason"));
+            kinds::PERMISSION_DENIED
+        }
+        EventKind::Stop | EventKind::SubagentStop => {
+            put(
+                &mut map,
+                "stop_hook_active",
+                p.get("stop_hook_active").cloned(),
+            );
+            if let Some(message) = p.str("last_assistant_message") {
+                map.insert("last_assistant_message".into(), digest_string(message));
+            }
+            for key in ["background_tasks", "session_crons"] {
+                put(
+                    &mut map,
+                    key,
+                    p.get(key).and_then(Value::as_array).map(|a| a.len()),
+                );
+            }
+            with_model(&mut map, input.model);
+            if *input.event == EventKind::SubagentStop {
+                put(
+                    &mut map,
+                    "agent_transcript_path",
+                    p.str("agent_transcript_path"),
+                );
+                kinds::SUBAGENT_STOP
+            } else {
+                kinds::STOP
+            }
+        }
+        EventKind::SubagentStart => kinds::SUBAGENT_START,
+        EventKind::PreCompact => {
+            put(&mut map, "trigger", p.str("trigger"));
+            if let Some(text) = p.str("custom_instructions") {
+                map.insert("custom_instructions".into(), digest_string(text));
+            }
+            kinds::PRE_COMPACT
+        }
+        EventKind::Notification => {
+            for key in ["notification_type", "title"] {
+                put(&mut map, key, p.str(key));
+            }
+            put(
+                &mut map,
+                "message",
+                p.str("message").map(|m| head(m, 1000).to_owned()),
+            );
+            kinds::NOTIFICATION
+        }
+        EventKind::SessionEnd => {
+            put(&mut map, "reason", p.str("reason"));
+            kinds::SESSION_END
+        }
+        EventKind::Other(_) => {
+            map.insert(
+                "payload".into(),
+                summarize_large_strings(&Value::Object(p.raw.clone()), LARGE_STRING_BYTES),
+            );
+            kinds::EVENT
+        }
+    };
+    (kind, Value::Object(map))
+}
+
+fn with_decision(map: &mut Map<String, Value>, decision: Option<&Decision>) {
+    if let Some(decision) = decision {
+        map.insert(
+            "decision".into(),
+            serde_json::to_value(decision).unwrap_or(Value::Null),
+        );
+    }
+}
+
+fn tool_input_summary(p: &HookPayload) -> Value {
+    p.get("tool_input").map_or(Value::Null, |v| {
+        summarize_large_strings(v, LARGE_STRING_BYTES)
+    })
+}
+
+fn input_hash(p: &HookPayload) -> Option<String> {
+    p.get("tool_input")
+        .map(|v| blake3_hex(crate::ledger::canonical_json(v).as_slice()))
+}
+
+/// The accepted-edit fields: paths, repository, before/after content hashes and the hunks with
+/// the added lines' text, which later line attribution matches against committed code.
+fn edit_fields(map: &mut Map<String, Value>, p: &HookPayload) {
+    let input = p.tool_input();
+    let response = p.tool_response().and_then(Value::as_object);
+    let field = |key: &str| {
+        response
+            .and_then(|r| r.get(key))
+            .or_else(|| input.and_then(|i| i.get(key)))
+            .and_then(Value::as_str)
+    };
+    let path = input
+        .and_then(|i| i.get("file_path").or_else(|| i.get("notebook_path")))
+        .and_then(Value::as_str)
+        .or_else(|| field("filePath"))
+        .or_else(|| field("notebook_path"));
+    let absolute = path.map(|path| absolute_path(path, p.cwd()));
+    map.insert(
+        "path".into(),
+        json!(absolute.as_deref().map(|a| a.display().to_string())),
+    );
+    let repository = absolute.as_deref().and_then(|a| {
+        let root = crate::git::repository_root(a)?;
+        let relative = a
+            .strip_prefix(&root)
+            .ok()?
+            .to_string_lossy()
+            .replace('\\', "/");
+        Some(json!({ "root": root.display().to_string(), "relative_path": relative }))
+    });
+    map.insert("repository".into(), repository.unwrap_or(Value::Null));
+
+    let original = response
+        .and_then(|r| r.get("originalFile").or_else(|| r.get("original_file")))
+        .and_then(Value::as_str);
+    map.insert(
+        "before_blake3".into(),
+        json!(original.map(|o| blake3_hex(o.as_bytes()))),
+    );
+    map.insert("before_bytes".into(), json!(original.map(str::len)));
+    match absolute.as_deref().map(std::fs::read) {
+        Some(Ok(bytes)) => {
+            map.insert("after_blake3".into(), json!(blake3_hex(&bytes)));
+            map.insert("after_bytes".into(), json!(bytes.len()));
+        }
+        Some(Err(e)) => {
+            map.insert("after_blake3".into(), Value::Null);
+            map.insert("after_error".into(), json!(e.to_string()));
+        }
+        None => {
+            map.insert("after_blake3".into(), Value::Null);
+        }
+    }
+    let change = response
+        .and_then(|r| r.get("type"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            if original.is_none() && p.tool_name() == Some("Write") {
+                "create".into()
+            } else {
+                "update".into()
+            }
+        });
+    map.insert("change".into(), json!(change));
+    put(
+        map,
+        "user_modified",
+        response.and_then(|r| r.get("userModified")).cloned(),
+    );
+
+    let mut hunks: Vec<Hunk> = response
+        .and_then(|r| r.get("structuredPatch"))
+        .and_then(Value::as_array)
+        .map(|patch| patch.iter().filter_map(Hunk::from_wire).collect())
+        .unwrap_or_default();
+    if hunks.is_empty() && original.is_none() {
+        // A new file's Write can arrive without a patch; the whole content is the added text.
+        if let Some(content) = field("content") {
+            hunks.push(Hunk::whole_file(content));
+        }
+    }
+    let added: usize = hunks.iter().map(|h| h.count('+')).sum();
+    let removed: usize = hunks.iter().map(|h| h.count('-')).sum();
+    let text_bytes: usize = hunks.iter().map(Hunk::text_bytes).sum();
+    let digested = text_bytes > MAX_HUNK_TEXT_BYTES;
+    map.insert("lines_added".into(), json!(added));
+    map.insert("lines_removed".into(), json!(removed));
+    map.insert(
+        "hunk_lines".into(),
+        json!(if digested { "blake3" } else { "text" }),
+    );
+    map.insert(
+        "hunks".into(),
+        Value::Array(hunks.iter().map(|h| h.to_json(digested)).collect()),
+    );
+}
+
+fn absolute_path(path: &str, cwd: Option<&str>) -> std::path::PathBuf {
+    let path = Path::new(path);
+    match cwd {
+        Some(cwd) if path.is_relative() => Path::new(cwd).join(path),
+        _ => path.to_owned(),
+    }
+}
+
+/// One hunk of a unified diff, lines prefixed with ' ', '+' or '-'.
+struct Hunk {
+    old_start: u64,
+    old_lines: u64,
+    new_start: u64,
+    new_lines: u64,
+    lines: Vec<String>,
+}
+
+impl Hunk {
+    fn from_wire(value: &Value) -> Option<Hunk> {
+        let number = |key: &str| value.get(key).and_then(Value::as_u64).unwrap_or(0);
+        let lines = value.get("lines")?.as_array()?;
+        Some(Hunk {
+            old_start: number("oldStart"),
+            old_lines: number("oldLines"),
+            new_start: number("newStart"),
+            new_lines: number("newLines"),
+            lines: lines
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        })
+    }
+
+    fn whole_file(content: &str) -> Hunk {
+        let lines: Vec<String> = content.lines().map(|l| format!("+{l}")).collect();
+        Hunk {
+            old_start: 0,
+            old_lines: 0,
+            new_start: 1,
+            new_lines: lines.len() as u64,
+            lines,
+        }
+    }
+
+    fn count(&self, prefix: char) -> usize {
+        self.lines.iter().filter(|l| l.starts_with(prefix)).count()
+    }
+
+    fn text_bytes(&self) -> usize {
+        self.lines.iter().map(String::len).sum()
+    }
+
+    /// With `digested`, each line keeps its prefix and becomes the BLAKE3 of its text.
+    fn to_json(&self, digested: bool) -> Value {
+        let lines: Vec<Value> = self
+            .lines
+            .iter()
+            .map(|line| {
+                if digested {
+                    let (prefix, text) =
+                        line.split_at(line.chars().next().map_or(0, char::len_utf8));
+                    json!(format!("{prefix}{}", blake3_hex(text.as_bytes())))
+                } else {
+                    json!(line)
+                }
+            })
+            .collect();
+        json!({
+            "old_start": self.old_start,
+            "old_lines": self.old_lines,
+            "new_start": self.new_start,
+            "new_lines": self.new_lines,
+            "lines": lines,
+        })
+    }
+}
+
+/// A payload that could not be handled: what arrived, without trusting it.
+pub fn hook_error(input: &[u8], error: &str, event_hint: Option<&str>) -> Value {
+    let head_bytes = &input[..input.len().min(HEAD_CHARS)];
+    json!({
+        "error": error,
+        "event_hint": event_hint,
+        "stdin_bytes": input.len(),
+        "stdin_blake3": blake3_hex(input),
+        "stdin_head": String::from_utf8_lossy(head_bytes),
+    })
+}

@@ -1,0 +1,207 @@
+/*!
+Reads the model id and Claude Code version from the tail of a session transcript.
+
+Tool-hook payloads do not carry the model; the transcript's assistant entries do
+(`message.model`), and every entry carries the CLI `version`. Transcripts grow to tens of MB,
+so this reads backwards from the end in fixed chunks and stops at a byte budget: its cost does
+not depend on the transcript's size.
+*/
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+const CHUNK: u64 = 64 << 10;
+/// How far back to look. The entry for the current tool call is normally within the last few
+/// KB; the budget bounds the cost when it is not there (the transcript is written lazily).
+pub const DEFAULT_BUDGET: u64 = 1 << 20;
+
+/// Claude Code writes this model id on local messages (errors, quota notices), not API replies.
+const SYNTHETIC_MODEL: &str = "<synthetic>";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TranscriptFacts {
+    /// The model of the assistant entry that carries the requested `tool_use_id`.
+    pub tool_use_model: Option<String>,
+    /// The model of the newest non-synthetic assistant entry.
+    pub latest_model: Option<String>,
+    /// The `version` of the newest entry that has one.
+    pub cli_version: Option<String>,
+}
+
+impl TranscriptFacts {
+    fn complete(&self, want_tool_use: bool) -> bool {
+        self.latest_model.is_some()
+            && self.cli_version.is_some()
+            && (!want_tool_use || self.tool_use_model.is_some())
+    }
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    version: Option<String>,
+    message: Option<Message>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    model: Option<String>,
+}
+
+/// Where Claude Code keeps a subagent's transcript, next to the session's.
+pub fn subagent_transcript(session_transcript: &Path, agent_id: &str) -> PathBuf {
+    session_transcript
+        .with_extension("")
+        .join("subagents")
+        .join(format!("agent-{agent_id}.jsonl"))
+}
+
+pub fn scan(
+    path: &Path,
+    tool_use_id: Option<&str>,
+    budget: u64,
+) -> std::io::Result<TranscriptFacts> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut facts = TranscriptFacts::default();
+    let needle = tool_use_id.map(|id| format!("\"{id}\""));
+    let want_tool_use = needle.is_some();
+    let mut end = len;
+    // Bytes of a line that started before the chunk read last.
+    let mut carry: Vec<u8> = Vec::new();
+    while end > 0 && len - end < budget && !facts.complete(want_tool_use) {
+        let start = end.saturating_sub(CHUNK);
+        let mut window = vec![0u8; usize::try_from(end - start).unwrap_or(0)];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut window)?;
+        window.extend_from_slice(&carry);
+        let mut line_end = window.len();
+        while let Some(newline) = memchr::memrchr(b'\n', &window[..line_end]) {
+            inspect_line(
+                &window[newline + 1..line_end],
+                needle.as_deref(),
+                &mut facts,
+            );
+            line_end = newline;
+            if facts.complete(want_tool_use) {
+                return Ok(facts);
+            }
+        }
+        if start == 0 {
+            inspect_line(&window[..line_end], needle.as_deref(), &mut facts);
+        }
+        window.truncate(line_end);
+        carry = window;
+        end = start;
+    }
+    Ok(facts)
+}
+
+fn inspect_line(line: &[u8], tool_use_needle: Option<&str>, facts: &mut TranscriptFacts) {
+    let line = line.trim_ascii();
+    if line.is_empty() {
+        return;
+    }
+    let is_assistant = memchr::memmem::find(line, b"\"assistant\"").is_some();
+    // Only parse what can add a fact: parsing skips large tool inputs but still scans them.
+    if !is_assistant && facts.cli_version.is_some() {
+        return;
+    }
+    let Ok(entry) = serde_json::from_slice::<Entry>(line) else {
+        return;
+    };
+    if facts.cli_version.is_none() {
+        facts.cli_version = entry.version;
+    }
+    if entry.kind.as_deref() != Some("assistant") {
+        return;
+    }
+    let Some(model) = entry
+        .message
+        .and_then(|m| m.model)
+        .filter(|m| m != SYNTHETIC_MODEL)
+    else {
+        return;
+    };
+    if facts.tool_use_model.is_none()
+        && tool_use_needle.is_some_and(|n| memchr::memmem::find(line, n.as_bytes()).is_some())
+    {
+        facts.tool_use_model = Some(model.clone());
+    }
+    if facts.latest_model.is_none() {
+        facts.latest_model = Some(model);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn assistant(model: &str, tool_use_id: &str, pad: usize) -> String {
+        format!(
+            r#"{{"type":"assistant","version":"2.1.328","message":{{"model":"{model}","content":[{{"type":"tool_use","id":"{tool_use_id}","input":{{"content":"{}"}}}}]}}}}"#,
+            "x".repeat(pad)
+        )
+    }
+
+    fn transcript(lines: &[String]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        for line in lines {
+            writeln!(f, "{line}").unwrap();
+        }
+        f
+    }
+
+    #[test]
+    fn tool_use_model_beats_newer_entries() {
+        let f = transcript(&[
+            assistant("claude-a", "toolu_1", 10),
+            assistant("claude-b", "toolu_2", 200_000),
+            r#"{"type":"assistant","version":"2.1.329","message":{"model":"<synthetic>"}}"#.into(),
+            r#"{"type":"user","version":"2.1.330","message":{"content":"toolu_1 mentioned"}}"#
+                .into(),
+        ]);
+        let facts = scan(f.path(), Some("toolu_1"), DEFAULT_BUDGET).unwrap();
+        assert_eq!(facts.tool_use_model.as_deref(), Some("claude-a"));
+        assert_eq!(facts.latest_model.as_deref(), Some("claude-b"));
+        assert_eq!(facts.cli_version.as_deref(), Some("2.1.330"));
+    }
+
+    #[test]
+    fn budget_bounds_the_search() {
+        let f = transcript(&[
+            assistant("claude-old", "toolu_old", 10),
+            assistant("claude-new", "toolu_new", (3 * DEFAULT_BUDGET) as usize),
+        ]);
+        let facts = scan(f.path(), Some("toolu_old"), DEFAULT_BUDGET).unwrap();
+        assert_eq!(facts.tool_use_model, None);
+    }
+
+    #[test]
+    fn missing_final_newline_and_garbage_lines() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        write!(
+            f,
+            "not json\n{}\n{{\"type\":\"assistant\",\"message\":{{\"model\":\"m2\"}}}}",
+            assistant("m1", "t", 1)
+        )
+        .unwrap();
+        let facts = scan(f.path(), None, DEFAULT_BUDGET).unwrap();
+        assert_eq!(facts.latest_model.as_deref(), Some("m2"));
+        assert_eq!(facts.cli_version.as_deref(), Some("2.1.328"));
+    }
+
+    #[test]
+    fn subagent_path_layout() {
+        let p = subagent_transcript(Path::new("/h/.claude/projects/p/abc.jsonl"), "a1");
+        assert_eq!(
+            p,
+            Path::new("/h/.claude/projects/p/abc/subagents/agent-a1.jsonl")
+        );
+    }
+}

@@ -1,0 +1,573 @@
+/*!
+The append-only, hash-chained SQLite ledger.
+
+Many short-lived hook processes append concurrently. Each append runs in a `BEGIN IMMEDIATE`
+transaction and reads the chain tip inside it, so SQLite's single write lock serializes the
+chain. When the database cannot be written, records go to the spool (see [`spool`]) and are
+merged by the next successful append.
+*/
+
+pub mod frame;
+pub mod keys;
+pub mod spool;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use serde_json::{Value, json};
+
+pub use frame::{Frame, Hash, LedgerId, ZERO_HASH};
+
+/// `'HKL1'`: marks the file as a hookledger ledger (SQLite header offset 68).
+pub const APPLICATION_ID: i32 = 0x484B_4C31;
+/// The record frame and payload conventions this build writes.
+pub const FORMAT_VERSION: i64 = 1;
+
+/// Numbered migrations, applied in order; `user_version` is the number of the last one applied.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../schema/migrations/0001_initial.sql"))];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+/// The consolidated schema, kept in `schema/ledger.sql` for readers; tests check the
+/// migrations produce it.
+pub const SCHEMA_SQL: &str = include_str!("../../schema/ledger.sql");
+
+pub const GENESIS_KIND: &str = "genesis";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("cannot open ledger {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("{path} is not a hookledger ledger (application_id {found:#010x})")]
+    NotALedger { path: PathBuf, found: i32 },
+    #[error(
+        "ledger {path} has schema version {found}; this hookledger understands up to {known} \
+         (upgrade hookledger)"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("ledger {0} does not exist")]
+    Missing(PathBuf),
+    #[error("ledger database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("could not switch the ledger to WAL mode (got {0}); is it on a network filesystem?")]
+    NotWal(String),
+    #[error("ledger has no identity row (ledger_meta)")]
+    MissingMeta,
+    #[error(transparent)]
+    Frame(#[from] frame::FrameError),
+    #[error("ledger signing key: {0}")]
+    Key(#[from] keys::KeyError),
+    #[error("spool: {0}")]
+    Spool(#[from] spool::SpoolError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("no randomness available from the operating system: {0}")]
+    Random(String),
+}
+
+impl LedgerError {
+    /// Busy/locked errors are expected under contention and handled by spooling.
+    pub fn is_busy(&self) -> bool {
+        let code = match self {
+            LedgerError::Sqlite(e) | LedgerError::Open { source: e, .. } => e.sqlite_error_code(),
+            _ => None,
+        };
+        matches!(
+            code,
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
+
+/// How hard a commit is pushed to stable storage. See the README's "Durability" section for the
+/// measurement behind the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// WAL + `synchronous=NORMAL`: survives process crashes; a power loss may drop the newest
+    /// commits as a clean prefix (the chain stays valid, only shorter).
+    Normal,
+    /// WAL + `synchronous=FULL`: one fsync per commit.
+    Full,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    pub durability: Durability,
+    pub busy_timeout: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::Normal,
+            busy_timeout: Duration::from_millis(3000),
+        }
+    }
+}
+
+/// A record to append: the payload must already be canonical JSON (see [`canonical_json`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRecord {
+    pub ts_ns: i64,
+    pub kind: String,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub seq: u64,
+    pub ts_ns: i64,
+    pub kind: String,
+    pub payload: Vec<u8>,
+    pub prev_hash: Hash,
+    pub hash: Hash,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    pub hash: Hash,
+}
+
+/// What one append did, including spool entries it merged on the way.
+#[derive(Debug, Clone, Default)]
+pub struct AppendOutcome {
+    pub appended: Vec<Appended>,
+    pub merged_from_spool: usize,
+}
+
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+    ledger_id: LedgerId,
+}
+
+pub fn now_ns() -> i64 {
+    let now = std::time::SystemTime::now();
+    match now.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
+    }
+}
+
+/// RFC 8785 canonical bytes: the form payloads are hashed and stored in.
+pub fn canonical_json(value: &Value) -> Vec<u8> {
+    // serde_json::Value always serializes; the canonicalizer only fails on non-finite floats,
+    // which a Value cannot hold.
+    serde_json_canonicalizer::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+fn sqlite_flags(read_only: bool) -> OpenFlags {
+    let base = OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    if read_only {
+        base | OpenFlags::SQLITE_OPEN_READ_ONLY
+    } else {
+        base | OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+    }
+}
+
+impl Ledger {
+    /// Opens the ledger for appending, creating it (with its genesis record and signing key)
+    /// when it does not exist yet.
+    pub fn open(path: &Path, options: &OpenOptions) -> Result<Self, LedgerError> {
+        let existed = path.exists();
+        if !existed {
+            if let Some(dir) = path.parent() {
+                create_private_dir(dir)?;
+            }
+        }
+        let conn = Connection::open_with_flags(path, sqlite_flags(false)).map_err(|source| {
+            LedgerError::Open {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+        if !existed {
+            restrict_file_mode(path);
+        }
+        conn.busy_timeout(options.busy_timeout)?;
+        configure_writer(&conn, options.durability)?;
+        let mut ledger = Ledger {
+            conn,
+            path: path.to_owned(),
+            ledger_id: [0; 16],
+        };
+        ledger.migrate()?;
+        ledger.ledger_id = read_ledger_id(&ledger.conn)?;
+        Ok(ledger)
+    }
+
+    /// Opens an existing ledger for reading only; never creates or migrates anything.
+    pub fn open_read_only(path: &Path) -> Result<Self, LedgerError> {
+        if !path.exists() {
+            return Err(LedgerError::Missing(path.to_owned()));
+        }
+        let conn = Connection::open_with_flags(path, sqlite_flags(true)).map_err(|source| {
+            LedgerError::Open {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+        conn.busy_timeout(Duration::from_millis(5000))?;
+        conn.pragma_update(None, "trusted_schema", "OFF")?;
+        check_identity(&conn, path)?;
+        let ledger_id = read_ledger_id(&conn)?;
+        Ok(Ledger {
+            conn,
+            path: path.to_owned(),
+            ledger_id,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn ledger_id(&self) -> &LedgerId {
+        &self.ledger_id
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn migrate(&mut self) -> Result<(), LedgerError> {
+        let (app_id, version) = identity(&self.conn)?;
+        if app_id == APPLICATION_ID && version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Re-read inside the write lock: another process may have created the ledger meanwhile.
+        let (app_id, version) = identity(&tx)?;
+        let empty: bool =
+            tx.query_row("SELECT count(*) = 0 FROM sqlite_schema", [], |r| r.get(0))?;
+        if app_id != APPLICATION_ID && !(app_id == 0 && empty) {
+            return Err(LedgerError::NotALedger {
+                path: self.path.clone(),
+                found: app_id,
+            });
+        }
+        if version > SCHEMA_VERSION {
+            return Err(LedgerError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        for (number, sql) in MIGRATIONS.iter().filter(|(n, _)| *n > version) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", number)?;
+        }
+        if version == 0 {
+            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+            write_genesis(&tx, &self.path)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Appends records as one transaction, after merging any spooled records (which are
+    /// older, so they come first).
+    pub fn append(&mut self, records: &[NewRecord]) -> Result<AppendOutcome, LedgerError> {
+        let spool_path = spool::spool_path(&self.path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (mut seq, mut prev) = tip(&tx)?;
+        let mut outcome = AppendOutcome::default();
+
+        // Holding the spool lock until after COMMIT keeps spoolers from adding lines that the
+        // truncation below would drop.
+        let mut spool_guard = spool::lock_if_pending(&spool_path)?;
+        let mut merged = Vec::new();
+        if let Some(guard) = spool_guard.as_mut() {
+            let contents = guard.read()?;
+            for entry in &contents.entries {
+                if already_merged(&tx, &entry.spool_id)? {
+                    continue;
+                }
+                let record = entry.to_recovered_record();
+                seq += 1;
+                prev = insert_record(&tx, &self.ledger_id, seq, prev, &record)?;
+                tx.execute(
+                    "INSERT INTO spool_merged (spool_id, seq) VALUES (?1, ?2)",
+                    params![entry.spool_id, seq_sql(seq)],
+                )?;
+                merged.push(entry.spool_id.clone());
+            }
+            if !contents.damaged.is_empty() {
+                let record = contents.damage_record();
+                seq += 1;
+                prev = insert_record(&tx, &self.ledger_id, seq, prev, &record)?;
+            }
+        }
+        outcome.merged_from_spool = merged.len();
+
+        for record in records {
+            seq += 1;
+            prev = insert_record(&tx, &self.ledger_id, seq, prev, record)?;
+            outcome.appended.push(Appended { seq, hash: prev });
+        }
+        tx.commit()?;
+        if let Some(guard) = spool_guard {
+            guard.truncate()?;
+        }
+        Ok(outcome)
+    }
+
+    /// The newest record's seq and hash.
+    pub fn head(&self) -> Result<(u64, Hash), LedgerError> {
+        tip(&self.conn)
+    }
+
+    pub fn record(&self, seq: u64) -> Result<Option<StoredRecord>, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, ts_ns, kind, payload, prev_hash, hash FROM records WHERE seq = ?1",
+        )?;
+        Ok(stmt
+            .query_row([seq_sql(seq)], stored_record_from_row)
+            .optional()?)
+    }
+
+    pub fn session_model(&self, session_id: &str) -> Result<Option<SessionState>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT model, cli_version FROM session_state WHERE session_id = ?1")?;
+        Ok(stmt
+            .query_row([session_id], |r| {
+                Ok(SessionState {
+                    model: r.get(0)?,
+                    cli_version: r.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    pub fn remember_session(
+        &self,
+        session_id: &str,
+        state: &SessionState,
+    ) -> Result<(), LedgerError> {
+        self.conn.execute(
+            "INSERT INTO session_state (session_id, model, cli_version, updated_ns)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (session_id) DO UPDATE SET
+               model = coalesce(excluded.model, model),
+               cli_version = coalesce(excluded.cli_version, cli_version),
+               updated_ns = excluded.updated_ns",
+            params![session_id, state.model, state.cli_version, now_ns()],
+        )?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionState {
+    pub model: Option<String>,
+    pub cli_version: Option<String>,
+}
+
+pub(crate) fn seq_sql(seq: u64) -> i64 {
+    // seq never exceeds i64::MAX in practice: that is 9.2e18 records.
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn stored_record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
+    let blob32 = |i: usize| -> rusqlite::Result<Hash> {
+        let bytes: Vec<u8> = row.get(i)?;
+        bytes.try_into().map_err(|_| {
+            rusqlite::Error::FromSqlConversionFailure(
+                i,
+                rusqlite::types::Type::Blob,
+                "hash column is not 32 bytes".into(),
+            )
+        })
+    };
+    Ok(StoredRecord {
+        seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+        ts_ns: row.get(1)?,
+        kind: row.get(2)?,
+        payload: row.get(3)?,
+        prev_hash: blob32(4)?,
+        hash: blob32(5)?,
+    })
+}
+
+fn identity(conn: &Connection) -> Result<(i32, i64), LedgerError> {
+    let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    Ok((app_id, version))
+}
+
+fn check_identity(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
+    let (app_id, version) = identity(conn)?;
+    if app_id != APPLICATION_ID {
+        return Err(LedgerError::NotALedger {
+            path: path.to_owned(),
+            found: app_id,
+        });
+    }
+    if version > SCHEMA_VERSION {
+        return Err(LedgerError::TooNew {
+            path: path.to_owned(),
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+fn read_ledger_id(conn: &Connection) -> Result<LedgerId, LedgerError> {
+    let bytes: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT ledger_id FROM ledger_meta WHERE singleton = 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    bytes
+        .and_then(|b| b.try_into().ok())
+        .ok_or(LedgerError::MissingMeta)
+}
+
+fn configure_writer(conn: &Connection, durability: Durability) -> Result<(), LedgerError> {
+    use rusqlite::config::DbConfig;
+    conn.pragma_update(None, "trusted_schema", "OFF")?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(LedgerError::NotWal(mode));
+    }
+    let sync = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    // Every hook process is the last connection to close; without these two settings each one
+    // pays for a checkpoint and for deleting and recreating the WAL (about 1 ms per call).
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+    let mut persist = 1;
+    conn.file_control(
+        None::<&str>,
+        rusqlite::FileControl::PersistWal(&mut persist),
+    )?;
+    Ok(())
+}
+
+fn tip(conn: &Connection) -> Result<(u64, Hash), LedgerError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1")?;
+    let row: Option<(i64, Vec<u8>)> = stmt
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match row {
+        None => Ok((0, ZERO_HASH)),
+        Some((seq, hash)) => {
+            let hash: Hash = hash.try_into().map_err(|_| LedgerError::MissingMeta)?;
+            Ok((u64::try_from(seq).unwrap_or(0), hash))
+        }
+    }
+}
+
+fn already_merged(conn: &Connection, spool_id: &str) -> Result<bool, LedgerError> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM spool_merged WHERE spool_id = ?1")?;
+    Ok(stmt.exists([spool_id])?)
+}
+
+fn insert_record(
+    conn: &Connection,
+    ledger_id: &LedgerId,
+    seq: u64,
+    prev: Hash,
+    record: &NewRecord,
+) -> Result<Hash, LedgerError> {
+    let hash = Frame {
+        ledger_id,
+        seq,
+        ts_ns: record.ts_ns,
+        prev_hash: &prev,
+        kind: &record.kind,
+        payload: &record.payload,
+    }
+    .hash()?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO records (seq, ts_ns, kind, payload, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    stmt.execute(params![
+        seq_sql(seq),
+        record.ts_ns,
+        record.kind,
+        record.payload,
+        &prev[..],
+        &hash[..]
+    ])?;
+    Ok(hash)
+}
+
+fn write_genesis(conn: &Connection, ledger_path: &Path) -> Result<(), LedgerError> {
+    let mut ledger_id = [0u8; frame::LEDGER_ID_LEN];
+    getrandom::fill(&mut ledger_id).map_err(|e| LedgerError::Random(e.to_string()))?;
+    let created_ns = now_ns();
+    let public_key = keys::create_signing_key(&keys::key_dir(ledger_path), &ledger_id)?;
+    conn.execute(
+        "INSERT INTO ledger_meta (singleton, ledger_id, format, created_ns) VALUES (1, ?1, ?2, ?3)",
+        params![&ledger_id[..], FORMAT_VERSION, created_ns],
+    )?;
+    let payload = json!({
+        "ledger_id": frame::to_hex(&ledger_id),
+        "format": FORMAT_VERSION,
+        "frame": std::str::from_utf8(frame::DOMAIN_TAG).unwrap_or("HKLREC01"),
+        "hash": "blake3",
+        "payload_encoding": "rfc8785",
+        "created_ns": created_ns,
+        "hookledger_version": env!("CARGO_PKG_VERSION"),
+        "host": crate::config::host_name(),
+        "os_user": crate::config::os_user(),
+        "signing_key": { "algorithm": "ed25519", "public_key": frame::to_hex(&public_key) },
+    });
+    let record = NewRecord {
+        ts_ns: created_ns,
+        kind: GENESIS_KIND.to_owned(),
+        payload: canonical_json(&payload),
+    };
+    insert_record(conn, &ledger_id, 1, ZERO_HASH, &record)?;
+    Ok(())
+}
+
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+pub(crate) fn restrict_file_mode(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Best effort: a ledger readable by others leaks prompts, but failing to chmod must not
+        // stop the record from being written.
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}

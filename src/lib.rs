@@ -1,0 +1,17 @@
+/*!
+hookledger: a policy gate and tamper-evident ledger for Claude Code hooks.
+
+- [`hook`]: handles one hook event (wire payload → record → answer).
+- [`ledger`]: the append-only, BLAKE3-chained SQLite ledger, its spool and its verifier.
+- [`policy`]: decisions and their stable rule codes.
+- [`git`]: repository facts recorded with sessions and edits.
+- [`config`]: where files live.
+- [`cli`]: the command line; the only layer that prints to stdout.
+*/
+
+pub mod cli;
+pub mod config;
+pub mod git;
+pub mod hook;
+pub mod ledger;
+pub mod policy;
