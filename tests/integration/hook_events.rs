@@ -1,0 +1,271 @@
+//! Every event kind in, one record each; the model found in the transcript; bad input refused.
+
+use serde_json::{Value, json};
+
+use crate::util::*;
+
+fn write_transcript(dir: &std::path::Path, lines: &[Value]) -> std::path::PathBuf {
+    let path = dir.join("session.jsonl");
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn assistant(model: &str, tool_use_id: &str) -> Value {
+    json!({"type": "assistant", "version": "2.1.328", "message": {"model": model, "role": "assistant",
+        "content": [{"type": "tool_use", "id": tool_use_id, "name": "Bash", "input": {"command": "ls"}}]}})
+}
+
+#[test]
+fn every_event_gets_one_record_and_no_opinion() {
+    let home = Home::new();
+    let events = [
+        ("SessionStart", json!({"source": "startup", "model": "claude-x"}), "session-start"),
+        ("UserPromptSubmit", json!({"prompt": "make it longer"}), "prompt"),
+        ("PreToolUse", json!({"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_use_id": "t1"}), "tool-call"),
+        ("PermissionRequest", json!({"tool_name": "Bash", "tool_input": {"command": "rm -rf x"}}), "permission-request"),
+        ("PermissionDenied", json!({"tool_name": "Bash", "tool_input": {}, "tool_use_id": "t1", "reason": "Blocked by classifier"}), "permission-denied"),
+        ("PostToolUse", json!({"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_use_id": "t1", "tool_response": {"stdout": "x".repeat(5000), "stderr": "", "interrupted": false}}), "tool-result"),
+        ("PostToolUseFailure", json!({"tool_name": "Bash", "tool_input": {"command": "false"}, "tool_use_id": "t2", "error": "Exit code 1\nboom", "is_interrupt": false}), "tool-failure"),
+        ("Notification", json!({"message": "Claude needs your permission", "notification_type": "permission_prompt"}), "notification"),
+        ("SubagentStart", json!({"agent_id": "a1", "agent_type": "Explore"}), "subagent-start"),
+        ("SubagentStop", json!({"agent_id": "a1", "agent_type": "Explore", "last_assistant_message": "done", "stop_hook_active": false}), "subagent-stop"),
+        ("Stop", json!({"stop_hook_active": false, "last_assistant_message": "All done.", "background_tasks": []}), "stop"),
+        ("PreCompact", json!({"trigger": "manual", "custom_instructions": ""}), "pre-compact"),
+        ("SessionEnd", json!({"reason": "other"}), "session-end"),
+        ("SomeFutureEvent", json!({"new_field": {"nested": true}}), "event"),
+    ];
+    for (event, extra, _) in &events {
+        assert_no_opinion(&home.hook(&payload(event, extra.clone())));
+    }
+    let records = home.records();
+    let kinds: Vec<&str> = records.iter().map(|(_, k, _)| k.as_str()).collect();
+    let mut expected = vec!["genesis"];
+    expected.extend(events.iter().map(|(_, _, kind)| *kind));
+    assert_eq!(kinds, expected);
+    let seqs: Vec<i64> = records.iter().map(|(s, _, _)| *s).collect();
+    assert_eq!(seqs, (1..=events.len() as i64 + 1).collect::<Vec<_>>());
+
+    let by_kind = |kind: &str| home.records_of(kind).remove(0);
+    let start = by_kind("session-start");
+    assert_eq!(start["model"], "claude-x");
+    assert_eq!(start["model_source"], "session-start");
+    assert_eq!(start["hookledger_version"], env!("CARGO_PKG_VERSION"));
+    let prompt = by_kind("prompt");
+    assert_eq!(prompt["prompt"], "make it longer");
+    assert_eq!(prompt["prompt_blake3"], blake3_hex(b"make it longer"));
+    // No transcript: the model comes from what the session reported at start.
+    assert_eq!(prompt["model"], "claude-x");
+    assert_eq!(prompt["model_source"], "session-cache");
+    let call = by_kind("tool-call");
+    assert_eq!(call["decision"], json!({"action": "allow", "rule": "no-policy", "layer": "built-in", "reason": "no policy is configured"}));
+    assert_eq!(call["tool_use_id"], "t1");
+    let result = by_kind("tool-result");
+    assert_eq!(result["response"]["stdout"]["bytes"], 5000, "outputs are sized, not stored");
+    assert!(result["response"]["stdout"].get("head").is_none());
+    assert_eq!(by_kind("tool-failure")["error_first_line"], "Exit code 1");
+    assert_eq!(by_kind("subagent-stop")["agent"]["type"], "Explore");
+    assert_eq!(by_kind("event")["payload"]["new_field"]["nested"], true);
+    assert_eq!(home.verify_json().0, 0);
+}
+
+#[test]
+fn model_comes_from_the_transcript_entry_that_made_the_call() {
+    let home = Home::new();
+    let transcript = write_transcript(
+        home.path(),
+        &[
+            json!({"type": "user", "version": "2.1.328", "message": {"role": "user", "content": "hi"}}),
+            assistant("claude-first-1", "toolu_A"),
+            assistant("claude-second-2", "toolu_B"),
+            json!({"type": "assistant", "version": "2.1.328", "message": {"model": "<synthetic>", "content": []}}),
+        ],
+    );
+    let t = transcript.display().to_string();
+    for id in ["toolu_A", "toolu_B", "toolu_unknown"] {
+        let mut p = pre_tool("Bash", json!({"command": "ls"}), id);
+        p["transcript_path"] = json!(t);
+        assert_no_opinion(&home.hook(&p));
+    }
+    let calls = home.records_of("tool-call");
+    let models: Vec<(&str, &str)> = calls.iter().map(|c| (c["model"].as_str().unwrap(), c["model_source"].as_str().unwrap())).collect();
+    assert_eq!(
+        models,
+        [
+            ("claude-first-1", "transcript-tool-use"),
+            ("claude-second-2", "transcript-tool-use"),
+            ("claude-second-2", "transcript-latest"),
+        ]
+    );
+    assert!(calls.iter().all(|c| c["claude_code_version"] == "2.1.328"));
+}
+
+#[test]
+fn subagent_calls_read_the_subagent_transcript() {
+    let home = Home::new();
+    let transcript = write_transcript(home.path(), &[assistant("claude-main", "toolu_main")]);
+    let sub = transcript.with_extension("").join("subagents");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join("agent-ag1.jsonl"), format!("{}\n", assistant("claude-haiku-sub", "toolu_sub"))).unwrap();
+    let mut p = pre_tool("Bash", json!({"command": "ls"}), "toolu_sub");
+    p["transcript_path"] = json!(transcript.display().to_string());
+    p["agent_id"] = json!("ag1");
+    p["agent_type"] = json!("general-purpose");
+    assert_no_opinion(&home.hook(&p));
+    let call = home.records_of("tool-call").remove(0);
+    assert_eq!(call["model"], "claude-haiku-sub");
+    assert_eq!(call["agent"], json!({"id": "ag1", "type": "general-purpose"}));
+}
+
+#[test]
+fn accepted_edit_records_hunks_and_hashes() {
+    let home = Home::new();
+    let repo = home.path().join("repo");
+    git_repo(&repo);
+    let file = repo.join("a.txt");
+    std::fs::write(&file, "hello world\n").unwrap();
+    let p = payload(
+        "PostToolUse",
+        json!({
+            "cwd": repo.display().to_string(),
+            "tool_name": "Edit",
+            "tool_use_id": "toolu_e",
+            "tool_input": {"file_path": file.display().to_string(), "old_string": "hello", "new_string": "hello world"},
+            "tool_response": {"filePath": file.display().to_string(), "originalFile": "hello\n", "userModified": false,
+                "structuredPatch": [{"oldStart": 1, "oldLines": 1, "newStart": 1, "newLines": 1, "lines": ["-hello", "+hello world"]}]}
+        }),
+    );
+    assert_no_opinion(&home.hook(&p));
+    // A new file written whole, with no patch in the response.
+    let new_file = repo.join("src/new.rs");
+    std::fs::create_dir_all(new_file.parent().unwrap()).unwrap();
+    std::fs::write(&new_file, "fn a() {}\nfn b() {}\n").unwrap();
+    let w = payload(
+        "PostToolUse",
+        json!({
+            "cwd": repo.display().to_string(),
+            "tool_name": "Write",
+            "tool_use_id": "toolu_w",
+            "tool_input": {"file_path": new_file.display().to_string(), "content": "fn a() {}\nfn b() {}\n"},
+            "tool_response": {"type": "create", "filePath": new_file.display().to_string(), "content": "fn a() {}\nfn b() {}\n", "structuredPatch": [], "originalFile": null}
+        }),
+    );
+    assert_no_opinion(&home.hook(&w));
+    let edits = home.records_of("edit");
+    let edit = &edits[0];
+    assert_eq!(edit["path"], file.display().to_string());
+    assert_eq!(edit["repository"]["relative_path"], "a.txt");
+    assert_eq!(edit["repository"]["root"], repo.display().to_string());
+    assert_eq!(edit["before_blake3"], blake3_hex(b"hello\n"));
+    assert_eq!(edit["after_blake3"], blake3_hex(b"hello world\n"));
+    assert_eq!((edit["lines_added"].as_u64(), edit["lines_removed"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(edit["hunks"][0]["lines"], json!(["-hello", "+hello world"]));
+    assert_eq!(edit["user_modified"], false);
+    let write = &edits[1];
+    assert_eq!(write["change"], "create");
+    assert_eq!(write["before_blake3"], Value::Null);
+    assert_eq!(write["repository"]["relative_path"], "src/new.rs");
+    assert_eq!(write["hunks"][0]["lines"], json!(["+fn a() {}", "+fn b() {}"]));
+    assert_eq!(write["after_blake3"], blake3_hex(b"fn a() {}\nfn b() {}\n"));
+}
+
+#[test]
+fn session_start_describes_the_repository() {
+    let home = Home::new();
+    let repo = home.path().join("repo");
+    git_repo(&repo);
+    let p = payload("SessionStart", json!({"cwd": repo.display().to_string(), "source": "startup"}));
+    assert_no_opinion(&home.hook(&p));
+    let start = home.records_of("session-start").remove(0);
+    assert_eq!(start["repository"]["branch"], "main");
+    assert_eq!(start["repository"]["head"].as_str().map(str::len), Some(40));
+    assert_eq!(start["repository"]["remotes"][0]["normalized"], "github.com/Acme/widgets");
+    assert!(start["host"].as_str().is_some_and(|h| !h.is_empty()));
+}
+
+#[test]
+fn large_tool_input_is_stored_as_digest() {
+    let home = Home::new();
+    let content = "x".repeat(10 << 20);
+    let p = pre_tool("Write", json!({"file_path": "/tmp/big.txt", "content": content}), "toolu_big");
+    assert_no_opinion(&home.hook(&p));
+    let call = home.records_of("tool-call").remove(0);
+    assert_eq!(call["input"]["file_path"], "/tmp/big.txt");
+    assert_eq!(call["input"]["content"]["bytes"], 10 << 20);
+    assert_eq!(call["input"]["content"]["blake3"], blake3_hex(content.as_bytes()));
+    assert_eq!(call["input"]["content"]["head"].as_str().map(str::len), Some(256));
+}
+
+#[test]
+fn bad_stdin_is_refused_for_gating_events_and_recorded() {
+    let home = Home::new();
+    let junk = vec![b'{'; 10 << 20];
+    let cases: [(&str, &[u8], &str); 5] = [
+        ("empty", b"", "empty hook payload"),
+        ("whitespace", b"  \n", "empty hook payload"),
+        ("malformed", b"{\"hook_event_name\": \"PreToolUse\", ", "not valid JSON"),
+        ("non-utf8", b"{\"a\": \"\xff\xfe\"}", "not valid UTF-8"),
+        ("10 MB junk", &junk, "not valid JSON"),
+    ];
+    for (name, stdin, needle) in cases {
+        for gating in ["PreToolUse", "UserPromptSubmit", "PermissionRequest"] {
+            let out = home.hook_raw(stdin, Some(gating));
+            assert_refused(&out, needle);
+            assert!(text(&out.stdout).starts_with('{'), "{name}/{gating}: JSON decision on stdout too");
+        }
+        // Without a hint we cannot know the event is harmless: refuse.
+        assert_refused(&home.hook_raw(stdin, None), needle);
+        // A non-gating event never blocks: exit 1 is a visible, non-blocking error.
+        let out = home.hook_raw(stdin, Some("Stop"));
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
+        assert!(out.stdout.is_empty());
+    }
+    let errors = home.records_of("hook-error");
+    assert_eq!(errors.len(), 5 * 5);
+    let junk_record = errors.iter().find(|e| e["stdin_bytes"] == (10 << 20)).expect("junk recorded");
+    assert_eq!(junk_record["stdin_blake3"], blake3_hex(&junk));
+    assert_eq!(home.verify_json().0, 0);
+}
+
+#[test]
+fn pre_tool_use_answer_is_a_valid_deny_document() {
+    let home = Home::new();
+    let out = home.hook_raw(b"nope", Some("PreToolUse"));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["hookSpecificOutput"]["hookEventName"], "PreToolUse");
+    assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "deny");
+    assert!(answer["hookSpecificOutput"]["permissionDecisionReason"].as_str().unwrap().contains("hook-error"));
+    let out = home.hook_raw(b"nope", Some("UserPromptSubmit"));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["decision"], "block");
+}
+
+#[test]
+fn payload_without_event_name_uses_the_registration_hint() {
+    let home = Home::new();
+    let out = home.hook_raw(br#"{"session_id": "s", "prompt": "hi"}"#, Some("UserPromptSubmit"));
+    assert_no_opinion(&out);
+    assert_eq!(home.records_of("prompt")[0]["prompt"], "hi");
+    // Neither a name nor a hint: refused, since it might gate something.
+    assert_refused(&home.hook_raw(br#"{"session_id": "s"}"#, None), "no hook_event_name");
+}
+
+#[test]
+fn hook_arguments_never_print_usage() {
+    let home = Home::new();
+    let mut cmd = home.command();
+    cmd.args(["hook", "--unknown-flag", "--event=PreToolUse"]);
+    let out = run_with_stdin(cmd, pre_tool("Bash", json!({"command": "ls"}), "t").to_string().as_bytes());
+    assert_no_opinion(&out);
+}
+
+#[test]
+fn no_place_to_record_refuses_gating_events() {
+    let home = Home::new();
+    // HOOKLEDGER_HOME is a regular file: neither the ledger nor the spool can be created.
+    std::fs::write(home.home(), "not a directory").unwrap();
+    let out = home.hook(&pre_tool("Bash", json!({"command": "ls"}), "t"));
+    assert_refused(&out, "ledger-unavailable");
+    let out = home.hook(&payload("Stop", json!({})));
+    assert_eq!(out.status.code(), Some(1));
+}

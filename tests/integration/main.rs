@@ -1,0 +1,13 @@
+//! One integration-test binary (ripgrep's layout): each module runs the real `hookledger`
+//! binary on real SQLite files in temp dirs.
+
+mod util;
+
+// Hook events in, records and answers out; every bad input.
+mod hook_events;
+// The settings merge behind install/uninstall.
+mod install;
+// Concurrency, kill -9, and a ledger that cannot be written.
+mod robustness;
+// Edited, deleted, inserted and swapped records.
+mod tamper;

@@ -1,0 +1,186 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_hookledger");
+
+/// A temp `HOOKLEDGER_HOME` and the commands that work on it.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Self {
+        Home { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("hl")
+    }
+
+    pub fn ledger(&self) -> PathBuf {
+        self.home().join("ledger.db")
+    }
+
+    pub fn spool(&self) -> PathBuf {
+        self.home().join("ledger.spool")
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env("HOOKLEDGER_HOME", self.home()).env_remove("HOOKLEDGER_LEDGER");
+        cmd
+    }
+
+    /// Runs `hookledger hook` with `stdin`, optionally with `--event`.
+    pub fn hook_raw(&self, stdin: &[u8], event: Option<&str>) -> Output {
+        let mut cmd = self.command();
+        cmd.arg("hook");
+        if let Some(event) = event {
+            cmd.args(["--event", event]);
+        }
+        run_with_stdin(cmd, stdin)
+    }
+
+    pub fn hook(&self, payload: &Value) -> Output {
+        let event = payload["hook_event_name"].as_str().map(str::to_owned);
+        self.hook_raw(payload.to_string().as_bytes(), event.as_deref())
+    }
+
+    /// Runs a reading command (`verify`, `log`, `show`) against this ledger.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = self.command();
+        cmd.args(args);
+        cmd.stdin(Stdio::null());
+        cmd.output().expect("run hookledger")
+    }
+
+    pub fn verify_json(&self) -> (i32, Value) {
+        let out = self.run(&["verify", "--json"]);
+        let code = out.status.code().unwrap_or(-1);
+        let report = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("verify --json printed {:?} / {:?}", text(&out.stdout), text(&out.stderr)));
+        (code, report)
+    }
+
+    /// Every record as (seq, kind, payload), straight from SQLite.
+    pub fn records(&self) -> Vec<(i64, String, Value)> {
+        let conn = rusqlite::Connection::open_with_flags(self.ledger(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open ledger");
+        let mut stmt = conn.prepare("SELECT seq, kind, payload FROM records ORDER BY seq").unwrap();
+        stmt.query_map([], |r| {
+            let payload: Vec<u8> = r.get(2)?;
+            Ok((r.get(0)?, r.get(1)?, serde_json::from_slice(&payload).unwrap_or(Value::Null)))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    }
+
+    pub fn records_of(&self, kind: &str) -> Vec<Value> {
+        self.records().into_iter().filter(|(_, k, _)| k == kind).map(|(_, _, p)| p).collect()
+    }
+
+    /// Runs the sqlite3 CLI on the ledger, as an attacker or a curious user would.
+    pub fn sqlite3(&self, sql: &str) -> Output {
+        Command::new("sqlite3").arg(self.ledger()).arg(sql).output().expect("sqlite3 CLI (apt-get install sqlite3)")
+    }
+}
+
+pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
+    use std::io::Write;
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn hookledger");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let bytes = stdin.to_vec();
+    // Write on another thread: a hook that answers before reading everything must not
+    // deadlock the test.
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&bytes);
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = writer.join();
+    out
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub const SESSION: &str = "a8107769-4add-44cf-ad58-c83d33b56e7d";
+
+/// A payload shaped like Claude Code 2.1.328's, with `extra` merged in.
+pub fn payload(event: &str, extra: Value) -> Value {
+    let mut base = json!({
+        "session_id": SESSION,
+        "transcript_path": "/nonexistent/transcript.jsonl",
+        "cwd": "/tmp",
+        "prompt_id": "2e2595a4-3ced-4290-989a-bc6fee27fcfd",
+        "permission_mode": "default",
+        "hook_event_name": event,
+    });
+    if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            base.insert(k.clone(), v.clone());
+        }
+    }
+    base
+}
+
+pub fn pre_tool(tool: &str, input: Value, tool_use_id: &str) -> Value {
+    payload("PreToolUse", json!({"tool_name": tool, "tool_input": input, "tool_use_id": tool_use_id}))
+}
+
+pub fn blake3_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+/// Asserts the hook answered "no opinion": exit 0 and nothing on stdout.
+#[track_caller]
+pub fn assert_no_opinion(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "stdout must be empty, got {:?}", text(&out.stdout));
+}
+
+/// Asserts a one-line refusal with exit 2 and no panic trace.
+#[track_caller]
+pub fn assert_refused(out: &Output, needle: &str) {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line expected: {stderr:?}");
+    assert!(stderr.contains(needle), "{needle:?} not in {stderr:?}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
+}
+
+/// A git repository in `dir` with one committed file, at fixed dates.
+pub fn git_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com")
+            .env("GIT_AUTHOR_DATE", "2026-11-01T10:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-11-01T10:00:00Z")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(dir.join("a.txt"), "hello\n").unwrap();
+    git(&["add", "a.txt"]);
+    git(&["commit", "-q", "-m", "init"]);
+    git(&["remote", "add", "origin", "git@github.com:Acme/widgets.git"]);
+}
