@@ -324,6 +324,19 @@ impl ChainWalker {
                     seq - 1
                 ),
             )
+        } else if link_ok
+            && let Some(written) = [seq.wrapping_sub(1), seq + 1]
+                .into_iter()
+                .find(|s| *s >= 1 && written_at(*s))
+        {
+            (
+                seq,
+                ProblemCode::ReorderedRecord,
+                format!(
+                    "record {seq} was written as seq {written}: it was renumbered \
+                     (records inserted or removed before it)"
+                ),
+            )
         } else if link_ok {
             (
                 seq,

@@ -20,20 +20,72 @@ fn assistant(model: &str, tool_use_id: &str) -> Value {
 fn every_event_gets_one_record_and_no_opinion() {
     let home = Home::new();
     let events = [
-        ("SessionStart", json!({"source": "startup", "model": "claude-x"}), "session-start"),
-        ("UserPromptSubmit", json!({"prompt": "make it longer"}), "prompt"),
-        ("PreToolUse", json!({"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_use_id": "t1"}), "tool-call"),
-        ("PermissionRequest", json!({"tool_name": "Bash", "tool_input": {"command": "rm -rf x"}}), "permission-request"),
-        ("PermissionDenied", json!({"tool_name": "Bash", "tool_input": {}, "tool_use_id": "t1", "reason": "Blocked by classifier"}), "permission-denied"),
-        ("PostToolUse", json!({"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_use_id": "t1", "tool_response": {"stdout": "x".repeat(5000), "stderr": "", "interrupted": false}}), "tool-result"),
-        ("PostToolUseFailure", json!({"tool_name": "Bash", "tool_input": {"command": "false"}, "tool_use_id": "t2", "error": "Exit code 1\nboom", "is_interrupt": false}), "tool-failure"),
-        ("Notification", json!({"message": "Claude needs your permission", "notification_type": "permission_prompt"}), "notification"),
-        ("SubagentStart", json!({"agent_id": "a1", "agent_type": "Explore"}), "subagent-start"),
-        ("SubagentStop", json!({"agent_id": "a1", "agent_type": "Explore", "last_assistant_message": "done", "stop_hook_active": false}), "subagent-stop"),
-        ("Stop", json!({"stop_hook_active": false, "last_assistant_message": "All done.", "background_tasks": []}), "stop"),
-        ("PreCompact", json!({"trigger": "manual", "custom_instructions": ""}), "pre-compact"),
+        (
+            "SessionStart",
+            json!({"source": "startup", "model": "claude-x"}),
+            "session-start",
+        ),
+        (
+            "UserPromptSubmit",
+            json!({"prompt": "make it longer"}),
+            "prompt",
+        ),
+        (
+            "PreToolUse",
+            json!({"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_use_id": "t1"}),
+            "tool-call",
+        ),
+        (
+            "PermissionRequest",
+            json!({"tool_name": "Bash", "tool_input": {"command": "rm -rf x"}}),
+            "permission-request",
+        ),
+        (
+            "PermissionDenied",
+            json!({"tool_name": "Bash", "tool_input": {}, "tool_use_id": "t1", "reason": "Blocked by classifier"}),
+            "permission-denied",
+        ),
+        (
+            "PostToolUse",
+            json!({"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_use_id": "t1", "tool_response": {"stdout": "x".repeat(5000), "stderr": "", "interrupted": false}}),
+            "tool-result",
+        ),
+        (
+            "PostToolUseFailure",
+            json!({"tool_name": "Bash", "tool_input": {"command": "false"}, "tool_use_id": "t2", "error": "Exit code 1\nboom", "is_interrupt": false}),
+            "tool-failure",
+        ),
+        (
+            "Notification",
+            json!({"message": "Claude needs your permission", "notification_type": "permission_prompt"}),
+            "notification",
+        ),
+        (
+            "SubagentStart",
+            json!({"agent_id": "a1", "agent_type": "Explore"}),
+            "subagent-start",
+        ),
+        (
+            "SubagentStop",
+            json!({"agent_id": "a1", "agent_type": "Explore", "last_assistant_message": "done", "stop_hook_active": false}),
+            "subagent-stop",
+        ),
+        (
+            "Stop",
+            json!({"stop_hook_active": false, "last_assistant_message": "All done.", "background_tasks": []}),
+            "stop",
+        ),
+        (
+            "PreCompact",
+            json!({"trigger": "manual", "custom_instructions": ""}),
+            "pre-compact",
+        ),
         ("SessionEnd", json!({"reason": "other"}), "session-end"),
-        ("SomeFutureEvent", json!({"new_field": {"nested": true}}), "event"),
+        (
+            "SomeFutureEvent",
+            json!({"new_field": {"nested": true}}),
+            "event",
+        ),
     ];
     for (event, extra, _) in &events {
         assert_no_opinion(&home.hook(&payload(event, extra.clone())));
@@ -58,10 +110,16 @@ fn every_event_gets_one_record_and_no_opinion() {
     assert_eq!(prompt["model"], "claude-x");
     assert_eq!(prompt["model_source"], "session-cache");
     let call = by_kind("tool-call");
-    assert_eq!(call["decision"], json!({"action": "allow", "rule": "no-policy", "layer": "built-in", "reason": "no policy is configured"}));
+    assert_eq!(
+        call["decision"],
+        json!({"action": "allow", "rule": "no-policy", "layer": "built-in", "reason": "no policy is configured"})
+    );
     assert_eq!(call["tool_use_id"], "t1");
     let result = by_kind("tool-result");
-    assert_eq!(result["response"]["stdout"]["bytes"], 5000, "outputs are sized, not stored");
+    assert_eq!(
+        result["response"]["stdout"]["bytes"], 5000,
+        "outputs are sized, not stored"
+    );
     assert!(result["response"]["stdout"].get("head").is_none());
     assert_eq!(by_kind("tool-failure")["error_first_line"], "Exit code 1");
     assert_eq!(by_kind("subagent-stop")["agent"]["type"], "Explore");
@@ -88,7 +146,15 @@ fn model_comes_from_the_transcript_entry_that_made_the_call() {
         assert_no_opinion(&home.hook(&p));
     }
     let calls = home.records_of("tool-call");
-    let models: Vec<(&str, &str)> = calls.iter().map(|c| (c["model"].as_str().unwrap(), c["model_source"].as_str().unwrap())).collect();
+    let models: Vec<(&str, &str)> = calls
+        .iter()
+        .map(|c| {
+            (
+                c["model"].as_str().unwrap(),
+                c["model_source"].as_str().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
         models,
         [
@@ -106,7 +172,11 @@ fn subagent_calls_read_the_subagent_transcript() {
     let transcript = write_transcript(home.path(), &[assistant("claude-main", "toolu_main")]);
     let sub = transcript.with_extension("").join("subagents");
     std::fs::create_dir_all(&sub).unwrap();
-    std::fs::write(sub.join("agent-ag1.jsonl"), format!("{}\n", assistant("claude-haiku-sub", "toolu_sub"))).unwrap();
+    std::fs::write(
+        sub.join("agent-ag1.jsonl"),
+        format!("{}\n", assistant("claude-haiku-sub", "toolu_sub")),
+    )
+    .unwrap();
     let mut p = pre_tool("Bash", json!({"command": "ls"}), "toolu_sub");
     p["transcript_path"] = json!(transcript.display().to_string());
     p["agent_id"] = json!("ag1");
@@ -114,7 +184,10 @@ fn subagent_calls_read_the_subagent_transcript() {
     assert_no_opinion(&home.hook(&p));
     let call = home.records_of("tool-call").remove(0);
     assert_eq!(call["model"], "claude-haiku-sub");
-    assert_eq!(call["agent"], json!({"id": "ag1", "type": "general-purpose"}));
+    assert_eq!(
+        call["agent"],
+        json!({"id": "ag1", "type": "general-purpose"})
+    );
 }
 
 #[test]
@@ -158,14 +231,20 @@ fn accepted_edit_records_hunks_and_hashes() {
     assert_eq!(edit["repository"]["root"], repo.display().to_string());
     assert_eq!(edit["before_blake3"], blake3_hex(b"hello\n"));
     assert_eq!(edit["after_blake3"], blake3_hex(b"hello world\n"));
-    assert_eq!((edit["lines_added"].as_u64(), edit["lines_removed"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (edit["lines_added"].as_u64(), edit["lines_removed"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(edit["hunks"][0]["lines"], json!(["-hello", "+hello world"]));
     assert_eq!(edit["user_modified"], false);
     let write = &edits[1];
     assert_eq!(write["change"], "create");
     assert_eq!(write["before_blake3"], Value::Null);
     assert_eq!(write["repository"]["relative_path"], "src/new.rs");
-    assert_eq!(write["hunks"][0]["lines"], json!(["+fn a() {}", "+fn b() {}"]));
+    assert_eq!(
+        write["hunks"][0]["lines"],
+        json!(["+fn a() {}", "+fn b() {}"])
+    );
     assert_eq!(write["after_blake3"], blake3_hex(b"fn a() {}\nfn b() {}\n"));
 }
 
@@ -174,12 +253,18 @@ fn session_start_describes_the_repository() {
     let home = Home::new();
     let repo = home.path().join("repo");
     git_repo(&repo);
-    let p = payload("SessionStart", json!({"cwd": repo.display().to_string(), "source": "startup"}));
+    let p = payload(
+        "SessionStart",
+        json!({"cwd": repo.display().to_string(), "source": "startup"}),
+    );
     assert_no_opinion(&home.hook(&p));
     let start = home.records_of("session-start").remove(0);
     assert_eq!(start["repository"]["branch"], "main");
     assert_eq!(start["repository"]["head"].as_str().map(str::len), Some(40));
-    assert_eq!(start["repository"]["remotes"][0]["normalized"], "github.com/Acme/widgets");
+    assert_eq!(
+        start["repository"]["remotes"][0]["normalized"],
+        "github.com/Acme/widgets"
+    );
     assert!(start["host"].as_str().is_some_and(|h| !h.is_empty()));
 }
 
@@ -187,13 +272,23 @@ fn session_start_describes_the_repository() {
 fn large_tool_input_is_stored_as_digest() {
     let home = Home::new();
     let content = "x".repeat(10 << 20);
-    let p = pre_tool("Write", json!({"file_path": "/tmp/big.txt", "content": content}), "toolu_big");
+    let p = pre_tool(
+        "Write",
+        json!({"file_path": "/tmp/big.txt", "content": content}),
+        "toolu_big",
+    );
     assert_no_opinion(&home.hook(&p));
     let call = home.records_of("tool-call").remove(0);
     assert_eq!(call["input"]["file_path"], "/tmp/big.txt");
     assert_eq!(call["input"]["content"]["bytes"], 10 << 20);
-    assert_eq!(call["input"]["content"]["blake3"], blake3_hex(content.as_bytes()));
-    assert_eq!(call["input"]["content"]["head"].as_str().map(str::len), Some(256));
+    assert_eq!(
+        call["input"]["content"]["blake3"],
+        blake3_hex(content.as_bytes())
+    );
+    assert_eq!(
+        call["input"]["content"]["head"].as_str().map(str::len),
+        Some(256)
+    );
 }
 
 #[test]
@@ -203,7 +298,11 @@ fn bad_stdin_is_refused_for_gating_events_and_recorded() {
     let cases: [(&str, &[u8], &str); 5] = [
         ("empty", b"", "empty hook payload"),
         ("whitespace", b"  \n", "empty hook payload"),
-        ("malformed", b"{\"hook_event_name\": \"PreToolUse\", ", "not valid JSON"),
+        (
+            "malformed",
+            b"{\"hook_event_name\": \"PreToolUse\", ",
+            "not valid JSON",
+        ),
         ("non-utf8", b"{\"a\": \"\xff\xfe\"}", "not valid UTF-8"),
         ("10 MB junk", &junk, "not valid JSON"),
     ];
@@ -211,7 +310,10 @@ fn bad_stdin_is_refused_for_gating_events_and_recorded() {
         for gating in ["PreToolUse", "UserPromptSubmit", "PermissionRequest"] {
             let out = home.hook_raw(stdin, Some(gating));
             assert_refused(&out, needle);
-            assert!(text(&out.stdout).starts_with('{'), "{name}/{gating}: JSON decision on stdout too");
+            assert!(
+                text(&out.stdout).starts_with('{'),
+                "{name}/{gating}: JSON decision on stdout too"
+            );
         }
         // Without a hint we cannot know the event is harmless: refuse.
         assert_refused(&home.hook_raw(stdin, None), needle);
@@ -222,7 +324,10 @@ fn bad_stdin_is_refused_for_gating_events_and_recorded() {
     }
     let errors = home.records_of("hook-error");
     assert_eq!(errors.len(), 5 * 5);
-    let junk_record = errors.iter().find(|e| e["stdin_bytes"] == (10 << 20)).expect("junk recorded");
+    let junk_record = errors
+        .iter()
+        .find(|e| e["stdin_bytes"] == (10 << 20))
+        .expect("junk recorded");
     assert_eq!(junk_record["stdin_blake3"], blake3_hex(&junk));
     assert_eq!(home.verify_json().0, 0);
 }
@@ -234,7 +339,12 @@ fn pre_tool_use_answer_is_a_valid_deny_document() {
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["hookSpecificOutput"]["hookEventName"], "PreToolUse");
     assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "deny");
-    assert!(answer["hookSpecificOutput"]["permissionDecisionReason"].as_str().unwrap().contains("hook-error"));
+    assert!(
+        answer["hookSpecificOutput"]["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .contains("hook-error")
+    );
     let out = home.hook_raw(b"nope", Some("UserPromptSubmit"));
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["decision"], "block");
@@ -243,11 +353,17 @@ fn pre_tool_use_answer_is_a_valid_deny_document() {
 #[test]
 fn payload_without_event_name_uses_the_registration_hint() {
     let home = Home::new();
-    let out = home.hook_raw(br#"{"session_id": "s", "prompt": "hi"}"#, Some("UserPromptSubmit"));
+    let out = home.hook_raw(
+        br#"{"session_id": "s", "prompt": "hi"}"#,
+        Some("UserPromptSubmit"),
+    );
     assert_no_opinion(&out);
     assert_eq!(home.records_of("prompt")[0]["prompt"], "hi");
     // Neither a name nor a hint: refused, since it might gate something.
-    assert_refused(&home.hook_raw(br#"{"session_id": "s"}"#, None), "no hook_event_name");
+    assert_refused(
+        &home.hook_raw(br#"{"session_id": "s"}"#, None),
+        "no hook_event_name",
+    );
 }
 
 #[test]
@@ -255,7 +371,12 @@ fn hook_arguments_never_print_usage() {
     let home = Home::new();
     let mut cmd = home.command();
     cmd.args(["hook", "--unknown-flag", "--event=PreToolUse"]);
-    let out = run_with_stdin(cmd, pre_tool("Bash", json!({"command": "ls"}), "t").to_string().as_bytes());
+    let out = run_with_stdin(
+        cmd,
+        pre_tool("Bash", json!({"command": "ls"}), "t")
+            .to_string()
+            .as_bytes(),
+    );
     assert_no_opinion(&out);
 }
 

@@ -8,7 +8,11 @@ use serde_json::{Value, json};
 use crate::util::*;
 
 fn call(i: usize) -> Value {
-    pre_tool("Bash", json!({"command": format!("echo {i}")}), &format!("toolu_{i}"))
+    pre_tool(
+        "Bash",
+        json!({"command": format!("echo {i}")}),
+        &format!("toolu_{i}"),
+    )
 }
 
 #[test]
@@ -28,8 +32,11 @@ fn sixteen_concurrent_writers_make_one_linear_chain() {
     let (code, report) = home.verify_json();
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["records"], 2 + 1600);
-    let mut ids: Vec<String> =
-        home.records_of("tool-call").iter().map(|r| r["tool_use_id"].as_str().unwrap().to_owned()).collect();
+    let mut ids: Vec<String> = home
+        .records_of("tool-call")
+        .iter()
+        .map(|r| r["tool_use_id"].as_str().unwrap().to_owned())
+        .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 1600, "every event recorded exactly once");
@@ -40,7 +47,10 @@ fn sixteen_concurrent_writers_make_one_linear_chain() {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, bound: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % bound
     }
 }
@@ -93,23 +103,38 @@ fn locked_ledger_spools_then_merges() {
     let conn = rusqlite::Connection::open(home.ledger()).unwrap();
     conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let mut cmd = home.command();
-    cmd.env("HOOKLEDGER_BUSY_TIMEOUT_MS", "100").args(["hook", "--event", "PreToolUse"]);
+    cmd.env("HOOKLEDGER_BUSY_TIMEOUT_MS", "100")
+        .args(["hook", "--event", "PreToolUse"]);
     assert_no_opinion(&run_with_stdin(cmd, call(1).to_string().as_bytes()));
     let mut cmd = home.command();
-    cmd.env("HOOKLEDGER_BUSY_TIMEOUT_MS", "100").args(["hook", "--event", "Stop"]);
-    assert_no_opinion(&run_with_stdin(cmd, payload("Stop", json!({})).to_string().as_bytes()));
+    cmd.env("HOOKLEDGER_BUSY_TIMEOUT_MS", "100")
+        .args(["hook", "--event", "Stop"]);
+    assert_no_opinion(&run_with_stdin(
+        cmd,
+        payload("Stop", json!({})).to_string().as_bytes(),
+    ));
     conn.execute_batch("COMMIT").unwrap();
     drop(conn);
     let (_, report) = home.verify_json();
     assert_eq!(report["spool_pending"], 2, "{report:#}");
     assert_no_opinion(&home.hook(&call(2)));
     let (code, report) = home.verify_json();
-    assert_eq!((code, report["spool_pending"].as_u64()), (0, Some(0)), "{report:#}");
+    assert_eq!(
+        (code, report["spool_pending"].as_u64()),
+        (0, Some(0)),
+        "{report:#}"
+    );
     let records = home.records();
     let kinds: Vec<&str> = records.iter().map(|(_, k, _)| k.as_str()).collect();
-    assert_eq!(kinds, ["genesis", "tool-call", "tool-call", "stop", "tool-call"]);
+    assert_eq!(
+        kinds,
+        ["genesis", "tool-call", "tool-call", "stop", "tool-call"]
+    );
     let recovered = &records[2].2["recovered"];
-    assert!(recovered["reason"].as_str().unwrap().contains("locked"), "{recovered}");
+    assert!(
+        recovered["reason"].as_str().unwrap().contains("locked"),
+        "{recovered}"
+    );
     assert_eq!(records[2].2["tool_use_id"], "toolu_1");
     assert!(records[4].2.get("recovered").is_none());
 }
@@ -118,14 +143,25 @@ fn locked_ledger_spools_then_merges() {
 fn read_only_ledger_spools_then_merges() {
     let home = Home::new();
     assert_no_opinion(&home.hook(&call(0)));
-    let is_root = Command::new("id").arg("-u").output().map(|o| text(&o.stdout).trim() == "0").unwrap_or(false);
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| text(&o.stdout).trim() == "0")
+        .unwrap_or(false);
     let run_hook = |payload: &Value| {
         if is_root {
             // Root ignores file modes; run the hook as an unprivileged user who owns the
             // directory (so the spool can be written) but not the ledger.
             let mut cmd = Command::new("setpriv");
-            cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", BIN, "hook"])
-                .env("HOOKLEDGER_HOME", home.home());
+            cmd.args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--",
+                BIN,
+                "hook",
+            ])
+            .env("HOOKLEDGER_HOME", home.home());
             run_with_stdin(cmd, payload.to_string().as_bytes())
         } else {
             home.hook(payload)
@@ -134,30 +170,57 @@ fn read_only_ledger_spools_then_merges() {
     let db_files = ["ledger.db", "ledger.db-wal", "ledger.db-shm"];
     let chmod = |mode: &str| {
         for f in db_files {
-            let _ = Command::new("chmod").arg(mode).arg(home.home().join(f)).status();
+            let _ = Command::new("chmod")
+                .arg(mode)
+                .arg(home.home().join(f))
+                .status();
         }
     };
     if is_root {
-        let status = Command::new("chown").arg("65534:65534").arg(home.home()).status().unwrap();
+        let status = Command::new("chown")
+            .arg("65534:65534")
+            .arg(home.home())
+            .status()
+            .unwrap();
         assert!(status.success());
         // Everyone must reach the temp dir to reach the home inside it.
-        Command::new("chmod").arg("755").arg(home.path()).status().unwrap();
+        Command::new("chmod")
+            .arg("755")
+            .arg(home.path())
+            .status()
+            .unwrap();
     }
     chmod("0444");
     let out = run_hook(&call(1));
     assert_no_opinion(&out);
     chmod("0600");
     if is_root {
-        Command::new("chown").arg("-R").arg("0:0").arg(home.home()).status().unwrap();
+        Command::new("chown")
+            .arg("-R")
+            .arg("0:0")
+            .arg(home.home())
+            .status()
+            .unwrap();
     }
     let (_, report) = home.verify_json();
     assert_eq!(report["spool_pending"], 1, "{report:#}");
     assert_no_opinion(&home.hook(&call(2)));
     let (code, report) = home.verify_json();
-    assert_eq!((code, report["spool_pending"].as_u64()), (0, Some(0)), "{report:#}");
+    assert_eq!(
+        (code, report["spool_pending"].as_u64()),
+        (0, Some(0)),
+        "{report:#}"
+    );
     let recovered = home.records_of("tool-call");
     assert_eq!(recovered.len(), 3);
-    assert!(recovered[1]["recovered"]["reason"].as_str().unwrap().contains("readonly"), "{}", recovered[1]);
+    assert!(
+        recovered[1]["recovered"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("readonly"),
+        "{}",
+        recovered[1]
+    );
 }
 
 #[test]
@@ -212,7 +275,10 @@ fn full_disk_refuses_gating_events_and_loses_no_committed_record() {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !mounted {
-        assert!(std::env::var_os("CI").is_none(), "CI runs as root and must be able to mount a tmpfs");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must be able to mount a tmpfs"
+        );
         eprintln!("notice: skipping the full-disk test (cannot mount a tmpfs without root)");
         return;
     }
@@ -226,7 +292,11 @@ fn full_disk_refuses_gating_events_and_loses_no_committed_record() {
     let hl = mount.join("hl");
     let hook = |payload: &Value| {
         let mut cmd = Command::new(BIN);
-        cmd.env("HOOKLEDGER_HOME", &hl).args(["hook", "--event", payload["hook_event_name"].as_str().unwrap()]);
+        cmd.env("HOOKLEDGER_HOME", &hl).args([
+            "hook",
+            "--event",
+            payload["hook_event_name"].as_str().unwrap(),
+        ]);
         run_with_stdin(cmd, payload.to_string().as_bytes())
     };
     assert_no_opinion(&hook(&call(0)));
@@ -237,11 +307,17 @@ fn full_disk_refuses_gating_events_and_loses_no_committed_record() {
     let out = hook(&big);
     assert_refused(&out, "ledger-unavailable");
     let out = hook(&payload("Stop", json!({})));
-    assert_eq!(out.status.code(), Some(1), "non-gating: visible but not blocking");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "non-gating: visible but not blocking"
+    );
     std::fs::remove_file(&filler).unwrap();
     assert_no_opinion(&hook(&call(2)));
     let mut verify = Command::new(BIN);
-    verify.env("HOOKLEDGER_HOME", &hl).args(["verify", "--json"]);
+    verify
+        .env("HOOKLEDGER_HOME", &hl)
+        .args(["verify", "--json"]);
     let out = verify.output().unwrap();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{report:#}");

@@ -8,7 +8,11 @@ use crate::util::*;
 fn ledger_with_records() -> Home {
     let home = Home::new();
     for i in 0..20 {
-        assert_no_opinion(&home.hook(&pre_tool("Bash", json!({"command": format!("echo {i}")}), &format!("toolu_{i}"))));
+        assert_no_opinion(&home.hook(&pre_tool(
+            "Bash",
+            json!({"command": format!("echo {i}")}),
+            &format!("toolu_{i}"),
+        )));
     }
     assert_eq!(home.verify_json().0, 0);
     home
@@ -23,7 +27,11 @@ fn assert_broken_at(home: &Home, seq: u64, code: &str) -> Value {
     assert_eq!(report["problems"][0]["code"], code, "{report:#}");
     let human = home.run(&["verify"]);
     assert_eq!(human.status.code(), Some(1));
-    assert!(text(&human.stdout).contains(&format!("first bad record: seq {seq}")), "{}", text(&human.stdout));
+    assert!(
+        text(&human.stdout).contains(&format!("first bad record: seq {seq}")),
+        "{}",
+        text(&human.stdout)
+    );
     report
 }
 
@@ -36,10 +44,17 @@ fn sql(home: &Home, statements: &str) {
 #[test]
 fn triggers_stop_naive_edits() {
     let home = ledger_with_records();
-    for statement in ["UPDATE records SET kind = 'x' WHERE seq = 3", "DELETE FROM records WHERE seq = 3"] {
+    for statement in [
+        "UPDATE records SET kind = 'x' WHERE seq = 3",
+        "DELETE FROM records WHERE seq = 3",
+    ] {
         let out = home.sqlite3(statement);
         assert!(!out.status.success());
-        assert!(text(&out.stderr).contains("append-only"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("append-only"),
+            "{}",
+            text(&out.stderr)
+        );
     }
     assert_eq!(home.verify_json().0, 0);
 }
@@ -47,17 +62,29 @@ fn triggers_stop_naive_edits() {
 #[test]
 fn edited_payload_is_named() {
     let home = ledger_with_records();
-    sql(&home, "DROP TRIGGER records_no_update; UPDATE records SET payload = CAST(replace(CAST(payload AS TEXT), 'echo 5', 'echo 6') AS BLOB) WHERE seq = 7;");
+    sql(
+        &home,
+        "DROP TRIGGER records_no_update; UPDATE records SET payload = CAST(replace(CAST(payload AS TEXT), 'echo 5', 'echo 6') AS BLOB) WHERE seq = 7;",
+    );
     let report = assert_broken_at(&home, 7, "edited-record");
-    assert!(report["warnings"].to_string().contains("triggers"), "{report}");
+    assert!(
+        report["warnings"].to_string().contains("triggers"),
+        "{report}"
+    );
 }
 
 #[test]
 fn deleted_record_is_named() {
     let home = ledger_with_records();
-    sql(&home, "DROP TRIGGER records_no_delete; DELETE FROM records WHERE seq = 9;");
+    sql(
+        &home,
+        "DROP TRIGGER records_no_delete; DELETE FROM records WHERE seq = 9;",
+    );
     let report = assert_broken_at(&home, 9, "missing-records");
-    assert_eq!(report["problem_count"], 1, "the gap explains the next record's link: {report:#}");
+    assert_eq!(
+        report["problem_count"], 1,
+        "the gap explains the next record's link: {report:#}"
+    );
 }
 
 #[test]
@@ -76,8 +103,12 @@ fn inserted_record_is_named_even_with_a_valid_hash() {
     let home = ledger_with_records();
     // The attacker knows the format and computes a correct hash for the forged record.
     let conn = rusqlite::Connection::open(home.ledger()).unwrap();
-    let ledger_id: Vec<u8> = conn.query_row("SELECT ledger_id FROM ledger_meta", [], |r| r.get(0)).unwrap();
-    let prev: Vec<u8> = conn.query_row("SELECT hash FROM records WHERE seq = 10", [], |r| r.get(0)).unwrap();
+    let ledger_id: Vec<u8> = conn
+        .query_row("SELECT ledger_id FROM ledger_meta", [], |r| r.get(0))
+        .unwrap();
+    let prev: Vec<u8> = conn
+        .query_row("SELECT hash FROM records WHERE seq = 10", [], |r| r.get(0))
+        .unwrap();
     let (ts, kind, payload) = (1_i64, "tool-call", br#"{"forged":true}"#.to_vec());
     let mut frame = Vec::new();
     frame.extend_from_slice(b"HKLREC01");
@@ -102,7 +133,12 @@ fn inserted_record_is_named_even_with_a_valid_hash() {
     .unwrap();
     drop(conn);
     let report = assert_broken_at(&home, 11, "inserted-record");
-    assert!(report["problems"][0]["message"].as_str().unwrap().contains("inserted"));
+    assert!(
+        report["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("inserted")
+    );
 }
 
 #[test]
@@ -131,7 +167,10 @@ fn swapped_payloads_are_named() {
 #[test]
 fn appended_forgery_is_named() {
     let home = ledger_with_records();
-    sql(&home, "INSERT INTO records (seq, ts_ns, kind, payload, prev_hash, hash) SELECT 22, 0, 'prompt', CAST('{}' AS BLOB), hash, randomblob(32) FROM records WHERE seq = 21;");
+    sql(
+        &home,
+        "INSERT INTO records (seq, ts_ns, kind, payload, prev_hash, hash) SELECT 22, 0, 'prompt', CAST('{}' AS BLOB), hash, randomblob(32) FROM records WHERE seq = 21;",
+    );
     assert_broken_at(&home, 22, "edited-record");
 }
 
@@ -140,13 +179,24 @@ fn unreadable_inputs_exit_2_and_garbage_exits_1() {
     let home = Home::new();
     let missing = home.run(&["verify"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(text(&missing.stderr).contains("does not exist"), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("does not exist"),
+        "{}",
+        text(&missing.stderr)
+    );
     // A real SQLite database that is not ours.
     let other = home.path().join("other.db");
-    rusqlite::Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x INTEGER)")
+        .unwrap();
     let out = home.run(&["--ledger", other.to_str().unwrap(), "verify"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("not a hookledger ledger"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not a hookledger ledger"),
+        "{}",
+        text(&out.stderr)
+    );
     // Garbage where the ledger should be: broken, not "could not run".
     let garbage = home.path().join("garbage.db");
     std::fs::write(&garbage, vec![0x5a; 8192]).unwrap();
@@ -162,19 +212,92 @@ fn log_and_show_read_the_ledger() {
     assert_no_opinion(&home.hook(&payload("UserPromptSubmit", json!({"prompt": "deploy it"}))));
     let out = home.run(&["log", "--kind", "tool-call", "--limit", "3", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let lines: Vec<Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.iter().map(|l| l["seq"].as_i64().unwrap()).collect::<Vec<_>>(), [19, 20, 21]);
-    let table = text(&home.run(&["log", "--decision", "allow", "--since", "1h"]).stdout);
-    assert!(table.contains("deploy it") && table.contains("echo 19"), "{table}");
-    assert!(text(&home.run(&["log", "--tool", "Edit"]).stdout).lines().count() == 1, "header only");
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["seq"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [19, 20, 21]
+    );
+    let table = text(
+        &home
+            .run(&["log", "--decision", "allow", "--since", "1h"])
+            .stdout,
+    );
+    assert!(
+        table.contains("deploy it") && table.contains("echo 19"),
+        "{table}"
+    );
+    assert!(
+        text(&home.run(&["log", "--tool", "Edit"]).stdout)
+            .lines()
+            .count()
+            == 1,
+        "header only"
+    );
     let out = home.run(&["show", "3", "--json"]);
     let record: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(record["kind"], "tool-call");
     assert_eq!(record["payload"]["input"]["command"], "echo 1");
     let missing = home.run(&["show", "999"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(text(&missing.stderr).contains("records 1..=22"), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("records 1..=22"),
+        "{}",
+        text(&missing.stderr)
+    );
     let bad = home.run(&["log", "--since", "yesterday"]);
     assert_eq!(bad.status.code(), Some(2));
     assert_eq!(text(&bad.stderr).lines().count(), 1);
+}
+
+/// The format document is enough: an independent Python verifier written from it agrees.
+#[test]
+fn reference_python_verifier_agrees() {
+    let has_blake3 = std::process::Command::new("python3")
+        .args(["-c", "import blake3"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_blake3 {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs python3's blake3 module (.ci/run)"
+        );
+        eprintln!("notice: skipping the reference verifier (pip install blake3)");
+        return;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/verify_ledger.py");
+    let run = |home: &Home| {
+        std::process::Command::new("python3")
+            .arg(script)
+            .arg(home.ledger())
+            .output()
+            .unwrap()
+    };
+    let home = ledger_with_records();
+    let out = run(&home);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let (_, report) = home.verify_json();
+    assert!(text(&out.stdout).contains(report["head"]["hash"].as_str().unwrap()));
+    sql(
+        &home,
+        "DROP TRIGGER records_no_update; UPDATE records SET ts_ns = ts_ns + 1 WHERE seq = 13;",
+    );
+    let out = run(&home);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("seq 13"),
+        "{}",
+        text(&out.stdout)
+    );
 }

@@ -16,7 +16,9 @@ pub struct Home {
 
 impl Home {
     pub fn new() -> Self {
-        Home { dir: tempfile::tempdir().expect("tempdir") }
+        Home {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -37,7 +39,8 @@ impl Home {
 
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.env("HOOKLEDGER_HOME", self.home()).env_remove("HOOKLEDGER_LEDGER");
+        cmd.env("HOOKLEDGER_HOME", self.home())
+            .env_remove("HOOKLEDGER_LEDGER");
         cmd
     }
 
@@ -67,19 +70,33 @@ impl Home {
     pub fn verify_json(&self) -> (i32, Value) {
         let out = self.run(&["verify", "--json"]);
         let code = out.status.code().unwrap_or(-1);
-        let report = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| panic!("verify --json printed {:?} / {:?}", text(&out.stdout), text(&out.stderr)));
+        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!(
+                "verify --json printed {:?} / {:?}",
+                text(&out.stdout),
+                text(&out.stderr)
+            )
+        });
         (code, report)
     }
 
     /// Every record as (seq, kind, payload), straight from SQLite.
     pub fn records(&self) -> Vec<(i64, String, Value)> {
-        let conn = rusqlite::Connection::open_with_flags(self.ledger(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("open ledger");
-        let mut stmt = conn.prepare("SELECT seq, kind, payload FROM records ORDER BY seq").unwrap();
+        let conn = rusqlite::Connection::open_with_flags(
+            self.ledger(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open ledger");
+        let mut stmt = conn
+            .prepare("SELECT seq, kind, payload FROM records ORDER BY seq")
+            .unwrap();
         stmt.query_map([], |r| {
             let payload: Vec<u8> = r.get(2)?;
-            Ok((r.get(0)?, r.get(1)?, serde_json::from_slice(&payload).unwrap_or(Value::Null)))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                serde_json::from_slice(&payload).unwrap_or(Value::Null),
+            ))
         })
         .unwrap()
         .map(Result::unwrap)
@@ -87,18 +104,28 @@ impl Home {
     }
 
     pub fn records_of(&self, kind: &str) -> Vec<Value> {
-        self.records().into_iter().filter(|(_, k, _)| k == kind).map(|(_, _, p)| p).collect()
+        self.records()
+            .into_iter()
+            .filter(|(_, k, _)| k == kind)
+            .map(|(_, _, p)| p)
+            .collect()
     }
 
     /// Runs the sqlite3 CLI on the ledger, as an attacker or a curious user would.
     pub fn sqlite3(&self, sql: &str) -> Output {
-        Command::new("sqlite3").arg(self.ledger()).arg(sql).output().expect("sqlite3 CLI (apt-get install sqlite3)")
+        Command::new("sqlite3")
+            .arg(self.ledger())
+            .arg(sql)
+            .output()
+            .expect("sqlite3 CLI (apt-get install sqlite3)")
     }
 }
 
 pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
     use std::io::Write;
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn hookledger");
     let mut pipe = child.stdin.take().expect("stdin");
     let bytes = stdin.to_vec();
@@ -137,7 +164,10 @@ pub fn payload(event: &str, extra: Value) -> Value {
 }
 
 pub fn pre_tool(tool: &str, input: Value, tool_use_id: &str) -> Value {
-    payload("PreToolUse", json!({"tool_name": tool, "tool_input": input, "tool_use_id": tool_use_id}))
+    payload(
+        "PreToolUse",
+        json!({"tool_name": tool, "tool_input": input, "tool_use_id": tool_use_id}),
+    )
 }
 
 pub fn blake3_hex(bytes: &[u8]) -> String {
@@ -148,7 +178,11 @@ pub fn blake3_hex(bytes: &[u8]) -> String {
 #[track_caller]
 pub fn assert_no_opinion(out: &Output) {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
-    assert!(out.stdout.is_empty(), "stdout must be empty, got {:?}", text(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "stdout must be empty, got {:?}",
+        text(&out.stdout)
+    );
 }
 
 /// Asserts a one-line refusal with exit 2 and no panic trace.
@@ -156,9 +190,16 @@ pub fn assert_no_opinion(out: &Output) {
 pub fn assert_refused(out: &Output, needle: &str) {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line expected: {stderr:?}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line expected: {stderr:?}"
+    );
     assert!(stderr.contains(needle), "{needle:?} not in {stderr:?}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
 }
 
 /// A git repository in `dir` with one committed file, at fixed dates.
