@@ -13,21 +13,22 @@ pub fn normalize_remote_url(url: &str) -> String {
     if let Some(rest) = url.strip_prefix("file://") {
         return format!("file:{}", trim_path(rest));
     }
-    if let Some((scheme, rest)) = url.split_once("://") {
-        if scheme
+    if let Some((scheme, rest)) = url.split_once("://")
+        && scheme
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
-        {
-            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-            return join(host_of(authority), path);
-        }
+    {
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        return join(host_of(authority), path);
     }
     // scp-like syntax: [user@]host:path, where host has no slash before the colon.
-    if let Some((before, path)) = url.split_once(':') {
-        if !before.contains('/') && !before.is_empty() && !is_windows_drive(before) {
-            let host = before.rsplit_once('@').map_or(before, |(_, h)| h);
-            return join(host.to_ascii_lowercase(), path);
-        }
+    if let Some((before, path)) = url.split_once(':')
+        && !before.contains('/')
+        && !before.is_empty()
+        && !is_windows_drive(before)
+    {
+        let host = before.rsplit_once('@').map_or(before, |(_, h)| h);
+        return join(host.to_ascii_lowercase(), path);
     }
     if url.starts_with('/') || url.starts_with('.') || is_windows_drive_path(url) {
         return format!("file:{}", trim_path(url));

@@ -83,15 +83,15 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         let decision = Decision::fail_closed(rules::LEDGER_UNAVAILABLE, reason);
         return HookAnswer::refuse(Some(&event), &refusal_text(&decision));
     }
-    if event == EventKind::SessionStart {
-        if let (Ok(ledger), Some(session)) = (ledger.as_ref(), payload.session_id()) {
-            let state = SessionState {
-                model: payload.str("model").map(str::to_owned),
-                cli_version: model.cli_version.clone(),
-            };
-            // A cache miss later only costs a fallback; never fail the event over it.
-            let _ = ledger.remember_session(session, &state);
-        }
+    if event == EventKind::SessionStart
+        && let (Ok(ledger), Some(session)) = (ledger.as_ref(), payload.session_id())
+    {
+        let state = SessionState {
+            model: payload.str("model").map(str::to_owned),
+            cli_version: model.cli_version.clone(),
+        };
+        // A cache miss later only costs a fallback; never fail the event over it.
+        let _ = ledger.remember_session(session, &state);
     }
     match decision {
         Some(d) if d.action == Action::Deny => HookAnswer::refuse(Some(&event), &refusal_text(&d)),

@@ -180,10 +180,8 @@ impl Ledger {
     /// when it does not exist yet.
     pub fn open(path: &Path, options: &OpenOptions) -> Result<Self, LedgerError> {
         let existed = path.exists();
-        if !existed {
-            if let Some(dir) = path.parent() {
-                create_private_dir(dir)?;
-            }
+        if !existed && let Some(dir) = path.parent() {
+            create_private_dir(dir)?;
         }
         let conn = Connection::open_with_flags(path, sqlite_flags(false)).map_err(|source| {
             LedgerError::Open {

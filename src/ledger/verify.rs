@@ -186,7 +186,7 @@ fn verify_chain(
         let prev_hash = row.get_ref(4)?.as_blob().unwrap_or(&[]);
         let hash = row.get_ref(5)?.as_blob().unwrap_or(&[]);
         walker.step(report, seq, ts_ns, kind, payload, prev_hash, hash);
-        if walker.count % PROGRESS_EVERY == 0 {
+        if walker.count.is_multiple_of(PROGRESS_EVERY) {
             progress(walker.count, total);
         }
     }
@@ -291,6 +291,7 @@ impl ChainWalker {
         self.advance(seq, hash);
     }
 
+    #[allow(clippy::too_many_arguments)] // the facts about one row; bundling them adds nothing
     /// Names what most plausibly happened at `seq`, given which checks failed. `rehash(s)`
     /// recomputes this row's hash as if it were at seq `s`.
     fn classify(
