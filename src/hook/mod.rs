@@ -67,12 +67,14 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
     );
     let decision = event.is_gating().then(Decision::no_policy);
     let repository = (event == EventKind::SessionStart).then(|| session_repository(&payload));
+    let tool_models = turn_tool_models(&event, &payload, env.transcript_budget);
     let (kind, value) = record::build(&RecordInput {
         event: &event,
         payload: &payload,
         model: &model,
         decision: decision.as_ref(),
         repository,
+        tool_models,
     });
     let record = NewRecord {
         ts_ns: ledger::now_ns(),
@@ -157,6 +159,20 @@ pub fn store(
     }
 }
 
+/// At the end of a turn the transcript holds every tool call of it: attest their models.
+fn turn_tool_models(
+    event: &EventKind,
+    payload: &HookPayload,
+    budget: u64,
+) -> Option<Vec<(String, String)>> {
+    let path = match event {
+        EventKind::Stop => payload.transcript_path()?,
+        EventKind::SubagentStop => payload.str("agent_transcript_path")?,
+        _ => return None,
+    };
+    transcript::tool_use_models(Path::new(path), budget).ok()
+}
+
 fn session_repository(payload: &HookPayload) -> Value {
     let Some(cwd) = payload.cwd() else {
         return Value::Null;
@@ -172,6 +188,41 @@ fn session_repository(payload: &HookPayload) -> Value {
 /// the session reported at start. SessionStart's own `model` goes stale after `/model`, so the
 /// transcript wins when it has an answer.
 fn resolve_model(
+    event: &EventKind,
+    payload: &HookPayload,
+    ledger: Option<&Ledger>,
+    budget: u64,
+) -> ModelInfo {
+    let model = resolve_model_once(event, payload, ledger, budget);
+    let transcript_exists = payload
+        .transcript_path()
+        .is_some_and(|t| Path::new(t).exists());
+    if model.model.is_some()
+        || !transcript_exists
+        || !matches!(
+            event,
+            EventKind::PostToolUse | EventKind::PostToolUseFailure
+        )
+    {
+        return model;
+    }
+    // Nothing at all is known yet: this is the session's first tool call, whose transcript
+    // entry Claude Code flushes about 100 ms late. A result hook gates nothing, so wait a
+    // little, once per session, rather than record an edit without its model.
+    for _ in 0..FIRST_CALL_POLLS {
+        std::thread::sleep(FIRST_CALL_POLL_INTERVAL);
+        let model = resolve_model_once(event, payload, ledger, budget);
+        if model.model.is_some() {
+            return model;
+        }
+    }
+    model
+}
+
+const FIRST_CALL_POLLS: u32 = 10;
+const FIRST_CALL_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(25);
+
+fn resolve_model_once(
     event: &EventKind,
     payload: &HookPayload,
     ledger: Option<&Ledger>,

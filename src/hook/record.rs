@@ -62,6 +62,8 @@ pub struct RecordInput<'a> {
     pub decision: Option<&'a Decision>,
     /// Filled in for session starts: repository facts gathered by spawning git.
     pub repository: Option<Value>,
+    /// Filled in for Stop/SubagentStop: which model made each tool call of the turn.
+    pub tool_models: Option<Vec<(String, String)>>,
 }
 
 pub fn blake3_hex(bytes: &[u8]) -> String {
@@ -276,6 +278,13 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
                 );
             }
             with_model(&mut map, input.model);
+            if let Some(models) = &input.tool_models {
+                let attested = models
+                    .iter()
+                    .map(|(id, model)| json!({ "tool_use_id": id, "model": model }))
+                    .collect();
+                map.insert("tool_models".into(), Value::Array(attested));
+            }
             if *input.event == EventKind::SubagentStop {
                 put(
                     &mut map,

@@ -60,20 +60,19 @@ pub fn subagent_transcript(session_transcript: &Path, agent_id: &str) -> PathBuf
         .join(format!("agent-{agent_id}.jsonl"))
 }
 
-pub fn scan(
+/// Calls `visit` on each complete line from the end of the file backwards, until it returns
+/// `false` or `budget` bytes have been read.
+fn for_each_line_backwards(
     path: &Path,
-    tool_use_id: Option<&str>,
     budget: u64,
-) -> std::io::Result<TranscriptFacts> {
+    mut visit: impl FnMut(&[u8]) -> bool,
+) -> std::io::Result<()> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
-    let mut facts = TranscriptFacts::default();
-    let needle = tool_use_id.map(|id| format!("\"{id}\""));
-    let want_tool_use = needle.is_some();
     let mut end = len;
     // Bytes of a line that started before the chunk read last.
     let mut carry: Vec<u8> = Vec::new();
-    while end > 0 && len - end < budget && !facts.complete(want_tool_use) {
+    while end > 0 && len - end < budget {
         let start = end.saturating_sub(CHUNK);
         let mut window = vec![0u8; usize::try_from(end - start).unwrap_or(0)];
         file.seek(SeekFrom::Start(start))?;
@@ -81,24 +80,94 @@ pub fn scan(
         window.extend_from_slice(&carry);
         let mut line_end = window.len();
         while let Some(newline) = memchr::memrchr(b'\n', &window[..line_end]) {
-            inspect_line(
-                &window[newline + 1..line_end],
-                needle.as_deref(),
-                &mut facts,
-            );
-            line_end = newline;
-            if facts.complete(want_tool_use) {
-                return Ok(facts);
+            if !visit(&window[newline + 1..line_end]) {
+                return Ok(());
             }
+            line_end = newline;
         }
         if start == 0 {
-            inspect_line(&window[..line_end], needle.as_deref(), &mut facts);
+            visit(&window[..line_end]);
         }
         window.truncate(line_end);
         carry = window;
         end = start;
     }
+    Ok(())
+}
+
+pub fn scan(
+    path: &Path,
+    tool_use_id: Option<&str>,
+    budget: u64,
+) -> std::io::Result<TranscriptFacts> {
+    let mut facts = TranscriptFacts::default();
+    let needle = tool_use_id.map(|id| format!("\"{id}\""));
+    let want_tool_use = needle.is_some();
+    for_each_line_backwards(path, budget, |line| {
+        inspect_line(line, needle.as_deref(), &mut facts);
+        !facts.complete(want_tool_use)
+    })?;
     Ok(facts)
+}
+
+/// At most this many tool calls are attested per turn.
+pub const MAX_ATTESTED_TOOL_USES: usize = 1000;
+
+#[derive(Deserialize)]
+struct ToolUseEntry {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    message: Option<ToolUseMessage>,
+}
+
+#[derive(Deserialize)]
+struct ToolUseMessage {
+    model: Option<String>,
+    #[serde(default)]
+    content: Option<Vec<ContentBlock>>,
+}
+
+#[derive(Deserialize)]
+struct ContentBlock {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    id: Option<String>,
+}
+
+/// Which model made each tool call in the transcript's tail, oldest first.
+///
+/// At PreToolUse the entry for the call being made is usually not on disk yet (Claude Code
+/// flushes the transcript about 100 ms later), so a hook can only go by earlier entries. At
+/// Stop every call of the turn is on disk: this attestation settles it.
+pub fn tool_use_models(path: &Path, budget: u64) -> std::io::Result<Vec<(String, String)>> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for_each_line_backwards(path, budget, |line| {
+        if memchr::memmem::find(line, b"\"tool_use\"").is_none() {
+            return true;
+        }
+        let Ok(entry) = serde_json::from_slice::<ToolUseEntry>(line.trim_ascii()) else {
+            return true;
+        };
+        if entry.kind.as_deref() != Some("assistant") {
+            return true;
+        }
+        let Some(message) = entry.message else {
+            return true;
+        };
+        let Some(model) = message.model.filter(|m| m != SYNTHETIC_MODEL) else {
+            return true;
+        };
+        for block in message.content.unwrap_or_default().into_iter().rev() {
+            if let (Some("tool_use"), Some(id)) = (block.kind.as_deref(), block.id) {
+                if !found.iter().any(|(seen, _)| *seen == id) {
+                    found.push((id, model.clone()));
+                }
+            }
+        }
+        found.len() < MAX_ATTESTED_TOOL_USES
+    })?;
+    found.reverse();
+    Ok(found)
 }
 
 fn inspect_line(line: &[u8], tool_use_needle: Option<&str>, facts: &mut TranscriptFacts) {
@@ -194,6 +263,24 @@ mod tests {
         let facts = scan(f.path(), None, DEFAULT_BUDGET).unwrap();
         assert_eq!(facts.latest_model.as_deref(), Some("m2"));
         assert_eq!(facts.cli_version.as_deref(), Some("2.1.328"));
+    }
+
+    #[test]
+    fn attests_every_tool_use_in_order() {
+        let f = transcript(&[
+            assistant("claude-a", "toolu_1", 10),
+            r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"toolu_1"}]}}"#.into(),
+            assistant("claude-b", "toolu_2", 10),
+            r#"{"type":"assistant","message":{"model":"<synthetic>","content":[{"type":"tool_use","id":"toolu_x"}]}}"#.into(),
+        ]);
+        let models = tool_use_models(f.path(), DEFAULT_BUDGET).unwrap();
+        assert_eq!(
+            models,
+            [
+                ("toolu_1".to_owned(), "claude-a".to_owned()),
+                ("toolu_2".to_owned(), "claude-b".to_owned())
+            ]
+        );
     }
 
     #[test]

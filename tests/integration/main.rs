@@ -1,8 +1,11 @@
 //! One integration-test binary (ripgrep's layout): each module runs the real `hookledger`
 //! binary on real SQLite files in temp dirs.
 
+mod support;
 mod util;
 
+// The real Claude Code CLI driving the real binary.
+mod e2e;
 // Hook events in, records and answers out; every bad input.
 mod hook_events;
 // The settings merge behind install/uninstall.

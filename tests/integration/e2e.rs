@@ -1,0 +1,220 @@
+//! End to end with the real Claude Code CLI (pinned, headless) against a scripted fake of the
+//! Messages API on loopback: Claude Code really calls our hooks, really applies the edits and
+//! really writes the transcript.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::support::claude_cli::{
+    ClaudeOpts, ensure_claude, run_claude, temp_git_repo, with_default_permissions,
+};
+use crate::support::fake_api::{FakeApi, Script, Turn};
+use crate::util::*;
+
+const MODEL: &str = "claude-test-opus-9-20261101";
+
+/// Our own registration snippet, as `hookledger install` would merge it, plus allow rules so
+/// the tools run unattended in `-p` mode.
+fn hookledger_settings(home: &Home) -> Value {
+    let out = home.run(&[
+        "install",
+        "--dry-run",
+        "--settings",
+        "/nonexistent/settings.json",
+        "--binary",
+        BIN,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    with_default_permissions(
+        serde_json::from_slice(&out.stdout).expect("install --dry-run prints JSON"),
+    )
+}
+
+#[test]
+fn real_claude_code_session_is_recorded_and_verifies() {
+    let Some(claude) = ensure_claude() else {
+        return;
+    };
+    let home = Home::new();
+    let project =
+        temp_git_repo("# Demo project\n\nThis is the demo readme.\nIt has a few lines.\n");
+    let readme = project.path().join("README.md");
+    let new_file = project.path().join("src/new.txt");
+    let api = FakeApi::start(
+        Script::new(MODEL)
+            .turn(Turn::tool("Edit", json!({"file_path": readme, "old_string": "the demo readme", "new_string": "the updated demo readme"})))
+            .turn(Turn::tool("Write", json!({"file_path": new_file, "content": "line one\nline two\nline three\n"})))
+            .turn(Turn::tool("Bash", json!({"command": "cat README.md", "description": "Show the readme"})))
+            .turn(Turn::tool("Agent", json!({"description": "List files", "subagent_type": "general-purpose", "prompt": "SUBAGENT-E2E list the files", "run_in_background": false})))
+            .turn(Turn::text("All done."))
+            .subagent("SUBAGENT-E2E", vec![Turn::tool("Bash", json!({"command": "ls", "description": "List"})), Turn::text("Two files.")]),
+    );
+    let mut opts = ClaudeOpts::new(
+        &claude,
+        project.path(),
+        api.port(),
+        "please update the readme",
+    );
+    opts.settings = hookledger_settings(&home);
+    opts.extra_env
+        .push(("HOOKLEDGER_HOME".into(), home.home().display().to_string()));
+    let run = run_claude(&opts);
+    assert!(run.success(), "{}\n{}", run.describe(), api.dump());
+
+    // The edits really happened.
+    let readme_now = std::fs::read(&readme).unwrap();
+    assert!(String::from_utf8_lossy(&readme_now).contains("the updated demo readme"));
+    let new_now = std::fs::read(&new_file).unwrap();
+
+    if std::env::var_os("E2E_DUMP").is_some() {
+        for (seq, kind, p) in home.records() {
+            eprintln!(
+                "{seq:>3} {kind:<16} {:<22} {:<28} {:<24} {}",
+                p["tool"].as_str().unwrap_or(""),
+                p["model"].as_str().unwrap_or("-"),
+                p["model_source"].as_str().unwrap_or(""),
+                p["claude_code_version"].as_str().unwrap_or("-")
+            );
+        }
+    }
+    let (code, report) = home.verify_json();
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["spool_pending"], 0);
+    let kinds: Vec<String> = home.records().into_iter().map(|(_, k, _)| k).collect();
+    for kind in [
+        "genesis",
+        "session-start",
+        "prompt",
+        "tool-call",
+        "edit",
+        "tool-result",
+        "subagent-start",
+        "subagent-stop",
+        "stop",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "no {kind} record in {kinds:?}"
+        );
+    }
+
+    let prompt = home.records_of("prompt").remove(0);
+    assert_eq!(prompt["prompt"], "please update the readme");
+    let edits = home.records_of("edit");
+    assert_eq!(edits.len(), 2, "{edits:#?}");
+    let edit = edits.iter().find(|e| e["tool"] == "Edit").unwrap();
+    assert_eq!(edit["path"], readme.display().to_string());
+    assert_eq!(edit["repository"]["relative_path"], "README.md");
+    assert_eq!(
+        edit["after_blake3"],
+        blake3_hex(&readme_now),
+        "after-hash is the file on disk"
+    );
+    assert_eq!(
+        edit["before_blake3"],
+        blake3_hex(b"# Demo project\n\nThis is the demo readme.\nIt has a few lines.\n")
+    );
+    let lines = edit["hunks"][0]["lines"].as_array().unwrap();
+    assert!(
+        lines.contains(&json!("-This is the demo readme.")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&json!("+This is the updated demo readme.")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        (edit["lines_added"].as_u64(), edit["lines_removed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let write = edits.iter().find(|e| e["tool"] == "Write").unwrap();
+    assert_eq!(write["change"], "create");
+    assert_eq!(write["repository"]["relative_path"], "src/new.txt");
+    assert_eq!(write["after_blake3"], blake3_hex(&new_now));
+    assert_eq!(
+        write["hunks"][0]["lines"],
+        json!(["+line one", "+line two", "+line three"])
+    );
+
+    // The exact model id the fake API reported. A PreToolUse hook usually runs before Claude
+    // Code flushes the entry for its own call, so the authority is the end-of-turn attestation
+    // (`tool_models` on stop/subagent-stop); records carry the best evidence at their time.
+    let attestations: Vec<Value> = ["stop", "subagent-stop"]
+        .iter()
+        .flat_map(|k| home.records_of(k))
+        .flat_map(|r| r["tool_models"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let attested = |id: &Value| {
+        attestations
+            .iter()
+            .find(|a| a["tool_use_id"] == *id)
+            .map(|a| a["model"].clone())
+    };
+    let calls = home.records_of("tool-call");
+    assert_eq!(
+        calls.len(),
+        5,
+        "Edit, Write, Bash, Agent and the subagent's Bash"
+    );
+    for call in &calls {
+        assert_eq!(
+            attested(&call["tool_use_id"]),
+            Some(json!(MODEL)),
+            "{call:#}"
+        );
+        assert!(
+            call["model"] == MODEL || call["model_source"] == "unknown",
+            "a guess must not name another model: {call:#}"
+        );
+    }
+    for edit in &edits {
+        assert_eq!(
+            attested(&edit["tool_use_id"]),
+            Some(json!(MODEL)),
+            "{edit:#}"
+        );
+        assert_eq!(
+            edit["model"], MODEL,
+            "by PostToolUse the call's own entry is on disk: {edit:#}"
+        );
+        assert_eq!(edit["claude_code_version"], "2.1.328");
+    }
+    let stop = home.records_of("stop").remove(0);
+    assert_eq!(
+        stop["prompt_id"], prompt["prompt_id"],
+        "the stop record closes the prompt's turn"
+    );
+    assert_eq!(stop["model"], MODEL);
+    assert_eq!(stop["claude_code_version"], "2.1.328");
+    let versions = ["prompt", "tool-call", "edit", "tool-result"]
+        .iter()
+        .flat_map(|k| home.records_of(k))
+        .filter(|r| r["claude_code_version"] == "2.1.328")
+        .count();
+    assert!(
+        versions >= 10,
+        "the CLI version is read from the transcript once it exists"
+    );
+
+    // The subagent's own tool call is attributed to the subagent.
+    let sub_call = calls
+        .iter()
+        .find(|c| c["agent"]["type"] == "general-purpose")
+        .expect("subagent tool call recorded");
+    assert_eq!(sub_call["input"]["command"], "ls");
+    assert_eq!(sub_call["model"], MODEL);
+    let bash = calls
+        .iter()
+        .find(|c| c["input"]["command"] == "cat README.md")
+        .unwrap();
+    assert_eq!(bash["decision"]["rule"], "no-policy");
+
+    // `log` shows the session to a reviewer.
+    let table = text(&home.run(&["log", "--kind", "edit"]).stdout);
+    assert!(
+        table.contains("README.md") && table.contains("new.txt"),
+        "{table}"
+    );
+    assert!(Path::new(&home.ledger()).exists());
+}
