@@ -390,3 +390,73 @@ fn no_place_to_record_refuses_gating_events() {
     let out = home.hook(&payload("Stop", json!({})));
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Every payload the real Claude Code 2.1.328 sent in our end-to-end captures (including
+/// PermissionRequest, PermissionDenied, PostToolUseFailure, resume and compact) is recorded
+/// with the right kind, and none is refused.
+#[test]
+fn replays_captured_claude_code_payloads() {
+    let home = Home::new();
+    let fixture = include_str!("../fixtures/cc-2.1.328-e2e-payloads.jsonl");
+    let payloads: Vec<Value> = fixture
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for p in &payloads {
+        assert_no_opinion(&home.hook(p));
+    }
+    let records = home.records();
+    assert_eq!(records.len(), payloads.len() + 1);
+    for (p, (_, kind, record)) in payloads.iter().zip(&records[1..]) {
+        let event = p["hook_event_name"].as_str().unwrap();
+        let expected = match (event, p["tool_name"].as_str()) {
+            ("PostToolUse", Some("Edit" | "Write")) => "edit",
+            ("PostToolUse", _) => "tool-result",
+            ("PreToolUse", _) => "tool-call",
+            ("PermissionRequest", _) => "permission-request",
+            ("PermissionDenied", _) => "permission-denied",
+            ("PostToolUseFailure", _) => "tool-failure",
+            ("UserPromptSubmit", _) => "prompt",
+            ("SessionStart", _) => "session-start",
+            ("SubagentStart", _) => "subagent-start",
+            ("SubagentStop", _) => "subagent-stop",
+            ("PreCompact", _) => "pre-compact",
+            ("SessionEnd", _) => "session-end",
+            ("Stop", _) => "stop",
+            (other, _) => panic!("unexpected event {other} in the fixture"),
+        };
+        assert_eq!(kind, expected, "{p}");
+        assert_eq!(record["session_id"], p["session_id"]);
+    }
+    let compact = records
+        .iter()
+        .find(|(_, k, r)| k == "session-start" && r["source"] == "compact")
+        .unwrap();
+    assert_eq!(compact.2["model_reported"], "claude-opus-5-5");
+    assert_eq!(home.verify_json().0, 0);
+}
+
+/// The real transcript's tail yields the model the API reported and the CLI version.
+#[test]
+fn reads_a_real_transcript() {
+    let home = Home::new();
+    let transcript = home.path().join("t.jsonl");
+    std::fs::write(
+        &transcript,
+        include_str!("../fixtures/cc-2.1.328-e2e-transcript.jsonl"),
+    )
+    .unwrap();
+    let mut stop = payload("Stop", json!({"stop_hook_active": false}));
+    stop["transcript_path"] = json!(transcript.display().to_string());
+    assert_no_opinion(&home.hook(&stop));
+    let record = home.records_of("stop").remove(0);
+    assert_eq!(record["model"], "claude-test-opus-9-20261101");
+    assert_eq!(record["claude_code_version"], "2.1.328");
+    let attested = record["tool_models"].as_array().unwrap();
+    assert!(attested.len() >= 4, "{attested:?}");
+    assert!(
+        attested
+            .iter()
+            .all(|a| a["model"] == "claude-test-opus-9-20261101")
+    );
+}
