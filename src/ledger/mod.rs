@@ -569,3 +569,75 @@ pub(crate) fn restrict_file_mode(path: &Path) {
     #[cfg(not(unix))]
     let _ = path;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema_of(conn: &Connection) -> Vec<(String, String, String)> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY type, name",
+            )
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn migrations_produce_the_documented_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.db"), &OpenOptions::default()).unwrap();
+        let documented = Connection::open_in_memory().unwrap();
+        documented.execute_batch(SCHEMA_SQL).unwrap();
+        assert_eq!(schema_of(ledger.connection()), schema_of(&documented));
+        let (app_id, version) = identity(ledger.connection()).unwrap();
+        assert_eq!((app_id, version), (APPLICATION_ID, SCHEMA_VERSION));
+    }
+
+    #[test]
+    fn append_links_records_and_reopen_keeps_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let record = |i: i64| NewRecord {
+            ts_ns: i,
+            kind: "prompt".into(),
+            payload: canonical_json(&json!({ "i": i })),
+        };
+        let mut ledger = Ledger::open(&path, &OpenOptions::default()).unwrap();
+        let id = *ledger.ledger_id();
+        let first = ledger.append(&[record(1), record(2)]).unwrap();
+        assert_eq!(
+            first.appended.iter().map(|a| a.seq).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        drop(ledger);
+        let mut ledger = Ledger::open(&path, &OpenOptions::default()).unwrap();
+        assert_eq!(*ledger.ledger_id(), id);
+        let next = ledger.append(&[record(3)]).unwrap();
+        let stored = ledger.record(4).unwrap().unwrap();
+        assert_eq!(stored.prev_hash, first.appended[1].hash);
+        assert_eq!(stored.hash, next.appended[0].hash);
+        let key = keys::load_signing_key(&keys::key_dir(&path), &id).unwrap();
+        let genesis: Value =
+            serde_json::from_slice(&ledger.record(1).unwrap().unwrap().payload).unwrap();
+        assert_eq!(
+            genesis["signing_key"]["public_key"],
+            frame::to_hex(&key.verifying_key().to_bytes())
+        );
+    }
+
+    #[test]
+    fn refuses_foreign_databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x INTEGER)")
+            .unwrap();
+        let error = Ledger::open(&path, &OpenOptions::default()).err().unwrap();
+        assert!(matches!(error, LedgerError::NotALedger { .. }), "{error}");
+    }
+}
