@@ -158,10 +158,10 @@ pub fn tool_use_models(path: &Path, budget: u64) -> std::io::Result<Vec<(String,
             return true;
         };
         for block in message.content.unwrap_or_default().into_iter().rev() {
-            if let (Some("tool_use"), Some(id)) = (block.kind.as_deref(), block.id) {
-                if !found.iter().any(|(seen, _)| *seen == id) {
-                    found.push((id, model.clone()));
-                }
+            if let (Some("tool_use"), Some(id)) = (block.kind.as_deref(), block.id)
+                && !found.iter().any(|(seen, _)| *seen == id)
+            {
+                found.push((id, model.clone()));
             }
         }
         found.len() < MAX_ATTESTED_TOOL_USES

@@ -36,6 +36,9 @@ pub const SCHEMA_SQL: &str = include_str!("../../schema/ledger.sql");
 
 pub const GENESIS_KIND: &str = "genesis";
 
+/// WAL size past which an append empties the WAL (about 18 hook events); see `Ledger::trim_wal`.
+const WAL_TRIM_BYTES: u64 = 256 << 10;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     #[error("cannot open ledger {path}: {source}")]
@@ -149,6 +152,7 @@ pub struct Ledger {
     conn: Connection,
     path: PathBuf,
     ledger_id: LedgerId,
+    busy_timeout: Duration,
 }
 
 pub fn now_ns() -> i64 {
@@ -198,6 +202,7 @@ impl Ledger {
             conn,
             path: path.to_owned(),
             ledger_id: [0; 16],
+            busy_timeout: options.busy_timeout,
         };
         ledger.migrate()?;
         ledger.ledger_id = read_ledger_id(&ledger.conn)?;
@@ -223,6 +228,7 @@ impl Ledger {
             conn,
             path: path.to_owned(),
             ledger_id,
+            busy_timeout: Duration::from_millis(5000),
         })
     }
 
@@ -321,7 +327,27 @@ impl Ledger {
         if let Some(guard) = spool_guard {
             guard.truncate()?;
         }
+        self.trim_wal();
         Ok(outcome)
+    }
+
+    /// Empties the WAL once it passes [`WAL_TRIM_BYTES`]. Every hook process is the only
+    /// connection, so SQLite rebuilds the WAL index from the whole WAL on open and forgets what
+    /// was checkpointed: the WAL is never restarted and each open reads all of it. Only a
+    /// TRUNCATE checkpoint removes the frames from the file. Best effort: under contention it
+    /// gives up at once and the next append tries again.
+    fn trim_wal(&self) {
+        let mut wal = self.path.as_os_str().to_owned();
+        wal.push("-wal");
+        let len = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        if len <= WAL_TRIM_BYTES {
+            return;
+        }
+        let _ = self.conn.busy_timeout(Duration::ZERO);
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        let _ = self.conn.busy_timeout(self.busy_timeout);
     }
 
     /// The newest record's seq and hash.

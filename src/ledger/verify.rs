@@ -6,13 +6,14 @@ party following `schema/LEDGER-FORMAT.md` would.
 */
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::ErrorCode;
 use serde::Serialize;
 
 use super::frame::{Frame, HASH_LEN, Hash, LedgerId, ZERO_HASH, to_hex};
 use super::spool::{self, SpoolStatus};
-use super::{GENESIS_KIND, Ledger, LedgerError, SCHEMA_VERSION};
+use super::{GENESIS_KIND, Ledger, LedgerError, SCHEMA_VERSION, seq_sql};
 
 /// Problems listed in full; past this only the count grows.
 const MAX_LISTED_PROBLEMS: usize = 50;
@@ -98,6 +99,14 @@ pub fn verify(
     path: &Path,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<VerifyReport, LedgerError> {
+    verify_in_segments(path, progress, PARALLEL_FROM)
+}
+
+fn verify_in_segments(
+    path: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+    parallel_from: u64,
+) -> Result<VerifyReport, LedgerError> {
     let mut report = VerifyReport::new(path);
     let spool_status = spool::status(&spool::spool_path(path)).unwrap_or_else(|e| {
         report.warnings.push(e.to_string());
@@ -118,7 +127,7 @@ pub fn verify(
             spool_status.damaged
         ));
     }
-    match verify_chain(path, &mut report, progress) {
+    match verify_chain(path, &mut report, progress, parallel_from) {
         Ok(()) => Ok(report),
         Err(e) if is_corruption(&e) => {
             report.problem(report.records + 1, ProblemCode::CorruptFile, e.to_string());
@@ -143,6 +152,7 @@ fn verify_chain(
     path: &Path,
     report: &mut VerifyReport,
     progress: &mut dyn FnMut(u64, u64),
+    parallel_from: u64,
 ) -> Result<(), LedgerError> {
     let ledger = Ledger::open_read_only(path)?;
     let conn = ledger.connection();
@@ -174,10 +184,137 @@ fn verify_chain(
         })
         .map(|n| u64::try_from(n).unwrap_or(0))?;
 
+    let segments = segment_ranges(total, parallel_from);
+    let done = AtomicU64::new(0);
+    let outcomes: Vec<Result<Segment, LedgerError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = segments
+            .iter()
+            .map(|&(lo, hi)| {
+                let done = &done;
+                scope.spawn(move || walk_segment(path, ledger_id, lo, hi, done))
+            })
+            .collect();
+        // Progress is reported from this thread: the callback need not be Send.
+        while !handles.iter().all(|h| h.is_finished()) {
+            progress(done.load(Ordering::Relaxed), total);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(LedgerError::MissingMeta)))
+            .collect()
+    });
+    let mut count = 0;
+    let mut head = None;
+    for outcome in outcomes {
+        let segment = outcome?;
+        count += segment.walker.count;
+        for problem in segment.findings.problems {
+            report.problem(problem.seq, problem.code, problem.message);
+        }
+        let unlisted = segment
+            .findings
+            .count
+            .saturating_sub(segment.findings.listed);
+        report.problem_count += unlisted;
+        if segment.walker.count > 0 {
+            head = Some(Head {
+                seq: segment.walker.last_seq,
+                hash: to_hex(&segment.walker.prev_stored),
+            });
+        }
+    }
+    progress(count, total);
+    report.records = count;
+    match head {
+        None => report.problem(
+            1,
+            ProblemCode::BadGenesis,
+            "the ledger has no records, not even genesis".into(),
+        ),
+        Some(head) => report.head = Some(head),
+    }
+    Ok(())
+}
+
+/// Below this many records one thread is as fast as several.
+const PARALLEL_FROM: u64 = 200_000;
+
+/// Contiguous seq ranges, one per core: hashing is the bottleneck, so verification scales with
+/// cores. The last range is open-ended, so records past `max(seq)` read earlier are still seen.
+fn segment_ranges(max_seq: u64, parallel_from: u64) -> Vec<(u64, u64)> {
+    let cores = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(2, 8) as u64;
+    let parts = if max_seq < parallel_from { 1 } else { cores };
+    let size = max_seq.div_ceil(parts).max(1);
+    (0..parts)
+        .map(|i| {
+            (
+                i * size + 1,
+                if i + 1 == parts {
+                    u64::MAX
+                } else {
+                    (i + 1) * size
+                },
+            )
+        })
+        .collect()
+}
+
+/// Problems found in one segment: the first ones in full, then only counted.
+#[derive(Default)]
+struct Findings {
+    problems: Vec<Problem>,
+    count: usize,
+    listed: usize,
+}
+
+impl Findings {
+    fn problem(&mut self, seq: u64, code: ProblemCode, message: String) {
+        self.count += 1;
+        if self.problems.len() < MAX_LISTED_PROBLEMS {
+            self.problems.push(Problem { seq, code, message });
+            self.listed += 1;
+        }
+    }
+}
+
+struct Segment {
+    walker: ChainWalker,
+    findings: Findings,
+}
+
+/// Verifies records `lo..=hi`. The walker's state depends only on the two rows before `lo`,
+/// so seeding it from them makes a segment judge exactly as one sequential pass would.
+fn walk_segment(
+    path: &Path,
+    ledger_id: LedgerId,
+    lo: u64,
+    hi: u64,
+    done: &AtomicU64,
+) -> Result<Segment, LedgerError> {
+    let ledger = Ledger::open_read_only(path)?;
+    let conn = ledger.connection();
     let mut walker = ChainWalker::new(ledger_id);
-    let mut stmt = conn
-        .prepare("SELECT seq, ts_ns, kind, payload, prev_hash, hash FROM records ORDER BY seq")?;
-    let mut rows = stmt.query([])?;
+    let mut before =
+        conn.prepare("SELECT seq, hash FROM records WHERE seq < ?1 ORDER BY seq DESC LIMIT 2")?;
+    let seeds: Vec<(i64, Vec<u8>)> = before
+        .query_map([seq_sql(lo)], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let as_hash = |bytes: &[u8]| <Hash>::try_from(bytes).unwrap_or(ZERO_HASH);
+    if let Some((seq, hash)) = seeds.first() {
+        walker.last_seq = u64::try_from(*seq).unwrap_or(0);
+        walker.expected_seq = walker.last_seq + 1;
+        walker.prev_stored = as_hash(hash);
+        walker.prev_prev_stored = Some(seeds.get(1).map_or(ZERO_HASH, |(_, h)| as_hash(h)));
+    }
+    let mut findings = Findings::default();
+    let mut stmt = conn.prepare(
+        "SELECT seq, ts_ns, kind, payload, prev_hash, hash FROM records
+         WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([seq_sql(lo), seq_sql(hi)])?;
     while let Some(row) = rows.next()? {
         let seq = u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
         let ts_ns: i64 = row.get(1)?;
@@ -185,26 +322,12 @@ fn verify_chain(
         let payload = row.get_ref(3)?.as_blob().unwrap_or(&[]);
         let prev_hash = row.get_ref(4)?.as_blob().unwrap_or(&[]);
         let hash = row.get_ref(5)?.as_blob().unwrap_or(&[]);
-        walker.step(report, seq, ts_ns, kind, payload, prev_hash, hash);
+        walker.step(&mut findings, seq, ts_ns, kind, payload, prev_hash, hash);
         if walker.count.is_multiple_of(PROGRESS_EVERY) {
-            progress(walker.count, total);
+            done.fetch_add(PROGRESS_EVERY, Ordering::Relaxed);
         }
     }
-    progress(walker.count, total);
-    report.records = walker.count;
-    if walker.count == 0 {
-        report.problem(
-            1,
-            ProblemCode::BadGenesis,
-            "the ledger has no records, not even genesis".into(),
-        );
-    } else {
-        report.head = Some(Head {
-            seq: walker.last_seq,
-            hash: to_hex(&walker.prev_stored),
-        });
-    }
-    Ok(())
+    Ok(Segment { walker, findings })
 }
 
 /// Walks rows in seq order, remembering the last two stored hashes so insertions and
@@ -233,7 +356,7 @@ impl ChainWalker {
     #[allow(clippy::too_many_arguments)] // one row's columns; a struct would only rename them
     fn step(
         &mut self,
-        report: &mut VerifyReport,
+        report: &mut Findings,
         seq: u64,
         ts_ns: i64,
         kind: &str,
@@ -296,7 +419,7 @@ impl ChainWalker {
     /// recomputes this row's hash as if it were at seq `s`.
     fn classify(
         &self,
-        report: &mut VerifyReport,
+        report: &mut Findings,
         seq: u64,
         self_ok: bool,
         link_ok: bool,
@@ -372,13 +495,7 @@ impl ChainWalker {
         report.problem(at, code, message);
     }
 
-    fn check_genesis(
-        &self,
-        report: &mut VerifyReport,
-        kind: &str,
-        payload: &[u8],
-        prev_hash: &Hash,
-    ) {
+    fn check_genesis(&self, report: &mut Findings, kind: &str, payload: &[u8], prev_hash: &Hash) {
         if kind != GENESIS_KIND || *prev_hash != ZERO_HASH {
             report.problem(
                 1,
@@ -409,5 +526,64 @@ impl ChainWalker {
         self.prev_stored = hash;
         self.last_seq = seq;
         self.expected_seq = seq + 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{NewRecord, OpenOptions, canonical_json};
+
+    fn ledger_with(records: u64) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let mut ledger = Ledger::open(&path, &OpenOptions::default()).unwrap();
+        let batch: Vec<NewRecord> = (0..records)
+            .map(|i| NewRecord {
+                ts_ns: i as i64,
+                kind: "tool-call".into(),
+                payload: canonical_json(&serde_json::json!({ "i": i })),
+            })
+            .collect();
+        ledger.append(&batch).unwrap();
+        (dir, path)
+    }
+
+    fn judged(path: &Path, parallel_from: u64) -> (bool, Option<u64>, Vec<Problem>, u64) {
+        let r = verify_in_segments(path, &mut |_, _| {}, parallel_from).unwrap();
+        (r.intact, r.first_bad_seq, r.problems, r.records)
+    }
+
+    /// Segments seeded from the rows before them judge exactly like one sequential pass, also
+    /// when the damage sits on a segment boundary.
+    #[test]
+    fn segments_agree_with_one_pass() {
+        let (_dir, path) = ledger_with(999); // 1000 records with genesis
+        let ranges = segment_ranges(1000, 1);
+        assert!(ranges.len() >= 2);
+        assert_eq!(ranges[0].0, 1);
+        assert!(
+            ranges.windows(2).all(|w| w[0].1 + 1 == w[1].0),
+            "{ranges:?}"
+        );
+        assert_eq!(ranges.last().unwrap().1, u64::MAX);
+        let one = judged(&path, u64::MAX);
+        assert!(one.0);
+        assert_eq!(judged(&path, 1), one);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER records_no_delete; DROP TRIGGER records_no_update;
+             DELETE FROM records WHERE seq = 501;
+             UPDATE records SET payload = CAST('{}' AS BLOB) WHERE seq = 500;
+             UPDATE records SET seq = 2000000 WHERE seq = 900;
+             UPDATE records SET seq = 900 WHERE seq = 901;
+             UPDATE records SET seq = 901 WHERE seq = 2000000;",
+        )
+        .unwrap();
+        drop(conn);
+        let one = judged(&path, u64::MAX);
+        assert!(!one.0);
+        assert_eq!(one.1, Some(500));
+        assert_eq!(judged(&path, 1), one);
     }
 }

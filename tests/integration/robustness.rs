@@ -322,3 +322,17 @@ fn full_disk_refuses_gating_events_and_loses_no_committed_record() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{report:#}");
 }
+
+/// Every hook process is the ledger's only connection, so SQLite replays the whole WAL on each
+/// open: an unbounded WAL made each call slower than the last (+750% over 3,000 events).
+#[test]
+fn wal_stays_bounded_across_many_hook_processes() {
+    let home = Home::new();
+    let big = json!({"command": "z".repeat(6000)});
+    for i in 0..120 {
+        assert_no_opinion(&home.hook(&pre_tool("Bash", big.clone(), &format!("toolu_{i}"))));
+    }
+    let wal = std::fs::metadata(home.home().join("ledger.db-wal")).map_or(0, |m| m.len());
+    assert!(wal <= 512 << 10, "WAL grew to {wal} bytes");
+    assert_eq!(home.verify_json().0, 0);
+}
