@@ -96,6 +96,20 @@ fn kill_9_during_appends_never_breaks_the_chain() {
     assert_eq!(report["spool_pending"], 0);
 }
 
+/// `pending` records wait in the spool; the next hook event merges them into an intact chain.
+#[track_caller]
+fn assert_spool_merges(home: &Home, pending: u64) {
+    let (_, report) = home.verify_json();
+    assert_eq!(report["spool_pending"], pending, "{report:#}");
+    assert_no_opinion(&home.hook(&call(2)));
+    let (code, report) = home.verify_json();
+    assert_eq!(
+        (code, report["spool_pending"].as_u64()),
+        (0, Some(0)),
+        "{report:#}"
+    );
+}
+
 #[test]
 fn locked_ledger_spools_then_merges() {
     let home = Home::new();
@@ -115,15 +129,7 @@ fn locked_ledger_spools_then_merges() {
     ));
     conn.execute_batch("COMMIT").unwrap();
     drop(conn);
-    let (_, report) = home.verify_json();
-    assert_eq!(report["spool_pending"], 2, "{report:#}");
-    assert_no_opinion(&home.hook(&call(2)));
-    let (code, report) = home.verify_json();
-    assert_eq!(
-        (code, report["spool_pending"].as_u64()),
-        (0, Some(0)),
-        "{report:#}"
-    );
+    assert_spool_merges(&home, 2);
     let records = home.records();
     let kinds: Vec<&str> = records.iter().map(|(_, k, _)| k.as_str()).collect();
     assert_eq!(
@@ -202,15 +208,7 @@ fn read_only_ledger_spools_then_merges() {
             .status()
             .unwrap();
     }
-    let (_, report) = home.verify_json();
-    assert_eq!(report["spool_pending"], 1, "{report:#}");
-    assert_no_opinion(&home.hook(&call(2)));
-    let (code, report) = home.verify_json();
-    assert_eq!(
-        (code, report["spool_pending"].as_u64()),
-        (0, Some(0)),
-        "{report:#}"
-    );
+    assert_spool_merges(&home, 1);
     let recovered = home.records_of("tool-call");
     assert_eq!(recovered.len(), 3);
     assert!(
