@@ -165,12 +165,24 @@ fn turn_tool_models(
     payload: &HookPayload,
     budget: u64,
 ) -> Option<Vec<(String, String)>> {
-    let path = match event {
-        EventKind::Stop => payload.transcript_path()?,
-        EventKind::SubagentStop => payload.str("agent_transcript_path")?,
-        _ => return None,
-    };
-    transcript::tool_use_models(Path::new(path), budget).ok()
+    match event {
+        EventKind::SubagentStop => {
+            let path = payload.str("agent_transcript_path")?;
+            transcript::tool_use_models(Path::new(path), budget).ok()
+        }
+        EventKind::Stop => {
+            let session = Path::new(payload.transcript_path()?);
+            let mut models = transcript::tool_use_models(session, budget).unwrap_or_default();
+            // A subagent's transcript may still be unflushed when its SubagentStop runs; by the
+            // end of the turn it is on disk, so the turn's Stop attests subagent calls too.
+            for path in transcript::recent_subagent_transcripts(session) {
+                let found = transcript::tool_use_models(&path, transcript::SUBAGENT_BUDGET);
+                models.extend(found.unwrap_or_default());
+            }
+            Some(models)
+        }
+        _ => None,
+    }
 }
 
 fn session_repository(payload: &HookPayload) -> Value {

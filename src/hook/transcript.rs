@@ -110,6 +110,30 @@ pub fn scan(
     Ok(facts)
 }
 
+/// Subagent transcripts a Stop looks at: the most recently written ones, each read only
+/// this far back, so a session with many subagents keeps a bounded Stop.
+pub const SUBAGENT_TRANSCRIPTS: usize = 16;
+pub const SUBAGENT_BUDGET: u64 = 256 << 10;
+
+/// The session's subagent transcripts, newest first, at most [`SUBAGENT_TRANSCRIPTS`].
+pub fn recent_subagent_transcripts(session_transcript: &Path) -> Vec<PathBuf> {
+    let dir = session_transcript.with_extension("").join("subagents");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files
+        .into_iter()
+        .take(SUBAGENT_TRANSCRIPTS)
+        .map(|(_, p)| p)
+        .collect()
+}
+
 /// At most this many tool calls are attested per turn.
 pub const MAX_ATTESTED_TOOL_USES: usize = 1000;
 

@@ -188,6 +188,17 @@ fn subagent_calls_read_the_subagent_transcript() {
         call["agent"],
         json!({"id": "ag1", "type": "general-purpose"})
     );
+    // The turn's Stop attests the subagent's calls as well as the session's own.
+    let mut stop = payload("Stop", json!({"stop_hook_active": false}));
+    stop["transcript_path"] = json!(transcript.display().to_string());
+    assert_no_opinion(&home.hook(&stop));
+    assert_eq!(
+        home.records_of("stop")[0]["tool_models"],
+        json!([
+            {"tool_use_id": "toolu_main", "model": "claude-main"},
+            {"tool_use_id": "toolu_sub", "model": "claude-haiku-sub"}
+        ])
+    );
 }
 
 #[test]
