@@ -17,7 +17,8 @@ use serde_json::Value;
 
 use crate::config::Paths;
 use crate::ledger::{self, Ledger, LedgerError, NewRecord, OpenOptions, SessionState, spool};
-use crate::policy::{Action, Decision, rules};
+use crate::policy::file::{self as policy_file, OnError, PromptStore};
+use crate::policy::{Action, Decision, Policy, rules};
 pub use answer::HookAnswer;
 use event::EventKind;
 use record::{ModelInfo, RecordInput};
@@ -65,17 +66,22 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         ledger.as_ref().ok(),
         env.transcript_budget,
     );
-    let decision = event.is_gating().then(Decision::no_policy);
+    let judged = judge(&event, &payload, env);
     let repository = (event == EventKind::SessionStart).then(|| session_repository(&payload));
     let tool_models = turn_tool_models(&event, &payload, env.transcript_budget);
     let (kind, value) = record::build(&RecordInput {
         event: &event,
         payload: &payload,
         model: &model,
-        decision: decision.as_ref(),
+        decision: judged.decision.as_ref(),
         repository,
         tool_models,
+        targets: judged.targets,
+        prompt_findings: judged.findings,
+        prompt_store: judged.prompt_store,
+        policy: (event == EventKind::SessionStart).then(|| policy_facts(env)),
     });
+    let decision = judged.decision;
     let record = NewRecord {
         ts_ns: ledger::now_ns(),
         kind: kind.to_owned(),
@@ -95,11 +101,83 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         // A cache miss later only costs a fallback; never fail the event over it.
         let _ = ledger.remember_session(session, &state);
     }
-    match decision {
+    match decision.filter(|d| d.enforced) {
         Some(d) if d.action == Action::Deny => HookAnswer::refuse(Some(&event), &refusal_text(&d)),
         Some(d) if d.action == Action::Ask => HookAnswer::ask(&event, &refusal_text(&d)),
         _ => HookAnswer::no_opinion(),
     }
+}
+
+/// What the policy says about one event.
+struct Judged {
+    decision: Option<Decision>,
+    targets: Vec<crate::policy::Target>,
+    findings: Vec<crate::policy::dlp::Finding>,
+    prompt_store: PromptStore,
+}
+
+fn judge(event: &EventKind, payload: &HookPayload, env: &HookEnv) -> Judged {
+    let mut judged = Judged {
+        decision: None,
+        targets: Vec::new(),
+        findings: Vec::new(),
+        prompt_store: PromptStore::Full,
+    };
+    if !event.is_gating() {
+        return judged;
+    }
+    let (layers, errors) = policy_file::load_layers_lenient(&env.paths.home);
+    if let Some(error) = errors.first() {
+        let reason =
+            format!("the policy cannot be read, so this is decided by `on_error`: {error}");
+        let action = match Policy::on_error_of(&layers) {
+            OnError::Deny => Action::Deny,
+            OnError::Allow => Action::Allow,
+        };
+        let mut decision = Decision::fail_closed(rules::POLICY_ERROR, reason);
+        decision.action = action;
+        judged.decision = Some(decision);
+        return judged;
+    }
+    let policy = Policy::new(layers, &env.paths.home);
+    let cwd = PathBuf::from(payload.cwd().unwrap_or("/"));
+    match event {
+        EventKind::UserPromptSubmit => {
+            let (decision, findings) =
+                policy.evaluate_prompt(payload.str("prompt").unwrap_or_default());
+            judged.decision = Some(decision);
+            judged.findings = findings;
+            judged.prompt_store = policy.prompt_store();
+        }
+        _ => {
+            let empty = serde_json::Map::new();
+            let input = payload.tool_input().unwrap_or(&empty);
+            let (decision, targets) =
+                policy.evaluate_tool(payload.tool_name().unwrap_or(""), input, &cwd);
+            judged.decision = Some(decision);
+            judged.targets = targets;
+        }
+    }
+    judged
+}
+
+/// Which policy files are in force, recorded with every session start.
+fn policy_facts(env: &HookEnv) -> Value {
+    let (managed_dir, overridden) = policy_file::managed_dir();
+    let (layers, errors) = policy_file::load_layers_lenient(&env.paths.home);
+    let files: Vec<Value> = layers
+        .iter()
+        .map(|l| {
+            let bytes = std::fs::read(&l.path).unwrap_or_default();
+            serde_json::json!({ "layer": l.layer, "path": l.path.display().to_string(), "blake3": record::blake3_hex(&bytes) })
+        })
+        .collect();
+    serde_json::json!({
+        "managed_dir": managed_dir.display().to_string(),
+        "managed_dir_from_env": overridden,
+        "files": files,
+        "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })
 }
 
 /// The one line Claude (or the user) sees: what was refused, by which rule, and why.

@@ -64,6 +64,14 @@ pub struct RecordInput<'a> {
     pub repository: Option<Value>,
     /// Filled in for Stop/SubagentStop: which model made each tool call of the turn.
     pub tool_models: Option<Vec<(String, String)>>,
+    /// Paths a gated tool call would read or write, as the policy resolved them.
+    pub targets: Vec<crate::policy::Target>,
+    /// Prompt DLP findings (kinds and byte ranges, never the secret).
+    pub prompt_findings: Vec<crate::policy::dlp::Finding>,
+    /// What the ledger keeps of the prompt text.
+    pub prompt_store: crate::policy::file::PromptStore,
+    /// Session start: which policy files were in force.
+    pub policy: Option<Value>,
 }
 
 pub fn blake3_hex(bytes: &[u8]) -> String {
@@ -186,12 +194,36 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
                 "hookledger_version".into(),
                 json!(env!("CARGO_PKG_VERSION")),
             );
+            map.insert("policy".into(), input.policy.clone().unwrap_or(Value::Null));
             map.insert("pid".into(), json!(std::process::id()));
             kinds::SESSION_START
         }
         EventKind::UserPromptSubmit => {
             let prompt = p.str("prompt").unwrap_or_default();
-            map.insert("prompt".into(), json!(prompt));
+            use crate::policy::file::PromptStore;
+            let store = match input.prompt_store {
+                // A secret never reaches the ledger in clear, whatever the store setting.
+                PromptStore::Full if !input.prompt_findings.is_empty() => PromptStore::Redacted,
+                other => other,
+            };
+            match store {
+                PromptStore::Full => map.insert("prompt".into(), json!(prompt)),
+                PromptStore::Redacted => map.insert(
+                    "prompt".into(),
+                    json!(crate::policy::dlp::redact(prompt, &input.prompt_findings)),
+                ),
+                PromptStore::Hash => None,
+            };
+            map.insert(
+                "prompt_stored".into(),
+                serde_json::to_value(store).unwrap_or(Value::Null),
+            );
+            if !input.prompt_findings.is_empty() {
+                map.insert(
+                    "secret_findings".into(),
+                    serde_json::to_value(&input.prompt_findings).unwrap_or(Value::Null),
+                );
+            }
             map.insert("prompt_blake3".into(), json!(blake3_hex(prompt.as_bytes())));
             map.insert("prompt_bytes".into(), json!(prompt.len()));
             with_model(&mut map, input.model);
@@ -203,6 +235,7 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
             with_model(&mut map, input.model);
             map.insert("input".into(), tool_input_summary(p));
             with_decision(&mut map, input.decision);
+            with_targets(&mut map, &input.targets);
             kinds::TOOL_CALL
         }
         EventKind::PostToolUse if p.tool_name().is_some_and(|t| EDIT_TOOLS.contains(&t)) => {
@@ -252,6 +285,7 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
                     .map(|v| summarize_large_strings(v, 1024)),
             );
             with_decision(&mut map, input.decision);
+            with_targets(&mut map, &input.targets);
             kinds::PERMISSION_REQUEST
         }
         EventKind::PermissionDenied => {
@@ -335,6 +369,15 @@ fn with_decision(map: &mut Map<String, Value>, decision: Option<&Decision>) {
         map.insert(
             "decision".into(),
             serde_json::to_value(decision).unwrap_or(Value::Null),
+        );
+    }
+}
+
+fn with_targets(map: &mut Map<String, Value>, targets: &[crate::policy::Target]) {
+    if !targets.is_empty() {
+        map.insert(
+            "targets".into(),
+            serde_json::to_value(targets).unwrap_or(Value::Null),
         );
     }
 }

@@ -126,7 +126,7 @@ pub fn recent_subagent_transcripts(session_transcript: &Path) -> Vec<PathBuf> {
         .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
-    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
     files
         .into_iter()
         .take(SUBAGENT_TRANSCRIPTS)

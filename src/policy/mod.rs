@@ -5,9 +5,17 @@ Every gating decision carries a stable kebab-case rule code: codes are API, matc
 rules and auditors, and are never renamed.
 */
 
+pub mod dlp;
+pub mod eval;
+pub mod file;
+pub mod paths;
+
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub use eval::{Access, Policy, Target};
+
+/// Ordered by strictness: deny > ask > allow, so the strictest of several is their `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     Allow,
@@ -32,6 +40,8 @@ pub struct Decision {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
     pub reason: String,
+    /// False in audit mode: the verdict is recorded but not acted on.
+    pub enforced: bool,
 }
 
 pub mod rules {
@@ -42,6 +52,24 @@ pub mod rules {
     pub const HOOK_ERROR: &str = "hook-error";
     /// The event could be neither written to the ledger nor spooled.
     pub const LEDGER_UNAVAILABLE: &str = "ledger-unavailable";
+    /// A policy file is present but unreadable or invalid; `on_error` decided.
+    pub const POLICY_ERROR: &str = "policy-error";
+    /// A policy is configured and no rule matched.
+    pub const NO_MATCH: &str = "no-match";
+    /// Built in, cannot be switched off: the ledger, keys, policies, settings and hook shims.
+    pub const SELF_PROTECTION: &str = "self-protection";
+    pub const PATH_DENY_READ: &str = "path-deny-read";
+    pub const PATH_ASK_READ: &str = "path-ask-read";
+    pub const PATH_DENY_WRITE: &str = "path-deny-write";
+    pub const PATH_ASK_WRITE: &str = "path-ask-write";
+    pub const OUTSIDE_REPOSITORY_READ: &str = "outside-repository-read";
+    pub const OUTSIDE_REPOSITORY_WRITE: &str = "outside-repository-write";
+    pub const TOOL_DENY: &str = "tool-deny";
+    pub const TOOL_ASK: &str = "tool-ask";
+    pub const PROMPT_SECRET: &str = "prompt-secret";
+    pub const CONTENT_SECRET: &str = "content-secret";
+    /// The effect of a command on paths cannot be determined soundly.
+    pub const UNANALYZABLE: &str = "unanalyzable-command";
 }
 
 impl Decision {
@@ -52,6 +80,7 @@ impl Decision {
             layer: Layer::BuiltIn,
             pattern: None,
             reason: "no policy is configured".into(),
+            enforced: true,
         }
     }
 
@@ -62,6 +91,7 @@ impl Decision {
             layer: Layer::BuiltIn,
             pattern: None,
             reason,
+            enforced: true,
         }
     }
 }

@@ -112,7 +112,7 @@ fn every_event_gets_one_record_and_no_opinion() {
     let call = by_kind("tool-call");
     assert_eq!(
         call["decision"],
-        json!({"action": "allow", "rule": "no-policy", "layer": "built-in", "reason": "no policy is configured"})
+        json!({"action": "allow", "rule": "no-policy", "layer": "built-in", "reason": "no policy is configured", "enforced": true})
     );
     assert_eq!(call["tool_use_id"], "t1");
     let result = by_kind("tool-result");

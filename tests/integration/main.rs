@@ -10,6 +10,8 @@ mod e2e;
 mod hook_events;
 // The settings merge behind install/uninstall.
 mod install;
+// Policy decisions, table-driven.
+mod policy;
 // Concurrency, kill -9, and a ledger that cannot be written.
 mod robustness;
 // Edited, deleted, inserted and swapped records.

@@ -1,0 +1,209 @@
+/*!
+Policy files as written on disk, and where they are found.
+
+Two layers: **managed** (system-wide, from MDM or packaging) and **user**
+(`$HOOKLEDGER_HOME/policy.json`). A file inside a repository is never read: repositories are
+what the agent edits. Unknown keys are errors: in security configuration a typo must not pass
+silently as "no restriction".
+*/
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Action, Layer};
+
+pub const MANAGED_DIR_ENV: &str = "HOOKLEDGER_MANAGED_DIR";
+pub const POLICY_FILE: &str = "policy.json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Enforcement {
+    Audit,
+    Enforce,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnError {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PromptStore {
+    Full,
+    Redacted,
+    Hash,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretsAction {
+    Allow,
+    Redact,
+    Block,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyFile {
+    #[serde(rename = "$schema")]
+    pub schema: Option<String>,
+    pub version: Option<u32>,
+    pub enforcement: Option<Enforcement>,
+    pub on_error: Option<OnError>,
+    pub unanalyzable: Option<Action>,
+    pub repositories: Option<Repositories>,
+    pub paths: Option<PathRules>,
+    pub tools: Option<ToolRules>,
+    pub prompts: Option<PromptRules>,
+    pub content_secrets: Option<Action>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Repositories {
+    pub allow: Option<Vec<String>>,
+    pub deny: Vec<String>,
+    pub otherwise: Option<Action>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PathRules {
+    pub deny_read: Vec<String>,
+    pub ask_read: Vec<String>,
+    pub deny_write: Vec<String>,
+    pub ask_write: Vec<String>,
+    pub outside_repository: Option<OutsideRepository>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutsideRepository {
+    pub read: Option<Action>,
+    pub write: Option<Action>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ToolRules {
+    pub deny: Vec<String>,
+    pub ask: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromptRules {
+    pub store: Option<PromptStore>,
+    pub secrets: Option<SecretsAction>,
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum PolicyError {
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("cannot read policy {path}: {message}")]
+    Unreadable { path: PathBuf, message: String },
+}
+
+/// One layer's file, parsed.
+#[derive(Debug, Clone)]
+pub struct LoadedLayer {
+    pub layer: Layer,
+    pub path: PathBuf,
+    pub file: PolicyFile,
+}
+
+/// The managed policy directory: `HOOKLEDGER_MANAGED_DIR` when set (recorded in every
+/// session-start record), else the platform's system location.
+pub fn managed_dir() -> (PathBuf, bool) {
+    if let Some(dir) = std::env::var_os(MANAGED_DIR_ENV).filter(|d| !d.is_empty()) {
+        return (PathBuf::from(dir), true);
+    }
+    let dir = if cfg!(target_os = "macos") {
+        PathBuf::from("/Library/Application Support/hookledger")
+    } else if cfg!(windows) {
+        std::env::var_os("ProgramData")
+            .map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from)
+            .join("hookledger")
+    } else {
+        PathBuf::from("/etc/hookledger")
+    };
+    (dir, false)
+}
+
+pub fn parse(path: &Path, text: &str) -> Result<PolicyFile, PolicyError> {
+    let file: PolicyFile = serde_json::from_str(text).map_err(|e| PolicyError::Invalid {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: e
+            .to_string()
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    })?;
+    if let Some(version) = file.version.filter(|v| *v != 1) {
+        return Err(PolicyError::Invalid {
+            path: path.to_owned(),
+            line: 1,
+            column: 1,
+            message: format!(
+                "unsupported policy version {version} (this hookledger reads version 1)"
+            ),
+        });
+    }
+    Ok(file)
+}
+
+fn load_one(layer: Layer, path: PathBuf) -> Result<Option<LoadedLayer>, PolicyError> {
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(LoadedLayer {
+            layer,
+            file: parse(&path, &text)?,
+            path,
+        })),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(PolicyError::Unreadable {
+            path,
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Both layers that exist, managed first. An unreadable or invalid file is an error: the
+/// caller applies `on_error` (deny unless the managed policy says otherwise).
+pub fn load_layers(hookledger_home: &Path) -> Result<Vec<LoadedLayer>, PolicyError> {
+    let (managed, _) = managed_dir();
+    let mut layers = Vec::new();
+    layers.extend(load_one(Layer::Managed, managed.join(POLICY_FILE))?);
+    layers.extend(load_one(Layer::User, hookledger_home.join(POLICY_FILE))?);
+    Ok(layers)
+}
+
+/// Like [`load_layers`], but keeps the layers that parsed beside the errors, so `on_error`
+/// can come from a valid managed policy when the user's file is broken.
+pub fn load_layers_lenient(hookledger_home: &Path) -> (Vec<LoadedLayer>, Vec<PolicyError>) {
+    let (managed, _) = managed_dir();
+    let mut layers = Vec::new();
+    let mut errors = Vec::new();
+    for (layer, path) in [
+        (Layer::Managed, managed.join(POLICY_FILE)),
+        (Layer::User, hookledger_home.join(POLICY_FILE)),
+    ] {
+        match load_one(layer, path) {
+            Ok(found) => layers.extend(found),
+            Err(e) => errors.push(e),
+        }
+    }
+    (layers, errors)
+}

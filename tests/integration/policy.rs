@@ -1,0 +1,668 @@
+//! Policy decisions through the real hook binary, table-driven. Each case names what it
+//! guards against; false-positive guards are cases that must stay allowed.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::util::*;
+
+/// The example policy from the issue, split over the managed and user layers.
+fn managed_policy() -> Value {
+    json!({
+        "version": 1,
+        "enforcement": "enforce",
+        "on_error": "deny",
+        "unanalyzable": "ask",
+        "paths": {
+            "deny_read": ["**/.env", "**/.env.*", "!**/.env.example", "~/.ssh/**", "~/.aws/**"],
+            "deny_write": [".github/workflows/**", "/etc/**"],
+            "outside_repository": {"read": "allow", "write": "deny"}
+        },
+        "tools": {"deny": ["WebFetch", "mcp__*__delete_*"], "ask": []},
+        "prompts": {"store": "full", "secrets": "block"},
+        "content_secrets": "deny"
+    })
+}
+
+fn user_policy() -> Value {
+    json!({"paths": {"ask_write": ["**/migrations/**"]}, "tools": {"ask": ["WebSearch"]}})
+}
+
+/// A fixture world: a repository, a directory outside it, a home with secrets.
+struct World {
+    home: Home,
+    repo: PathBuf,
+    outside: PathBuf,
+    user_home: PathBuf,
+    managed: PathBuf,
+}
+
+impl World {
+    fn new(managed_policy: Option<Value>, user: Option<Value>) -> World {
+        let home = Home::new();
+        let root = std::fs::canonicalize(home.path()).unwrap();
+        let repo = root.join("repo");
+        git_repo(&repo);
+        for (path, text) in [
+            (".env", "A=1"),
+            (".env.local", "A=2"),
+            (".env.example", "A="),
+            ("src/main.rs", "fn main() {}"),
+            ("db/migrations/001.sql", "--"),
+            (".github/workflows/ci.yml", "on: push"),
+            (".claude/settings.json", "{}"),
+        ] {
+            let p = repo.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let outside = root.join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("notes.txt"), "x").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&outside, repo.join("link")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(repo.join(".env"), repo.join("innocent.txt")).unwrap();
+        let user_home = root.join("userhome");
+        std::fs::create_dir_all(user_home.join(".ssh")).unwrap();
+        std::fs::write(user_home.join(".ssh/id_rsa"), "key").unwrap();
+        let managed = root.join("managed");
+        std::fs::create_dir_all(&managed).unwrap();
+        std::fs::create_dir_all(home.home()).unwrap();
+        if let Some(policy) = managed_policy {
+            std::fs::write(managed.join("policy.json"), policy.to_string()).unwrap();
+        }
+        if let Some(policy) = user {
+            std::fs::write(home.home().join("policy.json"), policy.to_string()).unwrap();
+        }
+        World {
+            home,
+            repo,
+            outside,
+            user_home,
+            managed,
+        }
+    }
+
+    fn standard() -> World {
+        World::new(Some(managed_policy()), Some(user_policy()))
+    }
+
+    fn run(&self, payload: &Value) -> std::process::Output {
+        let mut cmd = self.home.command();
+        cmd.env("HOME", &self.user_home)
+            .env("HOOKLEDGER_MANAGED_DIR", &self.managed)
+            .args([
+                "hook",
+                "--event",
+                payload["hook_event_name"].as_str().unwrap(),
+            ]);
+        run_with_stdin(cmd, payload.to_string().as_bytes())
+    }
+
+    /// Runs a tool call from the repository and returns (exit code, decision record).
+    fn tool(&self, tool: &str, input: Value) -> (i32, Value) {
+        let mut p = pre_tool(tool, input, "toolu_case");
+        p["cwd"] = json!(self.repo.display().to_string());
+        let out = self.run(&p);
+        let call = self
+            .home
+            .records_of("tool-call")
+            .pop()
+            .expect("tool-call recorded");
+        (out.status.code().unwrap_or(-1), call)
+    }
+}
+
+fn expand(world: &World, text: &str) -> String {
+    text.replace("$REPO", &world.repo.display().to_string())
+        .replace("$OUT", &world.outside.display().to_string())
+        .replace("$UHOME", &world.user_home.display().to_string())
+        .replace("$HL", &world.home.home().display().to_string())
+}
+
+fn expand_value(world: &World, value: &Value) -> Value {
+    match value {
+        Value::String(s) => json!(expand(world, s)),
+        Value::Array(a) => Value::Array(a.iter().map(|v| expand_value(world, v)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), expand_value(world, v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// (name, tool, input, expected action, expected rule)
+const CASES: &[(&str, &str, &str, &str, &str)] = &[
+    // File tools against path rules.
+    (
+        "read-env-denied",
+        "Read",
+        r#"{"file_path": "$REPO/.env"}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "read-env-local-denied",
+        "Read",
+        r#"{"file_path": "$REPO/.env.local"}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "read-env-example-exempt",
+        "Read",
+        r#"{"file_path": "$REPO/.env.example"}"#,
+        "allow",
+        "no-match",
+    ),
+    (
+        "write-env-denied-by-read-rule",
+        "Write",
+        r#"{"file_path": "$REPO/.env", "content": "B=2"}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "edit-workflow-denied",
+        "Edit",
+        r#"{"file_path": "$REPO/.github/workflows/ci.yml", "old_string": "a", "new_string": "b"}"#,
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "read-workflow-allowed",
+        "Read",
+        r#"{"file_path": "$REPO/.github/workflows/ci.yml"}"#,
+        "allow",
+        "no-match",
+    ),
+    (
+        "multiedit-workflow-denied",
+        "MultiEdit",
+        r#"{"file_path": "$REPO/.github/workflows/ci.yml", "edits": []}"#,
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "write-migration-asks",
+        "Write",
+        r#"{"file_path": "$REPO/db/migrations/002.sql", "content": "--"}"#,
+        "ask",
+        "path-ask-write",
+    ),
+    (
+        "read-migration-allowed",
+        "Read",
+        r#"{"file_path": "$REPO/db/migrations/001.sql"}"#,
+        "allow",
+        "no-match",
+    ),
+    (
+        "edit-source-allowed",
+        "Edit",
+        r#"{"file_path": "$REPO/src/main.rs", "old_string": "a", "new_string": "b"}"#,
+        "allow",
+        "no-match",
+    ),
+    (
+        "notebook-in-workflows-denied",
+        "NotebookEdit",
+        r#"{"notebook_path": "$REPO/.github/workflows/n.ipynb", "new_source": "x"}"#,
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "read-ssh-key-denied",
+        "Read",
+        r#"{"file_path": "$UHOME/.ssh/id_rsa"}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "read-ssh-key-tilde-denied",
+        "Read",
+        r#"{"file_path": "~/.ssh/id_rsa"}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "write-etc-denied",
+        "Write",
+        r#"{"file_path": "/etc/hookledger-test", "content": "x"}"#,
+        "deny",
+        "path-deny-write",
+    ),
+    // Path tricks.
+    (
+        "dotdot-into-env-denied",
+        "Read",
+        r#"{"file_path": "$REPO/src/../.env"}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "double-slash-env-denied",
+        "Read",
+        r#"{"file_path": "$REPO//.env"}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "relative-env-denied",
+        "Read",
+        r#"{"file_path": ".env"}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "symlink-to-env-denied",
+        "Read",
+        r#"{"file_path": "$REPO/innocent.txt"}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "write-through-symlinked-dir-outside-denied",
+        "Write",
+        r#"{"file_path": "$REPO/link/new.txt", "content": "x"}"#,
+        "deny",
+        "outside-repository-write",
+    ),
+    (
+        "proc-self-root-alias-denied",
+        "Write",
+        r#"{"file_path": "/proc/self/root/etc/hookledger-test", "content": "x"}"#,
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "prefix-sibling-not-confused",
+        "Read",
+        r#"{"file_path": "$REPO/.envrc"}"#,
+        "allow",
+        "no-match",
+    ),
+    // Outside any repository.
+    (
+        "read-outside-allowed",
+        "Read",
+        r#"{"file_path": "$OUT/notes.txt"}"#,
+        "allow",
+        "no-match",
+    ),
+    (
+        "write-outside-denied",
+        "Write",
+        r#"{"file_path": "$OUT/x.txt", "content": "x"}"#,
+        "deny",
+        "outside-repository-write",
+    ),
+    (
+        "stray-env-outside-denied",
+        "Read",
+        r#"{"file_path": "$OUT/.env"}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    // Search tools.
+    (
+        "grep-in-ssh-denied",
+        "Grep",
+        r#"{"pattern": "BEGIN", "path": "$UHOME/.ssh"}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "glob-root-in-ssh-denied",
+        "Glob",
+        r#"{"pattern": ".ssh/**", "path": "$UHOME"}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "grep-pattern-is-data",
+        "Grep",
+        r#"{"pattern": ".env", "path": "$REPO/src"}"#,
+        "allow",
+        "no-match",
+    ),
+    // Tools by name.
+    (
+        "webfetch-denied",
+        "WebFetch",
+        r#"{"url": "https://example.com", "prompt": "x"}"#,
+        "deny",
+        "tool-deny",
+    ),
+    (
+        "mcp-delete-denied",
+        "mcp__files__delete_file",
+        r#"{"id": "1"}"#,
+        "deny",
+        "tool-deny",
+    ),
+    (
+        "websearch-asks-user-layer",
+        "WebSearch",
+        r#"{"query": "rust"}"#,
+        "ask",
+        "tool-ask",
+    ),
+    // MCP and unknown tools carry paths in arbitrary arguments.
+    (
+        "mcp-read-ssh-denied",
+        "mcp__fs__read_text",
+        r#"{"args": {"where": "$UHOME/.ssh/id_rsa"}}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "mcp-relative-env-denied",
+        "mcp__fs__read_text",
+        r#"{"file": "./.env"}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "mcp-url-is-not-a-path",
+        "mcp__web__get_page",
+        r#"{"url": "https://example.com/.env"}"#,
+        "allow",
+        "no-match",
+    ),
+    (
+        "unknown-tool-path-key",
+        "FutureTool",
+        r#"{"path": "$REPO/.github/workflows/x.yml"}"#,
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "unknown-tool-paths-array",
+        "FutureTool",
+        r#"{"paths": ["$REPO/src/main.rs", "$REPO/.env"]}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    // Secrets in written content.
+    (
+        "write-aws-key-denied",
+        "Write",
+        r#"{"file_path": "$REPO/src/config.rs", "content": "const K: &str = \"AKIAIOSFODNN7EXAMPLE\";"}"#,
+        "deny",
+        "content-secret",
+    ),
+    (
+        "edit-private-key-denied",
+        "Edit",
+        r#"{"file_path": "$REPO/src/main.rs", "old_string": "a", "new_string": "-----BEGIN RSA PRIVATE KEY-----"}"#,
+        "deny",
+        "content-secret",
+    ),
+    (
+        "write-placeholder-allowed",
+        "Write",
+        r#"{"file_path": "$REPO/src/config.rs", "content": "password = ${DB_PASSWORD}"}"#,
+        "allow",
+        "no-match",
+    ),
+    // Built-in self-protection.
+    (
+        "write-ledger-denied",
+        "Write",
+        r#"{"file_path": "$HL/ledger.db", "content": "x"}"#,
+        "deny",
+        "self-protection",
+    ),
+    (
+        "read-signing-key-denied",
+        "Read",
+        r#"{"file_path": "$HL/keys/x.ed25519"}"#,
+        "deny",
+        "self-protection",
+    ),
+    (
+        "write-user-policy-denied",
+        "Edit",
+        r#"{"file_path": "$HL/policy.json", "old_string": "a", "new_string": "b"}"#,
+        "deny",
+        "self-protection",
+    ),
+    (
+        "write-claude-user-settings-denied",
+        "Write",
+        r#"{"file_path": "$UHOME/.claude/settings.json", "content": "{}"}"#,
+        "deny",
+        "self-protection",
+    ),
+    (
+        "write-claude-project-settings-denied",
+        "Write",
+        r#"{"file_path": "$REPO/.claude/settings.json", "content": "{}"}"#,
+        "deny",
+        "self-protection",
+    ),
+    (
+        "write-git-hook-denied",
+        "Write",
+        r#"{"file_path": "$REPO/.git/hooks/pre-commit", "content": "exit 0"}"#,
+        "deny",
+        "self-protection",
+    ),
+    (
+        "read-claude-settings-allowed",
+        "Read",
+        r#"{"file_path": "$REPO/.claude/settings.json"}"#,
+        "allow",
+        "no-match",
+    ),
+    // Shell commands: until the parser lands, unanalyzable under a policy.
+    (
+        "bash-is-unanalyzable-for-now",
+        "Bash",
+        r#"{"command": "ls"}"#,
+        "ask",
+        "unanalyzable-command",
+    ),
+];
+
+#[test]
+fn policy_corpus() {
+    let world = World::standard();
+    let mut failures = Vec::new();
+    for (name, tool, input, action, rule) in CASES {
+        let input: Value = serde_json::from_str(input).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (code, call) = world.tool(tool, expand_value(&world, &input));
+        let got = (
+            call["decision"]["action"].as_str().unwrap_or("?"),
+            call["decision"]["rule"].as_str().unwrap_or("?"),
+        );
+        let want_code = match *action {
+            "deny" => 2,
+            _ => 0,
+        };
+        if got != (*action, *rule) || code != want_code {
+            failures.push(format!(
+                "{name}: want {action}/{rule} exit {want_code}, got {}/{} exit {code} ({})",
+                got.0, got.1, call["decision"]["reason"]
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn ask_answers_with_a_permission_decision() {
+    let world = World::standard();
+    let mut p = pre_tool("WebSearch", json!({"query": "x"}), "t");
+    p["cwd"] = json!(world.repo.display().to_string());
+    let out = world.run(&p);
+    assert_eq!(out.status.code(), Some(0));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "ask");
+}
+
+#[test]
+fn self_protection_holds_without_any_policy() {
+    let world = World::new(None, None);
+    let (code, call) = world.tool(
+        "Write",
+        json!({"file_path": world.home.ledger().display().to_string(), "content": "x"}),
+    );
+    assert_eq!(
+        (code, call["decision"]["rule"].as_str()),
+        (2, Some("self-protection"))
+    );
+    let (code, call) = world.tool("Bash", json!({"command": "ls"}));
+    assert_eq!(
+        (code, call["decision"]["rule"].as_str()),
+        (0, Some("no-policy")),
+        "no policy: deny nothing else"
+    );
+}
+
+#[test]
+fn prompt_secrets_are_blocked_and_never_stored() {
+    let world = World::standard();
+    let prompt = "deploy with AKIAIOSFODNN7EXAMPLE please";
+    let out = world.run(&payload(
+        "UserPromptSubmit",
+        json!({"prompt": prompt, "cwd": world.repo.display().to_string()}),
+    ));
+    assert_refused(&out, "an AWS access key id");
+    assert!(
+        !text(&out.stderr).contains("AKIA"),
+        "the message never repeats the secret"
+    );
+    let record = world.home.records_of("prompt").pop().unwrap();
+    assert_eq!(record["decision"]["rule"], "prompt-secret");
+    assert_eq!(
+        record["prompt"],
+        "deploy with [REDACTED:aws-access-key] please"
+    );
+    assert_eq!(record["secret_findings"][0]["kind"], "aws-access-key");
+    let raw = std::fs::read(world.home.ledger()).unwrap();
+    assert!(
+        memchr_find(&raw, b"AKIAIOSFODNN7EXAMPLE").is_none(),
+        "the secret is nowhere in the ledger file"
+    );
+    assert_no_opinion(&world.run(&payload(
+        "UserPromptSubmit",
+        json!({"prompt": "make it faster"}),
+    )));
+}
+
+fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[test]
+fn prompt_store_hash_keeps_no_text() {
+    let world = World::new(Some(json!({"prompts": {"store": "hash"}})), None);
+    assert_no_opinion(&world.run(&payload(
+        "UserPromptSubmit",
+        json!({"prompt": "top secret plan"}),
+    )));
+    let record = world.home.records_of("prompt").pop().unwrap();
+    assert!(record.get("prompt").is_none());
+    assert_eq!(record["prompt_blake3"], blake3_hex(b"top secret plan"));
+    assert_eq!(record["prompt_stored"], "hash");
+}
+
+#[test]
+fn user_layer_cannot_loosen_the_managed_one() {
+    let world = World::new(
+        Some(json!({"paths": {"deny_read": ["**/.env"]}, "enforcement": "enforce"})),
+        Some(
+            json!({"paths": {"deny_read": ["!**/.env"]}, "enforcement": "audit", "on_error": "allow"}),
+        ),
+    );
+    let (code, call) = world.tool(
+        "Read",
+        json!({"file_path": world.repo.join(".env").display().to_string()}),
+    );
+    assert_eq!(
+        (
+            code,
+            call["decision"]["rule"].as_str(),
+            call["decision"]["layer"].as_str()
+        ),
+        (2, Some("path-deny-read"), Some("managed"))
+    );
+}
+
+#[test]
+fn audit_mode_records_but_does_not_refuse() {
+    let world = World::new(
+        Some(json!({"enforcement": "audit", "paths": {"deny_read": ["**/.env"]}})),
+        None,
+    );
+    let (code, call) = world.tool(
+        "Read",
+        json!({"file_path": world.repo.join(".env").display().to_string()}),
+    );
+    assert_eq!(code, 0);
+    assert_eq!(call["decision"]["action"], "deny");
+    assert_eq!(call["decision"]["enforced"], false);
+    // Self-protection is never in audit mode.
+    let (code, _) = world.tool(
+        "Write",
+        json!({"file_path": world.home.ledger().display().to_string(), "content": "x"}),
+    );
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn invalid_policy_fails_closed_with_location() {
+    let world = World::new(None, None);
+    std::fs::write(
+        world.home.home().join("policy.json"),
+        "{\n  \"paths\": {\"deny_reed\": []}\n}",
+    )
+    .unwrap();
+    let mut p = pre_tool("Read", json!({"file_path": "/tmp/x"}), "t");
+    p["cwd"] = json!(world.repo.display().to_string());
+    let out = world.run(&p);
+    assert_refused(&out, "policy-error");
+    assert!(
+        text(&out.stderr).contains("policy.json:2:"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("deny_reed"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A valid managed layer may choose to fail open.
+    std::fs::write(
+        world.managed.join("policy.json"),
+        r#"{"on_error": "allow"}"#,
+    )
+    .unwrap();
+    assert_no_opinion(&world.run(&p));
+}
+
+#[test]
+fn session_start_records_the_policy_in_force() {
+    let world = World::standard();
+    let out = world.run(&payload(
+        "SessionStart",
+        json!({"source": "startup", "cwd": world.repo.display().to_string()}),
+    ));
+    assert_no_opinion(&out);
+    let start = world.home.records_of("session-start").pop().unwrap();
+    assert_eq!(start["policy"]["managed_dir_from_env"], true);
+    assert_eq!(start["policy"]["files"].as_array().unwrap().len(), 2);
+    assert!(Path::new(start["policy"]["managed_dir"].as_str().unwrap()).ends_with("managed"));
+}
