@@ -107,3 +107,66 @@ pub fn describe(root: &Path) -> RepositoryInfo {
         head,
     }
 }
+
+/// Every remote URL of the repository at `root` as git would use it (fetch and push, after
+/// `insteadOf`/`pushInsteadOf`), normalized. One `git config` call: this runs on tool calls.
+pub fn effective_remote_urls(root: &Path) -> Vec<String> {
+    let Some(config) = git(
+        root,
+        &[
+            "config",
+            "--get-regexp",
+            r"^(remote\..*\.(url|pushurl)|url\..*\.(insteadof|pushinsteadof))$",
+        ],
+    ) else {
+        return Vec::new();
+    };
+    let mut fetch_urls = Vec::new();
+    let mut push_urls = Vec::new();
+    let mut instead_of: Vec<(String, String)> = Vec::new();
+    let mut push_instead_of: Vec<(String, String)> = Vec::new();
+    for line in config.lines() {
+        let Some((key, value)) = line.split_once(' ') else {
+            continue;
+        };
+        let key_lower = key.to_ascii_lowercase();
+        if key_lower.starts_with("remote.") && key_lower.ends_with(".pushurl") {
+            push_urls.push(value.to_owned());
+        } else if key_lower.starts_with("remote.") && key_lower.ends_with(".url") {
+            fetch_urls.push(value.to_owned());
+        } else if let Some(base) = key.strip_prefix("url.") {
+            if let Some(base) = base
+                .strip_suffix(".insteadof")
+                .or_else(|| base.strip_suffix(".insteadOf"))
+            {
+                instead_of.push((value.to_owned(), base.to_owned()));
+            } else if let Some(base) = base
+                .strip_suffix(".pushinsteadof")
+                .or_else(|| base.strip_suffix(".pushInsteadOf"))
+            {
+                push_instead_of.push((value.to_owned(), base.to_owned()));
+            }
+        }
+    }
+    // git picks the longest matching prefix.
+    let rewrite = |url: &str, rules: &[(String, String)]| -> Option<String> {
+        rules
+            .iter()
+            .filter(|(prefix, _)| url.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(prefix, base)| format!("{base}{}", &url[prefix.len()..]))
+    };
+    let mut out = Vec::new();
+    for url in &fetch_urls {
+        out.push(rewrite(url, &instead_of).unwrap_or_else(|| url.clone()));
+        // Without a pushurl, pushes go to the url after pushInsteadOf (or insteadOf).
+        out.extend(rewrite(url, &push_instead_of));
+    }
+    for url in &push_urls {
+        out.push(rewrite(url, &instead_of).unwrap_or_else(|| url.clone()));
+    }
+    let mut normalized: Vec<String> = out.iter().map(|u| normalize_remote_url(u)).collect();
+    normalized.sort();
+    normalized.dedup();
+    normalized
+}

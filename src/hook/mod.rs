@@ -144,7 +144,7 @@ fn judge(event: &EventKind, payload: &HookPayload, env: &HookEnv) -> Judged {
     match event {
         EventKind::UserPromptSubmit => {
             let (decision, findings) =
-                policy.evaluate_prompt(payload.str("prompt").unwrap_or_default());
+                policy.evaluate_prompt(payload.str("prompt").unwrap_or_default(), &cwd);
             judged.decision = Some(decision);
             judged.findings = findings;
             judged.prompt_store = policy.prompt_store();

@@ -40,6 +40,8 @@ pub struct Policy {
     pub layers: Vec<LoadedLayer>,
     home: Option<PathBuf>,
     protected: Vec<Protected>,
+    /// Effective remote URLs per repository root, looked up once per hook process.
+    remotes: std::cell::RefCell<std::collections::HashMap<PathBuf, Vec<String>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +71,7 @@ impl Policy {
             layers,
             home,
             protected,
+            remotes: Default::default(),
         }
     }
 
@@ -155,6 +158,9 @@ impl Policy {
                     decisions.extend(self.project_protection(target));
                     if self.is_configured() {
                         decisions.extend(self.path_rules(target));
+                        if let Some(root) = &target.repository {
+                            decisions.extend(self.repository_rules(root));
+                        }
                     }
                 }
             }
@@ -198,11 +204,19 @@ impl Policy {
     }
 
     /// Prompt DLP. Returns the decision and the findings (kinds and ranges, never text).
-    pub fn evaluate_prompt(&self, prompt: &str) -> (Decision, Vec<Finding>) {
+    pub fn evaluate_prompt(&self, prompt: &str, cwd: &Path) -> (Decision, Vec<Finding>) {
         if !self.is_configured() {
             return (Decision::no_policy(), Vec::new());
         }
         let findings = dlp::scan(prompt);
+        let repository = crate::git::repository_root(cwd);
+        if let Some(mut refusal) = repository.and_then(|root| self.repository_rules(&root)) {
+            refusal.reason = format!(
+                "{}; the session works in a repository this policy does not allow, so its prompts are blocked",
+                refusal.reason
+            );
+            return (refusal, findings);
+        }
         let decision = match (findings.first(), self.prompt_secrets()) {
             (Some(first), SecretsAction::Block) => self.decision(
                 Action::Deny,
@@ -334,6 +348,64 @@ impl Policy {
         out
     }
 
+    /// A repository is allowed when one of its effective remotes matches an `allow` entry (or
+    /// its root a `path:` entry) in every layer that has an allow list, and none matches `deny`.
+    fn repository_rules(&self, root: &Path) -> Option<Decision> {
+        let layers: Vec<&LoadedLayer> = self
+            .layers
+            .iter()
+            .filter(|l| l.file.repositories.is_some())
+            .collect();
+        if layers.is_empty() {
+            return None;
+        }
+        let remotes = self
+            .remotes
+            .borrow_mut()
+            .entry(root.to_path_buf())
+            .or_insert_with(|| crate::git::effective_remote_urls(root))
+            .clone();
+        let root_text = root.to_string_lossy().replace('\\', "/");
+        let matches = |entry: &str| match entry.strip_prefix("path:") {
+            Some(glob) => fast_glob::glob_match(glob, &root_text),
+            None => remotes.iter().any(|r| fast_glob::glob_match(entry, r)),
+        };
+        let mut decisions = Vec::new();
+        for layer in layers {
+            let Some(repos) = &layer.file.repositories else {
+                continue;
+            };
+            if let Some(entry) = repos.deny.iter().find(|e| matches(e)) {
+                decisions.push(self.decision(Action::Deny, rules::REPOSITORY_DENIED, layer.layer, Some(entry.clone()), format!(
+                    "repository {} ({}) matches the {} policy's repository deny entry {entry:?}",
+                    root.display(),
+                    describe_remotes(&remotes),
+                    layer_name(layer.layer)
+                )));
+            } else if let Some(allow) = &repos.allow
+                && !allow.iter().any(|e| matches(e))
+            {
+                let action = repos.otherwise.unwrap_or(Action::Deny);
+                decisions.push(self.decision(
+                    action,
+                    rules::REPOSITORY_NOT_ALLOWED,
+                    layer.layer,
+                    None,
+                    format!(
+                        "repository {} ({}) is not on the {} policy's repository allowlist",
+                        root.display(),
+                        describe_remotes(&remotes),
+                        layer_name(layer.layer)
+                    ),
+                ));
+            }
+        }
+        let strictest = decisions.iter().map(|d| d.action).max();
+        decisions
+            .into_iter()
+            .find(|d| Some(d.action) == strictest && d.action != Action::Allow)
+    }
+
     fn tool_rules(&self, tool: &str) -> Vec<Decision> {
         let mut out = Vec::new();
         for layer in &self.layers {
@@ -382,6 +454,14 @@ impl Policy {
                 finding.kind.label()
             ),
         ))
+    }
+}
+
+fn describe_remotes(remotes: &[String]) -> String {
+    if remotes.is_empty() {
+        "no remotes".into()
+    } else {
+        format!("remotes {}", remotes.join(", "))
     }
 }
 

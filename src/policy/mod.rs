@@ -64,6 +64,8 @@ pub mod rules {
     pub const PATH_ASK_WRITE: &str = "path-ask-write";
     pub const OUTSIDE_REPOSITORY_READ: &str = "outside-repository-read";
     pub const OUTSIDE_REPOSITORY_WRITE: &str = "outside-repository-write";
+    pub const REPOSITORY_DENIED: &str = "repository-denied";
+    pub const REPOSITORY_NOT_ALLOWED: &str = "repository-not-allowed";
     pub const TOOL_DENY: &str = "tool-deny";
     pub const TOOL_ASK: &str = "tool-ask";
     pub const PROMPT_SECRET: &str = "prompt-secret";

@@ -666,3 +666,176 @@ fn session_start_records_the_policy_in_force() {
     assert_eq!(start["policy"]["files"].as_array().unwrap().len(), 2);
     assert!(Path::new(start["policy"]["managed_dir"].as_str().unwrap()).ends_with("managed"));
 }
+
+fn git_in(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+}
+
+/// (name, repositories section, extra git setup, expected action, expected rule) for an Edit in
+/// the fixture repository, whose origin is git@github.com:Acme/widgets.git.
+#[test]
+fn repository_allowlist_corpus() {
+    type Setup = fn(&Path);
+    let cases: &[(&str, Value, Option<Setup>, &str, &str)] = &[
+        (
+            "allowed-by-org-glob",
+            json!({"allow": ["github.com/Acme/*"]}),
+            None,
+            "allow",
+            "no-match",
+        ),
+        (
+            "not-on-allowlist-denied",
+            json!({"allow": ["github.com/other/*"]}),
+            None,
+            "deny",
+            "repository-not-allowed",
+        ),
+        (
+            "otherwise-ask",
+            json!({"allow": ["github.com/other/*"], "otherwise": "ask"}),
+            None,
+            "ask",
+            "repository-not-allowed",
+        ),
+        (
+            "deny-beats-allow",
+            json!({"allow": ["github.com/Acme/*"], "deny": ["github.com/Acme/wid*"]}),
+            None,
+            "deny",
+            "repository-denied",
+        ),
+        (
+            "path-entry-allows",
+            json!({"allow": ["path:**/repo"]}),
+            None,
+            "allow",
+            "no-match",
+        ),
+        (
+            "host-case-port-scheme-ignored",
+            json!({"allow": ["github.com/Acme/widgets"]}),
+            Some(|d: &Path| {
+                git_in(
+                    d,
+                    &[
+                        "remote",
+                        "set-url",
+                        "origin",
+                        "ssh://git@GitHub.COM:22/Acme/widgets.git/",
+                    ],
+                );
+            }),
+            "allow",
+            "no-match",
+        ),
+        (
+            "second-remote-on-deny-list",
+            json!({"allow": ["github.com/Acme/*"], "deny": ["gitlab.com/**"]}),
+            Some(|d: &Path| {
+                git_in(
+                    d,
+                    &[
+                        "remote",
+                        "add",
+                        "mirror",
+                        "https://user:tok@gitlab.com/leak/widgets.git",
+                    ],
+                );
+            }),
+            "deny",
+            "repository-denied",
+        ),
+        (
+            "insteadof-rewrite-is-seen",
+            json!({"allow": ["github.com/Acme/*"], "deny": ["github.com/Acme/secret-*"]}),
+            Some(|d: &Path| {
+                git_in(
+                    d,
+                    &[
+                        "config",
+                        "url.git@github.com:Acme/secret-.insteadOf",
+                        "corp:",
+                    ],
+                );
+                git_in(d, &["remote", "add", "corp", "corp:vault"]);
+            }),
+            "deny",
+            "repository-denied",
+        ),
+        (
+            "pushinsteadof-rewrite-is-seen",
+            json!({"allow": ["github.com/Acme/*"], "deny": ["evil.example/**"]}),
+            Some(|d: &Path| {
+                git_in(
+                    d,
+                    &[
+                        "config",
+                        "url.https://evil.example/.pushInsteadOf",
+                        "git@github.com:",
+                    ],
+                );
+            }),
+            "deny",
+            "repository-denied",
+        ),
+        (
+            "no-remotes-not-allowed",
+            json!({"allow": ["github.com/Acme/*"]}),
+            Some(|d: &Path| {
+                git_in(d, &["remote", "remove", "origin"]);
+            }),
+            "deny",
+            "repository-not-allowed",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, repositories, setup, action, rule) in cases {
+        let world = World::new(Some(json!({"repositories": repositories})), None);
+        if let Some(setup) = setup {
+            setup(&world.repo);
+        }
+        let (code, call) = world.tool("Edit", json!({"file_path": world.repo.join("src/main.rs").display().to_string(), "old_string": "a", "new_string": "b"}));
+        let got = (
+            call["decision"]["action"].as_str().unwrap_or("?"),
+            call["decision"]["rule"].as_str().unwrap_or("?"),
+        );
+        let want_code = if *action == "deny" { 2 } else { 0 };
+        if got != (*action, *rule) || code != want_code {
+            failures.push(format!(
+                "{name}: want {action}/{rule}, got {}/{} exit {code} ({})",
+                got.0, got.1, call["decision"]["reason"]
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn prompts_in_a_repository_not_allowed_are_blocked() {
+    let world = World::new(
+        Some(json!({"repositories": {"allow": ["github.com/other/*"]}})),
+        None,
+    );
+    let out = world.run(&payload(
+        "UserPromptSubmit",
+        json!({"prompt": "hello", "cwd": world.repo.display().to_string()}),
+    ));
+    assert_refused(&out, "repository-not-allowed");
+    assert!(
+        text(&out.stderr).contains("github.com/Acme/widgets"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Outside any repository the allowlist does not apply to prompts.
+    let out = world.run(&payload(
+        "UserPromptSubmit",
+        json!({"prompt": "hello", "cwd": world.outside.display().to_string()}),
+    ));
+    assert_no_opinion(&out);
+}
