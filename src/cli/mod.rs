@@ -6,6 +6,7 @@ returns an exit code; this is the only layer that prints to stdout.
 mod hook;
 mod install;
 mod log;
+mod policy;
 mod show;
 mod time;
 mod verify;
@@ -39,6 +40,8 @@ pub enum Command {
     Log(log::Args),
     /// Print one record in full
     Show(show::Args),
+    /// Validate the policy, or explain a decision without recording it
+    Policy(policy::Args),
     /// Register hookledger's hooks in Claude Code's settings (merging, with a backup)
     Install(install::InstallArgs),
     /// Remove hookledger's hooks from Claude Code's settings, keeping everything else
@@ -68,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(ledger, &args),
         Command::Log(args) => log::run(ledger, &args),
         Command::Show(args) => show::run(ledger, &args),
+        Command::Policy(args) => policy::run(&args),
         Command::Install(args) => install::run_install(&args),
         Command::Uninstall(args) => install::run_uninstall(&args),
     };

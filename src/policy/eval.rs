@@ -113,6 +113,34 @@ impl Policy {
         )
     }
 
+    /// The settings in force after combining the layers, and each layer's lists.
+    pub fn effective_summary(&self) -> Value {
+        let lists: Vec<Value> = self
+            .layers
+            .iter()
+            .map(|l| {
+                let f = &l.file;
+                serde_json::json!({
+                    "layer": l.layer,
+                    "repositories": f.repositories.as_ref().map(|r| serde_json::json!({"allow": r.allow, "deny": r.deny, "otherwise": r.otherwise})),
+                    "paths": f.paths.as_ref().map(|p| serde_json::json!({"deny_read": p.deny_read, "ask_read": p.ask_read, "deny_write": p.deny_write, "ask_write": p.ask_write,
+                        "outside_repository": p.outside_repository.as_ref().map(|o| serde_json::json!({"read": o.read, "write": o.write}))})),
+                    "tools": f.tools.as_ref().map(|t| serde_json::json!({"deny": t.deny, "ask": t.ask})),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "configured": self.is_configured(),
+            "enforcement": format!("{:?}", self.enforcement()).to_lowercase(),
+            "on_error": format!("{:?}", Policy::on_error_of(&self.layers)).to_lowercase(),
+            "unanalyzable": self.unanalyzable(),
+            "prompts": {"store": self.prompt_store(), "secrets": format!("{:?}", self.prompt_secrets()).to_lowercase()},
+            "content_secrets": self.strictest(|f| f.content_secrets, Action::Allow),
+            "self_protection": self.protected.iter().map(|p| p.path.display().to_string()).collect::<Vec<_>>(),
+            "layers": lists,
+        })
+    }
+
     /// What a gating hook does when it cannot decide. Deny unless every layer that says
     /// anything says allow.
     pub fn on_error_of(layers: &[LoadedLayer]) -> OnError {

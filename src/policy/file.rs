@@ -207,3 +207,65 @@ pub fn load_layers_lenient(hookledger_home: &Path) -> (Vec<LoadedLayer>, Vec<Pol
     }
     (layers, errors)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: &str = include_str!("../../schema/policy.schema.json");
+
+    fn accepts(json: &str) -> bool {
+        parse(Path::new("p.json"), json).is_ok()
+    }
+
+    /// The JSON Schema editors validate against and the parser accept the same keys.
+    #[test]
+    fn schema_and_parser_agree_on_keys() {
+        let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
+        let top = schema["properties"].as_object().unwrap();
+        for key in top.keys() {
+            assert!(
+                accepts(&format!("{{\"{key}\": null}}")),
+                "parser rejects schema key {key}"
+            );
+            if let Some(nested) = top[key]["properties"].as_object() {
+                for (inner, spec) in nested {
+                    let value = if spec["type"] == "array" {
+                        "[]"
+                    } else {
+                        "null"
+                    };
+                    assert!(
+                        accepts(&format!("{{\"{key}\": {{\"{inner}\": {value}}}}}")),
+                        "parser rejects {key}.{inner}"
+                    );
+                }
+                assert!(
+                    !accepts(&format!("{{\"{key}\": {{\"bogus\": null}}}}")),
+                    "{key} accepts unknown keys"
+                );
+            }
+        }
+        assert!(!accepts(r#"{"bogus": 1}"#));
+    }
+
+    #[test]
+    fn the_issue_example_parses() {
+        let example = r#"{
+          "version": 1, "enforcement": "enforce", "on_error": "deny", "unanalyzable": "ask",
+          "repositories": {"allow": ["github.com/acme/*", "path:/srv/scratch/**"], "deny": ["github.com/acme/secret-*"], "otherwise": "deny"},
+          "paths": {"deny_read": ["**/.env", "**/.env.*", "!**/.env.example", "~/.ssh/**", "~/.aws/**"],
+                    "deny_write": [".github/workflows/**", "/etc/**"], "ask_write": ["**/migrations/**"],
+                    "outside_repository": {"read": "allow", "write": "deny"}},
+          "tools": {"deny": ["WebFetch", "mcp__*__delete_*"], "ask": []},
+          "prompts": {"store": "full", "secrets": "block"},
+          "content_secrets": "deny"
+        }"#;
+        assert!(accepts(example));
+        let error = parse(Path::new("p.json"), "{\n \"version\": 2\n}").unwrap_err();
+        assert!(
+            error.to_string().contains("unsupported policy version 2"),
+            "{error}"
+        );
+    }
+}

@@ -839,3 +839,39 @@ fn prompts_in_a_repository_not_allowed_are_blocked() {
     ));
     assert_no_opinion(&out);
 }
+
+#[test]
+fn policy_check_and_explain() {
+    let world = World::standard();
+    let run = |args: &[&str]| {
+        let mut cmd = world.home.command();
+        cmd.env("HOME", &world.user_home)
+            .env("HOOKLEDGER_MANAGED_DIR", &world.managed)
+            .args(args);
+        cmd.output().unwrap()
+    };
+    let out = run(&["policy", "check", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["effective"]["content_secrets"], "deny");
+    assert_eq!(report["files"].as_array().unwrap().len(), 2);
+    let env = world.repo.join(".env").display().to_string();
+    let out = run(&[
+        "policy", "explain", "--tool", "Read", "--path", &env, "--json",
+    ]);
+    let explained: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(explained["decision"]["rule"], "path-deny-read");
+    assert!(!world.home.ledger().exists(), "explain records nothing");
+    std::fs::write(
+        world.home.home().join("policy.json"),
+        "{\n  \"tools\": {\"deny\": \"WebFetch\"}\n}",
+    )
+    .unwrap();
+    let out = run(&["policy", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("policy.json:2:"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -1,0 +1,211 @@
+//! `hookledger policy check` / `policy explain`: see what the policy says without recording.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::config::Paths;
+use crate::policy::Policy;
+use crate::policy::file::{self, managed_dir};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PolicyCommand {
+    /// Validate every policy layer and print the effective policy (exit 1 when invalid)
+    Check {
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the decision and the rule for a tool call or a prompt, without recording anything
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The tool (Bash, Read, Edit, mcp__server__tool, …)
+    #[arg(long, required_unless_present_any = ["payload", "prompt"])]
+    pub tool: Option<String>,
+    /// For Bash/PowerShell: the command
+    #[arg(long)]
+    pub command: Option<String>,
+    /// For file tools: the path (file_path, notebook_path or path, as the tool takes it)
+    #[arg(long)]
+    pub path: Option<String>,
+    /// The whole tool input as JSON
+    #[arg(long, value_name = "JSON")]
+    pub input: Option<String>,
+    /// Judge a prompt instead of a tool call
+    #[arg(long, conflicts_with = "tool")]
+    pub prompt: Option<String>,
+    /// A hook payload file (PreToolUse, PermissionRequest or UserPromptSubmit)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["tool", "prompt"])]
+    pub payload: Option<PathBuf>,
+    /// Directory the tool call runs in [default: the current directory]
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let paths = Paths::from_env()?;
+    match &args.command {
+        PolicyCommand::Check { json } => check(&paths, *json),
+        PolicyCommand::Explain(explain_args) => explain(&paths, explain_args),
+    }
+}
+
+fn check(paths: &Paths, as_json: bool) -> anyhow::Result<ExitCode> {
+    let (managed, from_env) = managed_dir();
+    let (layers, errors) = file::load_layers_lenient(&paths.home);
+    let policy = Policy::new(layers, &paths.home);
+    let files: Vec<Value> = policy
+        .layers
+        .iter()
+        .map(|l| json!({"layer": l.layer, "path": l.path.display().to_string()}))
+        .collect();
+    let report = json!({
+        "valid": errors.is_empty(),
+        "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "managed_dir": managed.display().to_string(),
+        "managed_dir_from_env": from_env,
+        "user_policy": paths.home.join(file::POLICY_FILE).display().to_string(),
+        "files": files,
+        "effective": policy.effective_summary(),
+    });
+    if as_json {
+        super::out(&format!("{report}\n"))?;
+    } else {
+        let mut text = String::new();
+        for error in &errors {
+            text.push_str(&format!("error: {error}\n"));
+        }
+        if policy.layers.is_empty() && errors.is_empty() {
+            text.push_str(&format!(
+                "no policy: looked for {} and {}; everything is recorded, nothing but hookledger's own files is protected\n",
+                managed.join(file::POLICY_FILE).display(),
+                paths.home.join(file::POLICY_FILE).display()
+            ));
+        }
+        for layer in &policy.layers {
+            text.push_str(&format!(
+                "{:<8} {}\n",
+                format!("{:?}", layer.layer).to_lowercase(),
+                layer.path.display()
+            ));
+        }
+        text.push_str(&format!(
+            "effective policy:\n{}\n",
+            serde_json::to_string_pretty(&report["effective"])?
+        ));
+        super::out(&text)?;
+    }
+    Ok(if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn explain(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
+    let (layers, errors) = file::load_layers_lenient(&paths.home);
+    if let Some(error) = errors.first() {
+        bail!("the policy is invalid, so hooks decide by `on_error`: {error}");
+    }
+    let policy = Policy::new(layers, &paths.home);
+    let cwd = match &args.cwd {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("cannot read the current directory; pass --cwd")?,
+    };
+    let (tool, input, prompt, cwd) = match &args.payload {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let payload: Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            let cwd = payload["cwd"].as_str().map_or(cwd, PathBuf::from);
+            (
+                payload["tool_name"].as_str().map(str::to_owned),
+                payload["tool_input"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                payload["prompt"].as_str().map(str::to_owned),
+                cwd,
+            )
+        }
+        None => {
+            let mut input = match &args.input {
+                Some(text) => {
+                    match serde_json::from_str::<Value>(text).context("--input is not JSON")? {
+                        Value::Object(map) => map,
+                        _ => bail!("--input must be a JSON object"),
+                    }
+                }
+                None => serde_json::Map::new(),
+            };
+            if let Some(command) = &args.command {
+                input.insert("command".into(), json!(command));
+            }
+            if let Some(path) = &args.path {
+                let key = match args.tool.as_deref() {
+                    Some("NotebookEdit") => "notebook_path",
+                    Some("Glob" | "Grep" | "LS") => "path",
+                    _ => "file_path",
+                };
+                input.insert(key.into(), json!(path));
+            }
+            (args.tool.clone(), input, args.prompt.clone(), cwd)
+        }
+    };
+    let report = match (&tool, &prompt) {
+        (Some(tool), _) => {
+            let (decision, targets) = policy.evaluate_tool(tool, &input, &cwd);
+            json!({"tool": tool, "decision": decision, "targets": targets})
+        }
+        (None, Some(prompt)) => {
+            let (decision, findings) = policy.evaluate_prompt(prompt, &cwd);
+            json!({"decision": decision, "secret_findings": findings})
+        }
+        (None, None) => {
+            bail!("nothing to explain: pass --tool, --prompt or a payload with tool_name or prompt")
+        }
+    };
+    if args.json {
+        super::out(&format!("{report}\n"))?;
+    } else {
+        let d = &report["decision"];
+        let mut text = format!(
+            "{} [{}] ({} layer{})\n{}\n",
+            d["action"].as_str().unwrap_or("?"),
+            d["rule"].as_str().unwrap_or("?"),
+            d["layer"].as_str().unwrap_or("?"),
+            d["pattern"]
+                .as_str()
+                .map(|p| format!(", pattern {p:?}"))
+                .unwrap_or_default(),
+            d["reason"].as_str().unwrap_or(""),
+        );
+        if d["enforced"] == false {
+            text.push_str("(audit mode: recorded, not enforced)\n");
+        }
+        for target in report["targets"].as_array().into_iter().flatten() {
+            text.push_str(&format!(
+                "  {} {}\n",
+                target["access"].as_str().unwrap_or("?"),
+                target["path"].as_str().unwrap_or("?")
+            ));
+        }
+        super::out(&text)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
