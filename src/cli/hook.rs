@@ -4,6 +4,10 @@ use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::ledger::spool;
 
 use crate::config::Paths;
 use crate::hook::event::EventKind;
@@ -60,9 +64,13 @@ fn execute(event_hint: Option<String>) -> ExitCode {
             *slot = Some(format!("{message}{location}"));
         }
     }));
+    start_watchdog(event_hint.as_deref());
     let hint = event_hint.clone();
     let answer = std::panic::catch_unwind(move || {
         let stdin = read_stdin();
+        if let Ok(bytes) = &stdin {
+            let _ = STDIN.set(bytes.clone());
+        }
         let env = match Paths::from_env() {
             Ok(paths) => HookEnv::new(paths),
             Err(e) => {
@@ -94,10 +102,77 @@ fn execute(event_hint: Option<String>) -> ExitCode {
             e => HookAnswer::refuse(e.as_ref(), &reason),
         }
     });
+    if !deliver(&answer) {
+        // The watchdog answered first and is exiting the process.
+        std::thread::sleep(Duration::from_secs(5));
+    }
+    ExitCode::from(answer.exit_code)
+}
+
+/// The payload, for the watchdog's record of an event it had to refuse.
+static STDIN: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+/// Set by whichever of the main thread and the watchdog answers first; the other stays quiet.
+static ANSWERED: AtomicBool = AtomicBool::new(false);
+
+fn deliver(answer: &HookAnswer) -> bool {
+    if ANSWERED.swap(true, Ordering::SeqCst) {
+        return false;
+    }
     let _ = std::io::stdout().write_all(answer.stdout.as_bytes());
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().write_all(answer.stderr.as_bytes());
-    ExitCode::from(answer.exit_code)
+    true
+}
+
+/// How long a gating hook may take before it refuses on its own.
+pub const DEADLINE_ENV: &str = "HOOKLEDGER_DEADLINE_MS";
+/// Below the 10 s timeout in the registration: Claude Code lets a timed-out hook through.
+const DEFAULT_DEADLINE: Duration = Duration::from_millis(5000);
+
+/// Claude Code treats a hook that times out as "carry on". A gating hook (or one whose event
+/// is unknown) therefore refuses by itself when its own work overruns, whatever is stuck (a
+/// lock, a slow disk, a pathological input), and notes that in the spool.
+fn start_watchdog(event_hint: Option<&str>) {
+    let event = event_hint.map(EventKind::from_name);
+    if event.as_ref().is_some_and(|e| !e.is_gating()) {
+        return;
+    }
+    let deadline = std::env::var(DEADLINE_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(DEFAULT_DEADLINE, Duration::from_millis);
+    let hint = event_hint.map(str::to_owned);
+    let spawned = std::thread::Builder::new()
+        .name("deadline".into())
+        .spawn(move || {
+            std::thread::sleep(deadline);
+            let reason = format!(
+                "hookledger [{}]: no decision within {} ms, so the call is refused (fail closed)",
+                rules::DEADLINE_EXCEEDED,
+                deadline.as_millis()
+            );
+            if !deliver(&HookAnswer::refuse(event.as_ref(), &reason)) {
+                return;
+            }
+            if let Ok(paths) = Paths::from_env() {
+                let stdin = STDIN.get().map_or(&[][..], Vec::as_slice);
+                let value = crate::hook::record::hook_error(stdin, &reason, hint.as_deref());
+                let record = crate::ledger::NewRecord {
+                    ts_ns: crate::ledger::now_ns(),
+                    kind: crate::hook::record::kinds::HOOK_ERROR.to_owned(),
+                    payload: crate::ledger::canonical_json(&value),
+                };
+                let _ = spool::append(
+                    &spool::spool_path(&paths.ledger()),
+                    &record,
+                    "deadline exceeded",
+                );
+            }
+            std::process::exit(i32::from(crate::hook::answer::BLOCK_EXIT));
+        });
+    // Without a watchdog thread the hook still works; it just cannot bound its own time.
+    drop(spawned);
 }
 
 fn read_stdin() -> std::io::Result<Vec<u8>> {

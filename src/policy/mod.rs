@@ -52,6 +52,8 @@ pub mod rules {
     pub const HOOK_ERROR: &str = "hook-error";
     /// The event could be neither written to the ledger nor spooled.
     pub const LEDGER_UNAVAILABLE: &str = "ledger-unavailable";
+    /// The hook did not decide within its internal deadline and refused.
+    pub const DEADLINE_EXCEEDED: &str = "deadline-exceeded";
     /// A policy file is present but unreadable or invalid; `on_error` decided.
     pub const POLICY_ERROR: &str = "policy-error";
     /// A policy is configured and no rule matched.

@@ -334,3 +334,55 @@ fn wal_stays_bounded_across_many_hook_processes() {
     assert!(wal <= 512 << 10, "WAL grew to {wal} bytes");
     assert_eq!(home.verify_json().0, 0);
 }
+
+/// Claude Code lets a hook that times out through, so a stuck gating hook refuses by itself
+/// before that, and the refusal is on record.
+#[test]
+fn internal_deadline_refuses_and_is_recorded() {
+    let home = Home::new();
+    assert_no_opinion(&home.hook(&call(0)));
+    let conn = rusqlite::Connection::open(home.ledger()).unwrap();
+    conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let started = std::time::Instant::now();
+    let mut cmd = home.command();
+    cmd.env("HOOKLEDGER_BUSY_TIMEOUT_MS", "10000")
+        .env("HOOKLEDGER_DEADLINE_MS", "300");
+    cmd.args(["hook", "--event", "PreToolUse"]);
+    let out = run_with_stdin(cmd, call(1).to_string().as_bytes());
+    let elapsed = started.elapsed();
+    assert_refused(&out, "deadline-exceeded");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "answered after {elapsed:?}"
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "deny");
+    conn.execute_batch("COMMIT").unwrap();
+    drop(conn);
+    assert_no_opinion(&home.hook(&call(2)));
+    let errors = home.records_of("hook-error");
+    assert_eq!(errors.len(), 1, "the refused event is on record");
+    assert!(
+        errors[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("deadline-exceeded")
+    );
+    assert_eq!(
+        errors[0]["stdin_blake3"],
+        blake3_hex(call(1).to_string().as_bytes())
+    );
+    assert_eq!(home.verify_json().0, 0);
+    // Non-gating events never get a watchdog: they must not block.
+    let conn = rusqlite::Connection::open(home.ledger()).unwrap();
+    conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let mut cmd = home.command();
+    cmd.env("HOOKLEDGER_BUSY_TIMEOUT_MS", "500")
+        .env("HOOKLEDGER_DEADLINE_MS", "100");
+    cmd.args(["hook", "--event", "Stop"]);
+    assert_no_opinion(&run_with_stdin(
+        cmd,
+        payload("Stop", json!({})).to_string().as_bytes(),
+    ));
+    conn.execute_batch("COMMIT").unwrap();
+}
