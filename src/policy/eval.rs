@@ -32,6 +32,9 @@ pub struct Target {
     pub access: Access,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repository: Option<PathBuf>,
+    /// A search root (Glob/Grep/LS): the tool reads what is under it, existing or not.
+    #[serde(skip)]
+    pub search_root: bool,
 }
 
 /// The policy in force for one hook process.
@@ -297,7 +300,7 @@ impl Policy {
         // A search rooted at a directory reads what is inside it: a rule that covers every
         // child (`~/.ssh/**`) covers the search. Rules for some children only (`**/.env`) do
         // not, or every repository-wide grep would be refused.
-        let child = target.path.is_dir().then(|| {
+        let child = (target.search_root || target.path.is_dir()).then(|| {
             let probe = Target {
                 path: target.path.join(DIRECTORY_PROBE),
                 ..target.clone()
@@ -712,6 +715,7 @@ pub fn extract_targets(
 ) -> Result<Vec<Target>, Unanalyzable> {
     let s = |key: &str| input.get(key).and_then(Value::as_str);
     let mut raw: Vec<(String, Access)> = Vec::new();
+    let search = matches!(tool, "Glob" | "Grep" | "LS");
     match tool {
         "Read" => raw.extend(s("file_path").map(|p| (p.to_owned(), Access::Read))),
         "Edit" | "Write" | "MultiEdit" => {
@@ -775,6 +779,7 @@ pub fn extract_targets(
                 path,
                 access,
                 repository,
+                search_root: search,
             }
         })
         .collect())

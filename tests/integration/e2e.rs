@@ -187,15 +187,21 @@ fn real_claude_code_session_is_recorded_and_verifies() {
     );
     assert_eq!(stop["model"], MODEL);
     assert_eq!(stop["claude_code_version"], "2.1.328");
-    let versions = ["prompt", "tool-call", "edit", "tool-result"]
+    // The version comes from the transcript, which exists by the first edit at the latest
+    // (its PostToolUse waits for the flush): every later record carries it.
+    let records = home.records();
+    let first_edit = records
         .iter()
-        .flat_map(|k| home.records_of(k))
-        .filter(|r| r["claude_code_version"] == "2.1.328")
-        .count();
-    assert!(
-        versions >= 10,
-        "the CLI version is read from the transcript once it exists"
-    );
+        .find(|(_, k, _)| k == "edit")
+        .map(|(seq, _, _)| *seq)
+        .unwrap();
+    for (seq, kind, record) in &records {
+        if *seq > first_edit
+            && ["prompt", "tool-call", "edit", "tool-result", "stop"].contains(&kind.as_str())
+        {
+            assert_eq!(record["claude_code_version"], "2.1.328", "seq {seq} {kind}");
+        }
+    }
 
     // The subagent's own tool call is attributed to the subagent.
     let sub_call = calls
