@@ -66,7 +66,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 fn check(paths: &Paths, as_json: bool) -> anyhow::Result<ExitCode> {
     let (managed, from_env) = managed_dir();
-    let (layers, errors) = file::load_layers_lenient(&paths.home);
+    let (layers, errors) = file::load_layers(&paths.home);
     let policy = Policy::new(layers, &paths.home);
     let files: Vec<Value> = policy
         .layers
@@ -117,7 +117,7 @@ fn check(paths: &Paths, as_json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn explain(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
-    let (layers, errors) = file::load_layers_lenient(&paths.home);
+    let (layers, errors) = file::load_layers(&paths.home);
     if let Some(error) = errors.first() {
         bail!("the policy is invalid, so hooks decide by `on_error`: {error}");
     }

@@ -126,7 +126,7 @@ fn judge(event: &EventKind, payload: &HookPayload, env: &HookEnv) -> Judged {
     if !event.is_gating() {
         return judged;
     }
-    let (layers, errors) = policy_file::load_layers_lenient(&env.paths.home);
+    let (layers, errors) = policy_file::load_layers(&env.paths.home);
     if let Some(error) = errors.first() {
         let reason =
             format!("the policy cannot be read, so this is decided by `on_error`: {error}");
@@ -164,7 +164,7 @@ fn judge(event: &EventKind, payload: &HookPayload, env: &HookEnv) -> Judged {
 /// Which policy files are in force, recorded with every session start.
 fn policy_facts(env: &HookEnv) -> Value {
     let (managed_dir, overridden) = policy_file::managed_dir();
-    let (layers, errors) = policy_file::load_layers_lenient(&env.paths.home);
+    let (layers, errors) = policy_file::load_layers(&env.paths.home);
     let files: Vec<Value> = layers
         .iter()
         .map(|l| {

@@ -12,9 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::dlp::{self, Finding};
-use super::file::{
-    self, Enforcement, LoadedLayer, OnError, PolicyError, PromptStore, SecretsAction,
-};
+use super::file::{self, Enforcement, LoadedLayer, OnError, PromptStore, SecretsAction};
 use super::paths;
 use super::{Action, Decision, Layer, rules};
 
@@ -42,7 +40,9 @@ pub struct Target {
 pub struct Policy {
     pub layers: Vec<LoadedLayer>,
     home: Option<PathBuf>,
-    protected: Vec<Protected>,
+    hookledger_home: PathBuf,
+    /// Canonicalizing these costs a dozen syscalls: done only when a tool call names a path.
+    protected: std::cell::OnceCell<Vec<Protected>>,
     /// Effective remote URLs per repository root, looked up once per hook process.
     remotes: std::cell::RefCell<std::collections::HashMap<PathBuf, Vec<String>>>,
 }
@@ -60,22 +60,19 @@ struct Protected {
 pub struct Unanalyzable(pub String);
 
 impl Policy {
-    /// Loads the layers; `Ok(None)` when no policy file exists (self-protection still applies:
-    /// see [`Policy::built_in`]).
-    pub fn load(hookledger_home: &Path) -> Result<Policy, PolicyError> {
-        let layers = file::load_layers(hookledger_home)?;
-        Ok(Policy::new(layers, hookledger_home))
-    }
-
     pub fn new(layers: Vec<LoadedLayer>, hookledger_home: &Path) -> Policy {
-        let home = crate::config::user_home();
-        let protected = protected_paths(hookledger_home, home.as_deref());
         Policy {
             layers,
-            home,
-            protected,
+            home: crate::config::user_home(),
+            hookledger_home: hookledger_home.to_path_buf(),
+            protected: std::cell::OnceCell::new(),
             remotes: Default::default(),
         }
+    }
+
+    fn protected(&self) -> &[Protected] {
+        self.protected
+            .get_or_init(|| protected_paths(&self.hookledger_home, self.home.as_deref()))
     }
 
     pub fn is_configured(&self) -> bool {
@@ -139,7 +136,7 @@ impl Policy {
             "unanalyzable": self.unanalyzable(),
             "prompts": {"store": self.prompt_store(), "secrets": format!("{:?}", self.prompt_secrets()).to_lowercase()},
             "content_secrets": self.strictest(|f| f.content_secrets, Action::Allow),
-            "self_protection": self.protected.iter().map(|p| p.path.display().to_string()).collect::<Vec<_>>(),
+            "self_protection": self.protected().iter().map(|p| p.path.display().to_string()).collect::<Vec<_>>(),
             "layers": lists,
         })
     }
@@ -186,7 +183,6 @@ impl Policy {
             Ok(targets) => {
                 for target in targets {
                     decisions.extend(self.self_protection(target));
-                    decisions.extend(self.project_protection(target));
                     if self.is_configured() {
                         decisions.extend(self.path_rules(target));
                         if let Some(root) = &target.repository {
@@ -272,11 +268,27 @@ impl Policy {
             .map_or(Layer::BuiltIn, |l| l.layer)
     }
 
+    /// Built in and always on: hookledger's own files, Claude Code's settings, git hooks.
     fn self_protection(&self, target: &Target) -> Option<Decision> {
-        let hit = self.protected.iter().find(|p| {
+        let hit = self.protected().iter().find(|p| {
             (target.access == Access::Write || p.read)
                 && (target.path == p.path || target.path.starts_with(&p.path))
-        })?;
+        });
+        let Some(hit) = hit else {
+            // Project files are recognised by shape wherever the repository is.
+            let what = is_protected_project_file(&target.path)
+                .filter(|_| target.access == Access::Write)?;
+            return Some(self.decision(
+                Action::Deny,
+                rules::SELF_PROTECTION,
+                Layer::BuiltIn,
+                None,
+                format!(
+                    "{} is {what}, which no tool may change",
+                    target.path.display()
+                ),
+            ));
+        };
         Some(self.decision(
             Action::Deny,
             rules::SELF_PROTECTION,
@@ -647,7 +659,7 @@ fn protected_paths(hookledger_home: &Path, home: Option<&Path>) -> Vec<Protected
     out
 }
 
-/// Project-level files no tool may write wherever they are: Claude Code's project settings
+/// Project-level files no tool may write, wherever they are: Claude Code's project settings
 /// and git hooks (where hookledger's shims live).
 fn is_protected_project_file(path: &Path) -> Option<&'static str> {
     let parts: Vec<&std::ffi::OsStr> = path.iter().collect();
@@ -662,27 +674,6 @@ fn is_protected_project_file(path: &Path) -> Option<&'static str> {
         return Some("a git hook");
     }
     None
-}
-
-impl Policy {
-    /// Used by [`Policy::evaluate_tool`] through `self_protection`: project files are matched by
-    /// shape, not by a fixed path.
-    fn project_protection(&self, target: &Target) -> Option<Decision> {
-        if target.access != Access::Write {
-            return None;
-        }
-        let what = is_protected_project_file(&target.path)?;
-        Some(self.decision(
-            Action::Deny,
-            rules::SELF_PROTECTION,
-            Layer::BuiltIn,
-            None,
-            format!(
-                "{} is {what}, which no tool may change",
-                target.path.display()
-            ),
-        ))
-    }
 }
 
 /// A child name no pattern names on purpose, for asking "does this rule cover everything in

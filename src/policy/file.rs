@@ -180,19 +180,9 @@ fn load_one(layer: Layer, path: PathBuf) -> Result<Option<LoadedLayer>, PolicyEr
     }
 }
 
-/// Both layers that exist, managed first. An unreadable or invalid file is an error: the
-/// caller applies `on_error` (deny unless the managed policy says otherwise).
-pub fn load_layers(hookledger_home: &Path) -> Result<Vec<LoadedLayer>, PolicyError> {
-    let (managed, _) = managed_dir();
-    let mut layers = Vec::new();
-    layers.extend(load_one(Layer::Managed, managed.join(POLICY_FILE))?);
-    layers.extend(load_one(Layer::User, hookledger_home.join(POLICY_FILE))?);
-    Ok(layers)
-}
-
-/// Like [`load_layers`], but keeps the layers that parsed beside the errors, so `on_error`
-/// can come from a valid managed policy when the user's file is broken.
-pub fn load_layers_lenient(hookledger_home: &Path) -> (Vec<LoadedLayer>, Vec<PolicyError>) {
+/// Both layers that exist, managed first, beside the errors of those that could not be read or
+/// parsed: `on_error` can then come from a valid managed policy when the user's file is broken.
+pub fn load_layers(hookledger_home: &Path) -> (Vec<LoadedLayer>, Vec<PolicyError>) {
     let (managed, _) = managed_dir();
     let mut layers = Vec::new();
     let mut errors = Vec::new();
