@@ -111,14 +111,19 @@ pub fn describe(root: &Path) -> RepositoryInfo {
 /// Every remote URL of the repository at `root` as git would use it (fetch and push, after
 /// `insteadOf`/`pushInsteadOf`), normalized. One `git config` call: this runs on tool calls.
 pub fn effective_remote_urls(root: &Path) -> Vec<String> {
-    let Some(config) = git(
-        root,
-        &[
-            "config",
-            "--get-regexp",
-            r"^(remote\..*\.(url|pushurl)|url\..*\.(insteadof|pushinsteadof))$",
-        ],
-    ) else {
+    effective_remote_urls_of(root, None)
+}
+
+/// Like [`effective_remote_urls`], for one named remote only (`None`: every remote). Empty
+/// when no such remote is configured.
+pub fn effective_remote_urls_of(root: &Path, remote: Option<&str>) -> Vec<String> {
+    let remote_pattern = match remote {
+        Some(name) => regex_escape(name),
+        None => ".*".to_owned(),
+    };
+    let pattern =
+        format!(r"^(remote\.{remote_pattern}\.(url|pushurl)|url\..*\.(insteadof|pushinsteadof))$");
+    let Some(config) = git(root, &["config", "--get-regexp", &pattern]) else {
         return Vec::new();
     };
     let mut fetch_urls = Vec::new();
@@ -169,4 +174,29 @@ pub fn effective_remote_urls(root: &Path) -> Vec<String> {
     normalized.sort();
     normalized.dedup();
     normalized
+}
+
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The remote a `git push` (or fetch) without a remote operand uses: the branch's push remote
+/// or upstream. `None` when the branch has none (git then uses `origin`).
+pub fn default_remote(root: &Path, push: bool) -> Option<String> {
+    let spec = if push { "@{push}" } else { "@{upstream}" };
+    let out = git(
+        root,
+        &["rev-parse", "--abbrev-ref", "--symbolic-full-name", spec],
+    )?;
+    let upstream = out.trim();
+    upstream
+        .split_once('/')
+        .map(|(remote, _)| remote.to_owned())
 }

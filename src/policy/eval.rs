@@ -55,10 +55,6 @@ struct Protected {
     what: &'static str,
 }
 
-/// Why no verdict could be reached for a tool call: its effect on paths is unknown.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unanalyzable(pub String);
-
 impl Policy {
     pub fn new(layers: Vec<LoadedLayer>, hookledger_home: &Path) -> Policy {
         Policy {
@@ -177,34 +173,43 @@ impl Policy {
         input: &Map<String, Value>,
         cwd: &Path,
     ) -> (Decision, Vec<Target>) {
-        let targets = extract_targets(tool, input, cwd, self.home.as_deref());
+        let extracted = extract_targets(tool, input, cwd, self.home.as_deref());
         let mut decisions: Vec<Decision> = Vec::new();
-        match &targets {
-            Ok(targets) => {
-                for target in targets {
-                    decisions.extend(self.self_protection(target));
-                    if self.is_configured() {
-                        decisions.extend(self.path_rules(target));
-                        if let Some(root) = &target.repository {
-                            decisions.extend(self.repository_rules(root));
-                        }
-                    }
+        for target in &extracted.targets {
+            decisions.extend(self.self_protection(target));
+            if self.is_configured() {
+                decisions.extend(self.path_rules(target));
+                if let Some(root) = &target.repository {
+                    decisions.extend(self.repository_rules(root));
                 }
             }
-            Err(Unanalyzable(why)) if self.is_configured() => decisions.push(self.decision(
-                self.unanalyzable(),
-                rules::UNANALYZABLE,
-                Layer::BuiltIn,
-                None,
-                format!("{why}; the policy's `unanalyzable` setting decides"),
-            )),
-            Err(_) => {}
+        }
+        if self.is_configured() {
+            for remote in &extracted.remotes {
+                decisions.extend(self.remote_rules(remote));
+            }
+            if !extracted.unanalyzable.is_empty() {
+                let mut why =
+                    extracted.unanalyzable[..extracted.unanalyzable.len().min(2)].join("; ");
+                if extracted.unanalyzable.len() > 2 {
+                    why.push_str(&format!(" (and {} more)", extracted.unanalyzable.len() - 2));
+                }
+                decisions.push(self.decision(
+                    self.unanalyzable(),
+                    rules::UNANALYZABLE,
+                    self.layer_setting(|f| f.unanalyzable.is_some()),
+                    None,
+                    format!(
+                        "hookledger cannot tell what this command does to files: {why}; the policy's `unanalyzable` setting decides"
+                    ),
+                ));
+            }
         }
         if self.is_configured() {
             decisions.extend(self.tool_rules(tool));
             decisions.extend(self.content_rules(tool, input));
         }
-        let targets = targets.unwrap_or_default();
+        let targets = extracted.targets;
         // Decisions were collected most specific first (self-protection, path patterns, then
         // the generic outside-repository rule, tools, content): report the first strictest.
         let strictest = decisions.iter().map(|d| d.action).max();
@@ -394,12 +399,7 @@ impl Policy {
     /// A repository is allowed when one of its effective remotes matches an `allow` entry (or
     /// its root a `path:` entry) in every layer that has an allow list, and none matches `deny`.
     fn repository_rules(&self, root: &Path) -> Option<Decision> {
-        let layers: Vec<&LoadedLayer> = self
-            .layers
-            .iter()
-            .filter(|l| l.file.repositories.is_some())
-            .collect();
-        if layers.is_empty() {
+        if !self.layers.iter().any(|l| l.file.repositories.is_some()) {
             return None;
         }
         let remotes = self
@@ -409,22 +409,54 @@ impl Policy {
             .or_insert_with(|| crate::git::effective_remote_urls(root))
             .clone();
         let root_text = root.to_string_lossy().replace('\\', "/");
+        self.allowlist(&remotes, Some(&root_text), &|| {
+            format!(
+                "repository {} ({})",
+                root.display(),
+                describe_remotes(&remotes)
+            )
+        })
+    }
+
+    /// A remote a command talks to (`git push URL`, `git clone URL`, `git remote add`) must
+    /// pass the same allowlist as a repository's own remotes.
+    fn remote_rules(&self, remote: &super::shell::RemoteUse) -> Option<Decision> {
+        if !self.layers.iter().any(|l| l.file.repositories.is_some()) {
+            return None;
+        }
+        let local = remote.url.strip_prefix("file:");
+        self.allowlist(std::slice::from_ref(&remote.url), local, &|| {
+            format!("{} to {}", remote.operation, remote.url)
+        })
+    }
+
+    fn allowlist(
+        &self,
+        remotes: &[String],
+        local_path: Option<&str>,
+        subject: &dyn Fn() -> String,
+    ) -> Option<Decision> {
         let matches = |entry: &str| match entry.strip_prefix("path:") {
-            Some(glob) => fast_glob::glob_match(glob, &root_text),
+            Some(glob) => local_path.is_some_and(|p| fast_glob::glob_match(glob, p)),
             None => remotes.iter().any(|r| fast_glob::glob_match(entry, r)),
         };
         let mut decisions = Vec::new();
-        for layer in layers {
+        for layer in &self.layers {
             let Some(repos) = &layer.file.repositories else {
                 continue;
             };
             if let Some(entry) = repos.deny.iter().find(|e| matches(e)) {
-                decisions.push(self.decision(Action::Deny, rules::REPOSITORY_DENIED, layer.layer, Some(entry.clone()), format!(
-                    "repository {} ({}) matches the {} policy's repository deny entry {entry:?}",
-                    root.display(),
-                    describe_remotes(&remotes),
-                    layer_name(layer.layer)
-                )));
+                decisions.push(self.decision(
+                    Action::Deny,
+                    rules::REPOSITORY_DENIED,
+                    layer.layer,
+                    Some(entry.clone()),
+                    format!(
+                        "{} matches the {} policy's repository deny entry {entry:?}",
+                        subject(),
+                        layer_name(layer.layer)
+                    ),
+                ));
             } else if let Some(allow) = &repos.allow
                 && !allow.iter().any(|e| matches(e))
             {
@@ -435,9 +467,8 @@ impl Policy {
                     layer.layer,
                     None,
                     format!(
-                        "repository {} ({}) is not on the {} policy's repository allowlist",
-                        root.display(),
-                        describe_remotes(&remotes),
+                        "{} is not on the {} policy's repository allowlist",
+                        subject(),
                         layer_name(layer.layer)
                     ),
                 ));
@@ -678,7 +709,7 @@ fn is_protected_project_file(path: &Path) -> Option<&'static str> {
 
 /// A child name no pattern names on purpose, for asking "does this rule cover everything in
 /// the directory?".
-const DIRECTORY_PROBE: &str = "\u{1}hookledger-probe";
+pub(crate) const DIRECTORY_PROBE: &str = "\u{1}hookledger-probe";
 
 /// Keys under which unknown and MCP tools commonly pass paths.
 const PATH_KEYS: &[&str] = &[
@@ -697,13 +728,21 @@ const PATH_KEYS: &[&str] = &[
     "cwd",
 ];
 
-/// Which paths a tool call reads or writes. `Err` when that cannot be known soundly.
+/// What a tool call touches: paths, git remotes, and what could not be determined.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    pub targets: Vec<Target>,
+    pub remotes: Vec<super::shell::RemoteUse>,
+    pub unanalyzable: Vec<String>,
+}
+
+/// Which paths a tool call reads or writes, and which remotes it talks to.
 pub fn extract_targets(
     tool: &str,
     input: &Map<String, Value>,
     cwd: &Path,
     home: Option<&Path>,
-) -> Result<Vec<Target>, Unanalyzable> {
+) -> Extracted {
     let s = |key: &str| input.get(key).and_then(Value::as_str);
     let mut raw: Vec<(String, Access)> = Vec::new();
     let search = matches!(tool, "Glob" | "Grep" | "LS");
@@ -727,9 +766,30 @@ pub fn extract_targets(
             }
         }
         "Bash" | "PowerShell" => {
-            return Err(Unanalyzable(format!(
-                "{tool} commands are not analysed yet"
-            )));
+            let command = s("command").unwrap_or("");
+            let analysis = if tool == "Bash" {
+                super::shell::analyze_bash(command, cwd, home)
+            } else {
+                super::shell::analyze_powershell(command, cwd, home)
+            };
+            let targets = analysis
+                .accesses
+                .into_iter()
+                .map(|a| {
+                    let repository = crate::git::repository_root(&a.path);
+                    Target {
+                        path: a.path,
+                        access: a.access,
+                        repository,
+                        search_root: a.search_root,
+                    }
+                })
+                .collect();
+            return Extracted {
+                targets,
+                remotes: analysis.remotes,
+                unanalyzable: analysis.unanalyzable,
+            };
         }
         _ if tool.starts_with("mcp__") => {
             let access = if ["read", "get", "list", "search", "view", "find", "stat"]
@@ -761,7 +821,7 @@ pub fn extract_targets(
             }
         }
     }
-    Ok(raw
+    let targets = raw
         .into_iter()
         .map(|(text, access)| {
             let path = paths::resolve(&text, cwd, home);
@@ -773,7 +833,11 @@ pub fn extract_targets(
                 search_root: search,
             }
         })
-        .collect())
+        .collect();
+    Extracted {
+        targets,
+        ..Default::default()
+    }
 }
 
 /// The literal directory a glob pattern starts from (`src/**/*.rs` → `src`).

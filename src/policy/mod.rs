@@ -9,6 +9,7 @@ pub mod dlp;
 pub mod eval;
 pub mod file;
 pub mod paths;
+pub mod shell;
 
 use serde::Serialize;
 

@@ -1,0 +1,127 @@
+/*!
+What a shell command would read, write and push, found by parsing it.
+
+`Bash` commands are parsed with brush-parser (see `docs/bash-parser-choice.md`) and walked: lists,
+pipelines, subshells, compound commands, functions, substitutions and heredocs. Each simple
+command is expanded the way the shell would (quotes, escapes, braces, `~`, literal variables),
+unwrapped (`sudo`, `env`, `timeout` …) and matched against what hookledger knows of the
+command: which operands it reads, which it writes, which directory it works in, which remote it
+talks to. `cd`, `pushd`, `git -C` and friends move the directory later words are resolved
+against.
+
+The result is sound or says it is not: anything whose effect on paths cannot be determined
+(a variable in a path position, `eval` of computed text, a script piped into a shell, an
+interpreter one-liner that builds paths at run time) is listed in `unanalyzable`, and the
+policy's `unanalyzable` setting decides. What *is* determined still counts, so a command that
+is partly opaque but also writes a denied path is denied, not asked.
+
+Pathological input is bounded before it reaches the parser (size, nesting) and the walk is
+bounded by depth and node count.
+*/
+
+mod commands;
+mod git_cmd;
+mod powershell;
+mod scripts;
+mod walk;
+pub mod words;
+
+use std::path::{Path, PathBuf};
+
+use super::eval::Access;
+
+/// Commands longer than this are not parsed: nobody types them, and the parser's cost grows
+/// faster than linearly on some shapes.
+pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
+/// Deeper nesting of substitutions, subshells or compound commands is not followed.
+pub const MAX_DEPTH: usize = 32;
+/// Open-bracket nesting beyond this (counted without regard to quotes) is refused before
+/// parsing: the parser backtracks exponentially on long runs of unclosed `(`.
+pub const MAX_BRACKET_NESTING: usize = 12;
+/// The walk visits at most this many nodes.
+pub const MAX_NODES: usize = 20_000;
+
+/// One path a command touches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathAccess {
+    /// Resolved physically (see `policy::paths`).
+    pub path: PathBuf,
+    pub access: Access,
+    /// The command reaches into what is under this directory (a search root, `find -delete`,
+    /// a glob's literal prefix): rules that cover every child apply.
+    pub search_root: bool,
+}
+
+/// A git remote a command talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteUse {
+    /// As git would use it, normalized (`host/path`, or `file:<path>`).
+    pub url: String,
+    /// `git push`, `git clone` …, for the reason shown to the user.
+    pub operation: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Analysis {
+    pub accesses: Vec<PathAccess>,
+    pub remotes: Vec<RemoteUse>,
+    /// Why some of the command's effect on paths is unknown. Empty when fully analysed.
+    pub unanalyzable: Vec<String>,
+}
+
+impl Analysis {
+    fn opaque(why: impl Into<String>) -> Analysis {
+        Analysis {
+            unanalyzable: vec![why.into()],
+            ..Default::default()
+        }
+    }
+}
+
+/// Analyses a `Bash` tool command run from `cwd`.
+pub fn analyze_bash(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
+    if command.len() > MAX_COMMAND_BYTES {
+        return Analysis::opaque(format!(
+            "the command is {} KiB long; commands over {} KiB are not analysed",
+            command.len() / 1024,
+            MAX_COMMAND_BYTES / 1024
+        ));
+    }
+    if let Some(depth) = too_deeply_nested(command) {
+        return Analysis::opaque(format!(
+            "the command nests brackets {depth} deep; more than {MAX_BRACKET_NESTING} is not analysed"
+        ));
+    }
+    // The parser recurses once per nesting level; a grown stack keeps a deep but legal
+    // command from overflowing it (an abort that would let the call through), and
+    // catch_unwind turns a parser bug into "unanalyzable" instead of a crash.
+    stacker::grow(256 * 1024 * 1024, || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            walk::analyze(command, cwd, home)
+        }))
+        .unwrap_or_else(|_| Analysis::opaque("the shell parser failed on this command"))
+    })
+}
+
+/// Analyses a `PowerShell` tool command: only a few read-only cmdlets are understood.
+pub fn analyze_powershell(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
+    powershell::analyze(command, cwd, home)
+}
+
+/// The deepest run of open brackets, when it is over the limit. Quote-unaware on purpose: it
+/// only has to bound the parser's work, and legitimate commands stay far below the limit.
+fn too_deeply_nested(command: &str) -> Option<usize> {
+    let mut depth: usize = 0;
+    let mut deepest: usize = 0;
+    for b in command.bytes() {
+        match b {
+            b'(' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    (deepest > MAX_BRACKET_NESTING).then_some(deepest)
+}

@@ -1,0 +1,498 @@
+//! Turning a raw shell word into the strings the shell would pass, or saying it cannot.
+//!
+//! Brace expansion, quote removal, escapes, ANSI-C quoting, `~`, `$HOME` and variables
+//! assigned literally earlier in the same command are resolved. Anything whose value is only
+//! known at run time (a variable from the environment, a command substitution, arithmetic)
+//! makes the word dynamic; command substitutions are analysed as nested programs by the
+//! walker before the word is given up on.
+
+use brush_parser::ParserOptions;
+use brush_parser::word::{
+    self, BraceExpressionMember, BraceExpressionOrText, Parameter, ParameterExpr, TildeExpr,
+    WordPiece, WordPieceWithSource,
+};
+
+/// One field after expansion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field {
+    /// Known text. `glob` holds a pattern when unquoted `*`, `?` or `[` make it a pathname
+    /// expansion (quoted metacharacters are bracketed so they stay literal).
+    Lit { text: String, glob: Option<String> },
+    /// Only known at run time; says why.
+    Dyn(String),
+}
+
+impl Field {
+    pub fn lit(&self) -> Option<&str> {
+        match self {
+            Field::Lit { text, .. } => Some(text),
+            Field::Dyn(_) => None,
+        }
+    }
+}
+
+/// What expanding a word needs from the walker.
+pub trait Scope {
+    fn home(&self) -> Option<String>;
+    /// The single known working directory, for `~+` and `$PWD`.
+    fn pwd(&self) -> Option<String>;
+    /// A variable's value when it was assigned literally; `None` when unknown.
+    fn var(&self, name: &str) -> Option<String>;
+    /// Code found inside the word (`$(…)`, backquotes) that runs when the word is expanded.
+    fn nested_code(&mut self, code: &str);
+    /// Something in the word runs code the analysis cannot follow.
+    fn opaque(&mut self, why: String);
+}
+
+/// More alternatives than this from one brace expression are not enumerated.
+const MAX_BRACE_FIELDS: usize = 64;
+
+pub fn options() -> ParserOptions {
+    ParserOptions::default()
+}
+
+/// Expands `raw` (the word as written) into its fields.
+pub fn expand(raw: &str, scope: &mut dyn Scope) -> Vec<Field> {
+    let alternatives = match brace_alternatives(raw) {
+        Ok(a) => a,
+        Err(why) => return vec![Field::Dyn(why)],
+    };
+    alternatives
+        .iter()
+        .map(|alt| expand_one(alt, scope))
+        .collect()
+}
+
+/// Expands a word that brace expansion does not apply to (assignment values, heredoc
+/// delimiters' bodies, `case` subjects): one field.
+pub fn expand_single(raw: &str, scope: &mut dyn Scope) -> Field {
+    expand_one(raw, scope)
+}
+
+fn brace_alternatives(raw: &str) -> Result<Vec<String>, String> {
+    if !raw.contains('{') || !(raw.contains(',') || raw.contains("..")) {
+        return Ok(vec![raw.to_owned()]);
+    }
+    let parsed = word::parse_brace_expansions(raw, &options())
+        .map_err(|_| "a brace expansion that cannot be read".to_owned())?;
+    let Some(pieces) = parsed else {
+        return Ok(vec![raw.to_owned()]);
+    };
+    let mut out = vec![String::new()];
+    append_pieces(&mut out, &pieces)?;
+    Ok(out)
+}
+
+fn append_pieces(out: &mut Vec<String>, pieces: &[BraceExpressionOrText]) -> Result<(), String> {
+    for piece in pieces {
+        match piece {
+            BraceExpressionOrText::Text(t) => out.iter_mut().for_each(|o| o.push_str(t)),
+            BraceExpressionOrText::Expr(members) => {
+                let mut alternatives: Vec<String> = Vec::new();
+                for member in members {
+                    for alt in member_alternatives(member)? {
+                        alternatives.push(alt);
+                        if alternatives.len() > MAX_BRACE_FIELDS {
+                            return Err("a brace expansion with too many alternatives".into());
+                        }
+                    }
+                }
+                if out.len() * alternatives.len() > MAX_BRACE_FIELDS {
+                    return Err("a brace expansion with too many alternatives".into());
+                }
+                *out = out
+                    .iter()
+                    .flat_map(|prefix| alternatives.iter().map(move |a| format!("{prefix}{a}")))
+                    .collect();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn member_alternatives(member: &BraceExpressionMember) -> Result<Vec<String>, String> {
+    let too_many = || "a brace expansion with too many alternatives".to_owned();
+    match member {
+        BraceExpressionMember::NumberSequence {
+            start,
+            end,
+            increment,
+        } => {
+            let step = increment.unsigned_abs().max(1);
+            let span = start.abs_diff(*end);
+            if span / step >= MAX_BRACE_FIELDS as u64 {
+                return Err(too_many());
+            }
+            let mut out = Vec::new();
+            let mut n = *start;
+            loop {
+                out.push(n.to_string());
+                if n == *end || out.len() > MAX_BRACE_FIELDS {
+                    break;
+                }
+                let next = if start <= end {
+                    n.checked_add(step as i64)
+                } else {
+                    n.checked_sub(step as i64)
+                };
+                match next {
+                    Some(v) if (start <= end && v <= *end) || (start > end && v >= *end) => n = v,
+                    _ => break,
+                }
+            }
+            Ok(out)
+        }
+        BraceExpressionMember::CharSequence {
+            start,
+            end,
+            increment,
+        } => {
+            let (a, b) = (*start as u32, *end as u32);
+            let step = increment.unsigned_abs().max(1) as u32;
+            let (lo, hi) = (a.min(b), a.max(b));
+            Ok((lo..=hi)
+                .step_by(step as usize)
+                .filter_map(char::from_u32)
+                .map(String::from)
+                .take(MAX_BRACE_FIELDS + 1)
+                .collect())
+        }
+        BraceExpressionMember::Child(pieces) => {
+            let mut out = vec![String::new()];
+            append_pieces(&mut out, pieces)?;
+            if out.len() > MAX_BRACE_FIELDS {
+                return Err(too_many());
+            }
+            Ok(out)
+        }
+    }
+}
+
+struct Builder {
+    text: String,
+    pattern: String,
+    has_glob: bool,
+    dynamic: Option<String>,
+}
+
+fn expand_one(raw: &str, scope: &mut dyn Scope) -> Field {
+    let pieces = match word::parse(raw, &options()) {
+        Ok(p) => p,
+        Err(_) => return Field::Dyn("a word the parser cannot read".into()),
+    };
+    let mut b = Builder {
+        text: String::new(),
+        pattern: String::new(),
+        has_glob: false,
+        dynamic: None,
+    };
+    add_pieces(&mut b, raw, &pieces, false, scope);
+    if let Some(why) = b.dynamic {
+        return Field::Dyn(why);
+    }
+    let glob = b.has_glob.then_some(b.pattern);
+    Field::Lit { text: b.text, glob }
+}
+
+fn push_quoted(b: &mut Builder, s: &str) {
+    b.text.push_str(s);
+    for c in s.chars() {
+        match c {
+            '*' | '?' | '[' | ']' => {
+                b.pattern.push('[');
+                b.pattern.push(c);
+                b.pattern.push(']');
+            }
+            _ => b.pattern.push(c),
+        }
+    }
+}
+
+fn add_pieces(
+    b: &mut Builder,
+    raw: &str,
+    pieces: &[WordPieceWithSource],
+    quoted: bool,
+    scope: &mut dyn Scope,
+) {
+    for p in pieces {
+        let source = raw.get(p.start_index..p.end_index).unwrap_or("");
+        match &p.piece {
+            WordPiece::Text(t) if quoted => push_quoted(b, t),
+            WordPiece::Text(t) => {
+                if t.contains(['*', '?', '[']) {
+                    b.has_glob = true;
+                }
+                if t.contains(['(', ')']) && t.contains(['@', '+', '!', '*', '?']) {
+                    b.dynamic
+                        .get_or_insert_with(|| "an extended glob pattern".into());
+                }
+                b.text.push_str(t);
+                b.pattern.push_str(t);
+            }
+            WordPiece::SingleQuotedText(t) => push_quoted(b, t),
+            WordPiece::AnsiCQuotedText(t) => push_quoted(b, &decode_ansi_c(t)),
+            WordPiece::EscapeSequence(e) => {
+                let unescaped = e.strip_prefix('\\').unwrap_or(e);
+                // Inside double quotes a backslash stays unless it escapes a special char.
+                if quoted && !unescaped.starts_with(['$', '`', '"', '\\', '\n']) {
+                    push_quoted(b, e);
+                } else if unescaped != "\n" {
+                    push_quoted(b, unescaped);
+                }
+            }
+            WordPiece::DoubleQuotedSequence(inner)
+            | WordPiece::GettextDoubleQuotedSequence(inner) => {
+                add_pieces(b, raw, inner, true, scope)
+            }
+            WordPiece::TildeExpansion(t) => match t {
+                TildeExpr::Home => match scope.home() {
+                    Some(h) => push_quoted(b, &h),
+                    None => set_dyn(b, "~ with no home directory"),
+                },
+                TildeExpr::WorkingDir => match scope.pwd() {
+                    Some(d) => push_quoted(b, &d),
+                    None => set_dyn(b, "~+ after a directory change"),
+                },
+                _ => set_dyn(
+                    b,
+                    &format!("{source} (another user's or a stacked directory)"),
+                ),
+            },
+            WordPiece::ParameterExpansion(expr) => {
+                if source.contains("$(") || source.contains('`') {
+                    scope.opaque(format!(
+                        "a command substitution inside the parameter expansion {}",
+                        shorten(source)
+                    ));
+                }
+                match parameter_value(expr, scope) {
+                    Some(v) => push_quoted(b, &v),
+                    None => set_dyn(b, &format!("the variable {}", shorten(source))),
+                }
+            }
+            WordPiece::CommandSubstitution(code) => {
+                scope.nested_code(code);
+                set_dyn(b, "the output of a command substitution");
+            }
+            WordPiece::BackquotedCommandSubstitution(code) => {
+                scope.nested_code(&unescape_backquoted(code));
+                set_dyn(b, "the output of a command substitution");
+            }
+            WordPiece::ArithmeticExpression(e) => {
+                if e.value.contains("$(") || e.value.contains('`') {
+                    scope.opaque("a command substitution inside arithmetic".into());
+                }
+                set_dyn(b, "an arithmetic expansion");
+            }
+        }
+    }
+}
+
+fn set_dyn(b: &mut Builder, why: &str) {
+    b.dynamic.get_or_insert_with(|| why.to_owned());
+}
+
+fn shorten(s: &str) -> String {
+    if s.len() <= 40 {
+        s.to_owned()
+    } else {
+        let mut end = 40;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &s[..end])
+    }
+}
+
+fn parameter_value(expr: &ParameterExpr, scope: &mut dyn Scope) -> Option<String> {
+    let named = |p: &Parameter| match p {
+        Parameter::Named(n) => Some(n.clone()),
+        _ => None,
+    };
+    let lookup = |name: &str, scope: &mut dyn Scope| match name {
+        "HOME" => scope.var("HOME").or_else(|| scope.home()),
+        "PWD" => scope.var("PWD").or_else(|| scope.pwd()),
+        _ => scope.var(name),
+    };
+    match expr {
+        ParameterExpr::Parameter {
+            parameter,
+            indirect: false,
+        } => lookup(&named(parameter)?, scope),
+        ParameterExpr::UseDefaultValues {
+            parameter,
+            indirect: false,
+            ..
+        }
+        | ParameterExpr::AssignDefaultValues {
+            parameter,
+            indirect: false,
+            ..
+        }
+        | ParameterExpr::IndicateErrorIfNullOrUnset {
+            parameter,
+            indirect: false,
+            ..
+        } => lookup(&named(parameter)?, scope).filter(|v| !v.is_empty()),
+        _ => None,
+    }
+}
+
+fn unescape_backquoted(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    let mut chars = code.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\'
+            && let Some(&next) = chars.peek()
+            && matches!(next, '`' | '\\' | '$')
+        {
+            out.push(next);
+            chars.next();
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `$'…'` as bash decodes it. Unknown escapes keep their backslash, as bash does.
+pub fn decode_ansi_c(raw: &str) -> String {
+    let body = raw
+        .strip_prefix("$'")
+        .and_then(|r| r.strip_suffix('\''))
+        .unwrap_or(raw);
+    let chars: Vec<char> = body.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    let hex = |digits: &[char]| u32::from_str_radix(&digits.iter().collect::<String>(), 16).ok();
+    while i < chars.len() {
+        let c = chars[i];
+        if c != '\\' || i + 1 >= chars.len() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let e = chars[i + 1];
+        i += 2;
+        let simple = match e {
+            'n' => Some('\n'),
+            't' => Some('\t'),
+            'r' => Some('\r'),
+            'a' => Some('\u{7}'),
+            'b' => Some('\u{8}'),
+            'e' | 'E' => Some('\u{1b}'),
+            'f' => Some('\u{c}'),
+            'v' => Some('\u{b}'),
+            '\\' => Some('\\'),
+            '\'' => Some('\''),
+            '"' => Some('"'),
+            '?' => Some('?'),
+            _ => None,
+        };
+        if let Some(s) = simple {
+            out.push(s);
+            continue;
+        }
+        let take = |i: &mut usize, max: usize, ok: fn(&char) -> bool| -> Vec<char> {
+            let start = *i;
+            while *i < chars.len() && *i - start < max && ok(&chars[*i]) {
+                *i += 1;
+            }
+            chars[start..*i].to_vec()
+        };
+        match e {
+            'x' => {
+                let d = take(&mut i, 2, char::is_ascii_hexdigit);
+                match hex(&d).and_then(char::from_u32) {
+                    Some(ch) => out.push(ch),
+                    None => out.push_str("\\x"),
+                }
+            }
+            'u' | 'U' => {
+                let d = take(
+                    &mut i,
+                    if e == 'u' { 4 } else { 8 },
+                    char::is_ascii_hexdigit,
+                );
+                match hex(&d).and_then(char::from_u32) {
+                    Some(ch) => out.push(ch),
+                    None => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                }
+            }
+            '0'..='7' => {
+                i -= 1;
+                let d = take(&mut i, 3, |c| ('0'..='7').contains(c));
+                let v = u32::from_str_radix(&d.iter().collect::<String>(), 8).unwrap_or(0);
+                out.push(char::from_u32(v & 0xff).unwrap_or('\0'));
+            }
+            'c' if i < chars.len() => {
+                out.push(char::from_u32(chars[i] as u32 & 0x1f).unwrap_or('\0'));
+                i += 1;
+            }
+            other => {
+                out.push('\\');
+                out.push(other);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed;
+    impl Scope for Fixed {
+        fn home(&self) -> Option<String> {
+            Some("/home/u".into())
+        }
+        fn pwd(&self) -> Option<String> {
+            Some("/w".into())
+        }
+        fn var(&self, name: &str) -> Option<String> {
+            (name == "F").then(|| "/etc/shadow".into())
+        }
+        fn nested_code(&mut self, _: &str) {}
+        fn opaque(&mut self, _: String) {}
+    }
+
+    fn lits(raw: &str) -> Vec<String> {
+        expand(raw, &mut Fixed)
+            .into_iter()
+            .map(|f| match f {
+                Field::Lit { text, .. } => text,
+                Field::Dyn(why) => format!("DYN({why})"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn quote_removal_escapes_and_braces() {
+        assert_eq!(lits(r#"'/etc'/"pass"wd"#), ["/etc/passwd"]);
+        assert_eq!(lits(r"\/etc\/shadow"), ["/etc/shadow"]);
+        assert_eq!(lits("/etc/{passwd,shadow}"), ["/etc/passwd", "/etc/shadow"]);
+        assert_eq!(lits("'/etc/{a,b}'"), ["/etc/{a,b}"]);
+        assert_eq!(lits("f{1..3}"), ["f1", "f2", "f3"]);
+        assert_eq!(lits(r"$'/etc/\x70asswd'"), ["/etc/passwd"]);
+        assert_eq!(lits(r"$'\057etc'"), ["/etc"]);
+        assert_eq!(lits("~/.ssh/id_rsa"), ["/home/u/.ssh/id_rsa"]);
+        assert_eq!(lits("$HOME/.aws"), ["/home/u/.aws"]);
+        assert_eq!(lits("${F}"), ["/etc/shadow"]);
+        assert!(lits("$OTHER/x")[0].starts_with("DYN"));
+        assert!(lits("$(echo /etc)")[0].starts_with("DYN"));
+        assert!(lits("{1..99999999999}")[0].starts_with("DYN"));
+    }
+
+    #[test]
+    fn globs_only_when_unquoted() {
+        let f = expand_single("/etc/pass*", &mut Fixed);
+        assert!(matches!(f, Field::Lit { glob: Some(_), .. }));
+        let f = expand_single("'/etc/pass*'", &mut Fixed);
+        assert!(matches!(f, Field::Lit { glob: None, .. }));
+    }
+}
