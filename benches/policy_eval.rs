@@ -1,5 +1,7 @@
 //! In-process policy evaluation with a 200-rule policy: p50/p95/p99 per typical call, against
-//! the target p99 ≤ 100 µs. Run: `cargo bench --bench policy_eval`.
+//! the target p99 ≤ 100 µs; then pathological shell commands (deep nesting, thousands of
+//! `$(`), in process and through the real hook binary, against 50 ms with a deny or ask.
+//! Run: `cargo bench --bench policy_eval` (`BENCH_QUICK=1` for fewer samples).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -90,19 +92,54 @@ fn main() {
         ),
         ("WebSearch (ask)", "WebSearch", json!({"query": "rust"})),
     ];
+    // Shell commands vary per sample (`{i}`): brush-parser memoizes words in a global cache,
+    // so repeating one input would measure the cache.
+    let bash_cases: Vec<(&str, String)> = vec![
+        ("Bash: git status", "git status --short src/f{i}".into()),
+        (
+            "Bash: cargo test | tail",
+            "cargo test -p crate{i} 2>&1 | tail -20".into(),
+        ),
+        ("Bash: cat .env (denied)", "cat .env f{i}".into()),
+        (
+            "Bash: grep -rn in src",
+            "grep -rn 'TODO{i}' src/ --include='*.rs'".into(),
+        ),
+        (
+            "Bash: cd && make, redirect",
+            "cd src && make target{i} > build{i}.log 2>&1".into(),
+        ),
+        (
+            "Bash: git commit heredoc",
+            "git commit -m \"$(cat <<'EOF'\nFix parser {i}\n\nDetails here.\nEOF\n)\"".into(),
+        ),
+        (
+            "Bash: find -exec, sudo wrapper",
+            "sudo -u root env A={i} nice -n 5 find . -name '*.tmp{i}' -exec rm {} \\;".into(),
+        ),
+        (
+            "Bash: python one-liner",
+            "python3 -c \"import json; print(json.load(open('src/main.rs'))['k{i}'])\"".into(),
+        ),
+    ];
+    let n: usize = if std::env::var_os("BENCH_QUICK").is_some() {
+        500
+    } else {
+        5000
+    };
     let prompt = "Please refactor the parser and keep the tests green. ".repeat(20);
     println!(
         "# Policy evaluation, in process ({rules} rules, {} samples per row)\n",
-        5000
+        n
     );
     println!("| call | p50 µs | p95 µs | p99 µs | decision | p99 ≤ 100 µs |");
     println!("|---|--:|--:|--:|---|:-:|");
     let mut all_pass = true;
     for (name, tool, input) in &cases {
         let input: Map<String, Value> = input.as_object().cloned().unwrap_or_default();
-        let mut samples = Vec::with_capacity(5000);
+        let mut samples = Vec::with_capacity(n);
         let mut rule = "";
-        for i in 0..5200 {
+        for i in 0..n + 200 {
             let started = Instant::now();
             let (decision, _) = policy.evaluate_tool(tool, &input, &repo);
             let elapsed = started.elapsed();
@@ -123,8 +160,37 @@ fn main() {
             if pass { "PASS" } else { "FAIL" }
         );
     }
+    for (name, template) in &bash_cases {
+        let mut samples = Vec::with_capacity(n);
+        let mut rule = "";
+        for i in 0..n + 200 {
+            let mut input = Map::new();
+            input.insert(
+                "command".into(),
+                Value::String(template.replace("{i}", &i.to_string())),
+            );
+            let started = Instant::now();
+            let (decision, _) = policy.evaluate_tool("Bash", &input, &repo);
+            let elapsed = started.elapsed();
+            if i >= 200 {
+                samples.push(elapsed);
+            }
+            rule = decision.rule;
+        }
+        samples.sort();
+        let p99 = percentile(&samples, 0.99);
+        let pass = p99 <= Duration::from_micros(100);
+        all_pass &= pass;
+        println!(
+            "| {name} | {:.1} | {:.1} | {:.1} | {rule} | {} |",
+            percentile(&samples, 0.5).as_secs_f64() * 1e6,
+            percentile(&samples, 0.95).as_secs_f64() * 1e6,
+            p99.as_secs_f64() * 1e6,
+            if pass { "PASS" } else { "FAIL" }
+        );
+    }
     let mut samples = Vec::new();
-    for i in 0..5200 {
+    for i in 0..n + 200 {
         let started = Instant::now();
         let _ = policy.evaluate_prompt(&prompt, &repo);
         if i >= 200 {
@@ -146,6 +212,7 @@ fn main() {
             "FAIL"
         }
     );
+    all_pass &= pathological(&policy, &repo, dir.path());
     println!(
         "\n{}",
         if all_pass {
@@ -154,4 +221,119 @@ fn main() {
             "Some rows FAIL."
         }
     );
+}
+
+/// Generators of pathological shell input, each filled to about `size` bytes.
+fn generators() -> Vec<(&'static str, fn(usize) -> String)> {
+    fn nest(open: &str, close: &str, size: usize) -> String {
+        let n = size / (open.len() + close.len());
+        format!("echo {}x{}", open.repeat(n), close.repeat(n))
+    }
+    fn fill(unit: &str, size: usize) -> String {
+        unit.repeat(size / unit.len())
+    }
+    vec![
+        ("nested $(", |s| nest("$(echo ", ")", s)),
+        ("nested \"$(", |s| nest("\"$(echo ", ")\"", s)),
+        ("nested (", |s| nest("(", ")", s)),
+        ("nested { ;}", |s| nest("{ ", ";}", s)),
+        ("nested if/then", |s| nest("if a; then ", "; fi", s)),
+        ("nested ${a:-", |s| nest("${a:-", "}", s)),
+        ("nested $((", |s| nest("$((1+", "))", s)),
+        ("sequential $(echo a)", |s| fill("echo $(echo a) ", s)),
+        ("unbalanced $( \"a $( 'b (", |s| {
+            fill("echo $( \"a $( 'b ( ", s)
+        }),
+        ("unclosed (", |s| fill("(", s)),
+        ("long pipeline", |s| fill("cat a | ", s) + "cat"),
+        ("&& chain of cd", |s| fill("cd d && ", s) + "ls"),
+        ("many heredocs", |s| fill("cat <<E\nx\nE\n", s)),
+        ("<<E repeated", |s| fill("<<E ", s)),
+        ("one long word", |s| format!("echo {}", "a".repeat(s))),
+        ("nested for loops", |s| {
+            nest("for i in 1 2; do ", "; done", s)
+        }),
+        ("backquotes", |s| fill("echo `echo a` ", s)),
+        ("brace expansions", |s| fill("cat /x/{a,b}{c,d} ", s)),
+    ]
+}
+
+/// Every generator at 100 KB (over the analysed maximum), 60 KB and 8 KB, in process and
+/// through the hook binary: answered within 50 ms, and at 100 KB with a deny or ask.
+fn pathological(policy: &Policy, repo: &Path, scratch: &Path) -> bool {
+    let budget = Duration::from_millis(50);
+    println!("\n# Pathological shell commands (budget 50 ms; ask/deny required at 100 KB)\n");
+    println!("| input | size | in process ms | through hook ms | decision | pass |");
+    println!("|---|--:|--:|--:|---|:-:|");
+    let binary = env!("CARGO_BIN_EXE_hookledger");
+    let home = scratch.join("hook-home");
+    let managed = scratch.join("managed");
+    std::fs::create_dir_all(&managed).unwrap();
+    std::fs::write(
+        managed.join("policy.json"),
+        r#"{"version":1,"unanalyzable":"ask","paths":{"deny_read":["**/.env"]}}"#,
+    )
+    .unwrap();
+    let mut all = true;
+    let mut worst_hook = Duration::ZERO;
+    for (name, generate) in generators() {
+        for size in [100_000usize, 60_000, 8_000] {
+            let command = generate(size);
+            let mut input = Map::new();
+            input.insert("command".into(), Value::String(command.clone()));
+            let started = Instant::now();
+            let (decision, _) = policy.evaluate_tool("Bash", &input, repo);
+            let in_process = started.elapsed();
+            let payload = json!({
+                "session_id": "bench", "transcript_path": "", "cwd": repo.display().to_string(),
+                "hook_event_name": "PreToolUse", "tool_name": "Bash",
+                "tool_input": {"command": command}, "tool_use_id": "toolu_bench"
+            })
+            .to_string();
+            let started = Instant::now();
+            let mut child = std::process::Command::new(binary)
+                .args(["hook", "--event", "PreToolUse"])
+                .env("HOOKLEDGER_HOME", &home)
+                .env("HOOKLEDGER_MANAGED_DIR", &managed)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn hook");
+            {
+                use std::io::Write;
+                let mut stdin = child.stdin.take().expect("stdin");
+                let _ = stdin.write_all(payload.as_bytes());
+            }
+            let out = child.wait_with_output().expect("hook output");
+            let through_hook = started.elapsed();
+            worst_hook = worst_hook.max(through_hook);
+            let answered = String::from_utf8_lossy(&out.stdout);
+            let hook_verdict = if out.status.code() == Some(2) {
+                "deny"
+            } else if answered.contains("\"ask\"") {
+                "ask"
+            } else {
+                "allow"
+            };
+            let refused =
+                decision.action != hookledger::policy::Action::Allow && hook_verdict != "allow";
+            let pass = in_process <= budget && through_hook <= budget && (size < 65_536 || refused);
+            all &= pass;
+            println!(
+                "| {name} | {} KB | {:.2} | {:.2} | {:?}/{} (hook: {hook_verdict}) | {} |",
+                size / 1000,
+                in_process.as_secs_f64() * 1e3,
+                through_hook.as_secs_f64() * 1e3,
+                decision.action,
+                decision.rule,
+                if pass { "PASS" } else { "FAIL" }
+            );
+        }
+    }
+    println!(
+        "\nSlowest answer through the hook: {:.2} ms",
+        worst_hook.as_secs_f64() * 1e3
+    );
+    all
 }

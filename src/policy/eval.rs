@@ -17,7 +17,7 @@ use super::paths;
 use super::{Action, Decision, Layer, rules};
 
 /// Whether a tool would read or change what a path names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Access {
     Read,
@@ -772,11 +772,24 @@ pub fn extract_targets(
             } else {
                 super::shell::analyze_powershell(command, cwd, home)
             };
+            // Commands often name many files in few directories.
+            let mut roots: std::collections::HashMap<PathBuf, Option<PathBuf>> =
+                std::collections::HashMap::new();
             let targets = analysis
                 .accesses
                 .into_iter()
                 .map(|a| {
-                    let repository = crate::git::repository_root(&a.path);
+                    let key = if a.path.is_dir() {
+                        a.path.clone()
+                    } else {
+                        a.path
+                            .parent()
+                            .map_or_else(|| a.path.clone(), Path::to_path_buf)
+                    };
+                    let repository = roots
+                        .entry(key)
+                        .or_insert_with_key(|k| crate::git::repository_root(k))
+                        .clone();
                     Target {
                         path: a.path,
                         access: a.access,

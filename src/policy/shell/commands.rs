@@ -336,7 +336,9 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
                 args,
                 &["-c", "--command", "-s", "--shell", "-g", "-G", "-w"],
             );
-            if let Some(code) = p.values(&["-c", "--command"]).next() { run_code(w, cx, code, &name) }
+            if let Some(code) = p.values(&["-c", "--command"]).next() {
+                run_code(w, cx, code, &name)
+            }
         }
         "xargs" => run_xargs(w, env, cx, args),
         "parallel" => w.opaque("parallel builds commands from its input"),
@@ -1003,10 +1005,9 @@ fn run_wrapper(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: &[F
     }
     match name {
         // Positional first operand before the command.
-        "timeout" | "taskset" | "chrt"
-            if !rest.is_empty() => {
-                rest.remove(0);
-            }
+        "timeout" | "taskset" | "chrt" if !rest.is_empty() => {
+            rest.remove(0);
+        }
         "flock" => {
             if let Some(lockfile) = rest.first().cloned() {
                 w.access(&cx.env, &lockfile, Access::Write, "flock");
@@ -1613,22 +1614,21 @@ fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     let recursive = p.has(&["-r", "-R", "-a", "--recursive", "--archive"]);
     let target_dirs: Vec<&Field> = p.values(&["-t", "--target-directory"]).collect();
     let dot = lit(".");
-    let (sources, dest): (Vec<&Field>, Option<&Field>) =
-        if !target_dirs.is_empty() {
-            (p.operands.iter().collect(), target_dirs.first().copied())
-        } else if p.operands.len() >= 2 {
-            let (last, rest) = p
-                .operands
-                .split_last()
-                .map(|(l, r)| (l, r.iter().collect()))
-                .unwrap_or((&p.operands[0], Vec::new()));
-            (rest, Some(last))
-        } else if name == "ln" && p.operands.len() == 1 {
-            // `ln -s TARGET` links into the current directory.
-            (p.operands.iter().collect(), Some(&dot))
-        } else {
-            (p.operands.iter().collect(), None)
-        };
+    let (sources, dest): (Vec<&Field>, Option<&Field>) = if !target_dirs.is_empty() {
+        (p.operands.iter().collect(), target_dirs.first().copied())
+    } else if p.operands.len() >= 2 {
+        let (last, rest) = p
+            .operands
+            .split_last()
+            .map(|(l, r)| (l, r.iter().collect()))
+            .unwrap_or((&p.operands[0], Vec::new()));
+        (rest, Some(last))
+    } else if name == "ln" && p.operands.len() == 1 {
+        // `ln -s TARGET` links into the current directory.
+        (p.operands.iter().collect(), Some(&dot))
+    } else {
+        (p.operands.iter().collect(), None)
+    };
     for s in &sources {
         if remote(s) || s.lit() == Some(PROCESS_SUBSTITUTION) {
             continue;
@@ -1677,7 +1677,6 @@ fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         }
     }
 }
-
 
 fn run_tar(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     // The first word may be a dash-less cluster of options (`tar czf out.tgz dir`).

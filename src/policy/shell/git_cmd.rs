@@ -409,14 +409,15 @@ pub fn run(
                         .as_ref()
                         .and_then(Field::lit)
                         .map(|kv| kv.split_once('=').map_or(kv, |(k, _)| k).to_owned())
-                        && is_command_key(&key)
-                    {
-                        w.opaque(format!("git clone -c {key} makes git run a command"));
-                    }
+                    && is_command_key(&key)
+                {
+                    w.opaque(format!("git clone -c {key} makes git run a command"));
+                }
                 if matches!(o.as_str(), "--separate-git-dir")
-                    && let Some(v) = v {
-                        w.access(&env, v, Access::Write, "git clone --separate-git-dir");
-                    }
+                    && let Some(v) = v
+                {
+                    w.access(&env, v, Access::Write, "git clone --separate-git-dir");
+                }
             }
             let Some(url) = p.1.first() else {
                 return;
@@ -693,9 +694,10 @@ pub fn run(
                         w.access(&env, v, Access::Write, &operation)
                     }
                     "-f" | "--file" | "--contents" | "--ignore-revs-file" | "-F"
-                        if v.lit() != Some("-") => {
-                            w.access(&env, v, Access::Read, &operation)
-                        }
+                        if v.lit() != Some("-") =>
+                    {
+                        w.access(&env, v, Access::Read, &operation)
+                    }
                     "--remote" => remote_operand(
                         w,
                         &work_env,
@@ -979,10 +981,12 @@ fn git_config(w: &mut Walker, env: &Env, work_env: &Env, repo_dirs: &[PathBuf], 
         ));
         return;
     }
-    if lower.starts_with("remote.") && (lower.ends_with(".url") || lower.ends_with(".pushurl"))
-        && let Some(url) = operands.get(1) {
-            remote_url(w, env, url, "git config remote URL");
-        }
+    if lower.starts_with("remote.")
+        && (lower.ends_with(".url") || lower.ends_with(".pushurl"))
+        && let Some(url) = operands.get(1)
+    {
+        remote_url(w, env, url, "git config remote URL");
+    }
 }
 
 /// A URL-shaped operand (as opposed to a configured remote's name).

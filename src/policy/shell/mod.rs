@@ -40,6 +40,11 @@ pub const MAX_DEPTH: usize = 32;
 pub const MAX_BRACKET_NESTING: usize = 12;
 /// The walk visits at most this many nodes.
 pub const MAX_NODES: usize = 20_000;
+/// More paths than this in one command are not checked one by one.
+pub const MAX_ACCESSES: usize = 2_000;
+/// The walk stops (unanalyzable) after this long: the hook must answer in milliseconds, and
+/// the policy still has to be applied to what was found.
+pub const ANALYSIS_BUDGET: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// One path a command touches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +100,9 @@ pub fn analyze_bash(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis 
     // The parser recurses once per nesting level; a grown stack keeps a deep but legal
     // command from overflowing it (an abort that would let the call through), and
     // catch_unwind turns a parser bug into "unanalyzable" instead of a crash.
-    stacker::grow(256 * 1024 * 1024, || {
+    // The parser needs roughly 600 bytes of stack per byte of the most deeply nested input.
+    let red_zone = command.len() * 600 + 1024 * 1024;
+    stacker::maybe_grow(red_zone, 256 * 1024 * 1024, || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             walk::analyze(command, cwd, home)
         }))

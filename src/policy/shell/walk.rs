@@ -2,8 +2,9 @@
 //! structure of lists, pipelines and compound commands. What each simple command does is
 //! in `commands`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use brush_parser::ast::{
     self, AndOr, Command, CommandPrefixOrSuffixItem, CompoundCommand, CompoundList,
@@ -12,7 +13,7 @@ use brush_parser::ast::{
 use brush_parser::word::{self as bword, WordPiece};
 
 use super::words::{self, Field, Scope};
-use super::{Analysis, MAX_DEPTH, MAX_NODES, PathAccess, RemoteUse};
+use super::{ANALYSIS_BUDGET, Analysis, MAX_ACCESSES, MAX_DEPTH, MAX_NODES, PathAccess, RemoteUse};
 use crate::policy::eval::Access;
 use crate::policy::paths;
 
@@ -103,16 +104,14 @@ pub struct Walker<'h> {
     pub depth: usize,
     nodes: usize,
     functions: HashMap<String, ast::FunctionBody>,
+    started: Instant,
+    /// (text, access, search root, directories) already resolved.
+    seen: HashSet<(String, Access, bool, Option<Vec<PathBuf>>)>,
+    gave_up: bool,
 }
 
 pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
-    let mut walker = Walker {
-        home,
-        out: Analysis::default(),
-        depth: 0,
-        nodes: 0,
-        functions: HashMap::new(),
-    };
+    let mut walker = Walker::new(home, 0);
     let mut env = Env {
         cwds: Some(vec![cwd.to_path_buf()]),
         vars: HashMap::new(),
@@ -125,6 +124,39 @@ pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
 }
 
 impl<'h> Walker<'h> {
+    fn new(home: Option<&'h Path>, depth: usize) -> Walker<'h> {
+        Walker {
+            home,
+            out: Analysis::default(),
+            depth,
+            nodes: 0,
+            functions: HashMap::new(),
+            started: Instant::now(),
+            seen: HashSet::new(),
+            gave_up: false,
+        }
+    }
+
+    /// Whether the analysis is over its time or size budget (then it has said so once).
+    fn exhausted(&mut self) -> bool {
+        if self.gave_up {
+            return true;
+        }
+        let why = if self.started.elapsed() > ANALYSIS_BUDGET {
+            format!(
+                "analysing the command took longer than {} ms",
+                ANALYSIS_BUDGET.as_millis()
+            )
+        } else if self.out.accesses.len() > MAX_ACCESSES {
+            format!("the command names more than {MAX_ACCESSES} paths")
+        } else {
+            return false;
+        };
+        self.gave_up = true;
+        self.opaque(why);
+        true
+    }
+
     pub fn opaque(&mut self, why: impl Into<String>) {
         let why = why.into();
         if !self.out.unanalyzable.contains(&why) && self.out.unanalyzable.len() < 16 {
@@ -133,6 +165,9 @@ impl<'h> Walker<'h> {
     }
 
     fn tick(&mut self) -> bool {
+        if self.exhausted() {
+            return false;
+        }
         self.nodes += 1;
         if self.nodes > MAX_NODES {
             self.opaque(format!("the command has more than {MAX_NODES} parts"));
@@ -718,6 +753,13 @@ impl<'h> Walker<'h> {
         search_root: bool,
         role: &str,
     ) {
+        if self.exhausted() {
+            return;
+        }
+        let key = (text.to_owned(), access, search_root, env.cwds.clone());
+        if !self.seen.insert(key) {
+            return;
+        }
         for path in self.resolve(env, text, role) {
             self.out.accesses.push(PathAccess {
                 path,
@@ -849,13 +891,7 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
             CommandPrefixOrSuffixItem::IoRedirect(IoRedirect::HereDocument(_, d)) => Some(d),
             _ => None,
         });
-    let mut scratch = Walker {
-        home: walker.home,
-        out: Analysis::default(),
-        depth: walker.depth,
-        nodes: 0,
-        functions: HashMap::new(),
-    };
+    let mut scratch = Walker::new(walker.home, walker.depth);
     let lit =
         |w: &mut Walker, raw: &str, env: &Env| w.expand_single(raw, env).lit().map(str::to_owned);
     match name {
