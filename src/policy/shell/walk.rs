@@ -235,17 +235,27 @@ impl<'h> Walker<'h> {
             self.pipeline(&list.first, env);
             return;
         }
-        // Whether a later part runs depends on exit codes: every part sees every state the
-        // earlier parts may have left, and so does what follows the list.
+        // Whether a later part runs depends on exit codes. After `a && b`, b sees the state a
+        // left (it only runs if a succeeded); once an `||` is involved, a part sees every
+        // state the earlier parts may have left. What follows the list sees all of them,
+        // including the state before it (a failed `cd` changes nothing).
         let mut state = env.clone();
         self.pipeline(&list.first, &mut state);
         let mut union = env.clone();
         union.merge(&state);
+        let mut only_ands = true;
         for next in &list.additional {
+            let mut run = match next {
+                AndOr::And(_) if only_ands => state.clone(),
+                _ => union.clone(),
+            };
             let (AndOr::And(p) | AndOr::Or(p)) = next;
-            let mut run = union.clone();
+            if matches!(next, AndOr::Or(_)) {
+                only_ands = false;
+            }
             self.pipeline(p, &mut run);
             union.merge(&run);
+            state = run;
         }
         *env = union;
     }
