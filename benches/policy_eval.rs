@@ -224,7 +224,9 @@ fn main() {
 }
 
 /// Generators of pathological shell input, each filled to about `size` bytes.
-fn generators() -> Vec<(&'static str, fn(usize) -> String)> {
+type Generator = (&'static str, fn(usize) -> String);
+
+fn generators() -> Vec<Generator> {
     fn nest(open: &str, close: &str, size: usize) -> String {
         let n = size / (open.len() + close.len());
         format!("echo {}x{}", open.repeat(n), close.repeat(n))
