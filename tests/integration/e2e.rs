@@ -224,3 +224,116 @@ fn real_claude_code_session_is_recorded_and_verifies() {
     );
     assert!(Path::new(&home.ledger()).exists());
 }
+
+/// A managed policy in force: Claude Code asks for an Edit of a workflow file and a Bash write
+/// to it, and both are refused by the hook and never happen; the ledger names the rules. A
+/// prompt carrying a cloud key is blocked before the model sees it.
+#[test]
+fn real_claude_code_denials_leave_files_untouched() {
+    let Some(claude) = ensure_claude() else {
+        return;
+    };
+    let home = Home::new();
+    let managed = tempfile::tempdir().unwrap();
+    std::fs::write(
+        managed.path().join("policy.json"),
+        json!({
+            "version": 1,
+            "unanalyzable": "ask",
+            "paths": {"deny_read": ["**/.env"], "deny_write": [".github/workflows/**"]},
+            "prompts": {"secrets": "block", "store": "redacted"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let project = temp_git_repo("# Demo\n");
+    let workflow = project.path().join(".github/workflows/ci.yml");
+    std::fs::create_dir_all(workflow.parent().unwrap()).unwrap();
+    let original = "on: push\njobs: {}\n";
+    std::fs::write(&workflow, original).unwrap();
+    let api = FakeApi::start(
+        Script::new(MODEL)
+            .turn(Turn::tool("Edit", json!({"file_path": workflow, "old_string": "on: push", "new_string": "on: pull_request_target"})))
+            .turn(Turn::tool("Bash", json!({"command": "cd .github && echo 'on: workflow_dispatch' > workflows/ci.yml", "description": "Rewrite CI"})))
+            .turn(Turn::text("Both were refused.")),
+    );
+    let env = |opts: &mut ClaudeOpts| {
+        opts.settings = hookledger_settings(&home);
+        opts.extra_env
+            .push(("HOOKLEDGER_HOME".into(), home.home().display().to_string()));
+        opts.extra_env.push((
+            "HOOKLEDGER_MANAGED_DIR".into(),
+            managed.path().display().to_string(),
+        ));
+    };
+    let mut opts = ClaudeOpts::new(&claude, project.path(), api.port(), "harden the CI");
+    env(&mut opts);
+    let run = run_claude(&opts);
+    assert!(run.success(), "{}\n{}", run.describe(), api.dump());
+
+    assert_eq!(
+        std::fs::read_to_string(&workflow).unwrap(),
+        original,
+        "neither the Edit nor the Bash write reached the file"
+    );
+    let calls = home.records_of("tool-call");
+    let edit = calls
+        .iter()
+        .find(|c| c["tool"] == "Edit")
+        .expect("Edit recorded");
+    assert_eq!(edit["decision"]["action"], "deny", "{edit:#}");
+    assert_eq!(edit["decision"]["rule"], "path-deny-write");
+    assert_eq!(edit["decision"]["layer"], "managed");
+    let bash = calls
+        .iter()
+        .find(|c| c["tool"] == "Bash")
+        .expect("Bash recorded");
+    assert_eq!(bash["decision"]["action"], "deny", "{bash:#}");
+    assert_eq!(bash["decision"]["rule"], "path-deny-write");
+    assert_eq!(bash["decision"]["pattern"], ".github/workflows/**");
+    // The model was told why, in one line.
+    for id in [&edit["tool_use_id"], &bash["tool_use_id"]] {
+        let seen = api
+            .tool_result(id.as_str().unwrap())
+            .expect("the refusal went back to the model");
+        assert!(seen.is_error, "{seen:?}");
+        assert!(seen.text.contains("path-deny-write"), "{}", seen.text);
+    }
+    assert!(home.records_of("edit").is_empty(), "no edit was accepted");
+
+    // A prompt carrying an AWS key never reaches the model and is not stored.
+    let key = "AKIAQ3EGRZLN5XKT7WPM";
+    let requests_before = api.requests().len();
+    let mut opts = ClaudeOpts::new(
+        &claude,
+        project.path(),
+        api.port(),
+        &format!("deploy with access key {key} please"),
+    );
+    env(&mut opts);
+    let run = run_claude(&opts);
+    assert!(run.success(), "{}", run.describe());
+    let result = run.json.as_ref().map(|j| j.to_string()).unwrap_or_default();
+    assert!(
+        result.contains("blocked") || run.stdout.contains("prompt-secret"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        api.requests()[requests_before..]
+            .iter()
+            .all(|r| !r.body.to_string().contains(key)),
+        "the key reached the API"
+    );
+    let prompts = home.records_of("prompt");
+    let blocked = prompts.last().expect("prompt recorded");
+    assert_eq!(blocked["decision"]["rule"], "prompt-secret", "{blocked:#}");
+    assert_eq!(blocked["decision"]["action"], "deny");
+    let ledger_bytes = std::fs::read(home.ledger()).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&ledger_bytes).contains(key),
+        "the key is not in the ledger"
+    );
+    let (code, report) = home.verify_json();
+    assert_eq!(code, 0, "{report:#}");
+}
