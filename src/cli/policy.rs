@@ -170,7 +170,20 @@ fn explain(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let report = match (&tool, &prompt) {
         (Some(tool), _) => {
             let (decision, targets) = policy.evaluate_tool(tool, &input, &cwd);
-            json!({"tool": tool, "decision": decision, "targets": targets})
+            let mut report = json!({"tool": tool, "decision": decision, "targets": targets});
+            // What the shell analysis found besides paths, for the reviewer.
+            if matches!(tool.as_str(), "Bash" | "PowerShell") {
+                let command = input.get("command").and_then(Value::as_str).unwrap_or("");
+                let home = crate::config::user_home();
+                let analysis = if tool == "Bash" {
+                    crate::policy::shell::analyze_bash(command, &cwd, home.as_deref())
+                } else {
+                    crate::policy::shell::analyze_powershell(command, &cwd, home.as_deref())
+                };
+                report["remotes"] = json!(analysis.remotes);
+                report["unanalyzable"] = json!(analysis.unanalyzable);
+            }
+            report
         }
         (None, Some(prompt)) => {
             let (decision, findings) = policy.evaluate_prompt(prompt, &cwd);
@@ -203,6 +216,19 @@ fn explain(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
                 "  {} {}\n",
                 target["access"].as_str().unwrap_or("?"),
                 target["path"].as_str().unwrap_or("?")
+            ));
+        }
+        for remote in report["remotes"].as_array().into_iter().flatten() {
+            text.push_str(&format!(
+                "  remote {} ({})\n",
+                remote["url"].as_str().unwrap_or("?"),
+                remote["operation"].as_str().unwrap_or("?")
+            ));
+        }
+        for why in report["unanalyzable"].as_array().into_iter().flatten() {
+            text.push_str(&format!(
+                "  unanalyzable: {}\n",
+                why.as_str().unwrap_or("?")
             ));
         }
         super::out(&text)?;

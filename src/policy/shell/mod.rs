@@ -58,7 +58,7 @@ pub struct PathAccess {
 }
 
 /// A git remote a command talks to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RemoteUse {
     /// As git would use it, normalized (`host/path`, or `file:<path>`).
     pub url: String,
