@@ -33,6 +33,9 @@ pub struct Target {
     /// A search root (Glob/Grep/LS): the tool reads what is under it, existing or not.
     #[serde(skip)]
     pub search_root: bool,
+    /// The whole tree under the path is read or written (`grep -r`, `rm -r`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub recursive: bool,
 }
 
 /// The policy in force for one hook process.
@@ -332,6 +335,12 @@ impl Policy {
             let check = |list: &[String], action: Action, rule: &'static str, verb: &str| {
                 first_match(list, &forms)
                     .or_else(|| child.as_ref().and_then(|c| first_match(list, c)))
+                    .or_else(|| {
+                        target
+                            .recursive
+                            .then(|| rooted_inside(list, target, self.home.as_deref()))
+                            .flatten()
+                    })
                     .map(|pattern| {
                         self.decision(
                             action,
@@ -622,6 +631,39 @@ impl PathForms {
     }
 }
 
+/// For a command that walks the whole tree under `target`: the first pattern rooted at a
+/// directory inside that tree (`~/.ssh/**` for `grep -r x ~`). Patterns that match by name
+/// anywhere (`**/.env`) have no such root and are not applied to the walk, or every
+/// repository-wide search would be refused; exemptions are ignored here (stricter).
+fn rooted_inside<'a>(
+    list: &'a [String],
+    target: &Target,
+    home: Option<&Path>,
+) -> Option<&'a String> {
+    list.iter().filter(|p| !p.starts_with('!')).find(|pattern| {
+        let literal: Vec<&str> = pattern
+            .split('/')
+            .take_while(|part| !part.contains(['*', '?', '[', '{']))
+            .collect();
+        let literal = literal.join("/");
+        let base: Option<PathBuf> = if let Some(rest) = literal.strip_prefix("~/") {
+            home.map(|h| h.join(rest))
+        } else if literal == "~" {
+            home.map(Path::to_path_buf)
+        } else if literal.starts_with('/') {
+            Some(PathBuf::from(&literal))
+        } else if literal.is_empty() {
+            None
+        } else {
+            target.repository.as_ref().map(|root| root.join(&literal))
+        };
+        base.is_some_and(|b| {
+            let b = paths::resolve(&b.to_string_lossy(), Path::new("/"), home);
+            b.starts_with(&target.path) && b != target.path
+        })
+    })
+}
+
 /// gitignore-style: the last matching pattern decides, and `!pattern` exempts.
 fn first_match<'a>(list: &'a [String], forms: &PathForms) -> Option<&'a String> {
     let mut verdict = None;
@@ -794,7 +836,8 @@ pub fn extract_targets(
                         path: a.path,
                         access: a.access,
                         repository,
-                        search_root: a.search_root,
+                        search_root: a.search_root || a.recursive,
+                        recursive: a.recursive,
                     }
                 })
                 .collect();
@@ -844,6 +887,7 @@ pub fn extract_targets(
                 access,
                 repository,
                 search_root: search,
+                recursive: false,
             }
         })
         .collect();

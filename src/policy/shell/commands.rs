@@ -130,6 +130,238 @@ fn parse(args: &[Field], with_value: &[&str]) -> Parsed {
     Parsed { opts, operands }
 }
 
+/// Options that take a value, per reading command. Listing a flag here would swallow the
+/// operand after it (`cat -n .env`), so only documented value options are listed; a value
+/// not listed is checked as an operand, which errs towards checking more.
+fn reader_options(name: &str) -> &'static [&'static str] {
+    match name {
+        "head" | "tail" => &[
+            "-n",
+            "-c",
+            "--lines",
+            "--bytes",
+            "-s",
+            "--sleep-interval",
+            "--pid",
+        ],
+        "cut" => &[
+            "-d",
+            "-f",
+            "-c",
+            "-b",
+            "--delimiter",
+            "--fields",
+            "--characters",
+            "--bytes",
+            "--output-delimiter",
+        ],
+        "paste" => &["-d", "--delimiters"],
+        "join" => &["-t", "-1", "-2", "-j", "-o", "-e"],
+        "fold" | "fmt" => &["-w", "--width"],
+        "column" => &["-s", "-c", "-o", "--separator", "--output-separator"],
+        "iconv" => &["-f", "-t", "-o", "--from-code", "--to-code", "--output"],
+        "du" => &[
+            "--exclude",
+            "-d",
+            "--max-depth",
+            "-B",
+            "--block-size",
+            "-t",
+            "--threshold",
+            "-X",
+            "--exclude-from",
+            "--files0-from",
+        ],
+        "ls" | "dir" | "vdir" => &[
+            "-I",
+            "--ignore",
+            "--hide",
+            "-w",
+            "--width",
+            "-T",
+            "--tabsize",
+            "--format",
+            "--sort",
+            "--time-style",
+            "--time",
+            "--indicator-style",
+            "--quoting-style",
+            "--block-size",
+        ],
+        "tree" => &[
+            "-L",
+            "-P",
+            "-I",
+            "-o",
+            "--charset",
+            "--filelimit",
+            "--timefmt",
+            "--sort",
+        ],
+        "diff" | "colordiff" => &[
+            "-x",
+            "--exclude",
+            "-X",
+            "--exclude-from",
+            "-I",
+            "--ignore-matching-lines",
+            "--label",
+            "-C",
+            "-U",
+            "-W",
+            "-F",
+            "-S",
+            "--from-file",
+            "--to-file",
+            "--width",
+            "--context",
+            "--unified",
+            "--line-format",
+            "--color",
+            "--palette",
+        ],
+        "wc" => &["--files0-from"],
+        "strings" => &["-n", "-t", "-e", "--bytes", "--radix", "--encoding"],
+        "xxd" => &["-c", "-g", "-l", "-s", "-o", "-C", "-n"],
+        "od" => &[
+            "-A",
+            "-j",
+            "-N",
+            "-t",
+            "-w",
+            "-S",
+            "--address-radix",
+            "--skip-bytes",
+            "--read-bytes",
+            "--format",
+            "--width",
+            "--strings",
+        ],
+        "hexdump" | "hd" => &["-n", "-s", "-e"],
+        "base64" | "base32" | "basenc" => &["-w", "--wrap"],
+        "nl" => &["-b", "-d", "-f", "-h", "-i", "-l", "-n", "-s", "-v", "-w"],
+        "bat" | "batcat" => &[
+            "-l",
+            "--language",
+            "--theme",
+            "--style",
+            "-r",
+            "--line-range",
+            "-H",
+            "--highlight-line",
+            "--tabs",
+            "--wrap",
+            "--color",
+            "-m",
+            "--map-syntax",
+        ],
+        "shuf" => &[
+            "-n",
+            "-o",
+            "-i",
+            "--random-source",
+            "--head-count",
+            "--output",
+            "--input-range",
+        ],
+        "pr" => &["-w", "-l", "-h", "-o", "-W", "-N", "-s", "-S"],
+        "stat" => &["-c", "--format", "--printf"],
+        "file" => &["-m", "-f", "-F", "-e", "-P"],
+        "realpath" | "readlink" => &["--relative-to", "--relative-base"],
+        "less" | "more" | "most" => &[
+            "-o", "-O", "-x", "-y", "-z", "-b", "-h", "-j", "-k", "-p", "-P", "-t", "-T",
+        ],
+        "cmp" => &["-i", "-n", "--ignore-initial", "--bytes"],
+        "sdiff" | "diff3" => &["-o", "-L", "--output", "--label", "-w", "-W"],
+        "cloc" | "tokei" | "scc" => &[
+            "--exclude-dir",
+            "--exclude-ext",
+            "-e",
+            "--exclude",
+            "-t",
+            "--type",
+            "-s",
+            "--sort",
+            "-o",
+            "--output",
+        ],
+        "objdump" | "readelf" | "nm" => &["-j", "--section"],
+        _ => &[],
+    }
+}
+
+/// Options that take a value, per writing command (see [`reader_options`]).
+fn writer_options(name: &str) -> &'static [&'static str] {
+    match name {
+        "mkdir" | "mkfifo" | "mknod" => &["-m", "--mode", "--context"],
+        "touch" => &["-r", "--reference", "-d", "--date", "-t", "--time"],
+        "truncate" => &["-s", "--size", "-r", "--reference"],
+        "chmod" | "chown" | "chgrp" => &["--reference", "--from"],
+        "shred" => &["-n", "-s", "--iterations", "--size", "--random-source"],
+        "setfacl" => &[
+            "-m",
+            "-x",
+            "-M",
+            "-X",
+            "--set",
+            "--set-file",
+            "--modify",
+            "--remove",
+        ],
+        "split" => &[
+            "-l",
+            "-b",
+            "-C",
+            "-n",
+            "-a",
+            "--additional-suffix",
+            "-t",
+            "--lines",
+            "--bytes",
+            "--line-bytes",
+            "--number",
+            "--suffix-length",
+            "--filter",
+        ],
+        "csplit" => &["-f", "-b", "-n", "--prefix", "--suffix-format", "--digits"],
+        "fallocate" => &["-l", "-o", "--length", "--offset"],
+        "mktemp" => &["-p", "--tmpdir", "--suffix"],
+        "gzip" | "gunzip" | "pigz" | "bzip2" | "bunzip2" | "xz" | "unxz" | "lzma" | "unlzma" => &[
+            "-S",
+            "--suffix",
+            "-T",
+            "--threads",
+            "-M",
+            "--memlimit",
+            "-F",
+            "--format",
+            "-C",
+            "--check",
+        ],
+        "zstd" | "unzstd" => &["-o", "-D", "-T", "-M", "--memory", "--patch-from"],
+        "setfattr" => &[
+            "-n",
+            "-v",
+            "-x",
+            "--name",
+            "--value",
+            "--remove",
+            "--restore",
+        ],
+        "vim" | "vi" | "nvim" | "ex" => &[
+            "-c", "--cmd", "-S", "-u", "-U", "-i", "-T", "-w", "-W", "-s",
+        ],
+        "emacs" => &["--eval", "-l", "--load", "-f", "--funcall"],
+        _ => &[],
+    }
+}
+
+/// [`parse`] with two lists of options that take a value.
+fn parse_with(args: &[Field], extra: &[&str], with_value: &[&str]) -> Parsed {
+    let all: Vec<&str> = extra.iter().chain(with_value.iter()).copied().collect();
+    parse(args, &all)
+}
+
 fn lit(text: &str) -> Field {
     Field::Lit {
         text: text.to_owned(),
@@ -183,9 +415,9 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         | "unset" | "clear" | "tput" | "history" | "disown" | "help" | "times" | "caller"
         | "compgen" | "complete" | "dirs" | "logout" | "mapfile" | "readarray" | "ps" | "free"
         | "df" | "uptime" | "nproc" | "whereis" | "tty" | "groups" | "users" | "who" | "date"
-        | "cal" | "bc" | "dc" | "factor" | "numfmt" | "tr" | "rev" | "arch" | "locale"
-        | "getconf" | "lsof" | "pgrep" | "pkill" | "killall" | "top" | "htop" | "nvidia-smi"
-        | "sync" | "fc" | "break" | "continue" | "wc-l" => {
+        | "cal" | "factor" | "numfmt" | "tr" | "arch" | "locale" | "getconf" | "lsof" | "pgrep"
+        | "pkill" | "killall" | "top" | "htop" | "nvidia-smi" | "sync" | "fc" | "break"
+        | "continue" | "wc-l" => {
             // `printf -v`, `read -r` and friends set variables the analysis does not know.
             if matches!(
                 name.as_str(),
@@ -355,65 +587,34 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             super::git_cmd::run(w, env, &cx.env, git_dir, args)
         }
         "find" => run_find(w, env, cx, args),
-        "cat" | "tac" | "nl" | "less" | "more" | "most" | "wc" | "file" | "stat" | "du"
-        | "md5sum" | "sha1sum" | "sha224sum" | "sha256sum" | "sha384sum" | "sha512sum"
-        | "b2sum" | "cksum" | "sum" | "base64" | "base32" | "basenc" | "xxd" | "od" | "hexdump"
-        | "hd" | "strings" | "fold" | "fmt" | "column" | "expand" | "unexpand" | "diff"
-        | "diff3" | "sdiff" | "cmp" | "comm" | "ls" | "tree" | "exa" | "eza" | "realpath"
-        | "readlink" | "bat" | "batcat" | "getfacl" | "lsattr" | "nm" | "objdump" | "readelf"
-        | "ldd" | "zcat" | "zless" | "zmore" | "bzcat" | "xzcat" | "zstdcat" | "lzcat" | "pr"
-        | "look" | "tsort" | "ptx" | "shuf" | "vdir" | "dir" | "colordiff" | "delta"
-        | "identify" | "exiftool" | "pdftotext" | "iconv" | "head" | "tail" | "cut" | "paste"
-        | "join" | "dos2unix-check" | "lsblk" | "namei" | "wc2" | "glow" | "jless" | "fx"
-        | "csvlook" | "pygmentize" | "cloc" | "tokei" | "scc" => {
-            let p = parse(
-                args,
-                &[
-                    "-n",
-                    "-c",
-                    "-d",
-                    "-f",
-                    "-b",
-                    "-s",
-                    "-t",
-                    "-w",
-                    "-o",
-                    "-e",
-                    "-I",
-                    "-L",
-                    "-W",
-                    "-P",
-                    "-l",
-                    "-F",
-                    "-x",
-                    "-X",
-                    "-C",
-                    "-N",
-                    "-A",
-                    "-B",
-                    "-j",
-                    "-1",
-                    "-2",
-                    "--lines",
-                    "--bytes",
-                    "--delimiter",
-                    "--fields",
-                    "--characters",
-                    "--width",
-                    "--output-delimiter",
-                    "--from-code",
-                    "--to-code",
-                    "--format",
-                    "--block-size",
-                    "--exclude",
-                    "--ignore",
-                    "--color",
-                    "--language",
-                    "--theme",
-                    "--style",
-                    "--label",
-                ],
-            );
+        "cat" | "tac" | "rev" | "bc" | "dc" | "nl" | "less" | "more" | "most" | "wc" | "file"
+        | "stat" | "du" | "md5sum" | "sha1sum" | "sha224sum" | "sha256sum" | "sha384sum"
+        | "sha512sum" | "b2sum" | "cksum" | "sum" | "base64" | "base32" | "basenc" | "xxd"
+        | "od" | "hexdump" | "hd" | "strings" | "fold" | "fmt" | "column" | "expand"
+        | "unexpand" | "diff" | "diff3" | "sdiff" | "cmp" | "comm" | "ls" | "tree" | "exa"
+        | "eza" | "realpath" | "readlink" | "bat" | "batcat" | "getfacl" | "lsattr" | "nm"
+        | "objdump" | "readelf" | "ldd" | "zcat" | "zless" | "zmore" | "bzcat" | "xzcat"
+        | "zstdcat" | "lzcat" | "pr" | "look" | "tsort" | "ptx" | "shuf" | "vdir" | "dir"
+        | "colordiff" | "delta" | "identify" | "exiftool" | "pdftotext" | "iconv" | "head"
+        | "tail" | "cut" | "paste" | "join" | "dos2unix-check" | "lsblk" | "namei" | "wc2"
+        | "glow" | "jless" | "fx" | "csvlook" | "pygmentize" | "cloc" | "tokei" | "scc" => {
+            let p = parse(args, reader_options(&name));
+            for f in p.values(&[
+                "-X",
+                "--exclude-from",
+                "--files0-from",
+                "--from-file",
+                "--to-file",
+                "-M",
+                "--random-source",
+            ]) {
+                r(w, cx, f, &name);
+            }
+            for f in p.values(&["-o", "--output"]) {
+                if matches!(name.as_str(), "tree" | "less") {
+                    wr(w, cx, f, &name);
+                }
+            }
             for f in p.values(&["-o", "--output"]) {
                 if name == "iconv" || name == "shuf" {
                     wr(w, cx, f, &name);
@@ -427,10 +628,12 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
                 let here = lit(".");
                 w.access(&cx.env, &here, Access::Read, &name);
             }
-            let recursive = dir_default;
+            // Listing reads names, not content; counters read every file under a directory.
+            let reads_tree = matches!(name.as_str(), "cloc" | "tokei" | "scc")
+                || (name == "ls" && p.has(&["-R", "--recursive"]));
             for f in &p.operands {
-                if recursive {
-                    search_root(w, cx, f, Access::Read, &name);
+                if reads_tree {
+                    tree(w, cx, f, Access::Read, &name);
                 } else {
                     r(w, cx, f, &name);
                 }
@@ -535,32 +738,23 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         | "dos2unix" | "unix2dos" | "split" | "csplit" | "fallocate" | "wipe" | "srm" | "xattr"
         | "setfattr" | "mktemp" | "gzip" | "gunzip" | "bzip2" | "bunzip2" | "xz" | "unxz"
         | "zstd" | "unzstd" | "lzma" | "unlzma" | "compress" | "uncompress" | "pigz" | "sponge" => {
-            let p = parse(
-                args,
-                &[
-                    "-m",
-                    "--mode",
-                    "-s",
-                    "--size",
-                    "-r",
-                    "--reference",
-                    "-d",
-                    "-t",
-                    "-n",
-                    "-u",
-                    "--suffix",
-                    "-S",
-                    "-b",
-                    "-l",
-                    "-a",
-                    "-p",
-                    "--tmpdir",
-                    "-o",
-                    "-x",
-                    "-T",
-                    "-c",
-                ],
-            );
+            let p = parse(args, writer_options(&name));
+            if matches!(name.as_str(), "vim" | "vi" | "nvim" | "ex" | "emacs")
+                && (p.has(&["-c", "--cmd", "-S", "--eval", "-l", "--load", "-x"])
+                    || args
+                        .iter()
+                        .any(|a| a.lit().is_some_and(|t| t.starts_with('+'))))
+            {
+                w.opaque(format!("{name} is told to run editor commands"));
+            }
+            for f in p.values(&["-o"]) {
+                if name == "zstd" {
+                    wr(w, cx, f, &name);
+                }
+            }
+            for f in p.values(&["-M", "-X", "--set-file", "--random-source", "-D"]) {
+                r(w, cx, f, &name);
+            }
             let first_is_mode = matches!(
                 name.as_str(),
                 "chmod" | "chown" | "chgrp" | "setfacl" | "chattr"
@@ -618,11 +812,11 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
                 if reads_only {
                     r(w, cx, f, &name);
                 } else if name == "rm" && p.has(&["-r", "-R", "--recursive"]) {
-                    search_root(w, cx, f, Access::Write, "rm -r");
+                    tree(w, cx, f, Access::Write, "rm -r");
                 } else if matches!(name.as_str(), "chmod" | "chown" | "chgrp")
                     && p.has(&["-R", "--recursive"])
                 {
-                    search_root(w, cx, f, Access::Write, &name);
+                    tree(w, cx, f, Access::Write, &name);
                 } else {
                     wr(w, cx, f, &name);
                 }
@@ -1317,21 +1511,11 @@ fn run_interpreter(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) {
 }
 
 fn run_grep(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
-    let p = parse(
-        args,
+    // ripgrep's `-r` is --replace (takes a value); grep's `-r` is recursion (a flag).
+    let is_rg = matches!(name, "rg" | "ripgrep" | "ag" | "ack" | "sift" | "ugrep");
+    let rg_only: &[&str] = if is_rg {
         &[
-            "-e",
-            "--regexp",
-            "-f",
-            "--file",
-            "-m",
-            "--max-count",
-            "-A",
-            "-B",
-            "-C",
-            "--context",
-            "--after-context",
-            "--before-context",
+            "-r",
             "-g",
             "--glob",
             "--iglob",
@@ -1339,17 +1523,6 @@ fn run_grep(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             "--type",
             "-T",
             "--type-not",
-            "--include",
-            "--exclude",
-            "--exclude-dir",
-            "--exclude-from",
-            "-d",
-            "--directories",
-            "-D",
-            "--devices",
-            "--label",
-            "--color",
-            "--colour",
             "-j",
             "--threads",
             "-M",
@@ -1362,7 +1535,6 @@ fn run_grep(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             "--pre",
             "--pre-glob",
             "--ignore-file",
-            "-r",
             "--replace",
             "--sort",
             "--sortr",
@@ -1376,10 +1548,40 @@ fn run_grep(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             "-G",
             "--ignore-dir",
             "--file-search-regex",
+        ]
+    } else {
+        &[]
+    };
+    let p = parse_with(
+        args,
+        rg_only,
+        &[
+            "-e",
+            "--regexp",
+            "-f",
+            "--file",
+            "-m",
+            "--max-count",
+            "-A",
+            "-B",
+            "-C",
+            "--context",
+            "--after-context",
+            "--before-context",
+            "--include",
+            "--exclude",
+            "--exclude-dir",
+            "--exclude-from",
+            "-d",
+            "--directories",
+            "-D",
+            "--devices",
+            "--label",
+            "--color",
+            "--colour",
         ],
     );
-    // ripgrep's `-r` is --replace; grep's `-r` is recursion (a flag).
-    let is_rg = matches!(name, "rg" | "ripgrep" | "ag" | "ack" | "sift" | "ugrep");
+
     if p.has(&["--pre"]) {
         w.opaque(format!("{name} --pre runs a program on every file"));
     }
@@ -1395,11 +1597,11 @@ fn run_grep(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         .collect();
     let recursive = is_rg || p.has(&["-r", "-R", "--recursive", "--dereference-recursive", "-d"]);
     if files.is_empty() && recursive {
-        search_root_text(w, cx, ".", Access::Read, name);
+        tree(w, cx, &lit("."), Access::Read, name);
     }
     for f in files {
         if recursive {
-            search_root(w, cx, f, Access::Read, name);
+            tree(w, cx, f, Access::Read, name);
         } else {
             w.access(&cx.env, f, Access::Read, name);
         }
@@ -1536,19 +1738,8 @@ fn first_operand_in_order(args: &[Field], operands: &[Field]) -> Option<usize> {
 }
 
 fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
-    let p = parse(
-        args,
-        &[
-            "-t",
-            "--target-directory",
-            "-S",
-            "--suffix",
-            "-m",
-            "--mode",
-            "-o",
-            "--owner",
-            "-g",
-            "--group",
+    let with_value: &[&str] = match name {
+        "rsync" => &[
             "-e",
             "--rsh",
             "--exclude",
@@ -1559,9 +1750,6 @@ fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             "--filter",
             "-f",
             "--rsync-path",
-            "-P",
-            "-i",
-            "-F",
             "--backup-dir",
             "--compare-dest",
             "--link-dest",
@@ -1573,12 +1761,26 @@ fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             "-T",
             "--partial-dir",
             "--port",
-            "-l",
             "--config",
-            "-c",
-            "--cipher",
+            "--suffix",
         ],
-    );
+        "scp" => &["-i", "-F", "-l", "-c", "-o", "-P", "-S", "-J", "-D", "-X"],
+        "install" => &[
+            "-t",
+            "--target-directory",
+            "-S",
+            "--suffix",
+            "-m",
+            "--mode",
+            "-o",
+            "--owner",
+            "-g",
+            "--group",
+        ],
+        _ => &["-t", "--target-directory", "-S", "--suffix"],
+    };
+    let p = parse(args, with_value);
+
     if p.has(&["-e", "--rsh", "--rsync-path"]) && name == "rsync" {
         w.opaque("rsync --rsh runs a command of its choosing");
     }
@@ -1644,8 +1846,8 @@ fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             // Reading through the link later resolves to the target; creating it reads nothing.
             continue;
         }
-        if recursive && access == Access::Read {
-            search_root(w, cx, s, access, name);
+        if recursive {
+            tree(w, cx, s, access, name);
         } else {
             w.access(&cx.env, s, access, name);
         }
@@ -1655,7 +1857,7 @@ fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     {
         let sources_are_dirs = recursive;
         if sources_are_dirs {
-            search_root(w, cx, dest, Access::Write, name);
+            tree(w, cx, dest, Access::Write, name);
         } else {
             w.access(&cx.env, dest, Access::Write, name);
             // Copying into a directory writes a child of it named after each source.
@@ -1770,7 +1972,7 @@ fn run_tar(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     }
     if create {
         for f in &p.operands {
-            search_root_env(w, &cwd_env, f, Access::Read, name);
+            w.access_tree(&cwd_env, f, Access::Read, name);
         }
     } else if extract {
         w.access_text(&cwd_env, ".", Access::Write, true, "tar -x");
@@ -1814,7 +2016,7 @@ fn run_archive(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
                 w.access(&cx.env, archive, Access::Write, name);
             }
             for f in ops {
-                search_root(w, cx, f, Access::Read, name);
+                tree(w, cx, f, Access::Read, name);
             }
         }
         _ => w.opaque(format!("{name} is an archiver hookledger does not analyse")),
@@ -1822,12 +2024,18 @@ fn run_archive(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
 }
 
 fn run_download(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
-    let p = parse(
+    // wget's `-O FILE` names the output; curl's `-O` is a flag (name from the URL).
+    let wget_only: &[&str] = if name == "wget" {
+        &["-O", "-a", "-i"]
+    } else {
+        &[]
+    };
+    let p = parse_with(
         args,
+        wget_only,
         &[
             "-o",
             "--output",
-            "-O",
             "--output-document",
             "-T",
             "--upload-file",
@@ -1875,9 +2083,7 @@ fn run_download(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             "--range",
             "-P",
             "--directory-prefix",
-            "-a",
             "--append-output",
-            "-i",
             "--input-file",
             "--output-dir",
             "--retry",
@@ -2000,24 +2206,68 @@ fn run_download(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             }
         }
         if p.has(&["-O", "--remote-name", "--remote-name-all", "-J"]) {
-            let dir = p.values(&["--output-dir"]).next().cloned();
-            match dir {
-                Some(d) => search_root(w, cx, &d, Access::Write, "curl -O"),
-                None => search_root_text(w, cx, ".", Access::Write, "curl -O"),
-            }
+            let dir = p
+                .values(&["--output-dir"])
+                .next()
+                .and_then(Field::lit)
+                .unwrap_or(".")
+                .to_owned();
+            remote_names(
+                w,
+                cx,
+                &p.operands,
+                &dir,
+                p.has(&["-J", "--remote-header-name"]),
+                "curl -O",
+            );
         }
     } else if name == "wget" {
         let explicit = p.has(&["-O", "--output-document", "--spider"]);
-        match p.values(&["-P", "--directory-prefix"]).next().cloned() {
-            Some(d) => search_root(w, cx, &d, Access::Write, "wget -P"),
-            None if !explicit => search_root_text(w, cx, ".", Access::Write, "wget"),
-            None => {}
+        if !explicit {
+            let dir = p
+                .values(&["-P", "--directory-prefix"])
+                .next()
+                .and_then(Field::lit)
+                .unwrap_or(".")
+                .to_owned();
+            let recursive = p.has(&["-r", "--recursive", "-m", "--mirror"]);
+            remote_names(w, cx, &p.operands, &dir, recursive, "wget");
         }
     }
     // Operands are URLs; `file://` URLs read local files.
     for f in &p.operands {
         if let Some(path) = f.lit().and_then(|t| t.strip_prefix("file://")) {
             w.access(&cx.env, &lit(path), Access::Read, name);
+        }
+    }
+}
+
+/// Files a download names after its URL (`curl -O`, `wget`), in `dir`. When the server picks
+/// the name (`-J`, recursive mirroring), anything in `dir` may be written.
+fn remote_names(
+    w: &mut Walker,
+    cx: &Cx,
+    urls: &[Field],
+    dir: &str,
+    server_named: bool,
+    role: &str,
+) {
+    if server_named {
+        search_root_text(w, cx, dir, Access::Write, role);
+        return;
+    }
+    for url in urls {
+        let Some(text) = url.lit() else {
+            w.opaque(format!("{role} of a URL computed at run time"));
+            continue;
+        };
+        let path = text.split(['?', '#']).next().unwrap_or(text);
+        let name = path.rsplit('/').next().unwrap_or("");
+        if name.is_empty() || !text.contains('/') {
+            search_root_text(w, cx, dir, Access::Write, role);
+        } else {
+            let target = format!("{}/{name}", dir.trim_end_matches('/'));
+            w.access_text(&cx.env, &target, Access::Write, false, role);
         }
     }
 }
@@ -2059,14 +2309,18 @@ fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
         .filter(|t| !t.contains(['*', '?', '[']))
         .collect();
     let deletes = expression.iter().any(|f| f.lit() == Some("-delete"));
+    let executes = expression
+        .iter()
+        .any(|f| matches!(f.lit(), Some("-exec" | "-execdir" | "-ok" | "-okdir")));
     for root in &roots {
-        search_root(
-            w,
-            cx,
-            root,
-            if deletes { Access::Write } else { Access::Read },
-            "find",
-        );
+        if deletes {
+            tree(w, cx, root, Access::Write, "find -delete");
+        } else if executes {
+            tree(w, cx, root, Access::Read, "find -exec");
+        } else {
+            // Listing reads names, not content.
+            w.access(&cx.env, root, Access::Read, "find");
+        }
         if deletes && let Some(root_text) = root.lit() {
             for n in &names {
                 let p = format!("{}/{n}", root_text.trim_end_matches('/'));
@@ -2141,6 +2395,11 @@ fn search_root_env(w: &mut Walker, env: &Env, f: &Field, access: Access, role: &
         Field::Lit { text, .. } if text.is_empty() => w.access_text(env, ".", access, true, role),
         other => w.access(env, other, access, role),
     }
+}
+
+/// A directory whose whole tree the command reads or writes.
+fn tree(w: &mut Walker, cx: &Cx, f: &Field, access: Access, role: &str) {
+    w.access_tree(&cx.env, f, access, role)
 }
 
 fn search_root_text(w: &mut Walker, cx: &Cx, text: &str, access: Access, role: &str) {

@@ -52,9 +52,13 @@ pub struct PathAccess {
     /// Resolved physically (see `policy::paths`).
     pub path: PathBuf,
     pub access: Access,
-    /// The command reaches into what is under this directory (a search root, `find -delete`,
-    /// a glob's literal prefix): rules that cover every child apply.
+    /// The command reaches into what is under this directory (a glob's literal prefix, an
+    /// extraction directory): rules that cover every child apply.
     pub search_root: bool,
+    /// The command reads or writes the content of the whole tree under this directory
+    /// (`grep -r`, `rm -r`, `cp -r`, `find -delete`): rules rooted at a directory inside it
+    /// (`~/.ssh/**` under `~`, `.github/workflows/**` under the repository) apply too.
+    pub recursive: bool,
 }
 
 /// A git remote a command talks to.

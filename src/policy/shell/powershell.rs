@@ -150,6 +150,7 @@ pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
             path: paths::resolve(".", cwd, home),
             access: Access::Read,
             search_root: true,
+            recursive: false,
         });
     }
     out
@@ -162,6 +163,7 @@ fn push(out: &mut Analysis, raw: &str, cwd: &Path, home: Option<&Path>) {
             path: paths::resolve(dir, cwd, home),
             access: Access::Read,
             search_root: true,
+            recursive: false,
         });
         return;
     }
@@ -169,6 +171,7 @@ fn push(out: &mut Analysis, raw: &str, cwd: &Path, home: Option<&Path>) {
         path: paths::resolve(&raw.replace('\\', "/"), cwd, home),
         access: Access::Read,
         search_root: false,
+        recursive: false,
     });
 }
 

@@ -766,8 +766,42 @@ impl<'h> Walker<'h> {
         if self.exhausted() {
             return;
         }
-        let key = (text.to_owned(), access, search_root, env.cwds.clone());
-        if !self.seen.insert(key) {
+        self.push_access(env, text, access, search_root, false, role);
+    }
+
+    /// `text` names a directory whose whole tree the command reads or writes.
+    pub fn access_tree(&mut self, env: &Env, field: &Field, access: Access, role: &str) {
+        match field {
+            Field::Lit { text, glob: None } => {
+                let text = if text.is_empty() { "." } else { text.as_str() };
+                if PSEUDO_FILES.contains(&text) {
+                    return;
+                }
+                self.push_access(env, text, access, true, true, role);
+            }
+            other => self.access(env, other, access, role),
+        }
+    }
+
+    fn push_access(
+        &mut self,
+        env: &Env,
+        text: &str,
+        access: Access,
+        search_root: bool,
+        recursive: bool,
+        role: &str,
+    ) {
+        if self.exhausted() {
+            return;
+        }
+        let key = (
+            text.to_owned(),
+            access,
+            search_root || recursive,
+            env.cwds.clone(),
+        );
+        if !self.seen.insert(key) && !recursive {
             return;
         }
         for path in self.resolve(env, text, role) {
@@ -775,6 +809,7 @@ impl<'h> Walker<'h> {
                 path,
                 access,
                 search_root,
+                recursive,
             });
         }
     }
@@ -836,6 +871,7 @@ impl<'h> Walker<'h> {
                             path,
                             access,
                             search_root: false,
+                            recursive: false,
                         });
                     }
                 }
