@@ -1794,6 +1794,33 @@ fn shell_corpus() {
     let world = World::standard();
     std::fs::create_dir_all(world.repo.join("scripts")).unwrap();
     std::fs::write(world.repo.join("scripts/check.py"), "print(1)\n").unwrap();
+    // A script the agent could have written a moment ago with the Write tool.
+    let leak = world.repo.join("scripts/leak.sh");
+    std::fs::write(
+        &leak,
+        "#!/bin/sh\ncd \"$(dirname \"$0\")\"\ncat ~/.ssh/id_rsa\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&leak, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(
+        world.repo.join("scripts/build.sh"),
+        "#!/bin/sh\nset -eu\ncd \"$(dirname \"$0\")/..\"\ncargo build \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        world.repo.join("ci.patch"),
+        "--- a/.github/workflows/ci.yml\n+++ b/.github/workflows/ci.yml\n@@ -1 +1 @@\n-on: push\n+on: pull_request_target\n",
+    )
+    .unwrap();
+    std::fs::write(
+        world.repo.join("src.patch"),
+        "--- a/src/main.rs\n+++ b/src/main.rs\n@@ -1 +1 @@\n-fn main() {}\n+fn main() { }\n",
+    )
+    .unwrap();
     let mut failures = Vec::new();
     for (name, tool, command, action, rule) in SHELL_CASES {
         let (code, call) = world.tool(tool, json!({"command": expand(&world, command)}));

@@ -369,6 +369,73 @@ fn lit(text: &str) -> Field {
     }
 }
 
+/// The files a unified or git diff changes, with `strip` leading components removed (with
+/// `basename_default`, as `patch` without `-p`: the last component only).
+pub fn patch_targets(text: &str, strip: usize, basename_default: bool) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let name = if let Some(rest) = line
+            .strip_prefix("+++ ")
+            .or_else(|| line.strip_prefix("--- "))
+        {
+            rest.split('\t').next().unwrap_or(rest).trim()
+        } else if let Some(rest) = line
+            .strip_prefix("rename to ")
+            .or_else(|| line.strip_prefix("copy to "))
+            .or_else(|| line.strip_prefix("rename from "))
+        {
+            // git's extended headers are already relative to the top.
+            let rest = rest.trim();
+            if !out.iter().any(|o| o == rest) {
+                out.push(rest.to_owned());
+            }
+            continue;
+        } else {
+            continue;
+        };
+        if name == "/dev/null" || name.is_empty() {
+            continue;
+        }
+        let name = name.trim_matches('"');
+        let stripped: String = if basename_default {
+            name.rsplit('/').next().unwrap_or(name).to_owned()
+        } else {
+            let parts: Vec<&str> = name.split('/').collect();
+            if parts.len() <= strip {
+                continue;
+            }
+            parts[strip..].join("/")
+        };
+        if !out.contains(&stripped) {
+            out.push(stripped);
+        }
+    }
+    out
+}
+
+/// A file whose first line is a `#!` for a Bourne-style shell.
+fn is_shell_script(w: &mut Walker, env: &Env, field: &Field) -> bool {
+    let Some(text) = field.lit() else {
+        return false;
+    };
+    let Some(path) = w.resolve(env, text, "the program run").into_iter().next() else {
+        return false;
+    };
+    let Ok(mut file) = std::fs::File::open(&path) else {
+        return false;
+    };
+    let mut head = [0u8; 128];
+    let n = std::io::Read::read(&mut file, &mut head).unwrap_or(0);
+    let first_line = String::from_utf8_lossy(&head[..n]);
+    let first_line = first_line.lines().next().unwrap_or("");
+    first_line.starts_with("#!")
+        && [
+            "/sh", "/bash", "/dash", "/zsh", "/ksh", "env sh", "env bash", "env zsh",
+        ]
+        .iter()
+        .any(|s| first_line.contains(s))
+}
+
 fn name_of(field: &Field) -> Option<String> {
     let text = field.lit()?;
     Some(
@@ -391,8 +458,14 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         return;
     };
     if first.lit().is_some_and(|t| t.contains('/')) {
-        // Running a file reads it.
+        // Running a file reads it; a shell script is walked like `bash FILE`.
         w.access(&cx.env, first, Access::Read, "the program run");
+        if is_shell_script(w, &cx.env, first) {
+            unknown_arguments(w, cx, &name, &argv[1..]);
+            let mut shell = cx.env.clone();
+            w.script_file(&mut shell, first, false);
+            return;
+        }
     }
     if let Some(Field::Lit { glob: Some(_), .. }) = argv.first() {
         w.opaque("the command name is a glob");
@@ -493,6 +566,9 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             if let Some(script) = args.first() {
                 r(w, cx, script, &name.to_string());
                 unknown_arguments(w, cx, &name, &args[1..]);
+                let mut shell = cx.env.clone();
+                w.script_file(&mut shell, script, true);
+                env.cwds = shell.cwds;
             }
         }
         "exec" | "command" | "builtin" | "nohup" | "setsid" | "unbuffer" | "caffeinate" => {
@@ -584,7 +660,8 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         _ if scripts::interpreter(&name).is_some() => run_interpreter(w, cx, &name, args),
         "git" => {
             let git_dir = cx.git_dir.clone();
-            super::git_cmd::run(w, env, &cx.env, git_dir, args)
+            let stdin = cx.stdin.clone();
+            super::git_cmd::run(w, env, &cx.env, git_dir, &stdin, args)
         }
         "find" => run_find(w, env, cx, args),
         "cat" | "tac" | "rev" | "bc" | "dc" | "nl" | "less" | "more" | "most" | "wc" | "file"
@@ -864,20 +941,40 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             for f in p.values(&["-d", "--directory"]) {
                 change_directory(w, &mut cx.env, Some(f), "patch -d");
             }
-            for f in p.values(&["-i", "--input"]) {
-                r(w, cx, f, "patch -i");
-            }
             for f in p.values(&["-o", "--output", "-r", "--reject-file"]) {
                 wr(w, cx, f, "patch");
             }
-            match p.operands.first() {
+            let strip = p
+                .values(&["-p", "--strip"])
+                .next()
+                .and_then(Field::lit)
+                .and_then(|t| t.parse::<usize>().ok());
+            if let Some(f) = p.operands.first() {
+                // `patch FILE [PATCHFILE]`: the file named is the one written.
+                wr(w, cx, f, "patch");
+                for f in p.operands.iter().skip(1) {
+                    r(w, cx, f, "patch");
+                }
+                return;
+            }
+            let input = match p.values(&["-i", "--input"]).next().cloned() {
                 Some(f) => {
-                    wr(w, cx, f, "patch");
-                    for f in p.operands.iter().skip(1) {
-                        r(w, cx, f, "patch");
+                    r(w, cx, &f, "patch -i");
+                    f.lit().and_then(|t| w.small_file(&cx.env, t))
+                }
+                None => match &cx.stdin {
+                    Stdin::Literal(t) => Some(t.clone()),
+                    _ => None,
+                },
+            };
+            match input {
+                Some(text) => {
+                    let env_here = cx.env.clone();
+                    for target in patch_targets(&text, strip.unwrap_or(0), strip.is_none()) {
+                        w.access_text(&env_here, &target, Access::Write, false, "patch");
                     }
                 }
-                None => w.opaque("patch writes the files its patch names"),
+                None => w.opaque("patch writes the files its patch names, which cannot be read"),
             }
         }
         "tar" | "bsdtar" | "gtar" => run_tar(w, cx, &name, args),
@@ -1369,6 +1466,9 @@ fn run_shell(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) {
             );
             // The script is a program hookledger has not seen: its arguments may be paths.
             unknown_arguments(w, cx, name, &args[i + 1..]);
+            let script = script.clone();
+            let mut shell = cx.env.clone();
+            w.script_file(&mut shell, &script, false);
         }
         _ => match &cx.stdin {
             Stdin::Literal(text) => {

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::walk::{Env, Walker};
+use super::walk::{Env, Stdin, Walker};
 use super::words::Field;
 use crate::policy::eval::Access;
 
@@ -171,6 +171,7 @@ pub fn run(
     _shell_env: &mut Env,
     env: &Env,
     git_dir_env: Option<Option<String>>,
+    stdin: &Stdin,
     args: &[Field],
 ) {
     let mut env = env.clone();
@@ -502,7 +503,7 @@ pub fn run(
         "bisect" if rest.first().and_then(Field::lit) == Some("run") => {
             w.opaque("git bisect run runs a command")
         }
-        "rebase" | "cherry-pick" | "merge" | "commit" | "am" | "revert" | "pull-request" => {
+        "rebase" | "cherry-pick" | "merge" | "commit" | "revert" | "pull-request" => {
             let p = options(
                 rest,
                 &[
@@ -568,7 +569,7 @@ pub fn run(
                 }
             }
         }
-        "apply" => {
+        "apply" | "am" => {
             let p = options(
                 rest,
                 &[
@@ -581,20 +582,56 @@ pub fn run(
                     "--build-fake-ancestor",
                 ],
             );
+            let strip =
+                p.3.iter()
+                    .find(|(o, _)| o == "-p")
+                    .and_then(|(_, v)| {
+                        v.as_ref()
+                            .and_then(Field::lit)
+                            .and_then(|t| t.parse::<usize>().ok())
+                    })
+                    .unwrap_or(1);
+            let prefix =
+                p.3.iter()
+                    .find(|(o, _)| o == "--directory")
+                    .and_then(|(_, v)| v.as_ref().and_then(Field::lit).map(str::to_owned));
+            let check_only = p
+                .0
+                .iter()
+                .any(|o| matches!(o.as_str(), "--check" | "--stat" | "--numstat" | "--summary"));
+            let mut texts: Vec<Option<String>> = Vec::new();
             for f in &p.1 {
-                w.access(&env, f, Access::Read, "git apply");
+                w.access(&env, f, Access::Read, &operation);
+                texts.push(f.lit().and_then(|t| w.small_file(&env, t)));
             }
-            for (o, v) in &p.3 {
-                if o == "--directory"
-                    && let Some(v) = v
-                {
-                    w.access(&work_env, v, Access::Write, "git apply --directory");
+            if p.1.is_empty() {
+                texts.push(match stdin {
+                    Stdin::Literal(t) => Some(t.clone()),
+                    _ => None,
+                });
+            }
+            if check_only {
+                return;
+            }
+            for text in texts {
+                match text {
+                    Some(text) => {
+                        for dir in &repo_dirs {
+                            let top = repo_root_of(dir);
+                            for target in super::commands::patch_targets(&text, strip, false) {
+                                let rel = match &prefix {
+                                    Some(pre) => format!("{}/{target}", pre.trim_end_matches('/')),
+                                    None => target,
+                                };
+                                let full = top.join(rel).to_string_lossy().into_owned();
+                                w.access_text(&env, &full, Access::Write, false, &operation);
+                            }
+                        }
+                    }
+                    None => w.opaque(format!(
+                        "{operation} changes the files its patch names, which cannot be read"
+                    )),
                 }
-            }
-            // The patch names the files it changes: the whole work tree may be written.
-            for dir in &repo_dirs {
-                let t = dir.to_string_lossy().into_owned();
-                w.access_text(&env, &t, Access::Write, true, "git apply");
             }
         }
         "add" | "rm" | "mv" | "restore" | "checkout" | "switch" | "reset" | "stash" | "clean"

@@ -299,6 +299,7 @@ pub fn check_code(w: &mut Walker, env: &Env, lang: Lang, code: &str, interpreter
         }
     }
     let literals = string_literals(code, lang);
+    run_literal_commands(w, env, lang, code, &literals);
     // Concatenation or interpolation next to a path fragment builds a path at run time.
     for lit in &literals {
         if lit.path_fragment() && (lit.joined || lit.interpolates) {
@@ -341,6 +342,65 @@ pub fn check_code(w: &mut Walker, env: &Env, lang: Lang, code: &str, interpreter
     }
 }
 
+/// Calls that hand a string to a shell (or an argv list to a program).
+const COMMAND_CALLS: &[&str] = &[
+    "system(",
+    "system",
+    "popen(",
+    "execsync(",
+    "exec(",
+    "check_output(",
+    "check_call(",
+    "run(",
+    "call(",
+    "getoutput(",
+    "getstatusoutput(",
+    "spawnsync(",
+    "qx(",
+    "%x(",
+    "shell_exec(",
+    "passthru(",
+];
+
+/// Commands an interpreter runs from literals (`os.system("cat .env")`,
+/// `subprocess.run(["cat", ".env"])`, Perl and Ruby backquotes) are analysed as shell
+/// commands, so their paths count like the command line's own. The code stays unanalyzable
+/// for what it may do besides.
+fn run_literal_commands(w: &mut Walker, env: &Env, lang: Lang, code: &str, literals: &[Literal]) {
+    let mut k = 0;
+    while k < literals.len() {
+        let lit = &literals[k];
+        let before = lit.before.trim_end();
+        if COMMAND_CALLS.iter().any(|c| before.ends_with(c)) {
+            w.subshell_program(&lit.text, env);
+        } else if before.ends_with('[')
+            && COMMAND_CALLS
+                .iter()
+                .any(|c| before.trim_end_matches('[').trim_end().ends_with(c))
+        {
+            // An argv list: this literal and those that follow it in the list.
+            let mut argv = vec![lit.text.clone()];
+            while k + 1 < literals.len() && literals[k + 1].before.trim_end().ends_with(',') {
+                k += 1;
+                argv.push(literals[k].text.clone());
+            }
+            let line: Vec<String> = argv
+                .iter()
+                .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+                .collect();
+            w.subshell_program(&line.join(" "), env);
+        }
+        k += 1;
+    }
+    if matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php) {
+        let mut parts = code.split('`');
+        parts.next();
+        while let (Some(inner), Some(_)) = (parts.next(), parts.next()) {
+            w.subshell_program(inner, env);
+        }
+    }
+}
+
 fn short(s: &str) -> String {
     s.chars().take(40).collect()
 }
@@ -351,6 +411,8 @@ struct Literal {
     joined: bool,
     /// Contains interpolation syntax (`${`, `#{`, `$var`, `%s`, `{}` in an f-string).
     interpolates: bool,
+    /// The code just before the literal, lower-cased and without trailing space.
+    before: String,
 }
 
 impl Literal {
@@ -417,10 +479,12 @@ fn string_literals(code: &str, lang: Lang) -> Vec<Literal> {
             || (c == b'`' && text.contains('$'))
             || text.contains("%s")
             || text.contains("{}");
+        let tail_start = before.char_indices().rev().nth(24).map_or(0, |(k, _)| k);
         out.push(Literal {
             text,
             joined,
             interpolates,
+            before: before[tail_start..].to_ascii_lowercase(),
         });
         i = j + 1;
     }

@@ -646,7 +646,11 @@ impl<'h> Walker<'h> {
                             );
                             if matches!(kind, IoFileRedirectKind::Read) && fd.is_none_or(|f| f == 0)
                             {
-                                stdin = Stdin::Unknown;
+                                // A script or patch read from a file is as readable to us.
+                                stdin = field
+                                    .lit()
+                                    .and_then(|t| self.small_file(env, t))
+                                    .map_or(Stdin::Unknown, Stdin::Literal);
                             }
                         }
                         IoFileRedirectTarget::Duplicate(word) => {
@@ -880,6 +884,49 @@ impl<'h> Walker<'h> {
                 )),
             }
         }
+    }
+
+    /// The text of a small regular file named by `text`, when there is exactly one candidate.
+    pub fn small_file(&mut self, env: &Env, text: &str) -> Option<String> {
+        const MAX_BYTES: u64 = 4 * 1024 * 1024;
+        let paths = self.resolve(env, text, "a redirection");
+        let [path] = paths.as_slice() else {
+            return None;
+        };
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.is_file() || meta.len() > MAX_BYTES {
+            return None;
+        }
+        std::fs::read_to_string(path).ok()
+    }
+
+    /// Reads a shell script a command runs (`bash x.sh`, `source x.sh`, `./x.sh`) and walks it.
+    /// A script is a program hookledger has not seen, treated like any unknown command: what
+    /// it cannot determine is dropped, but paths it names literally are checked, so a script
+    /// the agent wrote a moment ago cannot do what the command line itself may not.
+    pub fn script_file(&mut self, env: &mut Env, script: &Field, in_current_shell: bool) {
+        const MAX_SCRIPT_BYTES: u64 = 64 * 1024;
+        let Some(text) = script.lit() else {
+            return;
+        };
+        let known_before = self.out.unanalyzable.len();
+        for path in self.resolve(env, text, "the script") {
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if !meta.is_file() || meta.len() > MAX_SCRIPT_BYTES {
+                continue;
+            }
+            let Ok(source) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            if in_current_shell {
+                self.program(&source, env);
+            } else {
+                self.subshell_program(&source, env);
+            }
+        }
+        self.out.unanalyzable.truncate(known_before);
     }
 
     pub fn remote(&mut self, url: String, operation: &str) {
