@@ -33,6 +33,8 @@ use super::eval::Access;
 /// Commands longer than this are not parsed: nobody types them, and the parser's cost grows
 /// faster than linearly on some shapes.
 pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
+/// Commands up to this long are parsed on the current stack (at most ~2.5 MB of it).
+const SHORT_COMMAND_BYTES: usize = 4096;
 /// Deeper nesting of substitutions, subshells or compound commands is not followed.
 pub const MAX_DEPTH: usize = 32;
 /// Open-bracket nesting beyond this (counted without regard to quotes) is refused before
@@ -101,17 +103,22 @@ pub fn analyze_bash(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis 
             "the command nests brackets {depth} deep; more than {MAX_BRACKET_NESTING} is not analysed"
         ));
     }
-    // The parser recurses once per nesting level; a grown stack keeps a deep but legal
-    // command from overflowing it (an abort that would let the call through), and
     // catch_unwind turns a parser bug into "unanalyzable" instead of a crash.
-    // The parser needs roughly 600 bytes of stack per byte of the most deeply nested input.
-    let red_zone = command.len() * 600 + 1024 * 1024;
-    stacker::maybe_grow(red_zone, 256 * 1024 * 1024, || {
+    let guarded = || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             walk::analyze(command, cwd, home)
         }))
         .unwrap_or_else(|_| Analysis::opaque("the shell parser failed on this command"))
-    })
+    };
+    // The parser recurses once per nesting level, roughly 600 bytes of stack per byte of the
+    // most deeply nested input: a long command runs on a grown stack so that a deep but legal
+    // one cannot overflow it (an abort, which would let the call through). Short ones fit the
+    // main thread's stack, and finding its size costs more than parsing them.
+    if command.len() <= SHORT_COMMAND_BYTES {
+        guarded()
+    } else {
+        stacker::maybe_grow(command.len() * 600 + 1024 * 1024, 256 * 1024 * 1024, guarded)
+    }
 }
 
 /// Analyses a `PowerShell` tool command: only a few read-only cmdlets are understood.
