@@ -117,7 +117,11 @@ pub fn analyze_bash(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis 
     if command.len() <= SHORT_COMMAND_BYTES {
         guarded()
     } else {
-        stacker::maybe_grow(command.len() * 600 + 1024 * 1024, 256 * 1024 * 1024, guarded)
+        stacker::maybe_grow(
+            command.len() * 600 + 1024 * 1024,
+            256 * 1024 * 1024,
+            guarded,
+        )
     }
 }
 
