@@ -52,3 +52,13 @@ CREATE TABLE session_state (
     cli_version  TEXT,
     updated_ns   INTEGER NOT NULL
 ) STRICT;
+
+-- Export cursors for at-least-once shipping (migration 0002). `acked_seq` moves only on an
+-- acknowledgement; `pending_seq` ends the batch last written and not yet acknowledged.
+CREATE TABLE export_cursor (
+    sink         TEXT    PRIMARY KEY,
+    acked_seq    INTEGER NOT NULL CHECK (acked_seq >= 0),
+    acked_hash   BLOB    CHECK (acked_hash IS NULL OR length(acked_hash) = 32),
+    pending_seq  INTEGER CHECK (pending_seq IS NULL OR pending_seq >= acked_seq),
+    updated_ns   INTEGER NOT NULL
+) STRICT;

@@ -11,6 +11,7 @@ hookledger: a policy gate and tamper-evident ledger for Claude Code hooks.
 
 pub mod cli;
 pub mod config;
+pub mod export;
 pub mod git;
 pub mod hook;
 pub mod ledger;

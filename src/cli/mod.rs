@@ -3,6 +3,7 @@ The command line: clap definitions and dispatch. Each subcommand lives in its ow
 returns an exit code; this is the only layer that prints to stdout.
 */
 
+mod export;
 mod hook;
 mod install;
 mod log;
@@ -10,6 +11,7 @@ mod policy;
 mod show;
 mod time;
 mod verify;
+mod verify_export;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +42,10 @@ pub enum Command {
     Log(log::Args),
     /// Print one record in full
     Show(show::Args),
+    /// Export records as NDJSON for a SIEM (with a signed checkpoint and named cursors)
+    Export(export::Args),
+    /// Verify shipped export batches: hash links, gaps, forks, checkpoint signatures
+    VerifyExport(verify_export::Args),
     /// Validate the policy, or explain a decision without recording it
     Policy(policy::Args),
     /// Register hookledger's hooks in Claude Code's settings (merging, with a backup)
@@ -71,6 +77,8 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(ledger, &args),
         Command::Log(args) => log::run(ledger, &args),
         Command::Show(args) => show::run(ledger, &args),
+        Command::Export(args) => export::run(ledger, &args),
+        Command::VerifyExport(args) => verify_export::run(&args),
         Command::Policy(args) => policy::run(&args),
         Command::Install(args) => install::run_install(&args),
         Command::Uninstall(args) => install::run_uninstall(&args),

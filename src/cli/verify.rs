@@ -13,6 +13,10 @@ pub struct Args {
     /// Print the report as one JSON object
     #[arg(long)]
     pub json: bool,
+    /// Also compare the ledger with a shipped export or checkpoint (NDJSON): detects
+    /// truncation, rollback to an older copy, and forks
+    #[arg(long, value_name = "FILE")]
+    pub against: Option<std::path::PathBuf>,
 }
 
 pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
@@ -28,6 +32,9 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot verify {}", path.display()))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if let Some(file) = &args.against {
+        return against(&path, file, &report, args.json);
     }
     if args.json {
         super::out(&format!("{}\n", serde_json::to_string(&report)?))?;
@@ -94,4 +101,93 @@ fn kebab(code: &crate::ledger::verify::ProblemCode) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// Compares the local ledger with what was shipped from it.
+fn against(
+    path: &Path,
+    file: &Path,
+    report: &VerifyReport,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use crate::ledger::frame;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let shipped = crate::export::receive::read_shipped(&bytes);
+    if shipped.records.is_empty() {
+        anyhow::bail!("{} holds no exported records", file.display());
+    }
+    let ledger = crate::ledger::Ledger::open_read_only(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut problems: Vec<serde_json::Value> = Vec::new();
+    if shipped
+        .ledger_id
+        .is_some_and(|id| &id != ledger.ledger_id())
+    {
+        problems.push(
+            serde_json::json!({"code": "ledger-id-mismatch", "detail": format!(
+            "the export is from ledger {}, this is ledger {}: the ledger was replaced",
+            shipped.ledger_id.map(|i| frame::to_hex(&i)).unwrap_or_default(),
+            frame::to_hex(ledger.ledger_id()))}),
+        );
+    }
+    let (local_head, _) = ledger.head()?;
+    let mut checks: Vec<(u64, frame::Hash)> =
+        shipped.records.iter().map(|(s, h)| (*s, *h)).collect();
+    checks.extend(shipped.claims.iter().copied());
+    checks.sort();
+    checks.dedup();
+    let shipped_max = checks.last().map(|(s, _)| *s).unwrap_or(0);
+    if local_head < shipped_max {
+        problems.push(serde_json::json!({"code": "truncated", "seq": local_head + 1, "detail": format!(
+            "the ledger ends at seq {local_head}, but records up to {shipped_max} were shipped: it was truncated or rolled back")}));
+    }
+    for (seq, hash) in &checks {
+        if *seq > local_head {
+            break;
+        }
+        match ledger.record(*seq)? {
+            Some(local) if local.hash == *hash => {}
+            Some(local) => {
+                problems.push(serde_json::json!({"code": "forked", "seq": seq, "detail": format!(
+                    "record {seq} differs from the one shipped ({} here, {} shipped): the ledger was rewritten or restored from an older copy and regrown",
+                    frame::to_hex(&local.hash[..6]), frame::to_hex(&hash[..6]))}));
+                break;
+            }
+            None => {
+                problems.push(serde_json::json!({"code": "truncated", "seq": seq, "detail": format!("record {seq} was shipped but is missing here")}));
+                break;
+            }
+        }
+    }
+    let intact = report.intact && problems.is_empty();
+    if json {
+        let out = serde_json::json!({"intact": intact, "chain": report, "against": file.display().to_string(),
+            "shipped_records": shipped.records.len(), "shipped_through": shipped_max, "problems": problems});
+        super::out(&format!("{out}\n"))?;
+    } else {
+        let mut text = render(report);
+        text.push_str(&format!(
+            "against  {} ({} records shipped, through seq {shipped_max})\n",
+            file.display(),
+            shipped.records.len()
+        ));
+        for p in &problems {
+            text.push_str(&format!(
+                "  {}: {}\n",
+                p["code"].as_str().unwrap_or("?"),
+                p["detail"].as_str().unwrap_or("")
+            ));
+        }
+        text.push_str(if intact {
+            "consistent with what was shipped\n"
+        } else {
+            "NOT consistent with what was shipped\n"
+        });
+        super::out(&text)?;
+    }
+    Ok(if intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

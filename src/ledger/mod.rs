@@ -7,6 +7,7 @@ chain. When the database cannot be written, records go to the spool (see [`spool
 merged by the next successful append.
 */
 
+pub mod checkpoint;
 pub mod frame;
 pub mod keys;
 pub mod spool;
@@ -26,7 +27,13 @@ pub const APPLICATION_ID: i32 = 0x484B_4C31;
 pub const FORMAT_VERSION: i64 = 1;
 
 /// Numbered migrations, applied in order; `user_version` is the number of the last one applied.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../schema/migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../schema/migrations/0001_initial.sql")),
+    (
+        2,
+        include_str!("../../schema/migrations/0002_export_cursor.sql"),
+    ),
+];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 

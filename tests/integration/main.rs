@@ -14,5 +14,7 @@ mod install;
 mod policy;
 // Concurrency, kill -9, and a ledger that cannot be written.
 mod robustness;
+// Export batches, cursors and the receiver's check.
+mod export;
 // Edited, deleted, inserted and swapped records.
 mod tamper;

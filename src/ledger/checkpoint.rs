@@ -1,0 +1,152 @@
+/*!
+Signed checkpoints: a record in the chain that commits, under the ledger's Ed25519 key, to
+the ledger id, a sequence number and the hash of the record at that number.
+
+Once a checkpoint has been shipped off the machine, rewriting, truncating or rolling back
+anything up to its sequence number is detectable by whoever holds it, and the absence of
+newer checkpoints (silence) is visible too. The signed text is fixed and line-based, so a
+receiver checks it without re-serializing JSON:
+
+```text
+hookledger/checkpoint/v1
+ledger <ledger id, 32 hex>
+seq <covered sequence number>
+head <hash of that record, 64 hex>
+time <unix nanoseconds>
+```
+*/
+
+use ed25519_dalek::{Signature, Signer, Verifier, VerifyingKey};
+use serde_json::{Value, json};
+
+use super::frame::{self, Hash, LedgerId};
+use super::{Appended, Ledger, LedgerError, NewRecord, canonical_json, keys, now_ns};
+
+pub const CHECKPOINT_KIND: &str = "checkpoint";
+const HEADER: &str = "hookledger/checkpoint/v1";
+
+/// What a checkpoint commits to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub ledger_id: LedgerId,
+    pub seq: u64,
+    pub head: Hash,
+    pub time_ns: i64,
+}
+
+impl Claim {
+    pub fn signed_text(&self) -> String {
+        format!(
+            "{HEADER}\nledger {}\nseq {}\nhead {}\ntime {}\n",
+            frame::to_hex(&self.ledger_id),
+            self.seq,
+            frame::to_hex(&self.head),
+            self.time_ns
+        )
+    }
+}
+
+/// Appends a checkpoint covering the current head, signed with the ledger's key.
+pub fn append_checkpoint(ledger: &mut Ledger, reason: &str) -> Result<Appended, LedgerError> {
+    let key = keys::load_signing_key(&keys::key_dir(ledger.path()), ledger.ledger_id())?;
+    let (seq, head) = ledger.head()?;
+    let claim = Claim {
+        ledger_id: *ledger.ledger_id(),
+        seq,
+        head,
+        time_ns: now_ns(),
+    };
+    let text = claim.signed_text();
+    let signature = key.sign(text.as_bytes());
+    let payload = json!({
+        "ledger_id": frame::to_hex(&claim.ledger_id),
+        "covers": {"seq": claim.seq, "head": frame::to_hex(&claim.head)},
+        "time_ns": claim.time_ns.to_string(),
+        "reason": reason,
+        "signed": text,
+        "signature": {
+            "algorithm": "ed25519",
+            "public_key": frame::to_hex(&key.verifying_key().to_bytes()),
+            "value": frame::to_hex(&signature.to_bytes()),
+        },
+    });
+    let outcome = ledger.append(&[NewRecord {
+        ts_ns: claim.time_ns,
+        kind: CHECKPOINT_KIND.to_owned(),
+        payload: canonical_json(&payload),
+    }])?;
+    outcome
+        .appended
+        .last()
+        .copied()
+        .ok_or(LedgerError::MissingMeta)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("checkpoint payload is not valid: {0}")]
+    Malformed(&'static str),
+    #[error("checkpoint signature does not verify")]
+    BadSignature,
+    #[error("checkpoint was signed by a key other than the ledger's")]
+    UnknownKey,
+}
+
+/// Parses a checkpoint record's payload and checks its signature against `trusted` (the
+/// public key from the ledger's genesis record). Returns what it commits to.
+pub fn verify_payload(payload: &[u8], trusted: &[u8; 32]) -> Result<Claim, CheckpointError> {
+    let value: Value =
+        serde_json::from_slice(payload).map_err(|_| CheckpointError::Malformed("not JSON"))?;
+    let text = value["signed"]
+        .as_str()
+        .ok_or(CheckpointError::Malformed("no signed text"))?;
+    let claim = parse_signed_text(text).ok_or(CheckpointError::Malformed("signed text"))?;
+    let signature_hex = value["signature"]["value"]
+        .as_str()
+        .ok_or(CheckpointError::Malformed("no signature"))?;
+    let signature = frame::from_hex::<64>(signature_hex)
+        .ok_or(CheckpointError::Malformed("signature is not 64 hex bytes"))?;
+    if let Some(claimed) = value["signature"]["public_key"].as_str()
+        && frame::from_hex::<32>(claimed).as_ref() != Some(trusted)
+    {
+        return Err(CheckpointError::UnknownKey);
+    }
+    let key = VerifyingKey::from_bytes(trusted).map_err(|_| CheckpointError::UnknownKey)?;
+    key.verify(text.as_bytes(), &Signature::from_bytes(&signature))
+        .map_err(|_| CheckpointError::BadSignature)?;
+    // The JSON fields next to the signed text must say the same, or a reader of the JSON
+    // would be misled by an unsigned claim.
+    let covers_seq = value["covers"]["seq"].as_u64();
+    let covers_head = value["covers"]["head"]
+        .as_str()
+        .and_then(frame::from_hex::<32>);
+    if covers_seq != Some(claim.seq) || covers_head != Some(claim.head) {
+        return Err(CheckpointError::Malformed(
+            "JSON fields disagree with the signed text",
+        ));
+    }
+    Ok(claim)
+}
+
+fn parse_signed_text(text: &str) -> Option<Claim> {
+    let mut lines = text.lines();
+    if lines.next()? != HEADER {
+        return None;
+    }
+    let ledger_id = frame::from_hex::<16>(lines.next()?.strip_prefix("ledger ")?)?;
+    let seq = lines.next()?.strip_prefix("seq ")?.parse().ok()?;
+    let head = frame::from_hex::<32>(lines.next()?.strip_prefix("head ")?)?;
+    let time_ns = lines.next()?.strip_prefix("time ")?.parse().ok()?;
+    Some(Claim {
+        ledger_id,
+        seq,
+        head,
+        time_ns,
+    })
+}
+
+/// The public key a genesis payload names.
+pub fn genesis_public_key(genesis_payload: &[u8]) -> Option<[u8; 32]> {
+    let value: Value = serde_json::from_slice(genesis_payload).ok()?;
+    frame::from_hex::<32>(value["signing_key"]["public_key"].as_str()?)
+}
