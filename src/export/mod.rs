@@ -81,8 +81,9 @@ fn native_line(ledger_id: &str, r: &StoredRecord, line: &mut Vec<u8>) {
     base64::engine::general_purpose::STANDARD.encode_string(&r.payload, &mut b64);
     line.extend_from_slice(b64.as_bytes());
     line.extend_from_slice(b"\"");
-    // The stored payload is RFC 8785 JSON already; embed it as is when it parses.
-    if serde_json::from_slice::<serde::de::IgnoredAny>(&r.payload).is_ok() {
+    // The stored payload is RFC 8785 JSON written by hookledger: embed it as is. (`verify`
+    // catches a payload that was tampered into something else; receivers use payload_b64.)
+    if r.payload.first() == Some(&b'{') && r.payload.last() == Some(&b'}') {
         line.extend_from_slice(b",\"payload\":");
         line.extend_from_slice(&r.payload);
     }

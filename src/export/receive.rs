@@ -127,88 +127,73 @@ impl Receiver {
         Receiver::default()
     }
 
-    /// Adds one batch (NDJSON text). `source` names it in messages.
+    /// Adds one batch (NDJSON text). `source` names it in messages. Lines are parsed and
+    /// hashed on all cores, then merged in order.
     pub fn add_batch(&mut self, text: &[u8], source: &str) {
-        for (index, raw) in text.split(|b| *b == b'\n').enumerate() {
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            if raw.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        let chunks = split_lines(text, threads);
+        let parsed: Vec<Vec<Parsed>> = if chunks.len() <= 1 {
+            chunks
+                .iter()
+                .map(|(offset, chunk)| parse_chunk(chunk, *offset))
+                .collect()
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = chunks
+                    .iter()
+                    .map(|(offset, chunk)| scope.spawn(move || parse_chunk(chunk, *offset)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_default())
+                    .collect()
+            })
+        };
+        for item in parsed.into_iter().flatten() {
             self.lines += 1;
-            if let Err(detail) = self.add_line(raw) {
-                self.problems.push(Problem {
+            match item {
+                Parsed::Malformed { line, detail } => self.problems.push(Problem {
                     code: "malformed-line",
                     seq: None,
-                    detail: format!("{source}:{}: {detail}", index + 1),
-                });
+                    detail: format!("{source}:{line}: {detail}"),
+                }),
+                Parsed::BadHash { ledger_id, seq } => {
+                    self.ledgers.entry(ledger_id).or_default().problems.push(Problem {
+                        code: "bad-hash",
+                        seq: Some(seq),
+                        detail: format!(
+                            "record {seq} does not hash to the hash it carries: its content was changed"
+                        ),
+                    })
+                }
+                Parsed::Record {
+                    ledger_id,
+                    seq,
+                    entry,
+                } => self.insert(ledger_id, seq, entry),
             }
         }
     }
 
-    fn add_line(&mut self, raw: &[u8]) -> Result<(), String> {
-        let line: Line = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-        let ledger_id =
-            frame::from_hex::<16>(&line.ledger_id).ok_or("ledger_id is not 32 hex digits")?;
-        let ts_ns: i64 = match &line.ts_ns {
-            TsNs::Text(t) => t.parse().map_err(|_| "ts_ns is not an integer")?,
-            TsNs::Number(n) => *n,
-        };
-        let prev =
-            frame::from_hex::<32>(&line.prev_hash).ok_or("prev_hash is not 64 hex digits")?;
-        let claimed = frame::from_hex::<32>(&line.hash).ok_or("hash is not 64 hex digits")?;
-        let payload = base64::engine::general_purpose::STANDARD
-            .decode(line.payload_b64.as_bytes())
-            .map_err(|_| "payload_b64 is not base64")?;
+    fn insert(&mut self, ledger_id: LedgerId, seq: u64, entry: Entry) {
         let state = self.ledgers.entry(ledger_id).or_default();
-        let computed = Frame {
-            ledger_id: &ledger_id,
-            seq: line.seq,
-            ts_ns,
-            prev_hash: &prev,
-            kind: &line.kind,
-            payload: &payload,
-        }
-        .hash()
-        .map_err(|e| e.to_string())?;
-        if computed != claimed {
-            state.problems.push(Problem {
-                code: "bad-hash",
-                seq: Some(line.seq),
-                detail: format!(
-                    "record {} does not hash to the hash it carries: its content was changed",
-                    line.seq
-                ),
-            });
-            return Ok(());
-        }
-        let kind = match line.kind.as_ref() {
-            GENESIS_KIND => Kind::Genesis,
-            CHECKPOINT_KIND => Kind::Checkpoint,
-            _ => Kind::Other,
-        };
-        let entry = Entry {
-            hash: computed,
-            prev,
-            payload: (kind != Kind::Other).then_some(payload),
-            kind,
-        };
-        match state.entries.get(&line.seq) {
+        match state.entries.get(&seq) {
             Some(existing) if existing.hash == entry.hash => state.duplicates += 1,
             Some(existing) => state.problems.push(Problem {
                 code: "fork",
-                seq: Some(line.seq),
+                seq: Some(seq),
                 detail: format!(
-                    "two different records claim seq {}: {} and {}",
-                    line.seq,
+                    "two different records claim seq {seq}: {} and {}",
                     short(&existing.hash),
                     short(&entry.hash)
                 ),
             }),
             None => {
-                state.entries.insert(line.seq, entry);
+                state.entries.insert(seq, entry);
             }
         }
-        Ok(())
     }
 
     pub fn finish(self, options: &ReceiveOptions) -> Report {
@@ -231,6 +216,103 @@ impl Receiver {
             problems: self.problems,
         }
     }
+}
+
+enum Parsed {
+    Record {
+        ledger_id: LedgerId,
+        seq: u64,
+        entry: Entry,
+    },
+    BadHash {
+        ledger_id: LedgerId,
+        seq: u64,
+    },
+    Malformed {
+        line: usize,
+        detail: String,
+    },
+}
+
+/// Splits `text` into about `parts` pieces at line ends; each comes with the number of lines
+/// before it, for messages.
+fn split_lines(text: &[u8], parts: usize) -> Vec<(usize, &[u8])> {
+    let mut out = Vec::new();
+    let target = text.len() / parts.max(1) + 1;
+    let mut start = 0;
+    let mut lines_before = 0;
+    while start < text.len() {
+        let mut end = (start + target).min(text.len());
+        while end < text.len() && text[end - 1] != b'\n' {
+            end += 1;
+        }
+        let chunk = &text[start..end];
+        out.push((lines_before, chunk));
+        lines_before += chunk.iter().filter(|b| **b == b'\n').count();
+        start = end;
+    }
+    out
+}
+
+fn parse_chunk(chunk: &[u8], lines_before: usize) -> Vec<Parsed> {
+    let mut out = Vec::new();
+    for (index, raw) in chunk.split(|b| *b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        out.push(parse_line(raw).unwrap_or_else(|detail| Parsed::Malformed {
+            line: lines_before + index + 1,
+            detail,
+        }));
+    }
+    out
+}
+
+fn parse_line(raw: &[u8]) -> Result<Parsed, String> {
+    let line: Line = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+    let ledger_id =
+        frame::from_hex::<16>(&line.ledger_id).ok_or("ledger_id is not 32 hex digits")?;
+    let ts_ns: i64 = match &line.ts_ns {
+        TsNs::Text(t) => t.parse().map_err(|_| "ts_ns is not an integer")?,
+        TsNs::Number(n) => *n,
+    };
+    let prev = frame::from_hex::<32>(&line.prev_hash).ok_or("prev_hash is not 64 hex digits")?;
+    let claimed = frame::from_hex::<32>(&line.hash).ok_or("hash is not 64 hex digits")?;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(line.payload_b64.as_bytes())
+        .map_err(|_| "payload_b64 is not base64")?;
+    let computed = Frame {
+        ledger_id: &ledger_id,
+        seq: line.seq,
+        ts_ns,
+        prev_hash: &prev,
+        kind: &line.kind,
+        payload: &payload,
+    }
+    .hash()
+    .map_err(|e| e.to_string())?;
+    if computed != claimed {
+        return Ok(Parsed::BadHash {
+            ledger_id,
+            seq: line.seq,
+        });
+    }
+    let kind = match line.kind.as_ref() {
+        GENESIS_KIND => Kind::Genesis,
+        CHECKPOINT_KIND => Kind::Checkpoint,
+        _ => Kind::Other,
+    };
+    Ok(Parsed::Record {
+        ledger_id,
+        seq: line.seq,
+        entry: Entry {
+            hash: computed,
+            prev,
+            payload: (kind != Kind::Other).then_some(payload),
+            kind,
+        },
+    })
 }
 
 fn short(hash: &Hash) -> String {

@@ -1,0 +1,149 @@
+//! Export and receiver throughput on a 1,000,000-record ledger, through the real binary:
+//! `hookledger export` (native, to a file) and `hookledger verify-export` of that file, against
+//! the target of 1M records/s each. Baselines in the same run: reading the file and counting
+//! lines, and BLAKE3 over every line (the hashing floor for the receiver).
+//! Run: `cargo bench --bench export` (`BENCH_QUICK=1`: 100,000 records).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hookledger::ledger::{Ledger, NewRecord, OpenOptions, SCHEMA_VERSION, canonical_json};
+use serde_json::json;
+
+fn records() -> u64 {
+    if std::env::var_os("BENCH_QUICK").is_some() {
+        100_000
+    } else {
+        1_000_000
+    }
+}
+
+/// A ledger of tool-call-like records (~500 bytes of payload each), generated once.
+fn cached_ledger(count: u64) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/bench-cache")
+        .join(format!("export-ledger-{count}-s{SCHEMA_VERSION}"));
+    let path = dir.join("ledger.db");
+    if dir.join("done").exists() {
+        return path;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    eprintln!("[bench] generating a {count}-record ledger (cached)");
+    let mut ledger = Ledger::open(&path, &OpenOptions::default()).expect("ledger");
+    let mut seq = 1u64;
+    let start_ns = hookledger::ledger::now_ns() - count as i64 * 1_000_000_000;
+    while seq < count {
+        let batch: Vec<NewRecord> = (0..10_000.min(count - seq))
+            .map(|i| {
+                let n = seq + i;
+                NewRecord {
+                    ts_ns: start_ns + n as i64 * 1_000_000_000,
+                    kind: "tool-call".into(),
+                    payload: canonical_json(&json!({
+                        "session_id": "a8107769-4add-44cf-ad58-c83d33b56e7d",
+                        "tool": "Bash", "tool_use_id": format!("toolu_{n:020}"),
+                        "input": {"command": format!("cargo test -p crate{} 2>&1 | tail -20", n % 97), "description": "Run the tests"},
+                        "cwd": "/home/dev/proj", "model": "claude-opus-4-5-20251101", "model_source": "transcript-tool-use",
+                        "claude_code_version": "2.1.328",
+                        "decision": {"action": "allow", "rule": "no-match", "layer": "built-in", "reason": "no rule matched", "enforced": true},
+                        "targets": [{"path": format!("/home/dev/proj/src/f{}.rs", n % 1000), "access": "read"}]
+                    })),
+                }
+            })
+            .collect();
+        let outcome = ledger.append(&batch).expect("append");
+        seq = outcome.appended.last().map_or(seq, |a| a.seq);
+    }
+    drop(ledger);
+    std::fs::write(dir.join("done"), "").unwrap();
+    path
+}
+
+fn best_of(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
+    (0..runs).map(|_| f()).min().unwrap_or_default()
+}
+
+fn main() {
+    let count = records();
+    let source = cached_ledger(count);
+    let work = tempfile::tempdir().unwrap();
+    let home = work.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let ledger = home.join("ledger.db");
+    std::fs::copy(&source, &ledger).unwrap();
+    // The signing key lives beside the ledger; copy it too.
+    let keys = source.parent().unwrap().join("keys");
+    let copy_keys = home.join("keys");
+    std::fs::create_dir_all(&copy_keys).unwrap();
+    for entry in std::fs::read_dir(&keys).unwrap().flatten() {
+        std::fs::copy(entry.path(), copy_keys.join(entry.file_name())).unwrap();
+    }
+    let binary = env!("CARGO_BIN_EXE_hookledger");
+    let file = work.path().join("export.ndjson");
+    let run = |args: &[&str]| {
+        let started = Instant::now();
+        let out = std::process::Command::new(binary)
+            .args(args)
+            .env("HOOKLEDGER_HOME", &home)
+            .output()
+            .expect("run hookledger");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        started.elapsed()
+    };
+    let export = best_of(3, || {
+        run(&["export", "--no-checkpoint", "-o", file.to_str().unwrap()])
+    });
+    let size = std::fs::metadata(&file).unwrap().len();
+    let verify = best_of(3, || run(&["verify-export", file.to_str().unwrap()]));
+    let read_lines = best_of(3, || {
+        let started = Instant::now();
+        let bytes = std::fs::read(&file).unwrap();
+        let lines = bytes.iter().filter(|b| **b == b'\n').count();
+        assert!(lines as u64 >= count - 1);
+        started.elapsed()
+    });
+    let hash_lines = best_of(3, || {
+        let started = Instant::now();
+        let bytes = std::fs::read(&file).unwrap();
+        let mut acc = 0u8;
+        for line in bytes.split(|b| *b == b'\n') {
+            acc ^= blake3::hash(line).as_bytes()[0];
+        }
+        std::hint::black_box(acc);
+        started.elapsed()
+    });
+    let rate = |d: Duration| count as f64 / d.as_secs_f64() / 1e6;
+    println!(
+        "# Export and verify-export, {count} records ({:.0} MB of NDJSON), best of 3\n",
+        size as f64 / 1e6
+    );
+    println!("| step | seconds | M records/s | target | pass |");
+    println!("|---|--:|--:|--:|:-:|");
+    for (name, d, target) in [
+        ("hookledger export (native, to a file)", export, Some(1.0)),
+        ("hookledger verify-export", verify, Some(1.0)),
+        ("baseline: read the file, count lines", read_lines, None),
+        (
+            "baseline: BLAKE3 of every line (one thread)",
+            hash_lines,
+            None,
+        ),
+    ] {
+        println!(
+            "| {name} | {:.3} | {:.2} | {} | {} |",
+            d.as_secs_f64(),
+            rate(d),
+            target.map(|t| format!("≥ {t}")).unwrap_or_default(),
+            match target {
+                Some(t) if rate(d) >= t => "PASS",
+                Some(_) => "FAIL",
+                None => "",
+            }
+        );
+    }
+}
