@@ -892,6 +892,21 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
     ),
 ];
 
+/// A corpus case's outcome against what it expects: `None` when it matches.
+fn mismatch(name: &str, action: &str, rule: &str, code: i32, call: &Value) -> Option<String> {
+    let got = (
+        call["decision"]["action"].as_str().unwrap_or("?"),
+        call["decision"]["rule"].as_str().unwrap_or("?"),
+    );
+    let want_code = if action == "deny" { 2 } else { 0 };
+    (got != (action, rule) || code != want_code).then(|| {
+        format!(
+            "{name}: want {action}/{rule} exit {want_code}, got {}/{} exit {code} ({})",
+            got.0, got.1, call["decision"]["reason"]
+        )
+    })
+}
+
 #[test]
 fn policy_corpus() {
     let world = World::standard();
@@ -899,20 +914,7 @@ fn policy_corpus() {
     for (name, tool, input, action, rule) in CASES {
         let input: Value = serde_json::from_str(input).unwrap_or_else(|e| panic!("{name}: {e}"));
         let (code, call) = world.tool(tool, expand_value(&world, &input));
-        let got = (
-            call["decision"]["action"].as_str().unwrap_or("?"),
-            call["decision"]["rule"].as_str().unwrap_or("?"),
-        );
-        let want_code = match *action {
-            "deny" => 2,
-            _ => 0,
-        };
-        if got != (*action, *rule) || code != want_code {
-            failures.push(format!(
-                "{name}: want {action}/{rule} exit {want_code}, got {}/{} exit {code} ({})",
-                got.0, got.1, call["decision"]["reason"]
-            ));
-        }
+        failures.extend(mismatch(name, action, rule, code, &call));
     }
     assert!(
         failures.is_empty(),
@@ -1824,17 +1826,7 @@ fn shell_corpus() {
     let mut failures = Vec::new();
     for (name, tool, command, action, rule) in SHELL_CASES {
         let (code, call) = world.tool(tool, json!({"command": expand(&world, command)}));
-        let got = (
-            call["decision"]["action"].as_str().unwrap_or("?"),
-            call["decision"]["rule"].as_str().unwrap_or("?"),
-        );
-        let want_code = if *action == "deny" { 2 } else { 0 };
-        if got != (*action, *rule) || code != want_code {
-            failures.push(format!(
-                "{name}: want {action}/{rule} exit {want_code}, got {}/{} exit {code} ({})",
-                got.0, got.1, call["decision"]["reason"]
-            ));
-        }
+        failures.extend(mismatch(name, action, rule, code, &call));
     }
     assert!(
         failures.is_empty(),
@@ -2160,17 +2152,7 @@ fn repository_allowlist_corpus() {
             setup(&world.repo);
         }
         let (code, call) = world.tool("Edit", json!({"file_path": world.repo.join("src/main.rs").display().to_string(), "old_string": "a", "new_string": "b"}));
-        let got = (
-            call["decision"]["action"].as_str().unwrap_or("?"),
-            call["decision"]["rule"].as_str().unwrap_or("?"),
-        );
-        let want_code = if *action == "deny" { 2 } else { 0 };
-        if got != (*action, *rule) || code != want_code {
-            failures.push(format!(
-                "{name}: want {action}/{rule}, got {}/{} exit {code} ({})",
-                got.0, got.1, call["decision"]["reason"]
-            ));
-        }
+        failures.extend(mismatch(name, action, rule, code, &call));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -2345,17 +2327,7 @@ fn git_remote_corpus() {
     let mut failures = Vec::new();
     for (name, command, action, rule) in cases {
         let (code, call) = world.tool("Bash", json!({"command": command}));
-        let got = (
-            call["decision"]["action"].as_str().unwrap_or("?"),
-            call["decision"]["rule"].as_str().unwrap_or("?"),
-        );
-        let want_code = if *action == "deny" { 2 } else { 0 };
-        if got != (*action, *rule) || code != want_code {
-            failures.push(format!(
-                "{name}: want {action}/{rule}, got {}/{} exit {code} ({})",
-                got.0, got.1, call["decision"]["reason"]
-            ));
-        }
+        failures.extend(mismatch(name, action, rule, code, &call));
     }
     assert!(
         failures.is_empty(),

@@ -1148,20 +1148,7 @@ fn run_env(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
             .strip_prefix("--split-string=")
             .or_else(|| (text.starts_with("-S") && text.len() > 2).then(|| &text[2..]))
         {
-            let mut line = split.to_owned();
-            for rest in &args[i + 1..] {
-                match rest.lit() {
-                    Some(t) => {
-                        line.push(' ');
-                        line.push_str(&shell_quote(t));
-                    }
-                    None => {
-                        w.opaque("env -S with an argument computed at run time");
-                        return;
-                    }
-                }
-            }
-            w.subshell_program(&line, &cx.env);
+            split_string(w, cx, split, &args[i + 1..]);
             return;
         }
         match text {
@@ -1170,20 +1157,7 @@ fn run_env(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
                     w.opaque("env -S with text computed at run time");
                     return;
                 };
-                let mut line = split.to_owned();
-                for rest in &args[i + 2..] {
-                    match rest.lit() {
-                        Some(t) => {
-                            line.push(' ');
-                            line.push_str(&shell_quote(t));
-                        }
-                        None => {
-                            w.opaque("env -S with an argument computed at run time");
-                            return;
-                        }
-                    }
-                }
-                w.subshell_program(&line, &cx.env);
+                split_string(w, cx, split, &args[i + 2..]);
                 return;
             }
             "-C" | "--chdir" => {
@@ -1232,6 +1206,24 @@ fn run_env(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
     if !rest.is_empty() {
         dispatch(w, env, cx, rest);
     }
+}
+
+/// `env -S TEXT ARGS…`: TEXT is split like a shell line, and ARGS follow it.
+fn split_string(w: &mut Walker, cx: &Cx, text: &str, rest: &[Field]) {
+    let mut line = text.to_owned();
+    for arg in rest {
+        match arg.lit() {
+            Some(t) => {
+                line.push(' ');
+                line.push_str(&shell_quote(t));
+            }
+            None => {
+                w.opaque("env -S with an argument computed at run time");
+                return;
+            }
+        }
+    }
+    w.subshell_program(&line, &cx.env);
 }
 
 fn shell_quote(text: &str) -> String {
