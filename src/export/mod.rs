@@ -117,25 +117,6 @@ pub fn cursor(ledger: &Ledger, sink: &str) -> Result<Cursor, ExportError> {
         .unwrap_or_default())
 }
 
-pub fn all_cursors(ledger: &Ledger) -> Result<Vec<(String, Cursor, i64)>, ExportError> {
-    let mut stmt = ledger.connection().prepare(
-        "SELECT sink, acked_seq, pending_seq, updated_ns FROM export_cursor ORDER BY sink",
-    )?;
-    let rows = stmt.query_map([], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            Cursor {
-                acked: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
-                pending: row
-                    .get::<_, Option<i64>>(2)?
-                    .and_then(|p| u64::try_from(p).ok()),
-            },
-            row.get::<_, i64>(3)?,
-        ))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 /// Records that a batch ending at `pending` was written for `sink`.
 pub fn set_pending(ledger: &Ledger, sink: &str, pending: u64) -> Result<(), ExportError> {
     ledger.connection().execute(

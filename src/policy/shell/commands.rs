@@ -661,7 +661,7 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         "git" => {
             let git_dir = cx.git_dir.clone();
             let stdin = cx.stdin.clone();
-            super::git_cmd::run(w, env, &cx.env, git_dir, &stdin, args)
+            super::git_cmd::run(w, &cx.env, git_dir, &stdin, args)
         }
         "find" => run_find(w, env, cx, args),
         "cat" | "tac" | "rev" | "bc" | "dc" | "nl" | "less" | "more" | "most" | "wc" | "file"
@@ -673,8 +673,8 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         | "objdump" | "readelf" | "ldd" | "zcat" | "zless" | "zmore" | "bzcat" | "xzcat"
         | "zstdcat" | "lzcat" | "pr" | "look" | "tsort" | "ptx" | "shuf" | "vdir" | "dir"
         | "colordiff" | "delta" | "identify" | "exiftool" | "pdftotext" | "iconv" | "head"
-        | "tail" | "cut" | "paste" | "join" | "dos2unix-check" | "lsblk" | "namei" | "wc2"
-        | "glow" | "jless" | "fx" | "csvlook" | "pygmentize" | "cloc" | "tokei" | "scc" => {
+        | "tail" | "cut" | "paste" | "join" | "lsblk" | "namei" | "glow" | "jless" | "fx"
+        | "csvlook" | "pygmentize" | "cloc" | "tokei" | "scc" => {
             let p = parse(args, reader_options(&name));
             for f in p.values(&[
                 "-X",
@@ -801,7 +801,7 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
                 wr(w, cx, f, "uniq");
             }
         }
-        "awk" | "gawk" | "mawk" | "nawk" | "busybox-awk" => run_awk(w, cx, &name, args),
+        "awk" | "gawk" | "mawk" | "nawk" => run_awk(w, cx, &name, args),
         "sed" | "gsed" => run_sed(w, cx, &name, args),
         "perl-rename" | "rename" | "prename" => {
             let p = parse(args, &[]);
@@ -899,8 +899,9 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
                 }
             }
         }
-        "cp" | "mv" | "ln" | "install" | "rsync" | "scp" | "link" | "gcp" | "gmv" | "ditto"
-        | "rclone-copy" => run_copy(w, cx, &name, args),
+        "cp" | "mv" | "ln" | "install" | "rsync" | "scp" | "link" | "gcp" | "gmv" | "ditto" => {
+            run_copy(w, cx, &name, args)
+        }
         "dd" => {
             for a in args {
                 match a.lit().and_then(|t| t.split_once('=')) {
@@ -962,8 +963,8 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
                     r(w, cx, &f, "patch -i");
                     f.lit().and_then(|t| w.small_file(&cx.env, t))
                 }
-                None => match &cx.stdin {
-                    Stdin::Literal(t) => Some(t.clone()),
+                None => match w.stdin_text(&cx.env, &cx.stdin) {
+                    Stdin::Literal(t) => Some(t),
                     _ => None,
                 },
             };
@@ -1108,7 +1109,6 @@ fn parse_wrapper_with_values(
         if !text.starts_with("--") {
             // A cluster: the first option that takes a value ends it.
             let chars: Vec<char> = text[1..].chars().collect();
-            let mut consumed = false;
             for (k, c) in chars.iter().enumerate() {
                 let name = format!("-{c}");
                 if with_value.contains(&name.as_str()) {
@@ -1120,12 +1120,10 @@ fn parse_wrapper_with_values(
                         Some(lit(&rest))
                     };
                     opts.push((name, value));
-                    consumed = true;
                     break;
                 }
                 opts.push((name, None));
             }
-            let _ = consumed;
             continue;
         }
         opts.push((text.to_owned(), None));
@@ -1462,13 +1460,10 @@ fn run_shell(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) {
             let mut shell = cx.env.clone();
             w.script_file(&mut shell, &script, false);
         }
-        _ => match &cx.stdin {
-            Stdin::Literal(text) => {
-                let text = text.clone();
-                w.subshell_program(&text, &cx.env);
-            }
-            Stdin::Unknown => w.opaque(format!("a script piped into {name}")),
+        _ => match w.stdin_text(&cx.env, &cx.stdin) {
+            Stdin::Literal(text) => w.subshell_program(&text, &cx.env),
             Stdin::Inherited => {}
+            _ => w.opaque(format!("a script piped into {name}")),
         },
     }
 }
@@ -1591,13 +1586,10 @@ fn run_interpreter(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) {
             );
             unknown_arguments(w, cx, name, &rest[1..]);
         }
-        _ => match &cx.stdin {
-            Stdin::Literal(text) => {
-                let text = text.clone();
-                scripts::check_code(w, &cx.env, lang, &text, name);
-            }
-            Stdin::Unknown => w.opaque(format!("a program piped into {name}")),
+        _ => match w.stdin_text(&cx.env, &cx.stdin) {
+            Stdin::Literal(text) => scripts::check_code(w, &cx.env, lang, &text, name),
             Stdin::Inherited => {}
+            _ => w.opaque(format!("a program piped into {name}")),
         },
     }
 }
@@ -2476,10 +2468,7 @@ fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
 /// A directory the command works through recursively: rules that cover everything under it
 /// apply, as do rules for the directory itself.
 fn search_root(w: &mut Walker, cx: &Cx, f: &Field, access: Access, role: &str) {
-    search_root_env(w, &cx.env, f, access, role)
-}
-
-fn search_root_env(w: &mut Walker, env: &Env, f: &Field, access: Access, role: &str) {
+    let env = &cx.env;
     match f {
         Field::Lit { text, glob: None } if !text.is_empty() => {
             w.access_text(env, text, access, true, role)

@@ -168,7 +168,6 @@ const WRITING: &[&str] = &[
 
 pub fn run(
     w: &mut Walker,
-    _shell_env: &mut Env,
     env: &Env,
     git_dir_env: Option<Option<String>>,
     stdin: &Stdin,
@@ -605,8 +604,8 @@ pub fn run(
                 texts.push(f.lit().and_then(|t| w.small_file(&env, t)));
             }
             if p.1.is_empty() {
-                texts.push(match stdin {
-                    Stdin::Literal(t) => Some(t.clone()),
+                texts.push(match w.stdin_text(&env, stdin) {
+                    Stdin::Literal(t) => Some(t),
                     _ => None,
                 });
             }

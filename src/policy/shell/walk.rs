@@ -96,6 +96,9 @@ pub enum Stdin {
     Literal(String),
     /// The output of another command, or a heredoc with expansions.
     Unknown,
+    /// A file redirected in (`< x.sh`). Read only by the commands that run their input
+    /// (see [`Walker::stdin_text`]), so `wc -l < big.log` costs nothing.
+    File(String),
 }
 
 pub struct Walker<'h> {
@@ -281,11 +284,10 @@ impl<'h> Walker<'h> {
         match command {
             Command::Simple(simple) => self.simple(simple, env, stdin),
             Command::Compound(compound, redirects) => {
-                let stdin = match redirects {
-                    Some(list) => self.redirects(&list.0, env, stdin),
-                    None => stdin,
-                };
-                self.compound(compound, env, stdin);
+                if let Some(list) = redirects {
+                    self.redirects(&list.0, env, stdin);
+                }
+                self.compound(compound, env);
             }
             Command::Function(def) => {
                 self.functions
@@ -329,8 +331,7 @@ impl<'h> Walker<'h> {
         Some(out)
     }
 
-    fn compound(&mut self, compound: &CompoundCommand, env: &mut Env, stdin: Stdin) {
-        let _ = stdin;
+    fn compound(&mut self, compound: &CompoundCommand, env: &mut Env) {
         self.nested(|w| match compound {
             CompoundCommand::BraceGroup(g) => w.compound_list(&g.list, env),
             CompoundCommand::Subshell(s) => {
@@ -646,11 +647,9 @@ impl<'h> Walker<'h> {
                             );
                             if matches!(kind, IoFileRedirectKind::Read) && fd.is_none_or(|f| f == 0)
                             {
-                                // A script or patch read from a file is as readable to us.
                                 stdin = field
                                     .lit()
-                                    .and_then(|t| self.small_file(env, t))
-                                    .map_or(Stdin::Unknown, Stdin::Literal);
+                                    .map_or(Stdin::Unknown, |t| Stdin::File(t.to_owned()));
                             }
                         }
                         IoFileRedirectTarget::Duplicate(word) => {
@@ -886,6 +885,17 @@ impl<'h> Walker<'h> {
         }
     }
 
+    /// What a command that runs its input (a shell, an interpreter, `patch`) receives: a
+    /// redirected file is read now, as it is small enough to analyse.
+    pub fn stdin_text(&mut self, env: &Env, stdin: &Stdin) -> Stdin {
+        match stdin {
+            Stdin::File(text) => self
+                .small_file(env, text)
+                .map_or(Stdin::Unknown, Stdin::Literal),
+            other => other.clone(),
+        }
+    }
+
     /// The text of a small regular file named by `text`, when there is exactly one candidate.
     pub fn small_file(&mut self, env: &Env, text: &str) -> Option<String> {
         const MAX_BYTES: u64 = 4 * 1024 * 1024;
@@ -943,11 +953,10 @@ impl<'h> Walker<'h> {
         };
         // Positional parameters inside the body are unknown.
         self.nested(|w| {
-            let stdin = match &body.1 {
-                Some(list) => w.redirects(&list.0, env, Stdin::Inherited),
-                None => Stdin::Inherited,
-            };
-            w.compound(&body.0, env, stdin)
+            if let Some(list) = &body.1 {
+                w.redirects(&list.0, env, Stdin::Inherited);
+            }
+            w.compound(&body.0, env)
         });
         true
     }
