@@ -30,6 +30,16 @@ pub fn parse_time_arg(text: &str, now: Timestamp) -> anyhow::Result<i64> {
     )
 }
 
+/// A duration argument (`90s`, `30m`, `24h`, `7d`, `2w`) in nanoseconds.
+pub fn parse_duration_ns(text: &str) -> anyhow::Result<i64> {
+    match parse_relative(text.trim())? {
+        Some(seconds) => Ok(seconds.saturating_mul(1_000_000_000)),
+        None => bail!(
+            "cannot read duration {text:?}: use a number and a unit, like 90s, 30m, 24h or 7d"
+        ),
+    }
+}
+
 fn ts_ns(ts: Timestamp) -> i64 {
     i64::try_from(ts.as_nanosecond()).unwrap_or(i64::MAX)
 }
@@ -74,9 +84,7 @@ pub fn local_time(ts_ns: i64) -> String {
 
 /// RFC 3339 UTC with nanoseconds, for JSON.
 pub fn rfc3339(ts_ns: i64) -> String {
-    Timestamp::from_nanosecond(i128::from(ts_ns))
-        .map(|ts| ts.to_string())
-        .unwrap_or_else(|_| ts_ns.to_string())
+    crate::export::rfc3339(ts_ns)
 }
 
 #[cfg(test)]

@@ -1,24 +1,28 @@
 /*!
-Shipping the ledger: NDJSON export with at-least-once cursors, and the receiver's check.
+Shipping the ledger: NDJSON export in three formats, at-least-once cursors, rotated segment
+files, and the receiver's check.
 
-A native line carries everything a receiver needs to recompute the record's hash from the
-exact stored bytes (`payload_b64`), so a pipeline that re-serializes the JSON (reorders keys,
-changes whitespace, `jq -c .`) cannot break verification. `payload` repeats the same payload
-as a JSON object for people and SIEM queries; it is not what is verified. Numbers that may
-exceed 2^53 (`ts_ns`) travel as strings, since many JSON tools round them.
+Every format carries the record's chain fields and its exact payload, so a receiver can
+recompute each hash whatever format it was shipped in:
+
+- `native` ([`native`]): the chain fields at the top level;
+- `ecs` ([`ecs`]): Elastic Common Schema fields, chain fields under `hookledger`;
+- `ocsf` ([`ocsf`]): OCSF classes, chain fields under `unmapped.hookledger`.
 */
 
+pub mod ecs;
+pub mod mapped;
+pub mod native;
+pub mod ocsf;
 pub mod receive;
+pub mod segments;
 
 use std::io::Write;
 
-use base64::Engine;
 use rusqlite::{OptionalExtension, params};
 
 use crate::ledger::frame::{self, Hash};
 use crate::ledger::{Ledger, LedgerError, StoredRecord, now_ns, seq_sql};
-
-pub const NATIVE_FORMAT: &str = "hookledger-native/1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -30,91 +34,186 @@ pub enum ExportError {
     Io(#[from] std::io::Error),
     #[error("sink {0:?} has no unacknowledged batch to acknowledge")]
     NothingPending(String),
+    #[error("sink {sink:?}: the batch to acknowledge ends at seq {pending}, not {claimed}")]
+    AckMismatch {
+        sink: String,
+        pending: u64,
+        claimed: u64,
+    },
 }
 
-/// Writes records `from..=to` as native NDJSON. Returns how many were written.
-pub fn write_native(
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// hookledger's own lines: chain fields and the exact payload
+    Native,
+    /// Elastic Common Schema (event.*, host.*, user.*, file.*, gen_ai.*), chain under `hookledger`
+    Ecs,
+    /// OCSF classes (1001 file, 1007 process, 6002 lifecycle, 6003 API), chain under `unmapped.hookledger`
+    Ocsf,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Native => "native",
+            Format::Ecs => "ecs",
+            Format::Ocsf => "ocsf",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct WriteOptions {
+    pub format: Format,
+    /// Native lines also carry `payload_b64` (exact bytes for receivers without RFC 8785).
+    pub payload_b64: bool,
+}
+
+/// Machine facts every ECS/OCSF line carries: who and where, from the genesis record (a ledger
+/// belongs to one OS user on one host).
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub host: Option<String>,
+    pub user: Option<String>,
+}
+
+impl Context {
+    pub fn of(ledger: &Ledger) -> Result<Context, ExportError> {
+        let genesis: Option<serde_json::Value> = ledger
+            .record(1)?
+            .and_then(|r| serde_json::from_slice(&r.payload).ok());
+        let field = |key: &str| {
+            genesis
+                .as_ref()
+                .and_then(|g| g[key].as_str())
+                .map(str::to_owned)
+        };
+        Ok(Context {
+            host: field("host"),
+            user: field("os_user"),
+        })
+    }
+}
+
+/// Lines are written out in blocks of about this size.
+const WRITE_BLOCK: usize = 1 << 20;
+
+/// Writes records `from..=to` in the chosen format. Returns how many were written and the last
+/// record's (seq, hash).
+pub fn write_records(
     ledger: &Ledger,
     from: u64,
     to: u64,
+    options: WriteOptions,
     out: &mut dyn Write,
-) -> Result<u64, ExportError> {
+) -> Result<Written, ExportError> {
     let ledger_id = frame::to_hex(ledger.ledger_id());
+    let context = match options.format {
+        Format::Native => Context::default(),
+        _ => Context::of(ledger)?,
+    };
+    let mut written = Written::default();
+    let mut line = Vec::with_capacity(WRITE_BLOCK + (64 << 10));
+    for_each_record(ledger, from, to, |record| {
+        match options.format {
+            Format::Native => {
+                native::write_line(&ledger_id, record, options.payload_b64, &mut line)
+            }
+            Format::Ecs => ecs::write_line(&ledger_id, record, &context, &mut line),
+            Format::Ocsf => ocsf::write_line(&ledger_id, record, &context, &mut line),
+        }
+        written.count += 1;
+        written.last = Some((record.seq, record.hash));
+        if line.len() >= WRITE_BLOCK {
+            out.write_all(&line)?;
+            line.clear();
+        }
+        Ok(())
+    })?;
+    out.write_all(&line)?;
+    Ok(written)
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    pub count: u64,
+    pub last: Option<(u64, Hash)>,
+}
+
+/// Calls `each` for every record in `from..=to`, in order.
+pub fn for_each_record(
+    ledger: &Ledger,
+    from: u64,
+    to: u64,
+    mut each: impl FnMut(&StoredRecord) -> Result<(), ExportError>,
+) -> Result<(), ExportError> {
     let mut stmt = ledger.connection().prepare(
         "SELECT seq, ts_ns, kind, payload, prev_hash, hash FROM records \
          WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
     )?;
     let mut rows = stmt.query(params![seq_sql(from), seq_sql(to)])?;
-    let mut line = Vec::with_capacity(4096);
-    let mut count = 0;
     while let Some(row) = rows.next()? {
         let record = crate::ledger::stored_record_from_row(row)?;
-        line.clear();
-        native_line(&ledger_id, &record, &mut line);
-        out.write_all(&line)?;
-        count += 1;
+        each(&record)?;
     }
-    Ok(count)
-}
-
-fn native_line(ledger_id: &str, r: &StoredRecord, line: &mut Vec<u8>) {
-    line.extend_from_slice(b"{\"format\":\"");
-    line.extend_from_slice(NATIVE_FORMAT.as_bytes());
-    line.extend_from_slice(b"\",\"ledger_id\":\"");
-    line.extend_from_slice(ledger_id.as_bytes());
-    line.extend_from_slice(b"\",\"seq\":");
-    line.extend_from_slice(r.seq.to_string().as_bytes());
-    line.extend_from_slice(b",\"ts_ns\":\"");
-    line.extend_from_slice(r.ts_ns.to_string().as_bytes());
-    line.extend_from_slice(b"\",\"kind\":");
-    line.extend_from_slice(
-        serde_json::to_string(&r.kind)
-            .unwrap_or_else(|_| "\"\"".into())
-            .as_bytes(),
-    );
-    line.extend_from_slice(b",\"prev_hash\":\"");
-    line.extend_from_slice(frame::to_hex(&r.prev_hash).as_bytes());
-    line.extend_from_slice(b"\",\"hash\":\"");
-    line.extend_from_slice(frame::to_hex(&r.hash).as_bytes());
-    line.extend_from_slice(b"\",\"payload_b64\":\"");
-    let mut b64 = String::with_capacity(r.payload.len() * 4 / 3 + 4);
-    base64::engine::general_purpose::STANDARD.encode_string(&r.payload, &mut b64);
-    line.extend_from_slice(b64.as_bytes());
-    line.extend_from_slice(b"\"");
-    // The stored payload is RFC 8785 JSON written by hookledger: embed it as is. (`verify`
-    // catches a payload that was tampered into something else; receivers use payload_b64.)
-    if r.payload.first() == Some(&b'{') && r.payload.last() == Some(&b'}') {
-        line.extend_from_slice(b",\"payload\":");
-        line.extend_from_slice(&r.payload);
-    }
-    line.extend_from_slice(b"}\n");
+    Ok(())
 }
 
 /// A named sink's position: acknowledged up to `acked`, and a written batch ending at
 /// `pending` that is not acknowledged yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Cursor {
     pub acked: u64,
+    pub acked_hash: Option<Hash>,
     pub pending: Option<u64>,
+    pub updated_ns: i64,
 }
 
 pub fn cursor(ledger: &Ledger, sink: &str) -> Result<Cursor, ExportError> {
     Ok(ledger
         .connection()
         .query_row(
-            "SELECT acked_seq, pending_seq FROM export_cursor WHERE sink = ?1",
+            "SELECT acked_seq, acked_hash, pending_seq, updated_ns FROM export_cursor WHERE sink = ?1",
             [sink],
-            |row| {
-                Ok(Cursor {
-                    acked: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
-                    pending: row
-                        .get::<_, Option<i64>>(1)?
-                        .and_then(|p| u64::try_from(p).ok()),
-                })
-            },
+            cursor_from_row,
         )
         .optional()?
         .unwrap_or_default())
+}
+
+fn cursor_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Cursor> {
+    Ok(Cursor {
+        acked: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+        acked_hash: row
+            .get::<_, Option<Vec<u8>>>(1)?
+            .and_then(|h| h.try_into().ok()),
+        pending: row
+            .get::<_, Option<i64>>(2)?
+            .and_then(|p| u64::try_from(p).ok()),
+        updated_ns: row.get(3)?,
+    })
+}
+
+/// Every sink and its cursor, by name.
+pub fn cursors(ledger: &Ledger) -> Result<Vec<(String, Cursor)>, ExportError> {
+    let mut stmt = ledger.connection().prepare(
+        "SELECT sink, acked_seq, acked_hash, pending_seq, updated_ns FROM export_cursor ORDER BY sink",
+    )?;
+    let rows = stmt.query_map([], |row| {
+        let sink: String = row.get(0)?;
+        let cursor = Cursor {
+            acked: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+            acked_hash: row
+                .get::<_, Option<Vec<u8>>>(2)?
+                .and_then(|h| h.try_into().ok()),
+            pending: row
+                .get::<_, Option<i64>>(3)?
+                .and_then(|p| u64::try_from(p).ok()),
+            updated_ns: row.get(4)?,
+        };
+        Ok((sink, cursor))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Records that a batch ending at `pending` was written for `sink`.
@@ -128,17 +227,73 @@ pub fn set_pending(ledger: &Ledger, sink: &str, pending: u64) -> Result<(), Expo
     Ok(())
 }
 
-/// The receiver acknowledged the pending batch: the cursor moves to its end.
-pub fn acknowledge(ledger: &Ledger, sink: &str) -> Result<u64, ExportError> {
+/// The receiver acknowledged the pending batch: the cursor moves to its end. With `through`,
+/// the caller states which batch it means, and a different pending batch is refused (an ack
+/// for an older batch must not acknowledge a newer one it never saw).
+pub fn acknowledge(ledger: &Ledger, sink: &str, through: Option<u64>) -> Result<u64, ExportError> {
     let current = cursor(ledger, sink)?;
     let Some(pending) = current.pending else {
         return Err(ExportError::NothingPending(sink.to_owned()));
     };
-    let hash: Option<Hash> = ledger.record(pending)?.map(|r| r.hash);
-    ledger.connection().execute(
-        "UPDATE export_cursor SET acked_seq = ?2, acked_hash = ?3, pending_seq = NULL, \
-         updated_ns = ?4 WHERE sink = ?1",
-        params![sink, seq_sql(pending), hash.map(|h| h.to_vec()), now_ns()],
-    )?;
+    if let Some(claimed) = through
+        && claimed != pending
+    {
+        return Err(ExportError::AckMismatch {
+            sink: sink.to_owned(),
+            pending,
+            claimed,
+        });
+    }
+    advance(ledger, sink, pending)?;
     Ok(pending)
+}
+
+/// Moves `sink`'s acknowledged position to `seq` at once (a delivery confirmed in the same
+/// step, as `ship` and `--rotate` do) and clears any pending batch it covers.
+pub fn advance(ledger: &Ledger, sink: &str, seq: u64) -> Result<(), ExportError> {
+    let hash: Option<Hash> = ledger.record(seq)?.map(|r| r.hash);
+    ledger.connection().execute(
+        "INSERT INTO export_cursor (sink, acked_seq, acked_hash, pending_seq, updated_ns) \
+         VALUES (?1, ?2, ?3, NULL, ?4) \
+         ON CONFLICT(sink) DO UPDATE SET acked_seq = max(acked_seq, ?2), \
+           acked_hash = CASE WHEN ?2 >= acked_seq THEN ?3 ELSE acked_hash END, \
+           pending_seq = CASE WHEN pending_seq IS NULL OR pending_seq <= ?2 THEN NULL ELSE pending_seq END, \
+           updated_ns = ?4",
+        params![sink, seq_sql(seq), hash.map(|h| h.to_vec()), now_ns()],
+    )?;
+    Ok(())
+}
+
+/// RFC 3339 UTC with nanoseconds.
+pub fn rfc3339(ts_ns: i64) -> String {
+    jiff::Timestamp::from_nanosecond(i128::from(ts_ns))
+        .map(|ts| ts.to_string())
+        .unwrap_or_else(|_| ts_ns.to_string())
+}
+
+/// `3d 4h`, `12m`, `40s`: for messages about ages.
+pub fn human_duration(ns: i64) -> String {
+    let seconds = ns.max(0) / 1_000_000_000;
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{seconds}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        let s = 1_000_000_000;
+        assert_eq!(human_duration(40 * s), "40s");
+        assert_eq!(human_duration(12 * 60 * s), "12m");
+        assert_eq!(human_duration((2 * 3600 + 5 * 60) * s), "2h 5m");
+        assert_eq!(human_duration((3 * 86_400 + 4 * 3600) * s), "3d 4h");
+        assert_eq!(human_duration(-5), "0s");
+    }
 }

@@ -1,50 +1,32 @@
 //! The receiver's side: verifying shipped NDJSON batches that may arrive in any order, more
-//! than once, and re-serialized by a pipeline.
+//! than once, and re-serialized by a pipeline, in any of the export formats.
 //!
-//! Per ledger: every record's hash is recomputed from `payload_b64` and the frame fields; each
+//! Per ledger: every record's hash is recomputed from its payload and the frame fields; each
 //! record must link to the one before it; a sequence number seen with two different hashes is
 //! a fork; missing sequence numbers are gaps; checkpoints must be signed by the key the
 //! ledger's genesis record names and must match the records they cover, and a checkpoint
 //! that is newer but covers less than an older one is a regression (a rollback).
+//!
+//! Lines exactly as `export` wrote them take a fast path that hashes the embedded payload bytes
+//! without parsing JSON; anything else (re-serialized lines, ECS, OCSF, version 1) is parsed and
+//! its payload re-canonicalized (RFC 8785) or taken from `payload_b64`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 
-use crate::ledger::GENESIS_KIND;
+use super::mapped;
+use super::native::{self, ChainFields};
 use crate::ledger::checkpoint::{self, CHECKPOINT_KIND};
-use crate::ledger::frame::{self, Frame, Hash, LedgerId, ZERO_HASH};
-
-/// One exported line as the receiver needs it. Other fields (`payload`, ECS extras) are
-/// ignored, so re-serialization and enrichment do not matter.
-#[derive(Debug, Deserialize)]
-struct Line<'a> {
-    #[serde(borrow)]
-    ledger_id: std::borrow::Cow<'a, str>,
-    seq: u64,
-    #[serde(borrow)]
-    ts_ns: TsNs<'a>,
-    #[serde(borrow)]
-    kind: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    prev_hash: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    hash: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    payload_b64: std::borrow::Cow<'a, str>,
-}
-
-/// `ts_ns` as exported (a string) or as a pipeline may have turned it (a number).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum TsNs<'a> {
-    Text(#[serde(borrow)] std::borrow::Cow<'a, str>),
-    Number(i64),
-}
+use crate::ledger::frame::{self, Hash, LedgerId, ZERO_HASH};
+use crate::ledger::{GENESIS_KIND, canonical_json};
 
 #[derive(Debug, Clone)]
 struct Entry {
+    seq: u64,
     hash: Hash,
     prev: Hash,
     /// Kept for genesis and checkpoint records only.
@@ -59,10 +41,21 @@ enum Kind {
     Other,
 }
 
+impl Kind {
+    fn of(kind: &str) -> Kind {
+        match kind {
+            GENESIS_KIND => Kind::Genesis,
+            CHECKPOINT_KIND => Kind::Checkpoint,
+            _ => Kind::Other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Problem {
-    /// Stable code: `malformed-line`, `bad-hash`, `broken-link`, `fork`, `gap`,
-    /// `bad-signature`, `untrusted-checkpoint`, `checkpoint-mismatch`, `regression`.
+    /// Stable code: `malformed-line`, `bad-hash`, `payload-mismatch`, `mapped-field-mismatch`,
+    /// `broken-link`, `fork`, `gap`, `bad-signature`, `untrusted-checkpoint`,
+    /// `checkpoint-mismatch`, `regression`, `silent`.
     pub code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
@@ -100,18 +93,23 @@ pub struct Report {
 
 #[derive(Debug, Default)]
 struct LedgerState {
-    entries: BTreeMap<u64, Entry>,
-    duplicates: u64,
+    entries: Vec<Entry>,
     problems: Vec<Problem>,
+    /// Seqs of lines that named this ledger but did not verify: already reported, so not
+    /// reported again as a gap.
+    rejected: std::collections::BTreeSet<u64>,
 }
 
 /// Options for a receiver that knows more than the batches carry.
 #[derive(Debug, Clone, Default)]
 pub struct ReceiveOptions {
-    /// Public key to trust when the genesis record is not among the batches (hex).
+    /// Public key to trust when the genesis record is not among the batches.
     pub public_key: Option<[u8; 32]>,
     /// Records before this sequence number were verified earlier: do not report them as a gap.
     pub start_seq: Option<u64>,
+    /// Report a ledger whose newest checkpoint is older than this (nanoseconds) at `now_ns`.
+    pub max_silence_ns: Option<i64>,
+    pub now_ns: i64,
 }
 
 /// Collects lines from any number of batches, then checks them together.
@@ -122,6 +120,9 @@ pub struct Receiver {
     problems: Vec<Problem>,
 }
 
+/// Work is handed out in pieces of about this size, so both cores stay busy to the end.
+const PIECE_BYTES: usize = 4 << 20;
+
 impl Receiver {
     pub fn new() -> Receiver {
         Receiver::default()
@@ -130,26 +131,41 @@ impl Receiver {
     /// Adds one batch (NDJSON text). `source` names it in messages. Lines are parsed and
     /// hashed on all cores, then merged in order.
     pub fn add_batch(&mut self, text: &[u8], source: &str) {
+        let pieces = split_lines(text, PIECE_BYTES);
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
-            .min(8);
-        let chunks = split_lines(text, threads);
-        let parsed: Vec<Vec<Parsed>> = if chunks.len() <= 1 {
-            chunks
+            .min(8)
+            .min(pieces.len());
+        let parsed: Vec<Vec<Parsed>> = if threads <= 1 {
+            pieces
                 .iter()
-                .map(|(offset, chunk)| parse_chunk(chunk, *offset))
+                .map(|(offset, piece)| parse_piece(piece, *offset))
                 .collect()
         } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = chunks
-                    .iter()
-                    .map(|(offset, chunk)| scope.spawn(move || parse_chunk(chunk, *offset)))
+            let next = AtomicUsize::new(0);
+            let mut done: Vec<(usize, Vec<Parsed>)> = std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..threads)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut mine = Vec::new();
+                            loop {
+                                let index = next.fetch_add(1, Ordering::Relaxed);
+                                let Some((offset, piece)) = pieces.get(index) else {
+                                    break;
+                                };
+                                mine.push((index, parse_piece(piece, *offset)));
+                            }
+                            mine
+                        })
+                    })
                     .collect();
-                handles
+                workers
                     .into_iter()
-                    .map(|h| h.join().unwrap_or_default())
+                    .flat_map(|w| w.join().unwrap_or_default())
                     .collect()
-            })
+            });
+            done.sort_unstable_by_key(|(index, _)| *index);
+            done.into_iter().map(|(_, parsed)| parsed).collect()
         };
         for item in parsed.into_iter().flatten() {
             self.lines += 1;
@@ -159,39 +175,39 @@ impl Receiver {
                     seq: None,
                     detail: format!("{source}:{line}: {detail}"),
                 }),
-                Parsed::BadHash { ledger_id, seq } => {
-                    self.ledgers.entry(ledger_id).or_default().problems.push(Problem {
-                        code: "bad-hash",
+                Parsed::Rejected {
+                    ledger_id,
+                    seq,
+                    code,
+                    detail,
+                } => {
+                    let state = self.ledgers.entry(ledger_id).or_default();
+                    state.rejected.insert(seq);
+                    state.problems.push(Problem {
+                        code,
                         seq: Some(seq),
-                        detail: format!(
-                            "record {seq} does not hash to the hash it carries: its content was changed"
-                        ),
-                    })
+                        detail,
+                    });
                 }
                 Parsed::Record {
                     ledger_id,
-                    seq,
                     entry,
-                } => self.insert(ledger_id, seq, entry),
-            }
-        }
-    }
-
-    fn insert(&mut self, ledger_id: LedgerId, seq: u64, entry: Entry) {
-        let state = self.ledgers.entry(ledger_id).or_default();
-        match state.entries.get(&seq) {
-            Some(existing) if existing.hash == entry.hash => state.duplicates += 1,
-            Some(existing) => state.problems.push(Problem {
-                code: "fork",
-                seq: Some(seq),
-                detail: format!(
-                    "two different records claim seq {seq}: {} and {}",
-                    short(&existing.hash),
-                    short(&entry.hash)
-                ),
-            }),
-            None => {
-                state.entries.insert(seq, entry);
+                    mapped_mismatch,
+                } => {
+                    let state = self.ledgers.entry(ledger_id).or_default();
+                    if let Some(paths) = mapped_mismatch {
+                        state.problems.push(Problem {
+                            code: "mapped-field-mismatch",
+                            seq: Some(entry.seq),
+                            detail: format!(
+                                "record {}: {} differ from what its verified payload says",
+                                entry.seq,
+                                paths.join(", ")
+                            ),
+                        });
+                    }
+                    state.entries.push(entry);
+                }
             }
         }
     }
@@ -199,12 +215,9 @@ impl Receiver {
     pub fn finish(self, options: &ReceiveOptions) -> Report {
         let mut ledgers = Vec::new();
         let mut intact = self.problems.is_empty();
-        let mut ids: Vec<LedgerId> = self.ledgers.keys().copied().collect();
-        ids.sort();
-        for id in ids {
-            let Some(state) = self.ledgers.get(&id) else {
-                continue;
-            };
+        let mut states: Vec<(LedgerId, LedgerState)> = self.ledgers.into_iter().collect();
+        states.sort_by_key(|(id, _)| *id);
+        for (id, state) in states {
             let report = check_ledger(&id, state, options);
             intact &= report.problems.is_empty();
             ledgers.push(report);
@@ -221,12 +234,16 @@ impl Receiver {
 enum Parsed {
     Record {
         ledger_id: LedgerId,
-        seq: u64,
         entry: Entry,
+        /// ECS/OCSF fields that disagree with the verified payload.
+        mapped_mismatch: Option<Vec<String>>,
     },
-    BadHash {
+    /// A line that names its ledger and seq but does not verify.
+    Rejected {
         ledger_id: LedgerId,
         seq: u64,
+        code: &'static str,
+        detail: String,
     },
     Malformed {
         line: usize,
@@ -234,35 +251,40 @@ enum Parsed {
     },
 }
 
-/// Splits `text` into about `parts` pieces at line ends; each comes with the number of lines
-/// before it, for messages.
-fn split_lines(text: &[u8], parts: usize) -> Vec<(usize, &[u8])> {
+/// Splits `text` into pieces of about `size` bytes at line ends; each comes with the number of
+/// lines before it, for messages.
+fn split_lines(text: &[u8], size: usize) -> Vec<(usize, &[u8])> {
     let mut out = Vec::new();
-    let target = text.len() / parts.max(1) + 1;
     let mut start = 0;
     let mut lines_before = 0;
     while start < text.len() {
-        let mut end = (start + target).min(text.len());
-        while end < text.len() && text[end - 1] != b'\n' {
-            end += 1;
-        }
-        let chunk = &text[start..end];
-        out.push((lines_before, chunk));
-        lines_before += chunk.iter().filter(|b| **b == b'\n').count();
+        let end = match text.get(start + size..) {
+            Some(tail) => memchr::memchr(b'\n', tail).map_or(text.len(), |i| start + size + i + 1),
+            None => text.len(),
+        };
+        let piece = &text[start..end];
+        out.push((lines_before, piece));
+        lines_before += memchr::memchr_iter(b'\n', piece).count();
         start = end;
     }
     out
 }
 
-fn parse_chunk(chunk: &[u8], lines_before: usize) -> Vec<Parsed> {
-    let mut out = Vec::new();
-    for (index, raw) in chunk.split(|b| *b == b'\n').enumerate() {
+fn parse_piece(piece: &[u8], lines_before: usize) -> Vec<Parsed> {
+    let mut out = Vec::with_capacity(piece.len() / 512 + 1);
+    let mut start = 0;
+    let mut index = 0;
+    while start < piece.len() {
+        let end = memchr::memchr(b'\n', &piece[start..]).map_or(piece.len(), |i| start + i);
+        let raw = &piece[start..end];
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        index += 1;
+        start = end + 1;
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         out.push(parse_line(raw).unwrap_or_else(|detail| Parsed::Malformed {
-            line: lines_before + index + 1,
+            line: lines_before + index,
             detail,
         }));
     }
@@ -270,48 +292,116 @@ fn parse_chunk(chunk: &[u8], lines_before: usize) -> Vec<Parsed> {
 }
 
 fn parse_line(raw: &[u8]) -> Result<Parsed, String> {
-    let line: Line = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-    let ledger_id =
-        frame::from_hex::<16>(&line.ledger_id).ok_or("ledger_id is not 32 hex digits")?;
-    let ts_ns: i64 = match &line.ts_ns {
-        TsNs::Text(t) => t.parse().map_err(|_| "ts_ns is not an integer")?,
-        TsNs::Number(n) => *n,
-    };
-    let prev = frame::from_hex::<32>(&line.prev_hash).ok_or("prev_hash is not 64 hex digits")?;
-    let claimed = frame::from_hex::<32>(&line.hash).ok_or("hash is not 64 hex digits")?;
-    let payload = base64::engine::general_purpose::STANDARD
-        .decode(line.payload_b64.as_bytes())
-        .map_err(|_| "payload_b64 is not base64")?;
-    let computed = Frame {
-        ledger_id: &ledger_id,
-        seq: line.seq,
-        ts_ns,
-        prev_hash: &prev,
-        kind: &line.kind,
-        payload: &payload,
+    if let Some((fields, payload)) = native::parse_exact(raw)
+        && fields.hash_of(payload).ok() == Some(fields.hash)
+    {
+        return Ok(accept(&fields, payload, None));
     }
-    .hash()
-    .map_err(|e| e.to_string())?;
-    if computed != claimed {
-        return Ok(Parsed::BadHash {
-            ledger_id,
-            seq: line.seq,
-        });
-    }
-    let kind = match line.kind.as_ref() {
-        GENESIS_KIND => Kind::Genesis,
-        CHECKPOINT_KIND => Kind::Checkpoint,
-        _ => Kind::Other,
+    // Not as written (or its bytes do not hash): read it as JSON and re-canonicalize.
+    let value: Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+    let located = mapped::locate_chain(&value).ok_or(
+        "no hookledger chain fields (native line, ECS `hookledger`, or OCSF `unmapped.hookledger`)",
+    )?;
+    let chain = located.chain;
+    let fields = chain_fields(chain)?;
+    let reject = |code: &'static str, detail: String| Parsed::Rejected {
+        ledger_id: fields.ledger_id,
+        seq: fields.seq,
+        code,
+        detail,
     };
-    Ok(Parsed::Record {
-        ledger_id,
-        seq: line.seq,
+    let from_b64 = match chain.get("payload_b64") {
+        None | Some(Value::Null) => None,
+        Some(b64) => Some(
+            b64.as_str()
+                .and_then(|t| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(t.as_bytes())
+                        .ok()
+                })
+                .ok_or("payload_b64 is not base64")?,
+        ),
+    };
+    let from_json = chain.get("payload").map(canonical_json);
+    let payload = match (from_b64, from_json) {
+        (Some(exact), Some(parsed)) if exact != parsed => {
+            return Ok(reject(
+                "payload-mismatch",
+                format!(
+                    "record {}: `payload` and `payload_b64` say different things: one of them was changed",
+                    fields.seq
+                ),
+            ));
+        }
+        (Some(exact), _) => exact,
+        (None, Some(parsed)) => parsed,
+        (None, None) => return Err("no payload or payload_b64".into()),
+    };
+    if fields.hash_of(&payload).map_err(|e| e.to_string())? != fields.hash {
+        return Ok(reject(
+            "bad-hash",
+            format!(
+                "record {} does not hash to the hash it carries: its content was changed",
+                fields.seq
+            ),
+        ));
+    }
+    let mismatch = located.format.and_then(|format| {
+        let payload_value: Value = serde_json::from_slice(&payload).ok()?;
+        let differing = mapped::differing_fields(format, &value, &fields, &payload_value);
+        (!differing.is_empty()).then_some(differing)
+    });
+    Ok(accept(&fields, &payload, mismatch))
+}
+
+fn accept(
+    fields: &ChainFields<'_>,
+    payload: &[u8],
+    mapped_mismatch: Option<Vec<String>>,
+) -> Parsed {
+    let kind = Kind::of(&fields.kind);
+    Parsed::Record {
+        ledger_id: fields.ledger_id,
         entry: Entry {
-            hash: computed,
-            prev,
-            payload: (kind != Kind::Other).then_some(payload),
+            seq: fields.seq,
+            hash: fields.hash,
+            prev: fields.prev_hash,
+            payload: (kind != Kind::Other).then(|| payload.to_vec()),
             kind,
         },
+        mapped_mismatch,
+    }
+}
+
+/// The chain fields from a parsed chain object, tolerating what pipelines do to scalars
+/// (numbers as strings, strings as numbers).
+fn chain_fields(chain: &serde_json::Map<String, Value>) -> Result<ChainFields<'static>, String> {
+    let text = |key: &str| -> Result<&str, String> {
+        chain
+            .get(key)
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{key} is missing or not a string"))
+    };
+    let integer = |key: &str| -> Result<i128, String> {
+        match chain.get(key) {
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(i128::from)
+                .or_else(|| n.as_u64().map(i128::from))
+                .ok_or_else(|| format!("{key} is not an integer")),
+            Some(Value::String(s)) => s.parse().map_err(|_| format!("{key} is not an integer")),
+            _ => Err(format!("{key} is missing")),
+        }
+    };
+    Ok(ChainFields {
+        ledger_id: frame::from_hex::<16>(text("ledger_id")?)
+            .ok_or("ledger_id is not 32 hex digits")?,
+        seq: u64::try_from(integer("seq")?).map_err(|_| "seq is out of range")?,
+        ts_ns: i64::try_from(integer("ts_ns")?).map_err(|_| "ts_ns is out of range")?,
+        kind: std::borrow::Cow::Owned(text("kind")?.to_owned()),
+        prev_hash: frame::from_hex::<32>(text("prev_hash")?)
+            .ok_or("prev_hash is not 64 hex digits")?,
+        hash: frame::from_hex::<32>(text("hash")?).ok_or("hash is not 64 hex digits")?,
     })
 }
 
@@ -319,37 +409,84 @@ fn short(hash: &Hash) -> String {
     frame::to_hex(&hash[..6])
 }
 
-fn check_ledger(id: &LedgerId, state: &LedgerState, options: &ReceiveOptions) -> LedgerReport {
-    let mut problems = state.problems.clone();
-    let first = state.entries.keys().next().copied().unwrap_or(0);
-    let last = state.entries.keys().next_back().copied().unwrap_or(0);
-    let start = options.start_seq.unwrap_or(1).max(1);
-    // Gaps, including a missing beginning.
-    let mut expected = start;
-    let mut previous: Option<(u64, Hash)> = None;
-    for (&seq, entry) in &state.entries {
-        if seq < start {
-            continue;
+/// Sorts the entries by seq and folds repeats: the same hash again is a duplicate (a re-sent
+/// batch), a different one is a fork.
+fn dedupe(entries: &mut Vec<Entry>, problems: &mut Vec<Problem>) -> u64 {
+    entries.sort_by_key(|e| e.seq);
+    let mut duplicates = 0;
+    let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
+    for entry in entries.drain(..) {
+        match kept.last() {
+            Some(previous) if previous.seq == entry.seq => {
+                if previous.hash == entry.hash {
+                    duplicates += 1;
+                } else {
+                    problems.push(Problem {
+                        code: "fork",
+                        seq: Some(entry.seq),
+                        detail: format!(
+                            "two different records claim seq {}: {} and {}",
+                            entry.seq,
+                            short(&previous.hash),
+                            short(&entry.hash)
+                        ),
+                    });
+                }
+            }
+            _ => kept.push(entry),
         }
-        if seq > expected {
+    }
+    *entries = kept;
+    duplicates
+}
+
+/// Reports `from..=to` as missing, except the seqs whose lines arrived but were rejected.
+fn report_gaps(
+    from: u64,
+    to: u64,
+    rejected: &std::collections::BTreeSet<u64>,
+    problems: &mut Vec<Problem>,
+) {
+    let mut start = from;
+    for &seq in rejected.range(from..=to).chain(std::iter::once(&(to + 1))) {
+        if seq > start {
             problems.push(Problem {
                 code: "gap",
-                seq: Some(expected),
+                seq: Some(start),
                 detail: format!(
-                    "records {expected}..={} are missing (withheld or lost in shipping)",
+                    "records {start}..={} are missing (withheld or lost in shipping)",
                     seq - 1
                 ),
             });
         }
-        match previous {
-            Some((prev_seq, prev_hash)) if prev_seq + 1 == seq && entry.prev != prev_hash => {
-                problems.push(Problem {
-                    code: "broken-link",
-                    seq: Some(seq),
-                    detail: format!("record {seq} does not link to record {prev_seq}"),
-                })
-            }
-            _ => {}
+        start = seq + 1;
+    }
+}
+
+fn check_ledger(id: &LedgerId, mut state: LedgerState, options: &ReceiveOptions) -> LedgerReport {
+    let mut problems = std::mem::take(&mut state.problems);
+    let duplicates = dedupe(&mut state.entries, &mut problems);
+    let entries = &state.entries;
+    let first = entries.first().map_or(0, |e| e.seq);
+    let last = entries.last().map_or(0, |e| e.seq);
+    let start = options.start_seq.unwrap_or(1).max(1);
+    // Gaps, including a missing beginning.
+    let mut expected = start;
+    let mut previous: Option<&Entry> = None;
+    for entry in entries.iter().filter(|e| e.seq >= start) {
+        let seq = entry.seq;
+        if seq > expected {
+            report_gaps(expected, seq - 1, &state.rejected, &mut problems);
+        }
+        if let Some(prev) = previous
+            && prev.seq + 1 == seq
+            && entry.prev != prev.hash
+        {
+            problems.push(Problem {
+                code: "broken-link",
+                seq: Some(seq),
+                detail: format!("record {seq} does not link to record {}", prev.seq),
+            });
         }
         if seq == 1 && entry.prev != ZERO_HASH {
             problems.push(Problem {
@@ -358,14 +495,18 @@ fn check_ledger(id: &LedgerId, state: &LedgerState, options: &ReceiveOptions) ->
                 detail: "the first record does not start a chain".into(),
             });
         }
-        previous = Some((seq, entry.hash));
+        previous = Some(entry);
         expected = seq + 1;
     }
+    let by_seq = |seq: u64| {
+        entries
+            .binary_search_by_key(&seq, |e| e.seq)
+            .ok()
+            .map(|i| &entries[i])
+    };
     // Checkpoints: signature by the genesis key, agreement with the records they cover,
     // and no regression.
-    let trusted = state
-        .entries
-        .get(&1)
+    let trusted = by_seq(1)
         .filter(|e| e.kind == Kind::Genesis)
         .and_then(|e| e.payload.as_deref())
         .and_then(checkpoint::genesis_public_key)
@@ -373,11 +514,8 @@ fn check_ledger(id: &LedgerId, state: &LedgerState, options: &ReceiveOptions) ->
     let mut verified = 0;
     let mut last_checkpoint: Option<checkpoint::Claim> = None;
     let mut newest_by_time: Option<checkpoint::Claim> = None;
-    for (&seq, entry) in state
-        .entries
-        .iter()
-        .filter(|(_, e)| e.kind == Kind::Checkpoint)
-    {
+    for entry in entries.iter().filter(|e| e.kind == Kind::Checkpoint) {
+        let seq = entry.seq;
         let Some(key) = trusted.as_ref() else {
             problems.push(Problem {
                 code: "untrusted-checkpoint",
@@ -405,7 +543,7 @@ fn check_ledger(id: &LedgerId, state: &LedgerState, options: &ReceiveOptions) ->
             });
             continue;
         }
-        if let Some(covered) = state.entries.get(&claim.seq)
+        if let Some(covered) = by_seq(claim.seq)
             && covered.hash != claim.head
         {
             problems.push(Problem {
@@ -441,12 +579,29 @@ fn check_ledger(id: &LedgerId, state: &LedgerState, options: &ReceiveOptions) ->
         verified += 1;
         last_checkpoint = Some(claim);
     }
+    if let Some(limit) = options.max_silence_ns {
+        let newest = newest_by_time.as_ref().map(|c| c.time_ns);
+        if newest.is_none_or(|t| options.now_ns.saturating_sub(t) > limit) {
+            problems.push(Problem {
+                code: "silent",
+                seq: None,
+                detail: match newest {
+                    Some(t) => format!(
+                        "the newest signed checkpoint is {} old (more than the {} allowed): the ledger stopped shipping, or its exporter stopped running",
+                        crate::export::human_duration(options.now_ns.saturating_sub(t)),
+                        crate::export::human_duration(limit)
+                    ),
+                    None => "no verified checkpoint at all: nothing proves the ledger is alive".into(),
+                },
+            });
+        }
+    }
     LedgerReport {
         ledger_id: frame::to_hex(id),
-        records: state.entries.len() as u64,
+        records: entries.len() as u64,
         first_seq: first,
         last_seq: last,
-        duplicates: state.duplicates,
+        duplicates,
         checkpoints_verified: verified,
         last_checkpoint: last_checkpoint.map(|c| CheckpointSeen {
             seq: c.seq,
@@ -457,11 +612,12 @@ fn check_ledger(id: &LedgerId, state: &LedgerState, options: &ReceiveOptions) ->
     }
 }
 
-/// The (seq, hash) pairs and checkpoint claims a shipped batch holds, for comparing a local
-/// ledger against what left the machine (`verify --against`).
+/// The (seq, hash) pairs and checkpoint claims shipped batches hold, for comparing a local
+/// ledger against what left the machine (`verify --against`, `git verify --export`). Lines that
+/// do not verify are counted in `malformed` and left out.
 pub struct Shipped {
     pub ledger_id: Option<LedgerId>,
-    pub records: BTreeMap<u64, Hash>,
+    pub records: std::collections::BTreeMap<u64, Hash>,
     pub claims: Vec<(u64, Hash)>,
     pub malformed: u64,
 }
@@ -469,20 +625,20 @@ pub struct Shipped {
 pub fn read_shipped(text: &[u8]) -> Shipped {
     let mut receiver = Receiver::new();
     receiver.add_batch(text, "shipped");
-    let malformed = receiver.problems.len() as u64;
     let mut shipped = Shipped {
         ledger_id: None,
-        records: BTreeMap::new(),
+        records: std::collections::BTreeMap::new(),
         claims: Vec::new(),
-        malformed,
+        malformed: receiver.problems.len() as u64,
     };
     for (id, state) in receiver.ledgers {
         shipped.ledger_id = Some(id);
-        for (seq, entry) in state.entries {
-            shipped.records.insert(seq, entry.hash);
+        shipped.malformed += state.problems.len() as u64;
+        for entry in state.entries {
+            shipped.records.insert(entry.seq, entry.hash);
             if entry.kind == Kind::Checkpoint
                 && let Some(payload) = &entry.payload
-                && let Ok(value) = serde_json::from_slice::<serde_json::Value>(payload)
+                && let Ok(value) = serde_json::from_slice::<Value>(payload)
                 && let (Some(s), Some(h)) = (
                     value["covers"]["seq"].as_u64(),
                     value["covers"]["head"]
@@ -495,4 +651,23 @@ pub fn read_shipped(text: &[u8]) -> Shipped {
         }
     }
     shipped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_end_at_line_ends_and_count_lines() {
+        let text = b"a\nbb\nccc\ndddd\n";
+        let pieces = split_lines(text, 3);
+        let joined: Vec<u8> = pieces.iter().flat_map(|(_, p)| p.to_vec()).collect();
+        assert_eq!(joined, text);
+        assert!(pieces.iter().all(|(_, p)| p.ends_with(b"\n")));
+        assert_eq!(
+            pieces.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            [0, 2, 3]
+        );
+        assert_eq!(split_lines(b"no newline", 4).len(), 1);
+    }
 }

@@ -16,7 +16,7 @@ time <unix nanoseconds>
 ```
 */
 
-use ed25519_dalek::{Signature, Signer, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde_json::{Value, json};
 
 use super::frame::{self, Hash, LedgerId};
@@ -50,11 +50,29 @@ impl Claim {
 pub fn append_checkpoint(ledger: &mut Ledger, reason: &str) -> Result<Appended, LedgerError> {
     let key = keys::load_signing_key(&keys::key_dir(ledger.path()), ledger.ledger_id())?;
     let (seq, head) = ledger.head()?;
+    let record = signed_record(&key, *ledger.ledger_id(), seq, head, now_ns(), reason);
+    let outcome = ledger.append(&[record])?;
+    outcome
+        .appended
+        .last()
+        .copied()
+        .ok_or(LedgerError::MissingMeta)
+}
+
+/// A checkpoint record claiming that record `seq` of ledger `ledger_id` has hash `head`.
+pub fn signed_record(
+    key: &SigningKey,
+    ledger_id: LedgerId,
+    seq: u64,
+    head: Hash,
+    time_ns: i64,
+    reason: &str,
+) -> NewRecord {
     let claim = Claim {
-        ledger_id: *ledger.ledger_id(),
+        ledger_id,
         seq,
         head,
-        time_ns: now_ns(),
+        time_ns,
     };
     let text = claim.signed_text();
     let signature = key.sign(text.as_bytes());
@@ -70,16 +88,11 @@ pub fn append_checkpoint(ledger: &mut Ledger, reason: &str) -> Result<Appended, 
             "value": frame::to_hex(&signature.to_bytes()),
         },
     });
-    let outcome = ledger.append(&[NewRecord {
+    NewRecord {
         ts_ns: claim.time_ns,
         kind: CHECKPOINT_KIND.to_owned(),
         payload: canonical_json(&payload),
-    }])?;
-    outcome
-        .appended
-        .last()
-        .copied()
-        .ok_or(LedgerError::MissingMeta)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -69,15 +69,25 @@ pub fn to_hex(bytes: &[u8]) -> String {
 }
 
 pub fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let bytes = text.as_bytes();
+    from_hex_bytes(text.as_bytes())
+}
+
+/// Hex digits (either case) to bytes; `None` unless there are exactly `2 * N` of them.
+pub fn from_hex_bytes<const N: usize>(bytes: &[u8]) -> Option<[u8; N]> {
+    fn nibble(digit: u8) -> Option<u8> {
+        match digit {
+            b'0'..=b'9' => Some(digit - b'0'),
+            b'a'..=b'f' => Some(digit - b'a' + 10),
+            b'A'..=b'F' => Some(digit - b'A' + 10),
+            _ => None,
+        }
+    }
     if bytes.len() != N * 2 {
         return None;
     }
     let mut out = [0u8; N];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let high = (pair[0] as char).to_digit(16)?;
-        let low = (pair[1] as char).to_digit(16)?;
-        out[i] = u8::try_from(high * 16 + low).ok()?;
+    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        *slot = nibble(pair[0])? << 4 | nibble(pair[1])?;
     }
     Some(out)
 }

@@ -113,13 +113,24 @@ pub enum Durability {
 pub struct OpenOptions {
     pub durability: Durability,
     pub busy_timeout: Duration,
+    /// An append that crosses a multiple of this many records adds a signed checkpoint in the
+    /// same transaction (0: never). Bounds how much of an unshipped tail goes unsigned.
+    pub checkpoint_every: u64,
 }
+
+/// Default for [`OpenOptions::checkpoint_every`]; `HOOKLEDGER_CHECKPOINT_EVERY` overrides it.
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 256;
+pub const CHECKPOINT_EVERY_ENV: &str = "HOOKLEDGER_CHECKPOINT_EVERY";
 
 impl Default for OpenOptions {
     fn default() -> Self {
         Self {
             durability: Durability::Normal,
             busy_timeout: Duration::from_millis(3000),
+            checkpoint_every: std::env::var(CHECKPOINT_EVERY_ENV)
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(DEFAULT_CHECKPOINT_EVERY),
         }
     }
 }
@@ -160,6 +171,7 @@ pub struct Ledger {
     path: PathBuf,
     ledger_id: LedgerId,
     busy_timeout: Duration,
+    checkpoint_every: u64,
 }
 
 pub fn now_ns() -> i64 {
@@ -210,6 +222,7 @@ impl Ledger {
             path: path.to_owned(),
             ledger_id: [0; 16],
             busy_timeout: options.busy_timeout,
+            checkpoint_every: options.checkpoint_every,
         };
         ledger.migrate()?;
         ledger.ledger_id = read_ledger_id(&ledger.conn)?;
@@ -236,6 +249,7 @@ impl Ledger {
             path: path.to_owned(),
             ledger_id,
             busy_timeout: Duration::from_millis(5000),
+            checkpoint_every: 0,
         })
     }
 
@@ -325,10 +339,23 @@ impl Ledger {
         }
         outcome.merged_from_spool = merged.len();
 
+        let before = seq;
         for record in records {
             seq += 1;
             prev = insert_record(&tx, &self.ledger_id, seq, prev, record)?;
             outcome.appended.push(Appended { seq, hash: prev });
+        }
+        let every = self.checkpoint_every;
+        if every > 0
+            && seq / every > before / every
+            && records.iter().any(|r| r.kind != checkpoint::CHECKPOINT_KIND)
+            // Without its key (an old ledger, or the key was removed) a ledger simply stops
+            // signing; receivers see that as silence.
+            && let Ok(key) = keys::load_signing_key(&keys::key_dir(&self.path), &self.ledger_id)
+        {
+            let record =
+                checkpoint::signed_record(&key, self.ledger_id, seq, prev, now_ns(), "interval");
+            insert_record(&tx, &self.ledger_id, seq + 1, prev, &record)?;
         }
         tx.commit()?;
         if let Some(guard) = spool_guard {

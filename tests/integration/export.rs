@@ -2,7 +2,6 @@
 //! missing and edited batches, re-serialized lines, forged checkpoints, and a local ledger
 //! checked against what was shipped after truncation or a restore.
 
-use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::util::*;
@@ -106,26 +105,30 @@ fn an_edited_line_is_caught() {
     let home = Home::new();
     let [b1, ..] = three_batches(&home);
     let original = std::fs::read_to_string(&b1).unwrap();
-    let mut lines: Vec<Value> = original
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let engine = base64::engine::general_purpose::STANDARD;
-    let payload = engine
-        .decode(lines[2]["payload_b64"].as_str().unwrap())
-        .unwrap();
-    let edited = String::from_utf8(payload).unwrap().replace("note", "NOTE");
-    lines[2]["payload_b64"] = json!(engine.encode(edited));
+    let mut lines: Vec<String> = original.lines().map(str::to_owned).collect();
+    // As written (the exact bytes) and after a pipeline re-serialized it: caught both ways.
+    lines[2] = lines[2].replace("note", "NOTE");
+    let mut reparsed: Value = serde_json::from_str(&lines[3]).unwrap();
+    reparsed["payload"]["message"] = json!("changed");
+    lines[3] = reparsed.to_string();
     let edited_file = home.path().join("edited.ndjson");
-    std::fs::write(
-        &edited_file,
-        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
-    )
-    .unwrap();
+    std::fs::write(&edited_file, lines.join("\n") + "\n").unwrap();
     let (code, report) = verify_export(&home, &[&edited_file]);
     assert_eq!(code, 1, "{report:#}");
-    assert!(
-        codes(&report).contains(&"bad-hash".to_owned()),
+    let found: Vec<(String, u64)> = report["ledgers"][0]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["code"].as_str().unwrap().to_owned(),
+                p["seq"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [("bad-hash".to_owned(), 3), ("bad-hash".to_owned(), 4)],
         "{report:#}"
     );
 }
@@ -194,7 +197,7 @@ fn a_forged_checkpoint_signature_is_caught() {
     notify(&home, 3);
     let file = home.path().join("one.ndjson");
     export(&home, &[], &file);
-    let mut lines: Vec<Value> = std::fs::read_to_string(&file)
+    let lines: Vec<Value> = std::fs::read_to_string(&file)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -202,13 +205,7 @@ fn a_forged_checkpoint_signature_is_caught() {
     let last = lines.len() - 1;
     assert_eq!(lines[last]["kind"], "checkpoint");
     // An attacker who can rewrite the file recomputes the hash, but cannot sign.
-    let engine = base64::engine::general_purpose::STANDARD;
-    let mut payload: Value = serde_json::from_slice(
-        &engine
-            .decode(lines[last]["payload_b64"].as_str().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let mut payload = lines[last]["payload"].clone();
     let sig = payload["signature"]["value"].as_str().unwrap().to_owned();
     let flipped = format!(
         "{}{}",
@@ -226,14 +223,19 @@ fn a_forged_checkpoint_signature_is_caught() {
         "checkpoint",
         &bytes,
     );
-    lines[last]["payload_b64"] = json!(engine.encode(&bytes));
-    lines[last]["hash"] = json!(hash);
+    // Written in the exact layout, so the receiver hashes these very bytes.
+    let forged_line = format!(
+        r#"{{"format":"hookledger-native/2","ledger_id":{},"seq":{},"ts_ns":{},"kind":"checkpoint","prev_hash":{},"hash":"{hash}","payload":{}}}"#,
+        l["ledger_id"],
+        l["seq"],
+        l["ts_ns"],
+        l["prev_hash"],
+        String::from_utf8(bytes).unwrap()
+    );
+    let mut text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    text[last] = forged_line;
     let forged = home.path().join("forged.ndjson");
-    std::fs::write(
-        &forged,
-        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
-    )
-    .unwrap();
+    std::fs::write(&forged, text.join("\n") + "\n").unwrap();
     let (code, report) = verify_export(&home, &[&forged]);
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(codes(&report), ["bad-signature"], "{report:#}");
@@ -332,4 +334,353 @@ fn a_crash_between_export_and_ack_loses_nothing() {
         ledger["last_seq"], local["records"],
         "{report:#}\n{local:#}"
     );
+}
+
+/// A real session's payloads (every kind Claude Code 2.1.328 sent us) plus a refused read.
+fn realistic_ledger(home: &Home) {
+    let fixture = include_str!("../fixtures/cc-2.1.328-e2e-payloads.jsonl");
+    for line in fixture.lines() {
+        let p: Value = serde_json::from_str(line).unwrap();
+        assert_no_opinion(&home.hook(&p));
+    }
+    std::fs::write(
+        home.home().join("policy.json"),
+        r#"{"version": 1, "paths": {"deny_read": ["**/.env"]}}"#,
+    )
+    .unwrap();
+    let refused = home.hook(&pre_tool(
+        "Read",
+        json!({"file_path": "/srv/app/.env"}),
+        "toolu_env",
+    ));
+    assert_refused(&refused, "path-deny-read");
+}
+
+fn lines_of(file: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// What a pipeline may do to a line: parse it and write it back with its keys sorted.
+fn reserialize(file: &std::path::Path, to: &std::path::Path) {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let mut out = serde_json::Map::new();
+                for key in keys {
+                    out.insert(key.clone(), sorted(&map[key]));
+                }
+                Value::Object(out)
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    let text: String = lines_of(file)
+        .iter()
+        .map(|l| format!("{}\n", sorted(l)))
+        .collect();
+    std::fs::write(to, text).unwrap();
+}
+
+fn validate_schema(schema: &str, file: &std::path::Path) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("python3")
+        .arg(dir.join("tests/integration/support/validate_lines.py"))
+        .arg(dir.join("schema"))
+        .arg(schema)
+        .arg(file)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{schema}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn every_format_verifies_matches_its_schema_and_survives_reserialization() {
+    let home = Home::new();
+    realistic_ledger(&home);
+    for format in ["native", "ecs", "ocsf"] {
+        let file = home.path().join(format!("{format}.ndjson"));
+        export(&home, &["--format", format], &file);
+        validate_schema(&format!("export-{format}.schema.json"), &file);
+        let (code, report) = verify_export(&home, &[&file]);
+        assert_eq!(code, 0, "{format}: {report:#}");
+        assert_eq!(report["ledgers"][0]["first_seq"], 1, "{format}");
+        let resorted = home.path().join(format!("{format}-sorted.ndjson"));
+        reserialize(&file, &resorted);
+        let (code, report) = verify_export(&home, &[&resorted]);
+        assert_eq!(code, 0, "{format} re-serialized: {report:#}");
+    }
+    let denied = |lines: Vec<Value>, chain: &dyn Fn(&Value) -> &Value| -> Value {
+        lines
+            .into_iter()
+            .find(|l| chain(l)["payload"]["tool_use_id"] == "toolu_env")
+            .expect("the refused read is exported")
+    };
+    let ecs = denied(
+        lines_of(&home.path().join("ecs.ndjson")),
+        &|l| &l["hookledger"],
+    );
+    assert_eq!(ecs["event"]["outcome"], "failure", "{ecs:#}");
+    assert_eq!(ecs["event"]["category"], json!(["file"]));
+    assert_eq!(ecs["event"]["type"], json!(["access", "denied"]));
+    assert_eq!(ecs["rule"]["name"], "path-deny-read");
+    assert_eq!(ecs["file"]["path"], "/srv/app/.env");
+    assert_eq!(ecs["gen_ai"]["tool"]["name"], "Read");
+    let ocsf = denied(lines_of(&home.path().join("ocsf.ndjson")), &|l| {
+        &l["unmapped"]["hookledger"]
+    });
+    assert_eq!(ocsf["type_uid"], 100102, "{ocsf:#}");
+    assert_eq!(ocsf["action_id"], 2);
+    assert_eq!(ocsf["disposition"], "Blocked");
+    assert_eq!(ocsf["policy"]["name"], "path-deny-read");
+    // Edits are file updates and creations in both mapped formats.
+    let ocsf_edits: Vec<Value> = lines_of(&home.path().join("ocsf.ndjson"))
+        .into_iter()
+        .filter(|l| l["unmapped"]["hookledger"]["kind"] == "edit")
+        .collect();
+    assert!(!ocsf_edits.is_empty());
+    assert!(
+        ocsf_edits
+            .iter()
+            .all(|e| e["class_uid"] == 1001 && e["file"]["path"].is_string())
+    );
+}
+
+#[test]
+fn mapped_fields_that_contradict_the_payload_are_reported() {
+    let home = Home::new();
+    realistic_ledger(&home);
+    let file = home.path().join("ecs.ndjson");
+    export(&home, &["--format", "ecs"], &file);
+    let mut lines = lines_of(&file);
+    // Pipelines add and drop fields: that is not tampering.
+    for line in &mut lines {
+        line["agent"] = json!({"type": "vector"});
+        line.as_object_mut().unwrap().remove("gen_ai");
+    }
+    let enriched = home.path().join("enriched.ndjson");
+    let write = |lines: &[Value], to: &std::path::Path| {
+        std::fs::write(
+            to,
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .unwrap()
+    };
+    write(&lines, &enriched);
+    assert_eq!(verify_export(&home, &[&enriched]).0, 0);
+    // Someone makes a refusal look like an allowed read in the SIEM's fields.
+    let at = lines
+        .iter()
+        .position(|l| l["hookledger"]["payload"]["tool_use_id"] == "toolu_env")
+        .unwrap();
+    lines[at]["event"]["outcome"] = json!("success");
+    lines[at]["rule"]["name"] = json!("no-match");
+    write(&lines, &enriched);
+    let (code, report) = verify_export(&home, &[&enriched]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(codes(&report), ["mapped-field-mismatch"], "{report:#}");
+    let detail = report["ledgers"][0]["problems"][0]["detail"]
+        .as_str()
+        .unwrap();
+    assert!(
+        detail.contains("event.outcome") && detail.contains("rule.name"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn payload_b64_lines_verify_and_must_agree_with_the_payload() {
+    let home = Home::new();
+    notify(&home, 4);
+    let file = home.path().join("b64.ndjson");
+    export(&home, &["--payload-b64"], &file);
+    let mut lines = lines_of(&file);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["payload_b64"].is_string() && l["payload"].is_object())
+    );
+    assert_eq!(verify_export(&home, &[&file]).0, 0);
+    // The searchable copy is changed, the exact bytes are not.
+    lines[2]["payload"]["message"] = json!("something else");
+    std::fs::write(
+        &file,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let (code, report) = verify_export(&home, &[&file]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&report), ["payload-mismatch"], "{report:#}");
+}
+
+#[test]
+fn rotate_writes_segments_with_manifests_and_moves_its_cursor() {
+    let home = Home::new();
+    notify(&home, 25);
+    let dir = home.path().join("spool");
+    let rotate = |home: &Home| -> Value {
+        let out = home.run(&[
+            "export",
+            "--rotate",
+            dir.to_str().unwrap(),
+            "--segment-records",
+            "10",
+            "--format",
+            "ecs",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = rotate(&home);
+    // Genesis, 25 notifications and the export's checkpoint.
+    let segments = first["segments"].as_array().unwrap();
+    assert_eq!(
+        segments
+            .iter()
+            .map(|m| m["records"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [10, 10, 7]
+    );
+    assert_eq!(segments[2]["last_seq"], 27);
+    assert_eq!(segments[2]["checkpoint"]["covers"]["seq"], 26);
+    for manifest in segments {
+        let name = manifest["segment"].as_str().unwrap();
+        assert!(dir.join(name).is_file() && dir.join(format!("{name}.manifest.json")).is_file());
+        assert!(name.ends_with(".ecs.ndjson"));
+    }
+    notify(&home, 3);
+    let second = rotate(&home);
+    let more = second["segments"].as_array().unwrap();
+    assert_eq!(more.len(), 1);
+    assert_eq!(
+        more[0]["first_seq"], 28,
+        "starts after what was written: {second:#}"
+    );
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with('.')),
+        "no temporaries left: {names:?}"
+    );
+    let (code, report) = verify_export(&home, &[&dir]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["ledgers"][0]["duplicates"], 0);
+    // 27 written first, then three notifications and the second export's checkpoint.
+    assert_eq!(report["ledgers"][0]["last_seq"], 31);
+    // A segment changed after export no longer matches its manifest.
+    let victim = dir.join(more[0]["segment"].as_str().unwrap());
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes.extend_from_slice(b"\n");
+    std::fs::write(&victim, bytes).unwrap();
+    let (code, report) = verify_export(&home, &[&dir]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&report), ["manifest-mismatch"], "{report:#}");
+}
+
+#[test]
+fn interval_checkpoints_sign_the_chain_as_it_grows() {
+    let home = Home::new();
+    for i in 0..12 {
+        let out = home.hook_env(
+            &payload("Notification", json!({"message": format!("n{i}")})),
+            &[("HOOKLEDGER_CHECKPOINT_EVERY", "5")],
+        );
+        assert_no_opinion(&out);
+    }
+    let checkpoints = home.records_of("checkpoint");
+    // Genesis is seq 1; a checkpoint takes a seq too, so boundaries 5, 10 and 15 are crossed.
+    assert_eq!(checkpoints.len(), 3, "{checkpoints:#?}");
+    assert!(checkpoints.iter().all(|c| c["reason"] == "interval"));
+    let covered: Vec<u64> = checkpoints
+        .iter()
+        .map(|c| c["covers"]["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(covered, [5, 10, 15]);
+    assert_eq!(home.verify_json().0, 0);
+    let file = home.path().join("all.ndjson");
+    export(&home, &["--no-checkpoint"], &file);
+    let (code, report) = verify_export(&home, &[&file]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["ledgers"][0]["checkpoints_verified"], 3);
+}
+
+#[test]
+fn silence_is_reported_when_checkpoints_stop_arriving() {
+    let home = Home::new();
+    notify(&home, 2);
+    let file = home.path().join("one.ndjson");
+    export(&home, &[], &file);
+    let run = |limit: &str| {
+        let out = home.run(&[
+            "verify-export",
+            "--json",
+            "--max-silence",
+            limit,
+            file.to_str().unwrap(),
+        ]);
+        (
+            out.status.code(),
+            serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        )
+    };
+    assert_eq!(run("1h").0, Some(0));
+    let (code, report) = run("0s");
+    assert_eq!(code, Some(1));
+    assert_eq!(codes(&report), ["silent"], "{report:#}");
+    let bad = home.run(&[
+        "verify-export",
+        "--max-silence",
+        "soon",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("cannot read duration"));
+}
+
+#[test]
+fn an_ack_must_name_the_batch_it_acknowledges() {
+    let home = Home::new();
+    notify(&home, 3);
+    let file = home.path().join("b.ndjson");
+    export(&home, &["--sink", "siem"], &file);
+    let last = lines_of(&file).last().unwrap()["seq"].as_u64().unwrap();
+    let wrong = home.run(&[
+        "export",
+        "--sink",
+        "siem",
+        "--ack",
+        "--through",
+        &(last - 1).to_string(),
+    ]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        text(&wrong.stderr).contains(&format!("ends at seq {last}")),
+        "{}",
+        text(&wrong.stderr)
+    );
+    let right = home.run(&[
+        "export",
+        "--sink",
+        "siem",
+        "--ack",
+        "--through",
+        &last.to_string(),
+    ]);
+    assert!(right.status.success(), "{}", text(&right.stderr));
+    let again = home.run(&["export", "--sink", "siem", "--ack"]);
+    assert_eq!(again.status.code(), Some(2), "nothing is pending any more");
 }

@@ -54,6 +54,16 @@ impl Home {
         run_with_stdin(cmd, stdin)
     }
 
+    /// Runs `hookledger hook` with extra environment variables.
+    pub fn hook_env(&self, payload: &Value, env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command();
+        cmd.arg("hook").envs(env.iter().copied());
+        if let Some(event) = payload["hook_event_name"].as_str() {
+            cmd.args(["--event", event]);
+        }
+        run_with_stdin(cmd, payload.to_string().as_bytes())
+    }
+
     pub fn hook(&self, payload: &Value) -> Output {
         let event = payload["hook_event_name"].as_str().map(str::to_owned);
         self.hook_raw(payload.to_string().as_bytes(), event.as_deref())

@@ -1,0 +1,243 @@
+/*!
+Rotated segment files for file shippers (Vector, Fluent Bit, Splunk's forwarder, Filebeat).
+
+`export --rotate DIR` writes the records a sink has not received yet as segment files of at
+most N records, each with a manifest beside it:
+
+```text
+hookledger-<ledger id>-<first seq>-<last seq>.<format>.ndjson
+hookledger-<ledger id>-<first seq>-<last seq>.<format>.ndjson.manifest.json
+```
+
+Sequence numbers are zero-padded, so names sort in seq order. Each file is written under a
+hidden temporary name, fsynced and renamed into place, so a tailer never sees a partial line;
+the directory is fsynced before the sink's cursor moves. A crash before that rewrites the same
+range next time: duplicates, never gaps. Every segment's first line names its ledger and seq,
+so tailers that fingerprint files by their first bytes never confuse two segments.
+*/
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{ExportError, Format, WriteOptions, write_records};
+use crate::ledger::frame;
+use crate::ledger::{Ledger, now_ns, seq_sql};
+
+pub const MANIFEST_FORMAT: &str = "hookledger-manifest/1";
+
+/// What a manifest says about its segment.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    pub format: String,
+    pub ledger_id: String,
+    pub segment: String,
+    pub export_format: String,
+    pub records: u64,
+    pub first_seq: u64,
+    pub first_prev_hash: String,
+    pub last_seq: u64,
+    pub last_hash: String,
+    pub bytes: u64,
+    pub blake3: String,
+    /// The newest signed checkpoint at or before `last_seq`: the record itself (its payload
+    /// carries the signed text and signature) so a shipper can forward it on its own.
+    pub checkpoint: Option<Value>,
+    pub created_ns: String,
+}
+
+pub fn segment_name(ledger_id: &str, first: u64, last: u64, format: Format) -> String {
+    format!(
+        "hookledger-{ledger_id}-{first:020}-{last:020}.{}.ndjson",
+        format.name()
+    )
+}
+
+/// Writes `from..=to` as segments of at most `per_segment` records into `dir`. Returns the
+/// manifests written, in order.
+pub fn write_segments(
+    ledger: &Ledger,
+    dir: &Path,
+    from: u64,
+    to: u64,
+    per_segment: u64,
+    options: WriteOptions,
+) -> Result<Vec<Manifest>, ExportError> {
+    std::fs::create_dir_all(dir)?;
+    let ledger_id = frame::to_hex(ledger.ledger_id());
+    let mut manifests = Vec::new();
+    let mut first = from;
+    while first <= to {
+        let last = to.min(first.saturating_add(per_segment.max(1) - 1));
+        let name = segment_name(&ledger_id, first, last, options.format);
+        let path = dir.join(&name);
+        let mut hasher = blake3::Hasher::new();
+        let mut bytes = 0u64;
+        let written = write_file(&path, |out| {
+            let mut tee = Tee {
+                out,
+                hasher: &mut hasher,
+                bytes: &mut bytes,
+            };
+            write_records(ledger, first, last, options, &mut tee)
+        })?;
+        let Some((last_seq, last_hash)) = written.last else {
+            // Nothing in the range (records pruned, or seq numbers past the head).
+            std::fs::remove_file(&path)?;
+            first = last.saturating_add(1);
+            continue;
+        };
+        let first_record = ledger.record(first)?;
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT.into(),
+            ledger_id: ledger_id.clone(),
+            segment: name.clone(),
+            export_format: options.format.name().into(),
+            records: written.count,
+            first_seq: first_record.as_ref().map_or(first, |r| r.seq),
+            first_prev_hash: first_record
+                .map(|r| frame::to_hex(&r.prev_hash))
+                .unwrap_or_default(),
+            last_seq,
+            last_hash: frame::to_hex(&last_hash),
+            bytes,
+            blake3: hasher.finalize().to_hex().to_string(),
+            checkpoint: latest_checkpoint(ledger, last_seq)?,
+            created_ns: now_ns().to_string(),
+        };
+        let manifest_path = dir.join(format!("{name}.manifest.json"));
+        write_file(&manifest_path, |out| {
+            let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+            out.write_all(&text)?;
+            out.write_all(b"\n")?;
+            Ok(())
+        })?;
+        manifests.push(manifest);
+        first = last.saturating_add(1);
+    }
+    sync_dir(dir)?;
+    Ok(manifests)
+}
+
+/// The newest checkpoint record at or before `seq`, as the export line's chain object holds it.
+fn latest_checkpoint(ledger: &Ledger, seq: u64) -> Result<Option<Value>, ExportError> {
+    use rusqlite::OptionalExtension;
+    let found: Option<(i64, Vec<u8>)> = ledger
+        .connection()
+        .query_row(
+            "SELECT seq, payload FROM records WHERE kind = 'checkpoint' AND seq <= ?1 \
+             ORDER BY seq DESC LIMIT 1",
+            [seq_sql(seq)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(found.and_then(|(seq, payload)| {
+        let mut value: Value = serde_json::from_slice(&payload).ok()?;
+        value["record_seq"] = seq.into();
+        Some(value)
+    }))
+}
+
+struct Tee<'a> {
+    out: &'a mut dyn Write,
+    hasher: &'a mut blake3::Hasher,
+    bytes: &'a mut u64,
+}
+
+impl Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        *self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Writes `file` under a hidden temporary name in the same directory, fsyncs it and renames it
+/// into place: readers see the old file or the whole new one.
+pub fn write_file<T>(
+    file: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<T, ExportError>,
+) -> Result<T, ExportError> {
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export".into());
+    let temp = dir.join(format!(".{name}.partial"));
+    let result = (|| {
+        let handle = std::fs::File::create(&temp)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, handle);
+        let value = write(&mut out)?;
+        let handle = out.into_inner().map_err(|e| e.into_error())?;
+        handle.sync_all()?;
+        std::fs::rename(&temp, file)?;
+        Ok(value)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// The segment files in `dir` (not manifests, not temporaries), sorted by name = seq order.
+pub fn segment_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.') && n.ends_with(".ndjson"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Checks a segment file against its manifest (when there is one): size, BLAKE3, and the first
+/// and last records it should hold. Returns what disagrees.
+pub fn check_manifest(segment: &Path, contents: &[u8]) -> Option<Result<(), String>> {
+    let manifest_path = PathBuf::from(format!("{}.manifest.json", segment.display()));
+    let text = std::fs::read(&manifest_path).ok()?;
+    let manifest: Manifest = match serde_json::from_slice(&text) {
+        Ok(m) => m,
+        Err(e) => return Some(Err(format!("{}: {e}", manifest_path.display()))),
+    };
+    if manifest.bytes != contents.len() as u64 {
+        return Some(Err(format!(
+            "{} holds {} bytes, its manifest says {}: the file was cut or appended to",
+            segment.display(),
+            contents.len(),
+            manifest.bytes
+        )));
+    }
+    if blake3::hash(contents).to_hex().as_str() != manifest.blake3 {
+        return Some(Err(format!(
+            "{} does not match the BLAKE3 in its manifest: the file was changed after export",
+            segment.display()
+        )));
+    }
+    Some(Ok(()))
+}
