@@ -62,3 +62,18 @@ CREATE TABLE export_cursor (
     pending_seq  INTEGER CHECK (pending_seq IS NULL OR pending_seq >= acked_seq),
     updated_ns   INTEGER NOT NULL
 ) STRICT;
+
+-- Retention (migration 0003): one row per `hookledger prune`. Records first_seq..=last_seq
+-- were removed; the record at anchor_seq is a signed checkpoint covering last_seq, from which
+-- the kept part verifies. A row without a valid anchor is reported as missing records.
+CREATE TABLE pruned_ranges (
+    first_seq   INTEGER PRIMARY KEY CHECK (first_seq >= 2),
+    last_seq    INTEGER NOT NULL CHECK (last_seq >= first_seq),
+    anchor_seq  INTEGER NOT NULL CHECK (anchor_seq = last_seq + 1),
+    before_ns   INTEGER NOT NULL,
+    pruned_ns   INTEGER NOT NULL
+) STRICT;
+CREATE TRIGGER pruned_ranges_no_update BEFORE UPDATE ON pruned_ranges
+BEGIN SELECT RAISE(ABORT, 'hookledger: prune bookkeeping is append-only'); END;
+CREATE TRIGGER pruned_ranges_no_delete BEFORE DELETE ON pruned_ranges
+BEGIN SELECT RAISE(ABORT, 'hookledger: prune bookkeeping is append-only'); END;

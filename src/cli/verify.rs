@@ -13,10 +13,10 @@ pub struct Args {
     /// Print the report as one JSON object
     #[arg(long)]
     pub json: bool,
-    /// Also compare the ledger with a shipped export or checkpoint (NDJSON): detects
-    /// truncation, rollback to an older copy, and forks
-    #[arg(long, value_name = "FILE")]
-    pub against: Option<std::path::PathBuf>,
+    /// Also compare the ledger with what was shipped from it (export files, or directories of
+    /// segment files): detects truncation, rollback to an older copy, and forks
+    #[arg(long, value_name = "FILE|DIR", num_args = 1..)]
+    pub against: Vec<std::path::PathBuf>,
 }
 
 pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
@@ -33,8 +33,8 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    if let Some(file) = &args.against {
-        return against(&path, file, &report, args.json);
+    if !args.against.is_empty() {
+        return against(&path, &args.against, &report, args.json);
     }
     if args.json {
         super::out(&format!("{}\n", serde_json::to_string(&report)?))?;
@@ -90,6 +90,22 @@ fn render(report: &VerifyReport) -> String {
             text.push_str(&format!("  … and {unlisted} more problem(s)\n"));
         }
     }
+    match &report.last_checkpoint {
+        Some(last) => text.push_str(&format!(
+            "signed   {} checkpoint(s) verified; the newest (seq {}) covers seq {}, {}\n",
+            report.checkpoints,
+            last.seq,
+            last.covers,
+            super::time::local_time(last.time_ns)
+        )),
+        None => text.push_str("signed   no checkpoint yet (one is added by every export)\n"),
+    }
+    for range in &report.pruned {
+        text.push_str(&format!(
+            "pruned   {}\n",
+            crate::ledger::prune::describe(range)
+        ));
+    }
     for warning in &report.warnings {
         text.push_str(&format!("warning  {warning}\n"));
     }
@@ -106,15 +122,33 @@ fn kebab(code: &crate::ledger::verify::ProblemCode) -> String {
 /// Compares the local ledger with what was shipped from it.
 fn against(
     path: &Path,
-    file: &Path,
+    files: &[std::path::PathBuf],
     report: &VerifyReport,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     use crate::ledger::frame;
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let shipped = crate::export::receive::read_shipped(&bytes);
+    let mut receiver = crate::export::receive::Receiver::new();
+    for file in files {
+        let parts = if file.is_dir() {
+            crate::export::segments::segment_files(file)
+                .with_context(|| format!("cannot list {}", file.display()))?
+        } else {
+            vec![file.clone()]
+        };
+        for part in parts {
+            let bytes =
+                std::fs::read(&part).with_context(|| format!("cannot read {}", part.display()))?;
+            receiver.add_batch(&bytes, &part.display().to_string());
+        }
+    }
+    let shipped = receiver.into_shipped();
+    let shown = files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     if shipped.records.is_empty() {
-        anyhow::bail!("{} holds no exported records", file.display());
+        anyhow::bail!("{shown} holds no exported records");
     }
     let ledger = crate::ledger::Ledger::open_read_only(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
@@ -141,9 +175,18 @@ fn against(
         problems.push(serde_json::json!({"code": "truncated", "seq": local_head + 1, "detail": format!(
             "the ledger ends at seq {local_head}, but records up to {shipped_max} were shipped: it was truncated or rolled back")}));
     }
+    let pruned = |seq: u64| {
+        report
+            .pruned
+            .iter()
+            .any(|r| (r.first_seq..=r.last_seq).contains(&seq))
+    };
     for (seq, hash) in &checks {
         if *seq > local_head {
             break;
+        }
+        if pruned(*seq) {
+            continue;
         }
         match ledger.record(*seq)? {
             Some(local) if local.hash == *hash => {}
@@ -161,14 +204,13 @@ fn against(
     }
     let intact = report.intact && problems.is_empty();
     if json {
-        let out = serde_json::json!({"intact": intact, "chain": report, "against": file.display().to_string(),
+        let out = serde_json::json!({"intact": intact, "chain": report, "against": files,
             "shipped_records": shipped.records.len(), "shipped_through": shipped_max, "problems": problems});
         super::out(&format!("{out}\n"))?;
     } else {
         let mut text = render(report);
         text.push_str(&format!(
-            "against  {} ({} records shipped, through seq {shipped_max})\n",
-            file.display(),
+            "against  {shown} ({} records shipped, through seq {shipped_max})\n",
             shipped.records.len()
         ));
         for p in &problems {

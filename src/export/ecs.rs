@@ -6,22 +6,22 @@
 use serde_json::{Map, Value, json};
 
 use super::Context;
+use super::RecordRef;
 use super::mapped::{self, RecordView};
-use crate::ledger::StoredRecord;
 
 pub const FORMAT: &str = "hookledger-ecs/1";
 /// The ECS version the field names follow.
 pub const ECS_VERSION: &str = "9.2.0";
 
-pub fn write_line(ledger_id: &str, record: &StoredRecord, context: &Context, line: &mut Vec<u8>) {
+pub fn write_line(ledger_id: &str, record: &RecordRef<'_>, context: &Context, line: &mut Vec<u8>) {
     let payload = mapped::parse_payload(record);
     let view = RecordView {
         ledger_id,
         seq: record.seq,
         ts_ns: record.ts_ns,
-        kind: &record.kind,
-        prev_hash: &record.prev_hash,
-        hash: &record.hash,
+        kind: record.kind,
+        prev_hash: record.prev_hash,
+        hash: record.hash,
         payload: &payload,
     };
     let derived = derive(&view, Some(context));

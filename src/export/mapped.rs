@@ -5,8 +5,8 @@
 use serde_json::{Map, Value, json};
 
 use super::Context;
+use super::RecordRef;
 use super::native::ChainFields;
-use crate::ledger::StoredRecord;
 use crate::ledger::frame::{self, Hash};
 
 /// One record as the mappers see it.
@@ -95,8 +95,8 @@ impl RecordView<'_> {
 
 /// Parses a stored record's payload for the mappers. A payload that is not JSON (a damaged
 /// database) maps as an empty object; its chain fields still travel.
-pub fn parse_payload(record: &StoredRecord) -> Value {
-    serde_json::from_slice(&record.payload).unwrap_or_else(|_| json!({}))
+pub fn parse_payload(record: &RecordRef<'_>) -> Value {
+    serde_json::from_slice(record.payload).unwrap_or_else(|_| json!({}))
 }
 
 /// Writes one mapped line: the derived fields, then the chain object (with the payload's exact
@@ -106,7 +106,7 @@ pub fn write_line(
     chain_path: &[&str],
     chain_format: &str,
     ledger_id: &str,
-    record: &StoredRecord,
+    record: &RecordRef<'_>,
     line: &mut Vec<u8>,
 ) {
     // Placeholder at the chain position, replaced by the raw chain text below, so the payload

@@ -30,6 +30,8 @@ pub enum ExportError {
     Ledger(#[from] LedgerError),
     #[error("ledger database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("ledger database: a record column has the wrong type: {0}")]
+    Column(#[from] rusqlite::types::FromSqlError),
     #[error("writing the export: {0}")]
     Io(#[from] std::io::Error),
     #[error("sink {0:?} has no unacknowledged batch to acknowledge")]
@@ -95,43 +97,28 @@ impl Context {
     }
 }
 
-/// Lines are written out in blocks of about this size.
-const WRITE_BLOCK: usize = 1 << 20;
+/// One stored record, borrowed from the row it was read from.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRef<'a> {
+    pub seq: u64,
+    pub ts_ns: i64,
+    pub kind: &'a str,
+    pub payload: &'a [u8],
+    pub prev_hash: &'a Hash,
+    pub hash: &'a Hash,
+}
 
-/// Writes records `from..=to` in the chosen format. Returns how many were written and the last
-/// record's (seq, hash).
-pub fn write_records(
-    ledger: &Ledger,
-    from: u64,
-    to: u64,
-    options: WriteOptions,
-    out: &mut dyn Write,
-) -> Result<Written, ExportError> {
-    let ledger_id = frame::to_hex(ledger.ledger_id());
-    let context = match options.format {
-        Format::Native => Context::default(),
-        _ => Context::of(ledger)?,
-    };
-    let mut written = Written::default();
-    let mut line = Vec::with_capacity(WRITE_BLOCK + (64 << 10));
-    for_each_record(ledger, from, to, |record| {
-        match options.format {
-            Format::Native => {
-                native::write_line(&ledger_id, record, options.payload_b64, &mut line)
-            }
-            Format::Ecs => ecs::write_line(&ledger_id, record, &context, &mut line),
-            Format::Ocsf => ocsf::write_line(&ledger_id, record, &context, &mut line),
+impl<'a> From<&'a StoredRecord> for RecordRef<'a> {
+    fn from(r: &'a StoredRecord) -> Self {
+        RecordRef {
+            seq: r.seq,
+            ts_ns: r.ts_ns,
+            kind: &r.kind,
+            payload: &r.payload,
+            prev_hash: &r.prev_hash,
+            hash: &r.hash,
         }
-        written.count += 1;
-        written.last = Some((record.seq, record.hash));
-        if line.len() >= WRITE_BLOCK {
-            out.write_all(&line)?;
-            line.clear();
-        }
-        Ok(())
-    })?;
-    out.write_all(&line)?;
-    Ok(written)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -140,20 +127,190 @@ pub struct Written {
     pub last: Option<(u64, Hash)>,
 }
 
-/// Calls `each` for every record in `from..=to`, in order.
+/// Records per unit of work: big enough to amortize a query, small enough to keep memory flat.
+/// Ranges under four chunks are done by one thread.
+const CHUNK_RECORDS: u64 = 8192;
+
+/// Writes records `from..=to` in the chosen format, in seq order. Large ranges are read and
+/// formatted in chunks on all cores (each worker with its own read connection) while this
+/// thread writes the finished chunks in order. Returns how many were written and the last
+/// record's (seq, hash).
+pub fn write_records(
+    ledger: &Ledger,
+    from: u64,
+    to: u64,
+    options: WriteOptions,
+    out: &mut dyn Write,
+) -> Result<Written, ExportError> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    write_records_on(ledger, (from, to), options, out, (workers, CHUNK_RECORDS))
+}
+
+fn write_records_on(
+    ledger: &Ledger,
+    (from, to): (u64, u64),
+    options: WriteOptions,
+    out: &mut dyn Write,
+    (workers, chunk): (usize, u64),
+) -> Result<Written, ExportError> {
+    let ledger_id = frame::to_hex(ledger.ledger_id());
+    let context = match options.format {
+        Format::Native => Context::default(),
+        _ => Context::of(ledger)?,
+    };
+    if to < from || to - from < 4 * chunk || workers < 2 {
+        let mut buffer = Vec::with_capacity(WRITE_BLOCK + (64 << 10));
+        let written = format_range(
+            ledger,
+            (from, to),
+            options,
+            &ledger_id,
+            &context,
+            &mut buffer,
+            &mut |block| Ok(out.write_all(block)?),
+        )?;
+        out.write_all(&buffer)?;
+        return Ok(written);
+    }
+    let chunks: Vec<(u64, u64)> = (from..=to)
+        .step_by(chunk as usize)
+        .map(|lo| (lo, to.min(lo + chunk - 1)))
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<ChunkResult>(workers * 2);
+    let path = ledger.path().to_owned();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let sender = sender.clone();
+            let (chunks, next, path, ledger_id, context) =
+                (&chunks, &next, &path, &ledger_id, &context);
+            scope.spawn(move || {
+                let reader = match Ledger::open_read_only(path) {
+                    Ok(reader) => reader,
+                    Err(e) => {
+                        let _ = sender.send((usize::MAX, Err(e.into())));
+                        return;
+                    }
+                };
+                loop {
+                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&(lo, hi)) = chunks.get(index) else {
+                        break;
+                    };
+                    // The whole chunk stays in one buffer: `emit` is never reached.
+                    let mut lines = Vec::with_capacity((hi - lo + 1) as usize * 1024);
+                    let result = format_range(
+                        &reader,
+                        (lo, hi),
+                        options,
+                        ledger_id,
+                        context,
+                        &mut lines,
+                        &mut |_| Ok(()),
+                    )
+                    .map(|written| (lines, written));
+                    let failed = result.is_err();
+                    if sender.send((index, result)).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        // Chunks finish out of order; hold the early ones until their turn.
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut turn = 0;
+        let mut total = Written::default();
+        for (index, result) in receiver {
+            let (lines, written) = result?;
+            waiting.insert(index, (lines, written));
+            while let Some((lines, written)) = waiting.remove(&turn) {
+                out.write_all(&lines)?;
+                total.count += written.count;
+                total.last = written.last.or(total.last);
+                turn += 1;
+            }
+        }
+        if turn < chunks.len() {
+            return Err(ExportError::Io(std::io::Error::other(
+                "an export worker stopped before its chunk was written",
+            )));
+        }
+        Ok(total)
+    })
+}
+
+type ChunkResult = (usize, Result<(Vec<u8>, Written), ExportError>);
+
+/// Formats records `range` read through `ledger` into `line`, handing `emit` each block of
+/// [`WRITE_BLOCK`] bytes; what is left at the end stays in `line` for the caller.
+fn format_range(
+    ledger: &Ledger,
+    (from, to): (u64, u64),
+    options: WriteOptions,
+    ledger_id: &str,
+    context: &Context,
+    line: &mut Vec<u8>,
+    emit: &mut dyn FnMut(&[u8]) -> Result<(), ExportError>,
+) -> Result<Written, ExportError> {
+    let mut written = Written::default();
+    let block = if line.capacity() > WRITE_BLOCK * 2 {
+        usize::MAX
+    } else {
+        WRITE_BLOCK
+    };
+    for_each_record(ledger, from, to, |record| {
+        match options.format {
+            Format::Native => native::write_line(ledger_id, record, options.payload_b64, line),
+            Format::Ecs => ecs::write_line(ledger_id, record, context, line),
+            Format::Ocsf => ocsf::write_line(ledger_id, record, context, line),
+        }
+        written.count += 1;
+        written.last = Some((record.seq, *record.hash));
+        if line.len() >= block {
+            emit(line)?;
+            line.clear();
+        }
+        Ok(())
+    })?;
+    Ok(written)
+}
+
+/// Lines are handed on in blocks of about this size.
+const WRITE_BLOCK: usize = 1 << 20;
+
+/// Calls `each` for every record in `from..=to`, in order, borrowing each row.
 pub fn for_each_record(
     ledger: &Ledger,
     from: u64,
     to: u64,
-    mut each: impl FnMut(&StoredRecord) -> Result<(), ExportError>,
+    mut each: impl FnMut(&RecordRef<'_>) -> Result<(), ExportError>,
 ) -> Result<(), ExportError> {
-    let mut stmt = ledger.connection().prepare(
+    let mut stmt = ledger.connection().prepare_cached(
         "SELECT seq, ts_ns, kind, payload, prev_hash, hash FROM records \
          WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
     )?;
     let mut rows = stmt.query(params![seq_sql(from), seq_sql(to)])?;
     while let Some(row) = rows.next()? {
-        let record = crate::ledger::stored_record_from_row(row)?;
+        let hash32 = |i: usize| -> Result<&Hash, ExportError> {
+            row.get_ref(i)?.as_blob()?.try_into().map_err(|_| {
+                ExportError::Sqlite(rusqlite::Error::FromSqlConversionFailure(
+                    i,
+                    rusqlite::types::Type::Blob,
+                    "hash column is not 32 bytes".into(),
+                ))
+            })
+        };
+        let record = RecordRef {
+            seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+            ts_ns: row.get(1)?,
+            kind: row.get_ref(2)?.as_str()?,
+            payload: row.get_ref(3)?.as_blob()?,
+            prev_hash: hash32(4)?,
+            hash: hash32(5)?,
+        };
         each(&record)?;
     }
     Ok(())
@@ -286,6 +443,38 @@ pub fn human_duration(ns: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Chunks formatted on several threads come out exactly as one thread writes them.
+    #[test]
+    fn parallel_export_writes_what_one_thread_writes() {
+        use crate::ledger::{NewRecord, OpenOptions, canonical_json};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let mut ledger = Ledger::open(&path, &OpenOptions::default()).unwrap();
+        let batch: Vec<NewRecord> = (0..1234)
+            .map(|i| NewRecord {
+                ts_ns: i as i64,
+                kind: "tool-call".into(),
+                payload: canonical_json(&serde_json::json!({"i": i, "tool": "Bash"})),
+            })
+            .collect();
+        ledger.append(&batch).unwrap();
+        let (head, head_hash) = ledger.head().unwrap();
+        for format in [Format::Native, Format::Ecs] {
+            let options = WriteOptions {
+                format,
+                payload_b64: false,
+            };
+            let mut one = Vec::new();
+            let mut many = Vec::new();
+            let a = write_records_on(&ledger, (1, head), options, &mut one, (1, 100)).unwrap();
+            let b = write_records_on(&ledger, (1, head), options, &mut many, (3, 100)).unwrap();
+            assert_eq!(a, b);
+            assert_eq!(a.count, head);
+            assert_eq!(a.last, Some((head, head_hash)));
+            assert!(one == many, "{format:?} output differs");
+        }
+    }
 
     #[test]
     fn durations_read_like_people_write_them() {

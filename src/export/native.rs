@@ -21,7 +21,7 @@ Version 1 lines always carried `payload_b64`; receivers still accept them.
 
 use base64::Engine;
 
-use crate::ledger::StoredRecord;
+use super::RecordRef;
 use crate::ledger::frame::{self, Frame, Hash, LedgerId};
 
 pub const FORMAT: &str = "hookledger-native/2";
@@ -29,7 +29,7 @@ pub const FORMAT: &str = "hookledger-native/2";
 pub const FORMAT_V1: &str = "hookledger-native/1";
 
 /// Appends one native line (with its newline) to `line`.
-pub fn write_line(ledger_id_hex: &str, r: &StoredRecord, with_b64: bool, line: &mut Vec<u8>) {
+pub fn write_line(ledger_id_hex: &str, r: &RecordRef<'_>, with_b64: bool, line: &mut Vec<u8>) {
     write_object(FORMAT, ledger_id_hex, r, with_b64, line);
     line.push(b'\n');
 }
@@ -39,11 +39,11 @@ pub fn write_line(ledger_id_hex: &str, r: &StoredRecord, with_b64: bool, line: &
 pub fn write_object(
     format: &str,
     ledger_id_hex: &str,
-    r: &StoredRecord,
+    r: &RecordRef<'_>,
     with_b64: bool,
     line: &mut Vec<u8>,
 ) {
-    let embeddable = is_embeddable(&r.payload);
+    let embeddable = is_embeddable(r.payload);
     line.extend_from_slice(b"{\"format\":\"");
     line.extend_from_slice(format.as_bytes());
     line.extend_from_slice(b"\",\"ledger_id\":\"");
@@ -66,20 +66,20 @@ pub fn write_object(
         );
     }
     line.extend_from_slice(b",\"prev_hash\":\"");
-    push_hex(line, &r.prev_hash);
+    push_hex(line, r.prev_hash);
     line.extend_from_slice(b"\",\"hash\":\"");
-    push_hex(line, &r.hash);
+    push_hex(line, r.hash);
     line.push(b'"');
     if with_b64 || !embeddable {
         line.extend_from_slice(b",\"payload_b64\":\"");
         let mut b64 = String::with_capacity(r.payload.len() * 4 / 3 + 4);
-        base64::engine::general_purpose::STANDARD.encode_string(&r.payload, &mut b64);
+        base64::engine::general_purpose::STANDARD.encode_string(r.payload, &mut b64);
         line.extend_from_slice(b64.as_bytes());
         line.push(b'"');
     }
     if embeddable {
         line.extend_from_slice(b",\"payload\":");
-        line.extend_from_slice(&r.payload);
+        line.extend_from_slice(r.payload);
     }
     line.push(b'}');
 }
@@ -204,8 +204,8 @@ fn parse_i64(text: &[u8]) -> Option<(i64, &[u8])> {
 mod tests {
     use super::*;
 
-    fn record(payload: &[u8], kind: &str) -> StoredRecord {
-        StoredRecord {
+    fn record(payload: &[u8], kind: &str) -> crate::ledger::StoredRecord {
+        crate::ledger::StoredRecord {
             seq: 42,
             ts_ns: -5,
             kind: kind.into(),
@@ -219,7 +219,7 @@ mod tests {
     fn exact_lines_round_trip() {
         let r = record(br#"{"a":"x\ny","b":[1,2]}"#, "tool-call");
         let mut line = Vec::new();
-        write_line(&frame::to_hex(&[3; 16]), &r, false, &mut line);
+        write_line(&frame::to_hex(&[3; 16]), &(&r).into(), false, &mut line);
         assert_eq!(line.last(), Some(&b'\n'));
         let body = &line[..line.len() - 1];
         let value: serde_json::Value = serde_json::from_slice(body).unwrap();
@@ -240,7 +240,7 @@ mod tests {
             let mut line = Vec::new();
             write_line(
                 &frame::to_hex(&[3; 16]),
-                &record(payload, "x"),
+                &(&record(payload, "x")).into(),
                 false,
                 &mut line,
             );
@@ -257,7 +257,7 @@ mod tests {
         let mut line = Vec::new();
         write_line(
             &frame::to_hex(&[3; 16]),
-            &record(b"{}", "k"),
+            &(&record(b"{}", "k")).into(),
             true,
             &mut line,
         );

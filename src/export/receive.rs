@@ -625,32 +625,39 @@ pub struct Shipped {
 pub fn read_shipped(text: &[u8]) -> Shipped {
     let mut receiver = Receiver::new();
     receiver.add_batch(text, "shipped");
-    let mut shipped = Shipped {
-        ledger_id: None,
-        records: std::collections::BTreeMap::new(),
-        claims: Vec::new(),
-        malformed: receiver.problems.len() as u64,
-    };
-    for (id, state) in receiver.ledgers {
-        shipped.ledger_id = Some(id);
-        shipped.malformed += state.problems.len() as u64;
-        for entry in state.entries {
-            shipped.records.insert(entry.seq, entry.hash);
-            if entry.kind == Kind::Checkpoint
-                && let Some(payload) = &entry.payload
-                && let Ok(value) = serde_json::from_slice::<Value>(payload)
-                && let (Some(s), Some(h)) = (
-                    value["covers"]["seq"].as_u64(),
-                    value["covers"]["head"]
-                        .as_str()
-                        .and_then(frame::from_hex::<32>),
-                )
-            {
-                shipped.claims.push((s, h));
+    receiver.into_shipped()
+}
+
+impl Receiver {
+    /// What the batches added so far hold, for comparison with a local ledger.
+    pub fn into_shipped(self) -> Shipped {
+        let mut shipped = Shipped {
+            ledger_id: None,
+            records: std::collections::BTreeMap::new(),
+            claims: Vec::new(),
+            malformed: self.problems.len() as u64,
+        };
+        for (id, state) in self.ledgers {
+            shipped.ledger_id = Some(id);
+            shipped.malformed += state.problems.len() as u64;
+            for entry in state.entries {
+                shipped.records.insert(entry.seq, entry.hash);
+                if entry.kind == Kind::Checkpoint
+                    && let Some(payload) = &entry.payload
+                    && let Ok(value) = serde_json::from_slice::<Value>(payload)
+                    && let (Some(s), Some(h)) = (
+                        value["covers"]["seq"].as_u64(),
+                        value["covers"]["head"]
+                            .as_str()
+                            .and_then(frame::from_hex::<32>),
+                    )
+                {
+                    shipped.claims.push((s, h));
+                }
             }
         }
+        shipped
     }
-    shipped
 }
 
 #[cfg(test)]

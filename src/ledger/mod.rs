@@ -10,6 +10,7 @@ merged by the next successful append.
 pub mod checkpoint;
 pub mod frame;
 pub mod keys;
+pub mod prune;
 pub mod spool;
 pub mod verify;
 
@@ -32,6 +33,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         2,
         include_str!("../../schema/migrations/0002_export_cursor.sql"),
+    ),
+    (
+        3,
+        include_str!("../../schema/migrations/0003_pruned_ranges.sql"),
     ),
 ];
 

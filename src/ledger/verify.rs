@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rusqlite::ErrorCode;
 use serde::Serialize;
 
+use super::checkpoint::{self, CHECKPOINT_KIND};
 use super::frame::{Frame, HASH_LEN, Hash, LedgerId, ZERO_HASH, to_hex};
+use super::prune::{self, PrunedRange};
 use super::spool::{self, SpoolStatus};
 use super::{GENESIS_KIND, Ledger, LedgerError, SCHEMA_VERSION, seq_sql};
 
@@ -32,6 +34,8 @@ pub enum ProblemCode {
     InsertedRecord,
     ReorderedRecord,
     MalformedRow,
+    /// A checkpoint record whose signature, ledger or claimed head does not hold.
+    BadCheckpoint,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -61,6 +65,22 @@ pub struct VerifyReport {
     pub warnings: Vec<String>,
     pub spool_pending: usize,
     pub spool_damaged: usize,
+    /// Checkpoint records whose signature and claim were checked.
+    pub checkpoints: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_checkpoint: Option<CheckpointSeen>,
+    /// Ranges removed by `prune`, each anchored by a signed checkpoint.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pruned: Vec<PrunedRange>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CheckpointSeen {
+    /// The checkpoint record's own seq.
+    pub seq: u64,
+    /// The seq whose hash it signs.
+    pub covers: u64,
+    pub time_ns: i64,
 }
 
 impl VerifyReport {
@@ -78,6 +98,9 @@ impl VerifyReport {
             warnings: Vec::new(),
             spool_pending: 0,
             spool_damaged: 0,
+            checkpoints: 0,
+            last_checkpoint: None,
+            pruned: Vec::new(),
         }
     }
 
@@ -184,14 +207,23 @@ fn verify_chain(
         })
         .map(|n| u64::try_from(n).unwrap_or(0))?;
 
+    let public_key = ledger
+        .record(1)?
+        .and_then(|genesis| checkpoint::genesis_public_key(&genesis.payload));
+    let pruned = prune::pruned_ranges(conn)?;
+    let known = Known {
+        ledger_id,
+        public_key,
+        pruned: &pruned,
+    };
     let segments = segment_ranges(total, parallel_from);
     let done = AtomicU64::new(0);
     let outcomes: Vec<Result<Segment, LedgerError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = segments
             .iter()
             .map(|&(lo, hi)| {
-                let done = &done;
-                scope.spawn(move || walk_segment(path, ledger_id, lo, hi, done))
+                let (done, known) = (&done, &known);
+                scope.spawn(move || walk_segment(path, known, lo, hi, done))
             })
             .collect();
         // Progress is reported from this thread: the callback need not be Send.
@@ -206,9 +238,18 @@ fn verify_chain(
     });
     let mut count = 0;
     let mut head = None;
+    let mut far_claims = Vec::new();
     for outcome in outcomes {
         let segment = outcome?;
         count += segment.walker.count;
+        report.checkpoints += segment.walker.checkpoints;
+        if segment.walker.last_checkpoint.is_some() {
+            report.last_checkpoint = segment.walker.last_checkpoint.clone();
+        }
+        report
+            .pruned
+            .extend(segment.walker.pruned_seen.iter().copied());
+        far_claims.extend(segment.walker.far_claims.iter().copied());
         for problem in segment.findings.problems {
             report.problem(problem.seq, problem.code, problem.message);
         }
@@ -222,6 +263,19 @@ fn verify_chain(
                 seq: segment.walker.last_seq,
                 hash: to_hex(&segment.walker.prev_stored),
             });
+        }
+    }
+    // Claims about records further back than the row before the checkpoint.
+    for (at, claimed_seq, claimed_head) in far_claims {
+        if ledger
+            .record(claimed_seq)?
+            .is_some_and(|r| r.hash != claimed_head)
+        {
+            report.problem(
+                at,
+                ProblemCode::BadCheckpoint,
+                format!("the checkpoint at seq {at} signed a different hash for record {claimed_seq} than the one stored"),
+            );
         }
     }
     progress(count, total);
@@ -280,23 +334,31 @@ impl Findings {
     }
 }
 
-struct Segment {
-    walker: ChainWalker,
+struct Segment<'a> {
+    walker: ChainWalker<'a>,
     findings: Findings,
 }
 
 /// Verifies records `lo..=hi`. The walker's state depends only on the two rows before `lo`,
 /// so seeding it from them makes a segment judge exactly as one sequential pass would.
-fn walk_segment(
-    path: &Path,
+/// What every segment walker needs to know about the ledger as a whole.
+struct Known<'a> {
     ledger_id: LedgerId,
+    /// From the genesis record: the key checkpoints must be signed with.
+    public_key: Option<[u8; 32]>,
+    pruned: &'a [PrunedRange],
+}
+
+fn walk_segment<'a>(
+    path: &Path,
+    known: &Known<'a>,
     lo: u64,
     hi: u64,
     done: &AtomicU64,
-) -> Result<Segment, LedgerError> {
+) -> Result<Segment<'a>, LedgerError> {
     let ledger = Ledger::open_read_only(path)?;
     let conn = ledger.connection();
-    let mut walker = ChainWalker::new(ledger_id);
+    let mut walker = ChainWalker::new(known);
     let mut before =
         conn.prepare("SELECT seq, hash FROM records WHERE seq < ?1 ORDER BY seq DESC LIMIT 2")?;
     let seeds: Vec<(i64, Vec<u8>)> = before
@@ -332,24 +394,38 @@ fn walk_segment(
 
 /// Walks rows in seq order, remembering the last two stored hashes so insertions and
 /// renumbering can be told apart from plain edits.
-struct ChainWalker {
+struct ChainWalker<'a> {
     ledger_id: LedgerId,
+    public_key: Option<[u8; 32]>,
+    pruned: &'a [PrunedRange],
     expected_seq: u64,
     last_seq: u64,
     prev_stored: Hash,
     prev_prev_stored: Option<Hash>,
     count: u64,
+    checkpoints: u64,
+    last_checkpoint: Option<CheckpointSeen>,
+    /// Pruned ranges met and found validly anchored.
+    pruned_seen: Vec<PrunedRange>,
+    /// (checkpoint seq, claimed seq, claimed head) for claims older than the row before.
+    far_claims: Vec<(u64, u64, Hash)>,
 }
 
-impl ChainWalker {
-    fn new(ledger_id: LedgerId) -> Self {
+impl<'a> ChainWalker<'a> {
+    fn new(known: &Known<'a>) -> Self {
         ChainWalker {
-            ledger_id,
+            ledger_id: known.ledger_id,
+            public_key: known.public_key,
+            pruned: known.pruned,
             expected_seq: 1,
             last_seq: 0,
             prev_stored: ZERO_HASH,
             prev_prev_stored: None,
             count: 0,
+            checkpoints: 0,
+            last_checkpoint: None,
+            pruned_seen: Vec::new(),
+            far_claims: Vec::new(),
         }
     }
 
@@ -378,7 +454,18 @@ impl ChainWalker {
             return;
         };
         let gap = seq != self.expected_seq;
-        if gap {
+        let pruned = self
+            .pruned
+            .iter()
+            .filter(|_| gap)
+            .find(|r| {
+                r.first_seq == self.expected_seq && r.last_seq + 1 == seq && r.anchor_seq == seq
+            })
+            .filter(|r| prune::anchor_holds(r, kind, payload, &prev_hash, self.public_key.as_ref()))
+            .copied();
+        if let Some(range) = pruned {
+            self.pruned_seen.push(range);
+        } else if gap {
             let last_missing = seq.saturating_sub(1);
             let message = if self.expected_seq == last_missing {
                 format!("record {} is missing (deleted)", self.expected_seq)
@@ -410,6 +497,9 @@ impl ChainWalker {
         }
         if !(self_ok && link_ok) {
             self.classify(report, seq, self_ok, link_ok, &prev_hash, &hash, &rehash);
+        }
+        if kind == CHECKPOINT_KIND && self_ok {
+            self.check_checkpoint(report, seq, ts_ns, payload);
         }
         self.advance(seq, hash);
     }
@@ -519,6 +609,59 @@ impl ChainWalker {
                     .into(),
             );
         }
+    }
+
+    /// A checkpoint must be signed by the genesis key, name this ledger and a record before it,
+    /// and sign the hash that record really has.
+    fn check_checkpoint(&mut self, report: &mut Findings, seq: u64, ts_ns: i64, payload: &[u8]) {
+        let Some(key) = self.public_key.as_ref() else {
+            report.problem(
+                seq,
+                ProblemCode::BadCheckpoint,
+                format!("checkpoint at seq {seq}: the genesis record names no signing key"),
+            );
+            return;
+        };
+        let claim = match checkpoint::verify_payload(payload, key) {
+            Ok(claim) => claim,
+            Err(e) => {
+                report.problem(
+                    seq,
+                    ProblemCode::BadCheckpoint,
+                    format!("checkpoint at seq {seq}: {e}"),
+                );
+                return;
+            }
+        };
+        if claim.ledger_id != self.ledger_id || claim.seq >= seq {
+            report.problem(
+                seq,
+                ProblemCode::BadCheckpoint,
+                format!("checkpoint at seq {seq} claims another ledger or a later record"),
+            );
+            return;
+        }
+        if claim.seq == self.last_seq {
+            if claim.head != self.prev_stored {
+                report.problem(
+                    seq,
+                    ProblemCode::BadCheckpoint,
+                    format!(
+                        "the checkpoint at seq {seq} signed a different hash for record {} than the one stored",
+                        claim.seq
+                    ),
+                );
+                return;
+            }
+        } else {
+            self.far_claims.push((seq, claim.seq, claim.head));
+        }
+        self.checkpoints += 1;
+        self.last_checkpoint = Some(CheckpointSeen {
+            seq,
+            covers: claim.seq,
+            time_ns: ts_ns,
+        });
     }
 
     fn advance(&mut self, seq: u64, hash: Hash) {
