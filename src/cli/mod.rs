@@ -3,11 +3,13 @@ The command line: clap definitions and dispatch. Each subcommand lives in its ow
 returns an exit code; this is the only layer that prints to stdout.
 */
 
+mod checkpoint;
 mod export;
 mod hook;
 mod install;
 mod log;
 mod policy;
+mod prune;
 mod show;
 mod time;
 mod verify;
@@ -46,6 +48,10 @@ pub enum Command {
     Export(export::Args),
     /// Verify shipped export batches: hash links, gaps, forks, checkpoint signatures
     VerifyExport(verify_export::Args),
+    /// Append a signed checkpoint now (a heartbeat for timers)
+    Checkpoint(checkpoint::Args),
+    /// Remove old records every sink has acknowledged (retention); nothing prunes by default
+    Prune(prune::Args),
     /// Validate the policy, or explain a decision without recording it
     Policy(policy::Args),
     /// Register hookledger's hooks in Claude Code's settings (merging, with a backup)
@@ -79,6 +85,8 @@ pub fn main() -> ExitCode {
         Command::Show(args) => show::run(ledger, &args),
         Command::Export(args) => export::run(ledger, &args),
         Command::VerifyExport(args) => verify_export::run(&args),
+        Command::Checkpoint(args) => checkpoint::run(ledger, &args),
+        Command::Prune(args) => prune::run(ledger, &args),
         Command::Policy(args) => policy::run(&args),
         Command::Install(args) => install::run_install(&args),
         Command::Uninstall(args) => install::run_uninstall(&args),

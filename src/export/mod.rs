@@ -169,7 +169,7 @@ fn write_records_on(
             &ledger_id,
             &context,
             &mut buffer,
-            &mut |block| Ok(out.write_all(block)?),
+            Some(&mut |block: &[u8]| Ok(out.write_all(block)?)),
         )?;
         out.write_all(&buffer)?;
         return Ok(written);
@@ -199,7 +199,7 @@ fn write_records_on(
                     let Some(&(lo, hi)) = chunks.get(index) else {
                         break;
                     };
-                    // The whole chunk stays in one buffer: `emit` is never reached.
+                    // The whole chunk stays in one buffer, handed over at the end.
                     let mut lines = Vec::with_capacity((hi - lo + 1) as usize * 1024);
                     let result = format_range(
                         &reader,
@@ -208,7 +208,7 @@ fn write_records_on(
                         ledger_id,
                         context,
                         &mut lines,
-                        &mut |_| Ok(()),
+                        None,
                     )
                     .map(|written| (lines, written));
                     let failed = result.is_err();
@@ -244,8 +244,9 @@ fn write_records_on(
 
 type ChunkResult = (usize, Result<(Vec<u8>, Written), ExportError>);
 
-/// Formats records `range` read through `ledger` into `line`, handing `emit` each block of
-/// [`WRITE_BLOCK`] bytes; what is left at the end stays in `line` for the caller.
+/// Formats records `range` read through `ledger` into `line`. With `emit`, each block of
+/// [`WRITE_BLOCK`] bytes is handed to it as it fills; what is left at the end (everything,
+/// without `emit`) stays in `line` for the caller.
 fn format_range(
     ledger: &Ledger,
     (from, to): (u64, u64),
@@ -253,14 +254,9 @@ fn format_range(
     ledger_id: &str,
     context: &Context,
     line: &mut Vec<u8>,
-    emit: &mut dyn FnMut(&[u8]) -> Result<(), ExportError>,
+    mut emit: Option<&mut dyn FnMut(&[u8]) -> Result<(), ExportError>>,
 ) -> Result<Written, ExportError> {
     let mut written = Written::default();
-    let block = if line.capacity() > WRITE_BLOCK * 2 {
-        usize::MAX
-    } else {
-        WRITE_BLOCK
-    };
     for_each_record(ledger, from, to, |record| {
         match options.format {
             Format::Native => native::write_line(ledger_id, record, options.payload_b64, line),
@@ -269,7 +265,9 @@ fn format_range(
         }
         written.count += 1;
         written.last = Some((record.seq, *record.hash));
-        if line.len() >= block {
+        if let Some(emit) = emit.as_mut()
+            && line.len() >= WRITE_BLOCK
+        {
             emit(line)?;
             line.clear();
         }

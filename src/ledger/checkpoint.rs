@@ -59,6 +59,19 @@ pub fn append_checkpoint(ledger: &mut Ledger, reason: &str) -> Result<Appended, 
         .ok_or(LedgerError::MissingMeta)
 }
 
+/// The newest checkpoint record: its seq and time.
+pub fn newest(ledger: &Ledger) -> Result<Option<(u64, i64)>, LedgerError> {
+    use rusqlite::OptionalExtension;
+    Ok(ledger
+        .connection()
+        .query_row(
+            "SELECT seq, ts_ns FROM records WHERE kind = ?1 ORDER BY seq DESC LIMIT 1",
+            [CHECKPOINT_KIND],
+            |r| Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0), r.get(1)?)),
+        )
+        .optional()?)
+}
+
 /// A checkpoint record claiming that record `seq` of ledger `ledger_id` has hash `head`.
 pub fn signed_record(
     key: &SigningKey,

@@ -16,5 +16,7 @@ mod policy;
 mod robustness;
 // Export batches, cursors and the receiver's check.
 mod export;
+// Retention (prune) and heartbeat checkpoints.
+mod retention;
 // Edited, deleted, inserted and swapped records.
 mod tamper;
