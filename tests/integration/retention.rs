@@ -81,6 +81,16 @@ fn prune_removes_only_acknowledged_records_and_the_rest_verifies() {
         &["verify", "--json", "--against", batch.to_str().unwrap()],
     );
     assert_eq!(code, 0, "{against:#}");
+    // The reference verifier, written from the format document, agrees.
+    if let Some(out) = python_verifier(&home.ledger()) {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
     // A second prune finds nothing new to remove: 13..=17 were never acknowledged.
     let (code, again, _) = run_json(&home, &["prune", "--before", "2099-01-01", "--json"]);
     assert_eq!(code, 0);
@@ -113,6 +123,14 @@ fn deletions_are_not_hidden_by_a_prune() {
         .map(|p| p["seq"].as_u64().unwrap())
         .collect();
     assert_eq!(missing, [14, 16], "{report:#}");
+    if let Some(out) = python_verifier(&home.ledger()) {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out.stdout).contains("seq 14"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
 }
 
 #[test]
@@ -178,4 +196,12 @@ fn verify_catches_a_checkpoint_signed_with_another_key() {
         report["problems"][0]["code"], "bad-checkpoint",
         "{report:#}"
     );
+    if let Some(out) = python_verifier(&home.ledger()) {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out.stdout).contains("checkpoint"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
 }
