@@ -10,6 +10,7 @@ mod install;
 mod log;
 mod policy;
 mod prune;
+mod ship;
 mod show;
 mod time;
 mod verify;
@@ -48,6 +49,8 @@ pub enum Command {
     Export(export::Args),
     /// Verify shipped export batches: hash links, gaps, forks, checkpoint signatures
     VerifyExport(verify_export::Args),
+    /// Export straight to Splunk HEC or a JSON-lines HTTPS endpoint (cursor moves on 2xx)
+    Ship(ship::Args),
     /// Append a signed checkpoint now (a heartbeat for timers)
     Checkpoint(checkpoint::Args),
     /// Remove old records every sink has acknowledged (retention); nothing prunes by default
@@ -85,6 +88,7 @@ pub fn main() -> ExitCode {
         Command::Show(args) => show::run(ledger, &args),
         Command::Export(args) => export::run(ledger, &args),
         Command::VerifyExport(args) => verify_export::run(&args),
+        Command::Ship(args) => ship::run(ledger, &args),
         Command::Checkpoint(args) => checkpoint::run(ledger, &args),
         Command::Prune(args) => prune::run(ledger, &args),
         Command::Policy(args) => policy::run(&args),

@@ -16,6 +16,7 @@ pub mod native;
 pub mod ocsf;
 pub mod receive;
 pub mod segments;
+pub mod ship;
 
 use std::io::Write;
 

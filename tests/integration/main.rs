@@ -16,6 +16,8 @@ mod policy;
 mod robustness;
 // Export batches, cursors and the receiver's check.
 mod export;
+// Shipping over HTTP to a collector on loopback.
+mod ship;
 // Retention (prune) and heartbeat checkpoints.
 mod retention;
 // Edited, deleted, inserted and swapped records.
