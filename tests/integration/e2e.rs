@@ -223,6 +223,57 @@ fn real_claude_code_session_is_recorded_and_verifies() {
         "{table}"
     );
     assert!(Path::new(&home.ledger()).exists());
+
+    // The session leaves the machine: exported (native and ECS) and verified as a receiver
+    // would, ending in a signed checkpoint that covers everything the session recorded.
+    let native = project.path().join("session.ndjson");
+    let ecs = project.path().join("session.ecs.ndjson");
+    for (file, format) in [(&native, "native"), (&ecs, "ecs")] {
+        let out = home.run(&["export", "--format", format, "-o", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = home.run(&["verify-export", "--json", file.to_str().unwrap()]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}: {report:#}");
+        let ledger = &report["ledgers"][0];
+        assert_eq!(ledger["first_seq"], 1);
+        assert!(
+            ledger["checkpoints_verified"].as_u64().unwrap() >= 1,
+            "{report:#}"
+        );
+        assert_eq!(
+            ledger["last_checkpoint"]["seq"].as_u64().unwrap() + 1,
+            ledger["last_seq"].as_u64().unwrap(),
+            "the export's checkpoint covers the record before it"
+        );
+    }
+    let exported: Vec<Value> = std::fs::read_to_string(&ecs)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let edit_lines: Vec<&Value> = exported
+        .iter()
+        .filter(|l| l["event"]["action"] == "edit")
+        .collect();
+    assert_eq!(edit_lines.len(), 2);
+    assert!(
+        edit_lines
+            .iter()
+            .all(|l| l["gen_ai"]["response"]["model"] == MODEL)
+    );
+    let (_, local) = home.verify_json();
+    assert_eq!(
+        exported.len() as u64,
+        local["records"].as_u64().unwrap(),
+        "every record of the ledger was exported"
+    );
+    let against = home.run(&[
+        "verify",
+        "--against",
+        native.to_str().unwrap(),
+        ecs.to_str().unwrap(),
+    ]);
+    assert!(against.status.success(), "{}", text(&against.stdout));
 }
 
 /// A managed policy in force: Claude Code asks for an Edit of a workflow file and a Bash write
