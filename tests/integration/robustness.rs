@@ -31,7 +31,12 @@ fn sixteen_concurrent_writers_make_one_linear_chain() {
     });
     let (code, report) = home.verify_json();
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(report["records"], 2 + 1600);
+    // Genesis, session start, 1,600 calls, and a signed checkpoint each time the chain
+    // crossed a multiple of 256 records (six times on the way to ~1,608).
+    let checkpoints = home.records_of("checkpoint");
+    assert_eq!(checkpoints.len(), 6, "{checkpoints:#?}");
+    assert_eq!(report["records"], 2 + 1600 + 6);
+    assert_eq!(report["checkpoints"], 6);
     let mut ids: Vec<String> = home
         .records_of("tool-call")
         .iter()
