@@ -686,6 +686,11 @@ fn ledger_verifies(ctx: &Context) -> Finding {
 
 fn spool_empty(ctx: &Context) -> Finding {
     let spool_path = spool::spool_path(&ctx.ledger);
+    if !spool_path.parent().is_some_and(Path::is_dir) {
+        return Finding::pass(
+            "no spool: the ledger's directory does not exist (see ledger-writable)",
+        );
+    }
     let status = match spool::status(&spool_path) {
         Ok(status) => status,
         Err(e) => {

@@ -73,15 +73,16 @@ impl TargetArgs {
     }
 }
 
-fn binary(args: &InstallArgs) -> anyhow::Result<PathBuf> {
+/// The binary to register, and a warning when it lives somewhere it will not stay.
+fn binary(args: &InstallArgs) -> anyhow::Result<(PathBuf, Option<String>)> {
     if let Some(binary) = &args.binary {
-        if let Some(why) = crate::config::volatile_location(binary) {
-            eprintln!(
-                "hookledger: warning: {} is in {why}; hooks stop working when it goes",
+        let warning = crate::config::volatile_location(binary).map(|why| {
+            format!(
+                "hookledger: warning: {} is in {why}; the hooks stop working when it goes",
                 binary.display()
-            );
-        }
-        return Ok(binary.clone());
+            )
+        });
+        return Ok((binary.clone(), warning));
     }
     let exe = std::env::current_exe().context("cannot find this binary's path; pass --binary")?;
     if let Some(why) = crate::config::volatile_location(&exe) {
@@ -90,18 +91,23 @@ fn binary(args: &InstallArgs) -> anyhow::Result<PathBuf> {
             exe.display()
         );
     }
-    Ok(exe)
+    Ok((exe, None))
 }
 
 pub fn run_install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
+    let (binary, warning) = binary(args)?;
     let request = Request {
         target: args.target.target()?,
-        binary: Some(binary(args)?),
+        binary: Some(binary),
         lock_hooks: args.lock_hooks,
         dry_run: args.dry_run,
     };
     let report = install::install(&request)?;
-    print(&report, args.json)
+    let code = print(&report, args.json)?;
+    if let Some(warning) = warning {
+        eprintln!("{warning}");
+    }
+    Ok(code)
 }
 
 pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {

@@ -73,9 +73,9 @@ pub fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "hook") {
         return hook::run_from_args(&args[2..]);
     }
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(&e, &args),
     };
     let ledger = cli.ledger.as_deref();
     let result = match cli.command {
@@ -106,7 +106,7 @@ pub fn main() -> ExitCode {
 
 /// Help and version go to stdout; `hookledger` alone shows the help. Every other usage error
 /// is one line on stderr that says where the usage is.
-fn usage_error(error: &clap::Error) -> ExitCode {
+fn usage_error(error: &clap::Error, args: &[std::ffi::OsString]) -> ExitCode {
     use clap::error::ErrorKind;
     if !error.use_stderr() {
         let _ = error.print();
@@ -117,26 +117,42 @@ fn usage_error(error: &clap::Error) -> ExitCode {
         return ExitCode::from(EXIT_ERROR);
     }
     let rendered = error.render().to_string();
-    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
-    let message = lines
-        .next()
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ");
-    let mut text = format!("hookledger: {message}");
-    let mut usage = "hookledger".to_owned();
-    for line in lines {
+    let mut message = Vec::new();
+    let mut tips = Vec::new();
+    let mut usage = subcommand_path(args);
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if let Some(tip) = line.strip_prefix("tip: ") {
-            text.push_str(&format!(" ({tip})"));
+            tips.push(format!("({tip})"));
         } else if let Some(rest) = line.strip_prefix("Usage: ") {
             usage = rest
                 .split_whitespace()
                 .take_while(|w| !w.starts_with(['[', '<', '-']))
                 .collect::<Vec<_>>()
                 .join(" ");
+        } else if !line.starts_with("For more information") {
+            message.push(line.trim_start_matches("error: "));
         }
     }
+    message.extend(tips.iter().map(String::as_str));
+    let text = format!("hookledger: {}", message.join(" "));
     eprintln!("{text}; see `{usage} --help`");
     ExitCode::from(EXIT_ERROR)
+}
+
+/// `hookledger policy check` for `hookledger policy check --bogus`: the subcommands named in
+/// the arguments, for pointing at the right `--help`.
+fn subcommand_path(args: &[std::ffi::OsString]) -> String {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let mut path = vec!["hookledger".to_owned()];
+    for arg in args.iter().skip(1).filter_map(|a| a.to_str()) {
+        let Some(sub) = command.find_subcommand(arg).cloned() else {
+            continue;
+        };
+        path.push(arg.to_owned());
+        command = sub;
+    }
+    path.join(" ")
 }
 
 /// The error as one line, with a hint for the failures whose own message has none.
@@ -149,6 +165,11 @@ fn one_line(error: &anyhow::Error) -> String {
                     "the first hook event creates it: check HOOKLEDGER_HOME or pass --ledger (`hookledger doctor` checks the setup)",
                 ),
                 LedgerError::NotALedger { .. } => {
+                    Some("pass --ledger (or HOOKLEDGER_LEDGER) with a hookledger ledger")
+                }
+                LedgerError::Sqlite(e) | LedgerError::Open { source: e, .. }
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) =>
+                {
                     Some("pass --ledger (or HOOKLEDGER_LEDGER) with a hookledger ledger")
                 }
                 LedgerError::Open { .. } | LedgerError::Io(_) => {
@@ -172,9 +193,20 @@ fn one_line(error: &anyhow::Error) -> String {
             _ => None,
         }
     });
+    // Each cause once: some (SQLite's) repeat the message of the error they wrap.
+    let mut message = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if !message.contains(&part) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&part);
+        }
+    }
     let text = match hint {
-        Some(hint) => format!("hookledger: {error:#}; {hint}"),
-        None => format!("hookledger: {error:#}"),
+        Some(hint) => format!("hookledger: {message}; {hint}"),
+        None => format!("hookledger: {message}"),
     };
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -56,8 +56,9 @@ pub struct Request {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
+    /// Not a `source`: the message already carries it, and a chain would print it twice.
     #[error("{0}; fix it by hand (nothing was changed)")]
-    Settings(#[from] SettingsError),
+    Settings(SettingsError),
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -82,6 +83,12 @@ pub enum InstallError {
     DanglingSymlink { path: PathBuf },
     #[error("{path} is not valid JSON ({message}); remove it to let hookledger recreate it")]
     BadState { path: PathBuf, message: String },
+}
+
+impl From<SettingsError> for InstallError {
+    fn from(error: SettingsError) -> Self {
+        InstallError::Settings(error)
+    }
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> InstallError {

@@ -165,7 +165,7 @@ fn verify_chain(
             report.schema_version
         ));
     }
-    if !super::health::append_only_triggers_present(&conn)? {
+    if !super::health::append_only_triggers_present(conn)? {
         report.warnings.push(
             "the append-only triggers on `records` are missing: someone opened the ledger to \
              change it"
