@@ -129,7 +129,7 @@ if [ "$UNINSTALL" = 1 ]; then
         register "$HOOKLEDGER" uninstall
     fi
     rm -f "$BIN"
-    echo "hookledger: removed $BIN; the ledger (\$HOOKLEDGER_HOME, by default ~/.local/share/hookledger) is kept"
+    echo "hookledger: removed $BIN; every ledger (\$HOOKLEDGER_HOME, or the user's data directory) is kept"
     exit 0
 fi
 

@@ -230,10 +230,11 @@ mod tests {
             probe_write(ledger.path(), Duration::from_millis(50)).unwrap(),
             WriteProbe::Locked
         );
-        assert!(matches!(
-            probe_write(&file, Duration::ZERO),
-            Err(LedgerError::Open { .. } | LedgerError::Sqlite(_))
-        ));
+        let result = probe_write(&file, Duration::ZERO);
+        assert!(
+            matches!(result, Err(LedgerError::NotALedger { .. })),
+            "{result:?}"
+        );
     }
 
     #[test]
