@@ -585,20 +585,18 @@ fn write_file(path: &Path, bytes: &[u8], new_mode: Option<u32>) -> Result<(), In
     result.map_err(io_error("write", &target))
 }
 
+/// Creates `dir` and its missing parents; each one made gets `mode` when given, set explicitly
+/// so a restrictive umask (077 in many root shells) cannot hide managed files from users.
 fn create_dirs(dir: &Path, mode: Option<u32>) -> Result<(), InstallError> {
     if dir.is_dir() {
         return Ok(());
     }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    if let Some(mode) = mode {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(mode);
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    std::fs::create_dir_all(dir).map_err(io_error("create", dir))?;
+    for created in missing {
+        set_mode(created, mode).map_err(io_error("set the permissions of", created))?;
     }
-    #[cfg(not(unix))]
-    let _ = mode;
-    builder.create(dir).map_err(io_error("create", dir))
+    Ok(())
 }
 
 #[cfg(unix)]

@@ -16,7 +16,13 @@ fn install_sh() -> PathBuf {
 
 /// Runs install.sh with `/bin/sh` (POSIX), a clean environment and `home` as HOME.
 fn run_install_sh(home: &Path, args: &[&str]) -> Output {
+    run_install_sh_with_umask(home, args, "022")
+}
+
+fn run_install_sh_with_umask(home: &Path, args: &[&str], umask: &str) -> Output {
     Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("umask {umask} && exec /bin/sh \"$0\" \"$@\""))
         .arg(install_sh())
         .args(args)
         .env_clear()
@@ -307,7 +313,8 @@ impl SystemRoot {
     fn install_sh(&self, extra: &[&str]) -> Output {
         let mut args = vec!["--managed", "--root", self.path().to_str().unwrap()];
         args.extend_from_slice(extra);
-        run_install_sh(&self.user_home(), &args)
+        // Root shells often run with umask 077; managed files must still be readable by all.
+        run_install_sh_with_umask(&self.user_home(), &args, "077")
     }
 }
 
