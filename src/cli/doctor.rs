@@ -185,9 +185,12 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         let checks: Vec<serde_json::Value> = results
             .iter()
             .map(|(id, finding)| {
-                let mut value = serde_json::to_value(finding).unwrap_or_default();
-                value["id"] = serde_json::json!(id);
-                value
+                let mut check = serde_json::Map::new();
+                check.insert("id".into(), serde_json::json!(id));
+                if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(finding) {
+                    check.extend(fields);
+                }
+                serde_json::Value::Object(check)
             })
             .collect();
         let report = serde_json::json!({
@@ -229,7 +232,7 @@ fn render(results: &[(&str, Finding)], failed: usize) -> String {
         }
     }
     let summary = format!(
-        "{} checks: {} passed, {failed} failed\n",
+        "{} checks: {} passed, {failed} failed",
         results.len(),
         results.len() - failed
     );
@@ -238,6 +241,7 @@ fn render(results: &[(&str, Finding)], failed: usize) -> String {
     } else {
         paint.bad(&summary)
     });
+    text.push('\n');
     text
 }
 

@@ -158,6 +158,34 @@ impl Machine {
         (out.status.code().unwrap_or(-1), report)
     }
 
+    /// Exactly `id` fails, in JSON and in text: the message or details say `needle`, and the
+    /// text shows the same fix.
+    #[track_caller]
+    fn expect_only_failure(&self, extra: &[&str], id: &str, needle: &str) {
+        let result = self.doctor(extra);
+        assert_only_failure(&result, id, needle);
+        let out = self
+            .command()
+            .args(["doctor", "--root"])
+            .arg(self.root())
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stdout = text(&out.stdout);
+        let failures: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+        assert_eq!(failures.len(), 1, "{stdout}");
+        assert!(failures[0].starts_with(&format!("FAIL  {id} ")), "{stdout}");
+        assert!(stdout.contains(needle), "{needle:?} not in {stdout}");
+        let fix = check(&result.1, id)["fix"].as_str().unwrap().to_owned();
+        assert!(stdout.contains(&format!("fix: {fix}")), "{stdout}");
+        assert!(
+            stdout.ends_with("12 checks: 11 passed, 1 failed\n"),
+            "{stdout}"
+        );
+    }
+
     fn edit_user_settings(&self, change: impl FnOnce(&mut Value)) {
         edit_json(&self.user_settings(), change);
     }
@@ -284,7 +312,7 @@ fn failing_check_prints_its_fix_in_text_mode() {
 fn binary_missing_volatile_or_another_version() {
     let machine = Machine::healthy();
     std::fs::remove_file(&machine.binary).unwrap();
-    assert_only_failure(&machine.doctor(&[]), "binary", "does not exist");
+    machine.expect_only_failure(&[], "binary", "does not exist");
 
     // Registered straight from the build directory.
     let out = machine.run(&["install", "--binary", BIN]);
@@ -294,13 +322,13 @@ fn binary_missing_volatile_or_another_version() {
         "{}",
         text(&out.stderr)
     );
-    assert_only_failure(&machine.doctor(&[]), "binary", "cargo build directory");
+    machine.expect_only_failure(&[], "binary", "cargo build directory");
 
     // Another build at the registered path.
     write_script(&machine.binary, "echo 'hookledger 0.0.1'");
     let out = machine.run(&["install", "--binary", machine.binary.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_only_failure(&machine.doctor(&[]), "binary", "hookledger 0.0.1");
+    machine.expect_only_failure(&[], "binary", "hookledger 0.0.1");
 }
 
 #[test]
@@ -309,7 +337,7 @@ fn unparseable_settings_file() {
     let project_settings = machine.project().join(".claude/settings.json");
     std::fs::create_dir_all(project_settings.parent().unwrap()).unwrap();
     std::fs::write(&project_settings, "{\"permissions\": ").unwrap();
-    assert_only_failure(&machine.doctor(&[]), "settings-readable", "not valid JSON");
+    machine.expect_only_failure(&[], "settings-readable", "not valid JSON");
 }
 
 #[test]
@@ -319,10 +347,9 @@ fn missing_event_and_a_timeout_shorter_than_the_deadline() {
         s["hooks"].as_object_mut().unwrap().remove("Stop");
         s["hooks"]["PreToolUse"][0]["hooks"][0]["timeout"] = json!(2);
     });
-    let result = machine.doctor(&[]);
-    assert_only_failure(&result, "hooks-registered", "Stop: not registered");
-    assert_only_failure(
-        &result,
+    machine.expect_only_failure(&[], "hooks-registered", "Stop: not registered");
+    machine.expect_only_failure(
+        &[],
         "hooks-registered",
         "before hookledger's own 5 s deadline",
     );
@@ -332,8 +359,8 @@ fn missing_event_and_a_timeout_shorter_than_the_deadline() {
 fn disable_all_hooks_and_managed_only() {
     let machine = Machine::healthy();
     machine.edit_user_settings(|s| s["disableAllHooks"] = json!(true));
+    machine.expect_only_failure(&[], "hooks-enabled", "disableAllHooks in");
     let result = machine.doctor(&[]);
-    assert_only_failure(&result, "hooks-enabled", "disableAllHooks in");
     assert!(
         check(&result.1, "hooks-enabled")["fix"]
             .as_str()
@@ -350,8 +377,8 @@ fn disable_all_hooks_and_managed_only() {
 
     let managed = machine.root().join("etc/claude-code/managed-settings.json");
     edit_json(&managed, |s| s["allowManagedHooksOnly"] = json!(true));
+    machine.expect_only_failure(&[], "hooks-enabled", "allowManagedHooksOnly in");
     let result = machine.doctor(&[]);
-    assert_only_failure(&result, "hooks-enabled", "allowManagedHooksOnly in");
     assert!(
         check(&result.1, "hooks-enabled")["fix"]
             .as_str()
@@ -377,7 +404,7 @@ fn disable_all_hooks_and_managed_only() {
 fn narrowed_matcher() {
     let machine = Machine::healthy();
     machine.edit_user_settings(|s| s["hooks"]["PreToolUse"][0]["matcher"] = json!("Bash"));
-    assert_only_failure(&machine.doctor(&[]), "hooks-matcher", "matcher \"Bash\"");
+    machine.expect_only_failure(&[], "hooks-matcher", "matcher \"Bash\"");
 }
 
 #[test]
@@ -394,11 +421,7 @@ fn two_binaries_in_two_layers() {
         other_binary.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_only_failure(
-        &machine.doctor(&[]),
-        "hooks-unique",
-        other_binary.to_str().unwrap(),
-    );
+    machine.expect_only_failure(&[], "hooks-unique", other_binary.to_str().unwrap());
 }
 
 #[test]
@@ -409,7 +432,7 @@ fn invalid_policy() {
         "{\n  \"tools\": {\"deny\": \"WebFetch\"}\n}",
     )
     .unwrap();
-    assert_only_failure(&machine.doctor(&[]), "policy-valid", "policy.json:2:");
+    machine.expect_only_failure(&[], "policy-valid", "policy.json:2:");
 }
 
 #[test]
@@ -421,8 +444,11 @@ fn ledger_directory_cannot_be_created() {
     std::fs::write(&transcript, "{\"type\":\"user\",\"version\":\"2.1.328\"}\n").unwrap();
     std::fs::write(machine.home.path().join("a-file"), "x").unwrap();
     let ledger = machine.home.path().join("a-file/hl/ledger.db");
-    let result = machine.doctor(&["--ledger", ledger.to_str().unwrap()]);
-    assert_only_failure(&result, "ledger-writable", "a-file is not a directory");
+    machine.expect_only_failure(
+        &["--ledger", ledger.to_str().unwrap()],
+        "ledger-writable",
+        "a-file is not a directory",
+    );
 }
 
 #[test]
@@ -448,7 +474,7 @@ fn locked_ledger_spools_and_doctor_says_so_until_merged() {
     );
     holder.execute_batch("ROLLBACK").unwrap();
     drop(holder);
-    assert_only_failure(&machine.doctor(&[]), "spool-empty", "1 record(s) wait");
+    machine.expect_only_failure(&[], "spool-empty", "1 record(s) wait");
     // The next event merges the spool.
     assert_no_opinion(&machine.hook(&payload("Notification", json!({"message": "hi"}))));
     let (code, report) = machine.doctor(&[]);
@@ -462,16 +488,12 @@ fn tampered_ledger() {
         "DROP TRIGGER records_no_update; UPDATE records SET payload = CAST('{\"prompt\":\"edited\"}' AS BLOB) WHERE seq = 3;",
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_only_failure(&machine.doctor(&[]), "ledger-verifies", "chain is broken");
+    machine.expect_only_failure(&[], "ledger-verifies", "chain is broken");
 
     let machine = Machine::healthy();
     let out = machine.home.sqlite3("DROP TRIGGER records_no_delete;");
     assert!(out.status.success());
-    assert_only_failure(
-        &machine.doctor(&[]),
-        "ledger-verifies",
-        "append-only triggers were dropped",
-    );
+    machine.expect_only_failure(&[], "ledger-verifies", "append-only triggers were dropped");
 }
 
 #[test]
@@ -494,12 +516,8 @@ fn stale_export_cursor() {
         "UPDATE export_cursor SET updated_ns = updated_ns - {three_days_ns} WHERE sink = 'siem';"
     ));
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_only_failure(
-        &machine.doctor(&[]),
-        "export-cursors",
-        "siem: acknowledged through",
-    );
-    assert_only_failure(&machine.doctor(&[]), "export-cursors", "3 d ago");
+    machine.expect_only_failure(&[], "export-cursors", "siem: acknowledged through");
+    machine.expect_only_failure(&[], "export-cursors", "3 d ago");
     let (code, report) = machine.doctor(&["--stale-after", "7d"]);
     assert_eq!((code, failing(&report)), (0, vec![]), "{report:#}");
     let out = machine.run(&["doctor", "--stale-after", "soon"]);
@@ -513,18 +531,10 @@ fn claude_code_too_old_or_never_seen() {
     write_script(&bin.join("claude"), "echo '2.1.100 (Claude Code)'");
     let mut machine = machine;
     machine.path_env = format!("{}:/usr/bin:/bin", bin.display());
-    assert_only_failure(
-        &machine.doctor(&[]),
-        "claude-code-version",
-        "older than 2.1.139",
-    );
+    machine.expect_only_failure(&[], "claude-code-version", "older than 2.1.139");
 
     let fresh = Machine::installed();
-    assert_only_failure(
-        &fresh.doctor(&[]),
-        "claude-code-version",
-        "no Claude Code seen",
-    );
+    fresh.expect_only_failure(&[], "claude-code-version", "no Claude Code seen");
 }
 
 /// The real pinned CLI on PATH answers `claude --version` for a machine without sessions.
