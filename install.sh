@@ -30,7 +30,7 @@ usage: ./install.sh [--user | --managed] [options]
   --managed-file    with --managed: merge into managed-settings.json instead of a drop-in
   --prefix DIR      install the binary to DIR/bin (default ~/.local, or /usr/local with --managed)
   --root DIR        with --managed: treat DIR as the filesystem root for every system path
-                    (staging and tests; the hooks registered there run DIR/usr/local/bin/hookledger)
+                    (tests, trying a layout; the hooks registered there run DIR/usr/local/bin/hookledger)
   --binary FILE     install this prebuilt hookledger instead of building one with cargo
   --settings FILE   the Claude Code settings file to register hooks in (user installs)
   --no-register     install the binary only; leave Claude Code's settings alone

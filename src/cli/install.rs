@@ -47,7 +47,8 @@ pub struct TargetArgs {
     /// default managed policy when none exists
     #[arg(long)]
     pub managed: bool,
-    /// Treat DIR as the filesystem root for every system path (staging, tests)
+    /// Treat DIR as the filesystem root for every system path (tests, trying a layout); the
+    /// hooks registered there run the binary under DIR
     #[arg(long, value_name = "DIR", requires = "managed")]
     pub root: Option<PathBuf>,
     /// Merge into managed-settings.json instead of a drop-in (always so on Windows)
@@ -102,7 +103,7 @@ pub fn run_install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
         lock_hooks: args.lock_hooks,
         dry_run: args.dry_run,
     };
-    let report = install::install(&request)?;
+    let report = install::install(&request).map_err(|e| needs_root(e, args.target.managed))?;
     let code = print(&report, args.json)?;
     if let Some(warning) = warning {
         eprintln!("{warning}");
@@ -117,8 +118,23 @@ pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
         lock_hooks: false,
         dry_run: args.dry_run,
     };
-    let report = install::uninstall(&request)?;
+    let report = install::uninstall(&request).map_err(|e| needs_root(e, args.target.managed))?;
     print(&report, args.json)
+}
+
+/// A managed install refused by the filesystem almost always lacks root: say so.
+fn needs_root(error: install::InstallError, managed: bool) -> anyhow::Error {
+    let denied = matches!(
+        &error,
+        install::InstallError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied
+    );
+    if managed && denied {
+        return anyhow::anyhow!(
+            "{error}; managed settings are system files: run it as root (sudo)"
+        );
+    }
+    error.into()
 }
 
 fn print(report: &Report, json: bool) -> anyhow::Result<ExitCode> {

@@ -264,3 +264,51 @@ fn json_and_dry_run_reports() {
     let absent = report(&["uninstall", "--settings", s, "--json"]);
     assert_eq!(absent["settings"]["change"], "absent");
 }
+
+/// A managed install without the rights to write system files says to run it as root.
+#[test]
+fn managed_install_without_root_says_so() {
+    let home = Home::new();
+    let root = home.path().join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| text(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for dir in [home.path(), root.as_path()] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        std::fs::set_permissions(root.join("etc"), std::fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let args = [
+        "install",
+        "--managed",
+        "--root",
+        root.to_str().unwrap(),
+        "--binary",
+        BIN,
+    ];
+    let out = if is_root {
+        // Root ignores file modes: run as nobody, as an administrator who forgot sudo.
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            BIN,
+        ])
+        .args(args)
+        .env("HOOKLEDGER_HOME", home.home())
+        .env_remove("HOOKLEDGER_MANAGED_DIR");
+        cmd.output().unwrap()
+    } else {
+        home.run(&args)
+    };
+    assert_refused(&out, "run it as root (sudo)");
+    assert_eq!(std::fs::read_dir(root.join("etc")).unwrap().count(), 0);
+}
