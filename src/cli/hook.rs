@@ -130,6 +130,14 @@ pub const DEADLINE_ENV: &str = "HOOKLEDGER_DEADLINE_MS";
 /// Below the 10 s timeout in the registration: Claude Code lets a timed-out hook through.
 const DEFAULT_DEADLINE: Duration = Duration::from_millis(5000);
 
+/// The gating deadline in force: `HOOKLEDGER_DEADLINE_MS`, else 5 s.
+pub fn deadline() -> Duration {
+    std::env::var(DEADLINE_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(DEFAULT_DEADLINE, Duration::from_millis)
+}
+
 /// Claude Code treats a hook that times out as "carry on". A gating hook (or one whose event
 /// is unknown) therefore refuses by itself when its own work overruns, whatever is stuck (a
 /// lock, a slow disk, a pathological input), and notes that in the spool.
@@ -138,10 +146,7 @@ fn start_watchdog(event_hint: Option<&str>) {
     if event.as_ref().is_some_and(|e| !e.is_gating()) {
         return;
     }
-    let deadline = std::env::var(DEADLINE_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(DEFAULT_DEADLINE, Duration::from_millis);
+    let deadline = deadline();
     let hint = event_hint.map(str::to_owned);
     let spawned = std::thread::Builder::new()
         .name("deadline".into())

@@ -50,7 +50,9 @@ impl PathFilter {
         let glob = globset::GlobBuilder::new(pattern)
             .literal_separator(true)
             .build()
-            .with_context(|| format!("invalid --path glob {pattern:?}"))?
+            .with_context(|| {
+                format!("invalid --path glob {pattern:?} (globs look like *.rs, src/**, /etc/**)")
+            })?
             .compile_matcher();
         Ok(PathFilter {
             glob,

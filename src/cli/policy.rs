@@ -119,7 +119,9 @@ fn check(paths: &Paths, as_json: bool) -> anyhow::Result<ExitCode> {
 fn explain(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let (layers, errors) = file::load_layers(&paths.home);
     if let Some(error) = errors.first() {
-        bail!("the policy is invalid, so hooks decide by `on_error`: {error}");
+        bail!(
+            "the policy is invalid, so hooks decide by `on_error`: {error}; fix it (`hookledger policy check` lists every error)"
+        );
     }
     let policy = Policy::new(layers, &paths.home);
     let cwd = match &args.cwd {
@@ -130,8 +132,12 @@ fn explain(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         Some(file) => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let payload: Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", file.display()))?;
+            let payload: Value = serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{} is not JSON; pass a hook payload as Claude Code sends it (one JSON object)",
+                    file.display()
+                )
+            })?;
             let cwd = payload["cwd"].as_str().map_or(cwd, PathBuf::from);
             (
                 payload["tool_name"].as_str().map(str::to_owned),
@@ -146,7 +152,7 @@ fn explain(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         None => {
             let mut input = match &args.input {
                 Some(text) => {
-                    match serde_json::from_str::<Value>(text).context("--input is not JSON")? {
+                    match serde_json::from_str::<Value>(text).context("--input is not JSON; pass the tool input as an object, like --input '{\"file_path\": \"/tmp/x\"}'")? {
                         Value::Object(map) => map,
                         _ => bail!("--input must be a JSON object"),
                     }

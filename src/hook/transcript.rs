@@ -134,6 +134,23 @@ pub fn recent_subagent_transcripts(session_transcript: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The most recently written session transcripts under Claude Code's `projects` directory
+/// (`<project>/<session>.jsonl`), newest first, at most `count`.
+pub fn recent_session_transcripts(projects_dir: &Path, count: usize) -> Vec<PathBuf> {
+    let Ok(projects) = std::fs::read_dir(projects_dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = projects
+        .filter_map(Result::ok)
+        .filter_map(|project| std::fs::read_dir(project.path()).ok())
+        .flat_map(|entries| entries.filter_map(Result::ok))
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
+    files.into_iter().take(count).map(|(_, p)| p).collect()
+}
+
 /// At most this many tool calls are attested per turn.
 pub const MAX_ATTESTED_TOOL_USES: usize = 1000;
 

@@ -9,6 +9,7 @@ merged by the next successful append.
 
 pub mod checkpoint;
 pub mod frame;
+pub mod health;
 pub mod keys;
 pub mod prune;
 pub mod spool;

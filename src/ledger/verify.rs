@@ -188,13 +188,7 @@ fn verify_chain(
             report.schema_version
         ));
     }
-    let triggers: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name IN
-         ('records_no_update', 'records_no_delete')",
-        [],
-        |r| r.get(0),
-    )?;
-    if triggers != 2 {
+    if !super::health::append_only_triggers_present(conn)? {
         report.warnings.push(
             "the append-only triggers on `records` are missing: someone opened the ledger to \
              change it"

@@ -140,6 +140,15 @@ pub fn managed_dir() -> (PathBuf, bool) {
     (dir, false)
 }
 
+/// The managed policy directory of a system installed under `root` (tests, staging): an explicit
+/// `HOOKLEDGER_MANAGED_DIR` still wins.
+pub fn managed_dir_under(root: Option<&Path>) -> PathBuf {
+    match managed_dir() {
+        (dir, true) => dir,
+        (dir, false) => crate::config::rooted(root, &dir),
+    }
+}
+
 pub fn parse(path: &Path, text: &str) -> Result<PolicyFile, PolicyError> {
     let file: PolicyFile = serde_json::from_str(text).map_err(|e| PolicyError::Invalid {
         path: path.to_owned(),
@@ -183,7 +192,14 @@ fn load_one(layer: Layer, path: PathBuf) -> Result<Option<LoadedLayer>, PolicyEr
 /// Both layers that exist, managed first, beside the errors of those that could not be read or
 /// parsed: `on_error` can then come from a valid managed policy when the user's file is broken.
 pub fn load_layers(hookledger_home: &Path) -> (Vec<LoadedLayer>, Vec<PolicyError>) {
-    let (managed, _) = managed_dir();
+    load_layers_from(&managed_dir().0, hookledger_home)
+}
+
+/// [`load_layers`] with the managed directory given (doctor on a staged root).
+pub fn load_layers_from(
+    managed: &Path,
+    hookledger_home: &Path,
+) -> (Vec<LoadedLayer>, Vec<PolicyError>) {
     let mut layers = Vec::new();
     let mut errors = Vec::new();
     for (layer, path) in [

@@ -4,6 +4,12 @@
 mod support;
 mod util;
 
+// Completions, man page, colour, one-line errors, --json.
+mod cli;
+// install.sh: user and managed installs, upgrades, uninstall.
+mod deploy;
+// Every doctor check, healthy and broken on purpose.
+mod doctor;
 // The real Claude Code CLI driving the real binary.
 mod e2e;
 // Hook events in, records and answers out; every bad input.

@@ -260,3 +260,56 @@ pub fn python_verifier(ledger: &Path) -> Option<Output> {
             .expect("python3"),
     )
 }
+
+/// A temp dir that counts as a stable place for a binary: under cargo's scratch directory for
+/// tests (`target/tmp`), which is neither a temporary directory nor a build profile directory.
+pub fn stable_tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("hl-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("tempdir in CARGO_TARGET_TMPDIR")
+}
+
+/// This build's binary at `dir/bin/hookledger`: a hard link (cheap, same filesystem), or a copy.
+pub fn install_binary(dir: &Path) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let target = bin.join("hookledger");
+    if std::fs::hard_link(BIN, &target).is_err() {
+        std::fs::copy(BIN, &target).unwrap();
+    }
+    target
+}
+
+/// Writes an executable shell script.
+pub fn write_script(path: &Path, body: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// Every file under `dir` with its bytes, for comparing trees before and after.
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.map(Result::unwrap) {
+            let path = entry.path();
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
+            if entry.file_type().unwrap().is_dir() {
+                out.insert(format!("{rel}/"), Vec::new());
+                stack.push(path);
+            } else {
+                out.insert(rel, std::fs::read(&path).unwrap_or_default());
+            }
+        }
+    }
+    out
+}

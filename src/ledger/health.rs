@@ -1,0 +1,267 @@
+/*!
+What `doctor` asks of a ledger without changing it: could a hook write it right now, what the
+export cursors say, and which Claude Code version the newest records carry.
+*/
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use serde_json::Value;
+
+use super::{Ledger, LedgerError, check_identity, seq_sql};
+
+/// Whether the next hook event can append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteProbe {
+    /// No ledger yet, and the first hook event can create it.
+    NotCreated,
+    /// The write lock was taken and released.
+    Writable,
+    /// SQLite opened the file read-only: hooks spool every record.
+    ReadOnly,
+    /// Another connection held the write lock for the whole wait.
+    Locked,
+    /// No ledger yet, and it cannot be created where it belongs.
+    CannotCreate(String),
+}
+
+/// Takes the ledger's write lock (`BEGIN IMMEDIATE`, then rolls back), waiting as long as a
+/// hook would: nothing is written, but a read-only file, a full lock or a foreign file shows.
+pub fn probe_write(path: &Path, busy_timeout: Duration) -> Result<WriteProbe, LedgerError> {
+    if !path.exists() {
+        return Ok(match creatable(path) {
+            Ok(()) => WriteProbe::NotCreated,
+            Err(why) => WriteProbe::CannotCreate(why),
+        });
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|source| LedgerError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    conn.busy_timeout(busy_timeout)?;
+    check_identity(&conn, path)?;
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Ok(WriteProbe::ReadOnly);
+    }
+    match conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;") {
+        Ok(()) => Ok(WriteProbe::Writable),
+        Err(e) => {
+            let error = LedgerError::Sqlite(e);
+            if error.is_busy() {
+                Ok(WriteProbe::Locked)
+            } else if matches!(
+                &error,
+                LedgerError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly)
+            ) {
+                Ok(WriteProbe::ReadOnly)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Whether the ledger's directory exists or can be made, and takes new files.
+fn creatable(path: &Path) -> Result<(), String> {
+    let mut existing = path.parent().unwrap_or(Path::new("."));
+    while !existing.exists() {
+        match existing.parent() {
+            Some(parent) => existing = parent,
+            None => return Err("no part of its path exists".into()),
+        }
+    }
+    if !existing.is_dir() {
+        return Err(format!("{} is not a directory", existing.display()));
+    }
+    // Only a real attempt tells (permissions, ACLs, read-only mounts, root squashing).
+    let probe = existing.join(format!(".hookledger-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(format!(
+            "cannot create files in {}: {e}",
+            existing.display()
+        )),
+    }
+}
+
+/// One export sink's cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub sink: String,
+    pub acked_seq: u64,
+    pub pending_seq: Option<u64>,
+    pub updated_ns: i64,
+}
+
+/// Every sink's cursor; none when the ledger predates export cursors.
+pub fn export_cursors(ledger: &Ledger) -> Result<Vec<Cursor>, LedgerError> {
+    let conn = ledger.connection();
+    let has_table: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'export_cursor'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_table {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare(
+        "SELECT sink, acked_seq, pending_seq, updated_ns FROM export_cursor ORDER BY sink",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let seq = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(Cursor {
+            sink: r.get(0)?,
+            acked_seq: seq(r.get(1)?),
+            pending_seq: r.get::<_, Option<i64>>(2)?.map(seq),
+            updated_ns: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Where a Claude Code version was seen in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenVersion {
+    pub version: String,
+    pub seq: u64,
+    pub ts_ns: i64,
+}
+
+/// The `claude_code_version` of the newest record among the last `window` that carries one.
+pub fn latest_claude_code_version(
+    ledger: &Ledger,
+    window: u64,
+) -> Result<Option<SeenVersion>, LedgerError> {
+    let (head, _) = ledger.head()?;
+    let mut stmt = ledger
+        .connection()
+        .prepare("SELECT seq, ts_ns, payload FROM records WHERE seq > ?1 ORDER BY seq DESC")?;
+    let mut rows = stmt.query([seq_sql(head.saturating_sub(window))])?;
+    while let Some(row) = rows.next()? {
+        let payload: Vec<u8> = row.get(2)?;
+        let Ok(value) = serde_json::from_slice::<Value>(&payload) else {
+            continue;
+        };
+        if let Some(version) = value.get("claude_code_version").and_then(Value::as_str) {
+            return Ok(Some(SeenVersion {
+                version: version.to_owned(),
+                seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                ts_ns: row.get(1)?,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether the triggers that make `records` append-only are in place.
+pub fn append_only_triggers_present(conn: &Connection) -> Result<bool, LedgerError> {
+    let count: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name IN
+         ('records_no_update', 'records_no_delete')",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(count == 2)
+}
+
+/// The owner of the ledger file, when the platform has one to compare.
+#[cfg(unix)]
+pub fn owner_uid(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| m.uid())
+}
+
+#[cfg(not(unix))]
+pub fn owner_uid(_path: &Path) -> Option<u32> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{NewRecord, OpenOptions, canonical_json};
+
+    fn ledger_with(dir: &Path, payloads: &[Value]) -> Ledger {
+        let path = dir.join("ledger.db");
+        let mut ledger = Ledger::open(&path, &OpenOptions::default()).unwrap();
+        let records: Vec<NewRecord> = payloads
+            .iter()
+            .map(|p| NewRecord {
+                ts_ns: 1,
+                kind: "prompt".into(),
+                payload: canonical_json(p),
+            })
+            .collect();
+        ledger.append(&records).unwrap();
+        ledger
+    }
+
+    #[test]
+    fn probes_missing_writable_and_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/ledger.db");
+        assert_eq!(
+            probe_write(&path, Duration::ZERO).unwrap(),
+            WriteProbe::NotCreated
+        );
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(matches!(
+            probe_write(&file.join("ledger.db"), Duration::ZERO).unwrap(),
+            WriteProbe::CannotCreate(_)
+        ));
+        let ledger = ledger_with(dir.path(), &[]);
+        assert_eq!(
+            probe_write(ledger.path(), Duration::ZERO).unwrap(),
+            WriteProbe::Writable
+        );
+        let holder = Connection::open(ledger.path()).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        assert_eq!(
+            probe_write(ledger.path(), Duration::from_millis(50)).unwrap(),
+            WriteProbe::Locked
+        );
+        let result = probe_write(&file, Duration::ZERO);
+        assert!(
+            matches!(result, Err(LedgerError::NotALedger { .. })),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn newest_version_and_cursors() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = ledger_with(
+            dir.path(),
+            &[
+                serde_json::json!({"claude_code_version": "2.1.100"}),
+                serde_json::json!({"claude_code_version": "2.1.328"}),
+                serde_json::json!({"other": 1}),
+            ],
+        );
+        let seen = latest_claude_code_version(&ledger, 10).unwrap().unwrap();
+        assert_eq!((seen.version.as_str(), seen.seq), ("2.1.328", 3));
+        assert_eq!(latest_claude_code_version(&ledger, 1).unwrap(), None);
+        assert!(export_cursors(&ledger).unwrap().is_empty());
+        ledger
+            .connection()
+            .execute(
+                "INSERT INTO export_cursor (sink, acked_seq, updated_ns) VALUES ('siem', 2, 7)",
+                [],
+            )
+            .unwrap();
+        let cursors = export_cursors(&ledger).unwrap();
+        assert_eq!(cursors[0].sink, "siem");
+        assert_eq!(cursors[0].acked_seq, 2);
+        assert!(append_only_triggers_present(ledger.connection()).unwrap());
+    }
+}
