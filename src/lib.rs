@@ -6,6 +6,8 @@ hookledger: a policy gate and tamper-evident ledger for Claude Code hooks.
 - [`policy`]: decisions and their stable rule codes.
 - [`git`]: repository facts recorded with sessions and edits.
 - [`config`]: where files live.
+- [`export`]: NDJSON export (native, ECS, OCSF), cursors, segments, shipping, the receiver.
+- [`report`]: the auditor's evidence pack for a period.
 - [`cli`]: the command line; the only layer that prints to stdout.
 */
 
@@ -16,3 +18,4 @@ pub mod git;
 pub mod hook;
 pub mod ledger;
 pub mod policy;
+pub mod report;

@@ -13,6 +13,7 @@ mod log;
 mod man;
 mod policy;
 mod prune;
+mod report;
 mod ship;
 mod show;
 mod time;
@@ -64,6 +65,8 @@ pub enum Command {
     Install(install::InstallArgs),
     /// Remove hookledger's hooks from Claude Code's settings, keeping everything else
     Uninstall(install::UninstallArgs),
+    /// The auditor's evidence pack for a period (HTML, JSON or Markdown)
+    Report(report::Args),
     /// Check that Claude Code really runs hookledger and that its ledger is healthy
     Doctor(doctor::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -100,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Policy(args) => policy::run(&args),
         Command::Install(args) => install::run_install(&args),
         Command::Uninstall(args) => install::run_uninstall(&args),
+        Command::Report(args) => report::run(ledger, &args),
         Command::Doctor(args) => doctor::run(ledger, &args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),

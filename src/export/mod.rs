@@ -245,6 +245,9 @@ fn write_records_on(
 
 type ChunkResult = (usize, Result<(Vec<u8>, Written), ExportError>);
 
+/// Where finished blocks of lines go.
+type Emit<'a> = &'a mut dyn FnMut(&[u8]) -> Result<(), ExportError>;
+
 /// Formats records `range` read through `ledger` into `line`. With `emit`, each block of
 /// [`WRITE_BLOCK`] bytes is handed to it as it fills; what is left at the end (everything,
 /// without `emit`) stays in `line` for the caller.
@@ -255,7 +258,7 @@ fn format_range(
     ledger_id: &str,
     context: &Context,
     line: &mut Vec<u8>,
-    mut emit: Option<&mut dyn FnMut(&[u8]) -> Result<(), ExportError>>,
+    mut emit: Option<Emit<'_>>,
 ) -> Result<Written, ExportError> {
     let mut written = Written::default();
     for_each_record(ledger, from, to, |record| {

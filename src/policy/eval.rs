@@ -405,6 +405,22 @@ impl Policy {
         out
     }
 
+    /// Whether any layer has repository rules (an allowlist or denylist).
+    pub fn has_repository_rules(&self) -> bool {
+        self.layers.iter().any(|l| l.file.repositories.is_some())
+    }
+
+    /// The allowlist's verdict on a repository known by its normalized remotes and root, as
+    /// recorded earlier (no git is run): `None` when it is allowed or no rules apply.
+    pub fn repository_verdict(&self, remotes: &[String], root: &str) -> Option<Decision> {
+        if !self.has_repository_rules() {
+            return None;
+        }
+        self.allowlist(remotes, Some(root), &|| {
+            format!("repository {root} ({})", describe_remotes(remotes))
+        })
+    }
+
     /// A repository is allowed when one of its effective remotes matches an `allow` entry (or
     /// its root a `path:` entry) in every layer that has an allow list, and none matches `deny`.
     fn repository_rules(&self, root: &Path) -> Option<Decision> {

@@ -24,6 +24,8 @@ mod robustness;
 mod export;
 // Shipping over HTTP to a collector on loopback.
 mod ship;
+// The auditor's evidence report.
+mod report;
 // Retention (prune) and heartbeat checkpoints.
 mod retention;
 // Edited, deleted, inserted and swapped records.
