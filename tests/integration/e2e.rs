@@ -7,7 +7,8 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::support::claude_cli::{
-    ClaudeOpts, ensure_claude, run_claude, temp_git_repo, with_default_permissions,
+    ClaudeOpts, default_settings, ensure_claude, run_claude, temp_git_repo,
+    with_default_permissions,
 };
 use crate::support::fake_api::{FakeApi, Script, Turn};
 use crate::util::*;
@@ -387,4 +388,189 @@ fn real_claude_code_denials_leave_files_untouched() {
     );
     let (code, report) = home.verify_json();
     assert_eq!(code, 0, "{report:#}");
+}
+
+/// A fresh machine: `install.sh` puts the binary in `~/.local/bin` and registers the hooks in
+/// `~/.claude/settings.json`; the real Claude Code then runs on that install alone (no hook
+/// settings of the test's own), and `hookledger report` turns the session into the auditor's
+/// pack. The HTML is rendered by headless Chromium; the JSON numbers are the session's.
+#[test]
+fn real_claude_code_on_a_fresh_install_then_the_report() {
+    let Some(claude) = ensure_claude() else {
+        return;
+    };
+    let machine = stable_tempdir();
+    let home_dir = machine.path().join("home");
+    std::fs::create_dir_all(&home_dir).unwrap();
+    let install = std::process::Command::new("/bin/sh")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh"))
+        .args(["--binary", BIN])
+        .env_clear()
+        .env("HOME", &home_dir)
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .current_dir(&home_dir)
+        .output()
+        .unwrap();
+    assert!(
+        install.status.success(),
+        "{}{}",
+        text(&install.stdout),
+        text(&install.stderr)
+    );
+    let installed = home_dir.join(".local/bin/hookledger");
+    let settings: Value =
+        serde_json::from_slice(&std::fs::read(home_dir.join(".claude/settings.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"],
+        installed.display().to_string(),
+        "the hooks run the installed binary"
+    );
+    // The user's own policy: .env files are not for the agent.
+    let data = home_dir.join(".local/share/hookledger");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("policy.json"),
+        r#"{"version": 1, "paths": {"deny_read": ["**/.env"]}}"#,
+    )
+    .unwrap();
+
+    let project = temp_git_repo("# Demo\n\nThe readme.\n");
+    let readme = project.path().join("README.md");
+    std::fs::write(project.path().join(".env"), "TOKEN=do-not-read\n").unwrap();
+    let api = FakeApi::start(
+        Script::new(MODEL)
+            .turn(Turn::tool("Edit", json!({"file_path": readme, "old_string": "The readme.", "new_string": "The better readme."})))
+            .turn(Turn::tool("Read", json!({"file_path": project.path().join(".env")})))
+            .turn(Turn::tool("Bash", json!({"command": "git status --short", "description": "Status"})))
+            .turn(Turn::text("Done.")),
+    );
+    let mut opts = ClaudeOpts::new(&claude, project.path(), api.port(), "improve the readme");
+    opts.home = Some(home_dir.clone());
+    opts.settings = default_settings();
+    let run = run_claude(&opts);
+    assert!(run.success(), "{}\n{}", run.describe(), api.dump());
+    assert!(
+        std::fs::read_to_string(&readme)
+            .unwrap()
+            .contains("The better readme.")
+    );
+    assert!(
+        api.requests()
+            .iter()
+            .all(|r| !r.body.to_string().contains("do-not-read")),
+        "the refused read never reached the model"
+    );
+
+    let hookledger = |args: &[&str]| {
+        std::process::Command::new(&installed)
+            .args(args)
+            .env_clear()
+            .env("HOME", &home_dir)
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .output()
+            .unwrap()
+    };
+    let out_dir = machine.path();
+    let json_file = out_dir.join("report.json");
+    let html_file = out_dir.join("report.html");
+    for file in [&json_file, &html_file] {
+        let out = hookledger(&[
+            "report",
+            "--since",
+            "1d",
+            "--no-record",
+            "-o",
+            file.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let report: Value = serde_json::from_slice(&std::fs::read(&json_file).unwrap()).unwrap();
+    let totals = &report["totals"];
+    assert_eq!(totals["sessions"], 1, "{report:#}");
+    assert_eq!(totals["prompts"], 1);
+    assert_eq!(totals["tool_calls"], 3, "Edit, Read and Bash");
+    assert_eq!(totals["edits"], 1);
+    assert_eq!(totals["denied"], 1);
+    assert_eq!(totals["lines_added"], 1);
+    assert_eq!(report["decisions"]["denied"][0]["rule"], "path-deny-read");
+    assert_eq!(report["decisions"]["denied"][0]["tool"], "Read");
+    assert_eq!(
+        report["models"][0]["model"], MODEL,
+        "{:#}",
+        report["models"]
+    );
+    assert_eq!(report["models"][0]["tool_calls"], 3);
+    assert_eq!(report["models"][0]["edits"], 1);
+    assert_eq!(report["claude_code_versions"][0]["version"], "2.1.328");
+    let edits = &report["edits_by_repository"][0];
+    assert_eq!(edits["edits"], 1);
+    assert_eq!(edits["models"], json!([MODEL]));
+    assert_eq!(report["integrity"]["intact"], true);
+    // The report's numbers are the ledger's.
+    let ledger = data.join("ledger.db");
+    let conn =
+        rusqlite::Connection::open_with_flags(&ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let count = |kind: &str| -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM records WHERE kind = ?1",
+            [kind],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(totals["tool_calls"], count("tool-call"));
+    assert_eq!(totals["edits"], count("edit"));
+    assert_eq!(totals["prompts"], count("prompt"));
+
+    render_with_chromium(&html_file, &out_dir.join("report.png"));
+}
+
+/// Renders `html` to a PNG with headless Chromium (Debian's `chromium`), as an auditor's
+/// browser would. Outside CI a missing Chromium skips this with a notice.
+fn render_with_chromium(html: &Path, png: &Path) {
+    let Some(chromium) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs chromium (.ci/run)"
+        );
+        eprintln!("notice: skipping the HTML rendering (apt-get install chromium)");
+        return;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1280,3000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bytes = std::fs::read(png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1280, 3000));
+    // A blank page compresses to almost nothing; a rendered report with charts does not.
+    assert!(
+        bytes.len() > 40_000,
+        "{} bytes: the page rendered nearly empty",
+        bytes.len()
+    );
 }
