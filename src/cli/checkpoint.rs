@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde_json::json;
 
-use crate::ledger::{Ledger, OpenOptions, checkpoint, frame, now_ns};
+use crate::ledger::{Ledger, checkpoint, frame, now_ns};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,12 +21,7 @@ pub struct Args {
 }
 
 pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
-    let path = crate::config::ledger_path(ledger)?;
-    if !path.exists() {
-        bail!("ledger {} does not exist", path.display());
-    }
-    let mut ledger = Ledger::open(&path, &OpenOptions::default())
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut ledger = super::writable_ledger(ledger)?;
     if let Some(age) = &args.if_older_than {
         let limit = super::time::parse_duration_ns(age)?;
         let (head, _) = ledger.head()?;

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 
 use crate::export::{self, Format, WriteOptions, segments};
-use crate::ledger::{Ledger, OpenOptions, checkpoint, frame};
+use crate::ledger::{Ledger, checkpoint, frame};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -51,15 +51,7 @@ pub struct Args {
 }
 
 pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
-    let path = crate::config::ledger_path(ledger)?;
-    if !path.exists() {
-        bail!(
-            "ledger {} does not exist (hint: it is created by the first hook event; check --ledger / HOOKLEDGER_HOME)",
-            path.display()
-        );
-    }
-    let mut ledger = Ledger::open(&path, &OpenOptions::default())
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut ledger = super::writable_ledger(ledger)?;
     if args.json && args.output.is_none() && args.rotate.is_none() && !args.ack {
         bail!("--json prints a summary on stdout; use it with -o FILE or --rotate DIR");
     }

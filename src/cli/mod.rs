@@ -271,6 +271,28 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
+/// The ledger a command works on, which must exist already (only hooks create ledgers).
+pub(crate) fn existing_ledger(explicit: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
+    let path = crate::config::ledger_path(explicit)?;
+    if !path.exists() {
+        anyhow::bail!(
+            "ledger {} does not exist (hint: the first hook event creates it; check --ledger or HOOKLEDGER_HOME)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// Opens the (existing) ledger for appending.
+pub(crate) fn writable_ledger(
+    explicit: Option<&std::path::Path>,
+) -> anyhow::Result<crate::ledger::Ledger> {
+    use anyhow::Context;
+    let path = existing_ledger(explicit)?;
+    crate::ledger::Ledger::open(&path, &crate::ledger::OpenOptions::default())
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
 /// Writes to stdout, turning a closed pipe (`hookledger log | head`) into a quiet stop.
 pub(crate) fn out(text: &str) -> anyhow::Result<()> {
     use std::io::Write;

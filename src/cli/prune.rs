@@ -27,10 +27,7 @@ pub struct Args {
 }
 
 pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
-    let path = crate::config::ledger_path(ledger)?;
-    if !path.exists() {
-        bail!("ledger {} does not exist", path.display());
-    }
+    let path = super::existing_ledger(ledger)?;
     let before_ns = super::time::parse_time_arg(&args.before, jiff::Timestamp::now())?;
     let report = crate::ledger::verify::verify(&path, &mut |_, _| {})
         .with_context(|| format!("cannot verify {}", path.display()))?;

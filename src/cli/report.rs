@@ -37,13 +37,7 @@ pub struct Args {
 }
 
 pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
-    let path = crate::config::ledger_path(ledger)?;
-    if !path.exists() {
-        bail!(
-            "ledger {} does not exist (hint: it is created by the first hook event; check --ledger / HOOKLEDGER_HOME)",
-            path.display()
-        );
-    }
+    let path = super::existing_ledger(ledger)?;
     let now = jiff::Timestamp::now();
     let since_ns = super::time::parse_time_arg(&args.since, now)?;
     let until_ns = match &args.until {

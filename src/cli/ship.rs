@@ -5,12 +5,12 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde_json::json;
 
 use crate::export::ship::{self, Shape, ShipError, Target};
 use crate::export::{self, Format, WriteOptions};
-use crate::ledger::{Ledger, OpenOptions, checkpoint};
+use crate::ledger::checkpoint;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -68,12 +68,7 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         (None, Some(t)) => Some(format!("Bearer {t}")),
         (None, None) => None,
     };
-    let path = crate::config::ledger_path(ledger)?;
-    if !path.exists() {
-        bail!("ledger {} does not exist", path.display());
-    }
-    let mut ledger = Ledger::open(&path, &OpenOptions::default())
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut ledger = super::writable_ledger(ledger)?;
     if !args.no_checkpoint {
         checkpoint::append_checkpoint(&mut ledger, "export")
             .context("cannot append the export checkpoint")?;

@@ -15,15 +15,7 @@ pub const ECS_VERSION: &str = "9.2.0";
 
 pub fn write_line(ledger_id: &str, record: &RecordRef<'_>, context: &Context, line: &mut Vec<u8>) {
     let payload = mapped::parse_payload(record);
-    let view = RecordView {
-        ledger_id,
-        seq: record.seq,
-        ts_ns: record.ts_ns,
-        kind: record.kind,
-        prev_hash: record.prev_hash,
-        hash: record.hash,
-        payload: &payload,
-    };
+    let view = RecordView::of(ledger_id, record, &payload);
     let derived = derive(&view, Some(context));
     mapped::write_line(derived, &["hookledger"], FORMAT, ledger_id, record, line);
 }

@@ -93,6 +93,21 @@ impl RecordView<'_> {
     }
 }
 
+impl<'a> RecordView<'a> {
+    /// A view of `record` whose payload was parsed into `payload`.
+    pub fn of(ledger_id: &'a str, record: &RecordRef<'a>, payload: &'a Value) -> RecordView<'a> {
+        RecordView {
+            ledger_id,
+            seq: record.seq,
+            ts_ns: record.ts_ns,
+            kind: record.kind,
+            prev_hash: record.prev_hash,
+            hash: record.hash,
+            payload,
+        }
+    }
+}
+
 /// Parses a stored record's payload for the mappers. A payload that is not JSON (a damaged
 /// database) maps as an empty object; its chain fields still travel.
 pub fn parse_payload(record: &RecordRef<'_>) -> Value {

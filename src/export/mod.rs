@@ -356,22 +356,9 @@ fn cursor_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Cursor> {
 /// Every sink and its cursor, by name.
 pub fn cursors(ledger: &Ledger) -> Result<Vec<(String, Cursor)>, ExportError> {
     let mut stmt = ledger.connection().prepare(
-        "SELECT sink, acked_seq, acked_hash, pending_seq, updated_ns FROM export_cursor ORDER BY sink",
+        "SELECT acked_seq, acked_hash, pending_seq, updated_ns, sink FROM export_cursor ORDER BY sink",
     )?;
-    let rows = stmt.query_map([], |row| {
-        let sink: String = row.get(0)?;
-        let cursor = Cursor {
-            acked: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
-            acked_hash: row
-                .get::<_, Option<Vec<u8>>>(2)?
-                .and_then(|h| h.try_into().ok()),
-            pending: row
-                .get::<_, Option<i64>>(3)?
-                .and_then(|p| u64::try_from(p).ok()),
-            updated_ns: row.get(4)?,
-        };
-        Ok((sink, cursor))
-    })?;
+    let rows = stmt.query_map([], |row| Ok((row.get(4)?, cursor_from_row(row)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -28,15 +28,7 @@ pub const OCSF_VERSION: &str = "1.6.0";
 
 pub fn write_line(ledger_id: &str, record: &RecordRef<'_>, context: &Context, line: &mut Vec<u8>) {
     let payload = mapped::parse_payload(record);
-    let view = RecordView {
-        ledger_id,
-        seq: record.seq,
-        ts_ns: record.ts_ns,
-        kind: record.kind,
-        prev_hash: record.prev_hash,
-        hash: record.hash,
-        payload: &payload,
-    };
+    let view = RecordView::of(ledger_id, record, &payload);
     let derived = derive(&view, Some(context));
     mapped::write_line(
         derived,

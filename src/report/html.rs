@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::tables::{self, Cell, Section};
 use super::{Day, Report};
 
 pub fn render(report: &Report) -> String {
@@ -23,13 +24,17 @@ pub fn render(report: &Report) -> String {
     header(&mut page, report, &title);
     summary(&mut page, report);
     activity(&mut page, report);
-    actors(&mut page, report);
+    titled(&mut page, &tables::actors(report));
     models(&mut page, report);
     decisions(&mut page, report);
-    dlp(&mut page, report);
-    edits(&mut page, report);
-    repositories(&mut page, report);
-    reviews(&mut page, report);
+    for section in [
+        tables::dlp(report),
+        tables::edits(report),
+        tables::repositories(report),
+        tables::reviews(report),
+    ] {
+        titled(&mut page, &section);
+    }
     integrity(&mut page, report);
     page.push_str("</body>\n</html>\n");
     page
@@ -149,27 +154,12 @@ fn summary(page: &mut String, r: &Report) {
 }
 
 fn activity(page: &mut String, r: &Report) {
-    page.push_str("<h2>Activity per day</h2>\n");
-    if r.daily.is_empty() {
-        page.push_str("<p class=\"muted\">No activity in this period.</p>\n");
-        return;
+    let section = tables::daily(r);
+    let _ = writeln!(page, "<h2>{}</h2>", esc(&section.title));
+    if !r.daily.is_empty() {
+        page.push_str(&day_chart(&r.daily));
     }
-    page.push_str(&day_chart(&r.daily));
-    page.push_str("<table><tr><th>Date (UTC)</th><th class=\"n\">Sessions</th><th class=\"n\">Prompts</th><th class=\"n\">Tool calls</th><th class=\"n\">Edits</th><th class=\"n\">Refused</th><th class=\"n\">Asked</th></tr>\n");
-    for d in &r.daily {
-        let _ = writeln!(
-            page,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            esc(&d.date),
-            d.sessions,
-            d.prompts,
-            d.tool_calls,
-            d.edits,
-            d.denied,
-            d.asked
-        );
-    }
-    page.push_str("</table>\n");
+    table(page, &section);
 }
 
 /// Grouped bars per day: prompts, tool calls, edits and refusals.
@@ -279,95 +269,81 @@ fn bar_list(items: &[(String, u64)], color: &str, label: &str) -> String {
     svg
 }
 
-fn actors(page: &mut String, r: &Report) {
-    page.push_str("<h2>Users and hosts</h2>\n<table><tr><th>User</th><th>Host</th><th class=\"n\">Sessions</th><th class=\"n\">Prompts</th><th class=\"n\">Tool calls</th><th class=\"n\">Edits</th><th class=\"n\">Refused</th><th class=\"n\">Asked</th></tr>\n");
-    for a in &r.by_actor {
-        let _ = writeln!(
-            page,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            opt(&a.user),
-            opt(&a.host),
-            a.sessions,
-            a.prompts,
-            a.tool_calls,
-            a.edits,
-            a.denied,
-            a.asked
-        );
+/// A section's table, or its sentence when there are no rows, and its note.
+fn table(page: &mut String, section: &Section) {
+    if section.table.rows.is_empty() {
+        let _ = writeln!(page, "<p class=\"muted\">{}</p>", esc(section.when_empty));
+        return;
+    }
+    page.push_str("<table><tr>");
+    for column in &section.table.columns {
+        match column.strip_prefix('#') {
+            Some(title) => {
+                let _ = write!(page, "<th class=\"n\">{}</th>", esc(title));
+            }
+            None => {
+                let _ = write!(page, "<th>{}</th>", esc(column));
+            }
+        }
+    }
+    page.push_str("</tr>\n");
+    for row in &section.table.rows {
+        page.push_str("<tr>");
+        for cell in row {
+            let _ = match cell {
+                Cell::Text(text) => write!(page, "<td>{}</td>", esc(text)),
+                Cell::Code(text) => write!(page, "<td><code>{}</code></td>", esc(text)),
+                Cell::Number(n) => write!(page, "<td class=\"n\">{n}</td>"),
+                Cell::Tag(class, text) => {
+                    write!(
+                        page,
+                        "<td><span class=\"tag {class}\">{}</span></td>",
+                        esc(text)
+                    )
+                }
+            };
+        }
+        page.push_str("</tr>\n");
     }
     page.push_str("</table>\n");
+    if let Some(note) = &section.note {
+        let _ = writeln!(page, "<p class=\"muted\">{}</p>", esc(note));
+    }
+}
+
+fn titled(page: &mut String, section: &Section) {
+    let _ = writeln!(page, "<h2>{}</h2>", esc(&section.title));
+    table(page, section);
 }
 
 fn models(page: &mut String, r: &Report) {
-    page.push_str("<h2>Models and Claude Code versions</h2>\n");
-    if r.models.is_empty() {
-        page.push_str("<p class=\"muted\">No tool calls in this period.</p>\n");
-    } else {
-        let items: Vec<(String, u64)> = r
-            .models
-            .iter()
-            .map(|m| (m.model.clone(), m.tool_calls + m.edits))
-            .collect();
-        page.push_str(&bar_list(
-            &items,
-            "#4f6bed",
-            "Tool calls and edits per model",
-        ));
-        page.push_str("<table><tr><th>Model</th><th class=\"n\">Sessions</th><th class=\"n\">Tool calls</th><th class=\"n\">Accepted edits</th></tr>\n");
-        for m in &r.models {
-            let _ = writeln!(
-                page,
-                "<tr><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                esc(&m.model),
-                m.sessions,
-                m.tool_calls,
-                m.edits
-            );
-        }
-        page.push_str("</table>\n<p class=\"muted\">The model of each tool call is the one Claude Code's transcript attests at the end of the turn, else the newest model seen when the call was made.</p>\n");
-    }
-    page.push_str("<table><tr><th>Claude Code version</th><th class=\"n\">Sessions</th><th class=\"n\">Records</th></tr>\n");
-    if r.claude_code_versions.is_empty() {
-        page.push_str("<tr><td colspan=\"3\" class=\"muted\">No record in this period names a Claude Code version.</td></tr>\n");
-    }
-    for v in &r.claude_code_versions {
-        let _ = writeln!(
-            page,
-            "<tr><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            esc(&v.version),
-            v.sessions,
-            v.records
-        );
-    }
-    page.push_str("</table>\n");
+    let section = tables::models(r);
+    let _ = writeln!(page, "<h2>Models and Claude Code versions</h2>");
+    let items: Vec<(String, u64)> = r
+        .models
+        .iter()
+        .map(|m| (m.model.clone(), m.tool_calls + m.edits))
+        .collect();
+    page.push_str(&bar_list(
+        &items,
+        "#4f6bed",
+        "Tool calls and edits per model",
+    ));
+    table(page, &section);
+    table(page, &tables::versions(r));
 }
 
 fn decisions(page: &mut String, r: &Report) {
     let d = &r.decisions;
-    page.push_str("<h2>Refused and asked operations</h2>\n");
-    if d.by_rule.is_empty() {
-        page.push_str("<p class=\"muted\">No operation was refused or sent for approval in this period.</p>\n");
-        return;
-    }
+    let section = tables::rules(r);
+    let _ = writeln!(page, "<h2>{}</h2>", esc(&section.title));
     let items: Vec<(String, u64)> = d
         .by_rule
         .iter()
         .map(|c| (format!("{} ({})", c.rule, c.action), c.count))
         .collect();
     page.push_str(&bar_list(&items, "#d64545", "Refusals and asks per rule"));
-    page.push_str("<table><tr><th>Rule</th><th>Verdict</th><th>Policy layer</th><th class=\"n\">Count</th></tr>\n");
-    for c in &d.by_rule {
-        let _ = writeln!(
-            page,
-            "<tr><td><code>{}</code></td><td><span class=\"tag {}\">{}</span></td><td>{}</td><td class=\"n\">{}</td></tr>",
-            esc(&c.rule),
-            esc(&c.action),
-            esc(&c.action),
-            esc(&c.layer),
-            c.count
-        );
-    }
-    page.push_str("</table>\n");
+    table(page, &section);
     for (title, list, unlisted) in [
         ("Refused", &d.denied, d.denied_unlisted),
         ("Asked for approval", &d.asked, d.asked_unlisted),
@@ -375,131 +351,10 @@ fn decisions(page: &mut String, r: &Report) {
         if list.is_empty() {
             continue;
         }
-        let _ = writeln!(
-            page,
-            "<h3>{title} ({})</h3>\n<table><tr><th>Time (UTC)</th><th>Seq</th><th>Tool</th><th>Target</th><th>Rule</th><th>Reason</th></tr>",
-            list.len() as u64 + unlisted
-        );
-        for op in list {
-            let _ = writeln!(
-                page,
-                "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code>{}</td><td>{}</td></tr>",
-                esc(op.time.get(..19).unwrap_or(&op.time)),
-                op.seq,
-                op.tool.as_deref().map_or_else(|| esc(&op.kind), esc),
-                opt(&op.subject),
-                esc(&op.rule),
-                if op.enforced {
-                    ""
-                } else {
-                    " <span class=\"muted\">(audit)</span>"
-                },
-                opt(&op.reason)
-            );
-        }
-        page.push_str("</table>\n");
-        if unlisted > 0 {
-            let _ = writeln!(
-                page,
-                "<p class=\"muted\">{unlisted} more are in the JSON form's counts and in the ledger (<code>hookledger log --decision deny</code>).</p>"
-            );
-        }
+        let section = tables::operations(title, list, unlisted);
+        let _ = writeln!(page, "<h3>{}</h3>", esc(&section.title));
+        table(page, &section);
     }
-}
-
-fn dlp(page: &mut String, r: &Report) {
-    page.push_str("<h2>Data loss prevention</h2>\n");
-    if r.dlp.is_empty() {
-        page.push_str("<p class=\"muted\">No secret was found in a prompt or in content the agent tried to write.</p>\n");
-        return;
-    }
-    page.push_str("<table><tr><th>Kind of secret</th><th>Found in</th><th class=\"n\">Findings</th><th class=\"n\">Refused</th></tr>\n");
-    for f in &r.dlp {
-        let _ = writeln!(
-            page,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            esc(&f.kind),
-            f.found_in,
-            f.count,
-            f.refused
-        );
-    }
-    page.push_str("</table>\n<p class=\"muted\">Kinds and counts only: the secrets themselves are never stored in clear, nor reported.</p>\n");
-}
-
-fn edits(page: &mut String, r: &Report) {
-    page.push_str("<h2>Accepted AI edits per repository</h2>\n");
-    if r.edits_by_repository.is_empty() {
-        page.push_str("<p class=\"muted\">No edit was accepted in this period.</p>\n");
-        return;
-    }
-    page.push_str("<table><tr><th>Repository</th><th>Remotes</th><th class=\"n\">Edits</th><th class=\"n\">Files</th><th class=\"n\">Lines +</th><th class=\"n\">Lines −</th><th>Models</th></tr>\n");
-    for e in &r.edits_by_repository {
-        let _ = writeln!(
-            page,
-            "<tr><td><code>{}</code></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-            esc(&e.repository),
-            esc(&e.remotes.join(", ")),
-            e.edits,
-            e.files,
-            e.lines_added,
-            e.lines_removed,
-            esc(&e.models.join(", "))
-        );
-    }
-    page.push_str("</table>\n");
-}
-
-fn repositories(page: &mut String, r: &Report) {
-    page.push_str("<h2>Repositories touched, against the allowlist</h2>\n");
-    if r.repositories.is_empty() {
-        page.push_str(
-            "<p class=\"muted\">No session worked in a git repository in this period.</p>\n",
-        );
-        return;
-    }
-    page.push_str("<table><tr><th>Repository</th><th>Remotes</th><th class=\"n\">Sessions</th><th class=\"n\">Edits</th><th class=\"n\">Refusals</th><th>Allowlist today</th></tr>\n");
-    for repo in &r.repositories {
-        let class = match repo.allowlist.as_str() {
-            "allowed" => "allow",
-            "ask" => "ask",
-            "no-allowlist" => "",
-            _ => "deny",
-        };
-        let _ = writeln!(
-            page,
-            "<tr><td><code>{}</code></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td><span class=\"tag {class}\">{}</span></td></tr>",
-            esc(&repo.repository),
-            esc(&repo.remotes.join(", ")),
-            repo.sessions,
-            repo.edits,
-            repo.refusals,
-            esc(&repo.allowlist)
-        );
-    }
-    page.push_str("</table>\n<p class=\"muted\">“Allowlist today” is the verdict of the policy in force when this report was made, on the remotes recorded when each session started.</p>\n");
-}
-
-fn reviews(page: &mut String, r: &Report) {
-    page.push_str("<h2>Reviews</h2>\n");
-    if r.reviews.is_empty() {
-        page.push_str("<p class=\"muted\">No earlier report was made in this period. Each report leaves a signed-over record in the ledger, so the next one lists it here.</p>\n");
-        return;
-    }
-    page.push_str("<table><tr><th>When (UTC)</th><th>Seq</th><th>By</th><th>Period reviewed</th><th>Report digest (BLAKE3)</th></tr>\n");
-    for review in &r.reviews {
-        let _ = writeln!(
-            page,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{} – {}</td><td><code>{}</code></td></tr>",
-            esc(review.time.get(..19).unwrap_or(&review.time)),
-            review.seq,
-            opt(&review.by),
-            esc(review.period["since"].as_str().unwrap_or("?")),
-            esc(review.period["until"].as_str().unwrap_or("?")),
-            opt(&review.digest)
-        );
-    }
-    page.push_str("</table>\n");
 }
 
 fn integrity(page: &mut String, r: &Report) {
@@ -551,25 +406,9 @@ fn integrity(page: &mut String, r: &Report) {
     for line in i.problems.iter().chain(&i.warnings).chain(&i.pruned) {
         let _ = writeln!(page, "<p class=\"muted\">{}</p>", esc(line));
     }
-    page.push_str("<h3>Export cursors</h3>\n");
-    if i.export_cursors.is_empty() {
-        page.push_str("<p class=\"muted\">Nothing has been shipped off this machine: the ledger is only as trustworthy as the machine itself. See docs/shipping.md.</p>\n");
-    } else {
-        page.push_str("<table><tr><th>Sink</th><th class=\"n\">Acknowledged through</th><th class=\"n\">Behind head</th><th>Pending</th><th>Updated</th></tr>\n");
-        for c in &i.export_cursors {
-            let _ = writeln!(
-                page,
-                "<tr><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&c.sink),
-                c.acknowledged_through,
-                c.behind_head,
-                c.pending_through
-                    .map_or("—".into(), |p| format!("through seq {p}")),
-                esc(&c.updated)
-            );
-        }
-        page.push_str("</table>\n");
-    }
+    let cursors = tables::cursors(r);
+    let _ = writeln!(page, "<h3>{}</h3>", esc(&cursors.title));
+    table(page, &cursors);
     page.push_str("<h3>Check it yourself</h3>\n<pre>");
     for command in &i.commands {
         page.push_str(&esc(command));

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::Report;
+use super::tables::{self, Cell, Section};
 
 /// Escapes what would break a table cell.
 fn cell(text: &str) -> String {
@@ -13,6 +14,36 @@ fn cell(text: &str) -> String {
 
 fn opt(text: &Option<String>) -> String {
     text.as_deref().map_or_else(|| "—".to_owned(), cell)
+}
+
+fn section(md: &mut String, heading: &str, s: &Section) {
+    let _ = writeln!(md, "\n{heading} {}\n", s.title);
+    if s.table.rows.is_empty() {
+        let _ = writeln!(md, "{}", s.when_empty);
+        return;
+    }
+    let columns = &s.table.columns;
+    let titles: Vec<&str> = columns.iter().map(|c| c.trim_start_matches('#')).collect();
+    let _ = writeln!(md, "| {} |", titles.join(" | "));
+    let rules: Vec<&str> = columns
+        .iter()
+        .map(|c| if c.starts_with('#') { "--:" } else { "---" })
+        .collect();
+    let _ = writeln!(md, "|{}|", rules.join("|"));
+    for row in &s.table.rows {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| match c {
+                Cell::Text(text) | Cell::Tag(_, text) => cell(text),
+                Cell::Code(text) => format!("`{}`", cell(text)),
+                Cell::Number(n) => n.to_string(),
+            })
+            .collect();
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
+    }
+    if let Some(note) = &s.note {
+        let _ = writeln!(md, "\n{note}");
+    }
 }
 
 pub fn render(r: &Report) -> String {
@@ -41,7 +72,7 @@ pub fn render(r: &Report) -> String {
     let i = &r.integrity;
     let _ = writeln!(
         md,
-        "**Integrity: {}**\n",
+        "**Integrity: {}**",
         if i.intact {
             format!(
                 "the ledger verifies ({} records, {} signed checkpoints).",
@@ -54,7 +85,7 @@ pub fn render(r: &Report) -> String {
             )
         }
     );
-    md.push_str("## Summary\n\n| | |\n|---|--:|\n");
+    md.push_str("\n## Summary\n\n| | |\n|---|--:|\n");
     for (name, n) in [
         ("Sessions", t.sessions),
         ("Prompts", t.prompts),
@@ -75,145 +106,31 @@ pub fn render(r: &Report) -> String {
     ] {
         let _ = writeln!(md, "| {name} | {n} |");
     }
-    md.push_str("\n## Activity per day (UTC)\n\n| Date | Sessions | Prompts | Tool calls | Edits | Refused | Asked |\n|---|--:|--:|--:|--:|--:|--:|\n");
-    for d in &r.daily {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            d.date, d.sessions, d.prompts, d.tool_calls, d.edits, d.denied, d.asked
-        );
-    }
-    md.push_str("\n## Users and hosts\n\n| User | Host | Sessions | Prompts | Tool calls | Edits | Refused | Asked |\n|---|---|--:|--:|--:|--:|--:|--:|\n");
-    for a in &r.by_actor {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            opt(&a.user),
-            opt(&a.host),
-            a.sessions,
-            a.prompts,
-            a.tool_calls,
-            a.edits,
-            a.denied,
-            a.asked
-        );
-    }
-    md.push_str(
-        "\n## Models\n\n| Model | Sessions | Tool calls | Accepted edits |\n|---|--:|--:|--:|\n",
-    );
-    for m in &r.models {
-        let _ = writeln!(
-            md,
-            "| `{}` | {} | {} | {} |",
-            cell(&m.model),
-            m.sessions,
-            m.tool_calls,
-            m.edits
-        );
-    }
-    md.push_str("\n## Claude Code versions\n\n| Version | Sessions | Records |\n|---|--:|--:|\n");
-    for v in &r.claude_code_versions {
-        let _ = writeln!(
-            md,
-            "| `{}` | {} | {} |",
-            cell(&v.version),
-            v.sessions,
-            v.records
-        );
+    for s in [
+        tables::daily(r),
+        tables::actors(r),
+        tables::models(r),
+        tables::versions(r),
+        tables::rules(r),
+    ] {
+        section(&mut md, "##", &s);
     }
     let d = &r.decisions;
-    md.push_str("\n## Refused and asked operations\n\n| Rule | Verdict | Layer | Count |\n|---|---|---|--:|\n");
-    for c in &d.by_rule {
-        let _ = writeln!(
-            md,
-            "| `{}` | {} | {} | {} |",
-            cell(&c.rule),
-            c.action,
-            cell(&c.layer),
-            c.count
-        );
-    }
     for (title, list, unlisted) in [
         ("Refused", &d.denied, d.denied_unlisted),
-        ("Asked", &d.asked, d.asked_unlisted),
+        ("Asked for approval", &d.asked, d.asked_unlisted),
     ] {
-        if list.is_empty() {
-            continue;
-        }
-        let _ = writeln!(
-            md,
-            "\n### {title}\n\n| Time (UTC) | Seq | Tool | Target | Rule | Reason |\n|---|--:|---|---|---|---|"
-        );
-        for op in list {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | `{}` | `{}`{} | {} |",
-                op.time.get(..19).unwrap_or(&op.time),
-                op.seq,
-                op.tool.as_deref().map_or_else(|| cell(&op.kind), cell),
-                opt(&op.subject),
-                cell(&op.rule),
-                if op.enforced { "" } else { " (audit)" },
-                opt(&op.reason)
-            );
-        }
-        if unlisted > 0 {
-            let _ = writeln!(
-                md,
-                "\n{unlisted} more are counted above and kept in the ledger."
-            );
+        if !list.is_empty() {
+            section(&mut md, "###", &tables::operations(title, list, unlisted));
         }
     }
-    md.push_str("\n## Data loss prevention\n\n| Kind | Found in | Findings | Refused |\n|---|---|--:|--:|\n");
-    for f in &r.dlp {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} |",
-            cell(&f.kind),
-            f.found_in,
-            f.count,
-            f.refused
-        );
-    }
-    md.push_str("\n## Accepted AI edits per repository\n\n| Repository | Remotes | Edits | Files | Lines + | Lines − | Models |\n|---|---|--:|--:|--:|--:|---|\n");
-    for e in &r.edits_by_repository {
-        let _ = writeln!(
-            md,
-            "| `{}` | {} | {} | {} | {} | {} | {} |",
-            cell(&e.repository),
-            cell(&e.remotes.join(", ")),
-            e.edits,
-            e.files,
-            e.lines_added,
-            e.lines_removed,
-            cell(&e.models.join(", "))
-        );
-    }
-    md.push_str("\n## Repositories against the allowlist\n\n| Repository | Remotes | Sessions | Edits | Refusals | Allowlist today |\n|---|---|--:|--:|--:|---|\n");
-    for repo in &r.repositories {
-        let _ = writeln!(
-            md,
-            "| `{}` | {} | {} | {} | {} | {} |",
-            cell(&repo.repository),
-            cell(&repo.remotes.join(", ")),
-            repo.sessions,
-            repo.edits,
-            repo.refusals,
-            repo.allowlist
-        );
-    }
-    md.push_str("\n## Reviews\n\n| When | Seq | By | Period | Digest |\n|---|--:|---|---|---|\n");
-    for review in &r.reviews {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} – {} | `{}` |",
-            review.time.get(..19).unwrap_or(&review.time),
-            review.seq,
-            opt(&review.by),
-            review.period["since"].as_str().unwrap_or("?"),
-            review.period["until"].as_str().unwrap_or("?"),
-            opt(&review.digest)
-        );
+    for s in [
+        tables::dlp(r),
+        tables::edits(r),
+        tables::repositories(r),
+        tables::reviews(r),
+    ] {
+        section(&mut md, "##", &s);
     }
     md.push_str("\n## Integrity\n\n");
     let _ = writeln!(md, "- Ledger id: `{}`", i.ledger_id);
@@ -243,19 +160,7 @@ pub fn render(r: &Report) -> String {
     for line in i.problems.iter().chain(&i.warnings).chain(&i.pruned) {
         let _ = writeln!(md, "- {}", cell(line));
     }
-    md.push_str(
-        "\n| Export sink | Acknowledged through | Behind head | Updated |\n|---|--:|--:|---|\n",
-    );
-    for c in &i.export_cursors {
-        let _ = writeln!(
-            md,
-            "| `{}` | {} | {} | {} |",
-            cell(&c.sink),
-            c.acknowledged_through,
-            c.behind_head,
-            c.updated
-        );
-    }
+    section(&mut md, "###", &tables::cursors(r));
     md.push_str("\nCheck it yourself:\n\n```sh\n");
     for command in &i.commands {
         md.push_str(command);

@@ -10,6 +10,7 @@ dates. Secrets are never reported: DLP findings are kinds and counts.
 
 pub mod html;
 pub mod markdown;
+pub mod tables;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

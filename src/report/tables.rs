@@ -1,0 +1,365 @@
+//! The report's tables, built once from the numbers and rendered by both the HTML and the
+//! Markdown forms, so the two cannot drift apart.
+
+use super::{Operation, Report};
+
+pub enum Cell {
+    Text(String),
+    /// Identifiers, paths, hashes: monospace.
+    Code(String),
+    Number(u64),
+    /// A verdict shown as a coloured tag: (`allow` | `ask` | `deny` | ``, text).
+    Tag(&'static str, String),
+}
+
+pub struct Table {
+    /// Column titles; a title starting with `#` is a numeric column (right-aligned).
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+pub struct Section {
+    pub title: String,
+    /// Shown instead of the table when it has no rows.
+    pub when_empty: &'static str,
+    pub table: Table,
+    /// A sentence under the table.
+    pub note: Option<String>,
+}
+
+fn text(value: &Option<String>) -> Cell {
+    Cell::Text(value.clone().unwrap_or_else(|| "—".into()))
+}
+
+fn verdict_class(verdict: &str) -> &'static str {
+    match verdict {
+        "allow" | "allowed" => "allow",
+        "ask" => "ask",
+        "deny" | "denied" | "not-allowed" => "deny",
+        _ => "",
+    }
+}
+
+pub fn daily(r: &Report) -> Section {
+    Section {
+        title: "Activity per day".into(),
+        when_empty: "No activity in this period.",
+        table: Table {
+            columns: vec![
+                "Date (UTC)",
+                "#Sessions",
+                "#Prompts",
+                "#Tool calls",
+                "#Edits",
+                "#Refused",
+                "#Asked",
+            ],
+            rows: r
+                .daily
+                .iter()
+                .map(|d| {
+                    vec![
+                        Cell::Text(d.date.clone()),
+                        Cell::Number(d.sessions),
+                        Cell::Number(d.prompts),
+                        Cell::Number(d.tool_calls),
+                        Cell::Number(d.edits),
+                        Cell::Number(d.denied),
+                        Cell::Number(d.asked),
+                    ]
+                })
+                .collect(),
+        },
+        note: None,
+    }
+}
+
+pub fn actors(r: &Report) -> Section {
+    Section {
+        title: "Users and hosts".into(),
+        when_empty: "No activity in this period.",
+        table: Table {
+            columns: vec![
+                "User",
+                "Host",
+                "#Sessions",
+                "#Prompts",
+                "#Tool calls",
+                "#Edits",
+                "#Refused",
+                "#Asked",
+            ],
+            rows: r
+                .by_actor
+                .iter()
+                .map(|a| {
+                    vec![
+                        text(&a.user),
+                        text(&a.host),
+                        Cell::Number(a.sessions),
+                        Cell::Number(a.prompts),
+                        Cell::Number(a.tool_calls),
+                        Cell::Number(a.edits),
+                        Cell::Number(a.denied),
+                        Cell::Number(a.asked),
+                    ]
+                })
+                .collect(),
+        },
+        note: None,
+    }
+}
+
+pub fn models(r: &Report) -> Section {
+    Section {
+        title: "Models".into(),
+        when_empty: "No tool calls in this period.",
+        table: Table {
+            columns: vec!["Model", "#Sessions", "#Tool calls", "#Accepted edits"],
+            rows: r
+                .models
+                .iter()
+                .map(|m| {
+                    vec![
+                        Cell::Code(m.model.clone()),
+                        Cell::Number(m.sessions),
+                        Cell::Number(m.tool_calls),
+                        Cell::Number(m.edits),
+                    ]
+                })
+                .collect(),
+        },
+        note: Some("The model of each tool call is the one Claude Code's transcript attests at the end of the turn, else the newest model seen when the call was made.".into()),
+    }
+}
+
+pub fn versions(r: &Report) -> Section {
+    Section {
+        title: "Claude Code versions".into(),
+        when_empty: "No record in this period names a Claude Code version.",
+        table: Table {
+            columns: vec!["Version", "#Sessions", "#Records"],
+            rows: r
+                .claude_code_versions
+                .iter()
+                .map(|v| {
+                    vec![
+                        Cell::Code(v.version.clone()),
+                        Cell::Number(v.sessions),
+                        Cell::Number(v.records),
+                    ]
+                })
+                .collect(),
+        },
+        note: None,
+    }
+}
+
+pub fn rules(r: &Report) -> Section {
+    Section {
+        title: "Refused and asked operations".into(),
+        when_empty: "No operation was refused or sent for approval in this period.",
+        table: Table {
+            columns: vec!["Rule", "Verdict", "Policy layer", "#Count"],
+            rows: r
+                .decisions
+                .by_rule
+                .iter()
+                .map(|c| {
+                    vec![
+                        Cell::Code(c.rule.clone()),
+                        Cell::Tag(verdict_class(&c.action), c.action.clone()),
+                        Cell::Text(c.layer.clone()),
+                        Cell::Number(c.count),
+                    ]
+                })
+                .collect(),
+        },
+        note: None,
+    }
+}
+
+/// The refused (or asked) operations one by one.
+pub fn operations(title: &str, list: &[Operation], unlisted: u64) -> Section {
+    Section {
+        title: format!("{title} ({})", list.len() as u64 + unlisted),
+        when_empty: "None.",
+        table: Table {
+            columns: vec!["Time (UTC)", "#Seq", "Tool", "Target", "Rule", "Reason"],
+            rows: list
+                .iter()
+                .map(|op| {
+                    vec![
+                        Cell::Text(op.time.get(..19).unwrap_or(&op.time).to_owned()),
+                        Cell::Number(op.seq),
+                        Cell::Text(op.tool.clone().unwrap_or_else(|| op.kind.clone())),
+                        Cell::Code(op.subject.clone().unwrap_or_else(|| "—".into())),
+                        Cell::Code(if op.enforced {
+                            op.rule.clone()
+                        } else {
+                            format!("{} (audit)", op.rule)
+                        }),
+                        text(&op.reason),
+                    ]
+                })
+                .collect(),
+        },
+        note: (unlisted > 0).then(|| {
+            format!("{unlisted} more are counted above and kept in the ledger (hookledger log --decision deny).")
+        }),
+    }
+}
+
+pub fn dlp(r: &Report) -> Section {
+    Section {
+        title: "Data loss prevention".into(),
+        when_empty: "No secret was found in a prompt or in content the agent tried to write.",
+        table: Table {
+            columns: vec!["Kind of secret", "Found in", "#Findings", "#Refused"],
+            rows: r
+                .dlp
+                .iter()
+                .map(|f| {
+                    vec![
+                        Cell::Text(f.kind.clone()),
+                        Cell::Text(f.found_in.into()),
+                        Cell::Number(f.count),
+                        Cell::Number(f.refused),
+                    ]
+                })
+                .collect(),
+        },
+        note: (!r.dlp.is_empty()).then(|| {
+            "Kinds and counts only: the secrets themselves are never stored in clear, nor reported.".into()
+        }),
+    }
+}
+
+pub fn edits(r: &Report) -> Section {
+    Section {
+        title: "Accepted AI edits per repository".into(),
+        when_empty: "No edit was accepted in this period.",
+        table: Table {
+            columns: vec![
+                "Repository",
+                "Remotes",
+                "#Edits",
+                "#Files",
+                "#Lines +",
+                "#Lines −",
+                "Models",
+            ],
+            rows: r
+                .edits_by_repository
+                .iter()
+                .map(|e| {
+                    vec![
+                        Cell::Code(e.repository.clone()),
+                        Cell::Text(e.remotes.join(", ")),
+                        Cell::Number(e.edits),
+                        Cell::Number(e.files),
+                        Cell::Number(e.lines_added),
+                        Cell::Number(e.lines_removed),
+                        Cell::Text(e.models.join(", ")),
+                    ]
+                })
+                .collect(),
+        },
+        note: None,
+    }
+}
+
+pub fn repositories(r: &Report) -> Section {
+    Section {
+        title: "Repositories touched, against the allowlist".into(),
+        when_empty: "No session worked in a git repository in this period.",
+        table: Table {
+            columns: vec!["Repository", "Remotes", "#Sessions", "#Edits", "#Refusals", "Allowlist today"],
+            rows: r
+                .repositories
+                .iter()
+                .map(|repo| {
+                    vec![
+                        Cell::Code(repo.repository.clone()),
+                        Cell::Text(repo.remotes.join(", ")),
+                        Cell::Number(repo.sessions),
+                        Cell::Number(repo.edits),
+                        Cell::Number(repo.refusals),
+                        Cell::Tag(verdict_class(&repo.allowlist), repo.allowlist.clone()),
+                    ]
+                })
+                .collect(),
+        },
+        note: (!r.repositories.is_empty()).then(|| {
+            "“Allowlist today” is the verdict of the policy in force when this report was made, on the remotes recorded when each session started.".into()
+        }),
+    }
+}
+
+pub fn reviews(r: &Report) -> Section {
+    Section {
+        title: "Reviews".into(),
+        when_empty: "No earlier report was made in this period. Each report leaves a record in the ledger, so the next one lists it here.",
+        table: Table {
+            columns: vec![
+                "When (UTC)",
+                "#Seq",
+                "By",
+                "Period reviewed",
+                "Report digest (BLAKE3)",
+            ],
+            rows: r
+                .reviews
+                .iter()
+                .map(|review| {
+                    vec![
+                        Cell::Text(review.time.get(..19).unwrap_or(&review.time).to_owned()),
+                        Cell::Number(review.seq),
+                        text(&review.by),
+                        Cell::Text(format!(
+                            "{} – {}",
+                            review.period["since"].as_str().unwrap_or("?"),
+                            review.period["until"].as_str().unwrap_or("?")
+                        )),
+                        Cell::Code(review.digest.clone().unwrap_or_else(|| "—".into())),
+                    ]
+                })
+                .collect(),
+        },
+        note: None,
+    }
+}
+
+pub fn cursors(r: &Report) -> Section {
+    Section {
+        title: "Export cursors".into(),
+        when_empty: "Nothing has been shipped off this machine: the ledger is only as trustworthy as the machine itself (see docs/shipping.md).",
+        table: Table {
+            columns: vec![
+                "Sink",
+                "#Acknowledged through",
+                "#Behind head",
+                "Pending",
+                "Updated",
+            ],
+            rows: r
+                .integrity
+                .export_cursors
+                .iter()
+                .map(|c| {
+                    vec![
+                        Cell::Code(c.sink.clone()),
+                        Cell::Number(c.acknowledged_through),
+                        Cell::Number(c.behind_head),
+                        Cell::Text(
+                            c.pending_through
+                                .map_or("—".into(), |p| format!("through seq {p}")),
+                        ),
+                        Cell::Text(c.updated.clone()),
+                    ]
+                })
+                .collect(),
+        },
+        note: None,
+    }
+}
