@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../schema/migrations/0002_export_cursor.sql"),
     ),
+    // 3 is reserved for the export work.
+    (
+        4,
+        include_str!("../../schema/migrations/0004_git_provenance.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
