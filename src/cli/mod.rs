@@ -3,7 +3,9 @@ The command line: clap definitions and dispatch. Each subcommand lives in its ow
 returns an exit code; this is the only layer that prints to stdout.
 */
 
+mod blame;
 mod export;
+mod git;
 mod hook;
 mod install;
 mod log;
@@ -52,6 +54,10 @@ pub enum Command {
     Install(install::InstallArgs),
     /// Remove hookledger's hooks from Claude Code's settings, keeping everything else
     Uninstall(install::UninstallArgs),
+    /// Git provenance: hook shims, the commit gate, notes, and `git verify` for CI
+    Git(git::Args),
+    /// Show a file line by line with the lines an AI wrote marked (model, session, prompt)
+    Blame(blame::Args),
 }
 
 /// Exit code for "could not run" (bad arguments, unreadable files), as grep and verify use it.
@@ -82,6 +88,8 @@ pub fn main() -> ExitCode {
         Command::Policy(args) => policy::run(&args),
         Command::Install(args) => install::run_install(&args),
         Command::Uninstall(args) => install::run_uninstall(&args),
+        Command::Git(args) => git::run(ledger, &args),
+        Command::Blame(args) => blame::run(ledger, &args),
     };
     match result {
         Ok(code) => code,

@@ -13,12 +13,15 @@ plumbing), [`edits`] (the ledger's edit records), [`attribute`] (line attributio
 */
 
 pub mod attribute;
+pub mod blame;
 pub mod edits;
+pub mod gate;
 pub mod hooks;
 pub mod note;
 pub mod provenance;
 mod remote;
 pub mod repo;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
