@@ -143,33 +143,65 @@ pub fn replay(base: Vec<Line>, edits: &[&EditRecord], synced: bool) -> (Vec<Line
 }
 
 /// Applies one hunk where its old side (context and removed lines) matches, nearest to its
-/// stated position. Returns whether it landed exactly there.
+/// stated position. Like `patch`, it retries with up to three context lines dropped from each
+/// end (a human may have changed a line next to the AI's). Returns whether it landed exactly
+/// where stated with all its context.
 fn apply_hunk(
     state: &mut Vec<Line>,
     hunk: &super::edits::EditHunk,
     origin: usize,
     crlf: bool,
 ) -> bool {
-    let old_side: Vec<LineKey> = hunk
-        .lines
+    let lines = &hunk.lines;
+    let is_context = |l: &HunkLine| matches!(l, HunkLine::Context(_));
+    let leading = lines.iter().take_while(|l| is_context(l)).count();
+    let trailing = lines
         .iter()
-        .filter_map(|l| match l {
-            HunkLine::Context(k) | HunkLine::Removed(k) => Some(*k),
-            _ => None,
-        })
-        .collect();
+        .rev()
+        .take_while(|l| is_context(l) || matches!(l, HunkLine::NoNewline))
+        .count();
     let expected = if hunk.old_lines == 0 {
         hunk.old_start
     } else {
         hunk.old_start.saturating_sub(1)
-    }
-    .min(state.len());
-    let Some(at) = find_block(state, &old_side, expected) else {
-        return false;
     };
-    let mut replacement = Vec::with_capacity(hunk.lines.len());
+    for fuzz in 0..=3usize {
+        let (drop_front, drop_back) = (fuzz.min(leading), fuzz.min(trailing));
+        if fuzz > 0 && drop_front == 0 && drop_back == 0 {
+            break;
+        }
+        if drop_front + drop_back >= lines.len() {
+            break;
+        }
+        let part = &lines[drop_front..lines.len() - drop_back];
+        let old_side: Vec<LineKey> = part
+            .iter()
+            .filter_map(|l| match l {
+                HunkLine::Context(k) | HunkLine::Removed(k) => Some(*k),
+                _ => None,
+            })
+            .collect();
+        let want = (expected + drop_front).min(state.len());
+        let Some(at) = find_block(state, &old_side, want) else {
+            continue;
+        };
+        splice_hunk(state, part, at, old_side.len(), origin, crlf);
+        return fuzz == 0 && at == want;
+    }
+    false
+}
+
+fn splice_hunk(
+    state: &mut Vec<Line>,
+    lines: &[HunkLine],
+    at: usize,
+    old_len: usize,
+    origin: usize,
+    crlf: bool,
+) {
+    let mut replacement = Vec::with_capacity(lines.len());
     let mut old = at;
-    for line in &hunk.lines {
+    for (i, line) in lines.iter().enumerate() {
         match line {
             HunkLine::Context(_) => {
                 replacement.push(state[old].clone());
@@ -183,16 +215,17 @@ fn apply_hunk(
                 newline: true,
                 origin: Some(origin),
             }),
+            // The marker after a removed line speaks of the old file only.
             HunkLine::NoNewline => {
-                if let Some(last) = replacement.last_mut() {
+                let new_side = i > 0 && !matches!(lines[i - 1], HunkLine::Removed(_));
+                if let Some(last) = replacement.last_mut().filter(|_| new_side) {
                     last.newline = false;
                     last.crlf = false;
                 }
             }
         }
     }
-    state.splice(at..at + old_side.len(), replacement);
-    at == expected
+    state.splice(at..at + old_len, replacement);
 }
 
 /// Where `block` occurs in `state`, searching outwards from `expected`.
@@ -427,7 +460,7 @@ mod tests {
         );
         let result = attribute(Some(base), None, b"a\nB1\nmine\nc\nextra\n", &[&e], true);
         assert_eq!(ai_lines(&result), [2]);
-        assert_eq!(result.added_count(), 4);
+        assert_eq!(result.added_count(), 3);
         assert_eq!(result.human_changed, 1);
         assert_eq!(result.fidelity, Fidelity::Reconstructed);
     }

@@ -119,6 +119,13 @@ pub fn analyze_with(
     let through = anchor.as_ref().map_or(0, |a| a.seq);
     let mut analysis = provenance::analyze(repo, ledger, through, changes, merged)?;
     analysis.anchor = anchor;
+    let mut state = state;
+    if !analysis.ledger.problems.is_empty() {
+        // Records the attribution needed failed their hash check (the incremental chain
+        // check only covers what was appended since the last one).
+        state.intact = false;
+        state.problems.append(&mut analysis.ledger.problems);
+    }
     analysis.ledger = state;
     Ok(analysis)
 }

@@ -348,7 +348,8 @@ pub fn analyze(
                     .after
                     .as_ref()
                     .is_some_and(|a| target_hashes.contains(a))
-                && let Some(Some(edit)) = load(ledger, &mut loaded, last.seq)?
+                && let Some(Some(edit)) =
+                    load(ledger, &mut loaded, &mut analysis.ledger.problems, last.seq)?
             {
                 entry.ai_written = true;
                 let index = global_edit(&mut analysis.edits, &mut global, edit);
@@ -359,7 +360,12 @@ pub fn analyze(
         }
         let mut records: Vec<EditRecord> = Vec::with_capacity(window.len());
         for indexed in window {
-            if let Some(Some(edit)) = load(ledger, &mut loaded, indexed.seq)? {
+            if let Some(Some(edit)) = load(
+                ledger,
+                &mut loaded,
+                &mut analysis.ledger.problems,
+                indexed.seq,
+            )? {
                 records.push(edit.clone());
             }
         }
@@ -387,16 +393,28 @@ pub fn analyze(
     Ok(analysis)
 }
 
+/// Loads an edit record once. A record that no longer matches its stored hash is not
+/// believed: it is left out and reported as a ledger problem.
 fn load<'a>(
     ledger: Option<&EditLedger>,
     loaded: &'a mut HashMap<u64, Option<EditRecord>>,
+    problems: &mut Vec<String>,
     seq: u64,
 ) -> Result<Option<&'a Option<EditRecord>>, EditsError> {
     let Some(ledger) = ledger else {
         return Ok(None);
     };
     if !loaded.contains_key(&seq) {
-        let edit = ledger.load_edit(seq)?;
+        let edit = match ledger.load_edit(seq) {
+            Ok(edit) => edit,
+            Err(EditsError::Tampered(seq)) => {
+                problems.push(format!(
+                    "edited-record: record {seq} does not match its stored hash"
+                ));
+                None
+            }
+            Err(e) => return Err(e),
+        };
         loaded.insert(seq, edit);
     }
     Ok(loaded.get(&seq))

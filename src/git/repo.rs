@@ -218,11 +218,19 @@ impl Repo {
         commit: &str,
     ) -> Result<Vec<Change>, GitError> {
         let out = match parent {
-            Some(parent) => {
-                self.run(&["diff-tree", "-r", "-z", "-M", "--no-abbrev", parent, commit])?
-            }
+            Some(parent) => self.run(&[
+                "diff-tree",
+                "--no-commit-id",
+                "-r",
+                "-z",
+                "-M",
+                "--no-abbrev",
+                parent,
+                commit,
+            ])?,
             None => self.run(&[
                 "diff-tree",
+                "--no-commit-id",
                 "-r",
                 "-z",
                 "-M",

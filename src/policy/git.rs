@@ -46,7 +46,9 @@ impl GitPolicy {
             };
             policy.require_ledger_valid |= git.require_ledger_valid.unwrap_or(false);
             if let Some(models) = &git.allowed_models {
-                policy.allowed_models.push((layer.layer, models.clone()));
+                policy
+                    .allowed_models
+                    .insert(0, (layer.layer, models.clone()));
             }
             policy.review_required.extend(
                 git.review_required

@@ -16,5 +16,7 @@ mod policy;
 mod robustness;
 // Export batches, cursors and the receiver's check.
 mod export;
+// Git hooks, notes, rewrites and `git verify` on real repositories.
+mod git_provenance;
 // Edited, deleted, inserted and swapped records.
 mod tamper;
