@@ -404,7 +404,7 @@ fn load<'a>(
     let Some(ledger) = ledger else {
         return Ok(None);
     };
-    if !loaded.contains_key(&seq) {
+    if let std::collections::hash_map::Entry::Vacant(slot) = loaded.entry(seq) {
         let edit = match ledger.load_edit(seq) {
             Ok(edit) => edit,
             Err(EditsError::Tampered(seq)) => {
@@ -415,7 +415,7 @@ fn load<'a>(
             }
             Err(e) => return Err(e),
         };
-        loaded.insert(seq, edit);
+        slot.insert(edit);
     }
     Ok(loaded.get(&seq))
 }
@@ -509,7 +509,9 @@ pub fn trace_file(
     edits: &[NoteEdit],
     texts: &[&[u8]],
 ) -> TraceFile {
-    let mut conversations: Vec<((Option<String>, Option<String>), Conversation)> = Vec::new();
+    // Keyed by (session, model): one Agent Trace conversation each.
+    type Key = (Option<String>, Option<String>);
+    let mut conversations: Vec<(Key, Conversation)> = Vec::new();
     for [start, end, index] in lines {
         let Some(edit) = edits.get(*index as usize) else {
             continue;

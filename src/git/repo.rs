@@ -31,6 +31,9 @@ pub struct Repo {
     pub git_dir: PathBuf,
     /// The directory shared by all worktrees (hooks and notes live there).
     pub common_dir: PathBuf,
+    /// HEAD's commit when the repository was discovered (`None` on an unborn branch). Each
+    /// hookledger process is one hook invocation, during which HEAD does not move.
+    head: Option<String>,
 }
 
 /// One changed path between two trees (or a tree and the index), as `--raw -z` reports it.
@@ -84,37 +87,49 @@ fn first_line(bytes: &[u8]) -> String {
 }
 
 impl Repo {
-    /// The working tree containing `start`.
+    /// The working tree containing `start`, and its HEAD, in one git process (two on an
+    /// unborn branch): hooks are on the commit's critical path.
     pub fn discover(start: &Path) -> Result<Repo, GitError> {
-        let output = Command::new("git")
-            .args([
+        let rev_parse = |with_head: bool| {
+            let mut cmd = Command::new("git");
+            cmd.args([
                 "rev-parse",
                 "--path-format=absolute",
                 "--show-toplevel",
                 "--git-dir",
                 "--git-common-dir",
-            ])
-            .current_dir(start)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound && !start.exists() {
-                    GitError::NotARepository(start.to_owned())
-                } else {
-                    GitError::Spawn(e)
-                }
-            })?;
+            ]);
+            if with_head {
+                cmd.arg("HEAD^{commit}");
+            }
+            cmd.current_dir(start)
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound && !start.exists() {
+                        GitError::NotARepository(start.to_owned())
+                    } else {
+                        GitError::Spawn(e)
+                    }
+                })
+        };
+        let mut output = rev_parse(true)?;
+        if !output.status.success() {
+            output = rev_parse(false)?;
+        }
         if !output.status.success() {
             return Err(GitError::NotARepository(start.to_owned()));
         }
         let text = String::from_utf8_lossy(&output.stdout);
-        let mut lines = text.lines().map(PathBuf::from);
+        let mut lines = text.lines();
         match (lines.next(), lines.next(), lines.next()) {
             (Some(root), Some(git_dir), Some(common_dir)) => Ok(Repo {
-                root,
-                git_dir,
-                common_dir,
+                root: PathBuf::from(root),
+                git_dir: PathBuf::from(git_dir),
+                common_dir: PathBuf::from(common_dir),
+                head: lines.next().map(str::to_owned),
             }),
             _ => Err(GitError::NotARepository(start.to_owned())),
         }
@@ -174,7 +189,7 @@ impl Repo {
     }
 
     pub fn head(&self) -> Option<String> {
-        self.try_text(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
+        self.head.clone()
     }
 
     pub fn resolve_commit(&self, rev: &str) -> Result<String, GitError> {
