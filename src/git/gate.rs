@@ -1,7 +1,7 @@
 /*!
 The commit gate: attributing what is staged, the policy checks that can refuse a commit, and
-the hand-over from pre-commit to commit-msg and post-commit (`<git dir>/hookledger/pending.json`,
-keyed by the tree the index would commit).
+the hand-over from pre-commit to commit-msg and post-commit (a file in the ledger's
+directory per worktree, keyed by the tree the index would commit).
 */
 
 use std::path::{Path, PathBuf};
@@ -51,17 +51,30 @@ pub struct Pending {
     pub analysis: Analysis,
 }
 
-pub fn pending_path(repo: &Repo) -> PathBuf {
-    repo.git_dir.join("hookledger").join("pending.json")
+/// Where the hand-over for a worktree lives: beside the ledger, not in `.git`, so the agent's
+/// tools (which self-protection keeps out of the ledger directory) cannot rewrite the
+/// attribution between pre-commit and post-commit.
+pub fn pending_path(repo: &Repo, ledger_path: &Path) -> PathBuf {
+    let worktree = blake3::hash(repo.git_dir.to_string_lossy().as_bytes()).to_hex();
+    ledger_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("git-pending")
+        .join(format!("{}.json", &worktree[..32]))
 }
 
-pub fn read_pending(repo: &Repo) -> Option<Pending> {
-    let bytes = std::fs::read(pending_path(repo)).ok()?;
+pub fn read_pending(repo: &Repo, ledger_path: &Path) -> Option<Pending> {
+    let bytes = std::fs::read(pending_path(repo, ledger_path)).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
-pub fn write_pending(repo: &Repo, pending: &Pending) -> std::io::Result<()> {
-    let path = pending_path(repo);
+/// Without a ledger directory there is nothing to hand over (and none is created): the later
+/// hooks then attribute on their own.
+pub fn write_pending(repo: &Repo, ledger_path: &Path, pending: &Pending) -> std::io::Result<()> {
+    if !ledger_path.parent().is_some_and(Path::is_dir) {
+        return Ok(());
+    }
+    let path = pending_path(repo, ledger_path);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -70,8 +83,8 @@ pub fn write_pending(repo: &Repo, pending: &Pending) -> std::io::Result<()> {
     std::fs::rename(tmp, path)
 }
 
-pub fn clear_pending(repo: &Repo) {
-    let _ = std::fs::remove_file(pending_path(repo));
+pub fn clear_pending(repo: &Repo, ledger_path: &Path) {
+    let _ = std::fs::remove_file(pending_path(repo, ledger_path));
 }
 
 /// The tree the index would commit now.

@@ -746,7 +746,37 @@ fn is_protected_project_file(path: &Path) -> Option<&'static str> {
     if parts.windows(2).any(|w| w[0] == ".git" && w[1] == "hooks") {
         return Some("a git hook");
     }
+    if is_hookledger_git_hook(path) {
+        return Some("a git hook running hookledger");
+    }
     None
+}
+
+/// A hook file outside `.git/hooks` (`core.hooksPath`, husky's `.husky/<hook>`) that runs
+/// hookledger, or the hook it chained. Only files with a hook's name are read, and only their
+/// head: this runs on tool calls.
+fn is_hookledger_git_hook(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let name = name
+        .strip_suffix(crate::git::hooks::CHAINED_SUFFIX)
+        .unwrap_or(name);
+    if !crate::git::hooks::HOOKS.contains(&name) {
+        return false;
+    }
+    if path
+        .to_string_lossy()
+        .ends_with(crate::git::hooks::CHAINED_SUFFIX)
+    {
+        return true;
+    }
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 << 10).read_to_end(&mut head))
+        .is_ok()
+        && memchr::memmem::find(&head, b"hookledger git ").is_some()
 }
 
 /// A child name no pattern names on purpose, for asking "does this rule cover everything in

@@ -745,6 +745,21 @@ fn hooks_path_husky_and_pre_commit_framework_layouts() {
         script.starts_with("echo husky-user-hook") && script.contains("hookledger git pre-commit"),
         "{script}"
     );
+    // The agent's tools may not take hookledger out of a hook outside .git/hooks either.
+    for (tool, input) in [
+        (
+            "Write",
+            json!({"file_path": husky.dir.join(".husky/pre-commit"), "content": "exit 0\n"}),
+        ),
+        (
+            "Bash",
+            json!({"command": "echo 'exit 0' > .husky/pre-commit"}),
+        ),
+    ] {
+        let mut call = pre_tool(tool, input, "toolu_hook");
+        call["cwd"] = json!(husky.dir);
+        assert_refused(&husky.home.hook(&call), "self-protection");
+    }
     husky.ai_edit("f.txt", "a\n", "A\n");
     husky.git_ok(&["commit", "-q", "-am", "x"]);
     assert!(husky.dir.join(".git/husky-ran").exists());

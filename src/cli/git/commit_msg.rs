@@ -27,13 +27,14 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
+    let ledger_path = crate::config::ledger_path(ledger)?;
     let tree = gate::index_tree(&repo)?;
-    let pending = match gate::read_pending(&repo).filter(|p| p.tree == tree) {
+    let pending = match gate::read_pending(&repo, &ledger_path).filter(|p| p.tree == tree) {
         Some(pending) => pending,
         None => {
             // pre-commit did not run for this tree (another tool's shim, or it was skipped):
             // the same checks apply here.
-            let pending = gate::analyze_staged(&repo, &crate::config::ledger_path(ledger)?)?;
+            let pending = gate::analyze_staged(&repo, &ledger_path)?;
             let refusals = gate::pre_commit_refusals(&policy, &pending.analysis);
             if !refusals.is_empty() {
                 for refusal in refusals {
@@ -41,7 +42,7 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(ExitCode::from(1));
             }
-            gate::write_pending(&repo, &pending)?;
+            gate::write_pending(&repo, &ledger_path, &pending)?;
             pending
         }
     };

@@ -23,8 +23,8 @@ pub fn run(ledger: Option<&Path>) -> anyhow::Result<ExitCode> {
         .unwrap_or("anchor")
         .to_owned();
     let ledger_path = crate::config::ledger_path(ledger)?;
-    let pending = gate::read_pending(&repo).filter(|p| p.tree == commit.tree);
-    gate::clear_pending(&repo);
+    let pending = gate::read_pending(&repo, &ledger_path).filter(|p| p.tree == commit.tree);
+    gate::clear_pending(&repo, &ledger_path);
     let parent = commit.parents.first().cloned();
 
     // A cherry-pick: carry the source commit's note.

@@ -25,12 +25,12 @@ pub fn run(ledger: Option<&Path>) -> anyhow::Result<ExitCode> {
     crate::cli::out(&super::summary(&pending.analysis))?;
     let refusals = gate::pre_commit_refusals(&policy, &pending.analysis);
     if !refusals.is_empty() {
-        gate::clear_pending(&repo);
+        gate::clear_pending(&repo, &ledger_path);
         for refusal in refusals {
             eprintln!("hookledger: {refusal}");
         }
         return Ok(ExitCode::from(1));
     }
-    gate::write_pending(&repo, &pending)?;
+    gate::write_pending(&repo, &ledger_path, &pending)?;
     Ok(ExitCode::SUCCESS)
 }
