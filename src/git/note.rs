@@ -227,6 +227,153 @@ pub fn content_hash<'a>(lines: impl Iterator<Item = &'a [u8]>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    const SCHEMA: &str = include_str!("../../schema/git-note.schema.json");
+
+    /// Keys, required keys, enums and consts, recursively: what the schema and the serializer
+    /// must agree on. Returns the schema paths the value exercised.
+    fn conforms(value: &Value, schema: &Value, at: &str, seen: &mut Vec<String>) {
+        seen.push(at.to_owned());
+        if let Some(options) = schema["enum"].as_array() {
+            assert!(options.contains(value), "{at}: {value} not in {options:?}");
+        }
+        if !schema["const"].is_null() {
+            assert_eq!(value, &schema["const"], "{at}");
+        }
+        match value {
+            Value::Object(map) => {
+                for key in schema["required"].as_array().into_iter().flatten() {
+                    assert!(
+                        map.contains_key(key.as_str().unwrap()),
+                        "{at}: {key} missing"
+                    );
+                }
+                for (key, inner) in map {
+                    match schema["properties"].get(key) {
+                        Some(sub) => conforms(inner, sub, &format!("{at}.{key}"), seen),
+                        None => assert!(
+                            schema["additionalProperties"] != false,
+                            "{at}: {key} is not in the schema"
+                        ),
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    conforms(item, &schema["items"], &format!("{at}[]"), seen);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn schema_paths(schema: &Value, at: &str, out: &mut Vec<String>) {
+        out.push(at.to_owned());
+        if let Some(props) = schema["properties"].as_object() {
+            for (key, sub) in props {
+                schema_paths(sub, &format!("{at}.{key}"), out);
+            }
+        }
+        if schema["items"].is_object() && schema["items"]["type"] != "integer" {
+            schema_paths(&schema["items"], &format!("{at}[]"), out);
+        }
+    }
+
+    #[test]
+    fn notes_match_their_schema_both_ways() {
+        let anchor = NoteAnchor {
+            ledger_id: "0".repeat(32),
+            seq: 9,
+            hash: "a".repeat(64),
+        };
+        let note = Note {
+            version: AGENT_TRACE_VERSION.into(),
+            id: note_id("abc", &anchor),
+            timestamp: timestamp(0),
+            vcs: Vcs {
+                kind: "git".into(),
+                revision: "abc".into(),
+            },
+            tool: Tool {
+                name: "hookledger".into(),
+                version: "0.1.0".into(),
+            },
+            files: vec![TraceFile {
+                path: "a.rs".into(),
+                conversations: vec![Conversation {
+                    contributor: Contributor {
+                        kind: "ai".into(),
+                        model_id: Some("anthropic/claude-x".into()),
+                    },
+                    ranges: vec![TraceRange {
+                        start_line: 1,
+                        end_line: 2,
+                        content_hash: content_hash([&b"x"[..]].into_iter()),
+                    }],
+                    related: vec![Related {
+                        kind: "claude-code-session".into(),
+                        url: "urn:uuid:1".into(),
+                    }],
+                }],
+            }],
+            metadata: Metadata {
+                hookledger: HookledgerMeta {
+                    format: NOTE_FORMAT.into(),
+                    anchor,
+                    gate: "pre-commit".into(),
+                    trailers: "anchor".into(),
+                    ledger_intact: true,
+                    rewrite: Some("rebase".into()),
+                    rewritten_from: vec!["def".into()],
+                    summary: Summary {
+                        models: vec!["claude-x".into()],
+                        sessions: vec!["s".into()],
+                        ..Summary::default()
+                    },
+                    edits: vec![NoteEdit {
+                        seq: 3,
+                        hash: "b".repeat(64),
+                        session_id: Some("s".into()),
+                        prompt_id: Some("p".into()),
+                        model: Some("claude-x".into()),
+                        model_source: Some("stop-attestation".into()),
+                        tool: Some("Edit".into()),
+                        tool_use_id: Some("toolu_1".into()),
+                        agent_type: Some("general-purpose".into()),
+                    }],
+                    files: vec![NoteFile {
+                        path: "a.rs".into(),
+                        old_path: Some("b.rs".into()),
+                        added_lines: 2,
+                        removed_lines: 0,
+                        ai_lines: 2,
+                        human_changed_ai_lines: 0,
+                        fidelity: Some(Fidelity::Exact),
+                        binary: true,
+                        ai_written: true,
+                        lines: vec![[1, 2, 0]],
+                    }],
+                },
+            },
+        };
+        let schema: Value = serde_json::from_str(SCHEMA).unwrap();
+        let value = serde_json::to_value(&note).unwrap();
+        let mut seen = Vec::new();
+        conforms(&value, &schema, "", &mut seen);
+        let mut documented = Vec::new();
+        schema_paths(&schema, "", &mut documented);
+        for path in documented
+            .iter()
+            .filter(|p| !p.ends_with(".url") || p.contains("related"))
+        {
+            assert!(
+                seen.contains(path),
+                "the schema documents {path}, which notes never carry"
+            );
+        }
+        assert_eq!(Note::parse(note.to_json().as_bytes()), Some(note));
+    }
 
     #[test]
     fn ids_are_stable_uuids_and_timestamps_are_utc() {

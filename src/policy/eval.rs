@@ -128,6 +128,14 @@ impl Policy {
                 })
             })
             .collect();
+        let git_policy = super::git::GitPolicy::from_layers(&self.layers);
+        let git = serde_json::json!({
+            "require_ledger_valid": git_policy.require_ledger_valid,
+            "allowed_models": git_policy.allowed_models.iter().map(|(layer, models)| serde_json::json!({"layer": layer, "models": models})).collect::<Vec<_>>(),
+            "review_required": git_policy.review_required.iter().map(|(_, p)| p).collect::<Vec<_>>(),
+            "review_trailer": git_policy.review_trailer,
+            "trailers": git_policy.trailers,
+        });
         serde_json::json!({
             "configured": self.is_configured(),
             "enforcement": format!("{:?}", self.enforcement()).to_lowercase(),
@@ -136,6 +144,7 @@ impl Policy {
             "prompts": {"store": self.prompt_store(), "secrets": format!("{:?}", self.prompt_secrets()).to_lowercase()},
             "content_secrets": self.strictest(|f| f.content_secrets, Action::Allow),
             "self_protection": self.protected().iter().map(|p| p.path.display().to_string()).collect::<Vec<_>>(),
+            "git": git,
             "layers": lists,
         })
     }
