@@ -128,20 +128,30 @@ fn canonical_root(root: &str) -> String {
 
 impl EditLedger {
     /// Opens an existing ledger (never creates one) and brings the edit index up to date.
-    /// Writable when possible, so the index persists; read-only otherwise.
+    /// Writable when possible, so the index persists; read-only (the index then lives in TEMP
+    /// tables for this process) when the file cannot be written or another process holds the
+    /// write lock.
     pub fn open(path: &Path) -> Result<EditLedger, EditsError> {
         if !path.exists() {
             return Err(LedgerError::Missing(path.to_owned()).into());
         }
         let writable = std::fs::OpenOptions::new().write(true).open(path).is_ok();
-        let ledger = if writable {
-            match Ledger::open(path, &crate::ledger::OpenOptions::default()) {
-                Ok(ledger) => ledger,
-                Err(_) => Ledger::open_read_only(path)?,
+        if writable {
+            let options = crate::ledger::OpenOptions {
+                busy_timeout: std::time::Duration::from_millis(1000),
+                ..Default::default()
+            };
+            if let Ok(ledger) = Ledger::open(path, &options) {
+                let ledger_id = *ledger.ledger_id();
+                let mut this = EditLedger { ledger, ledger_id };
+                match this.refresh_index() {
+                    Ok(()) => return Ok(this),
+                    Err(EditsError::Sqlite(e)) if is_busy(&e) => {}
+                    Err(e) => return Err(e),
+                }
             }
-        } else {
-            Ledger::open_read_only(path)?
-        };
+        }
+        let ledger = Ledger::open_read_only(path)?;
         let ledger_id = *ledger.ledger_id();
         let mut this = EditLedger { ledger, ledger_id };
         this.refresh_index()?;
@@ -190,6 +200,17 @@ impl EditLedger {
                      singleton INTEGER PRIMARY KEY, indexed_through INTEGER NOT NULL,
                      verified_seq INTEGER, verified_hash BLOB, updated_ns INTEGER NOT NULL);",
             )?;
+            if self.has_persistent_index()? {
+                // Start from what an earlier writable pass indexed.
+                conn.execute_batch(
+                    "INSERT OR IGNORE INTO temp.git_edit_index
+                         SELECT seq, root, path, before_blake3, after_blake3, ts_ns
+                         FROM main.git_edit_index;
+                     INSERT OR IGNORE INTO temp.git_state
+                         SELECT singleton, indexed_through, verified_seq, verified_hash, updated_ns
+                         FROM main.git_state;",
+                )?;
+            }
         }
         let tx = conn.unchecked_transaction()?;
         let through: i64 = tx
@@ -432,6 +453,13 @@ impl EditLedger {
         )?;
         Ok(())
     }
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn tip(conn: &Connection) -> Result<(u64, Hash), rusqlite::Error> {

@@ -1053,15 +1053,32 @@ fn bad_inputs_no_ledger_corrupt_ledger_spool_outside_repo() {
     let out = spooled.git(&["commit", "-q", "-am", "while locked"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
+    assert!(stderr.contains("spool-unmerged"), "{stderr}");
+    // Without the requirement the commit goes through while the ledger is locked: attributed
+    // from a read-only view, its commit record spooled.
+    std::fs::remove_file(spooled.home.home().join("policy.json")).unwrap();
+    let out = spooled.git(&["commit", "-q", "-am", "while locked"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        stderr.contains("spool-unmerged") || stderr.contains("ledger-invalid"),
-        "{stderr}"
+        text(&out.stderr).contains("WARNING"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        file_entry(&spooled.note("HEAD").unwrap(), "f.txt")["ai_lines"],
+        1
     );
     let _ = locker.kill();
     let _ = locker.wait();
+    spooled.write("f.txt", b"after\n");
     let out = spooled.git(&["commit", "-q", "-am", "after unlock"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(spooled.home.verify_json().1["spool_pending"], 0);
+    assert_eq!(
+        commit_records(&spooled).len(),
+        2,
+        "the spooled commit record was merged"
+    );
 
     // Not a repository: one line, exit 2.
     let outside = tempfile::tempdir().unwrap();
