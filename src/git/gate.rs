@@ -98,7 +98,11 @@ pub fn index_tree(repo: &Repo) -> Result<String, ProvenanceError> {
 /// merge is being concluded).
 pub fn analyze_staged(repo: &Repo, ledger_path: &Path) -> Result<Pending, ProvenanceError> {
     let (state, ledger) = provenance::check_ledger(ledger_path);
-    let head = repo.head();
+    let mut head = repo.head();
+    if let Some(amended) = head.clone().filter(|_| repo.amending()) {
+        // The commit replaces HEAD: its parent is HEAD's, and HEAD's own lines are its too.
+        head = repo.commit(&amended)?.parents.first().cloned();
+    }
     let base = match &head {
         Some(head) => head.clone(),
         None => repo.empty_tree()?,

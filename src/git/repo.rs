@@ -374,6 +374,46 @@ impl Repo {
         Ok(())
     }
 
+    /// Whether the `git commit` running this hook is an `--amend`: git does not tell hooks, so
+    /// the nearest `git` ancestor's command line is read (Linux `/proc`; elsewhere `false`,
+    /// and post-commit then attributes the amended commit against its real parent).
+    pub fn amending(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            let mut pid = std::os::unix::process::parent_id();
+            for _ in 0..4 {
+                let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                    return false;
+                };
+                let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+                let is_git = args
+                    .first()
+                    .is_some_and(|a| a.ends_with(b"git") || a.ends_with(b"git.exe"));
+                if is_git {
+                    return args.iter().any(|a| *a == b"commit")
+                        && args.iter().any(|a| *a == b"--amend");
+                }
+                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                    return false;
+                };
+                // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+                let Some(ppid) = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .and_then(|p| p.parse().ok())
+                else {
+                    return false;
+                };
+                pid = ppid;
+            }
+            false
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            false
+        }
+    }
+
     /// A sequencer (rebase) is replaying commits in this worktree.
     pub fn rebase_in_progress(&self) -> bool {
         self.git_dir.join("rebase-merge").exists() || self.git_dir.join("rebase-apply").exists()

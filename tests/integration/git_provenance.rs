@@ -547,6 +547,19 @@ fn amend_keeps_one_anchor_and_attributes_the_whole_commit() {
     assert_eq!(file_entry(&note, "f.txt")["ai_lines"], 2, "{note:#}");
     let (code, report) = repo.verify(&["HEAD~1..HEAD"]);
     assert_eq!(code, 0, "{report:#}");
+    // Amending with a new message and nothing new staged keeps the anchor trailer.
+    repo.git_ok(&["commit", "-q", "--amend", "-m", "reworded"]);
+    let message = repo.message("HEAD");
+    assert!(
+        message.starts_with("reworded") && message.contains("AI-Ledger:"),
+        "{message}"
+    );
+    assert_eq!(
+        file_entry(&repo.note("HEAD").unwrap(), "f.txt")["ai_lines"],
+        2
+    );
+    let (code, report) = repo.verify(&["HEAD~1..HEAD"]);
+    assert_eq!(code, 0, "{report:#}");
 }
 
 #[test]
