@@ -54,6 +54,9 @@ pub struct CommitReport {
     pub anchor: Option<String>,
     pub gate: Option<String>,
     pub problems: Vec<Problem>,
+    /// What could not be checked, without failing the commit (a note not fetched).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -199,6 +202,7 @@ fn verify_commit(
     sources: &Sources,
 ) -> Result<CommitReport, ProvenanceError> {
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     let mut problem = |code, message: String| problems.push(Problem { code, message });
     let trailer_values: Vec<String> = trailers_of(repo, &commit.message)
         .into_iter()
@@ -337,7 +341,13 @@ fn verify_commit(
         for p in check_note_lines(repo, commit, note, sources)? {
             problems.push(p);
         }
-    } else if sources.ledger.is_some() {
+    } else if !trailer_values.is_empty() {
+        warnings.push(format!(
+            "the commit has an {ANCHOR_TRAILER} trailer but no note: fetch them with \
+             `git fetch origin refs/notes/hookledger:refs/notes/hookledger`"
+        ));
+    }
+    if note.is_none() && sources.ledger.is_some() {
         let (ai, added) = rederive(repo, commit, sources)?;
         added_lines = added;
         if ai > 0 {
@@ -368,6 +378,7 @@ fn verify_commit(
         anchor: anchor_text,
         gate,
         problems,
+        warnings,
     })
 }
 

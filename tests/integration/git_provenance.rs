@@ -1154,3 +1154,68 @@ fn an_aborted_empty_message_is_not_filled_with_trailers() {
     );
     assert_eq!(repo.git_ok(&["rev-list", "--count", "HEAD"]).trim(), "1");
 }
+
+#[test]
+fn worktrees_share_the_hooks_and_keep_their_own_hand_over() {
+    let repo = Repo::with_files(&[("f.txt", "a\nb\n")]);
+    repo.install();
+    let tree = repo.home.path().join("wt");
+    repo.git_ok(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "side",
+        tree.to_str().unwrap(),
+    ]);
+    let worktree = Repo {
+        home: Home {
+            dir: tempfile::tempdir().unwrap(),
+        },
+        dir: tree.clone(),
+        transcript: repo.home.path().join("wt-transcript.jsonl"),
+        counter: std::cell::Cell::new(100),
+    };
+    // The same ledger as the main checkout: edits in both, commits in both.
+    std::fs::create_dir_all(worktree.home.home().parent().unwrap()).unwrap();
+    std::fs::remove_dir_all(worktree.home.path()).unwrap();
+    std::os::unix::fs::symlink(repo.home.path(), worktree.home.path()).unwrap();
+    worktree.ai_edit("f.txt", "b\n", "from the worktree\n");
+    repo.ai_edit("f.txt", "a\n", "from main\n");
+    worktree.git_ok(&["commit", "-q", "-am", "in the worktree"]);
+    repo.git_ok(&["commit", "-q", "-am", "in main"]);
+    let side = worktree.note("HEAD").expect("worktree commit noted");
+    assert_eq!(
+        file_entry(&side, "f.txt")["lines"],
+        json!([[2, 2, 0]]),
+        "{side:#}"
+    );
+    let main = repo.note("HEAD").expect("main commit noted");
+    assert_eq!(
+        file_entry(&main, "f.txt")["lines"],
+        json!([[1, 1, 0]]),
+        "{main:#}"
+    );
+    assert_eq!(worktree.verify(&["HEAD~1..HEAD"]).0, 0);
+}
+
+#[test]
+fn a_trailer_without_its_note_warns_and_still_checks_the_anchor() {
+    let repo = Repo::with_files(&[("f.txt", "a\n")]);
+    repo.install();
+    repo.ai_edit("f.txt", "a\n", "A\n");
+    repo.git_ok(&["commit", "-q", "-am", "ai"]);
+    // As in a CI clone that did not fetch refs/notes/hookledger.
+    repo.git_ok(&["update-ref", "-d", "refs/notes/hookledger"]);
+    let (code, report) = repo.verify(&["HEAD~1..HEAD"]);
+    assert_eq!(code, 0, "{report:#}");
+    let commit = &report["commits"][0];
+    assert!(
+        commit["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("refs/notes/hookledger"),
+        "{report:#}"
+    );
+    assert_eq!(commit["ai_lines"], 1, "re-derived from the ledger");
+}
