@@ -34,6 +34,7 @@ pub mod codes {
     pub const TRAILER_MISSING: &str = "trailer-missing";
     pub const UNANCHORED_AI_LINES: &str = "unanchored-ai-lines";
     pub const LEDGER_BROKEN: &str = "ledger-broken";
+    pub const CHECKPOINT_INVALID: &str = "checkpoint-invalid";
     pub const EXPORT_BROKEN: &str = "export-broken";
 }
 
@@ -101,7 +102,9 @@ impl Sources {
                 });
             }
             names.push(format!("ledger {}", path.display()));
-            sources.ledger = Some(EditLedger::open(&path)?);
+            let ledger = EditLedger::open(&path)?;
+            problems.extend(checkpoint_problems(&ledger));
+            sources.ledger = Some(ledger);
             sources.ledger_path = Some(path);
         }
         if !exports.is_empty() {
@@ -155,6 +158,53 @@ impl Sources {
             None => Lookup::UnknownLedger,
         }
     }
+}
+
+/// The ledger's signed checkpoints: each signature verifies under the genesis key and names
+/// the hash the ledger has at that seq.
+fn checkpoint_problems(ledger: &EditLedger) -> Vec<Problem> {
+    use crate::ledger::checkpoint::{CHECKPOINT_KIND, genesis_public_key, verify_payload};
+    let inner = ledger.ledger();
+    let Some(key) = inner
+        .record(1)
+        .ok()
+        .flatten()
+        .and_then(|genesis| genesis_public_key(&genesis.payload))
+    else {
+        return Vec::new();
+    };
+    let seqs: Vec<i64> = inner
+        .connection()
+        .prepare("SELECT seq FROM records WHERE kind = ?1 ORDER BY seq")
+        .and_then(|mut stmt| {
+            stmt.query_map([CHECKPOINT_KIND], |r| r.get(0))?
+                .collect::<Result<Vec<i64>, _>>()
+        })
+        .unwrap_or_default();
+    let mut problems = Vec::new();
+    for seq in seqs {
+        let seq = u64::try_from(seq).unwrap_or(0);
+        let Ok(Some(record)) = inner.record(seq) else {
+            continue;
+        };
+        let message = match verify_payload(&record.payload, &key) {
+            Err(e) => Some(format!("checkpoint record {seq}: {e}")),
+            Ok(claim) => match inner.record(claim.seq) {
+                Ok(Some(covered)) if covered.hash == claim.head => None,
+                _ => Some(format!(
+                    "checkpoint record {seq} signs a hash for record {} that the ledger does not have",
+                    claim.seq
+                )),
+            },
+        };
+        if let Some(message) = message {
+            problems.push(Problem {
+                code: codes::CHECKPOINT_INVALID,
+                message,
+            });
+        }
+    }
+    problems
 }
 
 enum Lookup {

@@ -1219,3 +1219,90 @@ fn a_trailer_without_its_note_warns_and_still_checks_the_anchor() {
     );
     assert_eq!(commit["ai_lines"], 1, "re-derived from the ledger");
 }
+
+/// An attacker who rewrites a record and recomputes every hash after it leaves a chain that
+/// verifies on its own; the commit's anchor and the signed checkpoint still catch it.
+#[test]
+fn a_recomputed_chain_is_caught_by_the_anchor_and_the_checkpoint() {
+    let repo = Repo::with_files(&[("f.txt", "a\n")]);
+    repo.install();
+    repo.ai_edit("f.txt", "a\n", "A\n");
+    repo.git_ok(&["commit", "-q", "-am", "ai"]);
+    let export = repo.home.path().join("shipped.ndjson");
+    assert!(
+        repo.hl(&["export", "-o", export.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(repo.verify(&["HEAD~1..HEAD"]).0, 0);
+
+    let edit_seq = repo.note("HEAD").unwrap()["metadata"]["dev.hookledger"]["edits"][0]["seq"]
+        .as_i64()
+        .unwrap();
+    let conn = rusqlite::Connection::open(repo.home.ledger()).unwrap();
+    conn.execute_batch("DROP TRIGGER records_no_update;")
+        .unwrap();
+    let ledger_id: [u8; 16] = conn
+        .query_row("SELECT ledger_id FROM ledger_meta", [], |r| {
+            r.get::<_, Vec<u8>>(0)
+        })
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let rows: Vec<(i64, i64, String, Vec<u8>, Vec<u8>)> = conn
+        .prepare(
+            "SELECT seq, ts_ns, kind, payload, prev_hash FROM records WHERE seq >= ?1 ORDER BY seq",
+        )
+        .unwrap()
+        .query_map([edit_seq], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut prev: [u8; 32] = rows[0].4.clone().try_into().unwrap();
+    for (seq, ts_ns, kind, payload, _) in rows {
+        let payload = if seq == edit_seq {
+            String::from_utf8(payload)
+                .unwrap()
+                .replace(MODEL, "claude-other")
+                .into_bytes()
+        } else {
+            payload
+        };
+        let hash = hookledger::ledger::Frame {
+            ledger_id: &ledger_id,
+            seq: seq as u64,
+            ts_ns,
+            prev_hash: &prev,
+            kind: &kind,
+            payload: &payload,
+        }
+        .hash()
+        .unwrap();
+        conn.execute(
+            "UPDATE records SET payload = ?1, prev_hash = ?2, hash = ?3 WHERE seq = ?4",
+            rusqlite::params![payload, &prev[..], &hash[..], seq],
+        )
+        .unwrap();
+        prev = hash;
+    }
+    drop(conn);
+    assert_eq!(
+        repo.home.verify_json().0,
+        0,
+        "the recomputed chain is consistent on its own"
+    );
+    let (code, report) = repo.verify(&["HEAD~1..HEAD"]);
+    assert_eq!(code, 1, "{report:#}");
+    let all = report.to_string();
+    assert!(
+        all.contains("checkpoint-invalid") && all.contains("anchor-mismatch"),
+        "{report:#}"
+    );
+    let (code, report) = repo.verify(&["--export", export.to_str().unwrap(), "--", "HEAD~1..HEAD"]);
+    assert_eq!(
+        code, 0,
+        "the shipped copy still vouches for the original: {report:#}"
+    );
+}
