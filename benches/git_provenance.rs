@@ -270,4 +270,58 @@ fn main() {
     println!(
         "\nFirst run: the chain check covers all 100,000 records and the edit index is built; later runs check only what was appended since."
     );
+
+    // What a developer waits for: the whole `git commit` with all four hooks (pre-commit,
+    // commit-msg with the anchor trailer, post-commit with the note and the commit record),
+    // against the same commit with hooks switched off. Each commit is undone, untimed.
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_hookledger"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let install = Command::new(env!("CARGO_BIN_EXE_hookledger"))
+        .args(["git", "install"])
+        .current_dir(&typical.repo)
+        .env("HOOKLEDGER_HOME", &typical.home)
+        .output()
+        .unwrap();
+    assert!(install.status.success());
+    let commit = |hooks: bool| {
+        let mut cmd = Command::new("git");
+        if !hooks {
+            cmd.args(["-c", "core.hooksPath=/dev/null"]);
+        }
+        cmd.args(["commit", "-q", "-m", "AI change"])
+            .current_dir(&typical.repo)
+            .env("PATH", &path)
+            .env("HOOKLEDGER_HOME", &typical.home)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "Dev")
+            .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+            .env("GIT_COMMITTER_NAME", "Dev")
+            .env("GIT_COMMITTER_EMAIL", "dev@example.com");
+        let elapsed = time_command(cmd);
+        git(&typical.repo, &["reset", "-q", "--soft", "HEAD~1"]);
+        elapsed
+    };
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        with.push(commit(true));
+        without.push(commit(false));
+    }
+    println!("\n| whole `git commit`, 5 files | p50 (ms) | p95 (ms) |\n|---|---|---|");
+    println!(
+        "| with hookledger's four hooks | {} | {} |",
+        ms(percentile(&mut with, 0.5)),
+        ms(percentile(&mut with, 0.95))
+    );
+    println!(
+        "| baseline: hooks off | {} | {} |",
+        ms(percentile(&mut without, 0.5)),
+        ms(percentile(&mut without, 0.95))
+    );
 }

@@ -1249,7 +1249,8 @@ fn a_recomputed_chain_is_caught_by_the_anchor_and_the_checkpoint() {
         .unwrap()
         .try_into()
         .unwrap();
-    let rows: Vec<(i64, i64, String, Vec<u8>, Vec<u8>)> = conn
+    type Row = (i64, i64, String, Vec<u8>, Vec<u8>);
+    let rows: Vec<Row> = conn
         .prepare(
             "SELECT seq, ts_ns, kind, payload, prev_hash FROM records WHERE seq >= ?1 ORDER BY seq",
         )
