@@ -252,13 +252,18 @@ fn install_file(path: &Path, hook: &'static str) -> Result<&'static str, HooksEr
 }
 
 fn block(hook: &str) -> String {
-    let run = if hook == "post-rewrite" {
-        format!("hookledger git {hook} \"$@\"")
-    } else {
-        format!("hookledger git {hook} \"$@\" || exit $?")
-    };
+    let missing = format!(
+        "echo \"hookledger: the git {hook} hook cannot run: no hookledger binary on PATH (install it, or run 'hookledger git uninstall')\" >&2"
+    );
+    if hook == "post-rewrite" {
+        // First in the script: it reads the rewritten commits from stdin, then hands the same
+        // lines to the rest of the script as its stdin.
+        return format!(
+            "{BLOCK_START}\nhookledger_rewritten=$(cat)\nif command -v hookledger >/dev/null 2>&1; then\n    printf '%s\\n' \"$hookledger_rewritten\" | hookledger git {hook} \"$@\"\nelse\n    {missing}\nfi\nexec <<HOOKLEDGER_REWRITTEN\n$hookledger_rewritten\nHOOKLEDGER_REWRITTEN\n{BLOCK_END}\n"
+        );
+    }
     format!(
-        "{BLOCK_START}\nif command -v hookledger >/dev/null 2>&1; then\n    {run}\nelse\n    echo \"hookledger: the git {hook} hook cannot run: no hookledger binary on PATH (install it, or run 'hookledger git uninstall')\" >&2\n    exit 1\nfi\n{BLOCK_END}\n"
+        "{BLOCK_START}\nif command -v hookledger >/dev/null 2>&1; then\n    hookledger git {hook} \"$@\" || exit $?\nelse\n    {missing}\n    exit 1\nfi\n{BLOCK_END}\n"
     )
 }
 
@@ -277,7 +282,17 @@ fn install_block(path: &Path, hook: &'static str) -> Result<&'static str, HooksE
     if !updated.ends_with('\n') {
         updated.push('\n');
     }
-    updated.push_str(&block(hook));
+    if hook == "post-rewrite" {
+        // After a shebang line, before everything else.
+        let at = if updated.starts_with("#!") {
+            updated.find('\n').map_or(updated.len(), |i| i + 1)
+        } else {
+            0
+        };
+        updated.insert_str(at, &block(hook));
+    } else {
+        updated.push_str(&block(hook));
+    }
     if updated == text && is_executable(path) {
         return Ok("unchanged");
     }

@@ -749,6 +749,11 @@ fn hooks_path_husky_and_pre_commit_framework_layouts() {
         "echo husky-user-hook >> .git/husky-ran\n",
     )
     .unwrap();
+    std::fs::write(
+        husky.dir.join(".husky/post-rewrite"),
+        "cat > .git/husky-rewrite-input\n",
+    )
+    .unwrap();
     husky.git_ok(&["config", "core.hooksPath", ".husky/_"]);
     let out: Value =
         serde_json::from_slice(&husky.hl(&["git", "install", "--json"]).stdout).unwrap();
@@ -777,10 +782,23 @@ fn hooks_path_husky_and_pre_commit_framework_layouts() {
     husky.git_ok(&["commit", "-q", "-am", "x"]);
     assert!(husky.dir.join(".git/husky-ran").exists());
     assert!(husky.note("HEAD").is_some());
+    // post-rewrite: hookledger reads the rewritten commits and hands them on to the script.
+    let before = husky.head();
+    husky.git_ok(&["commit", "-q", "--amend", "-m", "x2"]);
+    let handed = std::fs::read_to_string(husky.dir.join(".git/husky-rewrite-input")).unwrap();
+    assert!(
+        handed.starts_with(&format!("{before} {}", husky.head())),
+        "{handed:?}"
+    );
+    assert!(husky.note("HEAD").is_some());
     husky.hl(&["git", "uninstall"]);
     assert_eq!(
         std::fs::read_to_string(husky.dir.join(".husky/pre-commit")).unwrap(),
         "echo husky-user-hook >> .git/husky-ran\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(husky.dir.join(".husky/post-rewrite")).unwrap(),
+        "cat > .git/husky-rewrite-input\n"
     );
 
     // The pre-commit framework's generated hook is chained and keeps running.
