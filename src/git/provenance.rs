@@ -662,8 +662,16 @@ pub fn carry_notes(
     let blobs: HashMap<String, Option<Vec<u8>>> = wanted.into_iter().zip(fetched).collect();
     let blob = |name: &str| blobs.get(name).and_then(|b| b.as_deref());
 
+    // Every carried edit precedes its own note's anchor, so the newest anchor (of the same
+    // ledger) covers them all.
+    let anchor = sources
+        .iter()
+        .map(|(_, n)| &n.metadata.hookledger.anchor)
+        .filter(|a| a.ledger_id == first.metadata.hookledger.anchor.ledger_id)
+        .max_by_key(|a| a.seq)
+        .cloned();
     let mut analysis = Analysis {
-        anchor: Some(first.metadata.hookledger.anchor.clone()),
+        anchor,
         ledger: LedgerState {
             intact: sources
                 .iter()

@@ -371,7 +371,9 @@ fn verify_commit(
                 "the note's anchor is not a ledger id and hash".into(),
             ),
         }
-        if trailer_values.is_empty() && meta.trailers != "none" && ai_lines > 0 {
+        // A note carried to a forge's squash commit cannot expect the forge to keep trailers.
+        let carried = meta.rewrite.as_deref() == Some("carry");
+        if trailer_values.is_empty() && meta.trailers != "none" && ai_lines > 0 && !carried {
             if meta.gate == "pre-commit" {
                 problem(
                     codes::TRAILER_MISSING,

@@ -99,7 +99,11 @@ impl Repo {
             .env_remove("HOOKLEDGER_LEDGER")
             .env("GIT_CONFIG_GLOBAL", self.home.path().join("gitconfig"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", self.home.path());
+            .env("HOME", self.home.path())
+            .env("GIT_AUTHOR_NAME", "CI")
+            .env("GIT_AUTHOR_EMAIL", "ci@example.com")
+            .env("GIT_COMMITTER_NAME", "CI")
+            .env("GIT_COMMITTER_EMAIL", "ci@example.com");
         cmd.output().expect("run hookledger")
     }
 
@@ -1324,4 +1328,45 @@ fn a_recomputed_chain_is_caught_by_the_anchor_and_the_checkpoint() {
         code, 0,
         "the shipped copy still vouches for the original: {report:#}"
     );
+}
+
+#[test]
+fn a_forge_squash_merge_gets_its_note_by_carry() {
+    let repo = Repo::with_files(&[("f.txt", "a\nb\nc\n")]);
+    repo.install();
+    repo.git_ok(&["checkout", "-q", "-b", "feature"]);
+    repo.ai_edit("f.txt", "a\n", "A\n");
+    repo.git_ok(&["commit", "-q", "-am", "one"]);
+    repo.ai_write("g.txt", "g1\ng2\n");
+    repo.git_ok(&["add", "-A"]);
+    repo.git_ok(&["commit", "-q", "-m", "two"]);
+    repo.git_ok(&["checkout", "-q", "main"]);
+    // What the forge does, where no hook runs.
+    repo.git_ok(&["merge", "-q", "--squash", "feature"]);
+    repo.git_ok(&[
+        "-c",
+        "core.hooksPath=/dev/null",
+        "commit",
+        "-q",
+        "-m",
+        "Feature (#1)",
+    ]);
+    assert!(repo.note("HEAD").is_none());
+    let out = repo.hl(&["git", "carry", "--json", "--from", "main..feature", "HEAD"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let carried: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(carried["ai_lines"], 3, "{carried:#}");
+    let note = repo.note("HEAD").unwrap();
+    assert_eq!(
+        note["metadata"]["dev.hookledger"]["rewritten_from"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let (code, report) = repo.verify(&["HEAD~1..HEAD"]);
+    assert_eq!(code, 0, "{report:#}");
+    // Nothing to carry from a range without notes.
+    let out = repo.hl(&["git", "carry", "--from", "HEAD~1..HEAD~1", "HEAD"]);
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -1,5 +1,6 @@
 //! `hookledger git …`: the git hooks, their installation, and range verification for CI.
 
+mod carry;
 mod commit_msg;
 mod install;
 mod post_commit;
@@ -35,6 +36,8 @@ pub enum GitCommand {
     PostRewrite(post_rewrite::Args),
     /// Check the commits of a range against the ledger or shipped exports (for CI)
     Verify(verify::Args),
+    /// Give a commit the notes of the commits it replaced where no hook ran (squash-merge)
+    Carry(carry::Args),
 }
 
 pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
@@ -47,6 +50,7 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         GitCommand::PostCommit => post_commit::run(ledger),
         GitCommand::PostRewrite(a) => post_rewrite::run(ledger, a),
         GitCommand::Verify(a) => verify::run(ledger, a),
+        GitCommand::Carry(a) => carry::run(ledger, a),
     }
 }
 
