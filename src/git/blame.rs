@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use super::edits::EditLedger;
 use super::note::{NOTES_REF, Note, NoteEdit};
-use super::repo::{GitError, Repo};
+use super::provenance::{self, ProvenanceError};
+use super::repo::{Change, Repo};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct BlameLine {
@@ -37,7 +38,7 @@ pub fn blame(
     file: &str,
     rev: Option<&str>,
     ledger: Option<&EditLedger>,
-) -> Result<Vec<BlameLine>, GitError> {
+) -> Result<Vec<BlameLine>, ProvenanceError> {
     let mut args = vec!["blame", "--porcelain"];
     if let Some(rev) = rev {
         args.push(rev);
@@ -68,15 +69,7 @@ pub fn blame(
                 (Some(e), Some(ledger)) => e.prompt_id.as_ref().and_then(|id| {
                     prompts
                         .entry(id.clone())
-                        .or_insert_with(|| {
-                            ledger.prompt_text(id, e.seq).ok().flatten().map(|p| {
-                                let one_line = p.split_whitespace().collect::<Vec<_>>().join(" ");
-                                match one_line.char_indices().nth(PROMPT_EXCERPT_CHARS) {
-                                    Some((at, _)) => format!("{}…", &one_line[..at]),
-                                    None => one_line,
-                                }
-                            })
-                        })
+                        .or_insert_with(|| excerpt(ledger.prompt_text(id, e.seq).ok().flatten()))
                         .clone()
                 }),
                 _ => None,
@@ -108,7 +101,88 @@ pub fn blame(
             filenames.insert(sha.clone(), name.to_owned());
         }
     }
+    if rev.is_none()
+        && let Some(ledger) = ledger
+        && lines.iter().any(|l| is_uncommitted(&l.commit))
+    {
+        mark_uncommitted(repo, file, ledger, &mut lines, &mut prompts)?;
+    }
     Ok(lines)
+}
+
+fn is_uncommitted(sha: &str) -> bool {
+    sha.bytes().all(|b| b == b'0')
+}
+
+/// Lines not committed yet get their attribution from the ledger directly: the working-tree
+/// file attributed against HEAD, as pre-commit would.
+fn mark_uncommitted(
+    repo: &Repo,
+    file: &str,
+    ledger: &EditLedger,
+    lines: &mut [BlameLine],
+    prompts: &mut HashMap<String, Option<String>>,
+) -> Result<(), ProvenanceError> {
+    let target = std::fs::read(repo.root.join(file))?;
+    let base = repo
+        .read_blobs(&[format!("HEAD:{file}")])?
+        .into_iter()
+        .next()
+        .flatten();
+    let change = Change {
+        status: if base.is_some() { 'M' } else { 'A' },
+        old_path: base.as_ref().map(|_| file.to_owned()),
+        new_path: Some(file.to_owned()),
+        old_blob: None,
+        new_blob: None,
+        submodule: false,
+    };
+    let (through, _) = ledger
+        .ledger()
+        .head()
+        .map_err(|e| ProvenanceError::Edits(e.into()))?;
+    let analysis = provenance::analyze_contents(
+        repo,
+        Some(ledger),
+        through,
+        &change,
+        base.as_deref(),
+        &target,
+    )?;
+    let Some(attributed) = analysis.files.first() else {
+        return Ok(());
+    };
+    for line in lines.iter_mut().filter(|l| is_uncommitted(&l.commit)) {
+        let number = line.line as u64;
+        let Some(edit) = attributed
+            .lines
+            .iter()
+            .find(|[start, end, _]| *start <= number && number <= *end)
+            .and_then(|[_, _, index]| analysis.edits.get(*index as usize))
+        else {
+            continue;
+        };
+        line.ai = true;
+        line.model = edit.model.clone();
+        line.session_id = edit.session_id.clone();
+        line.prompt_id = edit.prompt_id.clone();
+        line.edit_seq = Some(edit.seq);
+        line.prompt = edit.prompt_id.as_ref().and_then(|id| {
+            prompts
+                .entry(id.clone())
+                .or_insert_with(|| excerpt(ledger.prompt_text(id, edit.seq).ok().flatten()))
+                .clone()
+        });
+    }
+    Ok(())
+}
+
+fn excerpt(prompt: Option<String>) -> Option<String> {
+    let one_line = prompt?.split_whitespace().collect::<Vec<_>>().join(" ");
+    Some(match one_line.char_indices().nth(PROMPT_EXCERPT_CHARS) {
+        Some((at, _)) => format!("{}…", &one_line[..at]),
+        None => one_line,
+    })
 }
 
 fn edit_for<'a>(note: &'a Note, path: &str, line: usize) -> Option<&'a NoteEdit> {

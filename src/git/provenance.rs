@@ -295,7 +295,6 @@ pub fn analyze(
     changes: &[Change],
     merged: Option<&str>,
 ) -> Result<Analysis, ProvenanceError> {
-    let root = index_root(repo);
     let changes: Vec<&Change> = changes.iter().filter(|c| !c.submodule).collect();
     let mut names = Vec::with_capacity(changes.len() * 3);
     for change in &changes {
@@ -313,24 +312,81 @@ pub fn analyze(
         blobs.insert(name.as_str(), blob);
     }
     let blob = |name: &str| -> Option<&[u8]> { blobs.get(name).and_then(|b| b.as_deref()) };
-    let has_edits = match ledger {
-        Some(l) => l.repository_has_edits(&root)?,
-        None => false,
-    };
-    let mut analysis = Analysis::default();
-    let mut loaded: HashMap<u64, Option<EditRecord>> = HashMap::new();
-    let mut global: HashMap<u64, usize> = HashMap::new();
+    let mut attributor = Attributor::new(repo, ledger, through)?;
     for (i, change) in changes.iter().enumerate() {
         let base = blob(&names[i * 3]);
+        let target = blob(&names[i * 3 + 1]).unwrap_or_default();
+        let merged_version = merged.map(|_| blob(&names[i * 3 + 2]));
+        attributor.file(change, base, merged_version, target)?;
+    }
+    Ok(attributor.analysis)
+}
+
+/// Attributes one file given its contents directly (the working tree, for `blame`).
+pub fn analyze_contents(
+    repo: &Repo,
+    ledger: Option<&EditLedger>,
+    through: u64,
+    change: &Change,
+    base: Option<&[u8]>,
+    target: &[u8],
+) -> Result<Analysis, ProvenanceError> {
+    let mut attributor = Attributor::new(repo, ledger, through)?;
+    attributor.file(change, base, None, target)?;
+    Ok(attributor.analysis)
+}
+
+/// Per-file attribution sharing the records it loads and the edit table it builds.
+struct Attributor<'a> {
+    ledger: Option<&'a EditLedger>,
+    root: String,
+    through: u64,
+    has_edits: bool,
+    analysis: Analysis,
+    loaded: HashMap<u64, Option<EditRecord>>,
+    global: HashMap<u64, usize>,
+}
+
+impl<'a> Attributor<'a> {
+    fn new(
+        repo: &Repo,
+        ledger: Option<&'a EditLedger>,
+        through: u64,
+    ) -> Result<Self, ProvenanceError> {
+        let root = index_root(repo);
+        let has_edits = match ledger {
+            Some(l) => l.repository_has_edits(&root)?,
+            None => false,
+        };
+        Ok(Attributor {
+            ledger,
+            root,
+            through,
+            has_edits,
+            analysis: Analysis::default(),
+            loaded: HashMap::new(),
+            global: HashMap::new(),
+        })
+    }
+
+    fn file(
+        &mut self,
+        change: &Change,
+        base: Option<&[u8]>,
+        merged_version: Option<Option<&[u8]>>,
+        target: &[u8],
+    ) -> Result<(), ProvenanceError> {
+        let ledger = self.ledger;
+        let analysis = &mut self.analysis;
         let Some(new_path) = change.new_path.clone() else {
             let removed = base.map_or(0, |b| split_lines(b).len());
             analysis.files.push(file_entry(change, 0, removed));
-            continue;
+            return Ok(());
         };
-        let target = blob(&names[i * 3 + 1]).unwrap_or_default();
-        let merged_version = merged.map(|_| blob(&names[i * 3 + 2]));
-        let candidates = match (ledger, has_edits) {
-            (Some(ledger), true) => candidate_edits(ledger, &root, change, target, through)?,
+        let candidates = match (ledger, self.has_edits) {
+            (Some(ledger), true) => {
+                candidate_edits(ledger, &self.root, change, target, self.through)?
+            }
             _ => Vec::new(),
         };
         let base_hashes = base.map(content_hashes);
@@ -348,21 +404,25 @@ pub fn analyze(
                     .after
                     .as_ref()
                     .is_some_and(|a| target_hashes.contains(a))
-                && let Some(Some(edit)) =
-                    load(ledger, &mut loaded, &mut analysis.ledger.problems, last.seq)?
+                && let Some(Some(edit)) = load(
+                    ledger,
+                    &mut self.loaded,
+                    &mut analysis.ledger.problems,
+                    last.seq,
+                )?
             {
                 entry.ai_written = true;
-                let index = global_edit(&mut analysis.edits, &mut global, edit);
+                let index = global_edit(&mut analysis.edits, &mut self.global, edit);
                 entry.lines.push([0, 0, index as u64]);
             }
             analysis.files.push(entry);
-            continue;
+            return Ok(());
         }
         let mut records: Vec<EditRecord> = Vec::with_capacity(window.len());
         for indexed in window {
             if let Some(Some(edit)) = load(
                 ledger,
-                &mut loaded,
+                &mut self.loaded,
                 &mut analysis.ledger.problems,
                 indexed.seq,
             )? {
@@ -377,10 +437,9 @@ pub fn analyze(
         if !refs.is_empty() {
             entry.fidelity = Some(lines.fidelity);
         }
-        let runs = runs(&lines);
         let texts: Vec<&[u8]> = target.split(|b| *b == b'\n').collect();
-        for (start, end, local) in runs {
-            let index = global_edit(&mut analysis.edits, &mut global, &records[local]);
+        for (start, end, local) in runs(&lines) {
+            let index = global_edit(&mut analysis.edits, &mut self.global, &records[local]);
             entry.lines.push([start as u64, end as u64, index as u64]);
         }
         if !entry.lines.is_empty() {
@@ -389,8 +448,8 @@ pub fn analyze(
                 .push(trace_file(&new_path, &entry.lines, &analysis.edits, &texts));
         }
         analysis.files.push(entry);
+        Ok(())
     }
-    Ok(analysis)
 }
 
 /// Loads an edit record once. A record that no longer matches its stored hash is not

@@ -1370,3 +1370,42 @@ fn a_forge_squash_merge_gets_its_note_by_carry() {
     let out = repo.hl(&["git", "carry", "--from", "HEAD~1..HEAD~1", "HEAD"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn blame_marks_uncommitted_ai_lines_with_the_prompt() {
+    let repo = Repo::with_files(&[("f.txt", "a\nb\nc\n")]);
+    let prompt = payload(
+        "UserPromptSubmit",
+        json!({"prompt": "please make b louder\nand keep a"}),
+    );
+    assert_no_opinion(&repo.home.hook(&prompt));
+    repo.ai_edit("f.txt", "b\n", "B!\nB!!\n");
+    let out = repo.hl(&["blame", "--json", "f.txt"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ai: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["ai"] == true)
+        .map(|l| l["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ai, [2, 3], "{lines:#?}");
+    assert_eq!(lines[1]["model"], MODEL);
+    assert_eq!(lines[1]["prompt"], "please make b louder and keep a");
+    let table = text(&repo.hl(&["blame", "f.txt"]).stdout);
+    assert!(
+        table.contains("prompt 2e2595a4: please make b louder and keep a"),
+        "{table}"
+    );
+    // Outside a repository, or a file that is not there: one line, exit 2.
+    let out = repo.hl(&["blame", "missing.txt"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim().lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+}
