@@ -65,6 +65,8 @@ pub struct CommitInfo {
     pub tree: String,
     pub parents: Vec<String>,
     pub committer_time: i64,
+    /// The values of its `AI-Ledger` trailers, as git parses trailers.
+    pub anchor_trailers: Vec<String>,
     pub message: String,
 }
 
@@ -263,7 +265,8 @@ impl Repo {
             "log",
             "--reverse",
             "-z",
-            "--format=%H%x1f%T%x1f%P%x1f%ct%x1f%B",
+            // Git parses the anchor trailers itself (its trailer rules, not ours).
+            "--format=%H%x1f%T%x1f%P%x1f%ct%x1f%(trailers:key=AI-Ledger,valueonly,separator=%x1e)%x1f%B",
         ];
         args.extend_from_slice(range);
         args.push("--");
@@ -272,18 +275,24 @@ impl Repo {
         text.split('\0')
             .filter(|entry| !entry.trim().is_empty())
             .map(|entry| {
-                let mut fields = entry.splitn(5, '\x1f');
+                let mut fields = entry.splitn(6, '\x1f');
                 let mut next = || fields.next().ok_or(GitError::Malformed("log"));
                 let sha = next()?.trim().to_owned();
                 let tree = next()?.to_owned();
                 let parents = next()?.split_whitespace().map(str::to_owned).collect();
                 let committer_time = next()?.trim().parse().unwrap_or(0);
+                let anchor_trailers = next()?
+                    .split('\x1e')
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+                    .collect();
                 let message = next()?.to_owned();
                 Ok(CommitInfo {
                     sha,
                     tree,
                     parents,
                     committer_time,
+                    anchor_trailers,
                     message,
                 })
             })

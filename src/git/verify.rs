@@ -213,18 +213,6 @@ enum Lookup {
     UnknownLedger,
 }
 
-fn trailers_of(repo: &Repo, message: &str) -> Vec<(String, String)> {
-    repo.run_with_input(&["interpret-trailers", "--parse"], Some(message.as_bytes()))
-        .map(|out| {
-            String::from_utf8_lossy(&out)
-                .lines()
-                .filter_map(|l| l.split_once(':'))
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 pub fn verify_range(
     repo: &Repo,
     range: &[&str],
@@ -233,9 +221,27 @@ pub fn verify_range(
     names: Vec<String>,
 ) -> Result<RangeReport, ProvenanceError> {
     let commits = repo.commits(range)?;
+    // Every note in one pass: `notes list` for the blobs, one `cat-file --batch` to read them.
+    let listed: HashMap<String, String> = repo.notes(NOTES_REF).into_iter().collect();
+    let wanted: Vec<String> = commits
+        .iter()
+        .filter_map(|c| listed.get(&c.sha).cloned())
+        .collect();
+    let mut notes: HashMap<String, Vec<u8>> = HashMap::new();
+    for (blob, body) in wanted.iter().zip(repo.read_blobs(&wanted)?) {
+        if let Some(body) = body {
+            notes.insert(blob.clone(), body);
+        }
+    }
     let mut reports = Vec::with_capacity(commits.len());
     for commit in &commits {
-        reports.push(verify_commit(repo, commit, sources)?);
+        let note = listed.get(&commit.sha).and_then(|blob| notes.get(blob));
+        reports.push(verify_commit(
+            repo,
+            commit,
+            note.map(Vec::as_slice),
+            sources,
+        )?);
     }
     let ok = source_problems.is_empty() && reports.iter().all(|r| r.problems.is_empty());
     Ok(RangeReport {
@@ -249,18 +255,14 @@ pub fn verify_range(
 fn verify_commit(
     repo: &Repo,
     commit: &CommitInfo,
+    note_bytes: Option<&[u8]>,
     sources: &Sources,
 ) -> Result<CommitReport, ProvenanceError> {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     let mut problem = |code, message: String| problems.push(Problem { code, message });
-    let trailer_values: Vec<String> = trailers_of(repo, &commit.message)
-        .into_iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case(ANCHOR_TRAILER))
-        .map(|(_, v)| v)
-        .collect();
-    let note_bytes = repo.note(NOTES_REF, &commit.sha);
-    let note = match &note_bytes {
+    let trailer_values = &commit.anchor_trailers;
+    let note = match note_bytes {
         Some(bytes) => match Note::parse(bytes) {
             Some(note) => Some(note),
             None => {
@@ -275,7 +277,7 @@ fn verify_commit(
     };
 
     let mut anchor_text = None;
-    for value in &trailer_values {
+    for value in trailer_values {
         anchor_text = Some(value.clone());
         let Some(anchor) = parse_trailer(value) else {
             problem(
