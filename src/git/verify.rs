@@ -71,10 +71,24 @@ pub struct RangeReport {
 /// Where anchored records can be checked.
 #[derive(Default)]
 pub struct Sources {
-    pub ledger: Option<EditLedger>,
-    pub ledger_path: Option<PathBuf>,
+    /// The local ledger (`--ledger`), then one rebuilt from the exports per shipped ledger, so
+    /// edits can be checked and commits without notes re-derived from shipped records too.
+    pub ledgers: Vec<EditLedger>,
     /// Per ledger id: shipped record hashes and signed checkpoint claims.
     pub shipped: HashMap<LedgerId, BTreeMap<u64, Hash>>,
+    /// Where the rebuilt ledgers live; removed on drop.
+    scratch: Option<PathBuf>,
+    /// `ledgers[0]` is the local ledger (`--ledger`).
+    has_local: bool,
+}
+
+impl Drop for Sources {
+    fn drop(&mut self) {
+        self.ledgers.clear();
+        if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 impl Sources {
@@ -104,8 +118,8 @@ impl Sources {
             names.push(format!("ledger {}", path.display()));
             let ledger = EditLedger::open(&path)?;
             problems.extend(checkpoint_problems(&ledger));
-            sources.ledger = Some(ledger);
-            sources.ledger_path = Some(path);
+            sources.ledgers.push(ledger);
+            sources.has_local = true;
         }
         if !exports.is_empty() {
             let mut receiver = crate::export::receive::Receiver::new();
@@ -121,6 +135,15 @@ impl Sources {
                     }
                 }
                 names.push(format!("export {}", file.display()));
+            }
+            for ledger in rebuild_from_exports(&mut sources, exports)? {
+                if !sources
+                    .ledgers
+                    .iter()
+                    .any(|l| l.ledger_id() == ledger.ledger_id())
+                {
+                    sources.ledgers.push(ledger);
+                }
             }
             let report = receiver.finish(&crate::export::receive::ReceiveOptions::default());
             if !report.intact {
@@ -141,22 +164,30 @@ impl Sources {
         Ok((sources, problems, names))
     }
 
-    /// The hash of record `seq` of ledger `id`, from the ledger or the exports.
-    fn record_hash(&self, id: &LedgerId, seq: u64) -> Lookup {
-        if let Some(ledger) = &self.ledger
+    /// The hash of record `seq` of ledger `id` in each source that has that ledger: the local
+    /// ledger and the exports are both asked, so either one disagreeing is caught.
+    fn lookups(&self, id: &LedgerId, seq: u64) -> Vec<Lookup> {
+        let mut found = Vec::new();
+        if self.has_local
+            && let Some(ledger) = self.ledgers.first()
             && ledger.ledger_id() == id
         {
-            return match ledger.ledger().record(seq) {
+            found.push(match ledger.ledger().record(seq) {
                 Ok(Some(record)) => Lookup::Found(record.hash),
                 _ => Lookup::Missing,
-            };
+            });
         }
-        match self.shipped.get(id) {
-            Some(records) => records
-                .get(&seq)
-                .map_or(Lookup::Missing, |h| Lookup::Found(*h)),
-            None => Lookup::UnknownLedger,
+        if let Some(records) = self.shipped.get(id) {
+            found.push(
+                records
+                    .get(&seq)
+                    .map_or(Lookup::Missing, |h| Lookup::Found(*h)),
+            );
         }
+        if found.is_empty() {
+            found.push(Lookup::UnknownLedger);
+        }
+        found
     }
 }
 
@@ -286,33 +317,35 @@ fn verify_commit(
             );
             continue;
         };
-        match sources.record_hash(&anchor.ledger_id, anchor.seq) {
-            Lookup::Found(hash) if to_hex(&hash).starts_with(&anchor.hash_prefix) => {}
-            Lookup::Found(hash) => problem(
-                codes::ANCHOR_MISMATCH,
-                format!(
-                    "record {} of ledger {} has hash {}…, the trailer says {}…: the ledger was altered",
-                    anchor.seq,
-                    to_hex(&anchor.ledger_id),
-                    &to_hex(&hash)[..16],
-                    &anchor.hash_prefix[..16]
+        for lookup in sources.lookups(&anchor.ledger_id, anchor.seq) {
+            match lookup {
+                Lookup::Found(hash) if to_hex(&hash).starts_with(&anchor.hash_prefix) => {}
+                Lookup::Found(hash) => problem(
+                    codes::ANCHOR_MISMATCH,
+                    format!(
+                        "record {} of ledger {} has hash {}…, the trailer says {}…: the ledger was altered",
+                        anchor.seq,
+                        to_hex(&anchor.ledger_id),
+                        &to_hex(&hash)[..16],
+                        &anchor.hash_prefix[..16]
+                    ),
                 ),
-            ),
-            Lookup::Missing => problem(
-                codes::ANCHOR_MISSING,
-                format!(
-                    "record {} of ledger {} is not in the ledger or exports given",
-                    anchor.seq,
-                    to_hex(&anchor.ledger_id)
+                Lookup::Missing => problem(
+                    codes::ANCHOR_MISSING,
+                    format!(
+                        "record {} of ledger {} is not in the ledger or exports given",
+                        anchor.seq,
+                        to_hex(&anchor.ledger_id)
+                    ),
                 ),
-            ),
-            Lookup::UnknownLedger => problem(
-                codes::ANCHOR_UNVERIFIABLE,
-                format!(
-                    "ledger {} is not among the sources given (pass --ledger or --export)",
-                    to_hex(&anchor.ledger_id)
+                Lookup::UnknownLedger => problem(
+                    codes::ANCHOR_UNVERIFIABLE,
+                    format!(
+                        "ledger {} is not among the sources given (pass --ledger or --export)",
+                        to_hex(&anchor.ledger_id)
+                    ),
                 ),
-            ),
+            }
         }
     }
 
@@ -339,31 +372,33 @@ fn verify_commit(
                         "the note and the trailer name different anchors".into(),
                     );
                 }
-                match sources.record_hash(&id, meta.anchor.seq) {
-                    Lookup::Found(found) if found == hash => {}
-                    Lookup::Found(_) => problem(
-                        codes::ANCHOR_MISMATCH,
-                        format!(
-                            "the note's anchor record {} has a different hash in the ledger: the ledger was altered",
-                            meta.anchor.seq
+                for lookup in sources.lookups(&id, meta.anchor.seq) {
+                    match lookup {
+                        Lookup::Found(found) if found == hash => {}
+                        Lookup::Found(_) => problem(
+                            codes::ANCHOR_MISMATCH,
+                            format!(
+                                "the note's anchor record {} has a different hash in the ledger: the ledger was altered",
+                                meta.anchor.seq
+                            ),
                         ),
-                    ),
-                    Lookup::Missing => problem(
-                        codes::ANCHOR_MISSING,
-                        format!(
-                            "the note's anchor record {} is not in the ledger or exports given",
-                            meta.anchor.seq
+                        Lookup::Missing => problem(
+                            codes::ANCHOR_MISSING,
+                            format!(
+                                "the note's anchor record {} is not in the ledger or exports given",
+                                meta.anchor.seq
+                            ),
                         ),
-                    ),
-                    Lookup::UnknownLedger => {
-                        if trailer_values.is_empty() {
-                            problem(
-                                codes::ANCHOR_UNVERIFIABLE,
-                                format!(
-                                    "ledger {} is not among the sources given (pass --ledger or --export)",
-                                    meta.anchor.ledger_id
-                                ),
-                            );
+                        Lookup::UnknownLedger => {
+                            if trailer_values.is_empty() {
+                                problem(
+                                    codes::ANCHOR_UNVERIFIABLE,
+                                    format!(
+                                        "ledger {} is not among the sources given (pass --ledger or --export)",
+                                        meta.anchor.ledger_id
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -401,7 +436,7 @@ fn verify_commit(
              `git fetch origin refs/notes/hookledger:refs/notes/hookledger`"
         ));
     }
-    if note.is_none() && sources.ledger.is_some() {
+    if note.is_none() && !sources.ledgers.is_empty() {
         let (ai, added) = rederive(repo, commit, sources)?;
         added_lines = added;
         if ai > 0 {
@@ -471,9 +506,9 @@ fn check_note_lines(
     let blob = |name: &str| blobs.get(name).and_then(|b| b.as_deref());
     let anchor_id = from_hex::<16>(&meta.anchor.ledger_id);
     let ledger = sources
-        .ledger
-        .as_ref()
-        .filter(|l| Some(*l.ledger_id()) == anchor_id);
+        .ledgers
+        .iter()
+        .find(|l| Some(*l.ledger_id()) == anchor_id);
     let mut edit_keys: HashMap<usize, Option<std::collections::HashSet<[u8; 32]>>> = HashMap::new();
     for (i, file) in meta.files.iter().enumerate() {
         let Some(target) = blob(&names[i * 3]) else {
@@ -565,28 +600,120 @@ fn check_note_lines(
     Ok(problems)
 }
 
-/// AI lines the ledger knows in a commit that carries no note: (AI lines, added lines).
+/// AI lines the ledgers know in a commit that carries no note: (AI lines, added lines), from
+/// the ledger that attributes the most.
 fn rederive(
     repo: &Repo,
     commit: &CommitInfo,
     sources: &Sources,
 ) -> Result<(usize, usize), ProvenanceError> {
-    let Some(ledger) = &sources.ledger else {
-        return Ok((0, 0));
-    };
     let parent = commit.parents.first().map(String::as_str);
     let changes = repo.commit_changes(parent, &commit.sha)?;
-    let (head, _) = ledger
-        .ledger()
-        .head()
-        .map_err(|e| ProvenanceError::Edits(e.into()))?;
-    let analysis = provenance::analyze(
-        repo,
-        Some(ledger),
-        head,
-        &changes,
-        commit.parents.get(1).map(String::as_str),
-    )?;
-    let summary = analysis.summary();
-    Ok((summary.ai_lines, summary.added_lines))
+    let mut best = (0, 0);
+    for ledger in &sources.ledgers {
+        let (head, _) = ledger
+            .ledger()
+            .head()
+            .map_err(|e| ProvenanceError::Edits(e.into()))?;
+        let analysis = provenance::analyze(
+            repo,
+            Some(ledger),
+            head,
+            &changes,
+            commit.parents.get(1).map(String::as_str),
+        )?;
+        let summary = analysis.summary();
+        best = best.max((summary.ai_lines, summary.added_lines));
+    }
+    Ok(best)
+}
+
+/// One exported line, as `hookledger export` writes it (`hookledger-native/1`).
+#[derive(serde::Deserialize)]
+struct ExportLine {
+    ledger_id: String,
+    seq: u64,
+    ts_ns: String,
+    kind: String,
+    prev_hash: String,
+    hash: String,
+    payload_b64: String,
+}
+
+/// Rebuilds a ledger file per shipped ledger from the export lines (exactly the shipped bytes;
+/// the receiver has checked their links and signatures), so the git checks that need record
+/// contents work from exports alone.
+fn rebuild_from_exports(
+    sources: &mut Sources,
+    exports: &[PathBuf],
+) -> Result<Vec<EditLedger>, ProvenanceError> {
+    use base64::Engine as _;
+    let mut by_ledger: BTreeMap<LedgerId, Vec<(u64, i64, String, Vec<u8>, Hash, Hash)>> =
+        BTreeMap::new();
+    for file in exports {
+        let bytes = std::fs::read(file)?;
+        for line in bytes.split(|b| *b == b'\n') {
+            let Ok(line) = serde_json::from_slice::<ExportLine>(line) else {
+                continue;
+            };
+            let (Some(id), Some(prev), Some(hash), Ok(payload), Ok(ts_ns)) = (
+                from_hex::<16>(&line.ledger_id),
+                from_hex::<32>(&line.prev_hash),
+                from_hex::<32>(&line.hash),
+                base64::engine::general_purpose::STANDARD.decode(&line.payload_b64),
+                line.ts_ns.parse::<i64>(),
+            ) else {
+                continue;
+            };
+            by_ledger
+                .entry(id)
+                .or_default()
+                .push((line.seq, ts_ns, line.kind, payload, prev, hash));
+        }
+    }
+    if by_ledger.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "hookledger-verify-{}-{}",
+        std::process::id(),
+        crate::ledger::now_ns()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    sources.scratch = Some(dir.clone());
+    let mut ledgers = Vec::new();
+    for (id, records) in by_ledger {
+        let path = dir.join(format!("{}.db", to_hex(&id)));
+        let write = || -> rusqlite::Result<()> {
+            let mut conn = rusqlite::Connection::open(&path)?;
+            conn.execute_batch(crate::ledger::SCHEMA_SQL)?;
+            conn.pragma_update(None, "application_id", crate::ledger::APPLICATION_ID)?;
+            conn.pragma_update(None, "user_version", crate::ledger::SCHEMA_VERSION)?;
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO ledger_meta (singleton, ledger_id, format, created_ns) VALUES (1, ?1, 1, 0)",
+                [&id[..]],
+            )?;
+            {
+                let mut insert = tx.prepare(
+                    "INSERT OR IGNORE INTO records (seq, ts_ns, kind, payload, prev_hash, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for (seq, ts_ns, kind, payload, prev, hash) in &records {
+                    insert.execute(rusqlite::params![
+                        crate::ledger::seq_sql(*seq),
+                        ts_ns,
+                        kind,
+                        payload,
+                        &prev[..],
+                        &hash[..]
+                    ])?;
+                }
+            }
+            tx.commit()
+        };
+        write().map_err(|e| ProvenanceError::Edits(e.into()))?;
+        ledgers.push(EditLedger::open(&path)?);
+    }
+    Ok(ledgers)
 }
