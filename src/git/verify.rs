@@ -640,6 +640,9 @@ struct ExportLine {
     payload_b64: String,
 }
 
+/// A shipped record, decoded: (seq, ts_ns, kind, payload, prev_hash, hash).
+type ShippedRecord = (u64, i64, String, Vec<u8>, Hash, Hash);
+
 /// Rebuilds a ledger file per shipped ledger from the export lines (exactly the shipped bytes;
 /// the receiver has checked their links and signatures), so the git checks that need record
 /// contents work from exports alone.
@@ -648,8 +651,7 @@ fn rebuild_from_exports(
     exports: &[PathBuf],
 ) -> Result<Vec<EditLedger>, ProvenanceError> {
     use base64::Engine as _;
-    let mut by_ledger: BTreeMap<LedgerId, Vec<(u64, i64, String, Vec<u8>, Hash, Hash)>> =
-        BTreeMap::new();
+    let mut by_ledger: BTreeMap<LedgerId, Vec<ShippedRecord>> = BTreeMap::new();
     for file in exports {
         let bytes = std::fs::read(file)?;
         for line in bytes.split(|b| *b == b'\n') {

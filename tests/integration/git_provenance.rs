@@ -848,10 +848,17 @@ fn no_verify_commits_are_caught_by_git_verify() {
     assert_eq!(report["commits"][0]["ai_lines"], 1);
     // Central review has only what was shipped: the exported edit records show it too.
     let export = bare.home.path().join("shipped.ndjson");
-    assert!(bare.hl(&["export", "-o", export.to_str().unwrap()]).status.success());
+    assert!(
+        bare.hl(&["export", "-o", export.to_str().unwrap()])
+            .status
+            .success()
+    );
     let (code, report) = bare.verify(&["--export", export.to_str().unwrap(), "--", "HEAD~1..HEAD"]);
     assert_eq!(code, 1, "{report:#}");
-    assert_eq!(report["commits"][0]["problems"][0]["code"], "unanchored-ai-lines", "{report:#}");
+    assert_eq!(
+        report["commits"][0]["problems"][0]["code"], "unanchored-ai-lines",
+        "{report:#}"
+    );
     // A human-only commit passes.
     bare.write("h.txt", b"human\n");
     bare.git_ok(&["add", "-A"]);
