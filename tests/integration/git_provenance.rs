@@ -1422,3 +1422,51 @@ fn blame_marks_uncommitted_ai_lines_with_the_prompt() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_shim_without_the_binary_says_so_and_stops_the_commit() {
+    let repo = Repo::with_files(&[("f.txt", "a\n")]);
+    repo.install();
+    repo.write("f.txt", b"b\n");
+    let git_dir = Path::new(
+        &String::from_utf8(
+            Command::new("sh")
+                .args(["-c", "command -v git"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+        .trim()
+        .to_owned(),
+    )
+    .parent()
+    .unwrap()
+    .to_owned();
+    let empty = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(git_bin_dir.join("git"), empty.path().join("git")).unwrap();
+    for tool in ["sh", "cat", "printf"] {
+        if let Ok(found) = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+        {
+            let found = String::from_utf8(found.stdout).unwrap();
+            if found.starts_with('/') {
+                let _ = std::os::unix::fs::symlink(found.trim(), empty.path().join(tool));
+            }
+        }
+    }
+    let out = repo
+        .git_command(&["commit", "-q", "-am", "no binary"])
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no hookledger binary on PATH")
+            && stderr.contains("hookledger git uninstall"),
+        "{stderr}"
+    );
+    assert_eq!(repo.git_ok(&["rev-list", "--count", "HEAD"]).trim(), "1");
+}
