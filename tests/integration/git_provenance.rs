@@ -1428,7 +1428,7 @@ fn a_shim_without_the_binary_says_so_and_stops_the_commit() {
     let repo = Repo::with_files(&[("f.txt", "a\n")]);
     repo.install();
     repo.write("f.txt", b"b\n");
-    let git_dir = Path::new(
+    let git_bin_dir = Path::new(
         &String::from_utf8(
             Command::new("sh")
                 .args(["-c", "command -v git"])
