@@ -3,10 +3,12 @@ The command line: clap definitions and dispatch. Each subcommand lives in its ow
 returns an exit code; this is the only layer that prints to stdout.
 */
 
+mod blame;
 mod checkpoint;
 mod completions;
 mod doctor;
 mod export;
+mod git;
 mod hook;
 mod install;
 mod log;
@@ -73,6 +75,10 @@ pub enum Command {
     Completions(completions::Args),
     /// Print the manual page (roff)
     Man(man::Args),
+    /// Git provenance: hook shims, the commit gate, notes, and `git verify` for CI
+    Git(git::Args),
+    /// Show a file line by line with the lines an AI wrote marked (model, session, prompt)
+    Blame(blame::Args),
 }
 
 /// Exit code for "could not run" (bad arguments, unreadable files), as grep and verify use it.
@@ -107,6 +113,8 @@ pub fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(ledger, &args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),
+        Command::Git(args) => git::run(ledger, &args),
+        Command::Blame(args) => blame::run(ledger, &args),
     };
     match result {
         Ok(code) => code,

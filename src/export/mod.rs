@@ -205,8 +205,8 @@ fn write_records_on(
                     };
                     // The whole chunk stays in one buffer, handed over at the end.
                     let reused = spare.lock().ok().and_then(|mut pool| pool.pop());
-                    let mut lines = reused
-                        .unwrap_or_else(|| Vec::with_capacity((hi - lo + 1) as usize * 1024));
+                    let mut lines =
+                        reused.unwrap_or_else(|| Vec::with_capacity((hi - lo + 1) as usize * 1024));
                     let result = format_range(
                         &reader,
                         (lo, hi),

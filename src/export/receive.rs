@@ -29,9 +29,23 @@ struct Entry {
     seq: u64,
     hash: Hash,
     prev: Hash,
-    /// Kept for genesis and checkpoint records only.
+    /// Kept for genesis and checkpoint records (and for every record when the receiver keeps
+    /// records).
     payload: Option<Vec<u8>>,
     kind: Kind,
+    /// The record's time and kind name, when the receiver keeps records.
+    kept: Option<(i64, String)>,
+}
+
+/// A shipped record whose hash verified, as [`Receiver::into_records`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippedRecord {
+    pub seq: u64,
+    pub ts_ns: i64,
+    pub kind: String,
+    pub payload: Vec<u8>,
+    pub prev_hash: Hash,
+    pub hash: Hash,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +132,8 @@ pub struct Receiver {
     ledgers: HashMap<LedgerId, LedgerState>,
     lines: u64,
     problems: Vec<Problem>,
+    /// Keep every verified record's contents, for [`Receiver::into_records`].
+    keep_records: bool,
 }
 
 /// Work is handed out in pieces of about this size, so both cores stay busy to the end.
@@ -126,6 +142,43 @@ const PIECE_BYTES: usize = 4 << 20;
 impl Receiver {
     pub fn new() -> Receiver {
         Receiver::default()
+    }
+
+    /// A receiver that also keeps every verified record's time, kind and payload, for callers
+    /// that work from shipped records (`git verify --export`).
+    pub fn keeping_records() -> Receiver {
+        Receiver {
+            keep_records: true,
+            ..Receiver::default()
+        }
+    }
+
+    /// The verified records per ledger, in seq order, one per seq (the first seen when the
+    /// batches disagree, which [`Receiver::finish`] reports as a fork). Empty unless made with
+    /// [`Receiver::keeping_records`].
+    pub fn into_records(self) -> std::collections::BTreeMap<LedgerId, Vec<ShippedRecord>> {
+        let mut out = std::collections::BTreeMap::new();
+        for (id, mut state) in self.ledgers {
+            state.entries.sort_by_key(|e| e.seq);
+            state.entries.dedup_by_key(|e| e.seq);
+            let records = state
+                .entries
+                .into_iter()
+                .filter_map(|e| {
+                    let (ts_ns, kind) = e.kept?;
+                    Some(ShippedRecord {
+                        seq: e.seq,
+                        ts_ns,
+                        kind,
+                        payload: e.payload?,
+                        prev_hash: e.prev,
+                        hash: e.hash,
+                    })
+                })
+                .collect();
+            out.insert(id, records);
+        }
+        out
     }
 
     /// Adds one batch (NDJSON text). `source` names it in messages. Lines are parsed and
@@ -139,10 +192,11 @@ impl Receiver {
         let parsed: Vec<Vec<Parsed>> = if threads <= 1 {
             pieces
                 .iter()
-                .map(|(offset, piece)| parse_piece(piece, *offset))
+                .map(|(offset, piece)| parse_piece(piece, *offset, self.keep_records))
                 .collect()
         } else {
             let next = AtomicUsize::new(0);
+            let keep = self.keep_records;
             let mut done: Vec<(usize, Vec<Parsed>)> = std::thread::scope(|scope| {
                 let workers: Vec<_> = (0..threads)
                     .map(|_| {
@@ -153,7 +207,7 @@ impl Receiver {
                                 let Some((offset, piece)) = pieces.get(index) else {
                                     break;
                                 };
-                                mine.push((index, parse_piece(piece, *offset)));
+                                mine.push((index, parse_piece(piece, *offset, keep)));
                             }
                             mine
                         })
@@ -270,7 +324,7 @@ fn split_lines(text: &[u8], size: usize) -> Vec<(usize, &[u8])> {
     out
 }
 
-fn parse_piece(piece: &[u8], lines_before: usize) -> Vec<Parsed> {
+fn parse_piece(piece: &[u8], lines_before: usize, keep: bool) -> Vec<Parsed> {
     let mut out = Vec::with_capacity(piece.len() / 512 + 1);
     let mut start = 0;
     let mut index = 0;
@@ -283,19 +337,21 @@ fn parse_piece(piece: &[u8], lines_before: usize) -> Vec<Parsed> {
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        out.push(parse_line(raw).unwrap_or_else(|detail| Parsed::Malformed {
-            line: lines_before + index,
-            detail,
-        }));
+        out.push(
+            parse_line(raw, keep).unwrap_or_else(|detail| Parsed::Malformed {
+                line: lines_before + index,
+                detail,
+            }),
+        );
     }
     out
 }
 
-fn parse_line(raw: &[u8]) -> Result<Parsed, String> {
+fn parse_line(raw: &[u8], keep: bool) -> Result<Parsed, String> {
     if let Some((fields, payload)) = native::parse_exact(raw)
         && fields.hash_of(payload).ok() == Some(fields.hash)
     {
-        return Ok(accept(&fields, payload, None));
+        return Ok(accept(&fields, payload, None, keep));
     }
     // Not as written (or its bytes do not hash): read it as JSON and re-canonicalize.
     let value: Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
@@ -351,13 +407,14 @@ fn parse_line(raw: &[u8]) -> Result<Parsed, String> {
         let differing = mapped::differing_fields(format, &value, &fields, &payload_value);
         (!differing.is_empty()).then_some(differing)
     });
-    Ok(accept(&fields, &payload, mismatch))
+    Ok(accept(&fields, &payload, mismatch, keep))
 }
 
 fn accept(
     fields: &ChainFields<'_>,
     payload: &[u8],
     mapped_mismatch: Option<Vec<String>>,
+    keep: bool,
 ) -> Parsed {
     let kind = Kind::of(&fields.kind);
     Parsed::Record {
@@ -366,8 +423,9 @@ fn accept(
             seq: fields.seq,
             hash: fields.hash,
             prev: fields.prev_hash,
-            payload: (kind != Kind::Other).then(|| payload.to_vec()),
+            payload: (keep || kind != Kind::Other).then(|| payload.to_vec()),
             kind,
+            kept: keep.then(|| (fields.ts_ns, fields.kind.clone().into_owned())),
         },
         mapped_mismatch,
     }

@@ -5,9 +5,23 @@ session start) its remotes, branch and HEAD.
 Finding the root walks up the directory tree looking for `.git` and never spawns git: it runs
 on every edit. Describing a repository spawns `git`, which applies `insteadOf` rewriting and
 reads config the way the user's git does; it runs once per session.
+
+Git provenance (the git hooks, `git verify`, `blame`) lives in the submodules: [`repo`] (git
+plumbing), [`edits`] (the ledger's edit records), [`attribute`] (line attribution),
+[`provenance`] (anchors, notes, commit records), [`note`] (the note format) and [`hooks`]
+(installing the shims).
 */
 
+pub mod attribute;
+pub mod blame;
+pub mod edits;
+pub mod gate;
+pub mod hooks;
+pub mod note;
+pub mod provenance;
 mod remote;
+pub mod repo;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

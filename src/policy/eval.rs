@@ -128,6 +128,14 @@ impl Policy {
                 })
             })
             .collect();
+        let git_policy = super::git::GitPolicy::from_layers(&self.layers);
+        let git = serde_json::json!({
+            "require_ledger_valid": git_policy.require_ledger_valid,
+            "allowed_models": git_policy.allowed_models.iter().map(|(layer, models)| serde_json::json!({"layer": layer, "models": models})).collect::<Vec<_>>(),
+            "review_required": git_policy.review_required.iter().map(|(_, p)| p).collect::<Vec<_>>(),
+            "review_trailer": git_policy.review_trailer,
+            "trailers": git_policy.trailers,
+        });
         serde_json::json!({
             "configured": self.is_configured(),
             "enforcement": format!("{:?}", self.enforcement()).to_lowercase(),
@@ -136,6 +144,7 @@ impl Policy {
             "prompts": {"store": self.prompt_store(), "secrets": format!("{:?}", self.prompt_secrets()).to_lowercase()},
             "content_secrets": self.strictest(|f| f.content_secrets, Action::Allow),
             "self_protection": self.protected().iter().map(|p| p.path.display().to_string()).collect::<Vec<_>>(),
+            "git": git,
             "layers": lists,
         })
     }
@@ -762,7 +771,37 @@ fn is_protected_project_file(path: &Path) -> Option<&'static str> {
     if parts.windows(2).any(|w| w[0] == ".git" && w[1] == "hooks") {
         return Some("a git hook");
     }
+    if is_hookledger_git_hook(path) {
+        return Some("a git hook running hookledger");
+    }
     None
+}
+
+/// A hook file outside `.git/hooks` (`core.hooksPath`, husky's `.husky/<hook>`) that runs
+/// hookledger, or the hook it chained. Only files with a hook's name are read, and only their
+/// head: this runs on tool calls.
+fn is_hookledger_git_hook(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let name = name
+        .strip_suffix(crate::git::hooks::CHAINED_SUFFIX)
+        .unwrap_or(name);
+    if !crate::git::hooks::HOOKS.contains(&name) {
+        return false;
+    }
+    if path
+        .to_string_lossy()
+        .ends_with(crate::git::hooks::CHAINED_SUFFIX)
+    {
+        return true;
+    }
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 << 10).read_to_end(&mut head))
+        .is_ok()
+        && memchr::memmem::find(&head, b"hookledger git ").is_some()
 }
 
 /// A child name no pattern names on purpose, for asking "does this rule cover everything in

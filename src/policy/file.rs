@@ -60,6 +60,30 @@ pub struct PolicyFile {
     pub tools: Option<ToolRules>,
     pub prompts: Option<PromptRules>,
     pub content_secrets: Option<Action>,
+    pub git: Option<GitRules>,
+}
+
+/// What trailers `commit-msg` adds to a commit that carries AI-written lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrailerMode {
+    /// No trailer: the anchor lives in the git note only.
+    None,
+    /// `AI-Ledger: <ledger-id>@<seq>:<hash prefix>`.
+    Anchor,
+    /// The anchor plus `Assisted-by: <model>` and `AI-Lines: <ai>/<added>`.
+    Full,
+}
+
+/// The `git` section: what the git hooks enforce at commit time.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitRules {
+    pub require_ledger_valid: Option<bool>,
+    pub allowed_models: Option<Vec<String>>,
+    pub review_required: Vec<String>,
+    pub review_trailer: Option<String>,
+    pub trailers: Option<TrailerMode>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -265,7 +289,9 @@ mod tests {
                     "outside_repository": {"read": "allow", "write": "deny"}},
           "tools": {"deny": ["WebFetch", "mcp__*__delete_*"], "ask": []},
           "prompts": {"store": "full", "secrets": "block"},
-          "content_secrets": "deny"
+          "content_secrets": "deny",
+          "git": {"require_ledger_valid": true, "allowed_models": ["claude-*"], "review_required": ["src/auth/**"],
+                  "review_trailer": "Reviewed-by", "trailers": "full"}
         }"#;
         assert!(accepts(example));
         let error = parse(Path::new("p.json"), "{\n \"version\": 2\n}").unwrap_err();

@@ -8,6 +8,7 @@ rules and auditors, and are never renamed.
 pub mod dlp;
 pub mod eval;
 pub mod file;
+pub mod git;
 pub mod paths;
 pub mod shell;
 

@@ -574,3 +574,121 @@ fn render_with_chromium(html: &Path, png: &Path) {
         bytes.len()
     );
 }
+
+/// Real Claude Code edits a repository, then the developer commits through hookledger's git
+/// shims: the commit carries the anchor trailer and the note, `git verify` passes, and fails
+/// once the ledger is altered.
+#[test]
+fn real_claude_code_edits_committed_through_the_git_shims() {
+    let Some(claude) = ensure_claude() else {
+        return;
+    };
+    let home = Home::new();
+    let project =
+        temp_git_repo("# Demo project\n\nThis is the demo readme.\nIt has a few lines.\n");
+    let dir = project.path();
+    std::fs::write(dir.join("win.txt"), "one\r\ntwo\r\nthree\r\n").unwrap();
+    crate::support::claude_cli::git(dir, &["add", "-A"]);
+    crate::support::claude_cli::git(dir, &["commit", "-q", "-m", "crlf file"]);
+    let readme = dir.join("README.md");
+    let api = FakeApi::start(
+        Script::new(MODEL)
+            .turn(Turn::tool("Edit", json!({"file_path": readme, "old_string": "It has a few lines.", "new_string": "It has a few lines.\nClaude added this one.\nAnd this one."})))
+            .turn(Turn::tool("Read", json!({"file_path": dir.join("win.txt")})))
+            .turn(Turn::tool("Edit", json!({"file_path": dir.join("win.txt"), "old_string": "two", "new_string": "TWO"})))
+            .turn(Turn::tool("Write", json!({"file_path": dir.join("src/lib.rs"), "content": "pub fn answer() -> u32 {\n    42\n}\n"})))
+            .turn(Turn::text("Done.")),
+    );
+    let mut opts = ClaudeOpts::new(&claude, dir, api.port(), "extend the readme");
+    opts.settings = hookledger_settings(&home);
+    opts.extra_env
+        .push(("HOOKLEDGER_HOME".into(), home.home().display().to_string()));
+    let run = run_claude(&opts);
+    assert!(run.success(), "{}\n{}", run.describe(), api.dump());
+    assert_eq!(home.records_of("edit").len(), 3, "three accepted edits");
+
+    let bin_dir = Path::new(BIN).parent().unwrap().display().to_string();
+    let git = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("git");
+        cmd.args(args).current_dir(dir);
+        for (k, v) in crate::support::claude_cli::GIT_ENV {
+            cmd.env(k, v);
+        }
+        cmd.env(
+            "PATH",
+            format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default()),
+        )
+        .env("HOOKLEDGER_HOME", home.home())
+        .env_remove("HOOKLEDGER_LEDGER");
+        let out = cmd.output().expect("git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        out
+    };
+    let install = std::process::Command::new(BIN)
+        .args(["git", "install", "--repo"])
+        .arg(dir)
+        .env("HOOKLEDGER_HOME", home.home())
+        .output()
+        .unwrap();
+    assert!(install.status.success(), "{}", text(&install.stderr));
+    git(&["add", "-A"]);
+    let commit = git(&["commit", "-m", "Extend the readme"]);
+    let summary = text(&commit.stderr);
+    assert!(summary.contains("AI lines 6/6 added"), "{summary}");
+    assert!(summary.contains(MODEL), "{summary}");
+
+    let message = text(&git(&["log", "-1", "--format=%B"]).stdout);
+    assert!(
+        message.lines().any(|l| l.starts_with("AI-Ledger: ")),
+        "{message}"
+    );
+    let note: Value =
+        serde_json::from_slice(&git(&["notes", "--ref", "hookledger", "show", "HEAD"]).stdout)
+            .unwrap();
+    let meta = &note["metadata"]["dev.hookledger"];
+    assert_eq!(meta["summary"]["ai_lines"], 6, "{note:#}");
+    assert_eq!(meta["summary"]["models"], json!([MODEL]));
+    let files = meta["files"].as_array().unwrap();
+    for (path, ai) in [("README.md", 2), ("win.txt", 1), ("src/lib.rs", 3)] {
+        let file = files
+            .iter()
+            .find(|f| f["path"] == path)
+            .unwrap_or_else(|| panic!("{path}: {note:#}"));
+        assert_eq!(file["ai_lines"], ai, "{file:#}");
+        assert_eq!(file["fidelity"], "exact", "{file:#}");
+    }
+    assert_eq!(home.records_of("commit").len(), 1);
+
+    let verify = |expect: i32| {
+        let out = std::process::Command::new(BIN)
+            .args(["git", "verify", "--json", "HEAD~1..HEAD"])
+            .current_dir(dir)
+            .env("HOOKLEDGER_HOME", home.home())
+            .output()
+            .unwrap();
+        let report: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out.stderr)));
+        assert_eq!(out.status.code(), Some(expect), "{report:#}");
+        report
+    };
+    let report = verify(0);
+    assert_eq!(report["commits"][0]["status"], "ok");
+
+    // Someone rewrites the model of the README edit in the ledger.
+    let seq = meta["edits"][0]["seq"].as_i64().unwrap();
+    let out = home.sqlite3(&format!(
+        "DROP TRIGGER records_no_update; UPDATE records SET payload = CAST(replace(CAST(payload AS TEXT), '{MODEL}', 'claude-other') AS BLOB) WHERE seq = {seq};"
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = verify(1);
+    let problems = report.to_string();
+    assert!(
+        problems.contains("ledger-broken") && problems.contains("edit-mismatch"),
+        "{report:#}"
+    );
+}

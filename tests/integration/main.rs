@@ -28,5 +28,7 @@ mod ship;
 mod report;
 // Retention (prune) and heartbeat checkpoints.
 mod retention;
+// Git hooks, notes, rewrites and `git verify` on real repositories.
+mod git_provenance;
 // Edited, deleted, inserted and swapped records.
 mod tamper;

@@ -1,0 +1,36 @@
+//! `hookledger git pre-commit`: exit 0 lets the commit proceed, 1 refuses it (one line each
+//! reason, with the fix), 2 could not run (git aborts the commit either way).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::git::gate;
+use crate::policy::git::GitPolicy;
+
+pub fn run(ledger: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let repo = super::repository(None)?;
+    let home = crate::config::Paths::from_env()?.home;
+    let policy = match GitPolicy::load(&home) {
+        Ok(policy) => policy,
+        Err(e) => {
+            eprintln!(
+                "hookledger: commit refused ({}): {e}; fix: correct the policy file",
+                gate::codes::POLICY_ERROR
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let ledger_path = crate::config::ledger_path(ledger)?;
+    let pending = gate::analyze_staged(&repo, &ledger_path)?;
+    crate::cli::out(&super::summary(&pending.analysis))?;
+    let refusals = gate::pre_commit_refusals(&policy, &pending.analysis);
+    if !refusals.is_empty() {
+        gate::clear_pending(&repo, &ledger_path);
+        for refusal in refusals {
+            eprintln!("hookledger: {refusal}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    gate::write_pending(&repo, &ledger_path, &pending)?;
+    Ok(ExitCode::SUCCESS)
+}
