@@ -50,6 +50,8 @@ struct Context {
     switches: HookSwitches,
     stale_after_secs: i64,
     now_ns: i64,
+    /// Where git shims are checked: the project directory.
+    project: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -149,6 +151,10 @@ const CHECKS: &[Check] = &[
         id: "claude-code-version",
         run: claude_code_version,
     },
+    Check {
+        id: "git-shims",
+        run: git_shims,
+    },
 ];
 
 const INSTALL_FIX: &str = "run `hookledger install` (your user) or `sudo hookledger install --managed` (every user); both write hookledger's entries in exec form with a timeout";
@@ -162,7 +168,7 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         Some(dir) => Some(dir.clone()),
         None => std::env::current_dir().ok(),
     };
-    let settings = claude::load_layers(&Locations::discover(args.root.as_deref(), project));
+    let settings = claude::load_layers(&Locations::discover(args.root.as_deref(), project.clone()));
     let context = Context {
         ledger: crate::config::ledger_path(ledger)?,
         managed_policy_dir: policy_file::managed_dir_under(args.root.as_deref()),
@@ -172,6 +178,7 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         settings,
         stale_after_secs,
         now_ns: crate::ledger::now_ns(),
+        project,
     };
     let results: Vec<(&str, Finding)> = CHECKS
         .iter()
@@ -786,6 +793,61 @@ fn export_cursors(ctx: &Context) -> Finding {
         "ship and acknowledge: `hookledger export --sink NAME -o FILE`, deliver FILE, then `hookledger export --sink NAME --ack`; check the job that does this",
     )
     .with_details(stale)
+}
+
+/// The project's git hook shims: every one installed and active where git looks, so commits
+/// are attributed and anchored.
+fn git_shims(ctx: &Context) -> Finding {
+    let Some(project) = &ctx.project else {
+        return Finding::pass("no project directory: no git shims to check");
+    };
+    let statuses = match crate::git::hooks::status(project) {
+        Ok(statuses) => statuses,
+        Err(crate::git::hooks::HooksError::Git(crate::git::repo::GitError::NotARepository(_))) => {
+            return Finding::pass(format!(
+                "{} is not in a git repository: no git shims to check",
+                project.display()
+            ));
+        }
+        Err(e) => {
+            return Finding::fail(
+                format!("cannot inspect the git hooks of {}: {e}", project.display()),
+                "check that git works in this directory",
+            );
+        }
+    };
+    let inactive: Vec<String> = statuses
+        .iter()
+        .filter(|s| !s.active)
+        .map(|s| {
+            format!(
+                "{}: {}",
+                s.hook,
+                s.problem.as_deref().unwrap_or("not active")
+            )
+        })
+        .collect();
+    if inactive.is_empty() {
+        Finding::pass(format!(
+            "all {} git shims are active in {}",
+            statuses.len(),
+            project.display()
+        ))
+    } else {
+        Finding::fail(
+            format!(
+                "{} of {} git shims are not active in {}: commits there are neither attributed nor anchored",
+                inactive.len(),
+                statuses.len(),
+                project.display()
+            ),
+            format!(
+                "run `hookledger git install --repo {}` (existing hooks keep running first)",
+                project.display()
+            ),
+        )
+        .with_details(inactive)
+    }
 }
 
 fn claude_code_version(ctx: &Context) -> Finding {

@@ -22,6 +22,7 @@ const CHECK_IDS: &[&str] = &[
     "spool-empty",
     "export-cursors",
     "claude-code-version",
+    "git-shims",
 ];
 
 /// One developer machine: a user home with Claude Code's settings and transcripts, a staged
@@ -181,7 +182,7 @@ impl Machine {
         let fix = check(&result.1, id)["fix"].as_str().unwrap().to_owned();
         assert!(stdout.contains(&format!("fix: {fix}")), "{stdout}");
         assert!(
-            stdout.ends_with("12 checks: 11 passed, 1 failed\n"),
+            stdout.ends_with("13 checks: 12 passed, 1 failed\n"),
             "{stdout}"
         );
     }
@@ -279,7 +280,7 @@ fn healthy_install_passes_every_check() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("PASS  hooks-registered"), "{stdout}");
     assert!(
-        stdout.ends_with("12 checks: 12 passed, 0 failed\n"),
+        stdout.ends_with("13 checks: 13 passed, 0 failed\n"),
         "{stdout}"
     );
     assert!(
@@ -303,7 +304,7 @@ fn failing_check_prints_its_fix_in_text_mode() {
     assert!(stdout.contains("policy.json:2:"), "{stdout}");
     assert!(stdout.contains("fix: fix the file"), "{stdout}");
     assert!(
-        stdout.ends_with("12 checks: 11 passed, 1 failed\n"),
+        stdout.ends_with("13 checks: 12 passed, 1 failed\n"),
         "{stdout}"
     );
 }
@@ -552,5 +553,34 @@ fn real_claude_code_on_path() {
             .as_str()
             .unwrap()
             .contains("2.1.328")
+    );
+}
+
+#[test]
+fn git_shims_missing_from_the_project_repository() {
+    let machine = Machine::healthy();
+    let project = machine.project();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(&project)
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    };
+    git(&["init", "-q", "-b", "main"]);
+    machine.expect_only_failure(&[], "git-shims", "not active");
+    let out = machine.run(&["git", "install"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (code, report) = machine.doctor(&[]);
+    assert_eq!(failing(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, 0);
+    assert!(
+        check(&report, "git-shims")["message"]
+            .as_str()
+            .unwrap()
+            .contains("all 4 git shims are active"),
+        "{report:#}"
     );
 }
