@@ -135,15 +135,20 @@ pub struct OpenOptions {
 pub const DEFAULT_CHECKPOINT_EVERY: u64 = 256;
 pub const CHECKPOINT_EVERY_ENV: &str = "HOOKLEDGER_CHECKPOINT_EVERY";
 
+/// Overrides [`OpenOptions::busy_timeout`] (milliseconds).
+pub const BUSY_TIMEOUT_ENV: &str = "HOOKLEDGER_BUSY_TIMEOUT_MS";
+
 impl Default for OpenOptions {
     fn default() -> Self {
+        let env_number = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
         Self {
             durability: Durability::Normal,
-            busy_timeout: Duration::from_millis(3000),
-            checkpoint_every: std::env::var(CHECKPOINT_EVERY_ENV)
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(DEFAULT_CHECKPOINT_EVERY),
+            busy_timeout: Duration::from_millis(env_number(BUSY_TIMEOUT_ENV).unwrap_or(3000)),
+            checkpoint_every: env_number(CHECKPOINT_EVERY_ENV).unwrap_or(DEFAULT_CHECKPOINT_EVERY),
         }
     }
 }

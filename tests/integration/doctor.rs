@@ -90,6 +90,8 @@ impl Machine {
             .env_remove("CLAUDE_CONFIG_DIR")
             .env_remove("HOOKLEDGER_MANAGED_DIR")
             .env_remove("NO_COLOR")
+            // Hooks and doctor give up on a locked ledger after 200 ms instead of 3 s.
+            .env("HOOKLEDGER_BUSY_TIMEOUT_MS", "200")
             .current_dir(self.project());
         cmd
     }
@@ -471,7 +473,8 @@ fn locked_ledger_spools_and_doctor_says_so_until_merged() {
         check(&report, "ledger-writable")["message"]
             .as_str()
             .unwrap()
-            .contains("stayed locked")
+            .contains("stayed locked for 200 ms"),
+        "{report:#}"
     );
     holder.execute_batch("ROLLBACK").unwrap();
     drop(holder);
