@@ -4,7 +4,12 @@ endpoint answered 2xx for a batch (at-least-once: a failure resends the batch ne
 
 Two shapes: Splunk HEC (`…/services/collector…`), where each line becomes the `event` of a HEC
 envelope with `Authorization: Splunk <token>`, and plain JSON lines (`application/x-ndjson`)
-with an optional bearer token. Blocking I/O only (ureq): this never runs on the hook path.
+with an optional bearer token.
+
+Requests go through the system's `curl`. That keeps a TLS stack out of the binary every tool
+call loads (it cost the hook about 0.3 ms per call in startup alone), and it uses the system's
+certificate store and proxy settings, which corporate networks with their own root CAs need.
+The token travels in a private config file, never on a command line other users can read.
 */
 
 use std::time::Duration;
@@ -52,11 +57,12 @@ pub enum ShipError {
         status: u16,
         body: String,
     },
-    #[error("cannot reach {url}: {source}")]
-    Transport {
-        url: String,
-        source: Box<ureq::Error>,
-    },
+    #[error("cannot reach {url}: {detail}")]
+    Transport { url: String, detail: String },
+    #[error("cannot run curl: {0} (hint: install curl; `ship` sends through it)")]
+    NoCurl(std::io::Error),
+    #[error("cannot write the request's private config: {0}")]
+    Config(std::io::Error),
     #[error(
         "refusing to ship over plain http to {0}: use https (plain http is allowed to loopback only)"
     )]
@@ -132,43 +138,70 @@ pub fn body(
 
 /// Sends one body; `Ok` only for a 2xx answer.
 pub fn send(target: &Target, body: &[u8]) -> Result<(), ShipError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(target.timeout))
-        .http_status_as_error(false)
-        .build()
-        .into();
     let content_type = match target.shape {
         Shape::SplunkHec => "application/json",
         Shape::JsonLines => "application/x-ndjson",
     };
-    let mut request = agent
-        .post(&target.url)
-        .header("Content-Type", content_type)
-        .header(
-            "User-Agent",
-            concat!("hookledger/", env!("CARGO_PKG_VERSION")),
-        );
+    let mut config = String::new();
+    let mut line = |key: &str, value: &str| {
+        config.push_str(&format!("{key} = \"{}\"\n", curl_quote(value)));
+    };
+    line("url", &target.url);
+    line("proto", "=http,https");
+    line("header", &format!("Content-Type: {content_type}"));
+    line(
+        "header",
+        concat!("User-Agent: hookledger/", env!("CARGO_PKG_VERSION")),
+    );
     if let Some(authorization) = &target.authorization {
-        request = request.header("Authorization", authorization);
+        line("header", &format!("Authorization: {authorization}"));
     }
-    let mut response = request.send(body).map_err(|e| ShipError::Transport {
-        url: target.url.clone(),
-        source: Box::new(e),
-    })?;
-    let status = response.status().as_u16();
+    line("max-time", &target.timeout.as_secs().max(1).to_string());
+    line("data-binary", "@-");
+    line("write-out", "\n%{http_code}");
+    config.push_str("silent\nshow-error\n");
+    let config_file = PrivateFile::create(&config).map_err(ShipError::Config)?;
+    let mut child = std::process::Command::new("curl")
+        .arg("--config")
+        .arg(&config_file.path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(ShipError::NoCurl)?;
+    // Written from another thread: curl may answer (and stop reading) before the body ends.
+    let mut stdin = child.stdin.take();
+    let body = body.to_vec();
+    let writer = std::thread::spawn(move || {
+        if let Some(pipe) = stdin.as_mut() {
+            let _ = std::io::Write::write_all(pipe, &body);
+        }
+    });
+    let output = child.wait_with_output().map_err(ShipError::NoCurl)?;
+    let _ = writer.join();
+    drop(config_file);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (answer, status) = stdout.rsplit_once('\n').unwrap_or(("", &stdout));
+    let status: u16 = status.trim().parse().unwrap_or(0);
+    if !output.status.success() || status == 0 {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(ShipError::Transport {
+            url: target.url.clone(),
+            detail: stderr
+                .lines()
+                .next()
+                .unwrap_or("curl failed")
+                .trim_start_matches("curl: ")
+                .to_owned(),
+        });
+    }
     if (200..300).contains(&status) {
         return Ok(());
     }
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(4096)
-        .read_to_string()
-        .unwrap_or_default();
     Err(ShipError::Rejected {
         url: target.url.clone(),
         status,
-        body: text
+        body: answer
             .lines()
             .next()
             .unwrap_or_default()
@@ -176,6 +209,47 @@ pub fn send(target: &Target, body: &[u8]) -> Result<(), ShipError> {
             .take(300)
             .collect(),
     })
+}
+
+/// A value in curl's config syntax: inside double quotes, with `\` and `"` escaped.
+fn curl_quote(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+}
+
+/// A file only this user can read, removed when dropped.
+struct PrivateFile {
+    path: std::path::PathBuf,
+}
+
+impl PrivateFile {
+    fn create(contents: &str) -> std::io::Result<PrivateFile> {
+        let mut name = [0u8; 12];
+        getrandom::fill(&mut name).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let path = std::env::temp_dir().join(format!(
+            "hookledger-ship-{}.conf",
+            crate::ledger::frame::to_hex(&name)
+        ));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&path)?;
+        std::io::Write::write_all(&mut file, contents.as_bytes())?;
+        Ok(PrivateFile { path })
+    }
+}
+
+impl Drop for PrivateFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 #[cfg(test)]
@@ -192,6 +266,12 @@ mod tests {
         assert!(check_url("http://splunk.example.com/services/collector").is_err());
         assert!(check_url("http://127.0.0.1.evil.example/").is_err());
         assert!(check_url("http://evil.example/?127.0.0.1").is_err());
+    }
+
+    #[test]
+    fn config_values_cannot_break_out_of_their_quotes() {
+        assert_eq!(curl_quote(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(curl_quote("x\nurl = \"evil\""), r#"x\nurl = \"evil\""#);
     }
 
     #[test]

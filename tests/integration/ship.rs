@@ -48,8 +48,10 @@ fn collector(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Received>>>) {
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
             let status = statuses.next().unwrap_or(200);
+            let reply = format!("{{\"text\":\"answer {status}\"}}\n");
             let answer = format!(
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: 25\r\nconnection: close\r\n\r\n{{\"text\":\"answer {status}\"}}\n"
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                reply.len()
             );
             let _ = stream.write_all(answer.as_bytes());
             log.lock().unwrap().push(Received {
@@ -131,6 +133,7 @@ fn splunk_hec_gets_envelopes_and_the_token() {
     notify(&home, 3);
     let (base, seen) = collector(vec![]);
     let url = format!("{base}/services/collector/event");
+    std::fs::create_dir_all(home.path().join("tmp")).unwrap();
     let out = home
         .command()
         .args([
@@ -143,9 +146,16 @@ fn splunk_hec_gets_envelopes_and_the_token() {
             "HEC_TOKEN",
         ])
         .env("HEC_TOKEN", "secret-token")
+        .env("TMPDIR", home.path().join("tmp"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // The token went through a private file that is gone afterwards.
+    assert_eq!(
+        std::fs::read_dir(home.path().join("tmp")).unwrap().count(),
+        0,
+        "no request config left behind"
+    );
     let requests = seen.lock().unwrap();
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
