@@ -63,38 +63,3 @@ CREATE TABLE export_cursor (
     updated_ns   INTEGER NOT NULL
 ) STRICT;
 
--- Retention (migration 0003): one row per `hookledger prune`. Records first_seq..=last_seq
--- were removed; the record at anchor_seq is a signed checkpoint covering last_seq, from which
--- the kept part verifies. A row without a valid anchor is reported as missing records.
-CREATE TABLE pruned_ranges (
-    first_seq   INTEGER PRIMARY KEY CHECK (first_seq >= 2),
-    last_seq    INTEGER NOT NULL CHECK (last_seq >= first_seq),
-    anchor_seq  INTEGER NOT NULL CHECK (anchor_seq = last_seq + 1),
-    before_ns   INTEGER NOT NULL,
-    pruned_ns   INTEGER NOT NULL
-) STRICT;
-CREATE TRIGGER pruned_ranges_no_update BEFORE UPDATE ON pruned_ranges
-BEGIN SELECT RAISE(ABORT, 'hookledger: prune bookkeeping is append-only'); END;
-CREATE TRIGGER pruned_ranges_no_delete BEFORE DELETE ON pruned_ranges
-BEGIN SELECT RAISE(ABORT, 'hookledger: prune bookkeeping is append-only'); END;
-
--- Git provenance lookups (migration 0004): where each `edit` record landed, derived from the
--- chain by the git commands, and how far that index and the pre-commit chain check have got.
-CREATE TABLE git_edit_index (
-    seq            INTEGER PRIMARY KEY,
-    root           TEXT    NOT NULL,
-    path           TEXT    NOT NULL,
-    before_blake3  TEXT,
-    after_blake3   TEXT,
-    ts_ns          INTEGER NOT NULL
-) STRICT;
-CREATE INDEX git_edit_index_by_path ON git_edit_index (root, path, seq);
-CREATE INDEX git_edit_index_by_after ON git_edit_index (root, after_blake3);
-
-CREATE TABLE git_state (
-    singleton        INTEGER PRIMARY KEY CHECK (singleton = 1),
-    indexed_through  INTEGER NOT NULL CHECK (indexed_through >= 0),
-    verified_seq     INTEGER CHECK (verified_seq IS NULL OR verified_seq >= 1),
-    verified_hash    BLOB    CHECK (verified_hash IS NULL OR length(verified_hash) = 32),
-    updated_ns       INTEGER NOT NULL
-) STRICT;

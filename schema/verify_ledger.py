@@ -63,13 +63,13 @@ def main(path):
             print(f"{path}: not a hookledger ledger", file=sys.stderr)
             return 2
         (ledger_id,) = db.execute("SELECT ledger_id FROM ledger_meta WHERE singleton = 1").fetchone()
-        has_pruned = db.execute(
-            "SELECT count(*) FROM sqlite_schema WHERE name = 'pruned_ranges'").fetchone()[0]
         pruned = {}
-        if has_pruned:
-            for first, last, anchor in db.execute(
-                    "SELECT first_seq, last_seq, anchor_seq FROM pruned_ranges"):
-                pruned[first] = (last, anchor)
+        for (payload,) in db.execute("SELECT payload FROM records WHERE kind = 'prune'"):
+            try:
+                claim = json.loads(bytes(payload))
+                pruned[claim["first_seq"]] = (claim["last_seq"], claim["anchor_seq"])
+            except (ValueError, KeyError, TypeError):
+                pass
         rows = db.execute("SELECT seq, ts_ns, kind, payload, prev_hash, hash FROM records ORDER BY seq")
     except sqlite3.Error as e:
         print(f"{path}: {e}", file=sys.stderr)

@@ -1,12 +1,13 @@
 /*!
 What the ledger says about edits in a repository, read the way the git hooks need it.
 
-`edit` records are found through `git_edit_index` (migration 0004): repository root and
-relative path → seq. The index is derived from the chain by these commands only, in one
-incremental pass over the records appended since the last one (through the `(kind, seq)`
-index), so the Claude Code hooks do no new work. A ledger that cannot be written (a copy on a
-read-only disk in CI) gets the same index as a TEMP table. Every record used for attribution
-is re-hashed against its stored hash before it is believed.
+`edit` records are found through `git_edit_index` (`schema/git-index.sql`): repository root and
+relative path → seq. The index lives in a file of its own beside the ledger
+(`<ledger>.git-index`, attached as `gitidx`), so the Claude Code hooks neither write nor parse
+it. It is derived from the chain by these commands only, in one incremental pass over the
+records appended since the last one (through the `(kind, seq)` index). A ledger that cannot be
+written (a copy on a read-only disk in CI) gets the same index as a TEMP table. Every record
+used for attribution is re-hashed against its stored hash before it is believed.
 */
 
 use std::path::Path;
@@ -143,6 +144,7 @@ impl EditLedger {
             };
             if let Ok(ledger) = Ledger::open(path, &options) {
                 let ledger_id = *ledger.ledger_id();
+                attach_index(&ledger, true)?;
                 let mut this = EditLedger { ledger, ledger_id };
                 match this.refresh_index() {
                     Ok(()) => return Ok(this),
@@ -153,6 +155,7 @@ impl EditLedger {
         }
         let ledger = Ledger::open_read_only(path)?;
         let ledger_id = *ledger.ledger_id();
+        attach_index(&ledger, false)?;
         let mut this = EditLedger { ledger, ledger_id };
         this.refresh_index()?;
         Ok(this)
@@ -175,17 +178,23 @@ impl EditLedger {
     }
 
     fn has_persistent_index(&self) -> Result<bool, EditsError> {
-        Ok(self.conn().query_row(
-            "SELECT count(*) = 2 FROM main.sqlite_schema WHERE type = 'table'
-             AND name IN ('git_edit_index', 'git_state')",
+        let attached: bool = self.conn().query_row(
+            "SELECT count(*) = 1 FROM pragma_database_list WHERE name = 'gitidx'",
             [],
             |r| r.get(0),
-        )?)
+        )?;
+        Ok(attached
+            && self.conn().query_row(
+                "SELECT count(*) = 2 FROM gitidx.sqlite_schema WHERE type = 'table'
+                 AND name IN ('git_edit_index', 'git_state')",
+                [],
+                |r| r.get(0),
+            )?)
     }
 
     /// Indexes the `edit` records appended since the last pass.
     fn refresh_index(&mut self) -> Result<(), EditsError> {
-        let persistent = self.has_persistent_index()? && !self.conn().is_readonly("main")?;
+        let persistent = self.has_persistent_index()? && !self.conn().is_readonly("gitidx")?;
         let conn = self.ledger.connection();
         if !persistent {
             conn.execute_batch(
@@ -205,10 +214,10 @@ impl EditLedger {
                 conn.execute_batch(
                     "INSERT OR IGNORE INTO temp.git_edit_index
                          SELECT seq, root, path, before_blake3, after_blake3, ts_ns
-                         FROM main.git_edit_index;
+                         FROM gitidx.git_edit_index;
                      INSERT OR IGNORE INTO temp.git_state
                          SELECT singleton, indexed_through, verified_seq, verified_hash, updated_ns
-                         FROM main.git_state;",
+                         FROM gitidx.git_state;",
                 )?;
             }
         }
@@ -453,6 +462,40 @@ impl EditLedger {
         )?;
         Ok(())
     }
+}
+
+/// The git index file of the ledger at `ledger_path`.
+pub fn index_path(ledger_path: &Path) -> std::path::PathBuf {
+    let mut name = ledger_path.as_os_str().to_owned();
+    name.push(".git-index");
+    std::path::PathBuf::from(name)
+}
+
+/// Attaches the ledger's git index file as `gitidx`: created with its tables when `writable`,
+/// else attached (read-only) only if it exists. Without it the index lives in TEMP tables.
+fn attach_index(ledger: &Ledger, writable: bool) -> Result<(), EditsError> {
+    let path = index_path(ledger.path());
+    if !writable && !path.exists() {
+        return Ok(());
+    }
+    let conn = ledger.connection();
+    let attached = conn
+        .execute(
+            "ATTACH DATABASE ?1 AS gitidx",
+            [path.to_string_lossy().as_ref()],
+        )
+        .is_ok();
+    if attached && writable {
+        crate::ledger::restrict_file_mode(&path);
+        if conn
+            .execute_batch(include_str!("../../schema/git-index.sql"))
+            .is_err()
+        {
+            // A read-only directory or a damaged file: fall back to TEMP tables.
+            let _ = conn.execute_batch("DETACH DATABASE gitidx");
+        }
+    }
+    Ok(())
 }
 
 fn is_busy(error: &rusqlite::Error) -> bool {

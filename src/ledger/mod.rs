@@ -35,14 +35,6 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../schema/migrations/0002_export_cursor.sql"),
     ),
-    (
-        3,
-        include_str!("../../schema/migrations/0003_pruned_ranges.sql"),
-    ),
-    (
-        4,
-        include_str!("../../schema/migrations/0004_git_provenance.sql"),
-    ),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -4,9 +4,10 @@ Retention: removing old records that have already left the machine.
 `prune` removes records `2..c` where record `c` is a signed checkpoint covering `c - 1`, every
 removed record is older than the cut-off date, and every sink has acknowledged `c - 1`. The
 genesis record (the public key) and the anchor checkpoint stay, so the kept part verifies from
-the checkpoint: its signed claim names the hash record `c` links to. The removal is listed in
-`pruned_ranges` and recorded in the chain as a `prune` record. Nothing prunes by default, and a
-ledger that does not verify is never pruned (that would destroy the evidence).
+the checkpoint: its signed claim names the hash record `c` links to. The removal is recorded in
+the chain as a `prune` record, which is how `verify` tells it from a deletion (no table: every
+table is schema each hook process parses). Nothing prunes by default, and a ledger that does
+not verify is never pruned (that would destroy the evidence).
 */
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
@@ -74,12 +75,12 @@ pub fn plan(ledger: &Ledger, before_ns: i64) -> Result<PrunePlan, PruneError> {
         first_kept_by_date: first_new,
         reason: String::new(),
     };
-    let already: i64 = conn.query_row(
-        "SELECT coalesce(max(last_seq), 1) FROM pruned_ranges",
-        [],
-        |r| r.get(0),
-    )?;
-    let first = u64::try_from(already).unwrap_or(1) + 1;
+    let first = pruned_ranges(conn)?
+        .iter()
+        .map(|r| r.last_seq)
+        .max()
+        .unwrap_or(1)
+        + 1;
     let mut stmt = conn.prepare(
         "SELECT seq, payload, prev_hash FROM records WHERE kind = ?1 AND seq <= ?2 AND seq > ?3 \
          ORDER BY seq DESC",
@@ -142,17 +143,6 @@ pub fn prune(ledger: &mut Ledger, before_ns: i64) -> Result<PrunePlan, PruneErro
     )?;
     tx.execute_batch(NO_DELETE_TRIGGER)?;
     let pruned_ns = now_ns();
-    tx.execute(
-        "INSERT INTO pruned_ranges (first_seq, last_seq, anchor_seq, before_ns, pruned_ns) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            seq_sql(first),
-            seq_sql(last),
-            seq_sql(anchor),
-            before_ns,
-            pruned_ns
-        ],
-    )?;
     let (seq, prev) = tip(&tx)?;
     let record = NewRecord {
         ts_ns: pruned_ns,
@@ -162,6 +152,7 @@ pub fn prune(ledger: &mut Ledger, before_ns: i64) -> Result<PrunePlan, PruneErro
             "last_seq": last,
             "removed": removed,
             "anchor_seq": anchor,
+            "pruned_ns": pruned_ns.to_string(),
             "before_ns": before_ns.to_string(),
             "acknowledged_through": planned.acknowledged_through,
         })),
@@ -171,7 +162,7 @@ pub fn prune(ledger: &mut Ledger, before_ns: i64) -> Result<PrunePlan, PruneErro
     Ok(planned)
 }
 
-/// A removal recorded in `pruned_ranges`.
+/// A removal, as its `prune` record states it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PrunedRange {
     pub first_seq: u64,
@@ -179,28 +170,30 @@ pub struct PrunedRange {
     pub anchor_seq: u64,
 }
 
+/// The removals the ledger's `prune` records state, oldest first. A claim here excuses a gap
+/// only when its anchor is a valid signed checkpoint ([`anchor_holds`]).
 pub fn pruned_ranges(conn: &rusqlite::Connection) -> Result<Vec<PrunedRange>, LedgerError> {
-    let exists: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM sqlite_schema WHERE name = 'pruned_ranges'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !exists {
-        return Ok(Vec::new());
-    }
-    let mut stmt = conn
-        .prepare("SELECT first_seq, last_seq, anchor_seq FROM pruned_ranges ORDER BY first_seq")?;
-    let rows = stmt.query_map([], |r| {
-        let get = |i: usize| -> rusqlite::Result<u64> {
-            Ok(u64::try_from(r.get::<_, i64>(i)?).unwrap_or(0))
+    let mut stmt =
+        conn.prepare_cached("SELECT payload FROM records WHERE kind = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query([PRUNE_KIND])?;
+    let mut ranges = Vec::new();
+    while let Some(row) = rows.next()? {
+        let payload: Vec<u8> = row.get(0)?;
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&payload) else {
+            continue;
         };
-        Ok(PrunedRange {
-            first_seq: get(0)?,
-            last_seq: get(1)?,
-            anchor_seq: get(2)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        let field = |key: &str| value.get(key).and_then(serde_json::Value::as_u64);
+        if let (Some(first_seq), Some(last_seq), Some(anchor_seq)) =
+            (field("first_seq"), field("last_seq"), field("anchor_seq"))
+        {
+            ranges.push(PrunedRange {
+                first_seq,
+                last_seq,
+                anchor_seq,
+            });
+        }
+    }
+    Ok(ranges)
 }
 
 /// Whether the row at `anchor_seq`, linking to `prev_hash`, validly starts the kept part after

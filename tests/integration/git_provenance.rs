@@ -1477,3 +1477,44 @@ fn a_shim_without_the_binary_says_so_and_stops_the_commit() {
     );
     assert_eq!(repo.git_ok(&["rev-list", "--count", "HEAD"]).trim(), "1");
 }
+
+/// The edit index is a file of its own beside the ledger (the hooks never parse it); losing it
+/// loses nothing: the next commit rebuilds it from the chained records.
+#[test]
+fn the_edit_index_lives_beside_the_ledger_and_rebuilds_itself() {
+    let repo = Repo::with_files(&[("f.txt", "a\nb\n")]);
+    repo.install();
+    repo.ai_edit("f.txt", "b\n", "bee\n");
+    repo.git_ok(&["add", "-A"]);
+    assert!(repo.commit("first").status.success());
+    let index = PathBuf::from(format!("{}.git-index", repo.home.ledger().display()));
+    assert!(index.is_file(), "{}", index.display());
+    let tables = |path: &Path| -> Vec<String> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(tables(&index), ["git_edit_index", "git_state"]);
+    assert!(
+        !tables(&repo.home.ledger())
+            .iter()
+            .any(|t| t.starts_with("git_")),
+        "the ledger holds no git tables"
+    );
+    std::fs::remove_file(&index).unwrap();
+    repo.ai_edit("f.txt", "a\n", "ay\n");
+    repo.git_ok(&["add", "-A"]);
+    let out = repo.commit("second");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("AI lines 1/1 added"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(index.is_file());
+}

@@ -106,13 +106,26 @@ fn deletions_are_not_hidden_by_a_prune() {
             .status
             .success()
     );
-    // Someone deletes a kept record, and someone else forges a pruned range for another.
-    let out = home.sqlite3(
-        "DROP TRIGGER records_no_delete; DROP TRIGGER pruned_ranges_no_update; \
-         DELETE FROM records WHERE seq IN (14, 16); \
-         INSERT INTO pruned_ranges VALUES (16, 16, 17, 0, 0);",
-    );
+    // Someone deletes two kept records and appends a well-formed `prune` record claiming one
+    // of them: without a signed checkpoint anchoring the gap, the claim excuses nothing.
+    let out =
+        home.sqlite3("DROP TRIGGER records_no_delete; DELETE FROM records WHERE seq IN (14, 16);");
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut ledger = hookledger::ledger::Ledger::open(
+        &home.ledger(),
+        &hookledger::ledger::OpenOptions::default(),
+    )
+    .unwrap();
+    ledger
+        .append(&[hookledger::ledger::NewRecord {
+            ts_ns: 1,
+            kind: "prune".into(),
+            payload: hookledger::ledger::canonical_json(
+                &json!({"first_seq": 16, "last_seq": 16, "anchor_seq": 17, "removed": 1}),
+            ),
+        }])
+        .unwrap();
+    drop(ledger);
     let (code, report) = home.verify_json();
     assert_eq!(code, 1, "{report:#}");
     let missing: Vec<u64> = report["problems"]
