@@ -63,7 +63,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             None
         } else {
             Some(
-                unsafe { memmap2::MmapOptions::new().populate().map(&handle) }
+                unsafe { memmap2::Mmap::map(&handle) }
                     .with_context(|| format!("cannot map {}", file.display()))?,
             )
         };

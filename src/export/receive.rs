@@ -24,17 +24,29 @@ use crate::ledger::checkpoint::{self, CHECKPOINT_KIND};
 use crate::ledger::frame::{self, Hash, LedgerId, ZERO_HASH};
 use crate::ledger::{GENESIS_KIND, canonical_json};
 
+/// One verified line. A million of these are held at once, so what only some records need
+/// sits behind one pointer.
 #[derive(Debug, Clone)]
 struct Entry {
     seq: u64,
     hash: Hash,
     prev: Hash,
-    /// Kept for genesis and checkpoint records (and for every record when the receiver keeps
-    /// records).
-    payload: Option<Vec<u8>>,
     kind: Kind,
+    /// For genesis and checkpoint records (and every record when the receiver keeps records).
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Debug, Clone)]
+struct Extra {
+    payload: Vec<u8>,
     /// The record's time and kind name, when the receiver keeps records.
     kept: Option<(i64, String)>,
+}
+
+impl Entry {
+    fn payload(&self) -> Option<&[u8]> {
+        self.extra.as_deref().map(|e| e.payload.as_slice())
+    }
 }
 
 /// A shipped record whose hash verified, as [`Receiver::into_records`] returns it.
@@ -165,12 +177,13 @@ impl Receiver {
                 .entries
                 .into_iter()
                 .filter_map(|e| {
-                    let (ts_ns, kind) = e.kept?;
+                    let extra = e.extra?;
+                    let (ts_ns, kind) = extra.kept?;
                     Some(ShippedRecord {
                         seq: e.seq,
                         ts_ns,
                         kind,
-                        payload: e.payload?,
+                        payload: extra.payload,
                         prev_hash: e.prev,
                         hash: e.hash,
                     })
@@ -423,9 +436,13 @@ fn accept(
             seq: fields.seq,
             hash: fields.hash,
             prev: fields.prev_hash,
-            payload: (keep || kind != Kind::Other).then(|| payload.to_vec()),
             kind,
-            kept: keep.then(|| (fields.ts_ns, fields.kind.clone().into_owned())),
+            extra: (keep || kind != Kind::Other).then(|| {
+                Box::new(Extra {
+                    payload: payload.to_vec(),
+                    kept: keep.then(|| (fields.ts_ns, fields.kind.clone().into_owned())),
+                })
+            }),
         },
         mapped_mismatch,
     }
@@ -472,29 +489,26 @@ fn short(hash: &Hash) -> String {
 fn dedupe(entries: &mut Vec<Entry>, problems: &mut Vec<Problem>) -> u64 {
     entries.sort_by_key(|e| e.seq);
     let mut duplicates = 0;
-    let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
-    for entry in entries.drain(..) {
-        match kept.last() {
-            Some(previous) if previous.seq == entry.seq => {
-                if previous.hash == entry.hash {
-                    duplicates += 1;
-                } else {
-                    problems.push(Problem {
-                        code: "fork",
-                        seq: Some(entry.seq),
-                        detail: format!(
-                            "two different records claim seq {}: {} and {}",
-                            entry.seq,
-                            short(&previous.hash),
-                            short(&entry.hash)
-                        ),
-                    });
-                }
-            }
-            _ => kept.push(entry),
+    entries.dedup_by(|later, kept| {
+        if later.seq != kept.seq {
+            return false;
         }
-    }
-    *entries = kept;
+        if later.hash == kept.hash {
+            duplicates += 1;
+        } else {
+            problems.push(Problem {
+                code: "fork",
+                seq: Some(later.seq),
+                detail: format!(
+                    "two different records claim seq {}: {} and {}",
+                    later.seq,
+                    short(&kept.hash),
+                    short(&later.hash)
+                ),
+            });
+        }
+        true
+    });
     duplicates
 }
 
@@ -566,7 +580,7 @@ fn check_ledger(id: &LedgerId, mut state: LedgerState, options: &ReceiveOptions)
     // and no regression.
     let trusted = by_seq(1)
         .filter(|e| e.kind == Kind::Genesis)
-        .and_then(|e| e.payload.as_deref())
+        .and_then(Entry::payload)
         .and_then(checkpoint::genesis_public_key)
         .or(options.public_key);
     let mut verified = 0;
@@ -582,7 +596,7 @@ fn check_ledger(id: &LedgerId, mut state: LedgerState, options: &ReceiveOptions)
             });
             continue;
         };
-        let claim = match checkpoint::verify_payload(entry.payload.as_deref().unwrap_or(&[]), key) {
+        let claim = match checkpoint::verify_payload(entry.payload().unwrap_or(&[]), key) {
             Ok(c) => c,
             Err(e) => {
                 problems.push(Problem {
@@ -701,7 +715,7 @@ impl Receiver {
             for entry in state.entries {
                 shipped.records.insert(entry.seq, entry.hash);
                 if entry.kind == Kind::Checkpoint
-                    && let Some(payload) = &entry.payload
+                    && let Some(payload) = entry.payload()
                     && let Ok(value) = serde_json::from_slice::<Value>(payload)
                     && let (Some(s), Some(h)) = (
                         value["covers"]["seq"].as_u64(),
