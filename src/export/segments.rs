@@ -176,17 +176,71 @@ pub fn write_file<T>(
     let temp = dir.join(format!(".{name}.partial"));
     let result = (|| {
         let handle = std::fs::File::create(&temp)?;
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, handle);
-        let value = write(&mut out)?;
-        let handle = out.into_inner().map_err(|e| e.into_error())?;
-        handle.sync_all()?;
-        std::fs::rename(&temp, file)?;
-        Ok(value)
+        let flusher_handle = handle.try_clone()?;
+        let (ticks, tick) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            // Write-back runs while later lines are still being formatted, so the final fsync
+            // only waits for the tail: a large export costs about the larger of formatting and
+            // the disk, not their sum.
+            let flusher = scope.spawn(move || {
+                while tick.recv().is_ok() {
+                    while tick.try_recv().is_ok() {}
+                    let _ = flusher_handle.sync_data();
+                }
+            });
+            let mut counted = SyncEvery {
+                out: handle,
+                since_sync: 0,
+                ticks: Some(ticks),
+            };
+            let written = {
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut counted);
+                let value = write(&mut out)?;
+                out.flush()?;
+                value
+            };
+            counted.ticks = None;
+            let _ = flusher.join();
+            counted.out.sync_all()?;
+            Ok::<T, ExportError>(written)
+        })
+        .and_then(|value| {
+            std::fs::rename(&temp, file)?;
+            Ok(value)
+        })
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Bytes written before the flusher is asked to start write-back.
+const SYNC_EVERY_BYTES: u64 = 64 << 20;
+
+/// A file that asks the flusher thread to sync every [`SYNC_EVERY_BYTES`].
+struct SyncEvery {
+    out: std::fs::File,
+    since_sync: u64,
+    ticks: Option<std::sync::mpsc::Sender<()>>,
+}
+
+impl Write for SyncEvery {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.since_sync += n as u64;
+        if self.since_sync >= SYNC_EVERY_BYTES {
+            self.since_sync = 0;
+            if let Some(ticks) = &self.ticks {
+                let _ = ticks.send(());
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
