@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use crate::git::gate;
 use crate::git::provenance::{ANCHOR_TRAILER, LINES_TRAILER, MODEL_TRAILER, trailer_value};
 use crate::policy::file::TrailerMode;
-use crate::policy::git::GitPolicy;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,16 +15,9 @@ pub struct Args {
 
 pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
     let repo = super::repository(None)?;
-    let home = crate::config::Paths::from_env()?.home;
-    let policy = match GitPolicy::load(&home) {
+    let policy = match super::policy_or_refusal()? {
         Ok(policy) => policy,
-        Err(e) => {
-            eprintln!(
-                "hookledger: commit refused ({}): {e}; fix: correct the policy file",
-                gate::codes::POLICY_ERROR
-            );
-            return Ok(ExitCode::from(1));
-        }
+        Err(refused) => return Ok(refused),
     };
     let ledger_path = crate::config::ledger_path(ledger)?;
     let tree = gate::index_tree(&repo)?;

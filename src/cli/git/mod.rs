@@ -55,6 +55,18 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 /// The repository a command works on: `--repo`, else the current directory's.
+/// The git section of the policy, or, when it cannot be read, the refusal already printed.
+fn policy_or_refusal() -> anyhow::Result<Result<crate::policy::git::GitPolicy, ExitCode>> {
+    let home = crate::config::Paths::from_env()?.home;
+    Ok(crate::policy::git::GitPolicy::load(&home).map_err(|e| {
+        eprintln!(
+            "hookledger: commit refused ({}): {e}; fix: correct the policy file",
+            crate::git::gate::codes::POLICY_ERROR
+        );
+        ExitCode::from(1)
+    }))
+}
+
 fn repository(repo: Option<&PathBuf>) -> anyhow::Result<crate::git::repo::Repo> {
     let start = repo.cloned().unwrap_or_else(|| PathBuf::from("."));
     Ok(crate::git::repo::Repo::discover(&start)?)

@@ -5,20 +5,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::git::gate;
-use crate::policy::git::GitPolicy;
 
 pub fn run(ledger: Option<&Path>) -> anyhow::Result<ExitCode> {
     let repo = super::repository(None)?;
-    let home = crate::config::Paths::from_env()?.home;
-    let policy = match GitPolicy::load(&home) {
+    let policy = match super::policy_or_refusal()? {
         Ok(policy) => policy,
-        Err(e) => {
-            eprintln!(
-                "hookledger: commit refused ({}): {e}; fix: correct the policy file",
-                gate::codes::POLICY_ERROR
-            );
-            return Ok(ExitCode::from(1));
-        }
+        Err(refused) => return Ok(refused),
     };
     let ledger_path = crate::config::ledger_path(ledger)?;
     let pending = gate::analyze_staged(&repo, &ledger_path)?;
