@@ -104,6 +104,10 @@ pub fn rooted(root: Option<&Path>, path: &Path) -> PathBuf {
     root.join(relative)
 }
 
+/// Directories (a `PATH`-style list) that `doctor` and `install` treat as temporary, instead of
+/// `$TMPDIR`, `/tmp`, `/var/tmp` and `/dev/shm`: for systems whose scratch space lives elsewhere.
+pub const TEMP_DIRS_ENV: &str = "HOOKLEDGER_TEMP_DIRS";
+
 /// Why a binary at `path` would not stay where it is, if it would not: Claude Code runs hooks
 /// by absolute path, and a registration that points at a file that later disappears or changes
 /// under it silently disables the gate.
@@ -121,10 +125,16 @@ pub fn volatile_location(path: &Path) -> Option<&'static str> {
         );
     }
     let physical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    let mut temp_dirs = vec![std::env::temp_dir()];
-    if cfg!(unix) {
-        temp_dirs.extend(["/tmp", "/var/tmp", "/dev/shm"].map(PathBuf::from));
-    }
+    let temp_dirs: Vec<PathBuf> = match std::env::var_os(TEMP_DIRS_ENV) {
+        Some(list) => std::env::split_paths(&list).collect(),
+        None => {
+            let mut dirs = vec![std::env::temp_dir()];
+            if cfg!(unix) {
+                dirs.extend(["/tmp", "/var/tmp", "/dev/shm"].map(PathBuf::from));
+            }
+            dirs
+        }
+    };
     let is_temporary = temp_dirs.iter().any(|dir| {
         let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
         physical.starts_with(&dir) || path.starts_with(&dir)

@@ -92,6 +92,12 @@ impl Machine {
             .env_remove("NO_COLOR")
             // Hooks and doctor give up on a locked ledger after 200 ms instead of 3 s.
             .env("HOOKLEDGER_BUSY_TIMEOUT_MS", "200")
+            // The test's "stable" directory is inside the checkout, which may itself be under
+            // /tmp on a CI machine: name the temporary directories explicitly.
+            .env(
+                "HOOKLEDGER_TEMP_DIRS",
+                self.home.path().join("scratch-is-here-only"),
+            )
             .current_dir(self.project());
         cmd
     }
@@ -332,6 +338,30 @@ fn binary_missing_volatile_or_another_version() {
     let out = machine.run(&["install", "--binary", machine.binary.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     machine.expect_only_failure(&[], "binary", "hookledger 0.0.1");
+}
+
+#[test]
+fn binary_in_a_temporary_directory() {
+    let machine = Machine::healthy();
+    let scratch = machine.binary.parent().unwrap().parent().unwrap();
+    let out = machine
+        .command()
+        .args(["doctor", "--json", "--root"])
+        .arg(machine.root())
+        .env("HOOKLEDGER_TEMP_DIRS", scratch)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    assert_eq!(failing(&report), ["binary"], "{report:#}");
+    assert!(
+        check(&report, "binary")["details"][0]
+            .as_str()
+            .unwrap()
+            .contains("temporary directory"),
+        "{report:#}"
+    );
 }
 
 #[test]
