@@ -278,3 +278,77 @@ fn an_altered_ledger_is_called_out() {
     assert_eq!(code, 0);
     assert!(html.contains("does NOT verify"), "the banner says so");
 }
+
+#[test]
+fn repositories_are_judged_against_the_allowlist_in_force() {
+    let home = Home::new();
+    let allowed = home.path().join("widgets");
+    git_repo(&allowed);
+    let other = home.path().join("elsewhere");
+    git_repo(&other);
+    let out = std::process::Command::new("git")
+        .current_dir(&other)
+        .args([
+            "remote",
+            "set-url",
+            "origin",
+            "https://github.com/someone/else.git",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for (session, dir) in [("s-widgets", &allowed), ("s-else", &other)] {
+        let mut start = payload("SessionStart", json!({"source": "startup"}));
+        start["session_id"] = json!(session);
+        start["cwd"] = json!(dir);
+        assert_no_opinion(&home.hook(&start));
+    }
+    std::fs::write(
+        home.home().join("policy.json"),
+        r#"{"version": 1, "repositories": {"allow": ["github.com/Acme/*"], "otherwise": "deny"}}"#,
+    )
+    .unwrap();
+    let r = json_report(&home, &["--no-record"]);
+    let verdicts: Vec<(String, String, Vec<Value>)> = r["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|repo| {
+            (
+                repo["repository"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+                repo["allowlist"].as_str().unwrap().to_owned(),
+                repo["remotes"].as_array().unwrap().clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (
+                "elsewhere".to_owned(),
+                "not-allowed".to_owned(),
+                vec![json!("github.com/someone/else")]
+            ),
+            (
+                "widgets".to_owned(),
+                "allowed".to_owned(),
+                vec![json!("github.com/Acme/widgets")]
+            ),
+        ],
+        "{:#}",
+        r["repositories"]
+    );
+    assert!(
+        r["repositories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|repo| repo["sessions"] == 1)
+    );
+}
