@@ -748,7 +748,7 @@ fn export_cursors(ctx: &Context) -> Finding {
             );
         }
     };
-    let cursors = match health::export_cursors(&ledger) {
+    let cursors = match crate::export::cursors(&ledger) {
         Ok(cursors) => cursors,
         Err(e) => {
             return Finding::fail(
@@ -764,18 +764,17 @@ fn export_cursors(ctx: &Context) -> Finding {
     let threshold = super::time::age(ctx.stale_after_secs);
     let mut stale = Vec::new();
     let mut fresh = Vec::new();
-    for cursor in &cursors {
+    for (sink, cursor) in &cursors {
         let idle_secs = (ctx.now_ns - cursor.updated_ns) / 1_000_000_000;
-        let behind = head.saturating_sub(cursor.acked_seq);
+        let behind = head.saturating_sub(cursor.acked);
         if behind > 0 && idle_secs > ctx.stale_after_secs {
             stale.push(format!(
-                "{}: acknowledged through seq {} of {head} ({behind} behind), cursor last moved {} ago",
-                cursor.sink,
-                cursor.acked_seq,
+                "{sink}: acknowledged through seq {} of {head} ({behind} behind), cursor last moved {} ago",
+                cursor.acked,
                 super::time::age(idle_secs)
             ));
         } else {
-            fresh.push(cursor.sink.as_str());
+            fresh.push(sink.as_str());
         }
     }
     if stale.is_empty() {

@@ -362,8 +362,17 @@ fn cursor_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Cursor> {
     })
 }
 
-/// Every sink and its cursor, by name.
+/// Every sink and its cursor, by name; none for a ledger older than export cursors (opened
+/// read-only, so not migrated).
 pub fn cursors(ledger: &Ledger) -> Result<Vec<(String, Cursor)>, ExportError> {
+    let has_table: bool = ledger.connection().query_row(
+        "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'export_cursor'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_table {
+        return Ok(Vec::new());
+    }
     let mut stmt = ledger.connection().prepare(
         "SELECT acked_seq, acked_hash, pending_seq, updated_ns, sink FROM export_cursor ORDER BY sink",
     )?;

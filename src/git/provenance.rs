@@ -695,6 +695,31 @@ pub fn record(ledger_path: &Path, kind: &str, payload: &serde_json::Value) -> Re
 /// Rebuilds a note for `new_commit` from the notes of the commits it replaces (amend, rebase,
 /// cherry-pick, squash): an AI line survives where the same text is still an added line of the
 /// new commit, at the place a line diff of the two versions maps it to.
+/// Puts `note`, carried from the commits `rewritten_from`, on `commit`, and returns the
+/// `commit` record that says so (for [`record`]).
+pub fn set_carried_note(
+    repo: &Repo,
+    commit: &super::repo::CommitInfo,
+    note: &Note,
+    rewritten_from: &[String],
+) -> Result<serde_json::Value, ProvenanceError> {
+    let json = note.to_json();
+    repo.set_note(note::NOTES_REF, &commit.sha, json.as_bytes())?;
+    let analysis = Analysis {
+        anchor: Some(note.metadata.hookledger.anchor.clone()),
+        ..Default::default()
+    };
+    Ok(commit_record(
+        repo,
+        &commit.sha,
+        &commit.parents,
+        &analysis,
+        Some(&json),
+        &note.metadata.hookledger.gate,
+        rewritten_from,
+    ))
+}
+
 pub fn carry_notes(
     repo: &Repo,
     sources: &[(String, Note)],

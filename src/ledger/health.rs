@@ -93,41 +93,6 @@ fn creatable(path: &Path) -> Result<(), String> {
     }
 }
 
-/// One export sink's cursor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    pub sink: String,
-    pub acked_seq: u64,
-    pub pending_seq: Option<u64>,
-    pub updated_ns: i64,
-}
-
-/// Every sink's cursor; none when the ledger predates export cursors.
-pub fn export_cursors(ledger: &Ledger) -> Result<Vec<Cursor>, LedgerError> {
-    let conn = ledger.connection();
-    let has_table: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'export_cursor'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_table {
-        return Ok(Vec::new());
-    }
-    let mut stmt = conn.prepare(
-        "SELECT sink, acked_seq, pending_seq, updated_ns FROM export_cursor ORDER BY sink",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        let seq = |v: i64| u64::try_from(v).unwrap_or(0);
-        Ok(Cursor {
-            sink: r.get(0)?,
-            acked_seq: seq(r.get(1)?),
-            pending_seq: r.get::<_, Option<i64>>(2)?.map(seq),
-            updated_ns: r.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 /// Where a Claude Code version was seen in the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeenVersion {
@@ -251,7 +216,7 @@ mod tests {
         let seen = latest_claude_code_version(&ledger, 10).unwrap().unwrap();
         assert_eq!((seen.version.as_str(), seen.seq), ("2.1.328", 3));
         assert_eq!(latest_claude_code_version(&ledger, 1).unwrap(), None);
-        assert!(export_cursors(&ledger).unwrap().is_empty());
+        assert!(crate::export::cursors(&ledger).unwrap().is_empty());
         ledger
             .connection()
             .execute(
@@ -259,9 +224,9 @@ mod tests {
                 [],
             )
             .unwrap();
-        let cursors = export_cursors(&ledger).unwrap();
-        assert_eq!(cursors[0].sink, "siem");
-        assert_eq!(cursors[0].acked_seq, 2);
+        let cursors = crate::export::cursors(&ledger).unwrap();
+        assert_eq!(cursors[0].0, "siem");
+        assert_eq!(cursors[0].1.acked, 2);
         assert!(append_only_triggers_present(ledger.connection()).unwrap());
     }
 }

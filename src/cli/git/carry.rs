@@ -45,26 +45,13 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         ))?;
         return Ok(ExitCode::from(1));
     };
-    let json = note.to_json();
-    repo.set_note(NOTES_REF, &commit.sha, json.as_bytes())?;
     let olds: Vec<String> = sources.iter().map(|(sha, _)| sha.clone()).collect();
-    let analysis = provenance::Analysis {
-        anchor: Some(note.metadata.hookledger.anchor.clone()),
-        ..Default::default()
-    };
-    let payload = provenance::commit_record(
-        &repo,
-        &commit.sha,
-        &commit.parents,
-        &analysis,
-        Some(&json),
-        &note.metadata.hookledger.gate,
-        &olds,
-    );
-    if let Err(e) = provenance::record(&crate::config::ledger_path(ledger)?, COMMIT_KIND, &payload)
-    {
-        eprintln!("hookledger: warning: the commit record could not be written: {e}");
-    }
+    let payload = provenance::set_carried_note(&repo, &commit, &note, &olds)?;
+    super::warn_unrecorded(provenance::record(
+        &crate::config::ledger_path(ledger)?,
+        COMMIT_KIND,
+        &payload,
+    ));
     let summary = &note.metadata.hookledger.summary;
     if args.json {
         crate::cli::out(&format!(

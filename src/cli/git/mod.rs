@@ -67,6 +67,14 @@ fn policy_or_refusal() -> anyhow::Result<Result<crate::policy::git::GitPolicy, E
     }))
 }
 
+/// A commit record that could not be written is a warning: the note already holds the
+/// attribution, and a git hook must not fail the commit over it.
+fn warn_unrecorded(result: Result<(), String>) {
+    if let Err(e) = result {
+        eprintln!("hookledger: warning: the commit record could not be written: {e}");
+    }
+}
+
 fn repository(repo: Option<&PathBuf>) -> anyhow::Result<crate::git::repo::Repo> {
     let start = repo.cloned().unwrap_or_else(|| PathBuf::from("."));
     Ok(crate::git::repo::Repo::discover(&start)?)

@@ -39,22 +39,8 @@ pub fn run(ledger: Option<&Path>) -> anyhow::Result<ExitCode> {
         if let Some(carried) =
             provenance::carry_notes(&repo, &[(source.clone(), note)], &commit, "cherry-pick")?
         {
-            let json = carried.to_json();
-            repo.set_note(NOTES_REF, &commit.sha, json.as_bytes())?;
-            let analysis = provenance::Analysis {
-                anchor: Some(carried.metadata.hookledger.anchor.clone()),
-                ..Default::default()
-            };
-            let payload = provenance::commit_record(
-                &repo,
-                &commit.sha,
-                &commit.parents,
-                &analysis,
-                Some(&json),
-                &carried.metadata.hookledger.gate,
-                &[source],
-            );
-            warn(provenance::record(&ledger_path, COMMIT_KIND, &payload));
+            let payload = provenance::set_carried_note(&repo, &commit, &carried, &[source])?;
+            super::warn_unrecorded(provenance::record(&ledger_path, COMMIT_KIND, &payload));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -89,13 +75,7 @@ pub fn run(ledger: Option<&Path>) -> anyhow::Result<ExitCode> {
             gate_name,
             &[],
         );
-        warn(provenance::record(&ledger_path, COMMIT_KIND, &payload));
+        super::warn_unrecorded(provenance::record(&ledger_path, COMMIT_KIND, &payload));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn warn(result: Result<(), String>) {
-    if let Err(e) = result {
-        eprintln!("hookledger: warning: the commit record could not be written: {e}");
-    }
 }

@@ -47,24 +47,8 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         let Some(note) = provenance::carry_notes(&repo, &sources, &commit, &args.kind)? else {
             continue;
         };
-        let json = note.to_json();
-        repo.set_note(NOTES_REF, &new, json.as_bytes())?;
-        let analysis = provenance::Analysis {
-            anchor: Some(note.metadata.hookledger.anchor.clone()),
-            ..Default::default()
-        };
-        let payload = provenance::commit_record(
-            &repo,
-            &new,
-            &commit.parents,
-            &analysis,
-            Some(&json),
-            &note.metadata.hookledger.gate,
-            &olds,
-        );
-        if let Err(e) = provenance::record(&ledger_path, COMMIT_KIND, &payload) {
-            eprintln!("hookledger: warning: the commit record could not be written: {e}");
-        }
+        let payload = provenance::set_carried_note(&repo, &commit, &note, &olds)?;
+        super::warn_unrecorded(provenance::record(&ledger_path, COMMIT_KIND, &payload));
     }
     Ok(ExitCode::SUCCESS)
 }
