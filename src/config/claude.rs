@@ -39,6 +39,8 @@ const MANAGED_ONLY_KEYS: &[&str] = &["allowManagedHooksOnly", "strictPluginOnlyC
 #[serde(rename_all = "kebab-case")]
 pub enum Scope {
     Managed,
+    /// A `--settings` file (or JSON) on Claude Code's command line.
+    Flag,
     Local,
     Project,
     User,
@@ -48,6 +50,7 @@ impl Scope {
     pub fn label(self) -> &'static str {
         match self {
             Scope::Managed => "managed",
+            Scope::Flag => "flag",
             Scope::Local => "local",
             Scope::Project => "project",
             Scope::User => "user",
@@ -336,6 +339,9 @@ pub struct Registration {
     pub timeout_secs: Option<f64>,
     /// An `if` permission-rule filter, which narrows the calls the handler sees.
     pub condition: Option<String>,
+    /// `onFailure` (Claude Code ≥ 2.1.332): `"block"` makes a handler that cannot start, times
+    /// out or crashes a refusal instead of a pass.
+    pub on_failure: Option<String>,
 }
 
 impl Registration {
@@ -382,6 +388,10 @@ pub fn registrations(files: &[SettingsFile]) -> Vec<Registration> {
                         event_arg: ours.event_arg,
                         timeout_secs: handler.get("timeout").and_then(Value::as_f64),
                         condition: handler.get("if").and_then(Value::as_str).map(str::to_owned),
+                        on_failure: handler
+                            .get("onFailure")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
                     });
                 }
             }
@@ -468,6 +478,265 @@ fn restricts_hooks(value: &Value) -> bool {
         Value::Bool(on) => *on,
         Value::Array(items) => items.iter().any(|i| i.as_str() == Some("hooks")),
         _ => false,
+    }
+}
+
+/// The built-in security plugin whose options hold `allowManagedModsOnly` (read from managed
+/// settings only): `pluginConfigs["cc-plugin-sec-default@builtin"].options`.
+pub const SECURITY_PLUGIN: &str = "cc-plugin-sec-default@builtin";
+
+/// A setting path (`sandbox.enabled`, `pluginConfigs.<plugin>.options.allowManagedModsOnly`).
+pub fn get_path<'a>(settings: &'a Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    rest.iter()
+        .try_fold(settings.get(*first)?, |value, key| value.get(*key))
+}
+
+/// The value a setting has in the merged managed tier: Claude Code merges
+/// `managed-settings.json` and then the drop-ins alphabetically, a later file winning.
+pub fn managed_value<'a>(
+    files: &'a [SettingsFile],
+    path: &[&str],
+) -> Option<(&'a Value, &'a Path)> {
+    files
+        .iter()
+        .filter(|f| f.scope == Scope::Managed)
+        .filter_map(|f| get_path(&f.settings, path).map(|v| (v, f.path.as_path())))
+        .last()
+}
+
+/// A scalar setting as every layer together decides it: the managed tier first, then the
+/// highest-precedence other layer (flag, local, project, user) that sets it.
+pub fn effective_value<'a>(
+    files: &'a [SettingsFile],
+    path: &[&str],
+) -> Option<(&'a Value, Scope, &'a Path)> {
+    if let Some((value, file)) = managed_value(files, path) {
+        return Some((value, Scope::Managed, file));
+    }
+    let mut others: Vec<&SettingsFile> =
+        files.iter().filter(|f| f.scope != Scope::Managed).collect();
+    others.sort_by_key(|f| f.scope);
+    others
+        .into_iter()
+        .find_map(|f| get_path(&f.settings, path).map(|v| (v, f.scope, f.path.as_path())))
+}
+
+/// Claude Code's OS sandbox for Bash as the settings configure it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SandboxState {
+    pub enabled: bool,
+    /// Whether a call may leave the sandbox (`dangerouslyDisableSandbox`); Claude Code's
+    /// default is true.
+    pub allow_unsandboxed_commands: bool,
+    /// Whether Claude Code refuses to start when the sandbox cannot run; default false (it
+    /// warns and runs commands unsandboxed).
+    pub fail_if_unavailable: bool,
+    /// The layer whose `sandbox.enabled` decides `enabled`.
+    pub source: Option<Scope>,
+    pub file: Option<PathBuf>,
+    /// `sandbox.excludedCommands` entries, which run matching commands outside the sandbox,
+    /// with the layer of each (project and local ones do not count under strict mode).
+    pub excluded_commands: Vec<(Scope, String)>,
+}
+
+impl SandboxState {
+    /// Enabled, no way out, and no way to start without it: what `install --sandbox` writes.
+    pub fn enforced(&self) -> bool {
+        self.enabled && !self.allow_unsandboxed_commands && self.fail_if_unavailable
+    }
+
+    /// Whether it is enforced by the managed tier, which no user or project can change.
+    pub fn enforced_by_managed(&self) -> bool {
+        self.enforced() && self.source == Some(Scope::Managed)
+    }
+}
+
+pub fn sandbox_state(files: &[SettingsFile]) -> SandboxState {
+    let flag = |key: &str| {
+        effective_value(files, &["sandbox", key]).and_then(|(v, s, f)| Some((v.as_bool()?, s, f)))
+    };
+    let (enabled, source, file) = match flag("enabled") {
+        Some((on, scope, file)) => (on, Some(scope), Some(file.to_owned())),
+        None => (false, None, None),
+    };
+    // Claude Code: a false from managed, --settings or user settings holds whatever project and
+    // local settings say.
+    let trusted_false = files.iter().any(|f| {
+        matches!(f.scope, Scope::Managed | Scope::Flag | Scope::User)
+            && get_path(&f.settings, &["sandbox", "allowUnsandboxedCommands"])
+                == Some(&Value::Bool(false))
+    });
+    let allow_unsandboxed_commands =
+        match managed_value(files, &["sandbox", "allowUnsandboxedCommands"]) {
+            Some((value, _)) => value.as_bool().unwrap_or(true),
+            None if trusted_false => false,
+            None => flag("allowUnsandboxedCommands").is_none_or(|(v, _, _)| v),
+        };
+    let fail_if_unavailable = flag("failIfUnavailable").is_some_and(|(v, _, _)| v);
+    let strict = !allow_unsandboxed_commands;
+    let excluded_commands = files
+        .iter()
+        .filter(|f| !(strict && matches!(f.scope, Scope::Project | Scope::Local)))
+        .flat_map(|f| {
+            get_path(&f.settings, &["sandbox", "excludedCommands"])
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(move |c| (f.scope, c.to_owned()))
+        })
+        .collect();
+    SandboxState {
+        enabled,
+        allow_unsandboxed_commands,
+        fail_if_unavailable,
+        source,
+        file,
+        excluded_commands,
+    }
+}
+
+/// One lock-down setting `install --lock-hooks` writes in managed settings.
+#[derive(Debug, Clone, Copy)]
+pub struct LockDown {
+    pub path: &'static [&'static str],
+    /// What it shuts out, for `install` and `doctor`.
+    pub what: &'static str,
+}
+
+/// What `--lock-hooks` sets to `true` in managed settings, in this order. Claude Code reads
+/// each only from managed settings.
+pub const LOCK_DOWN: &[LockDown] = &[
+    LockDown {
+        path: &["allowManagedHooksOnly"],
+        what: "user, project and local hooks, and hooks of plugins users install",
+    },
+    LockDown {
+        path: &[
+            "pluginConfigs",
+            SECURITY_PLUGIN,
+            "options",
+            "allowManagedModsOnly",
+        ],
+        what: "mods (in-process JS/TS plugins, ~/.claude/dev-mods) other than the organisation's",
+    },
+    LockDown {
+        path: &["disableSideloadFlags"],
+        what: "plugins, agents and MCP servers side-loaded with --plugin-dir, --plugin-url, --agents or --mcp-config",
+    },
+    LockDown {
+        path: &["disableCommandPluginSources"],
+        what: "plugins whose directory a marketplace command produces on this machine",
+    },
+];
+
+/// `disableSkillShellExecution`: skills' and commands' inline `` !`cmd` `` become placeholders.
+/// Not part of `--lock-hooks` (hookledger gates those commands on Claude Code ≥ 2.1.332); for
+/// fleets with older CLIs, where they reach no hook at all.
+pub const SKILL_SHELL_KEY: &str = "disableSkillShellExecution";
+
+/// Whether each lock-down is on in the managed tier, and which file says so.
+pub fn lock_down_state(files: &[SettingsFile]) -> Vec<(LockDown, Option<PathBuf>)> {
+    LOCK_DOWN
+        .iter()
+        .map(|lock| {
+            let on = managed_value(files, lock.path)
+                .filter(|(v, _)| **v == Value::Bool(true))
+                .map(|(_, file)| file.to_owned());
+            (*lock, on)
+        })
+        .collect()
+}
+
+/// The `--settings` Claude Code was started with, read from the command line of the `claude`
+/// process that runs this hook (Linux `/proc`; elsewhere `None`). Settings given there sit
+/// between managed and local settings, so a session's sandbox may come from them.
+pub fn flag_settings() -> Option<SettingsFile> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut pid = std::os::unix::process::parent_id();
+        for _ in 0..4 {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let is_claude = args.first().is_some_and(|a| {
+                let name = a.rsplit('/').next().unwrap_or("");
+                name == "claude" || name == "claude.exe" || name.starts_with("claude-")
+            }) || std::fs::read_link(format!("/proc/{pid}/exe"))
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .is_some_and(|n| n == "claude");
+            if is_claude {
+                let value = args.iter().enumerate().find_map(|(i, a)| {
+                    if a == "--settings" {
+                        args.get(i + 1).cloned()
+                    } else {
+                        a.strip_prefix("--settings=").map(str::to_owned)
+                    }
+                })?;
+                return Some(read_flag_settings(
+                    &value,
+                    Path::new(&format!("/proc/{pid}/cwd")),
+                ));
+            }
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            pid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse().ok())?;
+        }
+        None
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// `--settings` takes a file or a JSON object.
+fn read_flag_settings(value: &str, cwd: &Path) -> SettingsFile {
+    if value.trim_start().starts_with('{') {
+        let path = PathBuf::from("--settings");
+        return match parse_settings(&path, value) {
+            Ok(settings) => SettingsFile {
+                scope: Scope::Flag,
+                path,
+                exists: true,
+                settings,
+                error: None,
+            },
+            Err(e) => SettingsFile {
+                scope: Scope::Flag,
+                path,
+                exists: true,
+                settings: Map::new(),
+                error: Some(e.to_string()),
+            },
+        };
+    }
+    let path = if Path::new(value).is_absolute() {
+        PathBuf::from(value)
+    } else {
+        std::fs::read_link(cwd).unwrap_or_default().join(value)
+    };
+    match read_settings(&path) {
+        Ok(found) => SettingsFile {
+            scope: Scope::Flag,
+            exists: found.is_some(),
+            settings: found.unwrap_or_default(),
+            error: None,
+            path,
+        },
+        Err(e) => SettingsFile {
+            scope: Scope::Flag,
+            exists: true,
+            settings: Map::new(),
+            error: Some(e.to_string()),
+            path,
+        },
     }
 }
 
@@ -633,6 +902,10 @@ mod tests {
             assert!(r.exec_form && r.sees_everything(), "{r:?}");
             assert_eq!(r.event_arg.as_deref(), Some(r.event.as_str()));
             assert!(r.timeout_secs.is_some_and(|t| t > 5.0), "{r:?}");
+            // A gate that cannot run must refuse in Claude Code itself; elsewhere a failure
+            // must not block what the event only reports.
+            let gating = crate::hook::event::registers_as_gate(&r.event);
+            assert_eq!(r.on_failure.as_deref() == Some("block"), gating, "{r:?}");
         }
     }
 

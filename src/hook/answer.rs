@@ -48,6 +48,16 @@ impl HookAnswer {
                 }
             })
             .to_string(),
+            // Claude Code ≥ 2.1.332: `deny` keeps the inline command from running; exit 2 alone
+            // would too, the JSON carries the reason.
+            Some(EventKind::PreSkillShellCommand) => json!({
+                "hookSpecificOutput": {
+                    "hookEventName": "PreSkillShellCommand",
+                    "permissionDecision": "deny",
+                    "permissionDecisionReason": reason,
+                }
+            })
+            .to_string(),
             Some(EventKind::UserPromptSubmit) => {
                 json!({ "decision": "block", "reason": reason }).to_string()
             }
@@ -70,14 +80,19 @@ impl HookAnswer {
         }
     }
 
-    /// Asks the user to confirm a tool call (PreToolUse only; elsewhere no opinion).
+    /// Asks the user to confirm a tool call (PreToolUse), or a skill's inline command
+    /// (PreSkillShellCommand, where Claude Code cannot wait for an answer and so does not run
+    /// it); elsewhere no opinion.
     pub fn ask(event: &EventKind, reason: &str) -> Self {
-        if *event != EventKind::PreToolUse {
+        if !matches!(
+            event,
+            EventKind::PreToolUse | EventKind::PreSkillShellCommand
+        ) {
             return Self::no_opinion();
         }
         let stdout = json!({
             "hookSpecificOutput": {
-                "hookEventName": "PreToolUse",
+                "hookEventName": event.name(),
                 "permissionDecision": "ask",
                 "permissionDecisionReason": one_line(reason),
             }
@@ -114,5 +129,25 @@ mod tests {
         assert_eq!(stop.exit_code, 1);
         let unknown = HookAnswer::refuse(None, "x");
         assert_eq!((unknown.exit_code, unknown.stdout.as_str()), (2, ""));
+    }
+
+    #[test]
+    fn skill_shell_commands_are_refused_and_asked_in_their_own_shape() {
+        let a = HookAnswer::refuse(Some(&EventKind::PreSkillShellCommand), "no");
+        assert_eq!(a.exit_code, 2);
+        let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+        assert_eq!(
+            v["hookSpecificOutput"]["hookEventName"],
+            "PreSkillShellCommand"
+        );
+        assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "deny");
+        let a = HookAnswer::ask(&EventKind::PreSkillShellCommand, "why");
+        assert_eq!(a.exit_code, 0);
+        let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+        assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "ask");
+        assert_eq!(
+            HookAnswer::ask(&EventKind::Stop, "x"),
+            HookAnswer::no_opinion()
+        );
     }
 }

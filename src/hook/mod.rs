@@ -80,6 +80,7 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         prompt_findings: judged.findings,
         prompt_store: judged.prompt_store,
         policy: (event == EventKind::SessionStart).then(|| policy_facts(env)),
+        sandbox: (event == EventKind::SessionStart).then(|| sandbox_facts(&payload)),
     });
     let decision = judged.decision;
     let record = NewRecord {
@@ -100,6 +101,20 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         };
         // A cache miss later only costs a fallback; never fail the event over it.
         let _ = ledger.remember_session(session, &state);
+    }
+    if event == EventKind::PostModelSwitch
+        && let (Ok(ledger), Some(session), Some(to)) = (
+            ledger.as_ref(),
+            payload.session_id(),
+            payload.str("to_model").filter(|m| !m.is_empty()),
+        )
+    {
+        let state = SessionState {
+            model: Some(to.to_owned()),
+            cli_version: None,
+        };
+        // Without it the next records fall back to the transcript, as before 2.1.332.
+        let _ = ledger.remember_session(&switched_model_key(session), &state);
     }
     match decision.filter(|d| d.enforced) {
         Some(d) if d.action == Action::Deny => HookAnswer::refuse(Some(&event), &refusal_text(&d)),
@@ -177,6 +192,28 @@ fn policy_facts(env: &HookEnv) -> Value {
         "managed_dir_from_env": overridden,
         "files": files,
         "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })
+}
+
+/// Whether Claude Code's OS sandbox confines this session's Bash, from every settings layer it
+/// reads (managed, the `--settings` of its command line, local, project, user).
+fn sandbox_facts(payload: &HookPayload) -> Value {
+    use crate::config::claude;
+    let project = std::env::var_os("CLAUDE_PROJECT_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| payload.cwd().map(PathBuf::from));
+    let mut files = claude::load_layers(&claude::Locations::discover(None, project));
+    files.extend(claude::flag_settings());
+    let state = claude::sandbox_state(&files);
+    serde_json::json!({
+        "enabled": state.enabled,
+        "allow_unsandboxed_commands": state.allow_unsandboxed_commands,
+        "fail_if_unavailable": state.fail_if_unavailable,
+        "enforced": state.enforced(),
+        "source": state.source,
+        "file": state.file.map(|f| f.display().to_string()),
+        "excluded_commands": state.excluded_commands.len(),
     })
 }
 
@@ -273,10 +310,12 @@ fn session_repository(payload: &HookPayload) -> Value {
     }
 }
 
-/// The model behind an event, most specific evidence first: the transcript entry that made
-/// this tool call, then the newest model in the (subagent's or session's) transcript, then what
-/// the session reported at start. SessionStart's own `model` goes stale after `/model`, so the
-/// transcript wins when it has an answer.
+/// The model behind an event, most specific evidence first: the model the session switched to
+/// (PostModelSwitch, Claude Code ≥ 2.1.332: the authority from then on), the transcript entry
+/// that made this tool call, then the newest model in the (subagent's or session's) transcript,
+/// then what the session reported at start. SessionStart's own `model` goes stale after
+/// `/model`, so the transcript wins when it has an answer. A subagent may run a model of its
+/// own, so its own transcript comes before the session's switch.
 fn resolve_model(
     event: &EventKind,
     payload: &HookPayload,
@@ -309,6 +348,12 @@ fn resolve_model(
     model
 }
 
+/// The `session_state` row that holds the model a session switched to, beside the session's
+/// own row (which holds what it reported at start, a weaker fallback).
+fn switched_model_key(session: &str) -> String {
+    format!("model-switch:{session}")
+}
+
 const FIRST_CALL_POLLS: u32 = 10;
 const FIRST_CALL_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(25);
 
@@ -339,11 +384,34 @@ fn resolve_model_once(
         .clone()
         .or_else(|| session_facts.cli_version.clone());
     let pick = |model: Option<String>, source: &'static str| model.map(|m| (m, source));
-    let found = if *event == EventKind::SessionStart {
-        pick(payload.str("model").map(str::to_owned), "session-start")
-    } else {
-        None
+    let switched = || {
+        let session = payload.session_id()?;
+        ledger?
+            .session_model(&switched_model_key(session))
+            .ok()
+            .flatten()?
+            .model
+    };
+    let found = match event {
+        EventKind::SessionStart => pick(payload.str("model").map(str::to_owned), "session-start"),
+        EventKind::PostModelSwitch => pick(
+            payload
+                .str("to_model")
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned),
+            "model-switch",
+        ),
+        _ => None,
     }
+    .or_else(|| {
+        if payload.agent_id().is_some() {
+            pick(agent_facts.tool_use_model.clone(), "transcript-tool-use")
+                .or_else(|| pick(agent_facts.latest_model.clone(), "transcript-latest"))
+        } else {
+            None
+        }
+    })
+    .or_else(|| pick(switched(), "model-switch"))
     .or_else(|| pick(agent_facts.tool_use_model, "transcript-tool-use"))
     .or_else(|| pick(session_facts.tool_use_model, "transcript-tool-use"))
     .or_else(|| pick(agent_facts.latest_model, "transcript-latest"))

@@ -29,6 +29,24 @@ pub mod kinds {
     pub const PRE_COMPACT: &str = "pre-compact";
     pub const NOTIFICATION: &str = "notification";
     pub const SESSION_END: &str = "session-end";
+    /// A skill's or slash command's inline shell command, gated like a Bash call.
+    pub const SKILL_SHELL_COMMAND: &str = "skill-shell-command";
+    /// PreModelSwitch: a switch asked for (another hook may still refuse it).
+    pub const MODEL_SWITCH_REQUEST: &str = "model-switch-request";
+    /// PostModelSwitch: the model the session uses from now on.
+    pub const MODEL_SWITCH: &str = "model-switch";
+    pub const CONFIG_CHANGE: &str = "config-change";
+    pub const PROMPT_EXPANSION: &str = "prompt-expansion";
+    pub const INSTRUCTIONS_LOADED: &str = "instructions-loaded";
+    pub const STOP_FAILURE: &str = "stop-failure";
+    pub const POST_COMPACT: &str = "post-compact";
+    pub const CWD_CHANGED: &str = "cwd-changed";
+    pub const DIRECTORY_ADDED: &str = "directory-added";
+    pub const SETUP: &str = "setup";
+    pub const TASK_CREATED: &str = "task-created";
+    pub const TASK_COMPLETED: &str = "task-completed";
+    pub const ELICITATION: &str = "elicitation";
+    pub const ELICITATION_RESULT: &str = "elicitation-result";
     /// An event this build does not know, recorded with its whole (summarized) payload.
     pub const EVENT: &str = "event";
     /// A payload that could not be parsed: what arrived, as hash, size and head.
@@ -42,6 +60,8 @@ const HEAD_CHARS: usize = 256;
 pub const MAX_HUNK_TEXT_BYTES: usize = 1 << 20;
 /// Tool outputs keep strings up to this length; longer ones only as size and hash.
 const RESULT_STRING_BYTES: usize = 256;
+/// Settings and instruction files are hashed up to this size; larger ones only sized.
+const HASHED_FILE_BYTES: u64 = 1 << 20;
 
 /// Tools whose successful result is an accepted change to a file.
 pub const EDIT_TOOLS: &[&str] = &["Edit", "Write", "MultiEdit", "NotebookEdit"];
@@ -72,6 +92,8 @@ pub struct RecordInput<'a> {
     pub prompt_store: crate::policy::file::PromptStore,
     /// Session start: which policy files were in force.
     pub policy: Option<Value>,
+    /// Session start: whether Claude Code's OS sandbox confines Bash, and which layer says so.
+    pub sandbox: Option<Value>,
 }
 
 pub fn blake3_hex(bytes: &[u8]) -> String {
@@ -195,6 +217,10 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
                 json!(env!("CARGO_PKG_VERSION")),
             );
             map.insert("policy".into(), input.policy.clone().unwrap_or(Value::Null));
+            map.insert(
+                "sandbox".into(),
+                input.sandbox.clone().unwrap_or(Value::Null),
+            );
             map.insert("pid".into(), json!(std::process::id()));
             kinds::SESSION_START
         }
@@ -353,6 +379,172 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
             put(&mut map, "reason", p.str("reason"));
             kinds::SESSION_END
         }
+        EventKind::PreSkillShellCommand => {
+            with_tool(&mut map, p);
+            for key in ["command_name", "command_source", "invoked_by"] {
+                put(&mut map, key, p.str(key).map(|v| head(v, 200).to_owned()));
+            }
+            with_model(&mut map, input.model);
+            map.insert("input".into(), tool_input_summary(p));
+            with_decision(&mut map, input.decision);
+            with_targets(&mut map, &input.targets);
+            kinds::SKILL_SHELL_COMMAND
+        }
+        EventKind::PreModelSwitch | EventKind::PostModelSwitch => {
+            for key in ["from_model", "to_model", "requested_model", "source"] {
+                put(&mut map, key, p.str(key).map(|v| head(v, 200).to_owned()));
+            }
+            for key in [
+                "context_tokens",
+                "prompt_cache_warm",
+                "estimated_cache_write_usd",
+            ] {
+                put(
+                    &mut map,
+                    key,
+                    p.get(key)
+                        .filter(|v| !v.is_object() && !v.is_array())
+                        .cloned(),
+                );
+            }
+            if *input.event == EventKind::PostModelSwitch {
+                with_model(&mut map, input.model);
+                kinds::MODEL_SWITCH
+            } else {
+                kinds::MODEL_SWITCH_REQUEST
+            }
+        }
+        EventKind::ConfigChange => {
+            put(&mut map, "source", p.str("source"));
+            file_facts(&mut map, p.str("file_path"));
+            kinds::CONFIG_CHANGE
+        }
+        EventKind::UserPromptExpansion => {
+            for key in ["expansion_type", "command_name", "command_source"] {
+                put(&mut map, key, p.str(key).map(|v| head(v, 200).to_owned()));
+            }
+            // Arguments are typed by the user and may hold anything; the prompt record keeps
+            // the text under the prompt policy, this one only proves what it was.
+            for key in ["command_args", "prompt"] {
+                if let Some(text) = p.str(key) {
+                    map.insert(
+                        key.into(),
+                        json!({ "blake3": blake3_hex(text.as_bytes()), "bytes": text.len() }),
+                    );
+                }
+            }
+            with_model(&mut map, input.model);
+            kinds::PROMPT_EXPANSION
+        }
+        EventKind::InstructionsLoaded => {
+            for key in [
+                "memory_type",
+                "load_reason",
+                "trigger_file_path",
+                "parent_file_path",
+            ] {
+                put(&mut map, key, p.str(key));
+            }
+            put(
+                &mut map,
+                "globs",
+                p.get("globs").and_then(Value::as_array).map(|g| {
+                    g.iter()
+                        .filter_map(Value::as_str)
+                        .take(32)
+                        .map(|s| head(s, 200).to_owned())
+                        .collect::<Vec<_>>()
+                }),
+            );
+            file_facts(&mut map, p.str("file_path"));
+            kinds::INSTRUCTIONS_LOADED
+        }
+        EventKind::StopFailure => {
+            put(
+                &mut map,
+                "error",
+                p.str("error").map(|e| head(e, 200).to_owned()),
+            );
+            if let Some(details) = p.get("error_details") {
+                let text = match details {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                map.insert("error_details".into(), json!(head(&text, 1000)));
+            }
+            if let Some(message) = p.str("last_assistant_message") {
+                map.insert("last_assistant_message".into(), digest_string(message));
+            }
+            with_model(&mut map, input.model);
+            kinds::STOP_FAILURE
+        }
+        EventKind::PostCompact => {
+            put(&mut map, "trigger", p.str("trigger"));
+            if let Some(text) = p.str("compact_summary") {
+                map.insert("compact_summary".into(), digest_string(text));
+            }
+            kinds::POST_COMPACT
+        }
+        EventKind::CwdChanged => {
+            put(&mut map, "old_cwd", p.str("old_cwd"));
+            put(&mut map, "new_cwd", p.str("new_cwd"));
+            kinds::CWD_CHANGED
+        }
+        EventKind::DirectoryAdded => {
+            put(&mut map, "directory", p.str("directory"));
+            put(&mut map, "source", p.str("source"));
+            kinds::DIRECTORY_ADDED
+        }
+        EventKind::Setup => {
+            put(&mut map, "trigger", p.str("trigger"));
+            kinds::SETUP
+        }
+        EventKind::TaskCreated | EventKind::TaskCompleted => {
+            for key in ["task_id", "teammate_name", "team_name"] {
+                put(&mut map, key, p.str(key).map(|v| head(v, 200).to_owned()));
+            }
+            put(
+                &mut map,
+                "task_subject",
+                p.str("task_subject").map(|v| head(v, 500).to_owned()),
+            );
+            if let Some(text) = p.str("task_description") {
+                map.insert("task_description".into(), digest_string(text));
+            }
+            if *input.event == EventKind::TaskCreated {
+                kinds::TASK_CREATED
+            } else {
+                kinds::TASK_COMPLETED
+            }
+        }
+        EventKind::Elicitation | EventKind::ElicitationResult => {
+            for key in ["mcp_server_name", "elicitation_id", "mode", "action"] {
+                put(&mut map, key, p.str(key).map(|v| head(v, 200).to_owned()));
+            }
+            put(
+                &mut map,
+                "url",
+                p.str("url").map(|v| head(v, 1000).to_owned()),
+            );
+            if let Some(message) = p.str("message") {
+                map.insert("message".into(), digest_string(message));
+            }
+            // What the user typed into an MCP server's form may be a secret: only its hash.
+            for key in ["requested_schema", "content"] {
+                if let Some(value) = p.get(key) {
+                    let text = crate::ledger::canonical_json(value);
+                    map.insert(
+                        key.into(),
+                        json!({ "blake3": blake3_hex(&text), "bytes": text.len() }),
+                    );
+                }
+            }
+            if *input.event == EventKind::Elicitation {
+                kinds::ELICITATION
+            } else {
+                kinds::ELICITATION_RESULT
+            }
+        }
         EventKind::Other(_) => {
             map.insert(
                 "payload".into(),
@@ -362,6 +554,48 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
         }
     };
     (kind, Value::Object(map))
+}
+
+/// A file an event names (a settings file, an instructions file): its path, and the BLAKE3 and
+/// size of what it holds now, so the record shows what was loaded or changed. Only regular
+/// files, and only up to [`HASHED_FILE_BYTES`]: a FIFO or a huge file must not stall the hook.
+fn file_facts(map: &mut Map<String, Value>, path: Option<&str>) {
+    let Some(path) = path else {
+        return;
+    };
+    map.insert("file_path".into(), json!(path));
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) => {
+            let what = if e.kind() == std::io::ErrorKind::NotFound {
+                "absent".to_owned()
+            } else {
+                e.to_string()
+            };
+            map.insert("file_error".into(), json!(what));
+            return;
+        }
+    };
+    if !meta.is_file() {
+        map.insert("file_error".into(), json!("not a regular file"));
+        return;
+    }
+    map.insert("file_bytes".into(), json!(meta.len()));
+    if meta.len() > HASHED_FILE_BYTES {
+        return;
+    }
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let read =
+        std::fs::File::open(path).and_then(|f| f.take(HASHED_FILE_BYTES).read_to_end(&mut bytes));
+    match read {
+        Ok(_) => {
+            map.insert("file_blake3".into(), json!(blake3_hex(&bytes)));
+        }
+        Err(e) => {
+            map.insert("file_error".into(), json!(e.to_string()));
+        }
+    }
 }
 
 fn with_decision(map: &mut Map<String, Value>, decision: Option<&Decision>) {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::util::*;
 
-const EVENTS: usize = 13;
+const EVENTS: usize = 28;
 
 fn install_sh() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh")

@@ -585,7 +585,7 @@ fn real_claude_code_on_path() {
         check(&report, "claude-code-version")["message"]
             .as_str()
             .unwrap()
-            .contains("2.1.328")
+            .contains(crate::support::claude_cli::CURRENT_VERSION)
     );
 }
 

@@ -471,3 +471,294 @@ fn reads_a_real_transcript() {
             .all(|a| a["model"] == "claude-test-opus-9-20261101")
     );
 }
+
+/// Claude Code 2.1.332's events beyond the classic ones: each has a record kind of its own,
+/// with bounded fields (no whole payloads, secrets only as hashes).
+#[test]
+fn events_new_in_2_1_332_get_typed_bounded_records() {
+    let home = Home::new();
+    let settings = home.path().join("settings.json");
+    std::fs::write(&settings, "{\"model\": \"opus\"}\n").unwrap();
+    let claude_md = home.path().join("CLAUDE.md");
+    std::fs::write(&claude_md, "# rules\n").unwrap();
+    let secret = "hunter2-typed-into-a-form";
+    let events = [
+        (
+            "PreModelSwitch",
+            json!({"from_model": "claude-a", "to_model": "claude-b", "requested_model": "b", "source": "command", "context_tokens": 10, "prompt_cache_warm": false, "estimated_cache_write_usd": 0.5}),
+            "model-switch-request",
+        ),
+        (
+            "PostModelSwitch",
+            json!({"from_model": "claude-a", "to_model": "claude-b", "requested_model": "b", "source": "command"}),
+            "model-switch",
+        ),
+        (
+            "ConfigChange",
+            json!({"source": "user_settings", "file_path": settings}),
+            "config-change",
+        ),
+        (
+            "UserPromptExpansion",
+            json!({"expansion_type": "slash_command", "command_name": "leak", "command_args": secret, "command_source": "projectSettings", "prompt": "/leak"}),
+            "prompt-expansion",
+        ),
+        (
+            "InstructionsLoaded",
+            json!({"file_path": claude_md, "memory_type": "Project", "load_reason": "session_start"}),
+            "instructions-loaded",
+        ),
+        (
+            "StopFailure",
+            json!({"error": "rate_limit", "error_details": {"status": 429}, "last_assistant_message": "API Error"}),
+            "stop-failure",
+        ),
+        (
+            "PostCompact",
+            json!({"trigger": "auto", "compact_summary": "x".repeat(20_000)}),
+            "post-compact",
+        ),
+        (
+            "CwdChanged",
+            json!({"old_cwd": "/a", "new_cwd": "/b"}),
+            "cwd-changed",
+        ),
+        (
+            "DirectoryAdded",
+            json!({"directory": "/srv/other", "source": "add_dir"}),
+            "directory-added",
+        ),
+        ("Setup", json!({"trigger": "init"}), "setup"),
+        (
+            "TaskCreated",
+            json!({"task_id": "1", "task_subject": "do it", "task_description": "long"}),
+            "task-created",
+        ),
+        (
+            "TaskCompleted",
+            json!({"task_id": "1", "task_subject": "do it"}),
+            "task-completed",
+        ),
+        (
+            "Elicitation",
+            json!({"mcp_server_name": "srv", "message": "your password?", "mode": "form", "requested_schema": {"type": "object"}}),
+            "elicitation",
+        ),
+        (
+            "ElicitationResult",
+            json!({"mcp_server_name": "srv", "action": "accept", "content": {"password": secret}}),
+            "elicitation-result",
+        ),
+    ];
+    for (event, extra, _) in &events {
+        assert_no_opinion(&home.hook(&payload(event, extra.clone())));
+    }
+    let kinds: Vec<String> = home
+        .records()
+        .into_iter()
+        .skip(1)
+        .map(|(_, k, _)| k)
+        .collect();
+    let expected: Vec<&str> = events.iter().map(|(_, _, k)| *k).collect();
+    assert_eq!(kinds, expected);
+    let one = |kind: &str| home.records_of(kind).remove(0);
+    let switch = one("model-switch");
+    assert_eq!(
+        (switch["from_model"].as_str(), switch["to_model"].as_str()),
+        (Some("claude-a"), Some("claude-b"))
+    );
+    assert_eq!(switch["model"], "claude-b");
+    assert_eq!(switch["model_source"], "model-switch");
+    assert_eq!(
+        one("model-switch-request")["estimated_cache_write_usd"],
+        0.5
+    );
+    let config = one("config-change");
+    assert_eq!(
+        config["file_blake3"],
+        blake3_hex(b"{\"model\": \"opus\"}\n")
+    );
+    assert_eq!(config["source"], "user_settings");
+    assert_eq!(
+        one("instructions-loaded")["file_blake3"],
+        blake3_hex(b"# rules\n")
+    );
+    assert_eq!(one("post-compact")["compact_summary"]["bytes"], 20_000);
+    assert_eq!(one("stop-failure")["error_details"], "{\"status\":429}");
+    let bytes = std::fs::read(home.ledger()).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&bytes).contains(secret),
+        "what a user typed into a form or a command's arguments is only hashed"
+    );
+    let (code, report) = home.verify_json();
+    assert_eq!(code, 0, "{report:#}");
+}
+
+/// A settings or instructions file that is a FIFO, a directory or missing is described, never
+/// read (a FIFO would block the hook).
+#[cfg(unix)]
+#[test]
+fn named_files_that_are_not_regular_files_are_not_read() {
+    let home = Home::new();
+    let fifo = home.path().join("settings.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for path in [
+        fifo.clone(),
+        home.path().to_path_buf(),
+        home.path().join("absent.json"),
+    ] {
+        assert_no_opinion(&home.hook(&payload(
+            "ConfigChange",
+            json!({"source": "project_settings", "file_path": path}),
+        )));
+    }
+    let errors: Vec<Value> = home
+        .records_of("config-change")
+        .iter()
+        .map(|r| r["file_error"].clone())
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            json!("not a regular file"),
+            json!("not a regular file"),
+            json!("absent")
+        ]
+    );
+}
+
+/// A skill's or slash command's inline `` !`cmd` `` is judged as a Bash call: refused by the
+/// same rule, in PreSkillShellCommand's own answer shape, and recorded with its rule.
+#[test]
+fn skill_shell_commands_are_gated_like_bash() {
+    let home = Home::new();
+    std::fs::create_dir_all(home.home()).unwrap();
+    std::fs::write(
+        home.home().join("policy.json"),
+        r#"{"version": 1, "paths": {"deny_read": ["**/.env"]}, "unanalyzable": "ask"}"#,
+    )
+    .unwrap();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join(".env"), "TOKEN=x\n").unwrap();
+    let skill = |command: &str| {
+        payload(
+            "PreSkillShellCommand",
+            json!({"cwd": project.path(), "tool_name": "Bash", "tool_input": {"command": command},
+                   "tool_use_id": "abc:inner:preamble-0", "command_name": "leak",
+                   "command_source": "projectSettings", "invoked_by": "user"}),
+        )
+    };
+    let out = home.hook(&skill("cat .env"));
+    assert_refused(&out, "path-deny-read");
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        answer["hookSpecificOutput"]["hookEventName"],
+        "PreSkillShellCommand"
+    );
+    assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "deny");
+    // The same command as a Bash tool call gets the same decision.
+    let bash = home.hook(&payload("PreToolUse", json!({"cwd": project.path(), "tool_name": "Bash", "tool_input": {"command": "cat .env"}, "tool_use_id": "t1"})));
+    assert_refused(&bash, "path-deny-read");
+    // Opaque commands are asked about, which keeps a skill's command from running.
+    let out = home.hook(&skill("eval \"$(echo cat) .env\""));
+    assert_eq!(out.status.code(), Some(0));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "ask");
+    assert_no_opinion(&home.hook(&skill("git status --short")));
+
+    let records = home.records_of("skill-shell-command");
+    assert_eq!(records.len(), 3);
+    let refused = &records[0];
+    assert_eq!(refused["decision"]["action"], "deny");
+    assert_eq!(refused["decision"]["rule"], "path-deny-read");
+    assert_eq!(refused["decision"]["pattern"], "**/.env");
+    assert_eq!(refused["command_name"], "leak");
+    assert_eq!(refused["command_source"], "projectSettings");
+    assert_eq!(refused["invoked_by"], "user");
+    assert_eq!(refused["input"]["command"], "cat .env");
+    assert_eq!(records[1]["decision"]["action"], "ask");
+    assert_eq!(records[2]["decision"]["action"], "allow");
+}
+
+/// An unreadable PreSkillShellCommand payload is refused: it gates a command.
+#[test]
+fn an_unreadable_skill_shell_payload_is_refused() {
+    let home = Home::new();
+    let out = home.hook_raw(b"{not json", Some("PreSkillShellCommand"));
+    assert_refused(&out, "hook-error");
+}
+
+/// After PostModelSwitch the session's model is the one switched to, ahead of what the
+/// transcript's newest entry says; another session is not affected, and a subagent's own
+/// transcript still names its own model.
+#[test]
+fn a_model_switch_is_the_sessions_model_from_then_on() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = write_transcript(dir.path(), &[assistant("claude-old", "toolu_1")]);
+    let with_transcript = |event: &str, extra: Value| {
+        let mut p = payload(event, extra);
+        p["transcript_path"] = json!(transcript);
+        p
+    };
+    let before = with_transcript(
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_use_id": "toolu_2"}),
+    );
+    assert_no_opinion(&home.hook(&before));
+    assert_no_opinion(&home.hook(&with_transcript(
+        "PreModelSwitch",
+        json!({"from_model": "claude-old", "to_model": "claude-new", "source": "command"}),
+    )));
+    let requested = home.hook(&with_transcript(
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_use_id": "toolu_3"}),
+    ));
+    assert_no_opinion(&requested);
+    assert_no_opinion(&home.hook(&with_transcript("PostModelSwitch", json!({"from_model": "claude-old", "to_model": "claude-new", "requested_model": "new", "source": "command"}))));
+    let after = with_transcript(
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_use_id": "toolu_4"}),
+    );
+    assert_no_opinion(&home.hook(&after));
+    let mut other = after.clone();
+    other["session_id"] = json!("another-session");
+    assert_no_opinion(&home.hook(&other));
+    let sub_transcript = transcript
+        .with_extension("")
+        .join("subagents")
+        .join("agent-a1.jsonl");
+    std::fs::create_dir_all(sub_transcript.parent().unwrap()).unwrap();
+    std::fs::write(
+        &sub_transcript,
+        format!("{}\n", assistant("claude-sub", "toolu_5")),
+    )
+    .unwrap();
+    assert_no_opinion(&home.hook(&with_transcript("PreToolUse", json!({"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_use_id": "toolu_5", "agent_id": "a1", "agent_type": "Explore"}))));
+
+    let calls = home.records_of("tool-call");
+    let seen: Vec<(&str, &str)> = calls
+        .iter()
+        .map(|c| {
+            (
+                c["model"].as_str().unwrap(),
+                c["model_source"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("claude-old", "transcript-latest"),
+            ("claude-old", "transcript-latest"),
+            ("claude-new", "model-switch"),
+            ("claude-old", "transcript-latest"),
+            ("claude-sub", "transcript-tool-use"),
+        ],
+        "a requested switch is not the model yet; a completed one is, for its session only"
+    );
+}

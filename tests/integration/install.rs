@@ -247,14 +247,14 @@ fn json_and_dry_run_reports() {
     assert_eq!(done["settings"]["change"], "created");
     assert_eq!(done["settings"]["backup"], Value::Null);
     assert_eq!(done["binary"], b);
-    assert_eq!(done["events"].as_array().unwrap().len(), 13);
+    assert_eq!(done["events"].as_array().unwrap().len(), 28);
 
     let again = report(&["install", "--settings", s, "--binary", b, "--json"]);
     assert_eq!(again["settings"]["change"], "unchanged");
 
     let removed = report(&["uninstall", "--settings", s, "--json"]);
     assert_eq!(removed["action"], "uninstall");
-    assert_eq!(removed["handlers_removed"], 13);
+    assert_eq!(removed["handlers_removed"], 28);
     assert_eq!(removed["settings"]["change"], "removed");
     assert!(
         !settings.exists(),

@@ -1,8 +1,9 @@
 //! Drives the real Claude Code CLI (pinned) in headless `-p` mode for end-to-end tests.
 //!
-//! * [`ensure_claude`] finds (or npm-installs) `@anthropic-ai/claude-code@CLAUDE_CODE_VERSION`
-//!   under `<crate>/.e2e-cache/` and returns the native executable. When it cannot: panics if
-//!   `CI` is set, otherwise prints a notice and returns `None` (the caller skips the test).
+//! * [`ensure_claude_version`] finds (or npm-installs) `@anthropic-ai/claude-code@VERSION` under
+//!   `<crate>/.e2e-cache/` and returns the native executable; [`ensure_claude`] does so for the
+//!   current release. When it cannot: panics if `CI` is set, otherwise prints a notice and
+//!   returns `None` (the caller skips the test).
 //! * [`run_claude`] runs `claude -p PROMPT --settings FILE --output-format json` with a clean
 //!   environment (temp `HOME`, `ANTHROPIC_BASE_URL` = the fake API, no telemetry), a timeout
 //!   (the CLI and every descendant are killed on expiry), and collects the transcripts.
@@ -25,12 +26,17 @@ use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The pinned Claude Code version.
-pub const CLAUDE_CODE_VERSION: &str = "2.1.328";
+/// The Claude Code versions the end-to-end tests run on: the previous release stays in the
+/// matrix so a fleet that has not upgraded keeps its coverage.
+pub const CLAUDE_CODE_VERSIONS: &[&str] = &[PREVIOUS_VERSION, CURRENT_VERSION];
+/// The current release: the new hook surface (PreSkillShellCommand, model-switch events,
+/// `onFailure`) and the OS sandbox are tested on it.
+pub const CURRENT_VERSION: &str = "2.1.332";
+pub const PREVIOUS_VERSION: &str = "2.1.328";
 /// npm package name.
 pub const CLAUDE_CODE_PACKAGE: &str = "@anthropic-ai/claude-code";
 /// Upper bound for the npm install.
@@ -41,44 +47,56 @@ pub fn cache_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(".e2e-cache")
 }
 
-/// Install prefix of the pinned CLI: `<crate>/.e2e-cache/claude-code-<version>`.
-pub fn install_dir() -> PathBuf {
-    cache_dir().join(format!("claude-code-{CLAUDE_CODE_VERSION}"))
+/// Install prefix of one pinned CLI: `<crate>/.e2e-cache/claude-code-<version>`.
+pub fn install_dir(version: &str) -> PathBuf {
+    cache_dir().join(format!("claude-code-{version}"))
 }
 
-/// Returns the pinned CLI's native executable, installing it with npm if needed.
-///
-/// On failure: panics when the `CI` environment variable is set (the e2e test must run in CI);
-/// otherwise prints a notice to stderr and returns `None`.
+/// The current release's native executable (see [`ensure_claude_version`]).
 pub fn ensure_claude() -> Option<PathBuf> {
-    static RESULT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    static INSTALL_LOCK: Mutex<()> = Mutex::new(());
-    let res = RESULT.get_or_init(|| {
-        let _guard = INSTALL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = find_installed(&install_dir()) {
-            return Ok(p);
+    ensure_claude_version(CURRENT_VERSION)
+}
+
+/// Returns the native executable of Claude Code `version`, installing it with npm if needed.
+///
+/// On failure: panics when the `CI` environment variable is set (the e2e tests must run in CI);
+/// otherwise prints a notice to stderr and returns `None`.
+pub fn ensure_claude_version(version: &str) -> Option<PathBuf> {
+    static RESULTS: Mutex<Vec<(String, Result<PathBuf, String>)>> = Mutex::new(Vec::new());
+    // One lock for lookups and installs: two tests asking for the same version install it once.
+    let mut results = RESULTS.lock().unwrap_or_else(|e| e.into_inner());
+    let res = match results.iter().find(|(v, _)| v == version) {
+        Some((_, res)) => res.clone(),
+        None => {
+            let res = find_installed(&install_dir(version), version)
+                .map(Ok)
+                .unwrap_or_else(|| {
+                    npm_install(version).and_then(|()| {
+                        find_installed(&install_dir(version), version).ok_or_else(|| {
+                            format!(
+                                "npm installed {CLAUDE_CODE_PACKAGE}@{version} into {} but no working native `claude` executable was found there",
+                                install_dir(version).display()
+                            )
+                        })
+                    })
+                });
+            results.push((version.to_owned(), res.clone()));
+            res
         }
-        npm_install().and_then(|()| {
-            find_installed(&install_dir()).ok_or_else(|| {
-                format!(
-                    "npm installed {CLAUDE_CODE_PACKAGE}@{CLAUDE_CODE_VERSION} into {} but no working native `claude` executable was found there",
-                    install_dir().display()
-                )
-            })
-        })
-    });
+    };
+    drop(results);
     match res {
-        Ok(p) => Some(p.clone()),
+        Ok(p) => Some(p),
         Err(e) => {
             if std::env::var_os("CI").is_some() {
                 panic!(
-                    "e2e: cannot provide Claude Code {CLAUDE_CODE_VERSION} and CI is set, so the end-to-end test must not be skipped: {e}"
+                    "e2e: cannot provide Claude Code {version} and CI is set, so the end-to-end test must not be skipped: {e}"
                 );
             }
             eprintln!(
-                "e2e: NOTICE: skipping the Claude Code end-to-end test: {e}\n\
-                 e2e: (install it with `npm install --prefix {} {CLAUDE_CODE_PACKAGE}@{CLAUDE_CODE_VERSION}`)",
-                install_dir().display()
+                "e2e: NOTICE: skipping a Claude Code {version} end-to-end test: {e}\n\
+                 e2e: (install it with `npm install --prefix {} {CLAUDE_CODE_PACKAGE}@{version}`)",
+                install_dir(version).display()
             );
             None
         }
@@ -115,19 +133,19 @@ fn candidates(prefix: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// First candidate that exists and reports the pinned version.
-fn find_installed(prefix: &Path) -> Option<PathBuf> {
+/// First candidate that exists and reports `version`.
+fn find_installed(prefix: &Path, version: &str) -> Option<PathBuf> {
     candidates(prefix).into_iter().filter(|p| p.is_file()).find(|p| {
         let out = run_bounded(
             Command::new(p).arg("--version").env("HOME", std::env::temp_dir()).env("DISABLE_TELEMETRY", "1"),
             Duration::from_secs(30),
         );
-        matches!(out, Ok((Some(st), ref so, _)) if st.success() && so.trim_start().starts_with(CLAUDE_CODE_VERSION))
+        matches!(out, Ok((Some(st), ref so, _)) if st.success() && so.trim_start().starts_with(version))
     })
 }
 
-fn npm_install() -> Result<(), String> {
-    let target = install_dir();
+fn npm_install(version: &str) -> Result<(), String> {
+    let target = install_dir(version);
     std::fs::create_dir_all(cache_dir())
         .map_err(|e| format!("cannot create {}: {e}", cache_dir().display()))?;
     // Install into a private staging dir, then rename: concurrent test processes never see a
@@ -139,7 +157,7 @@ fn npm_install() -> Result<(), String> {
     let staging = cache_dir().join(format!("staging-{}-{stamp}", std::process::id()));
     std::fs::create_dir_all(&staging)
         .map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
-    let spec = format!("{CLAUDE_CODE_PACKAGE}@{CLAUDE_CODE_VERSION}");
+    let spec = format!("{CLAUDE_CODE_PACKAGE}@{version}");
     eprintln!(
         "e2e: installing {spec} with npm into {} ...",
         target.display()
@@ -179,7 +197,7 @@ fn npm_install() -> Result<(), String> {
         }
         Ok(_) => {}
     }
-    if find_installed(&staging).is_none() {
+    if find_installed(&staging, version).is_none() {
         cleanup(&staging);
         return Err(format!(
             "`npm install {spec}` succeeded but no native executable works (unsupported platform?)"
@@ -187,7 +205,7 @@ fn npm_install() -> Result<(), String> {
     }
     if std::fs::rename(&staging, &target).is_err() {
         // Someone else won the race (or a stale, broken tree is there).
-        if find_installed(&target).is_some() {
+        if find_installed(&target, version).is_some() {
             cleanup(&staging);
         } else {
             cleanup(&target);
