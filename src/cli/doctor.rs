@@ -128,8 +128,20 @@ const CHECKS: &[Check] = &[
         run: hooks_unique,
     },
     Check {
+        id: "hooks-fail-closed",
+        run: hooks_fail_closed,
+    },
+    Check {
+        id: "lock-down",
+        run: lock_down,
+    },
+    Check {
         id: "policy-valid",
         run: policy_valid,
+    },
+    Check {
+        id: "sandbox",
+        run: sandbox,
     },
     Check {
         id: "ledger-writable",
@@ -156,6 +168,9 @@ const CHECKS: &[Check] = &[
         run: git_shims,
     },
 ];
+
+/// The first Claude Code with PreSkillShellCommand and `onFailure`.
+const CURRENT_SURFACE_VERSION: Version = Version(2, 1, 332);
 
 const INSTALL_FIX: &str = "run `hookledger install` (your user) or `sudo hookledger install --managed` (every user); both write hookledger's entries in exec form with a timeout";
 /// How long `--version` of another program may take.
@@ -555,6 +570,260 @@ fn hooks_unique(ctx: &Context) -> Finding {
     .with_details(problems)
 }
 
+/// Every gating registration says `onFailure: "block"`: without it a binary that is missing,
+/// cannot start, crashes or times out lets the action through (Claude Code ≥ 2.1.332 honours
+/// it; older versions ignore it).
+fn hooks_fail_closed(ctx: &Context) -> Finding {
+    let mut problems = Vec::new();
+    for event in REGISTERED_EVENTS
+        .iter()
+        .filter(|e| crate::hook::event::registers_as_gate(e))
+    {
+        for r in ctx.registrations.iter().filter(|r| r.event == *event) {
+            if r.on_failure.as_deref() != Some("block") {
+                problems.push(format!(
+                    "{event} in {} settings ({}) has {}: a hookledger that cannot start or times out lets the action through",
+                    r.scope.label(),
+                    r.file.display(),
+                    r.on_failure
+                        .as_deref()
+                        .map_or("no onFailure".to_owned(), |v| format!("onFailure {v:?}"))
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Finding::pass(if ctx.registrations.is_empty() {
+            "no hookledger registrations to check"
+        } else {
+            "every gating registration has onFailure: block: a hook that cannot run is a refusal"
+        });
+    }
+    Finding::fail(
+        "gating registrations do not fail closed in Claude Code",
+        "re-run `hookledger install` (or `sudo hookledger install --managed`): the registrations it writes carry onFailure: block",
+    )
+    .with_details(problems)
+}
+
+/// What `install --lock-hooks` sets, each reported.
+fn lock_down(ctx: &Context) -> Finding {
+    let state = claude::lock_down_state(&ctx.settings);
+    let mut details: Vec<String> = state
+        .iter()
+        .map(|(lock, on)| {
+            let key = lock.path.join(".");
+            match on {
+                Some(file) => format!("{key}: on ({}): no {}", file.display(), lock.what),
+                None => format!("{key}: off: {} may run", lock.what),
+            }
+        })
+        .collect();
+    let skill_shell = claude::managed_value(&ctx.settings, &[claude::SKILL_SHELL_KEY])
+        .filter(|(v, _)| **v == serde_json::Value::Bool(true));
+    details.push(match skill_shell {
+        Some((_, file)) => format!(
+            "{}: on ({}): skills' inline commands do not run",
+            claude::SKILL_SHELL_KEY,
+            file.display()
+        ),
+        None => format!(
+            "{}: off: skills' inline commands run, gated by hookledger on Claude Code 2.1.332 and later",
+            claude::SKILL_SHELL_KEY
+        ),
+    });
+    let on = state.iter().filter(|(_, on)| on.is_some()).count();
+    // Reported, not judged: how far to lock Claude Code down is the organisation's choice.
+    let message = match on {
+        0 => "not locked down: user and project hooks, mods and plugins run beside hookledger's (sudo hookledger install --managed --lock-hooks locks them out)".to_owned(),
+        n if n == state.len() => "locked down: only what managed settings allow runs".to_owned(),
+        n => format!(
+            "partly locked down: {n} of {} lock-down settings are on (sudo hookledger install --managed --lock-hooks sets all of them)",
+            state.len()
+        ),
+    };
+    Finding::pass(message).with_details(details)
+}
+
+/// bubblewrap's first version that can stop a sandboxed command from creating a user
+/// namespace (`--disable-userns`), through which it could undo the sandbox's write denials.
+const MIN_BWRAP: (u64, u64, u64) = (0, 8, 0);
+
+/// What the OS sandbox needs on this machine, as problems (none: it can run).
+fn sandbox_dependencies() -> Vec<String> {
+    let mut problems = Vec::new();
+    if cfg!(target_os = "linux") {
+        match find_on_path("bwrap") {
+            None => problems.push(
+                "bubblewrap (bwrap) is not on PATH: Claude Code refuses to start with the sandbox required".into(),
+            ),
+            Some(bwrap) => {
+                match crate::config::version_output(&bwrap, VERSION_TIMEOUT) {
+                    Ok(said) => {
+                        let version = said.rsplit(' ').next().and_then(Version::parse);
+                        match version {
+                            Some(Version(a, b, c)) if (a, b, c) >= MIN_BWRAP => {}
+                            Some(v) => problems.push(format!(
+                                "{} is bubblewrap {v}: older than 0.8.0, it cannot keep a sandboxed command from undoing the write denials in a user namespace",
+                                bwrap.display()
+                            )),
+                            None => problems.push(format!("cannot read a version from `{} --version`: {said:?}", bwrap.display())),
+                        }
+                    }
+                    Err(e) => problems.push(format!("{} --version failed: {e}", bwrap.display())),
+                }
+                if is_setuid(&bwrap) {
+                    problems.push(format!(
+                        "{} is setuid root: Claude Code's sandbox needs unprivileged user namespaces instead",
+                        bwrap.display()
+                    ));
+                }
+            }
+        }
+        if find_on_path("socat").is_none() {
+            problems.push(
+                "socat is not on PATH: Claude Code's Linux sandbox needs it for the network proxy"
+                    .into(),
+            );
+        }
+    } else if cfg!(target_os = "macos") {
+        if !Path::new("/usr/bin/sandbox-exec").exists() {
+            problems.push("/usr/bin/sandbox-exec is missing: Seatbelt cannot run".into());
+        }
+    } else {
+        problems.push("hookledger does not check the sandbox on this platform".into());
+    }
+    problems
+}
+
+#[cfg(unix)]
+fn is_setuid(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o4000 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_setuid(_path: &Path) -> bool {
+    false
+}
+
+/// Claude Code's OS sandbox for Bash: whether the managed policy requires it, whether the
+/// effective settings enforce it (managed tier, no way out, no start without it), whether this
+/// machine can run it, and whether it covers this user's hookledger directory.
+fn sandbox(ctx: &Context) -> Finding {
+    let (layers, _) = policy_file::load_layers_from(&ctx.managed_policy_dir, &ctx.hookledger_home);
+    let options = crate::policy::sandbox::managed_options(&layers);
+    let required = options.mode == Some(policy_file::SandboxMode::Require);
+    let state = claude::sandbox_state(&ctx.settings);
+    let install_fix =
+        "sudo hookledger install --managed --sandbox (and install bubblewrap and socat on Linux)";
+    if !required && !state.enabled {
+        return Finding::pass(
+            "not enabled, and the managed policy does not require it: Bash is confined by hookledger's analysis only",
+        );
+    }
+    let mut problems = sandbox_dependencies();
+    let mut details = Vec::new();
+    let where_ = |s: &claude::SandboxState| match (&s.source, &s.file) {
+        (Some(scope), Some(file)) => format!("{} settings ({})", scope.label(), file.display()),
+        _ => "no settings file".into(),
+    };
+    if !state.enforced_by_managed() {
+        let mut missing = Vec::new();
+        if !state.enabled {
+            missing.push("sandbox.enabled is not true".to_owned());
+        } else if state.source != Some(Scope::Managed) {
+            missing.push(format!(
+                "it is enabled by {}, which a user can change",
+                where_(&state)
+            ));
+        }
+        if state.allow_unsandboxed_commands {
+            missing
+                .push("allowUnsandboxedCommands is not false: a call can ask to leave it".into());
+        }
+        if !state.fail_if_unavailable {
+            missing.push(
+                "failIfUnavailable is not true: where it cannot start, commands run unsandboxed"
+                    .into(),
+            );
+        }
+        problems.push(format!(
+            "not enforced by managed settings: {}",
+            missing.join("; ")
+        ));
+    } else {
+        details.push(format!("enforced by {}", where_(&state)));
+        // The per-user spelling a managed install writes must name this user's directory.
+        let home = crate::config::user_home();
+        let covered = ["denyWrite"].iter().all(|list| {
+            managed_list(&ctx.settings, list).iter().any(|entry| {
+                let path = expand_home(entry, home.as_deref());
+                ctx.hookledger_home.starts_with(&path)
+            })
+        });
+        if !covered {
+            problems.push(format!(
+                "{} (this user's hookledger directory) is not in sandbox.filesystem.denyWrite: a sandboxed command can write the ledger (HOOKLEDGER_HOME or XDG_DATA_HOME moved it)",
+                ctx.hookledger_home.display()
+            ));
+        }
+    }
+    for (scope, command) in &state.excluded_commands {
+        details.push(format!(
+            "excludedCommands {command:?} ({} settings) runs outside the sandbox, with hookledger's analysis only",
+            scope.label()
+        ));
+    }
+    match claude::managed_value(&ctx.settings, &["sandbox", "network"]) {
+        Some((network, file)) => details.push(format!(
+            "network: {} ({})",
+            network,
+            file.display()
+        )),
+        None => details.push(
+            "network: not configured: sandboxed commands reach only domains a user approves when asked, and not the host's localhost (Linux)".into(),
+        ),
+    }
+    if problems.is_empty() {
+        let why = if required {
+            "required by the managed policy, "
+        } else {
+            ""
+        };
+        return Finding::pass(format!(
+            "{why}enforced: Bash runs in Claude Code's OS sandbox, and this machine can run it"
+        ))
+        .with_details(details);
+    }
+    let message = if required {
+        "the managed policy requires Claude Code's OS sandbox, and it is not in force here"
+    } else {
+        "Claude Code's OS sandbox is enabled but not in force here"
+    };
+    Finding::fail(message, install_fix).with_details(problems.into_iter().chain(details).collect())
+}
+
+/// Every entry of `sandbox.filesystem.<list>` across the managed tier (Claude Code merges them).
+fn managed_list(files: &[SettingsFile], list: &str) -> Vec<String> {
+    files
+        .iter()
+        .filter(|f| f.scope == Scope::Managed)
+        .filter_map(|f| claude::get_path(&f.settings, &["sandbox", "filesystem", list]))
+        .filter_map(serde_json::Value::as_array)
+        .flatten()
+        .filter_map(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn expand_home(entry: &str, home: Option<&Path>) -> PathBuf {
+    match (entry.strip_prefix("~/"), home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(entry.trim_end_matches("/**")),
+    }
+}
+
 fn policy_valid(ctx: &Context) -> Finding {
     let (layers, errors) =
         policy_file::load_layers_from(&ctx.managed_policy_dir, &ctx.hookledger_home);
@@ -903,7 +1172,15 @@ fn claude_code_version(ctx: &Context) -> Finding {
         }
     }
     if problems.is_empty() {
-        return Finding::pass(lines.join("; "));
+        let older: Vec<String> = seen
+            .iter()
+            .filter_map(|(version, _)| Version::parse(version))
+            .filter(|v| *v < CURRENT_SURFACE_VERSION)
+            .map(|v| format!(
+                "{v} is older than {CURRENT_SURFACE_VERSION}: skills' inline commands reach no hook (set disableSkillShellExecution: sudo hookledger install --managed --disable-skill-shell), and a hook that cannot start lets the action through (onFailure is ignored)"
+            ))
+            .collect();
+        return Finding::pass(lines.join("; ")).with_details(older);
     }
     Finding::fail(
         "Claude Code is too old for hookledger's hooks, or cannot be asked",

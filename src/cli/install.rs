@@ -15,9 +15,21 @@ pub struct InstallArgs {
     /// The hookledger binary the hooks run [default: this binary]
     #[arg(long, value_name = "PATH")]
     pub binary: Option<PathBuf>,
-    /// Set allowManagedHooksOnly, so only managed hooks (hookledger's among them) run
+    /// Lock Claude Code down to what managed settings allow: only managed hooks
+    /// (allowManagedHooksOnly) and mods (allowManagedModsOnly), no side-loaded plugins, agents
+    /// or MCP servers (disableSideloadFlags), no command-sourced plugins
+    /// (disableCommandPluginSources)
     #[arg(long, requires = "managed")]
     pub lock_hooks: bool,
+    /// Set disableSkillShellExecution: skills' and commands' inline `!` commands become
+    /// placeholders (for Claude Code older than 2.1.332, where they reach no hook)
+    #[arg(long, requires = "managed")]
+    pub disable_skill_shell: bool,
+    /// Turn on Claude Code's OS sandbox for Bash with no way out, and compile the managed
+    /// policy's path rules and hookledger's self-protection into it (`policy check` shows
+    /// what is enforced by the OS)
+    #[arg(long, requires = "managed")]
+    pub sandbox: bool,
     /// Print the resulting settings instead of writing anything
     #[arg(long)]
     pub dry_run: bool,
@@ -101,6 +113,8 @@ pub fn run_install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
         target: args.target.target()?,
         binary: Some(binary),
         lock_hooks: args.lock_hooks,
+        disable_skill_shell: args.disable_skill_shell,
+        sandbox: args.sandbox,
         dry_run: args.dry_run,
     };
     let report = install::install(&request).map_err(|e| needs_root(e, args.target.managed))?;
@@ -116,6 +130,8 @@ pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
         target: args.target.target()?,
         binary: None,
         lock_hooks: false,
+        disable_skill_shell: false,
+        sandbox: false,
         dry_run: args.dry_run,
     };
     let report = install::uninstall(&request).map_err(|e| needs_root(e, args.target.managed))?;
@@ -184,14 +200,43 @@ fn render(report: &Report) -> String {
         text.push_str(&format!("backup   {backup}\n"));
     }
     if report.scope == "managed" && report.action == "install" {
-        text.push_str(&format!(
-            "allowManagedHooksOnly {}\n",
-            if report.lock_hooks {
-                "on: only managed hooks run"
+        let held = |path: &[&str]| report.lock_down.contains(&path.join("."));
+        for lock in crate::config::claude::LOCK_DOWN {
+            let key = lock.path.last().copied().unwrap_or_default();
+            text.push_str(&if held(lock.path) {
+                format!("lock     {key} on: no {}\n", lock.what)
             } else {
-                "not set by hookledger"
+                format!("lock     {key} not set by hookledger\n")
+            });
+        }
+        if report.skill_shell_disabled {
+            text.push_str(
+                "lock     disableSkillShellExecution on: skills' inline commands do not run\n",
+            );
+        }
+        match &report.sandbox {
+            Some(sandbox) => {
+                text.push_str(&format!(
+                    "sandbox  on, no way out: {} read and {} write denials, {} read exceptions, {} permission rules\n",
+                    sandbox.deny_read, sandbox.deny_write, sandbox.allow_read, sandbox.permission_rules
+                ));
+                if !sandbox.network_configured {
+                    text.push_str("sandbox  network: not configured by the policy; sandboxed commands reach only domains a user approves when asked, none where no one can be asked (claude -p), and not the host's localhost (Linux). Set \"sandbox\": {\"network\": {...}} in the managed policy (docs/deployment.md)\n");
+                }
+                for rule in &sandbox.hook_only {
+                    text.push_str(&format!(
+                        "sandbox  hook only: {} {}{}\n",
+                        rule.list,
+                        rule.pattern,
+                        rule.note
+                            .as_deref()
+                            .map(|n| format!(" ({n})"))
+                            .unwrap_or_default()
+                    ));
+                }
             }
-        ));
+            None => text.push_str("sandbox  not turned on by hookledger\n"),
+        }
     }
     if let Some(policy) = &report.policy {
         text.push_str(&policy_line(policy));

@@ -73,6 +73,7 @@ fn check(paths: &Paths, as_json: bool) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|l| json!({"layer": l.layer, "path": l.path.display().to_string()}))
         .collect();
+    let os = os_enforcement(&policy.layers);
     let report = json!({
         "valid": errors.is_empty(),
         "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -81,6 +82,7 @@ fn check(paths: &Paths, as_json: bool) -> anyhow::Result<ExitCode> {
         "user_policy": paths.home.join(file::POLICY_FILE).display().to_string(),
         "files": files,
         "effective": policy.effective_summary(),
+        "os_enforcement": os,
     });
     if as_json {
         super::out(&format!("{report}\n"))?;
@@ -107,6 +109,7 @@ fn check(paths: &Paths, as_json: bool) -> anyhow::Result<ExitCode> {
             "effective policy:\n{}\n",
             serde_json::to_string_pretty(&report["effective"])?
         ));
+        text.push_str(&render_os(&report["os_enforcement"]));
         super::out(&text)?;
     }
     Ok(if errors.is_empty() {
@@ -114,6 +117,93 @@ fn check(paths: &Paths, as_json: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Which rules Claude Code's OS sandbox enforces for Bash, and which the hook alone: what the
+/// managed policy and self-protection compile to, checked against the managed settings in
+/// force on this machine.
+fn os_enforcement(layers: &[file::LoadedLayer]) -> Value {
+    use crate::config::claude::{self, Locations, Scope};
+    use crate::policy::sandbox;
+    let files = claude::load_layers(&Locations::discover(None, std::env::current_dir().ok()));
+    let state = claude::sandbox_state(&files);
+    let enforced = state.enforced_by_managed();
+    // The binary the managed registrations run is the one a managed install protects.
+    let binary = claude::registrations(&files)
+        .into_iter()
+        .find(|r| r.scope == Scope::Managed)
+        .map(|r| PathBuf::from(r.binary));
+    let protected = crate::config::protected::protected_set(
+        &crate::config::protected::ProtectedContext::managed(None, binary),
+    );
+    let options = sandbox::managed_options(layers);
+    let compiled = sandbox::compile(layers, &protected, &options);
+    let managed_entries = |setting: &str| -> Vec<String> {
+        let path: Vec<&str> = setting.split('.').collect();
+        files
+            .iter()
+            .filter(|f| f.scope == Scope::Managed)
+            .filter_map(|f| claude::get_path(&f.settings, &path))
+            .filter_map(Value::as_array)
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    };
+    let present = |setting: &str, value: &str| managed_entries(setting).iter().any(|e| e == value);
+    let rules = sandbox::in_force(compiled.coverage, &present, enforced);
+    let count = |code: &str| {
+        rules
+            .iter()
+            .filter(|r| r.enforcement.code() == code)
+            .count()
+    };
+    json!({
+        "sandbox": {
+            "enabled": state.enabled,
+            "enforced_by_managed_settings": enforced,
+            "allow_unsandboxed_commands": state.allow_unsandboxed_commands,
+            "fail_if_unavailable": state.fail_if_unavailable,
+            "source": state.source,
+            "file": state.file.as_ref().map(|f| f.display().to_string()),
+            "required_by_policy": options.mode == Some(file::SandboxMode::Require),
+        },
+        "counts": {
+            "os": count("os"),
+            "os-in-start-dir": count("os-in-start-dir"),
+            "claude-code-default": count("claude-code-default"),
+            "hook-only": count("hook-only"),
+        },
+        "rules": rules,
+    })
+}
+
+fn render_os(os: &Value) -> String {
+    let sandbox = &os["sandbox"];
+    let mut text = String::from("OS enforcement (Claude Code's sandbox, for Bash): ");
+    text.push_str(&if sandbox["enforced_by_managed_settings"] == true {
+        format!(
+            "enforced by managed settings ({})\n",
+            sandbox["file"].as_str().unwrap_or("?")
+        )
+    } else if sandbox["enabled"] == true {
+        "enabled, but not enforced by managed settings: every rule is the hook's alone\n".to_owned()
+    } else {
+        "not enabled: every rule is the hook's alone (sudo hookledger install --managed --sandbox)\n".to_owned()
+    });
+    for rule in os["rules"].as_array().into_iter().flatten() {
+        let note = rule["note"]
+            .as_str()
+            .map(|n| format!("  ({n})"))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "  {:<19} {:<15} {}{note}\n",
+            rule["enforcement"].as_str().unwrap_or(""),
+            rule["list"].as_str().unwrap_or(""),
+            rule["pattern"].as_str().unwrap_or("")
+        ));
+    }
+    text
 }
 
 fn explain(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {

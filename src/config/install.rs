@@ -30,7 +30,6 @@ use crate::policy::file::{self as policy_file, POLICY_FILE};
 /// The managed policy written when none exists: records everything, refuses nothing beyond
 /// self-protection (see docs/deployment.md).
 pub const DEFAULT_POLICY: &str = include_str!("../../hooks/managed-policy.json");
-const LOCK_KEY: &str = "allowManagedHooksOnly";
 /// In hookledger's managed directory: what a main-file install changed besides its handlers.
 const STATE_FILE: &str = "install-state.json";
 
@@ -50,7 +49,14 @@ pub struct Request {
     pub target: Target,
     /// The binary hooks run (install only).
     pub binary: Option<PathBuf>,
+    /// The lock-down settings ([`claude::LOCK_DOWN`]): managed hooks and mods only, no
+    /// side-loaded or command-sourced plugins.
     pub lock_hooks: bool,
+    /// `disableSkillShellExecution`, for fleets on Claude Code older than 2.1.332.
+    pub disable_skill_shell: bool,
+    /// Turn on Claude Code's OS sandbox with the managed policy compiled into it (the managed
+    /// policy's `sandbox` key may also ask for it, or forbid it).
+    pub sandbox: bool,
     pub dry_run: bool,
 }
 
@@ -76,9 +82,15 @@ pub enum InstallError {
     )]
     NotHookledger { path: PathBuf, said: String },
     #[error(
-        "--lock-hooks needs --managed: Claude Code reads allowManagedHooksOnly only from managed settings"
+        "{0} needs --managed: Claude Code reads it only from managed settings (a user could undo it anywhere else)"
     )]
-    LockNeedsManaged,
+    NeedsManaged(&'static str),
+    #[error(
+        "--sandbox needs the managed-settings.d drop-in (Linux, macOS): its settings are hookledger's own there, and uninstall removes them with the file"
+    )]
+    SandboxNeedsDropIn,
+    #[error("cannot turn the sandbox on: {0} (nothing was changed)")]
+    Sandbox(String),
     #[error("{path} is a symlink to nothing; fix or remove it (nothing was changed)")]
     DanglingSymlink { path: PathBuf },
     #[error("{path} is not valid JSON ({message}); remove it to let hookledger recreate it")]
@@ -132,6 +144,20 @@ impl FileOutcome {
     }
 }
 
+/// What a sandboxed install wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct SandboxReport {
+    pub deny_read: usize,
+    pub deny_write: usize,
+    pub allow_read: usize,
+    pub permission_rules: usize,
+    /// Whether the managed policy gives `sandbox.network`; without it Claude Code asks about
+    /// every domain (and denies where no one can answer).
+    pub network_configured: bool,
+    /// Rules left to the hook alone.
+    pub hook_only: Vec<crate::policy::sandbox::Coverage>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub action: &'static str,
@@ -143,8 +169,14 @@ pub struct Report {
     /// The events registered (install) or unregistered (uninstall).
     pub events: Vec<String>,
     pub handlers_removed: usize,
-    /// Whether hookledger's install now holds `allowManagedHooksOnly` on.
+    /// Whether hookledger's install now holds every lock-down setting on.
     pub lock_hooks: bool,
+    /// The lock-down settings hookledger's install holds on (dotted paths).
+    pub lock_down: Vec<String>,
+    /// Whether hookledger's install holds `disableSkillShellExecution` on.
+    pub skill_shell_disabled: bool,
+    /// The sandbox written into managed settings, when it is on.
+    pub sandbox: Option<SandboxReport>,
     pub policy: Option<FileOutcome>,
     /// The settings file's contents afterwards, for `--dry-run`.
     #[serde(skip)]
@@ -223,8 +255,16 @@ pub fn check_binary(binary: &Path) -> Result<(), InstallError> {
 
 pub fn install(request: &Request) -> Result<Report, InstallError> {
     let paths = paths(&request.target);
-    if request.lock_hooks && paths.managed.is_none() {
-        return Err(InstallError::LockNeedsManaged);
+    if paths.managed.is_none() {
+        for (asked, what) in [
+            (request.lock_hooks, "--lock-hooks"),
+            (request.disable_skill_shell, "--disable-skill-shell"),
+            (request.sandbox, "--sandbox"),
+        ] {
+            if asked {
+                return Err(InstallError::NeedsManaged(what));
+            }
+        }
     }
     let binary = request
         .binary
@@ -242,7 +282,16 @@ pub fn install(request: &Request) -> Result<Report, InstallError> {
         Some(m) if m.main_file_mode => read_state(&m.policy_dir.join(STATE_FILE))?,
         _ => Map::new(),
     };
-    let lock_hooks = apply_lock(&mut settings, &mut state, &paths, request.lock_hooks);
+    let lock_down = apply_locks(
+        &mut settings,
+        &mut state,
+        &paths,
+        &wanted_locks(request.lock_hooks, request.disable_skill_shell),
+    )?;
+    let sandbox = match &paths.managed {
+        Some(managed) => apply_sandbox(&mut settings, &paths, managed, binary, request.sandbox)?,
+        None => None,
+    };
 
     if !request.dry_run {
         check_binary(binary)?;
@@ -255,7 +304,12 @@ pub fn install(request: &Request) -> Result<Report, InstallError> {
         binary: Some(binary_text),
         events: claude::snippet_events(),
         handlers_removed: 0,
-        lock_hooks,
+        lock_hooks: claude::LOCK_DOWN
+            .iter()
+            .all(|l| lock_down.contains(&l.path.join("."))),
+        skill_shell_disabled: lock_down.iter().any(|k| k == claude::SKILL_SHELL_KEY),
+        lock_down,
+        sandbox,
         policy: None,
         settings_after: settings.clone(),
     };
@@ -299,7 +353,12 @@ pub fn uninstall(request: &Request) -> Result<Report, InstallError> {
         Some(m) if m.main_file_mode => read_state(&m.policy_dir.join(STATE_FILE))?,
         _ => Map::new(),
     };
-    apply_lock(&mut settings, &mut state, &paths, false);
+    apply_locks(&mut settings, &mut state, &paths, &[])?;
+    if paths.owned {
+        // The drop-in is hookledger's own file: its sandbox and permission rules are ours.
+        settings.remove("sandbox");
+        settings.remove("permissions");
+    }
     let mut report = Report {
         action: "uninstall",
         scope: scope_name(&paths),
@@ -313,6 +372,9 @@ pub fn uninstall(request: &Request) -> Result<Report, InstallError> {
         },
         handlers_removed: removed,
         lock_hooks: false,
+        lock_down: Vec::new(),
+        skill_shell_disabled: false,
+        sandbox: None,
         policy: None,
         settings_after: settings.clone(),
     };
@@ -350,59 +412,207 @@ fn scope_name(paths: &Paths) -> &'static str {
     }
 }
 
-/// Sets or clears `allowManagedHooksOnly` as requested, touching only a value hookledger set.
-/// Returns whether hookledger's install holds it on afterwards.
-fn apply_lock(
+/// The settings (dotted paths into the settings object) an install holds on.
+fn wanted_locks(lock_hooks: bool, disable_skill_shell: bool) -> Vec<Vec<&'static str>> {
+    let mut wanted: Vec<Vec<&'static str>> = Vec::new();
+    if lock_hooks {
+        wanted.extend(claude::LOCK_DOWN.iter().map(|l| l.path.to_vec()));
+    }
+    if disable_skill_shell {
+        wanted.push(vec![claude::SKILL_SHELL_KEY]);
+    }
+    wanted
+}
+
+/// Every setting an install may hold on, wanted or not: the ones not wanted are cleared.
+fn every_lock() -> Vec<Vec<&'static str>> {
+    wanted_locks(true, true)
+}
+
+fn set_path(
+    settings: &mut Map<String, Value>,
+    path: &[&str],
+    value: Value,
+    file: &Path,
+) -> Result<(), InstallError> {
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
+    let mut current = settings;
+    for (depth, key) in parents.iter().enumerate() {
+        let entry = current
+            .entry((*key).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(next) = entry else {
+            return Err(InstallError::Settings(SettingsError::WrongShape {
+                path: file.to_owned(),
+                key: path[..=depth].join("."),
+                expected: "an object",
+            }));
+        };
+        current = next;
+    }
+    current.insert((*last).to_owned(), value);
+    Ok(())
+}
+
+/// Removes the setting at `path`, and the objects above it that this leaves empty.
+fn remove_path(settings: &mut Map<String, Value>, path: &[&str]) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        settings.remove(*first);
+        return;
+    }
+    if let Some(Value::Object(inner)) = settings.get_mut(*first) {
+        remove_path(inner, rest);
+        if inner.is_empty() {
+            settings.remove(*first);
+        }
+    }
+}
+
+/// Sets the `wanted` settings to `true` and clears the others, touching only values hookledger
+/// set. Returns the dotted paths hookledger's install holds on afterwards.
+///
+/// In the drop-in every one of them is ours. In `managed-settings.json` the value before is kept
+/// in hookledger's state file so uninstall can put it back, and one the organisation had set to
+/// `true` already is left alone (not ours to record or remove).
+fn apply_locks(
     settings: &mut Map<String, Value>,
     state: &mut Map<String, Value>,
     paths: &Paths,
-    lock: bool,
-) -> bool {
+    wanted: &[Vec<&'static str>],
+) -> Result<Vec<String>, InstallError> {
     let Some(managed) = &paths.managed else {
-        return false;
+        return Ok(Vec::new());
     };
-    if !managed.main_file_mode {
-        // The drop-in is hookledger's own file: the key there is ours.
-        if lock {
-            settings.insert(LOCK_KEY.into(), Value::Bool(true));
-        } else {
-            settings.remove(LOCK_KEY);
-        }
-        return lock;
-    }
-    let ours = state.get(LOCK_KEY).cloned();
-    match (lock, ours) {
-        (true, Some(_)) => {
-            settings.insert(LOCK_KEY.into(), Value::Bool(true));
-            true
-        }
-        (true, None) => {
-            if settings.get(LOCK_KEY) == Some(&Value::Bool(true)) {
-                // Set by the organisation: not ours to record or to remove later.
-                return false;
+    let mut held = Vec::new();
+    for path in every_lock() {
+        let key = path.join(".");
+        let lock = wanted.contains(&path);
+        let current = claude::get_path(settings, &path).cloned();
+        if !managed.main_file_mode {
+            if lock {
+                set_path(settings, &path, Value::Bool(true), &paths.settings)?;
+                held.push(key);
+            } else {
+                remove_path(settings, &path);
             }
-            let previous = settings.get(LOCK_KEY).cloned().unwrap_or(Value::Null);
-            state.insert(LOCK_KEY.into(), json!({ "previous": previous }));
-            settings.insert(LOCK_KEY.into(), Value::Bool(true));
-            true
+            continue;
         }
-        (false, Some(record)) => {
-            // Only put back what is still as hookledger left it.
-            if settings.get(LOCK_KEY) == Some(&Value::Bool(true)) {
-                match record.get("previous") {
-                    Some(Value::Null) | None => {
-                        settings.remove(LOCK_KEY);
-                    }
-                    Some(previous) => {
-                        settings.insert(LOCK_KEY.into(), previous.clone());
+        match (lock, state.get(&key).cloned()) {
+            (true, Some(_)) => {
+                set_path(settings, &path, Value::Bool(true), &paths.settings)?;
+                held.push(key);
+            }
+            (true, None) => {
+                if current == Some(Value::Bool(true)) {
+                    continue;
+                }
+                set_path(settings, &path, Value::Bool(true), &paths.settings)?;
+                state.insert(
+                    key.clone(),
+                    json!({ "previous": current.unwrap_or(Value::Null) }),
+                );
+                held.push(key);
+            }
+            (false, Some(record)) => {
+                // Only put back what is still as hookledger left it.
+                if current == Some(Value::Bool(true)) {
+                    match record.get("previous") {
+                        Some(Value::Null) | None => remove_path(settings, &path),
+                        Some(previous) => {
+                            set_path(settings, &path, previous.clone(), &paths.settings)?;
+                        }
                     }
                 }
+                state.remove(&key);
             }
-            state.remove(LOCK_KEY);
-            false
+            (false, None) => {}
         }
-        (false, None) => false,
     }
+    Ok(held)
+}
+
+/// Writes (or removes) the sandbox in hookledger's drop-in: on when `--sandbox` or the managed
+/// policy's `"sandbox": "require"` asks, with the managed policy and self-protection compiled
+/// into it.
+fn apply_sandbox(
+    settings: &mut Map<String, Value>,
+    paths: &Paths,
+    managed: &ManagedPaths,
+    binary: &Path,
+    flag: bool,
+) -> Result<Option<SandboxReport>, InstallError> {
+    use crate::policy::sandbox;
+    let policy_path = managed.policy_dir.join(POLICY_FILE);
+    let layers: Vec<policy_file::LoadedLayer> = match std::fs::read_to_string(&policy_path) {
+        Ok(text) => match policy_file::parse(&policy_path, &text) {
+            Ok(file) => vec![policy_file::LoadedLayer {
+                layer: crate::policy::Layer::Managed,
+                path: policy_path.clone(),
+                file,
+            }],
+            // A broken policy cannot say "off": only an explicit --sandbox proceeds, and then
+            // without its rules, which stay with the hook (and its `on_error`).
+            Err(e) if flag => {
+                return Err(InstallError::Sandbox(format!(
+                    "the managed policy is invalid ({e}); fix it first"
+                )));
+            }
+            Err(_) => Vec::new(),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io_error("read", &policy_path)(e)),
+    };
+    let options = sandbox::managed_options(&layers);
+    let on = sandbox::wanted(&options, flag).map_err(|e| InstallError::Sandbox(e.into()))?;
+    if !on {
+        if paths.owned {
+            settings.remove("sandbox");
+            settings.remove("permissions");
+        }
+        return Ok(None);
+    }
+    if managed.main_file_mode {
+        return Err(InstallError::SandboxNeedsDropIn);
+    }
+    let protected =
+        crate::config::protected::protected_set(&crate::config::protected::ProtectedContext {
+            binary: Some(binary.to_owned()),
+            managed_policy_dir: managed.policy_dir.clone(),
+            managed_settings_dir: managed.settings_dir.clone(),
+            ..crate::config::protected::ProtectedContext::managed(None, None)
+        });
+    let compiled = sandbox::compile(&layers, &protected, &options);
+    let count = |setting: &str| {
+        compiled
+            .coverage
+            .iter()
+            .flat_map(|c| &c.compiled)
+            .filter(|e| e.starts_with(setting))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    let report = SandboxReport {
+        deny_read: count("sandbox.filesystem.denyRead:"),
+        deny_write: count("sandbox.filesystem.denyWrite:"),
+        allow_read: count("sandbox.filesystem.allowRead:"),
+        permission_rules: count("permissions.deny:"),
+        network_configured: options.network.is_some(),
+        hook_only: compiled
+            .coverage
+            .iter()
+            .filter(|c| c.enforcement == sandbox::Enforcement::HookOnly)
+            .cloned()
+            .collect(),
+    };
+    settings.remove("sandbox");
+    settings.remove("permissions");
+    settings.extend(compiled.settings);
+    Ok(Some(report))
 }
 
 fn planned_change(original: Option<&Map<String, Value>>, after: &Map<String, Value>) -> Change {
@@ -416,10 +626,16 @@ fn planned_change(original: Option<&Map<String, Value>>, after: &Map<String, Val
 }
 
 /// Whether a settings file holds anything besides hookledger's own entries.
-fn has_foreign_content(settings: &Map<String, Value>) -> bool {
+fn has_foreign_content(settings: &Map<String, Value>, owned: bool) -> bool {
     let mut rest = settings.clone();
     claude::remove_registrations(&mut rest);
-    rest.remove(LOCK_KEY);
+    for path in every_lock() {
+        remove_path(&mut rest, &path);
+    }
+    if owned {
+        rest.remove("sandbox");
+        rest.remove("permissions");
+    }
     !rest.is_empty()
 }
 
@@ -436,7 +652,7 @@ fn save(
     if matches!(change, Change::Unchanged | Change::Absent) {
         return Ok(outcome);
     }
-    if original.is_some_and(has_foreign_content) {
+    if original.is_some_and(|o| has_foreign_content(o, paths.owned)) {
         outcome.backup = Some(backup(path)?.display().to_string());
     }
     let mode = paths.managed.as_ref().map(|_| 0o644);

@@ -9,6 +9,7 @@ it the platform data dir from `directories` is used (`~/.local/share/hookledger`
 
 pub mod claude;
 pub mod install;
+pub mod protected;
 
 use std::path::{Component, Path, PathBuf};
 

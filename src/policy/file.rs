@@ -61,6 +61,7 @@ pub struct PolicyFile {
     pub prompts: Option<PromptRules>,
     pub content_secrets: Option<Action>,
     pub git: Option<GitRules>,
+    pub sandbox: Option<SandboxSetting>,
 }
 
 /// What trailers `commit-msg` adds to a commit that carries AI-written lines.
@@ -123,6 +124,81 @@ pub struct ToolRules {
 pub struct PromptRules {
     pub store: Option<PromptStore>,
     pub secrets: Option<SecretsAction>,
+}
+
+/// The `sandbox` key: whether managed installs turn on Claude Code's OS sandbox for Bash, with
+/// this policy's path rules compiled into it (see `crate::policy::sandbox`). Read by
+/// `install --managed` and `doctor`, never by the hook.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum SandboxSetting {
+    Mode(SandboxMode),
+    Options(SandboxOptions),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxMode {
+    /// Enabled, no way out (`allowUnsandboxedCommands: false`), no start without it.
+    Require,
+    /// Not turned on by hookledger, even with `install --sandbox`.
+    Off,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxOptions {
+    pub mode: Option<SandboxMode>,
+    /// Compile repository-relative rules as Claude Code permission rules (`Read(**/.env)`),
+    /// the only form the sandbox applies relative to where Claude Code starts (default true).
+    pub permission_rules: Option<bool>,
+    /// Passed to Claude Code's `sandbox.network` as is.
+    pub network: Option<SandboxNetwork>,
+    /// Absolute or `~/` paths sandboxed commands may also write (`sandbox.filesystem.allowWrite`).
+    pub allow_write: Vec<String>,
+}
+
+/// Claude Code's own `sandbox.network` keys (its camelCase names, so its documentation applies).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SandboxNetwork {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_domains: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied_domains: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_managed_domains_only: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strict_allowlist: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_proxy_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socks_proxy_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_local_binding: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_unix_sockets: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_all_unix_sockets: Option<bool>,
+}
+
+impl SandboxSetting {
+    pub fn mode(&self) -> Option<SandboxMode> {
+        match self {
+            SandboxSetting::Mode(mode) => Some(*mode),
+            SandboxSetting::Options(options) => options.mode,
+        }
+    }
+
+    pub fn options(&self) -> SandboxOptions {
+        match self {
+            SandboxSetting::Mode(mode) => SandboxOptions {
+                mode: Some(*mode),
+                ..SandboxOptions::default()
+            },
+            SandboxSetting::Options(options) => options.clone(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

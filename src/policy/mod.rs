@@ -10,6 +10,7 @@ pub mod eval;
 pub mod file;
 pub mod git;
 pub mod paths;
+pub mod sandbox;
 pub mod shell;
 
 use serde::Serialize;

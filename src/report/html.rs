@@ -32,6 +32,7 @@ pub fn render(report: &Report) -> String {
         tables::edits(report),
         tables::repositories(report),
         tables::reviews(report),
+        tables::controls(report),
     ] {
         titled(&mut page, &section);
     }

@@ -129,6 +129,7 @@ pub fn render(r: &Report) -> String {
         tables::edits(r),
         tables::repositories(r),
         tables::reviews(r),
+        tables::controls(r),
     ] {
         section(&mut md, "##", &s);
     }

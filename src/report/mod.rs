@@ -54,7 +54,28 @@ pub struct Report {
     pub edits_by_repository: Vec<RepositoryEdits>,
     pub repositories: Vec<RepositoryAccess>,
     pub reviews: Vec<Review>,
+    pub controls: Controls,
     pub integrity: Integrity,
+}
+
+/// Controls in force during the period's sessions, as each session-start recorded them.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Controls {
+    pub sandbox: SandboxControl,
+}
+
+/// Claude Code's OS sandbox for Bash, per session.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SandboxControl {
+    /// Enabled by managed settings, no way out, no start without it.
+    pub enforced_by_managed: u64,
+    /// Enforced, but by settings a user can change (a `--settings` file, user settings).
+    pub enforced_elsewhere: u64,
+    /// Enabled with a way out (`allowUnsandboxedCommands`) or without `failIfUnavailable`.
+    pub enabled_not_enforced: u64,
+    pub off: u64,
+    /// Session starts recorded before hookledger noted the sandbox.
+    pub unknown: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -287,6 +308,7 @@ struct Tally {
     repo_edits: BTreeMap<String, (RepositoryEdits, BTreeSet<String>, BTreeSet<String>)>,
     repos: BTreeMap<String, RepoSeen>,
     reviews: Vec<Review>,
+    controls: Controls,
     first_seq: Option<u64>,
     last_seq: Option<u64>,
     records: u64,
@@ -504,6 +526,17 @@ impl Tally {
                 }
             }
             "session-start" => {
+                let sandbox = &payload["sandbox"];
+                let counter = &mut self.controls.sandbox;
+                match (sandbox["enforced"].as_bool(), sandbox["enabled"].as_bool()) {
+                    (Some(true), _) if sandbox["source"] == "managed" => {
+                        counter.enforced_by_managed += 1;
+                    }
+                    (Some(true), _) => counter.enforced_elsewhere += 1,
+                    (Some(false), Some(true)) => counter.enabled_not_enforced += 1,
+                    (Some(false), _) => counter.off += 1,
+                    (None, _) => counter.unknown += 1,
+                }
                 if let Some(root) = payload["repository"]["root"].as_str() {
                     let seen = self.repos.entry(root.to_owned()).or_default();
                     for remote in payload["repository"]["remotes"]
@@ -779,6 +812,7 @@ impl Tally {
             edits_by_repository,
             repositories,
             reviews: self.reviews,
+            controls: self.controls,
             integrity: integrity(inputs),
         }
     }

@@ -363,3 +363,44 @@ pub fn cursors(r: &Report) -> Section {
         note: None,
     }
 }
+
+/// Controls in force, per session start.
+pub fn controls(r: &Report) -> Section {
+    let s = &r.controls.sandbox;
+    let rows: Vec<Vec<Cell>> = [
+        (
+            "enforced by managed settings",
+            "allow",
+            s.enforced_by_managed,
+        ),
+        (
+            "enforced by settings a user can change",
+            "ask",
+            s.enforced_elsewhere,
+        ),
+        ("enabled with a way out", "ask", s.enabled_not_enforced),
+        ("off", "deny", s.off),
+        ("not recorded (older hookledger)", "", s.unknown),
+    ]
+    .into_iter()
+    .filter(|(_, _, n)| *n > 0)
+    .map(|(state, class, n)| {
+        vec![
+            Cell::Text("OS sandbox for Bash".into()),
+            Cell::Tag(class, state.into()),
+            Cell::Number(n),
+        ]
+    })
+    .collect();
+    Section {
+        title: "Controls".into(),
+        when_empty: "No session started in this period.",
+        table: Table {
+            columns: vec!["Control", "State", "#Sessions"],
+            rows,
+        },
+        note: Some(
+            "Claude Code's OS sandbox (bubblewrap, Seatbelt) confines every Bash command whatever hookledger's analysis of it concludes; each session start records whether it was in force.".into(),
+        ),
+    }
+}

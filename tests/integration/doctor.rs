@@ -16,7 +16,10 @@ const CHECK_IDS: &[&str] = &[
     "hooks-enabled",
     "hooks-matcher",
     "hooks-unique",
+    "hooks-fail-closed",
+    "lock-down",
     "policy-valid",
+    "sandbox",
     "ledger-writable",
     "ledger-verifies",
     "spool-empty",
@@ -190,7 +193,7 @@ impl Machine {
         let fix = check(&result.1, id)["fix"].as_str().unwrap().to_owned();
         assert!(stdout.contains(&format!("fix: {fix}")), "{stdout}");
         assert!(
-            stdout.ends_with("13 checks: 12 passed, 1 failed\n"),
+            stdout.ends_with("16 checks: 15 passed, 1 failed\n"),
             "{stdout}"
         );
     }
@@ -288,7 +291,7 @@ fn healthy_install_passes_every_check() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("PASS  hooks-registered"), "{stdout}");
     assert!(
-        stdout.ends_with("13 checks: 13 passed, 0 failed\n"),
+        stdout.ends_with("16 checks: 16 passed, 0 failed\n"),
         "{stdout}"
     );
     assert!(
@@ -312,7 +315,7 @@ fn failing_check_prints_its_fix_in_text_mode() {
     assert!(stdout.contains("policy.json:2:"), "{stdout}");
     assert!(stdout.contains("fix: fix the file"), "{stdout}");
     assert!(
-        stdout.ends_with("13 checks: 12 passed, 1 failed\n"),
+        stdout.ends_with("16 checks: 15 passed, 1 failed\n"),
         "{stdout}"
     );
 }
