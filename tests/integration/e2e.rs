@@ -7,13 +7,28 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::support::claude_cli::{
-    ClaudeOpts, default_settings, ensure_claude, run_claude, temp_git_repo,
-    with_default_permissions,
+    CURRENT_VERSION, ClaudeOpts, PREVIOUS_VERSION, default_settings, ensure_claude_version,
+    run_claude, temp_git_repo, with_default_permissions,
 };
 use crate::support::fake_api::{FakeApi, Script, Turn};
 use crate::util::*;
 
 const MODEL: &str = "claude-test-opus-9-20261101";
+
+/// One test per Claude Code version in the matrix for a scenario that applies to both: the
+/// current release and the previous one, which fleets still run.
+macro_rules! on_both_versions {
+    ($scenario:ident => $previous:ident, $current:ident) => {
+        #[test]
+        fn $previous() {
+            $scenario(PREVIOUS_VERSION);
+        }
+        #[test]
+        fn $current() {
+            $scenario(CURRENT_VERSION);
+        }
+    };
+}
 
 /// Our own registration snippet, as `hookledger install` would merge it, plus allow rules so
 /// the tools run unattended in `-p` mode.
@@ -32,9 +47,10 @@ fn hookledger_settings(home: &Home) -> Value {
     )
 }
 
-#[test]
-fn real_claude_code_session_is_recorded_and_verifies() {
-    let Some(claude) = ensure_claude() else {
+on_both_versions!(session_is_recorded_and_verifies => real_claude_code_session_is_recorded_and_verifies_2_1_328, real_claude_code_session_is_recorded_and_verifies_2_1_332);
+
+fn session_is_recorded_and_verifies(version: &str) {
+    let Some(claude) = ensure_claude_version(version) else {
         return;
     };
     let home = Home::new();
@@ -179,7 +195,7 @@ fn real_claude_code_session_is_recorded_and_verifies() {
             edit["model"], MODEL,
             "by PostToolUse the call's own entry is on disk: {edit:#}"
         );
-        assert_eq!(edit["claude_code_version"], "2.1.328");
+        assert_eq!(edit["claude_code_version"], version);
     }
     let stop = home.records_of("stop").remove(0);
     assert_eq!(
@@ -187,7 +203,7 @@ fn real_claude_code_session_is_recorded_and_verifies() {
         "the stop record closes the prompt's turn"
     );
     assert_eq!(stop["model"], MODEL);
-    assert_eq!(stop["claude_code_version"], "2.1.328");
+    assert_eq!(stop["claude_code_version"], version);
     // The version comes from the transcript, which exists by the first edit at the latest
     // (its PostToolUse waits for the flush): every later record carries it.
     let records = home.records();
@@ -200,7 +216,7 @@ fn real_claude_code_session_is_recorded_and_verifies() {
         if *seq > first_edit
             && ["prompt", "tool-call", "edit", "tool-result", "stop"].contains(&kind.as_str())
         {
-            assert_eq!(record["claude_code_version"], "2.1.328", "seq {seq} {kind}");
+            assert_eq!(record["claude_code_version"], version, "seq {seq} {kind}");
         }
     }
 
@@ -280,9 +296,10 @@ fn real_claude_code_session_is_recorded_and_verifies() {
 /// A managed policy in force: Claude Code asks for an Edit of a workflow file and a Bash write
 /// to it, and both are refused by the hook and never happen; the ledger names the rules. A
 /// prompt carrying a cloud key is blocked before the model sees it.
-#[test]
-fn real_claude_code_denials_leave_files_untouched() {
-    let Some(claude) = ensure_claude() else {
+on_both_versions!(denials_leave_files_untouched => real_claude_code_denials_leave_files_untouched_2_1_328, real_claude_code_denials_leave_files_untouched_2_1_332);
+
+fn denials_leave_files_untouched(version: &str) {
+    let Some(claude) = ensure_claude_version(version) else {
         return;
     };
     let home = Home::new();
@@ -394,9 +411,10 @@ fn real_claude_code_denials_leave_files_untouched() {
 /// `~/.claude/settings.json`; the real Claude Code then runs on that install alone (no hook
 /// settings of the test's own), and `hookledger report` turns the session into the auditor's
 /// pack. The HTML is rendered by headless Chromium; the JSON numbers are the session's.
-#[test]
-fn real_claude_code_on_a_fresh_install_then_the_report() {
-    let Some(claude) = ensure_claude() else {
+on_both_versions!(on_a_fresh_install_then_the_report => real_claude_code_on_a_fresh_install_then_the_report_2_1_328, real_claude_code_on_a_fresh_install_then_the_report_2_1_332);
+
+fn on_a_fresh_install_then_the_report(version: &str) {
+    let Some(claude) = ensure_claude_version(version) else {
         return;
     };
     let machine = stable_tempdir();
@@ -502,7 +520,7 @@ fn real_claude_code_on_a_fresh_install_then_the_report() {
     );
     assert_eq!(report["models"][0]["tool_calls"], 3);
     assert_eq!(report["models"][0]["edits"], 1);
-    assert_eq!(report["claude_code_versions"][0]["version"], "2.1.328");
+    assert_eq!(report["claude_code_versions"][0]["version"], version);
     let edits = &report["edits_by_repository"][0];
     assert_eq!(edits["edits"], 1);
     assert_eq!(edits["models"], json!([MODEL]));
@@ -578,9 +596,10 @@ fn render_with_chromium(html: &Path, png: &Path) {
 /// Real Claude Code edits a repository, then the developer commits through hookledger's git
 /// shims: the commit carries the anchor trailer and the note, `git verify` passes, and fails
 /// once the ledger is altered.
-#[test]
-fn real_claude_code_edits_committed_through_the_git_shims() {
-    let Some(claude) = ensure_claude() else {
+on_both_versions!(edits_committed_through_the_git_shims => real_claude_code_edits_committed_through_the_git_shims_2_1_328, real_claude_code_edits_committed_through_the_git_shims_2_1_332);
+
+fn edits_committed_through_the_git_shims(version: &str) {
+    let Some(claude) = ensure_claude_version(version) else {
         return;
     };
     let home = Home::new();
@@ -691,4 +710,289 @@ fn real_claude_code_edits_committed_through_the_git_shims() {
         problems.contains("ledger-broken") && problems.contains("edit-mismatch"),
         "{report:#}"
     );
+}
+
+/// Records of the ledger at `ledger`, in order.
+fn ledger_records(ledger: &Path) -> Vec<(String, Value)> {
+    let conn =
+        rusqlite::Connection::open_with_flags(ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT kind, payload FROM records ORDER BY seq")
+        .unwrap();
+    stmt.query_map([], |r| {
+        let payload: Vec<u8> = r.get(1)?;
+        Ok((
+            r.get(0)?,
+            serde_json::from_slice(&payload).unwrap_or(Value::Null),
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// The scripted Bash calls' results as the model received them, by command.
+fn bash_results(api: &FakeApi) -> Vec<(String, crate::support::fake_api::ToolResultSeen)> {
+    api.emitted_tool_uses()
+        .into_iter()
+        .filter(|t| t.name == "Bash")
+        .filter_map(|t| {
+            let seen = api.tool_result(&t.id)?;
+            Some((t.input["command"].as_str().unwrap_or("").to_owned(), seen))
+        })
+        .collect()
+}
+
+/// The OS layer. A managed install with `--sandbox` is staged under a root; the drop-in it
+/// writes there is passed to the real Claude Code, byte for byte, through `--settings` (the
+/// test must not write the machine's /etc/claude-code, and Claude Code 2.1.332 has no switch
+/// to read managed settings from elsewhere; `--settings` settings are honoured the same way
+/// for the sandbox, hooks and permission rules). Claude Code starts in the user's home, so
+/// hookledger's directory is inside the directory sandboxed commands may write, and only the
+/// compiled denials protect it. The hook is told to let opaque commands through
+/// (`unanalyzable: allow`, the default managed policy's choice), so what stops them is the OS.
+#[test]
+fn real_claude_code_in_the_managed_sandbox() {
+    let Some(claude) = ensure_claude_version(CURRENT_VERSION) else {
+        return;
+    };
+    // Not under /tmp: the sandbox gives commands a private /tmp.
+    let machine = stable_tempdir();
+    let root = machine.path().join("root");
+    let home = machine.path().join("home");
+    let binary = install_binary(machine.path());
+    let policy_dir = root.join("etc/hookledger");
+    std::fs::create_dir_all(&policy_dir).unwrap();
+    std::fs::write(
+        policy_dir.join("policy.json"),
+        r#"{"version": 1, "unanalyzable": "allow", "paths": {"deny_read": ["**/.env"]}}"#,
+    )
+    .unwrap();
+    let install = std::process::Command::new(&binary)
+        .args(["install", "--managed", "--sandbox", "--root"])
+        .arg(&root)
+        .arg("--binary")
+        .arg(&binary)
+        .env_remove("HOOKLEDGER_MANAGED_DIR")
+        .output()
+        .unwrap();
+    assert!(install.status.success(), "{}", text(&install.stderr));
+    let drop_in = root.join("etc/claude-code/managed-settings.d/50-hookledger.json");
+    let settings: Value = serde_json::from_slice(&std::fs::read(&drop_in).unwrap()).unwrap();
+    assert_eq!(settings["sandbox"]["allowUnsandboxedCommands"], false);
+    assert_eq!(settings["permissions"]["deny"], json!(["Read(**/.env)"]));
+
+    crate::support::claude_cli::init_git_repo(&home, &[("README.md", "# Home\n")]);
+    let secret = "SANDBOX-SECRET-5f1e9c";
+    std::fs::write(home.join(".env"), format!("TOKEN={secret}\n")).unwrap();
+    let data = home.join(".local/share/hookledger");
+    let ledger = data.join("ledger.db");
+    let opaque_append = "eval \"echo x >> $(printf %s ~/.local/share/hookledger)/ledger.db\"";
+    let api = FakeApi::start(
+        Script::new(MODEL)
+            .turn(Turn::tool("Bash", json!({"command": "c='cat .env'; $c"})))
+            .turn(Turn::tool("Bash", json!({"command": format!("echo x >> {}", ledger.display())})))
+            .turn(Turn::tool("Bash", json!({"command": opaque_append})))
+            .turn(Turn::tool("Bash", json!({"command": "eval \"cat $(printf %s ~/.local/share/hookledger/keys)/*\""})))
+            .turn(Turn::tool("Bash", json!({"command": "eval \"echo ok > $(printf %s ~/.local/share)/other.txt\" && cat ~/.local/share/other.txt"})))
+            .turn(Turn::text("Done.")),
+    );
+    let mut opts = ClaudeOpts::new(&claude, &home, api.port(), "look around");
+    opts.home = Some(home.clone());
+    opts.settings = settings;
+    opts.extra_args = vec!["--allowedTools".into(), "Bash".into()];
+    opts.extra_env.push((
+        "HOOKLEDGER_MANAGED_DIR".into(),
+        policy_dir.display().to_string(),
+    ));
+    let run = run_claude(&opts);
+    assert!(run.success(), "{}\n{}", run.describe(), api.dump());
+    let passed: Value =
+        serde_json::from_slice(&std::fs::read(&run.settings_path).unwrap()).unwrap();
+    let written: Value = serde_json::from_slice(&std::fs::read(&drop_in).unwrap()).unwrap();
+    assert!(
+        passed == written,
+        "Claude Code ran on exactly the settings the install wrote"
+    );
+
+    let results = bash_results(&api);
+    assert_eq!(results.len(), 5, "{}", api.dump());
+    for request in api.requests() {
+        assert!(
+            !request.body.to_string().contains(secret),
+            ".env reached the model: {}",
+            api.dump()
+        );
+    }
+    let (_, env) = &results[0];
+    assert!(
+        env.is_error && env.text.contains("Permission denied"),
+        "{env:?}"
+    );
+    // The literal append is refused by the hook (self-protection) or the OS; the opaque one
+    // passes the hook and must be stopped by the OS.
+    let (_, literal) = &results[1];
+    assert!(literal.is_error, "{literal:?}");
+    let (_, opaque) = &results[2];
+    assert!(
+        opaque.is_error
+            && (opaque.text.contains("Read-only file system")
+                || opaque.text.contains("Permission denied")),
+        "{opaque:?}"
+    );
+    let (_, keys) = &results[3];
+    assert!(keys.is_error, "the signing key is not readable: {keys:?}");
+    let key_files: Vec<_> = std::fs::read_dir(data.join("keys")).unwrap().collect();
+    assert_eq!(key_files.len(), 1);
+    let (_, control) = &results[4];
+    assert!(
+        !control.is_error && control.text.contains("ok"),
+        "a write next to hookledger's directory still works: {control:?}"
+    );
+
+    let verify = std::process::Command::new(&binary)
+        .args(["verify", "--json", "--ledger"])
+        .arg(&ledger)
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    let records = ledger_records(&ledger);
+    let calls: Vec<&Value> = records
+        .iter()
+        .filter(|(k, _)| k == "tool-call")
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(
+        calls.len(),
+        5,
+        "every call is recorded by the hook: {calls:#?}"
+    );
+    assert_eq!(calls[0]["input"]["command"], "c='cat .env'; $c");
+    assert_eq!(calls[2]["input"]["command"], opaque_append);
+    assert_eq!(calls[2]["decision"]["action"], "allow", "{:#}", calls[2]);
+    let start = &records
+        .iter()
+        .find(|(k, _)| k == "session-start")
+        .unwrap()
+        .1;
+    assert_eq!(
+        start["sandbox"],
+        json!({"enabled": true, "allow_unsandboxed_commands": false, "fail_if_unavailable": true,
+               "enforced": true, "source": "flag", "file": run.settings_path.display().to_string(),
+               "excluded_commands": 0})
+    );
+}
+
+/// A slash command's inline `` !`cat .env` `` (PreSkillShellCommand, Claude Code 2.1.332) under
+/// a policy that denies reading `.env`: refused by the hook like the same Bash call, nothing of
+/// `.env` reaches the model, and the refusal is recorded with its rule.
+#[test]
+fn real_claude_code_gates_a_slash_commands_inline_shell() {
+    let Some(claude) = ensure_claude_version(CURRENT_VERSION) else {
+        return;
+    };
+    let home = Home::new();
+    let managed = tempfile::tempdir().unwrap();
+    std::fs::write(
+        managed.path().join("policy.json"),
+        r#"{"version": 1, "paths": {"deny_read": ["**/.env"]}}"#,
+    )
+    .unwrap();
+    let project = temp_git_repo("# Demo\n");
+    let secret = "SKILL-SECRET-83b2d1";
+    std::fs::write(project.path().join(".env"), format!("TOKEN={secret}\n")).unwrap();
+    let command = project.path().join(".claude/commands/leak.md");
+    std::fs::create_dir_all(command.parent().unwrap()).unwrap();
+    std::fs::write(
+        &command,
+        "---\ndescription: show the config\n---\nConfig is: !`cat .env`\n",
+    )
+    .unwrap();
+    let api = FakeApi::start(Script::new(MODEL).turn(Turn::text("Thanks.")));
+    let mut opts = ClaudeOpts::new(&claude, project.path(), api.port(), "/leak");
+    opts.settings = hookledger_settings(&home);
+    opts.extra_env
+        .push(("HOOKLEDGER_HOME".into(), home.home().display().to_string()));
+    opts.extra_env.push((
+        "HOOKLEDGER_MANAGED_DIR".into(),
+        managed.path().display().to_string(),
+    ));
+    let run = run_claude(&opts);
+    assert!(run.status.is_some(), "{}", run.describe());
+    for request in api.requests() {
+        assert!(
+            !request.body.to_string().contains(secret),
+            ".env reached the model: {}",
+            api.dump()
+        );
+    }
+    let skill = home.records_of("skill-shell-command");
+    assert_eq!(skill.len(), 1, "{:#?}", home.records());
+    let refused = &skill[0];
+    assert_eq!(refused["decision"]["action"], "deny", "{refused:#}");
+    assert_eq!(refused["decision"]["rule"], "path-deny-read");
+    assert_eq!(refused["decision"]["pattern"], "**/.env");
+    assert_eq!(refused["command_name"], "leak");
+    assert_eq!(refused["input"]["command"], "cat .env");
+    assert_eq!(refused["invoked_by"], "user");
+    assert!(
+        home.records_of("event").is_empty(),
+        "no generic records any more"
+    );
+    let (code, report) = home.verify_json();
+    assert_eq!(code, 0, "{report:#}");
+}
+
+/// `onFailure: "block"` on the gating registrations: with the binary gone from where it was
+/// registered, Claude Code 2.1.332 itself refuses the tool call. Without it, the same call
+/// runs: the control shows what the key changes.
+#[test]
+fn real_claude_code_refuses_when_the_hook_binary_is_gone() {
+    let Some(claude) = ensure_claude_version(CURRENT_VERSION) else {
+        return;
+    };
+    let home = Home::new();
+    let stage = stable_tempdir();
+    let gone = install_binary(stage.path());
+    let registered = hookledger_settings(&home);
+    std::fs::remove_file(&gone).unwrap();
+    for (on_failure, expect_run) in [(Some("block"), false), (None, true)] {
+        let project = temp_git_repo("# Demo\n");
+        let marker = project.path().join("marker");
+        let mut settings = registered.clone();
+        // Only the tool gate points at the missing binary: the prompt and the rest still run
+        // hookledger, so the model does make the call.
+        let handler = &mut settings["hooks"]["PreToolUse"][0]["hooks"][0];
+        handler["command"] = json!(gone);
+        match on_failure {
+            Some(value) => assert_eq!(handler["onFailure"], value, "the snippet sets it"),
+            None => {
+                handler.as_object_mut().unwrap().remove("onFailure");
+            }
+        }
+        let api = FakeApi::start(
+            Script::new(MODEL)
+                .turn(Turn::tool(
+                    "Bash",
+                    json!({"command": format!("touch {}", marker.display())}),
+                ))
+                .turn(Turn::text("Done.")),
+        );
+        let mut opts = ClaudeOpts::new(&claude, project.path(), api.port(), "make a marker");
+        opts.settings = settings;
+        opts.extra_env
+            .push(("HOOKLEDGER_HOME".into(), home.home().display().to_string()));
+        let run = run_claude(&opts);
+        assert!(run.success(), "{}\n{}", run.describe(), api.dump());
+        let results = bash_results(&api);
+        assert_eq!(results.len(), 1, "{}", api.dump());
+        assert_eq!(
+            marker.exists(),
+            expect_run,
+            "onFailure {on_failure:?}: {:?}",
+            results[0].1
+        );
+        assert_eq!(results[0].1.is_error, !expect_run, "{:?}", results[0].1);
+    }
 }
