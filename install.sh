@@ -13,6 +13,8 @@ ROOT=""
 BINARY=""
 SETTINGS=""
 LOCK_HOOKS=0
+SANDBOX=0
+SKILL_SHELL=0
 MANAGED_FILE=0
 REGISTER=1
 UNINSTALL=0
@@ -26,7 +28,15 @@ usage: ./install.sh [--user | --managed] [options]
   --managed         install for every user (run as root): /usr/local/bin/hookledger, hooks in
                     Claude Code's managed settings (a managed-settings.d drop-in), and a
                     record-only managed policy if none exists
-  --lock-hooks      with --managed: set allowManagedHooksOnly, so only managed hooks run
+  --lock-hooks      with --managed: only managed hooks and mods run, no side-loaded or
+                    command-sourced plugins (allowManagedHooksOnly, allowManagedModsOnly,
+                    disableSideloadFlags, disableCommandPluginSources)
+  --sandbox         with --managed: turn on Claude Code's OS sandbox for Bash with no way out,
+                    the managed policy's path rules and hookledger's self-protection compiled
+                    into it (needs bubblewrap and socat on Linux; see docs/deployment.md)
+  --disable-skill-shell
+                    with --managed: skills' inline `!` commands become placeholders (for
+                    Claude Code older than 2.1.332, where they reach no hook)
   --managed-file    with --managed: merge into managed-settings.json instead of a drop-in
   --prefix DIR      install the binary to DIR/bin (default ~/.local, or /usr/local with --managed)
   --root DIR        with --managed: treat DIR as the filesystem root for every system path
@@ -53,6 +63,8 @@ while [ $# -gt 0 ]; do
         --user) SCOPE=user; shift ;;
         --managed) SCOPE=managed; shift ;;
         --lock-hooks) LOCK_HOOKS=1; shift ;;
+        --sandbox) SANDBOX=1; shift ;;
+        --disable-skill-shell) SKILL_SHELL=1; shift ;;
         --managed-file) MANAGED_FILE=1; shift ;;
         --prefix) need_value "$@"; PREFIX="$2"; shift 2 ;;
         --prefix=*) PREFIX="${1#*=}"; shift ;;
@@ -91,6 +103,8 @@ if [ "$SCOPE" = managed ]; then
     fi
 else
     [ "$LOCK_HOOKS" = 0 ] || die "--lock-hooks needs --managed: Claude Code reads allowManagedHooksOnly only from managed settings"
+    [ "$SANDBOX" = 0 ] || die "--sandbox needs --managed: a sandbox in user settings is the user's to turn off"
+    [ "$SKILL_SHELL" = 0 ] || die "--disable-skill-shell needs --managed"
     [ "$MANAGED_FILE" = 0 ] || die "--managed-file needs --managed"
     [ -z "$ROOT" ] || die "--root needs --managed"
     if [ -z "$PREFIX" ]; then
@@ -163,11 +177,11 @@ else
 fi
 
 if [ "$REGISTER" = 1 ]; then
-    if [ "$LOCK_HOOKS" = 1 ]; then
-        register "$BIN" install --binary "$BIN" --lock-hooks
-    else
-        register "$BIN" install --binary "$BIN"
-    fi
+    set -- install --binary "$BIN"
+    [ "$LOCK_HOOKS" = 0 ] || set -- "$@" --lock-hooks
+    [ "$SANDBOX" = 0 ] || set -- "$@" --sandbox
+    [ "$SKILL_SHELL" = 0 ] || set -- "$@" --disable-skill-shell
+    register "$BIN" "$@"
 fi
 
 if [ "$SCOPE" = user ]; then

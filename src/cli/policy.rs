@@ -23,6 +23,10 @@ pub enum PolicyCommand {
         /// Print one JSON object
         #[arg(long)]
         json: bool,
+        /// Treat DIR as the filesystem root for the managed policy and Claude Code's managed
+        /// settings (a staged install)
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
     },
     /// Show the decision and the rule for a tool call or a prompt, without recording anything
     Explain(ExplainArgs),
@@ -59,21 +63,22 @@ pub struct ExplainArgs {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;
     match &args.command {
-        PolicyCommand::Check { json } => check(&paths, *json),
+        PolicyCommand::Check { json, root } => check(&paths, *json, root.as_deref()),
         PolicyCommand::Explain(explain_args) => explain(&paths, explain_args),
     }
 }
 
-fn check(paths: &Paths, as_json: bool) -> anyhow::Result<ExitCode> {
-    let (managed, from_env) = managed_dir();
-    let (layers, errors) = file::load_layers(&paths.home);
+fn check(paths: &Paths, as_json: bool, root: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let (_, from_env) = managed_dir();
+    let managed = file::managed_dir_under(root);
+    let (layers, errors) = file::load_layers_from(&managed, &paths.home);
     let policy = Policy::new(layers, &paths.home);
     let files: Vec<Value> = policy
         .layers
         .iter()
         .map(|l| json!({"layer": l.layer, "path": l.path.display().to_string()}))
         .collect();
-    let os = os_enforcement(&policy.layers);
+    let os = os_enforcement(&policy.layers, root);
     let report = json!({
         "valid": errors.is_empty(),
         "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -122,10 +127,10 @@ fn check(paths: &Paths, as_json: bool) -> anyhow::Result<ExitCode> {
 /// Which rules Claude Code's OS sandbox enforces for Bash, and which the hook alone: what the
 /// managed policy and self-protection compile to, checked against the managed settings in
 /// force on this machine.
-fn os_enforcement(layers: &[file::LoadedLayer]) -> Value {
+fn os_enforcement(layers: &[file::LoadedLayer], root: Option<&std::path::Path>) -> Value {
     use crate::config::claude::{self, Locations, Scope};
     use crate::policy::sandbox;
-    let files = claude::load_layers(&Locations::discover(None, std::env::current_dir().ok()));
+    let files = claude::load_layers(&Locations::discover(root, std::env::current_dir().ok()));
     let state = claude::sandbox_state(&files);
     let enforced = state.enforced_by_managed();
     // The binary the managed registrations run is the one a managed install protects.
@@ -134,7 +139,7 @@ fn os_enforcement(layers: &[file::LoadedLayer]) -> Value {
         .find(|r| r.scope == Scope::Managed)
         .map(|r| PathBuf::from(r.binary));
     let protected = crate::config::protected::protected_set(
-        &crate::config::protected::ProtectedContext::managed(None, binary),
+        &crate::config::protected::ProtectedContext::managed(root, binary),
     );
     let options = sandbox::managed_options(layers);
     let compiled = sandbox::compile(layers, &protected, &options);

@@ -474,6 +474,14 @@ fn bad_invocations_explain_themselves() {
             vec!["--root", "/x", "--binary", BIN],
             "--root needs --managed",
         ),
+        (
+            vec!["--sandbox", "--binary", BIN],
+            "--sandbox needs --managed",
+        ),
+        (
+            vec!["--disable-skill-shell", "--binary", BIN],
+            "--disable-skill-shell needs --managed",
+        ),
         (vec!["--binary", "/bin/true"], "not a hookledger binary"),
         (
             vec!["--binary", "/nonexistent/hookledger"],
@@ -500,4 +508,143 @@ fn bad_invocations_explain_themselves() {
     assert_ok(&out);
     assert!(text(&out.stdout).contains("--managed"));
     assert!(!home.path().join(".claude").exists(), "nothing was written");
+}
+
+/// `--lock-hooks` locks every surface Claude Code lets managed settings lock: hooks, mods,
+/// side-loaded and command-sourced plugins. In the drop-in they are hookledger's; uninstall
+/// leaves the system as it was.
+#[test]
+fn lock_hooks_locks_mods_and_side_loaded_plugins_too() {
+    let root = SystemRoot::new();
+    let before = tree(root.path());
+    let out = root.install_sh(&["--binary", BIN, "--lock-hooks", "--disable-skill-shell"]);
+    assert_ok(&out);
+    let drop_in = read_json(&root.drop_in());
+    assert_eq!(drop_in["allowManagedHooksOnly"], true);
+    assert_eq!(
+        drop_in["pluginConfigs"]["cc-plugin-sec-default@builtin"]["options"]["allowManagedModsOnly"],
+        true
+    );
+    assert_eq!(drop_in["disableSideloadFlags"], true);
+    assert_eq!(drop_in["disableCommandPluginSources"], true);
+    assert_eq!(drop_in["disableSkillShellExecution"], true);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("allowManagedModsOnly on"), "{stdout}");
+    // Installing again without them takes them out.
+    assert_ok(&root.install_sh(&["--binary", BIN]));
+    let drop_in = read_json(&root.drop_in());
+    for key in [
+        "allowManagedHooksOnly",
+        "pluginConfigs",
+        "disableSideloadFlags",
+        "disableCommandPluginSources",
+        "disableSkillShellExecution",
+    ] {
+        assert!(drop_in.get(key).is_none(), "{key}: {drop_in:#}");
+    }
+    assert_ok(&root.install_sh(&["--uninstall"]));
+    assert_eq!(tree(root.path()), before);
+}
+
+/// In `managed-settings.json` (Windows' layout) the organisation's own plugin options stay,
+/// and uninstall puts back exactly what was there.
+#[test]
+fn managed_file_mode_merges_the_mods_lock_into_the_organisations_plugin_options() {
+    let root = SystemRoot::new();
+    let managed = root.claude_dir().join("managed-settings.json");
+    let org = ORG_MANAGED.replacen(
+        '{',
+        "{\n  \"pluginConfigs\": {\"cc-plugin-sec-default@builtin\": {\"options\": {\"forceHotReloadPrompt\": true}}, \"other@market\": {\"options\": {\"x\": 1}}},",
+        1,
+    );
+    std::fs::write(&managed, &org).unwrap();
+    assert_ok(&root.install_sh(&["--binary", BIN, "--managed-file", "--lock-hooks"]));
+    let merged = read_json(&managed);
+    let options = &merged["pluginConfigs"]["cc-plugin-sec-default@builtin"]["options"];
+    assert_eq!(options["allowManagedModsOnly"], true);
+    assert_eq!(options["forceHotReloadPrompt"], true);
+    assert_eq!(merged["pluginConfigs"]["other@market"]["options"]["x"], 1);
+    assert_ok(&root.install_sh(&["--uninstall", "--managed-file"]));
+    assert_eq!(std::fs::read_to_string(&managed).unwrap(), org);
+}
+
+/// `--sandbox` compiles the managed policy and self-protection into the drop-in; a policy that
+/// says "off" and the flag contradict each other and nothing is written; the sandbox needs the
+/// drop-in.
+#[test]
+fn sandbox_install_compiles_the_policy_into_the_drop_in() {
+    let root = SystemRoot::new();
+    std::fs::create_dir_all(root.policy().parent().unwrap()).unwrap();
+    std::fs::write(
+        root.policy(),
+        r#"{"version": 1, "paths": {"deny_read": ["**/.env", "~/.ssh/**"], "deny_write": [".github/workflows/**", "**/migrations/**"]},
+            "sandbox": {"network": {"allowedDomains": ["github.com", "*.npmjs.org"]}, "allow_write": ["~/.npm"]}}"#,
+    )
+    .unwrap();
+    let before = tree(root.path());
+    let out = root.install_sh(&["--binary", BIN, "--sandbox"]);
+    assert_ok(&out);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("sandbox  on, no way out"), "{stdout}");
+    assert!(
+        stdout.contains("hook only: deny_write **/migrations/**"),
+        "{stdout}"
+    );
+    let drop_in = read_json(&root.drop_in());
+    let sandbox = &drop_in["sandbox"];
+    assert_eq!(sandbox["enabled"], true);
+    assert_eq!(sandbox["allowUnsandboxedCommands"], false);
+    assert_eq!(sandbox["failIfUnavailable"], true);
+    assert_eq!(
+        sandbox["network"],
+        json!({"allowedDomains": ["github.com", "*.npmjs.org"]})
+    );
+    assert_eq!(sandbox["filesystem"]["allowWrite"], json!(["~/.npm"]));
+    let deny_write = sandbox["filesystem"]["denyWrite"].as_array().unwrap();
+    for expected in [
+        "~/.local/share/hookledger",
+        root.binary().to_str().unwrap(),
+        root.claude_dir().to_str().unwrap(),
+        root.policy().parent().unwrap().to_str().unwrap(),
+        "~/.ssh/**",
+    ] {
+        assert!(
+            deny_write.contains(&json!(expected)),
+            "{expected}: {deny_write:?}"
+        );
+    }
+    assert_eq!(
+        drop_in["permissions"]["deny"],
+        json!(["Read(**/.env)", "Edit(.github/workflows/**)"])
+    );
+    // The organisation's own files are untouched.
+    assert_eq!(
+        std::fs::read_to_string(root.claude_dir().join("managed-settings.json")).unwrap(),
+        ORG_MANAGED
+    );
+    let installed = tree(root.path());
+    assert_ok(&root.install_sh(&["--binary", BIN, "--sandbox"]));
+    assert_eq!(tree(root.path()), installed, "a second run changes nothing");
+
+    let out = root.install_sh(&["--binary", BIN, "--sandbox", "--managed-file"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("needs the managed-settings.d drop-in"));
+    assert_eq!(tree(root.path()), installed, "nothing was changed");
+
+    assert_ok(&root.install_sh(&["--uninstall"]));
+    assert_eq!(tree(root.path()), before);
+
+    std::fs::write(root.policy(), r#"{"version": 1, "sandbox": "off"}"#).unwrap();
+    let out = root.install_sh(&["--binary", BIN, "--sandbox"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("\"sandbox\": \"off\""),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!root.drop_in().exists(), "nothing was written");
+    // "require" in the policy turns it on without the flag.
+    std::fs::write(root.policy(), r#"{"version": 1, "sandbox": "require"}"#).unwrap();
+    assert_ok(&root.install_sh(&["--binary", BIN]));
+    assert_eq!(read_json(&root.drop_in())["sandbox"]["enabled"], true);
 }

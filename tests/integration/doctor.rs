@@ -620,3 +620,125 @@ fn git_shims_missing_from_the_project_repository() {
         "{report:#}"
     );
 }
+
+#[test]
+fn gating_registrations_without_on_failure_block() {
+    let machine = Machine::healthy();
+    machine.edit_user_settings(|s| {
+        let handler = &mut s["hooks"]["PreToolUse"][0]["hooks"][0];
+        handler.as_object_mut().unwrap().remove("onFailure");
+        s["hooks"]["PreSkillShellCommand"][0]["hooks"][0]["onFailure"] = json!("continue");
+    });
+    machine.expect_only_failure(&[], "hooks-fail-closed", "PreToolUse in user settings");
+    let (_, report) = machine.doctor(&[]);
+    let details = check(&report, "hooks-fail-closed")["details"].to_string();
+    assert!(details.contains("onFailure \\\"continue\\\""), "{details}");
+}
+
+#[test]
+fn lock_down_is_reported_setting_by_setting() {
+    let machine = Machine::healthy();
+    let (_, report) = machine.doctor(&[]);
+    let lock = check(&report, "lock-down");
+    assert_eq!(lock["status"], "pass");
+    assert!(
+        lock["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("not locked down")
+    );
+    let out = machine.run(&[
+        "install",
+        "--managed",
+        "--lock-hooks",
+        "--root",
+        machine.root().to_str().unwrap(),
+        "--binary",
+        machine.binary.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (code, report) = machine.doctor(&[]);
+    assert_eq!((code, failing(&report)), (0, vec![]), "{report:#}");
+    let lock = check(&report, "lock-down");
+    assert!(
+        lock["message"].as_str().unwrap().starts_with("locked down"),
+        "{lock:#}"
+    );
+    let details = lock["details"].to_string();
+    for key in [
+        "allowManagedHooksOnly: on",
+        "pluginConfigs.cc-plugin-sec-default@builtin.options.allowManagedModsOnly: on",
+        "disableSideloadFlags: on",
+        "disableCommandPluginSources: on",
+        "disableSkillShellExecution: off",
+    ] {
+        assert!(details.contains(key), "{key}: {details}");
+    }
+}
+
+/// A managed policy that requires the OS sandbox: doctor fails until managed settings enforce
+/// it, this user's hookledger directory is covered, and bubblewrap and socat are there.
+#[cfg(target_os = "linux")]
+#[test]
+fn sandbox_required_by_the_policy() {
+    let mut machine = Machine::healthy();
+    let policy_dir = machine.root().join("etc/hookledger");
+    std::fs::create_dir_all(&policy_dir).unwrap();
+    std::fs::write(
+        policy_dir.join("policy.json"),
+        r#"{"version": 1, "sandbox": "require"}"#,
+    )
+    .unwrap();
+    machine.expect_only_failure(&[], "sandbox", "not enforced by managed settings");
+    let out = machine.run(&[
+        "install",
+        "--managed",
+        "--root",
+        machine.root().to_str().unwrap(),
+        "--binary",
+        machine.binary.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The install wrote the per-user default; this user's HOOKLEDGER_HOME is elsewhere.
+    machine.expect_only_failure(&[], "sandbox", "is not in sandbox.filesystem.denyWrite");
+    edit_json(
+        &machine
+            .root()
+            .join("etc/claude-code/managed-settings.d/60-relocated-ledgers.json"),
+        |s| s["sandbox"] = json!({"filesystem": {"denyWrite": [machine.home.home()]}}),
+    );
+    let (code, report) = machine.doctor(&[]);
+    assert_eq!((code, failing(&report)), (0, vec![]), "{report:#}");
+    let sandbox = check(&report, "sandbox");
+    assert!(
+        sandbox["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("required by the managed policy, enforced"),
+        "{sandbox:#}"
+    );
+    assert!(
+        sandbox["details"]
+            .to_string()
+            .contains("network: not configured")
+    );
+
+    // Without bubblewrap on PATH, Claude Code would refuse to start.
+    let bin = machine.home.path().join("no-bwrap");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["git", "socat"] {
+        if let Ok(found) = which(tool) {
+            std::os::unix::fs::symlink(found, bin.join(tool)).unwrap();
+        }
+    }
+    machine.path_env = bin.display().to_string();
+    machine.expect_only_failure(&[], "sandbox", "bubblewrap (bwrap) is not on PATH");
+}
+
+fn which(program: &str) -> Result<PathBuf, ()> {
+    ["/usr/bin", "/bin", "/usr/local/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(program))
+        .find(|p| p.exists())
+        .ok_or(())
+}

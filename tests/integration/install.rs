@@ -312,3 +312,127 @@ fn managed_install_without_root_says_so() {
     assert_refused(&out, "run it as root (sudo)");
     assert_eq!(std::fs::read_dir(root.join("etc")).unwrap().count(), 0);
 }
+
+/// `policy check` says, rule by rule, what Claude Code's OS sandbox enforces for Bash and what
+/// only the hook does, against the managed settings actually in force.
+#[test]
+fn policy_check_says_which_rules_the_os_enforces() {
+    let home = Home::new();
+    let stable = stable_tempdir();
+    let binary = install_binary(stable.path());
+    let root = stable.path().join("root");
+    let policy_dir = root.join("etc/hookledger");
+    std::fs::create_dir_all(&policy_dir).unwrap();
+    std::fs::write(
+        policy_dir.join("policy.json"),
+        r#"{"version": 1, "paths": {"deny_read": ["**/.env", "~/.ssh/**"], "ask_write": ["**/migrations/**"]}}"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(home.home()).unwrap();
+    std::fs::write(
+        home.home().join("policy.json"),
+        r#"{"version": 1, "paths": {"deny_read": ["~/.kube/**"]}}"#,
+    )
+    .unwrap();
+    let check = |json: bool| {
+        let mut cmd = home.command();
+        cmd.args(["policy", "check", "--root"])
+            .arg(&root)
+            .env_remove("HOOKLEDGER_MANAGED_DIR");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        out
+    };
+    let rule = |report: &Value, pattern: &str| -> Value {
+        report["os_enforcement"]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["pattern"] == pattern)
+            .cloned()
+            .unwrap_or_else(|| panic!("{pattern}: {report:#}"))
+    };
+    let before: Value = serde_json::from_slice(&check(true).stdout).unwrap();
+    assert_eq!(
+        before["os_enforcement"]["sandbox"]["enforced_by_managed_settings"],
+        false
+    );
+    let env = rule(&before, "**/.env");
+    assert_eq!(env["enforcement"], "hook-only");
+    assert!(
+        env["note"]
+            .as_str()
+            .unwrap()
+            .contains("not enforced by managed settings")
+    );
+
+    let out = home
+        .command()
+        .args(["install", "--managed", "--sandbox", "--root"])
+        .arg(&root)
+        .arg("--binary")
+        .arg(&binary)
+        .env_remove("HOOKLEDGER_MANAGED_DIR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let after: Value = serde_json::from_slice(&check(true).stdout).unwrap();
+    let os = &after["os_enforcement"];
+    assert_eq!(
+        os["sandbox"]["enforced_by_managed_settings"], true,
+        "{os:#}"
+    );
+    assert_eq!(rule(&after, "**/.env")["enforcement"], "os-in-start-dir");
+    assert_eq!(
+        rule(&after, "**/.env")["compiled"],
+        json!(["permissions.deny: Read(**/.env)"])
+    );
+    assert_eq!(rule(&after, "~/.ssh/**")["enforcement"], "os");
+    assert_eq!(rule(&after, "**/migrations/**")["enforcement"], "hook-only");
+    let kube = rule(&after, "~/.kube/**");
+    assert_eq!(
+        (kube["layer"].as_str(), kube["enforcement"].as_str()),
+        (Some("user"), Some("hook-only"))
+    );
+    let keys = os["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["pattern"].as_str().unwrap().contains("(signing-keys)"))
+        .unwrap();
+    assert_eq!(keys["enforcement"], "os");
+    assert!(os["counts"]["os"].as_u64().unwrap() > 10, "{os:#}");
+
+    let text_out = text(&check(false).stdout);
+    assert!(
+        text_out.contains(
+            "OS enforcement (Claude Code's sandbox, for Bash): enforced by managed settings"
+        ),
+        "{text_out}"
+    );
+    assert!(
+        text_out
+            .lines()
+            .any(|l| l.contains("os-in-start-dir") && l.contains("**/.env")),
+        "{text_out}"
+    );
+
+    // Someone removes an entry from the drop-in: that rule is no longer the OS's.
+    let drop_in = root.join("etc/claude-code/managed-settings.d/50-hookledger.json");
+    let mut settings: Value = serde_json::from_slice(&std::fs::read(&drop_in).unwrap()).unwrap();
+    settings["permissions"]["deny"] = json!([]);
+    std::fs::write(&drop_in, settings.to_string()).unwrap();
+    let edited: Value = serde_json::from_slice(&check(true).stdout).unwrap();
+    let env = rule(&edited, "**/.env");
+    assert_eq!(env["enforcement"], "hook-only");
+    assert!(
+        env["note"]
+            .as_str()
+            .unwrap()
+            .contains("not in the managed settings"),
+        "{env:#}"
+    );
+}
