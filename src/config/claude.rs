@@ -500,9 +500,9 @@ pub fn managed_value<'a>(
 ) -> Option<(&'a Value, &'a Path)> {
     files
         .iter()
+        .rev()
         .filter(|f| f.scope == Scope::Managed)
-        .filter_map(|f| get_path(&f.settings, path).map(|v| (v, f.path.as_path())))
-        .last()
+        .find_map(|f| get_path(&f.settings, path).map(|v| (v, f.path.as_path())))
 }
 
 /// A scalar setting as every layer together decides it: the managed tier first, then the

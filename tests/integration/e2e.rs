@@ -293,11 +293,11 @@ fn session_is_recorded_and_verifies(version: &str) {
     assert!(against.status.success(), "{}", text(&against.stdout));
 }
 
+on_both_versions!(denials_leave_files_untouched => real_claude_code_denials_leave_files_untouched_2_1_328, real_claude_code_denials_leave_files_untouched_2_1_332);
+
 /// A managed policy in force: Claude Code asks for an Edit of a workflow file and a Bash write
 /// to it, and both are refused by the hook and never happen; the ledger names the rules. A
 /// prompt carrying a cloud key is blocked before the model sees it.
-on_both_versions!(denials_leave_files_untouched => real_claude_code_denials_leave_files_untouched_2_1_328, real_claude_code_denials_leave_files_untouched_2_1_332);
-
 fn denials_leave_files_untouched(version: &str) {
     let Some(claude) = ensure_claude_version(version) else {
         return;
@@ -407,12 +407,12 @@ fn denials_leave_files_untouched(version: &str) {
     assert_eq!(code, 0, "{report:#}");
 }
 
+on_both_versions!(on_a_fresh_install_then_the_report => real_claude_code_on_a_fresh_install_then_the_report_2_1_328, real_claude_code_on_a_fresh_install_then_the_report_2_1_332);
+
 /// A fresh machine: `install.sh` puts the binary in `~/.local/bin` and registers the hooks in
 /// `~/.claude/settings.json`; the real Claude Code then runs on that install alone (no hook
 /// settings of the test's own), and `hookledger report` turns the session into the auditor's
 /// pack. The HTML is rendered by headless Chromium; the JSON numbers are the session's.
-on_both_versions!(on_a_fresh_install_then_the_report => real_claude_code_on_a_fresh_install_then_the_report_2_1_328, real_claude_code_on_a_fresh_install_then_the_report_2_1_332);
-
 fn on_a_fresh_install_then_the_report(version: &str) {
     let Some(claude) = ensure_claude_version(version) else {
         return;
@@ -593,11 +593,11 @@ fn render_with_chromium(html: &Path, png: &Path) {
     );
 }
 
+on_both_versions!(edits_committed_through_the_git_shims => real_claude_code_edits_committed_through_the_git_shims_2_1_328, real_claude_code_edits_committed_through_the_git_shims_2_1_332);
+
 /// Real Claude Code edits a repository, then the developer commits through hookledger's git
 /// shims: the commit carries the anchor trailer and the note, `git verify` passes, and fails
 /// once the ledger is altered.
-on_both_versions!(edits_committed_through_the_git_shims => real_claude_code_edits_committed_through_the_git_shims_2_1_328, real_claude_code_edits_committed_through_the_git_shims_2_1_332);
-
 fn edits_committed_through_the_git_shims(version: &str) {
     let Some(claude) = ensure_claude_version(version) else {
         return;
