@@ -103,9 +103,9 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         let _ = ledger.remember_session(session, &state);
     }
     if event == EventKind::PostModelSwitch
-        && let (Ok(ledger), Some(session), Some(to)) = (
+        && let (Ok(ledger), Some(key), Some(to)) = (
             ledger.as_ref(),
-            payload.session_id(),
+            payload.session_id().and_then(switched_model_key),
             payload.str("to_model").filter(|m| !m.is_empty()),
         )
     {
@@ -114,7 +114,7 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
             cli_version: None,
         };
         // Without it the next records fall back to the transcript, as before 2.1.332.
-        let _ = ledger.remember_session(&switched_model_key(session), &state);
+        let _ = ledger.remember_session(&key, &state);
     }
     match decision.filter(|d| d.enforced) {
         Some(d) if d.action == Action::Deny => HookAnswer::refuse(Some(&event), &refusal_text(&d)),
@@ -349,9 +349,24 @@ fn resolve_model(
 }
 
 /// The `session_state` row that holds the model a session switched to, beside the session's
-/// own row (which holds what it reported at start, a weaker fallback).
-fn switched_model_key(session: &str) -> String {
-    format!("model-switch:{session}")
+/// own row (which holds what it reported at start, a weaker fallback). A switch lasts as long
+/// as the Claude Code process that made it: a session resumed by a new process starts on its
+/// configured model again (seen with 2.1.332: `/model` in one `claude -p`, `--resume` in the
+/// next, which asked the API for the default model). Claude Code runs hooks as its direct
+/// children, so the parent pid names that process; elsewhere no switch is remembered.
+fn switched_model_key(session: &str) -> Option<String> {
+    #[cfg(unix)]
+    {
+        Some(format!(
+            "model-switch:{session}:{}",
+            std::os::unix::process::parent_id()
+        ))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = session;
+        None
+    }
 }
 
 const FIRST_CALL_POLLS: u32 = 10;
@@ -385,12 +400,8 @@ fn resolve_model_once(
         .or_else(|| session_facts.cli_version.clone());
     let pick = |model: Option<String>, source: &'static str| model.map(|m| (m, source));
     let switched = || {
-        let session = payload.session_id()?;
-        ledger?
-            .session_model(&switched_model_key(session))
-            .ok()
-            .flatten()?
-            .model
+        let key = payload.session_id().and_then(switched_model_key)?;
+        ledger?.session_model(&key).ok().flatten()?.model
     };
     let found = match event {
         EventKind::SessionStart => pick(payload.str("model").map(str::to_owned), "session-start"),

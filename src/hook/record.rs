@@ -70,7 +70,8 @@ pub const EDIT_TOOLS: &[&str] = &["Edit", "Write", "MultiEdit", "NotebookEdit"];
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModelInfo {
     pub model: Option<String>,
-    /// `session-start`, `transcript-tool-use`, `transcript-latest`, `session-cache`, or `unknown`.
+    /// `session-start`, `model-switch`, `transcript-tool-use`, `transcript-latest`,
+    /// `session-cache`, `transcript-latest-session`, or `unknown`.
     pub source: &'static str,
     pub cli_version: Option<String>,
 }

@@ -882,6 +882,31 @@ fn real_claude_code_in_the_managed_sandbox() {
                "enforced": true, "source": "flag", "file": run.settings_path.display().to_string(),
                "excluded_commands": 0})
     );
+    // The auditor's report shows the sandbox as a control of that session.
+    let report_file = machine.path().join("report.json");
+    let out = std::process::Command::new(&binary)
+        .args([
+            "report",
+            "--since",
+            "1d",
+            "--no-record",
+            "--format",
+            "json",
+            "--ledger",
+        ])
+        .arg(&ledger)
+        .arg("-o")
+        .arg(&report_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
+    assert_eq!(
+        report["controls"]["sandbox"],
+        json!({"enforced_by_managed": 0, "enforced_elsewhere": 1, "enabled_not_enforced": 0,
+               "off": 0, "unknown": 0}),
+        "enforced, through --settings here"
+    );
 }
 
 /// A slash command's inline `` !`cat .env` `` (PreSkillShellCommand, Claude Code 2.1.332) under
@@ -995,4 +1020,66 @@ fn real_claude_code_refuses_when_the_hook_binary_is_gone() {
         );
         assert_eq!(results[0].1.is_error, !expect_run, "{:?}", results[0].1);
     }
+}
+
+/// `/model` in one run of Claude Code 2.1.332, a tool call in the same session resumed by the
+/// next: PostModelSwitch is recorded with the model switched to, but a switch lasts only as long
+/// as the process that made it (the resumed run asks the API for the default model again), so
+/// the resumed run's records do not claim the switched model. Within one process the switched
+/// model names later records: `hook_events::a_model_switch_is_the_sessions_model_from_then_on`.
+#[test]
+fn real_claude_code_model_switch_names_the_model_of_later_calls() {
+    let Some(claude) = ensure_claude_version(CURRENT_VERSION) else {
+        return;
+    };
+    let home = Home::new();
+    let project = temp_git_repo("# Demo\n");
+    let claude_home = tempfile::tempdir().unwrap();
+    let api = FakeApi::start(
+        Script::new(MODEL)
+            .turn(Turn::tool("Bash", json!({"command": "ls"})))
+            .turn(Turn::text("Done.")),
+    );
+    let opts = |prompt: &str, extra: &[&str]| {
+        let mut opts = ClaudeOpts::new(&claude, project.path(), api.port(), prompt);
+        opts.home = Some(claude_home.path().to_owned());
+        opts.settings = hookledger_settings(&home);
+        opts.extra_args = extra.iter().map(|a| (*a).to_owned()).collect();
+        opts.extra_env
+            .push(("HOOKLEDGER_HOME".into(), home.home().display().to_string()));
+        opts
+    };
+    // `claude -p` takes one prompt: `/model` is a run of its own.
+    let run = run_claude(&opts("/model claude-sonnet-4-5", &[]));
+    assert!(run.success(), "{}", run.describe());
+    let switch = home.records_of("model-switch");
+    assert_eq!(switch.len(), 1, "{:#?}", home.records());
+    assert_eq!(switch[0]["to_model"], "claude-sonnet-4-5");
+    assert_eq!(switch[0]["model"], "claude-sonnet-4-5");
+    assert_eq!(switch[0]["model_source"], "model-switch");
+    assert_eq!(switch[0]["source"], "command");
+    let session = switch[0]["session_id"].as_str().unwrap().to_owned();
+
+    let run = run_claude(&opts("list the files", &["--resume", &session]));
+    assert!(run.success(), "{}\n{}", run.describe(), api.dump());
+    let main: Vec<_> = api.requests().into_iter().filter(|r| r.has_tools).collect();
+    assert!(
+        !main.is_empty()
+            && main
+                .iter()
+                .all(|r| r.model.as_deref() != Some("claude-sonnet-4-5")),
+        "the resumed process does not keep the switch: {}",
+        api.dump()
+    );
+    let calls = home.records_of("tool-call");
+    assert_eq!(calls.len(), 1, "{:#?}", home.records());
+    assert_eq!(
+        calls[0]["session_id"],
+        session.as_str(),
+        "--resume keeps the session"
+    );
+    assert_ne!(calls[0]["model_source"], "model-switch", "{:#}", calls[0]);
+    assert_ne!(calls[0]["model"], "claude-sonnet-4-5", "{:#}", calls[0]);
+    let (code, report) = home.verify_json();
+    assert_eq!(code, 0, "{report:#}");
 }

@@ -693,8 +693,8 @@ fn an_unreadable_skill_shell_payload_is_refused() {
 }
 
 /// After PostModelSwitch the session's model is the one switched to, ahead of what the
-/// transcript's newest entry says; another session is not affected, and a subagent's own
-/// transcript still names its own model.
+/// transcript's newest entry says; another session, and the same session in another Claude Code
+/// process, are not affected, and a subagent's own transcript still names its own model.
 #[test]
 fn a_model_switch_is_the_sessions_model_from_then_on() {
     let home = Home::new();
@@ -740,6 +740,15 @@ fn a_model_switch_is_the_sessions_model_from_then_on() {
     .unwrap();
     assert_no_opinion(&home.hook(&with_transcript("PreToolUse", json!({"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_use_id": "toolu_5", "agent_id": "a1", "agent_type": "Explore"}))));
 
+    // The same session run by another Claude Code process (a resume): the switch was that
+    // process's, not this one's. A shell between the test and the hook stands in for it.
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.args(["-c", "\"$0\" hook --event PreToolUse; true", BIN])
+        .env("HOOKLEDGER_HOME", home.home());
+    let mut resumed = after.clone();
+    resumed["tool_use_id"] = json!("toolu_6");
+    assert_no_opinion(&run_with_stdin(cmd, resumed.to_string().as_bytes()));
+
     let calls = home.records_of("tool-call");
     let seen: Vec<(&str, &str)> = calls
         .iter()
@@ -758,6 +767,7 @@ fn a_model_switch_is_the_sessions_model_from_then_on() {
             ("claude-new", "model-switch"),
             ("claude-old", "transcript-latest"),
             ("claude-sub", "transcript-tool-use"),
+            ("claude-old", "transcript-latest"),
         ],
         "a requested switch is not the model yet; a completed one is, for its session only"
     );
