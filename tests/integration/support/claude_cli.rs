@@ -423,21 +423,37 @@ pub fn hooks_settings(
     with_default_permissions(serde_json::json!({ "hooks": Value::Object(hooks) }))
 }
 
-/// Every hook event the e2e scenario registers.
+/// Every hook event hookledger registers (Claude Code 2.1.332; older versions ignore the names
+/// they do not know).
 pub const ALL_EVENTS: &[&str] = &[
     "SessionStart",
     "UserPromptSubmit",
     "PreToolUse",
-    "PostToolUse",
-    "PostToolUseFailure",
     "PermissionRequest",
     "PermissionDenied",
-    "Stop",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "Notification",
     "SubagentStart",
     "SubagentStop",
+    "Stop",
     "PreCompact",
-    "Notification",
     "SessionEnd",
+    "PreSkillShellCommand",
+    "PreModelSwitch",
+    "PostModelSwitch",
+    "ConfigChange",
+    "UserPromptExpansion",
+    "InstructionsLoaded",
+    "StopFailure",
+    "PostCompact",
+    "CwdChanged",
+    "DirectoryAdded",
+    "Setup",
+    "TaskCreated",
+    "TaskCompleted",
+    "Elicitation",
+    "ElicitationResult",
 ];
 
 /// Result of one run.
