@@ -54,7 +54,15 @@ impl EventKind {
             "PreCompact" => Self::PreCompact,
             "Notification" => Self::Notification,
             "SessionEnd" => Self::SessionEnd,
-            other => Self::Other(other.to_owned()),
+            // Another case is still the event (the hook then refuses it as unexpected if it
+            // gates), never a generic one that would let it through.
+            other => match REGISTERED_EVENTS
+                .iter()
+                .find(|known| known.eq_ignore_ascii_case(other))
+            {
+                Some(known) => Self::from_name(known),
+                None => Self::Other(other.to_owned()),
+            },
         }
     }
 

@@ -334,7 +334,11 @@ pub fn check_code(w: &mut Walker, env: &Env, lang: Lang, code: &str, interpreter
         let access = if writes { Access::Write } else { Access::Read };
         // A directory literal may be joined with more later: check what is under it.
         let is_dir = w.resolve(env, text, interpreter).iter().any(|p| p.is_dir());
-        if is_dir {
+        let here = matches!(text.trim_end_matches('/'), "." | ".." | "");
+        if is_dir && writes && !here {
+            // Code that removes, moves or re-permissions a directory takes its tree along.
+            w.access_tree(env, &field, access, &format!("the {interpreter} code"));
+        } else if is_dir {
             w.access_text(env, text, access, true, &format!("the {interpreter} code"));
         } else {
             w.access(env, &field, access, &format!("the {interpreter} code"));
