@@ -513,7 +513,7 @@ impl Policy {
                 "{t} contains {what} ({at}); no tool may read or copy them: {why}"
             ),
             Relation::Contains => format!(
-                "{t} contains {what} ({at}); deleting, moving or changing the permissions of it changes them, which no tool may do: {why}"
+                "{t} contains {what} ({at}); an operation on the whole of it (deleting, moving, changing permissions, mounting) is one on them, which no tool may do: {why}"
             ),
             Relation::SameFile => format!(
                 "{t} is the same file as {what} ({at}: a hard link or a mount); no tool may {verb} it: {why}"

@@ -511,6 +511,7 @@ impl Protection {
         project_extensions: Action,
     ) -> Option<Hit> {
         let parts: Vec<&OsStr> = p.iter().collect();
+        let names: Vec<String> = parts.iter().map(|part| folded(part)).collect();
         let shaped = |subject: Subject, upto: usize, action: Action| {
             let at: PathBuf = parts[..upto].iter().collect();
             Some(Hit {
@@ -526,10 +527,10 @@ impl Protection {
                 action,
             })
         };
-        for (i, part) in parts.iter().enumerate() {
-            let rest = &parts[i + 1..];
-            if *part == ".claude" {
-                match rest.first().map(|r| r.to_str().unwrap_or("")) {
+        for (i, part) in names.iter().enumerate() {
+            let rest = &names[i + 1..];
+            if part == ".claude" {
+                match rest.first().map(String::as_str) {
                     None if target.recursive => {
                         return shaped(Subject::ClaudeDir, i + 1, Action::Deny);
                     }
@@ -568,18 +569,18 @@ impl Protection {
                     _ => {}
                 }
             }
-            if *part == ".git" {
-                match rest.first() {
+            if part == ".git" {
+                match rest.first().map(String::as_str) {
                     None if target.recursive => {
                         return shaped(Subject::GitDir, i + 1, Action::Deny);
                     }
-                    Some(h) if *h == "hooks" => {
+                    Some("hooks") => {
                         return shaped(Subject::GitHooks, i + 2, Action::Deny);
                     }
                     _ => {}
                 }
             }
-            if *part == ".husky" {
+            if part == ".husky" {
                 return shaped(Subject::Husky, i + 1, Action::Deny);
             }
         }
@@ -666,7 +667,7 @@ impl Protection {
                 && let Some(&(_, _, i)) = ids
                     .parent
                     .iter()
-                    .find(|(id, n, i)| *id == m.id && n == name && applies(*i))
+                    .find(|(id, n, i)| *id == m.id && folded(n) == folded(name) && applies(*i))
             {
                 return Some(self.hit(i, Relation::SameFile));
             }
@@ -789,6 +790,16 @@ impl Protection {
         }
         let cwd_repo = crate::git::repository_root(cwd);
         cwd_repo.as_deref() != repo && self.config_files(cwd_repo.as_deref()).iter().any(|f| f == p)
+    }
+}
+
+/// A path component as the file system compares it: case-insensitively on macOS and Windows.
+fn folded(part: &OsStr) -> String {
+    let text = part.to_string_lossy();
+    if cfg!(any(target_os = "macos", windows)) {
+        text.to_ascii_lowercase()
+    } else {
+        text.into_owned()
     }
 }
 

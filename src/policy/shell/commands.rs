@@ -675,6 +675,10 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             }
         }
         "npx" | "bunx" | "pnpx" => run_package_runner(w, env, cx, &name, args),
+        "husky" | "pre-commit" | "lefthook" | "simple-git-hooks" | "overcommit" | "git-hooks" => {
+            hook_manager(w, cx, &name, args)
+        }
+        "claude" => run_claude(w, cx, args),
         "npm" | "pnpm" | "yarn" | "bun"
             if args
                 .first()
@@ -1635,6 +1639,13 @@ fn run_interpreter(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) {
                 &format!("the script {name} runs"),
             );
             unknown_arguments(w, cx, name, &rest[1..]);
+            if let Some(text) = script.lit().and_then(|t| w.small_file(&cx.env, t)) {
+                let known = w.out.unanalyzable.len();
+                let beyond = w.out.opaque_beyond_reads;
+                scripts::check_script_commands(w, &cx.env, lang, &text);
+                w.out.unanalyzable.truncate(known);
+                w.out.opaque_beyond_reads = beyond;
+            }
         }
         _ => match w.stdin_text(&cx.env, &cx.stdin) {
             Stdin::Literal(text) => scripts::check_code(w, &cx.env, lang, &text, name),
@@ -2822,12 +2833,13 @@ fn run_package_runner(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, ar
         Some(t) if hookledger_package(t) || packages.clone().any(hookledger_package) => {
             run_hookledger(w, cx, &rest[1..], t);
         }
-        Some(_) => {
-            if package.lit().is_some_and(|t| t.contains('/')) {
-                dispatch(w, env, cx, rest.clone());
-            } else {
-                unknown_arguments(w, cx, name, &rest);
-            }
+        Some(t) => {
+            // The package's binary runs like a command of that name (`npx husky`).
+            let bare = t.rsplit('/').next().unwrap_or(t);
+            let bare = bare.split('@').next().unwrap_or(bare).to_owned();
+            let mut argv = rest.clone();
+            argv[0] = lit(&bare);
+            dispatch(w, env, cx, argv);
         }
         None => w.opaque(format!("{name} runs a package computed at run time")),
     }
@@ -2897,4 +2909,87 @@ fn manifest_is_hookledger(path: &Path) -> bool {
             l.starts_with("name") && l.contains("\"hookledger\"")
         })
     })
+}
+
+/// Tools that install, move or remove git hooks (`husky`, `pre-commit install`, `lefthook
+/// install` …): they rewrite the hooks directory or `core.hooksPath`, where hookledger's shims
+/// are, so their installing verbs are refused.
+fn hook_manager(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    let words: Vec<&str> = args.iter().filter_map(Field::lit).collect();
+    let first = words.iter().find(|a| !a.starts_with('-')).copied();
+    let help = words
+        .iter()
+        .any(|a| matches!(*a, "-h" | "--help" | "-v" | "-V" | "--version"));
+    let rewrites = !help
+        && (args.iter().any(|a| a.lit().is_none())
+            || match name {
+                "husky" => !matches!(first, Some("run")),
+                "pre-commit" => matches!(first, Some("install" | "uninstall" | "init-templatedir")),
+                "lefthook" => matches!(first, Some("install" | "uninstall" | "add")),
+                "overcommit" => words
+                    .iter()
+                    .any(|a| matches!(*a, "--install" | "--uninstall" | "-i" | "-u")),
+                _ => first.is_none() || matches!(first, Some("install" | "uninstall" | "init")),
+            });
+    if rewrites {
+        w.refuse(format!(
+            "`{}` installs or removes git hooks (or moves `core.hooksPath`), where hookledger's commit-time provenance runs; a person runs it outside Claude Code",
+            std::iter::once(name).chain(words.iter().copied()).collect::<Vec<_>>().join(" ")
+        ));
+    } else {
+        unknown_arguments(w, cx, name, args);
+    }
+}
+
+/// Claude Code run by the agent: a nested session with other settings, another home or
+/// another ledger could run without hookledger's hooks, and its settings commands change what
+/// runs; those are refused. A plain nested session runs under the same hooks.
+fn run_claude(w: &mut Walker, cx: &Cx, args: &[Field]) {
+    const ENVIRONMENT: &[&str] = &["HOME", "CLAUDE_CONFIG_DIR", "XDG_CONFIG_HOME"];
+    if let Some(var) = cx
+        .env
+        .vars
+        .keys()
+        .find(|k| ENVIRONMENT.contains(&k.as_str()) || k.starts_with("HOOKLEDGER_"))
+    {
+        w.refuse(format!(
+            "`{var}=… claude` runs Claude Code with another configuration, where hookledger's hooks may not run or record"
+        ));
+        return;
+    }
+    let words: Vec<&str> = args.iter().filter_map(Field::lit).collect();
+    let flag = words.iter().find(|a| {
+        [
+            "--settings",
+            "--setting-sources",
+            "--plugin-dir",
+            "--mcp-config",
+            "--agents",
+        ]
+        .iter()
+        .any(|f| *a == f || a.starts_with(&format!("{f}=")))
+    });
+    if let Some(flag) = flag {
+        w.refuse(format!(
+            "`claude {flag}` runs Claude Code with settings of the agent's choosing, which could switch hookledger's hooks off"
+        ));
+        return;
+    }
+    let first = words.iter().find(|a| !a.starts_with('-')).copied();
+    let second = words.iter().filter(|a| !a.starts_with('-')).nth(1).copied();
+    let changes = match first {
+        Some("config") => !matches!(second, Some("get" | "list") | None),
+        Some("mcp") => !matches!(second, Some("list" | "get" | "serve") | None),
+        Some("plugin" | "plugins") => !matches!(second, Some("list") | None),
+        Some("install" | "update" | "migrate-installer") => true,
+        _ => false,
+    };
+    if changes {
+        w.refuse(format!(
+            "`claude {}` changes Claude Code's configuration (what runs and which hooks), which no tool may do",
+            words.join(" ")
+        ));
+        return;
+    }
+    unknown_arguments(w, cx, "claude", args);
 }

@@ -244,7 +244,10 @@ pub fn run(
             "-c" | "--config-env" => match value(&mut i, inline).as_ref().and_then(Field::lit) {
                 Some(kv) => {
                     let key = kv.split_once('=').map_or(kv, |(k, _)| k);
-                    if crate::policy::gitconfig::is_hook_dotted_key(key) {
+                    let value = kv.split_once('=').map(|(_, v)| v);
+                    if crate::policy::gitconfig::is_hook_dotted_key(key)
+                        || (key.to_ascii_lowercase().starts_with("alias.") && skips_hooks(value))
+                    {
                         w.refuse(format!(
                             "`git {name} {key}=…` changes which git hooks run (hookledger's commit-time provenance runs from them)"
                         ));
@@ -1036,6 +1039,13 @@ fn git_config(w: &mut Walker, env: &Env, work_env: &Env, repo_dirs: &[PathBuf], 
             "`git config {name}` changes which git hooks run (hookledger's commit-time provenance runs from them)"
         ));
         return;
+    } else if lower.starts_with("alias.")
+        && operands.get(1).is_some_and(|v| skips_hooks(v.lit()))
+    {
+        w.refuse(format!(
+            "`git config {name}` defines an alias that skips or moves the git hooks (hookledger's commit-time provenance runs from them)"
+        ));
+        return;
     }
     // The key is known and harmless to hooks: the file it lands in is written the ordinary way.
     let scope_file: Option<String> = if flag(&["--global"]) {
@@ -1220,4 +1230,17 @@ fn skipped_commit_hooks(w: &mut Walker, env: &Env, repo_dirs: &[PathBuf], sub: &
             return;
         }
     }
+}
+
+/// An alias body that skips hooks or moves them (`commit --no-verify`, `-c core.hooksPath=…`);
+/// an unknown body counts.
+fn skips_hooks(value: Option<&str>) -> bool {
+    let Some(value) = value else {
+        return true;
+    };
+    let lower = value.to_ascii_lowercase();
+    lower.contains("no-verify")
+        || lower.contains("hookspath")
+        || lower.contains("include")
+        || (lower.contains("commit") && lower.split_whitespace().any(|w| w == "-n"))
 }
