@@ -104,7 +104,10 @@ const TOOL_FIELDS: &[(&str, &[Field])] = &[
     ("Read", &[("file_path", Shape::Text, true)]),
     (
         "Write",
-        &[("file_path", Shape::Text, true), ("content", Shape::Text, true)],
+        &[
+            ("file_path", Shape::Text, true),
+            ("content", Shape::Text, true),
+        ],
     ),
     (
         "Edit",
@@ -116,7 +119,10 @@ const TOOL_FIELDS: &[(&str, &[Field])] = &[
     ),
     (
         "MultiEdit",
-        &[("file_path", Shape::Text, true), ("edits", Shape::Edits, true)],
+        &[
+            ("file_path", Shape::Text, true),
+            ("edits", Shape::Edits, true),
+        ],
     ),
     (
         "NotebookEdit",
@@ -166,10 +172,7 @@ impl HookPayload {
             }
             Some(Value::String(s)) => s.as_str(),
             Some(other) => {
-                return Some(format!(
-                    "`tool_name` is {}, not a string",
-                    type_name(other)
-                ));
+                return Some(format!("`tool_name` is {}, not a string", type_name(other)));
             }
         };
         match self.raw.get("cwd") {
@@ -206,21 +209,20 @@ impl HookPayload {
                 (None | Some(Value::Null), _) if !required => None,
                 (None, _) => Some("is missing".to_owned()),
                 (Some(Value::String(_)), Shape::Text) => None,
-                (Some(Value::Array(edits)), Shape::Edits) => edits
-                    .iter()
-                    .enumerate()
-                    .find_map(|(i, edit)| {
-                        ["old_string", "new_string"].iter().find_map(|k| {
-                            match edit.get(k) {
+                (Some(Value::Array(edits)), Shape::Edits) => {
+                    edits.iter().enumerate().find_map(|(i, edit)| {
+                        ["old_string", "new_string"]
+                            .iter()
+                            .find_map(|k| match edit.get(k) {
                                 Some(Value::String(_)) => None,
                                 Some(other) => Some(format!(
                                     "has edit {i} whose `{k}` is {}, not a string",
                                     type_name(other)
                                 )),
                                 None => Some(format!("has edit {i} without `{k}`")),
-                            }
-                        })
-                    }),
+                            })
+                    })
+                }
                 (Some(other), Shape::Text) => {
                     Some(format!("is {}, not a string", type_name(other)))
                 }
@@ -262,29 +264,73 @@ mod tests {
 
     #[test]
     fn gating_shapes_name_the_field() {
-        let shape = |json: &str| HookPayload::parse(json.as_bytes()).unwrap().tool_shape_problem();
+        let shape = |json: &str| {
+            HookPayload::parse(json.as_bytes())
+                .unwrap()
+                .tool_shape_problem()
+        };
         let ok = r#"{"cwd":"/w","tool_name":"Read","tool_input":{"file_path":"/w/a","future":1},"extra":{}}"#;
         assert_eq!(shape(ok), None, "unknown fields are accepted");
         for (json, field) in [
             (r#"{"cwd":"/w","tool_input":{}}"#, "`tool_name`"),
-            (r#"{"cwd":"/w","tool_name":"","tool_input":{}}"#, "`tool_name`"),
-            (r#"{"cwd":"/w","tool_name":7,"tool_input":{}}"#, "`tool_name`"),
-            (r#"{"cwd":"/w","tool_name":"Read","tool_input":"x"}"#, "`tool_input`"),
+            (
+                r#"{"cwd":"/w","tool_name":"","tool_input":{}}"#,
+                "`tool_name`",
+            ),
+            (
+                r#"{"cwd":"/w","tool_name":7,"tool_input":{}}"#,
+                "`tool_name`",
+            ),
+            (
+                r#"{"cwd":"/w","tool_name":"Read","tool_input":"x"}"#,
+                "`tool_input`",
+            ),
             (r#"{"cwd":"/w","tool_name":"Read"}"#, "`tool_input`"),
-            (r#"{"cwd":"/w","tool_name":"Read","tool_input":{"path":"/a"}}"#, "`tool_input.file_path`"),
-            (r#"{"cwd":"/w","tool_name":"Read","tool_input":{"file_path":["/a"]}}"#, "`tool_input.file_path`"),
-            (r#"{"cwd":"/w","tool_name":"Bash","tool_input":{"cmd":"ls"}}"#, "`tool_input.command`"),
-            (r#"{"cwd":"/w","tool_name":"Edit","tool_input":{"file_path":"/a","old_string":"a","new_string":1}}"#, "`tool_input.new_string`"),
-            (r#"{"cwd":"/w","tool_name":"MultiEdit","tool_input":{"file_path":"/a","edits":[{"old_string":"a"}]}}"#, "`tool_input.edits`"),
-            (r#"{"cwd":"/w","tool_name":"Grep","tool_input":{"pattern":"x","path":5}}"#, "`tool_input.path`"),
-            (r#"{"cwd":"/w","tool_name":"bash","tool_input":{"command":"ls"}}"#, "`tool_name`"),
-            (r#"{"tool_name":"Bash","tool_input":{"command":"ls"}}"#, "`cwd`"),
-            (r#"{"cwd":"rel","tool_name":"Bash","tool_input":{"command":"ls"}}"#, "`cwd`"),
+            (
+                r#"{"cwd":"/w","tool_name":"Read","tool_input":{"path":"/a"}}"#,
+                "`tool_input.file_path`",
+            ),
+            (
+                r#"{"cwd":"/w","tool_name":"Read","tool_input":{"file_path":["/a"]}}"#,
+                "`tool_input.file_path`",
+            ),
+            (
+                r#"{"cwd":"/w","tool_name":"Bash","tool_input":{"cmd":"ls"}}"#,
+                "`tool_input.command`",
+            ),
+            (
+                r#"{"cwd":"/w","tool_name":"Edit","tool_input":{"file_path":"/a","old_string":"a","new_string":1}}"#,
+                "`tool_input.new_string`",
+            ),
+            (
+                r#"{"cwd":"/w","tool_name":"MultiEdit","tool_input":{"file_path":"/a","edits":[{"old_string":"a"}]}}"#,
+                "`tool_input.edits`",
+            ),
+            (
+                r#"{"cwd":"/w","tool_name":"Grep","tool_input":{"pattern":"x","path":5}}"#,
+                "`tool_input.path`",
+            ),
+            (
+                r#"{"cwd":"/w","tool_name":"bash","tool_input":{"command":"ls"}}"#,
+                "`tool_name`",
+            ),
+            (
+                r#"{"tool_name":"Bash","tool_input":{"command":"ls"}}"#,
+                "`cwd`",
+            ),
+            (
+                r#"{"cwd":"rel","tool_name":"Bash","tool_input":{"command":"ls"}}"#,
+                "`cwd`",
+            ),
         ] {
             let problem = shape(json).unwrap_or_else(|| panic!("{json} passed"));
             assert!(problem.contains(field), "{json}: {problem}");
         }
-        let prompt = |json: &str| HookPayload::parse(json.as_bytes()).unwrap().prompt_shape_problem();
+        let prompt = |json: &str| {
+            HookPayload::parse(json.as_bytes())
+                .unwrap()
+                .prompt_shape_problem()
+        };
         assert_eq!(prompt(r#"{"prompt":"hi"}"#), None);
         assert!(prompt(r#"{"prompt":["hi"]}"#).unwrap().contains("`prompt`"));
         assert!(prompt(r#"{"text":"hi"}"#).unwrap().contains("`prompt`"));

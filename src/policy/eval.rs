@@ -360,7 +360,11 @@ impl Policy {
         names.push("x.ed25519".into());
         let pattern = pattern.trim_start_matches("./");
         let pattern = paths::expand_home(pattern, self.home.as_deref())
-            .or_else(|| Path::new(pattern).is_absolute().then(|| PathBuf::from(pattern)))
+            .or_else(|| {
+                Path::new(pattern)
+                    .is_absolute()
+                    .then(|| PathBuf::from(pattern))
+            })
             .and_then(|p| {
                 p.strip_prefix(&root)
                     .ok()
@@ -506,12 +510,12 @@ impl Policy {
             Relation::Inside => {
                 format!("{t} is inside {what} ({at}); no tool may {verb} it: {why}")
             }
-            Relation::Contains if hit.at == target.path => format!(
-                "{t} is {what}; no tool may delete, move or re-permission it: {why}"
-            ),
-            Relation::Contains if target.access == Access::Read => format!(
-                "{t} contains {what} ({at}); no tool may read or copy them: {why}"
-            ),
+            Relation::Contains if hit.at == target.path => {
+                format!("{t} is {what}; no tool may delete, move or re-permission it: {why}")
+            }
+            Relation::Contains if target.access == Access::Read => {
+                format!("{t} contains {what} ({at}); no tool may read or copy them: {why}")
+            }
             Relation::Contains => format!(
                 "{t} contains {what} ({at}); an operation on the whole of it (deleting, moving, changing permissions, mounting) is one on them, which no tool may do: {why}"
             ),
@@ -1104,9 +1108,11 @@ pub fn extract_targets(
             let access = if ["read", "get", "list", "search", "view", "find", "stat"]
                 .iter()
                 .any(|v| verb.contains(v))
-                && !["move", "rename", "delete", "remove", "write", "edit", "create"]
-                    .iter()
-                    .any(|v| verb.contains(v))
+                && ![
+                    "move", "rename", "delete", "remove", "write", "edit", "create",
+                ]
+                .iter()
+                .any(|v| verb.contains(v))
             {
                 Access::Read
             } else {

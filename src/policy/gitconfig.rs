@@ -65,7 +65,8 @@ pub fn is_hook_key(section: &str, key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     let section_lower = section.to_ascii_lowercase();
     (section_lower == "core" && key == "hookspath")
-        || (key == "path" && (section_lower == "include" || section_lower.starts_with("includeif.")))
+        || (key == "path"
+            && (section_lower == "include" || section_lower.starts_with("includeif.")))
 }
 
 /// A dotted key as `git config` takes it (`core.hooksPath`, `includeIf.gitdir:~/x/.path`).
@@ -145,7 +146,10 @@ fn section_name(inner: &str) -> String {
     let inner = inner.trim();
     if let Some((name, sub)) = inner.split_once(char::is_whitespace) {
         let sub = sub.trim();
-        let sub = sub.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(sub);
+        let sub = sub
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or(sub);
         let sub = sub.replace("\\\"", "\"").replace("\\\\", "\\");
         return format!("{}.{sub}", name.to_ascii_lowercase());
     }
@@ -266,7 +270,11 @@ mod tests {
         let facts = HookFacts::of("[core] hooksPath = /a\\\nb\n");
         assert_eq!(facts.hooks_path(), Some("/ab"));
         // Other sections' keys of the same name do not count.
-        assert!(HookFacts::of("[alias]\n\thooksPath = x\n").hooks_path().is_none());
+        assert!(
+            HookFacts::of("[alias]\n\thooksPath = x\n")
+                .hooks_path()
+                .is_none()
+        );
         assert!(is_hook_dotted_key("core.hooksPath"));
         assert!(is_hook_dotted_key("includeIf.gitdir:/x/.path"));
         assert!(is_hook_dotted_key("include.path"));

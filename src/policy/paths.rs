@@ -254,7 +254,11 @@ mod tests {
         std::fs::create_dir_all(&protected).unwrap();
         std::fs::create_dir_all(root.join("repo/sub")).unwrap();
         // A dangling link resolves to where it points, though nothing is there yet.
-        symlink(protected.join("settings.local.json"), root.join("repo/dangle")).unwrap();
+        symlink(
+            protected.join("settings.local.json"),
+            root.join("repo/dangle"),
+        )
+        .unwrap();
         let named = resolve_named("dangle", &root.join("repo"), None);
         assert_eq!(named.path, protected.join("settings.local.json"));
         assert_eq!(named.link, Some(root.join("repo/dangle")));
@@ -282,9 +286,13 @@ mod tests {
             root.join("repo/sub/a")
         );
         assert_eq!(
-            resolve("/proc/self/root/proc/self/cwd/../f", &root.join("repo/sub"), None)
-                .file_name()
-                .map(|n| n.to_owned()),
+            resolve(
+                "/proc/self/root/proc/self/cwd/../f",
+                &root.join("repo/sub"),
+                None
+            )
+            .file_name()
+            .map(|n| n.to_owned()),
             Some("f".into())
         );
     }

@@ -26,10 +26,10 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::Action;
 use super::eval::{Access, Target};
 use super::gitconfig;
 use super::paths;
-use super::Action;
 
 /// (device, inode).
 pub type FileId = (u64, u64);
@@ -135,9 +135,7 @@ impl Subject {
 
     pub fn why(self) -> &'static str {
         match self {
-            Subject::LedgerDir => {
-                "it holds the audit records, the spool and the user policy"
-            }
+            Subject::LedgerDir => "it holds the audit records, the spool and the user policy",
             Subject::SigningKeys | Subject::LedgerSecret => {
                 "whoever reads them can forge the ledger's signatures"
             }
@@ -274,7 +272,11 @@ impl Protection {
     }
 
     fn physical(&self, p: &Path) -> PathBuf {
-        paths::resolve(&p.to_string_lossy(), Path::new("/"), self.cx.home.as_deref())
+        paths::resolve(
+            &p.to_string_lossy(),
+            Path::new("/"),
+            self.cx.home.as_deref(),
+        )
     }
 
     fn roots(&self) -> &[Root] {
@@ -301,7 +303,9 @@ impl Protection {
             // another Claude Code session may run the hooks without the variable.
             if let Some(default) = directories::ProjectDirs::from("", "", "hookledger")
                 .map(|d| d.data_dir().to_path_buf())
-                .filter(|d| *d != cx.hookledger_home && cx.home.as_ref().is_some_and(|h| d.starts_with(h)))
+                .filter(|d| {
+                    *d != cx.hookledger_home && cx.home.as_ref().is_some_and(|h| d.starts_with(h))
+                })
             {
                 add(default.join("keys"), true, true, Subject::SigningKeys);
                 add(default, true, false, Subject::LedgerDir);
@@ -344,7 +348,12 @@ impl Protection {
                 "/Library/Application Support/ClaudeCode",
                 "C:/Program Files/ClaudeCode",
             ] {
-                add(PathBuf::from(managed), true, false, Subject::ManagedSettings);
+                add(
+                    PathBuf::from(managed),
+                    true,
+                    false,
+                    Subject::ManagedSettings,
+                );
             }
             out
         })
@@ -420,7 +429,8 @@ impl Protection {
                         continue;
                     };
                     if meta.is_file() && nlink(&meta) > 1 {
-                        found.insert(file_id(&meta), i);
+                        // The first root that holds a file is the most specific (keys first).
+                        found.entry(file_id(&meta)).or_insert(i);
                     } else if meta.is_dir()
                         && root.tree
                         && let Ok(entries) = std::fs::read_dir(&path)
@@ -592,7 +602,10 @@ impl Protection {
                 action: Action::Deny,
             });
         }
-        let repo = target.repository.clone().or_else(|| crate::git::repository_root(p));
+        let repo = target
+            .repository
+            .clone()
+            .or_else(|| crate::git::repository_root(p));
         if let Some(root) = &repo
             && let Some(dir) = self
                 .hooks_dirs(root)
@@ -675,10 +688,7 @@ impl Protection {
         if target.recursive
             && target.access == Access::Write
             && let Some(m) = leaf
-            && let Some(&(_, i)) = self
-                .ancestor_ids()
-                .iter()
-                .find(|(id, _)| *id == m.id)
+            && let Some(&(_, i)) = self.ancestor_ids().iter().find(|(id, _)| *id == m.id)
         {
             return Some(self.hit(i, Relation::Contains));
         }
@@ -723,7 +733,9 @@ impl Protection {
         files.extend(gitconfig::repository_files(root));
         for file in &files {
             if let Some(text) = self.config_text(file)
-                && let Some(dir) = gitconfig::HookFacts::of(&text).hooks_path().map(str::to_owned)
+                && let Some(dir) = gitconfig::HookFacts::of(&text)
+                    .hooks_path()
+                    .map(str::to_owned)
             {
                 configured = Some(dir);
             }
@@ -780,16 +792,18 @@ impl Protection {
     /// or the system's, or one they include.
     pub fn is_git_config_file(&self, p: &Path, repo: Option<&Path>, cwd: &Path) -> bool {
         let name = p.file_name().and_then(OsStr::to_str).unwrap_or("");
-        if matches!(name, "config" | "config.worktree")
-            && p.iter().any(|part| part == ".git")
-        {
+        if matches!(name, "config" | "config.worktree") && p.iter().any(|part| part == ".git") {
             return true;
         }
         if self.config_files(repo).iter().any(|f| f == p) {
             return true;
         }
         let cwd_repo = crate::git::repository_root(cwd);
-        cwd_repo.as_deref() != repo && self.config_files(cwd_repo.as_deref()).iter().any(|f| f == p)
+        cwd_repo.as_deref() != repo
+            && self
+                .config_files(cwd_repo.as_deref())
+                .iter()
+                .any(|f| f == p)
     }
 }
 
@@ -846,8 +860,7 @@ pub fn commit_gate_installed(root: &Path, home: Option<&Path>) -> bool {
         if let Some(text) = gitconfig::read_small(&file)
             && let Some(dir) = gitconfig::HookFacts::of(&text).hooks_path()
         {
-            let named =
-                paths::expand_home(dir, home).unwrap_or_else(|| root.join(dir));
+            let named = paths::expand_home(dir, home).unwrap_or_else(|| root.join(dir));
             dirs.push(named);
         }
     }

@@ -18,6 +18,8 @@ mod hook_events;
 mod install;
 // Policy decisions, table-driven.
 mod policy;
+// Self-protection by identity, in process and through the hook.
+mod selfprot;
 // Concurrency, kill -9, and a ledger that cannot be written.
 mod robustness;
 // Export batches, cursors and the receiver's check.

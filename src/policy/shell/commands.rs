@@ -651,14 +651,40 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             w.opaque(format!(
                 "{name} runs the command in other namespaces, where mounts and paths may differ"
             ));
-            let (_, rest) = parse_wrapper(args, &["-t", "--target", "-S", "-G", "--setuid", "--setgid", "--bind", "--ro-bind", "-b", "-r"]);
+            let (_, rest) = parse_wrapper(
+                args,
+                &[
+                    "-t",
+                    "--target",
+                    "-S",
+                    "-G",
+                    "--setuid",
+                    "--setgid",
+                    "--bind",
+                    "--ro-bind",
+                    "-b",
+                    "-r",
+                ],
+            );
             if !rest.is_empty() {
                 dispatch(w, env, cx, rest);
             }
         }
         "mount" | "umount" => {
             // A bind mount is another name for a tree, an unmount takes one away.
-            let p = parse(args, &["-t", "-o", "--options", "--types", "-L", "-U", "--source", "--target"]);
+            let p = parse(
+                args,
+                &[
+                    "-t",
+                    "-o",
+                    "--options",
+                    "--types",
+                    "-L",
+                    "-U",
+                    "--source",
+                    "--target",
+                ],
+            );
             for f in p.values(&["--source", "--target"]).chain(p.operands.iter()) {
                 tree(w, cx, f, Access::Write, &name);
             }
@@ -687,7 +713,12 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         {
             run_package_runner(w, env, cx, &name, &args[1..])
         }
-        "cargo" if args.first().and_then(Field::lit).is_some_and(|s| s == "run" || s == "r") => {
+        "cargo"
+            if args
+                .first()
+                .and_then(Field::lit)
+                .is_some_and(|s| s == "run" || s == "r") =>
+        {
             run_cargo(w, cx, &args[1..])
         }
         "su" | "runuser" => {
@@ -2002,7 +2033,9 @@ fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         if let (Some(src), Some(dest_text)) = (s.lit(), dest_text)
             && runs_hookledger(w, &cx.env, s, &[])
         {
-            let base = Path::new(src).file_name().map(|b| b.to_string_lossy().into_owned());
+            let base = Path::new(src)
+                .file_name()
+                .map(|b| b.to_string_lossy().into_owned());
             let copy = match base {
                 Some(b) if dest_is_dir => format!("{}/{b}", dest_text.trim_end_matches('/')),
                 _ => dest_text.to_owned(),
@@ -2025,7 +2058,9 @@ fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     };
     for s in &sources {
         let Some(src) = s.lit() else { continue };
-        let base = Path::new(src).file_name().map(|b| b.to_string_lossy().into_owned());
+        let base = Path::new(src)
+            .file_name()
+            .map(|b| b.to_string_lossy().into_owned());
         // Into an existing directory, a copy lands under the source's name; rsync copies the
         // contents of a source written with a trailing slash into the destination itself.
         let into_dir = dest_is_dir && !(name == "rsync" && src.ends_with('/'));
@@ -2063,7 +2098,9 @@ fn run_link(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         (p.operands.iter().collect(), &dot)
     };
     let Some(dest_text) = dest.lit() else {
-        w.opaque(format!("{name} makes a link at a path computed at run time"));
+        w.opaque(format!(
+            "{name} makes a link at a path computed at run time"
+        ));
         for t in &targets {
             link_target(w, cx, t, None, relative || !symbolic, name);
         }
@@ -2076,7 +2113,11 @@ fn run_link(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     for t in &targets {
         let location = match (t.lit().and_then(|x| Path::new(x).file_name()), into_dir) {
             (Some(base), true) => {
-                format!("{}/{}", dest_text.trim_end_matches('/'), base.to_string_lossy())
+                format!(
+                    "{}/{}",
+                    dest_text.trim_end_matches('/'),
+                    base.to_string_lossy()
+                )
             }
             _ => dest_text.to_owned(),
         };
@@ -2087,7 +2128,10 @@ fn run_link(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             .map(|n| n.link.unwrap_or(n.path))
             .collect();
         // A relative symlink target is read from the link's own directory.
-        let base_dir = placed.first().and_then(|l| l.parent()).map(Path::to_path_buf);
+        let base_dir = placed
+            .first()
+            .and_then(|l| l.parent())
+            .map(Path::to_path_buf);
         let resolved = link_target(
             w,
             cx,
@@ -2136,9 +2180,7 @@ fn link_target(
     };
     let absolute = Path::new(text).is_absolute() || text == "~" || text.starts_with("~/");
     let resolved = match base_dir {
-        Some(dir) if !absolute && !from_cwd => {
-            crate::policy::paths::resolve(text, dir, w.home)
-        }
+        Some(dir) if !absolute && !from_cwd => crate::policy::paths::resolve(text, dir, w.home),
         _ => w.resolve(&cx.env, text, role).into_iter().next()?,
     };
     let field = lit(&resolved.to_string_lossy());
@@ -2575,12 +2617,53 @@ fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
         .filter(|t| !t.contains(['*', '?', '[']))
         .collect();
     let deletes = expression.iter().any(|f| f.lit() == Some("-delete"));
+    // `-delete` with only name filters removes what those names match: a whole-tree deletion
+    // only when a filter could match something self-protection covers.
+    let filtered = expression
+        .iter()
+        .any(|f| matches!(f.lit(), Some("-name" | "-iname")))
+        && !expression.iter().any(|f| {
+            matches!(
+                f.lit(),
+                Some(
+                    "!" | "-not"
+                        | "-o"
+                        | "-or"
+                        | ","
+                        | "-path"
+                        | "-ipath"
+                        | "-wholename"
+                        | "-regex"
+                        | "-iregex"
+                )
+            ) || f.lit().is_none()
+        });
+    let name_patterns: Vec<String> = expression
+        .windows(2)
+        .filter(|p| matches!(p[0].lit(), Some("-name" | "-iname")))
+        .filter_map(|p| p[1].lit().map(str::to_owned))
+        .collect();
+    let whole_tree_delete = deletes
+        && (!filtered
+            || name_patterns.iter().any(|pattern| {
+                PROTECTED_NAMES
+                    .iter()
+                    .any(|n| fast_glob::glob_match(pattern.as_str(), n))
+            }));
     let executes = expression
         .iter()
         .any(|f| matches!(f.lit(), Some("-exec" | "-execdir" | "-ok" | "-okdir")));
     for root in &roots {
-        if deletes {
+        if whole_tree_delete {
             tree(w, cx, root, Access::Write, "find -delete");
+        } else if deletes {
+            w.access_text(
+                &cx.env,
+                root.lit().unwrap_or("."),
+                Access::Write,
+                true,
+                "find -delete",
+            );
         } else if executes {
             tree(w, cx, root, Access::Read, "find -exec");
         } else {
@@ -2646,6 +2729,49 @@ fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
         }
     }
 }
+
+/// Names of what self-protection covers (and of files typical inside it), for telling whether
+/// a name filter (`find -name '*.pyc' -delete`) could select any of it.
+const PROTECTED_NAMES: &[&str] = &[
+    ".git",
+    ".claude",
+    ".husky",
+    ".claude.json",
+    ".gitconfig",
+    "hooks",
+    "config",
+    "settings.json",
+    "settings.local.json",
+    "pre-commit",
+    "commit-msg",
+    "post-commit",
+    "post-rewrite",
+    "pre-commit.hookledger-chained",
+    "skills",
+    "commands",
+    "agents",
+    "plugins",
+    "dev-mods",
+    "shell-snapshots",
+    "projects",
+    "SKILL.md",
+    "command.md",
+    "agent.md",
+    "hook.sh",
+    "mod.js",
+    "plugin.json",
+    "session.jsonl",
+    "snapshot-bash.sh",
+    "hookledger",
+    "keys",
+    "ledger.db",
+    "ledger.db-wal",
+    "ledger.db-shm",
+    "ledger.spool",
+    "policy.json",
+    "key.ed25519",
+    "managed-settings.json",
+];
 
 /// A directory the command works through recursively: rules that cover everything under it
 /// apply, as do rules for the directory itself.
@@ -2808,7 +2934,16 @@ fn run_hookledger(w: &mut Walker, cx: &Cx, args: &[Field], program: &str) {
 fn run_package_runner(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: &[Field]) {
     let (opts, rest) = parse_wrapper_with_values(
         args,
-        &["-p", "--package", "-c", "--call", "--node-options", "--registry", "--cache", "--prefix"],
+        &[
+            "-p",
+            "--package",
+            "-c",
+            "--call",
+            "--node-options",
+            "--registry",
+            "--cache",
+            "--prefix",
+        ],
     );
     for (opt, value) in &opts {
         if matches!(opt.as_str(), "-c" | "--call")
@@ -2888,12 +3023,10 @@ fn run_cargo(w: &mut Walker, cx: &Cx, args: &[Field]) {
                 .resolve(&cx.env, &m, "cargo --manifest-path")
                 .iter()
                 .any(|p| manifest_is_hookledger(p)),
-            None => cx
-                .env
-                .cwds
-                .iter()
-                .flatten()
-                .any(|d| d.ancestors().any(|a| manifest_is_hookledger(&a.join("Cargo.toml")))),
+            None => cx.env.cwds.iter().flatten().any(|d| {
+                d.ancestors()
+                    .any(|a| manifest_is_hookledger(&a.join("Cargo.toml")))
+            }),
         };
     if own_package {
         run_hookledger(w, cx, program_args, "cargo run -- ");

@@ -329,7 +329,10 @@ pub fn run(
         work_env.cwds = Some(repo_dirs.clone());
     }
     let operation = format!("git {sub}");
-    if matches!(sub, "commit" | "merge" | "cherry-pick" | "revert" | "rebase" | "am" | "pull") {
+    if matches!(
+        sub,
+        "commit" | "merge" | "cherry-pick" | "revert" | "rebase" | "am" | "pull"
+    ) {
         skipped_commit_hooks(w, &env, &repo_dirs, sub, rest);
     }
     match sub {
@@ -360,11 +363,11 @@ pub fn run(
                     "--sort",
                 ],
             );
+            // `-u` is --upload-pack only for ls-remote; for push it is --set-upstream and for
+            // fetch --update-head-ok.
             if p.0.iter().any(|o| {
-                matches!(
-                    o.as_str(),
-                    "--upload-pack" | "--receive-pack" | "--exec" | "-u"
-                )
+                matches!(o.as_str(), "--upload-pack" | "--receive-pack" | "--exec")
+                    || (o == "-u" && sub == "ls-remote")
             }) {
                 w.opaque(format!(
                     "{operation} --upload-pack/--receive-pack runs a command of its choosing"
@@ -689,9 +692,11 @@ pub fn run(
             }
             // Operands after `--` are paths; before it, those that exist are. What `git mv`
             // moves and `git rm -r` removes goes with everything under it.
+            let cached = p.0.iter().any(|o| o == "--cached");
             let (whole, last): (&[Field], &[Field]) = match sub {
                 "mv" => p.1.split_at(p.1.len().saturating_sub(1)),
-                "rm" => (&p.1[..], &[]),
+                // `--cached` leaves the working tree alone.
+                "rm" if !cached => (&p.1[..], &[]),
                 _ => (&[], &p.1[..]),
             };
             path_operands(
@@ -977,23 +982,26 @@ fn git_config(w: &mut Walker, env: &Env, work_env: &Env, repo_dirs: &[PathBuf], 
         "--show-origin",
         "--show-scope",
         "--name-only",
-    ]) || matches!(subcommand, Some("get" | "list" | "get-color" | "get-colorbool"))
-        || (subcommand.is_none()
-            && p.1.len() == 1
-            && !flag(&[
-                "--unset",
-                "--unset-all",
-                "--remove-section",
-                "--rename-section",
-                "--add",
-                "--replace-all",
-                "-e",
-                "--edit",
-            ]));
+    ]) || matches!(
+        subcommand,
+        Some("get" | "list" | "get-color" | "get-colorbool")
+    ) || (subcommand.is_none()
+        && p.1.len() == 1
+        && !flag(&[
+            "--unset",
+            "--unset-all",
+            "--remove-section",
+            "--rename-section",
+            "--add",
+            "--replace-all",
+            "-e",
+            "--edit",
+        ]));
     if reading {
         return;
     }
-    const WHY: &str = "which could set core.hooksPath or an include and switch hookledger's git hooks off";
+    const WHY: &str =
+        "which could set core.hooksPath or an include and switch hookledger's git hooks off";
     if flag(&["-e", "--edit"]) || subcommand == Some("edit") {
         w.refuse(format!(
             "`git config --edit` opens git's configuration in an editor, {WHY}"
@@ -1008,9 +1016,7 @@ fn git_config(w: &mut Walker, env: &Env, work_env: &Env, repo_dirs: &[PathBuf], 
         return;
     };
     let Some(name) = first.lit() else {
-        w.refuse(format!(
-            "`git config` of a key computed at run time, {WHY}"
-        ));
+        w.refuse(format!("`git config` of a key computed at run time, {WHY}"));
         return;
     };
     let sections = flag(&["--remove-section", "--rename-section"])
@@ -1024,10 +1030,9 @@ fn git_config(w: &mut Walker, env: &Env, work_env: &Env, repo_dirs: &[PathBuf], 
         }
         if let Some(new_name) = operands.get(1) {
             match new_name.lit().map(str::to_ascii_lowercase) {
-                Some(n) if n == "core" || n == "include" || n.starts_with("includeif") => w
-                    .refuse(format!(
-                        "`git config` renames a section to {n}, {WHY}"
-                    )),
+                Some(n) if n == "core" || n == "include" || n.starts_with("includeif") => {
+                    w.refuse(format!("`git config` renames a section to {n}, {WHY}"))
+                }
                 Some(_) => {}
                 None => w.refuse(format!(
                     "`git config` renames a section to a name computed at run time, {WHY}"
@@ -1039,9 +1044,7 @@ fn git_config(w: &mut Walker, env: &Env, work_env: &Env, repo_dirs: &[PathBuf], 
             "`git config {name}` changes which git hooks run (hookledger's commit-time provenance runs from them)"
         ));
         return;
-    } else if lower.starts_with("alias.")
-        && operands.get(1).is_some_and(|v| skips_hooks(v.lit()))
-    {
+    } else if lower.starts_with("alias.") && operands.get(1).is_some_and(|v| skips_hooks(v.lit())) {
         w.refuse(format!(
             "`git config {name}` defines an alias that skips or moves the git hooks (hookledger's commit-time provenance runs from them)"
         ));
@@ -1074,7 +1077,14 @@ fn git_config(w: &mut Walker, env: &Env, work_env: &Env, repo_dirs: &[PathBuf], 
         return;
     }
     let _ = (work_env, repo_dirs);
+    // An alias that does not start with `!` runs a git subcommand, not a program.
+    let plain_alias = lower.starts_with("alias.")
+        && operands
+            .get(1)
+            .and_then(Field::lit)
+            .is_some_and(|v| !v.trim_start().starts_with('!'));
     if is_command_key(&lower)
+        && !plain_alias
         && !(lower.starts_with("remote.")
             && (lower.ends_with(".url") || lower.ends_with(".pushurl")))
     {
@@ -1183,7 +1193,13 @@ fn remote_operand(
 
 /// Flags and variables that skip the commit hooks (`--no-verify`, `-n`, `HUSKY=0`): refused
 /// where hookledger's commit gate is installed, since the commit would carry no provenance.
-fn skipped_commit_hooks(w: &mut Walker, env: &Env, repo_dirs: &[PathBuf], sub: &str, rest: &[Field]) {
+fn skipped_commit_hooks(
+    w: &mut Walker,
+    env: &Env,
+    repo_dirs: &[PathBuf],
+    sub: &str,
+    rest: &[Field],
+) {
     let mut no_verify = false;
     for arg in rest {
         let Some(t) = arg.lit() else { continue };
@@ -1206,12 +1222,16 @@ fn skipped_commit_hooks(w: &mut Walker, env: &Env, repo_dirs: &[PathBuf], sub: &
             }
         }
     }
-    let husky_off = ["HUSKY", "HUSKY_SKIP_HOOKS", "SKIP_HOOKS"].iter().any(|name| {
-        env.vars.get(*name).is_some_and(|v| match (name, v.as_deref()) {
-            (&"HUSKY", Some(value)) => matches!(value, "0" | "false"),
-            _ => true,
-        })
-    });
+    let husky_off = ["HUSKY", "HUSKY_SKIP_HOOKS", "SKIP_HOOKS"]
+        .iter()
+        .any(|name| {
+            env.vars
+                .get(*name)
+                .is_some_and(|v| match (name, v.as_deref()) {
+                    (&"HUSKY", Some(value)) => matches!(value, "0" | "false"),
+                    _ => true,
+                })
+        });
     if !(no_verify || husky_off) {
         return;
     }

@@ -149,7 +149,12 @@ pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
         any_path = true;
     }
     if !any_path && matches!(cmdlet.as_str(), "get-childitem" | "gci" | "ls" | "dir") {
-        out.accesses.push(PathAccess::new(paths::resolve(".", cwd, home), Access::Read, true, false));
+        out.accesses.push(PathAccess::new(
+            paths::resolve(".", cwd, home),
+            Access::Read,
+            true,
+            false,
+        ));
     }
     out
 }
@@ -157,10 +162,20 @@ pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
 fn push(out: &mut Analysis, raw: &str, cwd: &Path, home: Option<&Path>) {
     if raw.contains(['*', '?']) {
         let dir = raw.rsplit_once(['/', '\\']).map_or(".", |(d, _)| d);
-        out.accesses.push(PathAccess::new(paths::resolve(dir, cwd, home), Access::Read, true, false));
+        out.accesses.push(PathAccess::new(
+            paths::resolve(dir, cwd, home),
+            Access::Read,
+            true,
+            false,
+        ));
         return;
     }
-    out.accesses.push(PathAccess::new(paths::resolve(&raw.replace('\\', "/"), cwd, home), Access::Read, false, false));
+    out.accesses.push(PathAccess::new(
+        paths::resolve(&raw.replace('\\', "/"), cwd, home),
+        Access::Read,
+        false,
+        false,
+    ));
 }
 
 /// Whitespace-separated words with single-quoted strings (`''` is a quote inside one).

@@ -806,9 +806,7 @@ impl<'h> Walker<'h> {
                 }
                 let text = if text.is_empty() { "." } else { text.as_str() };
                 match glob {
-                    None => {
-                        self.push_access(env, text, access, recursive, recursive, role, mark)
-                    }
+                    None => self.push_access(env, text, access, recursive, recursive, role, mark),
                     Some(pattern) => self.access_glob(env, pattern, access, recursive, role, mark),
                 }
             }
