@@ -20,6 +20,8 @@ mod install;
 mod policy;
 // Self-protection by identity, in process and through the hook.
 mod selfprot;
+// Gating payloads of an unexpected shape get `on_error`.
+mod payload_shape;
 // Concurrency, kill -9, and a ledger that cannot be written.
 mod robustness;
 // Export batches, cursors and the receiver's check.
