@@ -12,6 +12,8 @@ mod deploy;
 mod doctor;
 // The real Claude Code CLI driving the real binary.
 mod e2e;
+// The real Claude Code trying to switch hookledger off.
+mod e2e_selfprot;
 // Hook events in, records and answers out; every bad input.
 mod hook_events;
 // The settings merge behind install/uninstall.
