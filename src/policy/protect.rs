@@ -283,8 +283,23 @@ impl Protection {
         self.roots.get_or_init(|| {
             let cx = &self.cx;
             let mut out = Vec::new();
+            let resolved_dirs: Vec<PathBuf> = cx
+                .claude_dirs()
+                .iter()
+                .map(|d| self.physical(d))
+                .collect();
             let mut add = |path: PathBuf, tree: bool, read: bool, subject: Subject| {
-                let path = self.physical(&path);
+                // A path under an already physical directory needs resolving only if it is a
+                // symlink itself; anything else is walked component by component.
+                let already = path.parent().is_some_and(|p| p.is_absolute())
+                    && std::fs::symlink_metadata(&path)
+                        .map(|m| !m.file_type().is_symlink())
+                        .unwrap_or(true);
+                let path = if already && resolved_dirs.iter().any(|d| path.parent() == Some(d.as_path())) {
+                    path
+                } else {
+                    self.physical(&path)
+                };
                 out.push(Root {
                     path,
                     tree,
@@ -319,7 +334,7 @@ impl Protection {
             if let Some(binary) = &cx.binary {
                 add(binary.clone(), false, false, Subject::Binary);
             }
-            for dir in cx.claude_dirs() {
+            for (raw, dir) in cx.claude_dirs().into_iter().zip(resolved_dirs.clone()) {
                 for name in ["settings.json", "settings.local.json"] {
                     add(dir.join(name), false, false, Subject::ClaudeSettings);
                 }
@@ -336,18 +351,21 @@ impl Protection {
                 }
                 add(dir.join("projects"), true, false, Subject::Transcripts);
                 // `~/.claude.json`, or `.claude.json` inside CLAUDE_CONFIG_DIR.
-                let global = if Some(&dir) == cx.claude_config_dir.as_ref() {
+                let global = if Some(&raw) == cx.claude_config_dir.as_ref() {
                     dir.join(".claude.json")
                 } else {
-                    dir.with_file_name(".claude.json")
+                    raw.with_file_name(".claude.json")
                 };
                 add(global, false, false, Subject::ClaudeGlobalConfig);
             }
-            for managed in [
-                "/etc/claude-code",
-                "/Library/Application Support/ClaudeCode",
-                "C:/Program Files/ClaudeCode",
-            ] {
+            let managed_settings: &[&str] = if cfg!(target_os = "macos") {
+                &["/Library/Application Support/ClaudeCode"]
+            } else if cfg!(windows) {
+                &["C:/Program Files/ClaudeCode", "C:/ProgramData/ClaudeCode"]
+            } else {
+                &["/etc/claude-code"]
+            };
+            for managed in managed_settings {
                 add(
                     PathBuf::from(managed),
                     true,
