@@ -1118,24 +1118,23 @@ pub fn extract_targets(
             } else {
                 Access::Write
             };
-            // Moving, deleting or re-permissioning takes everything under the path along.
+            // Moving, deleting or re-permissioning takes everything under the path along; so
+            // does a batch whose operations say so (`{"op": "move", "path": …}`).
+            const WHOLE: &[&str] = &[
+                "move", "rename", "delete", "remove", "unlink", "trash", "chmod", "chown", "mv",
+                "rm",
+            ];
+            let operation_named = input_mentions_operation(&Value::Object(input.clone()), WHOLE);
             let whole_entry = access == Access::Write
-                && [
-                    "move", "rename", "delete", "remove", "unlink", "trash", "chmod", "chown",
-                    "mv", "rm",
-                ]
-                .iter()
-                .any(|v| verb.contains(v));
+                && (WHOLE.iter().any(|v| verb.contains(v)) || operation_named);
             let mut push = |text: &str, keyed: bool| {
                 if keyed || looks_like_path(text) {
                     raw.push((text.to_owned(), access, whole_entry));
                 }
             };
-            // The keys that name paths do so whatever the path looks like (`.claude`).
-            for (key, value) in input {
-                let keyed = PATH_KEYS.contains(&key.as_str()) && key != "cwd";
-                collect_path_strings(value, &mut |text| push(text, keyed));
-            }
+            // The keys that name paths do so whatever the path looks like (`.claude`), at
+            // any depth (`{"operations": [{"path": ".claude"}]}`).
+            collect_keyed_strings(&Value::Object(input.clone()), false, &mut push);
         }
         _ => {
             for key in PATH_KEYS {
@@ -1187,11 +1186,34 @@ fn glob_root(pattern: &str) -> String {
     root.join("/")
 }
 
-fn collect_path_strings(value: &Value, visit: &mut dyn FnMut(&str)) {
+/// Whether an operation-like key (`op`, `operation`, `action`, `type`) anywhere in `value` names
+/// one of `verbs`.
+fn input_mentions_operation(value: &Value, verbs: &[&str]) -> bool {
     match value {
-        Value::String(s) => visit(s),
-        Value::Array(items) => items.iter().for_each(|v| collect_path_strings(v, visit)),
-        Value::Object(map) => map.values().for_each(|v| collect_path_strings(v, visit)),
+        Value::Array(items) => items.iter().any(|v| input_mentions_operation(v, verbs)),
+        Value::Object(map) => map.iter().any(|(k, v)| {
+            (matches!(k.as_str(), "op" | "operation" | "action" | "type" | "kind")
+                && v.as_str().is_some_and(|s| {
+                    let s = s.to_ascii_lowercase();
+                    verbs.iter().any(|verb| s == *verb || s.starts_with(verb))
+                }))
+                || input_mentions_operation(v, verbs)
+        }),
+        _ => false,
+    }
+}
+
+/// Every string in `value`, with whether the key it sits under names paths.
+fn collect_keyed_strings(value: &Value, keyed: bool, visit: &mut dyn FnMut(&str, bool)) {
+    match value {
+        Value::String(s) => visit(s, keyed),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| collect_keyed_strings(v, keyed, visit)),
+        Value::Object(map) => map.iter().for_each(|(k, v)| {
+            let keyed = PATH_KEYS.contains(&k.as_str()) && k != "cwd";
+            collect_keyed_strings(v, keyed, visit)
+        }),
         _ => {}
     }
 }

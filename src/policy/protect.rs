@@ -283,11 +283,8 @@ impl Protection {
         self.roots.get_or_init(|| {
             let cx = &self.cx;
             let mut out = Vec::new();
-            let resolved_dirs: Vec<PathBuf> = cx
-                .claude_dirs()
-                .iter()
-                .map(|d| self.physical(d))
-                .collect();
+            let resolved_dirs: Vec<PathBuf> =
+                cx.claude_dirs().iter().map(|d| self.physical(d)).collect();
             let mut add = |path: PathBuf, tree: bool, read: bool, subject: Subject| {
                 // A path under an already physical directory needs resolving only if it is a
                 // symlink itself; anything else is walked component by component.
@@ -295,7 +292,11 @@ impl Protection {
                     && std::fs::symlink_metadata(&path)
                         .map(|m| !m.file_type().is_symlink())
                         .unwrap_or(true);
-                let path = if already && resolved_dirs.iter().any(|d| path.parent() == Some(d.as_path())) {
+                let path = if already
+                    && resolved_dirs
+                        .iter()
+                        .any(|d| path.parent() == Some(d.as_path()))
+                {
                     path
                 } else {
                     self.physical(&path)
@@ -503,6 +504,12 @@ impl Protection {
             if target.recursive && root.path.starts_with(p) {
                 return Some(self.hit(i, Relation::Contains));
             }
+            // Writing whatever lands in a directory (an archive extracted into it, a download
+            // named by the server) can replace what sits right in it.
+            if target.search_root && target.access == Access::Write && root.path.parent() == Some(p)
+            {
+                return Some(self.hit(i, Relation::Contains));
+            }
         }
         None
     }
@@ -611,6 +618,25 @@ impl Protection {
             if part == ".husky" {
                 return shaped(Subject::Husky, i + 1, Action::Deny);
             }
+        }
+        // Extracting into `.claude`, `.git` or `.husky` can replace their settings and hooks.
+        if target.search_root
+            && target.access == Access::Write
+            && let Some(last) = names.last().map(String::as_str)
+            && matches!(last, ".claude" | ".git" | ".husky" | "hooks")
+            && (last != "hooks" || names.iter().rev().nth(1).is_some_and(|n| n == ".git"))
+        {
+            let subject = match last {
+                ".claude" => Subject::ClaudeDir,
+                ".husky" => Subject::Husky,
+                _ => Subject::GitDir,
+            };
+            return Some(Hit {
+                subject,
+                at: p.to_path_buf(),
+                relation: Relation::Contains,
+                action: Action::Deny,
+            });
         }
         if is_hookledger_git_hook(p) {
             return Some(Hit {

@@ -708,6 +708,85 @@ fn hookledger_commands_and_binary() {
 }
 
 const ANCESTORS: &[Case] = &[
+    (
+        "docker-volume-claude",
+        "Bash",
+        "docker run --rm -v ~/.claude:/c alpine sh -c 'rm /c/settings.json'",
+        "deny",
+    ),
+    (
+        "docker-mount-ledger",
+        "Bash",
+        "podman run --mount type=bind,source=$HL,target=/x alpine true",
+        "deny",
+    ),
+    (
+        "docker-volume-home",
+        "Bash",
+        "docker run -v $HOME:/h alpine true",
+        "deny",
+    ),
+    (
+        "tar-extract-into-claude",
+        "Bash",
+        "tar -xzf /tmp/evil.tgz -C ~/.claude",
+        "deny",
+    ),
+    (
+        "unzip-into-claude",
+        "Bash",
+        "unzip -o /tmp/evil.zip -d .claude",
+        "deny",
+    ),
+    (
+        "tar-extract-into-git",
+        "Bash",
+        "tar -xf /tmp/h.tar -C .git",
+        "deny",
+    ),
+    (
+        "ssh-localhost",
+        "Bash",
+        "ssh localhost 'rm -rf ~/.claude'",
+        "deny",
+    ),
+    ("at-now", "Bash", "echo 'rm -rf ~/.claude' | at now", "deny"),
+    (
+        "mcp-batch-move",
+        "mcp__fs__batch",
+        r#"{"operations": [{"op": "move", "path": ".claude", "to": "old"}]}"#,
+        "deny",
+    ),
+    (
+        "mcp-nested-write",
+        "mcp__fs__apply",
+        r#"{"changes": [{"file": {"path": "$HOME/.claude/settings.json"}, "text": "{}"}]}"#,
+        "deny",
+    ),
+    (
+        "docker-volume-repo",
+        "Bash",
+        "docker run --rm -v $REPO:/src -w /src rust cargo build",
+        "allow",
+    ),
+    (
+        "docker-volume-claude-ro",
+        "Bash",
+        "docker run --rm -v ~/.claude:/c:ro alpine ls /c",
+        "allow",
+    ),
+    (
+        "tar-extract-here",
+        "Bash",
+        "tar -xzf /tmp/release.tgz",
+        "allow",
+    ),
+    (
+        "ssh-remote",
+        "Bash",
+        "ssh build-host 'rm -rf ~/.claude'",
+        "allow",
+    ),
     ("rm-project-claude", "Bash", "rm -rf .claude", "deny"),
     ("rm-user-claude", "Bash", "rm -rf ~/.claude", "deny"),
     ("rm-user-claude-slash", "Bash", "rm -r ~/.claude/", "deny"),
@@ -1784,6 +1863,12 @@ fn signing_key_and_ledger() {
 }
 
 const CLAUDE_CODE: &[Case] = &[
+    (
+        "settings-gawk-inplace",
+        "Bash",
+        "gawk -i inplace '{print}' ~/.claude/settings.json",
+        "deny",
+    ),
     (
         "user-settings",
         "Write",

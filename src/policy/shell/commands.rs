@@ -586,7 +586,7 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             }
             dispatch(w, env, cx, p.1);
         }
-        "sudo" | "doas" | "run0" => {
+        "sudo" | "doas" | "run0" | "pkexec" => {
             let (opts, rest) = parse_wrapper_with_values(
                 args,
                 &[
@@ -1094,7 +1094,43 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
                     }
                 }
             }
+            // A command sent to this very machine runs here.
+            if name == "ssh"
+                && let Some(host) = p.operands.first().and_then(Field::lit)
+                && is_this_host(host)
+                && p.operands.len() > 1
+            {
+                shell_words(w, cx, &p.operands[1..], "ssh to this host");
+            }
         }
+        "at" | "batch" => {
+            // The commands run later, from stdin or `-f FILE`, as a shell would run them.
+            let p = parse(args, &["-f", "-q", "-t", "-m", "-M"]);
+            if p.has(&["-l", "-d", "-r", "-c"]) {
+                return;
+            }
+            match p.values(&["-f"]).next().cloned() {
+                Some(file) => {
+                    r(w, cx, &file, &name);
+                    let mut shell = cx.env.clone();
+                    w.script_file(&mut shell, &file, false);
+                }
+                None => match w.stdin_text(&cx.env, &cx.stdin) {
+                    Stdin::Literal(text) => w.subshell_program(&text, &cx.env),
+                    _ => w.opaque(format!("{name} runs commands read from its input later")),
+                },
+            }
+        }
+        "crontab" => {
+            let p = parse(args, &["-u"]);
+            if !p.has(&["-l", "-r"]) {
+                w.opaque("crontab installs commands that run later");
+            }
+            for f in &p.operands {
+                r(w, cx, f, "crontab");
+            }
+        }
+        "docker" | "podman" | "nerdctl" => run_container(w, cx, &name, args),
         "make" | "gmake" | "cmake" | "ninja" | "meson" => {
             let p = parse(
                 args,
@@ -1803,7 +1839,17 @@ fn run_awk(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         ],
     );
     let mut programs: Vec<String> = Vec::new();
+    // gawk's `-i inplace` rewrites every file operand.
+    let in_place = p
+        .values(&["-i", "--include"])
+        .filter_map(Field::lit)
+        .any(|v| v.trim_end_matches(".awk") == "inplace");
     for f in p.values(&["-f", "--file", "-i", "--include", "-E", "--exec"]) {
+        if f.lit()
+            .is_some_and(|v| v.trim_end_matches(".awk") == "inplace")
+        {
+            continue;
+        }
         w.access(&cx.env, f, Access::Read, name);
     }
     if p.has(&["-l", "--load"]) {
@@ -1830,7 +1876,12 @@ fn run_awk(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         }) {
             continue;
         }
-        w.access(&cx.env, f, Access::Read, name);
+        let access = if in_place {
+            Access::Write
+        } else {
+            Access::Read
+        };
+        w.access(&cx.env, f, access, name);
     }
 }
 
@@ -3125,4 +3176,85 @@ fn run_claude(w: &mut Walker, cx: &Cx, args: &[Field]) {
         return;
     }
     unknown_arguments(w, cx, "claude", args);
+}
+
+/// `localhost`, a loopback address, or this machine's name (optionally `user@`).
+fn is_this_host(host: &str) -> bool {
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+    matches!(
+        host.as_str(),
+        "localhost" | "127.0.0.1" | "::1" | "[::1]" | "0.0.0.0"
+    ) || host.starts_with("127.")
+        || host == crate::config::host_name().to_ascii_lowercase()
+}
+
+/// `docker run -v SRC:DST`, `--mount source=SRC`: a bind mount hands the container (and what
+/// runs in it) the source directory to write. It is checked as a write into the directory: a
+/// protected directory, or one holding a protected file, is refused; a repository mounted for
+/// a build is not.
+fn run_container(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    let mut i = 0;
+    while i < args.len() {
+        let Some(text) = args[i].lit() else {
+            i += 1;
+            continue;
+        };
+        let (flag, inline) = match text.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
+            _ => (text, None),
+        };
+        let value = |i: &mut usize| -> Option<String> {
+            match &inline {
+                Some(v) => Some(v.clone()),
+                None => {
+                    *i += 1;
+                    args.get(*i).and_then(Field::lit).map(str::to_owned)
+                }
+            }
+        };
+        match flag {
+            "-v" | "--volume" => {
+                if let Some(spec) = value(&mut i) {
+                    let source = spec.split(':').next().unwrap_or(&spec).to_owned();
+                    let read_only = spec
+                        .split(':')
+                        .skip(2)
+                        .any(|o| o.split(',').any(|x| x == "ro"));
+                    if looks_like_path(&source, &cx.env) {
+                        let access = if read_only {
+                            Access::Read
+                        } else {
+                            Access::Write
+                        };
+                        search_root_text(w, cx, &source, access, name);
+                    }
+                }
+            }
+            "--mount" => {
+                if let Some(spec) = value(&mut i) {
+                    let mut source = None;
+                    let mut read_only = false;
+                    for part in spec.split(',') {
+                        match part.split_once('=') {
+                            Some(("source" | "src", v)) => source = Some(v.to_owned()),
+                            Some(("readonly" | "ro", v)) => read_only = v != "false",
+                            None if part == "readonly" || part == "ro" => read_only = true,
+                            _ => {}
+                        }
+                    }
+                    if let Some(source) = source.filter(|s| looks_like_path(s, &cx.env)) {
+                        let access = if read_only {
+                            Access::Read
+                        } else {
+                            Access::Write
+                        };
+                        search_root_text(w, cx, &source, access, name);
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
 }
