@@ -296,7 +296,12 @@ impl Policy {
             return None;
         }
         let lower = command.to_ascii_lowercase();
-        let mut names: Vec<String> = vec!["hookledger".into(), ".ed25519".into()];
+        // What may not even be read: the keys, wherever the ledger directory is.
+        let mut names: Vec<String> = vec![
+            ".ed25519".into(),
+            "hookledger/keys".into(),
+            "share/hookledger".into(),
+        ];
         let cx = self.protection.context();
         let ledger = cx.hookledger_home.to_string_lossy().to_ascii_lowercase();
         if ledger.len() > 1 {
@@ -305,6 +310,7 @@ impl Policy {
         if beyond_reads {
             names.extend(
                 [
+                    "hookledger",
                     ".claude",
                     "claude-code",
                     "claudecode",

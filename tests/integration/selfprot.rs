@@ -2205,6 +2205,30 @@ fn project_extensions_can_be_asked_about_not_allowed() {
 
 const UNANALYZABLE: &[Case] = &[
     (
+        "computed-cd-then-rm-claude",
+        "Bash",
+        "cd \"$X\" && rm -rf .claude",
+        "deny",
+    ),
+    (
+        "computed-key-dir-tilde",
+        "Bash",
+        "cat \"$X\"/.local/share/hookledger/keys/a",
+        "deny",
+    ),
+    (
+        "computed-cd-run-log",
+        "Bash",
+        "cd \"$(git rev-parse --show-toplevel)\" && ./target/debug/hookledger log",
+        "allow",
+    ),
+    (
+        "eval-computed-plain",
+        "Bash",
+        "eval \"$(ssh-agent -s)\"",
+        "allow",
+    ),
+    (
         "computed-rm-names-claude",
         "Bash",
         "rm -rf \"$D\"/.claude",

@@ -3082,6 +3082,11 @@ fn run_cargo(w: &mut Walker, cx: &Cx, args: &[Field]) {
     if own_package {
         run_hookledger(w, cx, program_args, "cargo run -- ");
     } else {
+        if cx.env.cwds.is_none()
+            && first_word(program_args).is_some_and(|s| hookledger::STATE_SUBCOMMANDS.contains(&s))
+        {
+            w.opaque("cargo run in a directory that cannot be followed may build hookledger");
+        }
         unknown_arguments(w, cx, "cargo", args);
     }
 }

@@ -878,8 +878,10 @@ impl<'h> Walker<'h> {
         }
     }
 
+    /// Resolves without recording an access (what is written is recorded where it is written,
+    /// and judged as unknown there).
     pub fn resolve(&mut self, env: &Env, text: &str, role: &str) -> Vec<PathBuf> {
-        self.resolve_named(env, text, role, Access::Write)
+        self.resolve_named(env, text, role, Access::Read)
             .into_iter()
             .map(|n| n.path)
             .collect()
