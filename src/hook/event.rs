@@ -58,7 +58,7 @@ impl EventKind {
             // gates), never a generic one that would let it through.
             other => match REGISTERED_EVENTS
                 .iter()
-                .find(|known| known.eq_ignore_ascii_case(other))
+                .find(|known| known.eq_ignore_ascii_case(other.trim()))
             {
                 Some(known) => Self::from_name(known),
                 None => Self::Other(other.to_owned()),

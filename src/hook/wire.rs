@@ -198,7 +198,7 @@ impl HookPayload {
             // A known tool under another spelling would be judged as an unknown one.
             if let Some((name, _)) = TOOL_FIELDS
                 .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case(tool))
+                .find(|(name, _)| name.eq_ignore_ascii_case(tool.trim()))
             {
                 return Some(format!("`tool_name` is {tool:?}, not {name:?}"));
             }
@@ -312,6 +312,10 @@ mod tests {
             ),
             (
                 r#"{"cwd":"/w","tool_name":"bash","tool_input":{"command":"ls"}}"#,
+                "`tool_name`",
+            ),
+            (
+                r#"{"cwd":"/w","tool_name":"Read ","tool_input":{"file_path":"/a"}}"#,
                 "`tool_name`",
             ),
             (
