@@ -471,13 +471,15 @@ impl Policy {
         } else {
             target
         };
+        // Whether the file is git configuration is only asked when the edit changes what
+        // would decide hooks there: reading the configuration files costs more than the edit.
         if target.access == Access::Write
             && target.vetted
             && matches!(tool, "Edit" | "Write" | "MultiEdit")
+            && edit_changes_hook_settings(tool, input, &target.path)
             && self
                 .protection
                 .is_git_config_file(&target.path, target.repository.as_deref(), cwd)
-            && edit_changes_hook_settings(tool, input, &target.path)
         {
             return Some(self.decision(
                 Action::Deny,
@@ -977,6 +979,20 @@ fn edit_changes_hook_settings(tool: &str, input: &Map<String, Value>, path: &Pat
         // Content that cannot be worked out is judged as a change.
         return true;
     };
+    let mentions = |text: &str| {
+        let bytes = text.as_bytes();
+        [b"hookspath".as_slice(), b"include".as_slice()]
+            .iter()
+            .any(|needle| {
+                bytes
+                    .windows(needle.len())
+                    .any(|w| w.eq_ignore_ascii_case(needle))
+            })
+    };
+    // Neither text can set a hook setting: nothing to compare.
+    if !mentions(&before) && !mentions(&after) {
+        return false;
+    }
     super::gitconfig::HookFacts::of(&before) != super::gitconfig::HookFacts::of(&after)
 }
 

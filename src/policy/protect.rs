@@ -212,21 +212,31 @@ struct RootIds {
     parent: Vec<(FileId, std::ffi::OsString, usize)>,
 }
 
-/// The protected set of one hook process, resolved lazily.
-#[derive(Debug)]
-pub struct Protection {
-    cx: Context,
-    roots: OnceCell<Vec<Root>>,
+/// Protected roots with what is looked up about them on demand.
+#[derive(Debug, Default)]
+struct Set {
+    roots: Vec<Root>,
     ids: OnceCell<RootIds>,
     /// Identities of every directory above a root: a tree operation on one of them contains it.
     ancestor_ids: OnceCell<Vec<(FileId, usize)>>,
     /// Identities of protected files with more than one link, or why they could not be listed.
     linked: OnceCell<Result<HashMap<FileId, usize>, String>>,
+}
+
+/// The protected set of one hook process, resolved lazily: a read needs only the ledger
+/// directories (for the keys), a write everything.
+#[derive(Debug)]
+pub struct Protection {
+    cx: Context,
+    reads: OnceCell<Set>,
+    writes: OnceCell<Set>,
     meta: RefCell<HashMap<PathBuf, Option<Meta>>>,
     hooks_dirs: RefCell<HashMap<PathBuf, Vec<PathBuf>>>,
     config_files: RefCell<HashMap<PathBuf, Vec<PathBuf>>>,
     /// Git configuration texts, each read at most once per process.
     texts: RefCell<HashMap<PathBuf, Option<String>>>,
+    /// The home directory, resolved once.
+    home: OnceCell<Option<PathBuf>>,
 }
 
 impl Clone for Protection {
@@ -239,14 +249,13 @@ impl Protection {
     pub fn new(cx: Context) -> Protection {
         Protection {
             cx,
-            roots: OnceCell::new(),
-            ids: OnceCell::new(),
-            ancestor_ids: OnceCell::new(),
-            linked: OnceCell::new(),
+            reads: OnceCell::new(),
+            writes: OnceCell::new(),
             meta: RefCell::new(HashMap::new()),
             hooks_dirs: RefCell::new(HashMap::new()),
             config_files: RefCell::new(HashMap::new()),
             texts: RefCell::new(HashMap::new()),
+            home: OnceCell::new(),
         }
     }
 
@@ -256,7 +265,8 @@ impl Protection {
 
     /// The protected paths, for `policy check`.
     pub fn listing(&self) -> Vec<String> {
-        self.roots()
+        self.set(Access::Write)
+            .roots
             .iter()
             .map(|r| {
                 let mut text = r.path.display().to_string();
@@ -279,103 +289,121 @@ impl Protection {
         )
     }
 
-    fn roots(&self) -> &[Root] {
-        self.roots.get_or_init(|| {
-            let cx = &self.cx;
-            let mut out = Vec::new();
-            let resolved_dirs: Vec<PathBuf> =
-                cx.claude_dirs().iter().map(|d| self.physical(d)).collect();
-            let mut add = |path: PathBuf, tree: bool, read: bool, subject: Subject| {
-                // A path under an already physical directory needs resolving only if it is a
-                // symlink itself; anything else is walked component by component.
-                let already = path.parent().is_some_and(|p| p.is_absolute())
-                    && std::fs::symlink_metadata(&path)
-                        .map(|m| !m.file_type().is_symlink())
-                        .unwrap_or(true);
-                let path = if already
-                    && resolved_dirs
-                        .iter()
-                        .any(|d| path.parent() == Some(d.as_path()))
-                {
-                    path
-                } else {
-                    self.physical(&path)
-                };
-                out.push(Root {
-                    path,
-                    tree,
-                    read,
-                    subject,
-                });
-            };
-            add(
-                cx.hookledger_home.join("keys"),
-                true,
-                true,
-                Subject::SigningKeys,
-            );
-            add(cx.hookledger_home.clone(), true, false, Subject::LedgerDir);
-            // The platform's default data directory too, when HOOKLEDGER_HOME points elsewhere:
-            // another Claude Code session may run the hooks without the variable.
-            if let Some(default) = directories::ProjectDirs::from("", "", "hookledger")
-                .map(|d| d.data_dir().to_path_buf())
-                .filter(|d| {
-                    *d != cx.hookledger_home && cx.home.as_ref().is_some_and(|h| d.starts_with(h))
-                })
-            {
-                add(default.join("keys"), true, true, Subject::SigningKeys);
-                add(default, true, false, Subject::LedgerDir);
-            }
-            add(
-                cx.managed_policy_dir.clone(),
-                true,
-                false,
-                Subject::ManagedPolicy,
-            );
-            if let Some(binary) = &cx.binary {
-                add(binary.clone(), false, false, Subject::Binary);
-            }
-            for (raw, dir) in cx.claude_dirs().into_iter().zip(resolved_dirs.clone()) {
-                for name in ["settings.json", "settings.local.json"] {
-                    add(dir.join(name), false, false, Subject::ClaudeSettings);
-                }
-                for name in [
-                    "skills",
-                    "commands",
-                    "agents",
-                    "hooks",
-                    "plugins",
-                    "dev-mods",
-                    "shell-snapshots",
-                ] {
-                    add(dir.join(name), true, false, Subject::ClaudeExtension(name));
-                }
-                add(dir.join("projects"), true, false, Subject::Transcripts);
-                // `~/.claude.json`, or `.claude.json` inside CLAUDE_CONFIG_DIR.
-                let global = if Some(&raw) == cx.claude_config_dir.as_ref() {
-                    dir.join(".claude.json")
-                } else {
-                    raw.with_file_name(".claude.json")
-                };
-                add(global, false, false, Subject::ClaudeGlobalConfig);
-            }
-            let managed_settings: &[&str] = if cfg!(target_os = "macos") {
-                &["/Library/Application Support/ClaudeCode"]
-            } else if cfg!(windows) {
-                &["C:/Program Files/ClaudeCode", "C:/ProgramData/ClaudeCode"]
-            } else {
-                &["/etc/claude-code"]
-            };
-            for managed in managed_settings {
-                add(
-                    PathBuf::from(managed),
-                    true,
-                    false,
-                    Subject::ManagedSettings,
-                );
-            }
-            out
+    fn physical_home(&self) -> Option<&Path> {
+        self.home
+            .get_or_init(|| self.cx.home.as_deref().map(|h| self.physical(h)))
+            .as_deref()
+    }
+
+    fn set(&self, access: Access) -> &Set {
+        let cell = match access {
+            Access::Read => &self.reads,
+            Access::Write => &self.writes,
+        };
+        cell.get_or_init(|| Set {
+            roots: match access {
+                Access::Read => self.ledger_roots(),
+                Access::Write => self.all_roots(),
+            },
+            ..Set::default()
         })
+    }
+
+    /// The ledger directories (`HOOKLEDGER_HOME`, and the platform's default data directory
+    /// when that points elsewhere: another session may run the hooks without the variable)
+    /// and their keys. Entries under a resolved directory are not resolved again: one that is
+    /// a symlink is still matched by identity.
+    fn ledger_roots(&self) -> Vec<Root> {
+        let cx = &self.cx;
+        let mut homes = vec![self.physical(&cx.hookledger_home)];
+        if let Some(default) = directories::ProjectDirs::from("", "", "hookledger")
+            .map(|d| d.data_dir().to_path_buf())
+            .filter(|d| {
+                *d != cx.hookledger_home && cx.home.as_ref().is_some_and(|h| d.starts_with(h))
+            })
+        {
+            homes.push(self.physical(&default));
+        }
+        let mut out = Vec::new();
+        for home in homes {
+            out.push(Root {
+                path: home.join("keys"),
+                tree: true,
+                read: true,
+                subject: Subject::SigningKeys,
+            });
+            out.push(Root {
+                path: home,
+                tree: true,
+                read: false,
+                subject: Subject::LedgerDir,
+            });
+        }
+        out
+    }
+
+    fn all_roots(&self) -> Vec<Root> {
+        let cx = &self.cx;
+        let mut out = self.ledger_roots();
+        let mut add = |path: PathBuf, tree: bool, subject: Subject| {
+            out.push(Root {
+                path,
+                tree,
+                read: false,
+                subject,
+            });
+        };
+        add(
+            self.physical(&cx.managed_policy_dir),
+            true,
+            Subject::ManagedPolicy,
+        );
+        if let Some(binary) = &cx.binary {
+            add(self.physical(binary), false, Subject::Binary);
+        }
+        for raw in cx.claude_dirs() {
+            let dir = self.physical(&raw);
+            for name in ["settings.json", "settings.local.json"] {
+                add(dir.join(name), false, Subject::ClaudeSettings);
+            }
+            for name in [
+                "skills",
+                "commands",
+                "agents",
+                "hooks",
+                "plugins",
+                "dev-mods",
+                "shell-snapshots",
+            ] {
+                add(dir.join(name), true, Subject::ClaudeExtension(name));
+            }
+            add(dir.join("projects"), true, Subject::Transcripts);
+            // `~/.claude.json`, or `.claude.json` inside CLAUDE_CONFIG_DIR.
+            let global = if Some(&raw) == cx.claude_config_dir.as_ref() {
+                dir.join(".claude.json")
+            } else {
+                match self.physical_home() {
+                    Some(home) if raw.parent() == cx.home.as_deref() => home.join(".claude.json"),
+                    _ => self.physical(&raw.with_file_name(".claude.json")),
+                }
+            };
+            add(global, false, Subject::ClaudeGlobalConfig);
+        }
+        let managed_settings: &[&str] = if cfg!(target_os = "macos") {
+            &["/Library/Application Support/ClaudeCode"]
+        } else if cfg!(windows) {
+            &["C:/Program Files/ClaudeCode", "C:/ProgramData/ClaudeCode"]
+        } else {
+            &["/etc/claude-code"]
+        };
+        for managed in managed_settings {
+            add(
+                self.physical(Path::new(managed)),
+                true,
+                Subject::ManagedSettings,
+            );
+        }
+        out
     }
 
     fn meta(&self, path: &Path) -> Option<Meta> {
@@ -395,16 +423,21 @@ impl Protection {
         found
     }
 
-    fn ids(&self) -> &RootIds {
-        self.ids.get_or_init(|| {
+    fn ids<'a>(&self, set: &'a Set) -> &'a RootIds {
+        set.ids.get_or_init(|| {
             let mut ids = RootIds::default();
-            for (i, root) in self.roots().iter().enumerate() {
+            for (i, root) in set.roots.iter().enumerate() {
+                let parent = root.path.parent();
+                // Nothing under a directory that does not exist exists.
+                let parent_meta = parent.and_then(|p| self.meta(p));
+                if parent.is_some() && parent_meta.is_none() {
+                    continue;
+                }
                 if let Some(m) = self.meta(&root.path) {
                     ids.own.push((m.id, i));
                 }
                 if !root.tree
-                    && let (Some(parent), Some(name)) = (root.path.parent(), root.path.file_name())
-                    && let Some(m) = self.meta(parent)
+                    && let (Some(m), Some(name)) = (parent_meta, root.path.file_name())
                 {
                     ids.parent.push((m.id, name.to_owned(), i));
                 }
@@ -413,10 +446,10 @@ impl Protection {
         })
     }
 
-    fn ancestor_ids(&self) -> &[(FileId, usize)] {
-        self.ancestor_ids.get_or_init(|| {
+    fn ancestor_ids<'a>(&self, set: &'a Set) -> &'a [(FileId, usize)] {
+        set.ancestor_ids.get_or_init(|| {
             let mut out = Vec::new();
-            for (i, root) in self.roots().iter().enumerate() {
+            for (i, root) in set.roots.iter().enumerate() {
                 for a in root.path.ancestors().skip(1) {
                     if let Some(m) = self.meta(a) {
                         out.push((m.id, i));
@@ -427,13 +460,13 @@ impl Protection {
         })
     }
 
-    /// Protected files with more than one link, found by walking the write-protected trees.
-    fn linked(&self) -> &Result<HashMap<FileId, usize>, String> {
-        self.linked.get_or_init(|| {
+    /// Protected files with more than one link, found by walking the protected trees.
+    fn linked<'a>(&self, set: &'a Set) -> &'a Result<HashMap<FileId, usize>, String> {
+        set.linked.get_or_init(|| {
             let started = Instant::now();
             let mut found = HashMap::new();
             let mut visited = 0usize;
-            for (i, root) in self.roots().iter().enumerate() {
+            for (i, root) in set.roots.iter().enumerate() {
                 let mut stack = vec![root.path.clone()];
                 while let Some(path) = stack.pop() {
                     visited += 1;
@@ -462,8 +495,8 @@ impl Protection {
         })
     }
 
-    fn hit(&self, index: usize, relation: Relation) -> Hit {
-        let root = &self.roots()[index];
+    fn hit(set: &Set, index: usize, relation: Relation) -> Hit {
+        let root = &set.roots[index];
         Hit {
             subject: root.subject,
             at: root.path.clone(),
@@ -493,22 +526,23 @@ impl Protection {
     }
 
     fn by_path(&self, p: &Path, target: &Target) -> Option<Hit> {
-        for (i, root) in self.roots().iter().enumerate() {
+        let set = self.set(target.access);
+        for (i, root) in set.roots.iter().enumerate() {
             if target.access == Access::Read && !root.read {
                 continue;
             }
             let inside = p == root.path || (root.tree && p.starts_with(&root.path));
             if inside {
-                return Some(self.hit(i, Relation::Inside));
+                return Some(Self::hit(set, i, Relation::Inside));
             }
             if target.recursive && root.path.starts_with(p) {
-                return Some(self.hit(i, Relation::Contains));
+                return Some(Self::hit(set, i, Relation::Contains));
             }
             // Writing whatever lands in a directory (an archive extracted into it, a download
             // named by the server) can replace what sits right in it.
             if target.search_root && target.access == Access::Write && root.path.parent() == Some(p)
             {
-                return Some(self.hit(i, Relation::Contains));
+                return Some(Self::hit(set, i, Relation::Contains));
             }
         }
         None
@@ -516,12 +550,12 @@ impl Protection {
 
     /// Files in the ledger directory whose names say they hold a secret.
     fn secret_by_name(&self, p: &Path) -> Option<Hit> {
-        let home = &self
-            .roots()
+        if !self
+            .set(Access::Read)
+            .roots
             .iter()
-            .find(|r| r.subject == Subject::LedgerDir)?
-            .path;
-        if !p.starts_with(home) {
+            .any(|r| r.subject == Subject::LedgerDir && p.starts_with(&r.path))
+        {
             return None;
         }
         let name = p.file_name()?.to_string_lossy().to_ascii_lowercase();
@@ -704,9 +738,16 @@ impl Protection {
     /// The same file as a protected one, by device and inode: a bind mount of a protected
     /// directory anywhere above the target, the file itself mounted or hard-linked elsewhere.
     fn by_identity(&self, target: &Target) -> Option<Hit> {
-        let ids = self.ids();
-        let roots = self.roots();
+        let set = self.set(target.access);
+        let ids = self.ids(set);
+        let roots = &set.roots;
         let applies = |i: usize| target.access == Access::Write || roots[i].read;
+        if !ids.own.iter().any(|(_, i)| applies(*i))
+            && !ids.parent.iter().any(|(_, _, i)| applies(*i))
+        {
+            // Nothing this access could reach exists: no identity to compare.
+            return None;
+        }
         let leaf = self.meta(&target.path);
         for (depth, dir) in target.path.ancestors().enumerate() {
             let Some(m) = (if depth == 0 { leaf } else { self.meta(dir) }) else {
@@ -717,7 +758,7 @@ impl Protection {
                 .iter()
                 .find(|(id, i)| *id == m.id && applies(*i) && (roots[*i].tree || depth == 0))
             {
-                return Some(self.hit(i, Relation::SameFile));
+                return Some(Self::hit(set, i, Relation::SameFile));
             }
             if depth == 1
                 && let Some(name) = target.path.file_name()
@@ -726,25 +767,25 @@ impl Protection {
                     .iter()
                     .find(|(id, n, i)| *id == m.id && folded(n) == folded(name) && applies(*i))
             {
-                return Some(self.hit(i, Relation::SameFile));
+                return Some(Self::hit(set, i, Relation::SameFile));
             }
         }
         if target.recursive
             && target.access == Access::Write
             && let Some(m) = leaf
-            && let Some(&(_, i)) = self.ancestor_ids().iter().find(|(id, _)| *id == m.id)
+            && let Some(&(_, i)) = self.ancestor_ids(set).iter().find(|(id, _)| *id == m.id)
         {
-            return Some(self.hit(i, Relation::Contains));
+            return Some(Self::hit(set, i, Relation::Contains));
         }
         let leaf = leaf?;
         if !(leaf.is_file && leaf.nlink > 1) {
             return None;
         }
-        match self.linked() {
+        match self.linked(set) {
             Ok(found) => found
                 .get(&leaf.id)
                 .filter(|i| applies(**i))
-                .map(|i| self.hit(*i, Relation::SameFile)),
+                .map(|i| Self::hit(set, *i, Relation::SameFile)),
             // Cannot rule it out: a hard link may be how the agent reaches a protected file.
             Err(_) if target.access == Access::Write => Some(Hit {
                 subject: Subject::Unlisted,
@@ -773,7 +814,7 @@ impl Protection {
             return known.clone();
         }
         let mut configured = None;
-        let mut files = gitconfig::global_files(self.cx.home.as_deref());
+        let mut files = gitconfig::global_files(self.physical_home());
         files.extend(gitconfig::repository_files(root));
         for file in &files {
             if let Some(text) = self.config_text(file)
@@ -804,15 +845,27 @@ impl Protection {
         if let Some(known) = self.config_files.borrow().get(&key) {
             return known.clone();
         }
-        let mut queue: Vec<PathBuf> = gitconfig::global_files(self.cx.home.as_deref());
+        // (file, already physical): the user's files sit in the resolved home, a repository's
+        // in its (physical) root; only included files need resolving.
+        let mut queue: Vec<(PathBuf, bool)> = gitconfig::global_files(self.physical_home())
+            .into_iter()
+            .map(|f| {
+                let resolved = self.physical_home().is_some_and(|h| f.starts_with(h));
+                (f, resolved)
+            })
+            .collect();
         if let Some(root) = root {
-            queue.extend(gitconfig::repository_files(root));
+            queue.extend(
+                gitconfig::repository_files(root)
+                    .into_iter()
+                    .map(|f| (f, true)),
+            );
         }
         let mut out: Vec<PathBuf> = Vec::new();
         // Includes can nest; git stops at 10 levels, and so do we.
         let mut budget = 64;
-        while let Some(file) = queue.pop() {
-            let file = self.physical(&file);
+        while let Some((file, resolved)) = queue.pop() {
+            let file = if resolved { file } else { self.physical(&file) };
             if out.contains(&file) || budget == 0 {
                 continue;
             }
@@ -822,7 +875,7 @@ impl Protection {
                     if let Some(p) =
                         gitconfig::include_target(include, &file, self.cx.home.as_deref())
                     {
-                        queue.push(p);
+                        queue.push((p, false));
                     }
                 }
             }
