@@ -198,6 +198,7 @@ fn main() {
             "FAIL"
         }
     );
+    cold_rows(dir.path(), &repo, n / 5);
     all_pass &= pathological(&policy, &repo, dir.path());
     println!(
         "\n{}",
@@ -207,6 +208,54 @@ fn main() {
             "Some rows FAIL."
         }
     );
+}
+
+/// The first decision of a new `Policy`, as every hook process makes it: the protected set and
+/// anything else resolved lazily is paid for here (informational: no target).
+fn cold_rows(dir: &Path, repo: &Path, n: usize) {
+    println!("\n# First call of a hook process (a new policy per sample, {n} samples)\n");
+    println!("| call | p50 µs | p95 µs | p99 µs | decision |");
+    println!("|---|--:|--:|--:|---|");
+    let file = |p: &str| repo.join(p).display().to_string();
+    let cases: Vec<(&str, &str, Value)> = vec![
+        (
+            "Edit src/main.rs",
+            "Edit",
+            json!({"file_path": file("src/main.rs"), "old_string": "main", "new_string": "start"}),
+        ),
+        (
+            "Read src/main.rs",
+            "Read",
+            json!({"file_path": file("src/main.rs")}),
+        ),
+        (
+            "Bash: git status && rm -rf build",
+            "Bash",
+            json!({"command": "git status --short && rm -rf build"}),
+        ),
+    ];
+    for (name, tool, input) in &cases {
+        let input: Map<String, Value> = input.as_object().cloned().unwrap_or_default();
+        let mut samples = Vec::with_capacity(n);
+        let mut rule = "";
+        for i in 0..n + 20 {
+            let started = Instant::now();
+            let policy = policy_with_200_rules(dir);
+            let (decision, _) = policy.evaluate_tool(tool, &input, repo);
+            let elapsed = started.elapsed();
+            if i >= 20 {
+                samples.push(elapsed);
+            }
+            rule = decision.rule;
+        }
+        samples.sort();
+        println!(
+            "| {name} | {:.1} | {:.1} | {:.1} | {rule} |",
+            percentile(&samples, 0.5).as_secs_f64() * 1e6,
+            percentile(&samples, 0.95).as_secs_f64() * 1e6,
+            percentile(&samples, 0.99).as_secs_f64() * 1e6,
+        );
+    }
 }
 
 /// Generators of pathological shell input, each filled to about `size` bytes.

@@ -185,6 +185,13 @@ pub fn protected_set(ctx: &ProtectedContext) -> Vec<Protected> {
             false,
         ));
     }
+    // Claude Code's global configuration registers MCP servers, which run with the user's
+    // rights: `~/.claude.json` beside `~/.claude`, or inside `CLAUDE_CONFIG_DIR`.
+    let global_config = match &ctx.claude_config_dir {
+        Anchor::Home(dir) => Anchor::Home(dir.with_file_name(".claude.json")),
+        other => other.join(".claude.json"),
+    };
+    set.push(entry("claude-global-config", global_config, false));
     let project_claude = Anchor::Project(PathBuf::from(".claude"));
     for file in [
         super::claude::SETTINGS_FILE,
@@ -248,6 +255,7 @@ mod tests {
                 .any(|p| p.anchor.spelling() == "~/.claude/dev-mods")
         );
         assert!(set.iter().any(|p| p.anchor.spelling() == ".claude/skills"));
+        assert!(set.iter().any(|p| p.anchor.spelling() == "~/.claude.json"));
         assert!(set.iter().any(|p| p.anchor.spelling() == ".git/hooks"));
         assert_eq!(set.iter().filter(|p| p.deny_read).count(), 1);
         assert_eq!(

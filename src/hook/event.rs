@@ -204,7 +204,16 @@ impl EventKind {
             "TaskCompleted" => Self::TaskCompleted,
             "Elicitation" => Self::Elicitation,
             "ElicitationResult" => Self::ElicitationResult,
-            other => Self::Other(other.to_owned()),
+            // Another case is still the event (the hook then refuses it as unexpected if it
+            // gates), never a generic one that would let it through.
+            other => match CATALOGUE
+                .iter()
+                .map(|known| known.name)
+                .find(|known| *known != other && known.eq_ignore_ascii_case(other.trim()))
+            {
+                Some(known) => Self::from_name(known),
+                None => Self::Other(other.to_owned()),
+            },
         }
     }
 

@@ -58,6 +58,12 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         return handle_unreadable(stdin, "hook payload has no hook_event_name", None, env);
     };
     let event = EventKind::from_name(name);
+    // The registration names the event it is for: a gating one stays gating whatever the
+    // payload calls itself (judge then refuses the mismatch).
+    let event = match event_hint.map(EventKind::from_name) {
+        Some(hinted) if hinted.is_gating() && hinted != event => hinted,
+        _ => event,
+    };
     let ledger_path = env.paths.ledger();
     let mut ledger = Ledger::open(&ledger_path, &env.open);
     let model = resolve_model(
@@ -154,6 +160,22 @@ fn judge(event: &EventKind, payload: &HookPayload, env: &HookEnv) -> Judged {
         judged.decision = Some(decision);
         return judged;
     }
+    if let Some(problem) = shape_problem(event, payload) {
+        let action = match Policy::on_error_of(&layers) {
+            OnError::Deny => Action::Deny,
+            OnError::Allow => Action::Allow,
+        };
+        let mut decision = Decision::fail_closed(
+            rules::UNEXPECTED_PAYLOAD,
+            format!(
+                "the {} payload does not have the shape hookledger judges: {problem}; the policy's `on_error` decides (a newer Claude Code may have changed it: update hookledger)",
+                event.name()
+            ),
+        );
+        decision.action = action;
+        judged.decision = Some(decision);
+        return judged;
+    }
     let policy = Policy::new(layers, &env.paths.home);
     let cwd = PathBuf::from(payload.cwd().unwrap_or("/"));
     match event {
@@ -174,6 +196,26 @@ fn judge(event: &EventKind, payload: &HookPayload, env: &HookEnv) -> Judged {
         }
     }
     judged
+}
+
+/// Why a gating event's payload cannot be judged as it stands: an event name in another case
+/// than the one Claude Code documents, or a field the decision rests on missing or mistyped.
+fn shape_problem(event: &EventKind, payload: &HookPayload) -> Option<String> {
+    if let Some(named) = payload.event_name()
+        && named != event.name()
+    {
+        return Some(format!(
+            "`hook_event_name` is {named:?}, not {:?}",
+            event.name()
+        ));
+    }
+    if payload.get("hook_event_name").is_some() && payload.event_name().is_none() {
+        return Some("`hook_event_name` is not a string".into());
+    }
+    match event {
+        EventKind::UserPromptSubmit => payload.prompt_shape_problem(),
+        _ => payload.tool_shape_problem(),
+    }
 }
 
 /// Which policy files are in force, recorded with every session start.

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::dlp::{self, Finding};
 use super::file::{self, Enforcement, LoadedLayer, OnError, PromptStore, SecretsAction};
 use super::paths;
+use super::protect::{self, Protection, Relation};
 use super::{Action, Decision, Layer, rules};
 
 /// Whether a tool would read or change what a path names.
@@ -33,9 +34,37 @@ pub struct Target {
     /// A search root (Glob/Grep/LS): the tool reads what is under it, existing or not.
     #[serde(skip)]
     pub search_root: bool,
-    /// The whole tree under the path is read or written (`grep -r`, `rm -r`).
+    /// The whole tree under the path is read or written (`grep -r`, `rm -r`), or the operation
+    /// acts on the entry with everything under it (`mv`, `chmod`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub recursive: bool,
+    /// Where the name's final symlink sits, when it has one: `rm`/`mv` act on the link.
+    #[serde(skip)]
+    pub link: Option<PathBuf>,
+    /// A write hookledger already judged (`git config` of a known harmless key, an edit whose
+    /// resulting git configuration was compared): the git-configuration-file rule is skipped.
+    #[serde(skip)]
+    pub vetted: bool,
+    /// What a link being created points to: written as far as self-protection is concerned,
+    /// read as far as path rules are.
+    #[serde(skip)]
+    pub link_target: bool,
+}
+
+impl Target {
+    /// A target with nothing but its path, access and repository.
+    pub fn plain(path: PathBuf, access: Access, repository: Option<PathBuf>) -> Target {
+        Target {
+            path,
+            access,
+            repository,
+            search_root: false,
+            recursive: false,
+            link: None,
+            vetted: false,
+            link_target: false,
+        }
+    }
 }
 
 /// The policy in force for one hook process.
@@ -43,35 +72,35 @@ pub struct Target {
 pub struct Policy {
     pub layers: Vec<LoadedLayer>,
     home: Option<PathBuf>,
-    hookledger_home: PathBuf,
-    /// Canonicalizing these costs a dozen syscalls: done only when a tool call names a path.
-    protected: std::cell::OnceCell<Vec<Protected>>,
+    /// Resolved lazily: only a tool call that names a path pays for it.
+    protection: Protection,
     /// Effective remote URLs per repository root, looked up once per hook process.
     remotes: std::cell::RefCell<std::collections::HashMap<PathBuf, Vec<String>>>,
 }
 
-#[derive(Debug, Clone)]
-struct Protected {
-    path: PathBuf,
-    /// Reading is refused too (signing keys), not only writing.
-    read: bool,
-    what: &'static str,
-}
-
 impl Policy {
     pub fn new(layers: Vec<LoadedLayer>, hookledger_home: &Path) -> Policy {
+        let cx = protect::Context::from_env(hookledger_home, crate::config::user_home());
+        Policy::with_context(layers, cx)
+    }
+
+    /// A policy whose protected set is given explicitly (tests, tools that inspect another
+    /// user's setup) instead of read from this process's environment.
+    pub fn with_context(layers: Vec<LoadedLayer>, cx: protect::Context) -> Policy {
         Policy {
             layers,
-            home: crate::config::user_home(),
-            hookledger_home: hookledger_home.to_path_buf(),
-            protected: std::cell::OnceCell::new(),
+            home: cx.home.clone(),
+            protection: Protection::new(cx),
             remotes: Default::default(),
         }
     }
 
-    fn protected(&self) -> &[Protected] {
-        self.protected
-            .get_or_init(|| protected_paths(&self.hookledger_home, self.home.as_deref()))
+    /// What self-protection does with writes to a project's skills, commands and agents.
+    pub fn project_extensions(&self) -> Action {
+        match self.strictest(|f| f.project_extensions, file::ProjectExtensions::Deny) {
+            file::ProjectExtensions::Ask => Action::Ask,
+            file::ProjectExtensions::Deny => Action::Deny,
+        }
     }
 
     pub fn is_configured(&self) -> bool {
@@ -143,7 +172,8 @@ impl Policy {
             "unanalyzable": self.unanalyzable(),
             "prompts": {"store": self.prompt_store(), "secrets": format!("{:?}", self.prompt_secrets()).to_lowercase()},
             "content_secrets": self.strictest(|f| f.content_secrets, Action::Allow),
-            "self_protection": self.protected().iter().map(|p| p.path.display().to_string()).collect::<Vec<_>>(),
+            "self_protection": self.protection.listing(),
+            "project_extensions": self.project_extensions(),
             "git": git,
             "layers": lists,
         })
@@ -187,8 +217,17 @@ impl Policy {
     ) -> (Decision, Vec<Target>) {
         let extracted = extract_targets(tool, input, cwd, self.home.as_deref());
         let mut decisions: Vec<Decision> = Vec::new();
+        for why in &extracted.refusals {
+            decisions.push(self.decision(
+                Action::Deny,
+                rules::SELF_PROTECTION,
+                Layer::BuiltIn,
+                None,
+                why.clone(),
+            ));
+        }
         for target in &extracted.targets {
-            decisions.extend(self.self_protection(target));
+            decisions.extend(self.self_protection(tool, input, target, cwd));
             if self.is_configured() {
                 decisions.extend(self.path_rules(target));
                 if let Some(root) = &target.repository {
@@ -196,16 +235,28 @@ impl Policy {
                 }
             }
         }
-        if self.is_configured() {
-            for remote in &extracted.remotes {
-                decisions.extend(self.remote_rules(remote));
+        if tool == "Glob" {
+            decisions.extend(self.glob_into_keys(input, cwd));
+        }
+        if !extracted.unanalyzable.is_empty() {
+            let mut why = extracted.unanalyzable[..extracted.unanalyzable.len().min(2)].join("; ");
+            if extracted.unanalyzable.len() > 2 {
+                why.push_str(&format!(" (and {} more)", extracted.unanalyzable.len() - 2));
             }
-            if !extracted.unanalyzable.is_empty() {
-                let mut why =
-                    extracted.unanalyzable[..extracted.unanalyzable.len().min(2)].join("; ");
-                if extracted.unanalyzable.len() > 2 {
-                    why.push_str(&format!(" (and {} more)", extracted.unanalyzable.len() - 2));
-                }
+            if let Some(named) =
+                self.names_protected(&extracted.command, extracted.opaque_beyond_reads)
+            {
+                decisions.push(self.decision(
+                    Action::Deny,
+                    rules::SELF_PROTECTION,
+                    Layer::BuiltIn,
+                    None,
+                    format!(
+                        "hookledger cannot tell what this command does ({why}), and it names {named}, which self-protection covers; run it without the part hookledger cannot follow"
+                    ),
+                ));
+            }
+            if self.is_configured() {
                 decisions.push(self.decision(
                     self.unanalyzable(),
                     rules::UNANALYZABLE,
@@ -218,6 +269,9 @@ impl Policy {
             }
         }
         if self.is_configured() {
+            for remote in &extracted.remotes {
+                decisions.extend(self.remote_rules(remote));
+            }
             decisions.extend(self.tool_rules(tool));
             decisions.extend(self.content_rules(tool, input));
         }
@@ -230,6 +284,118 @@ impl Policy {
             .find(|d| Some(d.action) == strictest)
             .unwrap_or_else(|| self.nothing_matched());
         (decision, targets)
+    }
+
+    /// For a command hookledger cannot fully follow: the protected thing its text names, if
+    /// any. The OS sandbox is the first line against what no parser can see; this catches the
+    /// plain attempts (`$(which hookledger) uninstall`, `eval "rm -rf .cl""aude"`) even with no
+    /// policy and under `enforcement: audit`. When only reads are unknown, only the names of
+    /// what may not be read count.
+    fn names_protected(&self, command: &str, beyond_reads: bool) -> Option<String> {
+        if command.is_empty() {
+            return None;
+        }
+        let lower = command.to_ascii_lowercase();
+        // What may not even be read: the keys, wherever the ledger directory is.
+        let mut names: Vec<String> = vec![
+            ".ed25519".into(),
+            "hookledger/keys".into(),
+            "share/hookledger".into(),
+        ];
+        let cx = self.protection.context();
+        let ledger = cx.hookledger_home.to_string_lossy().to_ascii_lowercase();
+        if ledger.len() > 1 {
+            names.push(ledger);
+        }
+        if beyond_reads {
+            names.extend(
+                [
+                    "hookledger",
+                    ".claude",
+                    "claude-code",
+                    "claudecode",
+                    "claude_config_dir",
+                    "settings.json",
+                    "settings.local.json",
+                    "hookspath",
+                    "git_config",
+                    "husky",
+                    ".git/hooks",
+                    ".git/config",
+                    ".gitconfig",
+                    "git/config",
+                    "shell-snapshots",
+                    "dev-mods",
+                ]
+                .map(String::from),
+            );
+            if let Some(name) = cx.binary.as_deref().and_then(Path::file_name) {
+                names.push(name.to_string_lossy().to_ascii_lowercase());
+            }
+        }
+        names
+            .into_iter()
+            .find(|n| lower.contains(n.as_str()))
+            .map(|n| format!("`{n}`"))
+    }
+
+    /// A Glob whose root is above the signing keys and whose pattern reaches them lists them.
+    fn glob_into_keys(&self, input: &Map<String, Value>, cwd: &Path) -> Option<Decision> {
+        let pattern = input.get("pattern").and_then(Value::as_str)?;
+        let base = input.get("path").and_then(Value::as_str).unwrap_or(".");
+        let root = paths::resolve(base, cwd, self.home.as_deref());
+        let keys = paths::resolve(
+            &self
+                .protection
+                .context()
+                .hookledger_home
+                .join("keys")
+                .to_string_lossy(),
+            Path::new("/"),
+            self.home.as_deref(),
+        );
+        let rel_keys = keys.strip_prefix(&root).ok()?;
+        let mut names: Vec<String> = std::fs::read_dir(&keys)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.push("x.ed25519".into());
+        let pattern = pattern.trim_start_matches("./");
+        let pattern = paths::expand_home(pattern, self.home.as_deref())
+            .or_else(|| {
+                Path::new(pattern)
+                    .is_absolute()
+                    .then(|| PathBuf::from(pattern))
+            })
+            .and_then(|p| {
+                p.strip_prefix(&root)
+                    .ok()
+                    .map(|r| r.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| pattern.to_owned());
+        let reaches = names.iter().any(|n| {
+            let rel = rel_keys.join(n);
+            fast_glob::glob_match(&pattern, rel.to_string_lossy().as_ref())
+        });
+        reaches.then(|| {
+            self.decision(
+                Action::Deny,
+                rules::SELF_PROTECTION,
+                Layer::BuiltIn,
+                Some(keys.display().to_string()),
+                format!(
+                    "the glob {pattern:?} from {} reaches {} ({}); no tool may read them: {}",
+                    root.display(),
+                    protect::Subject::SigningKeys.what(),
+                    keys.display(),
+                    protect::Subject::SigningKeys.why()
+                ),
+            )
+        })
     }
 
     fn nothing_matched(&self) -> Decision {
@@ -285,46 +451,120 @@ impl Policy {
             .map_or(Layer::BuiltIn, |l| l.layer)
     }
 
-    /// Built in and always on: hookledger's own files, Claude Code's settings, git hooks.
-    fn self_protection(&self, target: &Target) -> Option<Decision> {
-        let hit = self.protected().iter().find(|p| {
-            (target.access == Access::Write || p.read)
-                && (target.path == p.path || target.path.starts_with(&p.path))
-        });
-        let Some(hit) = hit else {
-            // Project files are recognised by shape wherever the repository is.
-            let what = is_protected_project_file(&target.path)
-                .filter(|_| target.access == Access::Write)?;
+    /// Built in and always on: hookledger's own files, Claude Code's settings and extensions,
+    /// git hooks and what switches them.
+    fn self_protection(
+        &self,
+        tool: &str,
+        input: &Map<String, Value>,
+        target: &Target,
+        cwd: &Path,
+    ) -> Option<Decision> {
+        // Grep reads the content of every file under its path.
+        let grep;
+        let target = if tool == "Grep" {
+            grep = Target {
+                recursive: true,
+                ..target.clone()
+            };
+            &grep
+        } else {
+            target
+        };
+        // Whether the file is git configuration is only asked when the edit changes what
+        // would decide hooks there: reading the configuration files costs more than the edit.
+        if target.access == Access::Write
+            && target.vetted
+            && matches!(tool, "Edit" | "Write" | "MultiEdit")
+            && edit_changes_hook_settings(tool, input, &target.path)
+            && self
+                .protection
+                .is_git_config_file(&target.path, target.repository.as_deref(), cwd)
+        {
             return Some(self.decision(
                 Action::Deny,
                 rules::SELF_PROTECTION,
                 Layer::BuiltIn,
-                None,
+                Some(target.path.display().to_string()),
                 format!(
-                    "{} is {what}, which no tool may change",
+                    "{} is a git configuration file and this {tool} changes `core.hooksPath` or an include, which decide which git hooks run; hookledger's commit-time provenance runs from them",
                     target.path.display()
                 ),
             ));
+        }
+        let hit = self
+            .protection
+            .check(target, cwd, self.project_extensions())?;
+        let t = target.path.display();
+        let what = hit.subject.what();
+        let at = hit.at.display();
+        let why = hit.subject.why();
+        let verb = if target.access == Access::Read {
+            "read"
+        } else {
+            "change"
         };
+        let mut reason = match hit.relation {
+            _ if target.link_target => format!(
+                "a link to {t} would be a new name for {what} ({at}) that later writes go through; no tool may make one: {why}"
+            ),
+            Relation::Inside if hit.at == target.path => {
+                format!("{t} is {what}; no tool may {verb} it: {why}")
+            }
+            Relation::Inside if target.link.as_ref() == Some(&hit.at) => format!(
+                "{} is {what} (a symlink to {t}); no tool may {verb} it: {why}",
+                hit.at.display()
+            ),
+            Relation::Inside => {
+                format!("{t} is inside {what} ({at}); no tool may {verb} it: {why}")
+            }
+            Relation::Contains if hit.at == target.path => {
+                format!("{t} is {what}; no tool may delete, move or re-permission it: {why}")
+            }
+            Relation::Contains if target.access == Access::Read => {
+                format!("{t} contains {what} ({at}); no tool may read or copy them: {why}")
+            }
+            Relation::Contains => format!(
+                "{t} contains {what} ({at}); an operation on the whole of it (deleting, moving, changing permissions, mounting) is one on them, which no tool may do: {why}"
+            ),
+            Relation::SameFile => format!(
+                "{t} is the same file as {what} ({at}: a hard link or a mount); no tool may {verb} it: {why}"
+            ),
+        };
+        if let protect::Subject::ProjectExtension(name @ ("skills" | "commands" | "agents")) =
+            hit.subject
+        {
+            reason.push_str(&if hit.action == Action::Ask {
+                format!(
+                    "; the policy lets a person allow it (`project_extensions: ask`), so confirm this write to `{name}`"
+                )
+            } else {
+                "; a policy can have these asked about instead (`project_extensions: ask`)"
+                    .to_owned()
+            });
+        }
         Some(self.decision(
-            Action::Deny,
+            hit.action,
             rules::SELF_PROTECTION,
             Layer::BuiltIn,
-            Some(hit.path.display().to_string()),
-            format!(
-                "{} is {}, which no tool may {}",
-                target.path.display(),
-                hit.what,
-                if target.access == Access::Write {
-                    "change"
-                } else {
-                    "read"
-                }
-            ),
+            Some(hit.at.display().to_string()),
+            reason,
         ))
     }
 
     fn path_rules(&self, target: &Target) -> Vec<Decision> {
+        let as_read;
+        let target = if target.link_target {
+            as_read = Target {
+                access: Access::Read,
+                recursive: false,
+                search_root: false,
+                ..target.clone()
+            };
+            &as_read
+        } else {
+            target
+        };
         let forms = PathForms::new(target, self.home.as_deref());
         // A search rooted at a directory reads what is inside it: a rule that covers every
         // child (`~/.ssh/**`) covers the search. Rules for some children only (`**/.env`) do
@@ -704,104 +944,56 @@ fn first_match<'a>(list: &'a [String], forms: &PathForms) -> Option<&'a String> 
     verdict
 }
 
-fn protected_paths(hookledger_home: &Path, home: Option<&Path>) -> Vec<Protected> {
-    let physical = |p: &Path| paths::resolve(&p.to_string_lossy(), Path::new("/"), home);
-    let mut out = vec![
-        Protected {
-            path: physical(&hookledger_home.join("keys")),
-            read: true,
-            what: "hookledger's signing-key store",
-        },
-        Protected {
-            path: physical(hookledger_home),
-            read: false,
-            what: "hookledger's ledger directory",
-        },
-        Protected {
-            path: physical(&file::managed_dir().0),
-            read: false,
-            what: "hookledger's managed policy",
-        },
-    ];
-    let claude_dir = std::env::var_os("CLAUDE_CONFIG_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| home.map(|h| h.join(".claude")));
-    if let Some(dir) = claude_dir {
-        for name in ["settings.json", "settings.local.json"] {
-            out.push(Protected {
-                path: physical(&dir.join(name)),
-                read: false,
-                what: "a Claude Code settings file",
-            });
+/// Whether an Edit, Write or MultiEdit of `path` would change which git hooks run: the
+/// `core.hooksPath` and include settings of the result differ from the file's.
+fn edit_changes_hook_settings(tool: &str, input: &Map<String, Value>, path: &Path) -> bool {
+    let before = super::gitconfig::read_small(path).unwrap_or_default();
+    let s = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let apply = |text: &str, edit: &Value| -> Option<String> {
+        let old = s(edit, "old_string")?;
+        let new = s(edit, "new_string")?;
+        if old.is_empty() {
+            return Some(format!("{new}{text}"));
         }
-    }
-    for managed in [
-        "/etc/claude-code",
-        "/Library/Application Support/ClaudeCode",
-        "C:/Program Files/ClaudeCode",
-    ] {
-        out.push(Protected {
-            path: physical(Path::new(managed)),
-            read: false,
-            what: "Claude Code's managed settings",
-        });
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        out.push(Protected {
-            path: physical(&exe),
-            read: false,
-            what: "the hookledger binary",
-        });
-    }
-    out
-}
-
-/// Project-level files no tool may write, wherever they are: Claude Code's project settings
-/// and git hooks (where hookledger's shims live).
-fn is_protected_project_file(path: &Path) -> Option<&'static str> {
-    let parts: Vec<&std::ffi::OsStr> = path.iter().collect();
-    let n = parts.len();
-    if n >= 2
-        && parts[n - 2] == ".claude"
-        && (parts[n - 1] == "settings.json" || parts[n - 1] == "settings.local.json")
-    {
-        return Some("a Claude Code project settings file");
-    }
-    if parts.windows(2).any(|w| w[0] == ".git" && w[1] == "hooks") {
-        return Some("a git hook");
-    }
-    if is_hookledger_git_hook(path) {
-        return Some("a git hook running hookledger");
-    }
-    None
-}
-
-/// A hook file outside `.git/hooks` (`core.hooksPath`, husky's `.husky/<hook>`) that runs
-/// hookledger, or the hook it chained. Only files with a hook's name are read, and only their
-/// head: this runs on tool calls.
-fn is_hookledger_git_hook(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return false;
+        if edit.get("replace_all").and_then(Value::as_bool) == Some(true) {
+            Some(text.replace(&old, &new))
+        } else {
+            Some(text.replacen(&old, &new, 1))
+        }
     };
-    let name = name
-        .strip_suffix(crate::git::hooks::CHAINED_SUFFIX)
-        .unwrap_or(name);
-    if !crate::git::hooks::HOOKS.contains(&name) {
+    let whole = Value::Object(input.clone());
+    let after = match tool {
+        "Write" => s(&whole, "content"),
+        "Edit" => apply(&before, &whole),
+        "MultiEdit" => input
+            .get("edits")
+            .and_then(Value::as_array)
+            .and_then(|edits| {
+                edits
+                    .iter()
+                    .try_fold(before.clone(), |text, edit| apply(&text, edit))
+            }),
+        _ => None,
+    };
+    let Some(after) = after else {
+        // Content that cannot be worked out is judged as a change.
+        return true;
+    };
+    let mentions = |text: &str| {
+        let bytes = text.as_bytes();
+        [b"hookspath".as_slice(), b"include".as_slice()]
+            .iter()
+            .any(|needle| {
+                bytes
+                    .windows(needle.len())
+                    .any(|w| w.eq_ignore_ascii_case(needle))
+            })
+    };
+    // Neither text can set a hook setting: nothing to compare.
+    if !mentions(&before) && !mentions(&after) {
         return false;
     }
-    if path
-        .to_string_lossy()
-        .ends_with(crate::git::hooks::CHAINED_SUFFIX)
-    {
-        return true;
-    }
-    use std::io::Read;
-    let mut head = Vec::with_capacity(4096);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(64 << 10).read_to_end(&mut head))
-        .is_ok()
-        && memchr::memmem::find(&head, b"hookledger git ").is_some()
+    super::gitconfig::HookFacts::of(&before) != super::gitconfig::HookFacts::of(&after)
 }
 
 /// A child name no pattern names on purpose, for asking "does this rule cover everything in
@@ -831,6 +1023,25 @@ pub struct Extracted {
     pub targets: Vec<Target>,
     pub remotes: Vec<super::shell::RemoteUse>,
     pub unanalyzable: Vec<String>,
+    /// Something unknown could write or run, not only read.
+    pub opaque_beyond_reads: bool,
+    /// Self-protection refusals found in a command's structure.
+    pub refusals: Vec<String>,
+    /// The shell command, when the tool runs one.
+    pub command: String,
+}
+
+/// Tools whose input is a shell command.
+fn shell_of(tool: &str, input: &Map<String, Value>) -> Option<&'static str> {
+    match tool {
+        "Bash" => Some("Bash"),
+        "PowerShell" => Some("PowerShell"),
+        // Monitor runs its `command` through the shell, as would a future tool that takes one.
+        _ if !tool.starts_with("mcp__") && input.get("command").is_some_and(Value::is_string) => {
+            Some("Bash")
+        }
+        _ => None,
+    }
 }
 
 /// Which paths a tool call reads or writes, and which remotes it talks to.
@@ -841,17 +1052,67 @@ pub fn extract_targets(
     home: Option<&Path>,
 ) -> Extracted {
     let s = |key: &str| input.get(key).and_then(Value::as_str);
-    let mut raw: Vec<(String, Access)> = Vec::new();
+    // (text, access, operation on the whole entry)
+    let mut raw: Vec<(String, Access, bool)> = Vec::new();
     let search = matches!(tool, "Glob" | "Grep" | "LS");
+    let edits = matches!(tool, "Edit" | "Write" | "MultiEdit");
+    if let Some(shell) = shell_of(tool, input) {
+        let command = s("command").unwrap_or("");
+        let analysis = if shell == "Bash" {
+            super::shell::analyze_bash(command, cwd, home)
+        } else {
+            super::shell::analyze_powershell(command, cwd, home)
+        };
+        // Commands often name many files in few directories.
+        let mut roots: std::collections::HashMap<PathBuf, Option<PathBuf>> =
+            std::collections::HashMap::new();
+        let targets = analysis
+            .accesses
+            .into_iter()
+            .map(|a| {
+                let key = if a.path.is_dir() {
+                    a.path.clone()
+                } else {
+                    a.path
+                        .parent()
+                        .map_or_else(|| a.path.clone(), Path::to_path_buf)
+                };
+                let repository = roots
+                    .entry(key)
+                    .or_insert_with_key(|k| crate::git::repository_root(k))
+                    .clone();
+                Target {
+                    path: a.path,
+                    access: a.access,
+                    repository,
+                    search_root: a.search_root || a.recursive,
+                    recursive: a.recursive,
+                    link: a.link,
+                    vetted: a.vetted,
+                    link_target: a.link_target,
+                }
+            })
+            .collect();
+        return Extracted {
+            targets,
+            remotes: analysis.remotes,
+            unanalyzable: analysis.unanalyzable,
+            opaque_beyond_reads: analysis.opaque_beyond_reads,
+            refusals: analysis.refusals,
+            command: command.to_owned(),
+        };
+    }
     match tool {
-        "Read" => raw.extend(s("file_path").map(|p| (p.to_owned(), Access::Read))),
+        "Read" => raw.extend(s("file_path").map(|p| (p.to_owned(), Access::Read, false))),
         "Edit" | "Write" | "MultiEdit" => {
-            raw.extend(s("file_path").map(|p| (p.to_owned(), Access::Write)))
+            raw.extend(s("file_path").map(|p| (p.to_owned(), Access::Write, false)))
         }
-        "NotebookEdit" => raw.extend(s("notebook_path").map(|p| (p.to_owned(), Access::Write))),
+        "NotebookEdit" => {
+            raw.extend(s("notebook_path").map(|p| (p.to_owned(), Access::Write, false)))
+        }
         "Glob" | "Grep" | "LS" => {
             let base = s("path").unwrap_or(".");
-            raw.push((base.to_owned(), Access::Read));
+            raw.push((base.to_owned(), Access::Read, false));
             if let Some(pattern) = s("pattern").filter(|_| tool == "Glob") {
                 raw.push((
                     Path::new(base)
@@ -859,73 +1120,53 @@ pub fn extract_targets(
                         .to_string_lossy()
                         .into_owned(),
                     Access::Read,
+                    false,
                 ));
             }
         }
-        "Bash" | "PowerShell" => {
-            let command = s("command").unwrap_or("");
-            let analysis = if tool == "Bash" {
-                super::shell::analyze_bash(command, cwd, home)
-            } else {
-                super::shell::analyze_powershell(command, cwd, home)
-            };
-            // Commands often name many files in few directories.
-            let mut roots: std::collections::HashMap<PathBuf, Option<PathBuf>> =
-                std::collections::HashMap::new();
-            let targets = analysis
-                .accesses
-                .into_iter()
-                .map(|a| {
-                    let key = if a.path.is_dir() {
-                        a.path.clone()
-                    } else {
-                        a.path
-                            .parent()
-                            .map_or_else(|| a.path.clone(), Path::to_path_buf)
-                    };
-                    let repository = roots
-                        .entry(key)
-                        .or_insert_with_key(|k| crate::git::repository_root(k))
-                        .clone();
-                    Target {
-                        path: a.path,
-                        access: a.access,
-                        repository,
-                        search_root: a.search_root || a.recursive,
-                        recursive: a.recursive,
-                    }
-                })
-                .collect();
-            return Extracted {
-                targets,
-                remotes: analysis.remotes,
-                unanalyzable: analysis.unanalyzable,
-            };
-        }
         _ if tool.starts_with("mcp__") => {
+            let lower = tool.to_ascii_lowercase();
+            let verb = lower.rsplit("__").next().unwrap_or(&lower);
             let access = if ["read", "get", "list", "search", "view", "find", "stat"]
                 .iter()
-                .any(|v| tool.to_ascii_lowercase().contains(v))
+                .any(|v| verb.contains(v))
+                && ![
+                    "move", "rename", "delete", "remove", "write", "edit", "create",
+                ]
+                .iter()
+                .any(|v| verb.contains(v))
             {
                 Access::Read
             } else {
                 Access::Write
             };
-            collect_path_strings(&Value::Object(input.clone()), &mut |text| {
-                if looks_like_path(text) {
-                    raw.push((text.to_owned(), access));
+            // Moving, deleting or re-permissioning takes everything under the path along; so
+            // does a batch whose operations say so (`{"op": "move", "path": …}`).
+            const WHOLE: &[&str] = &[
+                "move", "rename", "delete", "remove", "unlink", "trash", "chmod", "chown", "mv",
+                "rm",
+            ];
+            let operation_named = input_mentions_operation(&Value::Object(input.clone()), WHOLE);
+            let whole_entry = access == Access::Write
+                && (WHOLE.iter().any(|v| verb.contains(v)) || operation_named);
+            let mut push = |text: &str, keyed: bool| {
+                if keyed || looks_like_path(text) {
+                    raw.push((text.to_owned(), access, whole_entry));
                 }
-            });
+            };
+            // The keys that name paths do so whatever the path looks like (`.claude`), at
+            // any depth (`{"operations": [{"path": ".claude"}]}`).
+            collect_keyed_strings(&Value::Object(input.clone()), false, &mut push);
         }
         _ => {
             for key in PATH_KEYS {
                 match input.get(*key) {
-                    Some(Value::String(p)) => raw.push((p.clone(), Access::Write)),
+                    Some(Value::String(p)) => raw.push((p.clone(), Access::Write, false)),
                     Some(Value::Array(items)) => raw.extend(
                         items
                             .iter()
                             .filter_map(Value::as_str)
-                            .map(|p| (p.to_owned(), Access::Write)),
+                            .map(|p| (p.to_owned(), Access::Write, false)),
                     ),
                     _ => {}
                 }
@@ -934,15 +1175,18 @@ pub fn extract_targets(
     }
     let targets = raw
         .into_iter()
-        .map(|(text, access)| {
-            let path = paths::resolve(&text, cwd, home);
-            let repository = crate::git::repository_root(&path);
+        .map(|(text, access, whole_entry)| {
+            let named = paths::resolve_named(&text, cwd, home);
+            let repository = crate::git::repository_root(&named.path);
             Target {
-                path,
+                path: named.path,
                 access,
                 repository,
-                search_root: search,
-                recursive: false,
+                search_root: search || whole_entry,
+                recursive: whole_entry,
+                link: named.link,
+                vetted: edits,
+                link_target: false,
             }
         })
         .collect();
@@ -964,11 +1208,34 @@ fn glob_root(pattern: &str) -> String {
     root.join("/")
 }
 
-fn collect_path_strings(value: &Value, visit: &mut dyn FnMut(&str)) {
+/// Whether an operation-like key (`op`, `operation`, `action`, `type`) anywhere in `value` names
+/// one of `verbs`.
+fn input_mentions_operation(value: &Value, verbs: &[&str]) -> bool {
     match value {
-        Value::String(s) => visit(s),
-        Value::Array(items) => items.iter().for_each(|v| collect_path_strings(v, visit)),
-        Value::Object(map) => map.values().for_each(|v| collect_path_strings(v, visit)),
+        Value::Array(items) => items.iter().any(|v| input_mentions_operation(v, verbs)),
+        Value::Object(map) => map.iter().any(|(k, v)| {
+            (matches!(k.as_str(), "op" | "operation" | "action" | "type" | "kind")
+                && v.as_str().is_some_and(|s| {
+                    let s = s.to_ascii_lowercase();
+                    verbs.iter().any(|verb| s == *verb || s.starts_with(verb))
+                }))
+                || input_mentions_operation(v, verbs)
+        }),
+        _ => false,
+    }
+}
+
+/// Every string in `value`, with whether the key it sits under names paths.
+fn collect_keyed_strings(value: &Value, keyed: bool, visit: &mut dyn FnMut(&str, bool)) {
+    match value {
+        Value::String(s) => visit(s, keyed),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| collect_keyed_strings(v, keyed, visit)),
+        Value::Object(map) => map.iter().for_each(|(k, v)| {
+            let keyed = PATH_KEYS.contains(&k.as_str()) && k != "cwd";
+            collect_keyed_strings(v, keyed, visit)
+        }),
         _ => {}
     }
 }

@@ -62,6 +62,17 @@ pub struct PolicyFile {
     pub content_secrets: Option<Action>,
     pub git: Option<GitRules>,
     pub sandbox: Option<SandboxSetting>,
+    /// Writes to a project's `.claude/skills`, `.claude/commands` and `.claude/agents`: refused
+    /// by self-protection (`deny`, the default) or asked about (`ask`); never allowed.
+    pub project_extensions: Option<ProjectExtensions>,
+}
+
+/// What self-protection does with a write to a project's skills, commands or agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProjectExtensions {
+    Ask,
+    Deny,
 }
 
 /// What trailers `commit-msg` adds to a commit that carries AI-written lines.

@@ -9,7 +9,9 @@ pub mod dlp;
 pub mod eval;
 pub mod file;
 pub mod git;
+pub mod gitconfig;
 pub mod paths;
+pub mod protect;
 pub mod sandbox;
 pub mod shell;
 
@@ -77,6 +79,9 @@ pub mod rules {
     pub const CONTENT_SECRET: &str = "content-secret";
     /// The effect of a command on paths cannot be determined soundly.
     pub const UNANALYZABLE: &str = "unanalyzable-command";
+    /// A gating event whose payload lacks the shape hookledger relies on (a missing or
+    /// mistyped field, an event name in another case); the policy's `on_error` decided.
+    pub const UNEXPECTED_PAYLOAD: &str = "unexpected-payload";
 }
 
 impl Decision {

@@ -1,15 +1,31 @@
 /*!
 Resolving the paths tools name to the physical file they would touch.
 
-Each name is resolved against the tool's `cwd`, with `~` and `$HOME` expanded. Then the longest
-existing ancestor is canonicalized: this follows symlinks (including a symlinked directory above
-a file that does not exist yet) and aliases like `/proc/self/root`, and applies `..` after the
-symlink it follows, as the kernel does. The part that does not exist yet can hold no symlinks,
-so `.` and `..` are applied to it textually. Containment is always decided on path segments
-(`Path::starts_with`), never on string prefixes.
+Each name is resolved against the tool's `cwd`, with `~` and `$HOME` expanded. Then it is walked
+one component at a time, as the kernel does: every symlink is followed where it sits (a
+symlinked directory above a file that does not exist yet, a **dangling** symlink whose target
+does not exist yet, aliases like `/proc/self/root`), relative link targets are read from the
+link's own directory, and `..` applies after the symlink it follows. The part that does not
+exist can hold no symlinks, so `.` and `..` are applied to it textually. Hops are bounded as
+the kernel bounds them (40), so a link loop ends. Containment is always decided on path
+segments (`Path::starts_with`), never on string prefixes.
+
+`/proc/self/cwd` means the directory of the process that opens it: for a tool call that is the
+tool's `cwd`, not the hook's, so it is replaced by `cwd` before the walk.
 */
 
 use std::path::{Component, Path, PathBuf};
+
+/// Symlinks followed in one resolution before giving up (Linux's `MAXSYMLINKS`).
+const MAX_LINK_HOPS: usize = 40;
+
+/// A resolved name: the file the kernel would open, and, when the name's last component is
+/// itself a symlink, where that link sits (what `rm`, `mv` or `ln -sf` on the name act on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub path: PathBuf,
+    pub link: Option<PathBuf>,
+}
 
 /// Expands `~`, `~/…`, `$HOME` and `${HOME}` at the start of `raw`.
 pub fn expand_home(raw: &str, home: Option<&Path>) -> Option<PathBuf> {
@@ -27,12 +43,18 @@ pub fn expand_home(raw: &str, home: Option<&Path>) -> Option<PathBuf> {
 
 /// The physical path `raw` names, seen from `cwd`.
 pub fn resolve(raw: &str, cwd: &Path, home: Option<&Path>) -> PathBuf {
+    resolve_named(raw, cwd, home).path
+}
+
+/// [`resolve`], also saying where a final symlink sits.
+pub fn resolve_named(raw: &str, cwd: &Path, home: Option<&Path>) -> Named {
     let raw = if cfg!(windows) {
         raw.replace('\\', "/")
     } else {
         raw.to_owned()
     };
     let named = expand_home(&raw, home).unwrap_or_else(|| PathBuf::from(&raw));
+    let named = own_cwd_alias(&named, cwd).unwrap_or(named);
     let absolute = if named.is_absolute() {
         named
     } else {
@@ -41,7 +63,83 @@ pub fn resolve(raw: &str, cwd: &Path, home: Option<&Path>) -> PathBuf {
     physical(&absolute)
 }
 
-fn physical(path: &Path) -> PathBuf {
+/// `/proc/self/cwd/…` (and `/proc/thread-self/cwd/…`) as `cwd/…`: the hook is not the process
+/// that will open it.
+fn own_cwd_alias(path: &Path, cwd: &Path) -> Option<PathBuf> {
+    for alias in ["/proc/self/cwd", "/proc/thread-self/cwd"] {
+        if let Ok(rest) = path.strip_prefix(alias) {
+            return Some(cwd.join(rest));
+        }
+    }
+    None
+}
+
+#[cfg(unix)]
+fn physical(path: &Path) -> Named {
+    use std::ffi::OsString;
+    // Components still to walk, last first.
+    let mut pending: Vec<OsString> = Vec::new();
+    push_components(&mut pending, path);
+    let mut out = PathBuf::from("/");
+    let mut hops = 0;
+    let mut missing = false;
+    let mut link: Option<PathBuf> = None;
+    while let Some(part) = pending.pop() {
+        if part == "." {
+            continue;
+        }
+        if part == ".." {
+            out.pop();
+            continue;
+        }
+        let candidate = out.join(&part);
+        if missing {
+            out = candidate;
+            continue;
+        }
+        match std::fs::symlink_metadata(&candidate) {
+            Ok(meta) if meta.file_type().is_symlink() && hops < MAX_LINK_HOPS => {
+                hops += 1;
+                let Ok(target) = std::fs::read_link(&candidate) else {
+                    out = candidate;
+                    missing = true;
+                    continue;
+                };
+                if pending.is_empty() && link.is_none() {
+                    link = Some(candidate.clone());
+                }
+                if target.is_absolute() {
+                    out = PathBuf::from("/");
+                }
+                push_components(&mut pending, &target);
+            }
+            Ok(_) => out = candidate,
+            Err(_) => {
+                out = candidate;
+                missing = true;
+            }
+        }
+    }
+    Named { path: out, link }
+}
+
+/// Pushes `path`'s components onto the stack so that the first is popped first.
+#[cfg(unix)]
+fn push_components(stack: &mut Vec<std::ffi::OsString>, path: &Path) {
+    let parts: Vec<std::ffi::OsString> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_owned()),
+            Component::ParentDir => Some("..".into()),
+            Component::CurDir => Some(".".into()),
+            Component::RootDir | Component::Prefix(_) => None,
+        })
+        .collect();
+    stack.extend(parts.into_iter().rev());
+}
+
+#[cfg(not(unix))]
+fn physical(path: &Path) -> Named {
     let mut existing = path.to_path_buf();
     let mut missing: Vec<std::ffi::OsString> = Vec::new();
     loop {
@@ -56,7 +154,10 @@ fn physical(path: &Path) -> PathBuf {
                     _ => out.push(part),
                 }
             }
-            return out;
+            return Named {
+                path: out,
+                link: None,
+            };
         }
         match (
             existing.file_name().map(|n| n.to_owned()),
@@ -71,12 +172,18 @@ fn physical(path: &Path) -> PathBuf {
                 missing.push("..".into());
                 existing = parent.to_path_buf();
             }
-            _ => return lexical(path),
+            _ => {
+                return Named {
+                    path: lexical(path),
+                    link: None,
+                };
+            }
         }
     }
 }
 
 /// Textual normalization, for when nothing of the path exists (not even `/`).
+#[cfg(not(unix))]
 fn lexical(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
@@ -134,6 +241,59 @@ mod tests {
         assert_eq!(
             resolve("~user/x", &cwd, Some(&home)),
             root.join("repo/~user/x")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dangling_relative_looping_and_final_links() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let protected = root.join("prot");
+        std::fs::create_dir_all(&protected).unwrap();
+        std::fs::create_dir_all(root.join("repo/sub")).unwrap();
+        // A dangling link resolves to where it points, though nothing is there yet.
+        symlink(
+            protected.join("settings.local.json"),
+            root.join("repo/dangle"),
+        )
+        .unwrap();
+        let named = resolve_named("dangle", &root.join("repo"), None);
+        assert_eq!(named.path, protected.join("settings.local.json"));
+        assert_eq!(named.link, Some(root.join("repo/dangle")));
+        // A relative target is read from the link's directory, not the cwd; chains are followed.
+        symlink("../../prot", root.join("repo/sub/up")).unwrap();
+        symlink("sub/up/x", root.join("repo/chain")).unwrap();
+        assert_eq!(
+            resolve("chain", &root.join("repo"), None),
+            protected.join("x")
+        );
+        assert_eq!(
+            resolve("sub/up/../repo", &root.join("repo"), None),
+            root.join("repo")
+        );
+        // A loop ends (bounded hops) instead of hanging.
+        symlink("loop2", root.join("repo/loop1")).unwrap();
+        symlink("loop1", root.join("repo/loop2")).unwrap();
+        let _ = resolve("loop1/x", &root.join("repo"), None);
+        // A plain file has no link.
+        std::fs::write(root.join("repo/f"), "x").unwrap();
+        assert_eq!(resolve_named("f", &root.join("repo"), None).link, None);
+        // /proc/self/cwd is the tool's directory, not the hook's.
+        assert_eq!(
+            resolve("/proc/self/cwd/a", &root.join("repo/sub"), None),
+            root.join("repo/sub/a")
+        );
+        assert_eq!(
+            resolve(
+                "/proc/self/root/proc/self/cwd/../f",
+                &root.join("repo/sub"),
+                None
+            )
+            .file_name()
+            .map(|n| n.to_owned()),
+            Some("f".into())
         );
     }
 }

@@ -788,13 +788,15 @@ fn real_claude_code_in_the_managed_sandbox() {
     std::fs::write(home.join(".env"), format!("TOKEN={secret}\n")).unwrap();
     let data = home.join(".local/share/hookledger");
     let ledger = data.join("ledger.db");
-    let opaque_append = "eval \"echo x >> $(printf %s ~/.local/share/hookledger)/ledger.db\"";
+    // Spelled so that the hook's analysis cannot see what they name (since self-protection
+    // refuses opaque commands that name the ledger directory): only the OS stops them.
+    let opaque_append = "eval \"echo x >> $(printf %s ~/.local/share/hook)ledger/ledger.db\"";
     let api = FakeApi::start(
         Script::new(MODEL)
             .turn(Turn::tool("Bash", json!({"command": "c='cat .env'; $c"})))
             .turn(Turn::tool("Bash", json!({"command": format!("echo x >> {}", ledger.display())})))
             .turn(Turn::tool("Bash", json!({"command": opaque_append})))
-            .turn(Turn::tool("Bash", json!({"command": "eval \"cat $(printf %s ~/.local/share/hookledger/keys)/*\""})))
+            .turn(Turn::tool("Bash", json!({"command": "eval \"cat $(printf %s ~/.local/share/hook)ledger/k\"\"eys/*\""})))
             .turn(Turn::tool("Bash", json!({"command": "eval \"echo ok > $(printf %s ~/.local/share)/other.txt\" && cat ~/.local/share/other.txt"})))
             .turn(Turn::text("Done.")),
     );

@@ -12,12 +12,18 @@ mod deploy;
 mod doctor;
 // The real Claude Code CLI driving the real binary.
 mod e2e;
+// The real Claude Code trying to switch hookledger off.
+mod e2e_selfprot;
 // Hook events in, records and answers out; every bad input.
 mod hook_events;
 // The settings merge behind install/uninstall.
 mod install;
 // Policy decisions, table-driven.
 mod policy;
+// Self-protection by identity, in process and through the hook.
+mod selfprot;
+// Gating payloads of an unexpected shape get `on_error`.
+mod payload_shape;
 // Concurrency, kill -9, and a ledger that cannot be written.
 mod robustness;
 // Export batches, cursors and the receiver's check.

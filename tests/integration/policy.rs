@@ -850,31 +850,39 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
     (
         "claude-dir-other-file-allowed",
         "Write",
-        r#"{"file_path": "$REPO/.claude/commands/x.md", "content": "x"}"#,
+        r#"{"file_path": "$REPO/.claude/notes.md", "content": "x"}"#,
         "allow",
         "no-match",
     ),
-    // Malformed tool inputs are judged on what they carry; they never crash the hook.
     (
-        "read-without-file-path-allowed",
+        "claude-project-command-refused",
+        "Write",
+        r#"{"file_path": "$REPO/.claude/commands/x.md", "content": "x"}"#,
+        "deny",
+        "self-protection",
+    ),
+    // Payloads without the shape a gate relies on get `on_error` (deny): a renamed field in a
+    // future Claude Code must not open the gate. They never crash the hook.
+    (
+        "read-without-file-path-refused",
         "Read",
         r#"{}"#,
-        "allow",
-        "no-match",
+        "deny",
+        "unexpected-payload",
     ),
     (
-        "read-file-path-wrong-type-allowed",
+        "read-file-path-wrong-type-refused",
         "Read",
         r#"{"file_path": ["/etc/passwd"]}"#,
-        "allow",
-        "no-match",
+        "deny",
+        "unexpected-payload",
     ),
     (
-        "empty-tool-name-allowed",
+        "empty-tool-name-refused",
         "",
         r#"{"x": 1}"#,
-        "allow",
-        "no-match",
+        "deny",
+        "unexpected-payload",
     ),
     (
         "huge-path-string-handled",

@@ -7,8 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::hookledger::{self, Effect};
 use super::scripts;
-use super::walk::{Env, PROCESS_SUBSTITUTION, Stdin, Walker};
+use super::walk::{Env, Mark, PROCESS_SUBSTITUTION, Stdin, Walker};
 use super::words::Field;
 use crate::policy::eval::Access;
 
@@ -475,6 +476,10 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
     if w.call_function(&name, env) {
         return;
     }
+    if runs_hookledger(w, &cx.env, first, args) {
+        run_hookledger(w, cx, args, first.lit().unwrap_or("hookledger"));
+        return;
+    }
     let r =
         |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Read, role);
     let wr =
@@ -532,6 +537,9 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         "unalias" => {}
         "shopt" | "enable" => {
             let text: Vec<&str> = args.iter().filter_map(Field::lit).collect();
+            if name == "shopt" && text.contains(&"dotglob") {
+                w.dotglob = true;
+            }
             if name == "enable" || text.contains(&"expand_aliases") {
                 w.opaque(format!("{name} changes how later commands are read or run"));
             }
@@ -578,7 +586,7 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             }
             dispatch(w, env, cx, p.1);
         }
-        "sudo" | "doas" | "run0" => {
+        "sudo" | "doas" | "run0" | "pkexec" => {
             let (opts, rest) = parse_wrapper_with_values(
                 args,
                 &[
@@ -639,6 +647,80 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             run_wrapper(w, env, cx, &name, args)
         }
         "chroot" => w.opaque("chroot changes the root directory paths are resolved in"),
+        "unshare" | "nsenter" | "bwrap" | "proot" | "fakechroot" => {
+            w.opaque(format!(
+                "{name} runs the command in other namespaces, where mounts and paths may differ"
+            ));
+            let (_, rest) = parse_wrapper(
+                args,
+                &[
+                    "-t",
+                    "--target",
+                    "-S",
+                    "-G",
+                    "--setuid",
+                    "--setgid",
+                    "--bind",
+                    "--ro-bind",
+                    "-b",
+                    "-r",
+                ],
+            );
+            if !rest.is_empty() {
+                dispatch(w, env, cx, rest);
+            }
+        }
+        "mount" | "umount" => {
+            // A bind mount is another name for a tree, an unmount takes one away.
+            let p = parse(
+                args,
+                &[
+                    "-t",
+                    "-o",
+                    "--options",
+                    "--types",
+                    "-L",
+                    "-U",
+                    "--source",
+                    "--target",
+                ],
+            );
+            for f in p.values(&["--source", "--target"]).chain(p.operands.iter()) {
+                tree(w, cx, f, Access::Write, &name);
+            }
+        }
+        "trash" | "trash-put" | "rmtrash" | "gio" => {
+            let p = parse(args, &[]);
+            let skip = usize::from(name == "gio");
+            if name == "gio" && p.operands.first().and_then(Field::lit) != Some("trash") {
+                unknown_arguments(w, cx, &name, args);
+                return;
+            }
+            for f in p.operands.iter().skip(skip) {
+                tree(w, cx, f, Access::Write, &name);
+            }
+        }
+        "npx" | "bunx" | "pnpx" => run_package_runner(w, env, cx, &name, args),
+        "husky" | "pre-commit" | "lefthook" | "simple-git-hooks" | "overcommit" | "git-hooks" => {
+            hook_manager(w, cx, &name, args)
+        }
+        "claude" => run_claude(w, cx, args),
+        "npm" | "pnpm" | "yarn" | "bun"
+            if args
+                .first()
+                .and_then(Field::lit)
+                .is_some_and(|s| matches!(s, "exec" | "x" | "dlx")) =>
+        {
+            run_package_runner(w, env, cx, &name, &args[1..])
+        }
+        "cargo"
+            if args
+                .first()
+                .and_then(Field::lit)
+                .is_some_and(|s| s == "run" || s == "r") =>
+        {
+            run_cargo(w, cx, &args[1..])
+        }
         "su" | "runuser" => {
             let p = parse(
                 args,
@@ -806,7 +888,7 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         "perl-rename" | "rename" | "prename" => {
             let p = parse(args, &[]);
             for f in p.operands.iter().skip(1) {
-                wr(w, cx, f, &name);
+                tree(w, cx, f, Access::Write, &name);
             }
         }
         "rm" | "rmdir" | "unlink" | "shred" | "mkdir" | "touch" | "truncate" | "tee" | "chmod"
@@ -890,16 +972,19 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
                     r(w, cx, f, &name);
                 } else if name == "rm" && p.has(&["-r", "-R", "--recursive"]) {
                     tree(w, cx, f, Access::Write, "rm -r");
-                } else if matches!(name.as_str(), "chmod" | "chown" | "chgrp")
-                    && p.has(&["-R", "--recursive"])
-                {
+                } else if matches!(
+                    name.as_str(),
+                    "chmod" | "chown" | "chgrp" | "chattr" | "setfacl" | "xattr" | "setfattr"
+                ) {
+                    // Permissions of a directory decide who reaches everything under it.
                     tree(w, cx, f, Access::Write, &name);
                 } else {
                     wr(w, cx, f, &name);
                 }
             }
         }
-        "cp" | "mv" | "ln" | "install" | "rsync" | "scp" | "link" | "gcp" | "gmv" | "ditto" => {
+        "ln" | "link" => run_link(w, cx, &name, args),
+        "cp" | "mv" | "install" | "rsync" | "scp" | "gcp" | "gmv" | "ditto" => {
             run_copy(w, cx, &name, args)
         }
         "dd" => {
@@ -1009,7 +1094,43 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
                     }
                 }
             }
+            // A command sent to this very machine runs here.
+            if name == "ssh"
+                && let Some(host) = p.operands.first().and_then(Field::lit)
+                && is_this_host(host)
+                && p.operands.len() > 1
+            {
+                shell_words(w, cx, &p.operands[1..], "ssh to this host");
+            }
         }
+        "at" | "batch" => {
+            // The commands run later, from stdin or `-f FILE`, as a shell would run them.
+            let p = parse(args, &["-f", "-q", "-t", "-m", "-M"]);
+            if p.has(&["-l", "-d", "-r", "-c"]) {
+                return;
+            }
+            match p.values(&["-f"]).next().cloned() {
+                Some(file) => {
+                    r(w, cx, &file, &name);
+                    let mut shell = cx.env.clone();
+                    w.script_file(&mut shell, &file, false);
+                }
+                None => match w.stdin_text(&cx.env, &cx.stdin) {
+                    Stdin::Literal(text) => w.subshell_program(&text, &cx.env),
+                    _ => w.opaque(format!("{name} runs commands read from its input later")),
+                },
+            }
+        }
+        "crontab" => {
+            let p = parse(args, &["-u"]);
+            if !p.has(&["-l", "-r"]) {
+                w.opaque("crontab installs commands that run later");
+            }
+            for f in &p.operands {
+                r(w, cx, f, "crontab");
+            }
+        }
+        "docker" | "podman" | "nerdctl" => run_container(w, cx, &name, args),
         "make" | "gmake" | "cmake" | "ninja" | "meson" => {
             let p = parse(
                 args,
@@ -1585,6 +1706,13 @@ fn run_interpreter(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) {
                 &format!("the script {name} runs"),
             );
             unknown_arguments(w, cx, name, &rest[1..]);
+            if let Some(text) = script.lit().and_then(|t| w.small_file(&cx.env, t)) {
+                let known = w.out.unanalyzable.len();
+                let beyond = w.out.opaque_beyond_reads;
+                scripts::check_script_commands(w, &cx.env, lang, &text);
+                w.out.unanalyzable.truncate(known);
+                w.out.opaque_beyond_reads = beyond;
+            }
         }
         _ => match w.stdin_text(&cx.env, &cx.stdin) {
             Stdin::Literal(text) => scripts::check_code(w, &cx.env, lang, &text, name),
@@ -1711,7 +1839,17 @@ fn run_awk(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         ],
     );
     let mut programs: Vec<String> = Vec::new();
+    // gawk's `-i inplace` rewrites every file operand.
+    let in_place = p
+        .values(&["-i", "--include"])
+        .filter_map(Field::lit)
+        .any(|v| v.trim_end_matches(".awk") == "inplace");
     for f in p.values(&["-f", "--file", "-i", "--include", "-E", "--exec"]) {
+        if f.lit()
+            .is_some_and(|v| v.trim_end_matches(".awk") == "inplace")
+        {
+            continue;
+        }
         w.access(&cx.env, f, Access::Read, name);
     }
     if p.has(&["-l", "--load"]) {
@@ -1738,7 +1876,12 @@ fn run_awk(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         }) {
             continue;
         }
-        w.access(&cx.env, f, Access::Read, name);
+        let access = if in_place {
+            Access::Write
+        } else {
+            Access::Read
+        };
+        w.access(&cx.env, f, access, name);
     }
 }
 
@@ -1899,7 +2042,6 @@ fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     };
     let recursive = p.has(&["-r", "-R", "-a", "--recursive", "--archive"]);
     let target_dirs: Vec<&Field> = p.values(&["-t", "--target-directory"]).collect();
-    let dot = lit(".");
     let (sources, dest): (Vec<&Field>, Option<&Field>) = if !target_dirs.is_empty() {
         (p.operands.iter().collect(), target_dirs.first().copied())
     } else if p.operands.len() >= 2 {
@@ -1909,59 +2051,192 @@ fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             .map(|(l, r)| (l, r.iter().collect()))
             .unwrap_or((&p.operands[0], Vec::new()));
         (rest, Some(last))
-    } else if name == "ln" && p.operands.len() == 1 {
-        // `ln -s TARGET` links into the current directory.
-        (p.operands.iter().collect(), Some(&dot))
     } else {
         (p.operands.iter().collect(), None)
     };
+    let moves = matches!(name, "mv" | "gmv");
+    // `cp -s` and `cp -l` make links: what they point to gets a new name to write through.
+    let links = name == "cp" && p.has(&["-s", "--symbolic-link", "-l", "--link"]);
+    let dest_text = dest.filter(|d| !remote(d)).and_then(Field::lit);
+    let dest_dirs: Vec<PathBuf> = dest_text
+        .map(|t| w.resolve(&cx.env, t, name))
+        .unwrap_or_default();
+    let dest_is_dir = !target_dirs.is_empty() || dest_dirs.iter().any(|d| d.is_dir());
     for s in &sources {
         if remote(s) || s.lit() == Some(PROCESS_SUBSTITUTION) {
             continue;
         }
-        // mv removes its source; the others read it. A symlink's target is not read by ln -s,
-        // but a hard link (plain ln) exposes the content under a new name.
-        let access = if matches!(name, "mv" | "gmv") {
-            Access::Write
+        if moves {
+            // mv takes the source away from where it was, with everything under it.
+            tree(w, cx, s, Access::Write, name);
+        } else if links {
+            let mark = Mark {
+                vetted: false,
+                link_target: true,
+            };
+            w.access_marked(&cx.env, s, Access::Write, true, name, mark);
+        } else if recursive {
+            tree(w, cx, s, Access::Read, name);
         } else {
-            Access::Read
-        };
-        if name == "ln" && p.has(&["-s", "--symbolic"]) {
-            // Reading through the link later resolves to the target; creating it reads nothing.
-            continue;
+            w.access(&cx.env, s, Access::Read, name);
         }
-        if recursive {
-            tree(w, cx, s, access, name);
-        } else {
-            w.access(&cx.env, s, access, name);
+        // A copy of hookledger under another name is still hookledger.
+        if let (Some(src), Some(dest_text)) = (s.lit(), dest_text)
+            && runs_hookledger(w, &cx.env, s, &[])
+        {
+            let base = Path::new(src)
+                .file_name()
+                .map(|b| b.to_string_lossy().into_owned());
+            let copy = match base {
+                Some(b) if dest_is_dir => format!("{}/{b}", dest_text.trim_end_matches('/')),
+                _ => dest_text.to_owned(),
+            };
+            let copies = w.resolve(&cx.env, &copy, name);
+            w.binary_aliases.extend(copies);
         }
     }
-    if let Some(dest) = dest
-        && !remote(dest)
-    {
-        let sources_are_dirs = recursive;
-        if sources_are_dirs {
+    let Some(dest) = dest.filter(|d| !remote(d)) else {
+        return;
+    };
+    if !recursive {
+        w.access(&cx.env, dest, Access::Write, name);
+    }
+    let Some(dest_text) = dest.lit() else {
+        if recursive {
             tree(w, cx, dest, Access::Write, name);
-        } else {
-            w.access(&cx.env, dest, Access::Write, name);
-            // Copying into a directory writes a child of it named after each source.
-            if let Some(dest_text) = dest.lit() {
-                for s in &sources {
-                    if let Some(base) = s.lit().and_then(|t| Path::new(t).file_name()) {
-                        let child = format!(
-                            "{}/{}",
-                            dest_text.trim_end_matches('/'),
-                            base.to_string_lossy()
-                        );
-                        let resolved = w.resolve(&cx.env, dest_text, name);
-                        if resolved.iter().any(|d| d.is_dir()) {
-                            w.access_text(&cx.env, &child, Access::Write, false, name);
-                        }
-                    }
+        }
+        return;
+    };
+    for s in &sources {
+        let Some(src) = s.lit() else { continue };
+        let base = Path::new(src)
+            .file_name()
+            .map(|b| b.to_string_lossy().into_owned());
+        // Into an existing directory, a copy lands under the source's name; rsync copies the
+        // contents of a source written with a trailing slash into the destination itself.
+        let into_dir = dest_is_dir && !(name == "rsync" && src.ends_with('/'));
+        let written = match base {
+            Some(b) if into_dir => format!("{}/{b}", dest_text.trim_end_matches('/')),
+            _ => dest_text.to_owned(),
+        };
+        if recursive {
+            let field = lit(&written);
+            tree(w, cx, &field, Access::Write, name);
+        } else if into_dir && written != dest_text {
+            w.access_text(&cx.env, &written, Access::Write, false, name);
+        }
+    }
+    if recursive && sources.is_empty() {
+        tree(w, cx, dest, Access::Write, name);
+    }
+}
+
+/// `ln [-s] TARGET… [LINK|DIR]` and `link TARGET LINK`: the link is written, and what it points
+/// to gets a new name that later writes can go through, so self-protection counts it as
+/// written. Symlinks made here are remembered for the rest of the command.
+fn run_link(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    let p = parse(args, &["-t", "--target-directory", "-S", "--suffix"]);
+    let symbolic = name == "ln" && p.has(&["-s", "--symbolic"]);
+    let relative = p.has(&["-r", "--relative"]);
+    let target_dirs: Vec<&Field> = p.values(&["-t", "--target-directory"]).collect();
+    let dot = lit(".");
+    let (targets, dest): (Vec<&Field>, &Field) = if let Some(dir) = target_dirs.first() {
+        (p.operands.iter().collect(), dir)
+    } else if p.operands.len() >= 2 {
+        let (last, rest) = p.operands.split_last().unwrap_or((&dot, &[]));
+        (rest.iter().collect(), last)
+    } else {
+        (p.operands.iter().collect(), &dot)
+    };
+    let Some(dest_text) = dest.lit() else {
+        w.opaque(format!(
+            "{name} makes a link at a path computed at run time"
+        ));
+        for t in &targets {
+            link_target(w, cx, t, None, relative || !symbolic, name);
+        }
+        return;
+    };
+    let no_target_dir = p.has(&["-T", "--no-target-directory"]);
+    let dest_dirs = w.resolve(&cx.env, dest_text, name);
+    let into_dir = !no_target_dir
+        && (!target_dirs.is_empty() || targets.len() > 1 || dest_dirs.iter().any(|d| d.is_dir()));
+    for t in &targets {
+        let location = match (t.lit().and_then(|x| Path::new(x).file_name()), into_dir) {
+            (Some(base), true) => {
+                format!(
+                    "{}/{}",
+                    dest_text.trim_end_matches('/'),
+                    base.to_string_lossy()
+                )
+            }
+            _ => dest_text.to_owned(),
+        };
+        w.access_text(&cx.env, &location, Access::Write, false, name);
+        let placed: Vec<PathBuf> = w
+            .resolve_named(&cx.env, &location, name, Access::Write)
+            .into_iter()
+            .map(|n| n.link.unwrap_or(n.path))
+            .collect();
+        // A relative symlink target is read from the link's own directory.
+        let base_dir = placed
+            .first()
+            .and_then(|l| l.parent())
+            .map(Path::to_path_buf);
+        let resolved = link_target(
+            w,
+            cx,
+            t,
+            base_dir.as_deref().filter(|_| symbolic && !relative),
+            relative || !symbolic,
+            name,
+        );
+        if let Some(target) = resolved {
+            if symbolic {
+                for link in &placed {
+                    w.links.push((link.clone(), target.clone()));
                 }
+            }
+            if hookledger::is_running_binary(&target) || w.binary_aliases.contains(&target) {
+                w.binary_aliases.extend(placed.iter().cloned());
             }
         }
     }
+}
+
+/// Records what a link points to, resolved from `base_dir` (the link's directory) or from the
+/// shell's directory; returns it when it is known.
+fn link_target(
+    w: &mut Walker,
+    cx: &Cx,
+    target: &Field,
+    base_dir: Option<&Path>,
+    from_cwd: bool,
+    role: &str,
+) -> Option<PathBuf> {
+    let mark = Mark {
+        vetted: false,
+        link_target: true,
+    };
+    let text = match target {
+        Field::Dyn(why) => {
+            w.opaque(format!("{role} makes a link to a path through {why}"));
+            return None;
+        }
+        Field::Lit { glob: Some(_), .. } => {
+            w.access_marked(&cx.env, target, Access::Write, true, role, mark);
+            return None;
+        }
+        Field::Lit { text, .. } => text.as_str(),
+    };
+    let absolute = Path::new(text).is_absolute() || text == "~" || text.starts_with("~/");
+    let resolved = match base_dir {
+        Some(dir) if !absolute && !from_cwd => crate::policy::paths::resolve(text, dir, w.home),
+        _ => w.resolve(&cx.env, text, role).into_iter().next()?,
+    };
+    let field = lit(&resolved.to_string_lossy());
+    w.access_marked(&cx.env, &field, Access::Write, true, role, mark);
+    Some(resolved)
 }
 
 fn run_tar(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
@@ -2393,12 +2668,53 @@ fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
         .filter(|t| !t.contains(['*', '?', '[']))
         .collect();
     let deletes = expression.iter().any(|f| f.lit() == Some("-delete"));
+    // `-delete` with only name filters removes what those names match: a whole-tree deletion
+    // only when a filter could match something self-protection covers.
+    let filtered = expression
+        .iter()
+        .any(|f| matches!(f.lit(), Some("-name" | "-iname")))
+        && !expression.iter().any(|f| {
+            matches!(
+                f.lit(),
+                Some(
+                    "!" | "-not"
+                        | "-o"
+                        | "-or"
+                        | ","
+                        | "-path"
+                        | "-ipath"
+                        | "-wholename"
+                        | "-regex"
+                        | "-iregex"
+                )
+            ) || f.lit().is_none()
+        });
+    let name_patterns: Vec<String> = expression
+        .windows(2)
+        .filter(|p| matches!(p[0].lit(), Some("-name" | "-iname")))
+        .filter_map(|p| p[1].lit().map(str::to_owned))
+        .collect();
+    let whole_tree_delete = deletes
+        && (!filtered
+            || name_patterns.iter().any(|pattern| {
+                PROTECTED_NAMES
+                    .iter()
+                    .any(|n| fast_glob::glob_match(pattern.as_str(), n))
+            }));
     let executes = expression
         .iter()
         .any(|f| matches!(f.lit(), Some("-exec" | "-execdir" | "-ok" | "-okdir")));
     for root in &roots {
-        if deletes {
+        if whole_tree_delete {
             tree(w, cx, root, Access::Write, "find -delete");
+        } else if deletes {
+            w.access_text(
+                &cx.env,
+                root.lit().unwrap_or("."),
+                Access::Write,
+                true,
+                "find -delete",
+            );
         } else if executes {
             tree(w, cx, root, Access::Read, "find -exec");
         } else {
@@ -2464,6 +2780,49 @@ fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
         }
     }
 }
+
+/// Names of what self-protection covers (and of files typical inside it), for telling whether
+/// a name filter (`find -name '*.pyc' -delete`) could select any of it.
+const PROTECTED_NAMES: &[&str] = &[
+    ".git",
+    ".claude",
+    ".husky",
+    ".claude.json",
+    ".gitconfig",
+    "hooks",
+    "config",
+    "settings.json",
+    "settings.local.json",
+    "pre-commit",
+    "commit-msg",
+    "post-commit",
+    "post-rewrite",
+    "pre-commit.hookledger-chained",
+    "skills",
+    "commands",
+    "agents",
+    "plugins",
+    "dev-mods",
+    "shell-snapshots",
+    "projects",
+    "SKILL.md",
+    "command.md",
+    "agent.md",
+    "hook.sh",
+    "mod.js",
+    "plugin.json",
+    "session.jsonl",
+    "snapshot-bash.sh",
+    "hookledger",
+    "keys",
+    "ledger.db",
+    "ledger.db-wal",
+    "ledger.db-shm",
+    "ledger.spool",
+    "policy.json",
+    "key.ed25519",
+    "managed-settings.json",
+];
 
 /// A directory the command works through recursively: rules that cover everything under it
 /// apply, as do rules for the directory itself.
@@ -2553,4 +2912,354 @@ pub fn looks_like_path(text: &str, env: &Env) -> bool {
 
 fn existing(p: &PathBuf) -> bool {
     std::fs::symlink_metadata(p).is_ok()
+}
+
+/// Whether `program` runs hookledger: by name, through a path that is the running binary (a
+/// symlink, a hard link, a copy), or a copy or link made earlier in this command. A program
+/// found on `PATH` is looked up only when its arguments start like a state-changing
+/// hookledger subcommand, which keeps `npm install` cheap.
+fn runs_hookledger(w: &mut Walker, env: &Env, program: &Field, args: &[Field]) -> bool {
+    let Some(text) = program.lit() else {
+        return false;
+    };
+    let base = Path::new(text)
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if base == "hookledger" || base == "hookledger.exe" {
+        return true;
+    }
+    let candidates: Vec<PathBuf> = if text.contains('/') {
+        w.resolve(env, text, "the program run")
+    } else if first_word(args).is_some_and(|s| hookledger::STATE_SUBCOMMANDS.contains(&s)) {
+        path_lookup(text, w.home)
+    } else {
+        return false;
+    };
+    candidates
+        .iter()
+        .any(|p| w.binary_aliases.contains(p) || hookledger::is_running_binary(p))
+}
+
+/// The first argument that is not an option (hookledger's global `--ledger` skipped).
+fn first_word(args: &[Field]) -> Option<&str> {
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.lit()? {
+            "--ledger" => {
+                iter.next();
+            }
+            t if t.starts_with('-') => {}
+            t => return Some(t),
+        }
+    }
+    None
+}
+
+/// Where a command name without a slash is found on `PATH`, resolved physically.
+fn path_lookup(name: &str, home: Option<&Path>) -> Vec<PathBuf> {
+    let Some(path) = std::env::var_os("PATH") else {
+        return Vec::new();
+    };
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .filter(|p| p.is_file())
+        .map(|p| crate::policy::paths::resolve(&p.to_string_lossy(), Path::new("/"), home))
+        .collect()
+}
+
+/// hookledger run by the agent: read-only subcommands pass; anything that changes its state is
+/// a self-protection refusal.
+fn run_hookledger(w: &mut Walker, cx: &Cx, args: &[Field], program: &str) {
+    match hookledger::classify(args) {
+        Effect::ReadOnly => {}
+        Effect::WritesInto(dir) => tree(w, cx, &dir, Access::Write, "hookledger man --out-dir"),
+        Effect::Changes(sub, why) => w.refuse(format!(
+            "`{program} {sub}` runs hookledger's own state-changing command, which no tool may run: {why}; a person runs it outside Claude Code"
+        )),
+    }
+}
+
+/// `npx PKG ARGS`, `npm exec PKG`, `pnpm dlx PKG`, `bunx PKG` …: hookledger when the package
+/// (or its binary) is named hookledger.
+fn run_package_runner(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: &[Field]) {
+    let (opts, rest) = parse_wrapper_with_values(
+        args,
+        &[
+            "-p",
+            "--package",
+            "-c",
+            "--call",
+            "--node-options",
+            "--registry",
+            "--cache",
+            "--prefix",
+        ],
+    );
+    for (opt, value) in &opts {
+        if matches!(opt.as_str(), "-c" | "--call")
+            && let Some(code) = value
+        {
+            run_code(w, cx, code, &format!("{name} -c"));
+        }
+    }
+    let Some(package) = rest.first() else {
+        return;
+    };
+    let packages = opts
+        .iter()
+        .filter(|(o, _)| o == "-p" || o == "--package")
+        .filter_map(|(_, v)| v.as_ref().and_then(Field::lit));
+    let hookledger_package = |t: &str| {
+        let bare = t.rsplit('/').next().unwrap_or(t);
+        let bare = bare.split('@').next().unwrap_or(bare);
+        bare.eq_ignore_ascii_case("hookledger")
+    };
+    match package.lit() {
+        Some(t) if hookledger_package(t) || packages.clone().any(hookledger_package) => {
+            run_hookledger(w, cx, &rest[1..], t);
+        }
+        Some(t) => {
+            // The package's binary runs like a command of that name (`npx husky`).
+            let bare = t.rsplit('/').next().unwrap_or(t);
+            let bare = bare.split('@').next().unwrap_or(bare).to_owned();
+            let mut argv = rest.clone();
+            argv[0] = lit(&bare);
+            dispatch(w, env, cx, argv);
+        }
+        None => w.opaque(format!("{name} runs a package computed at run time")),
+    }
+}
+
+/// `cargo run [--bin hookledger | -p hookledger] [-- ARGS]`, or `cargo run` in hookledger's own
+/// package: the binary it builds is hookledger.
+fn run_cargo(w: &mut Walker, cx: &Cx, args: &[Field]) {
+    let split = args.iter().position(|a| a.lit() == Some("--"));
+    let (own, program_args) = match split {
+        Some(i) => (&args[..i], &args[i + 1..]),
+        None => (args, &args[args.len()..]),
+    };
+    let p = parse(
+        own,
+        &[
+            "--bin",
+            "-p",
+            "--package",
+            "--manifest-path",
+            "--example",
+            "--features",
+            "-F",
+            "--target",
+            "--target-dir",
+            "--profile",
+            "-j",
+            "--jobs",
+            "--color",
+            "--config",
+            "-Z",
+        ],
+    );
+    let named = p
+        .values(&["--bin", "-p", "--package"])
+        .filter_map(Field::lit)
+        .any(|v| v == "hookledger");
+    let manifest = p
+        .values(&["--manifest-path"])
+        .next()
+        .and_then(Field::lit)
+        .map(str::to_owned);
+    let own_package = named
+        || match manifest {
+            Some(m) => w
+                .resolve(&cx.env, &m, "cargo --manifest-path")
+                .iter()
+                .any(|p| manifest_is_hookledger(p)),
+            None => cx.env.cwds.iter().flatten().any(|d| {
+                d.ancestors()
+                    .any(|a| manifest_is_hookledger(&a.join("Cargo.toml")))
+            }),
+        };
+    if own_package {
+        run_hookledger(w, cx, program_args, "cargo run -- ");
+    } else {
+        if cx.env.cwds.is_none()
+            && first_word(program_args).is_some_and(|s| hookledger::STATE_SUBCOMMANDS.contains(&s))
+        {
+            w.opaque("cargo run in a directory that cannot be followed may build hookledger");
+        }
+        unknown_arguments(w, cx, "cargo", args);
+    }
+}
+
+fn manifest_is_hookledger(path: &Path) -> bool {
+    crate::policy::gitconfig::read_small(path).is_some_and(|text| {
+        text.lines().any(|l| {
+            let l = l.trim();
+            l.starts_with("name") && l.contains("\"hookledger\"")
+        })
+    })
+}
+
+/// Tools that install, move or remove git hooks (`husky`, `pre-commit install`, `lefthook
+/// install` …): they rewrite the hooks directory or `core.hooksPath`, where hookledger's shims
+/// are, so their installing verbs are refused.
+fn hook_manager(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    let words: Vec<&str> = args.iter().filter_map(Field::lit).collect();
+    let first = words.iter().find(|a| !a.starts_with('-')).copied();
+    let help = words
+        .iter()
+        .any(|a| matches!(*a, "-h" | "--help" | "-v" | "-V" | "--version"));
+    let rewrites = !help
+        && (args.iter().any(|a| a.lit().is_none())
+            || match name {
+                "husky" => !matches!(first, Some("run")),
+                "pre-commit" => matches!(first, Some("install" | "uninstall" | "init-templatedir")),
+                "lefthook" => matches!(first, Some("install" | "uninstall" | "add")),
+                "overcommit" => words
+                    .iter()
+                    .any(|a| matches!(*a, "--install" | "--uninstall" | "-i" | "-u")),
+                _ => first.is_none() || matches!(first, Some("install" | "uninstall" | "init")),
+            });
+    if rewrites {
+        w.refuse(format!(
+            "`{}` installs or removes git hooks (or moves `core.hooksPath`), where hookledger's commit-time provenance runs; a person runs it outside Claude Code",
+            std::iter::once(name).chain(words.iter().copied()).collect::<Vec<_>>().join(" ")
+        ));
+    } else {
+        unknown_arguments(w, cx, name, args);
+    }
+}
+
+/// Claude Code run by the agent: a nested session with other settings, another home or
+/// another ledger could run without hookledger's hooks, and its settings commands change what
+/// runs; those are refused. A plain nested session runs under the same hooks.
+fn run_claude(w: &mut Walker, cx: &Cx, args: &[Field]) {
+    const ENVIRONMENT: &[&str] = &["HOME", "CLAUDE_CONFIG_DIR", "XDG_CONFIG_HOME"];
+    if let Some(var) = cx
+        .env
+        .vars
+        .keys()
+        .find(|k| ENVIRONMENT.contains(&k.as_str()) || k.starts_with("HOOKLEDGER_"))
+    {
+        w.refuse(format!(
+            "`{var}=… claude` runs Claude Code with another configuration, where hookledger's hooks may not run or record"
+        ));
+        return;
+    }
+    let words: Vec<&str> = args.iter().filter_map(Field::lit).collect();
+    let flag = words.iter().find(|a| {
+        [
+            "--settings",
+            "--setting-sources",
+            "--plugin-dir",
+            "--mcp-config",
+            "--agents",
+        ]
+        .iter()
+        .any(|f| *a == f || a.starts_with(&format!("{f}=")))
+    });
+    if let Some(flag) = flag {
+        w.refuse(format!(
+            "`claude {flag}` runs Claude Code with settings of the agent's choosing, which could switch hookledger's hooks off"
+        ));
+        return;
+    }
+    let first = words.iter().find(|a| !a.starts_with('-')).copied();
+    let second = words.iter().filter(|a| !a.starts_with('-')).nth(1).copied();
+    let changes = match first {
+        Some("config") => !matches!(second, Some("get" | "list") | None),
+        Some("mcp") => !matches!(second, Some("list" | "get" | "serve") | None),
+        Some("plugin" | "plugins") => !matches!(second, Some("list") | None),
+        Some("install" | "update" | "migrate-installer") => true,
+        _ => false,
+    };
+    if changes {
+        w.refuse(format!(
+            "`claude {}` changes Claude Code's configuration (what runs and which hooks), which no tool may do",
+            words.join(" ")
+        ));
+        return;
+    }
+    unknown_arguments(w, cx, "claude", args);
+}
+
+/// `localhost`, a loopback address, or this machine's name (optionally `user@`).
+fn is_this_host(host: &str) -> bool {
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+    matches!(
+        host.as_str(),
+        "localhost" | "127.0.0.1" | "::1" | "[::1]" | "0.0.0.0"
+    ) || host.starts_with("127.")
+        || host == crate::config::host_name().to_ascii_lowercase()
+}
+
+/// `docker run -v SRC:DST`, `--mount source=SRC`: a bind mount hands the container (and what
+/// runs in it) the source directory to write. It is checked as a write into the directory: a
+/// protected directory, or one holding a protected file, is refused; a repository mounted for
+/// a build is not.
+fn run_container(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    let mut i = 0;
+    while i < args.len() {
+        let Some(text) = args[i].lit() else {
+            i += 1;
+            continue;
+        };
+        let (flag, inline) = match text.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
+            _ => (text, None),
+        };
+        let value = |i: &mut usize| -> Option<String> {
+            match &inline {
+                Some(v) => Some(v.clone()),
+                None => {
+                    *i += 1;
+                    args.get(*i).and_then(Field::lit).map(str::to_owned)
+                }
+            }
+        };
+        match flag {
+            "-v" | "--volume" => {
+                if let Some(spec) = value(&mut i) {
+                    let source = spec.split(':').next().unwrap_or(&spec).to_owned();
+                    let read_only = spec
+                        .split(':')
+                        .skip(2)
+                        .any(|o| o.split(',').any(|x| x == "ro"));
+                    if looks_like_path(&source, &cx.env) {
+                        let access = if read_only {
+                            Access::Read
+                        } else {
+                            Access::Write
+                        };
+                        search_root_text(w, cx, &source, access, name);
+                    }
+                }
+            }
+            "--mount" => {
+                if let Some(spec) = value(&mut i) {
+                    let mut source = None;
+                    let mut read_only = false;
+                    for part in spec.split(',') {
+                        match part.split_once('=') {
+                            Some(("source" | "src", v)) => source = Some(v.to_owned()),
+                            Some(("readonly" | "ro", v)) => read_only = v != "false",
+                            None if part == "readonly" || part == "ro" => read_only = true,
+                            _ => {}
+                        }
+                    }
+                    if let Some(source) = source.filter(|s| looks_like_path(s, &cx.env)) {
+                        let access = if read_only {
+                            Access::Read
+                        } else {
+                            Access::Write
+                        };
+                        search_root_text(w, cx, &source, access, name);
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
 }

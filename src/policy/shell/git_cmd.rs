@@ -244,14 +244,23 @@ pub fn run(
             "-c" | "--config-env" => match value(&mut i, inline).as_ref().and_then(Field::lit) {
                 Some(kv) => {
                     let key = kv.split_once('=').map_or(kv, |(k, _)| k);
-                    if is_command_key(key) {
+                    let value = kv.split_once('=').map(|(_, v)| v);
+                    if crate::policy::gitconfig::is_hook_dotted_key(key)
+                        || (key.to_ascii_lowercase().starts_with("alias.") && skips_hooks(value))
+                    {
+                        w.refuse(format!(
+                            "`git {name} {key}=…` changes which git hooks run (hookledger's commit-time provenance runs from them)"
+                        ));
+                    } else if is_command_key(key) {
                         w.opaque(format!(
                             "git -c {key} makes git run a command or connect where it chooses"
                         ));
                     }
                 }
                 None => {
-                    w.opaque("git -c with a value computed at run time");
+                    w.refuse(format!(
+                        "`git {name}` with a setting computed at run time could set core.hooksPath and switch hookledger's git hooks off"
+                    ));
                     return;
                 }
             },
@@ -320,6 +329,12 @@ pub fn run(
         work_env.cwds = Some(repo_dirs.clone());
     }
     let operation = format!("git {sub}");
+    if matches!(
+        sub,
+        "commit" | "merge" | "cherry-pick" | "revert" | "rebase" | "am" | "pull"
+    ) {
+        skipped_commit_hooks(w, &env, &repo_dirs, sub, rest);
+    }
     match sub {
         "push" | "fetch" | "pull" | "ls-remote" => {
             let p = options(
@@ -348,11 +363,11 @@ pub fn run(
                     "--sort",
                 ],
             );
+            // `-u` is --upload-pack only for ls-remote; for push it is --set-upstream and for
+            // fetch --update-head-ok.
             if p.0.iter().any(|o| {
-                matches!(
-                    o.as_str(),
-                    "--upload-pack" | "--receive-pack" | "--exec" | "-u"
-                )
+                matches!(o.as_str(), "--upload-pack" | "--receive-pack" | "--exec")
+                    || (o == "-u" && sub == "ls-remote")
             }) {
                 w.opaque(format!(
                     "{operation} --upload-pack/--receive-pack runs a command of its choosing"
@@ -560,6 +575,7 @@ pub fn run(
                     Access::Write,
                     &operation,
                     false,
+                    false,
                 );
             }
             if sub == "am" {
@@ -674,15 +690,34 @@ pub fn run(
                     w.access_text(&env, &t, Access::Write, true, &operation);
                 }
             }
-            // Operands after `--` are paths; before it, those that exist are.
+            // Operands after `--` are paths; before it, those that exist are. What `git mv`
+            // moves and `git rm -r` removes goes with everything under it.
+            let cached = p.0.iter().any(|o| o == "--cached");
+            let (whole, last): (&[Field], &[Field]) = match sub {
+                "mv" => p.1.split_at(p.1.len().saturating_sub(1)),
+                // `--cached` leaves the working tree alone.
+                "rm" if !cached => (&p.1[..], &[]),
+                _ => (&[], &p.1[..]),
+            };
             path_operands(
                 w,
                 &env,
-                &p.1,
+                whole,
+                p.2.is_some(),
+                Access::Write,
+                &operation,
+                true,
+                true,
+            );
+            path_operands(
+                w,
+                &env,
+                last,
                 p.2.is_some(),
                 Access::Write,
                 &operation,
                 sub == "checkout" || sub == "reset" || sub == "switch" || sub == "stash",
+                false,
             );
         }
         "show" | "cat-file" | "diff" | "log" | "blame" | "grep" | "annotate" | "ls-files"
@@ -792,6 +827,7 @@ pub fn run(
                 Access::Read,
                 &operation,
                 true,
+                false,
             );
         }
         _ => {}
@@ -867,7 +903,9 @@ fn options(args: &[Field], with_value: &[&str]) -> GitOptions {
 }
 
 /// Path operands of a git command: all of them after `--`, and before it only those that
-/// exist (the rest are revisions, branch names or patterns).
+/// exist (the rest are revisions, branch names or patterns). `whole` marks operations that take
+/// everything under a path along (`git mv`, `git rm`).
+#[allow(clippy::too_many_arguments)]
 fn path_operands(
     w: &mut Walker,
     env: &Env,
@@ -876,16 +914,18 @@ fn path_operands(
     access: Access,
     operation: &str,
     before_only_existing: bool,
+    whole: bool,
 ) {
+    let mark = super::walk::Mark::default();
     for f in operands {
         match f {
             Field::Dyn(_) if has_dashdash || !before_only_existing => {
-                w.access(env, f, access, operation)
+                w.access_marked(env, f, access, whole, operation, mark)
             }
             Field::Dyn(_) => {}
             Field::Lit { text, glob } => {
                 if glob.is_some() || has_dashdash || !before_only_existing {
-                    w.access(env, f, access, operation);
+                    w.access_marked(env, f, access, whole, operation, mark);
                     continue;
                 }
                 let exists = env
@@ -894,7 +934,7 @@ fn path_operands(
                     .is_some_and(|c| c.iter().any(|d| d.join(text).symlink_metadata().is_ok()))
                     || Path::new(text).is_absolute() && Path::new(text).symlink_metadata().is_ok();
                 if exists {
-                    w.access(env, f, access, operation);
+                    w.access_marked(env, f, access, whole, operation, mark);
                 }
             }
         }
@@ -915,97 +955,141 @@ fn git_config(w: &mut Walker, env: &Env, work_env: &Env, repo_dirs: &[PathBuf], 
             "--url",
         ],
     );
-    let reading = p.0.iter().any(|o| {
+    let subcommand = p.1.first().and_then(Field::lit).filter(|s| {
         matches!(
-            o.as_str(),
-            "--get"
-                | "--get-all"
-                | "--get-regexp"
-                | "--get-urlmatch"
-                | "-l"
-                | "--list"
-                | "--show-origin"
-                | "--show-scope"
-                | "--name-only"
+            *s,
+            "get"
+                | "list"
+                | "set"
+                | "unset"
+                | "rename-section"
+                | "remove-section"
+                | "edit"
+                | "get-color"
+                | "get-colorbool"
         )
-    }) || p
-        .1
-        .first()
-        .and_then(Field::lit)
-        .is_some_and(|s| matches!(s, "get" | "list"))
-        || (p.1.len() == 1
-            && !p.0.iter().any(|o| {
-                matches!(
-                    o.as_str(),
-                    "--unset"
-                        | "--unset-all"
-                        | "--remove-section"
-                        | "--rename-section"
-                        | "--add"
-                        | "--replace-all"
-                )
-            }));
+    });
+    let flag = |names: &[&str]| p.0.iter().any(|o| names.contains(&o.as_str()));
+    let reading = flag(&[
+        "--get",
+        "--get-all",
+        "--get-regexp",
+        "--get-urlmatch",
+        "--get-color",
+        "--get-colorbool",
+        "-l",
+        "--list",
+        "--show-origin",
+        "--show-scope",
+        "--name-only",
+    ]) || matches!(
+        subcommand,
+        Some("get" | "list" | "get-color" | "get-colorbool")
+    ) || (subcommand.is_none()
+        && p.1.len() == 1
+        && !flag(&[
+            "--unset",
+            "--unset-all",
+            "--remove-section",
+            "--rename-section",
+            "--add",
+            "--replace-all",
+            "-e",
+            "--edit",
+        ]));
     if reading {
         return;
     }
-    let scope_file: Option<String> = if p.0.iter().any(|o| o == "--global") {
+    const WHY: &str =
+        "which could set core.hooksPath or an include and switch hookledger's git hooks off";
+    if flag(&["-e", "--edit"]) || subcommand == Some("edit") {
+        w.refuse(format!(
+            "`git config --edit` opens git's configuration in an editor, {WHY}"
+        ));
+        return;
+    }
+    let mut operands: Vec<Field> = p.1.clone();
+    if subcommand.is_some() {
+        operands.remove(0);
+    }
+    let Some(first) = operands.first() else {
+        return;
+    };
+    let Some(name) = first.lit() else {
+        w.refuse(format!("`git config` of a key computed at run time, {WHY}"));
+        return;
+    };
+    let sections = flag(&["--remove-section", "--rename-section"])
+        || matches!(subcommand, Some("rename-section" | "remove-section"));
+    let lower = name.to_ascii_lowercase();
+    if sections {
+        if lower == "core" || lower == "include" || lower.starts_with("includeif") {
+            w.refuse(format!(
+                "`git config` removes or renames the section {name}, {WHY}"
+            ));
+        }
+        if let Some(new_name) = operands.get(1) {
+            match new_name.lit().map(str::to_ascii_lowercase) {
+                Some(n) if n == "core" || n == "include" || n.starts_with("includeif") => {
+                    w.refuse(format!("`git config` renames a section to {n}, {WHY}"))
+                }
+                Some(_) => {}
+                None => w.refuse(format!(
+                    "`git config` renames a section to a name computed at run time, {WHY}"
+                )),
+            }
+        }
+    } else if crate::policy::gitconfig::is_hook_dotted_key(name) {
+        w.refuse(format!(
+            "`git config {name}` changes which git hooks run (hookledger's commit-time provenance runs from them)"
+        ));
+        return;
+    } else if lower.starts_with("alias.") && operands.get(1).is_some_and(|v| skips_hooks(v.lit())) {
+        w.refuse(format!(
+            "`git config {name}` defines an alias that skips or moves the git hooks (hookledger's commit-time provenance runs from them)"
+        ));
+        return;
+    }
+    // The key is known and harmless to hooks: the file it lands in is written the ordinary way.
+    let scope_file: Option<String> = if flag(&["--global"]) {
         w.home
             .map(|h| h.join(".gitconfig").to_string_lossy().into_owned())
-    } else if p.0.iter().any(|o| o == "--system") {
+    } else if flag(&["--system"]) {
         Some("/etc/gitconfig".into())
     } else {
         None
     };
     if let Some(file) = &scope_file {
-        w.access_text(env, file, Access::Write, false, "git config");
+        w.access_text_vetted(env, file, "git config");
     }
     for (o, v) in &p.3 {
         if matches!(o.as_str(), "-f" | "--file")
             && let Some(v) = v
         {
-            w.access(env, v, Access::Write, "git config --file");
+            match v.lit() {
+                Some(text) if text != "-" => w.access_text_vetted(env, text, "git config --file"),
+                Some(_) => {}
+                None => w.opaque("git config --file names a path computed at run time"),
+            }
         }
     }
-    let mut operands: Vec<Field> = p.1.clone();
-    if operands.first().and_then(Field::lit).is_some_and(|s| {
-        matches!(
-            s,
-            "set" | "unset" | "rename-section" | "remove-section" | "edit"
-        )
-    }) {
-        operands.remove(0);
-    }
-    let Some(key) = operands.first() else {
-        if p.0.iter().any(|o| o == "-e" || o == "--edit") {
-            w.opaque("git config --edit runs an editor");
-        }
-        return;
-    };
-    let Some(key) = key.lit() else {
-        w.opaque("git config of a key computed at run time");
-        return;
-    };
-    let lower = key.to_ascii_lowercase();
-    if lower == "core.hookspath" {
-        // Moving the hooks directory switches hookledger's git hooks off.
-        for dir in repo_dirs {
-            let hooks = repo_root_of(dir).join(".git").join("hooks");
-            w.access_text(
-                work_env,
-                &hooks.to_string_lossy(),
-                Access::Write,
-                false,
-                "git config core.hooksPath",
-            );
-        }
+    if sections {
         return;
     }
+    let _ = (work_env, repo_dirs);
+    // An alias that does not start with `!` runs a git subcommand, not a program.
+    let plain_alias = lower.starts_with("alias.")
+        && operands
+            .get(1)
+            .and_then(Field::lit)
+            .is_some_and(|v| !v.trim_start().starts_with('!'));
     if is_command_key(&lower)
+        && !plain_alias
         && !(lower.starts_with("remote.")
             && (lower.ends_with(".url") || lower.ends_with(".pushurl")))
     {
         w.opaque(format!(
-            "git config {key} makes git run a command or connect where it chooses"
+            "git config {name} makes git run a command or connect where it chooses"
         ));
         return;
     }
@@ -1105,4 +1189,78 @@ fn remote_operand(
             w.remote(url, operation);
         }
     }
+}
+
+/// Flags and variables that skip the commit hooks (`--no-verify`, `-n`, `HUSKY=0`): refused
+/// where hookledger's commit gate is installed, since the commit would carry no provenance.
+fn skipped_commit_hooks(
+    w: &mut Walker,
+    env: &Env,
+    repo_dirs: &[PathBuf],
+    sub: &str,
+    rest: &[Field],
+) {
+    let mut no_verify = false;
+    for arg in rest {
+        let Some(t) = arg.lit() else { continue };
+        if t == "--" {
+            break;
+        }
+        if t == "--no-verify" && matches!(sub, "commit" | "merge" | "pull") {
+            no_verify = true;
+        }
+        // `git commit -n` (also clustered: `-anm msg`); a value-taking letter ends the cluster.
+        if sub == "commit" && t.starts_with('-') && !t.starts_with("--") {
+            for c in t[1..].chars() {
+                if c == 'n' {
+                    no_verify = true;
+                    break;
+                }
+                if "mFCctSu".contains(c) {
+                    break;
+                }
+            }
+        }
+    }
+    let husky_off = ["HUSKY", "HUSKY_SKIP_HOOKS", "SKIP_HOOKS"]
+        .iter()
+        .any(|name| {
+            env.vars
+                .get(*name)
+                .is_some_and(|v| match (name, v.as_deref()) {
+                    (&"HUSKY", Some(value)) => matches!(value, "0" | "false"),
+                    _ => true,
+                })
+        });
+    if !(no_verify || husky_off) {
+        return;
+    }
+    for dir in repo_dirs {
+        let root = repo_root_of(dir);
+        if crate::policy::protect::commit_gate_installed(&root, w.home) {
+            let how = if no_verify {
+                format!("git {sub} --no-verify")
+            } else {
+                format!("HUSKY=0 git {sub}")
+            };
+            w.refuse(format!(
+                "`{how}` skips the git hooks of {}, where hookledger's commit gate is installed: the commit would carry no provenance",
+                root.display()
+            ));
+            return;
+        }
+    }
+}
+
+/// An alias body that skips hooks or moves them (`commit --no-verify`, `-c core.hooksPath=…`);
+/// an unknown body counts.
+fn skips_hooks(value: Option<&str>) -> bool {
+    let Some(value) = value else {
+        return true;
+    };
+    let lower = value.to_ascii_lowercase();
+    lower.contains("no-verify")
+        || lower.contains("hookspath")
+        || lower.contains("include")
+        || (lower.contains("commit") && lower.split_whitespace().any(|w| w == "-n"))
 }

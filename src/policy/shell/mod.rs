@@ -21,6 +21,7 @@ bounded by depth and node count.
 
 mod commands;
 mod git_cmd;
+pub mod hookledger;
 mod powershell;
 mod scripts;
 mod walk;
@@ -59,8 +60,32 @@ pub struct PathAccess {
     pub search_root: bool,
     /// The command reads or writes the content of the whole tree under this directory
     /// (`grep -r`, `rm -r`, `cp -r`, `find -delete`): rules rooted at a directory inside it
-    /// (`~/.ssh/**` under `~`, `.github/workflows/**` under the repository) apply too.
+    /// (`~/.ssh/**` under `~`, `.github/workflows/**` under the repository) apply too. For a
+    /// write it also marks operations on the entry itself that take everything under it along
+    /// (`mv`, `chmod`, `rm`): self-protection counts them on every protected path inside.
     pub recursive: bool,
+    /// Where the name's final symlink sits, when it has one (`rm link` removes the link).
+    pub link: Option<PathBuf>,
+    /// A write whose effect hookledger judged itself (a `git config` of a known, harmless key):
+    /// only the policy's path rules apply to it, not the rule on git configuration files.
+    pub vetted: bool,
+    /// The path a link being created points to (`ln -s TARGET NAME`): self-protection counts
+    /// it as written (a new way to write it), path rules as read.
+    pub link_target: bool,
+}
+
+impl PathAccess {
+    pub fn new(path: PathBuf, access: Access, search_root: bool, recursive: bool) -> PathAccess {
+        PathAccess {
+            path,
+            access,
+            search_root,
+            recursive,
+            link: None,
+            vetted: false,
+            link_target: false,
+        }
+    }
 }
 
 /// A git remote a command talks to.
@@ -78,12 +103,19 @@ pub struct Analysis {
     pub remotes: Vec<RemoteUse>,
     /// Why some of the command's effect on paths is unknown. Empty when fully analysed.
     pub unanalyzable: Vec<String>,
+    /// Something unknown could write or run, not only read (a computed command, a path of
+    /// unknown value in a write position): what self-protection weighs for such commands.
+    pub opaque_beyond_reads: bool,
+    /// What the command would do to hookledger's hold that is refused whatever the paths:
+    /// running hookledger's state-changing commands, switching git hooks off.
+    pub refusals: Vec<String>,
 }
 
 impl Analysis {
     fn opaque(why: impl Into<String>) -> Analysis {
         Analysis {
             unanalyzable: vec![why.into()],
+            opaque_beyond_reads: true,
             ..Default::default()
         }
     }

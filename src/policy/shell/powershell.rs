@@ -73,6 +73,7 @@ pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
                 | '%'
         )
     }) {
+        out.opaque_beyond_reads = true;
         out.unanalyzable.push(
             "PowerShell commands with pipelines, variables, subexpressions or redirections are not analysed".into(),
         );
@@ -81,6 +82,7 @@ pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
     let words = match split_words(trimmed) {
         Some(w) if !w.is_empty() => w,
         _ => {
+            out.opaque_beyond_reads = true;
             out.unanalyzable
                 .push("a PowerShell command that cannot be read".into());
             return out;
@@ -91,6 +93,7 @@ pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
         return out;
     }
     if !READERS.contains(&cmdlet.as_str()) {
+        out.opaque_beyond_reads = true;
         out.unanalyzable.push(format!(
             "the PowerShell cmdlet {} is not one hookledger analyses",
             words[0]
@@ -146,12 +149,12 @@ pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
         any_path = true;
     }
     if !any_path && matches!(cmdlet.as_str(), "get-childitem" | "gci" | "ls" | "dir") {
-        out.accesses.push(PathAccess {
-            path: paths::resolve(".", cwd, home),
-            access: Access::Read,
-            search_root: true,
-            recursive: false,
-        });
+        out.accesses.push(PathAccess::new(
+            paths::resolve(".", cwd, home),
+            Access::Read,
+            true,
+            false,
+        ));
     }
     out
 }
@@ -159,20 +162,20 @@ pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
 fn push(out: &mut Analysis, raw: &str, cwd: &Path, home: Option<&Path>) {
     if raw.contains(['*', '?']) {
         let dir = raw.rsplit_once(['/', '\\']).map_or(".", |(d, _)| d);
-        out.accesses.push(PathAccess {
-            path: paths::resolve(dir, cwd, home),
-            access: Access::Read,
-            search_root: true,
-            recursive: false,
-        });
+        out.accesses.push(PathAccess::new(
+            paths::resolve(dir, cwd, home),
+            Access::Read,
+            true,
+            false,
+        ));
         return;
     }
-    out.accesses.push(PathAccess {
-        path: paths::resolve(&raw.replace('\\', "/"), cwd, home),
-        access: Access::Read,
-        search_root: false,
-        recursive: false,
-    });
+    out.accesses.push(PathAccess::new(
+        paths::resolve(&raw.replace('\\', "/"), cwd, home),
+        Access::Read,
+        false,
+        false,
+    ));
 }
 
 /// Whitespace-separated words with single-quoted strings (`''` is a quote inside one).

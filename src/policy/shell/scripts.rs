@@ -257,6 +257,11 @@ const WRITE_MARKERS: &[&str] = &[
     "sink(",
     "file.new",
     "unlink",
+    // Databases opened by path (the ledger is SQLite) are written through SQL.
+    "sqlite",
+    "connect(",
+    "execute(",
+    "executescript",
 ];
 
 pub fn check_code(w: &mut Walker, env: &Env, lang: Lang, code: &str, interpreter: &str) {
@@ -334,7 +339,11 @@ pub fn check_code(w: &mut Walker, env: &Env, lang: Lang, code: &str, interpreter
         let access = if writes { Access::Write } else { Access::Read };
         // A directory literal may be joined with more later: check what is under it.
         let is_dir = w.resolve(env, text, interpreter).iter().any(|p| p.is_dir());
-        if is_dir {
+        let here = matches!(text.trim_end_matches('/'), "." | ".." | "");
+        if is_dir && writes && !here {
+            // Code that removes, moves or re-permissions a directory takes its tree along.
+            w.access_tree(env, &field, access, &format!("the {interpreter} code"));
+        } else if is_dir {
             w.access_text(env, text, access, true, &format!("the {interpreter} code"));
         } else {
             w.access(env, &field, access, &format!("the {interpreter} code"));
@@ -366,6 +375,14 @@ const COMMAND_CALLS: &[&str] = &[
 /// `subprocess.run(["cat", ".env"])`, Perl and Ruby backquotes) are analysed as shell
 /// commands, so their paths count like the command line's own. The code stays unanalyzable
 /// for what it may do besides.
+/// A program file an interpreter runs (`python3 tool.py`): the shell commands it runs from
+/// literals are analysed like the command line's own, so a script written a moment ago cannot
+/// run what the command line may not. What else it does stays unknown, as for any program.
+pub fn check_script_commands(w: &mut Walker, env: &Env, lang: Lang, code: &str) {
+    let literals = string_literals(code, lang);
+    run_literal_commands(w, env, lang, code, &literals);
+}
+
 fn run_literal_commands(w: &mut Walker, env: &Env, lang: Lang, code: &str, literals: &[Literal]) {
     let mut k = 0;
     while k < literals.len() {

@@ -111,6 +111,20 @@ pub struct Walker<'h> {
     /// (text, access, search root, directories) already resolved.
     seen: HashSet<(String, Access, bool, Option<Vec<PathBuf>>)>,
     gave_up: bool,
+    /// Symlinks this command creates (where the link sits, what it points to): later words in
+    /// the same command that go through them reach the target.
+    pub links: Vec<(PathBuf, PathBuf)>,
+    /// Copies and links of the hookledger binary this command makes.
+    pub binary_aliases: Vec<PathBuf>,
+    /// `shopt -s dotglob` (or `GLOBIGNORE`) was seen: globs match names starting with a dot.
+    pub dotglob: bool,
+}
+
+/// How a recorded access is to be judged beyond its path.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mark {
+    pub vetted: bool,
+    pub link_target: bool,
 }
 
 pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
@@ -137,6 +151,9 @@ impl<'h> Walker<'h> {
             started: Instant::now(),
             seen: HashSet::new(),
             gave_up: false,
+            links: Vec::new(),
+            binary_aliases: Vec::new(),
+            dotglob: false,
         }
     }
 
@@ -161,9 +178,23 @@ impl<'h> Walker<'h> {
     }
 
     pub fn opaque(&mut self, why: impl Into<String>) {
+        self.out.opaque_beyond_reads = true;
+        self.opaque_read(why);
+    }
+
+    /// Something unknown that can only be read (a path of unknown value given to a reader).
+    pub fn opaque_read(&mut self, why: impl Into<String>) {
         let why = why.into();
         if !self.out.unanalyzable.contains(&why) && self.out.unanalyzable.len() < 16 {
             self.out.unanalyzable.push(why);
+        }
+    }
+
+    /// A self-protection refusal, whatever paths the command names.
+    pub fn refuse(&mut self, why: impl Into<String>) {
+        let why = why.into();
+        if !self.out.refusals.contains(&why) && self.out.refusals.len() < 16 {
+            self.out.refusals.push(why);
         }
     }
 
@@ -449,7 +480,7 @@ impl<'h> Walker<'h> {
         } else {
             cwd.join(pattern)
         };
-        let matches = glob_matches(&base)?;
+        let matches = glob_matches(&base, self.dotglob)?;
         Some(
             matches
                 .into_iter()
@@ -608,6 +639,14 @@ impl<'h> Walker<'h> {
             "SHELLOPTS",
             "BASHOPTS",
         ];
+        if name == "GLOBIGNORE" {
+            self.dotglob = true;
+        }
+        if is_git_config_variable(name) {
+            self.refuse(format!(
+                "the assignment {name}=… changes git's configuration for the commands it reaches, so it could set core.hooksPath and switch hookledger's git hooks off"
+            ));
+        }
         let harmless_editor = matches!(value, Some("true" | ":" | "cat"));
         let hijacks = HIJACKING.contains(&name)
             || (matches!(
@@ -740,18 +779,35 @@ impl<'h> Walker<'h> {
     /// position is unanalyzable; a glob is checked for what it matches now and for its
     /// directory.
     pub fn access(&mut self, env: &Env, field: &Field, access: Access, role: &str) {
+        self.access_marked(env, field, access, false, role, Mark::default());
+    }
+
+    /// [`Walker::access`] for a path whose whole tree is affected (`recursive`), with a mark.
+    pub fn access_marked(
+        &mut self,
+        env: &Env,
+        field: &Field,
+        access: Access,
+        recursive: bool,
+        role: &str,
+        mark: Mark,
+    ) {
         match field {
+            Field::Dyn(why) if access == Access::Read => {
+                self.opaque_read(format!("{role} names a path through {why}"))
+            }
             Field::Dyn(why) => self.opaque(format!("{role} names a path through {why}")),
             Field::Lit { text, glob } => {
-                if text.is_empty()
-                    || PSEUDO_FILES.contains(&text.as_str())
-                    || text.starts_with("/dev/fd/")
-                {
+                if PSEUDO_FILES.contains(&text.as_str()) || text.starts_with("/dev/fd/") {
                     return;
                 }
+                if text.is_empty() && !recursive {
+                    return;
+                }
+                let text = if text.is_empty() { "." } else { text.as_str() };
                 match glob {
-                    None => self.access_text(env, text, access, false, role),
-                    Some(pattern) => self.access_glob(env, pattern, access, role),
+                    None => self.push_access(env, text, access, recursive, recursive, role, mark),
+                    Some(pattern) => self.access_glob(env, pattern, access, recursive, role, mark),
                 }
             }
         }
@@ -769,23 +825,24 @@ impl<'h> Walker<'h> {
         if self.exhausted() {
             return;
         }
-        self.push_access(env, text, access, search_root, false, role);
+        self.push_access(env, text, access, search_root, false, role, Mark::default());
+    }
+
+    /// [`Walker::access_text`] for a write hookledger judged itself (see [`Mark::vetted`]).
+    pub fn access_text_vetted(&mut self, env: &Env, text: &str, role: &str) {
+        let mark = Mark {
+            vetted: true,
+            link_target: false,
+        };
+        self.push_access(env, text, Access::Write, false, false, role, mark);
     }
 
     /// `text` names a directory whose whole tree the command reads or writes.
     pub fn access_tree(&mut self, env: &Env, field: &Field, access: Access, role: &str) {
-        match field {
-            Field::Lit { text, glob: None } => {
-                let text = if text.is_empty() { "." } else { text.as_str() };
-                if PSEUDO_FILES.contains(&text) {
-                    return;
-                }
-                self.push_access(env, text, access, true, true, role);
-            }
-            other => self.access(env, other, access, role),
-        }
+        self.access_marked(env, field, access, true, role, Mark::default());
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn push_access(
         &mut self,
         env: &Env,
@@ -794,6 +851,7 @@ impl<'h> Walker<'h> {
         search_root: bool,
         recursive: bool,
         role: &str,
+        mark: Mark,
     ) {
         if self.exhausted() {
             return;
@@ -804,39 +862,99 @@ impl<'h> Walker<'h> {
             search_root || recursive,
             env.cwds.clone(),
         );
-        if !self.seen.insert(key) && !recursive {
+        if !self.seen.insert(key) && !recursive && !mark.vetted && !mark.link_target {
             return;
         }
-        for path in self.resolve(env, text, role) {
+        for named in self.resolve_named(env, text, role, access) {
             self.out.accesses.push(PathAccess {
-                path,
+                path: named.path,
                 access,
                 search_root,
                 recursive,
+                link: named.link,
+                vetted: mark.vetted,
+                link_target: mark.link_target,
             });
         }
     }
 
+    /// Resolves without recording an access (what is written is recorded where it is written,
+    /// and judged as unknown there).
     pub fn resolve(&mut self, env: &Env, text: &str, role: &str) -> Vec<PathBuf> {
-        let home_relative = text == "~" || text.starts_with("~/");
-        if Path::new(text).is_absolute() || home_relative {
-            return vec![paths::resolve(text, Path::new("/"), self.home)];
-        }
-        match &env.cwds {
-            Some(cwds) => cwds
-                .iter()
-                .map(|cwd| paths::resolve(text, cwd, self.home))
-                .collect(),
-            None => {
-                self.opaque(format!(
-                    "{role} names the relative path {text:?} after a directory change that cannot be followed"
-                ));
-                Vec::new()
-            }
-        }
+        self.resolve_named(env, text, role, Access::Read)
+            .into_iter()
+            .map(|n| n.path)
+            .collect()
     }
 
-    fn access_glob(&mut self, env: &Env, pattern: &str, access: Access, role: &str) {
+    /// `text` resolved from every directory the shell may be in, and through the links this
+    /// command made earlier.
+    pub fn resolve_named(
+        &mut self,
+        env: &Env,
+        text: &str,
+        role: &str,
+        access: Access,
+    ) -> Vec<paths::Named> {
+        let home_relative = text == "~" || text.starts_with("~/");
+        let named: Vec<paths::Named> = if Path::new(text).is_absolute() || home_relative {
+            let cwd = env.single_cwd().unwrap_or(Path::new("/")).to_path_buf();
+            vec![paths::resolve_named(text, &cwd, self.home)]
+        } else {
+            match &env.cwds {
+                Some(cwds) => cwds
+                    .iter()
+                    .map(|cwd| paths::resolve_named(text, cwd, self.home))
+                    .collect(),
+                None => {
+                    let why = format!(
+                        "{role} names the relative path {text:?} after a directory change that cannot be followed"
+                    );
+                    if access == Access::Read {
+                        self.opaque_read(why);
+                    } else {
+                        self.opaque(why);
+                    }
+                    return Vec::new();
+                }
+            }
+        };
+        named.into_iter().map(|n| self.through_links(n)).collect()
+    }
+
+    /// A path under a symlink this command created is where the symlink points.
+    fn through_links(&self, mut named: paths::Named) -> paths::Named {
+        for _ in 0..8 {
+            let Some((link, target)) = self
+                .links
+                .iter()
+                .find(|(link, _)| named.path.starts_with(link))
+            else {
+                break;
+            };
+            if named.path == *link && named.link.is_none() {
+                named.link = Some(link.clone());
+            }
+            let rest = named.path.strip_prefix(link).unwrap_or(Path::new(""));
+            let joined = if rest.as_os_str().is_empty() {
+                target.clone()
+            } else {
+                target.join(rest)
+            };
+            named.path = paths::resolve(&joined.to_string_lossy(), Path::new("/"), self.home);
+        }
+        named
+    }
+
+    fn access_glob(
+        &mut self,
+        env: &Env,
+        pattern: &str,
+        access: Access,
+        recursive: bool,
+        role: &str,
+        mark: Mark,
+    ) {
         let literal_dir: String = {
             let mut parts = Vec::new();
             for part in pattern.split('/') {
@@ -866,15 +984,20 @@ impl<'h> Walker<'h> {
             }
         };
         for base in bases {
-            match glob_matches(&base) {
+            match glob_matches(&base, self.dotglob) {
                 Some(matches) => {
                     for m in matches {
-                        let path = paths::resolve(&m.to_string_lossy(), Path::new("/"), self.home);
+                        let named =
+                            paths::resolve_named(&m.to_string_lossy(), Path::new("/"), self.home);
+                        let named = self.through_links(named);
                         self.out.accesses.push(PathAccess {
-                            path,
+                            path: named.path,
                             access,
-                            search_root: false,
-                            recursive: false,
+                            search_root: recursive,
+                            recursive,
+                            link: named.link,
+                            vetted: mark.vetted,
+                            link_target: mark.link_target,
                         });
                     }
                 }
@@ -962,6 +1085,20 @@ impl<'h> Walker<'h> {
     }
 }
 
+/// Environment variables through which git takes configuration (and so `core.hooksPath`).
+pub fn is_git_config_variable(name: &str) -> bool {
+    matches!(
+        name,
+        "GIT_CONFIG"
+            | "GIT_CONFIG_COUNT"
+            | "GIT_CONFIG_PARAMETERS"
+            | "GIT_CONFIG_GLOBAL"
+            | "GIT_CONFIG_SYSTEM"
+            | "GIT_CONFIG_NOSYSTEM"
+    ) || name.starts_with("GIT_CONFIG_KEY_")
+        || name.starts_with("GIT_CONFIG_VALUE_")
+}
+
 fn assignment_name(a: &ast::Assignment) -> String {
     match &a.name {
         ast::AssignmentName::VariableName(n) => n.clone(),
@@ -1016,9 +1153,10 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
     }
 }
 
-/// What a glob matches on disk now (hidden files included, which over-approximates).
+/// What a glob matches on disk now. As in the shell, a `*` or `?` at the start of a name does
+/// not match a leading dot (`rm -rf *` spares `.git`); a pattern that starts with a dot does.
 /// `None` when it matches too many to list.
-pub fn glob_matches(pattern: &Path) -> Option<Vec<PathBuf>> {
+pub fn glob_matches(pattern: &Path, dotglob: bool) -> Option<Vec<PathBuf>> {
     let mut current: Vec<PathBuf> = vec![PathBuf::new()];
     for component in pattern.components() {
         let text = component.as_os_str().to_string_lossy();
@@ -1035,7 +1173,11 @@ pub fn glob_matches(pattern: &Path) -> Option<Vec<PathBuf>> {
             };
             for entry in entries.flatten() {
                 let name = entry.file_name();
-                if fast_glob::glob_match(text.as_ref(), name.to_string_lossy().as_ref()) {
+                let name_text = name.to_string_lossy();
+                if name_text.starts_with('.') && !text.starts_with('.') && !dotglob {
+                    continue;
+                }
+                if fast_glob::glob_match(text.as_ref(), name_text.as_ref()) {
                     next.push(dir.join(&name));
                     if next.len() > MAX_GLOB_MATCHES {
                         return None;
