@@ -34,9 +34,7 @@ pub fn write_file<T, E: From<std::io::Error>>(
     write: impl FnOnce(&mut dyn Write) -> Result<T, E>,
 ) -> Result<T, E> {
     match target(path)? {
-        Target::Replace(target, existing) => {
-            replace(&target, existing.as_ref(), options, write)
-        }
+        Target::Replace(target, existing) => replace(&target, existing.as_ref(), options, write),
         Target::InPlace(target) => in_place(&target, write),
     }
 }

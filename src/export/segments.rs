@@ -187,28 +187,33 @@ pub fn segment_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Checks a segment file against its manifest (when there is one): size, BLAKE3, and the first
-/// and last records it should hold. Returns what disagrees.
-pub fn check_manifest(segment: &Path, contents: &[u8]) -> Option<Result<(), String>> {
+/// The manifest beside a segment file, when there is one (`Err`: it is there but unreadable).
+pub fn read_manifest(segment: &Path) -> Option<Result<Manifest, String>> {
     let manifest_path = PathBuf::from(format!("{}.manifest.json", segment.display()));
     let text = std::fs::read(&manifest_path).ok()?;
-    let manifest: Manifest = match serde_json::from_slice(&text) {
-        Ok(m) => m,
-        Err(e) => return Some(Err(format!("{}: {e}", manifest_path.display()))),
-    };
-    if manifest.bytes != contents.len() as u64 {
-        return Some(Err(format!(
-            "{} holds {} bytes, its manifest says {}: the file was cut or appended to",
+    Some(serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", manifest_path.display())))
+}
+
+/// Checks what was read from a segment file (its size and BLAKE3, computed while streaming it)
+/// against its manifest. Returns what disagrees.
+pub fn compare_manifest(
+    segment: &Path,
+    manifest: &Manifest,
+    bytes: u64,
+    blake3_hex: &str,
+) -> Result<(), String> {
+    if manifest.bytes != bytes {
+        return Err(format!(
+            "{} holds {bytes} bytes, its manifest says {}: the file was cut or appended to",
             segment.display(),
-            contents.len(),
             manifest.bytes
-        )));
+        ));
     }
-    if blake3::hash(contents).to_hex().as_str() != manifest.blake3 {
-        return Some(Err(format!(
+    if blake3_hex != manifest.blake3 {
+        return Err(format!(
             "{} does not match the BLAKE3 in its manifest: the file was changed after export",
             segment.display()
-        )));
+        ));
     }
-    Some(Ok(()))
+    Ok(())
 }

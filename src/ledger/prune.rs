@@ -602,12 +602,7 @@ fn adoptable(
         anchor_hash: anchor.hash,
         time_ns: now_ns(),
     };
-    if !statement.anchored_by(
-        anchor.seq,
-        &anchor.prev_hash,
-        &anchor.hash,
-        claim.as_ref(),
-    ) {
+    if !statement.anchored_by(anchor.seq, &anchor.prev_hash, &anchor.hash, claim.as_ref()) {
         return Ok(Err(format!(
             "record {} is not a valid checkpoint signing the hash of record {}",
             range.anchor_seq, range.last_seq

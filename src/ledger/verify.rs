@@ -340,8 +340,7 @@ fn judge_prune_records(
             }
             Ok(statement) => {
                 if let Some(anchor) = ledger.record(statement.anchor_seq)?
-                    && (anchor.hash != statement.anchor_hash
-                        || anchor.prev_hash != statement.head)
+                    && (anchor.hash != statement.anchor_hash || anchor.prev_hash != statement.head)
                 {
                     report.problem(
                         record.seq,
