@@ -47,6 +47,9 @@ const PIECE_BYTES: usize = 4 << 20;
 const MAX_LINE_BYTES: usize = 64 << 20;
 /// Items are sorted in memory up to about this many bytes before a run is spilled.
 const SORT_BUFFER_BYTES: usize = 8 << 20;
+/// Overrides [`SORT_BUFFER_BYTES`] (at least 4 KiB): less memory and more temporary-file work,
+/// or the reverse.
+pub const SORT_BUFFER_ENV: &str = "HOOKLEDGER_SORT_BUFFER_BYTES";
 /// Runs of one size merged into one run of the next (keeps the number of runs, and the read
 /// buffers of the final merge, logarithmic in the input).
 const MERGE_FAN_IN: usize = 16;
@@ -240,6 +243,7 @@ struct LedgerInfo {
 pub struct Receiver {
     ledgers: Vec<LedgerInfo>,
     index: HashMap<LedgerId, u32>,
+    last_ledger: Option<(LedgerId, u32)>,
     lines: u64,
     problems: Problems,
     sorter: Sorter,
@@ -259,9 +263,15 @@ impl Receiver {
         Receiver {
             ledgers: Vec::new(),
             index: HashMap::new(),
+            last_ledger: None,
             lines: 0,
             problems: Problems::default(),
-            sorter: Sorter::new(SORT_BUFFER_BYTES),
+            sorter: Sorter::new(
+                std::env::var(SORT_BUFFER_ENV)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .map_or(SORT_BUFFER_BYTES, |n| n.max(4 << 10)),
+            ),
             keep_records: false,
             kept: Vec::new(),
         }
@@ -396,8 +406,15 @@ impl Receiver {
     }
 
     fn ledger_index(&mut self, id: LedgerId) -> u32 {
-        if let Some(index) = self.index.get(&id) {
-            return *index;
+        // Lines of one ledger come in long stretches: skip the map for a repeat.
+        if let Some((last, index)) = self.last_ledger
+            && last == id
+        {
+            return index;
+        }
+        if let Some(index) = self.index.get(&id).copied() {
+            self.last_ledger = Some((id, index));
+            return index;
         }
         let index = u32::try_from(self.ledgers.len()).unwrap_or(u32::MAX);
         self.ledgers.push(LedgerInfo {
@@ -405,6 +422,7 @@ impl Receiver {
             problems: Problems::default(),
         });
         self.index.insert(id, index);
+        self.last_ledger = Some((id, index));
         index
     }
 
@@ -444,10 +462,13 @@ impl Receiver {
                     prev,
                     kind,
                     payload,
-                    kept,
-                    mapped_mismatch,
-                } = *record;
+                    extra,
+                } = record;
                 let ledger = self.ledger_index(ledger_id);
+                let (kept, mapped_mismatch) = match extra {
+                    Some(extra) => (extra.kept, extra.mapped_mismatch),
+                    None => (None, None),
+                };
                 if let Some(paths) = mapped_mismatch
                     && let Some(info) = self.ledgers.get_mut(ledger as usize)
                 {
@@ -688,7 +709,7 @@ struct Done {
 }
 
 enum Parsed {
-    Record(Box<ParsedRecord>),
+    Record(ParsedRecord),
     /// A line that names its ledger and seq but does not verify.
     Rejected {
         ledger_id: LedgerId,
@@ -702,6 +723,7 @@ enum Parsed {
     },
 }
 
+/// Kept unboxed: one allocation per line would cost as much as the line's parsing.
 struct ParsedRecord {
     ledger_id: LedgerId,
     seq: u64,
@@ -709,6 +731,11 @@ struct ParsedRecord {
     prev: Hash,
     kind: Kind,
     payload: Option<Box<[u8]>>,
+    /// What only some records carry.
+    extra: Option<Box<RecordExtra>>,
+}
+
+struct RecordExtra {
     kept: Option<ShippedRecord>,
     /// ECS/OCSF fields that disagree with the verified payload.
     mapped_mismatch: Option<Vec<String>>,
@@ -808,23 +835,28 @@ fn accept(
     keep: bool,
 ) -> Parsed {
     let kind = Kind::of(&fields.kind);
-    Parsed::Record(Box::new(ParsedRecord {
+    let kept = keep.then(|| ShippedRecord {
+        seq: fields.seq,
+        ts_ns: fields.ts_ns,
+        kind: fields.kind.clone().into_owned(),
+        payload: payload.to_vec(),
+        prev_hash: fields.prev_hash,
+        hash: fields.hash,
+    });
+    Parsed::Record(ParsedRecord {
         ledger_id: fields.ledger_id,
         seq: fields.seq,
         hash: fields.hash,
         prev: fields.prev_hash,
         kind,
         payload: kind.keeps_payload().then(|| payload.into()),
-        kept: keep.then(|| ShippedRecord {
-            seq: fields.seq,
-            ts_ns: fields.ts_ns,
-            kind: fields.kind.clone().into_owned(),
-            payload: payload.to_vec(),
-            prev_hash: fields.prev_hash,
-            hash: fields.hash,
+        extra: (kept.is_some() || mapped_mismatch.is_some()).then(|| {
+            Box::new(RecordExtra {
+                kept,
+                mapped_mismatch,
+            })
         }),
-        mapped_mismatch,
-    }))
+    })
 }
 
 /// The chain fields from a parsed chain object, tolerating what pipelines do to scalars

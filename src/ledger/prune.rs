@@ -166,6 +166,17 @@ pub fn prune(ledger: &mut Ledger, before_ns: i64) -> Result<PrunePlan, PruneErro
     else {
         return Ok(planned);
     };
+    // The statement names the whole gap the ledger will have: records removed by earlier
+    // prunes (their statements and anchors may be among what goes now) included.
+    let gap_start: i64 = tx.query_row(
+        "SELECT coalesce(max(seq), 0) FROM records WHERE seq < ?1",
+        [seq_sql(first)],
+        |r| r.get(0),
+    )?;
+    let gap_start = u64::try_from(gap_start)
+        .unwrap_or(0)
+        .saturating_add(1)
+        .max(2);
     tx.execute_batch("DROP TRIGGER records_no_delete")?;
     let removed = tx.execute(
         "DELETE FROM records WHERE seq BETWEEN ?1 AND ?2",
@@ -175,7 +186,7 @@ pub fn prune(ledger: &mut Ledger, before_ns: i64) -> Result<PrunePlan, PruneErro
     let pruned_ns = now_ns();
     let statement = Statement {
         ledger_id,
-        first_seq: first,
+        first_seq: gap_start,
         last_seq: last,
         head,
         anchor_seq: anchor,
