@@ -89,8 +89,10 @@ def prune_statement(payload, public_key, ledger_id):
             fields[name] = line[len(name) + 1:]
         first, last, anchor = int(fields["first"]), int(fields["last"]), int(fields["anchor"])
         head, anchor_hash = bytes.fromhex(fields["head"]), bytes.fromhex(fields["anchor-hash"])
-        int(fields["time"])
-        if (fields["ledger"] != ledger_id.hex() or len(head) != 32 or len(anchor_hash) != 32
+        rendered = (f"hookledger/prune/v1\nledger {ledger_id.hex()}\nfirst {first}\nlast {last}\n"
+                    f"head {head.hex()}\nanchor {anchor}\nanchor-hash {anchor_hash.hex()}\n"
+                    f"time {int(fields['time'])}\n")
+        if (text != rendered or len(head) != 32 or len(anchor_hash) != 32
                 or (body["first_seq"], body["last_seq"], body["anchor_seq"]) != (first, last, anchor)
                 or first < 2 or last < first or anchor != last + 1):
             return None

@@ -138,10 +138,10 @@ fn against(
             vec![file.clone()]
         };
         for part in parts {
-            let mut handle = std::fs::File::open(&part)
+            let handle = std::fs::File::open(&part)
                 .with_context(|| format!("cannot read {}", part.display()))?;
             receiver
-                .add_reader(&mut handle, &part.display().to_string())
+                .add_file(&handle, &part.display().to_string())
                 .with_context(|| format!("cannot read {}", part.display()))?;
         }
     }

@@ -65,19 +65,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 .context("cannot read stdin")?;
             continue;
         }
-        let mut handle = std::fs::File::open(&file)
+        let handle = std::fs::File::open(&file)
             .with_context(|| format!("cannot read {}", file.display()))?;
         let name = file.display().to_string();
         match segments::read_manifest(&file) {
             None => receiver
-                .add_reader(&mut handle, &name)
+                .add_file(&handle, &name)
                 .with_context(|| format!("cannot read {name}"))?,
             Some(Err(detail)) => {
                 manifest_problems.push(manifest_problem(detail));
                 receiver
-                    .add_reader(&mut handle, &name)
+                    .add_file(&handle, &name)
                     .with_context(|| format!("cannot read {name}"))?;
             }
+            // Streamed once, hashed on the way for the manifest.
             Some(Ok(manifest)) => {
                 let mut hashing = Hashing {
                     inner: handle,

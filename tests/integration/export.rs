@@ -858,7 +858,7 @@ fn two_ledgers_exports_in_one_directory() {
         .iter()
         .map(|l| l["last_seq"].as_u64().unwrap())
         .collect();
-    let mut want = vec![(id_a.clone(), 7u64), (id_b.clone(), 9u64)];
+    let mut want = [(id_a.clone(), 7u64), (id_b.clone(), 9u64)];
     want.sort();
     assert_eq!(last, want.iter().map(|(_, n)| *n).collect::<Vec<_>>());
 
