@@ -878,6 +878,69 @@ fn two_ledgers_exports_in_one_directory() {
         human.contains(&format!("skipped  9 records of ledger {id_b}")),
         "{human}"
     );
+    // Batches that start after genesis, from both machines: each ledger gets its own key and
+    // start; one key for both would make the other ledger's checkpoints fail.
+    let tails: Vec<std::path::PathBuf> = [&a, &b]
+        .iter()
+        .enumerate()
+        .map(|(i, home)| {
+            let file = a.path().join(format!("tail{i}.ndjson"));
+            export(home, &["--since-seq", "3"], &file);
+            file
+        })
+        .collect();
+    let key = |home: &Home| {
+        home.records()[0].2["signing_key"]["public_key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let receive = |extra: Vec<String>| -> (i32, Value) {
+        let mut cmd = a.command();
+        cmd.args(["verify-export", "--json"])
+            .args(&extra)
+            .args(&tails);
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|_| json!({"stderr": text(&out.stderr)})),
+        )
+    };
+    let (code, report) = receive(vec![
+        format!("--public-key={id_a}={}", key(&a)),
+        format!("--public-key={id_b}={}", key(&b)),
+        format!("--start-seq={id_a}=4"),
+        format!("--start-seq={id_b}=4"),
+    ]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        report["ledgers"][0]["checkpoints_verified"], 2,
+        "{report:#}"
+    );
+    let (code, report) = receive(vec![
+        format!("--public-key={}", key(&a)),
+        "--start-seq=4".into(),
+    ]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        codes(&report),
+        ["bad-signature", "bad-signature"],
+        "B's checkpoints under A's key: {report:#}"
+    );
+    let bad = a.run(&[
+        "verify-export",
+        "--public-key",
+        "nothex=00",
+        tails[0].to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("ledger id"),
+        "{}",
+        text(&bad.stderr)
+    );
+
     // Per ledger, a rewrite is still caught in the mixed directory.
     let out = a.sqlite3("DROP TRIGGER records_no_delete; DELETE FROM records WHERE seq > 4;");
     assert!(out.status.success());
