@@ -319,6 +319,7 @@ impl Spill {
             end: run.offset + run.len,
             buffer: Vec::new(),
             pos: 0,
+            filled: 0,
         }
     }
 }
@@ -369,17 +370,21 @@ pub(super) struct RunReader<'a> {
     /// File offset of the first byte not yet in `buffer`.
     at: u64,
     end: u64,
+    /// Only `buffer[pos..filled]` is unread; the buffer keeps its length, so refilling it never
+    /// zeroes memory.
     buffer: Vec<u8>,
     pos: usize,
+    filled: usize,
 }
 
 impl RunReader<'_> {
     /// `n` more bytes of the run, or `None` at its end.
     fn take(&mut self, n: usize) -> std::io::Result<Option<&[u8]>> {
-        if self.buffer.len() - self.pos < n {
-            let left = self.buffer.len() - self.pos;
-            self.buffer.drain(..self.pos);
+        if self.filled - self.pos < n {
+            let left = self.filled - self.pos;
+            self.buffer.copy_within(self.pos..self.filled, 0);
             self.pos = 0;
+            self.filled = left;
             let want = (self.end - self.at).min(RUN_BUFFER_BYTES.max(n) as u64) as usize;
             if left + want < n {
                 return if left == 0 && want == 0 {
@@ -391,9 +396,16 @@ impl RunReader<'_> {
                     ))
                 };
             }
-            self.buffer.resize(left + want, 0);
-            read_at(&self.spill.file, &mut self.buffer[left..], self.at)?;
+            if self.buffer.len() < left + want {
+                self.buffer.resize(left + want, 0);
+            }
+            read_at(
+                &self.spill.file,
+                &mut self.buffer[left..left + want],
+                self.at,
+            )?;
             self.at += want as u64;
+            self.filled = left + want;
         }
         let bytes = &self.buffer[self.pos..self.pos + n];
         self.pos += n;
