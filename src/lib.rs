@@ -8,6 +8,7 @@ hookledger: a policy gate and tamper-evident ledger for Claude Code hooks.
 - [`config`]: where files live.
 - [`export`]: NDJSON export (native, ECS, OCSF), cursors, segments, shipping, the receiver.
 - [`report`]: the auditor's evidence pack for a period.
+- [`output`]: writing a file someone named (atomic for regular files, in place for devices and FIFOs).
 - [`cli`]: the command line; the only layer that prints to stdout.
 */
 
@@ -17,5 +18,6 @@ pub mod export;
 pub mod git;
 pub mod hook;
 pub mod ledger;
+pub mod output;
 pub mod policy;
 pub mod report;

@@ -26,9 +26,13 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         let limit = super::time::parse_duration_ns(age)?;
         let (head, _) = ledger.head()?;
         let newest = checkpoint::newest(&ledger)?;
+        // A newest checkpoint dated in the future (signed under a wrong or faked clock) is
+        // never "recent": receivers do not count it as proof of life, so sign a true one.
+        let now = now_ns();
         if let Some((seq, time_ns)) = newest
             && seq == head
-            && now_ns().saturating_sub(time_ns) <= limit
+            && !checkpoint::is_future(time_ns, now, checkpoint::CLOCK_SKEW_NS)
+            && now.saturating_sub(time_ns) <= limit
         {
             report(args.json, false, seq, &ledger)?;
             return Ok(ExitCode::SUCCESS);

@@ -13,8 +13,14 @@ use crate::ledger::{Ledger, OpenOptions, prune};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Remove records older than this (a date like 2026-08-01, RFC 3339, or an age like 90d)
-    #[arg(long, value_name = "DATE")]
-    pub before: String,
+    #[arg(long, value_name = "DATE", required_unless_present = "adopt_unsigned")]
+    pub before: Option<String>,
+    /// Restate, signed with the ledger's key, removals that unsigned `prune` records from
+    /// releases before signed prunes claim (`verify` reports those as `bad-prune`). Such a
+    /// record cannot be told from a forgery: run this only after checking the range against
+    /// what was shipped
+    #[arg(long, conflicts_with_all = ["before", "dry_run", "vacuum"])]
+    pub adopt_unsigned: bool,
     /// Show what would be removed, change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -28,7 +34,11 @@ pub struct Args {
 
 pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
     let path = super::existing_ledger(ledger)?;
-    let before_ns = super::time::parse_time_arg(&args.before, jiff::Timestamp::now())?;
+    if args.adopt_unsigned {
+        return adopt(&path, args.json);
+    }
+    let before = args.before.as_deref().unwrap_or_default();
+    let before_ns = super::time::parse_time_arg(before, jiff::Timestamp::now())?;
     let report = crate::ledger::verify::verify(&path, &mut |_, _| {})
         .with_context(|| format!("cannot verify {}", path.display()))?;
     if !report.intact {
@@ -70,6 +80,40 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
             None => format!("nothing to prune: {}\n", outcome.reason),
         };
         super::out(&text)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn adopt(path: &Path, json_out: bool) -> anyhow::Result<ExitCode> {
+    let mut ledger = Ledger::open(path, &OpenOptions::default())
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let adoptions = prune::adopt_unsigned(&mut ledger)?;
+    if json_out {
+        super::out(&format!("{}\n", json!({ "adopted": adoptions })))?;
+    } else if adoptions.is_empty() {
+        super::out("no unsigned prune records: nothing to adopt\n")?;
+    } else {
+        let mut text = String::new();
+        for a in &adoptions {
+            let range = a
+                .range
+                .map(|r| format!("records {}..={}", r.first_seq, r.last_seq))
+                .unwrap_or_else(|| "no range".into());
+            let signed = a
+                .signed_seq
+                .map(|s| format!(" (signed record at seq {s})"))
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "prune record at seq {} ({range}): {}{signed}\n",
+                a.seq, a.outcome
+            ));
+        }
+        super::out(&text)?;
+    }
+    if adoptions.iter().any(|a| a.signed_seq.is_some()) {
+        eprintln!(
+            "the ledger's key now vouches for these removals; `hookledger verify` accepts their gaps"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -82,7 +82,7 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
     };
     match &args.output {
         Some(file) => {
-            crate::export::segments::write_file(file, |out| Ok(out.write_all(text.as_bytes())?))
+            crate::output::write_bytes(file, text.as_bytes(), &crate::output::Options::default())
                 .with_context(|| format!("cannot write {}", file.display()))?;
         }
         None => super::out(&text)?,

@@ -770,35 +770,15 @@ fn backup_order(path: &Path) -> (String, u32) {
     }
 }
 
-/// Replaces the file atomically (temporary file + rename), keeping an existing file's
-/// permissions and owner; a new file gets `new_mode` when given.
+/// Writes the file through [`crate::output`] (the one rule for every file hookledger writes:
+/// a regular file is replaced atomically keeping its permissions and owner, a device or FIFO is
+/// written in place, a symlink is written through); a new file gets `new_mode` when given.
 fn write_file(path: &Path, bytes: &[u8], new_mode: Option<u32>) -> Result<(), InstallError> {
-    use std::io::Write;
     let target = write_target(path)?;
     let dir = target.parent().unwrap_or(Path::new("."));
     create_dirs(dir, new_mode.map(|_| 0o755))?;
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.hookledger-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        match std::fs::metadata(&target) {
-            Ok(meta) => {
-                file.set_permissions(meta.permissions())?;
-                keep_owner(&tmp, &meta);
-            }
-            Err(_) => set_mode(&tmp, new_mode)?,
-        }
-        std::fs::rename(&tmp, &target)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io_error("write", &target))
+    crate::output::write_bytes(&target, bytes, &crate::output::Options { new_mode })
+        .map_err(io_error("write", &target))
 }
 
 /// Creates `dir` and its missing parents; each one made gets `mode` when given, set explicitly
@@ -828,16 +808,6 @@ fn set_mode(path: &Path, mode: Option<u32>) -> std::io::Result<()> {
 fn set_mode(_path: &Path, _mode: Option<u32>) -> std::io::Result<()> {
     Ok(())
 }
-
-/// Root editing a user's file must not leave it owned by root.
-#[cfg(unix)]
-fn keep_owner(path: &Path, original: &std::fs::Metadata) {
-    use std::os::unix::fs::MetadataExt;
-    let _ = std::os::unix::fs::chown(path, Some(original.uid()), Some(original.gid()));
-}
-
-#[cfg(not(unix))]
-fn keep_owner(_path: &Path, _original: &std::fs::Metadata) {}
 
 fn read_state(path: &Path) -> Result<Map<String, Value>, InstallError> {
     match std::fs::read_to_string(path) {

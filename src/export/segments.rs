@@ -159,100 +159,17 @@ impl Write for Tee<'_> {
     }
 }
 
-/// Writes `file` under a hidden temporary name in the same directory, fsyncs it and renames it
-/// into place: readers see the old file or the whole new one.
+/// Writes `file` by the rules of [`crate::output`]: a regular file is replaced atomically
+/// (temporary name, fsync, rename), so a tailer never sees a partial segment.
 pub fn write_file<T>(
     file: &Path,
     write: impl FnOnce(&mut dyn Write) -> Result<T, ExportError>,
 ) -> Result<T, ExportError> {
-    let dir = file
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "export".into());
-    let temp = dir.join(format!(".{name}.partial"));
-    let result = (|| {
-        let handle = std::fs::File::create(&temp)?;
-        let flusher_handle = handle.try_clone()?;
-        let (ticks, tick) = std::sync::mpsc::channel::<()>();
-        std::thread::scope(|scope| {
-            // Write-back runs while later lines are still being formatted, so the final fsync
-            // only waits for the tail: a large export costs about the larger of formatting and
-            // the disk, not their sum.
-            let flusher = scope.spawn(move || {
-                while tick.recv().is_ok() {
-                    while tick.try_recv().is_ok() {}
-                    let _ = flusher_handle.sync_data();
-                }
-            });
-            let mut counted = SyncEvery {
-                out: handle,
-                since_sync: 0,
-                ticks: Some(ticks),
-            };
-            let written = {
-                let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut counted);
-                let value = write(&mut out)?;
-                out.flush()?;
-                value
-            };
-            counted.ticks = None;
-            let _ = flusher.join();
-            counted.out.sync_all()?;
-            Ok::<T, ExportError>(written)
-        })
-        .and_then(|value| {
-            std::fs::rename(&temp, file)?;
-            Ok(value)
-        })
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
-}
-
-/// Bytes written before the flusher is asked to start write-back.
-const SYNC_EVERY_BYTES: u64 = 64 << 20;
-
-/// A file that asks the flusher thread to sync every [`SYNC_EVERY_BYTES`].
-struct SyncEvery {
-    out: std::fs::File,
-    since_sync: u64,
-    ticks: Option<std::sync::mpsc::Sender<()>>,
-}
-
-impl Write for SyncEvery {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.out.write(buf)?;
-        self.since_sync += n as u64;
-        if self.since_sync >= SYNC_EVERY_BYTES {
-            self.since_sync = 0;
-            if let Some(ticks) = &self.ticks {
-                let _ = ticks.send(());
-            }
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
-    }
+    crate::output::write_file(file, &crate::output::Options::default(), write)
 }
 
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        std::fs::File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
-    }
+    crate::output::sync_dir(dir)
 }
 
 /// The segment files in `dir` (not manifests, not temporaries), sorted by name = seq order.
@@ -270,28 +187,33 @@ pub fn segment_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Checks a segment file against its manifest (when there is one): size, BLAKE3, and the first
-/// and last records it should hold. Returns what disagrees.
-pub fn check_manifest(segment: &Path, contents: &[u8]) -> Option<Result<(), String>> {
+/// The manifest beside a segment file, when there is one (`Err`: it is there but unreadable).
+pub fn read_manifest(segment: &Path) -> Option<Result<Manifest, String>> {
     let manifest_path = PathBuf::from(format!("{}.manifest.json", segment.display()));
     let text = std::fs::read(&manifest_path).ok()?;
-    let manifest: Manifest = match serde_json::from_slice(&text) {
-        Ok(m) => m,
-        Err(e) => return Some(Err(format!("{}: {e}", manifest_path.display()))),
-    };
-    if manifest.bytes != contents.len() as u64 {
-        return Some(Err(format!(
-            "{} holds {} bytes, its manifest says {}: the file was cut or appended to",
+    Some(serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", manifest_path.display())))
+}
+
+/// Checks what was read from a segment file (its size and BLAKE3, computed while streaming it)
+/// against its manifest. Returns what disagrees.
+pub fn compare_manifest(
+    segment: &Path,
+    manifest: &Manifest,
+    bytes: u64,
+    blake3_hex: &str,
+) -> Result<(), String> {
+    if manifest.bytes != bytes {
+        return Err(format!(
+            "{} holds {bytes} bytes, its manifest says {}: the file was cut or appended to",
             segment.display(),
-            contents.len(),
             manifest.bytes
-        )));
+        ));
     }
-    if blake3::hash(contents).to_hex().as_str() != manifest.blake3 {
-        return Some(Err(format!(
+    if blake3_hex != manifest.blake3 {
+        return Err(format!(
             "{} does not match the BLAKE3 in its manifest: the file was changed after export",
             segment.display()
-        )));
+        ));
     }
-    Some(Ok(()))
+    Ok(())
 }

@@ -125,9 +125,8 @@ impl Sources {
             let mut receiver = crate::export::receive::Receiver::new();
             for file in exports {
                 let bytes = std::fs::read(file)?;
-                receiver.add_batch(&bytes, &file.display().to_string());
-                let shipped = crate::export::receive::read_shipped(&bytes);
-                if let Some(id) = shipped.ledger_id {
+                receiver.add_batch(&bytes, &file.display().to_string())?;
+                for (id, shipped) in crate::export::receive::read_shipped(&bytes)? {
                     let map = sources.shipped.entry(id).or_default();
                     map.extend(shipped.records);
                     for (seq, hash) in shipped.claims {
@@ -145,7 +144,7 @@ impl Sources {
                     sources.ledgers.push(ledger);
                 }
             }
-            let report = receiver.finish(&crate::export::receive::ReceiveOptions::default());
+            let report = receiver.finish(&crate::export::receive::ReceiveOptions::default())?;
             if !report.intact {
                 let detail = report
                     .ledgers
@@ -638,7 +637,7 @@ fn rebuild_from_exports(
     let mut receiver = crate::export::receive::Receiver::keeping_records();
     for file in exports {
         let bytes = std::fs::read(file)?;
-        receiver.add_batch(&bytes, &file.display().to_string());
+        receiver.add_batch(&bytes, &file.display().to_string())?;
     }
     let by_ledger = receiver.into_records();
     if by_ledger.is_empty() {

@@ -88,18 +88,13 @@ pub fn signed_record(
         time_ns,
     };
     let text = claim.signed_text();
-    let signature = key.sign(text.as_bytes());
     let payload = json!({
         "ledger_id": frame::to_hex(&claim.ledger_id),
         "covers": {"seq": claim.seq, "head": frame::to_hex(&claim.head)},
         "time_ns": claim.time_ns.to_string(),
         "reason": reason,
+        "signature": signature_json(key, &text),
         "signed": text,
-        "signature": {
-            "algorithm": "ed25519",
-            "public_key": frame::to_hex(&key.verifying_key().to_bytes()),
-            "value": frame::to_hex(&signature.to_bytes()),
-        },
     });
     NewRecord {
         ts_ns: claim.time_ns,
@@ -118,15 +113,48 @@ pub enum CheckpointError {
     UnknownKey,
 }
 
+/// How far ahead of the verifier's clock a checkpoint's signed time may be and still count.
+/// Clocks of machines kept by NTP agree within seconds; five minutes absorbs a machine that
+/// resumed from sleep before its clock was corrected, and nothing an attacker gains from.
+pub const CLOCK_SKEW_NS: i64 = 5 * 60 * 1_000_000_000;
+
+/// Whether a checkpoint signed at `time_ns` claims a time that has not come yet at `now_ns`
+/// (the verifier's own clock), allowing `skew_ns`. Such a checkpoint was made under a wrong or
+/// faked clock: it proves nothing about when the ledger was last alive.
+pub fn is_future(time_ns: i64, now_ns: i64, skew_ns: i64) -> bool {
+    time_ns > now_ns.saturating_add(skew_ns.max(0))
+}
+
 /// Parses a checkpoint record's payload and checks its signature against `trusted` (the
 /// public key from the ledger's genesis record). Returns what it commits to.
 pub fn verify_payload(payload: &[u8], trusted: &[u8; 32]) -> Result<Claim, CheckpointError> {
     let value: Value =
         serde_json::from_slice(payload).map_err(|_| CheckpointError::Malformed("not JSON"))?;
+    let text = verify_signed_text(&value, trusted)?;
+    let claim = parse_signed_text(text).ok_or(CheckpointError::Malformed("signed text"))?;
+    // The JSON fields next to the signed text must say the same, or a reader of the JSON
+    // would be misled by an unsigned claim.
+    let covers_seq = value["covers"]["seq"].as_u64();
+    let covers_head = value["covers"]["head"]
+        .as_str()
+        .and_then(frame::from_hex::<32>);
+    if covers_seq != Some(claim.seq) || covers_head != Some(claim.head) {
+        return Err(CheckpointError::Malformed(
+            "JSON fields disagree with the signed text",
+        ));
+    }
+    Ok(claim)
+}
+
+/// The `signed` text of a signed record's payload (a checkpoint or a prune statement), once its
+/// `signature` verifies under `trusted`.
+pub(crate) fn verify_signed_text<'v>(
+    value: &'v Value,
+    trusted: &[u8; 32],
+) -> Result<&'v str, CheckpointError> {
     let text = value["signed"]
         .as_str()
         .ok_or(CheckpointError::Malformed("no signed text"))?;
-    let claim = parse_signed_text(text).ok_or(CheckpointError::Malformed("signed text"))?;
     let signature_hex = value["signature"]["value"]
         .as_str()
         .ok_or(CheckpointError::Malformed("no signature"))?;
@@ -140,18 +168,16 @@ pub fn verify_payload(payload: &[u8], trusted: &[u8; 32]) -> Result<Claim, Check
     let key = VerifyingKey::from_bytes(trusted).map_err(|_| CheckpointError::UnknownKey)?;
     key.verify(text.as_bytes(), &Signature::from_bytes(&signature))
         .map_err(|_| CheckpointError::BadSignature)?;
-    // The JSON fields next to the signed text must say the same, or a reader of the JSON
-    // would be misled by an unsigned claim.
-    let covers_seq = value["covers"]["seq"].as_u64();
-    let covers_head = value["covers"]["head"]
-        .as_str()
-        .and_then(frame::from_hex::<32>);
-    if covers_seq != Some(claim.seq) || covers_head != Some(claim.head) {
-        return Err(CheckpointError::Malformed(
-            "JSON fields disagree with the signed text",
-        ));
-    }
-    Ok(claim)
+    Ok(text)
+}
+
+/// The `signature` object of a signed record: what [`verify_signed_text`] checks.
+pub(crate) fn signature_json(key: &SigningKey, text: &str) -> Value {
+    json!({
+        "algorithm": "ed25519",
+        "public_key": frame::to_hex(&key.verifying_key().to_bytes()),
+        "value": frame::to_hex(&key.sign(text.as_bytes()).to_bytes()),
+    })
 }
 
 fn parse_signed_text(text: &str) -> Option<Claim> {

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::checkpoint::{self, CHECKPOINT_KIND};
 use super::frame::{Frame, HASH_LEN, Hash, LedgerId, ZERO_HASH, to_hex};
-use super::prune::{self, PrunedRange};
+use super::prune::{self, Excuses, PrunedRange};
 use super::spool::{self, SpoolStatus};
 use super::{GENESIS_KIND, Ledger, LedgerError, SCHEMA_VERSION, seq_sql};
 
@@ -36,6 +36,13 @@ pub enum ProblemCode {
     MalformedRow,
     /// A checkpoint record whose signature, ledger or claimed head does not hold.
     BadCheckpoint,
+    /// A `prune` record that is not a valid statement signed with the ledger's key (a keyless
+    /// forgery, or an unsigned record from a release before signed prunes), or whose signed
+    /// anchor is not what the ledger holds. Its gap is reported as `missing-records`.
+    BadPrune,
+    /// A checkpoint signed with a time after this machine's clock (beyond
+    /// [`checkpoint::CLOCK_SKEW_NS`]): made under a wrong or faked clock.
+    FutureCheckpoint,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -69,7 +76,8 @@ pub struct VerifyReport {
     pub checkpoints: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_checkpoint: Option<CheckpointSeen>,
-    /// Ranges removed by `prune`, each anchored by a signed checkpoint.
+    /// Ranges removed by `prune`, each stated by a signed `prune` record and anchored by a
+    /// signed checkpoint.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pruned: Vec<PrunedRange>,
 }
@@ -107,9 +115,7 @@ impl VerifyReport {
     fn problem(&mut self, seq: u64, code: ProblemCode, message: String) {
         self.intact = false;
         self.problem_count += 1;
-        if self.first_bad_seq.is_none() {
-            self.first_bad_seq = Some(seq);
-        }
+        self.first_bad_seq = Some(self.first_bad_seq.map_or(seq, |first| first.min(seq)));
         if self.problems.len() < MAX_LISTED_PROBLEMS {
             self.problems.push(Problem { seq, code, message });
         }
@@ -213,11 +219,14 @@ fn verify_chain(
     let public_key = ledger
         .record(1)?
         .and_then(|genesis| checkpoint::genesis_public_key(&genesis.payload));
-    let pruned = prune::pruned_ranges(conn)?;
+    let prune_records = prune::prune_records(conn, &ledger_id, public_key.as_ref())?;
+    let excuses = Excuses::new(prune_records.iter().filter_map(|r| r.verdict.clone().ok()));
+    let now_ns = super::now_ns();
     let known = Known {
         ledger_id,
         public_key,
-        pruned: &pruned,
+        excuses: &excuses,
+        now_ns,
     };
     let segments = if from > 1 {
         vec![(from, u64::MAX)]
@@ -276,6 +285,7 @@ fn verify_chain(
             });
         }
     }
+    judge_prune_records(&ledger, &prune_records, &excuses, from, report)?;
     // Claims about records further back than the row before the checkpoint.
     for (at, claimed_seq, claimed_head) in far_claims {
         if ledger
@@ -299,6 +309,50 @@ fn verify_chain(
             "the ledger has no records, not even genesis".into(),
         ),
         Some(head) => report.head = Some(head),
+    }
+    Ok(())
+}
+
+/// Reports `prune` records that excuse nothing: not validly signed (unless a valid statement
+/// restates exactly their range, as `prune --adopt-unsigned` writes), or signed about an anchor
+/// the ledger does not hold. `from` > 1 (an incremental check) judges only newer records.
+fn judge_prune_records(
+    ledger: &Ledger,
+    records: &[prune::PruneRecord],
+    excuses: &Excuses,
+    from: u64,
+    report: &mut VerifyReport,
+) -> Result<(), LedgerError> {
+    for record in records.iter().filter(|r| r.seq >= from) {
+        match &record.verdict {
+            Err(why) => {
+                if record.claimed.is_some_and(|range| excuses.states(&range)) {
+                    continue;
+                }
+                report.problem(
+                    record.seq,
+                    ProblemCode::BadPrune,
+                    format!(
+                        "the prune record at seq {} excuses no gap: {why}",
+                        record.seq
+                    ),
+                );
+            }
+            Ok(statement) => {
+                if let Some(anchor) = ledger.record(statement.anchor_seq)?
+                    && (anchor.hash != statement.anchor_hash || anchor.prev_hash != statement.head)
+                {
+                    report.problem(
+                        record.seq,
+                        ProblemCode::BadPrune,
+                        format!(
+                            "the prune record at seq {} signs an anchor at seq {} that is not the record the ledger holds there",
+                            record.seq, statement.anchor_seq
+                        ),
+                    );
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -358,7 +412,10 @@ struct Known<'a> {
     ledger_id: LedgerId,
     /// From the genesis record: the key checkpoints must be signed with.
     public_key: Option<[u8; 32]>,
-    pruned: &'a [PrunedRange],
+    /// Valid signed prune statements: the only thing that excuses a gap.
+    excuses: &'a Excuses,
+    /// This machine's clock when verification started: later checkpoint times are implausible.
+    now_ns: i64,
 }
 
 fn walk_segment<'a>(
@@ -409,7 +466,8 @@ fn walk_segment<'a>(
 struct ChainWalker<'a> {
     ledger_id: LedgerId,
     public_key: Option<[u8; 32]>,
-    pruned: &'a [PrunedRange],
+    excuses: &'a Excuses,
+    now_ns: i64,
     expected_seq: u64,
     last_seq: u64,
     prev_stored: Hash,
@@ -428,7 +486,8 @@ impl<'a> ChainWalker<'a> {
         ChainWalker {
             ledger_id: known.ledger_id,
             public_key: known.public_key,
-            pruned: known.pruned,
+            excuses: known.excuses,
+            now_ns: known.now_ns,
             expected_seq: 1,
             last_seq: 0,
             prev_stored: ZERO_HASH,
@@ -466,17 +525,13 @@ impl<'a> ChainWalker<'a> {
             return;
         };
         let gap = seq != self.expected_seq;
-        let pruned = self
-            .pruned
-            .iter()
-            .filter(|_| gap)
-            .find(|r| {
-                r.first_seq == self.expected_seq && r.last_seq + 1 == seq && r.anchor_seq == seq
-            })
-            .filter(|r| prune::anchor_holds(r, kind, payload, &prev_hash, self.public_key.as_ref()))
-            .copied();
-        if let Some(range) = pruned {
-            self.pruned_seen.push(range);
+        let pruned = if gap && seq > self.expected_seq {
+            self.excused(seq, kind, payload, &prev_hash, &hash)
+        } else {
+            None
+        };
+        if let Some(ranges) = pruned {
+            self.pruned_seen.extend(ranges);
         } else if gap {
             let last_missing = seq.saturating_sub(1);
             let message = if self.expected_seq == last_missing {
@@ -514,6 +569,29 @@ impl<'a> ChainWalker<'a> {
             self.check_checkpoint(report, seq, ts_ns, payload);
         }
         self.advance(seq, hash);
+    }
+
+    /// The ranges that excuse the gap before the row at `seq`: signed statements that together
+    /// removed exactly the missing records, the last one anchored by this row.
+    fn excused(
+        &self,
+        seq: u64,
+        kind: &str,
+        payload: &[u8],
+        prev_hash: &Hash,
+        hash: &Hash,
+    ) -> Option<Vec<PrunedRange>> {
+        let chain = self.excuses.covering(self.expected_seq, seq - 1)?;
+        let claim = (kind == CHECKPOINT_KIND)
+            .then(|| {
+                self.public_key
+                    .as_ref()
+                    .and_then(|key| checkpoint::verify_payload(payload, key).ok())
+            })
+            .flatten();
+        let last = chain.last()?;
+        last.anchored_by(seq, prev_hash, hash, claim.as_ref())
+            .then(|| chain.iter().map(|s| s.range()).collect())
     }
 
     #[allow(clippy::too_many_arguments)] // the facts about one row; bundling them adds nothing
@@ -645,6 +723,18 @@ impl<'a> ChainWalker<'a> {
                 return;
             }
         };
+        if checkpoint::is_future(claim.time_ns, self.now_ns, checkpoint::CLOCK_SKEW_NS) {
+            report.problem(
+                seq,
+                ProblemCode::FutureCheckpoint,
+                format!(
+                    "the checkpoint at seq {seq} is signed with time {}, after this machine's clock ({}) by more than {}: it was made under a wrong or faked clock and proves nothing about when the ledger was alive",
+                    crate::export::rfc3339(claim.time_ns),
+                    crate::export::rfc3339(self.now_ns),
+                    crate::export::human_duration(checkpoint::CLOCK_SKEW_NS)
+                ),
+            );
+        }
         if claim.ledger_id != self.ledger_id || claim.seq >= seq {
             report.problem(
                 seq,

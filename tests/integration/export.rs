@@ -684,3 +684,453 @@ fn an_ack_must_name_the_batch_it_acknowledges() {
     let again = home.run(&["export", "--sink", "siem", "--ack"]);
     assert_eq!(again.status.code(), Some(2), "nothing is pending any more");
 }
+
+/// `faketime` (libfaketime) runs the real binary under a faked clock; `None` outside CI when it
+/// is missing (CI installs it: .ci/run).
+fn faketime_available() -> bool {
+    let ready = std::process::Command::new("faketime")
+        .args(["-f", "+0d", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs faketime (.ci/run)"
+        );
+        eprintln!("notice: skipping a faked-clock test (apt-get install faketime)");
+    }
+    ready
+}
+
+/// Runs `hookledger args…` on `home` with the clock moved by `offset` (`-30d`, `+3650d`).
+fn at(home: &Home, offset: &str, args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new("faketime")
+        .args(["-f", offset, BIN])
+        .args(args)
+        .env("HOOKLEDGER_HOME", home.home())
+        .env_remove("HOOKLEDGER_LEDGER")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "faketime {offset} {args:?}: {}",
+        text(&out.stderr)
+    );
+    out
+}
+
+/// The fault-injection case: one checkpoint made with the real binary under a clock ten years
+/// ahead, then 30 days of silence. The release before this one took the future checkpoint as
+/// the newest proof of life and switched `--max-silence` off for good.
+#[test]
+fn a_future_dated_checkpoint_does_not_switch_silence_detection_off() {
+    if !faketime_available() {
+        return;
+    }
+    let home = Home::new();
+    notify(&home, 2);
+    // 30 days ago: a genuine checkpoint, then one signed under a clock ten years ahead, then
+    // the export that ships them; nothing since.
+    at(&home, "-30d", &["checkpoint"]);
+    at(&home, "+3650d", &["checkpoint"]);
+    let batch = home.path().join("batch.ndjson");
+    at(
+        &home,
+        "-30d",
+        &["export", "--no-checkpoint", "-o", batch.to_str().unwrap()],
+    );
+    let checkpoints: Vec<(i64, Value)> = home
+        .records()
+        .into_iter()
+        .filter(|(_, k, _)| k == "checkpoint")
+        .map(|(s, _, p)| (s, p))
+        .collect();
+    assert_eq!(checkpoints.len(), 2);
+    let future_seq = checkpoints[1].0 as u64;
+
+    let receive = |extra: &[&str]| -> (i32, Value) {
+        let mut args = vec!["verify-export", "--json"];
+        args.extend_from_slice(extra);
+        args.push(batch.to_str().unwrap());
+        let out = home.run(&args);
+        (
+            out.status.code().unwrap_or(-1),
+            serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|_| json!({"stderr": text(&out.stderr)})),
+        )
+    };
+    let (code, report) = receive(&["--max-silence", "24h"]);
+    assert_eq!(code, 1, "{report:#}");
+    let ledger = &report["ledgers"][0];
+    let problems = ledger["problems"].as_array().unwrap();
+    let future = problems
+        .iter()
+        .find(|p| p["code"] == "future-checkpoint")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(future["seq"], future_seq, "{report:#}");
+    let silent = problems
+        .iter()
+        .find(|p| p["code"] == "silent")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert!(
+        silent["detail"].as_str().unwrap().contains("30d"),
+        "{silent:#}"
+    );
+    assert_eq!(
+        ledger["newest_plausible_checkpoint"]["seq"],
+        checkpoints[0].1["covers"]["seq"]
+    );
+    // Within the silence allowed, the implausible checkpoint alone is reported; a clock skew
+    // beyond ten years would accept it.
+    let (code, report) = receive(&["--max-silence", "60d"]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&report), ["future-checkpoint"], "{report:#}");
+    let (code, report) = receive(&["--clock-skew", "4000d"]);
+    assert_eq!(code, 0, "{report:#}");
+    let human = home.run(&[
+        "verify-export",
+        "--max-silence",
+        "24h",
+        batch.to_str().unwrap(),
+    ]);
+    assert!(
+        text(&human.stdout).contains(&format!("future-checkpoint at seq {future_seq}")),
+        "{}",
+        text(&human.stdout)
+    );
+
+    // The machine's own check says the same.
+    let (code, local) = home.verify_json();
+    assert_eq!(code, 1, "{local:#}");
+    assert_eq!(local["problems"][0]["code"], "future-checkpoint");
+    assert_eq!(local["problems"][0]["seq"], future_seq);
+    if let Some(out) = python_verifier(&home.ledger()) {
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains(&format!("seq {future_seq}")),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    // The heartbeat does not take the future checkpoint for a recent one either.
+    let out = home.run(&["checkpoint", "--json", "--if-older-than", "1h"]);
+    let beat: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(beat["appended"], true, "{beat:#}");
+}
+
+/// Segment files of two machines' ledgers in one directory: each ledger is verified on its
+/// own (no false fork between their equal seqs), and `verify --against` compares the local
+/// ledger with its own lines only, naming the other ledger it skipped. The release before
+/// this one reported forks.
+#[test]
+fn two_ledgers_exports_in_one_directory() {
+    let (a, b) = (Home::new(), Home::new());
+    let dir = a.path().join("archive");
+    for (home, n) in [(&a, 5), (&b, 7)] {
+        notify(home, n);
+        let out = home.run(&[
+            "export",
+            "--rotate",
+            dir.to_str().unwrap(),
+            "--segment-records",
+            "3",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let id = |home: &Home| {
+        home.verify_json().1["ledger_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (id_a, id_b) = (id(&a), id(&b));
+    let (code, report) = verify_export(&a, &[&dir]);
+    assert_eq!(code, 0, "{report:#}");
+    let ledgers = report["ledgers"].as_array().unwrap();
+    assert_eq!(ledgers.len(), 2, "{report:#}");
+    for ledger in ledgers {
+        assert_eq!(ledger["first_seq"], 1);
+        assert_eq!(ledger["problem_count"], 0, "{report:#}");
+        assert_eq!(ledger["checkpoints_verified"], 1);
+    }
+    let last: Vec<u64> = ledgers
+        .iter()
+        .map(|l| l["last_seq"].as_u64().unwrap())
+        .collect();
+    let mut want = [(id_a.clone(), 7u64), (id_b.clone(), 9u64)];
+    want.sort();
+    assert_eq!(last, want.iter().map(|(_, n)| *n).collect::<Vec<_>>());
+
+    let (code, against) = verify_against(&a, &dir);
+    assert_eq!(code, 0, "{against:#}");
+    assert_eq!(against["shipped_records"], 7);
+    assert_eq!(
+        against["skipped_ledgers"],
+        json!([{"ledger_id": id_b, "records": 9}]),
+        "{against:#}"
+    );
+    let human = text(
+        &a.run(&["verify", "--against", dir.to_str().unwrap()])
+            .stdout,
+    );
+    assert!(
+        human.contains(&format!("skipped  9 records of ledger {id_b}")),
+        "{human}"
+    );
+    // Batches that start after genesis, from both machines: each ledger gets its own key and
+    // start; one key for both would make the other ledger's checkpoints fail.
+    let tails: Vec<std::path::PathBuf> = [&a, &b]
+        .iter()
+        .enumerate()
+        .map(|(i, home)| {
+            let file = a.path().join(format!("tail{i}.ndjson"));
+            export(home, &["--since-seq", "3"], &file);
+            file
+        })
+        .collect();
+    let key = |home: &Home| {
+        home.records()[0].2["signing_key"]["public_key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let receive = |extra: Vec<String>| -> (i32, Value) {
+        let mut cmd = a.command();
+        cmd.args(["verify-export", "--json"])
+            .args(&extra)
+            .args(&tails);
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|_| json!({"stderr": text(&out.stderr)})),
+        )
+    };
+    let (code, report) = receive(vec![
+        format!("--public-key={id_a}={}", key(&a)),
+        format!("--public-key={id_b}={}", key(&b)),
+        format!("--start-seq={id_a}=4"),
+        format!("--start-seq={id_b}=4"),
+    ]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        report["ledgers"][0]["checkpoints_verified"], 2,
+        "{report:#}"
+    );
+    let (code, report) = receive(vec![
+        format!("--public-key={}", key(&a)),
+        "--start-seq=4".into(),
+    ]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        codes(&report),
+        ["bad-signature", "bad-signature"],
+        "B's checkpoints under A's key: {report:#}"
+    );
+    let bad = a.run(&[
+        "verify-export",
+        "--public-key",
+        "nothex=00",
+        tails[0].to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("ledger id"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    // Per ledger, a rewrite is still caught in the mixed directory.
+    let out = a.sqlite3("DROP TRIGGER records_no_delete; DELETE FROM records WHERE seq > 4;");
+    assert!(out.status.success());
+    notify(&a, 4);
+    let (code, against) = verify_against(&a, &dir);
+    assert_eq!(code, 1, "{against:#}");
+    assert_eq!(problem_codes(&against), ["forked"], "{against:#}");
+    // Only another ledger's exports: this ledger was replaced, or the wrong files were given.
+    let only_b = b.path().join("b.ndjson");
+    export(&b, &["--no-checkpoint"], &only_b);
+    let (code, against) = verify_against(&a, &only_b);
+    assert_eq!(code, 1, "{against:#}");
+    assert_eq!(
+        problem_codes(&against),
+        ["ledger-id-mismatch"],
+        "{against:#}"
+    );
+}
+
+/// Order-independent batches, duplicates, a gap and a fork, with a sort buffer so small that
+/// the receiver spills many sorted runs and merges them: the verdicts are those of the
+/// in-memory path.
+#[test]
+fn the_receiver_judges_the_same_when_it_spills_to_disk() {
+    let home = Home::new();
+    let [b1, b2, b3] = three_batches(&home);
+    let run = |files: &[&std::path::Path], tiny: bool| -> (i32, Value) {
+        let mut cmd = home.command();
+        cmd.args(["verify-export", "--json"]);
+        cmd.args(files);
+        if tiny {
+            cmd.env("HOOKLEDGER_SORT_BUFFER_BYTES", "4096");
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            serde_json::from_slice(&out.stdout).unwrap(),
+        )
+    };
+    // A fork: b2 rewritten with one record changed and its chain recomputed is not needed;
+    // another ledger state is: truncate, regrow and export again.
+    let out = home.sqlite3("DROP TRIGGER records_no_delete; DELETE FROM records WHERE seq > 6;");
+    assert!(out.status.success());
+    notify(&home, 3);
+    let forked = home.path().join("forked.ndjson");
+    export(&home, &["--since-seq", "5"], &forked);
+    for files in [
+        vec![&b3, &b1, &b2, &b1, &b3],
+        vec![&b1, &b3],
+        vec![&b1, &b2, &b3, &forked],
+    ] {
+        let files: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
+        let (code, memory) = run(&files, false);
+        let (tiny_code, spilled) = run(&files, true);
+        assert_eq!(code, tiny_code, "{memory:#}\n{spilled:#}");
+        assert_eq!(memory["ledgers"], spilled["ledgers"]);
+    }
+    let (code, report) = run(&[&b1, &b2, &b3, &forked], true);
+    assert_eq!(code, 1);
+    assert!(codes(&report).contains(&"fork".to_owned()), "{report:#}");
+    // And from stdin, read in pieces.
+    let mut cmd = home.command();
+    cmd.args(["verify-export", "--json", "-"]);
+    let all: Vec<u8> = [&b3, &b2, &b1]
+        .iter()
+        .flat_map(|f| std::fs::read(f).unwrap())
+        .collect();
+    let out = run_with_stdin(cmd, &all);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+fn file_type(path: &std::path::Path) -> std::fs::FileType {
+    std::fs::symlink_metadata(path).unwrap().file_type()
+}
+
+/// Reads a FIFO to its end on another thread, as a consumer would.
+fn drain(fifo: &std::path::Path) -> std::thread::JoinHandle<Vec<u8>> {
+    let fifo = fifo.to_owned();
+    std::thread::spawn(move || std::fs::read(fifo).unwrap())
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let out = std::process::Command::new("mkfifo")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// `-o` onto a character device or a FIFO writes into it; only a regular file is replaced by
+/// rename. Run as root, the release before this one turned `/dev/null` into a regular file.
+/// The device here is a private node for the null device (root can make one), so a regression
+/// cannot break the machine's own `/dev/null`.
+#[test]
+fn export_onto_a_device_or_a_fifo_writes_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let home = Home::new();
+    notify(&home, 3);
+    let device = home.path().join("null");
+    let made = std::process::Command::new("mknod")
+        .args([device.to_str().unwrap(), "c", "1", "3"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if made {
+        for args in [
+            vec!["export", "-o"],
+            vec!["export", "--sink", "siem", "-o"],
+            vec!["report", "--format", "json", "-o"],
+        ] {
+            let mut args = args.clone();
+            args.push(device.to_str().unwrap());
+            let out = home.run(&args);
+            assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+            assert!(
+                file_type(&device).is_char_device(),
+                "{args:?} replaced the device"
+            );
+        }
+    } else {
+        eprintln!("notice: not root: the device case runs on a FIFO only");
+    }
+
+    let fifo = home.path().join("pipe");
+    mkfifo(&fifo);
+    for args in [vec!["export", "-o"], vec!["export", "--sink", "fifo", "-o"]] {
+        let reader = drain(&fifo);
+        let mut args = args.clone();
+        args.push(fifo.to_str().unwrap());
+        let out = home.run(&args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        let received = reader.join().unwrap();
+        assert!(file_type(&fifo).is_fifo(), "{args:?} replaced the FIFO");
+        let copy = home.path().join("received.ndjson");
+        std::fs::write(&copy, &received).unwrap();
+        let (code, report) = verify_export(&home, &[&copy]);
+        assert_eq!(code, 0, "{args:?}: {report:#}");
+        assert!(report["ledgers"][0]["records"].as_u64().unwrap() >= 4);
+    }
+    let reader = drain(&fifo);
+    let out = home.run(&["report", "--format", "md", "-o", fifo.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&reader.join().unwrap()).contains("# "));
+    assert!(file_type(&fifo).is_fifo());
+    // No temporary left beside them.
+    let names: Vec<String> = std::fs::read_dir(home.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".partial")), "{names:?}");
+}
+
+/// A symlink is written through (the link stays a link), a dangling one and a directory are
+/// refused with one line, and a regular file is still replaced whole.
+#[test]
+fn export_onto_symlinks_directories_and_regular_files() {
+    let home = Home::new();
+    notify(&home, 2);
+    let real = home.path().join("real.ndjson");
+    std::fs::write(&real, "old\n").unwrap();
+    let link = home.path().join("link.ndjson");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    export(&home, &[], &link);
+    assert!(file_type(&link).is_symlink());
+    assert_eq!(verify_export(&home, &[&real]).0, 0);
+
+    let dangling = home.path().join("dangling.ndjson");
+    let nowhere = home.path().join("nowhere.ndjson");
+    std::os::unix::fs::symlink(&nowhere, &dangling).unwrap();
+    for target in [&dangling, &home.path().to_path_buf()] {
+        let out = home.run(&["export", "-o", target.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{target:?}");
+        let err = text(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("does not exist") || err.contains("is a directory"),
+            "{err}"
+        );
+    }
+    assert!(
+        !nowhere.exists(),
+        "nothing is created through a dangling link"
+    );
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+        export(&home, &[], &real);
+        let meta = std::fs::symlink_metadata(&real).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o640, "permissions kept");
+    }
+}

@@ -283,3 +283,57 @@ fn reference_python_verifier_agrees() {
         text(&out.stdout)
     );
 }
+
+/// Valid ledgers whose kinds or payloads are not ASCII (a spooled line can carry any kind; a
+/// prompt any text) verify with both verifiers: the reference verifier once crashed on them.
+#[test]
+fn reference_python_verifier_takes_any_valid_kind_and_payload() {
+    let home = ledger_with_records();
+    let mut ledger = hookledger::ledger::Ledger::open(
+        &home.ledger(),
+        &hookledger::ledger::OpenOptions::default(),
+    )
+    .unwrap();
+    ledger
+        .append(&[
+            hookledger::ledger::NewRecord {
+                ts_ns: 1,
+                kind: "événement-☃".into(),
+                payload: hookledger::ledger::canonical_json(&json!({"texte": "déjà vu ✓"})),
+            },
+            hookledger::ledger::NewRecord {
+                ts_ns: -1,
+                kind: "k".repeat(300),
+                payload: hookledger::ledger::canonical_json(&json!({"n": [1, "\u{0}"]})),
+            },
+        ])
+        .unwrap();
+    drop(ledger);
+    assert!(home.run(&["checkpoint"]).status.success());
+    let (code, report) = home.verify_json();
+    assert_eq!(code, 0, "{report:#}");
+    let Some(out) = python_verifier(&home.ledger()) else {
+        return;
+    };
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains(report["head"]["hash"].as_str().unwrap()));
+    // An edit of the non-ASCII record is still caught, not a crash.
+    sql(
+        &home,
+        "DROP TRIGGER records_no_update; UPDATE records SET payload = CAST('{\"texte\":\"jamais vu\"}' AS BLOB) WHERE seq = 22;",
+    );
+    let out = python_verifier(&home.ledger()).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("seq 22"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+}
