@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::config::Paths;
-use crate::ledger::{self, Ledger, LedgerError, NewRecord, OpenOptions, SessionState, fault, spool};
+use crate::ledger::{
+    self, Ledger, LedgerError, NewRecord, OpenOptions, SessionState, fault, spool,
+};
 use crate::policy::file::{self as policy_file, OnError, PromptStore};
 use crate::policy::{Action, Decision, Policy, rules};
 pub use answer::HookAnswer;
@@ -59,7 +61,15 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
     };
     let event = EventKind::from_name(name);
     let ledger_path = env.paths.ledger();
-    arm_before_decision(stdin, &payload, name, &event, &ledger_path);
+    // Decided before the ledger is opened (which maps its -shm): a fault there still gives
+    // the right answer.
+    let judged = judge(&event, &payload, env);
+    let answer = match judged.decision.as_ref().filter(|d| d.enforced) {
+        Some(d) if d.action == Action::Deny => HookAnswer::refuse(Some(&event), &refusal_text(d)),
+        Some(d) if d.action == Action::Ask => HookAnswer::ask(&event, &refusal_text(d)),
+        _ => HookAnswer::no_opinion(),
+    };
+    arm_before_record(stdin, &payload, name, &event, &answer, &ledger_path);
     let mut ledger = Ledger::open(&ledger_path, &env.open);
     let model = resolve_model(
         &event,
@@ -67,7 +77,6 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         ledger.as_ref().ok(),
         env.transcript_budget,
     );
-    let judged = judge(&event, &payload, env);
     let repository = (event == EventKind::SessionStart).then(|| session_repository(&payload));
     let tool_models = turn_tool_models(&event, &payload, env.transcript_budget);
     let (kind, value) = record::build(&RecordInput {
@@ -82,16 +91,10 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         prompt_store: judged.prompt_store,
         policy: (event == EventKind::SessionStart).then(|| policy_facts(env)),
     });
-    let decision = judged.decision;
     let record = NewRecord {
         ts_ns: ledger::now_ns(),
         kind: kind.to_owned(),
         payload: ledger::canonical_json(&value),
-    };
-    let answer = match decision.filter(|d| d.enforced) {
-        Some(d) if d.action == Action::Deny => HookAnswer::refuse(Some(&event), &refusal_text(&d)),
-        Some(d) if d.action == Action::Ask => HookAnswer::ask(&event, &refusal_text(&d)),
-        _ => HookAnswer::no_opinion(),
     };
     let lost = |reason: String| {
         let decision = Decision::fail_closed(rules::LEDGER_UNAVAILABLE, reason);
@@ -147,18 +150,20 @@ fn arm(
     prepared
 }
 
-/// Before the event is decided, a fault (opening the ledger maps its `-shm`) leaves only what
-/// arrived to record, and a gating event must be refused.
-fn arm_before_decision(
+/// Before the record is built (opening the ledger maps its `-shm`), a fault leaves what
+/// arrived and the decision already made to record, as a `hook-error`; the answer is that
+/// decision when this is kept, else a refusal.
+fn arm_before_record(
     stdin: &[u8],
     payload: &HookPayload,
     name: &str,
     event: &EventKind,
+    answer: &HookAnswer,
     ledger_path: &Path,
 ) {
     let reason = format!(
-        "hookledger [{}]: the hook process was killed by a signal before it could decide on \
-         this event",
+        "hookledger [{}]: the hook process was killed by a signal before it could record this \
+         event",
         rules::HOOK_ERROR
     );
     let mut value = record::hook_error(stdin, &reason, Some(name));
@@ -169,14 +174,19 @@ fn arm_before_decision(
                 map.insert(key.to_owned(), Value::String(found.to_owned()));
             }
         }
+        map.insert("answered_exit_code".into(), Value::from(answer.exit_code));
     }
     let record = NewRecord {
         ts_ns: ledger::now_ns(),
         kind: record::kinds::HOOK_ERROR.to_owned(),
         payload: ledger::canonical_json(&value),
     };
-    let answer = HookAnswer::refuse(Some(event), &reason);
-    arm(ledger_path, &record, &answer, &answer);
+    arm(
+        ledger_path,
+        &record,
+        answer,
+        &HookAnswer::refuse(Some(event), &reason),
+    );
 }
 
 /// What the policy says about one event.
@@ -282,9 +292,9 @@ fn handle_unreadable(
     let mut ledger = Ledger::open(&ledger_path, &env.open);
     match store_prepared(ledger.as_mut(), &ledger_path, &record, prepared.as_ref()) {
         Ok(_) => answer,
-        Err(store_error) => {
-            answer_with(&format!("{reason} (and it could not be recorded: {store_error})"))
-        }
+        Err(store_error) => answer_with(&format!(
+            "{reason} (and it could not be recorded: {store_error})"
+        )),
     }
 }
 

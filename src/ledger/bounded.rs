@@ -41,11 +41,7 @@ pub fn wait_limit(wanted: Duration) -> Instant {
     let now = Instant::now();
     let limit = now + wanted;
     match PROCESS_DEADLINE.get() {
-        Some(&(deadline, budget)) => limit.min(
-            deadline
-                .checked_sub(margin(budget))
-                .unwrap_or(now),
-        ),
+        Some(&(deadline, budget)) => limit.min(deadline.checked_sub(margin(budget)).unwrap_or(now)),
         None => limit,
     }
 }
@@ -55,7 +51,9 @@ pub fn remaining() -> Option<Duration> {
     PROCESS_DEADLINE.get().map(|&(deadline, budget)| {
         deadline
             .checked_sub(margin(budget))
-            .map_or(Duration::ZERO, |end| end.saturating_duration_since(Instant::now()))
+            .map_or(Duration::ZERO, |end| {
+                end.saturating_duration_since(Instant::now())
+            })
     })
 }
 
@@ -104,52 +102,84 @@ pub enum LockError {
     #[error("another process held the ledger's append lock ({dir}) for {waited_ms} ms")]
     Busy { dir: String, waited_ms: u128 },
     #[error("cannot take the ledger's append lock ({dir}): {source}")]
-    Io {
-        dir: String,
-        source: std::io::Error,
-    },
+    Io { dir: String, source: std::io::Error },
 }
 
 impl DirLock {
-    /// Takes the lock, waiting until `limit` at most.
+    /// Takes the lock exclusively (an append), waiting until `limit` at most.
     pub fn acquire(dir: &Path, limit: Instant) -> Result<DirLock, LockError> {
-        let started = Instant::now();
-        let io_err = |source| LockError::Io {
+        Self::open_and_take(dir, limit, true)
+    }
+
+    /// Takes the lock shared (opening the ledger), waiting until `limit` at most.
+    pub fn acquire_shared(dir: &Path, limit: Instant) -> Result<DirLock, LockError> {
+        Self::open_and_take(dir, limit, false)
+    }
+
+    fn open_and_take(dir: &Path, limit: Instant, exclusive: bool) -> Result<DirLock, LockError> {
+        let file = File::open(dir).map_err(|source| LockError::Io {
             dir: dir.display().to_string(),
             source,
-        };
-        let file = File::open(dir).map_err(io_err)?;
-        match file.try_lock() {
-            Ok(()) => return Ok(DirLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => {}
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(e)),
-        }
-        let busy = || LockError::Busy {
-            dir: dir.display().to_string(),
-            waited_ms: started.elapsed().as_millis(),
-        };
-        let Some(wait) = limit.checked_duration_since(Instant::now()) else {
-            return Err(busy());
-        };
-        // flock has no timeout. A helper thread blocks in it and hands the locked file over;
-        // if this thread has stopped waiting by then, the file is dropped with the channel
-        // and the lock released at once.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<File>(1);
-        let spawned = std::thread::Builder::new()
-            .name("append-lock".into())
-            .spawn(move || {
-                if file.lock().is_ok() {
-                    let _ = tx.send(file);
-                }
+        })?;
+        Ok(DirLock {
+            _file: take(file, exclusive, dir, limit)?,
+        })
+    }
+
+    /// Turns a shared hold into an exclusive one (`flock` converts the lock of the same open
+    /// file, dropping the shared one first, so two upgraders cannot deadlock). On failure the
+    /// lock is gone altogether.
+    pub fn upgrade(self, dir: &Path, limit: Instant) -> Result<DirLock, LockError> {
+        Ok(DirLock {
+            _file: take(self._file, true, dir, limit)?,
+        })
+    }
+}
+
+fn take(file: File, exclusive: bool, dir: &Path, limit: Instant) -> Result<File, LockError> {
+    let started = Instant::now();
+    let tried = if exclusive {
+        file.try_lock()
+    } else {
+        file.try_lock_shared()
+    };
+    match tried {
+        Ok(()) => return Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {}
+        Err(std::fs::TryLockError::Error(source)) => {
+            return Err(LockError::Io {
+                dir: dir.display().to_string(),
+                source,
             });
-        if spawned.is_err() {
-            return Err(busy());
-        }
-        match rx.recv_timeout(wait) {
-            Ok(file) => Ok(DirLock { _file: file }),
-            Err(_) => Err(busy()),
         }
     }
+    let busy = || LockError::Busy {
+        dir: dir.display().to_string(),
+        waited_ms: started.elapsed().as_millis(),
+    };
+    let Some(wait) = limit.checked_duration_since(Instant::now()) else {
+        return Err(busy());
+    };
+    // flock has no timeout. A helper thread blocks in it and hands the locked file over; if
+    // this thread has stopped waiting by then, the file is dropped with the channel and the
+    // lock released at once.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<File>(1);
+    let spawned = std::thread::Builder::new()
+        .name("ledger-lock".into())
+        .spawn(move || {
+            let locked = if exclusive {
+                file.lock()
+            } else {
+                file.lock_shared()
+            };
+            if locked.is_ok() {
+                let _ = tx.send(file);
+            }
+        });
+    if spawned.is_err() {
+        return Err(busy());
+    }
+    rx.recv_timeout(wait).map_err(|_| busy())
 }
 
 /// `(device, inode)` of a path, or `None` when it does not exist.
@@ -171,6 +201,19 @@ pub fn file_id(path: &Path) -> Option<FileId> {
 #[cfg(not(unix))]
 pub fn file_id(_path: &Path) -> Option<FileId> {
     None
+}
+
+/// The files this process has open, where the platform can tell (`/proc/self/fd` on Linux):
+/// `None` elsewhere. An open file's inode cannot be freed, so unlike a path's `stat`, a match
+/// here cannot be an inode number that was reused.
+pub fn open_file_ids() -> Option<Vec<FileId>> {
+    let entries = std::fs::read_dir("/proc/self/fd").ok()?;
+    Some(
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| file_id(&entry.path()))
+            .collect(),
+    )
 }
 
 /// Opens `path` for reading without blocking (a FIFO with no writer, a device) and only if
@@ -236,6 +279,16 @@ mod tests {
         drop(held);
         // The abandoned helper released what it got: the lock is free again.
         std::thread::sleep(Duration::from_millis(50));
+        let shared = DirLock::acquire_shared(dir.path(), Instant::now()).unwrap();
+        let other = DirLock::acquire_shared(dir.path(), Instant::now()).unwrap();
+        assert!(
+            DirLock::acquire(dir.path(), Instant::now()).is_err(),
+            "readers hold it"
+        );
+        drop(other);
+        let upgraded = shared.upgrade(dir.path(), Instant::now()).unwrap();
+        assert!(DirLock::acquire_shared(dir.path(), Instant::now()).is_err());
+        drop(upgraded);
         assert!(DirLock::acquire(dir.path(), Instant::now()).is_ok());
     }
 

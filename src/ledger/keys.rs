@@ -185,7 +185,11 @@ impl KeyStatus {
     }
 }
 
-pub fn signing_key_status(dir: &Path, ledger_id: &LedgerId, genesis_public: &[u8; 32]) -> KeyStatus {
+pub fn signing_key_status(
+    dir: &Path,
+    ledger_id: &LedgerId,
+    genesis_public: &[u8; 32],
+) -> KeyStatus {
     match load_signing_key(dir, ledger_id) {
         Ok(key) => {
             let file_public_key = key.verifying_key().to_bytes();
@@ -213,7 +217,10 @@ mod tests {
         assert_eq!(load_or_create_spool_key(&keys).unwrap(), first);
         assert_eq!(load_spool_key(&keys).unwrap(), Some(first));
         // No temporary files are left behind.
-        let names: Vec<_> = std::fs::read_dir(&keys).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(&keys)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, [SPOOL_KEY_FILE]);
     }
 
@@ -222,13 +229,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let id = [7u8; 16];
         let public = create_signing_key(dir.path(), &id).unwrap();
-        assert_eq!(signing_key_status(dir.path(), &id, &public), KeyStatus::Matches);
+        assert_eq!(
+            signing_key_status(dir.path(), &id, &public),
+            KeyStatus::Matches
+        );
         assert!(matches!(
             signing_key_status(dir.path(), &id, &[1; 32]),
             KeyStatus::Replaced { .. }
         ));
         std::fs::remove_file(key_path(dir.path(), &id)).unwrap();
-        assert_eq!(signing_key_status(dir.path(), &id, &public), KeyStatus::Missing);
+        assert_eq!(
+            signing_key_status(dir.path(), &id, &public),
+            KeyStatus::Missing
+        );
         std::fs::write(key_path(dir.path(), &id), "zz\n").unwrap();
         assert!(matches!(
             signing_key_status(dir.path(), &id, &public),

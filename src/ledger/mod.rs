@@ -241,12 +241,25 @@ impl LedgerFiles {
         }
     }
 
-    /// Whether `self` (seen after opening) can be the files that were there before: each one
-    /// that existed is still the same file.
-    fn continues(&self, before: &LedgerFiles) -> bool {
-        [(before.db, self.db), (before.wal, self.wal), (before.shm, self.shm)]
+    /// Whether `self`, seen right after SQLite opened the files, names the files SQLite has
+    /// open. Where the platform lists open files, each existing path must be one of them (a
+    /// path that was replaced while SQLite opened it would otherwise pass when the new file
+    /// got the old one's inode number, which ext4 hands out again at once). Elsewhere, each
+    /// file that existed before the open must still be there.
+    fn opened_by_us(&self, before: &LedgerFiles) -> bool {
+        match bounded::open_file_ids() {
+            Some(open) => [self.db, self.wal, self.shm]
+                .iter()
+                .flatten()
+                .all(|id| open.contains(id)),
+            None => [
+                (before.db, self.db),
+                (before.wal, self.wal),
+                (before.shm, self.shm),
+            ]
             .iter()
-            .all(|(b, a)| b.is_none() || b == a)
+            .all(|(b, a)| b.is_none() || b == a),
+        }
     }
 }
 
@@ -292,11 +305,31 @@ impl Ledger {
             // SQLite would block reading a FIFO.
             return Err(LedgerError::NotAFile(path.to_owned()));
         }
+        let dir = dir_of(path);
+        create_private_dir(dir)?;
+        // Opening maps `-shm` (and may rebuild the WAL index from the WAL): never in the middle
+        // of someone's append (see the module doc).
+        let mut shared = Some(bounded::DirLock::acquire_shared(
+            dir,
+            bounded::wait_limit(options.busy_timeout),
+        )?);
+        Self::open_checked(path, options, &mut shared)
+    }
+
+    /// Opens until the database, `-wal` and `-shm` files are the same before and after (so the
+    /// connection has the files whose identity it records). `shared`: the shared hold of the
+    /// append lock, upgraded if the ledger must be created or migrated; `None` when the caller
+    /// holds it exclusively.
+    fn open_checked(
+        path: &Path,
+        options: &OpenOptions,
+        shared: &mut Option<bounded::DirLock>,
+    ) -> Result<Self, LedgerError> {
         for _ in 0..3 {
             let before = LedgerFiles::of(path);
-            let mut ledger = Self::open_once(path, options)?;
+            let mut ledger = Self::open_once(path, options, shared)?;
             let after = LedgerFiles::of(path);
-            if after.continues(&before) {
+            if after.opened_by_us(&before) {
                 ledger.files = after;
                 return Ok(ledger);
             }
@@ -304,17 +337,19 @@ impl Ledger {
         Err(LedgerError::Unstable(path.to_owned()))
     }
 
-    fn open_once(path: &Path, options: &OpenOptions) -> Result<Self, LedgerError> {
+    fn open_once(
+        path: &Path,
+        options: &OpenOptions,
+        shared: &mut Option<bounded::DirLock>,
+    ) -> Result<Self, LedgerError> {
         let existed = path.exists();
-        if !existed && let Some(dir) = path.parent() {
-            create_private_dir(dir)?;
-        }
-        let mut conn = Connection::open_with_flags(path, sqlite_flags(false)).map_err(|source| {
-            LedgerError::Open {
-                path: path.to_owned(),
-                source,
-            }
-        })?;
+        let mut conn =
+            Connection::open_with_flags(path, sqlite_flags(false)).map_err(|source| {
+                LedgerError::Open {
+                    path: path.to_owned(),
+                    source,
+                }
+            })?;
         if !existed {
             restrict_file_mode(path);
         }
@@ -332,7 +367,7 @@ impl Ledger {
             durability: options.durability,
             files: LedgerFiles::default(),
         };
-        ledger.migrate()?;
+        ledger.migrate(shared)?;
         ledger.ledger_id = read_ledger_id(&ledger.conn)?;
         Ok(ledger)
     }
@@ -346,10 +381,7 @@ impl Ledger {
     }
 
     fn dir(&self) -> &Path {
-        match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        }
+        dir_of(&self.path)
     }
 
     /// Takes the append lock, waiting at most the busy timeout and never past the hook's
@@ -373,7 +405,7 @@ impl Ledger {
             // database inode among a process's connections.
             let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
             drop(old);
-            *self = Ledger::open(&self.path, &self.options())?;
+            *self = Ledger::open_checked(&self.path, &self.options(), &mut None)?;
         }
         Err(LedgerError::Unstable(self.path.clone()))
     }
@@ -419,12 +451,16 @@ impl Ledger {
         &self.conn
     }
 
-    fn migrate(&mut self) -> Result<(), LedgerError> {
+    fn migrate(&mut self, shared: &mut Option<bounded::DirLock>) -> Result<(), LedgerError> {
         let (app_id, version) = identity(&self.conn)?;
         if app_id == APPLICATION_ID && version == SCHEMA_VERSION {
             return Ok(());
         }
-        let _lock = bounded::DirLock::acquire(self.dir(), bounded::wait_limit(self.busy_timeout))?;
+        // Creating or migrating is a write: it needs the append lock exclusively.
+        if let Some(lock) = shared.take() {
+            let limit = bounded::wait_limit(self.busy_timeout);
+            *shared = Some(lock.upgrade(self.dir(), limit)?);
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -531,6 +567,7 @@ impl Ledger {
             fault::set_phase(fault::Phase::Pending);
             return Err(e.into());
         }
+        self.trim_wal();
         if LedgerFiles::of(&self.path) == self.files {
             if !records.is_empty() {
                 fault::set_phase(fault::Phase::Committed);
@@ -542,7 +579,6 @@ impl Ledger {
             // The spool files stay too: merged again, they are skipped if this commit held.
             outcome.uncertain = true;
         }
-        self.trim_wal();
         drop(lock);
         Ok(outcome)
     }
@@ -728,12 +764,17 @@ fn already_merged(conn: &Connection, spool_id: &str) -> Result<bool, LedgerError
 
 /// A record in the chain identical to a spooled entry: it was spooled by a process that died
 /// (or saw the ledger's files change) while its commit ran, and the commit held.
-fn identical_record(conn: &Connection, entry: &spool::SpoolEntry) -> Result<Option<u64>, LedgerError> {
+fn identical_record(
+    conn: &Connection,
+    entry: &spool::SpoolEntry,
+) -> Result<Option<u64>, LedgerError> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq FROM records WHERE ts_ns = ?1 AND kind = ?2 AND payload = ?3 LIMIT 1",
     )?;
     let seq: Option<i64> = stmt
-        .query_row(params![entry.ts_ns, entry.kind, entry.payload], |r| r.get(0))
+        .query_row(params![entry.ts_ns, entry.kind, entry.payload], |r| {
+            r.get(0)
+        })
         .optional()?;
     Ok(seq.map(|s| u64::try_from(s).unwrap_or(0)))
 }
@@ -829,7 +870,8 @@ fn merge_item(
     if already_merged(conn, &key)? {
         return Ok(false);
     }
-    let mut remember = conn.prepare_cached("INSERT INTO spool_merged (spool_id, seq) VALUES (?1, ?2)")?;
+    let mut remember =
+        conn.prepare_cached("INSERT INTO spool_merged (spool_id, seq) VALUES (?1, ?2)")?;
     if let spool::Item::Genuine(entry) = item
         && let Some(existing) = identical_record(conn, entry)?
     {
@@ -903,6 +945,14 @@ fn write_genesis(conn: &Connection, ledger_path: &Path) -> Result<(), LedgerErro
     };
     insert_record(conn, &ledger_id, 1, ZERO_HASH, &record)?;
     Ok(())
+}
+
+/// The directory holding the ledger file (`.` for a bare file name).
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
 }
 
 pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {

@@ -174,7 +174,11 @@ fn new_file_name() -> String {
 fn writer_key(spool_dir: &Path) -> Option<[u8; 32]> {
     static KEY: Mutex<Option<(PathBuf, Option<[u8; 32]>)>> = Mutex::new(None);
     let dir = key_dir(spool_dir);
-    let load = |dir: &Path| keys::load_or_create_spool_key(dir).ok().map(|s| mac_key(&s));
+    let load = |dir: &Path| {
+        keys::load_or_create_spool_key(dir)
+            .ok()
+            .map(|s| mac_key(&s))
+    };
     let Ok(mut cached) = KEY.try_lock() else {
         return load(&dir);
     };
@@ -483,9 +487,37 @@ enum Judge {
     NoKey,
 }
 
+/// Judges one complete line. `facts.blake3` is filled in here, and only for lines that do
+/// not merge as what they are (a genuine line's digest would be hashing for nothing).
 fn judge_line(judge: Judge, line: &[u8], facts: LineFacts) -> Item {
+    let item = judge_line_inner(judge, line, facts);
+    match item {
+        Item::Genuine(_) => item,
+        Item::Unauthenticated {
+            why,
+            mut facts,
+            claimed,
+        } => {
+            facts.blake3 = blake3::hash(line).to_hex().to_string();
+            Item::Unauthenticated {
+                why,
+                facts,
+                claimed,
+            }
+        }
+        Item::Rejected { why, mut facts } => {
+            facts.blake3 = blake3::hash(line).to_hex().to_string();
+            Item::Rejected { why, facts }
+        }
+    }
+}
+
+fn judge_line_inner(judge: Judge, line: &[u8], facts: LineFacts) -> Item {
     let reject = |why: String, facts: LineFacts| Item::Rejected { why, facts };
-    if let Some(rest) = line.strip_prefix(LINE_TAG.as_bytes()).and_then(|r| r.strip_prefix(b" ")) {
+    if let Some(rest) = line
+        .strip_prefix(LINE_TAG.as_bytes())
+        .and_then(|r| r.strip_prefix(b" "))
+    {
         let Some(space) = memchr::memchr(b' ', rest) else {
             return reject("malformed: no MAC field".into(), facts);
         };
@@ -528,6 +560,9 @@ fn judge_line(judge: Judge, line: &[u8], facts: LineFacts) -> Item {
         }
         return match serde_json::from_slice::<BodyV1>(body) {
             Ok(v1) if v1.v == 1 => {
+                if let Err(why) = check_limits(&v1.kind, &v1.reason, v1.payload.len()) {
+                    return reject(format!("malformed: {why}"), facts);
+                }
                 let entry = SpoolEntry {
                     spool_id: v1.spool_id,
                     ts_ns: v1.ts_ns,
@@ -558,20 +593,10 @@ fn parse_v2(body: &[u8]) -> Result<SpoolEntry, String> {
     if !valid_spool_id(&parsed.spool_id) {
         return Err("spool_id is not 32 hex digits".into());
     }
-    if !valid_kind(&parsed.kind) {
-        return Err(format!(
-            "kind is not 1 to {MAX_KIND_BYTES} bytes of a-z, 0-9 and '-'"
-        ));
-    }
-    if parsed.reason.len() > MAX_REASON_BYTES {
-        return Err(format!("reason over {MAX_REASON_BYTES} bytes"));
-    }
     let payload = parsed.payload.get();
+    check_limits(&parsed.kind, &parsed.reason, payload.len())?;
     if !payload.starts_with('{') {
         return Err("payload is not a JSON object".into());
-    }
-    if payload.len() > MAX_PAYLOAD_BYTES {
-        return Err(format!("payload over {MAX_PAYLOAD_BYTES} bytes"));
     }
     Ok(SpoolEntry {
         spool_id: parsed.spool_id,
@@ -582,6 +607,23 @@ fn parse_v2(body: &[u8]) -> Result<SpoolEntry, String> {
         spooled_ns: parsed.spooled_ns,
         pid: parsed.pid,
     })
+}
+
+/// The limits every entry is held to, authenticated or not.
+fn check_limits(kind: &str, reason: &str, payload_len: usize) -> Result<(), String> {
+    if !valid_kind(kind) {
+        return Err(format!(
+            "the kind ({} bytes) is not 1 to {MAX_KIND_BYTES} bytes of a-z, 0-9 and '-'",
+            kind.len()
+        ));
+    }
+    if reason.len() > MAX_REASON_BYTES {
+        return Err(format!("the reason is over {MAX_REASON_BYTES} bytes"));
+    }
+    if payload_len > MAX_PAYLOAD_BYTES {
+        return Err(format!("the payload is over {MAX_PAYLOAD_BYTES} bytes"));
+    }
+    Ok(())
 }
 
 /// What an unauthenticated line says about itself, kept as data.
@@ -616,9 +658,14 @@ fn shown_name(name: &std::ffi::OsStr) -> String {
 
 #[derive(Debug)]
 enum Candidate {
-    File { name: OsString },
+    File {
+        name: OsString,
+    },
     /// A directory entry that is not a regular file (directory, FIFO, link, device, socket).
-    Odd { name: OsString, what: &'static str },
+    Odd {
+        name: OsString,
+        what: &'static str,
+    },
 }
 
 struct Reading {
@@ -756,9 +803,7 @@ impl Scan {
                                 file: shown_name(&name),
                                 offset: 0,
                                 bytes: 0,
-                                blake3: blake3::hash(name.as_encoded_bytes())
-                                    .to_hex()
-                                    .to_string(),
+                                blake3: blake3::hash(name.as_encoded_bytes()).to_hex().to_string(),
                             };
                             self.remember_consumed(name);
                             return Some(Item::Rejected {
@@ -782,10 +827,6 @@ impl Scan {
                     match line {
                         LineRead::Empty => continue,
                         LineRead::Whole(bytes) if complete => {
-                            let facts = LineFacts {
-                                blake3: blake3::hash(&bytes).to_hex().to_string(),
-                                ..facts
-                            };
                             return Some(judge_line(self.judge, &bytes, facts));
                         }
                         LineRead::Whole(bytes) => {
@@ -874,11 +915,17 @@ impl Scan {
         }
         if let Some(reading) = &self.current {
             let from = self.dir.join(&reading.name);
-            let len = reading.reader.get_ref().metadata().map_or(u64::MAX, |m| m.len());
+            let len = reading
+                .reader
+                .get_ref()
+                .metadata()
+                .map_or(u64::MAX, |m| m.len());
             if reading.offset >= len {
                 let _ = std::fs::remove_file(from);
             } else if reading.offset > reading.start {
-                let to = self.dir.join(format!("{}@{}", reading.base, reading.offset));
+                let to = self
+                    .dir
+                    .join(format!("{}@{}", reading.base, reading.offset));
                 let _ = std::fs::rename(from, to);
             }
         }
@@ -908,7 +955,9 @@ fn read_line(reading: &mut Reading) -> std::io::Result<Option<(LineRead, u64, u6
     let start = reading.offset;
     let mut line = Vec::new();
     let limit = MAX_LINE_BYTES as u64 + 1;
-    let n = (&mut reading.reader).take(limit).read_until(b'\n', &mut line)?;
+    let n = (&mut reading.reader)
+        .take(limit)
+        .read_until(b'\n', &mut line)?;
     if n == 0 {
         return Ok(None);
     }
@@ -957,7 +1006,9 @@ fn read_line(reading: &mut Reading) -> std::io::Result<Option<(LineRead, u64, u6
     if to_eof {
         // Nothing after this in the file is read: the merge counts the file as consumed.
         let end = reading.reader.get_ref().metadata().map_or(0, |m| m.len());
-        reading.reader.seek(SeekFrom::Start(end.max(reading.offset)))?;
+        reading
+            .reader
+            .seek(SeekFrom::Start(end.max(reading.offset)))?;
         reading.offset = end.max(reading.offset);
         total = reading.offset - start;
     }
@@ -1113,7 +1164,10 @@ mod tests {
         let Item::Genuine(first) = &items[0] else {
             panic!("{items:?}")
         };
-        assert_eq!((first.spool_id.as_str(), first.kind.as_str()), (id.as_str(), "prompt"));
+        assert_eq!(
+            (first.spool_id.as_str(), first.kind.as_str()),
+            (id.as_str(), "prompt")
+        );
         assert_eq!(first.payload, br#"{"a":1}"#);
         assert!(!spool.exists(), "an empty spool directory is removed");
         assert_eq!(status(&spool).unwrap(), SpoolStatus::default());
@@ -1124,7 +1178,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spool = spool_in(dir.path());
         append(&spool, &record("prompt"), "locked").unwrap();
-        let good = std::fs::read_dir(&spool).unwrap().next().unwrap().unwrap().path();
+        let good = std::fs::read_dir(&spool)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         let genuine = std::fs::read(&good).unwrap();
         // Same body, MAC made up: a forgery.
         let mut forged = genuine.clone();
@@ -1147,7 +1206,10 @@ mod tests {
             .collect();
         assert_eq!(whys[0], "bad-mac");
         assert!(whys[1].starts_with("oversized"), "{whys:?}");
-        assert_eq!(whys[2], "genuine prompt", "the line after the oversized one is read");
+        assert_eq!(
+            whys[2], "genuine prompt",
+            "the line after the oversized one is read"
+        );
         // The genuine file's name (its spooling time) sorts before "02-torn".
         assert_eq!(whys[3], "genuine prompt");
         assert!(whys[4].starts_with("torn"), "{whys:?}");
@@ -1159,7 +1221,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spool = spool_in(dir.path());
         let body = r#"{"v":1,"spool_id":"ab","ts_ns":7,"kind":"edit","payload":"{\"x\":1}","reason":"r","spooled_ns":8,"pid":1}"#;
-        let line = format!("{} {body}\n0000 torn", blake3::hash(body.as_bytes()).to_hex());
+        let line = format!(
+            "{} {body}\n0000 torn",
+            blake3::hash(body.as_bytes()).to_hex()
+        );
         std::fs::write(legacy_path(&spool), line).unwrap();
         assert_eq!(
             status(&spool).unwrap(),
@@ -1178,7 +1243,9 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(&items[1], Item::Rejected { why, .. } if why == "bad-checksum" || why.starts_with("torn")));
+        assert!(
+            matches!(&items[1], Item::Rejected { why, .. } if why == "bad-checksum" || why.starts_with("torn"))
+        );
     }
 
     #[test]
@@ -1211,7 +1278,13 @@ mod tests {
         append(&spool, &record("prompt"), "locked").unwrap();
         std::fs::remove_file(keys::spool_key_path(&key_dir(&spool))).unwrap();
         let items = drain(&spool);
-        assert!(matches!(&items[0], Item::Unauthenticated { why: "no-spool-key", .. }));
+        assert!(matches!(
+            &items[0],
+            Item::Unauthenticated {
+                why: "no-spool-key",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -19,6 +19,7 @@ const CHECK_IDS: &[&str] = &[
     "policy-valid",
     "ledger-writable",
     "ledger-verifies",
+    "signing-key",
     "spool-empty",
     "export-cursors",
     "claude-code-version",

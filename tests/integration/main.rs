@@ -20,6 +20,9 @@ mod install;
 mod policy;
 // Concurrency, kill -9, and a ledger that cannot be written.
 mod robustness;
+// The hook's path to the ledger under fault injection: held locks, a huge or forged spool,
+// a changed -shm, FIFO transcripts, a lost signing key, 64 writers.
+mod ledger_path;
 // Export batches, cursors and the receiver's check.
 mod export;
 // Shipping over HTTP to a collector on loopback.

@@ -265,7 +265,10 @@ fn damaged_legacy_spool_lines_are_rejected_on_record() {
     let rejected = home.records_of("spool-rejected");
     assert_eq!(rejected.len(), 1, "{rejected:#?}");
     assert_eq!(rejected[0]["line"]["bytes"], 13);
-    assert_eq!(rejected[0]["line"]["blake3"], blake3_hex(b"0000 {\"torn\":"));
+    assert_eq!(
+        rejected[0]["line"]["blake3"],
+        blake3_hex(b"0000 {\"torn\":")
+    );
     assert!(rejected[0]["reason"].as_str().unwrap().starts_with("torn"));
     assert_eq!(home.verify_json().0, 0);
     assert!(!home.legacy_spool().exists() && !home.spool().exists());
@@ -371,8 +374,18 @@ pub fn run_with_open_stdin(mut cmd: Command, partial: &[u8]) -> (std::process::O
     let elapsed = started.elapsed();
     drop(stdin);
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    child.stdout.take().unwrap().read_to_end(&mut stdout).unwrap();
-    child.stderr.take().unwrap().read_to_end(&mut stderr).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
     (
         std::process::Output {
             status,
@@ -396,7 +409,10 @@ fn internal_deadline_refuses_and_is_recorded() {
         .args(["hook", "--event", "PreToolUse"]);
     let (out, elapsed) = run_with_open_stdin(cmd, partial);
     assert_refused(&out, "deadline-exceeded");
-    assert!(elapsed < Duration::from_secs(3), "answered after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "answered after {elapsed:?}"
+    );
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "deny");
     // A non-gating event gets a deadline too: a visible warning, not a block.
@@ -406,7 +422,10 @@ fn internal_deadline_refuses_and_is_recorded() {
     let (out, elapsed) = run_with_open_stdin(cmd, b"{\"hook_event_name\":");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("deadline-exceeded"));
-    assert!(elapsed < Duration::from_secs(3), "answered after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "answered after {elapsed:?}"
+    );
     assert_no_opinion(&home.hook(&call(2)));
     let errors = home.records_of("hook-error");
     assert_eq!(errors.len(), 2, "both events are on record: {errors:#?}");
@@ -429,7 +448,10 @@ fn busy_timeout_is_bounded_by_the_deadline() {
     assert_no_opinion(&home.hook(&call(0)));
     let conn = rusqlite::Connection::open(home.ledger()).unwrap();
     conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    for (event, input) in [("PreToolUse", call(1)), ("Stop", payload("Stop", json!({})))] {
+    for (event, input) in [
+        ("PreToolUse", call(1)),
+        ("Stop", payload("Stop", json!({}))),
+    ] {
         let started = std::time::Instant::now();
         let mut cmd = home.command();
         cmd.env("HOOKLEDGER_BUSY_TIMEOUT_MS", "10000")
@@ -437,7 +459,10 @@ fn busy_timeout_is_bounded_by_the_deadline() {
             .args(["hook", "--event", event]);
         assert_no_opinion(&run_with_stdin(cmd, input.to_string().as_bytes()));
         let elapsed = started.elapsed();
-        assert!(elapsed < Duration::from_millis(2000), "{event} answered after {elapsed:?}");
+        assert!(
+            elapsed < Duration::from_millis(2000),
+            "{event} answered after {elapsed:?}"
+        );
     }
     conn.execute_batch("COMMIT").unwrap();
     drop(conn);
@@ -445,7 +470,12 @@ fn busy_timeout_is_bounded_by_the_deadline() {
     let calls = home.records_of("tool-call");
     assert_eq!(calls.len(), 3, "{calls:#?}");
     assert_eq!(calls[1]["tool_use_id"], "toolu_1");
-    assert!(calls[1]["recovered"]["reason"].as_str().unwrap().contains("locked"));
+    assert!(
+        calls[1]["recovered"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("locked")
+    );
     assert_eq!(home.records_of("stop").len(), 1);
     assert!(home.records_of("hook-error").is_empty());
     assert_eq!(home.verify_json().0, 0);
