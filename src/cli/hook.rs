@@ -156,8 +156,9 @@ fn deliver(answer: &HookAnswer) -> bool {
     true
 }
 
-/// Writes all of `bytes` to `fd` with plain `write(2)`: no lock (the main thread may hold
-/// stdout's), no allocation. Async-signal-safe.
+/// Writes all of `bytes` to stdout (`fd` 1) or stderr (2) with plain `write(2)`: no lock (the
+/// main thread may hold stdout's), no allocation. Async-signal-safe.
+#[cfg(unix)]
 fn write_fd(fd: libc::c_int, bytes: &[u8]) {
     let mut done = 0;
     while done < bytes.len() {
@@ -173,35 +174,65 @@ fn write_fd(fd: libc::c_int, bytes: &[u8]) {
     }
 }
 
+#[cfg(not(unix))]
+fn write_fd(fd: i32, bytes: &[u8]) {
+    if fd == 1 {
+        let _ = std::io::stdout().write_all(bytes);
+        let _ = std::io::stdout().flush();
+    } else {
+        let _ = std::io::stderr().write_all(bytes);
+    }
+}
+
+/// Ends the process at once: `_exit` runs no exit handlers and flushes no stdio buffer, so it
+/// waits on nothing. Async-signal-safe.
+fn exit_now(code: u8) -> ! {
+    #[cfg(unix)]
+    // SAFETY: `_exit` is async-signal-safe and never returns.
+    unsafe {
+        libc::_exit(libc::c_int::from(code))
+    }
+    #[cfg(not(unix))]
+    std::process::exit(i32::from(code))
+}
+
 /// Gives `answer` unless someone else already claimed it (then waits, at most a second, for
-/// that answer to be written out), and ends the process at once: `_exit` runs no exit
-/// handlers and flushes no stdio buffer, so it waits on nothing. Async-signal-safe.
+/// that answer to be written out), and ends the process ([`exit_now`]). Async-signal-safe.
 fn answer_and_exit(stdout: &[u8], stderr: &[u8], code: u8) -> ! {
     let code = if claim_answer(code) {
-        write_fd(libc::STDOUT_FILENO, stdout);
-        write_fd(libc::STDERR_FILENO, stderr);
+        write_fd(1, stdout);
+        write_fd(2, stderr);
         code
     } else {
         for _ in 0..1000 {
             if ANSWER_STATE.load(Ordering::SeqCst) == ANSWERED {
                 break;
             }
-            let pause = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 1_000_000,
-            };
-            // SAFETY: nanosleep is async-signal-safe; a null remainder is allowed.
-            unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+            pause_1ms();
         }
         ANSWER_CODE.load(Ordering::SeqCst)
     };
-    // SAFETY: `_exit` is async-signal-safe and never returns.
-    unsafe { libc::_exit(libc::c_int::from(code)) }
+    exit_now(code)
+}
+
+fn pause_1ms() {
+    #[cfg(unix)]
+    {
+        let pause = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 1_000_000,
+        };
+        // SAFETY: nanosleep is async-signal-safe; a null remainder is allowed.
+        unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+    }
+    #[cfg(not(unix))]
+    std::thread::sleep(Duration::from_millis(1));
 }
 
 /// A signal that would kill the hook without an answer (SIGBUS when SQLite's mapped `-shm`
 /// is truncated under it; the others for the same guarantee): keep the armed record, give the
 /// armed answer, exit. Only pre-built bytes and async-signal-safe calls.
+#[cfg(unix)]
 extern "C" fn on_fault(_signal: libc::c_int) {
     match fault::settle() {
         Some(answer) => answer_and_exit(&answer.stdout, &answer.stderr, answer.code),
@@ -213,9 +244,11 @@ extern "C" fn on_fault(_signal: libc::c_int) {
     }
 }
 
+#[cfg(unix)]
 const UNARMED_FAULT: &str =
     "hookledger [hook-error]: the hook process was killed by a signal before it read its event\n";
 
+#[cfg(unix)]
 fn install_fault_handlers() {
     // SAFETY: sigaction with a zeroed struct and our handler. SA_ONSTACK: a stack overflow
     // runs it on the alternate stack Rust's runtime sets up for each thread.
@@ -234,6 +267,12 @@ fn install_fault_handlers() {
             libc::sigaction(signal, &action, std::ptr::null_mut());
         }
     }
+}
+
+/// Elsewhere there is no `-shm` mapping to lose; the deadline still holds.
+#[cfg(not(unix))]
+fn install_fault_handlers() {
+    let _ = fault::last_words();
 }
 
 /// How long a hook may take before it answers on its own.
@@ -284,8 +323,8 @@ fn start_watchdog(event_hint: Option<&str>, at: Instant) {
                 return;
             }
             // The answer goes out before anything else: Claude Code may be about to give up.
-            write_fd(libc::STDOUT_FILENO, answer.stdout.as_bytes());
-            write_fd(libc::STDERR_FILENO, answer.stderr.as_bytes());
+            write_fd(1, answer.stdout.as_bytes());
+            write_fd(2, answer.stderr.as_bytes());
             ANSWER_STATE.store(ANSWERED, Ordering::SeqCst);
             if let Ok(paths) = Paths::from_env() {
                 let stdin = stdin_so_far();
@@ -301,11 +340,7 @@ fn start_watchdog(event_hint: Option<&str>, at: Instant) {
                     "deadline exceeded",
                 );
             }
-            answer_and_exit(
-                answer.stdout.as_bytes(),
-                answer.stderr.as_bytes(),
-                answer.exit_code,
-            );
+            exit_now(answer.exit_code);
         });
     // Without a watchdog thread the hook still works; it just cannot bound its own time.
     drop(spawned);

@@ -13,17 +13,30 @@ spool merge all end before the hook's deadline, leaving time to spool and answer
 bytes of the `-shm` file, and its WAL index lives in that file's mapping. If `-shm` is
 *replaced* (a new inode), processes that opened it before keep the old mapping and locks while
 new ones use the new file: two processes can then both hold "the" write lock, or one writes
-from a stale index and overwrites frames another committed. A record lost without a trace. So
-every append also holds an exclusive `flock` on the ledger's directory ([`bounded::DirLock`]):
-replacing `-shm`, the WAL or the database cannot defeat it, and a directory descriptor never
-disturbs SQLite's POSIX locks (closing any descriptor of the database file would drop them,
-which rules out locking the file itself). Under that lock an append first checks that the
-database, `-wal` and `-shm` paths are still the files its connection opened (device and inode),
-and reopens if not; after its commit it checks again. If they changed in between, the commit
-is *uncertain* ([`AppendOutcome::uncertain`]): its records are spooled as well, and the merge
-keeps exactly one copy (it drops a spooled record identical to one in the chain). A writer that
-does not take the lock (an older hookledger, the sqlite3 CLI) is not covered; SQLite's own
-locking still serializes it with everyone else as long as nobody replaces its files.
+from a stale index over frames another committed. A record lost without a trace (the test
+`ledger_path::changed_shm_under_load_kills_no_hook_and_loses_nothing` lost records this way
+until all of the below was in place). So:
+
+- every append (and every other write, [`Ledger::with_write_lock`]) holds an exclusive `flock`
+  on the ledger's directory ([`bounded::DirLock`]), and opening the ledger holds it shared.
+  Replacing `-shm`, the WAL or the database cannot defeat a lock on the directory, and a
+  directory descriptor never disturbs SQLite's POSIX locks (closing any descriptor of the
+  *database file* would drop them all, which rules out locking that file). Holding it shared
+  while opening means no process maps a new `-shm` (and rebuilds its index from the WAL) in
+  the middle of another's append and WAL trim;
+- under the exclusive lock, an append first checks that the database, `-wal` and `-shm` paths
+  still name the files its connection has open (device and inode) and reopens if not, then
+  commits, trims the WAL, and checks again. If they changed in between, the commit is
+  *uncertain* ([`AppendOutcome::uncertain`]): the records are spooled as well and the spool
+  files it merged are kept, and the merge keeps exactly one copy of each (it drops a spooled
+  record identical to one in the chain, and skips what `spool_merged` holds);
+- which files the connection has open is read from `/proc/self/fd` right after opening: ext4
+  gives a freed inode number to the next new file at once, so a `stat` of the path before and
+  after the open can match while SQLite opened a file that was replaced in between.
+
+A writer that does not take the lock (an older hookledger, the sqlite3 CLI, and today `prune`
+and the export cursor updates, which could use [`Ledger::with_write_lock`]) is not covered;
+SQLite's own locking still serializes it with everyone else as long as nobody replaces files.
 
 **Signals.** Truncating `-shm` makes SQLite's next access to a mapped page past the end raise
 SIGBUS. The hook arms its answer and its record as a pre-rendered spool file before appending
@@ -394,6 +407,17 @@ impl Ledger {
         Ok((lock, limit))
     }
 
+    /// Runs `write` (statements that change the ledger outside [`Ledger::append`], such as an
+    /// export cursor's update) the way an append runs: under the append lock, on the files now
+    /// at the ledger's paths, with SQLite's wait bounded by the deadline.
+    pub fn with_write_lock<T>(
+        &mut self,
+        write: impl FnOnce(&Connection) -> Result<T, LedgerError>,
+    ) -> Result<T, LedgerError> {
+        let (_lock, _) = self.write_guard()?;
+        write(&self.conn)
+    }
+
     /// Reopens when the database, `-wal` or `-shm` path no longer names the file this
     /// connection has open (see the module doc). Called with the append lock held.
     fn ensure_current_files(&mut self) -> Result<(), LedgerError> {
@@ -635,17 +659,18 @@ impl Ledger {
         state: &SessionState,
     ) -> Result<(), LedgerError> {
         // A write like any other: under the append lock, on the current files.
-        let _guard = self.write_guard()?;
-        self.conn.execute(
-            "INSERT INTO session_state (session_id, model, cli_version, updated_ns)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (session_id) DO UPDATE SET
-               model = coalesce(excluded.model, model),
-               cli_version = coalesce(excluded.cli_version, cli_version),
-               updated_ns = excluded.updated_ns",
-            params![session_id, state.model, state.cli_version, now_ns()],
-        )?;
-        Ok(())
+        self.with_write_lock(|conn| {
+            conn.execute(
+                "INSERT INTO session_state (session_id, model, cli_version, updated_ns)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (session_id) DO UPDATE SET
+                   model = coalesce(excluded.model, model),
+                   cli_version = coalesce(excluded.cli_version, cli_version),
+                   updated_ns = excluded.updated_ns",
+                params![session_id, state.model, state.cli_version, now_ns()],
+            )?;
+            Ok(())
+        })
     }
 }
 
@@ -802,7 +827,7 @@ fn merge_spool(
     let mut taken = 0usize;
     let result = (|| -> Result<(), LedgerError> {
         while taken < spool::MERGE_MAX_ENTRIES && scan.bytes < spool::MERGE_MAX_BYTES {
-            if taken % 16 == 0 && Instant::now() >= until {
+            if taken.is_multiple_of(16) && Instant::now() >= until {
                 break;
             }
             let Some(item) = scan.next_item() else {

@@ -699,7 +699,7 @@ pub fn pending_hint(spool_dir: &Path) -> bool {
 
 impl Scan {
     /// Opens the spool for a merge: adopts the legacy file into the directory when its lock is
-    /// free (never waiting for it), and lists up to [`LIST_MAX`] files. `None` when there is
+    /// free (never waiting for it), and lists up to `LIST_MAX` (4096) files. `None` when there is
     /// nothing to merge.
     pub fn for_merge(spool_dir: &Path) -> Result<Option<Scan>, SpoolError> {
         adopt_legacy(spool_dir);

@@ -191,7 +191,7 @@ impl Machine {
         let fix = check(&result.1, id)["fix"].as_str().unwrap().to_owned();
         assert!(stdout.contains(&format!("fix: {fix}")), "{stdout}");
         assert!(
-            stdout.ends_with("13 checks: 12 passed, 1 failed\n"),
+            stdout.ends_with("14 checks: 13 passed, 1 failed\n"),
             "{stdout}"
         );
     }
@@ -289,7 +289,7 @@ fn healthy_install_passes_every_check() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("PASS  hooks-registered"), "{stdout}");
     assert!(
-        stdout.ends_with("13 checks: 13 passed, 0 failed\n"),
+        stdout.ends_with("14 checks: 14 passed, 0 failed\n"),
         "{stdout}"
     );
     assert!(
@@ -313,7 +313,7 @@ fn failing_check_prints_its_fix_in_text_mode() {
     assert!(stdout.contains("policy.json:2:"), "{stdout}");
     assert!(stdout.contains("fix: fix the file"), "{stdout}");
     assert!(
-        stdout.ends_with("13 checks: 12 passed, 1 failed\n"),
+        stdout.ends_with("14 checks: 13 passed, 1 failed\n"),
         "{stdout}"
     );
 }
