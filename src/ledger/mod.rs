@@ -14,7 +14,7 @@ bytes of the `-shm` file, and its WAL index lives in that file's mapping. If `-s
 *replaced* (a new inode), processes that opened it before keep the old mapping and locks while
 new ones use the new file: two processes can then both hold "the" write lock, or one writes
 from a stale index over frames another committed. A record lost without a trace (the test
-`ledger_path::changed_shm_under_load_kills_no_hook_and_loses_nothing` lost records this way
+`under_faults::changed_shm_under_load_kills_no_hook_and_loses_nothing` lost records this way
 until all of the below was in place). So:
 
 - every append (and every other write, [`Ledger::with_write_lock`]) holds an exclusive `flock`

@@ -64,21 +64,18 @@ fn run_bounded(mut cmd: Command, stdin: &[u8]) -> (Output, Duration) {
     )
 }
 
-fn timed_hook(home: &Home, payload: &Value) -> (Output, Duration) {
-    timed_hook_env(home, payload, &[])
+/// The tests that keep both cores busy for long (a huge spool, 64 writers, `-shm` churn) run
+/// one at a time, so their timing bounds measure hookledger rather than each other.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// [`timed_hook`] at a lower scheduling priority: the load tests saturate the CPU for a minute
-/// and must not starve the other tests running beside them (the shell walk has a 20 ms budget).
-fn background_hook(home: &Home, payload: &Value) -> (Output, Duration) {
-    let mut cmd = Command::new("nice");
-    cmd.args(["-n", "10", BIN, "hook"])
-        .env("HOOKLEDGER_HOME", home.home())
-        .env_remove("HOOKLEDGER_LEDGER");
-    if let Some(event) = payload["hook_event_name"].as_str() {
-        cmd.args(["--event", event]);
-    }
-    run_bounded(cmd, payload.to_string().as_bytes())
+fn timed_hook(home: &Home, payload: &Value) -> (Output, Duration) {
+    timed_hook_env(home, payload, &[])
 }
 
 fn timed_hook_env(home: &Home, payload: &Value, env: &[(&str, &str)]) -> (Output, Duration) {
@@ -286,6 +283,7 @@ const HUGE_SPOOL: u64 = 300_000;
 /// forged ones `spool-rejected` records only.
 #[test]
 fn huge_spool_drains_in_bounded_chunks() {
+    let _heavy = heavy();
     std::thread::scope(|scope| {
         for forged in [false, true] {
             scope.spawn(move || huge_spool_case(forged));
@@ -333,8 +331,8 @@ fn huge_spool_case(forged: bool) {
     while home.spool().exists() {
         // Two at once: one merges, the other must not wait for it past its deadline.
         let answers: Vec<(Output, Duration)> = std::thread::scope(|scope| {
-            let a = scope.spawn(|| background_hook(&home, &call(&format!("toolu_a{runs}"))));
-            let b = scope.spawn(|| background_hook(&home, &call(&format!("toolu_b{runs}"))));
+            let a = scope.spawn(|| timed_hook(&home, &call(&format!("toolu_a{runs}"))));
+            let b = scope.spawn(|| timed_hook(&home, &call(&format!("toolu_b{runs}"))));
             vec![a.join().unwrap(), b.join().unwrap()]
         });
         for (out, took) in answers {
@@ -412,6 +410,7 @@ fn huge_spool_case(forged: bool) {
 /// signal, and every event is in one chain, once.
 #[test]
 fn changed_shm_under_load_kills_no_hook_and_loses_nothing() {
+    let _heavy = heavy();
     std::thread::scope(|scope| {
         for replace in [false, true] {
             scope.spawn(move || shm_case(replace));
@@ -796,6 +795,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// 64 concurrent hook writers × 200 events each: no hook over 5 s, nothing lost, one chain.
 #[test]
 fn sixty_four_writers_lose_nothing() {
+    let _heavy = heavy();
     const WRITERS: usize = 64;
     const EVENTS: usize = 200;
     let home = Home::new();
@@ -808,8 +808,7 @@ fn sixty_four_writers_lose_nothing() {
                 scope.spawn(move || {
                     (0..EVENTS)
                         .map(|i| {
-                            let (out, took) =
-                                background_hook(home, &call(&format!("toolu_{w}_{i}")));
+                            let (out, took) = timed_hook(home, &call(&format!("toolu_{w}_{i}")));
                             assert_no_opinion(&out);
                             took
                         })
@@ -834,6 +833,12 @@ fn sixty_four_writers_lose_nothing() {
     drain(&home);
     let report = assert_intact(&home);
     let ids = recorded_ids(&home);
+    let recovered = home
+        .records_of("tool-call")
+        .iter()
+        .filter(|r| r.get("recovered").is_some())
+        .count();
+    eprintln!("{recovered} of them waited in the spool (an append lock wait hit its limit)");
     assert_eq!(ids.len(), 1 + WRITERS * EVENTS);
     assert!(ids.values().all(|n| *n == 1), "every event exactly once");
     assert!(report["checkpoints"].as_u64().unwrap() >= 50, "{report:#}");
