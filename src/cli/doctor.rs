@@ -782,7 +782,7 @@ fn spool_empty(ctx: &Context) -> Finding {
     }
     if status.damaged > 0 {
         details.push(format!(
-            "{} spool line(s) are damaged (a writer was killed mid-write, or the file was edited)",
+            "{} spool line(s) cannot merge as they are (they fail their MAC, are damaged or oversized)",
             status.damaged
         ));
     }
@@ -791,7 +791,7 @@ fn spool_empty(ctx: &Context) -> Finding {
     }
     Finding::fail(
         "records wait outside the chain",
-        "the next hook event merges them (damaged lines become a spool-damage record); if they stay, fix what ledger-writable reports",
+        "the next hook event merges them (a line that fails its MAC or is damaged becomes a spool-rejected record); if they stay, fix what ledger-writable reports",
     )
     .with_details(details)
 }

@@ -168,7 +168,8 @@ fn verify_in_segments(
     }
     if spool_status.damaged > 0 {
         report.warnings.push(format!(
-            "{} spool line(s) are damaged (a writer was killed mid-write or the file was edited)",
+            "{} spool line(s) cannot merge as they are (they fail their MAC, are damaged or \
+             oversized): the next hook event records each as spool-rejected",
             spool_status.damaged
         ));
     }
