@@ -670,10 +670,8 @@ fn render_ab(
 ) {
     let _ = writeln!(
         out,
-        "## A/B against another build
-
-`{}` (this build) against `{}`, {} interleaved invocations          each after {} warm-ups, fresh ledgers, {} transcript. Milliseconds.
-",
+        "## A/B against another build\n\n`{}` (this build) against `{}`, {} interleaved \
+         invocations each after {} warm-ups, fresh ledgers, {} transcript. Milliseconds.\n",
         this_exe.display(),
         other_exe.display(),
         config.n,
