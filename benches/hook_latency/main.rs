@@ -622,6 +622,11 @@ struct AbRow {
 
 /// Per payload, each binary appends to a ledger of its own (made by its first warm-up), in
 /// alternating order within each round, so drift in the machine's speed hits both alike.
+///
+/// Both binaries run from fresh copies made the same way: the same file as the linker left it
+/// in `target/release` started ~0.4 ms slower per process than a copy of it on this VM (its
+/// page cache, not its code: exec maps it page by page), which would bias any A/B between a
+/// fresh build and an older binary.
 fn run_ab(
     config: &Config,
     this_exe: &Path,
@@ -629,6 +634,15 @@ fn run_ab(
     payloads: &[Payload],
     work: &Path,
 ) -> Vec<AbRow> {
+    let copies = work.join("ab-bin");
+    fs::create_dir_all(&copies).expect("create A/B binary dir");
+    let copy = |from: &Path, name: &str| {
+        let to = copies.join(name);
+        fs::copy(from, &to).expect("copy binary for A/B");
+        to
+    };
+    let (this_copy, other_copy) = (copy(this_exe, "this"), copy(other_exe, "other"));
+    let (this_exe, other_exe) = (this_copy.as_path(), other_copy.as_path());
     payloads
         .iter()
         .enumerate()
