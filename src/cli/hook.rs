@@ -69,7 +69,7 @@ fn execute(event_hint: Option<String>) -> ExitCode {
             *slot = Some(format!("{message}{location}"));
         }
     }));
-    start_watchdog(event_hint.as_deref(), started + budget);
+    start_deadline(event_hint.as_deref(), started + budget, budget);
     let hint = event_hint.clone();
     let answer = std::panic::catch_unwind(move || {
         let stdin = read_stdin();
@@ -231,7 +231,8 @@ fn pause_1ms() {
 
 /// A signal that would kill the hook without an answer (SIGBUS when SQLite's mapped `-shm`
 /// is truncated under it; the others for the same guarantee): keep the armed record, give the
-/// armed answer, exit. Only pre-built bytes and async-signal-safe calls.
+/// armed answer, exit. Only pre-built bytes, BLAKE3 on stack buffers and async-signal-safe
+/// calls.
 #[cfg(unix)]
 extern "C" fn on_fault(_signal: libc::c_int) {
     match fault::settle() {
@@ -250,22 +251,22 @@ const UNARMED_FAULT: &str =
 
 #[cfg(unix)]
 fn install_fault_handlers() {
-    // SAFETY: sigaction with a zeroed struct and our handler. SA_ONSTACK: a stack overflow
-    // runs it on the alternate stack Rust's runtime sets up for each thread.
+    // SAFETY: sigaction with a zeroed struct and our handler.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = on_fault as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        action.sa_flags = libc::SA_ONSTACK;
         libc::sigemptyset(&mut action.sa_mask);
-        for signal in [
-            libc::SIGBUS,
-            libc::SIGSEGV,
-            libc::SIGILL,
-            libc::SIGFPE,
-            libc::SIGABRT,
-        ] {
+        // SIGBUS from a truncated `-shm`, SIGABRT from an abort (a double panic, the allocator
+        // finding its heap corrupt): the handler runs on the thread's own stack, which it needs
+        // (BLAKE3 for the spool line's MAC uses a few KiB).
+        for signal in [libc::SIGBUS, libc::SIGABRT] {
             libc::sigaction(signal, &action, std::ptr::null_mut());
         }
+        // SIGSEGV may be a stack overflow: run on the small alternate stack Rust's runtime
+        // sets up for each thread (if even that is too small, the process dies as it would
+        // have without the handler).
+        action.sa_flags = libc::SA_ONSTACK;
+        libc::sigaction(libc::SIGSEGV, &action, std::ptr::null_mut());
     }
 }
 
@@ -289,6 +290,90 @@ pub fn deadline() -> Duration {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(DEFAULT_DEADLINE, Duration::from_millis)
         .min(MAX_DEADLINE)
+}
+
+/// The deadline of this process. A gating (or unknown) event gets a watchdog thread, which
+/// answers even when the main thread is stuck where no signal reaches it (a slow disk) and
+/// records what arrived. Any other event gets a `SIGALRM` ([`arm_deadline_alarm`]): a thread
+/// costs every event its start and teardown (about 0.1 ms here), and for an event that blocks
+/// nothing the answer matters less than the record, which the alarm keeps.
+fn start_deadline(event_hint: Option<&str>, at: Instant, budget: Duration) {
+    #[cfg(unix)]
+    if let Some(event) = event_hint.map(EventKind::from_name)
+        && !event.is_gating()
+        && arm_deadline_alarm(event_hint, &event, budget)
+    {
+        return;
+    }
+    start_watchdog(event_hint, at);
+}
+
+/// What the deadline alarm answers (a pre-built warning).
+#[cfg(unix)]
+static ALARM_ANSWER: std::sync::atomic::AtomicPtr<fault::Answer> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+/// Arms `SIGALRM` at the deadline, with a warning as the answer and, until the event arms its
+/// own, a `hook-error` record of the event as the last words. `false` when it cannot.
+#[cfg(unix)]
+fn arm_deadline_alarm(event_hint: Option<&str>, event: &EventKind, budget: Duration) -> bool {
+    let reason = format!(
+        "hookledger [{}]: this event was not handled within {} ms; what arrived is recorded",
+        rules::DEADLINE_EXCEEDED,
+        budget.as_millis()
+    );
+    let answer = HookAnswer::refuse(Some(event), &reason);
+    let answer = fault::Answer {
+        stdout: answer.stdout.into_bytes(),
+        stderr: answer.stderr.into_bytes(),
+        code: answer.exit_code,
+    };
+    if let Ok(paths) = Paths::from_env() {
+        let value = crate::hook::record::hook_error(&[], &reason, event_hint);
+        let record = crate::ledger::NewRecord {
+            ts_ns: crate::ledger::now_ns(),
+            kind: crate::hook::record::kinds::HOOK_ERROR.to_owned(),
+            payload: crate::ledger::canonical_json(&value),
+        };
+        if let Ok(prepared) = spool::prepare(&spool::spool_path(&paths.ledger()), &record) {
+            fault::arm(fault::LastWords {
+                shot: prepared.shot("deadline exceeded before the payload was read"),
+                recorded: answer.clone(),
+                unrecorded: answer.clone(),
+            });
+        }
+    }
+    ALARM_ANSWER.store(Box::into_raw(Box::new(answer)), Ordering::SeqCst);
+    let micros = |d: Duration| libc::timeval {
+        tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_usec: libc::suseconds_t::from(d.subsec_micros()),
+    };
+    // SAFETY: sigaction with a zeroed struct and our handler; setitimer with valid structs.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_deadline_alarm as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut()) != 0 {
+            return false;
+        }
+        let timer = libc::itimerval {
+            it_interval: micros(Duration::ZERO),
+            it_value: micros(budget.max(Duration::from_millis(1))),
+        };
+        libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) == 0
+    }
+}
+
+/// The deadline of a non-gating event passed: keep the armed record, warn, exit.
+/// Async-signal-safe.
+#[cfg(unix)]
+extern "C" fn on_deadline_alarm(_signal: libc::c_int) {
+    let _ = fault::settle();
+    // SAFETY: only `arm_deadline_alarm` stores here, a leaked Box that is never freed.
+    match unsafe { ALARM_ANSWER.load(Ordering::SeqCst).as_ref() } {
+        Some(answer) => answer_and_exit(&answer.stdout, &answer.stderr, answer.code),
+        None => answer_and_exit(b"", b"", crate::hook::answer::WARN_EXIT),
+    }
 }
 
 /// Claude Code treats a hook that times out as "carry on". A hook therefore answers by itself

@@ -162,8 +162,8 @@ fn arm_before_record(
     ledger_path: &Path,
 ) {
     let reason = format!(
-        "hookledger [{}]: the hook process was killed by a signal before it could record this \
-         event",
+        "hookledger [{}]: the hook process ended before it could record this event (a signal \
+         such as SIGBUS, or its deadline)",
         rules::HOOK_ERROR
     );
     let mut value = record::hook_error(stdin, &reason, Some(name));

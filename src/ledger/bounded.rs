@@ -203,17 +203,47 @@ pub fn file_id(_path: &Path) -> Option<FileId> {
     None
 }
 
-/// The files this process has open, where the platform can tell (`/proc/self/fd` on Linux):
-/// `None` elsewhere. An open file's inode cannot be freed, so unlike a path's `stat`, a match
-/// here cannot be an inode number that was reused.
-pub fn open_file_ids() -> Option<Vec<FileId>> {
-    let entries = std::fs::read_dir("/proc/self/fd").ok()?;
-    Some(
-        entries
-            .filter_map(Result::ok)
-            .filter_map(|entry| file_id(&entry.path()))
-            .collect(),
-    )
+/// Whether this process has every one of `wanted` open, where the platform can tell: `None`
+/// elsewhere. An open file's inode cannot be freed, so unlike a path's `stat`, a match
+/// here cannot be an inode number that was handed out again.
+///
+/// `fstat` of the lowest descriptors first (a hook process has a handful, SQLite's among the
+/// first), which costs a few system calls; `/proc/self/fd` when they are not there.
+#[cfg(unix)]
+pub fn has_open(wanted: &[FileId]) -> Option<bool> {
+    let mut found = vec![false; wanted.len()];
+    for fd in 3..256 {
+        // SAFETY: fstat on any descriptor number is harmless (EBADF when it is not open).
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstat(fd, &mut stat) } != 0 {
+            continue;
+        }
+        #[allow(clippy::unnecessary_cast)] // dev_t and ino_t are not u64 everywhere
+        let id = FileId {
+            dev: stat.st_dev as u64,
+            ino: stat.st_ino as u64,
+        };
+        for (slot, want) in found.iter_mut().zip(wanted) {
+            *slot |= *want == id;
+        }
+        if found.iter().all(|f| *f) {
+            return Some(true);
+        }
+    }
+    // Not among the first 256: more descriptors than a hook has, or really not open.
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return Some(false);
+    };
+    let open: Vec<FileId> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| file_id(&entry.path()))
+        .collect();
+    Some(wanted.iter().all(|w| open.contains(w)))
+}
+
+#[cfg(not(unix))]
+pub fn has_open(_wanted: &[FileId]) -> Option<bool> {
+    None
 }
 
 /// Opens `path` for reading without blocking (a FIFO with no writer, a device) and only if

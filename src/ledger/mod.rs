@@ -260,11 +260,12 @@ impl LedgerFiles {
     /// got the old one's inode number, which ext4 hands out again at once). Elsewhere, each
     /// file that existed before the open must still be there.
     fn opened_by_us(&self, before: &LedgerFiles) -> bool {
-        match bounded::open_file_ids() {
-            Some(open) => [self.db, self.wal, self.shm]
-                .iter()
-                .flatten()
-                .all(|id| open.contains(id)),
+        let wanted: Vec<bounded::FileId> = [self.db, self.wal, self.shm]
+            .into_iter()
+            .flatten()
+            .collect();
+        match bounded::has_open(&wanted) {
+            Some(open) => open,
             None => [
                 (before.db, self.db),
                 (before.wal, self.wal),
@@ -339,7 +340,12 @@ impl Ledger {
         shared: &mut Option<bounded::DirLock>,
     ) -> Result<Self, LedgerError> {
         for _ in 0..3 {
-            let before = LedgerFiles::of(path);
+            // Only needed where the open files cannot be listed.
+            let before = if cfg!(unix) {
+                LedgerFiles::default()
+            } else {
+                LedgerFiles::of(path)
+            };
             let mut ledger = Self::open_once(path, options, shared)?;
             let after = LedgerFiles::of(path);
             if after.opened_by_us(&before) {
@@ -947,6 +953,9 @@ fn write_genesis(conn: &Connection, ledger_path: &Path) -> Result<(), LedgerErro
     getrandom::fill(&mut ledger_id).map_err(|e| LedgerError::Random(e.to_string()))?;
     let created_ns = now_ns();
     let public_key = keys::create_signing_key(&keys::key_dir(ledger_path), &ledger_id)?;
+    // Made now so that a hook dying mid-append finds it: its signal handler reads the key but
+    // cannot make one. Best effort: a spool line without a key merges as unauthenticated.
+    let _ = keys::load_or_create_spool_key(&keys::key_dir(ledger_path));
     conn.execute(
         "INSERT INTO ledger_meta (singleton, ledger_id, format, created_ns) VALUES (1, ?1, ?2, ?3)",
         params![&ledger_id[..], FORMAT_VERSION, created_ns],

@@ -39,7 +39,8 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
@@ -148,14 +149,22 @@ fn truncate_utf8(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// `bytes` (at most 32) unique-enough bytes as hex: a per-process random seed (one
+/// `getrandom` per process, not one per id: every hook event makes several) and a counter.
+/// Uniqueness only has to hold within one spool directory.
 fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    if getrandom::fill(&mut buf).is_err() {
-        // Uniqueness only has to hold within one spool directory: time and pid are enough then.
-        let seed = blake3::hash(format!("{}-{}", now_ns(), std::process::id()).as_bytes());
-        buf.copy_from_slice(&seed.as_bytes()[..bytes]);
-    }
-    to_hex(&buf)
+    static SEED: OnceLock<[u8; 32]> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = SEED.get_or_init(|| {
+        let mut seed = [0u8; 32];
+        if getrandom::fill(&mut seed).is_err() {
+            seed =
+                *blake3::hash(format!("{}-{}", now_ns(), std::process::id()).as_bytes()).as_bytes();
+        }
+        seed
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    to_hex(&blake3::keyed_hash(seed, &n.to_le_bytes()).as_bytes()[..bytes.min(32)])
 }
 
 /// A spool file name: the spooling time first, so names sort roughly in spooling order.
@@ -198,7 +207,6 @@ fn writer_key(spool_dir: &Path) -> Option<[u8; 32]> {
 #[derive(Debug, Clone)]
 pub struct Prepared {
     dir: PathBuf,
-    mac_key: Option<[u8; 32]>,
     spool_id: String,
     ts_ns: i64,
     kind: String,
@@ -235,7 +243,6 @@ pub fn prepare(spool_dir: &Path, record: &NewRecord) -> Result<Prepared, SpoolEr
     };
     Ok(Prepared {
         dir: spool_dir.to_owned(),
-        mac_key: writer_key(spool_dir),
         spool_id: random_hex(16),
         ts_ns: record.ts_ns,
         kind: record.kind.clone(),
@@ -265,12 +272,12 @@ impl Prepared {
         body
     }
 
-    /// One spool line: `HLS2 <mac> <body>\n`.
+    /// One spool line: `HLS2 <mac> <body>\n`. Loads (or makes) the spool key: only when a
+    /// record really goes to the spool, never on the way to the ledger.
     pub fn line(&self, reason: &str) -> Vec<u8> {
         let body = self.body(reason);
-        let mac = self
-            .mac_key
-            .map_or_else(|| NO_MAC.to_owned(), |key| mac_hex(&key, &body));
+        let mac =
+            writer_key(&self.dir).map_or_else(|| NO_MAC.to_owned(), |key| mac_hex(&key, &body));
         let mut line = Vec::with_capacity(body.len() + 80);
         line.extend_from_slice(LINE_TAG.as_bytes());
         line.push(b' ');
@@ -291,9 +298,15 @@ impl Prepared {
         })
     }
 
-    /// The record as a spool file a signal handler can write ([`fault::SpoolShot`]).
+    /// The record as a spool file a signal handler can write ([`fault::SpoolShot`]): the body
+    /// is rendered now, the MAC by the handler (reading the key costs a hook that never spools).
     pub fn shot(&self, reason: &str) -> Option<fault::SpoolShot> {
-        fault::SpoolShot::new(&self.dir, &new_file_name(), self.line(reason))
+        fault::SpoolShot::new(
+            &self.dir,
+            &new_file_name(),
+            &keys::spool_key_path(&key_dir(&self.dir)),
+            self.body(reason),
+        )
     }
 }
 
