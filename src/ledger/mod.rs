@@ -315,12 +315,16 @@ impl Ledger {
     /// Opens the ledger for appending, creating it (with its genesis record and signing key)
     /// when it does not exist yet.
     pub fn open(path: &Path, options: &OpenOptions) -> Result<Self, LedgerError> {
-        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let existed = match std::fs::metadata(path) {
             // SQLite would block reading a FIFO.
-            return Err(LedgerError::NotAFile(path.to_owned()));
-        }
+            Ok(meta) if !meta.is_file() => return Err(LedgerError::NotAFile(path.to_owned())),
+            Ok(_) => true,
+            Err(_) => false,
+        };
         let dir = dir_of(path);
-        create_private_dir(dir)?;
+        if !existed {
+            create_private_dir(dir)?;
+        }
         // Opening maps `-shm` (and may rebuild the WAL index from the WAL): never in the middle
         // of someone's append (see the module doc).
         let mut shared = Some(bounded::DirLock::acquire_shared(

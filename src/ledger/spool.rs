@@ -149,32 +149,32 @@ fn truncate_utf8(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// `bytes` (at most 32) unique-enough bytes as hex: a per-process random seed (one
-/// `getrandom` per process, not one per id: every hook event makes several) and a counter.
-/// Uniqueness only has to hold within one spool directory.
+/// `bytes` (at most 32) unique-enough bytes as hex: a per-process seed and a counter (every
+/// hook event makes several ids; a system call each would show in its latency). Uniqueness
+/// only has to hold within one spool directory.
 fn random_hex(bytes: usize) -> String {
     static SEED: OnceLock<[u8; 32]> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // No system call: the pid tells live processes apart, the clock a reused pid, and the
+    // addresses (randomized per process) add what they have.
     let seed = SEED.get_or_init(|| {
-        let mut seed = [0u8; 32];
-        if getrandom::fill(&mut seed).is_err() {
-            seed =
-                *blake3::hash(format!("{}-{}", now_ns(), std::process::id()).as_bytes()).as_bytes();
-        }
-        seed
+        let local = 0u8;
+        let text = format!("{}-{}-{:p}-{:p}", now_ns(), pid(), &local, &COUNTER);
+        *blake3::hash(text.as_bytes()).as_bytes()
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     to_hex(&blake3::keyed_hash(seed, &n.to_le_bytes()).as_bytes()[..bytes.min(32)])
 }
 
+/// This process's id, asked once (`getpid` is a system call).
+fn pid() -> u32 {
+    static PID: OnceLock<u32> = OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 /// A spool file name: the spooling time first, so names sort roughly in spooling order.
 fn new_file_name() -> String {
-    format!(
-        "{:020}-{}-{}",
-        now_ns().max(0),
-        std::process::id(),
-        random_hex(8)
-    )
+    format!("{:020}-{}-{}", now_ns().max(0), pid(), random_hex(8))
 }
 
 /// The MAC key for spool lines written by this process, loaded (or made) once: `None` when it
@@ -264,7 +264,7 @@ impl Prepared {
             self.kind,
             Value::String(reason.to_owned()),
             now_ns(),
-            std::process::id(),
+            pid(),
         )
         .into_bytes();
         body.extend_from_slice(&self.payload);
