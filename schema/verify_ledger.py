@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Reference verifier for hookledger ledgers, written only from schema/LEDGER-FORMAT.md.
 
-Usage: verify_ledger.py LEDGER.db   (needs `pip install blake3 cryptography`)
-Exit 0 intact, 1 broken (first bad seq printed), 2 could not run.
+Usage: verify_ledger.py LEDGER.db [--spool-keys KEYDIR]   (needs `pip install blake3 cryptography`)
+With --spool-keys (the ledger's keys/ directory), also checks the MAC of every line waiting in
+the spool (LEDGER.spool.d/ and LEDGER.spool).
+Exit 0 intact, 1 broken (first bad seq printed) or a spool line fails its MAC, 2 could not run.
 """
 import json
+import os
 import sqlite3
 import struct
 import sys
@@ -207,8 +210,72 @@ def main(path):
     return 0
 
 
+SPOOL_MAC_CONTEXT = "hookledger 2026-12-01 spool entry MAC v2"
+
+
+def spool_lines(ledger_path):
+    """(file name, line bytes) of every line waiting in the spool, files in name order."""
+    base = os.path.splitext(ledger_path)[0]
+    files = []
+    spool_dir = base + ".spool.d"
+    if os.path.isdir(spool_dir):
+        files = [os.path.join(spool_dir, n) for n in sorted(os.listdir(spool_dir))]
+    if os.path.isfile(base + ".spool"):
+        files.append(base + ".spool")
+    for path in files:
+        if not os.path.isfile(path) or os.path.islink(path):
+            yield os.path.basename(path), None
+            continue
+        name = os.path.basename(path)
+        offset = int(name.rsplit("@", 1)[1]) if "@" in name and name.rsplit("@", 1)[1].isdigit() else 0
+        with open(path, "rb") as f:
+            f.seek(offset)
+            for line in f:
+                if line.strip():
+                    yield name, line
+
+
+def check_spool(ledger_path, key_dir):
+    """Counts spool lines by what a merge would make of them; returns the number failing their MAC."""
+    try:
+        with open(os.path.join(key_dir, "spool.key"), "rb") as f:
+            key = blake3(bytes.fromhex(f.read().decode("ascii").strip()), derive_key_context=SPOOL_MAC_CONTEXT).digest()
+    except (OSError, ValueError) as e:
+        print(f"spool: no spool key ({e}): lines cannot be authenticated")
+        key = None
+    counts = {"authenticated": 0, "bad-mac": 0, "unauthenticated": 0, "rejected": 0}
+    for name, line in spool_lines(ledger_path):
+        if line is None or not line.endswith(b"\n") or len(line) - 1 > 16 << 20:
+            counts["rejected"] += 1
+            continue
+        line = line[:-1]
+        if line.startswith(b"HLS2 "):
+            mac, _, body = line[5:].partition(b" ")
+            if mac == b"-" or key is None:
+                counts["unauthenticated"] += 1
+            elif blake3(body, key=key).hexdigest().encode("ascii") == mac:
+                counts["authenticated"] += 1
+            else:
+                counts["bad-mac"] += 1
+                print(f"SPOOL line in {name} fails its MAC (blake3 {blake3(line).hexdigest()})")
+        elif len(line) > 65 and line[64:65] == b" " and blake3(line[65:]).hexdigest().encode("ascii") == line[:64]:
+            counts["unauthenticated"] += 1
+        else:
+            counts["rejected"] += 1
+    print("spool: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    return counts["bad-mac"]
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    keys = None
+    if len(args) == 3 and args[1] == "--spool-keys":
+        keys = args[2]
+        args = args[:1]
+    if len(args) != 1:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    sys.exit(main(sys.argv[1]))
+    status = main(args[0])
+    if keys is not None and status != 2 and check_spool(args[0], keys) > 0:
+        status = 1
+    sys.exit(status)

@@ -7,7 +7,9 @@
 //! WAL grows, an in-process breakdown, `Durability::Full` against `Normal`, and `verify`
 //! throughput.
 //!
-//! `BENCH_QUICK=1` runs a smoke version (well under 2 minutes). See `benches/README.md`.
+//! `BENCH_QUICK=1` runs a smoke version (well under 2 minutes). `BENCH_AB_BIN=PATH` adds an
+//! interleaved A/B of this build against another hookledger binary (`BENCH_AB_ONLY=1`: only
+//! that). See `benches/README.md`.
 
 mod fixtures;
 mod stats;
@@ -129,6 +131,16 @@ fn main() {
         .iter()
         .map(|&bytes| cached_transcript(&cache, bytes, &ids, &project))
         .collect();
+    // ---- A/B against another build (BENCH_AB_BIN), before the heavy fixtures
+    if let Some(other) = std::env::var_os("BENCH_AB_BIN").map(PathBuf::from) {
+        let payloads = fixtures::payloads(&reference, &transcripts[0].path, &project);
+        let ab = run_ab(&config, &hook_exe, &other, &payloads, work.path());
+        render_ab(&mut out, &config, &hook_exe, &other, &transcripts[0], &ab);
+        flush(&mut out);
+        if std::env::var_os("BENCH_AB_ONLY").is_some_and(|v| !v.is_empty() && v != "0") {
+            return;
+        }
+    }
     let large_cache = cached_large_ledger(&cache);
     // One copy per transcript size, so the two large-ledger cells of a payload each see the same
     // number of appends as the fresh-ledger cells.
@@ -600,6 +612,109 @@ fn spawn_timed(exe: &Path, args: &[&str], home: Option<&Path>, stdin: &[u8]) -> 
 }
 
 // =============================================================================================
+// A/B: this build against another hookledger binary, interleaved
+
+struct AbRow {
+    name: &'static str,
+    this: Vec<f64>,
+    other: Vec<f64>,
+}
+
+/// Per payload, each binary appends to a ledger of its own (made by its first warm-up), in
+/// alternating order within each round, so drift in the machine's speed hits both alike.
+///
+/// Both binaries run from fresh copies made the same way: the same file as the linker left it
+/// in `target/release` started ~0.4 ms slower per process than a copy of it on this VM (its
+/// page cache, not its code: exec maps it page by page), which would bias any A/B between a
+/// fresh build and an older binary.
+fn run_ab(
+    config: &Config,
+    this_exe: &Path,
+    other_exe: &Path,
+    payloads: &[Payload],
+    work: &Path,
+) -> Vec<AbRow> {
+    let copies = work.join("ab-bin");
+    fs::create_dir_all(&copies).expect("create A/B binary dir");
+    let copy = |from: &Path, name: &str| {
+        let to = copies.join(name);
+        fs::copy(from, &to).expect("copy binary for A/B");
+        to
+    };
+    let (this_copy, other_copy) = (copy(this_exe, "this"), copy(other_exe, "other"));
+    let (this_exe, other_exe) = (this_copy.as_path(), other_copy.as_path());
+    payloads
+        .iter()
+        .enumerate()
+        .map(|(p, payload)| {
+            progress(&format!("A/B: {}", payload.name));
+            let homes = [
+                work.join(format!("ab-{p}-this")),
+                work.join(format!("ab-{p}-other")),
+            ];
+            let exes = [this_exe, other_exe];
+            let mut samples: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+            for i in 0..config.warmup + config.n {
+                for k in 0..2 {
+                    let which = (i + k) % 2;
+                    let (t, _) =
+                        spawn_timed(exes[which], &["hook"], Some(&homes[which]), &payload.bytes);
+                    if i >= config.warmup {
+                        samples[which].push(t);
+                    }
+                }
+            }
+            let [this, other] = samples;
+            AbRow {
+                name: payload.name,
+                this,
+                other,
+            }
+        })
+        .collect()
+}
+
+fn render_ab(
+    out: &mut String,
+    config: &Config,
+    this_exe: &Path,
+    other_exe: &Path,
+    transcript: &Transcript,
+    rows: &[AbRow],
+) {
+    let _ = writeln!(
+        out,
+        "## A/B against another build\n\n`{}` (this build) against `{}`, {} interleaved \
+         invocations each after {} warm-ups, fresh ledgers, {} transcript. Milliseconds.\n",
+        this_exe.display(),
+        other_exe.display(),
+        config.n,
+        config.warmup,
+        transcript.label
+    );
+    let _ = writeln!(
+        out,
+        "| payload | this p50 | other p50 | Δ p50 | this p99 | other p99 | Δ p99 |\n|---|---|---|---|---|---|---|"
+    );
+    for row in rows {
+        let (a, b) = (summarize(&row.this), summarize(&row.other));
+        let delta = |x: f64, y: f64| format!("{:+.3} ({:+.1}%)", x - y, (x / y - 1.0) * 100.0);
+        let _ = writeln!(
+            out,
+            "| {} | {:.3} | {:.3} | {} | {:.3} | {:.3} | {} |",
+            row.name,
+            a.p50,
+            b.p50,
+            delta(a.p50, b.p50),
+            a.p99,
+            b.p99,
+            delta(a.p99, b.p99)
+        );
+    }
+    let _ = writeln!(out);
+}
+
+// =============================================================================================
 // 1 + 2: the matrix
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -671,9 +786,8 @@ fn check_records(ledger_path: &Path, from: u64, to: u64, payload: &str) -> (Stri
         good += usize::from(ok);
     }
     let total = (to + 1).saturating_sub(from) as usize - checkpoints;
-    let spooled = fs::metadata(spool::spool_path(ledger_path))
-        .map(|m| m.len() > 0)
-        .unwrap_or(false);
+    // The spool directory exists only while something waits in it.
+    let spooled = spool::spool_path(ledger_path).exists();
     let ok = good == total && !spooled;
     let mut text = format!("{good}/{total} `{kind}`, `{source}`");
     if checkpoints > 0 {

@@ -152,6 +152,10 @@ const CHECKS: &[Check] = &[
         run: ledger_verifies,
     },
     Check {
+        id: "signing-key",
+        run: signing_key,
+    },
+    Check {
         id: "spool-empty",
         run: spool_empty,
     },
@@ -964,6 +968,63 @@ fn ledger_verifies(ctx: &Context) -> Finding {
     ))
 }
 
+fn signing_key(ctx: &Context) -> Finding {
+    if !ctx.ledger.exists() {
+        return Finding::pass("no ledger yet: its key is made with it");
+    }
+    let health = Ledger::open_read_only(&ctx.ledger).and_then(|l| health::signing_key(&l));
+    let health = match health {
+        Ok(Some(health)) => health,
+        Ok(None) => {
+            return Finding::fail(
+                "the genesis record names no signing key: checkpoints cannot be checked",
+                "see ledger-verifies",
+            );
+        }
+        Err(e) => {
+            return Finding::fail(
+                format!("cannot read the genesis record: {e}"),
+                "see ledger-verifies",
+            );
+        }
+    };
+    let path = health.path.display();
+    let failed = (health.failed_checkpoints > 0).then(|| {
+        format!(
+            "{} interval checkpoint(s) could not be signed (checkpoint-failed records, the newest at seq {})",
+            health.failed_checkpoints,
+            health.last_failed_seq.unwrap_or(0)
+        )
+    });
+    let new_ledger = "if it is lost, this ledger cannot be signed any more: keep it as evidence (ship or archive it), move ledger.db and its -wal, -shm and spool aside, and the next hook event starts a new ledger with a new key";
+    let finding = match &health.status {
+        crate::ledger::keys::KeyStatus::Matches => {
+            return Finding::pass(format!("{path} is the key the genesis record names"))
+                .with_details(failed.into_iter().collect());
+        }
+        crate::ledger::keys::KeyStatus::Missing => Finding::fail(
+            format!("the signing key {path} is missing: checkpoints are not being signed"),
+            format!(
+                "restore the key file from a backup (mode 0600, in a directory only this user can read); {new_ledger}"
+            ),
+        ),
+        crate::ledger::keys::KeyStatus::Replaced { file_public_key } => Finding::fail(
+            format!(
+                "the signing key {path} was replaced: its public key {} is not the genesis record's, so checkpoints it signs do not verify",
+                crate::ledger::frame::to_hex(file_public_key)
+            ),
+            format!(
+                "keep the replaced file as evidence and restore the original key from a backup; {new_ledger}"
+            ),
+        ),
+        crate::ledger::keys::KeyStatus::Unreadable(why) => Finding::fail(
+            format!("the signing key cannot be read: {why}"),
+            "give the user who runs Claude Code read access to its keys directory (mode 0700, key files 0600)",
+        ),
+    };
+    finding.with_details(failed.into_iter().collect())
+}
+
 fn spool_empty(ctx: &Context) -> Finding {
     let spool_path = spool::spool_path(&ctx.ledger);
     if !spool_path.parent().is_some_and(Path::is_dir) {
@@ -990,7 +1051,7 @@ fn spool_empty(ctx: &Context) -> Finding {
     }
     if status.damaged > 0 {
         details.push(format!(
-            "{} spool line(s) are damaged (a writer was killed mid-write, or the file was edited)",
+            "{} spool line(s) cannot merge as they are (they fail their MAC, are damaged or oversized)",
             status.damaged
         ));
     }
@@ -999,7 +1060,7 @@ fn spool_empty(ctx: &Context) -> Finding {
     }
     Finding::fail(
         "records wait outside the chain",
-        "the next hook event merges them (damaged lines become a spool-damage record); if they stay, fix what ledger-writable reports",
+        "the next hook event merges them (a line that fails its MAC or is damaged becomes a spool-rejected record); if they stay, fix what ledger-writable reports",
     )
     .with_details(details)
 }

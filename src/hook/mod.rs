@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::config::Paths;
-use crate::ledger::{self, Ledger, LedgerError, NewRecord, OpenOptions, SessionState, spool};
+use crate::ledger::{
+    self, Ledger, LedgerError, NewRecord, OpenOptions, SessionState, fault, spool,
+};
 use crate::policy::file::{self as policy_file, OnError, PromptStore};
 use crate::policy::{Action, Decision, Policy, rules};
 pub use answer::HookAnswer;
@@ -65,6 +67,15 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         _ => event,
     };
     let ledger_path = env.paths.ledger();
+    // Decided before the ledger is opened (which maps its -shm): a fault there still gives
+    // the right answer.
+    let judged = judge(&event, &payload, env);
+    let answer = match judged.decision.as_ref().filter(|d| d.enforced) {
+        Some(d) if d.action == Action::Deny => HookAnswer::refuse(Some(&event), &refusal_text(d)),
+        Some(d) if d.action == Action::Ask => HookAnswer::ask(&event, &refusal_text(d)),
+        _ => HookAnswer::no_opinion(),
+    };
+    arm_before_record(stdin, &payload, name, &event, &answer, &ledger_path);
     let mut ledger = Ledger::open(&ledger_path, &env.open);
     let model = resolve_model(
         &event,
@@ -72,7 +83,6 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         ledger.as_ref().ok(),
         env.transcript_budget,
     );
-    let judged = judge(&event, &payload, env);
     let repository = (event == EventKind::SessionStart).then(|| session_repository(&payload));
     let tool_models = turn_tool_models(&event, &payload, env.transcript_budget);
     let (kind, value) = record::build(&RecordInput {
@@ -88,18 +98,26 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         policy: (event == EventKind::SessionStart).then(|| policy_facts(env)),
         sandbox: (event == EventKind::SessionStart).then(|| sandbox_facts(&payload)),
     });
-    let decision = judged.decision;
     let record = NewRecord {
         ts_ns: ledger::now_ns(),
         kind: kind.to_owned(),
         payload: ledger::canonical_json(&value),
     };
-    if let Err(reason) = store(ledger.as_mut(), &ledger_path, &record) {
+    let lost = |reason: String| {
         let decision = Decision::fail_closed(rules::LEDGER_UNAVAILABLE, reason);
-        return HookAnswer::refuse(Some(&event), &refusal_text(&decision));
+        HookAnswer::refuse(Some(&event), &refusal_text(&decision))
+    };
+    let prepared = arm(
+        &ledger_path,
+        &record,
+        &answer,
+        &lost("the hook process died during the append and its record could not be spooled".into()),
+    );
+    if let Err(reason) = store_prepared(ledger.as_mut(), &ledger_path, &record, prepared.as_ref()) {
+        return lost(reason);
     }
     if event == EventKind::SessionStart
-        && let (Ok(ledger), Some(session)) = (ledger.as_ref(), payload.session_id())
+        && let (Ok(ledger), Some(session)) = (ledger.as_mut(), payload.session_id())
     {
         let state = SessionState {
             model: payload.str("model").map(str::to_owned),
@@ -110,7 +128,7 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
     }
     if event == EventKind::PostModelSwitch
         && let (Ok(ledger), Some(key), Some(to)) = (
-            ledger.as_ref(),
+            ledger.as_mut(),
             payload.session_id().and_then(switched_model_key),
             payload.str("to_model").filter(|m| !m.is_empty()),
         )
@@ -122,11 +140,74 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         // Without it the next records fall back to the transcript, as before 2.1.332.
         let _ = ledger.remember_session(&key, &state);
     }
-    match decision.filter(|d| d.enforced) {
-        Some(d) if d.action == Action::Deny => HookAnswer::refuse(Some(&event), &refusal_text(&d)),
-        Some(d) if d.action == Action::Ask => HookAnswer::ask(&event, &refusal_text(&d)),
-        _ => HookAnswer::no_opinion(),
+    answer
+}
+
+/// Why a spool file written by a signal handler exists.
+const FAULT_REASON: &str = "the hook process was killed by a signal (SIGBUS, SIGSEGV …) during \
+     the ledger append, for example because ledger.db-shm was truncated";
+
+/// Arms the process's last words ([`fault`]) with `record` as a ready spool file and the two
+/// answers: the one to give when the record is kept, and the one when it is not. Returns the
+/// prepared record for [`store_prepared`], so every copy has one spool id.
+fn arm(
+    ledger_path: &Path,
+    record: &NewRecord,
+    recorded: &HookAnswer,
+    unrecorded: &HookAnswer,
+) -> Option<spool::Prepared> {
+    let prepared = spool::prepare(&spool::spool_path(ledger_path), record).ok();
+    let answer = |a: &HookAnswer| fault::Answer {
+        stdout: a.stdout.clone().into_bytes(),
+        stderr: a.stderr.clone().into_bytes(),
+        code: a.exit_code,
+    };
+    fault::set_phase(fault::Phase::Pending);
+    fault::arm(fault::LastWords {
+        shot: prepared.as_ref().and_then(|p| p.shot(FAULT_REASON)),
+        recorded: answer(recorded),
+        unrecorded: answer(unrecorded),
+    });
+    prepared
+}
+
+/// Before the record is built (opening the ledger maps its `-shm`), a fault leaves what
+/// arrived and the decision already made to record, as a `hook-error`; the answer is that
+/// decision when this is kept, else a refusal.
+fn arm_before_record(
+    stdin: &[u8],
+    payload: &HookPayload,
+    name: &str,
+    event: &EventKind,
+    answer: &HookAnswer,
+    ledger_path: &Path,
+) {
+    let reason = format!(
+        "hookledger [{}]: the hook process ended before it could record this event (a signal \
+         such as SIGBUS, or its deadline)",
+        rules::HOOK_ERROR
+    );
+    let mut value = record::hook_error(stdin, &reason, Some(name));
+    if let Value::Object(map) = &mut value {
+        // What identifies the event, beyond the first bytes of the payload.
+        for key in ["session_id", "tool_use_id", "tool_name", "prompt_id"] {
+            if let Some(found) = payload.str(key) {
+                map.insert(key.to_owned(), Value::String(found.to_owned()));
+            }
+        }
+        map.insert("answered_exit_code".into(), Value::from(answer.exit_code));
     }
+    let record = NewRecord {
+        ts_ns: ledger::now_ns(),
+        kind: record::kinds::HOOK_ERROR.to_owned(),
+        payload: ledger::canonical_json(&value),
+    };
+    arm(
+        ledger_path,
+        &record,
+        answer,
+        &HookAnswer::refuse(Some(event), &reason),
+    );
 }
 
 /// What the policy says about one event.
@@ -279,16 +360,20 @@ fn handle_unreadable(
         payload: ledger::canonical_json(&value),
     };
     let ledger_path = env.paths.ledger();
-    let mut ledger = Ledger::open(&ledger_path, &env.open);
-    let stored = store(ledger.as_mut(), &ledger_path, &record);
     let event = event_hint.map(EventKind::from_name);
-    let mut reason = format!("hookledger [{}]: {error}", rules::HOOK_ERROR);
-    if let Err(store_error) = stored {
-        reason.push_str(&format!(" (and it could not be recorded: {store_error})"));
-    }
-    match event {
-        Some(event) if !event.is_gating() => HookAnswer::warn(&reason),
-        event => HookAnswer::refuse(event.as_ref(), &reason),
+    let reason = format!("hookledger [{}]: {error}", rules::HOOK_ERROR);
+    let answer_with = |reason: &str| match &event {
+        Some(event) if !event.is_gating() => HookAnswer::warn(reason),
+        event => HookAnswer::refuse(event.as_ref(), reason),
+    };
+    let answer = answer_with(&reason);
+    let prepared = arm(&ledger_path, &record, &answer, &answer);
+    let mut ledger = Ledger::open(&ledger_path, &env.open);
+    match store_prepared(ledger.as_mut(), &ledger_path, &record, prepared.as_ref()) {
+        Ok(_) => answer,
+        Err(store_error) => answer_with(&format!(
+            "{reason} (and it could not be recorded: {store_error})"
+        )),
     }
 }
 
@@ -298,18 +383,39 @@ pub fn store(
     ledger_path: &Path,
     record: &NewRecord,
 ) -> Result<Stored, String> {
+    store_prepared(ledger, ledger_path, record, None)
+}
+
+/// [`store`], spooling `prepared` (the same record, readied by [`arm`]) when given, so the
+/// copy a signal handler might also write carries the same spool id.
+fn store_prepared(
+    ledger: Result<&mut Ledger, &mut LedgerError>,
+    ledger_path: &Path,
+    record: &NewRecord,
+    prepared: Option<&spool::Prepared>,
+) -> Result<Stored, String> {
     let failure = match ledger {
         Ok(ledger) => match ledger.append(std::slice::from_ref(record)) {
-            Ok(outcome) => {
+            Ok(outcome) if !outcome.uncertain => {
                 let seq = outcome.appended.first().map_or(0, |a| a.seq);
                 return Ok(Stored::Ledger { seq });
             }
+            Ok(_) => "the ledger's files were replaced while the record was committed, so it \
+                      may not have been kept; spooled as well (the merge keeps one copy)"
+                .to_owned(),
             Err(e) => e.to_string(),
         },
         Err(e) => e.to_string(),
     };
-    match spool::append(&spool::spool_path(ledger_path), record, &failure) {
-        Ok(_) => Ok(Stored::Spooled { reason: failure }),
+    let spooled = match prepared {
+        Some(prepared) => prepared.write(&failure),
+        None => spool::append(&spool::spool_path(ledger_path), record, &failure).map(|_| ()),
+    };
+    match spooled {
+        Ok(()) => {
+            fault::set_phase(fault::Phase::Spooled);
+            Ok(Stored::Spooled { reason: failure })
+        }
         Err(spool_error) => Err(format!(
             "cannot record this event: {failure}; {spool_error}"
         )),
@@ -365,9 +471,10 @@ fn resolve_model(
     budget: u64,
 ) -> ModelInfo {
     let model = resolve_model_once(event, payload, ledger, budget);
+    // Only a regular file can be waited for: a FIFO or a device is never a transcript.
     let transcript_exists = payload
         .transcript_path()
-        .is_some_and(|t| Path::new(t).exists());
+        .is_some_and(|t| Path::new(t).is_file());
     if model.model.is_some()
         || !transcript_exists
         || !matches!(

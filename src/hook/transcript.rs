@@ -7,7 +7,6 @@ so this reads backwards from the end in fixed chunks and stops at a byte budget:
 not depend on the transcript's size.
 */
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -67,7 +66,9 @@ fn for_each_line_backwards(
     budget: u64,
     mut visit: impl FnMut(&[u8]) -> bool,
 ) -> std::io::Result<()> {
-    let mut file = File::open(path)?;
+    // Opened without blocking and only if regular: a FIFO or a device named as the transcript
+    // must not hang the hook, and a huge file is read only as far back as the budget.
+    let mut file = crate::ledger::bounded::open_regular(path, false)?;
     let len = file.metadata()?.len();
     let mut end = len;
     // Bytes of a line that started before the chunk read last.
@@ -114,6 +115,8 @@ pub fn scan(
 /// this far back, so a session with many subagents keeps a bounded Stop.
 pub const SUBAGENT_TRANSCRIPTS: usize = 16;
 pub const SUBAGENT_BUDGET: u64 = 256 << 10;
+/// Directory entries looked at when finding them.
+const SUBAGENT_DIR_ENTRIES: usize = 4096;
 
 /// The session's subagent transcripts, newest first, at most [`SUBAGENT_TRANSCRIPTS`].
 pub fn recent_subagent_transcripts(session_transcript: &Path) -> Vec<PathBuf> {
@@ -123,6 +126,8 @@ pub fn recent_subagent_transcripts(session_transcript: &Path) -> Vec<PathBuf> {
     };
     let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
         .filter_map(Result::ok)
+        // A directory of millions of entries must not make Stop slow.
+        .take(SUBAGENT_DIR_ENTRIES)
         .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
@@ -322,6 +327,19 @@ mod tests {
                 ("toolu_2".to_owned(), "claude-b".to_owned())
             ]
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_and_devices_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("t.jsonl");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // Would block forever in open(2) without O_NONBLOCK, and in read(2) after it.
+        assert!(scan(&fifo, None, DEFAULT_BUDGET).is_err());
+        assert!(tool_use_models(&fifo, DEFAULT_BUDGET).is_err());
+        assert!(scan(Path::new("/dev/zero"), None, DEFAULT_BUDGET).is_err());
     }
 
     #[test]

@@ -1,15 +1,20 @@
 /*!
-What `doctor` asks of a ledger without changing it: could a hook write it right now, what the
-export cursors say, and which Claude Code version the newest records carry.
+What `doctor` asks of a ledger without changing it: could a hook write it right now, whether
+its signing key is the one its genesis record names, what the export cursors say, and which
+Claude Code version the newest records carry.
 */
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde_json::Value;
 
-use super::{Ledger, LedgerError, check_identity, seq_sql};
+use super::frame::{Frame, Hash};
+use super::keys::{self, KeyStatus};
+use super::{
+    CHECKPOINT_FAILED_KIND, Ledger, LedgerError, bounded, check_identity, checkpoint, seq_sql,
+};
 
 /// Whether the next hook event can append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +31,10 @@ pub enum WriteProbe {
     CannotCreate(String),
 }
 
-/// Takes the ledger's write lock (`BEGIN IMMEDIATE`, then rolls back), waiting as long as a
-/// hook would: nothing is written, but a read-only file, a full lock or a foreign file shows.
+/// Does what an append does, as far as it can without keeping anything: takes the append lock
+/// and SQLite's write lock, waiting as long as a hook would, and inserts a record after the
+/// head (through the triggers and constraints), then rolls back. A read-only file, a held
+/// lock, a foreign file or a table that refuses inserts shows.
 pub fn probe_write(path: &Path, busy_timeout: Duration) -> Result<WriteProbe, LedgerError> {
     if !path.exists() {
         return Ok(match creatable(path) {
@@ -45,22 +52,89 @@ pub fn probe_write(path: &Path, busy_timeout: Duration) -> Result<WriteProbe, Le
     if conn.is_readonly(rusqlite::MAIN_DB)? {
         return Ok(WriteProbe::ReadOnly);
     }
-    match conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;") {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let _lock = match bounded::DirLock::acquire(dir, std::time::Instant::now() + busy_timeout) {
+        Ok(lock) => lock,
+        Err(bounded::LockError::Busy { .. }) => return Ok(WriteProbe::Locked),
+        Err(e) => return Err(e.into()),
+    };
+    let probe = || -> Result<(), LedgerError> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = insert_probe(&conn);
+        conn.execute_batch("ROLLBACK")?;
+        result
+    };
+    match probe() {
         Ok(()) => Ok(WriteProbe::Writable),
-        Err(e) => {
-            let error = LedgerError::Sqlite(e);
-            if error.is_busy() {
-                Ok(WriteProbe::Locked)
-            } else if matches!(
-                &error,
-                LedgerError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly)
-            ) {
-                Ok(WriteProbe::ReadOnly)
-            } else {
-                Err(error)
-            }
+        Err(error) if error.is_busy() => Ok(WriteProbe::Locked),
+        Err(LedgerError::Sqlite(e))
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) =>
+        {
+            Ok(WriteProbe::ReadOnly)
         }
+        Err(error) => Err(error),
     }
+}
+
+/// Inserts a well-formed record after the head, as an append would (inside the caller's
+/// transaction, which is rolled back).
+fn insert_probe(conn: &Connection) -> Result<(), LedgerError> {
+    let ledger_id = super::read_ledger_id(conn)?;
+    let (seq, prev) = super::tip(conn)?;
+    let payload = br#"{"probe":"hookledger doctor"}"#;
+    let hash: Hash = Frame {
+        ledger_id: &ledger_id,
+        seq: seq + 1,
+        ts_ns: super::now_ns(),
+        prev_hash: &prev,
+        kind: "probe",
+        payload,
+    }
+    .hash()?;
+    conn.execute(
+        "INSERT INTO records (seq, ts_ns, kind, payload, prev_hash, hash) VALUES (?1, ?2, 'probe', ?3, ?4, ?5)",
+        rusqlite::params![seq_sql(seq + 1), super::now_ns(), &payload[..], &prev[..], &hash[..]],
+    )?;
+    Ok(())
+}
+
+/// The ledger's signing key judged against its genesis record, and how many interval
+/// checkpoints could not be signed. `None` when the ledger names no key (or has no genesis).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyHealth {
+    pub path: PathBuf,
+    pub status: KeyStatus,
+    /// `checkpoint-failed` records, and the newest one's seq.
+    pub failed_checkpoints: u64,
+    pub last_failed_seq: Option<u64>,
+}
+
+pub fn signing_key(ledger: &Ledger) -> Result<Option<SigningKeyHealth>, LedgerError> {
+    let Some(public) = ledger
+        .record(1)?
+        .and_then(|genesis| checkpoint::genesis_public_key(&genesis.payload))
+    else {
+        return Ok(None);
+    };
+    let dir = keys::key_dir(ledger.path());
+    let (failed, last): (i64, Option<i64>) = ledger
+        .connection()
+        .query_row(
+            "SELECT count(*), max(seq) FROM records WHERE kind = ?1",
+            [CHECKPOINT_FAILED_KIND],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .unwrap_or((0, None));
+    Ok(Some(SigningKeyHealth {
+        path: keys::key_path(&dir, ledger.ledger_id()),
+        status: keys::signing_key_status(&dir, ledger.ledger_id(), &public),
+        failed_checkpoints: u64::try_from(failed).unwrap_or(0),
+        last_failed_seq: last.and_then(|s| u64::try_from(s).ok()),
+    }))
 }
 
 /// Whether the ledger's directory exists or can be made, and takes new files.

@@ -5,9 +5,48 @@ Many short-lived hook processes append concurrently. Each append runs in a `BEGI
 transaction and reads the chain tip inside it, so SQLite's single write lock serializes the
 chain. When the database cannot be written, records go to the spool (see [`spool`]) and are
 merged by the next successful append.
+
+**Nothing waits without a deadline** ([`bounded`]): the append lock, SQLite's busy wait and the
+spool merge all end before the hook's deadline, leaving time to spool and answer.
+
+**The append lock, and why SQLite's own is not enough.** SQLite's WAL locks are POSIX locks on
+bytes of the `-shm` file, and its WAL index lives in that file's mapping. If `-shm` is
+*replaced* (a new inode), processes that opened it before keep the old mapping and locks while
+new ones use the new file: two processes can then both hold "the" write lock, or one writes
+from a stale index over frames another committed. A record lost without a trace (the test
+`under_faults::changed_shm_under_load_kills_no_hook_and_loses_nothing` lost records this way
+until all of the below was in place). So:
+
+- every append (and every other write, [`Ledger::with_write_lock`]) holds an exclusive `flock`
+  on the ledger's directory ([`bounded::DirLock`]), and opening the ledger holds it shared.
+  Replacing `-shm`, the WAL or the database cannot defeat a lock on the directory, and a
+  directory descriptor never disturbs SQLite's POSIX locks (closing any descriptor of the
+  *database file* would drop them all, which rules out locking that file). Holding it shared
+  while opening means no process maps a new `-shm` (and rebuilds its index from the WAL) in
+  the middle of another's append and WAL trim;
+- under the exclusive lock, an append first checks that the database, `-wal` and `-shm` paths
+  still name the files its connection has open (device and inode) and reopens if not, then
+  commits, trims the WAL, and checks again. If they changed in between, the commit is
+  *uncertain* ([`AppendOutcome::uncertain`]): the records are spooled as well and the spool
+  files it merged are kept, and the merge keeps exactly one copy of each (it drops a spooled
+  record identical to one in the chain, and skips what `spool_merged` holds);
+- which files the connection has open is read from `/proc/self/fd` right after opening: ext4
+  gives a freed inode number to the next new file at once, so a `stat` of the path before and
+  after the open can match while SQLite opened a file that was replaced in between.
+
+A writer that does not take the lock (an older hookledger, the sqlite3 CLI, and today `prune`
+and the export cursor updates, which could use [`Ledger::with_write_lock`]) is not covered;
+SQLite's own locking still serializes it with everyone else as long as nobody replaces files.
+
+**Signals.** Truncating `-shm` makes SQLite's next access to a mapped page past the end raise
+SIGBUS. The hook arms its answer and its record as a pre-rendered spool file before appending
+([`fault`]); the append marks when its commit starts and ends so a committed record is not
+spooled again.
 */
 
+pub mod bounded;
 pub mod checkpoint;
+pub mod fault;
 pub mod frame;
 pub mod health;
 pub mod keys;
@@ -16,7 +55,7 @@ pub mod spool;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde_json::{Value, json};
@@ -87,11 +126,20 @@ pub enum LedgerError {
     Io(#[from] std::io::Error),
     #[error("no randomness available from the operating system: {0}")]
     Random(String),
+    #[error(transparent)]
+    Lock(#[from] bounded::LockError),
+    #[error("{0} is not a regular file")]
+    NotAFile(PathBuf),
+    #[error("the ledger's files ({0}, -wal, -shm) kept being replaced while it was opened")]
+    Unstable(PathBuf),
 }
 
 impl LedgerError {
     /// Busy/locked errors are expected under contention and handled by spooling.
     pub fn is_busy(&self) -> bool {
+        if matches!(self, LedgerError::Lock(bounded::LockError::Busy { .. })) {
+            return true;
+        }
         let code = match self {
             LedgerError::Sqlite(e) | LedgerError::Open { source: e, .. } => e.sqlite_error_code(),
             _ => None,
@@ -174,6 +222,59 @@ pub struct Appended {
 pub struct AppendOutcome {
     pub appended: Vec<Appended>,
     pub merged_from_spool: usize,
+    /// The ledger's files were replaced while the commit ran: it may have gone to a file
+    /// nobody reads, or been overwritten by a writer with a stale index. Spool the records too;
+    /// the merge keeps one copy.
+    pub uncertain: bool,
+}
+
+/// Kind of the record an append writes when an interval checkpoint was due and could not be
+/// signed (no key, an unreadable one): signing never stops silently.
+pub const CHECKPOINT_FAILED_KIND: &str = "checkpoint-failed";
+
+/// The identity (device, inode) of the database, `-wal` and `-shm` paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct LedgerFiles {
+    db: Option<bounded::FileId>,
+    wal: Option<bounded::FileId>,
+    shm: Option<bounded::FileId>,
+}
+
+impl LedgerFiles {
+    fn of(path: &Path) -> Self {
+        let with = |suffix: &str| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            bounded::file_id(Path::new(&p))
+        };
+        LedgerFiles {
+            db: bounded::file_id(path),
+            wal: with("-wal"),
+            shm: with("-shm"),
+        }
+    }
+
+    /// Whether `self`, seen right after SQLite opened the files, names the files SQLite has
+    /// open. Where the platform lists open files, each existing path must be one of them (a
+    /// path that was replaced while SQLite opened it would otherwise pass when the new file
+    /// got the old one's inode number, which ext4 hands out again at once). Elsewhere, each
+    /// file that existed before the open must still be there.
+    fn opened_by_us(&self, before: &LedgerFiles) -> bool {
+        let wanted: Vec<bounded::FileId> = [self.db, self.wal, self.shm]
+            .into_iter()
+            .flatten()
+            .collect();
+        match bounded::has_open(&wanted) {
+            Some(open) => open,
+            None => [
+                (before.db, self.db),
+                (before.wal, self.wal),
+                (before.shm, self.shm),
+            ]
+            .iter()
+            .all(|(b, a)| b.is_none() || b == a),
+        }
+    }
 }
 
 pub struct Ledger {
@@ -182,6 +283,8 @@ pub struct Ledger {
     ledger_id: LedgerId,
     busy_timeout: Duration,
     checkpoint_every: u64,
+    durability: Durability,
+    files: LedgerFiles,
 }
 
 pub fn now_ns() -> i64 {
@@ -212,20 +315,71 @@ impl Ledger {
     /// Opens the ledger for appending, creating it (with its genesis record and signing key)
     /// when it does not exist yet.
     pub fn open(path: &Path, options: &OpenOptions) -> Result<Self, LedgerError> {
-        let existed = path.exists();
-        if !existed && let Some(dir) = path.parent() {
+        let existed = match std::fs::metadata(path) {
+            // SQLite would block reading a FIFO.
+            Ok(meta) if !meta.is_file() => return Err(LedgerError::NotAFile(path.to_owned())),
+            Ok(_) => true,
+            Err(_) => false,
+        };
+        let dir = dir_of(path);
+        if !existed {
             create_private_dir(dir)?;
         }
-        let conn = Connection::open_with_flags(path, sqlite_flags(false)).map_err(|source| {
-            LedgerError::Open {
-                path: path.to_owned(),
-                source,
+        // Opening maps `-shm` (and may rebuild the WAL index from the WAL): never in the middle
+        // of someone's append (see the module doc).
+        let mut shared = Some(bounded::DirLock::acquire_shared(
+            dir,
+            bounded::wait_limit(options.busy_timeout),
+        )?);
+        Self::open_checked(path, options, &mut shared)
+    }
+
+    /// Opens until the database, `-wal` and `-shm` files are the same before and after (so the
+    /// connection has the files whose identity it records). `shared`: the shared hold of the
+    /// append lock, upgraded if the ledger must be created or migrated; `None` when the caller
+    /// holds it exclusively.
+    fn open_checked(
+        path: &Path,
+        options: &OpenOptions,
+        shared: &mut Option<bounded::DirLock>,
+    ) -> Result<Self, LedgerError> {
+        for _ in 0..3 {
+            // Only needed where the open files cannot be listed.
+            let before = if cfg!(unix) {
+                LedgerFiles::default()
+            } else {
+                LedgerFiles::of(path)
+            };
+            let mut ledger = Self::open_once(path, options, shared)?;
+            let after = LedgerFiles::of(path);
+            if after.opened_by_us(&before) {
+                ledger.files = after;
+                return Ok(ledger);
             }
-        })?;
+        }
+        Err(LedgerError::Unstable(path.to_owned()))
+    }
+
+    fn open_once(
+        path: &Path,
+        options: &OpenOptions,
+        shared: &mut Option<bounded::DirLock>,
+    ) -> Result<Self, LedgerError> {
+        let existed = path.exists();
+        let mut conn =
+            Connection::open_with_flags(path, sqlite_flags(false)).map_err(|source| {
+                LedgerError::Open {
+                    path: path.to_owned(),
+                    source,
+                }
+            })?;
         if !existed {
             restrict_file_mode(path);
         }
-        conn.busy_timeout(options.busy_timeout)?;
+        // Every wait of this connection ends at the limit set for the operation at hand, and
+        // never past the hook's deadline.
+        bounded::set_busy_limit(bounded::wait_limit(options.busy_timeout));
+        conn.busy_handler(Some(bounded::busy_handler))?;
         configure_writer(&conn, options.durability)?;
         let mut ledger = Ledger {
             conn,
@@ -233,10 +387,61 @@ impl Ledger {
             ledger_id: [0; 16],
             busy_timeout: options.busy_timeout,
             checkpoint_every: options.checkpoint_every,
+            durability: options.durability,
+            files: LedgerFiles::default(),
         };
-        ledger.migrate()?;
+        ledger.migrate(shared)?;
         ledger.ledger_id = read_ledger_id(&ledger.conn)?;
         Ok(ledger)
+    }
+
+    fn options(&self) -> OpenOptions {
+        OpenOptions {
+            durability: self.durability,
+            busy_timeout: self.busy_timeout,
+            checkpoint_every: self.checkpoint_every,
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        dir_of(&self.path)
+    }
+
+    /// Takes the append lock, waiting at most the busy timeout and never past the hook's
+    /// deadline, and makes sure the connection uses the files now at the ledger's paths.
+    fn write_guard(&mut self) -> Result<(bounded::DirLock, Instant), LedgerError> {
+        let limit = bounded::wait_limit(self.busy_timeout);
+        let lock = bounded::DirLock::acquire(self.dir(), limit)?;
+        self.ensure_current_files()?;
+        bounded::set_busy_limit(limit);
+        Ok((lock, limit))
+    }
+
+    /// Runs `write` (statements that change the ledger outside [`Ledger::append`], such as an
+    /// export cursor's update) the way an append runs: under the append lock, on the files now
+    /// at the ledger's paths, with SQLite's wait bounded by the deadline.
+    pub fn with_write_lock<T>(
+        &mut self,
+        write: impl FnOnce(&Connection) -> Result<T, LedgerError>,
+    ) -> Result<T, LedgerError> {
+        let (_lock, _) = self.write_guard()?;
+        write(&self.conn)
+    }
+
+    /// Reopens when the database, `-wal` or `-shm` path no longer names the file this
+    /// connection has open (see the module doc). Called with the append lock held.
+    fn ensure_current_files(&mut self) -> Result<(), LedgerError> {
+        for _ in 0..3 {
+            if LedgerFiles::of(&self.path) == self.files {
+                return Ok(());
+            }
+            // The old connection must be closed first: SQLite shares one `-shm` mapping per
+            // database inode among a process's connections.
+            let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
+            drop(old);
+            *self = Ledger::open_checked(&self.path, &self.options(), &mut None)?;
+        }
+        Err(LedgerError::Unstable(self.path.clone()))
     }
 
     /// Opens an existing ledger for reading only; never creates or migrates anything.
@@ -263,6 +468,8 @@ impl Ledger {
             ledger_id,
             busy_timeout: Duration::from_millis(5000),
             checkpoint_every: 0,
+            durability: Durability::Normal,
+            files: LedgerFiles::of(path),
         })
     }
 
@@ -278,10 +485,15 @@ impl Ledger {
         &self.conn
     }
 
-    fn migrate(&mut self) -> Result<(), LedgerError> {
+    fn migrate(&mut self, shared: &mut Option<bounded::DirLock>) -> Result<(), LedgerError> {
         let (app_id, version) = identity(&self.conn)?;
         if app_id == APPLICATION_ID && version == SCHEMA_VERSION {
             return Ok(());
+        }
+        // Creating or migrating is a write: it needs the append lock exclusively.
+        if let Some(lock) = shared.take() {
+            let limit = bounded::wait_limit(self.busy_timeout);
+            *shared = Some(lock.upgrade(self.dir(), limit)?);
         }
         let tx = self
             .conn
@@ -315,66 +527,93 @@ impl Ledger {
         Ok(())
     }
 
-    /// Appends records as one transaction, after merging any spooled records (which are
-    /// older, so they come first).
+    /// Appends records as one transaction, after merging a bounded chunk of spooled records
+    /// (which are older, so they come first). Adds a signed checkpoint when the chain crosses a
+    /// multiple of `checkpoint_every`, or a `checkpoint-failed` record when it cannot sign.
     pub fn append(&mut self, records: &[NewRecord]) -> Result<AppendOutcome, LedgerError> {
-        let spool_path = spool::spool_path(&self.path);
+        let (lock, _) = self.write_guard()?;
+        if !records.is_empty() {
+            fault::set_phase(fault::Phase::Pending);
+        }
+        let spool_dir = spool::spool_path(&self.path);
+        // A spool that cannot be read must not stop the chain: its entries wait.
+        let mut scan = if spool::pending_hint(&spool_dir) {
+            spool::Scan::for_merge(&spool_dir).ok().flatten()
+        } else {
+            None
+        };
+        let ledger_id = self.ledger_id;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (mut seq, mut prev) = tip(&tx)?;
+        let (start, mut prev) = tip(&tx)?;
+        let mut seq = start;
         let mut outcome = AppendOutcome::default();
-
-        // Holding the spool lock until after COMMIT keeps spoolers from adding lines that the
-        // truncation below would drop.
-        let mut spool_guard = spool::lock_if_pending(&spool_path)?;
-        let mut merged = Vec::new();
-        if let Some(guard) = spool_guard.as_mut() {
-            let contents = guard.read()?;
-            for entry in &contents.entries {
-                if already_merged(&tx, &entry.spool_id)? {
-                    continue;
+        if let Some(pending) = scan.as_mut() {
+            match merge_spool(&tx, &ledger_id, pending, &mut seq, &mut prev, false) {
+                Ok(merged) => outcome.merged_from_spool = merged,
+                Err(_) => {
+                    // Something in this chunk cannot be appended as it is: redo it one entry
+                    // at a time, each entry that fails becoming a rejection of its own.
+                    (seq, prev) = (start, tip(&tx)?.1);
+                    scan = spool::Scan::for_merge(&spool_dir).ok().flatten();
+                    if let Some(pending) = scan.as_mut() {
+                        match merge_spool(&tx, &ledger_id, pending, &mut seq, &mut prev, true) {
+                            Ok(merged) => outcome.merged_from_spool = merged,
+                            Err(_) => scan = None,
+                        }
+                    }
                 }
-                let record = entry.to_recovered_record();
-                seq += 1;
-                prev = insert_record(&tx, &self.ledger_id, seq, prev, &record)?;
-                tx.execute(
-                    "INSERT INTO spool_merged (spool_id, seq) VALUES (?1, ?2)",
-                    params![entry.spool_id, seq_sql(seq)],
-                )?;
-                merged.push(entry.spool_id.clone());
-            }
-            if !contents.damaged.is_empty() {
-                let record = contents.damage_record();
-                seq += 1;
-                prev = insert_record(&tx, &self.ledger_id, seq, prev, &record)?;
             }
         }
-        outcome.merged_from_spool = merged.len();
-
-        let before = seq;
         for record in records {
             seq += 1;
-            prev = insert_record(&tx, &self.ledger_id, seq, prev, record)?;
+            prev = insert_record(&tx, &ledger_id, seq, prev, record)?;
             outcome.appended.push(Appended { seq, hash: prev });
         }
         let every = self.checkpoint_every;
         if every > 0
-            && seq / every > before / every
-            && records.iter().any(|r| r.kind != checkpoint::CHECKPOINT_KIND)
-            // Without its key (an old ledger, or the key was removed) a ledger simply stops
-            // signing; receivers see that as silence.
-            && let Ok(key) = keys::load_signing_key(&keys::key_dir(&self.path), &self.ledger_id)
+            && seq / every > start / every
+            && records
+                .last()
+                .is_none_or(|r| r.kind != checkpoint::CHECKPOINT_KIND)
         {
-            let record =
-                checkpoint::signed_record(&key, self.ledger_id, seq, prev, now_ns(), "interval");
-            insert_record(&tx, &self.ledger_id, seq + 1, prev, &record)?;
+            let record = match keys::load_signing_key(&keys::key_dir(&self.path), &ledger_id) {
+                Ok(key) => {
+                    checkpoint::signed_record(&key, ledger_id, seq, prev, now_ns(), "interval")
+                }
+                Err(e) => NewRecord {
+                    ts_ns: now_ns(),
+                    kind: CHECKPOINT_FAILED_KIND.to_owned(),
+                    payload: canonical_json(&json!({
+                        "covers": {"seq": seq, "head": frame::to_hex(&prev)},
+                        "reason": "interval",
+                        "error": e.to_string(),
+                    })),
+                },
+            };
+            insert_record(&tx, &ledger_id, seq + 1, prev, &record)?;
         }
-        tx.commit()?;
-        if let Some(guard) = spool_guard {
-            guard.truncate()?;
+        if !records.is_empty() {
+            fault::set_phase(fault::Phase::Committing);
+        }
+        if let Err(e) = tx.commit() {
+            fault::set_phase(fault::Phase::Pending);
+            return Err(e.into());
         }
         self.trim_wal();
+        if LedgerFiles::of(&self.path) == self.files {
+            if !records.is_empty() {
+                fault::set_phase(fault::Phase::Committed);
+            }
+            if let Some(scan) = scan {
+                scan.finish();
+            }
+        } else {
+            // The spool files stay too: merged again, they are skipped if this commit held.
+            outcome.uncertain = true;
+        }
+        drop(lock);
         Ok(outcome)
     }
 
@@ -382,7 +621,7 @@ impl Ledger {
     /// connection, so SQLite rebuilds the WAL index from the whole WAL on open and forgets what
     /// was checkpointed: the WAL is never restarted and each open reads all of it. Only a
     /// TRUNCATE checkpoint removes the frames from the file. Best effort: under contention it
-    /// gives up at once and the next append tries again.
+    /// gives up at once and the next append tries again. Runs under the append lock.
     fn trim_wal(&self) {
         let mut wal = self.path.as_os_str().to_owned();
         wal.push("-wal");
@@ -390,11 +629,10 @@ impl Ledger {
         if len <= WAL_TRIM_BYTES {
             return;
         }
-        let _ = self.conn.busy_timeout(Duration::ZERO);
+        bounded::set_busy_limit(Instant::now());
         let _ = self
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        let _ = self.conn.busy_timeout(self.busy_timeout);
     }
 
     /// The newest record's seq and hash.
@@ -426,20 +664,23 @@ impl Ledger {
     }
 
     pub fn remember_session(
-        &self,
+        &mut self,
         session_id: &str,
         state: &SessionState,
     ) -> Result<(), LedgerError> {
-        self.conn.execute(
-            "INSERT INTO session_state (session_id, model, cli_version, updated_ns)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (session_id) DO UPDATE SET
-               model = coalesce(excluded.model, model),
-               cli_version = coalesce(excluded.cli_version, cli_version),
-               updated_ns = excluded.updated_ns",
-            params![session_id, state.model, state.cli_version, now_ns()],
-        )?;
-        Ok(())
+        // A write like any other: under the append lock, on the current files.
+        self.with_write_lock(|conn| {
+            conn.execute(
+                "INSERT INTO session_state (session_id, model, cli_version, updated_ns)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (session_id) DO UPDATE SET
+                   model = coalesce(excluded.model, model),
+                   cli_version = coalesce(excluded.cli_version, cli_version),
+                   updated_ns = excluded.updated_ns",
+                params![session_id, state.model, state.cli_version, now_ns()],
+            )?;
+            Ok(())
+        })
     }
 }
 
@@ -556,6 +797,130 @@ fn already_merged(conn: &Connection, spool_id: &str) -> Result<bool, LedgerError
     Ok(stmt.exists([spool_id])?)
 }
 
+/// A record in the chain identical to a spooled entry: it was spooled by a process that died
+/// (or saw the ledger's files change) while its commit ran, and the commit held.
+fn identical_record(
+    conn: &Connection,
+    entry: &spool::SpoolEntry,
+) -> Result<Option<u64>, LedgerError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq FROM records WHERE ts_ns = ?1 AND kind = ?2 AND payload = ?3 LIMIT 1",
+    )?;
+    let seq: Option<i64> = stmt
+        .query_row(params![entry.ts_ns, entry.kind, entry.payload], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(seq.map(|s| u64::try_from(s).unwrap_or(0)))
+}
+
+/// Merges spool items into the open transaction until the chunk's budget is spent: entries,
+/// bytes, and time (see [`spool::MERGE_MAX_TIME`]; less when the hook's deadline is near).
+/// `careful`: each item in a savepoint of its own, an item that cannot be appended becoming a
+/// `spool-rejected` record instead (the retry after a chunk failed as a whole).
+fn merge_spool(
+    conn: &Connection,
+    ledger_id: &LedgerId,
+    scan: &mut spool::Scan,
+    seq: &mut u64,
+    prev: &mut Hash,
+    careful: bool,
+) -> Result<usize, LedgerError> {
+    let now = Instant::now();
+    let mut until = now + spool::MERGE_MAX_TIME;
+    if let Some(left) = bounded::remaining() {
+        // Half of what is left: the commit, the checkpoint and the answer need the rest.
+        until = until.min(now + left / 2);
+    }
+    conn.execute_batch("SAVEPOINT merge")?;
+    let mut merged = 0;
+    let mut taken = 0usize;
+    let result = (|| -> Result<(), LedgerError> {
+        while taken < spool::MERGE_MAX_ENTRIES && scan.bytes < spool::MERGE_MAX_BYTES {
+            if taken.is_multiple_of(16) && Instant::now() >= until {
+                break;
+            }
+            let Some(item) = scan.next_item() else {
+                break;
+            };
+            taken += 1;
+            if !careful {
+                merged += usize::from(merge_item(conn, ledger_id, &item, seq, prev)?);
+                continue;
+            }
+            let (seq0, prev0) = (*seq, *prev);
+            conn.execute_batch("SAVEPOINT item")?;
+            match merge_item(conn, ledger_id, &item, seq, prev) {
+                Ok(inserted) => merged += usize::from(inserted),
+                Err(e) => {
+                    conn.execute_batch("ROLLBACK TO item")?;
+                    (*seq, *prev) = (seq0, prev0);
+                    let rejected = spool::Item::Rejected {
+                        why: format!("append-failed: {e}"),
+                        facts: item_facts(&item),
+                    };
+                    merged += usize::from(merge_item(conn, ledger_id, &rejected, seq, prev)?);
+                }
+            }
+            conn.execute_batch("RELEASE item")?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            conn.execute_batch("RELEASE merge")?;
+            Ok(merged)
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO merge; RELEASE merge")?;
+            Err(e)
+        }
+    }
+}
+
+fn item_facts(item: &spool::Item) -> spool::LineFacts {
+    match item {
+        spool::Item::Genuine(entry) => spool::LineFacts {
+            file: format!("spool-id:{}", entry.spool_id),
+            offset: 0,
+            bytes: entry.payload.len() as u64,
+            blake3: blake3::hash(&entry.payload).to_hex().to_string(),
+        },
+        spool::Item::Unauthenticated { facts, .. } | spool::Item::Rejected { facts, .. } => {
+            facts.clone()
+        }
+    }
+}
+
+/// Appends the record for one spool item unless it is already in the chain. `Ok(true)` when
+/// a record was added.
+fn merge_item(
+    conn: &Connection,
+    ledger_id: &LedgerId,
+    item: &spool::Item,
+    seq: &mut u64,
+    prev: &mut Hash,
+) -> Result<bool, LedgerError> {
+    let key = item.merge_key();
+    if already_merged(conn, &key)? {
+        return Ok(false);
+    }
+    let mut remember =
+        conn.prepare_cached("INSERT INTO spool_merged (spool_id, seq) VALUES (?1, ?2)")?;
+    if let spool::Item::Genuine(entry) = item
+        && let Some(existing) = identical_record(conn, entry)?
+    {
+        remember.execute(params![key, seq_sql(existing)])?;
+        return Ok(false);
+    }
+    let record = item.to_record();
+    let hash = insert_record(conn, ledger_id, *seq + 1, *prev, &record)?;
+    *seq += 1;
+    *prev = hash;
+    remember.execute(params![key, seq_sql(*seq)])?;
+    Ok(true)
+}
+
 fn insert_record(
     conn: &Connection,
     ledger_id: &LedgerId,
@@ -592,6 +957,9 @@ fn write_genesis(conn: &Connection, ledger_path: &Path) -> Result<(), LedgerErro
     getrandom::fill(&mut ledger_id).map_err(|e| LedgerError::Random(e.to_string()))?;
     let created_ns = now_ns();
     let public_key = keys::create_signing_key(&keys::key_dir(ledger_path), &ledger_id)?;
+    // Made now so that a hook dying mid-append finds it: its signal handler reads the key but
+    // cannot make one. Best effort: a spool line without a key merges as unauthenticated.
+    let _ = keys::load_or_create_spool_key(&keys::key_dir(ledger_path));
     conn.execute(
         "INSERT INTO ledger_meta (singleton, ledger_id, format, created_ns) VALUES (1, ?1, ?2, ?3)",
         params![&ledger_id[..], FORMAT_VERSION, created_ns],
@@ -615,6 +983,14 @@ fn write_genesis(conn: &Connection, ledger_path: &Path) -> Result<(), LedgerErro
     };
     insert_record(conn, &ledger_id, 1, ZERO_HASH, &record)?;
     Ok(())
+}
+
+/// The directory holding the ledger file (`.` for a bare file name).
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
 }
 
 pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {

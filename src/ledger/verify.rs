@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::checkpoint::{self, CHECKPOINT_KIND};
 use super::frame::{Frame, HASH_LEN, Hash, LedgerId, ZERO_HASH, to_hex};
+use super::keys::KeyStatus;
 use super::prune::{self, Excuses, PrunedRange};
 use super::spool::{self, SpoolStatus};
 use super::{GENESIS_KIND, Ledger, LedgerError, SCHEMA_VERSION, seq_sql};
@@ -80,6 +81,18 @@ pub struct VerifyReport {
     /// signed checkpoint.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pruned: Vec<PrunedRange>,
+    /// The signing key beside the ledger, judged against the genesis record's public key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<SigningKeyReport>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SigningKeyReport {
+    /// `matches`, `missing`, `replaced` or `unreadable`.
+    pub status: &'static str,
+    pub path: String,
+    /// Interval checkpoints that were due and could not be signed (`checkpoint-failed`).
+    pub failed_checkpoints: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -109,6 +122,7 @@ impl VerifyReport {
             checkpoints: 0,
             last_checkpoint: None,
             pruned: Vec::new(),
+            signing_key: None,
         }
     }
 
@@ -160,7 +174,8 @@ fn verify_in_segments(
     }
     if spool_status.damaged > 0 {
         report.warnings.push(format!(
-            "{} spool line(s) are damaged (a writer was killed mid-write or the file was edited)",
+            "{} spool line(s) cannot merge as they are (they fail their MAC, are damaged or \
+             oversized): the next hook event records each as spool-rejected",
             spool_status.damaged
         ));
     }
@@ -219,6 +234,7 @@ fn verify_chain(
     let public_key = ledger
         .record(1)?
         .and_then(|genesis| checkpoint::genesis_public_key(&genesis.payload));
+    note_signing_key(&ledger, report)?;
     let prune_records = prune::prune_records(conn, &ledger_id, public_key.as_ref())?;
     let excuses = Excuses::new(prune_records.iter().filter_map(|r| r.verdict.clone().ok()));
     let now_ns = super::now_ns();
@@ -354,6 +370,43 @@ fn judge_prune_records(
             }
         }
     }
+    Ok(())
+}
+
+/// Checkpoints must never stop silently: a missing or replaced key, and interval checkpoints
+/// that could not be signed, are reported (as warnings: the chain itself is not at fault).
+fn note_signing_key(ledger: &Ledger, report: &mut VerifyReport) -> Result<(), LedgerError> {
+    let Some(health) = super::health::signing_key(ledger)? else {
+        return Ok(());
+    };
+    let path = health.path.display().to_string();
+    match &health.status {
+        KeyStatus::Matches => {}
+        KeyStatus::Missing => report.warnings.push(format!(
+            "the signing key {path} is missing: checkpoints of this ledger cannot be signed"
+        )),
+        KeyStatus::Replaced { file_public_key } => report.warnings.push(format!(
+            "the signing key {path} was replaced: its public key {} is not the one the genesis \
+             record names, so checkpoints it signs will not verify",
+            to_hex(file_public_key)
+        )),
+        KeyStatus::Unreadable(why) => report
+            .warnings
+            .push(format!("the signing key cannot be read: {why}")),
+    }
+    if health.failed_checkpoints > 0 {
+        report.warnings.push(format!(
+            "{} interval checkpoint(s) could not be signed (checkpoint-failed records, the \
+             newest at seq {})",
+            health.failed_checkpoints,
+            health.last_failed_seq.unwrap_or(0)
+        ));
+    }
+    report.signing_key = Some(SigningKeyReport {
+        status: health.status.code(),
+        path,
+        failed_checkpoints: health.failed_checkpoints,
+    });
     Ok(())
 }
 

@@ -22,6 +22,7 @@ const CHECK_IDS: &[&str] = &[
     "sandbox",
     "ledger-writable",
     "ledger-verifies",
+    "signing-key",
     "spool-empty",
     "export-cursors",
     "claude-code-version",
@@ -193,7 +194,7 @@ impl Machine {
         let fix = check(&result.1, id)["fix"].as_str().unwrap().to_owned();
         assert!(stdout.contains(&format!("fix: {fix}")), "{stdout}");
         assert!(
-            stdout.ends_with("16 checks: 15 passed, 1 failed\n"),
+            stdout.ends_with("17 checks: 16 passed, 1 failed\n"),
             "{stdout}"
         );
     }
@@ -291,7 +292,7 @@ fn healthy_install_passes_every_check() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("PASS  hooks-registered"), "{stdout}");
     assert!(
-        stdout.ends_with("16 checks: 16 passed, 0 failed\n"),
+        stdout.ends_with("17 checks: 17 passed, 0 failed\n"),
         "{stdout}"
     );
     assert!(
@@ -315,7 +316,7 @@ fn failing_check_prints_its_fix_in_text_mode() {
     assert!(stdout.contains("policy.json:2:"), "{stdout}");
     assert!(stdout.contains("fix: fix the file"), "{stdout}");
     assert!(
-        stdout.ends_with("16 checks: 15 passed, 1 failed\n"),
+        stdout.ends_with("17 checks: 16 passed, 1 failed\n"),
         "{stdout}"
     );
 }

@@ -845,8 +845,16 @@ fn real_claude_code_in_the_managed_sandbox() {
     );
     let (_, keys) = &results[3];
     assert!(keys.is_error, "the signing key is not readable: {keys:?}");
-    let key_files: Vec<_> = std::fs::read_dir(data.join("keys")).unwrap().collect();
-    assert_eq!(key_files.len(), 1);
+    // The signing key and the spool's MAC key, both still there and unread.
+    let key_files: Vec<_> = std::fs::read_dir(data.join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        key_files.iter().filter(|n| n.ends_with(".ed25519")).count(),
+        1,
+        "{key_files:?}"
+    );
     let (_, control) = &results[4];
     assert!(
         !control.is_error && control.text.contains("ok"),

@@ -26,6 +26,7 @@ mod selfprot;
 mod payload_shape;
 // Concurrency, kill -9, and a ledger that cannot be written.
 mod robustness;
+
 // Export batches, cursors and the receiver's check.
 mod export;
 // Shipping over HTTP to a collector on loopback.
@@ -38,3 +39,7 @@ mod retention;
 mod git_provenance;
 // Edited, deleted, inserted and swapped records.
 mod tamper;
+// The hook's path to the ledger under fault injection: held locks, a huge or forged spool,
+// a changed -shm, FIFO transcripts, a lost signing key, 64 writers. Named to sort last: libtest
+// starts tests in name order, and its load tests would starve the policy tests' 20 ms budgets.
+mod under_faults;

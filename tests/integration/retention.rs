@@ -197,10 +197,9 @@ fn verify_catches_a_checkpoint_signed_with_another_key() {
     let keys = home.home().join("keys");
     let key_file = std::fs::read_dir(&keys)
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "ed25519"))
+        .unwrap();
     std::fs::write(&key_file, "11".repeat(32)).unwrap();
     assert!(home.run(&["checkpoint"]).status.success());
     let (code, report) = home.verify_json();

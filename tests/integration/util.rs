@@ -33,8 +33,26 @@ impl Home {
         self.home().join("ledger.db")
     }
 
+    /// The spool directory: one file per spooling process.
     pub fn spool(&self) -> PathBuf {
+        self.home().join("ledger.spool.d")
+    }
+
+    /// The single spool file of versions before the spool directory, still merged.
+    pub fn legacy_spool(&self) -> PathBuf {
         self.home().join("ledger.spool")
+    }
+
+    /// Everything waiting in the spool directory, as text (files in name order).
+    pub fn spool_text(&self) -> String {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.spool())
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+            .iter()
+            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned())
+            .collect()
     }
 
     pub fn command(&self) -> Command {
