@@ -14,10 +14,11 @@ hookledger: a policy gate and tamper-evident ledger for Claude Code hooks.
 
 pub mod cli;
 pub mod config;
-pub mod export;
 pub mod git;
 pub mod hook;
-pub mod ledger;
-pub mod output;
-pub mod policy;
 pub mod report;
+
+// The library crates, under the names the CLI's modules have always used.
+pub use hookledger_ledger as ledger;
+pub use hookledger_ledger::{export, output};
+pub use hookledger_policy as policy;

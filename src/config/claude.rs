@@ -15,14 +15,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// The registration snippet; `@HOOKLEDGER_BIN@` stands for the binary's absolute path.
+pub use hookledger_policy::places::{
+    DROP_IN_DIR, LOCAL_SETTINGS_FILE, MANAGED_SETTINGS_FILE, Platform, SETTINGS_FILE,
+};
+
 pub const SETTINGS_SNIPPET: &str = include_str!("../../hooks/claude-settings.json");
 const BIN_PLACEHOLDER: &str = "@HOOKLEDGER_BIN@";
 
-pub const SETTINGS_FILE: &str = "settings.json";
-pub const LOCAL_SETTINGS_FILE: &str = "settings.local.json";
-pub const MANAGED_SETTINGS_FILE: &str = "managed-settings.json";
-/// Claude Code ≥ 2.1.83 merges `*.json` here, alphabetically, over `managed-settings.json`.
-pub const DROP_IN_DIR: &str = "managed-settings.d";
 /// In the middle of the conventional `00-`…`99-` range: fragments an organisation names later
 /// win scalar keys such as `allowManagedHooksOnly`, which is what an administrator expects.
 pub const DROP_IN_FILE: &str = "50-hookledger.json";
@@ -55,44 +54,6 @@ impl Scope {
             Scope::Project => "project",
             Scope::User => "user",
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
-    Linux,
-    MacOs,
-    Windows,
-}
-
-impl Platform {
-    pub fn current() -> Self {
-        if cfg!(target_os = "macos") {
-            Platform::MacOs
-        } else if cfg!(windows) {
-            Platform::Windows
-        } else {
-            Platform::Linux
-        }
-    }
-
-    /// Where Claude Code reads file-based managed settings (hooks reference §4.3).
-    pub fn managed_settings_dir(self, root: Option<&Path>) -> PathBuf {
-        let system = match self {
-            Platform::Linux => PathBuf::from("/etc/claude-code"),
-            Platform::MacOs => PathBuf::from("/Library/Application Support/ClaudeCode"),
-            Platform::Windows => std::env::var_os("ProgramFiles")
-                .filter(|_| root.is_none())
-                .map_or_else(|| PathBuf::from(r"C:\Program Files"), PathBuf::from)
-                .join("ClaudeCode"),
-        };
-        super::rooted(root, &system)
-    }
-
-    /// The reference documents `managed-settings.d/` for macOS and Linux; on Windows only
-    /// `managed-settings.json` is documented, so hookledger merges into that file there.
-    pub fn documents_drop_ins(self) -> bool {
-        self != Platform::Windows
     }
 }
 

@@ -9,12 +9,13 @@ it the platform data dir from `directories` is used (`~/.local/share/hookledger`
 
 pub mod claude;
 pub mod install;
-pub mod protected;
+pub use hookledger_policy::protected;
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-pub const HOME_ENV: &str = "HOOKLEDGER_HOME";
-pub const LEDGER_FILE: &str = "ledger.db";
+pub use hookledger_ledger::host::{host_name, os_user};
+pub use hookledger_ledger::{HOME_ENV, LEDGER_FILE};
+pub use hookledger_policy::places::{claude_config_dir, rooted, user_home};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -52,57 +53,6 @@ pub fn ledger_path(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
         Some(path) => Ok(path.to_owned()),
         None => Ok(Paths::from_env()?.ledger()),
     }
-}
-
-pub fn host_name() -> String {
-    gethostname::gethostname().to_string_lossy().into_owned()
-}
-
-pub fn os_user() -> Option<String> {
-    ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
-        .or_else(unix_user_name)
-}
-
-#[cfg(unix)]
-fn unix_user_name() -> Option<String> {
-    // Hook processes may run with a scrubbed environment; fall back to the uid.
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .ok()
-        .map(|m| format!("uid:{}", m.uid()))
-}
-
-#[cfg(not(unix))]
-fn unix_user_name() -> Option<String> {
-    None
-}
-
-/// The user's home directory, for `~` in paths.
-pub fn user_home() -> Option<PathBuf> {
-    directories::BaseDirs::new().map(|d| d.home_dir().to_owned())
-}
-
-/// Claude Code's own directory: `$CLAUDE_CONFIG_DIR`, else `~/.claude`.
-pub fn claude_config_dir() -> Option<PathBuf> {
-    std::env::var_os("CLAUDE_CONFIG_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| user_home().map(|h| h.join(".claude")))
-}
-
-/// `path` re-anchored under `root` when one is given: `/etc/x` under `/tmp/r` is `/tmp/r/etc/x`.
-/// Installs into a staged or test root use this for every system path.
-pub fn rooted(root: Option<&Path>, path: &Path) -> PathBuf {
-    let Some(root) = root else {
-        return path.to_owned();
-    };
-    let relative: PathBuf = path
-        .components()
-        .filter(|c| !matches!(c, Component::Prefix(_) | Component::RootDir))
-        .collect();
-    root.join(relative)
 }
 
 /// Directories (a `PATH`-style list) that `doctor` and `install` treat as temporary, instead of

@@ -16,8 +16,7 @@ use serde::Serialize;
 
 use super::repo::{GitError, Repo};
 
-pub const HOOKS: [&str; 4] = ["pre-commit", "commit-msg", "post-commit", "post-rewrite"];
-pub const CHAINED_SUFFIX: &str = ".hookledger-chained";
+pub use hookledger_policy::repo::{CHAINED_SUFFIX, HOOKS};
 const BLOCK_START: &str = "# >>> hookledger git provenance (hookledger git install) >>>";
 const BLOCK_END: &str = "# <<< hookledger git provenance <<<";
 

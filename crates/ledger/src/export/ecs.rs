@@ -1,0 +1,197 @@
+//! The `ecs` export format: Elastic Common Schema field names where they fit (`event.*`,
+//! `host.*`, `user.*`, `file.*`, `process.*`, `rule.*`, `gen_ai.*`), everything else under the
+//! `hookledger` namespace, which also carries the chain fields and the exact payload
+//! (`schema/export-ecs.schema.json`).
+
+use serde_json::{Map, Value, json};
+
+use super::Context;
+use super::RecordRef;
+use super::mapped::{self, RecordView};
+
+pub const FORMAT: &str = "hookledger-ecs/1";
+/// The ECS version the field names follow.
+pub const ECS_VERSION: &str = "9.2.0";
+
+pub fn write_line(ledger_id: &str, record: &RecordRef<'_>, context: &Context, line: &mut Vec<u8>) {
+    let payload = mapped::parse_payload(record);
+    let view = RecordView::of(ledger_id, record, &payload);
+    let derived = derive(&view, Some(context));
+    mapped::write_line(derived, &["hookledger"], FORMAT, ledger_id, record, line);
+}
+
+/// `event.category` and `event.type` (ECS allowed values) for a record kind.
+fn classify(view: &RecordView<'_>) -> (&'static str, Vec<&'static str>) {
+    let verdict = match view.verdict() {
+        Some("deny") => Some("denied"),
+        Some("allow") => Some("allowed"),
+        _ => None,
+    };
+    let with_verdict = |base: &'static str| {
+        let mut types = vec![base];
+        types.extend(verdict);
+        types
+    };
+    match view.kind {
+        "session-start" => ("session", vec!["start"]),
+        "session-end" => ("session", vec!["end"]),
+        "prompt" => ("api", with_verdict("info")),
+        "edit" if view.str("change") == Some("create") => ("file", vec!["creation"]),
+        "edit" => ("file", vec!["change"]),
+        "tool-call" | "permission-request" if view.str("tool") == Some("Bash") => {
+            ("process", with_verdict("start"))
+        }
+        "tool-call" | "permission-request" if view.path().is_some() => (
+            "file",
+            with_verdict(if view.access() == Some("write") {
+                "change"
+            } else {
+                "access"
+            }),
+        ),
+        "tool-call" | "permission-request" => ("api", with_verdict("info")),
+        "permission-denied" => ("iam", vec!["denied"]),
+        "tool-result" | "tool-failure" => ("process", vec!["info"]),
+        "hook-error" | "spool-damage" => ("host", vec!["error"]),
+        "genesis" => ("configuration", vec!["creation"]),
+        "checkpoint" | "prune" => ("configuration", vec!["info"]),
+        "commit" => ("configuration", vec!["change"]),
+        _ => ("process", vec!["info"]),
+    }
+}
+
+fn outcome(view: &RecordView<'_>) -> &'static str {
+    match (view.kind, view.verdict()) {
+        (_, Some("deny")) if view.enforced() => "failure",
+        (_, Some("allow" | "deny")) => "success",
+        ("tool-failure" | "hook-error" | "spool-damage" | "permission-denied", _) => "failure",
+        ("tool-result" | "edit" | "checkpoint" | "genesis" | "commit", _) => "success",
+        _ => "unknown",
+    }
+}
+
+/// The ECS fields of a record. Without `context`, host and user are left out (a receiver
+/// checking a line derives only what the payload proves).
+pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, Value> {
+    let (category, types) = classify(view);
+    let mut event = Map::new();
+    event.insert("kind".into(), json!("event"));
+    event.insert("category".into(), json!([category]));
+    event.insert("type".into(), json!(types));
+    event.insert("action".into(), json!(view.kind));
+    event.insert("outcome".into(), json!(outcome(view)));
+    event.insert("sequence".into(), json!(view.seq));
+    event.insert("hash".into(), json!(crate::frame::to_hex(view.hash)));
+    event.insert(
+        "id".into(),
+        json!(format!("{}-{}", view.ledger_id, view.seq)),
+    );
+    event.insert("module".into(), json!("hookledger"));
+    event.insert("dataset".into(), json!("hookledger.ledger"));
+    event.insert("provider".into(), json!("claude-code"));
+    event.insert("created".into(), json!(super::rfc3339(view.ts_ns)));
+    if let Some(reason) = view.decision().and_then(|d| d.get("reason")) {
+        event.insert("reason".into(), reason.clone());
+    }
+
+    let mut out = Map::new();
+    out.insert("@timestamp".into(), json!(super::rfc3339(view.ts_ns)));
+    out.insert("ecs".into(), json!({ "version": ECS_VERSION }));
+    out.insert("message".into(), json!(message(view)));
+    out.insert("event".into(), Value::Object(event));
+    let (host, user) = mapped::context_fields(context);
+    if let Some(host) = host {
+        out.insert("host".into(), json!({ "name": host, "hostname": host }));
+    }
+    if let Some(user) = user {
+        out.insert("user".into(), json!({ "name": user }));
+    }
+    if let Some(path) = view.path() {
+        let (name, directory, extension) = mapped::split_path(path);
+        let mut file = Map::new();
+        file.insert("path".into(), json!(path));
+        insert_some(&mut file, "name", name);
+        insert_some(&mut file, "directory", directory);
+        insert_some(&mut file, "extension", extension);
+        out.insert("file".into(), Value::Object(file));
+    }
+    if let Some(command) = view.command() {
+        out.insert(
+            "process".into(),
+            json!({ "command_line": command, "name": "bash" }),
+        );
+    }
+    if let Some(decision) = view.decision() {
+        let mut rule = Map::new();
+        for (from, to) in [
+            ("rule", "name"),
+            ("layer", "ruleset"),
+            ("reason", "description"),
+            ("pattern", "reference"),
+        ] {
+            if let Some(value) = decision.get(from) {
+                rule.insert(to.into(), value.clone());
+            }
+        }
+        out.insert("rule".into(), Value::Object(rule));
+    }
+    let gen_ai = gen_ai(view);
+    if !gen_ai.is_empty() {
+        out.insert("gen_ai".into(), Value::Object(gen_ai));
+    }
+    out
+}
+
+fn gen_ai(view: &RecordView<'_>) -> Map<String, Value> {
+    let mut gen_ai = Map::new();
+    if let Some(model) = view.model() {
+        gen_ai.insert("response".into(), json!({ "model": model }));
+        gen_ai.insert("provider".into(), json!({ "name": "anthropic" }));
+    }
+    if let Some(tool) = view.str("tool") {
+        let mut call = Map::new();
+        insert_some(&mut call, "id", view.str("tool_use_id"));
+        gen_ai.insert("tool".into(), json!({ "name": tool, "call": call }));
+        gen_ai.insert("operation".into(), json!({ "name": "execute_tool" }));
+    } else if view.kind == "prompt" {
+        gen_ai.insert("operation".into(), json!({ "name": "chat" }));
+    }
+    if let Some(session) = view.str("session_id") {
+        gen_ai.insert("conversation".into(), json!({ "id": session }));
+    }
+    if let Some(agent) = view.agent_id() {
+        let mut object = Map::new();
+        object.insert("id".into(), json!(agent));
+        if let Some(kind) = view.payload.get("agent").and_then(|a| a.get("type")) {
+            object.insert("name".into(), kind.clone());
+        }
+        gen_ai.insert("agent".into(), Value::Object(object));
+    }
+    gen_ai
+}
+
+fn insert_some(map: &mut Map<String, Value>, key: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        map.insert(key.into(), json!(value));
+    }
+}
+
+/// One line for a person scanning the SIEM: what happened, and the rule if one refused it.
+pub fn message(view: &RecordView<'_>) -> String {
+    let mut text = view.kind.to_owned();
+    if let Some(tool) = view.str("tool") {
+        text.push(' ');
+        text.push_str(tool);
+    }
+    if let Some(path) = view.path() {
+        text.push(' ');
+        text.push_str(path);
+    } else if let Some(command) = view.command() {
+        text.push_str(": ");
+        text.extend(command.chars().take(120));
+    }
+    if let (Some(verdict @ ("deny" | "ask")), Some(rule)) = (view.verdict(), view.rule()) {
+        text.push_str(&format!(" ({verdict}: {rule})"));
+    }
+    text
+}

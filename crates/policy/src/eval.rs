@@ -1,0 +1,1256 @@
+/*!
+Evaluating a tool call or a prompt against the effective policy.
+
+Every layer is consulted and the strictest verdict wins (deny > ask > allow). A lower layer can
+therefore only add restrictions. Built-in self-protection is consulted first and cannot be
+switched off by any layer.
+*/
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::dlp::{self, Finding};
+use super::file::{self, Enforcement, LoadedLayer, OnError, PromptStore, SecretsAction};
+use super::paths;
+use super::protect::{self, Protection, Relation};
+use super::{Action, Decision, Layer, rules};
+
+/// Whether a tool would read or change what a path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    Read,
+    Write,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    pub path: PathBuf,
+    pub access: Access,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<PathBuf>,
+    /// A search root (Glob/Grep/LS): the tool reads what is under it, existing or not.
+    #[serde(skip)]
+    pub search_root: bool,
+    /// The whole tree under the path is read or written (`grep -r`, `rm -r`), or the operation
+    /// acts on the entry with everything under it (`mv`, `chmod`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub recursive: bool,
+    /// Where the name's final symlink sits, when it has one: `rm`/`mv` act on the link.
+    #[serde(skip)]
+    pub link: Option<PathBuf>,
+    /// A write hookledger already judged (`git config` of a known harmless key, an edit whose
+    /// resulting git configuration was compared): the git-configuration-file rule is skipped.
+    #[serde(skip)]
+    pub vetted: bool,
+    /// What a link being created points to: written as far as self-protection is concerned,
+    /// read as far as path rules are.
+    #[serde(skip)]
+    pub link_target: bool,
+}
+
+impl Target {
+    /// A target with nothing but its path, access and repository.
+    pub fn plain(path: PathBuf, access: Access, repository: Option<PathBuf>) -> Target {
+        Target {
+            path,
+            access,
+            repository,
+            search_root: false,
+            recursive: false,
+            link: None,
+            vetted: false,
+            link_target: false,
+        }
+    }
+}
+
+/// The policy in force for one hook process.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub layers: Vec<LoadedLayer>,
+    home: Option<PathBuf>,
+    /// Resolved lazily: only a tool call that names a path pays for it.
+    protection: Protection,
+    /// Effective remote URLs per repository root, looked up once per hook process.
+    remotes: std::cell::RefCell<std::collections::HashMap<PathBuf, Vec<String>>>,
+}
+
+impl Policy {
+    pub fn new(layers: Vec<LoadedLayer>, hookledger_home: &Path) -> Policy {
+        let cx = protect::Context::from_env(hookledger_home, crate::places::user_home());
+        Policy::with_context(layers, cx)
+    }
+
+    /// A policy whose protected set is given explicitly (tests, tools that inspect another
+    /// user's setup) instead of read from this process's environment.
+    pub fn with_context(layers: Vec<LoadedLayer>, cx: protect::Context) -> Policy {
+        Policy {
+            layers,
+            home: cx.home.clone(),
+            protection: Protection::new(cx),
+            remotes: Default::default(),
+        }
+    }
+
+    /// What self-protection does with writes to a project's skills, commands and agents.
+    pub fn project_extensions(&self) -> Action {
+        match self.strictest(|f| f.project_extensions, file::ProjectExtensions::Deny) {
+            file::ProjectExtensions::Ask => Action::Ask,
+            file::ProjectExtensions::Deny => Action::Deny,
+        }
+    }
+
+    pub fn is_configured(&self) -> bool {
+        !self.layers.is_empty()
+    }
+
+    fn strictest<T: Ord + Copy>(
+        &self,
+        pick: impl Fn(&file::PolicyFile) -> Option<T>,
+        default: T,
+    ) -> T {
+        self.layers
+            .iter()
+            .filter_map(|l| pick(&l.file))
+            .max()
+            .unwrap_or(default)
+    }
+
+    pub fn enforcement(&self) -> Enforcement {
+        self.strictest(|f| f.enforcement, Enforcement::Enforce)
+    }
+
+    pub fn unanalyzable(&self) -> Action {
+        self.strictest(|f| f.unanalyzable, Action::Ask)
+    }
+
+    pub fn prompt_store(&self) -> PromptStore {
+        self.strictest(
+            |f| f.prompts.as_ref().and_then(|p| p.store),
+            PromptStore::Full,
+        )
+    }
+
+    pub fn prompt_secrets(&self) -> SecretsAction {
+        self.strictest(
+            |f| f.prompts.as_ref().and_then(|p| p.secrets),
+            SecretsAction::Allow,
+        )
+    }
+
+    /// The settings in force after combining the layers, and each layer's lists.
+    pub fn effective_summary(&self) -> Value {
+        let lists: Vec<Value> = self
+            .layers
+            .iter()
+            .map(|l| {
+                let f = &l.file;
+                serde_json::json!({
+                    "layer": l.layer,
+                    "repositories": f.repositories.as_ref().map(|r| serde_json::json!({"allow": r.allow, "deny": r.deny, "otherwise": r.otherwise})),
+                    "paths": f.paths.as_ref().map(|p| serde_json::json!({"deny_read": p.deny_read, "ask_read": p.ask_read, "deny_write": p.deny_write, "ask_write": p.ask_write,
+                        "outside_repository": p.outside_repository.as_ref().map(|o| serde_json::json!({"read": o.read, "write": o.write}))})),
+                    "tools": f.tools.as_ref().map(|t| serde_json::json!({"deny": t.deny, "ask": t.ask})),
+                })
+            })
+            .collect();
+        let git_policy = super::git::GitPolicy::from_layers(&self.layers);
+        let git = serde_json::json!({
+            "require_ledger_valid": git_policy.require_ledger_valid,
+            "allowed_models": git_policy.allowed_models.iter().map(|(layer, models)| serde_json::json!({"layer": layer, "models": models})).collect::<Vec<_>>(),
+            "review_required": git_policy.review_required.iter().map(|(_, p)| p).collect::<Vec<_>>(),
+            "review_trailer": git_policy.review_trailer,
+            "trailers": git_policy.trailers,
+        });
+        serde_json::json!({
+            "configured": self.is_configured(),
+            "enforcement": format!("{:?}", self.enforcement()).to_lowercase(),
+            "on_error": format!("{:?}", Policy::on_error_of(&self.layers)).to_lowercase(),
+            "unanalyzable": self.unanalyzable(),
+            "prompts": {"store": self.prompt_store(), "secrets": format!("{:?}", self.prompt_secrets()).to_lowercase()},
+            "content_secrets": self.strictest(|f| f.content_secrets, Action::Allow),
+            "self_protection": self.protection.listing(),
+            "project_extensions": self.project_extensions(),
+            "git": git,
+            "layers": lists,
+        })
+    }
+
+    /// What a gating hook does when it cannot decide. Deny unless every layer that says
+    /// anything says allow.
+    pub fn on_error_of(layers: &[LoadedLayer]) -> OnError {
+        layers
+            .iter()
+            .filter_map(|l| l.file.on_error)
+            .max()
+            .unwrap_or(OnError::Deny)
+    }
+
+    fn decision(
+        &self,
+        action: Action,
+        rule: &'static str,
+        layer: Layer,
+        pattern: Option<String>,
+        reason: String,
+    ) -> Decision {
+        let enforced = self.enforcement() == Enforcement::Enforce || layer == Layer::BuiltIn;
+        Decision {
+            action,
+            rule,
+            layer,
+            pattern,
+            reason,
+            enforced,
+        }
+    }
+
+    /// The decision for a tool call.
+    pub fn evaluate_tool(
+        &self,
+        tool: &str,
+        input: &Map<String, Value>,
+        cwd: &Path,
+    ) -> (Decision, Vec<Target>) {
+        let extracted = extract_targets(tool, input, cwd, self.home.as_deref());
+        let mut decisions: Vec<Decision> = Vec::new();
+        for why in &extracted.refusals {
+            decisions.push(self.decision(
+                Action::Deny,
+                rules::SELF_PROTECTION,
+                Layer::BuiltIn,
+                None,
+                why.clone(),
+            ));
+        }
+        for target in &extracted.targets {
+            decisions.extend(self.self_protection(tool, input, target, cwd));
+            if self.is_configured() {
+                decisions.extend(self.path_rules(target));
+                if let Some(root) = &target.repository {
+                    decisions.extend(self.repository_rules(root));
+                }
+            }
+        }
+        if tool == "Glob" {
+            decisions.extend(self.glob_into_keys(input, cwd));
+        }
+        if !extracted.unanalyzable.is_empty() {
+            let mut why = extracted.unanalyzable[..extracted.unanalyzable.len().min(2)].join("; ");
+            if extracted.unanalyzable.len() > 2 {
+                why.push_str(&format!(" (and {} more)", extracted.unanalyzable.len() - 2));
+            }
+            if let Some(named) =
+                self.names_protected(&extracted.command, extracted.opaque_beyond_reads)
+            {
+                decisions.push(self.decision(
+                    Action::Deny,
+                    rules::SELF_PROTECTION,
+                    Layer::BuiltIn,
+                    None,
+                    format!(
+                        "hookledger cannot tell what this command does ({why}), and it names {named}, which self-protection covers; run it without the part hookledger cannot follow"
+                    ),
+                ));
+            }
+            if self.is_configured() {
+                decisions.push(self.decision(
+                    self.unanalyzable(),
+                    rules::UNANALYZABLE,
+                    self.layer_setting(|f| f.unanalyzable.is_some()),
+                    None,
+                    format!(
+                        "hookledger cannot tell what this command does to files: {why}; the policy's `unanalyzable` setting decides"
+                    ),
+                ));
+            }
+        }
+        if self.is_configured() {
+            for remote in &extracted.remotes {
+                decisions.extend(self.remote_rules(remote));
+            }
+            decisions.extend(self.tool_rules(tool));
+            decisions.extend(self.content_rules(tool, input));
+        }
+        let targets = extracted.targets;
+        // Decisions were collected most specific first (self-protection, path patterns, then
+        // the generic outside-repository rule, tools, content): report the first strictest.
+        let strictest = decisions.iter().map(|d| d.action).max();
+        let decision = decisions
+            .into_iter()
+            .find(|d| Some(d.action) == strictest)
+            .unwrap_or_else(|| self.nothing_matched());
+        (decision, targets)
+    }
+
+    /// For a command hookledger cannot fully follow: the protected thing its text names, if
+    /// any. The OS sandbox is the first line against what no parser can see; this catches the
+    /// plain attempts (`$(which hookledger) uninstall`, `eval "rm -rf .cl""aude"`) even with no
+    /// policy and under `enforcement: audit`. When only reads are unknown, only the names of
+    /// what may not be read count.
+    fn names_protected(&self, command: &str, beyond_reads: bool) -> Option<String> {
+        if command.is_empty() {
+            return None;
+        }
+        let lower = command.to_ascii_lowercase();
+        // What may not even be read: the keys, wherever the ledger directory is.
+        let mut names: Vec<String> = vec![
+            ".ed25519".into(),
+            "hookledger/keys".into(),
+            "share/hookledger".into(),
+        ];
+        let cx = self.protection.context();
+        let ledger = cx.hookledger_home.to_string_lossy().to_ascii_lowercase();
+        if ledger.len() > 1 {
+            names.push(ledger);
+        }
+        if beyond_reads {
+            names.extend(
+                [
+                    "hookledger",
+                    ".claude",
+                    "claude-code",
+                    "claudecode",
+                    "claude_config_dir",
+                    "settings.json",
+                    "settings.local.json",
+                    "hookspath",
+                    "git_config",
+                    "husky",
+                    ".git/hooks",
+                    ".git/config",
+                    ".gitconfig",
+                    "git/config",
+                    "shell-snapshots",
+                    "dev-mods",
+                ]
+                .map(String::from),
+            );
+            if let Some(name) = cx.binary.as_deref().and_then(Path::file_name) {
+                names.push(name.to_string_lossy().to_ascii_lowercase());
+            }
+        }
+        names
+            .into_iter()
+            .find(|n| lower.contains(n.as_str()))
+            .map(|n| format!("`{n}`"))
+    }
+
+    /// A Glob whose root is above the signing keys and whose pattern reaches them lists them.
+    fn glob_into_keys(&self, input: &Map<String, Value>, cwd: &Path) -> Option<Decision> {
+        let pattern = input.get("pattern").and_then(Value::as_str)?;
+        let base = input.get("path").and_then(Value::as_str).unwrap_or(".");
+        let root = paths::resolve(base, cwd, self.home.as_deref());
+        let keys = paths::resolve(
+            &self
+                .protection
+                .context()
+                .hookledger_home
+                .join("keys")
+                .to_string_lossy(),
+            Path::new("/"),
+            self.home.as_deref(),
+        );
+        let rel_keys = keys.strip_prefix(&root).ok()?;
+        let mut names: Vec<String> = std::fs::read_dir(&keys)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.push("x.ed25519".into());
+        let pattern = pattern.trim_start_matches("./");
+        let pattern = paths::expand_home(pattern, self.home.as_deref())
+            .or_else(|| {
+                Path::new(pattern)
+                    .is_absolute()
+                    .then(|| PathBuf::from(pattern))
+            })
+            .and_then(|p| {
+                p.strip_prefix(&root)
+                    .ok()
+                    .map(|r| r.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| pattern.to_owned());
+        let reaches = names.iter().any(|n| {
+            let rel = rel_keys.join(n);
+            fast_glob::glob_match(&pattern, rel.to_string_lossy().as_ref())
+        });
+        reaches.then(|| {
+            self.decision(
+                Action::Deny,
+                rules::SELF_PROTECTION,
+                Layer::BuiltIn,
+                Some(keys.display().to_string()),
+                format!(
+                    "the glob {pattern:?} from {} reaches {} ({}); no tool may read them: {}",
+                    root.display(),
+                    protect::Subject::SigningKeys.what(),
+                    keys.display(),
+                    protect::Subject::SigningKeys.why()
+                ),
+            )
+        })
+    }
+
+    fn nothing_matched(&self) -> Decision {
+        if self.is_configured() {
+            Decision {
+                action: Action::Allow,
+                rule: rules::NO_MATCH,
+                layer: Layer::BuiltIn,
+                pattern: None,
+                reason: "no rule matched".into(),
+                enforced: true,
+            }
+        } else {
+            Decision::no_policy()
+        }
+    }
+
+    /// Prompt DLP. Returns the decision and the findings (kinds and ranges, never text).
+    pub fn evaluate_prompt(&self, prompt: &str, cwd: &Path) -> (Decision, Vec<Finding>) {
+        if !self.is_configured() {
+            return (Decision::no_policy(), Vec::new());
+        }
+        let findings = dlp::scan(prompt);
+        let repository = crate::repo::repository_root(cwd);
+        if let Some(mut refusal) = repository.and_then(|root| self.repository_rules(&root)) {
+            refusal.reason = format!(
+                "{}; the session works in a repository this policy does not allow, so its prompts are blocked",
+                refusal.reason
+            );
+            return (refusal, findings);
+        }
+        let decision = match (findings.first(), self.prompt_secrets()) {
+            (Some(first), SecretsAction::Block) => self.decision(
+                Action::Deny,
+                rules::PROMPT_SECRET,
+                self.layer_setting(|f| f.prompts.as_ref().and_then(|p| p.secrets) == Some(SecretsAction::Block)),
+                None,
+                format!(
+                    "the prompt contains {}; remove it and send the prompt again (it was not sent to the model)",
+                    first.kind.label()
+                ),
+            ),
+            _ => self.nothing_matched(),
+        };
+        (decision, findings)
+    }
+
+    /// The first layer whose file satisfies `has`, for attributing a setting.
+    fn layer_setting(&self, has: impl Fn(&file::PolicyFile) -> bool) -> Layer {
+        self.layers
+            .iter()
+            .find(|l| has(&l.file))
+            .map_or(Layer::BuiltIn, |l| l.layer)
+    }
+
+    /// Built in and always on: hookledger's own files, Claude Code's settings and extensions,
+    /// git hooks and what switches them.
+    fn self_protection(
+        &self,
+        tool: &str,
+        input: &Map<String, Value>,
+        target: &Target,
+        cwd: &Path,
+    ) -> Option<Decision> {
+        // Grep reads the content of every file under its path.
+        let grep;
+        let target = if tool == "Grep" {
+            grep = Target {
+                recursive: true,
+                ..target.clone()
+            };
+            &grep
+        } else {
+            target
+        };
+        // Whether the file is git configuration is only asked when the edit changes what
+        // would decide hooks there: reading the configuration files costs more than the edit.
+        if target.access == Access::Write
+            && target.vetted
+            && matches!(tool, "Edit" | "Write" | "MultiEdit")
+            && edit_changes_hook_settings(tool, input, &target.path)
+            && self
+                .protection
+                .is_git_config_file(&target.path, target.repository.as_deref(), cwd)
+        {
+            return Some(self.decision(
+                Action::Deny,
+                rules::SELF_PROTECTION,
+                Layer::BuiltIn,
+                Some(target.path.display().to_string()),
+                format!(
+                    "{} is a git configuration file and this {tool} changes `core.hooksPath` or an include, which decide which git hooks run; hookledger's commit-time provenance runs from them",
+                    target.path.display()
+                ),
+            ));
+        }
+        let hit = self
+            .protection
+            .check(target, cwd, self.project_extensions())?;
+        let t = target.path.display();
+        let what = hit.subject.what();
+        let at = hit.at.display();
+        let why = hit.subject.why();
+        let verb = if target.access == Access::Read {
+            "read"
+        } else {
+            "change"
+        };
+        let mut reason = match hit.relation {
+            _ if target.link_target => format!(
+                "a link to {t} would be a new name for {what} ({at}) that later writes go through; no tool may make one: {why}"
+            ),
+            Relation::Inside if hit.at == target.path => {
+                format!("{t} is {what}; no tool may {verb} it: {why}")
+            }
+            Relation::Inside if target.link.as_ref() == Some(&hit.at) => format!(
+                "{} is {what} (a symlink to {t}); no tool may {verb} it: {why}",
+                hit.at.display()
+            ),
+            Relation::Inside => {
+                format!("{t} is inside {what} ({at}); no tool may {verb} it: {why}")
+            }
+            Relation::Contains if hit.at == target.path => {
+                format!("{t} is {what}; no tool may delete, move or re-permission it: {why}")
+            }
+            Relation::Contains if target.access == Access::Read => {
+                format!("{t} contains {what} ({at}); no tool may read or copy them: {why}")
+            }
+            Relation::Contains => format!(
+                "{t} contains {what} ({at}); an operation on the whole of it (deleting, moving, changing permissions, mounting) is one on them, which no tool may do: {why}"
+            ),
+            Relation::SameFile => format!(
+                "{t} is the same file as {what} ({at}: a hard link or a mount); no tool may {verb} it: {why}"
+            ),
+        };
+        if let protect::Subject::ProjectExtension(name @ ("skills" | "commands" | "agents")) =
+            hit.subject
+        {
+            reason.push_str(&if hit.action == Action::Ask {
+                format!(
+                    "; the policy lets a person allow it (`project_extensions: ask`), so confirm this write to `{name}`"
+                )
+            } else {
+                "; a policy can have these asked about instead (`project_extensions: ask`)"
+                    .to_owned()
+            });
+        }
+        Some(self.decision(
+            hit.action,
+            rules::SELF_PROTECTION,
+            Layer::BuiltIn,
+            Some(hit.at.display().to_string()),
+            reason,
+        ))
+    }
+
+    fn path_rules(&self, target: &Target) -> Vec<Decision> {
+        let as_read;
+        let target = if target.link_target {
+            as_read = Target {
+                access: Access::Read,
+                recursive: false,
+                search_root: false,
+                ..target.clone()
+            };
+            &as_read
+        } else {
+            target
+        };
+        let forms = PathForms::new(target, self.home.as_deref());
+        // A search rooted at a directory reads what is inside it: a rule that covers every
+        // child (`~/.ssh/**`) covers the search. Rules for some children only (`**/.env`) do
+        // not, or every repository-wide grep would be refused.
+        let child = (target.search_root || target.path.is_dir()).then(|| {
+            let probe = Target {
+                path: target.path.join(DIRECTORY_PROBE),
+                ..target.clone()
+            };
+            PathForms::new(&probe, self.home.as_deref())
+        });
+        let mut out = Vec::new();
+        for layer in &self.layers {
+            let Some(rules_) = &layer.file.paths else {
+                continue;
+            };
+            let check = |list: &[String], action: Action, rule: &'static str, verb: &str| {
+                first_match(list, &forms)
+                    .or_else(|| child.as_ref().and_then(|c| first_match(list, c)))
+                    .or_else(|| {
+                        target
+                            .recursive
+                            .then(|| rooted_inside(list, target, self.home.as_deref()))
+                            .flatten()
+                    })
+                    .map(|pattern| {
+                        self.decision(
+                            action,
+                            rule,
+                            layer.layer,
+                            Some(pattern.clone()),
+                            format!(
+                                "{} matches {} policy pattern {pattern:?}: {verb}",
+                                target.path.display(),
+                                layer_name(layer.layer)
+                            ),
+                        )
+                    })
+            };
+            // A path denied for reading is denied for writing too.
+            out.extend(check(
+                &rules_.deny_read,
+                Action::Deny,
+                rules::PATH_DENY_READ,
+                "it may not be read or written",
+            ));
+            out.extend(check(
+                &rules_.ask_read,
+                Action::Ask,
+                rules::PATH_ASK_READ,
+                "reading it needs confirmation",
+            ));
+            if target.access == Access::Write {
+                out.extend(check(
+                    &rules_.deny_write,
+                    Action::Deny,
+                    rules::PATH_DENY_WRITE,
+                    "it may not be written",
+                ));
+                out.extend(check(
+                    &rules_.ask_write,
+                    Action::Ask,
+                    rules::PATH_ASK_WRITE,
+                    "writing it needs confirmation",
+                ));
+            }
+            if target.repository.is_none() {
+                let outside = rules_.outside_repository.as_ref();
+                let (setting, rule) = match target.access {
+                    Access::Read => (outside.and_then(|o| o.read), rules::OUTSIDE_REPOSITORY_READ),
+                    Access::Write => (
+                        outside.and_then(|o| o.write),
+                        rules::OUTSIDE_REPOSITORY_WRITE,
+                    ),
+                };
+                if let Some(action) = setting.filter(|a| *a != Action::Allow) {
+                    out.push(self.decision(action, rule, layer.layer, None, format!(
+                        "{} is outside every repository; the {} policy says {:?} for {:?} there",
+                        target.path.display(),
+                        layer_name(layer.layer),
+                        action,
+                        target.access
+                    )));
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether any layer has repository rules (an allowlist or denylist).
+    pub fn has_repository_rules(&self) -> bool {
+        self.layers.iter().any(|l| l.file.repositories.is_some())
+    }
+
+    /// The allowlist's verdict on a repository known by its normalized remotes and root, as
+    /// recorded earlier (no git is run): `None` when it is allowed or no rules apply.
+    pub fn repository_verdict(&self, remotes: &[String], root: &str) -> Option<Decision> {
+        if !self.has_repository_rules() {
+            return None;
+        }
+        self.allowlist(remotes, Some(root), &|| {
+            format!("repository {root} ({})", describe_remotes(remotes))
+        })
+    }
+
+    /// A repository is allowed when one of its effective remotes matches an `allow` entry (or
+    /// its root a `path:` entry) in every layer that has an allow list, and none matches `deny`.
+    fn repository_rules(&self, root: &Path) -> Option<Decision> {
+        if !self.layers.iter().any(|l| l.file.repositories.is_some()) {
+            return None;
+        }
+        let remotes = self
+            .remotes
+            .borrow_mut()
+            .entry(root.to_path_buf())
+            .or_insert_with(|| crate::repo::effective_remote_urls(root))
+            .clone();
+        let root_text = root.to_string_lossy().replace('\\', "/");
+        self.allowlist(&remotes, Some(&root_text), &|| {
+            format!(
+                "repository {} ({})",
+                root.display(),
+                describe_remotes(&remotes)
+            )
+        })
+    }
+
+    /// A remote a command talks to (`git push URL`, `git clone URL`, `git remote add`) must
+    /// pass the same allowlist as a repository's own remotes.
+    fn remote_rules(&self, remote: &super::shell::RemoteUse) -> Option<Decision> {
+        if !self.layers.iter().any(|l| l.file.repositories.is_some()) {
+            return None;
+        }
+        let local = remote.url.strip_prefix("file:");
+        self.allowlist(std::slice::from_ref(&remote.url), local, &|| {
+            format!("{} to {}", remote.operation, remote.url)
+        })
+    }
+
+    fn allowlist(
+        &self,
+        remotes: &[String],
+        local_path: Option<&str>,
+        subject: &dyn Fn() -> String,
+    ) -> Option<Decision> {
+        let matches = |entry: &str| match entry.strip_prefix("path:") {
+            Some(glob) => local_path.is_some_and(|p| fast_glob::glob_match(glob, p)),
+            None => remotes.iter().any(|r| fast_glob::glob_match(entry, r)),
+        };
+        let mut decisions = Vec::new();
+        for layer in &self.layers {
+            let Some(repos) = &layer.file.repositories else {
+                continue;
+            };
+            if let Some(entry) = repos.deny.iter().find(|e| matches(e)) {
+                decisions.push(self.decision(
+                    Action::Deny,
+                    rules::REPOSITORY_DENIED,
+                    layer.layer,
+                    Some(entry.clone()),
+                    format!(
+                        "{} matches the {} policy's repository deny entry {entry:?}",
+                        subject(),
+                        layer_name(layer.layer)
+                    ),
+                ));
+            } else if let Some(allow) = &repos.allow
+                && !allow.iter().any(|e| matches(e))
+            {
+                let action = repos.otherwise.unwrap_or(Action::Deny);
+                decisions.push(self.decision(
+                    action,
+                    rules::REPOSITORY_NOT_ALLOWED,
+                    layer.layer,
+                    None,
+                    format!(
+                        "{} is not on the {} policy's repository allowlist",
+                        subject(),
+                        layer_name(layer.layer)
+                    ),
+                ));
+            }
+        }
+        let strictest = decisions.iter().map(|d| d.action).max();
+        decisions
+            .into_iter()
+            .find(|d| Some(d.action) == strictest && d.action != Action::Allow)
+    }
+
+    fn tool_rules(&self, tool: &str) -> Vec<Decision> {
+        let mut out = Vec::new();
+        for layer in &self.layers {
+            let Some(tools) = &layer.file.tools else {
+                continue;
+            };
+            for (list, action, rule) in [
+                (&tools.deny, Action::Deny, rules::TOOL_DENY),
+                (&tools.ask, Action::Ask, rules::TOOL_ASK),
+            ] {
+                if let Some(pattern) = list
+                    .iter()
+                    .find(|p| fast_glob::glob_match(p.as_str(), tool))
+                {
+                    out.push(self.decision(
+                        action,
+                        rule,
+                        layer.layer,
+                        Some(pattern.clone()),
+                        format!(
+                            "tool {tool} matches {} policy pattern {pattern:?}",
+                            layer_name(layer.layer)
+                        ),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    fn content_rules(&self, tool: &str, input: &Map<String, Value>) -> Option<Decision> {
+        let action = self.strictest(|f| f.content_secrets, Action::Allow);
+        if action == Action::Allow {
+            return None;
+        }
+        let finding = written_content(tool, input)
+            .iter()
+            .find_map(|text| dlp::scan(text).into_iter().next())?;
+        Some(self.decision(
+            action,
+            rules::CONTENT_SECRET,
+            self.layer_setting(|f| f.content_secrets.is_some_and(|a| a != Action::Allow)),
+            None,
+            format!(
+                "the content to be written contains {}; keep secrets out of files",
+                finding.kind.label()
+            ),
+        ))
+    }
+}
+
+fn describe_remotes(remotes: &[String]) -> String {
+    if remotes.is_empty() {
+        "no remotes".into()
+    } else {
+        format!("remotes {}", remotes.join(", "))
+    }
+}
+
+fn layer_name(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Managed => "managed",
+        Layer::User => "user",
+        Layer::BuiltIn => "built-in",
+    }
+}
+
+/// The text an edit tool would write.
+fn written_content<'a>(tool: &str, input: &'a Map<String, Value>) -> Vec<&'a str> {
+    let s = |key: &str| input.get(key).and_then(Value::as_str);
+    match tool {
+        "Write" => s("content").into_iter().collect(),
+        "Edit" => s("new_string").into_iter().collect(),
+        "NotebookEdit" => s("new_source").into_iter().collect(),
+        "MultiEdit" => input
+            .get("edits")
+            .and_then(Value::as_array)
+            .map(|edits| {
+                edits
+                    .iter()
+                    .filter_map(|e| e.get("new_string").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// The ways a pattern can name a target: absolute, `~/`-relative, repository-relative.
+struct PathForms {
+    absolute: String,
+    home_relative: Option<String>,
+    repo_relative: Option<String>,
+}
+
+impl PathForms {
+    fn new(target: &Target, home: Option<&Path>) -> PathForms {
+        let text = |p: &Path| p.to_string_lossy().replace('\\', "/");
+        let fold = |s: String| {
+            if cfg!(any(target_os = "macos", windows)) {
+                s.to_lowercase()
+            } else {
+                s
+            }
+        };
+        PathForms {
+            absolute: fold(text(&target.path)),
+            home_relative: home
+                .and_then(|h| target.path.strip_prefix(h).ok())
+                .map(|r| fold(format!("~/{}", text(r)))),
+            repo_relative: target
+                .repository
+                .as_ref()
+                .and_then(|root| target.path.strip_prefix(root).ok())
+                .map(|r| fold(text(r))),
+        }
+    }
+
+    fn matches(&self, pattern: &str) -> bool {
+        let pattern = if cfg!(any(target_os = "macos", windows)) {
+            pattern.to_lowercase()
+        } else {
+            pattern.to_owned()
+        };
+        if pattern.starts_with('/') {
+            return fast_glob::glob_match(&pattern, &self.absolute);
+        }
+        if pattern.starts_with("~/") {
+            return self
+                .home_relative
+                .as_ref()
+                .is_some_and(|h| fast_glob::glob_match(&pattern, h));
+        }
+        match &self.repo_relative {
+            Some(relative) => fast_glob::glob_match(&pattern, relative),
+            // Outside any repository, relative patterns apply from the filesystem root, so
+            // `**/.env` still covers a stray `/tmp/x/.env`.
+            None => fast_glob::glob_match(&pattern, self.absolute.trim_start_matches('/')),
+        }
+    }
+}
+
+/// For a command that walks the whole tree under `target`: the first pattern rooted at a
+/// directory inside that tree (`~/.ssh/**` for `grep -r x ~`). Patterns that match by name
+/// anywhere (`**/.env`) have no such root and are not applied to the walk, or every
+/// repository-wide search would be refused; exemptions are ignored here (stricter).
+fn rooted_inside<'a>(
+    list: &'a [String],
+    target: &Target,
+    home: Option<&Path>,
+) -> Option<&'a String> {
+    list.iter().filter(|p| !p.starts_with('!')).find(|pattern| {
+        let literal: Vec<&str> = pattern
+            .split('/')
+            .take_while(|part| !part.contains(['*', '?', '[', '{']))
+            .collect();
+        let literal = literal.join("/");
+        let base: Option<PathBuf> = if let Some(rest) = literal.strip_prefix("~/") {
+            home.map(|h| h.join(rest))
+        } else if literal == "~" {
+            home.map(Path::to_path_buf)
+        } else if literal.starts_with('/') {
+            Some(PathBuf::from(&literal))
+        } else if literal.is_empty() {
+            None
+        } else {
+            target.repository.as_ref().map(|root| root.join(&literal))
+        };
+        base.is_some_and(|b| {
+            let b = paths::resolve(&b.to_string_lossy(), Path::new("/"), home);
+            b.starts_with(&target.path) && b != target.path
+        })
+    })
+}
+
+/// gitignore-style: the last matching pattern decides, and `!pattern` exempts.
+fn first_match<'a>(list: &'a [String], forms: &PathForms) -> Option<&'a String> {
+    let mut verdict = None;
+    for pattern in list {
+        if let Some(exempt) = pattern.strip_prefix('!') {
+            if verdict.is_some() && forms.matches(exempt) {
+                verdict = None;
+            }
+        } else if forms.matches(pattern) {
+            verdict = Some(pattern);
+        }
+    }
+    verdict
+}
+
+/// Whether an Edit, Write or MultiEdit of `path` would change which git hooks run: the
+/// `core.hooksPath` and include settings of the result differ from the file's.
+fn edit_changes_hook_settings(tool: &str, input: &Map<String, Value>, path: &Path) -> bool {
+    let before = super::gitconfig::read_small(path).unwrap_or_default();
+    let s = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let apply = |text: &str, edit: &Value| -> Option<String> {
+        let old = s(edit, "old_string")?;
+        let new = s(edit, "new_string")?;
+        if old.is_empty() {
+            return Some(format!("{new}{text}"));
+        }
+        if edit.get("replace_all").and_then(Value::as_bool) == Some(true) {
+            Some(text.replace(&old, &new))
+        } else {
+            Some(text.replacen(&old, &new, 1))
+        }
+    };
+    let whole = Value::Object(input.clone());
+    let after = match tool {
+        "Write" => s(&whole, "content"),
+        "Edit" => apply(&before, &whole),
+        "MultiEdit" => input
+            .get("edits")
+            .and_then(Value::as_array)
+            .and_then(|edits| {
+                edits
+                    .iter()
+                    .try_fold(before.clone(), |text, edit| apply(&text, edit))
+            }),
+        _ => None,
+    };
+    let Some(after) = after else {
+        // Content that cannot be worked out is judged as a change.
+        return true;
+    };
+    let mentions = |text: &str| {
+        let bytes = text.as_bytes();
+        [b"hookspath".as_slice(), b"include".as_slice()]
+            .iter()
+            .any(|needle| {
+                bytes
+                    .windows(needle.len())
+                    .any(|w| w.eq_ignore_ascii_case(needle))
+            })
+    };
+    // Neither text can set a hook setting: nothing to compare.
+    if !mentions(&before) && !mentions(&after) {
+        return false;
+    }
+    super::gitconfig::HookFacts::of(&before) != super::gitconfig::HookFacts::of(&after)
+}
+
+/// A child name no pattern names on purpose, for asking "does this rule cover everything in
+/// the directory?".
+pub(crate) const DIRECTORY_PROBE: &str = "\u{1}hookledger-probe";
+
+/// Keys under which unknown and MCP tools commonly pass paths.
+const PATH_KEYS: &[&str] = &[
+    "file_path",
+    "path",
+    "paths",
+    "notebook_path",
+    "filePath",
+    "filename",
+    "file",
+    "directory",
+    "dir",
+    "source",
+    "destination",
+    "target",
+    "cwd",
+];
+
+/// What a tool call touches: paths, git remotes, and what could not be determined.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    pub targets: Vec<Target>,
+    pub remotes: Vec<super::shell::RemoteUse>,
+    pub unanalyzable: Vec<String>,
+    /// Something unknown could write or run, not only read.
+    pub opaque_beyond_reads: bool,
+    /// Self-protection refusals found in a command's structure.
+    pub refusals: Vec<String>,
+    /// The shell command, when the tool runs one.
+    pub command: String,
+}
+
+/// Tools whose input is a shell command.
+fn shell_of(tool: &str, input: &Map<String, Value>) -> Option<&'static str> {
+    match tool {
+        "Bash" => Some("Bash"),
+        "PowerShell" => Some("PowerShell"),
+        // Monitor runs its `command` through the shell, as would a future tool that takes one.
+        _ if !tool.starts_with("mcp__") && input.get("command").is_some_and(Value::is_string) => {
+            Some("Bash")
+        }
+        _ => None,
+    }
+}
+
+/// Which paths a tool call reads or writes, and which remotes it talks to.
+pub fn extract_targets(
+    tool: &str,
+    input: &Map<String, Value>,
+    cwd: &Path,
+    home: Option<&Path>,
+) -> Extracted {
+    let s = |key: &str| input.get(key).and_then(Value::as_str);
+    // (text, access, operation on the whole entry)
+    let mut raw: Vec<(String, Access, bool)> = Vec::new();
+    let search = matches!(tool, "Glob" | "Grep" | "LS");
+    let edits = matches!(tool, "Edit" | "Write" | "MultiEdit");
+    if let Some(shell) = shell_of(tool, input) {
+        let command = s("command").unwrap_or("");
+        let analysis = if shell == "Bash" {
+            super::shell::analyze_bash(command, cwd, home)
+        } else {
+            super::shell::analyze_powershell(command, cwd, home)
+        };
+        // Commands often name many files in few directories.
+        let mut roots: std::collections::HashMap<PathBuf, Option<PathBuf>> =
+            std::collections::HashMap::new();
+        let targets = analysis
+            .accesses
+            .into_iter()
+            .map(|a| {
+                let key = if a.path.is_dir() {
+                    a.path.clone()
+                } else {
+                    a.path
+                        .parent()
+                        .map_or_else(|| a.path.clone(), Path::to_path_buf)
+                };
+                let repository = roots
+                    .entry(key)
+                    .or_insert_with_key(|k| crate::repo::repository_root(k))
+                    .clone();
+                Target {
+                    path: a.path,
+                    access: a.access,
+                    repository,
+                    search_root: a.search_root || a.recursive,
+                    recursive: a.recursive,
+                    link: a.link,
+                    vetted: a.vetted,
+                    link_target: a.link_target,
+                }
+            })
+            .collect();
+        return Extracted {
+            targets,
+            remotes: analysis.remotes,
+            unanalyzable: analysis.unanalyzable,
+            opaque_beyond_reads: analysis.opaque_beyond_reads,
+            refusals: analysis.refusals,
+            command: command.to_owned(),
+        };
+    }
+    match tool {
+        "Read" => raw.extend(s("file_path").map(|p| (p.to_owned(), Access::Read, false))),
+        "Edit" | "Write" | "MultiEdit" => {
+            raw.extend(s("file_path").map(|p| (p.to_owned(), Access::Write, false)))
+        }
+        "NotebookEdit" => {
+            raw.extend(s("notebook_path").map(|p| (p.to_owned(), Access::Write, false)))
+        }
+        "Glob" | "Grep" | "LS" => {
+            let base = s("path").unwrap_or(".");
+            raw.push((base.to_owned(), Access::Read, false));
+            if let Some(pattern) = s("pattern").filter(|_| tool == "Glob") {
+                raw.push((
+                    Path::new(base)
+                        .join(glob_root(pattern))
+                        .to_string_lossy()
+                        .into_owned(),
+                    Access::Read,
+                    false,
+                ));
+            }
+        }
+        _ if tool.starts_with("mcp__") => {
+            let lower = tool.to_ascii_lowercase();
+            let verb = lower.rsplit("__").next().unwrap_or(&lower);
+            let access = if ["read", "get", "list", "search", "view", "find", "stat"]
+                .iter()
+                .any(|v| verb.contains(v))
+                && ![
+                    "move", "rename", "delete", "remove", "write", "edit", "create",
+                ]
+                .iter()
+                .any(|v| verb.contains(v))
+            {
+                Access::Read
+            } else {
+                Access::Write
+            };
+            // Moving, deleting or re-permissioning takes everything under the path along; so
+            // does a batch whose operations say so (`{"op": "move", "path": …}`).
+            const WHOLE: &[&str] = &[
+                "move", "rename", "delete", "remove", "unlink", "trash", "chmod", "chown", "mv",
+                "rm",
+            ];
+            let operation_named = input_mentions_operation(&Value::Object(input.clone()), WHOLE);
+            let whole_entry = access == Access::Write
+                && (WHOLE.iter().any(|v| verb.contains(v)) || operation_named);
+            let mut push = |text: &str, keyed: bool| {
+                if keyed || looks_like_path(text) {
+                    raw.push((text.to_owned(), access, whole_entry));
+                }
+            };
+            // The keys that name paths do so whatever the path looks like (`.claude`), at
+            // any depth (`{"operations": [{"path": ".claude"}]}`).
+            collect_keyed_strings(&Value::Object(input.clone()), false, &mut push);
+        }
+        _ => {
+            for key in PATH_KEYS {
+                match input.get(*key) {
+                    Some(Value::String(p)) => raw.push((p.clone(), Access::Write, false)),
+                    Some(Value::Array(items)) => raw.extend(
+                        items
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(|p| (p.to_owned(), Access::Write, false)),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let targets = raw
+        .into_iter()
+        .map(|(text, access, whole_entry)| {
+            let named = paths::resolve_named(&text, cwd, home);
+            let repository = crate::repo::repository_root(&named.path);
+            Target {
+                path: named.path,
+                access,
+                repository,
+                search_root: search || whole_entry,
+                recursive: whole_entry,
+                link: named.link,
+                vetted: edits,
+                link_target: false,
+            }
+        })
+        .collect();
+    Extracted {
+        targets,
+        ..Default::default()
+    }
+}
+
+/// The literal directory a glob pattern starts from (`src/**/*.rs` → `src`).
+fn glob_root(pattern: &str) -> String {
+    let mut root = Vec::new();
+    for part in pattern.split('/') {
+        if part.contains(['*', '?', '[', '{']) {
+            break;
+        }
+        root.push(part);
+    }
+    root.join("/")
+}
+
+/// Whether an operation-like key (`op`, `operation`, `action`, `type`) anywhere in `value` names
+/// one of `verbs`.
+fn input_mentions_operation(value: &Value, verbs: &[&str]) -> bool {
+    match value {
+        Value::Array(items) => items.iter().any(|v| input_mentions_operation(v, verbs)),
+        Value::Object(map) => map.iter().any(|(k, v)| {
+            (matches!(k.as_str(), "op" | "operation" | "action" | "type" | "kind")
+                && v.as_str().is_some_and(|s| {
+                    let s = s.to_ascii_lowercase();
+                    verbs.iter().any(|verb| s == *verb || s.starts_with(verb))
+                }))
+                || input_mentions_operation(v, verbs)
+        }),
+        _ => false,
+    }
+}
+
+/// Every string in `value`, with whether the key it sits under names paths.
+fn collect_keyed_strings(value: &Value, keyed: bool, visit: &mut dyn FnMut(&str, bool)) {
+    match value {
+        Value::String(s) => visit(s, keyed),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| collect_keyed_strings(v, keyed, visit)),
+        Value::Object(map) => map.iter().for_each(|(k, v)| {
+            let keyed = PATH_KEYS.contains(&k.as_str()) && k != "cwd";
+            collect_keyed_strings(v, keyed, visit)
+        }),
+        _ => {}
+    }
+}
+
+/// A string argument that names a file: absolute, home- or dot-relative, or a relative path
+/// with a separator (`src/main.rs`). URLs and prose are not paths.
+fn looks_like_path(text: &str) -> bool {
+    if text.contains("://") || text.contains('\n') || text.len() > 4096 {
+        return false;
+    }
+    text.starts_with('/')
+        || text.starts_with("~/")
+        || text == "~"
+        || text.starts_with("./")
+        || text.starts_with("../")
+        || text.starts_with("$HOME")
+        || (text.contains('/') && !text.contains(' '))
+}

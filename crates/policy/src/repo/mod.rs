@@ -1,0 +1,208 @@
+/*!
+Repository facts the gate and the recorder need on every call: where a path's repository root
+is, its remotes as git would use them (after `insteadOf`), its default push remote, and (once
+per session) a description of the repository. Finding the root walks up the directory tree
+looking for `.git` and never spawns git.
+
+The names of the git hooks hookledger installs live here too: the protected set needs them,
+and the installer (in the CLI crate) writes them.
+*/
+
+mod remote;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Serialize;
+
+pub use remote::normalize_remote_url;
+
+/// The git hooks hookledger installs.
+pub const HOOKS: [&str; 4] = ["pre-commit", "commit-msg", "post-commit", "post-rewrite"];
+/// The suffix of a pre-existing hook that hookledger's shim chains to.
+pub const CHAINED_SUFFIX: &str = ".hookledger-chained";
+
+/// The root of the working tree containing `path`, if any (a `.git` directory or file marks it).
+pub fn repository_root(path: &Path) -> Option<PathBuf> {
+    let mut dir = if path.is_dir() {
+        Some(path)
+    } else {
+        path.parent()
+    };
+    while let Some(candidate) = dir {
+        if candidate.join(".git").exists() {
+            return Some(candidate.to_owned());
+        }
+        dir = candidate.parent();
+    }
+    None
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Remote {
+    pub name: String,
+    /// The effective URL, after `insteadOf`.
+    pub url: String,
+    /// Host and path with scheme, credentials, port, `.git` and trailing `/` removed.
+    pub normalized: String,
+    /// Push URLs when they differ from the fetch URL (after `pushInsteadOf`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub push_urls: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct RepositoryInfo {
+    pub root: String,
+    pub remotes: Vec<Remote>,
+    pub branch: Option<String>,
+    pub head: Option<String>,
+}
+
+fn git(root: &Path, args: &[&str]) -> Option<String> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+fn lines(text: Option<String>) -> Vec<String> {
+    text.map(|t| {
+        t.lines()
+            .map(str::to_owned)
+            .filter(|l| !l.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+pub fn describe(root: &Path) -> RepositoryInfo {
+    let branch = git(root, &["symbolic-ref", "--quiet", "--short", "HEAD"]);
+    let head = git(root, &["rev-parse", "--verify", "--quiet", "HEAD"]);
+    let remotes = lines(git(root, &["remote"]))
+        .into_iter()
+        .filter_map(|name| {
+            let url = lines(git(root, &["remote", "get-url", &name]))
+                .into_iter()
+                .next()?;
+            let push_urls: Vec<String> =
+                lines(git(root, &["remote", "get-url", "--push", "--all", &name]))
+                    .into_iter()
+                    .filter(|push| *push != url)
+                    .collect();
+            Some(Remote {
+                normalized: normalize_remote_url(&url),
+                name,
+                url,
+                push_urls,
+            })
+        })
+        .collect();
+    RepositoryInfo {
+        root: root.display().to_string(),
+        remotes,
+        branch,
+        head,
+    }
+}
+
+/// Every remote URL of the repository at `root` as git would use it (fetch and push, after
+/// `insteadOf`/`pushInsteadOf`), normalized. One `git config` call: this runs on tool calls.
+pub fn effective_remote_urls(root: &Path) -> Vec<String> {
+    effective_remote_urls_of(root, None)
+}
+
+/// Like [`effective_remote_urls`], for one named remote only (`None`: every remote). Empty
+/// when no such remote is configured.
+pub fn effective_remote_urls_of(root: &Path, remote: Option<&str>) -> Vec<String> {
+    let remote_pattern = match remote {
+        Some(name) => regex_escape(name),
+        None => ".*".to_owned(),
+    };
+    let pattern =
+        format!(r"^(remote\.{remote_pattern}\.(url|pushurl)|url\..*\.(insteadof|pushinsteadof))$");
+    let Some(config) = git(root, &["config", "--get-regexp", &pattern]) else {
+        return Vec::new();
+    };
+    let mut fetch_urls = Vec::new();
+    let mut push_urls = Vec::new();
+    let mut instead_of: Vec<(String, String)> = Vec::new();
+    let mut push_instead_of: Vec<(String, String)> = Vec::new();
+    for line in config.lines() {
+        let Some((key, value)) = line.split_once(' ') else {
+            continue;
+        };
+        let key_lower = key.to_ascii_lowercase();
+        if key_lower.starts_with("remote.") && key_lower.ends_with(".pushurl") {
+            push_urls.push(value.to_owned());
+        } else if key_lower.starts_with("remote.") && key_lower.ends_with(".url") {
+            fetch_urls.push(value.to_owned());
+        } else if let Some(base) = key.strip_prefix("url.") {
+            if let Some(base) = base
+                .strip_suffix(".insteadof")
+                .or_else(|| base.strip_suffix(".insteadOf"))
+            {
+                instead_of.push((value.to_owned(), base.to_owned()));
+            } else if let Some(base) = base
+                .strip_suffix(".pushinsteadof")
+                .or_else(|| base.strip_suffix(".pushInsteadOf"))
+            {
+                push_instead_of.push((value.to_owned(), base.to_owned()));
+            }
+        }
+    }
+    // git picks the longest matching prefix.
+    let rewrite = |url: &str, rules: &[(String, String)]| -> Option<String> {
+        rules
+            .iter()
+            .filter(|(prefix, _)| url.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(prefix, base)| format!("{base}{}", &url[prefix.len()..]))
+    };
+    let mut out = Vec::new();
+    for url in &fetch_urls {
+        out.push(rewrite(url, &instead_of).unwrap_or_else(|| url.clone()));
+        // Without a pushurl, pushes go to the url after pushInsteadOf (or insteadOf).
+        out.extend(rewrite(url, &push_instead_of));
+    }
+    for url in &push_urls {
+        out.push(rewrite(url, &instead_of).unwrap_or_else(|| url.clone()));
+    }
+    let mut normalized: Vec<String> = out.iter().map(|u| normalize_remote_url(u)).collect();
+    normalized.sort();
+    normalized.dedup();
+    normalized
+}
+
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The remote a `git push` (or fetch) without a remote operand uses: the branch's push remote
+/// or upstream. `None` when the branch has none (git then uses `origin`).
+pub fn default_remote(root: &Path, push: bool) -> Option<String> {
+    let spec = if push { "@{push}" } else { "@{upstream}" };
+    let out = git(
+        root,
+        &["rev-parse", "--abbrev-ref", "--symbolic-full-name", spec],
+    )?;
+    let upstream = out.trim();
+    upstream
+        .split_once('/')
+        .map(|(remote, _)| remote.to_owned())
+}

@@ -1,0 +1,661 @@
+//! Code in other languages that a command line carries: interpreter one-liners and
+//! heredoc-fed programs (python, node, perl, ruby, php …), awk programs and sed scripts.
+//!
+//! These are not parsed. Their string literals that look like paths are checked (as writes
+//! when the code can write files at all), and code that computes paths, reaches for the
+//! environment or runs other programs is unanalyzable. That is a heuristic with a known
+//! direction of error: it may ask about harmless code, and it documents what it cannot see.
+
+use super::commands::looks_like_path;
+use super::walk::{Env, Walker};
+use super::words::Field;
+use crate::eval::Access;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Python,
+    Node,
+    Perl,
+    Ruby,
+    Php,
+    Lua,
+    R,
+    Tcl,
+}
+
+pub fn interpreter(name: &str) -> Option<Lang> {
+    let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    Some(match base {
+        "python" | "pypy" | "ipython" | "uv-run-python" => Lang::Python,
+        "node" | "nodejs" | "bun" | "deno" | "tsx" | "ts-node" => Lang::Node,
+        "perl" => Lang::Perl,
+        "ruby" | "jruby" => Lang::Ruby,
+        "php" => Lang::Php,
+        "lua" | "luajit" => Lang::Lua,
+        "Rscript" => Lang::R,
+        "tclsh" | "wish" => Lang::Tcl,
+        _ => return None,
+    })
+}
+
+pub struct Cli {
+    pub code_flags: &'static [&'static str],
+    pub module_flags: &'static [&'static str],
+    pub flags_with_value: &'static [&'static str],
+    pub file_value_flags: &'static [&'static str],
+}
+
+pub fn cli(lang: Lang) -> Cli {
+    match lang {
+        Lang::Python => Cli {
+            code_flags: &["-c"],
+            module_flags: &["-m"],
+            flags_with_value: &["-W", "-X", "--check-hash-based-pycs"],
+            file_value_flags: &[],
+        },
+        Lang::Node => Cli {
+            code_flags: &["-e", "--eval", "-p", "--print"],
+            module_flags: &[],
+            flags_with_value: &[
+                "-r",
+                "--require",
+                "--import",
+                "--loader",
+                "--experimental-loader",
+                "--env-file",
+                "--input-type",
+                "-C",
+                "--conditions",
+                "--stack-size",
+                "--max-old-space-size",
+            ],
+            file_value_flags: &[
+                "-r",
+                "--require",
+                "--import",
+                "--loader",
+                "--experimental-loader",
+                "--env-file",
+            ],
+        },
+        Lang::Perl => Cli {
+            code_flags: &["-e", "-E"],
+            module_flags: &[],
+            flags_with_value: &["-I", "-M", "-m", "-x"],
+            file_value_flags: &[],
+        },
+        Lang::Ruby => Cli {
+            code_flags: &["-e"],
+            module_flags: &[],
+            flags_with_value: &["-I", "-r", "-C", "-E", "--encoding"],
+            file_value_flags: &["-r"],
+        },
+        Lang::Php => Cli {
+            code_flags: &["-r", "-B", "-R", "-E"],
+            module_flags: &[],
+            flags_with_value: &["-c", "-d", "-f", "-z", "-t", "-S"],
+            file_value_flags: &["-c", "-f"],
+        },
+        Lang::Lua => Cli {
+            code_flags: &["-e"],
+            module_flags: &[],
+            flags_with_value: &["-l"],
+            file_value_flags: &[],
+        },
+        Lang::R => Cli {
+            code_flags: &["-e", "--expr"],
+            module_flags: &[],
+            flags_with_value: &[],
+            file_value_flags: &[],
+        },
+        Lang::Tcl => Cli {
+            code_flags: &[],
+            module_flags: &[],
+            flags_with_value: &[],
+            file_value_flags: &[],
+        },
+    }
+}
+
+/// Markers of code that runs other programs, evaluates computed code, decodes hidden text or
+/// builds paths from the environment: past any of these, literals say nothing sound.
+/// Matched against the lower-cased code.
+const OPAQUE_MARKERS: &[(&str, &str)] = &[
+    ("system(", "runs a shell command"),
+    ("system ", "runs a shell command"),
+    ("system\"", "runs a shell command"),
+    ("system'", "runs a shell command"),
+    ("subprocess", "runs other programs"),
+    ("popen", "runs other programs"),
+    ("spawn", "runs other programs"),
+    ("execsync", "runs other programs"),
+    ("execfile", "runs other programs"),
+    ("child_process", "runs other programs"),
+    ("os.exec", "runs other programs"),
+    ("pty.", "runs other programs"),
+    ("exec(", "evaluates computed code"),
+    ("exec ", "evaluates computed code"),
+    ("eval(", "evaluates computed code"),
+    ("eval ", "evaluates computed code"),
+    ("__import__", "loads code by computed name"),
+    ("importlib", "loads code by computed name"),
+    ("getattr", "calls functions by computed name"),
+    ("new function", "builds code at run time"),
+    ("base64", "decodes hidden text"),
+    ("b64decode", "decodes hidden text"),
+    ("atob(", "decodes hidden text"),
+    ("fromcharcode", "builds text from character codes"),
+    ("chr(", "builds text from character codes"),
+    ("pack(", "builds text from bytes"),
+    ("fromhex", "decodes hidden text"),
+    ("decode(", "decodes hidden text"),
+    ("codecs", "decodes hidden text"),
+    ("rot13", "decodes hidden text"),
+    ("[::-1]", "reverses text"),
+    ("reverse(", "reverses text"),
+    ("reversed(", "reverses text"),
+    (".reverse", "reverses text"),
+    ("environ", "reads paths from the environment"),
+    ("getenv", "reads paths from the environment"),
+    ("process.env", "reads paths from the environment"),
+    ("env[", "reads paths from the environment"),
+    ("$env{", "reads paths from the environment"),
+    ("expanduser", "expands the home directory at run time"),
+    ("homedir", "expands the home directory at run time"),
+    ("path.home", "expands the home directory at run time"),
+    ("dir.home", "expands the home directory at run time"),
+    ("glob(", "lists files at run time"),
+    ("glob.", "lists files at run time"),
+    ("walk(", "lists files at run time"),
+    ("listdir", "lists files at run time"),
+    ("readdir", "lists files at run time"),
+    ("scandir", "lists files at run time"),
+    ("iterdir", "lists files at run time"),
+    ("opendir", "lists files at run time"),
+    ("path.join", "joins paths at run time"),
+    ("joinpath", "joins paths at run time"),
+    ("file.join", "joins paths at run time"),
+    ("path.resolve", "joins paths at run time"),
+    ("socket", "opens network connections"),
+    ("ctypes", "calls native code"),
+    ("dlopen", "calls native code"),
+    ("syscall", "calls the kernel directly"),
+    ("os.open", "opens files by low-level call"),
+    ("chdir", "changes directory at run time"),
+];
+
+/// Markers that only mean "runs a shell command" in languages where backquotes and `qx`
+/// are command substitution.
+const SHELL_QUOTE_MARKERS: &[&str] = &["`", "qx(", "qx{", "qx/", "qx'", "%x("];
+
+/// Calls that name a file. A first argument that is not a string literal names a file chosen
+/// at run time.
+const FILE_CALLS: &[&str] = &[
+    "open(",
+    "path(",
+    "readfilesync(",
+    "writefilesync(",
+    "appendfilesync(",
+    "readfile(",
+    "writefile(",
+    "appendfile(",
+    "createreadstream(",
+    "createwritestream(",
+    "file.read(",
+    "file.open(",
+    "file.write(",
+    "io.read(",
+    "io.write(",
+    "file_get_contents(",
+    "file_put_contents(",
+    "fopen(",
+    "unlink(",
+    "unlinksync(",
+    "remove(",
+    "rename(",
+    "renamesync(",
+    "copyfile(",
+    "copyfilesync(",
+    "rmtree(",
+    "rmsync(",
+    "readlines(",
+    "read_text(",
+    "write_text(",
+    "load_file(",
+    "readlink(",
+    "symlink(",
+    "truncate(",
+];
+
+/// Names that mean the code can change files; without them its path literals are reads.
+const WRITE_MARKERS: &[&str] = &[
+    "write",
+    "remove",
+    "unlink",
+    "rmdir",
+    "rmtree",
+    "rename",
+    "os.replace",
+    "move",
+    "copy",
+    "mkdir",
+    "makedirs",
+    "chmod",
+    "chown",
+    "symlink",
+    "link(",
+    "truncate",
+    "touch",
+    "delete",
+    "appendfile",
+    "shutil",
+    "fileutils",
+    "put_contents",
+    "rmsync",
+    "rm(",
+    "cp(",
+    "sink(",
+    "file.new",
+    "unlink",
+    // Databases opened by path (the ledger is SQLite) are written through SQL.
+    "sqlite",
+    "connect(",
+    "execute(",
+    "executescript",
+];
+
+pub fn check_code(w: &mut Walker, env: &Env, lang: Lang, code: &str, interpreter: &str) {
+    let lower = code.to_ascii_lowercase();
+    for (marker, why) in OPAQUE_MARKERS {
+        if lower.contains(marker) {
+            w.opaque(format!("the {interpreter} code {why} ({marker:?})"));
+            break;
+        }
+    }
+    if matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php)
+        && let Some(marker) = SHELL_QUOTE_MARKERS.iter().find(|m| lower.contains(**m))
+    {
+        w.opaque(format!(
+            "the {interpreter} code runs a shell command ({marker:?})"
+        ));
+    }
+    if lang == Lang::Perl && lower.contains("open") && (code.contains('|') || code.contains('$')) {
+        w.opaque(format!(
+            "the {interpreter} code opens a file or pipe named at run time"
+        ));
+    }
+    for call in FILE_CALLS {
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find(call) {
+            let after = lower[from + pos + call.len()..].trim_start();
+            let literal = after.starts_with(['\'', '"', '`'])
+                || after.starts_with("r'")
+                || after.starts_with("r\"")
+                || after.starts_with("b'")
+                || after.starts_with("b\"")
+                || after.starts_with(')');
+            if !literal {
+                w.opaque(format!(
+                    "the {interpreter} code names a file chosen at run time ({})",
+                    call.trim_end_matches('(')
+                ));
+            }
+            from += pos + call.len();
+        }
+    }
+    let literals = string_literals(code, lang);
+    run_literal_commands(w, env, lang, code, &literals);
+    // Concatenation or interpolation next to a path fragment builds a path at run time.
+    for lit in &literals {
+        if lit.path_fragment() && (lit.joined || lit.interpolates) {
+            w.opaque(format!(
+                "the {interpreter} code builds a path at run time around {:?}",
+                short(&lit.text)
+            ));
+        }
+    }
+    let mode_writes = literals.iter().any(|l| {
+        let t = l.text.as_str();
+        (!t.is_empty()
+            && t.len() <= 4
+            && t.chars().all(|c| "rwaxbtU+".contains(c))
+            && t.contains(['w', 'a', 'x', '+']))
+            || t.starts_with('>')
+            || t.starts_with("+<")
+    });
+    let writes = mode_writes || WRITE_MARKERS.iter().any(|m| lower.contains(m));
+    for lit in literals {
+        let text = lit
+            .text
+            .trim_start_matches(['>', '<', '+', '&', ' '])
+            .trim();
+        if text.is_empty() || !looks_like_path(text, env) {
+            continue;
+        }
+        let field = Field::Lit {
+            text: text.to_owned(),
+            glob: None,
+        };
+        let access = if writes { Access::Write } else { Access::Read };
+        // A directory literal may be joined with more later: check what is under it.
+        let is_dir = w.resolve(env, text, interpreter).iter().any(|p| p.is_dir());
+        let here = matches!(text.trim_end_matches('/'), "." | ".." | "");
+        if is_dir && writes && !here {
+            // Code that removes, moves or re-permissions a directory takes its tree along.
+            w.access_tree(env, &field, access, &format!("the {interpreter} code"));
+        } else if is_dir {
+            w.access_text(env, text, access, true, &format!("the {interpreter} code"));
+        } else {
+            w.access(env, &field, access, &format!("the {interpreter} code"));
+        }
+    }
+}
+
+/// Calls that hand a string to a shell (or an argv list to a program).
+const COMMAND_CALLS: &[&str] = &[
+    "system(",
+    "system",
+    "popen(",
+    "execsync(",
+    "exec(",
+    "check_output(",
+    "check_call(",
+    "run(",
+    "call(",
+    "getoutput(",
+    "getstatusoutput(",
+    "spawnsync(",
+    "qx(",
+    "%x(",
+    "shell_exec(",
+    "passthru(",
+];
+
+/// Commands an interpreter runs from literals (`os.system("cat .env")`,
+/// `subprocess.run(["cat", ".env"])`, Perl and Ruby backquotes) are analysed as shell
+/// commands, so their paths count like the command line's own. The code stays unanalyzable
+/// for what it may do besides.
+/// A program file an interpreter runs (`python3 tool.py`): the shell commands it runs from
+/// literals are analysed like the command line's own, so a script written a moment ago cannot
+/// run what the command line may not. What else it does stays unknown, as for any program.
+pub fn check_script_commands(w: &mut Walker, env: &Env, lang: Lang, code: &str) {
+    let literals = string_literals(code, lang);
+    run_literal_commands(w, env, lang, code, &literals);
+}
+
+fn run_literal_commands(w: &mut Walker, env: &Env, lang: Lang, code: &str, literals: &[Literal]) {
+    let mut k = 0;
+    while k < literals.len() {
+        let lit = &literals[k];
+        let before = lit.before.trim_end();
+        if COMMAND_CALLS.iter().any(|c| before.ends_with(c)) {
+            w.subshell_program(&lit.text, env);
+        } else if before.ends_with('[')
+            && COMMAND_CALLS
+                .iter()
+                .any(|c| before.trim_end_matches('[').trim_end().ends_with(c))
+        {
+            // An argv list: this literal and those that follow it in the list.
+            let mut argv = vec![lit.text.clone()];
+            while k + 1 < literals.len() && literals[k + 1].before.trim_end().ends_with(',') {
+                k += 1;
+                argv.push(literals[k].text.clone());
+            }
+            let line: Vec<String> = argv
+                .iter()
+                .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+                .collect();
+            w.subshell_program(&line.join(" "), env);
+        }
+        k += 1;
+    }
+    if matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php) {
+        let mut parts = code.split('`');
+        parts.next();
+        while let (Some(inner), Some(_)) = (parts.next(), parts.next()) {
+            w.subshell_program(inner, env);
+        }
+    }
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+struct Literal {
+    text: String,
+    /// Adjacent to a concatenation operator.
+    joined: bool,
+    /// Contains interpolation syntax (`${`, `#{`, `$var`, `%s`, `{}` in an f-string).
+    interpolates: bool,
+    /// The code just before the literal, lower-cased and without trailing space.
+    before: String,
+}
+
+impl Literal {
+    fn path_fragment(&self) -> bool {
+        self.text.contains('/') || self.text.starts_with('.') || self.text.starts_with('~')
+    }
+}
+
+/// String literals in `code`, with whether each is glued to other text at run time.
+fn string_literals(code: &str, lang: Lang) -> Vec<Literal> {
+    let bytes = code.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'#'
+            && matches!(
+                lang,
+                Lang::Python | Lang::Ruby | Lang::Perl | Lang::R | Lang::Tcl
+            )
+        {
+            // A comment runs to the end of the line.
+            while i < bytes.len() && bytes[i] != b'\n' {
+                i += 1;
+            }
+            continue;
+        }
+        let quote = c == b'\'' || c == b'"' || (c == b'`' && lang == Lang::Node);
+        if !quote {
+            i += 1;
+            continue;
+        }
+        let prefix_f = i > 0 && matches!(bytes[i - 1], b'f' | b'F') && lang == Lang::Python;
+        let start = i + 1;
+        let mut j = start;
+        let mut text = Vec::new();
+        while j < bytes.len() && bytes[j] != c {
+            if bytes[j] == b'\\' && j + 1 < bytes.len() {
+                text.push(bytes[j + 1]);
+                j += 2;
+                continue;
+            }
+            text.push(bytes[j]);
+            j += 1;
+        }
+        let text = String::from_utf8_lossy(&text).into_owned();
+        let before = code[..i].trim_end();
+        let after = code
+            .get((j + 1).min(code.len())..)
+            .unwrap_or("")
+            .trim_start();
+        let joiners = ["+", ".", "..", "%", "<<", "*"];
+        let joined = joiners
+            .iter()
+            .any(|op| before.ends_with(op) || after.starts_with(op))
+            || before.ends_with('/')
+            || after.starts_with('/')
+            || after.starts_with(['\'', '"']);
+        let interpolates = (prefix_f && text.contains('{'))
+            || (c == b'"'
+                && matches!(lang, Lang::Perl | Lang::Php | Lang::Ruby)
+                && (text.contains('$') || text.contains("#{") || text.contains('@')))
+            || text.contains("${")
+            || (c == b'`' && text.contains('$'))
+            || text.contains("%s")
+            || text.contains("{}");
+        let tail_start = before.char_indices().rev().nth(24).map_or(0, |(k, _)| k);
+        out.push(Literal {
+            text,
+            joined,
+            interpolates,
+            before: before[tail_start..].to_ascii_lowercase(),
+        });
+        i = j + 1;
+    }
+    out
+}
+
+/// awk: `system()`, pipes to commands and `getline` from commands are opaque; literal files
+/// after `>`/`>>` are written, after `<` read.
+pub fn check_awk(w: &mut Walker, env: &Env, program: &str, name: &str) {
+    let lower = program.to_ascii_lowercase();
+    if lower.contains("system")
+        || program.contains("| ") && program.contains("getline")
+        || program.contains("|&")
+        || pipe_to_command(program)
+    {
+        w.opaque(format!("the {name} program runs a command"));
+        return;
+    }
+    let bytes = program.as_bytes();
+    let mut i = 0;
+    let mut in_string = false;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'"' {
+            in_string = !in_string;
+            i += 1;
+            continue;
+        }
+        if in_string || !(c == b'>' || c == b'<') {
+            i += 1;
+            continue;
+        }
+        let access = if c == b'>' {
+            Access::Write
+        } else {
+            Access::Read
+        };
+        let mut j = i + 1;
+        if j < bytes.len() && bytes[j] == b'>' {
+            j += 1;
+        }
+        while j < bytes.len() && bytes[j] == b' ' {
+            j += 1;
+        }
+        if j < bytes.len() && bytes[j] == b'"' {
+            let end = program[j + 1..].find('"').map(|e| j + 1 + e);
+            if let Some(end) = end {
+                let file = &program[j + 1..end];
+                let field = Field::Lit {
+                    text: file.to_owned(),
+                    glob: None,
+                };
+                w.access(env, &field, access, &format!("the {name} program"));
+                i = end + 1;
+                continue;
+            }
+        } else if j < bytes.len()
+            && (bytes[j].is_ascii_alphabetic() || bytes[j] == b'$' || bytes[j] == b'(')
+            && c == b'>'
+            && lower[..i].contains("print")
+        {
+            // `print > file` where file is a variable: a path computed at run time.
+            let statement_start = lower[..i].rfind([';', '{', '\n']).map_or(0, |p| p + 1);
+            if lower[statement_start..i].trim_start().starts_with("print") {
+                w.opaque(format!(
+                    "the {name} program writes to a file named at run time"
+                ));
+            }
+        }
+        i = j;
+    }
+}
+
+fn pipe_to_command(program: &str) -> bool {
+    // `print | "cmd"` or `"cmd" | getline`.
+    let squeezed: String = program.chars().filter(|c| !c.is_whitespace()).collect();
+    squeezed.contains("|\"") || squeezed.contains("\"|getline") || squeezed.contains(")|getline")
+}
+
+/// sed: `w`/`W` commands and the `w` flag write a file, `r`/`R` read one, `e` runs commands.
+pub fn check_sed(w: &mut Walker, env: &Env, script: &str, name: &str) {
+    for line in script.split(['\n', ';']) {
+        let trimmed = line.trim_start();
+        // Skip an address (`1`, `$`, `/re/`, `1,5`, `/a/,/b/`).
+        let mut rest = trimmed;
+        loop {
+            let before = rest;
+            rest = rest.trim_start_matches(|c: char| {
+                c.is_ascii_digit()
+                    || c == '$'
+                    || c == ','
+                    || c == '!'
+                    || c == '~'
+                    || c == ' '
+                    || c == '{'
+                    || c == '}'
+            });
+            if let Some(r) = rest.strip_prefix('/')
+                && let Some(end) = r.find('/')
+            {
+                rest = &r[end + 1..];
+            }
+            if rest == before {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        match chars.next() {
+            Some(c @ ('w' | 'W' | 'r' | 'R')) => {
+                let file = chars.as_str().trim();
+                if !file.is_empty() {
+                    let access = if matches!(c, 'w' | 'W') {
+                        Access::Write
+                    } else {
+                        Access::Read
+                    };
+                    let field = Field::Lit {
+                        text: file.to_owned(),
+                        glob: None,
+                    };
+                    w.access(env, &field, access, &format!("the {name} script"));
+                }
+            }
+            Some('e') if chars.as_str().trim().is_empty() || chars.as_str().starts_with(' ') => {
+                w.opaque(format!("the {name} script runs a command (e)"));
+            }
+            Some('s') => {
+                let body = chars.as_str();
+                let Some(delim) = body.chars().next() else {
+                    continue;
+                };
+                let parts: Vec<&str> = body[delim.len_utf8()..].splitn(3, delim).collect();
+                if parts.len() == 3 {
+                    let flags = parts[2];
+                    if let Some(pos) = flags.find('w') {
+                        let file = flags[pos + 1..].trim();
+                        if !file.is_empty() {
+                            let field = Field::Lit {
+                                text: file.to_owned(),
+                                glob: None,
+                            };
+                            w.access(env, &field, Access::Write, &format!("the {name} script"));
+                        }
+                    }
+                    let flag_letters: String = flags
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && *c != 'w')
+                        .collect();
+                    if flag_letters.contains('e') {
+                        w.opaque(format!("the {name} script runs a command (s///e)"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

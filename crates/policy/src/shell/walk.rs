@@ -1,0 +1,1218 @@
+//! Walking the parsed command: shell state (directories, variables, functions) and the
+//! structure of lists, pipelines and compound commands. What each simple command does is
+//! in `commands`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use brush_parser::ast::{
+    self, AndOr, Command, CommandPrefixOrSuffixItem, CompoundCommand, CompoundList,
+    IoFileRedirectKind, IoFileRedirectTarget, IoRedirect, Pipeline, SeparatorOperator,
+};
+use brush_parser::word::{self as bword, WordPiece};
+
+use super::words::{self, Field, Scope};
+use super::{ANALYSIS_BUDGET, Analysis, MAX_ACCESSES, MAX_DEPTH, MAX_NODES, PathAccess, RemoteUse};
+use crate::eval::Access;
+use crate::paths;
+
+/// More possible working directories than this are not tracked.
+const MAX_CWDS: usize = 8;
+/// A glob that matches more than this is checked by its directory only.
+const MAX_GLOB_MATCHES: usize = 256;
+/// A `for` loop over more literal values than this runs its body with the variable unknown.
+const MAX_LOOP_VALUES: usize = 16;
+
+/// Files that are not files: reading or writing them touches nothing a policy names.
+const PSEUDO_FILES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/stdin",
+    "/dev/stdout",
+    "/dev/stderr",
+    "/dev/tty",
+    "/dev/random",
+    "/dev/urandom",
+];
+
+/// The text a process substitution expands to; a pipe, not a file.
+pub const PROCESS_SUBSTITUTION: &str = "/dev/fd/63";
+
+/// Shell state that commands change and later words depend on.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// Every directory the shell may be in at this point; `None` when one cannot be followed.
+    pub cwds: Option<Vec<PathBuf>>,
+    /// Variables with a literal value (`Some`) or assigned something unknown (`None`).
+    pub vars: HashMap<String, Option<String>>,
+    pub dir_stack: Vec<Option<Vec<PathBuf>>>,
+}
+
+impl Env {
+    /// After `self` or `other` (a branch that may or may not have run).
+    pub fn merge(&mut self, other: &Env) {
+        self.cwds = match (self.cwds.take(), &other.cwds) {
+            (Some(mut a), Some(b)) => {
+                for d in b {
+                    if !a.contains(d) {
+                        a.push(d.clone());
+                    }
+                }
+                (a.len() <= MAX_CWDS).then_some(a)
+            }
+            _ => None,
+        };
+        for (name, value) in &other.vars {
+            match self.vars.get(name) {
+                Some(v) if v == value => {}
+                _ => {
+                    self.vars.insert(name.clone(), None);
+                }
+            }
+        }
+        for name in self.vars.keys().cloned().collect::<Vec<_>>() {
+            if !other.vars.contains_key(&name) {
+                self.vars.insert(name, None);
+            }
+        }
+    }
+
+    pub fn single_cwd(&self) -> Option<&Path> {
+        match &self.cwds {
+            Some(c) if c.len() == 1 => Some(&c[0]),
+            _ => None,
+        }
+    }
+}
+
+/// Where a command's standard input comes from, for shells and interpreters that read a
+/// program from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stdin {
+    /// The tool's own input: nothing.
+    Inherited,
+    /// Known text: a heredoc, a here-string, the output of `echo 'literal'`.
+    Literal(String),
+    /// The output of another command, or a heredoc with expansions.
+    Unknown,
+    /// A file redirected in (`< x.sh`). Read only by the commands that run their input
+    /// (see [`Walker::stdin_text`]), so `wc -l < big.log` costs nothing.
+    File(String),
+}
+
+pub struct Walker<'h> {
+    pub home: Option<&'h Path>,
+    pub out: Analysis,
+    pub depth: usize,
+    nodes: usize,
+    functions: HashMap<String, ast::FunctionBody>,
+    started: Instant,
+    /// (text, access, search root, directories) already resolved.
+    seen: HashSet<(String, Access, bool, Option<Vec<PathBuf>>)>,
+    gave_up: bool,
+    /// Symlinks this command creates (where the link sits, what it points to): later words in
+    /// the same command that go through them reach the target.
+    pub links: Vec<(PathBuf, PathBuf)>,
+    /// Copies and links of the hookledger binary this command makes.
+    pub binary_aliases: Vec<PathBuf>,
+    /// `shopt -s dotglob` (or `GLOBIGNORE`) was seen: globs match names starting with a dot.
+    pub dotglob: bool,
+}
+
+/// How a recorded access is to be judged beyond its path.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mark {
+    pub vetted: bool,
+    pub link_target: bool,
+}
+
+pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
+    let mut walker = Walker::new(home, 0);
+    let mut env = Env {
+        cwds: Some(vec![cwd.to_path_buf()]),
+        vars: HashMap::new(),
+        dir_stack: Vec::new(),
+    };
+    walker.program(command, &mut env);
+    walker.out.accesses.dedup();
+    walker.out.unanalyzable.dedup();
+    walker.out
+}
+
+impl<'h> Walker<'h> {
+    fn new(home: Option<&'h Path>, depth: usize) -> Walker<'h> {
+        Walker {
+            home,
+            out: Analysis::default(),
+            depth,
+            nodes: 0,
+            functions: HashMap::new(),
+            started: Instant::now(),
+            seen: HashSet::new(),
+            gave_up: false,
+            links: Vec::new(),
+            binary_aliases: Vec::new(),
+            dotglob: false,
+        }
+    }
+
+    /// Whether the analysis is over its time or size budget (then it has said so once).
+    fn exhausted(&mut self) -> bool {
+        if self.gave_up {
+            return true;
+        }
+        let why = if self.started.elapsed() > ANALYSIS_BUDGET {
+            format!(
+                "analysing the command took longer than {} ms",
+                ANALYSIS_BUDGET.as_millis()
+            )
+        } else if self.out.accesses.len() > MAX_ACCESSES {
+            format!("the command names more than {MAX_ACCESSES} paths")
+        } else {
+            return false;
+        };
+        self.gave_up = true;
+        self.opaque(why);
+        true
+    }
+
+    pub fn opaque(&mut self, why: impl Into<String>) {
+        self.out.opaque_beyond_reads = true;
+        self.opaque_read(why);
+    }
+
+    /// Something unknown that can only be read (a path of unknown value given to a reader).
+    pub fn opaque_read(&mut self, why: impl Into<String>) {
+        let why = why.into();
+        if !self.out.unanalyzable.contains(&why) && self.out.unanalyzable.len() < 16 {
+            self.out.unanalyzable.push(why);
+        }
+    }
+
+    /// A self-protection refusal, whatever paths the command names.
+    pub fn refuse(&mut self, why: impl Into<String>) {
+        let why = why.into();
+        if !self.out.refusals.contains(&why) && self.out.refusals.len() < 16 {
+            self.out.refusals.push(why);
+        }
+    }
+
+    fn tick(&mut self) -> bool {
+        if self.exhausted() {
+            return false;
+        }
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            self.opaque(format!("the command has more than {MAX_NODES} parts"));
+            return false;
+        }
+        true
+    }
+
+    /// Parses and walks `source` as a program run in the shell state `env`.
+    pub fn program(&mut self, source: &str, env: &mut Env) {
+        if self.depth >= MAX_DEPTH {
+            self.opaque(format!("nesting deeper than {MAX_DEPTH} levels"));
+            return;
+        }
+        if source.len() > super::MAX_COMMAND_BYTES {
+            self.opaque("nested code longer than the analysed maximum");
+            return;
+        }
+        if let Some(depth) = super::too_deeply_nested(source) {
+            self.opaque(format!("nested code with brackets {depth} deep"));
+            return;
+        }
+        let options = words::options();
+        let parsed =
+            brush_parser::Parser::new(std::io::BufReader::new(source.as_bytes()), &options)
+                .parse_program();
+        let program = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                let first_line = e.to_string();
+                let first_line = first_line.lines().next().unwrap_or("").trim().to_owned();
+                self.opaque(format!("the shell code could not be parsed ({first_line})"));
+                return;
+            }
+        };
+        self.depth += 1;
+        for list in &program.complete_commands {
+            self.compound_list(list, env);
+        }
+        self.depth -= 1;
+    }
+
+    /// Code that runs in a subshell: its directory changes do not come back.
+    pub fn subshell_program(&mut self, source: &str, env: &Env) {
+        let mut inner = env.clone();
+        self.program(source, &mut inner);
+    }
+
+    fn compound_list(&mut self, list: &CompoundList, env: &mut Env) {
+        for ast::CompoundListItem(and_or, separator) in &list.0 {
+            if !self.tick() {
+                return;
+            }
+            if matches!(separator, SeparatorOperator::Async) {
+                let mut background = env.clone();
+                self.and_or(and_or, &mut background);
+            } else {
+                self.and_or(and_or, env);
+            }
+        }
+    }
+
+    fn and_or(&mut self, list: &ast::AndOrList, env: &mut Env) {
+        if list.additional.is_empty() {
+            self.pipeline(&list.first, env);
+            return;
+        }
+        // Whether a later part runs depends on exit codes. After `a && b`, b sees the state a
+        // left (it only runs if a succeeded); once an `||` is involved, a part sees every
+        // state the earlier parts may have left. What follows the list sees all of them,
+        // including the state before it (a failed `cd` changes nothing).
+        let mut state = env.clone();
+        self.pipeline(&list.first, &mut state);
+        let mut union = env.clone();
+        union.merge(&state);
+        let mut only_ands = true;
+        for next in &list.additional {
+            let mut run = match next {
+                AndOr::And(_) if only_ands => state.clone(),
+                _ => union.clone(),
+            };
+            let (AndOr::And(p) | AndOr::Or(p)) = next;
+            if matches!(next, AndOr::Or(_)) {
+                only_ands = false;
+            }
+            self.pipeline(p, &mut run);
+            union.merge(&run);
+            state = run;
+        }
+        *env = union;
+    }
+
+    fn pipeline(&mut self, pipeline: &Pipeline, env: &mut Env) {
+        if pipeline.seq.len() == 1 {
+            self.command(&pipeline.seq[0], env, Stdin::Inherited);
+            return;
+        }
+        let mut stdin = Stdin::Inherited;
+        for command in &pipeline.seq {
+            let mut part = env.clone();
+            let literal = literal_output(command, &mut part, self);
+            self.command(command, &mut part, stdin);
+            stdin = literal.map_or(Stdin::Unknown, Stdin::Literal);
+        }
+    }
+
+    fn command(&mut self, command: &Command, env: &mut Env, stdin: Stdin) {
+        if !self.tick() {
+            return;
+        }
+        match command {
+            Command::Simple(simple) => self.simple(simple, env, stdin),
+            Command::Compound(compound, redirects) => {
+                if let Some(list) = redirects {
+                    self.redirects(&list.0, env, stdin);
+                }
+                self.compound(compound, env);
+            }
+            Command::Function(def) => {
+                self.functions
+                    .insert(def.fname.value.clone(), def.body.clone());
+            }
+            Command::ExtendedTest(test, redirects) => {
+                self.extended_test(&test.expr, env);
+                if let Some(list) = redirects {
+                    self.redirects(&list.0, env, stdin);
+                }
+            }
+        }
+    }
+
+    fn extended_test(&mut self, expr: &ast::ExtendedTestExpr, env: &mut Env) {
+        use ast::ExtendedTestExpr as E;
+        match expr {
+            E::And(a, b) | E::Or(a, b) => {
+                self.extended_test(a, env);
+                self.extended_test(b, env);
+            }
+            E::Not(a) | E::Parenthesized(a) => self.extended_test(a, env),
+            E::UnaryTest(_, w) => {
+                self.expand(&w.value, env);
+            }
+            E::BinaryTest(_, a, b) => {
+                self.expand(&a.value, env);
+                self.expand(&b.value, env);
+            }
+        }
+    }
+
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
+        if self.depth >= MAX_DEPTH {
+            self.opaque(format!("nesting deeper than {MAX_DEPTH} levels"));
+            return None;
+        }
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        Some(out)
+    }
+
+    fn compound(&mut self, compound: &CompoundCommand, env: &mut Env) {
+        self.nested(|w| match compound {
+            CompoundCommand::BraceGroup(g) => w.compound_list(&g.list, env),
+            CompoundCommand::Subshell(s) => {
+                let mut inner = env.clone();
+                w.compound_list(&s.list, &mut inner);
+            }
+            CompoundCommand::IfClause(c) => {
+                w.compound_list(&c.condition, env);
+                let before = env.clone();
+                let mut then = before.clone();
+                w.compound_list(&c.then, &mut then);
+                env.merge(&then);
+                for clause in c.elses.iter().flatten() {
+                    let mut branch = before.clone();
+                    if let Some(cond) = &clause.condition {
+                        w.compound_list(cond, &mut branch);
+                    }
+                    w.compound_list(&clause.body, &mut branch);
+                    env.merge(&branch);
+                }
+            }
+            CompoundCommand::WhileClause(c) | CompoundCommand::UntilClause(c) => {
+                let mut body = env.clone();
+                w.compound_list(&c.0, &mut body);
+                w.compound_list(&c.1.list, &mut body);
+                // A second pass sees the state a first iteration may leave.
+                w.compound_list(&c.0, &mut body);
+                w.compound_list(&c.1.list, &mut body);
+                env.merge(&body);
+            }
+            CompoundCommand::ForClause(f) => w.for_clause(f, env),
+            CompoundCommand::ArithmeticForClause(f) => {
+                for e in [&f.initializer, &f.condition, &f.updater]
+                    .into_iter()
+                    .flatten()
+                {
+                    w.arithmetic(&e.value);
+                }
+                let mut body = env.clone();
+                w.compound_list(&f.body.list, &mut body);
+                env.merge(&body);
+            }
+            CompoundCommand::CaseClause(c) => {
+                w.expand(&c.value.value, env);
+                let before = env.clone();
+                for item in &c.cases {
+                    for pattern in &item.patterns {
+                        w.expand(&pattern.value, env);
+                    }
+                    if let Some(cmd) = &item.cmd {
+                        let mut branch = before.clone();
+                        w.compound_list(cmd, &mut branch);
+                        env.merge(&branch);
+                    }
+                }
+            }
+            CompoundCommand::Arithmetic(a) => w.arithmetic(&a.expr.value),
+            CompoundCommand::Coprocess(c) => {
+                let mut inner = env.clone();
+                w.command(&c.body, &mut inner, Stdin::Unknown);
+            }
+        });
+    }
+
+    fn arithmetic(&mut self, text: &str) {
+        if text.contains("$(") || text.contains('`') {
+            self.opaque("a command substitution inside arithmetic");
+        }
+    }
+
+    fn for_clause(&mut self, f: &ast::ForClauseCommand, env: &mut Env) {
+        let values: Vec<Field> = match &f.values {
+            Some(words) => words
+                .iter()
+                .flat_map(|w| self.expand(&w.value, env))
+                .collect(),
+            None => vec![Field::Dyn("the positional parameters".into())],
+        };
+        let mut literal: Vec<String> = Vec::new();
+        let mut known = true;
+        for v in &values {
+            match v {
+                Field::Lit {
+                    glob: Some(pattern),
+                    ..
+                } => match self.glob_values(pattern, env) {
+                    Some(matches) => literal.extend(matches),
+                    None => known = false,
+                },
+                Field::Lit { text, .. } => literal.push(text.clone()),
+                Field::Dyn(_) => known = false,
+            }
+        }
+        let iterations: Vec<Option<String>> = if known && literal.len() <= MAX_LOOP_VALUES {
+            literal.into_iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        let before = env.clone();
+        for value in iterations {
+            let mut body = before.clone();
+            body.vars.insert(f.variable_name.clone(), value);
+            self.compound_list(&f.body.list, &mut body);
+            env.merge(&body);
+        }
+        env.vars.insert(f.variable_name.clone(), None);
+    }
+
+    /// The words a glob in a `for` list expands to, relative to the single known directory.
+    fn glob_values(&mut self, pattern: &str, env: &Env) -> Option<Vec<String>> {
+        let cwd = env.single_cwd()?.to_path_buf();
+        let absolute = Path::new(pattern).is_absolute();
+        let base = if absolute {
+            PathBuf::from(pattern)
+        } else {
+            cwd.join(pattern)
+        };
+        let matches = glob_matches(&base, self.dotglob)?;
+        Some(
+            matches
+                .into_iter()
+                .filter_map(|m| {
+                    if absolute {
+                        Some(m.to_string_lossy().into_owned())
+                    } else {
+                        m.strip_prefix(&cwd)
+                            .ok()
+                            .map(|r| r.to_string_lossy().into_owned())
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// Expands a word, walking any code inside it.
+    pub fn expand(&mut self, raw: &str, env: &Env) -> Vec<Field> {
+        let mut scope = WordScope { walker: self, env };
+        words::expand(raw, &mut scope)
+    }
+
+    pub fn expand_single(&mut self, raw: &str, env: &Env) -> Field {
+        let mut scope = WordScope { walker: self, env };
+        words::expand_single(raw, &mut scope)
+    }
+
+    fn simple(&mut self, simple: &ast::SimpleCommand, env: &mut Env, stdin: Stdin) {
+        let mut assignments: Vec<(String, Option<String>)> = Vec::new();
+        let mut raw_words: Vec<&str> = Vec::new();
+        let mut suffix_assignments: Vec<(String, Option<String>)> = Vec::new();
+        let mut redirects: Vec<&IoRedirect> = Vec::new();
+        let mut substitutions: Vec<usize> = Vec::new();
+        let prefix = simple.prefix.iter().flat_map(|p| p.0.iter());
+        for item in prefix {
+            match item {
+                CommandPrefixOrSuffixItem::AssignmentWord(a, _) => {
+                    let value = self.assignment_value(a, env);
+                    assignments.push((assignment_name(a), value));
+                }
+                CommandPrefixOrSuffixItem::IoRedirect(r) => redirects.push(r),
+                CommandPrefixOrSuffixItem::Word(w) => raw_words.push(&w.value),
+                CommandPrefixOrSuffixItem::ProcessSubstitution(_, sub) => {
+                    let mut inner = env.clone();
+                    self.nested(|w| w.compound_list(&sub.list, &mut inner));
+                }
+            }
+        }
+        if let Some(name) = &simple.word_or_name {
+            raw_words.push(&name.value);
+        }
+        for item in simple.suffix.iter().flat_map(|s| s.0.iter()) {
+            match item {
+                CommandPrefixOrSuffixItem::AssignmentWord(a, w) => {
+                    let value = self.assignment_value(a, env);
+                    suffix_assignments.push((assignment_name(a), value));
+                    raw_words.push(&w.value);
+                }
+                CommandPrefixOrSuffixItem::IoRedirect(r) => redirects.push(r),
+                CommandPrefixOrSuffixItem::Word(w) => raw_words.push(&w.value),
+                CommandPrefixOrSuffixItem::ProcessSubstitution(_, sub) => {
+                    let mut inner = env.clone();
+                    self.nested(|w| w.compound_list(&sub.list, &mut inner));
+                    substitutions.push(raw_words.len());
+                    raw_words.push(PROCESS_SUBSTITUTION);
+                }
+            }
+        }
+        let mut argv: Vec<Field> = Vec::new();
+        for (i, raw) in raw_words.iter().enumerate() {
+            if substitutions.contains(&i) {
+                argv.push(Field::Lit {
+                    text: PROCESS_SUBSTITUTION.into(),
+                    glob: None,
+                });
+            } else {
+                argv.extend(self.expand(raw, env));
+            }
+        }
+        let owned: Vec<IoRedirect> = redirects.into_iter().cloned().collect();
+        let stdin = self.redirects(&owned, env, stdin);
+        if argv.is_empty() {
+            // Plain assignments last for the rest of the shell.
+            for (name, value) in assignments {
+                self.check_special_variable(&name, value.as_deref(), None);
+                env.vars.insert(name, value);
+            }
+            return;
+        }
+        let mut command_env = env.clone();
+        for (name, value) in &assignments {
+            command_env.vars.insert(name.clone(), value.clone());
+        }
+        let call = super::commands::Call {
+            argv,
+            prefix_assignments: assignments,
+            suffix_assignments,
+            stdin,
+        };
+        super::commands::run(self, env, &command_env, call);
+    }
+
+    fn assignment_value(&mut self, a: &ast::Assignment, env: &Env) -> Option<String> {
+        match &a.value {
+            ast::AssignmentValue::Scalar(w) => match self.expand_single(&w.value, env) {
+                Field::Lit { text, .. } if !a.append => Some(text),
+                _ => None,
+            },
+            ast::AssignmentValue::Array(items) => {
+                for (key, value) in items {
+                    if let Some(k) = key {
+                        self.expand(&k.value, env);
+                    }
+                    self.expand(&value.value, env);
+                }
+                None
+            }
+        }
+    }
+
+    /// Variables that change which program runs or what it loads make the rest unknowable.
+    pub fn check_special_variable(
+        &mut self,
+        name: &str,
+        value: Option<&str>,
+        command: Option<&str>,
+    ) {
+        const HIJACKING: &[&str] = &[
+            "PATH",
+            "LD_PRELOAD",
+            "LD_LIBRARY_PATH",
+            "LD_AUDIT",
+            "DYLD_INSERT_LIBRARIES",
+            "DYLD_LIBRARY_PATH",
+            "BASH_ENV",
+            "ENV",
+            "PROMPT_COMMAND",
+            "IFS",
+            "CDPATH",
+            "NODE_OPTIONS",
+            "PERL5OPT",
+            "PERL5LIB",
+            "RUBYOPT",
+            "PYTHONSTARTUP",
+            "PYTHONPATH",
+            "PYTHONHOME",
+            "GIT_SSH",
+            "GIT_SSH_COMMAND",
+            "GIT_PROXY_COMMAND",
+            "GIT_ASKPASS",
+            "GIT_EXEC_PATH",
+            "GIT_CONFIG_PARAMETERS",
+            "GIT_CONFIG_COUNT",
+            "GIT_EXTERNAL_DIFF",
+            "GIT_TEMPLATE_DIR",
+            "SHELLOPTS",
+            "BASHOPTS",
+        ];
+        if name == "GLOBIGNORE" {
+            self.dotglob = true;
+        }
+        if is_git_config_variable(name) {
+            self.refuse(format!(
+                "the assignment {name}=… changes git's configuration for the commands it reaches, so it could set core.hooksPath and switch hookledger's git hooks off"
+            ));
+        }
+        let harmless_editor = matches!(value, Some("true" | ":" | "cat"));
+        let hijacks = HIJACKING.contains(&name)
+            || (matches!(
+                name,
+                "GIT_EDITOR" | "GIT_SEQUENCE_EDITOR" | "EDITOR" | "VISUAL" | "PAGER" | "GIT_PAGER"
+            ) && !harmless_editor);
+        if hijacks {
+            let scope = command.map_or(String::from("the commands after it"), |c| c.to_owned());
+            self.opaque(format!(
+                "the assignment {name}=… changes what {scope} runs or loads"
+            ));
+        }
+    }
+
+    /// Applies redirections; returns the command's stdin after them.
+    pub fn redirects(&mut self, redirects: &[IoRedirect], env: &Env, mut stdin: Stdin) -> Stdin {
+        for r in redirects {
+            match r {
+                IoRedirect::File(fd, kind, target) => {
+                    let access = match kind {
+                        IoFileRedirectKind::Read => Some(Access::Read),
+                        IoFileRedirectKind::Write
+                        | IoFileRedirectKind::Append
+                        | IoFileRedirectKind::Clobber
+                        | IoFileRedirectKind::ReadAndWrite => Some(Access::Write),
+                        IoFileRedirectKind::DuplicateInput
+                        | IoFileRedirectKind::DuplicateOutput => None,
+                    };
+                    match target {
+                        IoFileRedirectTarget::Filename(word) => {
+                            let field = self.expand_single(&word.value, env);
+                            self.access(
+                                env,
+                                &field,
+                                access.unwrap_or(Access::Write),
+                                "a redirection",
+                            );
+                            if matches!(kind, IoFileRedirectKind::Read) && fd.is_none_or(|f| f == 0)
+                            {
+                                stdin = field
+                                    .lit()
+                                    .map_or(Stdin::Unknown, |t| Stdin::File(t.to_owned()));
+                            }
+                        }
+                        IoFileRedirectTarget::Duplicate(word) => {
+                            let field = self.expand_single(&word.value, env);
+                            match field.lit() {
+                                Some(t)
+                                    if t == "-"
+                                        || t.trim_end_matches('-')
+                                            .chars()
+                                            .all(|c| c.is_ascii_digit()) => {}
+                                // `>&file` writes stdout and stderr to a file.
+                                _ => self.access(env, &field, Access::Write, "a redirection"),
+                            }
+                        }
+                        IoFileRedirectTarget::Fd(_) => {}
+                        IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
+                            let mut inner = env.clone();
+                            self.nested(|w| w.compound_list(&sub.list, &mut inner));
+                        }
+                    }
+                }
+                IoRedirect::OutputAndError(word, _) => {
+                    let field = self.expand_single(&word.value, env);
+                    self.access(env, &field, Access::Write, "a redirection");
+                }
+                IoRedirect::HereString(fd, word) => {
+                    let field = self.expand_single(&word.value, env);
+                    if fd.is_none_or(|f| f == 0) {
+                        stdin = match field {
+                            Field::Lit { text, .. } => Stdin::Literal(text),
+                            Field::Dyn(_) => Stdin::Unknown,
+                        };
+                    }
+                }
+                IoRedirect::HereDocument(fd, doc) => {
+                    let body = self.heredoc_body(doc, env);
+                    if fd.is_none_or(|f| f == 0) {
+                        stdin = body.map_or(Stdin::Unknown, Stdin::Literal);
+                    }
+                }
+            }
+        }
+        stdin
+    }
+
+    /// A heredoc's text as the command receives it; `None` when expansions make it unknown.
+    /// Command substitutions in an unquoted body run, so they are walked.
+    fn heredoc_body(&mut self, doc: &ast::IoHereDocument, env: &Env) -> Option<String> {
+        let body = &doc.doc.value;
+        if !doc.requires_expansion {
+            return Some(body.clone());
+        }
+        let Ok(pieces) = bword::parse_heredoc(body, &words::options()) else {
+            self.opaque("a heredoc body that cannot be read");
+            return None;
+        };
+        let mut text = String::new();
+        let mut known = true;
+        for piece in pieces {
+            match piece.piece {
+                WordPiece::Text(t) | WordPiece::SingleQuotedText(t) => text.push_str(&t),
+                WordPiece::EscapeSequence(e) => text.push_str(e.strip_prefix('\\').unwrap_or(&e)),
+                WordPiece::CommandSubstitution(code) => {
+                    self.subshell_program(&code, env);
+                    known = false;
+                }
+                WordPiece::BackquotedCommandSubstitution(code) => {
+                    self.subshell_program(&code.replace("\\`", "`"), env);
+                    known = false;
+                }
+                WordPiece::ArithmeticExpression(e) => {
+                    self.arithmetic(&e.value);
+                    known = false;
+                }
+                _ => {
+                    let source = body.get(piece.start_index..piece.end_index).unwrap_or("");
+                    match self.expand_single(source, env) {
+                        Field::Lit { text: t, .. } => text.push_str(&t),
+                        Field::Dyn(_) => known = false,
+                    }
+                }
+            }
+        }
+        known.then_some(text)
+    }
+
+    /// Records that `field` is read or written. A value unknown until run time in a path
+    /// position is unanalyzable; a glob is checked for what it matches now and for its
+    /// directory.
+    pub fn access(&mut self, env: &Env, field: &Field, access: Access, role: &str) {
+        self.access_marked(env, field, access, false, role, Mark::default());
+    }
+
+    /// [`Walker::access`] for a path whose whole tree is affected (`recursive`), with a mark.
+    pub fn access_marked(
+        &mut self,
+        env: &Env,
+        field: &Field,
+        access: Access,
+        recursive: bool,
+        role: &str,
+        mark: Mark,
+    ) {
+        match field {
+            Field::Dyn(why) if access == Access::Read => {
+                self.opaque_read(format!("{role} names a path through {why}"))
+            }
+            Field::Dyn(why) => self.opaque(format!("{role} names a path through {why}")),
+            Field::Lit { text, glob } => {
+                if PSEUDO_FILES.contains(&text.as_str()) || text.starts_with("/dev/fd/") {
+                    return;
+                }
+                if text.is_empty() && !recursive {
+                    return;
+                }
+                let text = if text.is_empty() { "." } else { text.as_str() };
+                match glob {
+                    None => self.push_access(env, text, access, recursive, recursive, role, mark),
+                    Some(pattern) => self.access_glob(env, pattern, access, recursive, role, mark),
+                }
+            }
+        }
+    }
+
+    /// `text` as a path, resolved against every directory the shell may be in.
+    pub fn access_text(
+        &mut self,
+        env: &Env,
+        text: &str,
+        access: Access,
+        search_root: bool,
+        role: &str,
+    ) {
+        if self.exhausted() {
+            return;
+        }
+        self.push_access(env, text, access, search_root, false, role, Mark::default());
+    }
+
+    /// [`Walker::access_text`] for a write hookledger judged itself (see [`Mark::vetted`]).
+    pub fn access_text_vetted(&mut self, env: &Env, text: &str, role: &str) {
+        let mark = Mark {
+            vetted: true,
+            link_target: false,
+        };
+        self.push_access(env, text, Access::Write, false, false, role, mark);
+    }
+
+    /// `text` names a directory whose whole tree the command reads or writes.
+    pub fn access_tree(&mut self, env: &Env, field: &Field, access: Access, role: &str) {
+        self.access_marked(env, field, access, true, role, Mark::default());
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_access(
+        &mut self,
+        env: &Env,
+        text: &str,
+        access: Access,
+        search_root: bool,
+        recursive: bool,
+        role: &str,
+        mark: Mark,
+    ) {
+        if self.exhausted() {
+            return;
+        }
+        let key = (
+            text.to_owned(),
+            access,
+            search_root || recursive,
+            env.cwds.clone(),
+        );
+        if !self.seen.insert(key) && !recursive && !mark.vetted && !mark.link_target {
+            return;
+        }
+        for named in self.resolve_named(env, text, role, access) {
+            self.out.accesses.push(PathAccess {
+                path: named.path,
+                access,
+                search_root,
+                recursive,
+                link: named.link,
+                vetted: mark.vetted,
+                link_target: mark.link_target,
+            });
+        }
+    }
+
+    /// Resolves without recording an access (what is written is recorded where it is written,
+    /// and judged as unknown there).
+    pub fn resolve(&mut self, env: &Env, text: &str, role: &str) -> Vec<PathBuf> {
+        self.resolve_named(env, text, role, Access::Read)
+            .into_iter()
+            .map(|n| n.path)
+            .collect()
+    }
+
+    /// `text` resolved from every directory the shell may be in, and through the links this
+    /// command made earlier.
+    pub fn resolve_named(
+        &mut self,
+        env: &Env,
+        text: &str,
+        role: &str,
+        access: Access,
+    ) -> Vec<paths::Named> {
+        let home_relative = text == "~" || text.starts_with("~/");
+        let named: Vec<paths::Named> = if Path::new(text).is_absolute() || home_relative {
+            let cwd = env.single_cwd().unwrap_or(Path::new("/")).to_path_buf();
+            vec![paths::resolve_named(text, &cwd, self.home)]
+        } else {
+            match &env.cwds {
+                Some(cwds) => cwds
+                    .iter()
+                    .map(|cwd| paths::resolve_named(text, cwd, self.home))
+                    .collect(),
+                None => {
+                    let why = format!(
+                        "{role} names the relative path {text:?} after a directory change that cannot be followed"
+                    );
+                    if access == Access::Read {
+                        self.opaque_read(why);
+                    } else {
+                        self.opaque(why);
+                    }
+                    return Vec::new();
+                }
+            }
+        };
+        named.into_iter().map(|n| self.through_links(n)).collect()
+    }
+
+    /// A path under a symlink this command created is where the symlink points.
+    fn through_links(&self, mut named: paths::Named) -> paths::Named {
+        for _ in 0..8 {
+            let Some((link, target)) = self
+                .links
+                .iter()
+                .find(|(link, _)| named.path.starts_with(link))
+            else {
+                break;
+            };
+            if named.path == *link && named.link.is_none() {
+                named.link = Some(link.clone());
+            }
+            let rest = named.path.strip_prefix(link).unwrap_or(Path::new(""));
+            let joined = if rest.as_os_str().is_empty() {
+                target.clone()
+            } else {
+                target.join(rest)
+            };
+            named.path = paths::resolve(&joined.to_string_lossy(), Path::new("/"), self.home);
+        }
+        named
+    }
+
+    fn access_glob(
+        &mut self,
+        env: &Env,
+        pattern: &str,
+        access: Access,
+        recursive: bool,
+        role: &str,
+        mark: Mark,
+    ) {
+        let literal_dir: String = {
+            let mut parts = Vec::new();
+            for part in pattern.split('/') {
+                if part.contains(['*', '?', '[']) {
+                    break;
+                }
+                parts.push(part);
+            }
+            let joined = parts.join("/");
+            if joined.is_empty() && pattern.starts_with('/') {
+                "/".into()
+            } else if joined.is_empty() {
+                ".".into()
+            } else {
+                joined
+            }
+        };
+        // What the shell will pass is what matches now; files created in between are
+        // covered by checking the directory with every-child semantics.
+        self.access_text(env, &literal_dir, access, true, role);
+        let bases: Vec<PathBuf> = if Path::new(pattern).is_absolute() {
+            vec![PathBuf::from(pattern)]
+        } else {
+            match &env.cwds {
+                Some(cwds) => cwds.iter().map(|c| c.join(pattern)).collect(),
+                None => return,
+            }
+        };
+        for base in bases {
+            match glob_matches(&base, self.dotglob) {
+                Some(matches) => {
+                    for m in matches {
+                        let named =
+                            paths::resolve_named(&m.to_string_lossy(), Path::new("/"), self.home);
+                        let named = self.through_links(named);
+                        self.out.accesses.push(PathAccess {
+                            path: named.path,
+                            access,
+                            search_root: recursive,
+                            recursive,
+                            link: named.link,
+                            vetted: mark.vetted,
+                            link_target: mark.link_target,
+                        });
+                    }
+                }
+                None => self.opaque(format!(
+                    "{role} names a glob matching more than {MAX_GLOB_MATCHES} files"
+                )),
+            }
+        }
+    }
+
+    /// What a command that runs its input (a shell, an interpreter, `patch`) receives: a
+    /// redirected file is read now, as it is small enough to analyse.
+    pub fn stdin_text(&mut self, env: &Env, stdin: &Stdin) -> Stdin {
+        match stdin {
+            Stdin::File(text) => self
+                .small_file(env, text)
+                .map_or(Stdin::Unknown, Stdin::Literal),
+            other => other.clone(),
+        }
+    }
+
+    /// The text of a small regular file named by `text`, when there is exactly one candidate.
+    pub fn small_file(&mut self, env: &Env, text: &str) -> Option<String> {
+        const MAX_BYTES: u64 = 4 * 1024 * 1024;
+        let paths = self.resolve(env, text, "a redirection");
+        let [path] = paths.as_slice() else {
+            return None;
+        };
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.is_file() || meta.len() > MAX_BYTES {
+            return None;
+        }
+        std::fs::read_to_string(path).ok()
+    }
+
+    /// Reads a shell script a command runs (`bash x.sh`, `source x.sh`, `./x.sh`) and walks it.
+    /// A script is a program hookledger has not seen, treated like any unknown command: what
+    /// it cannot determine is dropped, but paths it names literally are checked, so a script
+    /// the agent wrote a moment ago cannot do what the command line itself may not.
+    pub fn script_file(&mut self, env: &mut Env, script: &Field, in_current_shell: bool) {
+        const MAX_SCRIPT_BYTES: u64 = 64 * 1024;
+        let Some(text) = script.lit() else {
+            return;
+        };
+        let known_before = self.out.unanalyzable.len();
+        for path in self.resolve(env, text, "the script") {
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if !meta.is_file() || meta.len() > MAX_SCRIPT_BYTES {
+                continue;
+            }
+            let Ok(source) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            if in_current_shell {
+                self.program(&source, env);
+            } else {
+                self.subshell_program(&source, env);
+            }
+        }
+        self.out.unanalyzable.truncate(known_before);
+    }
+
+    pub fn remote(&mut self, url: String, operation: &str) {
+        self.out.remotes.push(RemoteUse {
+            url,
+            operation: operation.to_owned(),
+        });
+    }
+
+    /// Runs a defined shell function's body, if `name` is one.
+    pub fn call_function(&mut self, name: &str, env: &mut Env) -> bool {
+        let Some(body) = self.functions.get(name).cloned() else {
+            return false;
+        };
+        // Positional parameters inside the body are unknown.
+        self.nested(|w| {
+            if let Some(list) = &body.1 {
+                w.redirects(&list.0, env, Stdin::Inherited);
+            }
+            w.compound(&body.0, env)
+        });
+        true
+    }
+}
+
+/// Environment variables through which git takes configuration (and so `core.hooksPath`).
+pub fn is_git_config_variable(name: &str) -> bool {
+    matches!(
+        name,
+        "GIT_CONFIG"
+            | "GIT_CONFIG_COUNT"
+            | "GIT_CONFIG_PARAMETERS"
+            | "GIT_CONFIG_GLOBAL"
+            | "GIT_CONFIG_SYSTEM"
+            | "GIT_CONFIG_NOSYSTEM"
+    ) || name.starts_with("GIT_CONFIG_KEY_")
+        || name.starts_with("GIT_CONFIG_VALUE_")
+}
+
+fn assignment_name(a: &ast::Assignment) -> String {
+    match &a.name {
+        ast::AssignmentName::VariableName(n) => n.clone(),
+        ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
+    }
+}
+
+/// The text a pipeline stage writes when it is `echo`/`printf`/`cat` of literal text, for
+/// `echo 'print(1)' | python3`.
+fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Option<String> {
+    let Command::Simple(simple) = command else {
+        return None;
+    };
+    let name = simple.word_or_name.as_ref()?.value.as_str();
+    let args: Vec<&str> = simple
+        .suffix
+        .iter()
+        .flat_map(|s| s.0.iter())
+        .filter_map(|i| match i {
+            CommandPrefixOrSuffixItem::Word(w) => Some(w.value.as_str()),
+            _ => None,
+        })
+        .collect();
+    let heredoc = simple
+        .suffix
+        .iter()
+        .flat_map(|s| s.0.iter())
+        .find_map(|i| match i {
+            CommandPrefixOrSuffixItem::IoRedirect(IoRedirect::HereDocument(_, d)) => Some(d),
+            _ => None,
+        });
+    let mut scratch = Walker::new(walker.home, walker.depth);
+    let lit =
+        |w: &mut Walker, raw: &str, env: &Env| w.expand_single(raw, env).lit().map(str::to_owned);
+    match name {
+        "echo" | "printf" => {
+            let mut parts = Vec::new();
+            for a in args.iter().filter(|a| !a.starts_with('-')) {
+                parts.push(lit(&mut scratch, a, env)?);
+            }
+            Some(parts.join(" "))
+        }
+        "cat" if args.is_empty() => {
+            let doc = heredoc?;
+            if doc.requires_expansion {
+                None
+            } else {
+                Some(doc.doc.value.clone())
+            }
+        }
+        _ => None,
+    }
+}
+
+/// What a glob matches on disk now. As in the shell, a `*` or `?` at the start of a name does
+/// not match a leading dot (`rm -rf *` spares `.git`); a pattern that starts with a dot does.
+/// `None` when it matches too many to list.
+pub fn glob_matches(pattern: &Path, dotglob: bool) -> Option<Vec<PathBuf>> {
+    let mut current: Vec<PathBuf> = vec![PathBuf::new()];
+    for component in pattern.components() {
+        let text = component.as_os_str().to_string_lossy();
+        if !text.contains(['*', '?', '[']) {
+            for c in &mut current {
+                c.push(component.as_os_str());
+            }
+            continue;
+        }
+        let mut next = Vec::new();
+        for dir in &current {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name_text = name.to_string_lossy();
+                if name_text.starts_with('.') && !text.starts_with('.') && !dotglob {
+                    continue;
+                }
+                if fast_glob::glob_match(text.as_ref(), name_text.as_ref()) {
+                    next.push(dir.join(&name));
+                    if next.len() > MAX_GLOB_MATCHES {
+                        return None;
+                    }
+                }
+            }
+        }
+        current = next;
+    }
+    current.retain(|p| !p.as_os_str().is_empty());
+    Some(current)
+}
+
+struct WordScope<'a, 'h> {
+    walker: &'a mut Walker<'h>,
+    env: &'a Env,
+}
+
+impl Scope for WordScope<'_, '_> {
+    fn home(&self) -> Option<String> {
+        self.walker.home.map(|h| h.to_string_lossy().into_owned())
+    }
+    fn pwd(&self) -> Option<String> {
+        self.env
+            .single_cwd()
+            .map(|p| p.to_string_lossy().into_owned())
+    }
+    fn var(&self, name: &str) -> Option<String> {
+        self.env.vars.get(name).cloned().flatten()
+    }
+    fn nested_code(&mut self, code: &str) {
+        let env = self.env.clone();
+        self.walker.subshell_program(code, &env);
+    }
+    fn opaque(&mut self, why: String) {
+        self.walker.opaque(why);
+    }
+}
