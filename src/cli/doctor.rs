@@ -367,7 +367,7 @@ fn settings_readable(ctx: &Context) -> Finding {
 
 fn needed_timeout_secs(event: &str) -> f64 {
     if EventKind::from_name(event).is_gating() {
-        super::hook::deadline().as_secs_f64()
+        crate::hook::guard::deadline().as_secs_f64()
     } else {
         0.0
     }

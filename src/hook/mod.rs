@@ -7,6 +7,7 @@
 
 pub mod answer;
 pub mod event;
+pub mod guard;
 pub mod record;
 pub mod transcript;
 pub mod wire;
