@@ -6,6 +6,7 @@ hookledger: a policy gate and tamper-evident ledger for Claude Code hooks.
 - [`policy`]: decisions and their stable rule codes.
 - [`git`]: repository facts recorded with sessions and edits.
 - [`config`]: where files live.
+- [`doctor`]: `hookledger doctor`'s checks, each with a stable id.
 - [`export`]: NDJSON export (native, ECS, OCSF), cursors, segments, shipping, the receiver.
 - [`report`]: the auditor's evidence pack for a period.
 - [`output`]: writing a file someone named (atomic for regular files, in place for devices and FIFOs).
@@ -14,6 +15,7 @@ hookledger: a policy gate and tamper-evident ledger for Claude Code hooks.
 
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod git;
 pub mod hook;
 pub mod report;

@@ -57,16 +57,6 @@ pub fn parse_duration_arg(text: &str) -> anyhow::Result<i64> {
     })
 }
 
-/// A short age for people: `45 s`, `12 min`, `5 h`, `3 d`.
-pub fn age(seconds: i64) -> String {
-    match seconds {
-        s if s < 120 => format!("{s} s"),
-        s if s < 2 * 3600 => format!("{} min", s / 60),
-        s if s < 2 * 86_400 => format!("{} h", s / 3600),
-        s => format!("{} d", s / 86_400),
-    }
-}
-
 /// `90s`, `30m`, `2h`, `7d`, `2w` → seconds ago.
 fn parse_relative(text: &str) -> anyhow::Result<Option<i64>> {
     let Some(unit) = text.chars().last().filter(|c| c.is_ascii_alphabetic()) else {

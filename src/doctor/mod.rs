@@ -1,18 +1,16 @@
-//! `hookledger doctor [--json]`: is hookledger installed so that Claude Code really runs it, and
-//! is what it keeps healthy?
+//! `hookledger doctor`'s checks: is hookledger installed so that Claude Code really runs it,
+//! and is what it keeps healthy?
 //!
-//! A list of named checks. Their ids are stable kebab-case API, like rule codes: scripts and
-//! MDM compliance reports match on them. Each check passes or fails with one line saying what
-//! it found, detail lines, and the fix. Exit 0 only when every check passes.
+//! A list of named checks. Their ids ([`CheckId`]) are stable kebab-case API, like rule codes:
+//! scripts and MDM compliance reports match on them. Each check passes or fails with one line
+//! saying what it found, detail lines, and the fix. The CLI renders the results.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::Paths;
 use crate::config::claude::{
     self, HookSwitches, Locations, MIN_EXEC_FORM_VERSION, Registration, Scope, SettingsFile,
     Version,
@@ -22,26 +20,8 @@ use crate::ledger::health::{self, WriteProbe};
 use crate::ledger::{Ledger, OpenOptions, spool};
 use crate::policy::file as policy_file;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Print one JSON object
-    #[arg(long)]
-    pub json: bool,
-    /// The project whose .claude/settings.json and settings.local.json count
-    /// [default: the current directory]
-    #[arg(long, value_name = "DIR")]
-    pub project: Option<PathBuf>,
-    /// Treat DIR as the filesystem root for managed settings and policy (a staged install)
-    #[arg(long, value_name = "DIR")]
-    pub root: Option<PathBuf>,
-    /// An export sink is stale when it lags the ledger and its cursor has not moved for this
-    /// long (90s, 30m, 24h, 7d)
-    #[arg(long, value_name = "DURATION", default_value = "24h")]
-    pub stale_after: String,
-}
-
 /// What every check may look at, gathered once.
-struct Context {
+pub struct Context {
     ledger: PathBuf,
     managed_policy_dir: PathBuf,
     hookledger_home: PathBuf,
@@ -54,20 +34,179 @@ struct Context {
     project: Option<PathBuf>,
 }
 
+impl Context {
+    /// Reads the settings files once. `root` stands in for `/` (a staged install); `project`
+    /// is the directory whose project settings and git shims count.
+    pub fn gather(
+        ledger: PathBuf,
+        hookledger_home: PathBuf,
+        root: Option<&Path>,
+        project: Option<PathBuf>,
+        stale_after_secs: i64,
+    ) -> Self {
+        let settings = claude::load_layers(&Locations::discover(root, project.clone()));
+        Context {
+            ledger,
+            managed_policy_dir: policy_file::managed_dir_under(root),
+            hookledger_home,
+            registrations: claude::registrations(&settings),
+            switches: claude::hook_switches(&settings),
+            settings,
+            stale_after_secs,
+            now_ns: crate::ledger::now_ns(),
+            project,
+        }
+    }
+}
+
+/// The stable id of each check. The order of [`CheckId::ALL`] is the order checks run in,
+/// the order a broken install is best repaired: what runs, where it is registered, what it
+/// reads, what it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckId {
+    /// The registered binary exists, is executable, on a stable path, and is this build.
+    Binary,
+    /// Every Claude Code settings file parses.
+    SettingsReadable,
+    /// Every event has a usable registration (exec form, timeout above the deadline).
+    HooksRegistered,
+    /// No setting turns hookledger's hooks off.
+    HooksEnabled,
+    /// Every registration sees every call of its event.
+    HooksMatcher,
+    /// One hookledger runs per event.
+    HooksUnique,
+    /// Gating registrations carry `onFailure: block`.
+    HooksFailClosed,
+    /// What `install --lock-hooks` sets (reported, never failed).
+    LockDown,
+    /// The policy files are valid.
+    PolicyValid,
+    /// Claude Code's OS sandbox, where required or enabled, is in force.
+    Sandbox,
+    /// The ledger takes writes.
+    LedgerWritable,
+    /// The chain verifies and the append-only triggers are in place.
+    LedgerVerifies,
+    /// The signing key is the one the genesis record names.
+    SigningKey,
+    /// No records wait in the spool.
+    SpoolEmpty,
+    /// No export sink lags for long.
+    ExportCursors,
+    /// Claude Code is new enough for the hooks.
+    ClaudeCodeVersion,
+    /// The project's git hook shims are active.
+    GitShims,
+}
+
+impl CheckId {
+    /// Every check, in the order they run.
+    pub const ALL: &[CheckId] = &[
+        CheckId::Binary,
+        CheckId::SettingsReadable,
+        CheckId::HooksRegistered,
+        CheckId::HooksEnabled,
+        CheckId::HooksMatcher,
+        CheckId::HooksUnique,
+        CheckId::HooksFailClosed,
+        CheckId::LockDown,
+        CheckId::PolicyValid,
+        CheckId::Sandbox,
+        CheckId::LedgerWritable,
+        CheckId::LedgerVerifies,
+        CheckId::SigningKey,
+        CheckId::SpoolEmpty,
+        CheckId::ExportCursors,
+        CheckId::ClaudeCodeVersion,
+        CheckId::GitShims,
+    ];
+
+    /// The stable kebab-case id.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CheckId::Binary => "binary",
+            CheckId::SettingsReadable => "settings-readable",
+            CheckId::HooksRegistered => "hooks-registered",
+            CheckId::HooksEnabled => "hooks-enabled",
+            CheckId::HooksMatcher => "hooks-matcher",
+            CheckId::HooksUnique => "hooks-unique",
+            CheckId::HooksFailClosed => "hooks-fail-closed",
+            CheckId::LockDown => "lock-down",
+            CheckId::PolicyValid => "policy-valid",
+            CheckId::Sandbox => "sandbox",
+            CheckId::LedgerWritable => "ledger-writable",
+            CheckId::LedgerVerifies => "ledger-verifies",
+            CheckId::SigningKey => "signing-key",
+            CheckId::SpoolEmpty => "spool-empty",
+            CheckId::ExportCursors => "export-cursors",
+            CheckId::ClaudeCodeVersion => "claude-code-version",
+            CheckId::GitShims => "git-shims",
+        }
+    }
+
+    fn check(self) -> fn(&Context, &mut dyn Progress) -> Finding {
+        match self {
+            CheckId::Binary => |ctx, _| binary(ctx),
+            CheckId::SettingsReadable => |ctx, _| settings_readable(ctx),
+            CheckId::HooksRegistered => |ctx, _| hooks_registered(ctx),
+            CheckId::HooksEnabled => |ctx, _| hooks_enabled(ctx),
+            CheckId::HooksMatcher => |ctx, _| hooks_matcher(ctx),
+            CheckId::HooksUnique => |ctx, _| hooks_unique(ctx),
+            CheckId::HooksFailClosed => |ctx, _| hooks_fail_closed(ctx),
+            CheckId::LockDown => |ctx, _| lock_down(ctx),
+            CheckId::PolicyValid => |ctx, _| policy_valid(ctx),
+            CheckId::Sandbox => |ctx, _| sandbox(ctx),
+            CheckId::LedgerWritable => |ctx, _| ledger_writable(ctx),
+            CheckId::LedgerVerifies => ledger_verifies,
+            CheckId::SigningKey => |ctx, _| signing_key(ctx),
+            CheckId::SpoolEmpty => |ctx, _| spool_empty(ctx),
+            CheckId::ExportCursors => |ctx, _| export_cursors(ctx),
+            CheckId::ClaudeCodeVersion => |ctx, _| claude_code_version(ctx),
+            CheckId::GitShims => |ctx, _| git_shims(ctx),
+        }
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a long check (verifying a large ledger) shows that it is working; the CLI draws a bar
+/// on a terminal.
+pub trait Progress {
+    /// The long part begins.
+    fn start(&mut self) {}
+    /// `done` of `total` records.
+    fn update(&mut self, done: u64, total: u64);
+    /// The long part is over.
+    fn finish(&mut self) {}
+}
+
+/// No progress shown.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn update(&mut self, _done: u64, _total: u64) {}
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-enum Status {
+pub enum Status {
     Pass,
     Fail,
 }
 
 /// What one check found.
 #[derive(Debug, Serialize)]
-struct Finding {
-    status: Status,
-    message: String,
-    details: Vec<String>,
-    fix: Option<String>,
+pub struct Finding {
+    pub status: Status,
+    pub message: String,
+    pub details: Vec<String>,
+    pub fix: Option<String>,
 }
 
 impl Finding {
@@ -95,83 +234,13 @@ impl Finding {
     }
 }
 
-struct Check {
-    id: &'static str,
-    run: fn(&Context) -> Finding,
+/// Runs every check in [`CheckId::ALL`] order.
+pub fn run(ctx: &Context, progress: &mut dyn Progress) -> Vec<(CheckId, Finding)> {
+    CheckId::ALL
+        .iter()
+        .map(|&id| (id, (id.check())(ctx, progress)))
+        .collect()
 }
-
-/// In the order a broken install is best repaired: what runs, where it is registered, what it
-/// reads, what it writes.
-const CHECKS: &[Check] = &[
-    Check {
-        id: "binary",
-        run: binary,
-    },
-    Check {
-        id: "settings-readable",
-        run: settings_readable,
-    },
-    Check {
-        id: "hooks-registered",
-        run: hooks_registered,
-    },
-    Check {
-        id: "hooks-enabled",
-        run: hooks_enabled,
-    },
-    Check {
-        id: "hooks-matcher",
-        run: hooks_matcher,
-    },
-    Check {
-        id: "hooks-unique",
-        run: hooks_unique,
-    },
-    Check {
-        id: "hooks-fail-closed",
-        run: hooks_fail_closed,
-    },
-    Check {
-        id: "lock-down",
-        run: lock_down,
-    },
-    Check {
-        id: "policy-valid",
-        run: policy_valid,
-    },
-    Check {
-        id: "sandbox",
-        run: sandbox,
-    },
-    Check {
-        id: "ledger-writable",
-        run: ledger_writable,
-    },
-    Check {
-        id: "ledger-verifies",
-        run: ledger_verifies,
-    },
-    Check {
-        id: "signing-key",
-        run: signing_key,
-    },
-    Check {
-        id: "spool-empty",
-        run: spool_empty,
-    },
-    Check {
-        id: "export-cursors",
-        run: export_cursors,
-    },
-    Check {
-        id: "claude-code-version",
-        run: claude_code_version,
-    },
-    Check {
-        id: "git-shims",
-        run: git_shims,
-    },
-];
 
 /// The first Claude Code with PreSkillShellCommand and `onFailure`.
 const CURRENT_SURFACE_VERSION: Version = Version(2, 1, 332);
@@ -179,97 +248,6 @@ const CURRENT_SURFACE_VERSION: Version = Version(2, 1, 332);
 const INSTALL_FIX: &str = "run `hookledger install` (your user) or `sudo hookledger install --managed` (every user); both write hookledger's entries in exec form with a timeout";
 /// How long `--version` of another program may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
-
-pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
-    let stale_after_secs = super::time::parse_duration_arg(&args.stale_after)?;
-    let paths = Paths::from_env()?;
-    let project = match &args.project {
-        Some(dir) => Some(dir.clone()),
-        None => std::env::current_dir().ok(),
-    };
-    let settings = claude::load_layers(&Locations::discover(args.root.as_deref(), project.clone()));
-    let context = Context {
-        ledger: crate::config::ledger_path(ledger)?,
-        managed_policy_dir: policy_file::managed_dir_under(args.root.as_deref()),
-        hookledger_home: paths.home,
-        registrations: claude::registrations(&settings),
-        switches: claude::hook_switches(&settings),
-        settings,
-        stale_after_secs,
-        now_ns: crate::ledger::now_ns(),
-        project,
-    };
-    let results: Vec<(&str, Finding)> = CHECKS
-        .iter()
-        .map(|check| (check.id, (check.run)(&context)))
-        .collect();
-    let failed = results
-        .iter()
-        .filter(|(_, f)| f.status == Status::Fail)
-        .count();
-    if args.json {
-        let checks: Vec<serde_json::Value> = results
-            .iter()
-            .map(|(id, finding)| {
-                let mut check = serde_json::Map::new();
-                check.insert("id".into(), serde_json::json!(id));
-                if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(finding) {
-                    check.extend(fields);
-                }
-                serde_json::Value::Object(check)
-            })
-            .collect();
-        let report = serde_json::json!({
-            "ok": failed == 0,
-            "hookledger_version": env!("CARGO_PKG_VERSION"),
-            "passed": results.len() - failed,
-            "failed": failed,
-            "checks": checks,
-        });
-        super::out(&format!("{report}\n"))?;
-    } else {
-        super::out(&render(&results, failed))?;
-    }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-fn render(results: &[(&str, Finding)], failed: usize) -> String {
-    let paint = super::Paint::stdout();
-    let mut text = String::new();
-    for (id, finding) in results {
-        let status = match finding.status {
-            Status::Pass => paint.good("PASS"),
-            Status::Fail => paint.bad("FAIL"),
-        };
-        text.push_str(&format!("{status}  {id:<20} {}\n", finding.message));
-        for detail in &finding.details {
-            text.push_str(&format!("      {:<20} - {detail}\n", ""));
-        }
-        if let Some(fix) = &finding.fix {
-            text.push_str(&format!(
-                "      {:<20} {} {fix}\n",
-                "",
-                paint.strong("fix:")
-            ));
-        }
-    }
-    let summary = format!(
-        "{} checks: {} passed, {failed} failed",
-        results.len(),
-        results.len() - failed
-    );
-    text.push_str(&if failed == 0 {
-        paint.good(&summary)
-    } else {
-        paint.bad(&summary)
-    });
-    text.push('\n');
-    text
-}
 
 fn scope_list(scopes: impl IntoIterator<Item = Scope>) -> String {
     let set: BTreeSet<Scope> = scopes.into_iter().collect();
@@ -909,22 +887,16 @@ fn ledger_writable(ctx: &Context) -> Finding {
     }
 }
 
-fn ledger_verifies(ctx: &Context) -> Finding {
+fn ledger_verifies(ctx: &Context, progress: &mut dyn Progress) -> Finding {
     let path = &ctx.ledger;
     if !path.exists() {
         return Finding::pass("no ledger yet: nothing to verify");
     }
-    let bar = super::verify::progress_bar();
-    let mut progress = |done: u64, total: u64| {
-        if let Some(bar) = &bar {
-            bar.set_length(total.max(done));
-            bar.set_position(done);
-        }
-    };
-    let report = crate::ledger::verify::verify(path, &mut progress);
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    progress.start();
+    let report = crate::ledger::verify::verify(path, &mut |done, total| {
+        progress.update(done, total);
+    });
+    progress.finish();
     let tamper_fix = "keep the file as it is (it is evidence); `hookledger verify` lists every problem, and `hookledger verify --against FILE` compares with what was shipped";
     let report = match report {
         Ok(report) => report,
@@ -1091,7 +1063,7 @@ fn export_cursors(ctx: &Context) -> Finding {
     if cursors.is_empty() {
         return Finding::pass("no export sinks: nothing ships this ledger yet");
     }
-    let threshold = super::time::age(ctx.stale_after_secs);
+    let threshold = age(ctx.stale_after_secs);
     let mut stale = Vec::new();
     let mut fresh = Vec::new();
     for (sink, cursor) in &cursors {
@@ -1101,7 +1073,7 @@ fn export_cursors(ctx: &Context) -> Finding {
             stale.push(format!(
                 "{sink}: acknowledged through seq {} of {head} ({behind} behind), cursor last moved {} ago",
                 cursor.acked,
-                super::time::age(idle_secs)
+                age(idle_secs)
             ));
         } else {
             fresh.push(sink.as_str());
@@ -1184,7 +1156,7 @@ fn claude_code_version(ctx: &Context) -> Finding {
     if let Ok(ledger) = Ledger::open_read_only(&ctx.ledger)
         && let Ok(Some(found)) = health::latest_claude_code_version(&ledger, 5000)
     {
-        let age = super::time::age((ctx.now_ns - found.ts_ns) / 1_000_000_000);
+        let age = age((ctx.now_ns - found.ts_ns) / 1_000_000_000);
         seen.push((
             found.version,
             format!("ledger record seq {}, {age} ago", found.seq),
@@ -1255,4 +1227,14 @@ fn find_on_path(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
         .find(|candidate| crate::config::is_executable_file(candidate))
+}
+
+/// A short age for people: `45 s`, `12 min`, `5 h`, `3 d`.
+fn age(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s} s"),
+        s if s < 2 * 3600 => format!("{} min", s / 60),
+        s if s < 2 * 86_400 => format!("{} h", s / 3600),
+        s => format!("{} d", s / 86_400),
+    }
 }
