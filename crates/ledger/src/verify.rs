@@ -18,6 +18,8 @@ use super::prune::{self, Excuses, PrunedRange};
 use super::spool::{self, SpoolStatus};
 use super::{GENESIS_KIND, Ledger, LedgerError, SCHEMA_VERSION, seq_sql};
 
+pub mod against;
+
 /// Problems listed in full; past this only the count grows.
 const MAX_LISTED_PROBLEMS: usize = 50;
 const PROGRESS_EVERY: u64 = 1 << 16;
