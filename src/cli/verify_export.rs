@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::export::receive::{Problem, ReceiveOptions, Receiver, Report};
+use crate::export::receive::{Problem, ProblemCode, ReceiveOptions, Receiver, Report};
 use crate::export::segments;
 use crate::ledger::frame::{self, LedgerId};
 
@@ -130,7 +130,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 fn manifest_problem(detail: String) -> Problem {
     Problem {
-        code: "manifest-mismatch",
+        code: ProblemCode::ManifestMismatch,
         seq: None,
         detail,
     }

@@ -1,7 +1,7 @@
 //! The checks: one streaming pass per ledger over its items in seq order.
 
 use super::sort::Item;
-use super::{CheckpointSeen, Kind, LedgerReport, Problems, ReceiveOptions};
+use super::{CheckpointSeen, Kind, LedgerReport, ProblemCode, Problems, ReceiveOptions};
 use crate::checkpoint::{self, Claim};
 use crate::frame::{self, Hash, LedgerId, ZERO_HASH};
 use crate::prune::{Excuses, PruneRecord, PrunedRange};
@@ -138,7 +138,7 @@ impl<'o> Checker<'o> {
                 self.duplicates += 1;
             } else {
                 self.problems.push(
-                    "fork",
+                    ProblemCode::Fork,
                     Some(seq),
                     format!(
                         "two different records claim seq {seq}: {} and {}",
@@ -192,14 +192,14 @@ impl<'o> Checker<'o> {
                 && item.prev != prev_hash
             {
                 self.problems.push(
-                    "broken-link",
+                    ProblemCode::BrokenLink,
                     Some(seq),
                     format!("record {seq} does not link to record {prev_seq}"),
                 );
             }
             if seq == 1 && item.prev != ZERO_HASH {
                 self.problems.push(
-                    "broken-link",
+                    ProblemCode::BrokenLink,
                     Some(1),
                     "the first record does not start a chain".into(),
                 );
@@ -215,7 +215,7 @@ impl<'o> Checker<'o> {
         } else {
             self.gaps_unlisted += 1;
             self.problems.push(
-                "gap",
+                ProblemCode::Gap,
                 Some(first),
                 format!("records {first}..={last} are missing (withheld or lost in shipping)"),
             );
@@ -228,7 +228,7 @@ impl<'o> Checker<'o> {
         let seq = item.seq;
         let Some(key) = self.trusted.as_ref() else {
             self.problems.push(
-                "untrusted-checkpoint",
+                ProblemCode::UntrustedCheckpoint,
                 Some(seq),
                 "no genesis record among the batches and no --public-key: the checkpoint's signature cannot be checked".into(),
             );
@@ -238,7 +238,7 @@ impl<'o> Checker<'o> {
             Ok(c) => c,
             Err(e) => {
                 self.problems.push(
-                    "bad-signature",
+                    ProblemCode::BadSignature,
                     Some(seq),
                     format!("checkpoint at seq {seq}: {e}"),
                 );
@@ -247,7 +247,7 @@ impl<'o> Checker<'o> {
         };
         if claim.ledger_id != self.id || claim.seq >= seq {
             self.problems.push(
-                "checkpoint-mismatch",
+                ProblemCode::CheckpointMismatch,
                 Some(seq),
                 format!("checkpoint at seq {seq} claims another ledger or a later record"),
             );
@@ -256,7 +256,7 @@ impl<'o> Checker<'o> {
         match self.prev {
             Some((prev_seq, prev_hash)) if prev_seq == claim.seq && prev_hash != claim.head => {
                 self.problems.push(
-                    "checkpoint-mismatch",
+                    ProblemCode::CheckpointMismatch,
                     Some(claim.seq),
                     format!(
                         "the checkpoint at seq {seq} signed head {} for record {}, but the record shipped has {}",
@@ -279,7 +279,7 @@ impl<'o> Checker<'o> {
         );
         if future {
             self.problems.push(
-                "future-checkpoint",
+                ProblemCode::FutureCheckpoint,
                 Some(seq),
                 format!(
                     "the checkpoint at seq {seq} is signed with time {}, {} after this receiver's clock (more than the {} allowed): it was made under a wrong or faked clock and does not count as proof of life",
@@ -294,7 +294,7 @@ impl<'o> Checker<'o> {
                 && claim.seq < newest.seq
             {
                 self.problems.push(
-                    "regression",
+                    ProblemCode::Regression,
                     Some(seq),
                     format!(
                         "a newer checkpoint covers less (seq {}) than an older one (seq {}): the ledger was rolled back",
@@ -330,7 +330,7 @@ impl<'o> Checker<'o> {
                 && !record.claimed.is_some_and(|range| excuses.states(&range))
             {
                 self.problems.push(
-                    "bad-prune",
+                    ProblemCode::BadPrune,
                     Some(record.seq),
                     format!(
                         "the prune record at seq {} excuses no gap: {why}",
@@ -351,7 +351,7 @@ impl<'o> Checker<'o> {
             match excused {
                 Some(ranges) => pruned.extend(ranges),
                 None => self.problems.push(
-                    "gap",
+                    ProblemCode::Gap,
                     Some(gap.first),
                     format!(
                         "records {}..={} are missing (withheld or lost in shipping)",
@@ -375,7 +375,7 @@ impl<'o> Checker<'o> {
                     }
                     None => "no verified checkpoint at all: nothing proves the ledger is alive".into(),
                 };
-                self.problems.push("silent", None, detail);
+                self.problems.push(ProblemCode::Silent, None, detail);
             }
         }
         LedgerOutcome {

@@ -5,7 +5,7 @@ use std::io::Read;
 use base64::Engine;
 use serde_json::Value;
 
-use super::{Kind, Limits, ShippedRecord};
+use super::{Kind, Limits, ProblemCode, ShippedRecord};
 use crate::canonical_json;
 use crate::export::mapped;
 use crate::export::native::{self, ChainFields};
@@ -277,7 +277,7 @@ pub(super) enum Parsed {
     Rejected {
         ledger_id: LedgerId,
         seq: u64,
-        code: &'static str,
+        code: ProblemCode,
         detail: String,
     },
     Malformed {
@@ -341,7 +341,7 @@ pub(super) fn parse_line(raw: &[u8], keep: bool) -> Result<Parsed, String> {
     )?;
     let chain = located.chain;
     let fields = chain_fields(chain)?;
-    let reject = |code: &'static str, detail: String| Parsed::Rejected {
+    let reject = |code: ProblemCode, detail: String| Parsed::Rejected {
         ledger_id: fields.ledger_id,
         seq: fields.seq,
         code,
@@ -363,7 +363,7 @@ pub(super) fn parse_line(raw: &[u8], keep: bool) -> Result<Parsed, String> {
     let payload = match (from_b64, from_json) {
         (Some(exact), Some(parsed)) if exact != parsed => {
             return Ok(reject(
-                "payload-mismatch",
+                ProblemCode::PayloadMismatch,
                 format!(
                     "record {}: `payload` and `payload_b64` say different things: one of them was changed",
                     fields.seq
@@ -376,7 +376,7 @@ pub(super) fn parse_line(raw: &[u8], keep: bool) -> Result<Parsed, String> {
     };
     if fields.hash_of(&payload).map_err(|e| e.to_string())? != fields.hash {
         return Ok(reject(
-            "bad-hash",
+            ProblemCode::BadHash,
             format!(
                 "record {} does not hash to the hash it carries: its content was changed",
                 fields.seq

@@ -120,13 +120,95 @@ impl Kind {
     }
 }
 
+/// Stable codes for what the receiver (`verify-export`) finds; they are API (scripts and SIEM
+/// rules match on them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemCode {
+    /// A line that cannot be read as an export record.
+    MalformedLine,
+    /// A record whose hash does not match its payload and frame fields.
+    BadHash,
+    /// A record whose `payload` and `payload_b64` say different things.
+    PayloadMismatch,
+    /// Mapped (ECS, OCSF) fields that differ from what the record's verified payload says.
+    MappedFieldMismatch,
+    /// A record whose prev hash is not the hash of the record before it.
+    BrokenLink,
+    /// One seq shipped with two different hashes: the shipped lines disagree with each other.
+    /// (`verify --against`'s `forked` is the local record differing from the one shipped.)
+    Fork,
+    /// Seqs missing from what was shipped, and no signed prune removed them.
+    Gap,
+    /// A checkpoint whose signature does not verify with the genesis record's key.
+    BadSignature,
+    /// A checkpoint whose signature cannot be checked: no genesis record among the batches and
+    /// no `--public-key`.
+    UntrustedCheckpoint,
+    /// A checkpoint whose signed head is not the hash of the record it covers.
+    CheckpointMismatch,
+    /// A newer checkpoint that covers less than an older one: a rollback.
+    Regression,
+    /// No plausible signed checkpoint within `--max-silence`: the ledger stopped shipping.
+    Silent,
+    /// A checkpoint signed with a time after the receiver's clock (beyond the skew).
+    FutureCheckpoint,
+    /// A prune record that is not a valid statement signed with the ledger's key.
+    BadPrune,
+    /// A segment file whose manifest is unreadable or disagrees with it (size, hash).
+    ManifestMismatch,
+}
+
+impl ProblemCode {
+    pub const ALL: &[ProblemCode] = &[
+        ProblemCode::MalformedLine,
+        ProblemCode::BadHash,
+        ProblemCode::PayloadMismatch,
+        ProblemCode::MappedFieldMismatch,
+        ProblemCode::BrokenLink,
+        ProblemCode::Fork,
+        ProblemCode::Gap,
+        ProblemCode::BadSignature,
+        ProblemCode::UntrustedCheckpoint,
+        ProblemCode::CheckpointMismatch,
+        ProblemCode::Regression,
+        ProblemCode::Silent,
+        ProblemCode::FutureCheckpoint,
+        ProblemCode::BadPrune,
+        ProblemCode::ManifestMismatch,
+    ];
+
+    /// The stable kebab-case code.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProblemCode::MalformedLine => "malformed-line",
+            ProblemCode::BadHash => "bad-hash",
+            ProblemCode::PayloadMismatch => "payload-mismatch",
+            ProblemCode::MappedFieldMismatch => "mapped-field-mismatch",
+            ProblemCode::BrokenLink => "broken-link",
+            ProblemCode::Fork => "fork",
+            ProblemCode::Gap => "gap",
+            ProblemCode::BadSignature => "bad-signature",
+            ProblemCode::UntrustedCheckpoint => "untrusted-checkpoint",
+            ProblemCode::CheckpointMismatch => "checkpoint-mismatch",
+            ProblemCode::Regression => "regression",
+            ProblemCode::Silent => "silent",
+            ProblemCode::FutureCheckpoint => "future-checkpoint",
+            ProblemCode::BadPrune => "bad-prune",
+            ProblemCode::ManifestMismatch => "manifest-mismatch",
+        }
+    }
+}
+
+impl std::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Problem {
-    /// Stable code: `malformed-line`, `bad-hash`, `payload-mismatch`, `mapped-field-mismatch`,
-    /// `broken-link`, `fork`, `gap`, `bad-signature`, `untrusted-checkpoint`,
-    /// `checkpoint-mismatch`, `regression`, `silent`, `future-checkpoint`, `bad-prune`,
-    /// `manifest-mismatch`.
-    pub code: &'static str,
+    pub code: ProblemCode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
     pub detail: String,
@@ -238,7 +320,7 @@ struct Problems {
 }
 
 impl Problems {
-    fn push(&mut self, code: &'static str, seq: Option<u64>, detail: String) {
+    fn push(&mut self, code: ProblemCode, seq: Option<u64>, detail: String) {
         self.count += 1;
         if self.listed.len() < MAX_LISTED_PROBLEMS {
             self.listed.push(Problem { code, seq, detail });
@@ -475,7 +557,7 @@ impl Receiver {
         self.lines += 1;
         match item {
             Parsed::Malformed { line, detail } => self.problems.push(
-                "malformed-line",
+                ProblemCode::MalformedLine,
                 None,
                 format!("{source}:{}: {detail}", line_base + line),
             ),
@@ -518,7 +600,7 @@ impl Receiver {
                     && let Some(info) = self.ledgers.get_mut(ledger as usize)
                 {
                     info.problems.push(
-                        "mapped-field-mismatch",
+                        ProblemCode::MappedFieldMismatch,
                         Some(seq),
                         format!(
                             "record {seq}: {} differ from what its verified payload says",
@@ -628,7 +710,7 @@ impl Receiver {
                         && let Some(outcome) = done.get_mut(*i)
                     {
                         outcome.problems.push(
-                            "checkpoint-mismatch",
+                            ProblemCode::CheckpointMismatch,
                             Some(item.seq),
                             format!(
                                 "the checkpoint at seq {at} signed head {} for record {}, but the record shipped has {}",
