@@ -81,7 +81,7 @@ fn render(report: &VerifyReport) -> String {
             text.push_str(&format!(
                 "  seq {:<8} {:<18} {}\n",
                 problem.seq,
-                kebab(&problem.code),
+                problem.code.as_str(),
                 problem.message
             ));
         }
@@ -110,13 +110,6 @@ fn render(report: &VerifyReport) -> String {
         text.push_str(&format!("warning  {warning}\n"));
     }
     text
-}
-
-fn kebab(code: &crate::ledger::verify::ProblemCode) -> String {
-    serde_json::to_value(code)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// Compares the local ledger with what was shipped from it ([`against::compare`]) and

@@ -15,18 +15,55 @@ use crate::policy::Layer;
 use crate::policy::git::GitPolicy;
 
 /// Stable codes for why the gate refused a commit (API, like rule codes).
-pub mod codes {
-    pub const LEDGER_MISSING: &str = "ledger-missing";
-    pub const LEDGER_INVALID: &str = "ledger-invalid";
-    pub const SPOOL_UNMERGED: &str = "spool-unmerged";
-    pub const MODEL_NOT_ALLOWED: &str = "model-not-allowed";
-    pub const REVIEW_REQUIRED: &str = "review-required";
-    pub const POLICY_ERROR: &str = "policy-error";
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusalCode {
+    /// There is no ledger and `git.require_ledger_valid` is set.
+    LedgerMissing,
+    /// The ledger fails verification and `git.require_ledger_valid` is set.
+    LedgerInvalid,
+    /// Records wait in the spool and could not be merged into the ledger.
+    SpoolUnmerged,
+    /// AI-written lines come from a model `git.allowed_models` does not allow.
+    ModelNotAllowed,
+    /// A file with AI-written changes matches `git.review_required` and has no reviewer trailer.
+    ReviewRequired,
+    /// The policy's git section cannot be read.
+    PolicyError,
+}
+
+impl RefusalCode {
+    pub const ALL: &[RefusalCode] = &[
+        RefusalCode::LedgerMissing,
+        RefusalCode::LedgerInvalid,
+        RefusalCode::SpoolUnmerged,
+        RefusalCode::ModelNotAllowed,
+        RefusalCode::ReviewRequired,
+        RefusalCode::PolicyError,
+    ];
+
+    /// The stable kebab-case code.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RefusalCode::LedgerMissing => "ledger-missing",
+            RefusalCode::LedgerInvalid => "ledger-invalid",
+            RefusalCode::SpoolUnmerged => "spool-unmerged",
+            RefusalCode::ModelNotAllowed => "model-not-allowed",
+            RefusalCode::ReviewRequired => "review-required",
+            RefusalCode::PolicyError => "policy-error",
+        }
+    }
+}
+
+impl std::fmt::Display for RefusalCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {
-    pub code: &'static str,
+    pub code: RefusalCode,
     pub reason: String,
     pub fix: String,
 }
@@ -162,7 +199,7 @@ pub fn pre_commit_refusals(policy: &GitPolicy, analysis: &Analysis) -> Vec<Refus
     if policy.require_ledger_valid {
         if !ledger.present {
             refusals.push(Refusal {
-                code: codes::LEDGER_MISSING,
+                code: RefusalCode::LedgerMissing,
                 reason: format!(
                     "there is no ledger at {} and git.require_ledger_valid is set",
                     ledger.path.display()
@@ -171,7 +208,7 @@ pub fn pre_commit_refusals(policy: &GitPolicy, analysis: &Analysis) -> Vec<Refus
             });
         } else if !ledger.intact {
             refusals.push(Refusal {
-                code: codes::LEDGER_INVALID,
+                code: RefusalCode::LedgerInvalid,
                 reason: format!(
                     "the ledger fails verification ({})",
                     ledger.problems.first().map_or("unreadable", String::as_str)
@@ -181,7 +218,7 @@ pub fn pre_commit_refusals(policy: &GitPolicy, analysis: &Analysis) -> Vec<Refus
             });
         } else if ledger.spool_pending > 0 {
             refusals.push(Refusal {
-                code: codes::SPOOL_UNMERGED,
+                code: RefusalCode::SpoolUnmerged,
                 reason: format!(
                     "{} record(s) wait in the spool and could not be merged into the ledger",
                     ledger.spool_pending
@@ -213,7 +250,7 @@ pub fn pre_commit_refusals(policy: &GitPolicy, analysis: &Analysis) -> Vec<Refus
             }
             for (model, layer, lines) in refused {
                 refusals.push(Refusal {
-                    code: codes::MODEL_NOT_ALLOWED,
+                    code: RefusalCode::ModelNotAllowed,
                     reason: format!(
                         "{lines} AI-written line(s) in {} come from {}, which git.allowed_models ({} policy) does not allow",
                         file.path,
@@ -249,7 +286,7 @@ pub fn review_refusals(
                 .map(|pattern| (path, pattern))
         })
         .map(|(path, pattern)| Refusal {
-            code: codes::REVIEW_REQUIRED,
+            code: RefusalCode::ReviewRequired,
             reason: format!(
                 "{path} has AI-written changes and matches git.review_required ({pattern})"
             ),

@@ -112,14 +112,9 @@ pub fn check_ledger(path: &Path) -> (LedgerState, Option<EditLedger>) {
         Ok(report) => {
             state.warnings.extend(report.warnings.iter().cloned());
             for problem in &report.problems {
-                state.problems.push(format!(
-                    "{}: {}",
-                    serde_json::to_value(problem.code)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
-                    problem.message
-                ));
+                state
+                    .problems
+                    .push(format!("{}: {}", problem.code.as_str(), problem.message));
             }
             state.intact = report.intact;
             if report.intact

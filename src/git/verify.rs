@@ -23,24 +23,79 @@ use super::repo::{CommitInfo, Repo};
 use crate::ledger::frame::{Hash, LedgerId, from_hex, to_hex};
 
 /// Stable problem codes (API).
-pub mod codes {
-    pub const ANCHOR_MALFORMED: &str = "anchor-malformed";
-    pub const ANCHOR_MISSING: &str = "anchor-missing";
-    pub const ANCHOR_MISMATCH: &str = "anchor-mismatch";
-    pub const ANCHOR_UNVERIFIABLE: &str = "anchor-unverifiable";
-    pub const NOTE_MALFORMED: &str = "note-malformed";
-    pub const NOTE_MISMATCH: &str = "note-mismatch";
-    pub const EDIT_MISMATCH: &str = "edit-mismatch";
-    pub const TRAILER_MISSING: &str = "trailer-missing";
-    pub const UNANCHORED_AI_LINES: &str = "unanchored-ai-lines";
-    pub const LEDGER_BROKEN: &str = "ledger-broken";
-    pub const CHECKPOINT_INVALID: &str = "checkpoint-invalid";
-    pub const EXPORT_BROKEN: &str = "export-broken";
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemCode {
+    /// An `AI-Ledger` trailer value is not `<ledger-id>@<seq>:<hash>`.
+    AnchorMalformed,
+    /// The anchored record is not in the ledger or exports given.
+    AnchorMissing,
+    /// The anchored record's hash is not the one the trailer or note states: the ledger was altered.
+    AnchorMismatch,
+    /// The anchor's ledger is not among the sources given (`--ledger`, `--export`).
+    AnchorUnverifiable,
+    /// The `refs/notes/hookledger` note is not a hookledger note.
+    NoteMalformed,
+    /// The note's AI lines are not added lines of the commit with the content hashes it states.
+    NoteMismatch,
+    /// An edit record the note cites is missing, altered, newer than the anchor, or did not add those lines.
+    EditMismatch,
+    /// The note says an `AI-Ledger` trailer was added; the message has none.
+    TrailerMissing,
+    /// AI-written lines committed without the pre-commit gate and without an `AI-Ledger` trailer.
+    UnanchoredAiLines,
+    /// The ledger given fails verification.
+    LedgerBroken,
+    /// A checkpoint in the sources does not verify.
+    CheckpointInvalid,
+    /// The exports given fail verification.
+    ExportBroken,
+}
+
+impl ProblemCode {
+    pub const ALL: &[ProblemCode] = &[
+        ProblemCode::AnchorMalformed,
+        ProblemCode::AnchorMissing,
+        ProblemCode::AnchorMismatch,
+        ProblemCode::AnchorUnverifiable,
+        ProblemCode::NoteMalformed,
+        ProblemCode::NoteMismatch,
+        ProblemCode::EditMismatch,
+        ProblemCode::TrailerMissing,
+        ProblemCode::UnanchoredAiLines,
+        ProblemCode::LedgerBroken,
+        ProblemCode::CheckpointInvalid,
+        ProblemCode::ExportBroken,
+    ];
+
+    /// The stable kebab-case code.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProblemCode::AnchorMalformed => "anchor-malformed",
+            ProblemCode::AnchorMissing => "anchor-missing",
+            ProblemCode::AnchorMismatch => "anchor-mismatch",
+            ProblemCode::AnchorUnverifiable => "anchor-unverifiable",
+            ProblemCode::NoteMalformed => "note-malformed",
+            ProblemCode::NoteMismatch => "note-mismatch",
+            ProblemCode::EditMismatch => "edit-mismatch",
+            ProblemCode::TrailerMissing => "trailer-missing",
+            ProblemCode::UnanchoredAiLines => "unanchored-ai-lines",
+            ProblemCode::LedgerBroken => "ledger-broken",
+            ProblemCode::CheckpointInvalid => "checkpoint-invalid",
+            ProblemCode::ExportBroken => "export-broken",
+        }
+    }
+}
+
+impl std::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Problem {
-    pub code: &'static str,
+    pub code: ProblemCode,
     pub message: String,
 }
 
@@ -111,7 +166,7 @@ impl Sources {
                     .map(|p| p.message.clone())
                     .unwrap_or_default();
                 problems.push(Problem {
-                    code: codes::LEDGER_BROKEN,
+                    code: ProblemCode::LedgerBroken,
                     message: format!("the ledger {} fails verification: {first}", path.display()),
                 });
             }
@@ -155,7 +210,7 @@ impl Sources {
                     .map(|p| format!("{}: {}", p.code, p.detail))
                     .unwrap_or_default();
                 problems.push(Problem {
-                    code: codes::EXPORT_BROKEN,
+                    code: ProblemCode::ExportBroken,
                     message: format!("the exports fail verification ({detail})"),
                 });
             }
@@ -229,7 +284,7 @@ fn checkpoint_problems(ledger: &EditLedger) -> Vec<Problem> {
         };
         if let Some(message) = message {
             problems.push(Problem {
-                code: codes::CHECKPOINT_INVALID,
+                code: ProblemCode::CheckpointInvalid,
                 message,
             });
         }
@@ -297,7 +352,7 @@ fn verify_commit(
             Some(note) => Some(note),
             None => {
                 problem(
-                    codes::NOTE_MALFORMED,
+                    ProblemCode::NoteMalformed,
                     "the refs/notes/hookledger note is not a hookledger note".into(),
                 );
                 None
@@ -311,7 +366,7 @@ fn verify_commit(
         anchor_text = Some(value.clone());
         let Some(anchor) = parse_trailer(value) else {
             problem(
-                codes::ANCHOR_MALFORMED,
+                ProblemCode::AnchorMalformed,
                 format!("{ANCHOR_TRAILER}: {value} is not <ledger-id>@<seq>:<hash>"),
             );
             continue;
@@ -320,7 +375,7 @@ fn verify_commit(
             match lookup {
                 Lookup::Found(hash) if to_hex(&hash).starts_with(&anchor.hash_prefix) => {}
                 Lookup::Found(hash) => problem(
-                    codes::ANCHOR_MISMATCH,
+                    ProblemCode::AnchorMismatch,
                     format!(
                         "record {} of ledger {} has hash {}…, the trailer says {}…: the ledger was altered",
                         anchor.seq,
@@ -330,7 +385,7 @@ fn verify_commit(
                     ),
                 ),
                 Lookup::Missing => problem(
-                    codes::ANCHOR_MISSING,
+                    ProblemCode::AnchorMissing,
                     format!(
                         "record {} of ledger {} is not in the ledger or exports given",
                         anchor.seq,
@@ -338,7 +393,7 @@ fn verify_commit(
                     ),
                 ),
                 Lookup::UnknownLedger => problem(
-                    codes::ANCHOR_UNVERIFIABLE,
+                    ProblemCode::AnchorUnverifiable,
                     format!(
                         "ledger {} is not among the sources given (pass --ledger or --export)",
                         to_hex(&anchor.ledger_id)
@@ -367,7 +422,7 @@ fn verify_commit(
                         .is_some_and(|t| t.ledger_id != id || t.seq != meta.anchor.seq)
                 {
                     problem(
-                        codes::ANCHOR_MISMATCH,
+                        ProblemCode::AnchorMismatch,
                         "the note and the trailer name different anchors".into(),
                     );
                 }
@@ -375,14 +430,14 @@ fn verify_commit(
                     match lookup {
                         Lookup::Found(found) if found == hash => {}
                         Lookup::Found(_) => problem(
-                            codes::ANCHOR_MISMATCH,
+                            ProblemCode::AnchorMismatch,
                             format!(
                                 "the note's anchor record {} has a different hash in the ledger: the ledger was altered",
                                 meta.anchor.seq
                             ),
                         ),
                         Lookup::Missing => problem(
-                            codes::ANCHOR_MISSING,
+                            ProblemCode::AnchorMissing,
                             format!(
                                 "the note's anchor record {} is not in the ledger or exports given",
                                 meta.anchor.seq
@@ -391,7 +446,7 @@ fn verify_commit(
                         Lookup::UnknownLedger => {
                             if trailer_values.is_empty() {
                                 problem(
-                                    codes::ANCHOR_UNVERIFIABLE,
+                                    ProblemCode::AnchorUnverifiable,
                                     format!(
                                         "ledger {} is not among the sources given (pass --ledger or --export)",
                                         meta.anchor.ledger_id
@@ -403,7 +458,7 @@ fn verify_commit(
                 }
             }
             _ => problem(
-                codes::NOTE_MALFORMED,
+                ProblemCode::NoteMalformed,
                 "the note's anchor is not a ledger id and hash".into(),
             ),
         }
@@ -412,14 +467,14 @@ fn verify_commit(
         if trailer_values.is_empty() && meta.trailers != "none" && ai_lines > 0 && !carried {
             if meta.gate == "pre-commit" {
                 problem(
-                    codes::TRAILER_MISSING,
+                    ProblemCode::TrailerMissing,
                     format!(
                         "the note says an {ANCHOR_TRAILER} trailer was added, the message has none (was it rewritten?)"
                     ),
                 );
             } else {
                 problem(
-                    codes::UNANCHORED_AI_LINES,
+                    ProblemCode::UnanchoredAiLines,
                     format!(
                         "{ai_lines} AI-written line(s) committed without the pre-commit gate (--no-verify?) and without an {ANCHOR_TRAILER} trailer"
                     ),
@@ -442,7 +497,7 @@ fn verify_commit(
             ai_lines = ai;
             if trailer_values.is_empty() {
                 problems.push(Problem {
-                    code: codes::UNANCHORED_AI_LINES,
+                    code: ProblemCode::UnanchoredAiLines,
                     message: format!(
                         "the ledger shows {ai} AI-written line(s) in this commit, which has no {ANCHOR_TRAILER} trailer and no note (committed with --no-verify or without hookledger's hooks)"
                     ),
@@ -512,7 +567,7 @@ fn check_note_lines(
     for (i, file) in meta.files.iter().enumerate() {
         let Some(target) = blob(&names[i * 3]) else {
             problems.push(Problem {
-                code: codes::NOTE_MISMATCH,
+                code: ProblemCode::NoteMismatch,
                 message: format!("{} is not in the commit", file.path),
             });
             continue;
@@ -528,14 +583,14 @@ fn check_note_lines(
             let (start, end) = (*start as usize, *end as usize);
             if start == 0 || end < start || end > lines.keys.len() {
                 problems.push(Problem {
-                    code: codes::NOTE_MISMATCH,
+                    code: ProblemCode::NoteMismatch,
                     message: format!("{}: lines {start}-{end} are outside the file", file.path),
                 });
                 continue;
             }
             if let Some(line) = (start..=end).find(|l| !lines.added[l - 1]) {
                 problems.push(Problem {
-                    code: codes::NOTE_MISMATCH,
+                    code: ProblemCode::NoteMismatch,
                     message: format!(
                         "{}:{line} is attributed to the AI but is not a line this commit added",
                         file.path
@@ -553,7 +608,7 @@ fn check_note_lines(
                     None => {
                         let seq = meta.edits.get(*edit as usize).map_or(0, |e| e.seq);
                         problems.push(Problem {
-                            code: codes::EDIT_MISMATCH,
+                            code: ProblemCode::EditMismatch,
                             message: format!("edit record {seq} cited for {} is missing, altered, or newer than the anchor", file.path),
                         });
                     }
@@ -562,7 +617,7 @@ fn check_note_lines(
                             (start..=end).find(|l| !keys.contains(&line_key(texts[l - 1])))
                         {
                             problems.push(Problem {
-                                code: codes::EDIT_MISMATCH,
+                                code: ProblemCode::EditMismatch,
                                 message: format!(
                                     "{}:{line} is not a line the cited edit record added",
                                     file.path
@@ -586,7 +641,7 @@ fn check_note_lines(
                     == range.content_hash;
             if !ok {
                 problems.push(Problem {
-                    code: codes::NOTE_MISMATCH,
+                    code: ProblemCode::NoteMismatch,
                     message: format!(
                         "{}: lines {start}-{end} do not have the content hash the note states",
                         file.path

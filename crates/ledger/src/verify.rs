@@ -25,27 +25,74 @@ const MAX_LISTED_PROBLEMS: usize = 50;
 const PROGRESS_EVERY: u64 = 1 << 16;
 
 /// Stable codes for what `verify` finds; they are API (scripts match on them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProblemCode {
+    /// The database file is damaged: SQLite cannot read it through.
     CorruptFile,
+    /// The first record is missing or not a valid genesis record.
     BadGenesis,
+    /// The genesis record names a different ledger id than the ledger's identity row.
     LedgerIdMismatch,
+    /// Seqs are missing from the chain, and no valid signed prune removed them.
     MissingRecords,
+    /// A record's contents do not match its hash: it was edited.
     EditedRecord,
+    /// A record does not link to the one before it (wrong `prev_hash`).
     BrokenLink,
+    /// A record was inserted: the next one links past it.
     InsertedRecord,
+    /// A record was renumbered (records inserted or removed before it).
     ReorderedRecord,
+    /// A row whose stored hash is not 32 bytes.
     MalformedRow,
     /// A checkpoint record whose signature, ledger or claimed head does not hold.
     BadCheckpoint,
-    /// A `prune` record that is not a valid statement signed with the ledger's key (a keyless
-    /// forgery, or an unsigned record from a release before signed prunes), or whose signed
-    /// anchor is not what the ledger holds. Its gap is reported as `missing-records`.
+    /// A `prune` record that is not a valid statement signed with the ledger's key, or whose signed anchor is not what the ledger holds; its gap is reported as `missing-records`.
     BadPrune,
-    /// A checkpoint signed with a time after this machine's clock (beyond
-    /// [`checkpoint::CLOCK_SKEW_NS`]): made under a wrong or faked clock.
+    /// A checkpoint signed with a time after this machine's clock (beyond the allowed skew).
     FutureCheckpoint,
+}
+
+impl ProblemCode {
+    pub const ALL: &[ProblemCode] = &[
+        ProblemCode::CorruptFile,
+        ProblemCode::BadGenesis,
+        ProblemCode::LedgerIdMismatch,
+        ProblemCode::MissingRecords,
+        ProblemCode::EditedRecord,
+        ProblemCode::BrokenLink,
+        ProblemCode::InsertedRecord,
+        ProblemCode::ReorderedRecord,
+        ProblemCode::MalformedRow,
+        ProblemCode::BadCheckpoint,
+        ProblemCode::BadPrune,
+        ProblemCode::FutureCheckpoint,
+    ];
+
+    /// The stable kebab-case code.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProblemCode::CorruptFile => "corrupt-file",
+            ProblemCode::BadGenesis => "bad-genesis",
+            ProblemCode::LedgerIdMismatch => "ledger-id-mismatch",
+            ProblemCode::MissingRecords => "missing-records",
+            ProblemCode::EditedRecord => "edited-record",
+            ProblemCode::BrokenLink => "broken-link",
+            ProblemCode::InsertedRecord => "inserted-record",
+            ProblemCode::ReorderedRecord => "reordered-record",
+            ProblemCode::MalformedRow => "malformed-row",
+            ProblemCode::BadCheckpoint => "bad-checkpoint",
+            ProblemCode::BadPrune => "bad-prune",
+            ProblemCode::FutureCheckpoint => "future-checkpoint",
+        }
+    }
+}
+
+impl std::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -61,7 +61,7 @@ fn policy_or_refusal() -> anyhow::Result<Result<crate::policy::git::GitPolicy, E
     Ok(crate::policy::git::GitPolicy::load(&home).map_err(|e| {
         eprintln!(
             "hookledger: commit refused ({}): {e}; fix: correct the policy file",
-            crate::git::gate::codes::POLICY_ERROR
+            crate::git::gate::RefusalCode::PolicyError
         );
         ExitCode::from(1)
     }))
