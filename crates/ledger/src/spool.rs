@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
@@ -400,6 +400,71 @@ pub struct LineFacts {
     pub blake3: String,
 }
 
+/// Stable codes for why a spool line merges unauthenticated or is rejected: the `reason` of a
+/// `spool-unauthenticated` or `spool-rejected` record starts with one (a rejection's may go on
+/// with `: ` and details). They are API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpoolCode {
+    /// Unauthenticated: the line was written when no spool key could be read or made (no MAC).
+    WrittenWithoutSpoolKey,
+    /// Unauthenticated: the line has a MAC, and the merging process cannot read the spool key to check it.
+    NoSpoolKey,
+    /// Unauthenticated: a line in the checksummed format of versions before 2.
+    LegacyFormat,
+    /// Rejected: the line's MAC does not verify with the spool key.
+    BadMac,
+    /// Rejected: a legacy line whose checksum does not match.
+    BadChecksum,
+    /// Rejected: the line cannot be parsed (followed by what is wrong).
+    Malformed,
+    /// Rejected: a line cut short (no newline at the end of the file).
+    Torn,
+    /// Rejected: a line over the spool's length limit.
+    Oversized,
+    /// Rejected: a spool file that cannot be read.
+    Unreadable,
+    /// Rejected: an entry of the spool directory that is not a regular file.
+    NotARegularFile,
+}
+
+impl SpoolCode {
+    pub const ALL: &[SpoolCode] = &[
+        SpoolCode::WrittenWithoutSpoolKey,
+        SpoolCode::NoSpoolKey,
+        SpoolCode::LegacyFormat,
+        SpoolCode::BadMac,
+        SpoolCode::BadChecksum,
+        SpoolCode::Malformed,
+        SpoolCode::Torn,
+        SpoolCode::Oversized,
+        SpoolCode::Unreadable,
+        SpoolCode::NotARegularFile,
+    ];
+
+    /// The stable kebab-case code.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SpoolCode::WrittenWithoutSpoolKey => "written-without-spool-key",
+            SpoolCode::NoSpoolKey => "no-spool-key",
+            SpoolCode::LegacyFormat => "legacy-format",
+            SpoolCode::BadMac => "bad-mac",
+            SpoolCode::BadChecksum => "bad-checksum",
+            SpoolCode::Malformed => "malformed",
+            SpoolCode::Torn => "torn",
+            SpoolCode::Oversized => "oversized",
+            SpoolCode::Unreadable => "unreadable",
+            SpoolCode::NotARegularFile => "not-a-regular-file",
+        }
+    }
+}
+
+impl std::fmt::Display for SpoolCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One line (or one odd directory entry) of the spool, judged.
 #[derive(Debug, Clone)]
 pub enum Item {
@@ -534,29 +599,32 @@ fn judge_line_inner(judge: Judge, line: &[u8], facts: LineFacts) -> Item {
         .and_then(|r| r.strip_prefix(b" "))
     {
         let Some(space) = memchr::memchr(b' ', rest) else {
-            return reject("malformed: no MAC field".into(), facts);
+            return reject(format!("{}: no MAC field", SpoolCode::Malformed), facts);
         };
         let (mac, body) = (&rest[..space], &rest[space + 1..]);
         let unauthenticated = match (mac, judge) {
-            (b"-", _) => Some("written-without-spool-key"),
-            (_, Judge::NoKey) => Some("no-spool-key"),
+            (b"-", _) => Some(SpoolCode::WrittenWithoutSpoolKey.as_str()),
+            (_, Judge::NoKey) => Some(SpoolCode::NoSpoolKey.as_str()),
             (_, Judge::Key(key)) => {
                 let Some(claimed) = std::str::from_utf8(mac)
                     .ok()
                     .and_then(|m| blake3::Hash::from_hex(m).ok())
                 else {
-                    return reject("malformed: the MAC is not 64 hex digits".into(), facts);
+                    return reject(
+                        format!("{}: the MAC is not 64 hex digits", SpoolCode::Malformed),
+                        facts,
+                    );
                 };
                 // blake3::Hash compares in constant time.
                 if blake3::keyed_hash(&key, body) != claimed {
-                    return reject("bad-mac".into(), facts);
+                    return reject(SpoolCode::BadMac.as_str().into(), facts);
                 }
                 None
             }
         };
         let entry = match parse_v2(body) {
             Ok(entry) => entry,
-            Err(why) => return reject(format!("malformed: {why}"), facts),
+            Err(why) => return reject(format!("{}: {why}", SpoolCode::Malformed), facts),
         };
         return match unauthenticated {
             None => Item::Genuine(entry),
@@ -571,12 +639,12 @@ fn judge_line_inner(judge: Judge, line: &[u8], facts: LineFacts) -> Item {
     if line.len() > 65 && line[64] == b' ' {
         let (check, body) = (&line[..64], &line[65..]);
         if check != blake3::hash(body).to_hex().as_bytes() {
-            return reject("bad-checksum".into(), facts);
+            return reject(SpoolCode::BadChecksum.as_str().into(), facts);
         }
         return match serde_json::from_slice::<BodyV1>(body) {
             Ok(v1) if v1.v == 1 => {
                 if let Err(why) = check_limits(&v1.kind, &v1.reason, v1.payload.len()) {
-                    return reject(format!("malformed: {why}"), facts);
+                    return reject(format!("{}: {why}", SpoolCode::Malformed), facts);
                 }
                 let entry = SpoolEntry {
                     spool_id: v1.spool_id,
@@ -588,16 +656,16 @@ fn judge_line_inner(judge: Judge, line: &[u8], facts: LineFacts) -> Item {
                     pid: v1.pid,
                 };
                 Item::Unauthenticated {
-                    why: "legacy-format",
+                    why: SpoolCode::LegacyFormat.as_str(),
                     facts,
                     claimed: claimed_value(&entry),
                 }
             }
-            Ok(_) => reject("malformed: unknown version".into(), facts),
-            Err(e) => reject(format!("malformed: {e}"), facts),
+            Ok(_) => reject(format!("{}: unknown version", SpoolCode::Malformed), facts),
+            Err(e) => reject(format!("{}: {e}", SpoolCode::Malformed), facts),
         };
     }
-    reject("malformed: not a spool line".into(), facts)
+    reject(format!("{}: not a spool line", SpoolCode::Malformed), facts)
 }
 
 fn parse_v2(body: &[u8]) -> Result<SpoolEntry, String> {
@@ -806,7 +874,7 @@ impl Scan {
                         };
                         self.remember_consumed(name);
                         return Some(Item::Rejected {
-                            why: format!("not-a-regular-file: {what}"),
+                            why: format!("{}: {what}", SpoolCode::NotARegularFile),
                             facts,
                         });
                     }
@@ -822,7 +890,7 @@ impl Scan {
                             };
                             self.remember_consumed(name);
                             return Some(Item::Rejected {
-                                why: format!("unreadable: {e}"),
+                                why: format!("{}: {e}", SpoolCode::Unreadable),
                                 facts,
                             });
                         }
@@ -850,7 +918,10 @@ impl Scan {
                                 ..facts
                             };
                             return Some(Item::Rejected {
-                                why: "torn: no newline at the end of the file".into(),
+                                why: format!(
+                                    "{}: no newline at the end of the file",
+                                    SpoolCode::Torn
+                                ),
                                 facts,
                             });
                         }
@@ -861,11 +932,12 @@ impl Scan {
                             };
                             let why = if to_eof {
                                 format!(
-                                    "oversized: no line end within {} bytes; the rest of the file is dropped",
+                                    "{}: no line end within {} bytes; the rest of the file is dropped",
+                                    SpoolCode::Oversized,
                                     MAX_LINE_BYTES as u64 + MAX_SCAN_BYTES
                                 )
                             } else {
-                                format!("oversized: over {MAX_LINE_BYTES} bytes")
+                                format!("{}: over {MAX_LINE_BYTES} bytes", SpoolCode::Oversized)
                             };
                             return Some(Item::Rejected { why, facts });
                         }
@@ -888,7 +960,7 @@ impl Scan {
                     };
                     self.remember_consumed(done.name);
                     return Some(Item::Rejected {
-                        why: format!("unreadable: {e}"),
+                        why: format!("{}: {e}", SpoolCode::Unreadable),
                         facts,
                     });
                 }
