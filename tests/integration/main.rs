@@ -6,6 +6,8 @@ mod util;
 
 // Completions, man page, colour, one-line errors, --json.
 mod cli;
+// Every stable code family: unique, and documented in docs/codes.md.
+mod codes;
 // install.sh: user and managed installs, upgrades, uninstall.
 mod deploy;
 // Every doctor check, healthy and broken on purpose.

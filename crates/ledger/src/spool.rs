@@ -408,7 +408,8 @@ pub struct LineFacts {
 pub enum SpoolCode {
     /// Unauthenticated: the line was written when no spool key could be read or made (no MAC).
     WrittenWithoutSpoolKey,
-    /// Unauthenticated: the line has a MAC, and the merging process cannot read the spool key to check it.
+    /// Unauthenticated: the line has a MAC, and the merging process has no spool key to check
+    /// it with.
     NoSpoolKey,
     /// Unauthenticated: a line in the checksummed format of versions before 2.
     LegacyFormat,
