@@ -6,6 +6,15 @@
 //! build (`BENCH_BASELINE_BIN`, e.g. the previous release) on the same files.
 //! Run: `cargo bench --bench export` (`BENCH_QUICK=1`: 100,000 records).
 
+// A test harness, not library code: it may panic on what it set up, and it reports by printing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::dbg_macro
+)]
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -7,6 +7,15 @@
 //! edit index built from scratch), which every later one skips.
 //! Run: `cargo bench --bench git_provenance` (`BENCH_QUICK=1`: fewer repetitions).
 
+// A test harness, not library code: it may panic on what it set up, and it reports by printing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::dbg_macro
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -3,6 +3,15 @@
 //! `$(`), in process and through the real hook binary, against 50 ms with a deny or ask.
 //! Run: `cargo bench --bench policy_eval` (`BENCH_QUICK=1` for fewer samples).
 
+// A test harness, not library code: it may panic on what it set up, and it reports by printing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::dbg_macro
+)]
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -2,6 +2,15 @@
 //! JSON, exit 0. `benches/hook_latency` spawns it exactly like `hookledger hook` and reports the
 //! hook's latency as a multiple of this one's.
 
+// A test harness, not library code: it may panic on what it set up, and it reports by printing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::dbg_macro
+)]
+
 use std::io::Read;
 use std::process::ExitCode;
 

@@ -13,6 +13,8 @@ hookledger: a policy gate and tamper-evident ledger for Claude Code hooks.
 - [`cli`]: the command line; the only layer that prints to stdout.
 */
 
+// The command line prints by design: its output and its messages are what a command is for.
+#[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod cli;
 pub mod config;
 pub mod doctor;

@@ -11,6 +11,15 @@
 //! interleaved A/B of this build against another hookledger binary (`BENCH_AB_ONLY=1`: only
 //! that). See `benches/README.md`.
 
+// A test harness, not library code: it may panic on what it set up, and it reports by printing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::dbg_macro
+)]
+
 mod fixtures;
 mod stats;
 

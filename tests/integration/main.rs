@@ -1,6 +1,15 @@
 //! One integration-test binary (ripgrep's layout): each module runs the real `hookledger`
 //! binary on real SQLite files in temp dirs.
 
+// A test harness, not library code: it may panic on what it set up, and it reports by printing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::dbg_macro
+)]
+
 mod support;
 mod util;
 
