@@ -89,7 +89,7 @@ impl ProblemCode {
 
 impl std::fmt::Display for ProblemCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -99,12 +99,42 @@ pub struct Problem {
     pub message: String,
 }
 
+/// The verdict on one commit (`git verify`'s `commits[].status`); API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitStatus {
+    /// Something AI-written is known (lines or a note), and every check holds.
+    Ok,
+    /// Nothing AI-written is known in this commit.
+    NoAi,
+    /// At least one problem (listed with its code).
+    Fail,
+}
+
+impl CommitStatus {
+    pub const ALL: &[CommitStatus] = &[CommitStatus::Ok, CommitStatus::NoAi, CommitStatus::Fail];
+
+    /// The stable kebab-case code.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CommitStatus::Ok => "ok",
+            CommitStatus::NoAi => "no-ai",
+            CommitStatus::Fail => "fail",
+        }
+    }
+}
+
+impl std::fmt::Display for CommitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CommitReport {
     pub commit: String,
     pub subject: String,
-    /// `ok`, `no-ai` (nothing AI-written known), or `fail`.
-    pub status: &'static str,
+    pub status: CommitStatus,
     pub ai_lines: usize,
     pub added_lines: usize,
     pub anchor: Option<String>,
@@ -506,11 +536,11 @@ fn verify_commit(
         }
     }
     let status = if !problems.is_empty() {
-        "fail"
+        CommitStatus::Fail
     } else if ai_lines == 0 && note.is_none() {
-        "no-ai"
+        CommitStatus::NoAi
     } else {
-        "ok"
+        CommitStatus::Ok
     };
     Ok(CommitReport {
         commit: commit.sha.clone(),

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use hookledger::doctor::CheckId;
 use hookledger::export::receive;
 use hookledger::git::{gate, verify as git_verify};
+use hookledger::ledger::keys::KeyStatusCode;
 use hookledger::ledger::spool::SpoolCode;
 use hookledger::ledger::verify::{self, against::AgainstCode};
 use hookledger::policy::rules;
@@ -72,6 +73,10 @@ fn families() -> Vec<(&'static str, Vec<&'static str>)> {
         ),
         ("Spool reasons", family(SpoolCode::ALL, SpoolCode::as_str)),
         (
+            "Signing key states",
+            family(KeyStatusCode::ALL, KeyStatusCode::as_str),
+        ),
+        (
             "Git gate refusals",
             family(gate::RefusalCode::ALL, gate::RefusalCode::as_str),
         ),
@@ -80,6 +85,13 @@ fn families() -> Vec<(&'static str, Vec<&'static str>)> {
             family(
                 git_verify::ProblemCode::ALL,
                 git_verify::ProblemCode::as_str,
+            ),
+        ),
+        (
+            "Git verify commit states",
+            family(
+                git_verify::CommitStatus::ALL,
+                git_verify::CommitStatus::as_str,
             ),
         ),
         ("Doctor checks", family(CheckId::ALL, CheckId::as_str)),

@@ -18,6 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
+use serde::Serialize;
 
 use super::bounded;
 use super::frame::{LedgerId, from_hex, to_hex};
@@ -175,13 +176,52 @@ pub enum KeyStatus {
 }
 
 impl KeyStatus {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> KeyStatusCode {
         match self {
-            KeyStatus::Matches => "matches",
-            KeyStatus::Missing => "missing",
-            KeyStatus::Replaced { .. } => "replaced",
-            KeyStatus::Unreadable(_) => "unreadable",
+            KeyStatus::Matches => KeyStatusCode::Matches,
+            KeyStatus::Missing => KeyStatusCode::Missing,
+            KeyStatus::Replaced { .. } => KeyStatusCode::Replaced,
+            KeyStatus::Unreadable(_) => KeyStatusCode::Unreadable,
         }
+    }
+}
+
+/// The stable code of a [`KeyStatus`] (`verify --json`'s `signing_key.status`); API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyStatusCode {
+    /// The key file is the key the genesis record names.
+    Matches,
+    /// There is no key file: checkpoints are not being signed.
+    Missing,
+    /// The key file's public key is not the genesis record's: someone replaced it.
+    Replaced,
+    /// The key file cannot be read or parsed.
+    Unreadable,
+}
+
+impl KeyStatusCode {
+    pub const ALL: &[KeyStatusCode] = &[
+        KeyStatusCode::Matches,
+        KeyStatusCode::Missing,
+        KeyStatusCode::Replaced,
+        KeyStatusCode::Unreadable,
+    ];
+
+    /// The stable kebab-case code.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KeyStatusCode::Matches => "matches",
+            KeyStatusCode::Missing => "missing",
+            KeyStatusCode::Replaced => "replaced",
+            KeyStatusCode::Unreadable => "unreadable",
+        }
+    }
+}
+
+impl std::fmt::Display for KeyStatusCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

@@ -462,7 +462,7 @@ impl SpoolCode {
 
 impl std::fmt::Display for SpoolCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

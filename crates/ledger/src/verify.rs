@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::checkpoint::{self, CHECKPOINT_KIND};
 use super::frame::{Frame, HASH_LEN, Hash, LedgerId, ZERO_HASH, to_hex};
-use super::keys::KeyStatus;
+use super::keys::{KeyStatus, KeyStatusCode};
 use super::prune::{self, Excuses, PrunedRange};
 use super::spool::{self, SpoolStatus};
 use super::{GENESIS_KIND, Ledger, LedgerError, SCHEMA_VERSION, seq_sql};
@@ -91,7 +91,7 @@ impl ProblemCode {
 
 impl std::fmt::Display for ProblemCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -137,8 +137,7 @@ pub struct VerifyReport {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SigningKeyReport {
-    /// `matches`, `missing`, `replaced` or `unreadable`.
-    pub status: &'static str,
+    pub status: KeyStatusCode,
     pub path: String,
     /// Interval checkpoints that were due and could not be signed (`checkpoint-failed`).
     pub failed_checkpoints: u64,

@@ -53,7 +53,7 @@ impl AgainstCode {
 
 impl std::fmt::Display for AgainstCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
