@@ -2,7 +2,8 @@
 `hookledger hook`: one Claude Code hook event in, one ledger record and one answer out.
 
 [`wire`] holds payloads as Claude Code sends them; [`event`] and [`record`] the domain view;
-[`transcript`] finds the model; [`answer`] speaks the hook contract back.
+[`transcript`] finds the model; [`answer`] speaks the hook contract back; [`guard`] runs
+[`handle`] so that an answer goes out in time whatever happens (deadline, panic, fault).
 */
 
 pub mod answer;
