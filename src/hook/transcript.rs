@@ -335,6 +335,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("t.jsonl");
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path that lives through the call.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         // Would block forever in open(2) without O_NONBLOCK, and in read(2) after it.
         assert!(scan(&fifo, None, DEFAULT_BUDGET).is_err());

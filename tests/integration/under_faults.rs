@@ -749,6 +749,7 @@ fn fifo_transcript_does_not_hang_events() {
     let home = Home::new();
     let fifo = home.path().join("transcript.jsonl");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path that lives through the call.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     let fifo = fifo.to_str().unwrap();
     let events = [

@@ -213,8 +213,9 @@ pub fn file_id(_path: &Path) -> Option<FileId> {
 pub fn has_open(wanted: &[FileId]) -> Option<bool> {
     let mut found = vec![false; wanted.len()];
     for fd in 3..256 {
-        // SAFETY: fstat on any descriptor number is harmless (EBADF when it is not open).
+        // SAFETY: `stat` is plain old data, for which all zeroes is a valid value.
         let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat on any descriptor number is harmless (EBADF when it is not open).
         if unsafe { libc::fstat(fd, &mut stat) } != 0 {
             continue;
         }
@@ -341,6 +342,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path that lives through the call.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         assert!(open_regular(&fifo, false).is_err());
         assert!(read_small(Path::new("/dev/zero"), 10).is_err());

@@ -295,6 +295,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = spool_key_path(dir.path());
         let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path that lives through the call.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         assert!(load_spool_key(dir.path()).is_err());
     }
