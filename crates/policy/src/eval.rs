@@ -8,7 +8,6 @@ switched off by any layer.
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::dlp::{self, Finding};
@@ -16,56 +15,7 @@ use super::file::{self, Enforcement, LoadedLayer, OnError, PromptStore, SecretsA
 use super::paths;
 use super::protect::{self, Protection, Relation};
 use super::{Action, Decision, Layer, rules};
-
-/// Whether a tool would read or change what a path names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Access {
-    Read,
-    Write,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Target {
-    pub path: PathBuf,
-    pub access: Access,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub repository: Option<PathBuf>,
-    /// A search root (Glob/Grep/LS): the tool reads what is under it, existing or not.
-    #[serde(skip)]
-    pub search_root: bool,
-    /// The whole tree under the path is read or written (`grep -r`, `rm -r`), or the operation
-    /// acts on the entry with everything under it (`mv`, `chmod`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub recursive: bool,
-    /// Where the name's final symlink sits, when it has one: `rm`/`mv` act on the link.
-    #[serde(skip)]
-    pub link: Option<PathBuf>,
-    /// A write hookledger already judged (`git config` of a known harmless key, an edit whose
-    /// resulting git configuration was compared): the git-configuration-file rule is skipped.
-    #[serde(skip)]
-    pub vetted: bool,
-    /// What a link being created points to: written as far as self-protection is concerned,
-    /// read as far as path rules are.
-    #[serde(skip)]
-    pub link_target: bool,
-}
-
-impl Target {
-    /// A target with nothing but its path, access and repository.
-    pub fn plain(path: PathBuf, access: Access, repository: Option<PathBuf>) -> Target {
-        Target {
-            path,
-            access,
-            repository,
-            search_root: false,
-            recursive: false,
-            link: None,
-            vetted: false,
-            link_target: false,
-        }
-    }
-}
+pub use crate::target::{Access, DIRECTORY_PROBE, Target};
 
 /// The policy in force for one hook process.
 #[derive(Debug, Clone)]
@@ -995,10 +945,6 @@ fn edit_changes_hook_settings(tool: &str, input: &Map<String, Value>, path: &Pat
     }
     super::gitconfig::HookFacts::of(&before) != super::gitconfig::HookFacts::of(&after)
 }
-
-/// A child name no pattern names on purpose, for asking "does this rule cover everything in
-/// the directory?".
-pub(crate) const DIRECTORY_PROBE: &str = "\u{1}hookledger-probe";
 
 /// Keys under which unknown and MCP tools commonly pass paths.
 const PATH_KEYS: &[&str] = &[

@@ -21,6 +21,7 @@ pub mod protected;
 pub mod repo;
 pub mod sandbox;
 pub mod shell;
+pub mod target;
 
 use serde::Serialize;
 

@@ -27,9 +27,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::Action;
-use super::eval::{Access, Target};
 use super::gitconfig;
 use super::paths;
+use super::target::{Access, Target};
 
 /// (device, inode).
 pub type FileId = (u64, u64);

@@ -11,7 +11,7 @@ use super::hookledger::{self, Effect};
 use super::scripts;
 use super::walk::{Env, Mark, PROCESS_SUBSTITUTION, Stdin, Walker};
 use super::words::Field;
-use crate::eval::Access;
+use crate::target::Access;
 
 pub struct Call {
     pub argv: Vec<Field>,
@@ -2747,7 +2747,7 @@ fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
                     let root_text = root_text.trim_end_matches('/');
                     let mut stand_ins: Vec<String> =
                         names.iter().map(|n| format!("{root_text}/{n}")).collect();
-                    stand_ins.push(format!("{root_text}/{}", crate::eval::DIRECTORY_PROBE));
+                    stand_ins.push(format!("{root_text}/{}", crate::target::DIRECTORY_PROBE));
                     for stand_in in stand_ins {
                         let argv: Vec<Field> = expression[start..end]
                             .iter()

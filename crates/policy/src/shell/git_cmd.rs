@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::walk::{Env, Stdin, Walker};
 use super::words::Field;
-use crate::eval::Access;
+use crate::target::Access;
 
 /// Configuration keys (lower-case, `*` for a subsection) whose value git runs as a command or
 /// that redirect where git connects or which hooks run.

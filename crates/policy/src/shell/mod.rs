@@ -29,7 +29,7 @@ pub mod words;
 
 use std::path::{Path, PathBuf};
 
-use super::eval::Access;
+use crate::target::Access;
 
 /// Commands longer than this are not parsed: nobody types them, and the parser's cost grows
 /// faster than linearly on some shapes.

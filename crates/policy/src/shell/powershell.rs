@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use super::{Analysis, PathAccess};
-use crate::eval::Access;
 use crate::paths;
+use crate::target::Access;
 
 /// Cmdlets (and their aliases) that only read the paths they are given.
 const READERS: &[&str] = &[

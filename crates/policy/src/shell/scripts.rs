@@ -9,7 +9,7 @@
 use super::commands::looks_like_path;
 use super::walk::{Env, Walker};
 use super::words::Field;
-use crate::eval::Access;
+use crate::target::Access;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {

@@ -14,8 +14,8 @@ use brush_parser::word::{self as bword, WordPiece};
 
 use super::words::{self, Field, Scope};
 use super::{ANALYSIS_BUDGET, Analysis, MAX_ACCESSES, MAX_DEPTH, MAX_NODES, PathAccess, RemoteUse};
-use crate::eval::Access;
 use crate::paths;
+use crate::target::Access;
 
 /// More possible working directories than this are not tracked.
 const MAX_CWDS: usize = 8;
