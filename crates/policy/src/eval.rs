@@ -8,6 +8,7 @@ switched off by any layer.
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::dlp::{self, Finding};
@@ -15,7 +16,39 @@ use super::file::{self, Enforcement, LoadedLayer, OnError, PromptStore, SecretsA
 use super::paths;
 use super::protect::{self, Protection, Relation};
 use super::{Action, Decision, Layer, rules};
+use crate::shell::RemoteUse;
 pub use crate::target::{Access, DIRECTORY_PROBE, Target};
+use crate::world::{RealWorld, World};
+
+/// What is asked, as the policy sees it: independent of the hook's wire format, so the hook
+/// and `policy explain` describe the same call the same way.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A tool call, or a skill's inline shell command (as the tool that runs it), made from
+    /// `cwd`.
+    Tool {
+        tool: &'a str,
+        input: &'a Map<String, Value>,
+        cwd: &'a Path,
+    },
+    /// A prompt the user submits in a session working in `cwd`.
+    Prompt { text: &'a str, cwd: &'a Path },
+}
+
+/// Everything one decision found: the decision (action, rule code, layer, reason) and what it
+/// rests on. The hook records it; `policy explain` renders it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub decision: Decision,
+    /// The paths the call reads or writes.
+    pub targets: Vec<Target>,
+    /// The git remotes a command talks to.
+    pub remotes: Vec<RemoteUse>,
+    /// Why some of a command's effect is unknown; empty when it was fully analysed.
+    pub unanalyzable: Vec<String>,
+    /// Secrets found in a prompt (kinds and ranges, never text).
+    pub findings: Vec<Finding>,
+}
 
 /// The policy in force for one hook process.
 #[derive(Debug, Clone)]
@@ -158,14 +191,34 @@ impl Policy {
         }
     }
 
-    /// The decision for a tool call.
+    /// The one decision function: the hook and `policy explain` both call it. Repository facts
+    /// and the analysis budget come from `world`.
+    pub fn judge(&self, event: &Event, world: &dyn World) -> Verdict {
+        match *event {
+            Event::Tool { tool, input, cwd } => self.judge_tool(tool, input, cwd, world),
+            Event::Prompt { text, cwd } => self.judge_prompt(text, cwd, world),
+        }
+    }
+
+    /// The decision for a tool call on this machine ([`Policy::judge`] with [`RealWorld`]).
     pub fn evaluate_tool(
         &self,
         tool: &str,
         input: &Map<String, Value>,
         cwd: &Path,
     ) -> (Decision, Vec<Target>) {
-        let extracted = extract_targets(tool, input, cwd, self.home.as_deref());
+        let verdict = self.judge_tool(tool, input, cwd, &RealWorld);
+        (verdict.decision, verdict.targets)
+    }
+
+    fn judge_tool(
+        &self,
+        tool: &str,
+        input: &Map<String, Value>,
+        cwd: &Path,
+        world: &dyn World,
+    ) -> Verdict {
+        let extracted = extract_targets(tool, input, cwd, self.home.as_deref(), world);
         let mut decisions: Vec<Decision> = Vec::new();
         for why in &extracted.refusals {
             decisions.push(self.decision(
@@ -177,11 +230,11 @@ impl Policy {
             ));
         }
         for target in &extracted.targets {
-            decisions.extend(self.self_protection(tool, input, target, cwd));
+            decisions.extend(self.self_protection(tool, input, target, cwd, world));
             if self.is_configured() {
                 decisions.extend(self.path_rules(target));
                 if let Some(root) = &target.repository {
-                    decisions.extend(self.repository_rules(root));
+                    decisions.extend(self.repository_rules(root, world));
                 }
             }
         }
@@ -225,7 +278,6 @@ impl Policy {
             decisions.extend(self.tool_rules(tool));
             decisions.extend(self.content_rules(tool, input));
         }
-        let targets = extracted.targets;
         // Decisions were collected most specific first (self-protection, path patterns, then
         // the generic outside-repository rule, tools, content): report the first strictest.
         let strictest = decisions.iter().map(|d| d.action).max();
@@ -233,7 +285,13 @@ impl Policy {
             .into_iter()
             .find(|d| Some(d.action) == strictest)
             .unwrap_or_else(|| self.nothing_matched());
-        (decision, targets)
+        Verdict {
+            decision,
+            targets: extracted.targets,
+            remotes: extracted.remotes,
+            unanalyzable: extracted.unanalyzable,
+            findings: Vec::new(),
+        }
     }
 
     /// For a command hookledger cannot fully follow: the protected thing its text names, if
@@ -363,14 +421,36 @@ impl Policy {
         }
     }
 
-    /// Prompt DLP. Returns the decision and the findings (kinds and ranges, never text).
+    /// Prompt DLP on this machine ([`Policy::judge`] with [`RealWorld`]). Returns the decision
+    /// and the findings (kinds and ranges, never text).
     pub fn evaluate_prompt(&self, prompt: &str, cwd: &Path) -> (Decision, Vec<Finding>) {
+        let verdict = self.judge_prompt(prompt, cwd, &RealWorld);
+        (verdict.decision, verdict.findings)
+    }
+
+    fn judge_prompt(&self, prompt: &str, cwd: &Path, world: &dyn World) -> Verdict {
+        let (decision, findings) = self.prompt_decision(prompt, cwd, world);
+        Verdict {
+            decision,
+            targets: Vec::new(),
+            remotes: Vec::new(),
+            unanalyzable: Vec::new(),
+            findings,
+        }
+    }
+
+    fn prompt_decision(
+        &self,
+        prompt: &str,
+        cwd: &Path,
+        world: &dyn World,
+    ) -> (Decision, Vec<Finding>) {
         if !self.is_configured() {
             return (Decision::no_policy(), Vec::new());
         }
         let findings = dlp::scan(prompt);
-        let repository = crate::repo::repository_root(cwd);
-        if let Some(mut refusal) = repository.and_then(|root| self.repository_rules(&root)) {
+        let repository = world.repository_root(cwd);
+        if let Some(mut refusal) = repository.and_then(|root| self.repository_rules(&root, world)) {
             refusal.reason = format!(
                 "{}; the session works in a repository this policy does not allow, so its prompts are blocked",
                 refusal.reason
@@ -409,6 +489,7 @@ impl Policy {
         input: &Map<String, Value>,
         target: &Target,
         cwd: &Path,
+        world: &dyn World,
     ) -> Option<Decision> {
         // Grep reads the content of every file under its path.
         let grep;
@@ -427,9 +508,12 @@ impl Policy {
             && target.vetted
             && matches!(tool, "Edit" | "Write" | "MultiEdit")
             && edit_changes_hook_settings(tool, input, &target.path)
-            && self
-                .protection
-                .is_git_config_file(&target.path, target.repository.as_deref(), cwd)
+            && self.protection.is_git_config_file(
+                &target.path,
+                target.repository.as_deref(),
+                cwd,
+                world,
+            )
         {
             return Some(self.decision(
                 Action::Deny,
@@ -444,7 +528,7 @@ impl Policy {
         }
         let hit = self
             .protection
-            .check(target, cwd, self.project_extensions())?;
+            .check(target, cwd, self.project_extensions(), world)?;
         let t = target.path.display();
         let what = hit.subject.what();
         let at = hit.at.display();
@@ -622,7 +706,7 @@ impl Policy {
 
     /// A repository is allowed when one of its effective remotes matches an `allow` entry (or
     /// its root a `path:` entry) in every layer that has an allow list, and none matches `deny`.
-    fn repository_rules(&self, root: &Path) -> Option<Decision> {
+    fn repository_rules(&self, root: &Path, world: &dyn World) -> Option<Decision> {
         if !self.layers.iter().any(|l| l.file.repositories.is_some()) {
             return None;
         }
@@ -630,7 +714,7 @@ impl Policy {
             .remotes
             .borrow_mut()
             .entry(root.to_path_buf())
-            .or_insert_with(|| crate::repo::effective_remote_urls(root))
+            .or_insert_with(|| world.remote_urls(root, None))
             .clone();
         let root_text = root.to_string_lossy().replace('\\', "/");
         self.allowlist(&remotes, Some(&root_text), &|| {
@@ -644,7 +728,7 @@ impl Policy {
 
     /// A remote a command talks to (`git push URL`, `git clone URL`, `git remote add`) must
     /// pass the same allowlist as a repository's own remotes.
-    fn remote_rules(&self, remote: &super::shell::RemoteUse) -> Option<Decision> {
+    fn remote_rules(&self, remote: &RemoteUse) -> Option<Decision> {
         if !self.layers.iter().any(|l| l.file.repositories.is_some()) {
             return None;
         }
@@ -967,7 +1051,7 @@ const PATH_KEYS: &[&str] = &[
 #[derive(Debug, Default)]
 pub struct Extracted {
     pub targets: Vec<Target>,
-    pub remotes: Vec<super::shell::RemoteUse>,
+    pub remotes: Vec<RemoteUse>,
     pub unanalyzable: Vec<String>,
     /// Something unknown could write or run, not only read.
     pub opaque_beyond_reads: bool,
@@ -996,6 +1080,7 @@ pub fn extract_targets(
     input: &Map<String, Value>,
     cwd: &Path,
     home: Option<&Path>,
+    world: &dyn World,
 ) -> Extracted {
     let s = |key: &str| input.get(key).and_then(Value::as_str);
     // (text, access, operation on the whole entry)
@@ -1005,7 +1090,7 @@ pub fn extract_targets(
     if let Some(shell) = shell_of(tool, input) {
         let command = s("command").unwrap_or("");
         let analysis = if shell == "Bash" {
-            super::shell::analyze_bash(command, cwd, home)
+            super::shell::analyze_bash(command, cwd, home, world)
         } else {
             super::shell::analyze_powershell(command, cwd, home)
         };
@@ -1025,7 +1110,7 @@ pub fn extract_targets(
                 };
                 let repository = roots
                     .entry(key)
-                    .or_insert_with_key(|k| crate::repo::repository_root(k))
+                    .or_insert_with_key(|k| world.repository_root(k))
                     .clone();
                 Target {
                     path: a.path,
@@ -1123,7 +1208,7 @@ pub fn extract_targets(
         .into_iter()
         .map(|(text, access, whole_entry)| {
             let named = paths::resolve_named(&text, cwd, home);
-            let repository = crate::repo::repository_root(&named.path);
+            let repository = world.repository_root(&named.path);
             Target {
                 path: named.path,
                 access,

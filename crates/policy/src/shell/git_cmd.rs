@@ -632,7 +632,7 @@ pub fn run(
                 match text {
                     Some(text) => {
                         for dir in &repo_dirs {
-                            let top = repo_root_of(dir);
+                            let top = repo_root_of(w.world, dir);
                             for target in super::commands::patch_targets(&text, strip, false) {
                                 let rel = match &prefix {
                                     Some(pre) => format!("{}/{target}", pre.trim_end_matches('/')),
@@ -803,7 +803,7 @@ pub fn run(
                                 .and_then(|c| c.first())
                                 .map(|c| c.join(rel))
                         } else {
-                            Some(repo_root_of(dir).join(path))
+                            Some(repo_root_of(w.world, dir).join(path))
                         };
                         if let Some(full) = full {
                             let t = full.to_string_lossy().into_owned();
@@ -834,8 +834,10 @@ pub fn run(
     }
 }
 
-fn repo_root_of(dir: &Path) -> PathBuf {
-    crate::repo::repository_root(dir).unwrap_or_else(|| dir.to_path_buf())
+fn repo_root_of(world: &dyn crate::world::World, dir: &Path) -> PathBuf {
+    world
+        .repository_root(dir)
+        .unwrap_or_else(|| dir.to_path_buf())
 }
 
 /// Parsed: (flags, operands before `--`, first operand after `--` if any, options with values).
@@ -1167,13 +1169,15 @@ fn remote_operand(
         None => String::new(),
     };
     for dir in repo_dirs {
-        let root = repo_root_of(dir);
+        let root = repo_root_of(w.world, dir);
         let chosen = if name.is_empty() {
-            crate::repo::default_remote(&root, push).unwrap_or_else(|| "origin".into())
+            w.world
+                .default_remote(&root, push)
+                .unwrap_or_else(|| "origin".into())
         } else {
             name.clone()
         };
-        let urls = crate::repo::effective_remote_urls_of(&root, Some(&chosen));
+        let urls = w.world.remote_urls(&root, Some(&chosen));
         if urls.is_empty() {
             if !name.is_empty() {
                 // Not a configured remote: git takes it as a path or URL.
@@ -1236,7 +1240,7 @@ fn skipped_commit_hooks(
         return;
     }
     for dir in repo_dirs {
-        let root = repo_root_of(dir);
+        let root = repo_root_of(w.world, dir);
         if crate::protect::commit_gate_installed(&root, w.home) {
             let how = if no_verify {
                 format!("git {sub} --no-verify")

@@ -6,6 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::world::{Budget, World};
+
 use brush_parser::ast::{
     self, AndOr, Command, CommandPrefixOrSuffixItem, CompoundCommand, CompoundList,
     IoFileRedirectKind, IoFileRedirectTarget, IoRedirect, Pipeline, SeparatorOperator,
@@ -13,7 +15,7 @@ use brush_parser::ast::{
 use brush_parser::word::{self as bword, WordPiece};
 
 use super::words::{self, Field, Scope};
-use super::{ANALYSIS_BUDGET, Analysis, MAX_ACCESSES, MAX_DEPTH, MAX_NODES, PathAccess, RemoteUse};
+use super::{Analysis, MAX_ACCESSES, MAX_DEPTH, MAX_NODES, PathAccess, RemoteUse};
 use crate::paths;
 use crate::target::Access;
 
@@ -103,6 +105,9 @@ pub enum Stdin {
 
 pub struct Walker<'h> {
     pub home: Option<&'h Path>,
+    /// Repository facts (roots, remotes) and the time budget.
+    pub world: &'h dyn World,
+    budget: Budget,
     pub out: Analysis,
     pub depth: usize,
     nodes: usize,
@@ -127,8 +132,8 @@ pub struct Mark {
     pub link_target: bool,
 }
 
-pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
-    let mut walker = Walker::new(home, 0);
+pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>, world: &dyn World) -> Analysis {
+    let mut walker = Walker::new(home, world, 0);
     let mut env = Env {
         cwds: Some(vec![cwd.to_path_buf()]),
         vars: HashMap::new(),
@@ -141,9 +146,11 @@ pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
 }
 
 impl<'h> Walker<'h> {
-    fn new(home: Option<&'h Path>, depth: usize) -> Walker<'h> {
+    fn new(home: Option<&'h Path>, world: &'h dyn World, depth: usize) -> Walker<'h> {
         Walker {
             home,
+            world,
+            budget: world.budget(),
             out: Analysis::default(),
             depth,
             nodes: 0,
@@ -162,10 +169,15 @@ impl<'h> Walker<'h> {
         if self.gave_up {
             return true;
         }
-        let why = if self.started.elapsed() > ANALYSIS_BUDGET {
+        let over = match self.budget {
+            Budget::Unlimited => None,
+            // `>=`, so that a zero budget is spent at the first check whatever the clock says.
+            Budget::Wall(limit) => (self.started.elapsed() >= limit).then_some(limit),
+        };
+        let why = if let Some(limit) = over {
             format!(
                 "analysing the command took longer than {} ms",
-                ANALYSIS_BUDGET.as_millis()
+                limit.as_millis()
             )
         } else if self.out.accesses.len() > MAX_ACCESSES {
             format!("the command names more than {MAX_ACCESSES} paths")
@@ -1130,7 +1142,7 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
             CommandPrefixOrSuffixItem::IoRedirect(IoRedirect::HereDocument(_, d)) => Some(d),
             _ => None,
         });
-    let mut scratch = Walker::new(walker.home, walker.depth);
+    let mut scratch = Walker::new(walker.home, walker.world, walker.depth);
     let lit =
         |w: &mut Walker, raw: &str, env: &Env| w.expand_single(raw, env).lit().map(str::to_owned);
     match name {

@@ -1,0 +1,184 @@
+/*!
+The facts about the machine a decision depends on beyond its input, behind one trait so the
+evaluator, protection and the shell analyser can be run in process against a fake.
+
+[`RealWorld`] asks the file system and git (finding a repository root walks up looking for
+`.git`; remotes and the default remote each run one `git` command) and reads the clock for the
+analysis budget. Tests give an in-memory [`World`] whose repository roots and remotes are a
+table and whose budget is unlimited or already spent, so no test depends on git's
+configuration or on how loaded the machine is.
+
+What is not behind it: resolving a path to the file it names (symlinks, `..`) and the
+identity checks of self-protection still read the file system directly; in-process tests
+build what they need in a temporary directory.
+*/
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long the shell analysis may take before it stops and says the command is unanalyzable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// No limit (tests: a result must not depend on how busy the machine is).
+    Unlimited,
+    /// Wall-clock time from the start of the analysis. `Duration::ZERO` is spent at the first
+    /// check, which is how the budget path is tested deterministically.
+    Wall(Duration),
+}
+
+impl Budget {
+    /// The hook's budget: it must answer in milliseconds, and the policy still has to be
+    /// applied to what was found.
+    pub const HOOK: Budget = Budget::Wall(crate::shell::ANALYSIS_BUDGET);
+}
+
+/// Repository facts, and the analysis budget.
+pub trait World {
+    /// The root of the working tree containing `path` (a `.git` directory or file marks it).
+    fn repository_root(&self, path: &Path) -> Option<PathBuf>;
+    /// The remote URLs git would use for the repository at `root` (fetch and push, after
+    /// `insteadOf`), normalized; only those of the named remote when `remote` is given.
+    fn remote_urls(&self, root: &Path, remote: Option<&str>) -> Vec<String>;
+    /// The remote a `git push` (`push`) or fetch without a remote operand uses, when the branch
+    /// has one configured.
+    fn default_remote(&self, root: &Path, push: bool) -> Option<String>;
+    /// How long the shell analysis may run.
+    fn budget(&self) -> Budget {
+        Budget::HOOK
+    }
+}
+
+/// The machine this process runs on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RealWorld;
+
+impl World for RealWorld {
+    fn repository_root(&self, path: &Path) -> Option<PathBuf> {
+        crate::repo::repository_root(path)
+    }
+
+    fn remote_urls(&self, root: &Path, remote: Option<&str>) -> Vec<String> {
+        crate::repo::effective_remote_urls_of(root, remote)
+    }
+
+    fn default_remote(&self, root: &Path, push: bool) -> Option<String> {
+        crate::repo::default_remote(root, push)
+    }
+}
+
+/// An in-memory world for tests: repositories are the directories listed (with their remotes),
+/// nothing runs git, and the budget is whatever the test sets (unlimited by default).
+#[derive(Debug, Clone)]
+pub struct FakeWorld {
+    /// (root, remote name, normalized URLs), most specific root first is not required.
+    pub repositories: Vec<(PathBuf, Vec<(String, Vec<String>)>)>,
+    /// The branch's push and fetch remote, for every repository.
+    pub default_remote: Option<String>,
+    pub budget: Budget,
+}
+
+impl Default for FakeWorld {
+    fn default() -> Self {
+        FakeWorld {
+            repositories: Vec::new(),
+            default_remote: None,
+            budget: Budget::Unlimited,
+        }
+    }
+}
+
+impl FakeWorld {
+    /// A world with one repository at `root` and the given remotes.
+    pub fn with_repository(root: &Path, remotes: &[(&str, &[&str])]) -> FakeWorld {
+        let mut world = FakeWorld::default();
+        world.add_repository(root, remotes);
+        world
+    }
+
+    pub fn add_repository(&mut self, root: &Path, remotes: &[(&str, &[&str])]) {
+        self.repositories.push((
+            root.to_path_buf(),
+            remotes
+                .iter()
+                .map(|(name, urls)| {
+                    (
+                        (*name).to_owned(),
+                        urls.iter()
+                            .map(|u| crate::repo::normalize_remote_url(u))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        ));
+    }
+}
+
+impl World for FakeWorld {
+    fn repository_root(&self, path: &Path) -> Option<PathBuf> {
+        // The deepest listed root that contains the path, as the walk up from the path finds.
+        self.repositories
+            .iter()
+            .map(|(root, _)| root)
+            .filter(|root| path.starts_with(root))
+            .max_by_key(|root| root.components().count())
+            .cloned()
+    }
+
+    fn remote_urls(&self, root: &Path, remote: Option<&str>) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .repositories
+            .iter()
+            .filter(|(r, _)| r == root)
+            .flat_map(|(_, remotes)| remotes)
+            .filter(|(name, _)| remote.is_none_or(|wanted| wanted == name))
+            .flat_map(|(_, urls)| urls.iter().cloned())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn default_remote(&self, _root: &Path, _push: bool) -> Option<String> {
+        self.default_remote.clone()
+    }
+
+    fn budget(&self) -> Budget {
+        self.budget
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fake_world_finds_the_deepest_root_and_named_remotes() {
+        let mut world = FakeWorld::with_repository(
+            Path::new("/w/repo"),
+            &[
+                ("origin", &["git@github.com:Acme/widgets.git"]),
+                ("fork", &["https://github.com/me/widgets"]),
+            ],
+        );
+        world.add_repository(Path::new("/w/repo/vendor/sub"), &[]);
+        assert_eq!(
+            world.repository_root(Path::new("/w/repo/src/main.rs")),
+            Some(PathBuf::from("/w/repo"))
+        );
+        assert_eq!(
+            world.repository_root(Path::new("/w/repo/vendor/sub/x")),
+            Some(PathBuf::from("/w/repo/vendor/sub"))
+        );
+        assert_eq!(world.repository_root(Path::new("/w/other")), None);
+        assert_eq!(
+            world.remote_urls(Path::new("/w/repo"), Some("origin")),
+            vec!["github.com/Acme/widgets".to_owned()]
+        );
+        assert_eq!(world.remote_urls(Path::new("/w/repo"), None).len(), 2);
+        assert!(
+            world
+                .remote_urls(Path::new("/w/repo"), Some("upstream"))
+                .is_empty()
+        );
+    }
+}
