@@ -278,7 +278,7 @@ fn explain(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
                     input: &input,
                     cwd: &cwd,
                 },
-                &RealWorld,
+                &RealWorld::for_hook(),
             );
             let mut report =
                 json!({"tool": tool, "decision": verdict.decision, "targets": verdict.targets});
@@ -295,7 +295,7 @@ fn explain(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
                     text: prompt,
                     cwd: &cwd,
                 },
-                &RealWorld,
+                &RealWorld::for_hook(),
             );
             json!({"decision": verdict.decision, "secret_findings": verdict.findings})
         }

@@ -269,7 +269,7 @@ fn judge(event: &EventKind, payload: &HookPayload, env: &HookEnv) -> Judged {
                     text: payload.str("prompt").unwrap_or_default(),
                     cwd: &cwd,
                 },
-                &RealWorld,
+                &RealWorld::for_hook(),
             )
         }
         _ => policy.judge(
@@ -278,7 +278,7 @@ fn judge(event: &EventKind, payload: &HookPayload, env: &HookEnv) -> Judged {
                 input: payload.tool_input().unwrap_or(&empty),
                 cwd: &cwd,
             },
-            &RealWorld,
+            &RealWorld::for_hook(),
         ),
     };
     judged.decision = Some(verdict.decision);

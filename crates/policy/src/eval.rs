@@ -207,7 +207,7 @@ impl Policy {
         input: &Map<String, Value>,
         cwd: &Path,
     ) -> (Decision, Vec<Target>) {
-        let verdict = self.judge_tool(tool, input, cwd, &RealWorld);
+        let verdict = self.judge_tool(tool, input, cwd, &RealWorld::HOOK);
         (verdict.decision, verdict.targets)
     }
 
@@ -424,7 +424,7 @@ impl Policy {
     /// Prompt DLP on this machine ([`Policy::judge`] with [`RealWorld`]). Returns the decision
     /// and the findings (kinds and ranges, never text).
     pub fn evaluate_prompt(&self, prompt: &str, cwd: &Path) -> (Decision, Vec<Finding>) {
-        let verdict = self.judge_prompt(prompt, cwd, &RealWorld);
+        let verdict = self.judge_prompt(prompt, cwd, &RealWorld::HOOK);
         (verdict.decision, verdict.findings)
     }
 

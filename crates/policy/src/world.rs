@@ -49,8 +49,39 @@ pub trait World {
 }
 
 /// The machine this process runs on.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RealWorld;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RealWorld {
+    pub budget: Budget,
+}
+
+impl Default for RealWorld {
+    fn default() -> Self {
+        RealWorld::HOOK
+    }
+}
+
+impl RealWorld {
+    /// With the hook's budget.
+    pub const HOOK: RealWorld = RealWorld {
+        budget: Budget::HOOK,
+    };
+
+    /// With no budget: for tests and tools whose answer must not depend on machine load.
+    pub const UNLIMITED: RealWorld = RealWorld {
+        budget: Budget::Unlimited,
+    };
+
+    /// The hook's world. In debug builds only (the binaries the test suite runs),
+    /// `HOOKLEDGER_ANALYSIS_BUDGET=unlimited` lifts the budget, so that a loaded test machine
+    /// cannot turn a decision into "unanalyzable"; a release build always has the budget.
+    pub fn for_hook() -> RealWorld {
+        #[cfg(debug_assertions)]
+        if std::env::var_os("HOOKLEDGER_ANALYSIS_BUDGET").is_some_and(|v| v == "unlimited") {
+            return RealWorld::UNLIMITED;
+        }
+        RealWorld::HOOK
+    }
+}
 
 impl World for RealWorld {
     fn repository_root(&self, path: &Path) -> Option<PathBuf> {
@@ -63,6 +94,10 @@ impl World for RealWorld {
 
     fn default_remote(&self, root: &Path, push: bool) -> Option<String> {
         crate::repo::default_remote(root, push)
+    }
+
+    fn budget(&self) -> Budget {
+        self.budget
     }
 }
 
