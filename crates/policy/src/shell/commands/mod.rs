@@ -13,6 +13,8 @@ use super::walk::{Env, Mark, PROCESS_SUBSTITUTION, Stdin, Walker};
 use super::words::Field;
 use crate::target::Access;
 
+mod simple;
+
 pub struct Call {
     pub argv: Vec<Field>,
     pub prefix_assignments: Vec<(String, Option<String>)>,
@@ -129,232 +131,6 @@ fn parse(args: &[Field], with_value: &[&str]) -> Parsed {
         }
     }
     Parsed { opts, operands }
-}
-
-/// Options that take a value, per reading command. Listing a flag here would swallow the
-/// operand after it (`cat -n .env`), so only documented value options are listed; a value
-/// not listed is checked as an operand, which errs towards checking more.
-fn reader_options(name: &str) -> &'static [&'static str] {
-    match name {
-        "head" | "tail" => &[
-            "-n",
-            "-c",
-            "--lines",
-            "--bytes",
-            "-s",
-            "--sleep-interval",
-            "--pid",
-        ],
-        "cut" => &[
-            "-d",
-            "-f",
-            "-c",
-            "-b",
-            "--delimiter",
-            "--fields",
-            "--characters",
-            "--bytes",
-            "--output-delimiter",
-        ],
-        "paste" => &["-d", "--delimiters"],
-        "join" => &["-t", "-1", "-2", "-j", "-o", "-e"],
-        "fold" | "fmt" => &["-w", "--width"],
-        "column" => &["-s", "-c", "-o", "--separator", "--output-separator"],
-        "iconv" => &["-f", "-t", "-o", "--from-code", "--to-code", "--output"],
-        "du" => &[
-            "--exclude",
-            "-d",
-            "--max-depth",
-            "-B",
-            "--block-size",
-            "-t",
-            "--threshold",
-            "-X",
-            "--exclude-from",
-            "--files0-from",
-        ],
-        "ls" | "dir" | "vdir" => &[
-            "-I",
-            "--ignore",
-            "--hide",
-            "-w",
-            "--width",
-            "-T",
-            "--tabsize",
-            "--format",
-            "--sort",
-            "--time-style",
-            "--time",
-            "--indicator-style",
-            "--quoting-style",
-            "--block-size",
-        ],
-        "tree" => &[
-            "-L",
-            "-P",
-            "-I",
-            "-o",
-            "--charset",
-            "--filelimit",
-            "--timefmt",
-            "--sort",
-        ],
-        "diff" | "colordiff" => &[
-            "-x",
-            "--exclude",
-            "-X",
-            "--exclude-from",
-            "-I",
-            "--ignore-matching-lines",
-            "--label",
-            "-C",
-            "-U",
-            "-W",
-            "-F",
-            "-S",
-            "--from-file",
-            "--to-file",
-            "--width",
-            "--context",
-            "--unified",
-            "--line-format",
-            "--color",
-            "--palette",
-        ],
-        "wc" => &["--files0-from"],
-        "strings" => &["-n", "-t", "-e", "--bytes", "--radix", "--encoding"],
-        "xxd" => &["-c", "-g", "-l", "-s", "-o", "-C", "-n"],
-        "od" => &[
-            "-A",
-            "-j",
-            "-N",
-            "-t",
-            "-w",
-            "-S",
-            "--address-radix",
-            "--skip-bytes",
-            "--read-bytes",
-            "--format",
-            "--width",
-            "--strings",
-        ],
-        "hexdump" | "hd" => &["-n", "-s", "-e"],
-        "base64" | "base32" | "basenc" => &["-w", "--wrap"],
-        "nl" => &["-b", "-d", "-f", "-h", "-i", "-l", "-n", "-s", "-v", "-w"],
-        "bat" | "batcat" => &[
-            "-l",
-            "--language",
-            "--theme",
-            "--style",
-            "-r",
-            "--line-range",
-            "-H",
-            "--highlight-line",
-            "--tabs",
-            "--wrap",
-            "--color",
-            "-m",
-            "--map-syntax",
-        ],
-        "shuf" => &[
-            "-n",
-            "-o",
-            "-i",
-            "--random-source",
-            "--head-count",
-            "--output",
-            "--input-range",
-        ],
-        "pr" => &["-w", "-l", "-h", "-o", "-W", "-N", "-s", "-S"],
-        "stat" => &["-c", "--format", "--printf"],
-        "file" => &["-m", "-f", "-F", "-e", "-P"],
-        "realpath" | "readlink" => &["--relative-to", "--relative-base"],
-        "less" | "more" | "most" => &[
-            "-o", "-O", "-x", "-y", "-z", "-b", "-h", "-j", "-k", "-p", "-P", "-t", "-T",
-        ],
-        "cmp" => &["-i", "-n", "--ignore-initial", "--bytes"],
-        "sdiff" | "diff3" => &["-o", "-L", "--output", "--label", "-w", "-W"],
-        "cloc" | "tokei" | "scc" => &[
-            "--exclude-dir",
-            "--exclude-ext",
-            "-e",
-            "--exclude",
-            "-t",
-            "--type",
-            "-s",
-            "--sort",
-            "-o",
-            "--output",
-        ],
-        "objdump" | "readelf" | "nm" => &["-j", "--section"],
-        _ => &[],
-    }
-}
-
-/// Options that take a value, per writing command (see [`reader_options`]).
-fn writer_options(name: &str) -> &'static [&'static str] {
-    match name {
-        "mkdir" | "mkfifo" | "mknod" => &["-m", "--mode", "--context"],
-        "touch" => &["-r", "--reference", "-d", "--date", "-t", "--time"],
-        "truncate" => &["-s", "--size", "-r", "--reference"],
-        "chmod" | "chown" | "chgrp" => &["--reference", "--from"],
-        "shred" => &["-n", "-s", "--iterations", "--size", "--random-source"],
-        "setfacl" => &[
-            "-m",
-            "-x",
-            "-M",
-            "-X",
-            "--set",
-            "--set-file",
-            "--modify",
-            "--remove",
-        ],
-        "split" => &[
-            "-l",
-            "-b",
-            "-C",
-            "-n",
-            "-a",
-            "--additional-suffix",
-            "-t",
-            "--lines",
-            "--bytes",
-            "--line-bytes",
-            "--number",
-            "--suffix-length",
-            "--filter",
-        ],
-        "csplit" => &["-f", "-b", "-n", "--prefix", "--suffix-format", "--digits"],
-        "fallocate" => &["-l", "-o", "--length", "--offset"],
-        "mktemp" => &["-p", "--tmpdir", "--suffix"],
-        "gzip" | "gunzip" | "pigz" | "bzip2" | "bunzip2" | "xz" | "unxz" | "lzma" | "unlzma" => &[
-            "-S",
-            "--suffix",
-            "-T",
-            "--threads",
-            "-M",
-            "--memlimit",
-            "-F",
-            "--format",
-            "-C",
-            "--check",
-        ],
-        "zstd" | "unzstd" => &["-o", "-D", "-T", "-M", "--memory", "--patch-from"],
-        "setfattr" => &[
-            "-n",
-            "-v",
-            "-x",
-            "--name",
-            "--value",
-            "--remove",
-            "--restore",
-        ],
-        "vim" | "vi" | "nvim" | "ex" => &[
-            "-c", "--cmd", "-S", "-u", "-U", "-i", "-T", "-w", "-W", "-s",
-        ],
-        "emacs" => &["--eval", "-l", "--load", "-f", "--funcall"],
-        _ => &[],
-    }
 }
 
 /// [`parse`] with two lists of options that take a value.
@@ -480,34 +256,15 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         run_hookledger(w, cx, args, first.lit().unwrap_or("hookledger"));
         return;
     }
+    if let Some(simple) = simple::lookup(&name) {
+        simple::run(w, env, cx, &name, simple, args);
+        return;
+    }
     let r =
         |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Read, role);
     let wr =
         |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Write, role);
     match name.as_str() {
-        // Commands that name no file.
-        "echo" | "printf" | "true" | "false" | ":" | "test" | "[" | "exit" | "return" | "set"
-        | "shift" | "wait" | "sleep" | "pwd" | "whoami" | "id" | "uname" | "hostname" | "which"
-        | "type" | "hash" | "seq" | "yes" | "expr" | "basename" | "dirname" | "printenv"
-        | "kill" | "jobs" | "fg" | "bg" | "umask" | "ulimit" | "getopts" | "read" | "let"
-        | "unset" | "clear" | "tput" | "history" | "disown" | "help" | "times" | "caller"
-        | "compgen" | "complete" | "dirs" | "logout" | "mapfile" | "readarray" | "ps" | "free"
-        | "df" | "uptime" | "nproc" | "whereis" | "tty" | "groups" | "users" | "who" | "date"
-        | "cal" | "factor" | "numfmt" | "tr" | "arch" | "locale" | "getconf" | "lsof" | "pgrep"
-        | "pkill" | "killall" | "top" | "htop" | "nvidia-smi" | "sync" | "fc" | "break"
-        | "continue" | "wc-l" => {
-            // `printf -v`, `read -r` and friends set variables the analysis does not know.
-            if matches!(
-                name.as_str(),
-                "read" | "mapfile" | "readarray" | "printf" | "getopts" | "let"
-            ) {
-                for a in args.iter().filter_map(Field::lit) {
-                    if !a.starts_with('-') && a.chars().all(|c| c.is_alphanumeric() || c == '_') {
-                        env.vars.insert(a.to_owned(), None);
-                    }
-                }
-            }
-        }
         "export" | "declare" | "typeset" | "local" | "readonly" => {
             let p = parse(args, &[]);
             if p.has(&["-n"]) {
@@ -746,58 +503,6 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             super::git_cmd::run(w, &cx.env, git_dir, &stdin, args)
         }
         "find" => run_find(w, env, cx, args),
-        "cat" | "tac" | "rev" | "bc" | "dc" | "nl" | "less" | "more" | "most" | "wc" | "file"
-        | "stat" | "du" | "md5sum" | "sha1sum" | "sha224sum" | "sha256sum" | "sha384sum"
-        | "sha512sum" | "b2sum" | "cksum" | "sum" | "base64" | "base32" | "basenc" | "xxd"
-        | "od" | "hexdump" | "hd" | "strings" | "fold" | "fmt" | "column" | "expand"
-        | "unexpand" | "diff" | "diff3" | "sdiff" | "cmp" | "comm" | "ls" | "tree" | "exa"
-        | "eza" | "realpath" | "readlink" | "bat" | "batcat" | "getfacl" | "lsattr" | "nm"
-        | "objdump" | "readelf" | "ldd" | "zcat" | "zless" | "zmore" | "bzcat" | "xzcat"
-        | "zstdcat" | "lzcat" | "pr" | "look" | "tsort" | "ptx" | "shuf" | "vdir" | "dir"
-        | "colordiff" | "delta" | "identify" | "exiftool" | "pdftotext" | "iconv" | "head"
-        | "tail" | "cut" | "paste" | "join" | "lsblk" | "namei" | "glow" | "jless" | "fx"
-        | "csvlook" | "pygmentize" | "cloc" | "tokei" | "scc" => {
-            let p = parse(args, reader_options(&name));
-            for f in p.values(&[
-                "-X",
-                "--exclude-from",
-                "--files0-from",
-                "--from-file",
-                "--to-file",
-                "-M",
-                "--random-source",
-            ]) {
-                r(w, cx, f, &name);
-            }
-            for f in p.values(&["-o", "--output"]) {
-                if matches!(name.as_str(), "tree" | "less") {
-                    wr(w, cx, f, &name);
-                }
-            }
-            for f in p.values(&["-o", "--output"]) {
-                if name == "iconv" || name == "shuf" {
-                    wr(w, cx, f, &name);
-                }
-            }
-            let dir_default = matches!(
-                name.as_str(),
-                "ls" | "tree" | "du" | "exa" | "eza" | "dir" | "vdir" | "cloc" | "tokei" | "scc"
-            );
-            if dir_default && p.operands.is_empty() {
-                let here = lit(".");
-                w.access(&cx.env, &here, Access::Read, &name);
-            }
-            // Listing reads names, not content; counters read every file under a directory.
-            let reads_tree = matches!(name.as_str(), "cloc" | "tokei" | "scc")
-                || (name == "ls" && p.has(&["-R", "--recursive"]));
-            for f in &p.operands {
-                if reads_tree {
-                    tree(w, cx, f, Access::Read, &name);
-                } else {
-                    r(w, cx, f, &name);
-                }
-            }
-        }
         "grep" | "egrep" | "fgrep" | "rg" | "ag" | "ack" | "ripgrep" | "zgrep" | "git-grep"
         | "pcregrep" | "ugrep" | "sift" => run_grep(w, cx, &name, args),
         "jq" | "yq" | "gojq" | "jaq" => {
@@ -889,98 +594,6 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             let p = parse(args, &[]);
             for f in p.operands.iter().skip(1) {
                 tree(w, cx, f, Access::Write, &name);
-            }
-        }
-        "rm" | "rmdir" | "unlink" | "shred" | "mkdir" | "touch" | "truncate" | "tee" | "chmod"
-        | "chown" | "chgrp" | "chattr" | "setfacl" | "mkfifo" | "mknod" | "vim" | "vi" | "nvim"
-        | "nano" | "emacs" | "ed" | "ex" | "pico" | "micro" | "hx" | "kak" | "code" | "gedit"
-        | "dos2unix" | "unix2dos" | "split" | "csplit" | "fallocate" | "wipe" | "srm" | "xattr"
-        | "setfattr" | "mktemp" | "gzip" | "gunzip" | "bzip2" | "bunzip2" | "xz" | "unxz"
-        | "zstd" | "unzstd" | "lzma" | "unlzma" | "compress" | "uncompress" | "pigz" | "sponge" => {
-            let p = parse(args, writer_options(&name));
-            if matches!(name.as_str(), "vim" | "vi" | "nvim" | "ex" | "emacs")
-                && (p.has(&["-c", "--cmd", "-S", "--eval", "-l", "--load", "-x"])
-                    || args
-                        .iter()
-                        .any(|a| a.lit().is_some_and(|t| t.starts_with('+'))))
-            {
-                w.opaque(format!("{name} is told to run editor commands"));
-            }
-            for f in p.values(&["-o"]) {
-                if name == "zstd" {
-                    wr(w, cx, f, &name);
-                }
-            }
-            for f in p.values(&["-M", "-X", "--set-file", "--random-source", "-D"]) {
-                r(w, cx, f, &name);
-            }
-            let first_is_mode = matches!(
-                name.as_str(),
-                "chmod" | "chown" | "chgrp" | "setfacl" | "chattr"
-            ) && !p.has(&["--reference", "-M", "-m", "-x", "--set-file"]);
-            for f in p.values(&["-r", "--reference"]) {
-                if matches!(
-                    name.as_str(),
-                    "touch" | "truncate" | "chmod" | "chown" | "chgrp"
-                ) {
-                    r(w, cx, f, &name);
-                }
-            }
-            // Compressors only read when writing to stdout or listing.
-            let reads_only = matches!(
-                name.as_str(),
-                "gzip"
-                    | "gunzip"
-                    | "bzip2"
-                    | "bunzip2"
-                    | "xz"
-                    | "unxz"
-                    | "zstd"
-                    | "unzstd"
-                    | "pigz"
-                    | "lzma"
-                    | "unlzma"
-                    | "compress"
-                    | "uncompress"
-            ) && p.has(&[
-                "-c",
-                "--stdout",
-                "--to-stdout",
-                "-t",
-                "--test",
-                "-l",
-                "--list",
-                "-k",
-                "--keep",
-            ]);
-            if name == "mktemp" {
-                for f in p.values(&["-p", "--tmpdir"]) {
-                    wr(w, cx, f, "mktemp");
-                }
-            }
-            if name == "split" || name == "csplit" {
-                if let Some(f) = p.operands.first() {
-                    r(w, cx, f, &name);
-                }
-                for f in p.operands.iter().skip(1).take(1) {
-                    wr(w, cx, f, &name);
-                }
-                return;
-            }
-            for f in p.operands.iter().skip(usize::from(first_is_mode)) {
-                if reads_only {
-                    r(w, cx, f, &name);
-                } else if name == "rm" && p.has(&["-r", "-R", "--recursive"]) {
-                    tree(w, cx, f, Access::Write, "rm -r");
-                } else if matches!(
-                    name.as_str(),
-                    "chmod" | "chown" | "chgrp" | "chattr" | "setfacl" | "xattr" | "setfattr"
-                ) {
-                    // Permissions of a directory decide who reaches everything under it.
-                    tree(w, cx, f, Access::Write, &name);
-                } else {
-                    wr(w, cx, f, &name);
-                }
             }
         }
         "ln" | "link" => run_link(w, cx, &name, args),
