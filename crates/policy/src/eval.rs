@@ -232,14 +232,14 @@ impl Policy {
         for target in &extracted.targets {
             decisions.extend(self.self_protection(tool, input, target, cwd, world));
             if self.is_configured() {
-                decisions.extend(self.path_rules(target));
+                decisions.extend(self.path_rules(target, world));
                 if let Some(root) = &target.repository {
                     decisions.extend(self.repository_rules(root, world));
                 }
             }
         }
         if tool == "Glob" {
-            decisions.extend(self.glob_into_keys(input, cwd));
+            decisions.extend(self.glob_into_keys(input, cwd, world));
         }
         if !extracted.unanalyzable.is_empty() {
             let mut why = extracted.unanalyzable[..extracted.unanalyzable.len().min(2)].join("; ");
@@ -348,11 +348,16 @@ impl Policy {
     }
 
     /// A Glob whose root is above the signing keys and whose pattern reaches them lists them.
-    fn glob_into_keys(&self, input: &Map<String, Value>, cwd: &Path) -> Option<Decision> {
+    fn glob_into_keys(
+        &self,
+        input: &Map<String, Value>,
+        cwd: &Path,
+        world: &dyn World,
+    ) -> Option<Decision> {
         let pattern = input.get("pattern").and_then(Value::as_str)?;
         let base = input.get("path").and_then(Value::as_str).unwrap_or(".");
-        let root = paths::resolve(base, cwd, self.home.as_deref());
-        let keys = paths::resolve(
+        let root = paths::resolve_in(base, cwd, self.home.as_deref(), world);
+        let keys = paths::resolve_in(
             &self
                 .protection
                 .context()
@@ -361,6 +366,7 @@ impl Policy {
                 .to_string_lossy(),
             Path::new("/"),
             self.home.as_deref(),
+            world,
         );
         let rel_keys = keys.strip_prefix(&root).ok()?;
         let mut names: Vec<String> = std::fs::read_dir(&keys)
@@ -586,7 +592,7 @@ impl Policy {
         ))
     }
 
-    fn path_rules(&self, target: &Target) -> Vec<Decision> {
+    fn path_rules(&self, target: &Target, world: &dyn World) -> Vec<Decision> {
         let as_read;
         let target = if target.link_target {
             as_read = Target {
@@ -603,7 +609,7 @@ impl Policy {
         // A search rooted at a directory reads what is inside it: a rule that covers every
         // child (`~/.ssh/**`) covers the search. Rules for some children only (`**/.env`) do
         // not, or every repository-wide grep would be refused.
-        let child = (target.search_root || target.path.is_dir()).then(|| {
+        let child = (target.search_root || world.is_dir(&target.path)).then(|| {
             let probe = Target {
                 path: target.path.join(DIRECTORY_PROBE),
                 ..target.clone()
@@ -621,7 +627,7 @@ impl Policy {
                     .or_else(|| {
                         target
                             .recursive
-                            .then(|| rooted_inside(list, target, self.home.as_deref()))
+                            .then(|| rooted_inside(list, target, self.home.as_deref(), world))
                             .flatten()
                     })
                     .map(|pattern| {
@@ -938,6 +944,7 @@ fn rooted_inside<'a>(
     list: &'a [String],
     target: &Target,
     home: Option<&Path>,
+    world: &dyn World,
 ) -> Option<&'a String> {
     list.iter().filter(|p| !p.starts_with('!')).find(|pattern| {
         let literal: Vec<&str> = pattern
@@ -957,7 +964,7 @@ fn rooted_inside<'a>(
             target.repository.as_ref().map(|root| root.join(&literal))
         };
         base.is_some_and(|b| {
-            let b = paths::resolve(&b.to_string_lossy(), Path::new("/"), home);
+            let b = paths::resolve_in(&b.to_string_lossy(), Path::new("/"), home, world);
             b.starts_with(&target.path) && b != target.path
         })
     })
@@ -1092,7 +1099,7 @@ pub fn extract_targets(
         let analysis = if shell == "Bash" {
             super::shell::analyze_bash(command, cwd, home, world)
         } else {
-            super::shell::analyze_powershell(command, cwd, home)
+            super::shell::analyze_powershell(command, cwd, home, world)
         };
         // Commands often name many files in few directories.
         let mut roots: std::collections::HashMap<PathBuf, Option<PathBuf>> =
@@ -1101,7 +1108,7 @@ pub fn extract_targets(
             .accesses
             .into_iter()
             .map(|a| {
-                let key = if a.path.is_dir() {
+                let key = if world.is_dir(&a.path) {
                     a.path.clone()
                 } else {
                     a.path
@@ -1207,7 +1214,7 @@ pub fn extract_targets(
     let targets = raw
         .into_iter()
         .map(|(text, access, whole_entry)| {
-            let named = paths::resolve_named(&text, cwd, home);
+            let named = paths::resolve_named_in(&text, cwd, home, world);
             let repository = world.repository_root(&named.path);
             Target {
                 path: named.path,

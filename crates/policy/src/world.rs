@@ -8,9 +8,12 @@ analysis budget. Tests give an in-memory [`World`] whose repository roots and re
 table and whose budget is unlimited or already spent, so no test depends on git's
 configuration or on how loaded the machine is.
 
-What is not behind it: resolving a path to the file it names (symlinks, `..`) and the
-identity checks of self-protection still read the file system directly; in-process tests
-build what they need in a temporary directory.
+The file system questions path resolution asks (is this name a symlink, where does it point,
+is it a directory) are here too, with the real answers as defaults: a fake can overlay
+symlinks of its own. What is not behind it: reading files' content (scripts, git
+configuration) and self-protection's identity checks (device and inode, link counts) and
+protected set, which read the file system directly; in-process tests build what they need in a
+temporary directory.
 */
 
 use std::path::{Path, PathBuf};
@@ -32,7 +35,16 @@ impl Budget {
     pub const HOOK: Budget = Budget::Wall(crate::shell::ANALYSIS_BUDGET);
 }
 
-/// Repository facts, and the analysis budget.
+/// What a name is, without following a final symlink (`lstat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// Repository facts, file system facts for resolving paths, and the analysis budget.
 pub trait World {
     /// The root of the working tree containing `path` (a `.git` directory or file marks it).
     fn repository_root(&self, path: &Path) -> Option<PathBuf>;
@@ -45,6 +57,32 @@ pub trait World {
     /// How long the shell analysis may run.
     fn budget(&self) -> Budget {
         Budget::HOOK
+    }
+    /// What `path` names, without following a final symlink; `None` when nothing is there.
+    fn file_kind(&self, path: &Path) -> Option<FileKind> {
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        let kind = meta.file_type();
+        Some(if kind.is_symlink() {
+            FileKind::Symlink
+        } else if kind.is_dir() {
+            FileKind::Dir
+        } else if kind.is_file() {
+            FileKind::File
+        } else {
+            FileKind::Other
+        })
+    }
+    /// Where the symlink at `path` points, as written in the link.
+    fn read_link(&self, path: &Path) -> Option<PathBuf> {
+        std::fs::read_link(path).ok()
+    }
+    /// Whether `path` is a directory, following symlinks.
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+    /// Whether `path` is a regular file, following symlinks.
+    fn is_file(&self, path: &Path) -> bool {
+        path.is_file()
     }
 }
 
@@ -102,11 +140,14 @@ impl World for RealWorld {
 }
 
 /// An in-memory world for tests: repositories are the directories listed (with their remotes),
-/// nothing runs git, and the budget is whatever the test sets (unlimited by default).
+/// nothing runs git, symlinks can be added without touching the disk, and the budget is
+/// whatever the test sets (unlimited by default). Other file system facts are the real ones.
 #[derive(Debug, Clone)]
 pub struct FakeWorld {
-    /// (root, remote name, normalized URLs), most specific root first is not required.
+    /// (root, [(remote name, normalized URLs)]).
     pub repositories: Vec<(PathBuf, Vec<(String, Vec<String>)>)>,
+    /// Symlinks that exist only in this world: (where the link sits, what it points to).
+    pub links: Vec<(PathBuf, PathBuf)>,
     /// The branch's push and fetch remote, for every repository.
     pub default_remote: Option<String>,
     pub budget: Budget,
@@ -116,6 +157,7 @@ impl Default for FakeWorld {
     fn default() -> Self {
         FakeWorld {
             repositories: Vec::new(),
+            links: Vec::new(),
             default_remote: None,
             budget: Budget::Unlimited,
         }
@@ -179,6 +221,41 @@ impl World for FakeWorld {
 
     fn budget(&self) -> Budget {
         self.budget
+    }
+
+    fn file_kind(&self, path: &Path) -> Option<FileKind> {
+        if self.link(path).is_some() {
+            return Some(FileKind::Symlink);
+        }
+        RealWorld::HOOK.file_kind(path)
+    }
+
+    fn read_link(&self, path: &Path) -> Option<PathBuf> {
+        match self.link(path) {
+            Some(target) => Some(target.to_path_buf()),
+            None => RealWorld::HOOK.read_link(path),
+        }
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        let resolved =
+            crate::paths::resolve_in(&path.to_string_lossy(), Path::new("/"), None, self);
+        resolved.is_dir()
+    }
+
+    fn is_file(&self, path: &Path) -> bool {
+        let resolved =
+            crate::paths::resolve_in(&path.to_string_lossy(), Path::new("/"), None, self);
+        resolved.is_file()
+    }
+}
+
+impl FakeWorld {
+    fn link(&self, path: &Path) -> Option<&Path> {
+        self.links
+            .iter()
+            .find(|(at, _)| at == path)
+            .map(|(_, target)| target.as_path())
     }
 }
 

@@ -157,6 +157,49 @@ fn remotes_come_from_the_world() {
     assert_eq!(verdict.remotes[0].url, "gitlab.com/c/d");
 }
 
+#[test]
+fn symlinks_of_the_world_are_followed_without_touching_the_disk() {
+    let s = setup();
+    let alias = s.repo.join("alias.txt");
+    let read = |world: &FakeWorld, tool: &str, input: Value| {
+        let Value::Object(input) = input else {
+            panic!("an object");
+        };
+        let verdict = s.policy.judge(
+            &Event::Tool {
+                tool,
+                input: &input,
+                cwd: &s.repo,
+            },
+            world,
+        );
+        (verdict.decision.action, verdict.decision.rule)
+    };
+    let file = json!({"file_path": alias.display().to_string()});
+    let command = json!({"command": "cat alias.txt"});
+    // Nothing is there on disk: a plain new file.
+    assert_eq!(
+        read(&s.world, "Read", file.clone()),
+        (Action::Allow, "no-match")
+    );
+    assert_eq!(
+        read(&s.world, "Bash", command.clone()),
+        (Action::Allow, "no-match")
+    );
+    // In a world where it is a link to the secret (relative, from the link's directory).
+    let mut linked = s.world.clone();
+    linked.links.push((alias.clone(), PathBuf::from(".env")));
+    assert_eq!(
+        read(&linked, "Read", file),
+        (Action::Deny, "path-deny-read")
+    );
+    assert_eq!(
+        read(&linked, "Bash", command),
+        (Action::Deny, "path-deny-read")
+    );
+    assert!(!alias.exists() && std::fs::symlink_metadata(&alias).is_err());
+}
+
 /// Words made of characters that need no quoting, with the secret's name among them often.
 fn plain_word() -> impl Strategy<Value = String> {
     prop_oneof![

@@ -930,11 +930,12 @@ fn path_operands(
                     w.access_marked(env, f, access, whole, operation, mark);
                     continue;
                 }
+                let there = |p: &Path| w.world.file_kind(p).is_some();
                 let exists = env
                     .cwds
                     .as_ref()
-                    .is_some_and(|c| c.iter().any(|d| d.join(text).symlink_metadata().is_ok()))
-                    || Path::new(text).is_absolute() && Path::new(text).symlink_metadata().is_ok();
+                    .is_some_and(|c| c.iter().any(|d| there(&d.join(text))))
+                    || Path::new(text).is_absolute() && there(Path::new(text));
                 if exists {
                     w.access_marked(env, f, access, whole, operation, mark);
                 }

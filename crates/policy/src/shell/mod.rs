@@ -163,8 +163,13 @@ pub fn analyze_bash(command: &str, cwd: &Path, home: Option<&Path>, world: &dyn 
 }
 
 /// Analyses a `PowerShell` tool command: only a few read-only cmdlets are understood.
-pub fn analyze_powershell(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
-    powershell::analyze(command, cwd, home)
+pub fn analyze_powershell(
+    command: &str,
+    cwd: &Path,
+    home: Option<&Path>,
+    world: &dyn World,
+) -> Analysis {
+    powershell::analyze(command, cwd, home, world)
 }
 
 /// The deepest run of open brackets, when it is over the limit. Quote-unaware on purpose: it

@@ -911,12 +911,12 @@ impl<'h> Walker<'h> {
         let home_relative = text == "~" || text.starts_with("~/");
         let named: Vec<paths::Named> = if Path::new(text).is_absolute() || home_relative {
             let cwd = env.single_cwd().unwrap_or(Path::new("/")).to_path_buf();
-            vec![paths::resolve_named(text, &cwd, self.home)]
+            vec![paths::resolve_named_in(text, &cwd, self.home, self.world)]
         } else {
             match &env.cwds {
                 Some(cwds) => cwds
                     .iter()
-                    .map(|cwd| paths::resolve_named(text, cwd, self.home))
+                    .map(|cwd| paths::resolve_named_in(text, cwd, self.home, self.world))
                     .collect(),
                 None => {
                     let why = format!(
@@ -953,7 +953,12 @@ impl<'h> Walker<'h> {
             } else {
                 target.join(rest)
             };
-            named.path = paths::resolve(&joined.to_string_lossy(), Path::new("/"), self.home);
+            named.path = paths::resolve_in(
+                &joined.to_string_lossy(),
+                Path::new("/"),
+                self.home,
+                self.world,
+            );
         }
         named
     }
@@ -999,8 +1004,12 @@ impl<'h> Walker<'h> {
             match glob_matches(&base, self.dotglob) {
                 Some(matches) => {
                     for m in matches {
-                        let named =
-                            paths::resolve_named(&m.to_string_lossy(), Path::new("/"), self.home);
+                        let named = paths::resolve_named_in(
+                            &m.to_string_lossy(),
+                            Path::new("/"),
+                            self.home,
+                            self.world,
+                        );
                         let named = self.through_links(named);
                         self.out.accesses.push(PathAccess {
                             path: named.path,

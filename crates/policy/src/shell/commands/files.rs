@@ -228,7 +228,7 @@ pub(super) fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     let dest_dirs: Vec<PathBuf> = dest_text
         .map(|t| w.resolve(&cx.env, t, name))
         .unwrap_or_default();
-    let dest_is_dir = !target_dirs.is_empty() || dest_dirs.iter().any(|d| d.is_dir());
+    let dest_is_dir = !target_dirs.is_empty() || dest_dirs.iter().any(|d| w.world.is_dir(d));
     for s in &sources {
         if remote(s) || s.lit() == Some(PROCESS_SUBSTITUTION) {
             continue;
@@ -327,7 +327,9 @@ pub(super) fn run_link(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     let no_target_dir = p.has(&["-T", "--no-target-directory"]);
     let dest_dirs = w.resolve(&cx.env, dest_text, name);
     let into_dir = !no_target_dir
-        && (!target_dirs.is_empty() || targets.len() > 1 || dest_dirs.iter().any(|d| d.is_dir()));
+        && (!target_dirs.is_empty()
+            || targets.len() > 1
+            || dest_dirs.iter().any(|d| w.world.is_dir(d)));
     for t in &targets {
         let location = match (t.lit().and_then(|x| Path::new(x).file_name()), into_dir) {
             (Some(base), true) => {
@@ -398,7 +400,7 @@ pub(super) fn link_target(
     };
     let absolute = Path::new(text).is_absolute() || text == "~" || text.starts_with("~/");
     let resolved = match base_dir {
-        Some(dir) if !absolute && !from_cwd => crate::paths::resolve(text, dir, w.home),
+        Some(dir) if !absolute && !from_cwd => crate::paths::resolve_in(text, dir, w.home, w.world),
         _ => w.resolve(&cx.env, text, role).into_iter().next()?,
     };
     let field = lit(&resolved.to_string_lossy());

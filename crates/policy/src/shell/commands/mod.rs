@@ -18,6 +18,7 @@ use super::scripts;
 use super::walk::{Env, Mark, PROCESS_SUBSTITUTION, Stdin, Walker};
 use super::words::Field;
 use crate::target::Access;
+use crate::world::World;
 
 mod archives;
 mod builtins;
@@ -372,7 +373,7 @@ pub fn unknown_arguments_env(w: &mut Walker, env: &Env, name: &str, args: &[Fiel
         } else {
             text
         };
-        if looks_like_path(value, env) {
+        if looks_like_path(w.world, value, env) {
             w.access(env, &lit_like(f, value), Access::Write, name);
         }
     }
@@ -394,7 +395,7 @@ fn lit_like(f: &Field, text: &str) -> Field {
 
 /// An argument that names a file: absolute, home- or dot-relative, with a separator, or an
 /// existing entry of a current directory. URLs, `host:path` and prose are not paths.
-pub fn looks_like_path(text: &str, env: &Env) -> bool {
+pub fn looks_like_path(world: &dyn World, text: &str, env: &Env) -> bool {
     if text.is_empty() || text.len() > 4096 || text.contains("://") || text.contains('\n') {
         return false;
     }
@@ -410,13 +411,10 @@ pub fn looks_like_path(text: &str, env: &Env) -> bool {
     if text.contains(' ') || text.len() > 255 {
         return false;
     }
-    env.cwds
-        .as_ref()
-        .is_some_and(|cwds| cwds.iter().any(|c| existing(&c.join(text))))
-}
-
-fn existing(p: &PathBuf) -> bool {
-    std::fs::symlink_metadata(p).is_ok()
+    env.cwds.as_ref().is_some_and(|cwds| {
+        cwds.iter()
+            .any(|c| world.file_kind(&c.join(text)).is_some())
+    })
 }
 
 /// Whether `program` runs hookledger: by name, through a path that is the running binary (a
@@ -437,7 +435,7 @@ fn runs_hookledger(w: &mut Walker, env: &Env, program: &Field, args: &[Field]) -
     let candidates: Vec<PathBuf> = if text.contains('/') {
         w.resolve(env, text, "the program run")
     } else if first_word(args).is_some_and(|s| hookledger::STATE_SUBCOMMANDS.contains(&s)) {
-        path_lookup(text, w.home)
+        path_lookup(text, w.home, w.world)
     } else {
         return false;
     };
@@ -462,14 +460,14 @@ fn first_word(args: &[Field]) -> Option<&str> {
 }
 
 /// Where a command name without a slash is found on `PATH`, resolved physically.
-fn path_lookup(name: &str, home: Option<&Path>) -> Vec<PathBuf> {
+fn path_lookup(name: &str, home: Option<&Path>, world: &dyn World) -> Vec<PathBuf> {
     let Some(path) = std::env::var_os("PATH") else {
         return Vec::new();
     };
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
-        .filter(|p| p.is_file())
-        .map(|p| crate::paths::resolve(&p.to_string_lossy(), Path::new("/"), home))
+        .filter(|p| world.is_file(p))
+        .map(|p| crate::paths::resolve_in(&p.to_string_lossy(), Path::new("/"), home, world))
         .collect()
 }
 

@@ -341,7 +341,7 @@ pub(super) fn run_container(w: &mut Walker, cx: &Cx, name: &str, args: &[Field])
                         .split(':')
                         .skip(2)
                         .any(|o| o.split(',').any(|x| x == "ro"));
-                    if looks_like_path(&source, &cx.env) {
+                    if looks_like_path(w.world, &source, &cx.env) {
                         let access = if read_only {
                             Access::Read
                         } else {
@@ -363,7 +363,7 @@ pub(super) fn run_container(w: &mut Walker, cx: &Cx, name: &str, args: &[Field])
                             _ => {}
                         }
                     }
-                    if let Some(source) = source.filter(|s| looks_like_path(s, &cx.env)) {
+                    if let Some(source) = source.filter(|s| looks_like_path(w.world, s, &cx.env)) {
                         let access = if read_only {
                             Access::Read
                         } else {
