@@ -139,13 +139,15 @@ impl World for RealWorld {
     }
 }
 
+/// A remote's name and its normalized URLs.
+pub type NamedRemote = (String, Vec<String>);
+
 /// An in-memory world for tests: repositories are the directories listed (with their remotes),
 /// nothing runs git, symlinks can be added without touching the disk, and the budget is
 /// whatever the test sets (unlimited by default). Other file system facts are the real ones.
 #[derive(Debug, Clone)]
 pub struct FakeWorld {
-    /// (root, [(remote name, normalized URLs)]).
-    pub repositories: Vec<(PathBuf, Vec<(String, Vec<String>)>)>,
+    pub repositories: Vec<(PathBuf, Vec<NamedRemote>)>,
     /// Symlinks that exist only in this world: (where the link sits, what it points to).
     pub links: Vec<(PathBuf, PathBuf)>,
     /// The branch's push and fetch remote, for every repository.

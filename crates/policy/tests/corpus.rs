@@ -38,15 +38,15 @@ fn user_policy() -> Value {
 
 /// A repository, a directory outside it, a home with secrets, hookledger's directory and the
 /// managed policy directory, all under one temporary directory.
-pub struct Fixture {
+struct Fixture {
     _dir: tempfile::TempDir,
-    pub root: PathBuf,
-    pub repo: PathBuf,
-    pub outside: PathBuf,
-    pub user_home: PathBuf,
-    pub hl: PathBuf,
-    pub managed: PathBuf,
-    pub world: FakeWorld,
+    root: PathBuf,
+    repo: PathBuf,
+    outside: PathBuf,
+    user_home: PathBuf,
+    hl: PathBuf,
+    managed: PathBuf,
+    world: FakeWorld,
 }
 
 fn write(path: &Path, text: &str) {
@@ -55,7 +55,7 @@ fn write(path: &Path, text: &str) {
 }
 
 impl Fixture {
-    pub fn new() -> Fixture {
+    fn new() -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = std::fs::canonicalize(dir.path()).expect("canonical tempdir");
         let repo = root.join("repo");
@@ -111,7 +111,7 @@ impl Fixture {
     }
 
     /// The shell corpus's extra files: scripts the agent could have written a moment ago.
-    pub fn with_scripts(self) -> Fixture {
+    fn with_scripts(self) -> Fixture {
         let repo = &self.repo;
         write(&repo.join("scripts/check.py"), "print(1)\n");
         let leak = repo.join("scripts/leak.sh");
@@ -139,7 +139,7 @@ impl Fixture {
         self
     }
 
-    pub fn context(&self) -> Context {
+    fn context(&self) -> Context {
         Context {
             hookledger_home: self.hl.clone(),
             home: Some(self.user_home.clone()),
@@ -150,7 +150,7 @@ impl Fixture {
     }
 
     /// The managed and user layers, as the hook would load them.
-    pub fn policy(&self) -> Policy {
+    fn policy(&self) -> Policy {
         let layer = |layer: Layer, path: PathBuf, json: Value| LoadedLayer {
             layer,
             file: parse(&path, &json.to_string()).expect("valid policy"),
@@ -169,7 +169,7 @@ impl Fixture {
         )
     }
 
-    pub fn expand(&self, text: &str) -> String {
+    fn expand(&self, text: &str) -> String {
         text.replace("$REPO", &self.repo.display().to_string())
             .replace("$OUT", &self.outside.display().to_string())
             .replace("$UHOME", &self.user_home.display().to_string())
@@ -191,7 +191,7 @@ impl Fixture {
     }
 
     /// A tool call from the repository.
-    pub fn judge(&self, policy: &Policy, tool: &str, input: &Map<String, Value>) -> Verdict {
+    fn judge(&self, policy: &Policy, tool: &str, input: &Map<String, Value>) -> Verdict {
         policy.judge(
             &Event::Tool {
                 tool,

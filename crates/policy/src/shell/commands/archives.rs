@@ -5,9 +5,9 @@ use super::*;
 /// Runs `name` if it is one of this family's commands; `false` when it is not.
 pub(super) fn run(w: &mut Walker, _env: &mut Env, cx: &mut Cx, name: &str, args: &[Field]) -> bool {
     match name {
-        "tar" | "bsdtar" | "gtar" => run_tar(w, cx, &name, args),
+        "tar" | "bsdtar" | "gtar" => run_tar(w, cx, name, args),
         "zip" | "7z" | "7za" | "7zr" | "unzip" | "jar" | "ar" | "cpio" | "pax" | "unrar"
-        | "rar" => run_archive(w, cx, &name, args),
+        | "rar" => run_archive(w, cx, name, args),
         _ => return false,
     }
     true

@@ -23,7 +23,7 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
             if name == "pushd" {
                 env.dir_stack.push(env.cwds.clone());
             }
-            change_directory(w, env, target.as_ref(), &name);
+            change_directory(w, env, target.as_ref(), name);
         }
         "popd" => {
             env.cwds = env.dir_stack.pop().unwrap_or(None);
@@ -71,8 +71,8 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
         }
         "source" | "." => {
             if let Some(script) = args.first() {
-                r(w, cx, script, &name.to_string());
-                unknown_arguments(w, cx, &name, &args[1..]);
+                r(w, cx, script, name);
+                unknown_arguments(w, cx, name, &args[1..]);
                 let mut shell = cx.env.clone();
                 w.script_file(&mut shell, script, true);
                 env.cwds = shell.cwds;

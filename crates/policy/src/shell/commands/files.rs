@@ -26,29 +26,29 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
                 ],
             );
             for f in p.values(&["--source", "--target"]).chain(p.operands.iter()) {
-                tree(w, cx, f, Access::Write, &name);
+                tree(w, cx, f, Access::Write, name);
             }
         }
         "trash" | "trash-put" | "rmtrash" | "gio" => {
             let p = parse(args, &[]);
             let skip = usize::from(name == "gio");
             if name == "gio" && p.operands.first().and_then(Field::lit) != Some("trash") {
-                unknown_arguments(w, cx, &name, args);
+                unknown_arguments(w, cx, name, args);
                 return true;
             }
             for f in p.operands.iter().skip(skip) {
-                tree(w, cx, f, Access::Write, &name);
+                tree(w, cx, f, Access::Write, name);
             }
         }
         "perl-rename" | "rename" | "prename" => {
             let p = parse(args, &[]);
             for f in p.operands.iter().skip(1) {
-                tree(w, cx, f, Access::Write, &name);
+                tree(w, cx, f, Access::Write, name);
             }
         }
-        "ln" | "link" => run_link(w, cx, &name, args),
+        "ln" | "link" => run_link(w, cx, name, args),
         "cp" | "mv" | "install" | "rsync" | "scp" | "gcp" | "gmv" | "ditto" => {
-            run_copy(w, cx, &name, args)
+            run_copy(w, cx, name, args)
         }
         "dd" => {
             for a in args {

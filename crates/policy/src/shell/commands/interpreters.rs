@@ -6,8 +6,8 @@ use super::*;
 pub(super) fn run(w: &mut Walker, _env: &mut Env, cx: &mut Cx, name: &str, args: &[Field]) -> bool {
     match name {
         "sh" | "bash" | "dash" | "zsh" | "ksh" | "mksh" | "ash" | "yash" | "posh" | "fish"
-        | "rbash" | "tcsh" | "csh" => run_shell(w, cx, &name, args),
-        _ if scripts::interpreter(&name).is_some() => run_interpreter(w, cx, &name, args),
+        | "rbash" | "tcsh" | "csh" => run_shell(w, cx, name, args),
+        _ if scripts::interpreter(name).is_some() => run_interpreter(w, cx, name, args),
         _ => return false,
     }
     true

@@ -9,7 +9,7 @@ pub(super) fn run(w: &mut Walker, _env: &mut Env, cx: &mut Cx, name: &str, args:
     let wr =
         |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Write, role);
     match name {
-        "curl" | "wget" | "http" | "https" | "xh" | "aria2c" => run_download(w, cx, &name, args),
+        "curl" | "wget" | "http" | "https" | "xh" | "aria2c" => run_download(w, cx, name, args),
         "ssh" | "sftp" | "mosh" => {
             let p = parse(
                 args,
@@ -19,10 +19,10 @@ pub(super) fn run(w: &mut Walker, _env: &mut Env, cx: &mut Cx, name: &str, args:
                 ],
             );
             for f in p.values(&["-i", "-F"]) {
-                r(w, cx, f, &name);
+                r(w, cx, f, name);
             }
             for f in p.values(&["-E"]) {
-                wr(w, cx, f, &name);
+                wr(w, cx, f, name);
             }
             for (o, v) in &p.opts {
                 if o == "-o"

@@ -10,7 +10,7 @@ pub(super) fn run(w: &mut Walker, _env: &mut Env, cx: &mut Cx, name: &str, args:
         |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Write, role);
     match name {
         "grep" | "egrep" | "fgrep" | "rg" | "ag" | "ack" | "ripgrep" | "zgrep" | "git-grep"
-        | "pcregrep" | "ugrep" | "sift" => run_grep(w, cx, &name, args),
+        | "pcregrep" | "ugrep" | "sift" => run_grep(w, cx, name, args),
         "jq" | "yq" | "gojq" | "jaq" => {
             let p = parse(
                 args,
@@ -29,15 +29,15 @@ pub(super) fn run(w: &mut Walker, _env: &mut Env, cx: &mut Cx, name: &str, args:
                 ],
             );
             for f in p.values(&["-f", "--from-file", "--slurpfile", "--rawfile"]) {
-                r(w, cx, f, &name);
+                r(w, cx, f, name);
             }
             let skip = usize::from(!p.has(&["-f", "--from-file"]));
             for f in p.operands.iter().skip(skip) {
-                r(w, cx, f, &name);
+                r(w, cx, f, name);
             }
             if p.has(&["-i", "--inplace"]) {
                 for f in p.operands.iter().skip(skip) {
-                    wr(w, cx, f, &name);
+                    wr(w, cx, f, name);
                 }
             }
         }
@@ -94,8 +94,8 @@ pub(super) fn run(w: &mut Walker, _env: &mut Env, cx: &mut Cx, name: &str, args:
                 wr(w, cx, f, "uniq");
             }
         }
-        "awk" | "gawk" | "mawk" | "nawk" => run_awk(w, cx, &name, args),
-        "sed" | "gsed" => run_sed(w, cx, &name, args),
+        "awk" | "gawk" | "mawk" | "nawk" => run_awk(w, cx, name, args),
+        "sed" | "gsed" => run_sed(w, cx, name, args),
         _ => return false,
     }
     true

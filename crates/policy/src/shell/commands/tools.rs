@@ -7,9 +7,9 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
     let r =
         |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Read, role);
     match name {
-        "npx" | "bunx" | "pnpx" => run_package_runner(w, env, cx, &name, args),
+        "npx" | "bunx" | "pnpx" => run_package_runner(w, env, cx, name, args),
         "husky" | "pre-commit" | "lefthook" | "simple-git-hooks" | "overcommit" | "git-hooks" => {
-            hook_manager(w, cx, &name, args)
+            hook_manager(w, cx, name, args)
         }
         "claude" => run_claude(w, cx, args),
         "npm" | "pnpm" | "yarn" | "bun"
@@ -18,7 +18,7 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
                 .and_then(Field::lit)
                 .is_some_and(|s| matches!(s, "exec" | "x" | "dlx")) =>
         {
-            run_package_runner(w, env, cx, &name, &args[1..])
+            run_package_runner(w, env, cx, name, &args[1..])
         }
         "cargo"
             if args
@@ -36,7 +36,7 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
             }
             match p.values(&["-f"]).next().cloned() {
                 Some(file) => {
-                    r(w, cx, &file, &name);
+                    r(w, cx, &file, name);
                     let mut shell = cx.env.clone();
                     w.script_file(&mut shell, &file, false);
                 }
@@ -55,7 +55,7 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
                 r(w, cx, f, "crontab");
             }
         }
-        "docker" | "podman" | "nerdctl" => run_container(w, cx, &name, args),
+        "docker" | "podman" | "nerdctl" => run_container(w, cx, name, args),
         "make" | "gmake" | "cmake" | "ninja" | "meson" => {
             let p = parse(
                 args,
@@ -81,19 +81,19 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
                 ],
             );
             for f in p.values(&["-C", "--directory"]) {
-                change_directory(w, &mut cx.env, Some(f), &name);
-                search_root_text(w, cx, ".", Access::Write, &name);
+                change_directory(w, &mut cx.env, Some(f), name);
+                search_root_text(w, cx, ".", Access::Write, name);
             }
             for f in p.values(&["-f", "--file", "--makefile"]) {
-                r(w, cx, f, &name);
+                r(w, cx, f, name);
             }
             for f in p.values(&["-S"]) {
-                search_root(w, cx, f, Access::Read, &name);
+                search_root(w, cx, f, Access::Read, name);
             }
             for f in p.values(&["-B"]) {
-                search_root(w, cx, f, Access::Write, &name);
+                search_root(w, cx, f, Access::Write, name);
             }
-            unknown_arguments(w, cx, &name, &p.operands);
+            unknown_arguments(w, cx, name, &p.operands);
         }
         _ => return false,
     }

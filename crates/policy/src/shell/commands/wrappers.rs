@@ -72,7 +72,7 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
         "nice" | "ionice" | "chrt" | "taskset" | "stdbuf" | "timeout" | "time" | "flock"
         | "strace" | "ltrace" | "watch" | "numactl" | "prlimit" | "cpulimit" | "systemd-run"
         | "firejail" | "torsocks" | "proxychains" | "proxychains4" | "tsp" | "retry" => {
-            run_wrapper(w, env, cx, &name, args)
+            run_wrapper(w, env, cx, name, args)
         }
         "chroot" => w.opaque("chroot changes the root directory paths are resolved in"),
         "unshare" | "nsenter" | "bwrap" | "proot" | "fakechroot" => {
@@ -104,7 +104,7 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
                 &["-c", "--command", "-s", "--shell", "-g", "-G", "-w"],
             );
             if let Some(code) = p.values(&["-c", "--command"]).next() {
-                run_code(w, cx, code, &name)
+                run_code(w, cx, code, name)
             }
         }
         "xargs" => run_xargs(w, env, cx, args),
