@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use crate::config::Paths;
-use crate::policy::Policy;
 use crate::policy::file::{self, managed_dir};
+use crate::policy::{Event, Policy, RealWorld};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -268,27 +268,36 @@ fn explain(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
             (args.tool.clone(), input, args.prompt.clone(), cwd)
         }
     };
+    // The hook's own decision function: explain renders its verdict and never analyses
+    // anything itself, so the two cannot drift apart.
     let report = match (&tool, &prompt) {
         (Some(tool), _) => {
-            let (decision, targets) = policy.evaluate_tool(tool, &input, &cwd);
-            let mut report = json!({"tool": tool, "decision": decision, "targets": targets});
+            let verdict = policy.judge(
+                &Event::Tool {
+                    tool,
+                    input: &input,
+                    cwd: &cwd,
+                },
+                &RealWorld::for_hook(),
+            );
+            let mut report =
+                json!({"tool": tool, "decision": verdict.decision, "targets": verdict.targets});
             // What the shell analysis found besides paths, for the reviewer.
             if matches!(tool.as_str(), "Bash" | "PowerShell") {
-                let command = input.get("command").and_then(Value::as_str).unwrap_or("");
-                let home = crate::config::user_home();
-                let analysis = if tool == "Bash" {
-                    crate::policy::shell::analyze_bash(command, &cwd, home.as_deref())
-                } else {
-                    crate::policy::shell::analyze_powershell(command, &cwd, home.as_deref())
-                };
-                report["remotes"] = json!(analysis.remotes);
-                report["unanalyzable"] = json!(analysis.unanalyzable);
+                report["remotes"] = json!(verdict.remotes);
+                report["unanalyzable"] = json!(verdict.unanalyzable);
             }
             report
         }
         (None, Some(prompt)) => {
-            let (decision, findings) = policy.evaluate_prompt(prompt, &cwd);
-            json!({"decision": decision, "secret_findings": findings})
+            let verdict = policy.judge(
+                &Event::Prompt {
+                    text: prompt,
+                    cwd: &cwd,
+                },
+                &RealWorld::for_hook(),
+            );
+            json!({"decision": verdict.decision, "secret_findings": verdict.findings})
         }
         (None, None) => {
             bail!("nothing to explain: pass --tool, --prompt or a payload with tool_name or prompt")

@@ -22,7 +22,7 @@ use crate::ledger::{
     self, Ledger, LedgerError, NewRecord, OpenOptions, SessionState, fault, spool,
 };
 use crate::policy::file::{self as policy_file, OnError, PromptStore};
-use crate::policy::{Action, Decision, Policy, rules};
+use crate::policy::{Action, Decision, Event as PolicyEvent, Policy, RealWorld, rules};
 pub use answer::HookAnswer;
 use event::EventKind;
 use record::{ModelInfo, RecordInput};
@@ -261,23 +261,31 @@ fn judge(event: &EventKind, payload: &HookPayload, env: &HookEnv) -> Judged {
     }
     let policy = Policy::new(layers, &env.paths.home);
     let cwd = PathBuf::from(payload.cwd().unwrap_or("/"));
-    match event {
+    let empty = serde_json::Map::new();
+    // The same decision function `policy explain` calls.
+    let verdict = match event {
         EventKind::UserPromptSubmit => {
-            let (decision, findings) =
-                policy.evaluate_prompt(payload.str("prompt").unwrap_or_default(), &cwd);
-            judged.decision = Some(decision);
-            judged.findings = findings;
             judged.prompt_store = policy.prompt_store();
+            policy.judge(
+                &PolicyEvent::Prompt {
+                    text: payload.str("prompt").unwrap_or_default(),
+                    cwd: &cwd,
+                },
+                &RealWorld::for_hook(),
+            )
         }
-        _ => {
-            let empty = serde_json::Map::new();
-            let input = payload.tool_input().unwrap_or(&empty);
-            let (decision, targets) =
-                policy.evaluate_tool(payload.tool_name().unwrap_or(""), input, &cwd);
-            judged.decision = Some(decision);
-            judged.targets = targets;
-        }
-    }
+        _ => policy.judge(
+            &PolicyEvent::Tool {
+                tool: payload.tool_name().unwrap_or(""),
+                input: payload.tool_input().unwrap_or(&empty),
+                cwd: &cwd,
+            },
+            &RealWorld::for_hook(),
+        ),
+    };
+    judged.decision = Some(verdict.decision);
+    judged.targets = verdict.targets;
+    judged.findings = verdict.findings;
     judged
 }
 

@@ -245,13 +245,45 @@ fn input_of(world: &World, tool: &str, text: &str) -> Map<String, Value> {
     value.as_object().cloned().unwrap()
 }
 
+/// `Policy::evaluate_tool` without the analysis's wall-clock budget: a loaded test machine must
+/// not turn an expected refusal into "unanalyzable".
+trait Unhurried {
+    fn evaluate_unhurried(
+        &self,
+        tool: &str,
+        input: &serde_json::Map<String, Value>,
+        cwd: &Path,
+    ) -> (
+        hookledger::policy::Decision,
+        Vec<hookledger::policy::Target>,
+    );
+}
+
+impl Unhurried for Policy {
+    fn evaluate_unhurried(
+        &self,
+        tool: &str,
+        input: &serde_json::Map<String, Value>,
+        cwd: &Path,
+    ) -> (
+        hookledger::policy::Decision,
+        Vec<hookledger::policy::Target>,
+    ) {
+        let verdict = self.judge(
+            &hookledger::policy::Event::Tool { tool, input, cwd },
+            &hookledger::policy::RealWorld::UNLIMITED,
+        );
+        (verdict.decision, verdict.targets)
+    }
+}
+
 /// Runs `cases` from `cwd` under every policy; returns the mismatches.
 fn run(world: &World, cases: &[Case], cwd: &Path, extra: Value) -> Vec<String> {
     let mut failures = Vec::new();
     for (label, policy) in policies(world, extra) {
         for (name, tool, text, want) in cases {
             let input = input_of(world, tool, text);
-            let (decision, _) = policy.evaluate_tool(tool, &input, cwd);
+            let (decision, _) = policy.evaluate_unhurried(tool, &input, cwd);
             let got = match decision.action {
                 Action::Deny => "deny",
                 Action::Ask => "ask",
@@ -2121,7 +2153,7 @@ fn claude_config_dir_is_honoured() {
             json!({"file_path": world.home.join(".claude/settings.json"), "content": "{}"}),
         ),
     ] {
-        let (d, _) = policy.evaluate_tool(tool, input.as_object().unwrap(), &world.repo);
+        let (d, _) = policy.evaluate_unhurried(tool, input.as_object().unwrap(), &world.repo);
         assert_eq!(
             (d.action, d.rule),
             (Action::Deny, "self-protection"),
@@ -2196,7 +2228,7 @@ fn project_extensions_can_be_asked_about_not_allowed() {
         world.context(),
     );
     let input = input_of(&world, "Write", cases[0].2);
-    let (d, _) = policy.evaluate_tool("Write", &input, &world.repo);
+    let (d, _) = policy.evaluate_unhurried("Write", &input, &world.repo);
     assert_eq!(d.action, Action::Deny, "{}", d.reason);
     // `allow` is not a value the policy accepts.
     let error = parse(Path::new("p.json"), r#"{"project_extensions": "allow"}"#).unwrap_err();
@@ -2277,7 +2309,7 @@ fn unanalyzable_commands_that_name_protected_things() {
     let mut failures = Vec::new();
     for (name, tool, text, want) in UNANALYZABLE {
         let input = input_of(&world, tool, text);
-        let (d, _) = policy.evaluate_tool(tool, &input, &world.repo);
+        let (d, _) = policy.evaluate_unhurried(tool, &input, &world.repo);
         let ok = match *want {
             "deny" => d.action == Action::Deny && d.rule == "self-protection",
             _ => d.action == Action::Allow,

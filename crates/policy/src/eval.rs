@@ -16,55 +16,38 @@ use super::file::{self, Enforcement, LoadedLayer, OnError, PromptStore, SecretsA
 use super::paths;
 use super::protect::{self, Protection, Relation};
 use super::{Action, Decision, Layer, rules};
+use crate::shell::RemoteUse;
+pub use crate::target::{Access, DIRECTORY_PROBE, Target};
+use crate::world::{RealWorld, World};
 
-/// Whether a tool would read or change what a path names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Access {
-    Read,
-    Write,
+/// What is asked, as the policy sees it: independent of the hook's wire format, so the hook
+/// and `policy explain` describe the same call the same way.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A tool call, or a skill's inline shell command (as the tool that runs it), made from
+    /// `cwd`.
+    Tool {
+        tool: &'a str,
+        input: &'a Map<String, Value>,
+        cwd: &'a Path,
+    },
+    /// A prompt the user submits in a session working in `cwd`.
+    Prompt { text: &'a str, cwd: &'a Path },
 }
 
+/// Everything one decision found: the decision (action, rule code, layer, reason) and what it
+/// rests on. The hook records it; `policy explain` renders it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Target {
-    pub path: PathBuf,
-    pub access: Access,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub repository: Option<PathBuf>,
-    /// A search root (Glob/Grep/LS): the tool reads what is under it, existing or not.
-    #[serde(skip)]
-    pub search_root: bool,
-    /// The whole tree under the path is read or written (`grep -r`, `rm -r`), or the operation
-    /// acts on the entry with everything under it (`mv`, `chmod`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub recursive: bool,
-    /// Where the name's final symlink sits, when it has one: `rm`/`mv` act on the link.
-    #[serde(skip)]
-    pub link: Option<PathBuf>,
-    /// A write hookledger already judged (`git config` of a known harmless key, an edit whose
-    /// resulting git configuration was compared): the git-configuration-file rule is skipped.
-    #[serde(skip)]
-    pub vetted: bool,
-    /// What a link being created points to: written as far as self-protection is concerned,
-    /// read as far as path rules are.
-    #[serde(skip)]
-    pub link_target: bool,
-}
-
-impl Target {
-    /// A target with nothing but its path, access and repository.
-    pub fn plain(path: PathBuf, access: Access, repository: Option<PathBuf>) -> Target {
-        Target {
-            path,
-            access,
-            repository,
-            search_root: false,
-            recursive: false,
-            link: None,
-            vetted: false,
-            link_target: false,
-        }
-    }
+pub struct Verdict {
+    pub decision: Decision,
+    /// The paths the call reads or writes.
+    pub targets: Vec<Target>,
+    /// The git remotes a command talks to.
+    pub remotes: Vec<RemoteUse>,
+    /// Why some of a command's effect is unknown; empty when it was fully analysed.
+    pub unanalyzable: Vec<String>,
+    /// Secrets found in a prompt (kinds and ranges, never text).
+    pub findings: Vec<Finding>,
 }
 
 /// The policy in force for one hook process.
@@ -208,14 +191,34 @@ impl Policy {
         }
     }
 
-    /// The decision for a tool call.
+    /// The one decision function: the hook and `policy explain` both call it. Repository facts
+    /// and the analysis budget come from `world`.
+    pub fn judge(&self, event: &Event, world: &dyn World) -> Verdict {
+        match *event {
+            Event::Tool { tool, input, cwd } => self.judge_tool(tool, input, cwd, world),
+            Event::Prompt { text, cwd } => self.judge_prompt(text, cwd, world),
+        }
+    }
+
+    /// The decision for a tool call on this machine ([`Policy::judge`] with [`RealWorld`]).
     pub fn evaluate_tool(
         &self,
         tool: &str,
         input: &Map<String, Value>,
         cwd: &Path,
     ) -> (Decision, Vec<Target>) {
-        let extracted = extract_targets(tool, input, cwd, self.home.as_deref());
+        let verdict = self.judge_tool(tool, input, cwd, &RealWorld::HOOK);
+        (verdict.decision, verdict.targets)
+    }
+
+    fn judge_tool(
+        &self,
+        tool: &str,
+        input: &Map<String, Value>,
+        cwd: &Path,
+        world: &dyn World,
+    ) -> Verdict {
+        let extracted = extract_targets(tool, input, cwd, self.home.as_deref(), world);
         let mut decisions: Vec<Decision> = Vec::new();
         for why in &extracted.refusals {
             decisions.push(self.decision(
@@ -227,16 +230,16 @@ impl Policy {
             ));
         }
         for target in &extracted.targets {
-            decisions.extend(self.self_protection(tool, input, target, cwd));
+            decisions.extend(self.self_protection(tool, input, target, cwd, world));
             if self.is_configured() {
-                decisions.extend(self.path_rules(target));
+                decisions.extend(self.path_rules(target, world));
                 if let Some(root) = &target.repository {
-                    decisions.extend(self.repository_rules(root));
+                    decisions.extend(self.repository_rules(root, world));
                 }
             }
         }
         if tool == "Glob" {
-            decisions.extend(self.glob_into_keys(input, cwd));
+            decisions.extend(self.glob_into_keys(input, cwd, world));
         }
         if !extracted.unanalyzable.is_empty() {
             let mut why = extracted.unanalyzable[..extracted.unanalyzable.len().min(2)].join("; ");
@@ -275,7 +278,6 @@ impl Policy {
             decisions.extend(self.tool_rules(tool));
             decisions.extend(self.content_rules(tool, input));
         }
-        let targets = extracted.targets;
         // Decisions were collected most specific first (self-protection, path patterns, then
         // the generic outside-repository rule, tools, content): report the first strictest.
         let strictest = decisions.iter().map(|d| d.action).max();
@@ -283,7 +285,13 @@ impl Policy {
             .into_iter()
             .find(|d| Some(d.action) == strictest)
             .unwrap_or_else(|| self.nothing_matched());
-        (decision, targets)
+        Verdict {
+            decision,
+            targets: extracted.targets,
+            remotes: extracted.remotes,
+            unanalyzable: extracted.unanalyzable,
+            findings: Vec::new(),
+        }
     }
 
     /// For a command hookledger cannot fully follow: the protected thing its text names, if
@@ -340,11 +348,16 @@ impl Policy {
     }
 
     /// A Glob whose root is above the signing keys and whose pattern reaches them lists them.
-    fn glob_into_keys(&self, input: &Map<String, Value>, cwd: &Path) -> Option<Decision> {
+    fn glob_into_keys(
+        &self,
+        input: &Map<String, Value>,
+        cwd: &Path,
+        world: &dyn World,
+    ) -> Option<Decision> {
         let pattern = input.get("pattern").and_then(Value::as_str)?;
         let base = input.get("path").and_then(Value::as_str).unwrap_or(".");
-        let root = paths::resolve(base, cwd, self.home.as_deref());
-        let keys = paths::resolve(
+        let root = paths::resolve_in(base, cwd, self.home.as_deref(), world);
+        let keys = paths::resolve_in(
             &self
                 .protection
                 .context()
@@ -353,6 +366,7 @@ impl Policy {
                 .to_string_lossy(),
             Path::new("/"),
             self.home.as_deref(),
+            world,
         );
         let rel_keys = keys.strip_prefix(&root).ok()?;
         let mut names: Vec<String> = std::fs::read_dir(&keys)
@@ -413,14 +427,36 @@ impl Policy {
         }
     }
 
-    /// Prompt DLP. Returns the decision and the findings (kinds and ranges, never text).
+    /// Prompt DLP on this machine ([`Policy::judge`] with [`RealWorld`]). Returns the decision
+    /// and the findings (kinds and ranges, never text).
     pub fn evaluate_prompt(&self, prompt: &str, cwd: &Path) -> (Decision, Vec<Finding>) {
+        let verdict = self.judge_prompt(prompt, cwd, &RealWorld::HOOK);
+        (verdict.decision, verdict.findings)
+    }
+
+    fn judge_prompt(&self, prompt: &str, cwd: &Path, world: &dyn World) -> Verdict {
+        let (decision, findings) = self.prompt_decision(prompt, cwd, world);
+        Verdict {
+            decision,
+            targets: Vec::new(),
+            remotes: Vec::new(),
+            unanalyzable: Vec::new(),
+            findings,
+        }
+    }
+
+    fn prompt_decision(
+        &self,
+        prompt: &str,
+        cwd: &Path,
+        world: &dyn World,
+    ) -> (Decision, Vec<Finding>) {
         if !self.is_configured() {
             return (Decision::no_policy(), Vec::new());
         }
         let findings = dlp::scan(prompt);
-        let repository = crate::repo::repository_root(cwd);
-        if let Some(mut refusal) = repository.and_then(|root| self.repository_rules(&root)) {
+        let repository = world.repository_root(cwd);
+        if let Some(mut refusal) = repository.and_then(|root| self.repository_rules(&root, world)) {
             refusal.reason = format!(
                 "{}; the session works in a repository this policy does not allow, so its prompts are blocked",
                 refusal.reason
@@ -459,6 +495,7 @@ impl Policy {
         input: &Map<String, Value>,
         target: &Target,
         cwd: &Path,
+        world: &dyn World,
     ) -> Option<Decision> {
         // Grep reads the content of every file under its path.
         let grep;
@@ -477,9 +514,12 @@ impl Policy {
             && target.vetted
             && matches!(tool, "Edit" | "Write" | "MultiEdit")
             && edit_changes_hook_settings(tool, input, &target.path)
-            && self
-                .protection
-                .is_git_config_file(&target.path, target.repository.as_deref(), cwd)
+            && self.protection.is_git_config_file(
+                &target.path,
+                target.repository.as_deref(),
+                cwd,
+                world,
+            )
         {
             return Some(self.decision(
                 Action::Deny,
@@ -494,7 +534,7 @@ impl Policy {
         }
         let hit = self
             .protection
-            .check(target, cwd, self.project_extensions())?;
+            .check(target, cwd, self.project_extensions(), world)?;
         let t = target.path.display();
         let what = hit.subject.what();
         let at = hit.at.display();
@@ -552,7 +592,7 @@ impl Policy {
         ))
     }
 
-    fn path_rules(&self, target: &Target) -> Vec<Decision> {
+    fn path_rules(&self, target: &Target, world: &dyn World) -> Vec<Decision> {
         let as_read;
         let target = if target.link_target {
             as_read = Target {
@@ -569,7 +609,7 @@ impl Policy {
         // A search rooted at a directory reads what is inside it: a rule that covers every
         // child (`~/.ssh/**`) covers the search. Rules for some children only (`**/.env`) do
         // not, or every repository-wide grep would be refused.
-        let child = (target.search_root || target.path.is_dir()).then(|| {
+        let child = (target.search_root || world.is_dir(&target.path)).then(|| {
             let probe = Target {
                 path: target.path.join(DIRECTORY_PROBE),
                 ..target.clone()
@@ -587,7 +627,7 @@ impl Policy {
                     .or_else(|| {
                         target
                             .recursive
-                            .then(|| rooted_inside(list, target, self.home.as_deref()))
+                            .then(|| rooted_inside(list, target, self.home.as_deref(), world))
                             .flatten()
                     })
                     .map(|pattern| {
@@ -672,7 +712,7 @@ impl Policy {
 
     /// A repository is allowed when one of its effective remotes matches an `allow` entry (or
     /// its root a `path:` entry) in every layer that has an allow list, and none matches `deny`.
-    fn repository_rules(&self, root: &Path) -> Option<Decision> {
+    fn repository_rules(&self, root: &Path, world: &dyn World) -> Option<Decision> {
         if !self.layers.iter().any(|l| l.file.repositories.is_some()) {
             return None;
         }
@@ -680,7 +720,7 @@ impl Policy {
             .remotes
             .borrow_mut()
             .entry(root.to_path_buf())
-            .or_insert_with(|| crate::repo::effective_remote_urls(root))
+            .or_insert_with(|| world.remote_urls(root, None))
             .clone();
         let root_text = root.to_string_lossy().replace('\\', "/");
         self.allowlist(&remotes, Some(&root_text), &|| {
@@ -694,7 +734,7 @@ impl Policy {
 
     /// A remote a command talks to (`git push URL`, `git clone URL`, `git remote add`) must
     /// pass the same allowlist as a repository's own remotes.
-    fn remote_rules(&self, remote: &super::shell::RemoteUse) -> Option<Decision> {
+    fn remote_rules(&self, remote: &RemoteUse) -> Option<Decision> {
         if !self.layers.iter().any(|l| l.file.repositories.is_some()) {
             return None;
         }
@@ -904,6 +944,7 @@ fn rooted_inside<'a>(
     list: &'a [String],
     target: &Target,
     home: Option<&Path>,
+    world: &dyn World,
 ) -> Option<&'a String> {
     list.iter().filter(|p| !p.starts_with('!')).find(|pattern| {
         let literal: Vec<&str> = pattern
@@ -923,7 +964,7 @@ fn rooted_inside<'a>(
             target.repository.as_ref().map(|root| root.join(&literal))
         };
         base.is_some_and(|b| {
-            let b = paths::resolve(&b.to_string_lossy(), Path::new("/"), home);
+            let b = paths::resolve_in(&b.to_string_lossy(), Path::new("/"), home, world);
             b.starts_with(&target.path) && b != target.path
         })
     })
@@ -996,10 +1037,6 @@ fn edit_changes_hook_settings(tool: &str, input: &Map<String, Value>, path: &Pat
     super::gitconfig::HookFacts::of(&before) != super::gitconfig::HookFacts::of(&after)
 }
 
-/// A child name no pattern names on purpose, for asking "does this rule cover everything in
-/// the directory?".
-pub(crate) const DIRECTORY_PROBE: &str = "\u{1}hookledger-probe";
-
 /// Keys under which unknown and MCP tools commonly pass paths.
 const PATH_KEYS: &[&str] = &[
     "file_path",
@@ -1021,7 +1058,7 @@ const PATH_KEYS: &[&str] = &[
 #[derive(Debug, Default)]
 pub struct Extracted {
     pub targets: Vec<Target>,
-    pub remotes: Vec<super::shell::RemoteUse>,
+    pub remotes: Vec<RemoteUse>,
     pub unanalyzable: Vec<String>,
     /// Something unknown could write or run, not only read.
     pub opaque_beyond_reads: bool,
@@ -1050,6 +1087,7 @@ pub fn extract_targets(
     input: &Map<String, Value>,
     cwd: &Path,
     home: Option<&Path>,
+    world: &dyn World,
 ) -> Extracted {
     let s = |key: &str| input.get(key).and_then(Value::as_str);
     // (text, access, operation on the whole entry)
@@ -1059,9 +1097,9 @@ pub fn extract_targets(
     if let Some(shell) = shell_of(tool, input) {
         let command = s("command").unwrap_or("");
         let analysis = if shell == "Bash" {
-            super::shell::analyze_bash(command, cwd, home)
+            super::shell::analyze_bash(command, cwd, home, world)
         } else {
-            super::shell::analyze_powershell(command, cwd, home)
+            super::shell::analyze_powershell(command, cwd, home, world)
         };
         // Commands often name many files in few directories.
         let mut roots: std::collections::HashMap<PathBuf, Option<PathBuf>> =
@@ -1070,7 +1108,7 @@ pub fn extract_targets(
             .accesses
             .into_iter()
             .map(|a| {
-                let key = if a.path.is_dir() {
+                let key = if world.is_dir(&a.path) {
                     a.path.clone()
                 } else {
                     a.path
@@ -1079,7 +1117,7 @@ pub fn extract_targets(
                 };
                 let repository = roots
                     .entry(key)
-                    .or_insert_with_key(|k| crate::repo::repository_root(k))
+                    .or_insert_with_key(|k| world.repository_root(k))
                     .clone();
                 Target {
                     path: a.path,
@@ -1176,8 +1214,8 @@ pub fn extract_targets(
     let targets = raw
         .into_iter()
         .map(|(text, access, whole_entry)| {
-            let named = paths::resolve_named(&text, cwd, home);
-            let repository = crate::repo::repository_root(&named.path);
+            let named = paths::resolve_named_in(&text, cwd, home, world);
+            let repository = world.repository_root(&named.path);
             Target {
                 path: named.path,
                 access,

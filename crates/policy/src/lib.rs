@@ -21,10 +21,13 @@ pub mod protected;
 pub mod repo;
 pub mod sandbox;
 pub mod shell;
+pub mod target;
+pub mod world;
 
 use serde::Serialize;
 
-pub use eval::{Access, Policy, Target};
+pub use eval::{Access, Event, Policy, Target, Verdict};
+pub use world::{Budget, FakeWorld, RealWorld, World};
 
 /// Ordered by strictness: deny > ask > allow, so the strictest of several is their `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
@@ -56,39 +59,88 @@ pub struct Decision {
     pub enforced: bool,
 }
 
-pub mod rules {
-    //! The rule codes. Adding one is fine; renaming or reusing one breaks consumers.
+/// Declares [`Rule`], its stable strings and [`Rule::ALL`] from one list, so a code cannot be
+/// added to the enum and forgotten in `ALL` or in its string.
+macro_rules! rule_codes {
+    ($($(#[$doc:meta])* $variant:ident = $code:literal => $konst:ident,)*) => {
+        /// Every policy rule code. The strings are API (matched by SIEM rules and auditors):
+        /// adding a code is fine; renaming or reusing one breaks consumers.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Rule {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Rule {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [Rule] = &[$(Rule::$variant,)*];
+
+            /// The stable kebab-case string recorded and shown for this code.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Rule::$variant => $code,)*
+                }
+            }
+        }
+
+        pub mod rules {
+            //! The rule codes as strings, as [`Decision::rule`](super::Decision) holds them;
+            //! each is [`Rule`](super::Rule)`::X.as_str()`.
+            $($(#[$doc])* pub const $konst: &str = super::Rule::$variant.as_str();)*
+        }
+    };
+}
+
+rule_codes! {
     /// No policy file exists: everything is recorded, nothing is refused.
-    pub const NO_POLICY: &str = "no-policy";
+    NoPolicy = "no-policy" => NO_POLICY,
     /// The hook could not handle the event (bad payload, internal error) and failed closed.
-    pub const HOOK_ERROR: &str = "hook-error";
+    HookError = "hook-error" => HOOK_ERROR,
     /// The event could be neither written to the ledger nor spooled.
-    pub const LEDGER_UNAVAILABLE: &str = "ledger-unavailable";
+    LedgerUnavailable = "ledger-unavailable" => LEDGER_UNAVAILABLE,
     /// The hook did not decide within its internal deadline and refused.
-    pub const DEADLINE_EXCEEDED: &str = "deadline-exceeded";
+    DeadlineExceeded = "deadline-exceeded" => DEADLINE_EXCEEDED,
     /// A policy file is present but unreadable or invalid; `on_error` decided.
-    pub const POLICY_ERROR: &str = "policy-error";
+    PolicyError = "policy-error" => POLICY_ERROR,
     /// A policy is configured and no rule matched.
-    pub const NO_MATCH: &str = "no-match";
+    NoMatch = "no-match" => NO_MATCH,
     /// Built in, cannot be switched off: the ledger, keys, policies, settings and hook shims.
-    pub const SELF_PROTECTION: &str = "self-protection";
-    pub const PATH_DENY_READ: &str = "path-deny-read";
-    pub const PATH_ASK_READ: &str = "path-ask-read";
-    pub const PATH_DENY_WRITE: &str = "path-deny-write";
-    pub const PATH_ASK_WRITE: &str = "path-ask-write";
-    pub const OUTSIDE_REPOSITORY_READ: &str = "outside-repository-read";
-    pub const OUTSIDE_REPOSITORY_WRITE: &str = "outside-repository-write";
-    pub const REPOSITORY_DENIED: &str = "repository-denied";
-    pub const REPOSITORY_NOT_ALLOWED: &str = "repository-not-allowed";
-    pub const TOOL_DENY: &str = "tool-deny";
-    pub const TOOL_ASK: &str = "tool-ask";
-    pub const PROMPT_SECRET: &str = "prompt-secret";
-    pub const CONTENT_SECRET: &str = "content-secret";
+    SelfProtection = "self-protection" => SELF_PROTECTION,
+    PathDenyRead = "path-deny-read" => PATH_DENY_READ,
+    PathAskRead = "path-ask-read" => PATH_ASK_READ,
+    PathDenyWrite = "path-deny-write" => PATH_DENY_WRITE,
+    PathAskWrite = "path-ask-write" => PATH_ASK_WRITE,
+    OutsideRepositoryRead = "outside-repository-read" => OUTSIDE_REPOSITORY_READ,
+    OutsideRepositoryWrite = "outside-repository-write" => OUTSIDE_REPOSITORY_WRITE,
+    RepositoryDenied = "repository-denied" => REPOSITORY_DENIED,
+    RepositoryNotAllowed = "repository-not-allowed" => REPOSITORY_NOT_ALLOWED,
+    ToolDeny = "tool-deny" => TOOL_DENY,
+    ToolAsk = "tool-ask" => TOOL_ASK,
+    PromptSecret = "prompt-secret" => PROMPT_SECRET,
+    ContentSecret = "content-secret" => CONTENT_SECRET,
     /// The effect of a command on paths cannot be determined soundly.
-    pub const UNANALYZABLE: &str = "unanalyzable-command";
+    Unanalyzable = "unanalyzable-command" => UNANALYZABLE,
     /// A gating event whose payload lacks the shape hookledger relies on (a missing or
     /// mistyped field, an event name in another case); the policy's `on_error` decided.
-    pub const UNEXPECTED_PAYLOAD: &str = "unexpected-payload";
+    UnexpectedPayload = "unexpected-payload" => UNEXPECTED_PAYLOAD,
+}
+
+impl Rule {
+    /// The code a recorded or shown string names, if it is one.
+    pub fn parse(code: &str) -> Option<Rule> {
+        Rule::ALL.iter().copied().find(|r| r.as_str() == code)
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Rule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl Decision {
@@ -112,5 +164,61 @@ impl Decision {
             reason,
             enforced: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_codes_are_unique_kebab_case_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for rule in Rule::ALL {
+            let code = rule.as_str();
+            assert!(seen.insert(code), "{code} is used twice");
+            assert!(
+                !code.is_empty()
+                    && !code.starts_with('-')
+                    && !code.ends_with('-')
+                    && !code.contains("--")
+                    && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{code} is not kebab-case"
+            );
+            assert_eq!(Rule::parse(code), Some(*rule));
+            assert_eq!(serde_json::to_value(rule).ok(), Some(code.into()));
+        }
+        assert_eq!(Rule::parse("no-such-rule"), None);
+    }
+
+    #[test]
+    fn rule_strings_are_the_shipped_ones() {
+        // Codes are API: this list is what consumers match on. A change here is a breaking one.
+        let shipped = [
+            "no-policy",
+            "hook-error",
+            "ledger-unavailable",
+            "deadline-exceeded",
+            "policy-error",
+            "no-match",
+            "self-protection",
+            "path-deny-read",
+            "path-ask-read",
+            "path-deny-write",
+            "path-ask-write",
+            "outside-repository-read",
+            "outside-repository-write",
+            "repository-denied",
+            "repository-not-allowed",
+            "tool-deny",
+            "tool-ask",
+            "prompt-secret",
+            "content-secret",
+            "unanalyzable-command",
+            "unexpected-payload",
+        ];
+        let ours: Vec<&str> = Rule::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(ours, shipped);
+        assert_eq!(rules::UNANALYZABLE, "unanalyzable-command");
     }
 }

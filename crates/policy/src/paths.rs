@@ -16,6 +16,8 @@ tool's `cwd`, not the hook's, so it is replaced by `cwd` before the walk.
 
 use std::path::{Component, Path, PathBuf};
 
+use crate::world::{FileKind, RealWorld, World};
+
 /// Symlinks followed in one resolution before giving up (Linux's `MAXSYMLINKS`).
 const MAX_LINK_HOPS: usize = 40;
 
@@ -41,13 +43,23 @@ pub fn expand_home(raw: &str, home: Option<&Path>) -> Option<PathBuf> {
     None
 }
 
-/// The physical path `raw` names, seen from `cwd`.
+/// The physical path `raw` names, seen from `cwd`, on this machine.
 pub fn resolve(raw: &str, cwd: &Path, home: Option<&Path>) -> PathBuf {
-    resolve_named(raw, cwd, home).path
+    resolve_named_in(raw, cwd, home, &RealWorld::HOOK).path
 }
 
 /// [`resolve`], also saying where a final symlink sits.
 pub fn resolve_named(raw: &str, cwd: &Path, home: Option<&Path>) -> Named {
+    resolve_named_in(raw, cwd, home, &RealWorld::HOOK)
+}
+
+/// [`resolve`] with the file system facts of `world`.
+pub fn resolve_in(raw: &str, cwd: &Path, home: Option<&Path>, world: &dyn World) -> PathBuf {
+    resolve_named_in(raw, cwd, home, world).path
+}
+
+/// [`resolve_named`] with the file system facts of `world`.
+pub fn resolve_named_in(raw: &str, cwd: &Path, home: Option<&Path>, world: &dyn World) -> Named {
     let raw = if cfg!(windows) {
         raw.replace('\\', "/")
     } else {
@@ -60,7 +72,7 @@ pub fn resolve_named(raw: &str, cwd: &Path, home: Option<&Path>) -> Named {
     } else {
         cwd.join(named)
     };
-    physical(&absolute)
+    physical(&absolute, world)
 }
 
 /// `/proc/self/cwd/…` (and `/proc/thread-self/cwd/…`) as `cwd/…`: the hook is not the process
@@ -75,7 +87,7 @@ fn own_cwd_alias(path: &Path, cwd: &Path) -> Option<PathBuf> {
 }
 
 #[cfg(unix)]
-fn physical(path: &Path) -> Named {
+fn physical(path: &Path, world: &dyn World) -> Named {
     use std::ffi::OsString;
     // Components still to walk, last first.
     let mut pending: Vec<OsString> = Vec::new();
@@ -97,10 +109,10 @@ fn physical(path: &Path) -> Named {
             out = candidate;
             continue;
         }
-        match std::fs::symlink_metadata(&candidate) {
-            Ok(meta) if meta.file_type().is_symlink() && hops < MAX_LINK_HOPS => {
+        match world.file_kind(&candidate) {
+            Some(FileKind::Symlink) if hops < MAX_LINK_HOPS => {
                 hops += 1;
-                let Ok(target) = std::fs::read_link(&candidate) else {
+                let Some(target) = world.read_link(&candidate) else {
                     out = candidate;
                     missing = true;
                     continue;
@@ -113,8 +125,8 @@ fn physical(path: &Path) -> Named {
                 }
                 push_components(&mut pending, &target);
             }
-            Ok(_) => out = candidate,
-            Err(_) => {
+            Some(_) => out = candidate,
+            None => {
                 out = candidate;
                 missing = true;
             }
@@ -139,7 +151,7 @@ fn push_components(stack: &mut Vec<std::ffi::OsString>, path: &Path) {
 }
 
 #[cfg(not(unix))]
-fn physical(path: &Path) -> Named {
+fn physical(path: &Path, _world: &dyn World) -> Named {
     let mut existing = path.to_path_buf();
     let mut missing: Vec<std::ffi::OsString> = Vec::new();
     loop {

@@ -27,9 +27,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::Action;
-use super::eval::{Access, Target};
 use super::gitconfig;
 use super::paths;
+use super::target::{Access, Target};
+use super::world::World;
 
 /// (device, inode).
 pub type FileId = (u64, u64);
@@ -504,14 +505,20 @@ impl Protection {
     /// The protected thing `target` would read or change, if any. `project_extensions` is what
     /// the policy makes of writes to a project's skills, commands and agents (ask or deny);
     /// `cwd` is the directory the tool works in.
-    pub fn check(&self, target: &Target, cwd: &Path, project_extensions: Action) -> Option<Hit> {
+    pub fn check(
+        &self,
+        target: &Target,
+        cwd: &Path,
+        project_extensions: Action,
+        world: &dyn World,
+    ) -> Option<Hit> {
         let names = std::iter::once(&target.path).chain(target.link.as_ref());
         for name in names {
             if let Some(hit) = self.by_path(name, target) {
                 return Some(hit);
             }
             let by_shape = match target.access {
-                Access::Write => self.by_shape(name, target, cwd, project_extensions),
+                Access::Write => self.by_shape(name, target, cwd, project_extensions, world),
                 Access::Read => self.secret_by_name(name),
             };
             if by_shape.is_some() {
@@ -574,6 +581,7 @@ impl Protection {
         target: &Target,
         cwd: &Path,
         project_extensions: Action,
+        world: &dyn World,
     ) -> Option<Hit> {
         let parts: Vec<&OsStr> = p.iter().collect();
         let names: Vec<String> = parts.iter().map(|part| folded(part)).collect();
@@ -679,7 +687,7 @@ impl Protection {
         let repo = target
             .repository
             .clone()
-            .or_else(|| crate::repo::repository_root(p));
+            .or_else(|| world.repository_root(p));
         if let Some(root) = &repo
             && let Some(dir) = self
                 .hooks_dirs(root)
@@ -693,7 +701,7 @@ impl Protection {
                 action: Action::Deny,
             });
         }
-        if !target.vetted && self.is_git_config_file(p, repo.as_deref(), cwd) {
+        if !target.vetted && self.is_git_config_file(p, repo.as_deref(), cwd, world) {
             return Some(Hit {
                 subject: Subject::GitConfig,
                 at: p.to_path_buf(),
@@ -717,7 +725,7 @@ impl Protection {
                     });
                 }
             }
-            if let Some(root) = crate::repo::repository_root(cwd)
+            if let Some(root) = world.repository_root(cwd)
                 && root.starts_with(p)
             {
                 return Some(Hit {
@@ -883,7 +891,13 @@ impl Protection {
 
     /// Whether `p` is a file git reads as configuration: a repository's `config`, the user's
     /// or the system's, or one they include.
-    pub fn is_git_config_file(&self, p: &Path, repo: Option<&Path>, cwd: &Path) -> bool {
+    pub fn is_git_config_file(
+        &self,
+        p: &Path,
+        repo: Option<&Path>,
+        cwd: &Path,
+        world: &dyn World,
+    ) -> bool {
         let name = p.file_name().and_then(OsStr::to_str).unwrap_or("");
         if matches!(name, "config" | "config.worktree") && p.iter().any(|part| part == ".git") {
             return true;
@@ -891,7 +905,7 @@ impl Protection {
         if self.config_files(repo).iter().any(|f| f == p) {
             return true;
         }
-        let cwd_repo = crate::repo::repository_root(cwd);
+        let cwd_repo = world.repository_root(cwd);
         cwd_repo.as_deref() != repo
             && self
                 .config_files(cwd_repo.as_deref())

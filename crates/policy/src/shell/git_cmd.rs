@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::walk::{Env, Stdin, Walker};
 use super::words::Field;
-use crate::eval::Access;
+use crate::target::Access;
 
 /// Configuration keys (lower-case, `*` for a subsection) whose value git runs as a command or
 /// that redirect where git connects or which hooks run.
@@ -166,13 +166,15 @@ const WRITING: &[&str] = &[
     "backfill",
 ];
 
-pub fn run(
+/// git's global options (`-C`, `--git-dir`, `--work-tree`, `-c` …), up to the subcommand:
+/// the shell state with `-C` applied, the git dir and work tree named, and where the
+/// subcommand is. `None` when the rest cannot be followed (said so already).
+fn global_options(
     w: &mut Walker,
     env: &Env,
     git_dir_env: Option<Option<String>>,
-    stdin: &Stdin,
     args: &[Field],
-) {
+) -> Option<Globals> {
     let mut env = env.clone();
     let mut git_dir: Option<String> = None;
     let mut work_tree: Option<String> = None;
@@ -181,7 +183,7 @@ pub fn run(
             Some(v) => git_dir = Some(v),
             None => {
                 w.opaque("GIT_DIR or GIT_WORK_TREE is set to a value computed at run time");
-                return;
+                return None;
             }
         }
     }
@@ -189,7 +191,7 @@ pub fn run(
     while i < args.len() {
         let Some(text) = args[i].lit() else {
             w.opaque("git with an option computed at run time");
-            return;
+            return None;
         };
         if !text.starts_with('-') {
             break;
@@ -222,7 +224,7 @@ pub fn run(
                     }
                     None => {
                         w.opaque("git -C names a directory computed at run time");
-                        return;
+                        return None;
                     }
                 }
             }
@@ -237,7 +239,7 @@ pub fn run(
                     }
                     None => {
                         w.opaque(format!("git {name} names a directory computed at run time"));
-                        return;
+                        return None;
                     }
                 }
             }
@@ -261,7 +263,7 @@ pub fn run(
                     w.refuse(format!(
                         "`git {name}` with a setting computed at run time could set core.hooksPath and switch hookledger's git hooks off"
                     ));
-                    return;
+                    return None;
                 }
             },
             "--exec-path" if inline.is_some() => {
@@ -273,6 +275,53 @@ pub fn run(
             _ => {}
         }
     }
+    Some(Globals {
+        env,
+        git_dir,
+        work_tree,
+        sub: i,
+    })
+}
+
+/// What [`global_options`] found.
+struct Globals {
+    env: Env,
+    git_dir: Option<String>,
+    work_tree: Option<String>,
+    /// The index of the subcommand in the arguments.
+    sub: usize,
+}
+
+/// One git invocation after its global options: what the subcommands' handlers need.
+struct Git<'a> {
+    /// The shell state the command runs in (after `-C`).
+    env: Env,
+    /// The same, in the repository's directories.
+    work_env: Env,
+    repo_dirs: Vec<PathBuf>,
+    sub: &'a str,
+    rest: &'a [Field],
+    /// `git SUB`, for reasons.
+    operation: String,
+    stdin: &'a Stdin,
+}
+
+pub fn run(
+    w: &mut Walker,
+    env: &Env,
+    git_dir_env: Option<Option<String>>,
+    stdin: &Stdin,
+    args: &[Field],
+) {
+    let Some(Globals {
+        env,
+        git_dir,
+        work_tree,
+        sub: i,
+    }) = global_options(w, env, git_dir_env, args)
+    else {
+        return;
+    };
     let Some(sub) = args.get(i) else {
         return;
     };
@@ -335,507 +384,571 @@ pub fn run(
     ) {
         skipped_commit_hooks(w, &env, &repo_dirs, sub, rest);
     }
+    let g = Git {
+        env,
+        work_env,
+        repo_dirs,
+        sub,
+        rest,
+        operation,
+        stdin,
+    };
     match sub {
-        "push" | "fetch" | "pull" | "ls-remote" => {
-            let p = options(
-                rest,
-                &[
-                    "--upload-pack",
-                    "--receive-pack",
-                    "--exec",
-                    "-o",
-                    "--push-option",
-                    "--repo",
-                    "--depth",
-                    "--deepen",
-                    "--shallow-since",
-                    "--shallow-exclude",
-                    "-j",
-                    "--jobs",
-                    "--negotiation-tip",
-                    "--refmap",
-                    "--server-option",
-                    "--recurse-submodules-default",
-                    "-s",
-                    "--strategy",
-                    "-X",
-                    "--strategy-option",
-                    "--sort",
-                ],
-            );
-            // `-u` is --upload-pack only for ls-remote; for push it is --set-upstream and for
-            // fetch --update-head-ok.
-            if p.0.iter().any(|o| {
-                matches!(o.as_str(), "--upload-pack" | "--receive-pack" | "--exec")
-                    || (o == "-u" && sub == "ls-remote")
-            }) {
-                w.opaque(format!(
-                    "{operation} --upload-pack/--receive-pack runs a command of its choosing"
-                ));
-            }
-            let remote = p.1.first().cloned().or_else(|| p.2.clone());
-            remote_operand(
-                w,
-                &work_env,
-                &repo_dirs,
-                remote.as_ref(),
-                &operation,
-                sub == "push",
-            );
-        }
-        "clone" => {
-            let p = options(
-                rest,
-                &[
-                    "-o",
-                    "--origin",
-                    "-b",
-                    "--branch",
-                    "-u",
-                    "--upload-pack",
-                    "--reference",
-                    "--reference-if-able",
-                    "--separate-git-dir",
-                    "--depth",
-                    "--shallow-since",
-                    "--shallow-exclude",
-                    "-j",
-                    "--jobs",
-                    "--template",
-                    "-c",
-                    "--config",
-                    "--filter",
-                    "--server-option",
-                    "--bundle-uri",
-                    "--ref-format",
-                ],
-            );
-            if p.0
-                .iter()
-                .any(|o| matches!(o.as_str(), "-u" | "--upload-pack" | "--template"))
-            {
-                w.opaque(
-                    "git clone --upload-pack/--template runs or installs commands of its choosing",
-                );
-            }
-            for (o, v) in &p.3 {
-                if matches!(o.as_str(), "-c" | "--config")
-                    && let Some(key) = v
-                        .as_ref()
-                        .and_then(Field::lit)
-                        .map(|kv| kv.split_once('=').map_or(kv, |(k, _)| k).to_owned())
-                    && is_command_key(&key)
-                {
-                    w.opaque(format!("git clone -c {key} makes git run a command"));
-                }
-                if matches!(o.as_str(), "--separate-git-dir")
-                    && let Some(v) = v
-                {
-                    w.access(&env, v, Access::Write, "git clone --separate-git-dir");
-                }
-            }
-            let Some(url) = p.1.first() else {
-                return;
-            };
-            remote_url(w, &env, url, &operation);
-            let dest: Option<String> = match p.1.get(1) {
-                Some(d) => match d.lit() {
-                    Some(t) => Some(t.to_owned()),
-                    None => {
-                        w.opaque("git clone into a directory computed at run time");
-                        None
-                    }
-                },
-                None => url.lit().map(|u| {
-                    let trimmed = u.trim_end_matches('/').trim_end_matches(".git");
-                    trimmed
-                        .rsplit(['/', ':'])
-                        .next()
-                        .unwrap_or(trimmed)
-                        .to_owned()
-                }),
-            };
-            if let Some(d) = dest {
-                w.access_text(&env, &d, Access::Write, true, "git clone");
-            }
-        }
-        "remote" => {
-            let Some(action) = rest.first().and_then(Field::lit) else {
-                return;
-            };
-            let p = options(&rest[1..], &["-t", "-m", "--mirror"]);
-            match action {
-                "add" => {
-                    if let Some(url) = p.1.get(1) {
-                        remote_url(w, &env, url, "git remote add");
-                    }
-                }
-                "set-url" => {
-                    if let Some(url) = p.1.get(1) {
-                        remote_url(w, &env, url, "git remote set-url");
-                    }
-                }
-                _ => {}
-            }
-        }
-        "submodule" => {
-            let Some(action) = rest.first().and_then(Field::lit) else {
-                return;
-            };
-            let p = options(
-                &rest[1..],
-                &[
-                    "-b",
-                    "--branch",
-                    "--name",
-                    "--reference",
-                    "--depth",
-                    "-j",
-                    "--jobs",
-                ],
-            );
-            match action {
-                "add" => {
-                    if let Some(url) = p.1.first() {
-                        remote_url(w, &work_env, url, "git submodule add");
-                    }
-                    if let Some(path) = p.1.get(1) {
-                        w.access(&work_env, path, Access::Write, "git submodule add");
-                    }
-                }
-                "foreach" => w.opaque("git submodule foreach runs a command"),
-                "update" | "init" | "sync" => {
-                    // Fetches from URLs in .gitmodules; checked as the repository's own.
-                }
-                _ => {}
-            }
-        }
-        "config" => git_config(w, &env, &work_env, &repo_dirs, rest),
+        "push" | "fetch" | "pull" | "ls-remote" => transfer(w, &g),
+        "clone" => clone(w, &g),
+        "remote" => remote(w, &g),
+        "submodule" => submodule(w, &g),
+        "config" => git_config(w, &g.env, &g.work_env, &g.repo_dirs, rest),
         "filter-branch" | "difftool" | "mergetool" => {
             w.opaque(format!("git {sub} runs commands of its choosing"))
         }
         "bisect" if rest.first().and_then(Field::lit) == Some("run") => {
             w.opaque("git bisect run runs a command")
         }
-        "rebase" | "cherry-pick" | "merge" | "commit" | "revert" | "pull-request" => {
-            let p = options(
-                rest,
-                &[
-                    "-x",
-                    "--exec",
-                    "-m",
-                    "--message",
-                    "-F",
-                    "--file",
-                    "-t",
-                    "--template",
-                    "-C",
-                    "--reuse-message",
-                    "-c",
-                    "--reedit-message",
-                    "--author",
-                    "--date",
-                    "-s",
-                    "--strategy",
-                    "-X",
-                    "--strategy-option",
-                    "--onto",
-                    "--fixup",
-                    "--squash",
-                    "--cleanup",
-                    "-S",
-                    "--gpg-sign",
-                    "--trailer",
-                    "--pathspec-from-file",
-                ],
-            );
-            if p.3
-                .iter()
-                .any(|(o, _)| matches!(o.as_str(), "-x" | "--exec"))
-                && sub == "rebase"
-            {
-                w.opaque("git rebase --exec runs a command");
-            }
-            for (o, v) in &p.3 {
-                if matches!(
-                    o.as_str(),
-                    "-F" | "--file" | "-t" | "--template" | "--pathspec-from-file"
-                ) && let Some(v) = v
-                    && v.lit() != Some("-")
-                {
-                    w.access(&env, v, Access::Read, &operation);
-                }
-            }
-            if sub == "commit" {
-                path_operands(
-                    w,
-                    &env,
-                    &p.1,
-                    p.2.is_some(),
-                    Access::Write,
-                    &operation,
-                    false,
-                    false,
-                );
-            }
-            if sub == "am" {
-                for f in &p.1 {
-                    w.access(&env, f, Access::Read, "git am");
-                }
-            }
-        }
-        "apply" | "am" => {
-            let p = options(
-                rest,
-                &[
-                    "--directory",
-                    "--exclude",
-                    "--include",
-                    "-p",
-                    "-C",
-                    "--whitespace",
-                    "--build-fake-ancestor",
-                ],
-            );
-            let strip =
-                p.3.iter()
-                    .find(|(o, _)| o == "-p")
-                    .and_then(|(_, v)| {
-                        v.as_ref()
-                            .and_then(Field::lit)
-                            .and_then(|t| t.parse::<usize>().ok())
-                    })
-                    .unwrap_or(1);
-            let prefix =
-                p.3.iter()
-                    .find(|(o, _)| o == "--directory")
-                    .and_then(|(_, v)| v.as_ref().and_then(Field::lit).map(str::to_owned));
-            let check_only = p
-                .0
-                .iter()
-                .any(|o| matches!(o.as_str(), "--check" | "--stat" | "--numstat" | "--summary"));
-            let mut texts: Vec<Option<String>> = Vec::new();
-            for f in &p.1 {
-                w.access(&env, f, Access::Read, &operation);
-                texts.push(f.lit().and_then(|t| w.small_file(&env, t)));
-            }
-            if p.1.is_empty() {
-                texts.push(match w.stdin_text(&env, stdin) {
-                    Stdin::Literal(t) => Some(t),
-                    _ => None,
-                });
-            }
-            if check_only {
-                return;
-            }
-            for text in texts {
-                match text {
-                    Some(text) => {
-                        for dir in &repo_dirs {
-                            let top = repo_root_of(dir);
-                            for target in super::commands::patch_targets(&text, strip, false) {
-                                let rel = match &prefix {
-                                    Some(pre) => format!("{}/{target}", pre.trim_end_matches('/')),
-                                    None => target,
-                                };
-                                let full = top.join(rel).to_string_lossy().into_owned();
-                                w.access_text(&env, &full, Access::Write, false, &operation);
-                            }
-                        }
-                    }
-                    None => w.opaque(format!(
-                        "{operation} changes the files its patch names, which cannot be read"
-                    )),
-                }
-            }
-        }
+        "rebase" | "cherry-pick" | "merge" | "commit" | "revert" | "pull-request" => history(w, &g),
+        "apply" | "am" => apply(w, &g),
         "add" | "rm" | "mv" | "restore" | "checkout" | "switch" | "reset" | "stash" | "clean"
-        | "checkout-index" | "update-index" | "sparse-checkout" => {
-            let p = options(
-                rest,
-                &[
-                    "-s",
-                    "--source",
-                    "-b",
-                    "-B",
-                    "--orphan",
-                    "-m",
-                    "--message",
-                    "--pathspec-from-file",
-                    "--conflict",
-                    "--chmod",
-                    "--cacheinfo",
-                    "--index-info",
-                    "--prefix",
-                ],
-            );
-            for (o, v) in &p.3 {
-                if o == "--pathspec-from-file"
-                    && let Some(v) = v
-                    && v.lit() != Some("-")
-                {
-                    w.access(&env, v, Access::Read, &operation);
-                }
-                if o == "--prefix"
-                    && let Some(v) = v
-                {
-                    w.access(&env, v, Access::Write, &operation);
-                }
-            }
-            let every = matches!(sub, "clean" | "stash" | "reset" | "switch")
-                || (sub == "checkout" && p.2.is_none());
-            if every {
-                for dir in &repo_dirs {
-                    let t = dir.to_string_lossy().into_owned();
-                    w.access_text(&env, &t, Access::Write, true, &operation);
-                }
-            }
-            // Operands after `--` are paths; before it, those that exist are. What `git mv`
-            // moves and `git rm -r` removes goes with everything under it.
-            let cached = p.0.iter().any(|o| o == "--cached");
-            let (whole, last): (&[Field], &[Field]) = match sub {
-                "mv" => p.1.split_at(p.1.len().saturating_sub(1)),
-                // `--cached` leaves the working tree alone.
-                "rm" if !cached => (&p.1[..], &[]),
-                _ => (&[], &p.1[..]),
-            };
-            path_operands(
-                w,
-                &env,
-                whole,
-                p.2.is_some(),
-                Access::Write,
-                &operation,
-                true,
-                true,
-            );
-            path_operands(
-                w,
-                &env,
-                last,
-                p.2.is_some(),
-                Access::Write,
-                &operation,
-                sub == "checkout" || sub == "reset" || sub == "switch" || sub == "stash",
-                false,
-            );
-        }
+        | "checkout-index" | "update-index" | "sparse-checkout" => working_tree(w, &g),
         "show" | "cat-file" | "diff" | "log" | "blame" | "grep" | "annotate" | "ls-files"
         | "ls-tree" | "shortlog" | "whatchanged" | "diff-tree" | "format-patch" | "archive"
-        | "bundle" | "worktree" | "notes" | "hash-object" => {
-            let p = options(
-                rest,
-                &[
-                    "-o",
-                    "--output",
-                    "--output-directory",
-                    "-e",
-                    "-f",
-                    "--file",
-                    "--format",
-                    "--pretty",
-                    "--since",
-                    "--until",
-                    "--author",
-                    "--grep",
-                    "-L",
-                    "-S",
-                    "-G",
-                    "--prefix",
-                    "--remote",
-                    "--exec",
-                    "-F",
-                    "--contents",
-                    "--ignore-revs-file",
-                    "--path",
-                ],
-            );
-            for (o, v) in &p.3 {
-                let Some(v) = v else { continue };
-                match o.as_str() {
-                    "-o" | "--output" | "--output-directory" if sub != "grep" => {
-                        w.access(&env, v, Access::Write, &operation)
-                    }
-                    "-f" | "--file" | "--contents" | "--ignore-revs-file" | "-F"
-                        if v.lit() != Some("-") =>
-                    {
-                        w.access(&env, v, Access::Read, &operation)
-                    }
-                    "--remote" => remote_operand(
-                        w,
-                        &work_env,
-                        &repo_dirs,
-                        Some(v),
-                        "git archive --remote",
-                        false,
-                    ),
-                    "--exec" => w.opaque("git archive --exec runs a command"),
-                    _ => {}
-                }
+        | "bundle" | "worktree" | "notes" | "hash-object" => readers(w, &g),
+        _ => {}
+    }
+}
+
+/// `push`, `fetch`, `pull`, `ls-remote`: the remote talked to, and options that run commands.
+fn transfer(w: &mut Walker, g: &Git) {
+    let work_env = &g.work_env;
+    let repo_dirs = g.repo_dirs.as_slice();
+    let sub = g.sub;
+    let rest = g.rest;
+    let operation = g.operation.as_str();
+    let p = options(
+        rest,
+        &[
+            "--upload-pack",
+            "--receive-pack",
+            "--exec",
+            "-o",
+            "--push-option",
+            "--repo",
+            "--depth",
+            "--deepen",
+            "--shallow-since",
+            "--shallow-exclude",
+            "-j",
+            "--jobs",
+            "--negotiation-tip",
+            "--refmap",
+            "--server-option",
+            "--recurse-submodules-default",
+            "-s",
+            "--strategy",
+            "-X",
+            "--strategy-option",
+            "--sort",
+        ],
+    );
+    // `-u` is --upload-pack only for ls-remote; for push it is --set-upstream and for
+    // fetch --update-head-ok.
+    if p.0.iter().any(|o| {
+        matches!(o.as_str(), "--upload-pack" | "--receive-pack" | "--exec")
+            || (o == "-u" && sub == "ls-remote")
+    }) {
+        w.opaque(format!(
+            "{operation} --upload-pack/--receive-pack runs a command of its choosing"
+        ));
+    }
+    let remote = p.1.first().cloned().or_else(|| p.2.clone());
+    remote_operand(
+        w,
+        work_env,
+        repo_dirs,
+        remote.as_ref(),
+        operation,
+        sub == "push",
+    );
+}
+
+/// `clone`: the URL, the directory written, and options that run or install commands.
+fn clone(w: &mut Walker, g: &Git) {
+    let env = &g.env;
+    let rest = g.rest;
+    let operation = g.operation.as_str();
+    let p = options(
+        rest,
+        &[
+            "-o",
+            "--origin",
+            "-b",
+            "--branch",
+            "-u",
+            "--upload-pack",
+            "--reference",
+            "--reference-if-able",
+            "--separate-git-dir",
+            "--depth",
+            "--shallow-since",
+            "--shallow-exclude",
+            "-j",
+            "--jobs",
+            "--template",
+            "-c",
+            "--config",
+            "--filter",
+            "--server-option",
+            "--bundle-uri",
+            "--ref-format",
+        ],
+    );
+    if p.0
+        .iter()
+        .any(|o| matches!(o.as_str(), "-u" | "--upload-pack" | "--template"))
+    {
+        w.opaque("git clone --upload-pack/--template runs or installs commands of its choosing");
+    }
+    for (o, v) in &p.3 {
+        if matches!(o.as_str(), "-c" | "--config")
+            && let Some(key) = v
+                .as_ref()
+                .and_then(Field::lit)
+                .map(|kv| kv.split_once('=').map_or(kv, |(k, _)| k).to_owned())
+            && is_command_key(&key)
+        {
+            w.opaque(format!("git clone -c {key} makes git run a command"));
+        }
+        if matches!(o.as_str(), "--separate-git-dir")
+            && let Some(v) = v
+        {
+            w.access(env, v, Access::Write, "git clone --separate-git-dir");
+        }
+    }
+    let Some(url) = p.1.first() else {
+        return;
+    };
+    remote_url(w, env, url, operation);
+    let dest: Option<String> = match p.1.get(1) {
+        Some(d) => match d.lit() {
+            Some(t) => Some(t.to_owned()),
+            None => {
+                w.opaque("git clone into a directory computed at run time");
+                None
             }
-            if sub == "worktree" {
-                if let Some(Some("add")) = p.1.first().map(Field::lit)
-                    && let Some(path) = p.1.get(1)
-                {
-                    w.access(&env, path, Access::Write, "git worktree add");
-                }
-                return;
+        },
+        None => url.lit().map(|u| {
+            let trimmed = u.trim_end_matches('/').trim_end_matches(".git");
+            trimmed
+                .rsplit(['/', ':'])
+                .next()
+                .unwrap_or(trimmed)
+                .to_owned()
+        }),
+    };
+    if let Some(d) = dest {
+        w.access_text(env, &d, Access::Write, true, "git clone");
+    }
+}
+
+/// `remote add` and `remote set-url`: the URL configured.
+fn remote(w: &mut Walker, g: &Git) {
+    let env = &g.env;
+    let rest = g.rest;
+    let Some(action) = rest.first().and_then(Field::lit) else {
+        return;
+    };
+    let p = options(&rest[1..], &["-t", "-m", "--mirror"]);
+    match action {
+        "add" => {
+            if let Some(url) = p.1.get(1) {
+                remote_url(w, env, url, "git remote add");
             }
-            if sub == "bundle" {
-                if let Some(Some("create")) = p.1.first().map(Field::lit)
-                    && let Some(path) = p.1.get(1)
-                {
-                    w.access(&env, path, Access::Write, "git bundle create");
-                }
-                return;
+        }
+        "set-url" => {
+            if let Some(url) = p.1.get(1) {
+                remote_url(w, env, url, "git remote set-url");
             }
-            // `REV:path` names a file in the repository as committed.
-            for f in &p.1 {
-                if let Some((rev, path)) = f.lit().and_then(|t| t.split_once(':'))
-                    && !path.is_empty()
-                    && !rev.contains('/')
-                    && !path.contains("://")
-                {
-                    for dir in &repo_dirs {
-                        let full = if let Some(rel) = path.strip_prefix("./") {
-                            env.cwds
-                                .as_ref()
-                                .and_then(|c| c.first())
-                                .map(|c| c.join(rel))
-                        } else {
-                            Some(repo_root_of(dir).join(path))
-                        };
-                        if let Some(full) = full {
-                            let t = full.to_string_lossy().into_owned();
-                            w.access_text(&env, &t, Access::Read, false, &operation);
-                        }
-                    }
-                }
-            }
-            let skip_pattern = sub == "grep" && !p.3.iter().any(|(o, _)| o == "-e" || o == "-f");
-            let operands: Vec<Field> =
-                p.1.iter()
-                    .skip(usize::from(skip_pattern))
-                    .cloned()
-                    .collect();
-            let no_index = p.0.iter().any(|o| o == "--no-index");
-            path_operands(
-                w,
-                &env,
-                &operands,
-                p.2.is_some() || no_index,
-                Access::Read,
-                &operation,
-                true,
-                false,
-            );
         }
         _ => {}
     }
 }
 
-fn repo_root_of(dir: &Path) -> PathBuf {
-    crate::repo::repository_root(dir).unwrap_or_else(|| dir.to_path_buf())
+/// `submodule add` and `foreach`.
+fn submodule(w: &mut Walker, g: &Git) {
+    let work_env = &g.work_env;
+    let rest = g.rest;
+    let Some(action) = rest.first().and_then(Field::lit) else {
+        return;
+    };
+    let p = options(
+        &rest[1..],
+        &[
+            "-b",
+            "--branch",
+            "--name",
+            "--reference",
+            "--depth",
+            "-j",
+            "--jobs",
+        ],
+    );
+    match action {
+        "add" => {
+            if let Some(url) = p.1.first() {
+                remote_url(w, work_env, url, "git submodule add");
+            }
+            if let Some(path) = p.1.get(1) {
+                w.access(work_env, path, Access::Write, "git submodule add");
+            }
+        }
+        "foreach" => w.opaque("git submodule foreach runs a command"),
+        "update" | "init" | "sync" => {
+            // Fetches from URLs in .gitmodules; checked as the repository's own.
+        }
+        _ => {}
+    }
+}
+
+/// `commit`, `merge`, `rebase`, `cherry-pick`, `revert`: message and template files read, paths committed, `--exec`.
+fn history(w: &mut Walker, g: &Git) {
+    let env = &g.env;
+    let sub = g.sub;
+    let rest = g.rest;
+    let operation = g.operation.as_str();
+    let p = options(
+        rest,
+        &[
+            "-x",
+            "--exec",
+            "-m",
+            "--message",
+            "-F",
+            "--file",
+            "-t",
+            "--template",
+            "-C",
+            "--reuse-message",
+            "-c",
+            "--reedit-message",
+            "--author",
+            "--date",
+            "-s",
+            "--strategy",
+            "-X",
+            "--strategy-option",
+            "--onto",
+            "--fixup",
+            "--squash",
+            "--cleanup",
+            "-S",
+            "--gpg-sign",
+            "--trailer",
+            "--pathspec-from-file",
+        ],
+    );
+    if p.3
+        .iter()
+        .any(|(o, _)| matches!(o.as_str(), "-x" | "--exec"))
+        && sub == "rebase"
+    {
+        w.opaque("git rebase --exec runs a command");
+    }
+    for (o, v) in &p.3 {
+        if matches!(
+            o.as_str(),
+            "-F" | "--file" | "-t" | "--template" | "--pathspec-from-file"
+        ) && let Some(v) = v
+            && v.lit() != Some("-")
+        {
+            w.access(env, v, Access::Read, operation);
+        }
+    }
+    if sub == "commit" {
+        path_operands(
+            w,
+            env,
+            &p.1,
+            p.2.is_some(),
+            Access::Write,
+            operation,
+            false,
+            false,
+        );
+    }
+    if sub == "am" {
+        for f in &p.1 {
+            w.access(env, f, Access::Read, "git am");
+        }
+    }
+}
+
+/// `apply` and `am`: the files their patches change.
+fn apply(w: &mut Walker, g: &Git) {
+    let env = &g.env;
+    let repo_dirs = g.repo_dirs.as_slice();
+    let rest = g.rest;
+    let operation = g.operation.as_str();
+    let stdin = g.stdin;
+    let p = options(
+        rest,
+        &[
+            "--directory",
+            "--exclude",
+            "--include",
+            "-p",
+            "-C",
+            "--whitespace",
+            "--build-fake-ancestor",
+        ],
+    );
+    let strip =
+        p.3.iter()
+            .find(|(o, _)| o == "-p")
+            .and_then(|(_, v)| {
+                v.as_ref()
+                    .and_then(Field::lit)
+                    .and_then(|t| t.parse::<usize>().ok())
+            })
+            .unwrap_or(1);
+    let prefix =
+        p.3.iter()
+            .find(|(o, _)| o == "--directory")
+            .and_then(|(_, v)| v.as_ref().and_then(Field::lit).map(str::to_owned));
+    let check_only =
+        p.0.iter()
+            .any(|o| matches!(o.as_str(), "--check" | "--stat" | "--numstat" | "--summary"));
+    let mut texts: Vec<Option<String>> = Vec::new();
+    for f in &p.1 {
+        w.access(env, f, Access::Read, operation);
+        texts.push(f.lit().and_then(|t| w.small_file(env, t)));
+    }
+    if p.1.is_empty() {
+        texts.push(match w.stdin_text(env, stdin) {
+            Stdin::Literal(t) => Some(t),
+            _ => None,
+        });
+    }
+    if check_only {
+        return;
+    }
+    for text in texts {
+        match text {
+            Some(text) => {
+                for dir in repo_dirs {
+                    let top = repo_root_of(w.world, dir);
+                    for target in super::commands::patch_targets(&text, strip, false) {
+                        let rel = match &prefix {
+                            Some(pre) => format!("{}/{target}", pre.trim_end_matches('/')),
+                            None => target,
+                        };
+                        let full = top.join(rel).to_string_lossy().into_owned();
+                        w.access_text(env, &full, Access::Write, false, operation);
+                    }
+                }
+            }
+            None => w.opaque(format!(
+                "{operation} changes the files its patch names, which cannot be read"
+            )),
+        }
+    }
+}
+
+/// Commands that change the working tree or index (`add`, `rm`, `mv`, `checkout`, `reset`, `stash`, `clean` …).
+fn working_tree(w: &mut Walker, g: &Git) {
+    let env = &g.env;
+    let repo_dirs = g.repo_dirs.as_slice();
+    let sub = g.sub;
+    let rest = g.rest;
+    let operation = g.operation.as_str();
+    let p = options(
+        rest,
+        &[
+            "-s",
+            "--source",
+            "-b",
+            "-B",
+            "--orphan",
+            "-m",
+            "--message",
+            "--pathspec-from-file",
+            "--conflict",
+            "--chmod",
+            "--cacheinfo",
+            "--index-info",
+            "--prefix",
+        ],
+    );
+    for (o, v) in &p.3 {
+        if o == "--pathspec-from-file"
+            && let Some(v) = v
+            && v.lit() != Some("-")
+        {
+            w.access(env, v, Access::Read, operation);
+        }
+        if o == "--prefix"
+            && let Some(v) = v
+        {
+            w.access(env, v, Access::Write, operation);
+        }
+    }
+    let every = matches!(sub, "clean" | "stash" | "reset" | "switch")
+        || (sub == "checkout" && p.2.is_none());
+    if every {
+        for dir in repo_dirs {
+            let t = dir.to_string_lossy().into_owned();
+            w.access_text(env, &t, Access::Write, true, operation);
+        }
+    }
+    // Operands after `--` are paths; before it, those that exist are. What `git mv`
+    // moves and `git rm -r` removes goes with everything under it.
+    let cached = p.0.iter().any(|o| o == "--cached");
+    let (whole, last): (&[Field], &[Field]) = match sub {
+        "mv" => p.1.split_at(p.1.len().saturating_sub(1)),
+        // `--cached` leaves the working tree alone.
+        "rm" if !cached => (&p.1[..], &[]),
+        _ => (&[], &p.1[..]),
+    };
+    path_operands(
+        w,
+        env,
+        whole,
+        p.2.is_some(),
+        Access::Write,
+        operation,
+        true,
+        true,
+    );
+    path_operands(
+        w,
+        env,
+        last,
+        p.2.is_some(),
+        Access::Write,
+        operation,
+        sub == "checkout" || sub == "reset" || sub == "switch" || sub == "stash",
+        false,
+    );
+}
+
+/// Commands that read the repository (`show`, `diff`, `log`, `grep`, `blame` …), and the files some of their options write.
+fn readers(w: &mut Walker, g: &Git) {
+    let env = &g.env;
+    let work_env = &g.work_env;
+    let repo_dirs = g.repo_dirs.as_slice();
+    let sub = g.sub;
+    let rest = g.rest;
+    let operation = g.operation.as_str();
+    let p = options(
+        rest,
+        &[
+            "-o",
+            "--output",
+            "--output-directory",
+            "-e",
+            "-f",
+            "--file",
+            "--format",
+            "--pretty",
+            "--since",
+            "--until",
+            "--author",
+            "--grep",
+            "-L",
+            "-S",
+            "-G",
+            "--prefix",
+            "--remote",
+            "--exec",
+            "-F",
+            "--contents",
+            "--ignore-revs-file",
+            "--path",
+        ],
+    );
+    for (o, v) in &p.3 {
+        let Some(v) = v else { continue };
+        match o.as_str() {
+            "-o" | "--output" | "--output-directory" if sub != "grep" => {
+                w.access(env, v, Access::Write, operation)
+            }
+            "-f" | "--file" | "--contents" | "--ignore-revs-file" | "-F"
+                if v.lit() != Some("-") =>
+            {
+                w.access(env, v, Access::Read, operation)
+            }
+            "--remote" => remote_operand(
+                w,
+                work_env,
+                repo_dirs,
+                Some(v),
+                "git archive --remote",
+                false,
+            ),
+            "--exec" => w.opaque("git archive --exec runs a command"),
+            _ => {}
+        }
+    }
+    if sub == "worktree" {
+        if let Some(Some("add")) = p.1.first().map(Field::lit)
+            && let Some(path) = p.1.get(1)
+        {
+            w.access(env, path, Access::Write, "git worktree add");
+        }
+        return;
+    }
+    if sub == "bundle" {
+        if let Some(Some("create")) = p.1.first().map(Field::lit)
+            && let Some(path) = p.1.get(1)
+        {
+            w.access(env, path, Access::Write, "git bundle create");
+        }
+        return;
+    }
+    // `REV:path` names a file in the repository as committed.
+    for f in &p.1 {
+        if let Some((rev, path)) = f.lit().and_then(|t| t.split_once(':'))
+            && !path.is_empty()
+            && !rev.contains('/')
+            && !path.contains("://")
+        {
+            for dir in repo_dirs {
+                let full = if let Some(rel) = path.strip_prefix("./") {
+                    env.cwds
+                        .as_ref()
+                        .and_then(|c| c.first())
+                        .map(|c| c.join(rel))
+                } else {
+                    Some(repo_root_of(w.world, dir).join(path))
+                };
+                if let Some(full) = full {
+                    let t = full.to_string_lossy().into_owned();
+                    w.access_text(env, &t, Access::Read, false, operation);
+                }
+            }
+        }
+    }
+    let skip_pattern = sub == "grep" && !p.3.iter().any(|(o, _)| o == "-e" || o == "-f");
+    let operands: Vec<Field> =
+        p.1.iter()
+            .skip(usize::from(skip_pattern))
+            .cloned()
+            .collect();
+    let no_index = p.0.iter().any(|o| o == "--no-index");
+    path_operands(
+        w,
+        env,
+        &operands,
+        p.2.is_some() || no_index,
+        Access::Read,
+        operation,
+        true,
+        false,
+    );
+}
+
+fn repo_root_of(world: &dyn crate::world::World, dir: &Path) -> PathBuf {
+    world
+        .repository_root(dir)
+        .unwrap_or_else(|| dir.to_path_buf())
 }
 
 /// Parsed: (flags, operands before `--`, first operand after `--` if any, options with values).
@@ -928,11 +1041,12 @@ fn path_operands(
                     w.access_marked(env, f, access, whole, operation, mark);
                     continue;
                 }
+                let there = |p: &Path| w.world.file_kind(p).is_some();
                 let exists = env
                     .cwds
                     .as_ref()
-                    .is_some_and(|c| c.iter().any(|d| d.join(text).symlink_metadata().is_ok()))
-                    || Path::new(text).is_absolute() && Path::new(text).symlink_metadata().is_ok();
+                    .is_some_and(|c| c.iter().any(|d| there(&d.join(text))))
+                    || Path::new(text).is_absolute() && there(Path::new(text));
                 if exists {
                     w.access_marked(env, f, access, whole, operation, mark);
                 }
@@ -1167,13 +1281,15 @@ fn remote_operand(
         None => String::new(),
     };
     for dir in repo_dirs {
-        let root = repo_root_of(dir);
+        let root = repo_root_of(w.world, dir);
         let chosen = if name.is_empty() {
-            crate::repo::default_remote(&root, push).unwrap_or_else(|| "origin".into())
+            w.world
+                .default_remote(&root, push)
+                .unwrap_or_else(|| "origin".into())
         } else {
             name.clone()
         };
-        let urls = crate::repo::effective_remote_urls_of(&root, Some(&chosen));
+        let urls = w.world.remote_urls(&root, Some(&chosen));
         if urls.is_empty() {
             if !name.is_empty() {
                 // Not a configured remote: git takes it as a path or URL.
@@ -1236,7 +1352,7 @@ fn skipped_commit_hooks(
         return;
     }
     for dir in repo_dirs {
-        let root = repo_root_of(dir);
+        let root = repo_root_of(w.world, dir);
         if crate::protect::commit_gate_installed(&root, w.home) {
             let how = if no_verify {
                 format!("git {sub} --no-verify")

@@ -29,7 +29,10 @@ pub mod words;
 
 use std::path::{Path, PathBuf};
 
-use super::eval::Access;
+use crate::target::Access;
+#[cfg(doc)]
+use crate::world::Budget;
+use crate::world::World;
 
 /// Commands longer than this are not parsed: nobody types them, and the parser's cost grows
 /// faster than linearly on some shapes.
@@ -46,7 +49,8 @@ pub const MAX_NODES: usize = 20_000;
 /// More paths than this in one command are not checked one by one.
 pub const MAX_ACCESSES: usize = 2_000;
 /// The walk stops (unanalyzable) after this long: the hook must answer in milliseconds, and
-/// the policy still has to be applied to what was found.
+/// the policy still has to be applied to what was found. [`World::budget`] decides; this is
+/// the hook's ([`Budget::HOOK`]).
 pub const ANALYSIS_BUDGET: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// One path a command touches.
@@ -121,8 +125,9 @@ impl Analysis {
     }
 }
 
-/// Analyses a `Bash` tool command run from `cwd`.
-pub fn analyze_bash(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
+/// Analyses a `Bash` tool command run from `cwd`; repository facts and the time budget come
+/// from `world`.
+pub fn analyze_bash(command: &str, cwd: &Path, home: Option<&Path>, world: &dyn World) -> Analysis {
     if command.len() > MAX_COMMAND_BYTES {
         return Analysis::opaque(format!(
             "the command is {} KiB long; commands over {} KiB are not analysed",
@@ -138,7 +143,7 @@ pub fn analyze_bash(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis 
     // catch_unwind turns a parser bug into "unanalyzable" instead of a crash.
     let guarded = || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            walk::analyze(command, cwd, home)
+            walk::analyze(command, cwd, home, world)
         }))
         .unwrap_or_else(|_| Analysis::opaque("the shell parser failed on this command"))
     };
@@ -158,8 +163,13 @@ pub fn analyze_bash(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis 
 }
 
 /// Analyses a `PowerShell` tool command: only a few read-only cmdlets are understood.
-pub fn analyze_powershell(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
-    powershell::analyze(command, cwd, home)
+pub fn analyze_powershell(
+    command: &str,
+    cwd: &Path,
+    home: Option<&Path>,
+    world: &dyn World,
+) -> Analysis {
+    powershell::analyze(command, cwd, home, world)
 }
 
 /// The deepest run of open brackets, when it is over the limit. Quote-unaware on purpose: it

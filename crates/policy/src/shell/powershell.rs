@@ -5,8 +5,9 @@
 use std::path::Path;
 
 use super::{Analysis, PathAccess};
-use crate::eval::Access;
 use crate::paths;
+use crate::target::Access;
+use crate::world::World;
 
 /// Cmdlets (and their aliases) that only read the paths they are given.
 const READERS: &[&str] = &[
@@ -49,7 +50,7 @@ const NEUTRAL: &[&str] = &[
     "get-host",
 ];
 
-pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
+pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>, world: &dyn World) -> Analysis {
     let mut out = Analysis::default();
     let trimmed = command.trim();
     if trimmed.chars().any(|c| {
@@ -109,7 +110,7 @@ pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
             let param = param.to_ascii_lowercase();
             if matches!(param.as_str(), "path" | "literalpath" | "lp" | "pspath") {
                 if let Some(p) = words.get(i) {
-                    push(&mut out, p, cwd, home);
+                    push(&mut out, p, cwd, home, world);
                     any_path = true;
                 }
                 i += 1;
@@ -145,12 +146,12 @@ pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
                 continue;
             }
         }
-        push(&mut out, w, cwd, home);
+        push(&mut out, w, cwd, home, world);
         any_path = true;
     }
     if !any_path && matches!(cmdlet.as_str(), "get-childitem" | "gci" | "ls" | "dir") {
         out.accesses.push(PathAccess::new(
-            paths::resolve(".", cwd, home),
+            paths::resolve_in(".", cwd, home, world),
             Access::Read,
             true,
             false,
@@ -159,11 +160,11 @@ pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
     out
 }
 
-fn push(out: &mut Analysis, raw: &str, cwd: &Path, home: Option<&Path>) {
+fn push(out: &mut Analysis, raw: &str, cwd: &Path, home: Option<&Path>, world: &dyn World) {
     if raw.contains(['*', '?']) {
         let dir = raw.rsplit_once(['/', '\\']).map_or(".", |(d, _)| d);
         out.accesses.push(PathAccess::new(
-            paths::resolve(dir, cwd, home),
+            paths::resolve_in(dir, cwd, home, world),
             Access::Read,
             true,
             false,
@@ -171,7 +172,7 @@ fn push(out: &mut Analysis, raw: &str, cwd: &Path, home: Option<&Path>) {
         return;
     }
     out.accesses.push(PathAccess::new(
-        paths::resolve(&raw.replace('\\', "/"), cwd, home),
+        paths::resolve_in(&raw.replace('\\', "/"), cwd, home, world),
         Access::Read,
         false,
         false,

@@ -9,7 +9,7 @@
 use super::commands::looks_like_path;
 use super::walk::{Env, Walker};
 use super::words::Field;
-use crate::eval::Access;
+use crate::target::Access;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -329,7 +329,7 @@ pub fn check_code(w: &mut Walker, env: &Env, lang: Lang, code: &str, interpreter
             .text
             .trim_start_matches(['>', '<', '+', '&', ' '])
             .trim();
-        if text.is_empty() || !looks_like_path(text, env) {
+        if text.is_empty() || !looks_like_path(w.world, text, env) {
             continue;
         }
         let field = Field::Lit {
@@ -338,7 +338,11 @@ pub fn check_code(w: &mut Walker, env: &Env, lang: Lang, code: &str, interpreter
         };
         let access = if writes { Access::Write } else { Access::Read };
         // A directory literal may be joined with more later: check what is under it.
-        let is_dir = w.resolve(env, text, interpreter).iter().any(|p| p.is_dir());
+        let world = w.world;
+        let is_dir = w
+            .resolve(env, text, interpreter)
+            .iter()
+            .any(|p| world.is_dir(p));
         let here = matches!(text.trim_end_matches('/'), "." | ".." | "");
         if is_dir && writes && !here {
             // Code that removes, moves or re-permissions a directory takes its tree along.

@@ -6,6 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::world::{Budget, World};
+
 use brush_parser::ast::{
     self, AndOr, Command, CommandPrefixOrSuffixItem, CompoundCommand, CompoundList,
     IoFileRedirectKind, IoFileRedirectTarget, IoRedirect, Pipeline, SeparatorOperator,
@@ -13,9 +15,9 @@ use brush_parser::ast::{
 use brush_parser::word::{self as bword, WordPiece};
 
 use super::words::{self, Field, Scope};
-use super::{ANALYSIS_BUDGET, Analysis, MAX_ACCESSES, MAX_DEPTH, MAX_NODES, PathAccess, RemoteUse};
-use crate::eval::Access;
+use super::{Analysis, MAX_ACCESSES, MAX_DEPTH, MAX_NODES, PathAccess, RemoteUse};
 use crate::paths;
+use crate::target::Access;
 
 /// More possible working directories than this are not tracked.
 const MAX_CWDS: usize = 8;
@@ -103,6 +105,9 @@ pub enum Stdin {
 
 pub struct Walker<'h> {
     pub home: Option<&'h Path>,
+    /// Repository facts (roots, remotes) and the time budget.
+    pub world: &'h dyn World,
+    budget: Budget,
     pub out: Analysis,
     pub depth: usize,
     nodes: usize,
@@ -127,8 +132,8 @@ pub struct Mark {
     pub link_target: bool,
 }
 
-pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
-    let mut walker = Walker::new(home, 0);
+pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>, world: &dyn World) -> Analysis {
+    let mut walker = Walker::new(home, world, 0);
     let mut env = Env {
         cwds: Some(vec![cwd.to_path_buf()]),
         vars: HashMap::new(),
@@ -141,9 +146,11 @@ pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>) -> Analysis {
 }
 
 impl<'h> Walker<'h> {
-    fn new(home: Option<&'h Path>, depth: usize) -> Walker<'h> {
+    fn new(home: Option<&'h Path>, world: &'h dyn World, depth: usize) -> Walker<'h> {
         Walker {
             home,
+            world,
+            budget: world.budget(),
             out: Analysis::default(),
             depth,
             nodes: 0,
@@ -162,10 +169,15 @@ impl<'h> Walker<'h> {
         if self.gave_up {
             return true;
         }
-        let why = if self.started.elapsed() > ANALYSIS_BUDGET {
+        let over = match self.budget {
+            Budget::Unlimited => None,
+            // `>=`, so that a zero budget is spent at the first check whatever the clock says.
+            Budget::Wall(limit) => (self.started.elapsed() >= limit).then_some(limit),
+        };
+        let why = if let Some(limit) = over {
             format!(
                 "analysing the command took longer than {} ms",
-                ANALYSIS_BUDGET.as_millis()
+                limit.as_millis()
             )
         } else if self.out.accesses.len() > MAX_ACCESSES {
             format!("the command names more than {MAX_ACCESSES} paths")
@@ -899,12 +911,12 @@ impl<'h> Walker<'h> {
         let home_relative = text == "~" || text.starts_with("~/");
         let named: Vec<paths::Named> = if Path::new(text).is_absolute() || home_relative {
             let cwd = env.single_cwd().unwrap_or(Path::new("/")).to_path_buf();
-            vec![paths::resolve_named(text, &cwd, self.home)]
+            vec![paths::resolve_named_in(text, &cwd, self.home, self.world)]
         } else {
             match &env.cwds {
                 Some(cwds) => cwds
                     .iter()
-                    .map(|cwd| paths::resolve_named(text, cwd, self.home))
+                    .map(|cwd| paths::resolve_named_in(text, cwd, self.home, self.world))
                     .collect(),
                 None => {
                     let why = format!(
@@ -941,7 +953,12 @@ impl<'h> Walker<'h> {
             } else {
                 target.join(rest)
             };
-            named.path = paths::resolve(&joined.to_string_lossy(), Path::new("/"), self.home);
+            named.path = paths::resolve_in(
+                &joined.to_string_lossy(),
+                Path::new("/"),
+                self.home,
+                self.world,
+            );
         }
         named
     }
@@ -987,8 +1004,12 @@ impl<'h> Walker<'h> {
             match glob_matches(&base, self.dotglob) {
                 Some(matches) => {
                     for m in matches {
-                        let named =
-                            paths::resolve_named(&m.to_string_lossy(), Path::new("/"), self.home);
+                        let named = paths::resolve_named_in(
+                            &m.to_string_lossy(),
+                            Path::new("/"),
+                            self.home,
+                            self.world,
+                        );
                         let named = self.through_links(named);
                         self.out.accesses.push(PathAccess {
                             path: named.path,
@@ -1130,7 +1151,7 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
             CommandPrefixOrSuffixItem::IoRedirect(IoRedirect::HereDocument(_, d)) => Some(d),
             _ => None,
         });
-    let mut scratch = Walker::new(walker.home, walker.depth);
+    let mut scratch = Walker::new(walker.home, walker.world, walker.depth);
     let lit =
         |w: &mut Walker, raw: &str, env: &Env| w.expand_single(raw, env).lit().map(str::to_owned);
     match name {

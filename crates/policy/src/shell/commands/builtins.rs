@@ -1,0 +1,84 @@
+//! Builtins that change the shell's own state: variables, directories, aliases, options, traps, `eval` and `source`.
+
+use super::*;
+
+/// Runs `name` if it is one of this family's commands; `false` when it is not.
+pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: &[Field]) -> bool {
+    let r =
+        |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Read, role);
+    match name {
+        "export" | "declare" | "typeset" | "local" | "readonly" => {
+            let p = parse(args, &[]);
+            if p.has(&["-n"]) {
+                w.opaque(format!("{name} -n makes a name refer to another variable"));
+            }
+            for (var, value) in cx.suffix_assignments.drain(..) {
+                w.check_special_variable(&var, value.as_deref(), None);
+                env.vars.insert(var, value);
+            }
+        }
+        "cd" | "pushd" | "chdir" => {
+            let p = parse(args, &[]);
+            let target = p.operands.first().cloned();
+            if name == "pushd" {
+                env.dir_stack.push(env.cwds.clone());
+            }
+            change_directory(w, env, target.as_ref(), name);
+        }
+        "popd" => {
+            env.cwds = env.dir_stack.pop().unwrap_or(None);
+        }
+        "alias" => {
+            if args.iter().any(|a| a.lit().is_none_or(|t| t.contains('='))) {
+                w.opaque("alias definitions change how later commands are read");
+            }
+        }
+        "unalias" => {}
+        "shopt" | "enable" => {
+            let text: Vec<&str> = args.iter().filter_map(Field::lit).collect();
+            if name == "shopt" && text.contains(&"dotglob") {
+                w.dotglob = true;
+            }
+            if name == "enable" || text.contains(&"expand_aliases") {
+                w.opaque(format!("{name} changes how later commands are read or run"));
+            }
+        }
+        "trap" => {
+            let p = parse(args, &[]);
+            if let Some(code) = p.operands.first() {
+                match code.lit() {
+                    Some(c) if p.operands.len() > 1 => w.subshell_program(c, &cx.env),
+                    Some(_) => {}
+                    None => w.opaque("trap runs code computed at run time"),
+                }
+            }
+        }
+        "eval" => {
+            let mut text = Vec::new();
+            for a in args {
+                match a.lit() {
+                    Some(t) => text.push(t.to_owned()),
+                    None => {
+                        w.opaque("eval of text computed at run time");
+                        return true;
+                    }
+                }
+            }
+            // eval runs in the current shell: its directory changes persist.
+            let mut current = cx.env.clone();
+            w.program(&text.join(" "), &mut current);
+            env.cwds = current.cwds;
+        }
+        "source" | "." => {
+            if let Some(script) = args.first() {
+                r(w, cx, script, name);
+                unknown_arguments(w, cx, name, &args[1..]);
+                let mut shell = cx.env.clone();
+                w.script_file(&mut shell, script, true);
+                env.cwds = shell.cwds;
+            }
+        }
+        _ => return false,
+    }
+    true
+}

@@ -1,0 +1,599 @@
+//! File operations that need more than the table: copies, moves and links, `dd`, `patch`, mounts, trash, renames and `find`.
+
+use super::*;
+
+/// Runs `name` if it is one of this family's commands; `false` when it is not.
+pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: &[Field]) -> bool {
+    let r =
+        |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Read, role);
+    let wr =
+        |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Write, role);
+    match name {
+        "find" => run_find(w, env, cx, args),
+        "mount" | "umount" => {
+            // A bind mount is another name for a tree, an unmount takes one away.
+            let p = parse(
+                args,
+                &[
+                    "-t",
+                    "-o",
+                    "--options",
+                    "--types",
+                    "-L",
+                    "-U",
+                    "--source",
+                    "--target",
+                ],
+            );
+            for f in p.values(&["--source", "--target"]).chain(p.operands.iter()) {
+                tree(w, cx, f, Access::Write, name);
+            }
+        }
+        "trash" | "trash-put" | "rmtrash" | "gio" => {
+            let p = parse(args, &[]);
+            let skip = usize::from(name == "gio");
+            if name == "gio" && p.operands.first().and_then(Field::lit) != Some("trash") {
+                unknown_arguments(w, cx, name, args);
+                return true;
+            }
+            for f in p.operands.iter().skip(skip) {
+                tree(w, cx, f, Access::Write, name);
+            }
+        }
+        "perl-rename" | "rename" | "prename" => {
+            let p = parse(args, &[]);
+            for f in p.operands.iter().skip(1) {
+                tree(w, cx, f, Access::Write, name);
+            }
+        }
+        "ln" | "link" => run_link(w, cx, name, args),
+        "cp" | "mv" | "install" | "rsync" | "scp" | "gcp" | "gmv" | "ditto" => {
+            run_copy(w, cx, name, args)
+        }
+        "dd" => {
+            for a in args {
+                match a.lit().and_then(|t| t.split_once('=')) {
+                    Some(("if", v)) => r(w, cx, &lit(v), "dd if="),
+                    Some(("of", v)) => wr(w, cx, &lit(v), "dd of="),
+                    Some(_) => {}
+                    None if a.lit().is_none() => {
+                        w.opaque("dd with an operand computed at run time")
+                    }
+                    None => {}
+                }
+            }
+        }
+        "patch" => {
+            let p = parse(
+                args,
+                &[
+                    "-i",
+                    "--input",
+                    "-o",
+                    "--output",
+                    "-d",
+                    "--directory",
+                    "-p",
+                    "--strip",
+                    "-B",
+                    "--prefix",
+                    "-r",
+                    "--reject-file",
+                    "-z",
+                    "--suffix",
+                    "-D",
+                    "--ifdef",
+                    "-F",
+                    "--fuzz",
+                ],
+            );
+            for f in p.values(&["-d", "--directory"]) {
+                change_directory(w, &mut cx.env, Some(f), "patch -d");
+            }
+            for f in p.values(&["-o", "--output", "-r", "--reject-file"]) {
+                wr(w, cx, f, "patch");
+            }
+            let strip = p
+                .values(&["-p", "--strip"])
+                .next()
+                .and_then(Field::lit)
+                .and_then(|t| t.parse::<usize>().ok());
+            if let Some(f) = p.operands.first() {
+                // `patch FILE [PATCHFILE]`: the file named is the one written.
+                wr(w, cx, f, "patch");
+                for f in p.operands.iter().skip(1) {
+                    r(w, cx, f, "patch");
+                }
+                return true;
+            }
+            let input = match p.values(&["-i", "--input"]).next().cloned() {
+                Some(f) => {
+                    r(w, cx, &f, "patch -i");
+                    f.lit().and_then(|t| w.small_file(&cx.env, t))
+                }
+                None => match w.stdin_text(&cx.env, &cx.stdin) {
+                    Stdin::Literal(t) => Some(t),
+                    _ => None,
+                },
+            };
+            match input {
+                Some(text) => {
+                    let env_here = cx.env.clone();
+                    for target in patch_targets(&text, strip.unwrap_or(0), strip.is_none()) {
+                        w.access_text(&env_here, &target, Access::Write, false, "patch");
+                    }
+                }
+                None => w.opaque("patch writes the files its patch names, which cannot be read"),
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+pub(super) fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    let with_value: &[&str] = match name {
+        "rsync" => &[
+            "-e",
+            "--rsh",
+            "--exclude",
+            "--include",
+            "--exclude-from",
+            "--include-from",
+            "--files-from",
+            "--filter",
+            "-f",
+            "--rsync-path",
+            "--backup-dir",
+            "--compare-dest",
+            "--link-dest",
+            "--copy-dest",
+            "--chmod",
+            "--log-file",
+            "--password-file",
+            "--temp-dir",
+            "-T",
+            "--partial-dir",
+            "--port",
+            "--config",
+            "--suffix",
+        ],
+        "scp" => &["-i", "-F", "-l", "-c", "-o", "-P", "-S", "-J", "-D", "-X"],
+        "install" => &[
+            "-t",
+            "--target-directory",
+            "-S",
+            "--suffix",
+            "-m",
+            "--mode",
+            "-o",
+            "--owner",
+            "-g",
+            "--group",
+        ],
+        _ => &["-t", "--target-directory", "-S", "--suffix"],
+    };
+    let p = parse(args, with_value);
+
+    if p.has(&["-e", "--rsh", "--rsync-path"]) && name == "rsync" {
+        w.opaque("rsync --rsh runs a command of its choosing");
+    }
+    if name == "scp"
+        && p.values(&["-o"]).any(|v| {
+            v.lit()
+                .is_some_and(|t| t.to_ascii_lowercase().starts_with("proxycommand"))
+        })
+    {
+        w.opaque("scp -o ProxyCommand runs a local command");
+    }
+    for f in p.values(&[
+        "--exclude-from",
+        "--include-from",
+        "--files-from",
+        "--password-file",
+        "-F",
+        "-i",
+    ]) {
+        w.access(&cx.env, f, Access::Read, name);
+    }
+    for f in p.values(&["--log-file", "--backup-dir"]) {
+        w.access(&cx.env, f, Access::Write, name);
+    }
+    let remote = |f: &Field| -> bool {
+        f.lit().is_some_and(|t| {
+            t.contains("::")
+                || t.contains("://")
+                || t.split_once(':')
+                    .is_some_and(|(host, _)| !host.is_empty() && !host.contains('/'))
+        })
+    };
+    let recursive = p.has(&["-r", "-R", "-a", "--recursive", "--archive"]);
+    let target_dirs: Vec<&Field> = p.values(&["-t", "--target-directory"]).collect();
+    let (sources, dest): (Vec<&Field>, Option<&Field>) = if !target_dirs.is_empty() {
+        (p.operands.iter().collect(), target_dirs.first().copied())
+    } else if p.operands.len() >= 2 {
+        let (last, rest) = p
+            .operands
+            .split_last()
+            .map(|(l, r)| (l, r.iter().collect()))
+            .unwrap_or((&p.operands[0], Vec::new()));
+        (rest, Some(last))
+    } else {
+        (p.operands.iter().collect(), None)
+    };
+    let moves = matches!(name, "mv" | "gmv");
+    // `cp -s` and `cp -l` make links: what they point to gets a new name to write through.
+    let links = name == "cp" && p.has(&["-s", "--symbolic-link", "-l", "--link"]);
+    let dest_text = dest.filter(|d| !remote(d)).and_then(Field::lit);
+    let dest_dirs: Vec<PathBuf> = dest_text
+        .map(|t| w.resolve(&cx.env, t, name))
+        .unwrap_or_default();
+    let dest_is_dir = !target_dirs.is_empty() || dest_dirs.iter().any(|d| w.world.is_dir(d));
+    for s in &sources {
+        if remote(s) || s.lit() == Some(PROCESS_SUBSTITUTION) {
+            continue;
+        }
+        if moves {
+            // mv takes the source away from where it was, with everything under it.
+            tree(w, cx, s, Access::Write, name);
+        } else if links {
+            let mark = Mark {
+                vetted: false,
+                link_target: true,
+            };
+            w.access_marked(&cx.env, s, Access::Write, true, name, mark);
+        } else if recursive {
+            tree(w, cx, s, Access::Read, name);
+        } else {
+            w.access(&cx.env, s, Access::Read, name);
+        }
+        // A copy of hookledger under another name is still hookledger.
+        if let (Some(src), Some(dest_text)) = (s.lit(), dest_text)
+            && runs_hookledger(w, &cx.env, s, &[])
+        {
+            let base = Path::new(src)
+                .file_name()
+                .map(|b| b.to_string_lossy().into_owned());
+            let copy = match base {
+                Some(b) if dest_is_dir => format!("{}/{b}", dest_text.trim_end_matches('/')),
+                _ => dest_text.to_owned(),
+            };
+            let copies = w.resolve(&cx.env, &copy, name);
+            w.binary_aliases.extend(copies);
+        }
+    }
+    let Some(dest) = dest.filter(|d| !remote(d)) else {
+        return;
+    };
+    if !recursive {
+        w.access(&cx.env, dest, Access::Write, name);
+    }
+    let Some(dest_text) = dest.lit() else {
+        if recursive {
+            tree(w, cx, dest, Access::Write, name);
+        }
+        return;
+    };
+    for s in &sources {
+        let Some(src) = s.lit() else { continue };
+        let base = Path::new(src)
+            .file_name()
+            .map(|b| b.to_string_lossy().into_owned());
+        // Into an existing directory, a copy lands under the source's name; rsync copies the
+        // contents of a source written with a trailing slash into the destination itself.
+        let into_dir = dest_is_dir && !(name == "rsync" && src.ends_with('/'));
+        let written = match base {
+            Some(b) if into_dir => format!("{}/{b}", dest_text.trim_end_matches('/')),
+            _ => dest_text.to_owned(),
+        };
+        if recursive {
+            let field = lit(&written);
+            tree(w, cx, &field, Access::Write, name);
+        } else if into_dir && written != dest_text {
+            w.access_text(&cx.env, &written, Access::Write, false, name);
+        }
+    }
+    if recursive && sources.is_empty() {
+        tree(w, cx, dest, Access::Write, name);
+    }
+}
+
+/// `ln [-s] TARGET… [LINK|DIR]` and `link TARGET LINK`: the link is written, and what it points
+/// to gets a new name that later writes can go through, so self-protection counts it as
+/// written. Symlinks made here are remembered for the rest of the command.
+pub(super) fn run_link(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    let p = parse(args, &["-t", "--target-directory", "-S", "--suffix"]);
+    let symbolic = name == "ln" && p.has(&["-s", "--symbolic"]);
+    let relative = p.has(&["-r", "--relative"]);
+    let target_dirs: Vec<&Field> = p.values(&["-t", "--target-directory"]).collect();
+    let dot = lit(".");
+    let (targets, dest): (Vec<&Field>, &Field) = if let Some(dir) = target_dirs.first() {
+        (p.operands.iter().collect(), dir)
+    } else if p.operands.len() >= 2 {
+        let (last, rest) = p.operands.split_last().unwrap_or((&dot, &[]));
+        (rest.iter().collect(), last)
+    } else {
+        (p.operands.iter().collect(), &dot)
+    };
+    let Some(dest_text) = dest.lit() else {
+        w.opaque(format!(
+            "{name} makes a link at a path computed at run time"
+        ));
+        for t in &targets {
+            link_target(w, cx, t, None, relative || !symbolic, name);
+        }
+        return;
+    };
+    let no_target_dir = p.has(&["-T", "--no-target-directory"]);
+    let dest_dirs = w.resolve(&cx.env, dest_text, name);
+    let into_dir = !no_target_dir
+        && (!target_dirs.is_empty()
+            || targets.len() > 1
+            || dest_dirs.iter().any(|d| w.world.is_dir(d)));
+    for t in &targets {
+        let location = match (t.lit().and_then(|x| Path::new(x).file_name()), into_dir) {
+            (Some(base), true) => {
+                format!(
+                    "{}/{}",
+                    dest_text.trim_end_matches('/'),
+                    base.to_string_lossy()
+                )
+            }
+            _ => dest_text.to_owned(),
+        };
+        w.access_text(&cx.env, &location, Access::Write, false, name);
+        let placed: Vec<PathBuf> = w
+            .resolve_named(&cx.env, &location, name, Access::Write)
+            .into_iter()
+            .map(|n| n.link.unwrap_or(n.path))
+            .collect();
+        // A relative symlink target is read from the link's own directory.
+        let base_dir = placed
+            .first()
+            .and_then(|l| l.parent())
+            .map(Path::to_path_buf);
+        let resolved = link_target(
+            w,
+            cx,
+            t,
+            base_dir.as_deref().filter(|_| symbolic && !relative),
+            relative || !symbolic,
+            name,
+        );
+        if let Some(target) = resolved {
+            if symbolic {
+                for link in &placed {
+                    w.links.push((link.clone(), target.clone()));
+                }
+            }
+            if hookledger::is_running_binary(&target) || w.binary_aliases.contains(&target) {
+                w.binary_aliases.extend(placed.iter().cloned());
+            }
+        }
+    }
+}
+
+/// Records what a link points to, resolved from `base_dir` (the link's directory) or from the
+/// shell's directory; returns it when it is known.
+pub(super) fn link_target(
+    w: &mut Walker,
+    cx: &Cx,
+    target: &Field,
+    base_dir: Option<&Path>,
+    from_cwd: bool,
+    role: &str,
+) -> Option<PathBuf> {
+    let mark = Mark {
+        vetted: false,
+        link_target: true,
+    };
+    let text = match target {
+        Field::Dyn(why) => {
+            w.opaque(format!("{role} makes a link to a path through {why}"));
+            return None;
+        }
+        Field::Lit { glob: Some(_), .. } => {
+            w.access_marked(&cx.env, target, Access::Write, true, role, mark);
+            return None;
+        }
+        Field::Lit { text, .. } => text.as_str(),
+    };
+    let absolute = Path::new(text).is_absolute() || text == "~" || text.starts_with("~/");
+    let resolved = match base_dir {
+        Some(dir) if !absolute && !from_cwd => crate::paths::resolve_in(text, dir, w.home, w.world),
+        _ => w.resolve(&cx.env, text, role).into_iter().next()?,
+    };
+    let field = lit(&resolved.to_string_lossy());
+    w.access_marked(&cx.env, &field, Access::Write, true, role, mark);
+    Some(resolved)
+}
+
+pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
+    let mut i = 0;
+    // Leading options (-H, -L, -P, -O3, -D debugopts).
+    while let Some(t) = args.get(i).and_then(Field::lit) {
+        if matches!(t, "-H" | "-L" | "-P") || t.starts_with("-O") {
+            i += 1;
+        } else if t == "-D" {
+            i += 2;
+        } else {
+            break;
+        }
+    }
+    let mut roots: Vec<Field> = Vec::new();
+    while let Some(f) = args.get(i) {
+        let t = f.lit();
+        if t.is_some_and(|t| t.starts_with('-') || t == "(" || t == "!" || t == ")" || t == ",") {
+            break;
+        }
+        roots.push(f.clone());
+        i += 1;
+    }
+    if roots.is_empty() {
+        roots.push(lit("."));
+    }
+    let expression = &args[i.min(args.len())..];
+    let names: Vec<String> = expression
+        .windows(2)
+        .filter(|p| {
+            matches!(
+                p[0].lit(),
+                Some("-name" | "-iname" | "-path" | "-ipath" | "-wholename" | "-iwholename")
+            )
+        })
+        .filter_map(|p| p[1].lit().map(|t| t.trim_start_matches("./").to_owned()))
+        .filter(|t| !t.contains(['*', '?', '[']))
+        .collect();
+    let deletes = expression.iter().any(|f| f.lit() == Some("-delete"));
+    // `-delete` with only name filters removes what those names match: a whole-tree deletion
+    // only when a filter could match something self-protection covers.
+    let filtered = expression
+        .iter()
+        .any(|f| matches!(f.lit(), Some("-name" | "-iname")))
+        && !expression.iter().any(|f| {
+            matches!(
+                f.lit(),
+                Some(
+                    "!" | "-not"
+                        | "-o"
+                        | "-or"
+                        | ","
+                        | "-path"
+                        | "-ipath"
+                        | "-wholename"
+                        | "-regex"
+                        | "-iregex"
+                )
+            ) || f.lit().is_none()
+        });
+    let name_patterns: Vec<String> = expression
+        .windows(2)
+        .filter(|p| matches!(p[0].lit(), Some("-name" | "-iname")))
+        .filter_map(|p| p[1].lit().map(str::to_owned))
+        .collect();
+    let whole_tree_delete = deletes
+        && (!filtered
+            || name_patterns.iter().any(|pattern| {
+                PROTECTED_NAMES
+                    .iter()
+                    .any(|n| fast_glob::glob_match(pattern.as_str(), n))
+            }));
+    let executes = expression
+        .iter()
+        .any(|f| matches!(f.lit(), Some("-exec" | "-execdir" | "-ok" | "-okdir")));
+    for root in &roots {
+        if whole_tree_delete {
+            tree(w, cx, root, Access::Write, "find -delete");
+        } else if deletes {
+            w.access_text(
+                &cx.env,
+                root.lit().unwrap_or("."),
+                Access::Write,
+                true,
+                "find -delete",
+            );
+        } else if executes {
+            tree(w, cx, root, Access::Read, "find -exec");
+        } else {
+            // Listing reads names, not content.
+            w.access(&cx.env, root, Access::Read, "find");
+        }
+        if deletes && let Some(root_text) = root.lit() {
+            for n in &names {
+                let p = format!("{}/{n}", root_text.trim_end_matches('/'));
+                w.access_text(&cx.env, &p, Access::Write, false, "find -delete");
+            }
+        }
+    }
+    let mut k = 0;
+    while k < expression.len() {
+        let t = expression[k].lit();
+        match t {
+            Some("-exec" | "-execdir" | "-ok" | "-okdir") => {
+                let start = k + 1;
+                let mut end = start;
+                while end < expression.len() && !matches!(expression[end].lit(), Some(";" | "+")) {
+                    end += 1;
+                }
+                // Each `{}` stands for every file under the roots: a child of each root,
+                // and each literal name the expression selects.
+                for root in &roots {
+                    let Some(root_text) = root.lit() else {
+                        continue;
+                    };
+                    let root_text = root_text.trim_end_matches('/');
+                    let mut stand_ins: Vec<String> =
+                        names.iter().map(|n| format!("{root_text}/{n}")).collect();
+                    stand_ins.push(format!("{root_text}/{}", crate::target::DIRECTORY_PROBE));
+                    for stand_in in stand_ins {
+                        let argv: Vec<Field> = expression[start..end]
+                            .iter()
+                            .map(|f| match f.lit() {
+                                Some(t) if t.contains("{}") => lit(&t.replace("{}", &stand_in)),
+                                _ => f.clone(),
+                            })
+                            .collect();
+                        let mut inner = Cx {
+                            env: cx.env.clone(),
+                            git_dir: None,
+                            stdin: Stdin::Inherited,
+                            suffix_assignments: Vec::new(),
+                        };
+                        super::dispatch(w, env, &mut inner, argv);
+                    }
+                }
+                k = end + 1;
+            }
+            Some("-fprint" | "-fprint0" | "-fprintf" | "-fls") => {
+                if let Some(f) = expression.get(k + 1) {
+                    w.access(&cx.env, f, Access::Write, "find -fprint");
+                }
+                k += 2;
+            }
+            _ => k += 1,
+        }
+    }
+}
+
+/// Names of what self-protection covers (and of files typical inside it), for telling whether
+/// a name filter (`find -name '*.pyc' -delete`) could select any of it.
+pub(super) const PROTECTED_NAMES: &[&str] = &[
+    ".git",
+    ".claude",
+    ".husky",
+    ".claude.json",
+    ".gitconfig",
+    "hooks",
+    "config",
+    "settings.json",
+    "settings.local.json",
+    "pre-commit",
+    "commit-msg",
+    "post-commit",
+    "post-rewrite",
+    "pre-commit.hookledger-chained",
+    "skills",
+    "commands",
+    "agents",
+    "plugins",
+    "dev-mods",
+    "shell-snapshots",
+    "projects",
+    "SKILL.md",
+    "command.md",
+    "agent.md",
+    "hook.sh",
+    "mod.js",
+    "plugin.json",
+    "session.jsonl",
+    "snapshot-bash.sh",
+    "hookledger",
+    "keys",
+    "ledger.db",
+    "ledger.db-wal",
+    "ledger.db-shm",
+    "ledger.spool",
+    "policy.json",
+    "key.ed25519",
+    "managed-settings.json",
+];

@@ -1,0 +1,380 @@
+//! Package runners, build tools, git hook managers, schedulers, containers and Claude Code itself.
+
+use super::*;
+
+/// Runs `name` if it is one of this family's commands; `false` when it is not.
+pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: &[Field]) -> bool {
+    let r =
+        |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Read, role);
+    match name {
+        "npx" | "bunx" | "pnpx" => run_package_runner(w, env, cx, name, args),
+        "husky" | "pre-commit" | "lefthook" | "simple-git-hooks" | "overcommit" | "git-hooks" => {
+            hook_manager(w, cx, name, args)
+        }
+        "claude" => run_claude(w, cx, args),
+        "npm" | "pnpm" | "yarn" | "bun"
+            if args
+                .first()
+                .and_then(Field::lit)
+                .is_some_and(|s| matches!(s, "exec" | "x" | "dlx")) =>
+        {
+            run_package_runner(w, env, cx, name, &args[1..])
+        }
+        "cargo"
+            if args
+                .first()
+                .and_then(Field::lit)
+                .is_some_and(|s| s == "run" || s == "r") =>
+        {
+            run_cargo(w, cx, &args[1..])
+        }
+        "at" | "batch" => {
+            // The commands run later, from stdin or `-f FILE`, as a shell would run them.
+            let p = parse(args, &["-f", "-q", "-t", "-m", "-M"]);
+            if p.has(&["-l", "-d", "-r", "-c"]) {
+                return true;
+            }
+            match p.values(&["-f"]).next().cloned() {
+                Some(file) => {
+                    r(w, cx, &file, name);
+                    let mut shell = cx.env.clone();
+                    w.script_file(&mut shell, &file, false);
+                }
+                None => match w.stdin_text(&cx.env, &cx.stdin) {
+                    Stdin::Literal(text) => w.subshell_program(&text, &cx.env),
+                    _ => w.opaque(format!("{name} runs commands read from its input later")),
+                },
+            }
+        }
+        "crontab" => {
+            let p = parse(args, &["-u"]);
+            if !p.has(&["-l", "-r"]) {
+                w.opaque("crontab installs commands that run later");
+            }
+            for f in &p.operands {
+                r(w, cx, f, "crontab");
+            }
+        }
+        "docker" | "podman" | "nerdctl" => run_container(w, cx, name, args),
+        "make" | "gmake" | "cmake" | "ninja" | "meson" => {
+            let p = parse(
+                args,
+                &[
+                    "-C",
+                    "--directory",
+                    "-f",
+                    "--file",
+                    "--makefile",
+                    "-I",
+                    "--include-dir",
+                    "-j",
+                    "--jobs",
+                    "-l",
+                    "-o",
+                    "-W",
+                    "-S",
+                    "-B",
+                    "-G",
+                    "-D",
+                    "-U",
+                    "-E",
+                ],
+            );
+            for f in p.values(&["-C", "--directory"]) {
+                change_directory(w, &mut cx.env, Some(f), name);
+                search_root_text(w, cx, ".", Access::Write, name);
+            }
+            for f in p.values(&["-f", "--file", "--makefile"]) {
+                r(w, cx, f, name);
+            }
+            for f in p.values(&["-S"]) {
+                search_root(w, cx, f, Access::Read, name);
+            }
+            for f in p.values(&["-B"]) {
+                search_root(w, cx, f, Access::Write, name);
+            }
+            unknown_arguments(w, cx, name, &p.operands);
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// `npx PKG ARGS`, `npm exec PKG`, `pnpm dlx PKG`, `bunx PKG` …: hookledger when the package
+/// (or its binary) is named hookledger.
+pub(super) fn run_package_runner(
+    w: &mut Walker,
+    env: &mut Env,
+    cx: &mut Cx,
+    name: &str,
+    args: &[Field],
+) {
+    let (opts, rest) = parse_wrapper_with_values(
+        args,
+        &[
+            "-p",
+            "--package",
+            "-c",
+            "--call",
+            "--node-options",
+            "--registry",
+            "--cache",
+            "--prefix",
+        ],
+    );
+    for (opt, value) in &opts {
+        if matches!(opt.as_str(), "-c" | "--call")
+            && let Some(code) = value
+        {
+            run_code(w, cx, code, &format!("{name} -c"));
+        }
+    }
+    let Some(package) = rest.first() else {
+        return;
+    };
+    let packages = opts
+        .iter()
+        .filter(|(o, _)| o == "-p" || o == "--package")
+        .filter_map(|(_, v)| v.as_ref().and_then(Field::lit));
+    let hookledger_package = |t: &str| {
+        let bare = t.rsplit('/').next().unwrap_or(t);
+        let bare = bare.split('@').next().unwrap_or(bare);
+        bare.eq_ignore_ascii_case("hookledger")
+    };
+    match package.lit() {
+        Some(t) if hookledger_package(t) || packages.clone().any(hookledger_package) => {
+            run_hookledger(w, cx, &rest[1..], t);
+        }
+        Some(t) => {
+            // The package's binary runs like a command of that name (`npx husky`).
+            let bare = t.rsplit('/').next().unwrap_or(t);
+            let bare = bare.split('@').next().unwrap_or(bare).to_owned();
+            let mut argv = rest.clone();
+            argv[0] = lit(&bare);
+            super::dispatch(w, env, cx, argv);
+        }
+        None => w.opaque(format!("{name} runs a package computed at run time")),
+    }
+}
+
+/// `cargo run [--bin hookledger | -p hookledger] [-- ARGS]`, or `cargo run` in hookledger's own
+/// package: the binary it builds is hookledger.
+pub(super) fn run_cargo(w: &mut Walker, cx: &Cx, args: &[Field]) {
+    let split = args.iter().position(|a| a.lit() == Some("--"));
+    let (own, program_args) = match split {
+        Some(i) => (&args[..i], &args[i + 1..]),
+        None => (args, &args[args.len()..]),
+    };
+    let p = parse(
+        own,
+        &[
+            "--bin",
+            "-p",
+            "--package",
+            "--manifest-path",
+            "--example",
+            "--features",
+            "-F",
+            "--target",
+            "--target-dir",
+            "--profile",
+            "-j",
+            "--jobs",
+            "--color",
+            "--config",
+            "-Z",
+        ],
+    );
+    let named = p
+        .values(&["--bin", "-p", "--package"])
+        .filter_map(Field::lit)
+        .any(|v| v == "hookledger");
+    let manifest = p
+        .values(&["--manifest-path"])
+        .next()
+        .and_then(Field::lit)
+        .map(str::to_owned);
+    let own_package = named
+        || match manifest {
+            Some(m) => w
+                .resolve(&cx.env, &m, "cargo --manifest-path")
+                .iter()
+                .any(|p| manifest_is_hookledger(p)),
+            None => cx.env.cwds.iter().flatten().any(|d| {
+                d.ancestors()
+                    .any(|a| manifest_is_hookledger(&a.join("Cargo.toml")))
+            }),
+        };
+    if own_package {
+        run_hookledger(w, cx, program_args, "cargo run -- ");
+    } else {
+        if cx.env.cwds.is_none()
+            && first_word(program_args).is_some_and(|s| hookledger::STATE_SUBCOMMANDS.contains(&s))
+        {
+            w.opaque("cargo run in a directory that cannot be followed may build hookledger");
+        }
+        unknown_arguments(w, cx, "cargo", args);
+    }
+}
+
+pub(super) fn manifest_is_hookledger(path: &Path) -> bool {
+    crate::gitconfig::read_small(path).is_some_and(|text| {
+        text.lines().any(|l| {
+            let l = l.trim();
+            l.starts_with("name") && l.contains("\"hookledger\"")
+        })
+    })
+}
+
+/// Tools that install, move or remove git hooks (`husky`, `pre-commit install`, `lefthook
+/// install` …): they rewrite the hooks directory or `core.hooksPath`, where hookledger's shims
+/// are, so their installing verbs are refused.
+pub(super) fn hook_manager(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    let words: Vec<&str> = args.iter().filter_map(Field::lit).collect();
+    let first = words.iter().find(|a| !a.starts_with('-')).copied();
+    let help = words
+        .iter()
+        .any(|a| matches!(*a, "-h" | "--help" | "-v" | "-V" | "--version"));
+    let rewrites = !help
+        && (args.iter().any(|a| a.lit().is_none())
+            || match name {
+                "husky" => !matches!(first, Some("run")),
+                "pre-commit" => matches!(first, Some("install" | "uninstall" | "init-templatedir")),
+                "lefthook" => matches!(first, Some("install" | "uninstall" | "add")),
+                "overcommit" => words
+                    .iter()
+                    .any(|a| matches!(*a, "--install" | "--uninstall" | "-i" | "-u")),
+                _ => first.is_none() || matches!(first, Some("install" | "uninstall" | "init")),
+            });
+    if rewrites {
+        w.refuse(format!(
+            "`{}` installs or removes git hooks (or moves `core.hooksPath`), where hookledger's commit-time provenance runs; a person runs it outside Claude Code",
+            std::iter::once(name).chain(words.iter().copied()).collect::<Vec<_>>().join(" ")
+        ));
+    } else {
+        unknown_arguments(w, cx, name, args);
+    }
+}
+
+/// Claude Code run by the agent: a nested session with other settings, another home or
+/// another ledger could run without hookledger's hooks, and its settings commands change what
+/// runs; those are refused. A plain nested session runs under the same hooks.
+pub(super) fn run_claude(w: &mut Walker, cx: &Cx, args: &[Field]) {
+    const ENVIRONMENT: &[&str] = &["HOME", "CLAUDE_CONFIG_DIR", "XDG_CONFIG_HOME"];
+    if let Some(var) = cx
+        .env
+        .vars
+        .keys()
+        .find(|k| ENVIRONMENT.contains(&k.as_str()) || k.starts_with("HOOKLEDGER_"))
+    {
+        w.refuse(format!(
+            "`{var}=… claude` runs Claude Code with another configuration, where hookledger's hooks may not run or record"
+        ));
+        return;
+    }
+    let words: Vec<&str> = args.iter().filter_map(Field::lit).collect();
+    let flag = words.iter().find(|a| {
+        [
+            "--settings",
+            "--setting-sources",
+            "--plugin-dir",
+            "--mcp-config",
+            "--agents",
+        ]
+        .iter()
+        .any(|f| *a == f || a.starts_with(&format!("{f}=")))
+    });
+    if let Some(flag) = flag {
+        w.refuse(format!(
+            "`claude {flag}` runs Claude Code with settings of the agent's choosing, which could switch hookledger's hooks off"
+        ));
+        return;
+    }
+    let first = words.iter().find(|a| !a.starts_with('-')).copied();
+    let second = words.iter().filter(|a| !a.starts_with('-')).nth(1).copied();
+    let changes = match first {
+        Some("config") => !matches!(second, Some("get" | "list") | None),
+        Some("mcp") => !matches!(second, Some("list" | "get" | "serve") | None),
+        Some("plugin" | "plugins") => !matches!(second, Some("list") | None),
+        Some("install" | "update" | "migrate-installer") => true,
+        _ => false,
+    };
+    if changes {
+        w.refuse(format!(
+            "`claude {}` changes Claude Code's configuration (what runs and which hooks), which no tool may do",
+            words.join(" ")
+        ));
+        return;
+    }
+    unknown_arguments(w, cx, "claude", args);
+}
+
+/// `docker run -v SRC:DST`, `--mount source=SRC`: a bind mount hands the container (and what
+/// runs in it) the source directory to write. It is checked as a write into the directory: a
+/// protected directory, or one holding a protected file, is refused; a repository mounted for
+/// a build is not.
+pub(super) fn run_container(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    let mut i = 0;
+    while i < args.len() {
+        let Some(text) = args[i].lit() else {
+            i += 1;
+            continue;
+        };
+        let (flag, inline) = match text.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
+            _ => (text, None),
+        };
+        let value = |i: &mut usize| -> Option<String> {
+            match &inline {
+                Some(v) => Some(v.clone()),
+                None => {
+                    *i += 1;
+                    args.get(*i).and_then(Field::lit).map(str::to_owned)
+                }
+            }
+        };
+        match flag {
+            "-v" | "--volume" => {
+                if let Some(spec) = value(&mut i) {
+                    let source = spec.split(':').next().unwrap_or(&spec).to_owned();
+                    let read_only = spec
+                        .split(':')
+                        .skip(2)
+                        .any(|o| o.split(',').any(|x| x == "ro"));
+                    if looks_like_path(w.world, &source, &cx.env) {
+                        let access = if read_only {
+                            Access::Read
+                        } else {
+                            Access::Write
+                        };
+                        search_root_text(w, cx, &source, access, name);
+                    }
+                }
+            }
+            "--mount" => {
+                if let Some(spec) = value(&mut i) {
+                    let mut source = None;
+                    let mut read_only = false;
+                    for part in spec.split(',') {
+                        match part.split_once('=') {
+                            Some(("source" | "src", v)) => source = Some(v.to_owned()),
+                            Some(("readonly" | "ro", v)) => read_only = v != "false",
+                            None if part == "readonly" || part == "ro" => read_only = true,
+                            _ => {}
+                        }
+                    }
+                    if let Some(source) = source.filter(|s| looks_like_path(w.world, s, &cx.env)) {
+                        let access = if read_only {
+                            Access::Read
+                        } else {
+                            Access::Write
+                        };
+                        search_root_text(w, cx, &source, access, name);
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+}

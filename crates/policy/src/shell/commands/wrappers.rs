@@ -1,0 +1,429 @@
+//! Commands that run another command: privilege and environment wrappers (`sudo`, `env`, `nice`, `timeout` …), namespaces, `xargs`, `busybox`.
+
+use super::*;
+
+/// Runs `name` if it is one of this family's commands; `false` when it is not.
+pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: &[Field]) -> bool {
+    let wr =
+        |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Write, role);
+    match name {
+        "exec" | "command" | "builtin" | "nohup" | "setsid" | "unbuffer" | "caffeinate" => {
+            let p = parse_wrapper(args, &["-a"]);
+            if name == "command" && p.0.iter().any(|o| o == "-v" || o == "-V") {
+                return true;
+            }
+            super::dispatch(w, env, cx, p.1);
+        }
+        "sudo" | "doas" | "run0" | "pkexec" => {
+            let (opts, rest) = parse_wrapper_with_values(
+                args,
+                &[
+                    "-u",
+                    "-g",
+                    "-h",
+                    "-p",
+                    "-C",
+                    "-D",
+                    "-r",
+                    "-t",
+                    "-U",
+                    "-T",
+                    "-R",
+                    "--user",
+                    "--group",
+                    "--host",
+                    "--prompt",
+                    "--chdir",
+                    "--role",
+                    "--type",
+                    "--other-user",
+                    "--close-from",
+                    "--command-timeout",
+                    "--chroot",
+                ],
+            );
+            for (opt, value) in &opts {
+                match opt.as_str() {
+                    "-D" | "--chdir" => {
+                        change_directory(w, &mut cx.env, value.as_ref(), "sudo --chdir")
+                    }
+                    "-R" | "--chroot" => w.opaque("sudo --chroot changes the root directory"),
+                    "-s" | "-i" | "--shell" | "--login" if !rest.is_empty() => {
+                        shell_words(w, cx, &rest, "sudo --shell");
+                        return true;
+                    }
+                    "-e" | "--edit" => {
+                        for f in &rest {
+                            wr(w, cx, f, "sudoedit");
+                        }
+                        return true;
+                    }
+                    _ => {}
+                }
+            }
+            super::dispatch(w, env, cx, rest);
+        }
+        "sudoedit" => {
+            for f in args {
+                wr(w, cx, f, "sudoedit");
+            }
+        }
+        "env" => run_env(w, env, cx, args),
+        "nice" | "ionice" | "chrt" | "taskset" | "stdbuf" | "timeout" | "time" | "flock"
+        | "strace" | "ltrace" | "watch" | "numactl" | "prlimit" | "cpulimit" | "systemd-run"
+        | "firejail" | "torsocks" | "proxychains" | "proxychains4" | "tsp" | "retry" => {
+            run_wrapper(w, env, cx, name, args)
+        }
+        "chroot" => w.opaque("chroot changes the root directory paths are resolved in"),
+        "unshare" | "nsenter" | "bwrap" | "proot" | "fakechroot" => {
+            w.opaque(format!(
+                "{name} runs the command in other namespaces, where mounts and paths may differ"
+            ));
+            let (_, rest) = parse_wrapper(
+                args,
+                &[
+                    "-t",
+                    "--target",
+                    "-S",
+                    "-G",
+                    "--setuid",
+                    "--setgid",
+                    "--bind",
+                    "--ro-bind",
+                    "-b",
+                    "-r",
+                ],
+            );
+            if !rest.is_empty() {
+                super::dispatch(w, env, cx, rest);
+            }
+        }
+        "su" | "runuser" => {
+            let p = parse(
+                args,
+                &["-c", "--command", "-s", "--shell", "-g", "-G", "-w"],
+            );
+            if let Some(code) = p.values(&["-c", "--command"]).next() {
+                run_code(w, cx, code, name)
+            }
+        }
+        "xargs" => run_xargs(w, env, cx, args),
+        "parallel" => w.opaque("parallel builds commands from its input"),
+        "busybox" | "toybox" => {
+            if !args.is_empty() {
+                super::dispatch(w, env, cx, args.to_vec());
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// A wrapper's own options (flags only), and the command it runs.
+pub(super) fn parse_wrapper(args: &[Field], with_value: &[&str]) -> (Vec<String>, Vec<Field>) {
+    let (opts, rest) = parse_wrapper_with_values(args, with_value);
+    (opts.into_iter().map(|(o, _)| o).collect(), rest)
+}
+
+pub(super) fn parse_wrapper_with_values(
+    args: &[Field],
+    with_value: &[&str],
+) -> (Vec<(String, Option<Field>)>, Vec<Field>) {
+    let mut opts = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let Some(text) = args[i].lit() else { break };
+        if text == "--" {
+            i += 1;
+            break;
+        }
+        if !text.starts_with('-') || text.len() == 1 {
+            break;
+        }
+        i += 1;
+        if let Some((name, value)) = text.split_once('=').filter(|_| text.starts_with("--")) {
+            opts.push((name.to_owned(), Some(lit(value))));
+            continue;
+        }
+        if with_value.contains(&text) {
+            opts.push((text.to_owned(), args.get(i).cloned()));
+            i += 1;
+            continue;
+        }
+        if !text.starts_with("--") {
+            // A cluster: the first option that takes a value ends it.
+            let chars: Vec<char> = text[1..].chars().collect();
+            for (k, c) in chars.iter().enumerate() {
+                let name = format!("-{c}");
+                if with_value.contains(&name.as_str()) {
+                    let rest: String = chars[k + 1..].iter().collect();
+                    let value = if rest.is_empty() {
+                        i += 1;
+                        args.get(i - 1).cloned()
+                    } else {
+                        Some(lit(&rest))
+                    };
+                    opts.push((name, value));
+                    break;
+                }
+                opts.push((name, None));
+            }
+            continue;
+        }
+        opts.push((text.to_owned(), None));
+    }
+    (opts, args[i.min(args.len())..].to_vec())
+}
+
+pub(super) fn run_env(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
+    let mut i = 0;
+    while i < args.len() {
+        let Some(text) = args[i].lit() else {
+            w.opaque("env with an argument computed at run time");
+            return;
+        };
+        if text == "--" {
+            i += 1;
+            break;
+        }
+        if let Some(split) = text
+            .strip_prefix("--split-string=")
+            .or_else(|| (text.starts_with("-S") && text.len() > 2).then(|| &text[2..]))
+        {
+            split_string(w, cx, split, &args[i + 1..]);
+            return;
+        }
+        match text {
+            "-S" | "--split-string" => {
+                let Some(split) = args.get(i + 1).and_then(Field::lit) else {
+                    w.opaque("env -S with text computed at run time");
+                    return;
+                };
+                split_string(w, cx, split, &args[i + 2..]);
+                return;
+            }
+            "-C" | "--chdir" => {
+                let target = args.get(i + 1).cloned();
+                change_directory(w, &mut cx.env, target.as_ref(), "env --chdir");
+                i += 2;
+                continue;
+            }
+            "-u" | "--unset" | "-a" | "--argv0" => {
+                i += 2;
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(dir) = text.strip_prefix("--chdir=") {
+            let target = lit(dir);
+            change_directory(w, &mut cx.env, Some(&target), "env --chdir");
+            i += 1;
+            continue;
+        }
+        if let Some(dir) = text.strip_prefix("-C").filter(|d| !d.is_empty()) {
+            let target = lit(dir);
+            change_directory(w, &mut cx.env, Some(&target), "env -C");
+            i += 1;
+            continue;
+        }
+        if text.starts_with('-') {
+            i += 1;
+            continue;
+        }
+        if let Some((name, value)) = text.split_once('=')
+            && !name.is_empty()
+            && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+        {
+            w.check_special_variable(name, Some(value), Some("the command env runs"));
+            if name == "GIT_DIR" || name == "GIT_WORK_TREE" {
+                cx.git_dir = Some(Some(value.to_owned()));
+            }
+            cx.env.vars.insert(name.to_owned(), Some(value.to_owned()));
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    let rest = args[i.min(args.len())..].to_vec();
+    if !rest.is_empty() {
+        super::dispatch(w, env, cx, rest);
+    }
+}
+
+/// `env -S TEXT ARGS…`: TEXT is split like a shell line, and ARGS follow it.
+pub(super) fn split_string(w: &mut Walker, cx: &Cx, text: &str, rest: &[Field]) {
+    let mut line = text.to_owned();
+    for arg in rest {
+        match arg.lit() {
+            Some(t) => {
+                line.push(' ');
+                line.push_str(&shell_quote(t));
+            }
+            None => {
+                w.opaque("env -S with an argument computed at run time");
+                return;
+            }
+        }
+    }
+    w.subshell_program(&line, &cx.env);
+}
+
+pub(super) fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+pub(super) fn run_wrapper(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: &[Field]) {
+    let with_value: &[&str] = match name {
+        "nice" => &["-n", "--adjustment"],
+        "ionice" => &["-c", "-n", "-p", "-t", "--class", "--classdata"],
+        "stdbuf" => &["-i", "-o", "-e", "--input", "--output", "--error"],
+        "timeout" => &["-s", "-k", "--signal", "--kill-after"],
+        "time" => &["-f", "--format", "-o", "--output"],
+        "flock" => &[
+            "-w",
+            "--timeout",
+            "-E",
+            "--conflict-exit-code",
+            "-c",
+            "--command",
+        ],
+        "strace" | "ltrace" => &[
+            "-o", "-e", "-p", "-s", "-u", "-E", "-a", "-P", "-b", "-X", "-O", "-S", "-U",
+        ],
+        "watch" => &["-n", "--interval", "-d", "-q", "--equexit"],
+        "numactl" => &["-C", "-N", "-m", "-i", "-p"],
+        "prlimit" => &["-p", "--pid"],
+        "systemd-run" => &[
+            "-p",
+            "--property",
+            "-u",
+            "--unit",
+            "-E",
+            "--setenv",
+            "--working-directory",
+            "-M",
+            "--machine",
+        ],
+        "taskset" | "chrt" | "cpulimit" | "retry" => {
+            &["-l", "-p", "-t", "--limit", "--pid", "--times", "--delay"]
+        }
+        _ => &[],
+    };
+    let (opts, mut rest) = parse_wrapper_with_values(args, with_value);
+    for (opt, value) in &opts {
+        match (name, opt.as_str()) {
+            ("time" | "strace" | "ltrace", "-o" | "--output") => {
+                if let Some(v) = value {
+                    w.access(&cx.env, v, Access::Write, name);
+                }
+            }
+            ("flock", "-c" | "--command") => {
+                if let Some(code) = value {
+                    run_code(w, cx, code, "flock -c");
+                }
+            }
+            ("systemd-run", "--working-directory") => {
+                change_directory(w, &mut cx.env, value.as_ref(), "systemd-run");
+            }
+            _ => {}
+        }
+    }
+    match name {
+        // Positional first operand before the command.
+        "timeout" | "taskset" | "chrt" if !rest.is_empty() => {
+            rest.remove(0);
+        }
+        "flock" => {
+            if let Some(lockfile) = rest.first().cloned() {
+                w.access(&cx.env, &lockfile, Access::Write, "flock");
+                rest.remove(0);
+            }
+            if let Some(Some("-c")) = rest.first().map(Field::lit) {
+                if let Some(code) = rest.get(1).cloned() {
+                    run_code(w, cx, &code, "flock -c");
+                }
+                return;
+            }
+        }
+        "watch" => {
+            // watch joins its arguments and runs them with `sh -c`.
+            shell_words(w, cx, &rest, "watch");
+            return;
+        }
+        _ => {}
+    }
+    if !rest.is_empty() {
+        super::dispatch(w, env, cx, rest);
+    }
+}
+
+pub(super) fn run_xargs(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
+    let (opts, rest) = parse_wrapper_with_values(
+        args,
+        &[
+            "-I",
+            "-i",
+            "-n",
+            "-P",
+            "-L",
+            "-l",
+            "-s",
+            "-d",
+            "-E",
+            "-e",
+            "-a",
+            "--arg-file",
+            "--max-args",
+            "--max-procs",
+            "--delimiter",
+            "--replace",
+            "--max-lines",
+            "--eof",
+            "--process-slot-var",
+            "--max-chars",
+        ],
+    );
+    let mut replace: Option<String> = None;
+    for (opt, value) in &opts {
+        match opt.as_str() {
+            "-a" | "--arg-file" => {
+                if let Some(v) = value {
+                    w.access(&cx.env, v, Access::Read, "xargs -a");
+                }
+            }
+            "-I" | "-i" | "--replace" => {
+                replace = Some(
+                    value
+                        .as_ref()
+                        .and_then(Field::lit)
+                        .unwrap_or("{}")
+                        .to_owned(),
+                )
+            }
+            _ => {}
+        }
+    }
+    let unknown = Field::Dyn("arguments xargs reads from its input".into());
+    let mut argv: Vec<Field> = if rest.is_empty() {
+        vec![lit("echo")]
+    } else {
+        rest
+    };
+    match &replace {
+        Some(token) => {
+            for f in argv.iter_mut().skip(1) {
+                if f.lit().is_some_and(|t| t.contains(token.as_str())) {
+                    *f = unknown.clone();
+                }
+            }
+        }
+        None => argv.push(unknown),
+    }
+    let mut inner = Cx {
+        env: cx.env.clone(),
+        git_dir: cx.git_dir.clone(),
+        stdin: Stdin::Unknown,
+        suffix_assignments: Vec::new(),
+    };
+    super::dispatch(w, env, &mut inner, argv);
+}

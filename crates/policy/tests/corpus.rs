@@ -1,0 +1,265 @@
+//! The policy and shell corpora, in process: `Policy::judge` against a fixture world on disk,
+//! with repository facts from a `FakeWorld` (no git runs) and no analysis budget (no result
+//! depends on how loaded the machine is). The hook's own path (payload shape, exit codes,
+//! recording) keeps a smoke set through the binary in `tests/integration/policy.rs`.
+
+#[path = "corpus/cases.rs"]
+mod cases;
+
+use std::path::{Path, PathBuf};
+
+use hookledger_policy::file::{LoadedLayer, parse};
+use hookledger_policy::protect::Context;
+use hookledger_policy::{Action, Event, FakeWorld, Layer, Policy, Verdict};
+use serde_json::{Map, Value, json};
+
+/// The example policy from the issue, split over the managed and user layers (as the
+/// integration tests' `World::standard`).
+fn managed_policy() -> Value {
+    json!({
+        "version": 1,
+        "enforcement": "enforce",
+        "on_error": "deny",
+        "unanalyzable": "ask",
+        "paths": {
+            "deny_read": ["**/.env", "**/.env.*", "!**/.env.example", "~/.ssh/**", "~/.aws/**"],
+            "deny_write": [".github/workflows/**", "/etc/**"],
+            "outside_repository": {"read": "allow", "write": "deny"}
+        },
+        "tools": {"deny": ["WebFetch", "mcp__*__delete_*"], "ask": []},
+        "prompts": {"store": "full", "secrets": "block"},
+        "content_secrets": "deny"
+    })
+}
+
+fn user_policy() -> Value {
+    json!({"paths": {"ask_write": ["**/migrations/**"]}, "tools": {"ask": ["WebSearch"]}})
+}
+
+/// A repository, a directory outside it, a home with secrets, hookledger's directory and the
+/// managed policy directory, all under one temporary directory.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    repo: PathBuf,
+    outside: PathBuf,
+    user_home: PathBuf,
+    hl: PathBuf,
+    managed: PathBuf,
+    world: FakeWorld,
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = std::fs::canonicalize(dir.path()).expect("canonical tempdir");
+        let repo = root.join("repo");
+        // What `git init` and `git remote add` leave behind that the evaluator looks at; the
+        // remotes themselves come from the fake world.
+        write(&repo.join(".git/HEAD"), "ref: refs/heads/main\n");
+        write(
+            &repo.join(".git/config"),
+            "[core]\n\trepositoryformatversion = 0\n\tbare = false\n[remote \"origin\"]\n\turl = git@github.com:Acme/widgets.git\n",
+        );
+        std::fs::create_dir_all(repo.join(".git/hooks")).expect("hooks dir");
+        for (path, text) in [
+            ("a.txt", "hello\n"),
+            (".env", "A=1"),
+            (".env.local", "A=2"),
+            (".env.example", "A="),
+            ("src/main.rs", "fn main() {}"),
+            ("db/migrations/001.sql", "--"),
+            (".github/workflows/ci.yml", "on: push"),
+            (".claude/settings.json", "{}"),
+        ] {
+            write(&repo.join(path), text);
+        }
+        let outside = root.join("outside");
+        write(&outside.join("notes.txt"), "x");
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&outside, repo.join("link")).expect("symlink");
+            std::os::unix::fs::symlink(repo.join(".env"), repo.join("innocent.txt"))
+                .expect("symlink");
+            std::os::unix::fs::symlink(repo.join(".github/workflows"), repo.join("wf"))
+                .expect("symlink");
+        }
+        let user_home = root.join("userhome");
+        write(&user_home.join(".ssh/id_rsa"), "key");
+        let managed = root.join("managed");
+        std::fs::create_dir_all(&managed).expect("managed dir");
+        let hl = root.join("hl");
+        std::fs::create_dir_all(&hl).expect("hookledger home");
+        write(&root.join("bin/hookledger"), "binary");
+        let world =
+            FakeWorld::with_repository(&repo, &[("origin", &["git@github.com:Acme/widgets.git"])]);
+        Fixture {
+            _dir: dir,
+            root,
+            repo,
+            outside,
+            user_home,
+            hl,
+            managed,
+            world,
+        }
+    }
+
+    /// The shell corpus's extra files: scripts the agent could have written a moment ago.
+    fn with_scripts(self) -> Fixture {
+        let repo = &self.repo;
+        write(&repo.join("scripts/check.py"), "print(1)\n");
+        let leak = repo.join("scripts/leak.sh");
+        write(
+            &leak,
+            "#!/bin/sh\ncd \"$(dirname \"$0\")\"\ncat ~/.ssh/id_rsa\n",
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&leak, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        write(
+            &repo.join("scripts/build.sh"),
+            "#!/bin/sh\nset -eu\ncd \"$(dirname \"$0\")/..\"\ncargo build \"$@\"\n",
+        );
+        write(
+            &repo.join("ci.patch"),
+            "--- a/.github/workflows/ci.yml\n+++ b/.github/workflows/ci.yml\n@@ -1 +1 @@\n-on: push\n+on: pull_request_target\n",
+        );
+        write(
+            &repo.join("src.patch"),
+            "--- a/src/main.rs\n+++ b/src/main.rs\n@@ -1 +1 @@\n-fn main() {}\n+fn main() { }\n",
+        );
+        self
+    }
+
+    fn context(&self) -> Context {
+        Context {
+            hookledger_home: self.hl.clone(),
+            home: Some(self.user_home.clone()),
+            claude_config_dir: None,
+            managed_policy_dir: self.managed.clone(),
+            binary: Some(self.root.join("bin/hookledger")),
+        }
+    }
+
+    /// The managed and user layers, as the hook would load them.
+    fn policy(&self) -> Policy {
+        let layer = |layer: Layer, path: PathBuf, json: Value| LoadedLayer {
+            layer,
+            file: parse(&path, &json.to_string()).expect("valid policy"),
+            path,
+        };
+        Policy::with_context(
+            vec![
+                layer(
+                    Layer::Managed,
+                    self.managed.join("policy.json"),
+                    managed_policy(),
+                ),
+                layer(Layer::User, self.hl.join("policy.json"), user_policy()),
+            ],
+            self.context(),
+        )
+    }
+
+    fn expand(&self, text: &str) -> String {
+        text.replace("$REPO", &self.repo.display().to_string())
+            .replace("$OUT", &self.outside.display().to_string())
+            .replace("$UHOME", &self.user_home.display().to_string())
+            .replace("$HL", &self.hl.display().to_string())
+            .replace("$MANAGED", &self.managed.display().to_string())
+    }
+
+    fn expand_value(&self, value: &Value) -> Value {
+        match value {
+            Value::String(s) => json!(self.expand(s)),
+            Value::Array(a) => Value::Array(a.iter().map(|v| self.expand_value(v)).collect()),
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), self.expand_value(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    /// A tool call from the repository.
+    fn judge(&self, policy: &Policy, tool: &str, input: &Map<String, Value>) -> Verdict {
+        policy.judge(
+            &Event::Tool {
+                tool,
+                input,
+                cwd: &self.repo,
+            },
+            &self.world,
+        )
+    }
+}
+
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Allow => "allow",
+        Action::Ask => "ask",
+        Action::Deny => "deny",
+    }
+}
+
+/// A case's outcome against what it expects: `None` when it matches.
+fn mismatch(name: &str, action: &str, rule: &str, verdict: &Verdict) -> Option<String> {
+    let got = (action_name(verdict.decision.action), verdict.decision.rule);
+    (got != (action, rule)).then(|| {
+        format!(
+            "{name}: want {action}/{rule}, got {}/{} ({})",
+            got.0, got.1, verdict.decision.reason
+        )
+    })
+}
+
+#[test]
+fn policy_corpus() {
+    let fixture = Fixture::new();
+    let policy = fixture.policy();
+    let mut failures = Vec::new();
+    for (name, tool, input, action, rule) in cases::CASES {
+        let input: Value = serde_json::from_str(input).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let Value::Object(input) = fixture.expand_value(&input) else {
+            panic!("{name}: the input is not an object");
+        };
+        let verdict = fixture.judge(&policy, tool, &input);
+        failures.extend(mismatch(name, action, rule, &verdict));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases::CASES.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn shell_corpus() {
+    let fixture = Fixture::new().with_scripts();
+    let policy = fixture.policy();
+    let mut failures = Vec::new();
+    for (name, tool, command, action, rule) in cases::SHELL_CASES {
+        let mut input = Map::new();
+        input.insert("command".into(), json!(fixture.expand(command)));
+        let verdict = fixture.judge(&policy, tool, &input);
+        failures.extend(mismatch(name, action, rule, &verdict));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases::SHELL_CASES.len(),
+        failures.join("\n")
+    );
+}
