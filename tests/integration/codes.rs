@@ -10,7 +10,7 @@ use hookledger::git::{gate, verify as git_verify};
 use hookledger::ledger::keys::KeyStatusCode;
 use hookledger::ledger::spool::SpoolCode;
 use hookledger::ledger::verify::{self, against::AgainstCode};
-use hookledger::policy::rules;
+use hookledger::policy::Rule;
 
 /// The codes of one enum family, each checked to serialize as its `as_str()`.
 fn family<T: Copy + serde::Serialize>(
@@ -33,32 +33,7 @@ fn family<T: Copy + serde::Serialize>(
 /// Each family under the heading it has in docs/codes.md.
 fn families() -> Vec<(&'static str, Vec<&'static str>)> {
     vec![
-        (
-            "Policy rules",
-            vec![
-                rules::NO_POLICY,
-                rules::HOOK_ERROR,
-                rules::LEDGER_UNAVAILABLE,
-                rules::DEADLINE_EXCEEDED,
-                rules::POLICY_ERROR,
-                rules::NO_MATCH,
-                rules::SELF_PROTECTION,
-                rules::PATH_DENY_READ,
-                rules::PATH_ASK_READ,
-                rules::PATH_DENY_WRITE,
-                rules::PATH_ASK_WRITE,
-                rules::OUTSIDE_REPOSITORY_READ,
-                rules::OUTSIDE_REPOSITORY_WRITE,
-                rules::REPOSITORY_DENIED,
-                rules::REPOSITORY_NOT_ALLOWED,
-                rules::TOOL_DENY,
-                rules::TOOL_ASK,
-                rules::PROMPT_SECRET,
-                rules::CONTENT_SECRET,
-                rules::UNANALYZABLE,
-                rules::UNEXPECTED_PAYLOAD,
-            ],
-        ),
+        ("Policy rules", family(Rule::ALL, Rule::as_str)),
         (
             "Verify problems",
             family(verify::ProblemCode::ALL, verify::ProblemCode::as_str),
