@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use super::frame::{self, Hash, LedgerId};
 use super::{Appended, Ledger, LedgerError, NewRecord, canonical_json, keys, now_ns};
 
-pub const CHECKPOINT_KIND: &str = "checkpoint";
+pub const CHECKPOINT_KIND: &str = crate::Kind::Checkpoint.as_str();
 const HEADER: &str = "hookledger/checkpoint/v1";
 
 /// What a checkpoint commits to.

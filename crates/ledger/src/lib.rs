@@ -58,6 +58,7 @@ spooled again.
 */
 
 pub mod bounded;
+pub mod canonical;
 pub mod checkpoint;
 pub mod export;
 pub mod fault;
@@ -67,6 +68,8 @@ pub mod host;
 pub mod keys;
 pub mod output;
 pub mod prune;
+pub mod query;
+pub mod record;
 pub mod spool;
 pub mod verify;
 
@@ -82,6 +85,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use serde_json::{Value, json};
 
 pub use frame::{Frame, Hash, LedgerId, ZERO_HASH};
+pub use query::Query;
+pub use record::Kind;
 
 /// `'HKL1'`: marks the file as a hookledger ledger (SQLite header offset 68).
 pub const APPLICATION_ID: i32 = 0x484B_4C31;
@@ -106,7 +111,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 /// migrations produce it.
 pub const SCHEMA_SQL: &str = include_str!("../../../schema/ledger.sql");
 
-pub const GENESIS_KIND: &str = "genesis";
+pub const GENESIS_KIND: &str = Kind::Genesis.as_str();
 
 /// How much of the database file a read-only connection maps instead of reading.
 const READER_MMAP_BYTES: i64 = 1 << 34;
@@ -254,7 +259,7 @@ pub struct AppendOutcome {
 
 /// Kind of the record an append writes when an interval checkpoint was due and could not be
 /// signed (no key, an unreadable one): signing never stops silently.
-pub const CHECKPOINT_FAILED_KIND: &str = "checkpoint-failed";
+pub const CHECKPOINT_FAILED_KIND: &str = Kind::CheckpointFailed.as_str();
 
 /// The identity (device, inode) of the database, `-wal` and `-shm` paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -309,6 +314,8 @@ pub struct Ledger {
     checkpoint_every: u64,
     durability: Durability,
     files: LedgerFiles,
+    /// The genesis payload, parsed on first use ([`Ledger::genesis`]).
+    genesis: std::cell::OnceCell<Option<record::Genesis>>,
 }
 
 pub fn now_ns() -> i64 {
@@ -319,11 +326,9 @@ pub fn now_ns() -> i64 {
     }
 }
 
-/// RFC 8785 canonical bytes: the form payloads are hashed and stored in.
+/// RFC 8785 canonical bytes: the form payloads are hashed and stored in (see [`canonical`]).
 pub fn canonical_json(value: &Value) -> Vec<u8> {
-    // serde_json::Value always serializes; the canonicalizer only fails on non-finite floats,
-    // which a Value cannot hold.
-    serde_json_canonicalizer::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
+    canonical::value_to_vec(value)
 }
 
 fn sqlite_flags(read_only: bool) -> OpenFlags {
@@ -413,6 +418,7 @@ impl Ledger {
             checkpoint_every: options.checkpoint_every,
             durability: options.durability,
             files: LedgerFiles::default(),
+            genesis: std::cell::OnceCell::new(),
         };
         ledger.migrate(shared)?;
         ledger.ledger_id = read_ledger_id(&ledger.conn)?;
@@ -494,6 +500,7 @@ impl Ledger {
             checkpoint_every: 0,
             durability: Durability::Normal,
             files: LedgerFiles::of(path),
+            genesis: std::cell::OnceCell::new(),
         })
     }
 

@@ -39,7 +39,7 @@ use super::{
     Ledger, LedgerError, NewRecord, canonical_json, insert_record, keys, now_ns, seq_sql, tip,
 };
 
-pub const PRUNE_KIND: &str = "prune";
+pub const PRUNE_KIND: &str = crate::Kind::Prune.as_str();
 const HEADER: &str = "hookledger/prune/v1";
 
 /// The guard trigger dropped and recreated around the deletion; the same text as migration
