@@ -22,7 +22,7 @@ use crate::ledger::spool;
 pub const ANCHOR_TRAILER: &str = "AI-Ledger";
 pub const MODEL_TRAILER: &str = "Assisted-by";
 pub const LINES_TRAILER: &str = "AI-Lines";
-pub const COMMIT_KIND: &str = "commit";
+pub const COMMIT_KIND: &str = crate::ledger::Kind::Commit.as_str();
 /// Hex digits of the anchored record's hash kept in the trailer: 128 bits, so a rewritten
 /// ledger cannot be made to match it.
 pub const ANCHOR_HASH_HEX: usize = 32;

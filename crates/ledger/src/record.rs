@@ -175,25 +175,35 @@ impl crate::NewRecord {
     }
 }
 
+/// A field of another shape than the view expects reads as absent rather than failing the
+/// whole payload: readers of any ledger must keep going (the chain, not the view, is what
+/// proves the record).
+fn lenient<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    Ok(T::deserialize(value).ok())
+}
+
 /// Fields every hook record carries, so any record can be joined to its session, prompt and
 /// agent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Common {
     /// The Claude Code event name (`PreToolUse`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub prompt_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub permission_mode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub transcript_path: Option<String>,
     /// Present when a subagent made the call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub agent: Option<Agent>,
 }
 
@@ -223,32 +233,39 @@ pub struct Model {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DecisionView {
     /// `allow`, `ask` or `deny`.
-    #[serde(default)]
-    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
     /// The stable rule code.
-    #[serde(default)]
-    pub rule: String,
-    #[serde(default)]
-    pub layer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
-    #[serde(default)]
-    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// False in audit mode: the verdict was recorded, not acted on.
-    #[serde(default)]
-    pub enforced: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforced: Option<bool>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
+}
+
+impl DecisionView {
+    /// Whether the verdict was acted on; a decision that does not say counts as enforced.
+    pub fn enforced(&self) -> bool {
+        self.enforced.unwrap_or(true)
+    }
 }
 
 /// A path a gated call would read or write, as the policy resolved it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TargetView {
-    #[serde(default)]
-    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     /// `read` or `write`.
-    #[serde(default)]
-    pub access: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -438,8 +455,8 @@ pub struct SessionStart {
     pub common: Common,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
+    #[serde(flatten)]
+    pub model: Model,
     /// Repository facts (`root`, `remotes`, ...), null outside a repository.
     #[serde(default)]
     pub repository: Value,
@@ -469,10 +486,10 @@ pub struct Stop {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolModel {
-    #[serde(default)]
-    pub tool_use_id: String,
-    #[serde(default)]
-    pub model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_use_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
 }
@@ -680,6 +697,7 @@ mod tests {
         let _: Prompt = survives(json!({"prompt": "p", "prompt_bytes": 1,
             "secret_findings": [{"kind": "aws-key", "start": 0, "end": 4}], "w": 1}));
         let _: SessionStart = survives(json!({"source": "startup", "repository": null,
+            "model": "m", "model_source": "session-start", "claude_code_version": "2",
             "sandbox": {"enabled": true}, "host": "h", "pid": 4}));
         let _: Stop = survives(json!({"tool_models": [{"tool_use_id": "t", "model": "m", "q": 1}]}));
         let _: Review = survives(json!({"by": "me", "host": null, "period": {"since": "a"},
