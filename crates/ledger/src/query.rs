@@ -150,7 +150,7 @@ impl Iterator for Hashes<'_> {
 pub enum QueryError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    #[error("invalid path glob {pattern:?} (globs look like *.rs, src/**, /etc/**): {source}")]
+    #[error("invalid path glob {pattern:?}: {source}")]
     Glob {
         pattern: String,
         source: globset::Error,

@@ -290,6 +290,15 @@ impl AnyPayload {
     pub fn str(&self, key: &str) -> Option<&str> {
         self.rest.get(key).and_then(Value::as_str)
     }
+    /// A string field inside objects: `["repository", "branch"]`.
+    pub fn str_at(&self, path: &[&str]) -> Option<&str> {
+        let (first, inner) = path.split_first()?;
+        let mut value = self.rest.get(*first)?;
+        for key in inner {
+            value = value.get(key)?;
+        }
+        value.as_str()
+    }
     pub fn model(&self) -> Option<&str> {
         self.str("model")
     }
