@@ -193,27 +193,14 @@ impl Sources {
 /// The ledger's signed checkpoints: each signature verifies under the genesis key and names
 /// the hash the ledger has at that seq.
 fn checkpoint_problems(ledger: &EditLedger) -> Vec<Problem> {
-    use crate::ledger::checkpoint::{CHECKPOINT_KIND, genesis_public_key, verify_payload};
+    use crate::ledger::{Kind, checkpoint::verify_payload};
     let inner = ledger.ledger();
-    let Some(key) = inner
-        .record(1)
-        .ok()
-        .flatten()
-        .and_then(|genesis| genesis_public_key(&genesis.payload))
-    else {
+    let Some(key) = inner.genesis().ok().flatten().and_then(|g| g.public_key()) else {
         return Vec::new();
     };
-    let seqs: Vec<i64> = inner
-        .connection()
-        .prepare("SELECT seq FROM records WHERE kind = ?1 ORDER BY seq")
-        .and_then(|mut stmt| {
-            stmt.query_map([CHECKPOINT_KIND], |r| r.get(0))?
-                .collect::<Result<Vec<i64>, _>>()
-        })
-        .unwrap_or_default();
+    let seqs = inner.seqs_of_kind(Kind::Checkpoint).unwrap_or_default();
     let mut problems = Vec::new();
     for seq in seqs {
-        let seq = u64::try_from(seq).unwrap_or(0);
         let Ok(Some(record)) = inner.record(seq) else {
             continue;
         };
