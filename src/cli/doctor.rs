@@ -949,8 +949,7 @@ fn ledger_verifies(ctx: &Context) -> Finding {
         )
         .with_details(details);
     }
-    let triggers = Ledger::open_read_only(path)
-        .and_then(|l| health::append_only_triggers_present(l.connection()));
+    let triggers = Ledger::open_read_only(path).and_then(|l| l.append_only_triggers_present());
     if !matches!(triggers, Ok(true)) {
         return Finding::fail(
             "the chain verifies, but the append-only triggers were dropped: someone opened the ledger to change it",
