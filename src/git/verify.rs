@@ -640,35 +640,8 @@ fn rebuild_from_exports(
     let mut ledgers = Vec::new();
     for (id, records) in by_ledger {
         let path = dir.join(format!("{}.db", to_hex(&id)));
-        let write = || -> rusqlite::Result<()> {
-            let mut conn = rusqlite::Connection::open(&path)?;
-            conn.execute_batch(crate::ledger::SCHEMA_SQL)?;
-            conn.pragma_update(None, "application_id", crate::ledger::APPLICATION_ID)?;
-            conn.pragma_update(None, "user_version", crate::ledger::SCHEMA_VERSION)?;
-            let tx = conn.transaction()?;
-            tx.execute(
-                "INSERT INTO ledger_meta (singleton, ledger_id, format, created_ns) VALUES (1, ?1, 1, 0)",
-                [&id[..]],
-            )?;
-            {
-                let mut insert = tx.prepare(
-                    "INSERT OR IGNORE INTO records (seq, ts_ns, kind, payload, prev_hash, hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                for r in &records {
-                    insert.execute(rusqlite::params![
-                        crate::ledger::seq_sql(r.seq),
-                        r.ts_ns,
-                        r.kind,
-                        r.payload,
-                        &r.prev_hash[..],
-                        &r.hash[..]
-                    ])?;
-                }
-            }
-            tx.commit()
-        };
-        write().map_err(|e| ProvenanceError::Edits(e.into()))?;
+        crate::export::receive::write_ledger(&path, &id, &records)
+            .map_err(|e| ProvenanceError::Edits(e.into()))?;
         ledgers.push(EditLedger::open(&path)?);
     }
     Ok(ledgers)

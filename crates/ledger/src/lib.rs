@@ -141,6 +141,8 @@ pub enum LedgerError {
     Missing(PathBuf),
     #[error("ledger database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("ledger database: a record column has the wrong type: {0}")]
+    Column(#[from] rusqlite::types::FromSqlError),
     #[error("could not switch the ledger to WAL mode (got {0}); is it on a network filesystem?")]
     NotWal(String),
     #[error("ledger has no identity row (ledger_meta)")]

@@ -8,6 +8,9 @@ what "the records of a period" means (times are not monotonic in seq, see
 
 use std::path::Path;
 
+use rusqlite::OptionalExtension;
+
+use crate::export::RecordRef;
 use crate::record::{AnyPayload, Genesis, Kind};
 use crate::{Hash, Ledger, LedgerError, StoredRecord, seq_sql, stored_record_from_row};
 
@@ -72,6 +75,99 @@ impl Ledger {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Calls `each` for every record in `from..=to`, in order, borrowing each row.
+    pub fn for_each_between<E: From<LedgerError>>(
+        &self,
+        from: u64,
+        to: u64,
+        mut each: impl FnMut(&RecordRef<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM records WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq"
+            ))
+            .map_err(LedgerError::from)?;
+        let mut rows = stmt
+            .query([seq_sql(from), seq_sql(to)])
+            .map_err(LedgerError::from)?;
+        while let Some(row) = rows.next().map_err(LedgerError::from)? {
+            each(&record_ref(row)?)?;
+        }
+        Ok(())
+    }
+
+    /// Calls `each` for every record of `kind` after seq `after`, in order, borrowing each
+    /// row (an incremental pass over one kind, through the `(kind, seq)` index).
+    pub fn for_each_of_kind_after<E: From<LedgerError>>(
+        &self,
+        kind: Kind,
+        after: u64,
+        mut each: impl FnMut(&RecordRef<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM records WHERE kind = ?1 AND seq > ?2 ORDER BY seq"
+            ))
+            .map_err(LedgerError::from)?;
+        let mut rows = stmt
+            .query(rusqlite::params![kind.as_str(), seq_sql(after)])
+            .map_err(LedgerError::from)?;
+        while let Some(row) = rows.next().map_err(LedgerError::from)? {
+            each(&record_ref(row)?)?;
+        }
+        Ok(())
+    }
+
+    /// The oldest record of one of `kinds` after seq `after` whose payload contains `text`
+    /// (as bytes: an id, matched in the canonical JSON before it is parsed).
+    pub fn first_mentioning(
+        &self,
+        kinds: &[Kind],
+        after: u64,
+        text: &str,
+    ) -> Result<Option<StoredRecord>, LedgerError> {
+        self.mentioning(kinds, "seq > ?1", "ASC", after, text)
+    }
+
+    /// The newest record of one of `kinds` before seq `before` whose payload contains `text`.
+    pub fn last_mentioning(
+        &self,
+        kinds: &[Kind],
+        before: u64,
+        text: &str,
+    ) -> Result<Option<StoredRecord>, LedgerError> {
+        self.mentioning(kinds, "seq < ?1", "DESC", before, text)
+    }
+
+    fn mentioning(
+        &self,
+        kinds: &[Kind],
+        bound: &str,
+        order: &str,
+        seq: u64,
+        text: &str,
+    ) -> Result<Option<StoredRecord>, LedgerError> {
+        if kinds.is_empty() {
+            return Ok(None);
+        }
+        let names: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
+        // Kind names are fixed kebab-case strings, so they can be spelled into the statement
+        // (which keeps one cached statement per call site).
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE kind IN ({}) AND {bound}
+             AND instr(payload, CAST(?2 AS BLOB)) > 0 ORDER BY seq {order} LIMIT 1",
+            names.join(", ")
+        ))?;
+        Ok(stmt
+            .query_row(
+                rusqlite::params![seq_sql(seq), text],
+                stored_record_from_row,
+            )
+            .optional()?)
+    }
+
     /// Every record's seq and hash, in order, read in bounded chunks (a ledger may hold
     /// millions). A stored hash of the wrong size comes out as zeros, which never equals a
     /// real one, so comparisons report it.
@@ -93,6 +189,27 @@ impl Ledger {
     pub fn vacuum(&mut self) -> Result<(), LedgerError> {
         self.with_write_lock(|conn| Ok(conn.execute_batch("VACUUM")?))
     }
+}
+
+/// A row of [`RECORD_COLUMNS`], borrowed.
+fn record_ref<'a>(row: &'a rusqlite::Row<'_>) -> Result<RecordRef<'a>, LedgerError> {
+    let hash32 = |i: usize| -> Result<&Hash, LedgerError> {
+        row.get_ref(i)?.as_blob()?.try_into().map_err(|_| {
+            LedgerError::Sqlite(rusqlite::Error::FromSqlConversionFailure(
+                i,
+                rusqlite::types::Type::Blob,
+                "hash column is not 32 bytes".into(),
+            ))
+        })
+    };
+    Ok(RecordRef {
+        seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+        ts_ns: row.get(1)?,
+        kind: row.get_ref(2)?.as_str()?,
+        payload: row.get_ref(3)?.as_blob()?,
+        prev_hash: hash32(4)?,
+        hash: hash32(5)?,
+    })
 }
 
 /// See [`Ledger::hashes`].
@@ -376,6 +493,31 @@ mod tests {
             assert_eq!(ledger.record(seq).unwrap().unwrap().hash, hash);
         }
         assert!(ledger.append_only_triggers_present().unwrap());
+        let mut edits = Vec::new();
+        ledger
+            .for_each_of_kind_after(Kind::ToolCall, 0, |r| {
+                edits.push((r.seq, r.payload.to_vec()));
+                Ok::<_, LedgerError>(())
+            })
+            .unwrap();
+        assert_eq!(edits, [(3, br#"{"session_id":"s1","tool":"Bash"}"#.to_vec())]);
+        let mut none = 0;
+        ledger
+            .for_each_of_kind_after(Kind::ToolCall, 3, |_| {
+                none += 1;
+                Ok::<_, LedgerError>(())
+            })
+            .unwrap();
+        assert_eq!(none, 0);
+        let both = [Kind::Prompt, Kind::ToolCall];
+        let seq = |r: Option<StoredRecord>| r.map(|r| r.seq);
+        assert_eq!(seq(ledger.first_mentioning(&both, 0, "s1").unwrap()), Some(2));
+        assert_eq!(seq(ledger.first_mentioning(&both, 2, "s1").unwrap()), Some(3));
+        assert_eq!(seq(ledger.first_mentioning(&both, 3, "s1").unwrap()), None);
+        assert_eq!(seq(ledger.last_mentioning(&both, 9, "s1").unwrap()), Some(3));
+        assert_eq!(seq(ledger.last_mentioning(&both, 3, "s1").unwrap()), Some(2));
+        assert_eq!(seq(ledger.last_mentioning(&[Kind::Edit], 9, "s1").unwrap()), None);
+        assert_eq!(seq(ledger.last_mentioning(&[], 9, "s1").unwrap()), None);
     }
 
     #[test]
