@@ -682,14 +682,13 @@ pub fn record(ledger_path: &Path, kind: &str, payload: &serde_json::Value) -> Re
         kind: kind.to_owned(),
         payload: crate::ledger::canonical_json(payload),
     };
-    let appended = crate::ledger::Ledger::open(ledger_path, &crate::ledger::OpenOptions::default())
-        .and_then(|mut ledger| ledger.append(std::slice::from_ref(&record)));
-    match appended {
-        Ok(_) => Ok(()),
-        Err(e) => spool::append(&spool::spool_path(ledger_path), &record, &e.to_string())
-            .map(|_| ())
-            .map_err(|spool_error| format!("{e}; and the spool failed too: {spool_error}")),
-    }
+    crate::ledger::record_or_spool(
+        ledger_path,
+        &crate::ledger::OpenOptions::default(),
+        &record,
+    )
+    .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 /// Rebuilds a note for `new_commit` from the notes of the commits it replaces (amend, rebase,

@@ -717,6 +717,69 @@ impl Ledger {
     }
 }
 
+/// Where a record ended up ([`append_or_spool`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Ledger { seq: u64 },
+    Spooled { reason: String },
+}
+
+/// A record that could be neither appended nor spooled.
+#[derive(Debug, thiserror::Error)]
+#[error("{failure}; and the spool failed too: {spool}")]
+pub struct NotRecorded {
+    /// Why the append failed.
+    pub failure: String,
+    pub spool: spool::SpoolError,
+}
+
+/// Appends `record`, or spools it when the ledger cannot take it now (it could not be opened,
+/// the append failed, or the commit is uncertain because the ledger's files were replaced
+/// meanwhile; the merge keeps one copy). Every writer goes through here, so a record is never
+/// lost silently. `prepared`: the same record readied for the spool beforehand (see
+/// [`fault`]), so every copy of it carries one spool id.
+pub fn append_or_spool(
+    ledger: Result<&mut Ledger, &mut LedgerError>,
+    ledger_path: &Path,
+    record: &NewRecord,
+    prepared: Option<&spool::Prepared>,
+) -> Result<Stored, NotRecorded> {
+    let failure = match ledger {
+        Ok(ledger) => match ledger.append(std::slice::from_ref(record)) {
+            Ok(outcome) if !outcome.uncertain => {
+                let seq = outcome.appended.first().map_or(0, |a| a.seq);
+                return Ok(Stored::Ledger { seq });
+            }
+            Ok(_) => "the ledger's files were replaced while the record was committed, so it \
+                      may not have been kept; spooled as well (the merge keeps one copy)"
+                .to_owned(),
+            Err(e) => e.to_string(),
+        },
+        Err(e) => e.to_string(),
+    };
+    let spooled = match prepared {
+        Some(prepared) => prepared.write(&failure),
+        None => spool::append(&spool::spool_path(ledger_path), record, &failure).map(|_| ()),
+    };
+    match spooled {
+        Ok(()) => {
+            fault::set_phase(fault::Phase::Spooled);
+            Ok(Stored::Spooled { reason: failure })
+        }
+        Err(spool) => Err(NotRecorded { failure, spool }),
+    }
+}
+
+/// [`append_or_spool`] for a writer that has not opened the ledger (git hooks, `report`).
+pub fn record_or_spool(
+    ledger_path: &Path,
+    options: &OpenOptions,
+    record: &NewRecord,
+) -> Result<Stored, NotRecorded> {
+    let mut ledger = Ledger::open(ledger_path, options);
+    append_or_spool(ledger.as_mut(), ledger_path, record, None)
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionState {
     pub model: Option<String>,
@@ -1109,6 +1172,51 @@ mod tests {
             genesis["signing_key"]["public_key"],
             frame::to_hex(&key.verifying_key().to_bytes())
         );
+    }
+
+    #[test]
+    fn append_or_spool_appends_spools_or_says_why_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let record = NewRecord {
+            ts_ns: 7,
+            kind: Kind::Prompt.as_str().into(),
+            payload: canonical_json(&json!({ "i": 1 })),
+        };
+        let mut ledger = Ledger::open(&path, &OpenOptions::default());
+        assert_eq!(
+            append_or_spool(ledger.as_mut(), &path, &record, None).unwrap(),
+            Stored::Ledger { seq: 2 }
+        );
+        drop(ledger);
+        // The ledger cannot be opened: the record waits in the spool with the reason. (Another
+        // record: the merge drops a spooled copy of one already in the chain.)
+        let later = NewRecord {
+            ts_ns: 8,
+            ..record.clone()
+        };
+        let mut failed: Result<Ledger, LedgerError> = Err(LedgerError::Missing(path.clone()));
+        let Stored::Spooled { reason } =
+            append_or_spool(failed.as_mut(), &path, &later, None).unwrap()
+        else {
+            panic!("not spooled");
+        };
+        assert!(reason.contains("does not exist"), "{reason}");
+        let spool_dir = spool::spool_path(&path);
+        assert_eq!(spool::status(&spool_dir).unwrap().pending, 1);
+        // The next writer merges it.
+        let stored = record_or_spool(&path, &OpenOptions::default(), &record).unwrap();
+        assert_eq!(stored, Stored::Ledger { seq: 4 });
+        let merged = Ledger::open_read_only(&path).unwrap().record(3).unwrap().unwrap();
+        assert_eq!(merged.ts_ns, 8);
+        // Neither works: the error names both failures.
+        let nowhere = dir.path().join("file");
+        std::fs::write(&nowhere, b"").unwrap();
+        let inside = nowhere.join("ledger.db");
+        let mut failed: Result<Ledger, LedgerError> = Err(LedgerError::Missing(inside.clone()));
+        let error = append_or_spool(failed.as_mut(), &inside, &record, None).unwrap_err();
+        assert!(error.failure.contains("does not exist"), "{error}");
+        assert!(error.to_string().contains("and the spool failed too"), "{error}");
     }
 
     #[test]
