@@ -199,6 +199,7 @@ fn parse_signed_text(text: &str) -> Option<Claim> {
 
 /// The public key a genesis payload names.
 pub fn genesis_public_key(genesis_payload: &[u8]) -> Option<[u8; 32]> {
-    let value: Value = serde_json::from_slice(genesis_payload).ok()?;
-    frame::from_hex::<32>(value["signing_key"]["public_key"].as_str()?)
+    serde_json::from_slice::<crate::record::Genesis>(genesis_payload)
+        .ok()?
+        .public_key()
 }

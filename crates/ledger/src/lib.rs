@@ -1207,7 +1207,11 @@ mod tests {
         // The next writer merges it.
         let stored = record_or_spool(&path, &OpenOptions::default(), &record).unwrap();
         assert_eq!(stored, Stored::Ledger { seq: 4 });
-        let merged = Ledger::open_read_only(&path).unwrap().record(3).unwrap().unwrap();
+        let merged = Ledger::open_read_only(&path)
+            .unwrap()
+            .record(3)
+            .unwrap()
+            .unwrap();
         assert_eq!(merged.ts_ns, 8);
         // Neither works: the error names both failures.
         let nowhere = dir.path().join("file");
@@ -1216,7 +1220,10 @@ mod tests {
         let mut failed: Result<Ledger, LedgerError> = Err(LedgerError::Missing(inside.clone()));
         let error = append_or_spool(failed.as_mut(), &inside, &record, None).unwrap_err();
         assert!(error.failure.contains("does not exist"), "{error}");
-        assert!(error.to_string().contains("and the spool failed too"), "{error}");
+        assert!(
+            error.to_string().contains("and the spool failed too"),
+            "{error}"
+        );
     }
 
     #[test]

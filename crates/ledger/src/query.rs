@@ -17,16 +17,14 @@ use crate::{Hash, Ledger, LedgerError, StoredRecord, seq_sql, stored_record_from
 const RECORD_COLUMNS: &str = "seq, ts_ns, kind, payload, prev_hash, hash";
 
 impl Ledger {
-    /// The genesis record's payload, parsed (once per `Ledger`). `None` when record 1 is not a
-    /// genesis record or does not parse.
+    /// The genesis record's payload (record 1), parsed once per `Ledger`. `None` when there is
+    /// no record 1 or its payload is not a JSON object. Whether record 1 really is a genesis
+    /// record is `verify`'s question: readers only want its facts and key.
     pub fn genesis(&self) -> Result<Option<&Genesis>, LedgerError> {
         if let Some(genesis) = self.genesis.get() {
             return Ok(genesis.as_ref());
         }
-        let parsed = self
-            .record(1)?
-            .filter(|r| r.kind() == Some(Kind::Genesis))
-            .and_then(|r| r.view::<Genesis>());
+        let parsed = self.record(1)?.and_then(|r| r.view::<Genesis>());
         Ok(self.genesis.get_or_init(|| parsed).as_ref())
     }
 
@@ -455,11 +453,9 @@ mod tests {
         let genesis = ledger.genesis().unwrap().unwrap();
         assert_eq!(genesis.ledger_id, crate::frame::to_hex(ledger.ledger_id()));
         assert_eq!(genesis.payload_encoding, "rfc8785");
-        let key = crate::keys::load_signing_key(
-            &crate::keys::key_dir(ledger.path()),
-            ledger.ledger_id(),
-        )
-        .unwrap();
+        let key =
+            crate::keys::load_signing_key(&crate::keys::key_dir(ledger.path()), ledger.ledger_id())
+                .unwrap();
         assert_eq!(
             genesis.public_key(),
             Some(key.verifying_key().to_bytes()),
@@ -475,7 +471,11 @@ mod tests {
             (100, "prompt", json!({"session_id": "s1"})),
             // A record merged from the spool keeps its older time.
             (50, "tool-call", json!({"session_id": "s1", "tool": "Bash"})),
-            (200, "edit", json!({"session_id": "s2", "path": "/r/src/a.rs"})),
+            (
+                200,
+                "edit",
+                json!({"session_id": "s2", "path": "/r/src/a.rs"}),
+            ),
             (300, "kind-from-the-future", json!({"x": 1})),
         ]);
         assert_eq!(ledger.seq_range_between(40, 150).unwrap(), Some((2, 3)));
@@ -500,7 +500,10 @@ mod tests {
                 Ok::<_, LedgerError>(())
             })
             .unwrap();
-        assert_eq!(edits, [(3, br#"{"session_id":"s1","tool":"Bash"}"#.to_vec())]);
+        assert_eq!(
+            edits,
+            [(3, br#"{"session_id":"s1","tool":"Bash"}"#.to_vec())]
+        );
         let mut none = 0;
         ledger
             .for_each_of_kind_after(Kind::ToolCall, 3, |_| {
@@ -511,12 +514,27 @@ mod tests {
         assert_eq!(none, 0);
         let both = [Kind::Prompt, Kind::ToolCall];
         let seq = |r: Option<StoredRecord>| r.map(|r| r.seq);
-        assert_eq!(seq(ledger.first_mentioning(&both, 0, "s1").unwrap()), Some(2));
-        assert_eq!(seq(ledger.first_mentioning(&both, 2, "s1").unwrap()), Some(3));
+        assert_eq!(
+            seq(ledger.first_mentioning(&both, 0, "s1").unwrap()),
+            Some(2)
+        );
+        assert_eq!(
+            seq(ledger.first_mentioning(&both, 2, "s1").unwrap()),
+            Some(3)
+        );
         assert_eq!(seq(ledger.first_mentioning(&both, 3, "s1").unwrap()), None);
-        assert_eq!(seq(ledger.last_mentioning(&both, 9, "s1").unwrap()), Some(3));
-        assert_eq!(seq(ledger.last_mentioning(&both, 3, "s1").unwrap()), Some(2));
-        assert_eq!(seq(ledger.last_mentioning(&[Kind::Edit], 9, "s1").unwrap()), None);
+        assert_eq!(
+            seq(ledger.last_mentioning(&both, 9, "s1").unwrap()),
+            Some(3)
+        );
+        assert_eq!(
+            seq(ledger.last_mentioning(&both, 3, "s1").unwrap()),
+            Some(2)
+        );
+        assert_eq!(
+            seq(ledger.last_mentioning(&[Kind::Edit], 9, "s1").unwrap()),
+            None
+        );
         assert_eq!(seq(ledger.last_mentioning(&[], 9, "s1").unwrap()), None);
     }
 

@@ -166,7 +166,11 @@ impl crate::StoredRecord {
 
 impl crate::NewRecord {
     /// A record of `kind` with `payload` in its canonical form.
-    pub fn of<T: Serialize>(ts_ns: i64, kind: Kind, payload: &T) -> Result<Self, serde_json::Error> {
+    pub fn of<T: Serialize>(
+        ts_ns: i64,
+        kind: Kind,
+        payload: &T,
+    ) -> Result<Self, serde_json::Error> {
         Ok(crate::NewRecord {
             ts_ns,
             kind: kind.as_str().to_owned(),
@@ -178,6 +182,12 @@ impl crate::NewRecord {
 /// A field of another shape than the view expects reads as absent rather than failing the
 /// whole payload: readers of any ledger must keep going (the chain, not the view, is what
 /// proves the record).
+fn lenient_or_default<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned + Default>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    Ok(lenient(deserializer)?.unwrap_or_default())
+}
+
 fn lenient<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
     deserializer: D,
 ) -> Result<Option<T>, D::Error> {
@@ -190,20 +200,48 @@ fn lenient<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Common {
     /// The Claude Code event name (`PreToolUse`, ...).
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub event: Option<String>,
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub session_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub prompt_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cwd: Option<String>,
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub permission_mode: Option<String>,
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub transcript_path: Option<String>,
     /// Present when a subagent made the call.
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub agent: Option<Agent>,
 }
 
@@ -507,25 +545,29 @@ pub struct ToolModel {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Genesis {
     /// Hex of the 16-byte ledger id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_or_default")]
     pub ledger_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_or_default")]
     pub format: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_or_default")]
     pub frame: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_or_default")]
     pub hash: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_or_default")]
     pub payload_encoding: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_or_default")]
     pub created_ns: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_or_default")]
     pub hookledger_version: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub host: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub os_user: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub signing_key: Option<SigningKey>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
@@ -534,21 +576,21 @@ pub struct Genesis {
 impl Genesis {
     /// The ed25519 key checkpoints and prunes are signed with.
     pub fn public_key(&self) -> Option<[u8; 32]> {
-        let key = self.signing_key.as_ref()?;
-        if key.algorithm != "ed25519" {
-            return None;
-        }
-        crate::frame::from_hex::<32>(&key.public_key)
+        crate::frame::from_hex::<32>(self.signing_key.as_ref()?.public_key.as_deref()?)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SigningKey {
-    #[serde(default)]
-    pub algorithm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
     /// Hex of the public key.
-    #[serde(default)]
-    pub public_key: String,
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub public_key: Option<String>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
 }
@@ -685,7 +727,10 @@ mod tests {
             "targets": [{"path": "/x", "access": "read", "inode": 5}],
             "extra": "kept",
         }));
-        assert_eq!(call.decision.as_ref().unwrap().rest["severity"], json!("high"));
+        assert_eq!(
+            call.decision.as_ref().unwrap().rest["severity"],
+            json!("high")
+        );
         assert_eq!(call.targets.as_ref().unwrap()[0].rest["inode"], json!(5));
 
         let genesis: Genesis = survives(json!({
@@ -708,7 +753,8 @@ mod tests {
         let _: SessionStart = survives(json!({"source": "startup", "repository": null,
             "model": "m", "model_source": "session-start", "claude_code_version": "2",
             "sandbox": {"enabled": true}, "host": "h", "pid": 4}));
-        let _: Stop = survives(json!({"tool_models": [{"tool_use_id": "t", "model": "m", "q": 1}]}));
+        let _: Stop =
+            survives(json!({"tool_models": [{"tool_use_id": "t", "model": "m", "q": 1}]}));
         let _: Review = survives(json!({"by": "me", "host": null, "period": {"since": "a"},
             "digest": "d", "records": 1, "denied": 0, "asked": 0, "output": null, "v": 2}));
     }

@@ -82,18 +82,10 @@ pub struct Context {
 
 impl Context {
     pub fn of(ledger: &Ledger) -> Result<Context, ExportError> {
-        let genesis: Option<serde_json::Value> = ledger
-            .record(1)?
-            .and_then(|r| serde_json::from_slice(&r.payload).ok());
-        let field = |key: &str| {
-            genesis
-                .as_ref()
-                .and_then(|g| g[key].as_str())
-                .map(str::to_owned)
-        };
+        let genesis = ledger.genesis()?;
         Ok(Context {
-            host: field("host"),
-            user: field("os_user"),
+            host: genesis.and_then(|g| g.host.clone()),
+            user: genesis.and_then(|g| g.os_user.clone()),
         })
     }
 }
