@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::ledger::record::{AnyPayload, Edit};
 use crate::ledger::query::QueryError;
+use crate::ledger::record::{AnyPayload, Edit};
 use crate::ledger::{Kind, Ledger, Query, StoredRecord};
 
 #[derive(Debug, clap::Args)]
@@ -150,7 +150,9 @@ fn detail(record: &StoredRecord, p: &AnyPayload) -> String {
                 edit.lines_removed
             )
         }
-        Some(Kind::ToolResult | Kind::ToolFailure) => format!("{} {}", s(&["tool"]), s(&["status"])),
+        Some(Kind::ToolResult | Kind::ToolFailure) => {
+            format!("{} {}", s(&["tool"]), s(&["status"]))
+        }
         Some(Kind::SessionStart) => format!(
             "{} in {} ({})",
             s(&["source"]),

@@ -266,7 +266,10 @@ impl EditLedger {
                 })?;
         }
         // A head whose hash cannot be read still has a seq; the chain check reports the rest.
-        let head = self.ledger.head().map_or_else(|_| newest, |(seq, _)| seq_sql(seq));
+        let head = self
+            .ledger
+            .head()
+            .map_or_else(|_| newest, |(seq, _)| seq_sql(seq));
         newest = newest.max(head);
         tx.execute(
             "INSERT INTO git_state (singleton, indexed_through, updated_ns) VALUES (1, ?1, ?2)
@@ -482,7 +485,6 @@ fn is_busy(error: &rusqlite::Error) -> bool {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     )
 }
-
 
 fn indexed_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<IndexedEdit> {
     Ok(IndexedEdit {

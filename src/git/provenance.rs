@@ -682,13 +682,9 @@ pub fn record(ledger_path: &Path, kind: &str, payload: &serde_json::Value) -> Re
         kind: kind.to_owned(),
         payload: crate::ledger::canonical_json(payload),
     };
-    crate::ledger::record_or_spool(
-        ledger_path,
-        &crate::ledger::OpenOptions::default(),
-        &record,
-    )
-    .map(|_| ())
-    .map_err(|e| e.to_string())
+    crate::ledger::record_or_spool(ledger_path, &crate::ledger::OpenOptions::default(), &record)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Rebuilds a note for `new_commit` from the notes of the commits it replaces (amend, rebase,

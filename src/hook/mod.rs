@@ -95,7 +95,7 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
     });
     let record = NewRecord {
         ts_ns: ledger::now_ns(),
-        kind: kind.to_owned(),
+        kind: kind.as_str().to_owned(),
         payload: ledger::canonical_json(&value),
     };
     let lost = |reason: String| {
@@ -194,7 +194,7 @@ fn arm_before_record(
     }
     let record = NewRecord {
         ts_ns: ledger::now_ns(),
-        kind: record::kinds::HOOK_ERROR.to_owned(),
+        kind: ledger::Kind::HookError.as_str().to_owned(),
         payload: ledger::canonical_json(&value),
     };
     arm(
@@ -351,7 +351,7 @@ fn handle_unreadable(
     let value = record::hook_error(stdin, error, event_hint);
     let record = NewRecord {
         ts_ns: ledger::now_ns(),
-        kind: record::kinds::HOOK_ERROR.to_owned(),
+        kind: ledger::Kind::HookError.as_str().to_owned(),
         payload: ledger::canonical_json(&value),
     };
     let ledger_path = env.paths.ledger();
@@ -389,9 +389,8 @@ fn store_prepared(
     record: &NewRecord,
     prepared: Option<&spool::Prepared>,
 ) -> Result<Stored, String> {
-    ledger::append_or_spool(ledger, ledger_path, record, prepared).map_err(|e| {
-        format!("cannot record this event: {}; {}", e.failure, e.spool)
-    })
+    ledger::append_or_spool(ledger, ledger_path, record, prepared)
+        .map_err(|e| format!("cannot record this event: {}; {}", e.failure, e.spool))
 }
 
 /// At the end of a turn the transcript holds every tool call of it: attest their models.

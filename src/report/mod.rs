@@ -391,18 +391,15 @@ impl Tally {
         }
         let day = &mut day.0;
         if let Some(version) = payload.claude_code_version() {
-            let entry = self
-                .versions
-                .entry(version.to_owned())
-                .or_insert_with(|| {
-                    (
-                        VersionUse {
-                            version: version.to_owned(),
-                            ..VersionUse::default()
-                        },
-                        BTreeSet::new(),
-                    )
-                });
+            let entry = self.versions.entry(version.to_owned()).or_insert_with(|| {
+                (
+                    VersionUse {
+                        version: version.to_owned(),
+                        ..VersionUse::default()
+                    },
+                    BTreeSet::new(),
+                )
+            });
             entry.0.records += 1;
             if let Some(session) = &session {
                 entry.1.insert(session.clone());
