@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::ledger::frame::{Frame, Hash, LedgerId, from_hex};
 use crate::ledger::record::{Edit, Hunk, Prompt, Stop};
-use crate::ledger::{Kind, Ledger, LedgerError, seq_sql};
+use crate::ledger::{Kind, Ledger, LedgerError};
 
 /// Edit records further back than this for one path are not replayed when no record starts
 /// from the committed content (the chain of content hashes is broken anyway).
@@ -119,6 +119,11 @@ struct IndexFields<'a> {
 struct RepositoryFields<'a> {
     root: std::borrow::Cow<'a, str>,
     relative_path: std::borrow::Cow<'a, str>,
+}
+
+/// A seq as the index stores it (an SQLite integer; seqs never reach i64::MAX).
+fn index_seq(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
 fn canonical_root(root: &str) -> String {
@@ -241,7 +246,7 @@ impl EditLedger {
             let after = u64::try_from(through).unwrap_or(0);
             self.ledger
                 .for_each_of_kind_after(Kind::Edit, after, |record| {
-                    let seq = seq_sql(record.seq);
+                    let seq = index_seq(record.seq);
                     newest = newest.max(seq);
                     let Ok(fields) = serde_json::from_slice::<IndexFields<'_>>(record.payload)
                     else {
@@ -269,7 +274,7 @@ impl EditLedger {
         let head = self
             .ledger
             .head()
-            .map_or_else(|_| newest, |(seq, _)| seq_sql(seq));
+            .map_or_else(|_| newest, |(seq, _)| index_seq(seq));
         newest = newest.max(head);
         tx.execute(
             "INSERT INTO git_state (singleton, indexed_through, updated_ns) VALUES (1, ?1, ?2)
@@ -292,7 +297,7 @@ impl EditLedger {
             "SELECT seq, path, before_blake3, after_blake3, ts_ns FROM git_edit_index
              WHERE root = ?1 AND path = ?2 AND seq <= ?3 ORDER BY seq",
         )?;
-        let rows = stmt.query_map(params![root, path, seq_sql(through)], indexed_from_row)?;
+        let rows = stmt.query_map(params![root, path, index_seq(through)], indexed_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -310,7 +315,7 @@ impl EditLedger {
         let mut best: Option<IndexedEdit> = None;
         for hash in after {
             if let Some(found) = stmt
-                .query_row(params![root, hash, seq_sql(through)], indexed_from_row)
+                .query_row(params![root, hash, index_seq(through)], indexed_from_row)
                 .optional()?
                 && best.as_ref().is_none_or(|b| b.seq < found.seq)
             {
@@ -439,7 +444,7 @@ impl EditLedger {
         self.conn().execute(
             "UPDATE git_state SET verified_seq = ?1, verified_hash = ?2, updated_ns = ?3
              WHERE singleton = 1",
-            params![seq_sql(seq), &hash[..], crate::ledger::now_ns()],
+            params![index_seq(seq), &hash[..], crate::ledger::now_ns()],
         )?;
         Ok(())
     }

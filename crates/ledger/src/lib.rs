@@ -514,6 +514,9 @@ impl Ledger {
         &self.ledger_id
     }
 
+    /// The SQLite connection, for a database of the caller's own attached to it (git
+    /// provenance's edit index). Records are read through the methods of [`query`], never with
+    /// SQL of the caller's: the table's layout stays this crate's business.
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
@@ -786,12 +789,12 @@ pub struct SessionState {
     pub cli_version: Option<String>,
 }
 
-pub fn seq_sql(seq: u64) -> i64 {
+pub(crate) fn seq_sql(seq: u64) -> i64 {
     // seq never exceeds i64::MAX in practice: that is 9.2e18 records.
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
-pub fn stored_record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
+pub(crate) fn stored_record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
     let blob32 = |i: usize| -> rusqlite::Result<Hash> {
         let bytes: Vec<u8> = row.get(i)?;
         bytes.try_into().map_err(|_| {
