@@ -688,6 +688,24 @@ mod tests {
         assert_eq!(any.rest["x"], json!(1));
     }
 
+    #[test]
+    fn a_field_of_another_shape_does_not_fail_the_payload() {
+        let any: AnyPayload =
+            serde_json::from_value(json!({"session_id": 5, "cwd": "/r", "agent": "x", "k": 1}))
+                .unwrap();
+        assert_eq!(any.common.session_id, None);
+        assert_eq!(any.common.cwd.as_deref(), Some("/r"));
+        assert_eq!(any.common.agent, None);
+        assert_eq!(any.rest["k"], json!(1));
+        let genesis: Genesis =
+            serde_json::from_value(json!({"format": "one", "host": 3, "signing_key":
+                {"algorithm": "ed25519", "public_key": "22".repeat(32)}}))
+            .unwrap();
+        assert_eq!(genesis.format, 0);
+        assert_eq!(genesis.host, None);
+        assert_eq!(genesis.public_key(), Some([0x22; 32]));
+    }
+
     /// Through the view and back: the canonical bytes are unchanged.
     fn survives<T: Serialize + serde::de::DeserializeOwned>(payload: Value) -> T {
         let bytes = crate::canonical_json(&payload);
