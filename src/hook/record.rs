@@ -245,29 +245,39 @@ pub fn build(input: &RecordInput<'_>) -> (Kind, Value) {
                 PromptStore::Full if !input.prompt_findings.is_empty() => PromptStore::Redacted,
                 other => other,
             };
-            match store {
-                PromptStore::Full => map.insert("prompt".into(), json!(prompt)),
-                PromptStore::Redacted => map.insert(
-                    "prompt".into(),
-                    json!(crate::policy::dlp::redact(prompt, &input.prompt_findings)),
-                ),
+            let kept = match store {
+                PromptStore::Full => Some(prompt.to_owned()),
+                PromptStore::Redacted => {
+                    Some(crate::policy::dlp::redact(prompt, &input.prompt_findings))
+                }
                 PromptStore::Hash => None,
             };
-            map.insert(
+            let mut rest = Map::new();
+            rest.insert(
                 "prompt_stored".into(),
                 serde_json::to_value(store).unwrap_or(Value::Null),
             );
-            if !input.prompt_findings.is_empty() {
-                map.insert(
-                    "secret_findings".into(),
-                    serde_json::to_value(&input.prompt_findings).unwrap_or(Value::Null),
-                );
-            }
-            map.insert("prompt_blake3".into(), json!(blake3_hex(prompt.as_bytes())));
-            map.insert("prompt_bytes".into(), json!(prompt.len()));
-            with_model(&mut map, input.model);
-            with_decision(&mut map, input.decision);
-            Kind::Prompt
+            let secret_findings = if input.prompt_findings.is_empty() {
+                None
+            } else {
+                let findings = serde_json::to_value(&input.prompt_findings)
+                    .and_then(serde_json::from_value::<Vec<view::Finding>>);
+                if findings.is_err() {
+                    rest.insert("secret_findings".into(), Value::Null);
+                }
+                findings.ok()
+            };
+            let record = view::Prompt {
+                common: common_view(input),
+                prompt: kept,
+                prompt_bytes: Some(prompt.len() as u64),
+                prompt_blake3: Some(blake3_hex(prompt.as_bytes())),
+                secret_findings,
+                model: model_view(input.model),
+                decision: input.decision.map(Decision::view),
+                rest,
+            };
+            return (Kind::Prompt, typed(&record));
         }
         EventKind::PreToolUse => {
             let (targets, rest) = targets_view(&input.targets);
@@ -338,39 +348,48 @@ pub fn build(input: &RecordInput<'_>) -> (Kind, Value) {
             Kind::PermissionDenied
         }
         EventKind::Stop | EventKind::SubagentStop => {
+            let mut rest = Map::new();
             put(
-                &mut map,
+                &mut rest,
                 "stop_hook_active",
                 p.get("stop_hook_active").cloned(),
             );
             if let Some(message) = p.str("last_assistant_message") {
-                map.insert("last_assistant_message".into(), digest_string(message));
+                rest.insert("last_assistant_message".into(), digest_string(message));
             }
             for key in ["background_tasks", "session_crons"] {
                 put(
-                    &mut map,
+                    &mut rest,
                     key,
                     p.get(key).and_then(Value::as_array).map(|a| a.len()),
                 );
             }
-            with_model(&mut map, input.model);
-            if let Some(models) = &input.tool_models {
-                let attested = models
-                    .iter()
-                    .map(|(id, model)| json!({ "tool_use_id": id, "model": model }))
-                    .collect();
-                map.insert("tool_models".into(), Value::Array(attested));
-            }
-            if *input.event == EventKind::SubagentStop {
+            let kind = if *input.event == EventKind::SubagentStop {
                 put(
-                    &mut map,
+                    &mut rest,
                     "agent_transcript_path",
                     p.str("agent_transcript_path"),
                 );
                 Kind::SubagentStop
             } else {
                 Kind::Stop
-            }
+            };
+            let stop = view::Stop {
+                common: common_view(input),
+                model: model_view(input.model),
+                tool_models: input.tool_models.as_ref().map(|models| {
+                    models
+                        .iter()
+                        .map(|(id, model)| view::ToolModel {
+                            tool_use_id: Some(id.clone()),
+                            model: Some(model.clone()),
+                            rest: Map::new(),
+                        })
+                        .collect()
+                }),
+                rest,
+            };
+            return (kind, typed(&stop));
         }
         EventKind::SubagentStart => Kind::SubagentStart,
         EventKind::PreCompact => {

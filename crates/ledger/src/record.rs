@@ -483,6 +483,10 @@ pub struct Prompt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_findings: Option<Vec<Finding>>,
     #[serde(flatten)]
+    pub model: Model,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionView>,
+    #[serde(flatten)]
     pub rest: Map<String, Value>,
 }
 
@@ -525,6 +529,8 @@ impl SessionStart {
 pub struct Stop {
     #[serde(flatten)]
     pub common: Common,
+    #[serde(flatten)]
+    pub model: Model,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_models: Option<Vec<ToolModel>>,
     #[serde(flatten)]
@@ -766,7 +772,8 @@ mod tests {
         assert_eq!(any.model(), None);
         assert_eq!(any.decision(), None);
 
-        let _: Prompt = survives(json!({"prompt": "p", "prompt_bytes": 1,
+        let _: Prompt = survives(json!({"prompt": "p", "prompt_bytes": 1, "model": null,
+            "model_source": "unknown", "claude_code_version": null,
             "secret_findings": [{"kind": "aws-key", "start": 0, "end": 4}], "w": 1}));
         let _: SessionStart = survives(json!({"source": "startup", "repository": null,
             "model": "m", "model_source": "session-start", "claude_code_version": "2",
