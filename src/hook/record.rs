@@ -210,10 +210,124 @@ fn with_tool(map: &mut Map<String, Value>, p: &HookPayload) {
     put(map, "tool_use_id", p.tool_use_id());
 }
 
+/// `prompt`: the text as the prompt policy keeps it, its hash and size, DLP findings.
+fn prompt_record(input: &RecordInput<'_>) -> (Kind, Value) {
+    let p = input.payload;
+    let prompt = p.str("prompt").unwrap_or_default();
+    use crate::policy::file::PromptStore;
+    let store = match input.prompt_store {
+        // A secret never reaches the ledger in clear, whatever the store setting.
+        PromptStore::Full if !input.prompt_findings.is_empty() => PromptStore::Redacted,
+        other => other,
+    };
+    let kept = match store {
+        PromptStore::Full => Some(prompt.to_owned()),
+        PromptStore::Redacted => Some(crate::policy::dlp::redact(prompt, &input.prompt_findings)),
+        PromptStore::Hash => None,
+    };
+    let mut rest = Map::new();
+    rest.insert(
+        "prompt_stored".into(),
+        serde_json::to_value(store).unwrap_or(Value::Null),
+    );
+    let secret_findings = if input.prompt_findings.is_empty() {
+        None
+    } else {
+        let findings = serde_json::to_value(&input.prompt_findings)
+            .and_then(serde_json::from_value::<Vec<view::Finding>>);
+        if findings.is_err() {
+            rest.insert("secret_findings".into(), Value::Null);
+        }
+        findings.ok()
+    };
+    let record = view::Prompt {
+        common: common_view(input),
+        prompt: kept,
+        prompt_bytes: Some(prompt.len() as u64),
+        prompt_blake3: Some(blake3_hex(prompt.as_bytes())),
+        secret_findings,
+        model: model_view(input.model),
+        decision: input.decision.map(Decision::view),
+        rest,
+    };
+    (Kind::Prompt, typed(&record))
+}
+
+/// `tool-call`: the call, its (summarized) input, the decision and the paths it touches.
+fn tool_call_record(input: &RecordInput<'_>) -> (Kind, Value) {
+    let p = input.payload;
+    let (targets, rest) = targets_view(&input.targets);
+    let call = view::ToolCall {
+        common: common_view(input),
+        tool: p.tool_name().map(str::to_owned),
+        tool_use_id: p.tool_use_id().map(str::to_owned),
+        model: model_view(input.model),
+        input: tool_input_summary(p),
+        decision: input.decision.map(Decision::view),
+        targets,
+        rest,
+    };
+    (Kind::ToolCall, typed(&call))
+}
+
+/// `stop`, `subagent-stop`: the end of a turn, with the model of each of its tool calls.
+fn stop_record(input: &RecordInput<'_>) -> (Kind, Value) {
+    let p = input.payload;
+    let mut rest = Map::new();
+    put(
+        &mut rest,
+        "stop_hook_active",
+        p.get("stop_hook_active").cloned(),
+    );
+    if let Some(message) = p.str("last_assistant_message") {
+        rest.insert("last_assistant_message".into(), digest_string(message));
+    }
+    for key in ["background_tasks", "session_crons"] {
+        put(
+            &mut rest,
+            key,
+            p.get(key).and_then(Value::as_array).map(|a| a.len()),
+        );
+    }
+    let kind = if *input.event == EventKind::SubagentStop {
+        put(
+            &mut rest,
+            "agent_transcript_path",
+            p.str("agent_transcript_path"),
+        );
+        Kind::SubagentStop
+    } else {
+        Kind::Stop
+    };
+    let stop = view::Stop {
+        common: common_view(input),
+        model: model_view(input.model),
+        tool_models: input.tool_models.as_ref().map(|models| {
+            models
+                .iter()
+                .map(|(id, model)| view::ToolModel {
+                    tool_use_id: Some(id.clone()),
+                    model: Some(model.clone()),
+                    rest: Map::new(),
+                })
+                .collect()
+        }),
+        rest,
+    };
+    (kind, typed(&stop))
+}
+
 pub fn build(input: &RecordInput<'_>) -> (Kind, Value) {
     let p = input.payload;
-    let mut map = common(input);
+    // The fields of this kind; `common` ones are added at the end.
+    let mut map = Map::new();
     let kind = match input.event {
+        EventKind::UserPromptSubmit => return prompt_record(input),
+        EventKind::PreToolUse => return tool_call_record(input),
+        EventKind::PostToolUse if p.tool_name().is_some_and(|t| EDIT_TOOLS.contains(&t)) => {
+            return (Kind::Edit, typed(&edit_view(input)));
+        }
+        EventKind::Stop | EventKind::SubagentStop => return stop_record(input),
         EventKind::SessionStart => {
             put(&mut map, "source", p.str("source"));
             put(&mut map, "model_reported", p.str("model"));
@@ -236,65 +350,6 @@ pub fn build(input: &RecordInput<'_>) -> (Kind, Value) {
             );
             map.insert("pid".into(), json!(std::process::id()));
             Kind::SessionStart
-        }
-        EventKind::UserPromptSubmit => {
-            let prompt = p.str("prompt").unwrap_or_default();
-            use crate::policy::file::PromptStore;
-            let store = match input.prompt_store {
-                // A secret never reaches the ledger in clear, whatever the store setting.
-                PromptStore::Full if !input.prompt_findings.is_empty() => PromptStore::Redacted,
-                other => other,
-            };
-            let kept = match store {
-                PromptStore::Full => Some(prompt.to_owned()),
-                PromptStore::Redacted => {
-                    Some(crate::policy::dlp::redact(prompt, &input.prompt_findings))
-                }
-                PromptStore::Hash => None,
-            };
-            let mut rest = Map::new();
-            rest.insert(
-                "prompt_stored".into(),
-                serde_json::to_value(store).unwrap_or(Value::Null),
-            );
-            let secret_findings = if input.prompt_findings.is_empty() {
-                None
-            } else {
-                let findings = serde_json::to_value(&input.prompt_findings)
-                    .and_then(serde_json::from_value::<Vec<view::Finding>>);
-                if findings.is_err() {
-                    rest.insert("secret_findings".into(), Value::Null);
-                }
-                findings.ok()
-            };
-            let record = view::Prompt {
-                common: common_view(input),
-                prompt: kept,
-                prompt_bytes: Some(prompt.len() as u64),
-                prompt_blake3: Some(blake3_hex(prompt.as_bytes())),
-                secret_findings,
-                model: model_view(input.model),
-                decision: input.decision.map(Decision::view),
-                rest,
-            };
-            return (Kind::Prompt, typed(&record));
-        }
-        EventKind::PreToolUse => {
-            let (targets, rest) = targets_view(&input.targets);
-            let call = view::ToolCall {
-                common: common_view(input),
-                tool: p.tool_name().map(str::to_owned),
-                tool_use_id: p.tool_use_id().map(str::to_owned),
-                model: model_view(input.model),
-                input: tool_input_summary(p),
-                decision: input.decision.map(Decision::view),
-                targets,
-                rest,
-            };
-            return (Kind::ToolCall, typed(&call));
-        }
-        EventKind::PostToolUse if p.tool_name().is_some_and(|t| EDIT_TOOLS.contains(&t)) => {
-            return (Kind::Edit, typed(&edit_view(input)));
         }
         EventKind::PostToolUse => {
             with_tool(&mut map, p);
@@ -346,50 +401,6 @@ pub fn build(input: &RecordInput<'_>) -> (Kind, Value) {
             map.insert("input".into(), tool_input_summary(p));
             put(&mut map, "reason", p.str("reason"));
             Kind::PermissionDenied
-        }
-        EventKind::Stop | EventKind::SubagentStop => {
-            let mut rest = Map::new();
-            put(
-                &mut rest,
-                "stop_hook_active",
-                p.get("stop_hook_active").cloned(),
-            );
-            if let Some(message) = p.str("last_assistant_message") {
-                rest.insert("last_assistant_message".into(), digest_string(message));
-            }
-            for key in ["background_tasks", "session_crons"] {
-                put(
-                    &mut rest,
-                    key,
-                    p.get(key).and_then(Value::as_array).map(|a| a.len()),
-                );
-            }
-            let kind = if *input.event == EventKind::SubagentStop {
-                put(
-                    &mut rest,
-                    "agent_transcript_path",
-                    p.str("agent_transcript_path"),
-                );
-                Kind::SubagentStop
-            } else {
-                Kind::Stop
-            };
-            let stop = view::Stop {
-                common: common_view(input),
-                model: model_view(input.model),
-                tool_models: input.tool_models.as_ref().map(|models| {
-                    models
-                        .iter()
-                        .map(|(id, model)| view::ToolModel {
-                            tool_use_id: Some(id.clone()),
-                            model: Some(model.clone()),
-                            rest: Map::new(),
-                        })
-                        .collect()
-                }),
-                rest,
-            };
-            return (kind, typed(&stop));
         }
         EventKind::SubagentStart => Kind::SubagentStart,
         EventKind::PreCompact => {
@@ -588,7 +599,9 @@ pub fn build(input: &RecordInput<'_>) -> (Kind, Value) {
             Kind::Event
         }
     };
-    (kind, Value::Object(map))
+    let mut all = common(input);
+    all.extend(map);
+    (kind, Value::Object(all))
 }
 
 /// A file an event names (a settings file, an instructions file): its path, and the BLAKE3 and
