@@ -4,6 +4,10 @@ pruning and verification, and what leaves it — the export formats (native, ECS
 segments, shipping and the receiver's verification of exports. The CLI/hook binary and the fleet
 server both build on it; it knows nothing of policy or of Claude Code.
 
+- [`record`]: the record vocabulary, every [`Kind`] and typed views of the payloads; [`query`]:
+  reading records (ranges, kinds, genesis, hashes, [`Query`]) — nothing outside this crate runs
+  SQL over `records`; [`canonical`]: the RFC 8785 form payloads are stored in;
+  [`append_or_spool`]: how every writer records.
 - [`frame`]: the record frame and its BLAKE3 chain hash; [`keys`] and [`checkpoint`]: signing.
 - [`bounded`], [`spool`], [`fault`]: appends that never wait without a deadline and never lose
   a record; [`health`]: what `doctor` asks of a ledger.

@@ -778,8 +778,10 @@ mod tests {
         let _: SessionStart = survives(json!({"source": "startup", "repository": null,
             "model": "m", "model_source": "session-start", "claude_code_version": "2",
             "sandbox": {"enabled": true}, "host": "h", "pid": 4}));
-        let _: Stop =
-            survives(json!({"tool_models": [{"tool_use_id": "t", "model": "m", "q": 1}]}));
+        let _: Stop = survives(
+            json!({"tool_models": [{"tool_use_id": "t", "model": "m", "q": 1}],
+            "model": "m", "model_source": "transcript-latest", "claude_code_version": "2"}),
+        );
         let _: Review = survives(json!({"by": "me", "host": null, "period": {"since": "a"},
             "digest": "d", "records": 1, "denied": 0, "asked": 0, "output": null, "v": 2}));
     }
