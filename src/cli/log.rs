@@ -4,10 +4,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rusqlite::types::Value as SqlValue;
-use serde_json::Value;
 
-use crate::ledger::{Ledger, stored_record_from_row};
+use crate::ledger::query::QueryError;
+use crate::ledger::record::{AnyPayload, Edit};
+use crate::ledger::{Kind, Ledger, Query, StoredRecord};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -40,51 +40,6 @@ pub struct Args {
     pub json: bool,
 }
 
-struct PathFilter {
-    glob: globset::GlobMatcher,
-    file_name_only: bool,
-}
-
-impl PathFilter {
-    fn new(pattern: &str) -> anyhow::Result<Self> {
-        let glob = globset::GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .build()
-            .with_context(|| {
-                format!("invalid --path glob {pattern:?} (globs look like *.rs, src/**, /etc/**)")
-            })?
-            .compile_matcher();
-        Ok(PathFilter {
-            glob,
-            file_name_only: !pattern.contains('/'),
-        })
-    }
-
-    fn matches(&self, path: &str) -> bool {
-        if self.file_name_only {
-            return Path::new(path)
-                .file_name()
-                .is_some_and(|name| self.glob.is_match(name));
-        }
-        self.glob.is_match(path)
-    }
-}
-
-/// Every path a record names: edited files, tool inputs, repository-relative paths.
-fn record_paths(payload: &Value) -> Vec<&str> {
-    let input = payload.get("input");
-    [
-        payload.get("path"),
-        payload.pointer("/repository/relative_path"),
-        input.and_then(|i| i.get("file_path")),
-        input.and_then(|i| i.get("path")),
-        input.and_then(|i| i.get("notebook_path")),
-    ]
-    .into_iter()
-    .filter_map(|v| v.and_then(Value::as_str))
-    .collect()
-}
-
 pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
     let path = crate::config::ledger_path(ledger)?;
     let ledger =
@@ -100,63 +55,23 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|t| super::time::parse_time_arg(t, now))
         .transpose()?;
-    let path_filter = args.path.as_deref().map(PathFilter::new).transpose()?;
-
-    let mut sql =
-        String::from("SELECT seq, ts_ns, kind, payload, prev_hash, hash FROM records WHERE 1 = 1");
-    let mut params: Vec<SqlValue> = Vec::new();
-    if let Some(kind) = &args.kind {
-        sql.push_str(" AND kind = ?");
-        params.push(SqlValue::Text(kind.clone()));
+    let picked = Query {
+        kind: args.kind.clone(),
+        session_prefix: args.session.clone(),
+        since_ns: since,
+        until_ns: until,
+        tool: args.tool.clone(),
+        decision: args.decision.clone(),
+        path_glob: args.path.clone(),
+        limit: args.limit,
     }
-    if let Some(since) = since {
-        sql.push_str(" AND ts_ns >= ?");
-        params.push(SqlValue::Integer(since));
-    }
-    if let Some(until) = until {
-        sql.push_str(" AND ts_ns <= ?");
-        params.push(SqlValue::Integer(until));
-    }
-    sql.push_str(" ORDER BY seq DESC");
-    let conn = ledger.connection();
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-    let mut picked = Vec::new();
-    while picked.len() < args.limit {
-        let Some(row) = rows.next()? else { break };
-        let record = stored_record_from_row(row)?;
-        let payload: Value = serde_json::from_slice(&record.payload).unwrap_or(Value::Null);
-        let text = |key: &str| payload.get(key).and_then(Value::as_str);
-        if args
-            .session
-            .as_deref()
-            .is_some_and(|s| !text("session_id").is_some_and(|id| id.starts_with(s)))
-        {
-            continue;
-        }
-        if args
-            .tool
-            .as_deref()
-            .is_some_and(|t| text("tool") != Some(t))
-        {
-            continue;
-        }
-        if args
-            .decision
-            .as_deref()
-            .is_some_and(|d| payload.pointer("/decision/action").and_then(Value::as_str) != Some(d))
-        {
-            continue;
-        }
-        if path_filter
-            .as_ref()
-            .is_some_and(|f| !record_paths(&payload).into_iter().any(|p| f.matches(p)))
-        {
-            continue;
-        }
-        picked.push((record, payload));
-    }
-    picked.reverse();
+    .run(&ledger)
+    .map_err(|e| match e {
+        QueryError::Glob { pattern, source } => anyhow::Error::new(source).context(format!(
+            "invalid --path glob {pattern:?} (globs look like *.rs, src/**, /etc/**)"
+        )),
+        other => other.into(),
+    })?;
     let mut text = String::new();
     if args.json {
         for (record, _) in &picked {
@@ -169,17 +84,14 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
             "SEQ", "TIME", "KIND", "SESSION", "DETAIL"
         ));
         for (record, payload) in &picked {
-            let session = payload
-                .get("session_id")
-                .and_then(Value::as_str)
-                .unwrap_or("-");
+            let session = payload.common.session_id.as_deref().unwrap_or("-");
             text.push_str(&format!(
                 "{:>7}  {:<19}  {:<17}  {:<8}  {}\n",
                 record.seq,
                 super::time::local_time(record.ts_ns),
                 record.kind,
                 session.get(..8).unwrap_or(session),
-                detail(&record.kind, payload)
+                detail(record, payload)
             ));
         }
     }
@@ -196,54 +108,59 @@ fn clip(text: &str, chars: usize) -> String {
 }
 
 /// One line that tells a reviewer what happened.
-fn detail(kind: &str, p: &Value) -> String {
-    let s = |ptr: &str| p.pointer(ptr).and_then(Value::as_str).unwrap_or("");
-    let decision = || match p.get("decision") {
+fn detail(record: &StoredRecord, p: &AnyPayload) -> String {
+    let s = |path: &[&str]| p.str_at(path).unwrap_or("");
+    let decision = || match p.decision() {
         Some(d) => format!(
             "  → {} [{}]",
-            d.get("action").and_then(Value::as_str).unwrap_or("?"),
-            d.get("rule").and_then(Value::as_str).unwrap_or("?")
+            d.action.as_deref().unwrap_or("?"),
+            d.rule.as_deref().unwrap_or("?")
         ),
         None => String::new(),
     };
-    match kind {
-        "prompt" => format!(
+    match record.kind() {
+        Some(Kind::Prompt) => format!(
             "{:?} ({}){}",
-            clip(s("/prompt"), 60),
-            s("/model"),
+            clip(s(&["prompt"]), 60),
+            s(&["model"]),
             decision()
         ),
-        "tool-call" | "permission-request" => {
+        Some(Kind::ToolCall | Kind::PermissionRequest) => {
             let target = [
-                "/input/command",
-                "/input/file_path",
-                "/input/notebook_path",
-                "/input/path",
-                "/input/url",
-                "/input/pattern",
+                "command",
+                "file_path",
+                "notebook_path",
+                "path",
+                "url",
+                "pattern",
             ]
             .iter()
-            .map(|ptr| s(ptr))
+            .map(|key| s(&["input", key]))
             .find(|t| !t.is_empty())
             .unwrap_or("");
-            format!("{} {}{}", s("/tool"), clip(target, 60), decision())
+            format!("{} {}{}", s(&["tool"]), clip(target, 60), decision())
         }
-        "edit" => format!(
-            "{} {} (+{} -{})",
-            s("/tool"),
-            s("/path"),
-            p.get("lines_added").and_then(Value::as_u64).unwrap_or(0),
-            p.get("lines_removed").and_then(Value::as_u64).unwrap_or(0)
-        ),
-        "tool-result" | "tool-failure" => format!("{} {}", s("/tool"), s("/status")),
-        "session-start" => format!(
+        Some(Kind::Edit) => {
+            let edit: Edit = record.view().unwrap_or_default();
+            format!(
+                "{} {} (+{} -{})",
+                edit.tool.as_deref().unwrap_or(""),
+                edit.path.as_deref().unwrap_or(""),
+                edit.lines_added,
+                edit.lines_removed
+            )
+        }
+        Some(Kind::ToolResult | Kind::ToolFailure) => {
+            format!("{} {}", s(&["tool"]), s(&["status"]))
+        }
+        Some(Kind::SessionStart) => format!(
             "{} in {} ({})",
-            s("/source"),
-            s("/cwd"),
-            s("/repository/branch")
+            s(&["source"]),
+            p.common.cwd.as_deref().unwrap_or(""),
+            s(&["repository", "branch"])
         ),
-        "session-end" => s("/reason").to_owned(),
-        "hook-error" => clip(s("/error"), 80),
-        _ => s("/event").to_owned(),
+        Some(Kind::SessionEnd) => s(&["reason"]).to_owned(),
+        Some(Kind::HookError) => clip(s(&["error"]), 80),
+        _ => p.common.event.as_deref().unwrap_or("").to_owned(),
     }
 }

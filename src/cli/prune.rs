@@ -55,10 +55,7 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         prune::prune(&mut ledger, before_ns)?
     };
     if args.vacuum && !args.dry_run && outcome.range.is_some() {
-        ledger
-            .connection()
-            .execute_batch("VACUUM")
-            .context("cannot vacuum the ledger")?;
+        ledger.vacuum().context("cannot vacuum the ledger")?;
     }
     if args.json {
         super::out(&format!(

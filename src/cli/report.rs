@@ -88,9 +88,7 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         None => super::out(&text)?,
     }
     if !args.no_record {
-        let mut ledger = Ledger::open(&path, &OpenOptions::default())
-            .with_context(|| format!("cannot record the report in {}", path.display()))?;
-        ledger.append(&[NewRecord {
+        let record = NewRecord {
             ts_ns: now_ns(),
             kind: REPORT_KIND.into(),
             payload: canonical_json(&report::review_payload(
@@ -98,7 +96,10 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
                 &digest,
                 args.output.as_deref(),
             )),
-        }])?;
+        };
+        // Spooled when the ledger is busy, like every other record.
+        crate::ledger::record_or_spool(&path, &OpenOptions::default(), &record)
+            .with_context(|| format!("cannot record the report in {}", path.display()))?;
     }
     eprintln!(
         "report for {} to {}: {} records, {} refused, {} asked; ledger {}; JSON digest {digest}",

@@ -921,8 +921,7 @@ fn ledger_verifies(ctx: &Context, progress: &mut dyn Progress) -> Finding {
         )
         .with_details(details);
     }
-    let triggers = Ledger::open_read_only(path)
-        .and_then(|l| health::append_only_triggers_present(l.connection()));
+    let triggers = Ledger::open_read_only(path).and_then(|l| l.append_only_triggers_present());
     if !matches!(triggers, Ok(true)) {
         return Finding::fail(
             "the chain verifies, but the append-only triggers were dropped: someone opened the ledger to change it",

@@ -14,10 +14,10 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::ledger::frame::{Frame, Hash, LedgerId, from_hex};
-use crate::ledger::{Ledger, LedgerError, seq_sql};
+use crate::ledger::record::{Edit, Hunk, Prompt, Stop};
+use crate::ledger::{Kind, Ledger, LedgerError};
 
 /// Edit records further back than this for one path are not replayed when no record starts
 /// from the committed content (the chain of content hashes is broken anyway).
@@ -119,6 +119,11 @@ struct IndexFields<'a> {
 struct RepositoryFields<'a> {
     root: std::borrow::Cow<'a, str>,
     relative_path: std::borrow::Cow<'a, str>,
+}
+
+/// A seq as the index stores it (an SQLite integer; seqs never reach i64::MAX).
+fn index_seq(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
 fn canonical_root(root: &str) -> String {
@@ -232,44 +237,45 @@ impl EditLedger {
             .unwrap_or(0);
         let mut newest = through;
         {
-            let mut select = tx.prepare(
-                "SELECT seq, ts_ns, payload FROM records WHERE kind = 'edit' AND seq > ?1
-                 ORDER BY seq",
-            )?;
             let mut insert = tx.prepare(
                 "INSERT OR REPLACE INTO git_edit_index
                  (seq, root, path, before_blake3, after_blake3, ts_ns)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            let mut rows = select.query([through])?;
             let mut roots: std::collections::HashMap<String, String> = Default::default();
-            while let Some(row) = rows.next()? {
-                let seq: i64 = row.get(0)?;
-                let ts_ns: i64 = row.get(1)?;
-                newest = newest.max(seq);
-                let payload = row.get_ref(2)?.as_blob().unwrap_or(&[]);
-                let Ok(fields) = serde_json::from_slice::<IndexFields<'_>>(payload) else {
-                    continue;
-                };
-                let Some(repository) = fields.repository else {
-                    continue;
-                };
-                let root = roots
-                    .entry(repository.root.to_string())
-                    .or_insert_with(|| canonical_root(&repository.root))
-                    .clone();
-                insert.execute(params![
-                    seq,
-                    root,
-                    repository.relative_path.as_ref(),
-                    fields.before_blake3,
-                    fields.after_blake3,
-                    ts_ns
-                ])?;
-            }
+            let after = u64::try_from(through).unwrap_or(0);
+            self.ledger
+                .for_each_of_kind_after(Kind::Edit, after, |record| {
+                    let seq = index_seq(record.seq);
+                    newest = newest.max(seq);
+                    let Ok(fields) = serde_json::from_slice::<IndexFields<'_>>(record.payload)
+                    else {
+                        return Ok(());
+                    };
+                    let Some(repository) = fields.repository else {
+                        return Ok(());
+                    };
+                    let root = roots
+                        .entry(repository.root.to_string())
+                        .or_insert_with(|| canonical_root(&repository.root))
+                        .clone();
+                    insert.execute(params![
+                        seq,
+                        root,
+                        repository.relative_path.as_ref(),
+                        fields.before_blake3,
+                        fields.after_blake3,
+                        record.ts_ns
+                    ])?;
+                    Ok::<_, EditsError>(())
+                })?;
         }
-        let (head, _) = tip(&tx)?;
-        newest = newest.max(seq_sql(head));
+        // A head whose hash cannot be read still has a seq; the chain check reports the rest.
+        let head = self
+            .ledger
+            .head()
+            .map_or_else(|_| newest, |(seq, _)| index_seq(seq));
+        newest = newest.max(head);
         tx.execute(
             "INSERT INTO git_state (singleton, indexed_through, updated_ns) VALUES (1, ?1, ?2)
              ON CONFLICT (singleton) DO UPDATE SET indexed_through = excluded.indexed_through,
@@ -291,7 +297,7 @@ impl EditLedger {
             "SELECT seq, path, before_blake3, after_blake3, ts_ns FROM git_edit_index
              WHERE root = ?1 AND path = ?2 AND seq <= ?3 ORDER BY seq",
         )?;
-        let rows = stmt.query_map(params![root, path, seq_sql(through)], indexed_from_row)?;
+        let rows = stmt.query_map(params![root, path, index_seq(through)], indexed_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -309,7 +315,7 @@ impl EditLedger {
         let mut best: Option<IndexedEdit> = None;
         for hash in after {
             if let Some(found) = stmt
-                .query_row(params![root, hash, seq_sql(through)], indexed_from_row)
+                .query_row(params![root, hash, index_seq(through)], indexed_from_row)
                 .optional()?
                 && best.as_ref().is_none_or(|b| b.seq < found.seq)
             {
@@ -342,41 +348,36 @@ impl EditLedger {
         }
         .hash()
         .map_err(LedgerError::from)?;
-        if computed != record.hash || record.kind != crate::hook::record::kinds::EDIT {
+        if computed != record.hash || record.kind() != Some(Kind::Edit) {
             return Err(EditsError::Tampered(seq));
         }
-        let Ok(payload) = serde_json::from_slice::<Value>(&record.payload) else {
+        let Some(payload) = record.view::<Edit>() else {
             return Ok(None);
         };
-        let text = |key: &str| payload.get(key).and_then(Value::as_str).map(str::to_owned);
-        let digested = payload.get("hunk_lines").and_then(Value::as_str) == Some("blake3");
+        let digested = payload.digested();
         let hunks = payload
-            .get("hunks")
-            .and_then(Value::as_array)
-            .map(|hunks| hunks.iter().map(|h| parse_hunk(h, digested)).collect())
-            .unwrap_or_default();
+            .hunks
+            .iter()
+            .map(|h| parse_hunk(h, digested))
+            .collect();
         let mut edit = EditRecord {
             seq,
             hash: record.hash,
             ts_ns: record.ts_ns,
             path: payload
-                .pointer("/repository/relative_path")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            session_id: text("session_id"),
-            prompt_id: text("prompt_id"),
-            tool: text("tool"),
-            tool_use_id: text("tool_use_id"),
-            agent_type: payload
-                .pointer("/agent/type")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            model: text("model"),
-            model_source: text("model_source"),
-            before: text("before_blake3"),
-            after: text("after_blake3"),
-            create: text("change").as_deref() == Some("create"),
+                .repository
+                .map(|r| r.relative_path)
+                .unwrap_or_default(),
+            session_id: payload.common.session_id,
+            prompt_id: payload.common.prompt_id,
+            tool: payload.tool,
+            tool_use_id: payload.tool_use_id,
+            agent_type: payload.common.agent.and_then(|a| a.agent_type),
+            model: payload.model.model,
+            model_source: payload.model.model_source,
+            before: payload.before_blake3,
+            after: payload.after_blake3,
+            create: payload.change == "create",
             hunks,
         };
         if let Some(tool_use_id) = edit.tool_use_id.clone()
@@ -395,26 +396,16 @@ impl EditLedger {
         after_seq: u64,
         tool_use_id: &str,
     ) -> Result<Option<String>, EditsError> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT payload FROM records WHERE kind IN ('stop', 'subagent-stop') AND seq > ?1
-             AND instr(payload, CAST(?2 AS BLOB)) > 0 ORDER BY seq LIMIT 1",
-        )?;
-        let payload: Option<Vec<u8>> = stmt
-            .query_row(params![seq_sql(after_seq), tool_use_id], |r| r.get(0))
-            .optional()?;
-        let Some(payload) = payload.and_then(|p| serde_json::from_slice::<Value>(&p).ok()) else {
-            return Ok(None);
-        };
-        Ok(payload
-            .get("tool_models")
-            .and_then(Value::as_array)
-            .and_then(|models| {
-                models
-                    .iter()
-                    .find(|m| m.get("tool_use_id").and_then(Value::as_str) == Some(tool_use_id))
-            })
-            .and_then(|m| m.get("model").and_then(Value::as_str))
-            .map(str::to_owned))
+        let stop: Option<Stop> = self
+            .ledger
+            .first_mentioning(&[Kind::Stop, Kind::SubagentStop], after_seq, tool_use_id)?
+            .and_then(|r| r.view());
+        Ok(stop
+            .and_then(|s| s.tool_models)
+            .into_iter()
+            .flatten()
+            .find(|m| m.tool_use_id.as_deref() == Some(tool_use_id))
+            .and_then(|m| m.model))
     }
 
     /// The prompt text (or its redacted form) of a prompt id, newest record before `seq`.
@@ -423,16 +414,11 @@ impl EditLedger {
         prompt_id: &str,
         before_seq: u64,
     ) -> Result<Option<String>, EditsError> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT payload FROM records WHERE kind = 'prompt' AND seq < ?1
-             AND instr(payload, CAST(?2 AS BLOB)) > 0 ORDER BY seq DESC LIMIT 1",
-        )?;
-        let payload: Option<Vec<u8>> = stmt
-            .query_row(params![seq_sql(before_seq), prompt_id], |r| r.get(0))
-            .optional()?;
-        Ok(payload
-            .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
-            .and_then(|p| p.get("prompt").and_then(Value::as_str).map(str::to_owned)))
+        Ok(self
+            .ledger
+            .last_mentioning(&[Kind::Prompt], before_seq, prompt_id)?
+            .and_then(|r| r.view::<Prompt>())
+            .and_then(|p| p.prompt))
     }
 
     /// The last record a chain check found intact, if any.
@@ -458,7 +444,7 @@ impl EditLedger {
         self.conn().execute(
             "UPDATE git_state SET verified_seq = ?1, verified_hash = ?2, updated_ns = ?3
              WHERE singleton = 1",
-            params![seq_sql(seq), &hash[..], crate::ledger::now_ns()],
+            params![index_seq(seq), &hash[..], crate::ledger::now_ns()],
         )?;
         Ok(())
     }
@@ -505,23 +491,6 @@ fn is_busy(error: &rusqlite::Error) -> bool {
     )
 }
 
-fn tip(conn: &Connection) -> Result<(u64, Hash), rusqlite::Error> {
-    let row: Option<(i64, Vec<u8>)> = conn
-        .query_row(
-            "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    Ok(match row {
-        Some((seq, hash)) => (
-            u64::try_from(seq).unwrap_or(0),
-            hash.try_into().unwrap_or([0; 32]),
-        ),
-        None => (0, [0; 32]),
-    })
-}
-
 fn indexed_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<IndexedEdit> {
     Ok(IndexedEdit {
         seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
@@ -532,29 +501,16 @@ fn indexed_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<IndexedEdit> {
     })
 }
 
-fn parse_hunk(value: &Value, digested: bool) -> EditHunk {
-    let number = |key: &str| {
-        value
-            .get(key)
-            .and_then(Value::as_u64)
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(0)
-    };
-    let lines = value
-        .get("lines")
-        .and_then(Value::as_array)
-        .map(|lines| {
-            lines
-                .iter()
-                .filter_map(Value::as_str)
-                .filter_map(|line| parse_line(line, digested))
-                .collect()
-        })
-        .unwrap_or_default();
+fn parse_hunk(hunk: &Hunk, digested: bool) -> EditHunk {
+    let number = |n: u64| usize::try_from(n).unwrap_or(0);
     EditHunk {
-        old_start: number("old_start"),
-        old_lines: number("old_lines"),
-        lines,
+        old_start: number(hunk.old_start),
+        old_lines: number(hunk.old_lines),
+        lines: hunk
+            .lines
+            .iter()
+            .filter_map(|line| parse_line(line, digested))
+            .collect(),
     }
 }
 

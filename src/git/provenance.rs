@@ -22,7 +22,7 @@ use crate::ledger::spool;
 pub const ANCHOR_TRAILER: &str = "AI-Ledger";
 pub const MODEL_TRAILER: &str = "Assisted-by";
 pub const LINES_TRAILER: &str = "AI-Lines";
-pub const COMMIT_KIND: &str = "commit";
+pub const COMMIT_KIND: &str = crate::ledger::Kind::Commit.as_str();
 /// Hex digits of the anchored record's hash kept in the trailer: 128 bits, so a rewritten
 /// ledger cannot be made to match it.
 pub const ANCHOR_HASH_HEX: usize = 32;
@@ -677,14 +677,9 @@ pub fn record(ledger_path: &Path, kind: &str, payload: &serde_json::Value) -> Re
         kind: kind.to_owned(),
         payload: crate::ledger::canonical_json(payload),
     };
-    let appended = crate::ledger::Ledger::open(ledger_path, &crate::ledger::OpenOptions::default())
-        .and_then(|mut ledger| ledger.append(std::slice::from_ref(&record)));
-    match appended {
-        Ok(_) => Ok(()),
-        Err(e) => spool::append(&spool::spool_path(ledger_path), &record, &e.to_string())
-            .map(|_| ())
-            .map_err(|spool_error| format!("{e}; and the spool failed too: {spool_error}")),
-    }
+    crate::ledger::record_or_spool(ledger_path, &crate::ledger::OpenOptions::default(), &record)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Rebuilds a note for `new_commit` from the notes of the commits it replaces (amend, rebase,

@@ -278,27 +278,14 @@ impl Sources {
 /// The ledger's signed checkpoints: each signature verifies under the genesis key and names
 /// the hash the ledger has at that seq.
 fn checkpoint_problems(ledger: &EditLedger) -> Vec<Problem> {
-    use crate::ledger::checkpoint::{CHECKPOINT_KIND, genesis_public_key, verify_payload};
+    use crate::ledger::{Kind, checkpoint::verify_payload};
     let inner = ledger.ledger();
-    let Some(key) = inner
-        .record(1)
-        .ok()
-        .flatten()
-        .and_then(|genesis| genesis_public_key(&genesis.payload))
-    else {
+    let Some(key) = inner.genesis().ok().flatten().and_then(|g| g.public_key()) else {
         return Vec::new();
     };
-    let seqs: Vec<i64> = inner
-        .connection()
-        .prepare("SELECT seq FROM records WHERE kind = ?1 ORDER BY seq")
-        .and_then(|mut stmt| {
-            stmt.query_map([CHECKPOINT_KIND], |r| r.get(0))?
-                .collect::<Result<Vec<i64>, _>>()
-        })
-        .unwrap_or_default();
+    let seqs = inner.seqs_of_kind(Kind::Checkpoint).unwrap_or_default();
     let mut problems = Vec::new();
     for seq in seqs {
-        let seq = u64::try_from(seq).unwrap_or(0);
         let Ok(Some(record)) = inner.record(seq) else {
             continue;
         };
@@ -738,35 +725,8 @@ fn rebuild_from_exports(
     let mut ledgers = Vec::new();
     for (id, records) in by_ledger {
         let path = dir.join(format!("{}.db", to_hex(&id)));
-        let write = || -> rusqlite::Result<()> {
-            let mut conn = rusqlite::Connection::open(&path)?;
-            conn.execute_batch(crate::ledger::SCHEMA_SQL)?;
-            conn.pragma_update(None, "application_id", crate::ledger::APPLICATION_ID)?;
-            conn.pragma_update(None, "user_version", crate::ledger::SCHEMA_VERSION)?;
-            let tx = conn.transaction()?;
-            tx.execute(
-                "INSERT INTO ledger_meta (singleton, ledger_id, format, created_ns) VALUES (1, ?1, 1, 0)",
-                [&id[..]],
-            )?;
-            {
-                let mut insert = tx.prepare(
-                    "INSERT OR IGNORE INTO records (seq, ts_ns, kind, payload, prev_hash, hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                for r in &records {
-                    insert.execute(rusqlite::params![
-                        crate::ledger::seq_sql(r.seq),
-                        r.ts_ns,
-                        r.kind,
-                        r.payload,
-                        &r.prev_hash[..],
-                        &r.hash[..]
-                    ])?;
-                }
-            }
-            tx.commit()
-        };
-        write().map_err(|e| ProvenanceError::Edits(e.into()))?;
+        crate::export::receive::write_ledger(&path, &id, &records)
+            .map_err(|e| ProvenanceError::Edits(e.into()))?;
         ledgers.push(EditLedger::open(&path)?);
     }
     Ok(ledgers)

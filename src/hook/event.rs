@@ -288,6 +288,24 @@ pub fn registers_as_gate(event: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The catalogue names the kinds in words for `hookledger doctor` and the docs: each one
+    /// is a kind the ledger vocabulary knows.
+    #[test]
+    fn catalogue_record_kinds_are_known_kinds() {
+        for event in CATALOGUE {
+            if matches!(event.handling, Handling::NotRegistered(_)) {
+                continue;
+            }
+            for kind in event.record.split(" / ") {
+                assert!(
+                    crate::ledger::Kind::parse(kind).is_some(),
+                    "{}: {kind} is not a Kind",
+                    event.name
+                );
+            }
+        }
+    }
+
     #[test]
     fn catalogue_covers_claude_code_2_1_332() {
         assert_eq!(CATALOGUE.len(), 34);

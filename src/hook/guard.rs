@@ -311,7 +311,7 @@ fn arm_deadline_alarm(event_hint: Option<&str>, event: &EventKind, budget: Durat
         let value = crate::hook::record::hook_error(&[], &reason, event_hint);
         let record = crate::ledger::NewRecord {
             ts_ns: crate::ledger::now_ns(),
-            kind: crate::hook::record::kinds::HOOK_ERROR.to_owned(),
+            kind: crate::ledger::Kind::HookError.as_str().to_owned(),
             payload: crate::ledger::canonical_json(&value),
         };
         if let Ok(prepared) = spool::prepare(&spool::spool_path(&paths.ledger()), &record) {
@@ -395,7 +395,7 @@ fn start_watchdog(event_hint: Option<&str>, at: Instant) {
                 let value = crate::hook::record::hook_error(&stdin, &reason, hint.as_deref());
                 let record = crate::ledger::NewRecord {
                     ts_ns: crate::ledger::now_ns(),
-                    kind: crate::hook::record::kinds::HOOK_ERROR.to_owned(),
+                    kind: crate::ledger::Kind::HookError.as_str().to_owned(),
                     payload: crate::ledger::canonical_json(&value),
                 };
                 let _ = spool::append(

@@ -45,12 +45,7 @@ impl HookEnv {
     }
 }
 
-/// Where a record ended up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stored {
-    Ledger { seq: u64 },
-    Spooled { reason: String },
-}
+pub use crate::ledger::Stored;
 
 /// Handles one event. Never panics on input; the caller still guards against bugs.
 pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnswer {
@@ -102,7 +97,7 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
     });
     let record = NewRecord {
         ts_ns: ledger::now_ns(),
-        kind: kind.to_owned(),
+        kind: kind.as_str().to_owned(),
         payload: ledger::canonical_json(&value),
     };
     let lost = |reason: String| {
@@ -201,7 +196,7 @@ fn arm_before_record(
     }
     let record = NewRecord {
         ts_ns: ledger::now_ns(),
-        kind: record::kinds::HOOK_ERROR.to_owned(),
+        kind: ledger::Kind::HookError.as_str().to_owned(),
         payload: ledger::canonical_json(&value),
     };
     arm(
@@ -366,7 +361,7 @@ fn handle_unreadable(
     let value = record::hook_error(stdin, error, event_hint);
     let record = NewRecord {
         ts_ns: ledger::now_ns(),
-        kind: record::kinds::HOOK_ERROR.to_owned(),
+        kind: ledger::Kind::HookError.as_str().to_owned(),
         payload: ledger::canonical_json(&value),
     };
     let ledger_path = env.paths.ledger();
@@ -404,32 +399,8 @@ fn store_prepared(
     record: &NewRecord,
     prepared: Option<&spool::Prepared>,
 ) -> Result<Stored, String> {
-    let failure = match ledger {
-        Ok(ledger) => match ledger.append(std::slice::from_ref(record)) {
-            Ok(outcome) if !outcome.uncertain => {
-                let seq = outcome.appended.first().map_or(0, |a| a.seq);
-                return Ok(Stored::Ledger { seq });
-            }
-            Ok(_) => "the ledger's files were replaced while the record was committed, so it \
-                      may not have been kept; spooled as well (the merge keeps one copy)"
-                .to_owned(),
-            Err(e) => e.to_string(),
-        },
-        Err(e) => e.to_string(),
-    };
-    let spooled = match prepared {
-        Some(prepared) => prepared.write(&failure),
-        None => spool::append(&spool::spool_path(ledger_path), record, &failure).map(|_| ()),
-    };
-    match spooled {
-        Ok(()) => {
-            fault::set_phase(fault::Phase::Spooled);
-            Ok(Stored::Spooled { reason: failure })
-        }
-        Err(spool_error) => Err(format!(
-            "cannot record this event: {failure}; {spool_error}"
-        )),
-    }
+    ledger::append_or_spool(ledger, ledger_path, record, prepared)
+        .map_err(|e| format!("cannot record this event: {}; {}", e.failure, e.spool))
 }
 
 /// At the end of a turn the transcript holds every tool call of it: attest their models.

@@ -11,47 +11,9 @@ use serde_json::{Map, Value, json};
 
 use super::event::EventKind;
 use super::wire::HookPayload;
+use crate::ledger::Kind;
+use crate::ledger::record::{self as view, Common};
 use crate::policy::Decision;
-
-pub mod kinds {
-    //! Record kinds. Stable: consumers filter on them.
-    pub const SESSION_START: &str = "session-start";
-    pub const PROMPT: &str = "prompt";
-    pub const TOOL_CALL: &str = "tool-call";
-    pub const EDIT: &str = "edit";
-    pub const TOOL_RESULT: &str = "tool-result";
-    pub const TOOL_FAILURE: &str = "tool-failure";
-    pub const PERMISSION_REQUEST: &str = "permission-request";
-    pub const PERMISSION_DENIED: &str = "permission-denied";
-    pub const STOP: &str = "stop";
-    pub const SUBAGENT_START: &str = "subagent-start";
-    pub const SUBAGENT_STOP: &str = "subagent-stop";
-    pub const PRE_COMPACT: &str = "pre-compact";
-    pub const NOTIFICATION: &str = "notification";
-    pub const SESSION_END: &str = "session-end";
-    /// A skill's or slash command's inline shell command, gated like a Bash call.
-    pub const SKILL_SHELL_COMMAND: &str = "skill-shell-command";
-    /// PreModelSwitch: a switch asked for (another hook may still refuse it).
-    pub const MODEL_SWITCH_REQUEST: &str = "model-switch-request";
-    /// PostModelSwitch: the model the session uses from now on.
-    pub const MODEL_SWITCH: &str = "model-switch";
-    pub const CONFIG_CHANGE: &str = "config-change";
-    pub const PROMPT_EXPANSION: &str = "prompt-expansion";
-    pub const INSTRUCTIONS_LOADED: &str = "instructions-loaded";
-    pub const STOP_FAILURE: &str = "stop-failure";
-    pub const POST_COMPACT: &str = "post-compact";
-    pub const CWD_CHANGED: &str = "cwd-changed";
-    pub const DIRECTORY_ADDED: &str = "directory-added";
-    pub const SETUP: &str = "setup";
-    pub const TASK_CREATED: &str = "task-created";
-    pub const TASK_COMPLETED: &str = "task-completed";
-    pub const ELICITATION: &str = "elicitation";
-    pub const ELICITATION_RESULT: &str = "elicitation-result";
-    /// An event this build does not know, recorded with its whole (summarized) payload.
-    pub const EVENT: &str = "event";
-    /// A payload that could not be parsed: what arrived, as hash, size and head.
-    pub const HOOK_ERROR: &str = "hook-error";
-}
 
 /// Strings longer than this are stored as `{blake3, bytes, head}`.
 pub const LARGE_STRING_BYTES: usize = 8 << 10;
@@ -187,6 +149,56 @@ fn common(input: &RecordInput<'_>) -> Map<String, Value> {
     map
 }
 
+/// [`common`], typed.
+fn common_view(input: &RecordInput<'_>) -> Common {
+    let p = input.payload;
+    let text = |key: &str| p.str(key).map(str::to_owned);
+    Common {
+        event: Some(input.event.name().to_owned()),
+        session_id: text("session_id"),
+        prompt_id: text("prompt_id"),
+        cwd: text("cwd"),
+        permission_mode: text("permission_mode"),
+        transcript_path: text("transcript_path"),
+        agent: p.agent_id().map(|id| view::Agent {
+            id: Some(id.to_owned()),
+            agent_type: text("agent_type"),
+            rest: Map::new(),
+        }),
+    }
+}
+
+fn model_view(model: &ModelInfo) -> view::Model {
+    view::Model {
+        model: model.model.clone(),
+        model_source: Some(model.source.to_owned()),
+        claude_code_version: model.cli_version.clone(),
+    }
+}
+
+/// The targets as recorded: none when there are none; when one cannot be written (a path
+/// that is not UTF-8), `targets` is recorded as null, as it always was.
+fn targets_view(
+    targets: &[crate::policy::Target],
+) -> (Option<Vec<view::TargetView>>, Map<String, Value>) {
+    let mut rest = Map::new();
+    if targets.is_empty() {
+        return (None, rest);
+    }
+    match targets.iter().map(crate::policy::Target::view).collect() {
+        Some(views) => (Some(views), rest),
+        None => {
+            rest.insert("targets".into(), Value::Null);
+            (None, rest)
+        }
+    }
+}
+
+/// A typed payload as the `Value` the hook stores (a view always serializes).
+fn typed<T: serde::Serialize>(payload: &T) -> Value {
+    serde_json::to_value(payload).unwrap_or(Value::Null)
+}
+
 fn with_model(map: &mut Map<String, Value>, model: &ModelInfo) {
     map.insert("model".into(), json!(model.model));
     map.insert("model_source".into(), json!(model.source));
@@ -198,10 +210,124 @@ fn with_tool(map: &mut Map<String, Value>, p: &HookPayload) {
     put(map, "tool_use_id", p.tool_use_id());
 }
 
-pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
+/// `prompt`: the text as the prompt policy keeps it, its hash and size, DLP findings.
+fn prompt_record(input: &RecordInput<'_>) -> (Kind, Value) {
     let p = input.payload;
-    let mut map = common(input);
+    let prompt = p.str("prompt").unwrap_or_default();
+    use crate::policy::file::PromptStore;
+    let store = match input.prompt_store {
+        // A secret never reaches the ledger in clear, whatever the store setting.
+        PromptStore::Full if !input.prompt_findings.is_empty() => PromptStore::Redacted,
+        other => other,
+    };
+    let kept = match store {
+        PromptStore::Full => Some(prompt.to_owned()),
+        PromptStore::Redacted => Some(crate::policy::dlp::redact(prompt, &input.prompt_findings)),
+        PromptStore::Hash => None,
+    };
+    let mut rest = Map::new();
+    rest.insert(
+        "prompt_stored".into(),
+        serde_json::to_value(store).unwrap_or(Value::Null),
+    );
+    let secret_findings = if input.prompt_findings.is_empty() {
+        None
+    } else {
+        let findings = serde_json::to_value(&input.prompt_findings)
+            .and_then(serde_json::from_value::<Vec<view::Finding>>);
+        if findings.is_err() {
+            rest.insert("secret_findings".into(), Value::Null);
+        }
+        findings.ok()
+    };
+    let record = view::Prompt {
+        common: common_view(input),
+        prompt: kept,
+        prompt_bytes: Some(prompt.len() as u64),
+        prompt_blake3: Some(blake3_hex(prompt.as_bytes())),
+        secret_findings,
+        model: model_view(input.model),
+        decision: input.decision.map(Decision::view),
+        rest,
+    };
+    (Kind::Prompt, typed(&record))
+}
+
+/// `tool-call`: the call, its (summarized) input, the decision and the paths it touches.
+fn tool_call_record(input: &RecordInput<'_>) -> (Kind, Value) {
+    let p = input.payload;
+    let (targets, rest) = targets_view(&input.targets);
+    let call = view::ToolCall {
+        common: common_view(input),
+        tool: p.tool_name().map(str::to_owned),
+        tool_use_id: p.tool_use_id().map(str::to_owned),
+        model: model_view(input.model),
+        input: tool_input_summary(p),
+        decision: input.decision.map(Decision::view),
+        targets,
+        rest,
+    };
+    (Kind::ToolCall, typed(&call))
+}
+
+/// `stop`, `subagent-stop`: the end of a turn, with the model of each of its tool calls.
+fn stop_record(input: &RecordInput<'_>) -> (Kind, Value) {
+    let p = input.payload;
+    let mut rest = Map::new();
+    put(
+        &mut rest,
+        "stop_hook_active",
+        p.get("stop_hook_active").cloned(),
+    );
+    if let Some(message) = p.str("last_assistant_message") {
+        rest.insert("last_assistant_message".into(), digest_string(message));
+    }
+    for key in ["background_tasks", "session_crons"] {
+        put(
+            &mut rest,
+            key,
+            p.get(key).and_then(Value::as_array).map(|a| a.len()),
+        );
+    }
+    let kind = if *input.event == EventKind::SubagentStop {
+        put(
+            &mut rest,
+            "agent_transcript_path",
+            p.str("agent_transcript_path"),
+        );
+        Kind::SubagentStop
+    } else {
+        Kind::Stop
+    };
+    let stop = view::Stop {
+        common: common_view(input),
+        model: model_view(input.model),
+        tool_models: input.tool_models.as_ref().map(|models| {
+            models
+                .iter()
+                .map(|(id, model)| view::ToolModel {
+                    tool_use_id: Some(id.clone()),
+                    model: Some(model.clone()),
+                    rest: Map::new(),
+                })
+                .collect()
+        }),
+        rest,
+    };
+    (kind, typed(&stop))
+}
+
+pub fn build(input: &RecordInput<'_>) -> (Kind, Value) {
+    let p = input.payload;
+    // The fields of this kind; `common` ones are added at the end.
+    let mut map = Map::new();
     let kind = match input.event {
+        EventKind::UserPromptSubmit => return prompt_record(input),
+        EventKind::PreToolUse => return tool_call_record(input),
+        EventKind::PostToolUse if p.tool_name().is_some_and(|t| EDIT_TOOLS.contains(&t)) => {
+            return (Kind::Edit, typed(&edit_view(input)));
+        }
+        EventKind::Stop | EventKind::SubagentStop => return stop_record(input),
         EventKind::SessionStart => {
             put(&mut map, "source", p.str("source"));
             put(&mut map, "model_reported", p.str("model"));
@@ -223,53 +349,7 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
                 input.sandbox.clone().unwrap_or(Value::Null),
             );
             map.insert("pid".into(), json!(std::process::id()));
-            kinds::SESSION_START
-        }
-        EventKind::UserPromptSubmit => {
-            let prompt = p.str("prompt").unwrap_or_default();
-            use crate::policy::file::PromptStore;
-            let store = match input.prompt_store {
-                // A secret never reaches the ledger in clear, whatever the store setting.
-                PromptStore::Full if !input.prompt_findings.is_empty() => PromptStore::Redacted,
-                other => other,
-            };
-            match store {
-                PromptStore::Full => map.insert("prompt".into(), json!(prompt)),
-                PromptStore::Redacted => map.insert(
-                    "prompt".into(),
-                    json!(crate::policy::dlp::redact(prompt, &input.prompt_findings)),
-                ),
-                PromptStore::Hash => None,
-            };
-            map.insert(
-                "prompt_stored".into(),
-                serde_json::to_value(store).unwrap_or(Value::Null),
-            );
-            if !input.prompt_findings.is_empty() {
-                map.insert(
-                    "secret_findings".into(),
-                    serde_json::to_value(&input.prompt_findings).unwrap_or(Value::Null),
-                );
-            }
-            map.insert("prompt_blake3".into(), json!(blake3_hex(prompt.as_bytes())));
-            map.insert("prompt_bytes".into(), json!(prompt.len()));
-            with_model(&mut map, input.model);
-            with_decision(&mut map, input.decision);
-            kinds::PROMPT
-        }
-        EventKind::PreToolUse => {
-            with_tool(&mut map, p);
-            with_model(&mut map, input.model);
-            map.insert("input".into(), tool_input_summary(p));
-            with_decision(&mut map, input.decision);
-            with_targets(&mut map, &input.targets);
-            kinds::TOOL_CALL
-        }
-        EventKind::PostToolUse if p.tool_name().is_some_and(|t| EDIT_TOOLS.contains(&t)) => {
-            with_tool(&mut map, p);
-            with_model(&mut map, input.model);
-            edit_fields(&mut map, p);
-            kinds::EDIT
+            Kind::SessionStart
         }
         EventKind::PostToolUse => {
             with_tool(&mut map, p);
@@ -283,7 +363,7 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
                 map.insert("response_blake3".into(), json!(blake3_hex(text.as_bytes())));
                 map.insert("response".into(), summarize_output(response, 0));
             }
-            kinds::TOOL_RESULT
+            Kind::ToolResult
         }
         EventKind::PostToolUseFailure => {
             with_tool(&mut map, p);
@@ -299,7 +379,7 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
             map.insert("error_blake3".into(), json!(blake3_hex(error.as_bytes())));
             put(&mut map, "is_interrupt", p.get("is_interrupt").cloned());
             put(&mut map, "duration_ms", p.get("duration_ms").cloned());
-            kinds::TOOL_FAILURE
+            Kind::ToolFailure
         }
         EventKind::PermissionRequest => {
             with_tool(&mut map, p);
@@ -313,57 +393,22 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
             );
             with_decision(&mut map, input.decision);
             with_targets(&mut map, &input.targets);
-            kinds::PERMISSION_REQUEST
+            Kind::PermissionRequest
         }
         EventKind::PermissionDenied => {
             with_tool(&mut map, p);
             with_model(&mut map, input.model);
             map.insert("input".into(), tool_input_summary(p));
             put(&mut map, "reason", p.str("reason"));
-            kinds::PERMISSION_DENIED
+            Kind::PermissionDenied
         }
-        EventKind::Stop | EventKind::SubagentStop => {
-            put(
-                &mut map,
-                "stop_hook_active",
-                p.get("stop_hook_active").cloned(),
-            );
-            if let Some(message) = p.str("last_assistant_message") {
-                map.insert("last_assistant_message".into(), digest_string(message));
-            }
-            for key in ["background_tasks", "session_crons"] {
-                put(
-                    &mut map,
-                    key,
-                    p.get(key).and_then(Value::as_array).map(|a| a.len()),
-                );
-            }
-            with_model(&mut map, input.model);
-            if let Some(models) = &input.tool_models {
-                let attested = models
-                    .iter()
-                    .map(|(id, model)| json!({ "tool_use_id": id, "model": model }))
-                    .collect();
-                map.insert("tool_models".into(), Value::Array(attested));
-            }
-            if *input.event == EventKind::SubagentStop {
-                put(
-                    &mut map,
-                    "agent_transcript_path",
-                    p.str("agent_transcript_path"),
-                );
-                kinds::SUBAGENT_STOP
-            } else {
-                kinds::STOP
-            }
-        }
-        EventKind::SubagentStart => kinds::SUBAGENT_START,
+        EventKind::SubagentStart => Kind::SubagentStart,
         EventKind::PreCompact => {
             put(&mut map, "trigger", p.str("trigger"));
             if let Some(text) = p.str("custom_instructions") {
                 map.insert("custom_instructions".into(), digest_string(text));
             }
-            kinds::PRE_COMPACT
+            Kind::PreCompact
         }
         EventKind::Notification => {
             for key in ["notification_type", "title"] {
@@ -374,11 +419,11 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
                 "message",
                 p.str("message").map(|m| head(m, 1000).to_owned()),
             );
-            kinds::NOTIFICATION
+            Kind::Notification
         }
         EventKind::SessionEnd => {
             put(&mut map, "reason", p.str("reason"));
-            kinds::SESSION_END
+            Kind::SessionEnd
         }
         EventKind::PreSkillShellCommand => {
             with_tool(&mut map, p);
@@ -389,7 +434,7 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
             map.insert("input".into(), tool_input_summary(p));
             with_decision(&mut map, input.decision);
             with_targets(&mut map, &input.targets);
-            kinds::SKILL_SHELL_COMMAND
+            Kind::SkillShellCommand
         }
         EventKind::PreModelSwitch | EventKind::PostModelSwitch => {
             for key in ["from_model", "to_model", "requested_model", "source"] {
@@ -410,15 +455,15 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
             }
             if *input.event == EventKind::PostModelSwitch {
                 with_model(&mut map, input.model);
-                kinds::MODEL_SWITCH
+                Kind::ModelSwitch
             } else {
-                kinds::MODEL_SWITCH_REQUEST
+                Kind::ModelSwitchRequest
             }
         }
         EventKind::ConfigChange => {
             put(&mut map, "source", p.str("source"));
             file_facts(&mut map, p.str("file_path"));
-            kinds::CONFIG_CHANGE
+            Kind::ConfigChange
         }
         EventKind::UserPromptExpansion => {
             for key in ["expansion_type", "command_name", "command_source"] {
@@ -435,7 +480,7 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
                 }
             }
             with_model(&mut map, input.model);
-            kinds::PROMPT_EXPANSION
+            Kind::PromptExpansion
         }
         EventKind::InstructionsLoaded => {
             for key in [
@@ -458,7 +503,7 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
                 }),
             );
             file_facts(&mut map, p.str("file_path"));
-            kinds::INSTRUCTIONS_LOADED
+            Kind::InstructionsLoaded
         }
         EventKind::StopFailure => {
             put(
@@ -477,28 +522,28 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
                 map.insert("last_assistant_message".into(), digest_string(message));
             }
             with_model(&mut map, input.model);
-            kinds::STOP_FAILURE
+            Kind::StopFailure
         }
         EventKind::PostCompact => {
             put(&mut map, "trigger", p.str("trigger"));
             if let Some(text) = p.str("compact_summary") {
                 map.insert("compact_summary".into(), digest_string(text));
             }
-            kinds::POST_COMPACT
+            Kind::PostCompact
         }
         EventKind::CwdChanged => {
             put(&mut map, "old_cwd", p.str("old_cwd"));
             put(&mut map, "new_cwd", p.str("new_cwd"));
-            kinds::CWD_CHANGED
+            Kind::CwdChanged
         }
         EventKind::DirectoryAdded => {
             put(&mut map, "directory", p.str("directory"));
             put(&mut map, "source", p.str("source"));
-            kinds::DIRECTORY_ADDED
+            Kind::DirectoryAdded
         }
         EventKind::Setup => {
             put(&mut map, "trigger", p.str("trigger"));
-            kinds::SETUP
+            Kind::Setup
         }
         EventKind::TaskCreated | EventKind::TaskCompleted => {
             for key in ["task_id", "teammate_name", "team_name"] {
@@ -513,9 +558,9 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
                 map.insert("task_description".into(), digest_string(text));
             }
             if *input.event == EventKind::TaskCreated {
-                kinds::TASK_CREATED
+                Kind::TaskCreated
             } else {
-                kinds::TASK_COMPLETED
+                Kind::TaskCompleted
             }
         }
         EventKind::Elicitation | EventKind::ElicitationResult => {
@@ -541,9 +586,9 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
                 }
             }
             if *input.event == EventKind::Elicitation {
-                kinds::ELICITATION
+                Kind::Elicitation
             } else {
-                kinds::ELICITATION_RESULT
+                Kind::ElicitationResult
             }
         }
         EventKind::Other(_) => {
@@ -551,10 +596,12 @@ pub fn build(input: &RecordInput<'_>) -> (&'static str, Value) {
                 "payload".into(),
                 summarize_large_strings(&Value::Object(p.raw.clone()), LARGE_STRING_BYTES),
             );
-            kinds::EVENT
+            Kind::Event
         }
     };
-    (kind, Value::Object(map))
+    let mut all = common(input);
+    all.extend(map);
+    (kind, Value::Object(all))
 }
 
 /// A file an event names (a settings file, an instructions file): its path, and the BLAKE3 and
@@ -628,9 +675,10 @@ fn input_hash(p: &HookPayload) -> Option<String> {
         .map(|v| blake3_hex(crate::ledger::canonical_json(v).as_slice()))
 }
 
-/// The accepted-edit fields: paths, repository, before/after content hashes and the hunks with
-/// the added lines' text, which later line attribution matches against committed code.
-fn edit_fields(map: &mut Map<String, Value>, p: &HookPayload) {
+/// The accepted edit: paths, repository, before/after content hashes and the hunks with the
+/// added lines' text, which later line attribution matches against committed code.
+fn edit_view(record: &RecordInput<'_>) -> view::Edit {
+    let p = record.payload;
     let input = p.tool_input();
     let response = p.tool_response().and_then(Value::as_object);
     let field = |key: &str| {
@@ -645,10 +693,6 @@ fn edit_fields(map: &mut Map<String, Value>, p: &HookPayload) {
         .or_else(|| field("filePath"))
         .or_else(|| field("notebook_path"));
     let absolute = path.map(|path| absolute_path(path, p.cwd()));
-    map.insert(
-        "path".into(),
-        json!(absolute.as_deref().map(|a| a.display().to_string())),
-    );
     let repository = absolute.as_deref().and_then(|a| {
         let root = crate::git::repository_root(a)?;
         let relative = a
@@ -656,31 +700,20 @@ fn edit_fields(map: &mut Map<String, Value>, p: &HookPayload) {
             .ok()?
             .to_string_lossy()
             .replace('\\', "/");
-        Some(json!({ "root": root.display().to_string(), "relative_path": relative }))
+        Some(view::EditRepository {
+            root: root.display().to_string(),
+            relative_path: relative,
+            rest: Map::new(),
+        })
     });
-    map.insert("repository".into(), repository.unwrap_or(Value::Null));
-
     let original = response
         .and_then(|r| r.get("originalFile").or_else(|| r.get("original_file")))
         .and_then(Value::as_str);
-    map.insert(
-        "before_blake3".into(),
-        json!(original.map(|o| blake3_hex(o.as_bytes()))),
-    );
-    map.insert("before_bytes".into(), json!(original.map(str::len)));
-    match absolute.as_deref().map(std::fs::read) {
-        Some(Ok(bytes)) => {
-            map.insert("after_blake3".into(), json!(blake3_hex(&bytes)));
-            map.insert("after_bytes".into(), json!(bytes.len()));
-        }
-        Some(Err(e)) => {
-            map.insert("after_blake3".into(), Value::Null);
-            map.insert("after_error".into(), json!(e.to_string()));
-        }
-        None => {
-            map.insert("after_blake3".into(), Value::Null);
-        }
-    }
+    let (after_blake3, after_bytes, after_error) = match absolute.as_deref().map(std::fs::read) {
+        Some(Ok(bytes)) => (Some(blake3_hex(&bytes)), Some(bytes.len() as u64), None),
+        Some(Err(e)) => (None, None, Some(e.to_string())),
+        None => (None, None, None),
+    };
     let change = response
         .and_then(|r| r.get("type"))
         .and_then(Value::as_str)
@@ -692,12 +725,6 @@ fn edit_fields(map: &mut Map<String, Value>, p: &HookPayload) {
                 "update".into()
             }
         });
-    map.insert("change".into(), json!(change));
-    put(
-        map,
-        "user_modified",
-        response.and_then(|r| r.get("userModified")).cloned(),
-    );
 
     let mut hunks: Vec<Hunk> = response
         .and_then(|r| r.get("structuredPatch"))
@@ -714,16 +741,26 @@ fn edit_fields(map: &mut Map<String, Value>, p: &HookPayload) {
     let removed: usize = hunks.iter().map(|h| h.count('-')).sum();
     let text_bytes: usize = hunks.iter().map(Hunk::text_bytes).sum();
     let digested = text_bytes > MAX_HUNK_TEXT_BYTES;
-    map.insert("lines_added".into(), json!(added));
-    map.insert("lines_removed".into(), json!(removed));
-    map.insert(
-        "hunk_lines".into(),
-        json!(if digested { "blake3" } else { "text" }),
-    );
-    map.insert(
-        "hunks".into(),
-        Value::Array(hunks.iter().map(|h| h.to_json(digested)).collect()),
-    );
+    view::Edit {
+        common: common_view(record),
+        tool: p.tool_name().map(str::to_owned),
+        tool_use_id: p.tool_use_id().map(str::to_owned),
+        model: model_view(record.model),
+        path: absolute.as_deref().map(|a| a.display().to_string()),
+        repository,
+        before_blake3: original.map(|o| blake3_hex(o.as_bytes())),
+        before_bytes: original.map(|o| o.len() as u64),
+        after_blake3,
+        after_bytes,
+        after_error,
+        change,
+        user_modified: response.and_then(|r| r.get("userModified")).cloned(),
+        lines_added: added as u64,
+        lines_removed: removed as u64,
+        hunk_lines: if digested { "blake3" } else { "text" }.to_owned(),
+        hunks: hunks.into_iter().map(|h| h.into_view(digested)).collect(),
+        rest: Map::new(),
+    }
 }
 
 fn absolute_path(path: &str, cwd: Option<&str>) -> std::path::PathBuf {
@@ -780,27 +817,27 @@ impl Hunk {
     }
 
     /// With `digested`, each line keeps its prefix and becomes the BLAKE3 of its text.
-    fn to_json(&self, digested: bool) -> Value {
-        let lines: Vec<Value> = self
-            .lines
-            .iter()
-            .map(|line| {
-                if digested {
+    fn into_view(self, digested: bool) -> view::Hunk {
+        let lines = if digested {
+            self.lines
+                .iter()
+                .map(|line| {
                     let (prefix, text) =
                         line.split_at(line.chars().next().map_or(0, char::len_utf8));
-                    json!(format!("{prefix}{}", blake3_hex(text.as_bytes())))
-                } else {
-                    json!(line)
-                }
-            })
-            .collect();
-        json!({
-            "old_start": self.old_start,
-            "old_lines": self.old_lines,
-            "new_start": self.new_start,
-            "new_lines": self.new_lines,
-            "lines": lines,
-        })
+                    format!("{prefix}{}", blake3_hex(text.as_bytes()))
+                })
+                .collect()
+        } else {
+            self.lines
+        };
+        view::Hunk {
+            old_start: self.old_start,
+            old_lines: self.old_lines,
+            new_start: self.new_start,
+            new_lines: self.new_lines,
+            lines,
+            rest: Map::new(),
+        }
     }
 }
 

@@ -19,6 +19,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::export::{self, RecordRef};
+use crate::ledger::Kind;
+use crate::ledger::record::{self, AnyPayload, DecisionView};
 use crate::ledger::{Ledger, LedgerError, frame};
 use crate::policy::Policy;
 
@@ -26,7 +28,7 @@ pub const FORMAT: &str = "hookledger-report/1";
 /// The refused and asked operations are listed one by one up to this many each.
 pub const MAX_LISTED: usize = 1000;
 /// Record kind of the note a report leaves in the ledger: reviews are evidence too.
-pub const REPORT_KIND: &str = "report";
+pub const REPORT_KIND: &str = crate::ledger::Kind::Report.as_str();
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -332,19 +334,12 @@ struct RepoSeen {
 
 pub fn collect(inputs: &Inputs<'_>) -> Result<Report, ReportError> {
     let ledger = inputs.ledger;
-    let genesis: Option<Value> = ledger
-        .record(1)?
-        .and_then(|g| serde_json::from_slice(&g.payload).ok());
-    let genesis_str = |key: &str| {
-        genesis
-            .as_ref()
-            .and_then(|g| g[key].as_str())
-            .map(str::to_owned)
-    };
-    let (host, user) = (genesis_str("host"), genesis_str("os_user"));
-    let (from, to) = seq_range(ledger, inputs.since_ns, inputs.until_ns)?;
+    let genesis = ledger.genesis()?;
+    let host = genesis.and_then(|g| g.host.clone());
+    let user = genesis.and_then(|g| g.os_user.clone());
+    let range = ledger.seq_range_between(inputs.since_ns, inputs.until_ns)?;
     let mut tally = Tally::default();
-    if let (Some(from), Some(to)) = (from, to) {
+    if let Some((from, to)) = range {
         export::for_each_record(ledger, from, to, |record| {
             if (inputs.since_ns..inputs.until_ns).contains(&record.ts_ns) {
                 tally.add(record);
@@ -353,23 +348,6 @@ pub fn collect(inputs: &Inputs<'_>) -> Result<Report, ReportError> {
         })?;
     }
     Ok(tally.finish(inputs, host, user))
-}
-
-/// The seqs whose records may fall in the period. Recovered records keep their original time,
-/// so times are not monotonic in seq: the range is taken from the time index, then every
-/// record in it is checked.
-fn seq_range(
-    ledger: &Ledger,
-    since_ns: i64,
-    until_ns: i64,
-) -> Result<(Option<u64>, Option<u64>), ReportError> {
-    let (low, high): (Option<i64>, Option<i64>) = ledger.connection().query_row(
-        "SELECT min(seq), max(seq) FROM records WHERE ts_ns >= ?1 AND ts_ns < ?2",
-        [since_ns, until_ns],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let as_u64 = |v: Option<i64>| v.and_then(|s| u64::try_from(s).ok());
-    Ok((as_u64(low), as_u64(high)))
 }
 
 fn utc_date(ts_ns: i64) -> String {
@@ -386,12 +364,17 @@ fn short(text: &str, chars: usize) -> String {
 
 impl Tally {
     fn add(&mut self, record: &RecordRef<'_>) {
-        let payload: Value = serde_json::from_slice(record.payload).unwrap_or(Value::Null);
-        let str_of = |key: &str| payload.get(key).and_then(Value::as_str).map(str::to_owned);
+        let payload: AnyPayload = serde_json::from_slice(record.payload).unwrap_or_default();
+        // The kind's own view, for the kinds that have one; a payload that does not fit it
+        // counts with empty fields.
+        fn view<T: serde::de::DeserializeOwned + Default>(record: &RecordRef<'_>) -> T {
+            serde_json::from_slice(record.payload).unwrap_or_default()
+        }
+        let kind = Kind::parse(record.kind);
         self.records += 1;
         self.first_seq = Some(self.first_seq.map_or(record.seq, |s| s.min(record.seq)));
         self.last_seq = Some(self.last_seq.map_or(record.seq, |s| s.max(record.seq)));
-        let session = str_of("session_id");
+        let session = payload.common.session_id.clone();
         let date = utc_date(record.ts_ns);
         let day = &mut self.days.entry(date.clone()).or_insert_with(|| {
             (
@@ -407,11 +390,11 @@ impl Tally {
             day.1.insert(session.clone());
         }
         let day = &mut day.0;
-        if let Some(version) = str_of("claude_code_version") {
-            let entry = self.versions.entry(version.clone()).or_insert_with(|| {
+        if let Some(version) = payload.claude_code_version() {
+            let entry = self.versions.entry(version.to_owned()).or_insert_with(|| {
                 (
                     VersionUse {
-                        version,
+                        version: version.to_owned(),
                         ..VersionUse::default()
                     },
                     BTreeSet::new(),
@@ -422,32 +405,24 @@ impl Tally {
                 entry.1.insert(session.clone());
             }
         }
-        let decision = payload.get("decision").and_then(Value::as_object);
-        let verdict = decision
-            .and_then(|d| d.get("action"))
-            .and_then(Value::as_str);
-        let enforced = decision
-            .and_then(|d| d.get("enforced"))
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        match record.kind {
-            "prompt" => {
+        let decision = payload.decision();
+        let verdict = decision.as_ref().and_then(|d| d.action.as_deref());
+        let enforced = decision.as_ref().is_none_or(DecisionView::enforced);
+        let owned = |text: Option<&str>| text.map(str::to_owned);
+        match kind {
+            Some(Kind::Prompt) => {
                 self.totals.prompts += 1;
                 day.prompts += 1;
                 if verdict == Some("deny") && enforced {
                     self.totals.prompts_blocked += 1;
                 }
-                for finding in payload
-                    .get("secret_findings")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let kind = finding
-                        .get("kind")
-                        .and_then(Value::as_str)
-                        .unwrap_or("unknown")
-                        .to_owned();
+                let prompt: record::Prompt = view(record);
+                for finding in prompt.secret_findings.into_iter().flatten() {
+                    let kind = if finding.kind.is_empty() {
+                        "unknown".to_owned()
+                    } else {
+                        finding.kind
+                    };
                     let entry = self.dlp.entry((kind, "prompt")).or_default();
                     entry.0 += 1;
                     if verdict == Some("deny") {
@@ -456,37 +431,36 @@ impl Tally {
                     self.totals.dlp_findings += 1;
                 }
             }
-            "tool-call" => {
+            Some(Kind::ToolCall) => {
                 self.totals.tool_calls += 1;
                 day.tool_calls += 1;
                 self.calls.push(Call {
-                    tool_use_id: str_of("tool_use_id"),
+                    tool_use_id: owned(payload.tool_use_id()),
                     session: session.clone(),
-                    recorded_model: str_of("model"),
+                    recorded_model: owned(payload.model()),
                     is_edit: false,
                 });
             }
-            "edit" => {
+            Some(Kind::Edit) => {
+                let edit: record::Edit = view(record);
                 self.totals.edits += 1;
                 day.edits += 1;
-                let added = payload["lines_added"].as_u64().unwrap_or(0);
-                let removed = payload["lines_removed"].as_u64().unwrap_or(0);
+                let (added, removed) = (edit.lines_added, edit.lines_removed);
                 self.totals.lines_added += added;
                 self.totals.lines_removed += removed;
-                let path = str_of("path");
+                let path = edit.path.clone();
                 if let Some(path) = &path {
                     self.files.insert(path.clone());
                 }
                 self.calls.push(Call {
-                    tool_use_id: str_of("tool_use_id"),
+                    tool_use_id: owned(payload.tool_use_id()),
                     session: session.clone(),
-                    recorded_model: str_of("model"),
+                    recorded_model: owned(payload.model()),
                     is_edit: true,
                 });
-                let root = payload["repository"]["root"]
-                    .as_str()
-                    .unwrap_or("(outside any repository)")
-                    .to_owned();
+                let root = edit.repository.map(|r| r.root).filter(|r| !r.is_empty());
+                let in_repository = root.is_some();
+                let root = root.unwrap_or_else(|| "(outside any repository)".to_owned());
                 let entry = self.repo_edits.entry(root.clone()).or_insert_with(|| {
                     (
                         RepositoryEdits {
@@ -503,30 +477,24 @@ impl Tally {
                 if let Some(path) = path {
                     entry.1.insert(path);
                 }
-                if let Some(model) = str_of("model") {
-                    entry.2.insert(model);
+                if let Some(model) = payload.model() {
+                    entry.2.insert(model.to_owned());
                 }
-                if payload["repository"]["root"].is_string() {
+                if in_repository {
                     self.repos.entry(root).or_default().edits += 1;
                 }
             }
-            "stop" | "subagent-stop" => {
-                for pair in payload
-                    .get("tool_models")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if let (Some(id), Some(model)) = (
-                        pair.get("tool_use_id").and_then(Value::as_str),
-                        pair.get("model").and_then(Value::as_str),
-                    ) {
-                        self.attested.insert(id.to_owned(), model.to_owned());
+            Some(Kind::Stop | Kind::SubagentStop) => {
+                let stop: record::Stop = view(record);
+                for pair in stop.tool_models.into_iter().flatten() {
+                    if let (Some(id), Some(model)) = (pair.tool_use_id, pair.model) {
+                        self.attested.insert(id, model);
                     }
                 }
             }
-            "session-start" => {
-                let sandbox = &payload["sandbox"];
+            Some(Kind::SessionStart) => {
+                let start: record::SessionStart = view(record);
+                let sandbox = &start.sandbox;
                 let counter = &mut self.controls.sandbox;
                 match (sandbox["enforced"].as_bool(), sandbox["enabled"].as_bool()) {
                     (Some(true), _) if sandbox["source"] == "managed" => {
@@ -537,13 +505,9 @@ impl Tally {
                     (Some(false), _) => counter.off += 1,
                     (None, _) => counter.unknown += 1,
                 }
-                if let Some(root) = payload["repository"]["root"].as_str() {
+                if let Some(root) = start.repository_root() {
                     let seen = self.repos.entry(root.to_owned()).or_default();
-                    for remote in payload["repository"]["remotes"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                    {
+                    for remote in start.repository["remotes"].as_array().into_iter().flatten() {
                         if let Some(normalized) = remote["normalized"].as_str() {
                             seen.remotes.insert(normalized.to_owned());
                         }
@@ -553,28 +517,27 @@ impl Tally {
                     }
                 }
             }
-            "hook-error" | "spool-damage" => self.totals.hook_errors += 1,
-            REPORT_KIND => self.reviews.push(Review {
-                seq: record.seq,
-                time: export::rfc3339(record.ts_ns),
-                by: str_of("by"),
-                period: payload.get("period").cloned().unwrap_or(Value::Null),
-                digest: str_of("digest"),
-            }),
+            Some(Kind::HookError | Kind::SpoolDamage) => self.totals.hook_errors += 1,
+            Some(Kind::Report) => {
+                let review: record::Review = view(record);
+                self.reviews.push(Review {
+                    seq: record.seq,
+                    time: export::rfc3339(record.ts_ns),
+                    by: review.by,
+                    period: review.period,
+                    digest: review.digest,
+                });
+            }
             _ => {}
         }
-        let Some(decision) = decision else {
+        let Some(decision) = &decision else {
             return;
         };
         let rule = decision
-            .get("rule")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_owned();
-        let layer = decision
-            .get("layer")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+            .rule
+            .clone()
+            .unwrap_or_else(|| "unknown".to_owned());
+        let layer = decision.layer.clone();
         if !matches!(verdict, Some("deny" | "ask")) {
             return;
         }
@@ -588,7 +551,7 @@ impl Tally {
             ))
             .or_default() += 1;
         if rule == "content-secret" {
-            let reason = decision.get("reason").and_then(Value::as_str).unwrap_or("");
+            let reason = decision.reason.as_deref().unwrap_or("");
             let kind = reason
                 .split("contains ")
                 .nth(1)
@@ -602,36 +565,41 @@ impl Tally {
             }
             self.totals.dlp_findings += 1;
         }
+        let targets = payload.targets();
+        let first_target = targets.first();
         if matches!(
             rule.as_str(),
             "repository-denied" | "repository-not-allowed"
-        ) && let Some(root) = payload["targets"][0]["repository"].as_str()
+        ) && let Some(root) = first_target.and_then(|t| t.repository.as_deref())
         {
             self.repos.entry(root.to_owned()).or_default().refusals += 1;
         }
-        let subject = match record.kind {
-            "prompt" => payload["prompt_bytes"]
-                .as_u64()
+        let subject = match kind {
+            Some(Kind::Prompt) => view::<record::Prompt>(record)
+                .prompt_bytes
                 .map(|n| format!("prompt of {n} bytes")),
-            _ => payload["targets"][0]["path"]
-                .as_str()
-                .map(str::to_owned)
-                .or_else(|| payload["input"]["command"].as_str().map(|c| short(c, 200)))
-                .or_else(|| payload["path"].as_str().map(str::to_owned)),
+            _ => first_target
+                .and_then(|t| t.path.clone())
+                .or_else(|| {
+                    payload
+                        .rest
+                        .get("input")
+                        .and_then(|i| i.get("command"))
+                        .and_then(Value::as_str)
+                        .map(|c| short(c, 200))
+                })
+                .or_else(|| payload.str("path").map(str::to_owned)),
         };
         let operation = Operation {
             seq: record.seq,
             time: export::rfc3339(record.ts_ns),
             kind: record.kind.to_owned(),
             session_id: session,
-            tool: str_of("tool"),
+            tool: owned(payload.tool()),
             subject,
             rule,
             layer,
-            reason: decision
-                .get("reason")
-                .and_then(Value::as_str)
-                .map(|r| short(r, 300)),
+            reason: decision.reason.as_deref().map(|r| short(r, 300)),
             enforced,
         };
         let (list, unlisted, counter, daily) = if verdict == Some("deny") {
@@ -848,10 +816,10 @@ fn integrity(inputs: &Inputs<'_>) -> Integrity {
     let ledger = inputs.ledger;
     let path = inputs.ledger_path.display().to_string();
     let public_key = ledger
-        .record(1)
+        .genesis()
         .ok()
         .flatten()
-        .and_then(|g| crate::ledger::checkpoint::genesis_public_key(&g.payload))
+        .and_then(|g| g.public_key())
         .map(|k| frame::to_hex(&k));
     let head_seq = verify.head.as_ref().map_or(0, |h| h.seq);
     let export_cursors = export::cursors(ledger)

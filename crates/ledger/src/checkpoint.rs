@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use super::frame::{self, Hash, LedgerId};
 use super::{Appended, Ledger, LedgerError, NewRecord, canonical_json, keys, now_ns};
 
-pub const CHECKPOINT_KIND: &str = "checkpoint";
+pub const CHECKPOINT_KIND: &str = crate::Kind::Checkpoint.as_str();
 const HEADER: &str = "hookledger/checkpoint/v1";
 
 /// What a checkpoint commits to.
@@ -199,6 +199,7 @@ fn parse_signed_text(text: &str) -> Option<Claim> {
 
 /// The public key a genesis payload names.
 pub fn genesis_public_key(genesis_payload: &[u8]) -> Option<[u8; 32]> {
-    let value: Value = serde_json::from_slice(genesis_payload).ok()?;
-    frame::from_hex::<32>(value["signing_key"]["public_key"].as_str()?)
+    serde_json::from_slice::<crate::record::Genesis>(genesis_payload)
+        .ok()?
+        .public_key()
 }

@@ -12,9 +12,7 @@ use serde_json::Value;
 
 use super::frame::{Frame, Hash};
 use super::keys::{self, KeyStatus};
-use super::{
-    CHECKPOINT_FAILED_KIND, Ledger, LedgerError, bounded, check_identity, checkpoint, seq_sql,
-};
+use super::{CHECKPOINT_FAILED_KIND, Ledger, LedgerError, bounded, check_identity, seq_sql};
 
 /// Whether the next hook event can append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,10 +111,7 @@ pub struct SigningKeyHealth {
 }
 
 pub fn signing_key(ledger: &Ledger) -> Result<Option<SigningKeyHealth>, LedgerError> {
-    let Some(public) = ledger
-        .record(1)?
-        .and_then(|genesis| checkpoint::genesis_public_key(&genesis.payload))
-    else {
+    let Some(public) = ledger.genesis()?.and_then(|g| g.public_key()) else {
         return Ok(None);
     };
     let dir = keys::key_dir(ledger.path());

@@ -4,6 +4,10 @@ pruning and verification, and what leaves it — the export formats (native, ECS
 segments, shipping and the receiver's verification of exports. The CLI/hook binary and the fleet
 server both build on it; it knows nothing of policy or of Claude Code.
 
+- [`record`]: the record vocabulary, every [`Kind`] and typed views of the payloads; [`query`]:
+  reading records (ranges, kinds, genesis, hashes, [`Query`]) — nothing outside this crate runs
+  SQL over `records`; [`canonical`]: the RFC 8785 form payloads are stored in;
+  [`append_or_spool`]: how every writer records.
 - [`frame`]: the record frame and its BLAKE3 chain hash; [`keys`] and [`checkpoint`]: signing.
 - [`bounded`], [`spool`], [`fault`]: appends that never wait without a deadline and never lose
   a record; [`health`]: what `doctor` asks of a ledger.
@@ -58,6 +62,7 @@ spooled again.
 */
 
 pub mod bounded;
+pub mod canonical;
 pub mod checkpoint;
 pub mod export;
 pub mod fault;
@@ -67,6 +72,8 @@ pub mod host;
 pub mod keys;
 pub mod output;
 pub mod prune;
+pub mod query;
+pub mod record;
 pub mod spool;
 pub mod verify;
 
@@ -82,6 +89,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use serde_json::{Value, json};
 
 pub use frame::{Frame, Hash, LedgerId, ZERO_HASH};
+pub use query::Query;
+pub use record::Kind;
 
 /// `'HKL1'`: marks the file as a hookledger ledger (SQLite header offset 68).
 pub const APPLICATION_ID: i32 = 0x484B_4C31;
@@ -106,7 +115,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 /// migrations produce it.
 pub const SCHEMA_SQL: &str = include_str!("../../../schema/ledger.sql");
 
-pub const GENESIS_KIND: &str = "genesis";
+pub const GENESIS_KIND: &str = Kind::Genesis.as_str();
 
 /// How much of the database file a read-only connection maps instead of reading.
 const READER_MMAP_BYTES: i64 = 1 << 34;
@@ -136,6 +145,8 @@ pub enum LedgerError {
     Missing(PathBuf),
     #[error("ledger database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("ledger database: a record column has the wrong type: {0}")]
+    Column(#[from] rusqlite::types::FromSqlError),
     #[error("could not switch the ledger to WAL mode (got {0}); is it on a network filesystem?")]
     NotWal(String),
     #[error("ledger has no identity row (ledger_meta)")]
@@ -254,7 +265,7 @@ pub struct AppendOutcome {
 
 /// Kind of the record an append writes when an interval checkpoint was due and could not be
 /// signed (no key, an unreadable one): signing never stops silently.
-pub const CHECKPOINT_FAILED_KIND: &str = "checkpoint-failed";
+pub const CHECKPOINT_FAILED_KIND: &str = Kind::CheckpointFailed.as_str();
 
 /// The identity (device, inode) of the database, `-wal` and `-shm` paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -309,6 +320,8 @@ pub struct Ledger {
     checkpoint_every: u64,
     durability: Durability,
     files: LedgerFiles,
+    /// The genesis payload, parsed on first use ([`Ledger::genesis`]).
+    genesis: std::cell::OnceCell<Option<record::Genesis>>,
 }
 
 pub fn now_ns() -> i64 {
@@ -319,11 +332,9 @@ pub fn now_ns() -> i64 {
     }
 }
 
-/// RFC 8785 canonical bytes: the form payloads are hashed and stored in.
+/// RFC 8785 canonical bytes: the form payloads are hashed and stored in (see [`canonical`]).
 pub fn canonical_json(value: &Value) -> Vec<u8> {
-    // serde_json::Value always serializes; the canonicalizer only fails on non-finite floats,
-    // which a Value cannot hold.
-    serde_json_canonicalizer::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
+    canonical::value_to_vec(value)
 }
 
 fn sqlite_flags(read_only: bool) -> OpenFlags {
@@ -413,6 +424,7 @@ impl Ledger {
             checkpoint_every: options.checkpoint_every,
             durability: options.durability,
             files: LedgerFiles::default(),
+            genesis: std::cell::OnceCell::new(),
         };
         ledger.migrate(shared)?;
         ledger.ledger_id = read_ledger_id(&ledger.conn)?;
@@ -494,6 +506,7 @@ impl Ledger {
             checkpoint_every: 0,
             durability: Durability::Normal,
             files: LedgerFiles::of(path),
+            genesis: std::cell::OnceCell::new(),
         })
     }
 
@@ -505,6 +518,9 @@ impl Ledger {
         &self.ledger_id
     }
 
+    /// The SQLite connection, for a database of the caller's own attached to it (git
+    /// provenance's edit index). Records are read through the methods of [`query`], never with
+    /// SQL of the caller's: the table's layout stays this crate's business.
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
@@ -708,18 +724,81 @@ impl Ledger {
     }
 }
 
+/// Where a record ended up ([`append_or_spool`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Ledger { seq: u64 },
+    Spooled { reason: String },
+}
+
+/// A record that could be neither appended nor spooled.
+#[derive(Debug, thiserror::Error)]
+#[error("{failure}; and the spool failed too: {spool}")]
+pub struct NotRecorded {
+    /// Why the append failed.
+    pub failure: String,
+    pub spool: spool::SpoolError,
+}
+
+/// Appends `record`, or spools it when the ledger cannot take it now (it could not be opened,
+/// the append failed, or the commit is uncertain because the ledger's files were replaced
+/// meanwhile; the merge keeps one copy). Every writer goes through here, so a record is never
+/// lost silently. `prepared`: the same record readied for the spool beforehand (see
+/// [`fault`]), so every copy of it carries one spool id.
+pub fn append_or_spool(
+    ledger: Result<&mut Ledger, &mut LedgerError>,
+    ledger_path: &Path,
+    record: &NewRecord,
+    prepared: Option<&spool::Prepared>,
+) -> Result<Stored, NotRecorded> {
+    let failure = match ledger {
+        Ok(ledger) => match ledger.append(std::slice::from_ref(record)) {
+            Ok(outcome) if !outcome.uncertain => {
+                let seq = outcome.appended.first().map_or(0, |a| a.seq);
+                return Ok(Stored::Ledger { seq });
+            }
+            Ok(_) => "the ledger's files were replaced while the record was committed, so it \
+                      may not have been kept; spooled as well (the merge keeps one copy)"
+                .to_owned(),
+            Err(e) => e.to_string(),
+        },
+        Err(e) => e.to_string(),
+    };
+    let spooled = match prepared {
+        Some(prepared) => prepared.write(&failure),
+        None => spool::append(&spool::spool_path(ledger_path), record, &failure).map(|_| ()),
+    };
+    match spooled {
+        Ok(()) => {
+            fault::set_phase(fault::Phase::Spooled);
+            Ok(Stored::Spooled { reason: failure })
+        }
+        Err(spool) => Err(NotRecorded { failure, spool }),
+    }
+}
+
+/// [`append_or_spool`] for a writer that has not opened the ledger (git hooks, `report`).
+pub fn record_or_spool(
+    ledger_path: &Path,
+    options: &OpenOptions,
+    record: &NewRecord,
+) -> Result<Stored, NotRecorded> {
+    let mut ledger = Ledger::open(ledger_path, options);
+    append_or_spool(ledger.as_mut(), ledger_path, record, None)
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionState {
     pub model: Option<String>,
     pub cli_version: Option<String>,
 }
 
-pub fn seq_sql(seq: u64) -> i64 {
+pub(crate) fn seq_sql(seq: u64) -> i64 {
     // seq never exceeds i64::MAX in practice: that is 9.2e18 records.
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
-pub fn stored_record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
+pub(crate) fn stored_record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
     let blob32 = |i: usize| -> rusqlite::Result<Hash> {
         let bytes: Vec<u8> = row.get(i)?;
         bytes.try_into().map_err(|_| {
@@ -1099,6 +1178,58 @@ mod tests {
         assert_eq!(
             genesis["signing_key"]["public_key"],
             frame::to_hex(&key.verifying_key().to_bytes())
+        );
+    }
+
+    #[test]
+    fn append_or_spool_appends_spools_or_says_why_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let record = NewRecord {
+            ts_ns: 7,
+            kind: Kind::Prompt.as_str().into(),
+            payload: canonical_json(&json!({ "i": 1 })),
+        };
+        let mut ledger = Ledger::open(&path, &OpenOptions::default());
+        assert_eq!(
+            append_or_spool(ledger.as_mut(), &path, &record, None).unwrap(),
+            Stored::Ledger { seq: 2 }
+        );
+        drop(ledger);
+        // The ledger cannot be opened: the record waits in the spool with the reason. (Another
+        // record: the merge drops a spooled copy of one already in the chain.)
+        let later = NewRecord {
+            ts_ns: 8,
+            ..record.clone()
+        };
+        let mut failed: Result<Ledger, LedgerError> = Err(LedgerError::Missing(path.clone()));
+        let Stored::Spooled { reason } =
+            append_or_spool(failed.as_mut(), &path, &later, None).unwrap()
+        else {
+            panic!("not spooled");
+        };
+        assert!(reason.contains("does not exist"), "{reason}");
+        let spool_dir = spool::spool_path(&path);
+        assert_eq!(spool::status(&spool_dir).unwrap().pending, 1);
+        // The next writer merges it.
+        let stored = record_or_spool(&path, &OpenOptions::default(), &record).unwrap();
+        assert_eq!(stored, Stored::Ledger { seq: 4 });
+        let merged = Ledger::open_read_only(&path)
+            .unwrap()
+            .record(3)
+            .unwrap()
+            .unwrap();
+        assert_eq!(merged.ts_ns, 8);
+        // Neither works: the error names both failures.
+        let nowhere = dir.path().join("file");
+        std::fs::write(&nowhere, b"").unwrap();
+        let inside = nowhere.join("ledger.db");
+        let mut failed: Result<Ledger, LedgerError> = Err(LedgerError::Missing(inside.clone()));
+        let error = append_or_spool(failed.as_mut(), &inside, &record, None).unwrap_err();
+        assert!(error.failure.contains("does not exist"), "{error}");
+        assert!(
+            error.to_string().contains("and the spool failed too"),
+            "{error}"
         );
     }
 

@@ -39,7 +39,7 @@ use super::{
     Ledger, LedgerError, NewRecord, canonical_json, insert_record, keys, now_ns, seq_sql, tip,
 };
 
-pub const PRUNE_KIND: &str = "prune";
+pub const PRUNE_KIND: &str = crate::Kind::Prune.as_str();
 const HEADER: &str = "hookledger/prune/v1";
 
 /// The guard trigger dropped and recreated around the deletion; the same text as migration
@@ -111,9 +111,7 @@ pub fn plan(ledger: &Ledger, before_ns: i64) -> Result<PrunePlan, PruneError> {
         "SELECT seq, payload, prev_hash FROM records WHERE kind = ?1 AND seq <= ?2 AND seq > ?3 \
          ORDER BY seq DESC",
     )?;
-    let genesis_key = ledger
-        .record(1)?
-        .and_then(|g| checkpoint::genesis_public_key(&g.payload));
+    let genesis_key = ledger.genesis()?.and_then(|g| g.public_key());
     let mut rows = stmt.query(params![CHECKPOINT_KIND, seq_sql(bound), seq_sql(first)])?;
     while let Some(row) = rows.next()? {
         let seq = u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
@@ -516,9 +514,7 @@ pub struct Adoption {
 /// the range against what was shipped.
 pub fn adopt_unsigned(ledger: &mut Ledger) -> Result<Vec<Adoption>, PruneError> {
     let ledger_id = *ledger.ledger_id();
-    let trusted = ledger
-        .record(1)?
-        .and_then(|g| checkpoint::genesis_public_key(&g.payload));
+    let trusted = ledger.genesis()?.and_then(|g| g.public_key());
     let records = prune_records(ledger.connection(), &ledger_id, trusted.as_ref())?;
     let excuses = Excuses::new(records.iter().filter_map(|r| r.verdict.clone().ok()));
     let mut adoptions = Vec::new();

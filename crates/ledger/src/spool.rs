@@ -53,9 +53,9 @@ use super::{NewRecord, bounded, canonical_json, fault, keys, now_ns};
 pub const SPOOL_ENTRY_VERSION: u32 = 2;
 pub const RECOVERED_KEY: &str = "recovered";
 /// Written by versions before 2 for unreadable lines of `ledger.spool`; no longer written.
-pub const SPOOL_DAMAGE_KIND: &str = "spool-damage";
-pub const SPOOL_REJECTED_KIND: &str = "spool-rejected";
-pub const SPOOL_UNAUTHENTICATED_KIND: &str = "spool-unauthenticated";
+pub const SPOOL_DAMAGE_KIND: &str = crate::Kind::SpoolDamage.as_str();
+pub const SPOOL_REJECTED_KIND: &str = crate::Kind::SpoolRejected.as_str();
+pub const SPOOL_UNAUTHENTICATED_KIND: &str = crate::Kind::SpoolUnauthenticated.as_str();
 
 /// The first field of every line this version writes.
 pub const LINE_TAG: &str = "HLS2";

@@ -279,9 +279,7 @@ fn verify_chain(
         })
         .map(|n| u64::try_from(n).unwrap_or(0))?;
 
-    let public_key = ledger
-        .record(1)?
-        .and_then(|genesis| checkpoint::genesis_public_key(&genesis.payload));
+    let public_key = ledger.genesis()?.and_then(|g| g.public_key());
     note_signing_key(&ledger, report)?;
     let prune_records = prune::prune_records(conn, &ledger_id, public_key.as_ref())?;
     let excuses = Excuses::new(prune_records.iter().filter_map(|r| r.verdict.clone().ok()));

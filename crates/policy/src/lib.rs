@@ -59,6 +59,43 @@ pub struct Decision {
     pub enforced: bool,
 }
 
+impl Action {
+    /// The recorded (serde) name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Ask => "ask",
+            Action::Deny => "deny",
+        }
+    }
+}
+
+impl Layer {
+    /// The recorded (serde) name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Layer::Managed => "managed",
+            Layer::User => "user",
+            Layer::BuiltIn => "built-in",
+        }
+    }
+}
+
+impl Decision {
+    /// The decision as the ledger records it.
+    pub fn view(&self) -> hookledger_ledger::record::DecisionView {
+        hookledger_ledger::record::DecisionView {
+            action: Some(self.action.as_str().to_owned()),
+            rule: Some(self.rule.to_owned()),
+            layer: Some(self.layer.as_str().to_owned()),
+            pattern: self.pattern.clone(),
+            reason: Some(self.reason.clone()),
+            enforced: Some(self.enforced),
+            rest: serde_json::Map::new(),
+        }
+    }
+}
+
 /// Declares [`Rule`], its stable strings and [`Rule::ALL`] from one list, so a code cannot be
 /// added to the enum and forgotten in `ALL` or in its string.
 macro_rules! rule_codes {
@@ -220,5 +257,51 @@ mod tests {
         let ours: Vec<&str> = Rule::ALL.iter().map(|r| r.as_str()).collect();
         assert_eq!(ours, shipped);
         assert_eq!(rules::UNANALYZABLE, "unanalyzable-command");
+    }
+
+    /// The ledger records decisions and targets through their views: the bytes must be what
+    /// serializing the policy's own types gives.
+    #[test]
+    fn views_serialize_as_the_policy_types_do() {
+        for action in [Action::Allow, Action::Ask, Action::Deny] {
+            for layer in [Layer::Managed, Layer::User, Layer::BuiltIn] {
+                for (pattern, enforced) in [(None, true), (Some("*.env".to_owned()), false)] {
+                    let decision = Decision {
+                        action,
+                        rule: rules::NO_MATCH,
+                        layer,
+                        pattern,
+                        reason: "why".into(),
+                        enforced,
+                    };
+                    assert_eq!(
+                        serde_json::to_value(decision.view()).unwrap(),
+                        serde_json::to_value(&decision).unwrap()
+                    );
+                }
+            }
+        }
+        use std::path::PathBuf;
+        for access in [Access::Read, Access::Write] {
+            for repository in [None, Some(PathBuf::from("/r"))] {
+                for recursive in [false, true] {
+                    let mut target =
+                        Target::plain(PathBuf::from("/r/a"), access, repository.clone());
+                    target.recursive = recursive;
+                    assert_eq!(
+                        serde_json::to_value(target.view().unwrap()).unwrap(),
+                        serde_json::to_value(&target).unwrap()
+                    );
+                }
+            }
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let odd = PathBuf::from(std::ffi::OsStr::from_bytes(b"/r/\xff"));
+            let target = Target::plain(odd, Access::Read, None);
+            assert!(target.view().is_none());
+            assert!(serde_json::to_value(&target).is_err());
+        }
     }
 }

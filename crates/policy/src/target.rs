@@ -43,7 +43,32 @@ pub struct Target {
     pub link_target: bool,
 }
 
+impl Access {
+    /// The recorded (serde) name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+    }
+}
+
 impl Target {
+    /// The target as the ledger records it; `None` when a path is not UTF-8 (JSON cannot hold
+    /// it as it is).
+    pub fn view(&self) -> Option<hookledger_ledger::record::TargetView> {
+        Some(hookledger_ledger::record::TargetView {
+            path: Some(self.path.to_str()?.to_owned()),
+            access: Some(self.access.as_str().to_owned()),
+            repository: match &self.repository {
+                Some(repository) => Some(repository.to_str()?.to_owned()),
+                None => None,
+            },
+            recursive: self.recursive,
+            rest: serde_json::Map::new(),
+        })
+    }
+
     /// A target with nothing but its path, access and repository.
     pub fn plain(path: PathBuf, access: Access, repository: Option<PathBuf>) -> Target {
         Target {

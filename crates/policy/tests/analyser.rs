@@ -2,6 +2,15 @@
 //! and properties over generated input: it never panics (nor falls back on its panic guard),
 //! and quoting a word differently but equivalently never changes the decision.
 
+// A test harness, not library code: it may panic on what it set up, and it reports by printing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::dbg_macro
+)]
+
 use std::path::{Path, PathBuf};
 
 use hookledger_policy::file::{LoadedLayer, parse};

@@ -3,6 +3,15 @@
 //! depends on how loaded the machine is). The hook's own path (payload shape, exit codes,
 //! recording) keeps a smoke set through the binary in `tests/integration/policy.rs`.
 
+// A test harness, not library code: it may panic on what it set up, and it reports by printing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::dbg_macro
+)]
+
 #[path = "corpus/cases.rs"]
 mod cases;
 

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use super::Context;
 use super::RecordRef;
 use super::mapped::{self, RecordView};
+use crate::record::Kind;
 
 pub const FORMAT: &str = "hookledger-ecs/1";
 /// The ECS version the field names follow.
@@ -32,16 +33,16 @@ fn classify(view: &RecordView<'_>) -> (&'static str, Vec<&'static str>) {
         types.extend(verdict);
         types
     };
-    match view.kind {
-        "session-start" => ("session", vec!["start"]),
-        "session-end" => ("session", vec!["end"]),
-        "prompt" => ("api", with_verdict("info")),
-        "edit" if view.str("change") == Some("create") => ("file", vec!["creation"]),
-        "edit" => ("file", vec!["change"]),
-        "tool-call" | "permission-request" if view.str("tool") == Some("Bash") => {
+    match view.kind() {
+        Some(Kind::SessionStart) => ("session", vec!["start"]),
+        Some(Kind::SessionEnd) => ("session", vec!["end"]),
+        Some(Kind::Prompt) => ("api", with_verdict("info")),
+        Some(Kind::Edit) if view.str("change") == Some("create") => ("file", vec!["creation"]),
+        Some(Kind::Edit) => ("file", vec!["change"]),
+        Some(Kind::ToolCall | Kind::PermissionRequest) if view.str("tool") == Some("Bash") => {
             ("process", with_verdict("start"))
         }
-        "tool-call" | "permission-request" if view.path().is_some() => (
+        Some(Kind::ToolCall | Kind::PermissionRequest) if view.path().is_some() => (
             "file",
             with_verdict(if view.access() == Some("write") {
                 "change"
@@ -49,23 +50,29 @@ fn classify(view: &RecordView<'_>) -> (&'static str, Vec<&'static str>) {
                 "access"
             }),
         ),
-        "tool-call" | "permission-request" => ("api", with_verdict("info")),
-        "permission-denied" => ("iam", vec!["denied"]),
-        "tool-result" | "tool-failure" => ("process", vec!["info"]),
-        "hook-error" | "spool-damage" => ("host", vec!["error"]),
-        "genesis" => ("configuration", vec!["creation"]),
-        "checkpoint" | "prune" => ("configuration", vec!["info"]),
-        "commit" => ("configuration", vec!["change"]),
+        Some(Kind::ToolCall | Kind::PermissionRequest) => ("api", with_verdict("info")),
+        Some(Kind::PermissionDenied) => ("iam", vec!["denied"]),
+        Some(Kind::ToolResult | Kind::ToolFailure) => ("process", vec!["info"]),
+        Some(Kind::HookError | Kind::SpoolDamage) => ("host", vec!["error"]),
+        Some(Kind::Genesis) => ("configuration", vec!["creation"]),
+        Some(Kind::Checkpoint | Kind::Prune) => ("configuration", vec!["info"]),
+        Some(Kind::Commit) => ("configuration", vec!["change"]),
         _ => ("process", vec!["info"]),
     }
 }
 
 fn outcome(view: &RecordView<'_>) -> &'static str {
-    match (view.kind, view.verdict()) {
+    match (view.kind(), view.verdict()) {
         (_, Some("deny")) if view.enforced() => "failure",
         (_, Some("allow" | "deny")) => "success",
-        ("tool-failure" | "hook-error" | "spool-damage" | "permission-denied", _) => "failure",
-        ("tool-result" | "edit" | "checkpoint" | "genesis" | "commit", _) => "success",
+        (
+            Some(Kind::ToolFailure | Kind::HookError | Kind::SpoolDamage | Kind::PermissionDenied),
+            _,
+        ) => "failure",
+        (
+            Some(Kind::ToolResult | Kind::Edit | Kind::Checkpoint | Kind::Genesis | Kind::Commit),
+            _,
+        ) => "success",
         _ => "unknown",
     }
 }
@@ -153,7 +160,7 @@ fn gen_ai(view: &RecordView<'_>) -> Map<String, Value> {
         insert_some(&mut call, "id", view.str("tool_use_id"));
         gen_ai.insert("tool".into(), json!({ "name": tool, "call": call }));
         gen_ai.insert("operation".into(), json!({ "name": "execute_tool" }));
-    } else if view.kind == "prompt" {
+    } else if view.kind() == Some(Kind::Prompt) {
         gen_ai.insert("operation".into(), json!({ "name": "chat" }));
     }
     if let Some(session) = view.str("session_id") {

@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::record::Kind;
+
 use super::Context;
 use super::RecordRef;
 use super::native::ChainFields;
@@ -21,6 +23,11 @@ pub struct RecordView<'a> {
 }
 
 impl RecordView<'_> {
+    /// The record's kind; `None` for one this build does not know (mapped as a generic event).
+    pub fn kind(&self) -> Option<Kind> {
+        Kind::parse(self.kind)
+    }
+
     pub fn str(&self, key: &str) -> Option<&str> {
         self.payload.get(key).and_then(Value::as_str)
     }

@@ -82,18 +82,10 @@ pub struct Context {
 
 impl Context {
     pub fn of(ledger: &Ledger) -> Result<Context, ExportError> {
-        let genesis: Option<serde_json::Value> = ledger
-            .record(1)?
-            .and_then(|r| serde_json::from_slice(&r.payload).ok());
-        let field = |key: &str| {
-            genesis
-                .as_ref()
-                .and_then(|g| g[key].as_str())
-                .map(str::to_owned)
-        };
+        let genesis = ledger.genesis()?;
         Ok(Context {
-            host: field("host"),
-            user: field("os_user"),
+            host: genesis.and_then(|g| g.host.clone()),
+            user: genesis.and_then(|g| g.os_user.clone()),
         })
     }
 }
@@ -297,34 +289,9 @@ pub fn for_each_record(
     ledger: &Ledger,
     from: u64,
     to: u64,
-    mut each: impl FnMut(&RecordRef<'_>) -> Result<(), ExportError>,
+    each: impl FnMut(&RecordRef<'_>) -> Result<(), ExportError>,
 ) -> Result<(), ExportError> {
-    let mut stmt = ledger.connection().prepare_cached(
-        "SELECT seq, ts_ns, kind, payload, prev_hash, hash FROM records \
-         WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
-    )?;
-    let mut rows = stmt.query(params![seq_sql(from), seq_sql(to)])?;
-    while let Some(row) = rows.next()? {
-        let hash32 = |i: usize| -> Result<&Hash, ExportError> {
-            row.get_ref(i)?.as_blob()?.try_into().map_err(|_| {
-                ExportError::Sqlite(rusqlite::Error::FromSqlConversionFailure(
-                    i,
-                    rusqlite::types::Type::Blob,
-                    "hash column is not 32 bytes".into(),
-                ))
-            })
-        };
-        let record = RecordRef {
-            seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
-            ts_ns: row.get(1)?,
-            kind: row.get_ref(2)?.as_str()?,
-            payload: row.get_ref(3)?.as_blob()?,
-            prev_hash: hash32(4)?,
-            hash: hash32(5)?,
-        };
-        each(&record)?;
-    }
-    Ok(())
+    ledger.for_each_between(from, to, each)
 }
 
 /// A named sink's position: acknowledged up to `acked`, and a written batch ending at

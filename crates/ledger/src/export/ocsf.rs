@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 use super::Context;
 use super::RecordRef;
 use super::mapped::{self, RecordView};
+use crate::record::Kind;
 
 pub const FORMAT: &str = "hookledger-ocsf/1";
 /// The OCSF schema version the classes and attributes follow.
@@ -92,20 +93,22 @@ fn class(view: &RecordView<'_>) -> Class {
             activity_name,
         )
     };
-    match view.kind {
-        "edit" if view.path().is_none() => api(99, "Other"),
-        "edit" if view.str("change") == Some("create") => file(1, "Create"),
-        "edit" => file(3, "Update"),
-        "tool-call" | "permission-request" if view.str("tool") == Some("Bash") => {
+    match view.kind() {
+        Some(Kind::Edit) if view.path().is_none() => api(99, "Other"),
+        Some(Kind::Edit) if view.str("change") == Some("create") => file(1, "Create"),
+        Some(Kind::Edit) => file(3, "Update"),
+        Some(Kind::ToolCall | Kind::PermissionRequest) if view.str("tool") == Some("Bash") => {
             make(1007, "Process Activity", SYSTEM, 1, "Launch")
         }
-        "tool-call" | "permission-request" if view.path().is_some() => match view.access() {
-            Some("write") => file(3, "Update"),
-            _ => file(2, "Read"),
-        },
-        "session-start" => lifecycle(3, "Start"),
-        "session-end" => lifecycle(4, "Stop"),
-        "prompt" => api(1, "Create"),
+        Some(Kind::ToolCall | Kind::PermissionRequest) if view.path().is_some() => {
+            match view.access() {
+                Some("write") => file(3, "Update"),
+                _ => file(2, "Read"),
+            }
+        }
+        Some(Kind::SessionStart) => lifecycle(3, "Start"),
+        Some(Kind::SessionEnd) => lifecycle(4, "Stop"),
+        Some(Kind::Prompt) => api(1, "Create"),
         _ => api(99, "Other"),
     }
 }
@@ -139,8 +142,10 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
     };
     out.insert("severity_id".into(), json!(severity_id));
     out.insert("severity".into(), json!(severity));
-    let (status_id, status) = match view.kind {
-        "tool-failure" | "hook-error" | "spool-damage" | "permission-denied" => (2, "Failure"),
+    let (status_id, status) = match view.kind() {
+        Some(Kind::ToolFailure | Kind::HookError | Kind::SpoolDamage | Kind::PermissionDenied) => {
+            (2, "Failure")
+        }
         _ if enforced_deny => (2, "Failure"),
         _ => (1, "Success"),
     };

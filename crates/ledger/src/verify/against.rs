@@ -162,20 +162,11 @@ pub fn compare(
             .iter()
             .any(|r| (r.first_seq..=r.last_seq).contains(&seq))
     };
-    let mut stmt = ledger
-        .connection()
-        .prepare("SELECT seq, hash FROM records ORDER BY seq")?;
-    let mut local_rows = stmt.query([])?;
-    let mut local_error: Option<rusqlite::Error> = None;
-    let next_local = |rows: &mut rusqlite::Rows<'_>| -> rusqlite::Result<Option<(u64, Hash)>> {
-        let Some(row) = rows.next()? else {
-            return Ok(None);
-        };
-        let seq = u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
-        // A hash of the wrong size never equals a shipped one: the comparison reports it.
-        let hash = Hash::try_from(row.get::<_, Vec<u8>>(1)?).unwrap_or([0; 32]);
-        Ok(Some((seq, hash)))
-    };
+    // A hash of the wrong size reads as zeros, never equal to a shipped one: the comparison
+    // reports it.
+    let mut local_rows = ledger.hashes();
+    let mut local_error: Option<LedgerError> = None;
+    let next_local = |rows: &mut crate::query::Hashes<'_>| rows.next().transpose();
     let mut local = next_local(&mut local_rows)?;
     let mut mine = 0u64;
     let mut shipped_max = 0u64;

@@ -823,6 +823,43 @@ pub fn read_shipped(text: &[u8]) -> std::io::Result<BTreeMap<LedgerId, Shipped>>
     Ok(out)
 }
 
+/// Writes a ledger file holding exactly `records` (shipped records of the ledger `id`, already
+/// checked), so code that reads a ledger (git provenance checks) can read an export. The file
+/// is a scratch copy: no genesis of its own, no key, no chain beyond what was shipped.
+pub fn write_ledger(
+    path: &std::path::Path,
+    id: &LedgerId,
+    records: &[ShippedRecord],
+) -> Result<(), crate::LedgerError> {
+    let mut conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(crate::SCHEMA_SQL)?;
+    conn.pragma_update(None, "application_id", crate::APPLICATION_ID)?;
+    conn.pragma_update(None, "user_version", crate::SCHEMA_VERSION)?;
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT INTO ledger_meta (singleton, ledger_id, format, created_ns) VALUES (1, ?1, 1, 0)",
+        [&id[..]],
+    )?;
+    {
+        let mut insert = tx.prepare(
+            "INSERT OR IGNORE INTO records (seq, ts_ns, kind, payload, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for r in records {
+            insert.execute(rusqlite::params![
+                crate::seq_sql(r.seq),
+                r.ts_ns,
+                r.kind,
+                r.payload,
+                &r.prev_hash[..],
+                &r.hash[..]
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
