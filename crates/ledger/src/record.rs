@@ -624,6 +624,205 @@ pub struct Review {
     pub rest: Map<String, Value>,
 }
 
+/// Any value, `None` only when the field is absent: a reader that copies a field as it was
+/// written (a `null` included) tells the two apart.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
+/// `T` when the field is an object; any other shape reads as absent (a struct would otherwise
+/// also accept an array, field by field).
+fn object<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    Ok(value
+        .is_object()
+        .then(|| T::deserialize(value).ok())
+        .flatten())
+}
+
+/// What the SIEM mappings (the ECS and OCSF export formats, and a receiver re-deriving their
+/// fields) read of a record, whatever its kind: one pass over the payload that skips every
+/// other field. Every field is lenient, and the few the mappings copy as they were written
+/// (decision texts, the agent type) are kept as written, `null` included, so a line derives
+/// the same from any ledger.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Mapped {
+    #[serde(default, deserialize_with = "lenient")]
+    pub session_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub tool: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub tool_use_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub model: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub claude_code_version: Option<String>,
+    /// An edit's file ([`Edit::path`]).
+    #[serde(default, deserialize_with = "lenient")]
+    pub path: Option<String>,
+    /// An edit's `create` or `update` ([`Edit::change`]).
+    #[serde(default, deserialize_with = "lenient")]
+    pub change: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub after_blake3: Option<String>,
+    #[serde(default, deserialize_with = "object")]
+    pub agent: Option<MappedAgent>,
+    #[serde(default, deserialize_with = "object")]
+    pub decision: Option<MappedDecision>,
+    /// A gated call's targets ([`TargetView`]); an entry of another shape reads as empty.
+    #[serde(default, deserialize_with = "mapped_targets")]
+    pub targets: Option<Vec<MappedTarget>>,
+    #[serde(default, deserialize_with = "object")]
+    pub input: Option<MappedInput>,
+}
+
+/// [`Agent`] as the mappings read it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct MappedAgent {
+    #[serde(default, deserialize_with = "lenient")]
+    pub id: Option<String>,
+    /// As written: the hook writes `null` for an agent of no type.
+    #[serde(rename = "type", default, deserialize_with = "present")]
+    pub agent_type: Option<Value>,
+}
+
+/// [`DecisionView`] as the mappings read it: the texts they copy into rule and policy fields
+/// are kept as written.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct MappedDecision {
+    #[serde(default, deserialize_with = "lenient")]
+    pub action: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub enforced: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    pub rule: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub layer: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub reason: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub pattern: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct MappedTarget {
+    #[serde(default, deserialize_with = "lenient")]
+    pub path: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub access: Option<String>,
+}
+
+/// A tool call's input: only the command, which is a string or, when large, its digest.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct MappedInput {
+    #[serde(default, deserialize_with = "command")]
+    pub command: Option<String>,
+}
+
+/// A large string as the hook stores it: `{blake3, bytes, head}`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Digest {
+    #[serde(default, deserialize_with = "lenient")]
+    pub blake3: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub bytes: Option<u64>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub head: Option<String>,
+}
+
+/// A string, or the head of the digest that stands for it.
+fn command<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::String(text) => Some(text),
+        digest @ Value::Object(_) => Digest::deserialize(digest).ok().and_then(|d| d.head),
+        _ => None,
+    })
+}
+
+fn mapped_targets<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<MappedTarget>>, D::Error> {
+    let Value::Array(items) = Value::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        items
+            .into_iter()
+            .map(|item| match item {
+                Value::Object(_) => MappedTarget::deserialize(item).unwrap_or_default(),
+                _ => MappedTarget::default(),
+            })
+            .collect(),
+    ))
+}
+
+impl Mapped {
+    /// The view of a stored payload; `None` when it is not JSON. A payload that is JSON but
+    /// not an object has none of the fields.
+    pub fn parse(payload: &[u8]) -> Option<Mapped> {
+        if payload.trim_ascii_start().first() == Some(&b'{') {
+            serde_json::from_slice(payload).ok()
+        } else {
+            serde_json::from_slice::<serde::de::IgnoredAny>(payload)
+                .ok()
+                .map(|_| Mapped::default())
+        }
+    }
+
+    /// `allow`, `ask` or `deny`, when the record carries a policy decision.
+    pub fn verdict(&self) -> Option<&str> {
+        self.decision.as_ref()?.action.as_deref()
+    }
+
+    /// The decision's rule code, when it is a string.
+    pub fn rule(&self) -> Option<&str> {
+        self.decision.as_ref()?.rule.as_ref()?.as_str()
+    }
+
+    /// Whether a refusal was acted on (false in audit mode); a decision that does not say
+    /// counts as enforced.
+    pub fn enforced(&self) -> bool {
+        self.decision
+            .as_ref()
+            .and_then(|d| d.enforced)
+            .unwrap_or(true)
+    }
+
+    /// The path the record is about: an edit's file, or a gated call's first target.
+    pub fn subject_path(&self) -> Option<&str> {
+        self.path
+            .as_deref()
+            .or_else(|| self.targets.as_ref()?.first()?.path.as_deref())
+    }
+
+    /// Whether a gated call writes (any target written), reads, or neither.
+    pub fn access(&self) -> Option<&str> {
+        let mut result = None;
+        for access in self
+            .targets
+            .iter()
+            .flatten()
+            .filter_map(|t| t.access.as_deref())
+        {
+            if access == "write" {
+                return Some("write");
+            }
+            result = Some("read");
+        }
+        result
+    }
+
+    pub fn command(&self) -> Option<&str> {
+        self.input.as_ref()?.command.as_deref()
+    }
+
+    pub fn agent_id(&self) -> Option<&str> {
+        self.agent.as_ref()?.id.as_deref()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -710,6 +909,43 @@ mod tests {
         assert_eq!(genesis.format, 0);
         assert_eq!(genesis.host, None);
         assert_eq!(genesis.public_key(), Some([0x22; 32]));
+    }
+
+    #[test]
+    fn the_mapped_view_reads_any_shape_without_failing() {
+        let call = Mapped::parse(
+            br#"{"tool":"Bash","session_id":"s","input":{"command":{"blake3":"00","bytes":9,"head":"ls -la"}},
+            "decision":{"action":"deny","enforced":false,"rule":"r","reason":null},
+            "targets":[3,{"path":"/a","access":"read"},{"access":"write"}],
+            "agent":{"id":"a1","type":null},"hunks":[{"lines":["+x"]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(call.command(), Some("ls -la"));
+        assert_eq!((call.verdict(), call.rule()), (Some("deny"), Some("r")));
+        assert!(!call.enforced());
+        // Copied as written: present and null is not absent.
+        let decision = call.decision.as_ref().unwrap();
+        assert_eq!(decision.reason, Some(Value::Null));
+        assert_eq!(decision.layer, None);
+        assert_eq!(call.agent.as_ref().unwrap().agent_type, Some(Value::Null));
+        // The first target is not an object: no path, though a later one has one.
+        assert_eq!(call.subject_path(), None);
+        assert_eq!(call.access(), Some("write"));
+
+        let odd = Mapped::parse(
+            br#"{"tool":5,"decision":"allow","targets":{"path":"/x"},"input":["ls"],"agent":"a"}"#,
+        )
+        .unwrap();
+        assert_eq!(odd, Mapped::default());
+        assert!(odd.enforced());
+        assert_eq!(Mapped::parse(b"[\"s\", \"t\"]"), Some(Mapped::default()));
+        assert_eq!(Mapped::parse(b"{not json"), None);
+        assert_eq!(
+            Mapped::parse(br#"{"path":"/e","targets":[{"path":"/t"}]}"#)
+                .unwrap()
+                .subject_path(),
+            Some("/e")
+        );
     }
 
     /// Through the view and back: the canonical bytes are unchanged.

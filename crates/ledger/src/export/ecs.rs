@@ -15,15 +15,14 @@ pub const FORMAT: &str = "hookledger-ecs/1";
 pub const ECS_VERSION: &str = "9.2.0";
 
 pub fn write_line(ledger_id: &str, record: &RecordRef<'_>, context: &Context, line: &mut Vec<u8>) {
-    let payload = mapped::parse_payload(record);
-    let view = RecordView::of(ledger_id, record, &payload);
+    let view = RecordView::of(ledger_id, record);
     let derived = derive(&view, Some(context));
     mapped::write_line(derived, &["hookledger"], FORMAT, ledger_id, record, line);
 }
 
 /// `event.category` and `event.type` (ECS allowed values) for a record kind.
 fn classify(view: &RecordView<'_>) -> (&'static str, Vec<&'static str>) {
-    let verdict = match view.verdict() {
+    let verdict = match view.payload.verdict() {
         Some("deny") => Some("denied"),
         Some("allow") => Some("allowed"),
         _ => None,
@@ -37,19 +36,25 @@ fn classify(view: &RecordView<'_>) -> (&'static str, Vec<&'static str>) {
         Some(Kind::SessionStart) => ("session", vec!["start"]),
         Some(Kind::SessionEnd) => ("session", vec!["end"]),
         Some(Kind::Prompt) => ("api", with_verdict("info")),
-        Some(Kind::Edit) if view.str("change") == Some("create") => ("file", vec!["creation"]),
+        Some(Kind::Edit) if view.payload.change.as_deref() == Some("create") => {
+            ("file", vec!["creation"])
+        }
         Some(Kind::Edit) => ("file", vec!["change"]),
-        Some(Kind::ToolCall | Kind::PermissionRequest) if view.str("tool") == Some("Bash") => {
+        Some(Kind::ToolCall | Kind::PermissionRequest)
+            if view.payload.tool.as_deref() == Some("Bash") =>
+        {
             ("process", with_verdict("start"))
         }
-        Some(Kind::ToolCall | Kind::PermissionRequest) if view.path().is_some() => (
-            "file",
-            with_verdict(if view.access() == Some("write") {
-                "change"
-            } else {
-                "access"
-            }),
-        ),
+        Some(Kind::ToolCall | Kind::PermissionRequest) if view.payload.subject_path().is_some() => {
+            (
+                "file",
+                with_verdict(if view.payload.access() == Some("write") {
+                    "change"
+                } else {
+                    "access"
+                }),
+            )
+        }
         Some(Kind::ToolCall | Kind::PermissionRequest) => ("api", with_verdict("info")),
         Some(Kind::PermissionDenied) => ("iam", vec!["denied"]),
         Some(Kind::ToolResult | Kind::ToolFailure) => ("process", vec!["info"]),
@@ -62,8 +67,8 @@ fn classify(view: &RecordView<'_>) -> (&'static str, Vec<&'static str>) {
 }
 
 fn outcome(view: &RecordView<'_>) -> &'static str {
-    match (view.kind(), view.verdict()) {
-        (_, Some("deny")) if view.enforced() => "failure",
+    match (view.kind(), view.payload.verdict()) {
+        (_, Some("deny")) if view.payload.enforced() => "failure",
         (_, Some("allow" | "deny")) => "success",
         (
             Some(Kind::ToolFailure | Kind::HookError | Kind::SpoolDamage | Kind::PermissionDenied),
@@ -97,7 +102,12 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
     event.insert("dataset".into(), json!("hookledger.ledger"));
     event.insert("provider".into(), json!("claude-code"));
     event.insert("created".into(), json!(super::rfc3339(view.ts_ns)));
-    if let Some(reason) = view.decision().and_then(|d| d.get("reason")) {
+    if let Some(reason) = view
+        .payload
+        .decision
+        .as_ref()
+        .and_then(|d| d.reason.as_ref())
+    {
         event.insert("reason".into(), reason.clone());
     }
 
@@ -113,7 +123,7 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
     if let Some(user) = user {
         out.insert("user".into(), json!({ "name": user }));
     }
-    if let Some(path) = view.path() {
+    if let Some(path) = view.payload.subject_path() {
         let (name, directory, extension) = mapped::split_path(path);
         let mut file = Map::new();
         file.insert("path".into(), json!(path));
@@ -122,21 +132,21 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
         insert_some(&mut file, "extension", extension);
         out.insert("file".into(), Value::Object(file));
     }
-    if let Some(command) = view.command() {
+    if let Some(command) = view.payload.command() {
         out.insert(
             "process".into(),
             json!({ "command_line": command, "name": "bash" }),
         );
     }
-    if let Some(decision) = view.decision() {
+    if let Some(decision) = &view.payload.decision {
         let mut rule = Map::new();
         for (from, to) in [
-            ("rule", "name"),
-            ("layer", "ruleset"),
-            ("reason", "description"),
-            ("pattern", "reference"),
+            (&decision.rule, "name"),
+            (&decision.layer, "ruleset"),
+            (&decision.reason, "description"),
+            (&decision.pattern, "reference"),
         ] {
-            if let Some(value) = decision.get(from) {
+            if let Some(value) = from {
                 rule.insert(to.into(), value.clone());
             }
         }
@@ -151,25 +161,27 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
 
 fn gen_ai(view: &RecordView<'_>) -> Map<String, Value> {
     let mut gen_ai = Map::new();
-    if let Some(model) = view.model() {
+    if let Some(model) = view.payload.model.as_deref() {
         gen_ai.insert("response".into(), json!({ "model": model }));
         gen_ai.insert("provider".into(), json!({ "name": "anthropic" }));
     }
-    if let Some(tool) = view.str("tool") {
+    if let Some(tool) = view.payload.tool.as_deref() {
         let mut call = Map::new();
-        insert_some(&mut call, "id", view.str("tool_use_id"));
+        insert_some(&mut call, "id", view.payload.tool_use_id.as_deref());
         gen_ai.insert("tool".into(), json!({ "name": tool, "call": call }));
         gen_ai.insert("operation".into(), json!({ "name": "execute_tool" }));
     } else if view.kind() == Some(Kind::Prompt) {
         gen_ai.insert("operation".into(), json!({ "name": "chat" }));
     }
-    if let Some(session) = view.str("session_id") {
+    if let Some(session) = view.payload.session_id.as_deref() {
         gen_ai.insert("conversation".into(), json!({ "id": session }));
     }
-    if let Some(agent) = view.agent_id() {
+    if let Some(agent) = &view.payload.agent
+        && let Some(id) = &agent.id
+    {
         let mut object = Map::new();
-        object.insert("id".into(), json!(agent));
-        if let Some(kind) = view.payload.get("agent").and_then(|a| a.get("type")) {
+        object.insert("id".into(), json!(id));
+        if let Some(kind) = &agent.agent_type {
             object.insert("name".into(), kind.clone());
         }
         gen_ai.insert("agent".into(), Value::Object(object));
@@ -186,18 +198,20 @@ fn insert_some(map: &mut Map<String, Value>, key: &str, value: Option<&str>) {
 /// One line for a person scanning the SIEM: what happened, and the rule if one refused it.
 pub fn message(view: &RecordView<'_>) -> String {
     let mut text = view.kind.to_owned();
-    if let Some(tool) = view.str("tool") {
+    if let Some(tool) = view.payload.tool.as_deref() {
         text.push(' ');
         text.push_str(tool);
     }
-    if let Some(path) = view.path() {
+    if let Some(path) = view.payload.subject_path() {
         text.push(' ');
         text.push_str(path);
-    } else if let Some(command) = view.command() {
+    } else if let Some(command) = view.payload.command() {
         text.push_str(": ");
         text.extend(command.chars().take(120));
     }
-    if let (Some(verdict @ ("deny" | "ask")), Some(rule)) = (view.verdict(), view.rule()) {
+    if let (Some(verdict @ ("deny" | "ask")), Some(rule)) =
+        (view.payload.verdict(), view.payload.rule())
+    {
         text.push_str(&format!(" ({verdict}: {rule})"));
     }
     text

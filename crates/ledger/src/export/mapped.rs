@@ -4,14 +4,14 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::record::Kind;
+use crate::record::{Kind, Mapped};
 
 use super::Context;
 use super::RecordRef;
 use super::native::ChainFields;
 use crate::frame::{self, Hash};
 
-/// One record as the mappers see it.
+/// One record as the mappers see it: its chain fields and what they read of its payload.
 pub struct RecordView<'a> {
     pub ledger_id: &'a str,
     pub seq: u64,
@@ -19,7 +19,7 @@ pub struct RecordView<'a> {
     pub kind: &'a str,
     pub prev_hash: &'a Hash,
     pub hash: &'a Hash,
-    pub payload: &'a Value,
+    pub payload: Mapped,
 }
 
 impl RecordView<'_> {
@@ -27,82 +27,12 @@ impl RecordView<'_> {
     pub fn kind(&self) -> Option<Kind> {
         Kind::parse(self.kind)
     }
-
-    pub fn str(&self, key: &str) -> Option<&str> {
-        self.payload.get(key).and_then(Value::as_str)
-    }
-
-    pub fn decision(&self) -> Option<&Map<String, Value>> {
-        self.payload.get("decision").and_then(Value::as_object)
-    }
-
-    /// `allow`, `ask` or `deny`, when the record carries a policy decision.
-    pub fn verdict(&self) -> Option<&str> {
-        self.decision()?.get("action")?.as_str()
-    }
-
-    pub fn rule(&self) -> Option<&str> {
-        self.decision()?.get("rule")?.as_str()
-    }
-
-    /// Whether a refusal was acted on (false in audit mode).
-    pub fn enforced(&self) -> bool {
-        self.decision()
-            .and_then(|d| d.get("enforced"))
-            .and_then(Value::as_bool)
-            .unwrap_or(true)
-    }
-
-    /// The path the record is about: an edit's file, or a gated call's first target.
-    pub fn path(&self) -> Option<&str> {
-        self.str("path").or_else(|| {
-            self.payload
-                .get("targets")?
-                .as_array()?
-                .first()?
-                .get("path")?
-                .as_str()
-        })
-    }
-
-    /// Whether a gated call writes (any target written), reads, or neither.
-    pub fn access(&self) -> Option<&str> {
-        let targets = self.payload.get("targets")?.as_array()?;
-        let accesses = targets.iter().filter_map(|t| t.get("access")?.as_str());
-        let mut result = None;
-        for access in accesses {
-            if access == "write" {
-                return Some("write");
-            }
-            result = Some("read");
-        }
-        result
-    }
-
-    pub fn command(&self) -> Option<&str> {
-        let input = self.payload.get("input")?;
-        input
-            .get("command")
-            .and_then(Value::as_str)
-            .or_else(|| input.get("command")?.get("head")?.as_str())
-    }
-
-    pub fn model(&self) -> Option<&str> {
-        self.str("model")
-    }
-
-    pub fn agent_id(&self) -> Option<&str> {
-        self.payload.get("agent")?.get("id")?.as_str()
-    }
-
-    pub fn repository_root(&self) -> Option<&str> {
-        self.payload.get("repository")?.get("root")?.as_str()
-    }
 }
 
 impl<'a> RecordView<'a> {
-    /// A view of `record` whose payload was parsed into `payload`.
-    pub fn of(ledger_id: &'a str, record: &RecordRef<'a>, payload: &'a Value) -> RecordView<'a> {
+    /// A view of `record`. A payload that is not JSON (a damaged database) maps as an empty
+    /// object; its chain fields still travel.
+    pub fn of(ledger_id: &'a str, record: &RecordRef<'a>) -> RecordView<'a> {
         RecordView {
             ledger_id,
             seq: record.seq,
@@ -110,15 +40,9 @@ impl<'a> RecordView<'a> {
             kind: record.kind,
             prev_hash: record.prev_hash,
             hash: record.hash,
-            payload,
+            payload: Mapped::parse(record.payload).unwrap_or_default(),
         }
     }
-}
-
-/// Parses a stored record's payload for the mappers. A payload that is not JSON (a damaged
-/// database) maps as an empty object; its chain fields still travel.
-pub fn parse_payload(record: &RecordRef<'_>) -> Value {
-    serde_json::from_slice(record.payload).unwrap_or_else(|_| json!({}))
 }
 
 /// Writes one mapped line: the derived fields, then the chain object (with the payload's exact
@@ -209,13 +133,14 @@ const NOT_COMPARED: &[&str] = &[
     "observed_time",
 ];
 
-/// The mapped fields of a parsed line that disagree with what its verified payload derives to.
-/// Fields the line lacks (a pipeline dropped them) are not reported; only changed values are.
+/// The mapped fields of a parsed line that disagree with what its verified payload (the view
+/// of its bytes, [`Mapped::parse`]) derives to. Fields the line lacks (a pipeline dropped them)
+/// are not reported; only changed values are.
 pub fn differing_fields(
     format: MappedFormat,
     line: &Value,
     fields: &ChainFields<'_>,
-    payload: &Value,
+    payload: Mapped,
 ) -> Vec<String> {
     let ledger_id = frame::to_hex(&fields.ledger_id);
     let view = RecordView {

@@ -28,8 +28,7 @@ pub const FORMAT: &str = "hookledger-ocsf/1";
 pub const OCSF_VERSION: &str = "1.6.0";
 
 pub fn write_line(ledger_id: &str, record: &RecordRef<'_>, context: &Context, line: &mut Vec<u8>) {
-    let payload = mapped::parse_payload(record);
-    let view = RecordView::of(ledger_id, record, &payload);
+    let view = RecordView::of(ledger_id, record);
     let derived = derive(&view, Some(context));
     mapped::write_line(
         derived,
@@ -94,14 +93,16 @@ fn class(view: &RecordView<'_>) -> Class {
         )
     };
     match view.kind() {
-        Some(Kind::Edit) if view.path().is_none() => api(99, "Other"),
-        Some(Kind::Edit) if view.str("change") == Some("create") => file(1, "Create"),
+        Some(Kind::Edit) if view.payload.subject_path().is_none() => api(99, "Other"),
+        Some(Kind::Edit) if view.payload.change.as_deref() == Some("create") => file(1, "Create"),
         Some(Kind::Edit) => file(3, "Update"),
-        Some(Kind::ToolCall | Kind::PermissionRequest) if view.str("tool") == Some("Bash") => {
+        Some(Kind::ToolCall | Kind::PermissionRequest)
+            if view.payload.tool.as_deref() == Some("Bash") =>
+        {
             make(1007, "Process Activity", SYSTEM, 1, "Launch")
         }
-        Some(Kind::ToolCall | Kind::PermissionRequest) if view.path().is_some() => {
-            match view.access() {
+        Some(Kind::ToolCall | Kind::PermissionRequest) if view.payload.subject_path().is_some() => {
+            match view.payload.access() {
                 Some("write") => file(3, "Update"),
                 _ => file(2, "Read"),
             }
@@ -134,8 +135,8 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
     );
     out.insert("time".into(), json!(view.ts_ns.div_euclid(1_000_000)));
     out.insert("message".into(), json!(super::ecs::message(view)));
-    let enforced_deny = view.verdict() == Some("deny") && view.enforced();
-    let (severity_id, severity) = match view.verdict() {
+    let enforced_deny = view.payload.verdict() == Some("deny") && view.payload.enforced();
+    let (severity_id, severity) = match view.payload.verdict() {
         Some("deny") => (3, "Medium"),
         Some("ask") => (2, "Low"),
         _ => (1, "Informational"),
@@ -173,7 +174,7 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
     if let Some(user) = user {
         actor.insert("user".into(), json!({ "name": user }));
     }
-    if let Some(session) = view.str("session_id") {
+    if let Some(session) = view.payload.session_id.as_deref() {
         actor.insert("session".into(), json!({ "uid": session }));
     }
     out.insert("actor".into(), Value::Object(actor));
@@ -183,7 +184,7 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
 
     match class.uid {
         1001 => {
-            if let Some(path) = view.path() {
+            if let Some(path) = view.payload.subject_path() {
                 let (name, parent, _) = mapped::split_path(path);
                 let mut file = Map::new();
                 file.insert("path".into(), json!(path));
@@ -192,7 +193,7 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
                     file.insert("parent_folder".into(), json!(parent));
                 }
                 file.insert("type_id".into(), json!(1));
-                if let Some(after) = view.str("after_blake3") {
+                if let Some(after) = view.payload.after_blake3.as_deref() {
                     file.insert(
                         "hashes".into(),
                         json!([{"algorithm_id": 99, "algorithm": "BLAKE3", "value": after}]),
@@ -204,7 +205,7 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
         1007 => {
             let mut process = Map::new();
             process.insert("name".into(), json!("bash"));
-            if let Some(command) = view.command() {
+            if let Some(command) = view.payload.command() {
                 process.insert("cmd_line".into(), json!(command));
             }
             out.insert("process".into(), Value::Object(process));
@@ -213,13 +214,13 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
             let mut app = Map::new();
             app.insert("name".into(), json!("Claude Code"));
             app.insert("vendor_name".into(), json!("Anthropic"));
-            if let Some(version) = view.str("claude_code_version") {
+            if let Some(version) = view.payload.claude_code_version.as_deref() {
                 app.insert("version".into(), json!(version));
             }
             out.insert("app".into(), Value::Object(app));
         }
         _ => {
-            let operation = view.str("tool").unwrap_or(view.kind);
+            let operation = view.payload.tool.as_deref().unwrap_or(view.kind);
             out.insert(
                 "api".into(),
                 json!({"operation": operation, "service": {"name": "Claude Code"}}),
@@ -229,7 +230,7 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
                 src.insert("hostname".into(), json!(host));
             }
             out.insert("src_endpoint".into(), Value::Object(src));
-            if let Some(path) = view.path() {
+            if let Some(path) = view.payload.subject_path() {
                 out.insert(
                     "resources".into(),
                     json!([{ "name": path, "type": "file" }]),
@@ -238,10 +239,10 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
         }
     }
 
-    if let Some(decision) = view.decision() {
+    if let Some(decision) = &view.payload.decision {
         profiles.push("security_control");
-        let (action_id, action, disposition_id, disposition) = match view.verdict() {
-            Some("deny") if view.enforced() => (2, "Denied", 2, "Blocked"),
+        let (action_id, action, disposition_id, disposition) = match view.payload.verdict() {
+            Some("deny") if view.payload.enforced() => (2, "Denied", 2, "Blocked"),
             Some("ask") => (1, "Allowed", 15, "Detected"),
             _ => (1, "Allowed", 1, "Allowed"),
         };
@@ -250,16 +251,16 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
         out.insert("disposition_id".into(), json!(disposition_id));
         out.insert("disposition".into(), json!(disposition));
         let mut policy = Map::new();
-        if let Some(rule) = decision.get("rule") {
+        if let Some(rule) = &decision.rule {
             policy.insert("uid".into(), rule.clone());
             policy.insert("name".into(), rule.clone());
         }
-        if let Some(reason) = decision.get("reason") {
+        if let Some(reason) = &decision.reason {
             policy.insert("desc".into(), reason.clone());
         }
         out.insert("policy".into(), Value::Object(policy));
     }
-    if let Some(model) = view.model() {
+    if let Some(model) = view.payload.model.as_deref() {
         profiles.push("ai_operation");
         out.insert(
             "ai_model".into(),

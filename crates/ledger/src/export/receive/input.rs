@@ -384,8 +384,8 @@ pub(super) fn parse_line(raw: &[u8], keep: bool) -> Result<Parsed, String> {
         ));
     }
     let mismatch = located.format.and_then(|format| {
-        let payload_value: Value = serde_json::from_slice(&payload).ok()?;
-        let differing = mapped::differing_fields(format, &value, &fields, &payload_value);
+        let view = crate::record::Mapped::parse(&payload)?;
+        let differing = mapped::differing_fields(format, &value, &fields, view);
         (!differing.is_empty()).then_some(differing)
     });
     Ok(accept(&fields, &payload, mismatch, keep))
