@@ -1,7 +1,7 @@
 //! The checks: one streaming pass per ledger over its items in seq order.
 
 use super::sort::Item;
-use super::{CheckpointSeen, Kind, LedgerReport, ProblemCode, Problems, ReceiveOptions};
+use super::{CheckpointSeen, LedgerReport, ProblemCode, Problems, ReceiveOptions, Role};
 use crate::checkpoint::{self, Claim};
 use crate::frame::{self, Hash, LedgerId, ZERO_HASH};
 use crate::prune::{Excuses, PruneRecord, PrunedRange};
@@ -122,7 +122,7 @@ impl<'o> Checker<'o> {
 
     pub(super) fn step(&mut self, item: Item) {
         let seq = item.seq;
-        if item.kind == Kind::Rejected {
+        if item.kind == Role::Rejected {
             if seq >= self.start {
                 if seq > self.expected {
                     self.gap(self.expected, seq - 1, None);
@@ -152,7 +152,7 @@ impl<'o> Checker<'o> {
         self.records += 1;
         self.first_seq.get_or_insert(seq);
         self.last_seq = seq;
-        if item.kind == Kind::Genesis && seq == 1 {
+        if item.kind == Role::Genesis && seq == 1 {
             // The genesis record shipped names the key; it wins over one given on the command
             // line only when it is there, as before.
             if let Some(key) = item
@@ -164,8 +164,8 @@ impl<'o> Checker<'o> {
             }
         }
         let claim = match item.kind {
-            Kind::Checkpoint => self.checkpoint(&item),
-            Kind::Prune => {
+            Role::Checkpoint => self.checkpoint(&item),
+            Role::Prune => {
                 if let Some(payload) = item.payload.clone() {
                     self.prunes.push((seq, payload));
                 }

@@ -5,7 +5,7 @@ use std::io::Read;
 use base64::Engine;
 use serde_json::Value;
 
-use super::{Kind, Limits, ProblemCode, ShippedRecord};
+use super::{Limits, ProblemCode, Role, ShippedRecord};
 use crate::canonical_json;
 use crate::export::mapped;
 use crate::export::native::{self, ChainFields};
@@ -292,7 +292,7 @@ pub(super) struct ParsedRecord {
     pub(super) seq: u64,
     pub(super) hash: Hash,
     pub(super) prev: Hash,
-    pub(super) kind: Kind,
+    pub(super) kind: Role,
     pub(super) payload: Option<Box<[u8]>>,
     /// What only some records carry.
     pub(super) extra: Option<Box<RecordExtra>>,
@@ -397,7 +397,7 @@ pub(super) fn accept(
     mapped_mismatch: Option<Vec<String>>,
     keep: bool,
 ) -> Parsed {
-    let kind = Kind::of(&fields.kind);
+    let kind = Role::of(&fields.kind);
     let kept = keep.then(|| ShippedRecord {
         seq: fields.seq,
         ts_ns: fields.ts_ns,

@@ -28,10 +28,10 @@ use std::sync::{Mutex, mpsc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::GENESIS_KIND;
-use crate::checkpoint::{self, CHECKPOINT_KIND, Claim};
+use crate::checkpoint::{self, Claim};
 use crate::frame::{self, Hash, LedgerId, ZERO_HASH};
-use crate::prune::{PRUNE_KIND, PrunedRange};
+use crate::prune::PrunedRange;
+use crate::record::Kind;
 
 mod check;
 mod input;
@@ -82,8 +82,11 @@ pub struct ShippedRecord {
     pub hash: Hash,
 }
 
+/// What the receiver does with an item: the record kinds whose payloads it reads (from the
+/// record vocabulary, [`Kind`]), any other record, or a line already rejected. Stored as one
+/// byte in sort runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+enum Role {
     Other = 0,
     Genesis = 1,
     Checkpoint = 2,
@@ -93,30 +96,30 @@ enum Kind {
     Rejected = 4,
 }
 
-impl Kind {
-    fn of(kind: &str) -> Kind {
-        match kind {
-            GENESIS_KIND => Kind::Genesis,
-            CHECKPOINT_KIND => Kind::Checkpoint,
-            PRUNE_KIND => Kind::Prune,
-            _ => Kind::Other,
+impl Role {
+    fn of(kind: &str) -> Role {
+        match Kind::parse(kind) {
+            Some(Kind::Genesis) => Role::Genesis,
+            Some(Kind::Checkpoint) => Role::Checkpoint,
+            Some(Kind::Prune) => Role::Prune,
+            _ => Role::Other,
         }
     }
 
-    fn from_byte(byte: u8) -> Option<Kind> {
+    fn from_byte(byte: u8) -> Option<Role> {
         Some(match byte {
-            0 => Kind::Other,
-            1 => Kind::Genesis,
-            2 => Kind::Checkpoint,
-            3 => Kind::Prune,
-            4 => Kind::Rejected,
+            0 => Role::Other,
+            1 => Role::Genesis,
+            2 => Role::Checkpoint,
+            3 => Role::Prune,
+            4 => Role::Rejected,
             _ => return None,
         })
     }
 
     /// Whether the receiver needs the record's payload (signatures, keys, statements).
     fn keeps_payload(self) -> bool {
-        matches!(self, Kind::Genesis | Kind::Checkpoint | Kind::Prune)
+        matches!(self, Role::Genesis | Role::Checkpoint | Role::Prune)
     }
 }
 
@@ -577,7 +580,7 @@ impl Receiver {
                     seq,
                     hash: ZERO_HASH,
                     prev: ZERO_HASH,
-                    kind: Kind::Rejected,
+                    kind: Role::Rejected,
                     payload: None,
                 })?;
             }
@@ -698,7 +701,7 @@ impl Receiver {
             let mut merged = self.sorter.merged()?;
             let mut last: Option<(u32, u64)> = None;
             while let Some(item) = merged.next_item()? {
-                if item.kind == Kind::Rejected || last == Some((item.ledger, item.seq)) {
+                if item.kind == Role::Rejected || last == Some((item.ledger, item.seq)) {
                     continue;
                 }
                 last = Some((item.ledger, item.seq));
@@ -749,7 +752,7 @@ impl Receiver {
             self.problems.count + self.ledgers.iter().map(|l| l.problems.count).sum::<u64>();
         let mut merged = self.sorter.merged()?;
         while let Some(item) = merged.next_item()? {
-            if item.kind == Kind::Rejected {
+            if item.kind == Role::Rejected {
                 continue;
             }
             let Some(info) = self.ledgers.get(item.ledger as usize) else {
@@ -760,7 +763,7 @@ impl Receiver {
                 ShippedEntry {
                     seq: item.seq,
                     hash: item.hash,
-                    is_checkpoint: item.kind == Kind::Checkpoint,
+                    is_checkpoint: item.kind == Role::Checkpoint,
                     payload: item.payload.as_deref(),
                 },
             );

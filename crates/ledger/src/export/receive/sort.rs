@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::path::PathBuf;
 
-use super::{Kind, MERGE_FAN_IN, RUN_BUFFER_BYTES};
+use super::{MERGE_FAN_IN, RUN_BUFFER_BYTES, Role};
 use crate::frame::{Hash, ZERO_HASH};
 
 /// One verified (or rejected) line, reduced to what the checks need.
@@ -17,7 +17,7 @@ pub(super) struct Item {
     pub(super) seq: u64,
     pub(super) hash: Hash,
     pub(super) prev: Hash,
-    pub(super) kind: Kind,
+    pub(super) kind: Role,
     pub(super) payload: Option<Box<[u8]>>,
 }
 
@@ -30,7 +30,7 @@ impl Item {
         out.push(self.kind as u8);
         out.extend_from_slice(&self.ledger.to_le_bytes());
         out.extend_from_slice(&self.seq.to_le_bytes());
-        if self.kind != Kind::Rejected {
+        if self.kind != Role::Rejected {
             out.extend_from_slice(&self.hash);
             out.extend_from_slice(&self.prev);
         }
@@ -417,11 +417,11 @@ impl RunReader<'_> {
             return Ok(None);
         };
         let corrupt = || std::io::Error::other("a sorted run of the temporary file is corrupt");
-        let kind = Kind::from_byte(head[0]).ok_or_else(corrupt)?;
+        let kind = Role::from_byte(head[0]).ok_or_else(corrupt)?;
         let ledger = u32::from_le_bytes(head[1..5].try_into().map_err(|_| corrupt())?);
         let seq = u64::from_le_bytes(head[5..13].try_into().map_err(|_| corrupt())?);
         let (mut hash, mut prev) = (ZERO_HASH, ZERO_HASH);
-        if kind != Kind::Rejected {
+        if kind != Role::Rejected {
             let bytes = self.take(64)?.ok_or_else(corrupt)?;
             hash.copy_from_slice(&bytes[..32]);
             prev.copy_from_slice(&bytes[32..]);
@@ -502,9 +502,9 @@ mod tests {
             hash: [tag; 32],
             prev: [tag.wrapping_add(1); 32],
             kind: if tag.is_multiple_of(7) {
-                Kind::Checkpoint
+                Role::Checkpoint
             } else {
-                Kind::Other
+                Role::Other
             },
             payload: (tag.is_multiple_of(7)).then(|| vec![tag; usize::from(tag)].into()),
         }
@@ -534,7 +534,7 @@ mod tests {
             let mut merged = sorter.merged().unwrap();
             let mut got = Vec::new();
             while let Some(item) = merged.next_item().unwrap() {
-                if item.kind == Kind::Checkpoint {
+                if item.kind == Role::Checkpoint {
                     assert_eq!(
                         item.payload.as_deref().unwrap(),
                         &vec![item.hash[0]; usize::from(item.hash[0])][..]
