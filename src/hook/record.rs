@@ -120,36 +120,7 @@ fn summarize_output(value: &Value, depth: usize) -> Value {
     }
 }
 
-fn put(map: &mut Map<String, Value>, key: &str, value: Option<impl Into<Value>>) {
-    if let Some(v) = value {
-        map.insert(key.to_owned(), v.into());
-    }
-}
-
 /// Fields every record carries, so any record can be joined to its session, prompt and agent.
-fn common(input: &RecordInput<'_>) -> Map<String, Value> {
-    let p = input.payload;
-    let mut map = Map::new();
-    map.insert("event".into(), json!(input.event.name()));
-    for key in [
-        "session_id",
-        "prompt_id",
-        "cwd",
-        "permission_mode",
-        "transcript_path",
-    ] {
-        put(&mut map, key, p.str(key));
-    }
-    if let Some(agent_id) = p.agent_id() {
-        map.insert(
-            "agent".into(),
-            json!({ "id": agent_id, "type": p.str("agent_type") }),
-        );
-    }
-    map
-}
-
-/// [`common`], typed.
 fn common_view(input: &RecordInput<'_>) -> Common {
     let p = input.payload;
     let text = |key: &str| p.str(key).map(str::to_owned);
@@ -199,17 +170,6 @@ fn typed<T: serde::Serialize>(payload: &T) -> Value {
     serde_json::to_value(payload).unwrap_or(Value::Null)
 }
 
-fn with_model(map: &mut Map<String, Value>, model: &ModelInfo) {
-    map.insert("model".into(), json!(model.model));
-    map.insert("model_source".into(), json!(model.source));
-    map.insert("claude_code_version".into(), json!(model.cli_version));
-}
-
-fn with_tool(map: &mut Map<String, Value>, p: &HookPayload) {
-    put(map, "tool", p.tool_name());
-    put(map, "tool_use_id", p.tool_use_id());
-}
-
 /// `prompt`: the text as the prompt policy keeps it, its hash and size, DLP findings.
 fn prompt_record(input: &RecordInput<'_>) -> (Kind, Value) {
     let p = input.payload;
@@ -255,17 +215,12 @@ fn prompt_record(input: &RecordInput<'_>) -> (Kind, Value) {
 
 /// `tool-call`: the call, its (summarized) input, the decision and the paths it touches.
 fn tool_call_record(input: &RecordInput<'_>) -> (Kind, Value) {
-    let p = input.payload;
     let (targets, rest) = targets_view(&input.targets);
     let call = view::ToolCall {
-        common: common_view(input),
-        tool: p.tool_name().map(str::to_owned),
-        tool_use_id: p.tool_use_id().map(str::to_owned),
-        model: model_view(input.model),
-        input: tool_input_summary(p),
         decision: input.decision.map(Decision::view),
         targets,
         rest,
+        ..tool_call_base(input)
     };
     (Kind::ToolCall, typed(&call))
 }
@@ -273,32 +228,8 @@ fn tool_call_record(input: &RecordInput<'_>) -> (Kind, Value) {
 /// `stop`, `subagent-stop`: the end of a turn, with the model of each of its tool calls.
 fn stop_record(input: &RecordInput<'_>) -> (Kind, Value) {
     let p = input.payload;
-    let mut rest = Map::new();
-    put(
-        &mut rest,
-        "stop_hook_active",
-        p.get("stop_hook_active").cloned(),
-    );
-    if let Some(message) = p.str("last_assistant_message") {
-        rest.insert("last_assistant_message".into(), digest_string(message));
-    }
-    for key in ["background_tasks", "session_crons"] {
-        put(
-            &mut rest,
-            key,
-            p.get(key).and_then(Value::as_array).map(|a| a.len()),
-        );
-    }
-    let kind = if *input.event == EventKind::SubagentStop {
-        put(
-            &mut rest,
-            "agent_transcript_path",
-            p.str("agent_transcript_path"),
-        );
-        Kind::SubagentStop
-    } else {
-        Kind::Stop
-    };
+    let count = |key: &str| p.get(key).and_then(Value::as_array).map(|a| a.len() as u64);
+    let subagent = *input.event == EventKind::SubagentStop;
     let stop = view::Stop {
         common: common_view(input),
         model: model_view(input.model),
@@ -312,251 +243,285 @@ fn stop_record(input: &RecordInput<'_>) -> (Kind, Value) {
                 })
                 .collect()
         }),
-        rest,
+        stop_hook_active: p.get("stop_hook_active").cloned(),
+        last_assistant_message: p.str("last_assistant_message").map(digest),
+        background_tasks: count("background_tasks"),
+        session_crons: count("session_crons"),
+        agent_transcript_path: subagent.then(|| text(p, "agent_transcript_path")).flatten(),
+        rest: Map::new(),
     };
-    (kind, typed(&stop))
+    (
+        if subagent {
+            Kind::SubagentStop
+        } else {
+            Kind::Stop
+        },
+        typed(&stop),
+    )
 }
 
 pub fn build(input: &RecordInput<'_>) -> (Kind, Value) {
     let p = input.payload;
-    // The fields of this kind; `common` ones are added at the end.
-    let mut map = Map::new();
-    let kind = match input.event {
-        EventKind::UserPromptSubmit => return prompt_record(input),
-        EventKind::PreToolUse => return tool_call_record(input),
+    match input.event {
+        EventKind::UserPromptSubmit => prompt_record(input),
+        EventKind::PreToolUse => tool_call_record(input),
         EventKind::PostToolUse if p.tool_name().is_some_and(|t| EDIT_TOOLS.contains(&t)) => {
-            return (Kind::Edit, typed(&edit_view(input)));
+            (Kind::Edit, typed(&edit_view(input)))
         }
-        EventKind::Stop | EventKind::SubagentStop => return stop_record(input),
-        EventKind::SessionStart => {
-            put(&mut map, "source", p.str("source"));
-            put(&mut map, "model_reported", p.str("model"));
-            with_model(&mut map, input.model);
-            put(&mut map, "agent_type", p.str("agent_type"));
-            map.insert(
-                "repository".into(),
-                input.repository.clone().unwrap_or(Value::Null),
-            );
-            map.insert("host".into(), json!(crate::config::host_name()));
-            map.insert("os_user".into(), json!(crate::config::os_user()));
-            map.insert(
-                "hookledger_version".into(),
-                json!(env!("CARGO_PKG_VERSION")),
-            );
-            map.insert("policy".into(), input.policy.clone().unwrap_or(Value::Null));
-            map.insert(
-                "sandbox".into(),
-                input.sandbox.clone().unwrap_or(Value::Null),
-            );
-            map.insert("pid".into(), json!(std::process::id()));
-            Kind::SessionStart
+        EventKind::Stop | EventKind::SubagentStop => stop_record(input),
+        EventKind::SessionStart => (Kind::SessionStart, typed(&session_start_view(input))),
+        EventKind::PostToolUse | EventKind::PostToolUseFailure => tool_outcome_record(input),
+        EventKind::PermissionRequest | EventKind::PermissionDenied => permission_record(input),
+        EventKind::PreSkillShellCommand => {
+            let (targets, rest) = targets_view(&input.targets);
+            let call = view::ToolCall {
+                command_name: bounded(p, "command_name", 200),
+                command_source: bounded(p, "command_source", 200),
+                invoked_by: bounded(p, "invoked_by", 200),
+                decision: input.decision.map(Decision::view),
+                targets,
+                rest,
+                ..tool_call_base(input)
+            };
+            (Kind::SkillShellCommand, typed(&call))
         }
-        EventKind::PostToolUse => {
-            with_tool(&mut map, p);
-            with_model(&mut map, input.model);
-            map.insert("status".into(), json!("success"));
-            map.insert("input_blake3".into(), json!(input_hash(p)));
-            put(&mut map, "duration_ms", p.get("duration_ms").cloned());
-            if let Some(response) = p.tool_response() {
-                let text = serde_json::to_string(response).unwrap_or_default();
-                map.insert("response_bytes".into(), json!(text.len()));
-                map.insert("response_blake3".into(), json!(blake3_hex(text.as_bytes())));
-                map.insert("response".into(), summarize_output(response, 0));
-            }
-            Kind::ToolResult
+        _ => {
+            let (kind, facts) = event_facts(input);
+            (kind, typed(&facts))
         }
-        EventKind::PostToolUseFailure => {
-            with_tool(&mut map, p);
-            with_model(&mut map, input.model);
-            map.insert("status".into(), json!("failure"));
-            map.insert("input_blake3".into(), json!(input_hash(p)));
-            let error = p.str("error").unwrap_or_default();
-            map.insert(
-                "error_first_line".into(),
-                json!(head(error.lines().next().unwrap_or(""), 200)),
-            );
-            map.insert("error_bytes".into(), json!(error.len()));
-            map.insert("error_blake3".into(), json!(blake3_hex(error.as_bytes())));
-            put(&mut map, "is_interrupt", p.get("is_interrupt").cloned());
-            put(&mut map, "duration_ms", p.get("duration_ms").cloned());
-            Kind::ToolFailure
-        }
-        EventKind::PermissionRequest => {
-            with_tool(&mut map, p);
-            with_model(&mut map, input.model);
-            map.insert("input".into(), tool_input_summary(p));
-            put(
-                &mut map,
-                "permission_suggestions",
-                p.get("permission_suggestions")
-                    .map(|v| summarize_large_strings(v, 1024)),
-            );
-            with_decision(&mut map, input.decision);
-            with_targets(&mut map, &input.targets);
-            Kind::PermissionRequest
-        }
-        EventKind::PermissionDenied => {
-            with_tool(&mut map, p);
-            with_model(&mut map, input.model);
-            map.insert("input".into(), tool_input_summary(p));
-            put(&mut map, "reason", p.str("reason"));
-            Kind::PermissionDenied
-        }
+    }
+}
+
+fn text(p: &HookPayload, key: &str) -> Option<String> {
+    p.str(key).map(str::to_owned)
+}
+
+/// A string field cut to `chars` characters.
+fn bounded(p: &HookPayload, key: &str, chars: usize) -> Option<String> {
+    p.str(key).map(|v| head(v, chars).to_owned())
+}
+
+/// [`digest_string`], typed.
+fn digest(text: &str) -> view::Digest {
+    view::Digest {
+        blake3: Some(blake3_hex(text.as_bytes())),
+        bytes: Some(text.len() as u64),
+        head: Some(head(text, HEAD_CHARS).to_owned()),
+    }
+}
+
+/// Proof of bytes that must not be kept at all (not even a head): `{blake3, bytes}`.
+fn proof(bytes: &[u8]) -> view::Digest {
+    view::Digest {
+        blake3: Some(blake3_hex(bytes)),
+        bytes: Some(bytes.len() as u64),
+        head: None,
+    }
+}
+
+/// `session-start`: where and how the session began, on which host, under which policy.
+fn session_start_view(input: &RecordInput<'_>) -> view::SessionStart {
+    let p = input.payload;
+    view::SessionStart {
+        common: common_view(input),
+        source: text(p, "source"),
+        model: model_view(input.model),
+        repository: input.repository.clone().unwrap_or(Value::Null),
+        sandbox: input.sandbox.clone().unwrap_or(Value::Null),
+        model_reported: text(p, "model"),
+        agent_type: text(p, "agent_type"),
+        host: Some(crate::config::host_name()),
+        os_user: crate::config::os_user(),
+        hookledger_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        policy: Some(input.policy.clone().unwrap_or(Value::Null)),
+        pid: Some(u64::from(std::process::id())),
+        rest: Map::new(),
+    }
+}
+
+/// `tool-result`, `tool-failure`: the input's hash, the output or error only sized and hashed.
+fn tool_outcome_record(input: &RecordInput<'_>) -> (Kind, Value) {
+    let p = input.payload;
+    let mut outcome = view::ToolOutcome {
+        common: common_view(input),
+        tool: p.tool_name().map(str::to_owned),
+        tool_use_id: p.tool_use_id().map(str::to_owned),
+        model: model_view(input.model),
+        input_blake3: input_hash(p),
+        duration_ms: p.get("duration_ms").cloned(),
+        ..view::ToolOutcome::default()
+    };
+    if *input.event == EventKind::PostToolUseFailure {
+        let error = p.str("error").unwrap_or_default();
+        outcome.status = "failure".into();
+        outcome.error_first_line = Some(head(error.lines().next().unwrap_or(""), 200).to_owned());
+        outcome.error_bytes = Some(error.len() as u64);
+        outcome.error_blake3 = Some(blake3_hex(error.as_bytes()));
+        outcome.is_interrupt = p.get("is_interrupt").cloned();
+        return (Kind::ToolFailure, typed(&outcome));
+    }
+    outcome.status = "success".into();
+    if let Some(response) = p.tool_response() {
+        let text = serde_json::to_string(response).unwrap_or_default();
+        outcome.response_bytes = Some(text.len() as u64);
+        outcome.response_blake3 = Some(blake3_hex(text.as_bytes()));
+        outcome.response = Some(summarize_output(response, 0));
+    }
+    (Kind::ToolResult, typed(&outcome))
+}
+
+/// The fields every tool-call-shaped record has: the call, its (summarized) input, the model.
+fn tool_call_base(input: &RecordInput<'_>) -> view::ToolCall {
+    let p = input.payload;
+    view::ToolCall {
+        common: common_view(input),
+        tool: p.tool_name().map(str::to_owned),
+        tool_use_id: p.tool_use_id().map(str::to_owned),
+        model: model_view(input.model),
+        input: tool_input_summary(p),
+        ..view::ToolCall::default()
+    }
+}
+
+/// `permission-request` (gated like a tool call) and `permission-denied` (Claude Code's own
+/// refusal, with its reason).
+fn permission_record(input: &RecordInput<'_>) -> (Kind, Value) {
+    let p = input.payload;
+    if *input.event == EventKind::PermissionDenied {
+        let call = view::ToolCall {
+            reason: text(p, "reason"),
+            ..tool_call_base(input)
+        };
+        return (Kind::PermissionDenied, typed(&call));
+    }
+    let (targets, rest) = targets_view(&input.targets);
+    let call = view::ToolCall {
+        permission_suggestions: p
+            .get("permission_suggestions")
+            .map(|v| summarize_large_strings(v, 1024)),
+        decision: input.decision.map(Decision::view),
+        targets,
+        rest,
+        ..tool_call_base(input)
+    };
+    (Kind::PermissionRequest, typed(&call))
+}
+
+/// The smaller kinds: what each event says, bounded, and texts that may hold anything only
+/// as digests.
+fn event_facts(input: &RecordInput<'_>) -> (Kind, view::EventFacts) {
+    let p = input.payload;
+    let mut facts = view::EventFacts {
+        common: common_view(input),
+        ..view::EventFacts::default()
+    };
+    let model = || Some(model_view(input.model));
+    let kind = match input.event {
         EventKind::SubagentStart => Kind::SubagentStart,
         EventKind::PreCompact => {
-            put(&mut map, "trigger", p.str("trigger"));
-            if let Some(text) = p.str("custom_instructions") {
-                map.insert("custom_instructions".into(), digest_string(text));
-            }
+            facts.trigger = text(p, "trigger");
+            facts.custom_instructions = p.str("custom_instructions").map(digest);
             Kind::PreCompact
         }
         EventKind::Notification => {
-            for key in ["notification_type", "title"] {
-                put(&mut map, key, p.str(key));
-            }
-            put(
-                &mut map,
-                "message",
-                p.str("message").map(|m| head(m, 1000).to_owned()),
-            );
+            facts.notification_type = text(p, "notification_type");
+            facts.title = text(p, "title");
+            facts.message = bounded(p, "message", 1000).map(view::Text::Kept);
             Kind::Notification
         }
         EventKind::SessionEnd => {
-            put(&mut map, "reason", p.str("reason"));
+            facts.reason = text(p, "reason");
             Kind::SessionEnd
         }
-        EventKind::PreSkillShellCommand => {
-            with_tool(&mut map, p);
-            for key in ["command_name", "command_source", "invoked_by"] {
-                put(&mut map, key, p.str(key).map(|v| head(v, 200).to_owned()));
-            }
-            with_model(&mut map, input.model);
-            map.insert("input".into(), tool_input_summary(p));
-            with_decision(&mut map, input.decision);
-            with_targets(&mut map, &input.targets);
-            Kind::SkillShellCommand
-        }
         EventKind::PreModelSwitch | EventKind::PostModelSwitch => {
-            for key in ["from_model", "to_model", "requested_model", "source"] {
-                put(&mut map, key, p.str(key).map(|v| head(v, 200).to_owned()));
-            }
-            for key in [
-                "context_tokens",
-                "prompt_cache_warm",
-                "estimated_cache_write_usd",
-            ] {
-                put(
-                    &mut map,
-                    key,
-                    p.get(key)
-                        .filter(|v| !v.is_object() && !v.is_array())
-                        .cloned(),
-                );
-            }
+            facts.from_model = bounded(p, "from_model", 200);
+            facts.to_model = bounded(p, "to_model", 200);
+            facts.requested_model = bounded(p, "requested_model", 200);
+            facts.source = bounded(p, "source", 200);
+            let scalar = |key: &str| {
+                p.get(key)
+                    .filter(|v| !v.is_object() && !v.is_array())
+                    .cloned()
+            };
+            facts.context_tokens = scalar("context_tokens");
+            facts.prompt_cache_warm = scalar("prompt_cache_warm");
+            facts.estimated_cache_write_usd = scalar("estimated_cache_write_usd");
             if *input.event == EventKind::PostModelSwitch {
-                with_model(&mut map, input.model);
+                facts.model = model();
                 Kind::ModelSwitch
             } else {
                 Kind::ModelSwitchRequest
             }
         }
         EventKind::ConfigChange => {
-            put(&mut map, "source", p.str("source"));
-            file_facts(&mut map, p.str("file_path"));
+            facts.source = text(p, "source");
+            file_facts(&mut facts, p.str("file_path"));
             Kind::ConfigChange
         }
         EventKind::UserPromptExpansion => {
-            for key in ["expansion_type", "command_name", "command_source"] {
-                put(&mut map, key, p.str(key).map(|v| head(v, 200).to_owned()));
-            }
+            facts.expansion_type = bounded(p, "expansion_type", 200);
+            facts.command_name = bounded(p, "command_name", 200);
+            facts.command_source = bounded(p, "command_source", 200);
             // Arguments are typed by the user and may hold anything; the prompt record keeps
             // the text under the prompt policy, this one only proves what it was.
-            for key in ["command_args", "prompt"] {
-                if let Some(text) = p.str(key) {
-                    map.insert(
-                        key.into(),
-                        json!({ "blake3": blake3_hex(text.as_bytes()), "bytes": text.len() }),
-                    );
-                }
-            }
-            with_model(&mut map, input.model);
+            facts.command_args = p.str("command_args").map(|t| proof(t.as_bytes()));
+            facts.prompt = p.str("prompt").map(|t| proof(t.as_bytes()));
+            facts.model = model();
             Kind::PromptExpansion
         }
         EventKind::InstructionsLoaded => {
-            for key in [
-                "memory_type",
-                "load_reason",
-                "trigger_file_path",
-                "parent_file_path",
-            ] {
-                put(&mut map, key, p.str(key));
-            }
-            put(
-                &mut map,
-                "globs",
-                p.get("globs").and_then(Value::as_array).map(|g| {
-                    g.iter()
-                        .filter_map(Value::as_str)
-                        .take(32)
-                        .map(|s| head(s, 200).to_owned())
-                        .collect::<Vec<_>>()
-                }),
-            );
-            file_facts(&mut map, p.str("file_path"));
+            facts.memory_type = text(p, "memory_type");
+            facts.load_reason = text(p, "load_reason");
+            facts.trigger_file_path = text(p, "trigger_file_path");
+            facts.parent_file_path = text(p, "parent_file_path");
+            facts.globs = p.get("globs").and_then(Value::as_array).map(|g| {
+                g.iter()
+                    .filter_map(Value::as_str)
+                    .take(32)
+                    .map(|s| head(s, 200).to_owned())
+                    .collect()
+            });
+            file_facts(&mut facts, p.str("file_path"));
             Kind::InstructionsLoaded
         }
         EventKind::StopFailure => {
-            put(
-                &mut map,
-                "error",
-                p.str("error").map(|e| head(e, 200).to_owned()),
-            );
-            if let Some(details) = p.get("error_details") {
+            facts.error = bounded(p, "error", 200);
+            facts.error_details = p.get("error_details").map(|details| {
                 let text = match details {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                map.insert("error_details".into(), json!(head(&text, 1000)));
-            }
-            if let Some(message) = p.str("last_assistant_message") {
-                map.insert("last_assistant_message".into(), digest_string(message));
-            }
-            with_model(&mut map, input.model);
+                head(&text, 1000).to_owned()
+            });
+            facts.last_assistant_message = p.str("last_assistant_message").map(digest);
+            facts.model = model();
             Kind::StopFailure
         }
         EventKind::PostCompact => {
-            put(&mut map, "trigger", p.str("trigger"));
-            if let Some(text) = p.str("compact_summary") {
-                map.insert("compact_summary".into(), digest_string(text));
-            }
+            facts.trigger = text(p, "trigger");
+            facts.compact_summary = p.str("compact_summary").map(digest);
             Kind::PostCompact
         }
         EventKind::CwdChanged => {
-            put(&mut map, "old_cwd", p.str("old_cwd"));
-            put(&mut map, "new_cwd", p.str("new_cwd"));
+            facts.old_cwd = text(p, "old_cwd");
+            facts.new_cwd = text(p, "new_cwd");
             Kind::CwdChanged
         }
         EventKind::DirectoryAdded => {
-            put(&mut map, "directory", p.str("directory"));
-            put(&mut map, "source", p.str("source"));
+            facts.directory = text(p, "directory");
+            facts.source = text(p, "source");
             Kind::DirectoryAdded
         }
         EventKind::Setup => {
-            put(&mut map, "trigger", p.str("trigger"));
+            facts.trigger = text(p, "trigger");
             Kind::Setup
         }
         EventKind::TaskCreated | EventKind::TaskCompleted => {
-            for key in ["task_id", "teammate_name", "team_name"] {
-                put(&mut map, key, p.str(key).map(|v| head(v, 200).to_owned()));
-            }
-            put(
-                &mut map,
-                "task_subject",
-                p.str("task_subject").map(|v| head(v, 500).to_owned()),
-            );
-            if let Some(text) = p.str("task_description") {
-                map.insert("task_description".into(), digest_string(text));
-            }
+            facts.task_id = bounded(p, "task_id", 200);
+            facts.teammate_name = bounded(p, "teammate_name", 200);
+            facts.team_name = bounded(p, "team_name", 200);
+            facts.task_subject = bounded(p, "task_subject", 500);
+            facts.task_description = p.str("task_description").map(digest);
             if *input.event == EventKind::TaskCreated {
                 Kind::TaskCreated
             } else {
@@ -564,54 +529,46 @@ pub fn build(input: &RecordInput<'_>) -> (Kind, Value) {
             }
         }
         EventKind::Elicitation | EventKind::ElicitationResult => {
-            for key in ["mcp_server_name", "elicitation_id", "mode", "action"] {
-                put(&mut map, key, p.str(key).map(|v| head(v, 200).to_owned()));
-            }
-            put(
-                &mut map,
-                "url",
-                p.str("url").map(|v| head(v, 1000).to_owned()),
-            );
-            if let Some(message) = p.str("message") {
-                map.insert("message".into(), digest_string(message));
-            }
+            facts.mcp_server_name = bounded(p, "mcp_server_name", 200);
+            facts.elicitation_id = bounded(p, "elicitation_id", 200);
+            facts.mode = bounded(p, "mode", 200);
+            facts.action = bounded(p, "action", 200);
+            facts.url = bounded(p, "url", 1000);
+            facts.message = p.str("message").map(|m| view::Text::Digest(digest(m)));
             // What the user typed into an MCP server's form may be a secret: only its hash.
-            for key in ["requested_schema", "content"] {
-                if let Some(value) = p.get(key) {
-                    let text = crate::ledger::canonical_json(value);
-                    map.insert(
-                        key.into(),
-                        json!({ "blake3": blake3_hex(&text), "bytes": text.len() }),
-                    );
-                }
-            }
+            let hashed = |key: &str| {
+                p.get(key)
+                    .map(|value| proof(&crate::ledger::canonical_json(value)))
+            };
+            facts.requested_schema = hashed("requested_schema");
+            facts.content = hashed("content");
             if *input.event == EventKind::Elicitation {
                 Kind::Elicitation
             } else {
                 Kind::ElicitationResult
             }
         }
-        EventKind::Other(_) => {
-            map.insert(
-                "payload".into(),
-                summarize_large_strings(&Value::Object(p.raw.clone()), LARGE_STRING_BYTES),
-            );
+        // An event this build does not know (the others are built above): all of it, large
+        // strings as digests.
+        _ => {
+            facts.payload = Some(summarize_large_strings(
+                &Value::Object(p.raw.clone()),
+                LARGE_STRING_BYTES,
+            ));
             Kind::Event
         }
     };
-    let mut all = common(input);
-    all.extend(map);
-    (kind, Value::Object(all))
+    (kind, facts)
 }
 
 /// A file an event names (a settings file, an instructions file): its path, and the BLAKE3 and
 /// size of what it holds now, so the record shows what was loaded or changed. Only regular
 /// files, and only up to [`HASHED_FILE_BYTES`]: a FIFO or a huge file must not stall the hook.
-fn file_facts(map: &mut Map<String, Value>, path: Option<&str>) {
+fn file_facts(facts: &mut view::EventFacts, path: Option<&str>) {
     let Some(path) = path else {
         return;
     };
-    map.insert("file_path".into(), json!(path));
+    facts.file_path = Some(path.to_owned());
     let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
         Err(e) => {
@@ -620,15 +577,15 @@ fn file_facts(map: &mut Map<String, Value>, path: Option<&str>) {
             } else {
                 e.to_string()
             };
-            map.insert("file_error".into(), json!(what));
+            facts.file_error = Some(what);
             return;
         }
     };
     if !meta.is_file() {
-        map.insert("file_error".into(), json!("not a regular file"));
+        facts.file_error = Some("not a regular file".into());
         return;
     }
-    map.insert("file_bytes".into(), json!(meta.len()));
+    facts.file_bytes = Some(meta.len());
     if meta.len() > HASHED_FILE_BYTES {
         return;
     }
@@ -637,30 +594,8 @@ fn file_facts(map: &mut Map<String, Value>, path: Option<&str>) {
     let read =
         std::fs::File::open(path).and_then(|f| f.take(HASHED_FILE_BYTES).read_to_end(&mut bytes));
     match read {
-        Ok(_) => {
-            map.insert("file_blake3".into(), json!(blake3_hex(&bytes)));
-        }
-        Err(e) => {
-            map.insert("file_error".into(), json!(e.to_string()));
-        }
-    }
-}
-
-fn with_decision(map: &mut Map<String, Value>, decision: Option<&Decision>) {
-    if let Some(decision) = decision {
-        map.insert(
-            "decision".into(),
-            serde_json::to_value(decision).unwrap_or(Value::Null),
-        );
-    }
-}
-
-fn with_targets(map: &mut Map<String, Value>, targets: &[crate::policy::Target]) {
-    if !targets.is_empty() {
-        map.insert(
-            "targets".into(),
-            serde_json::to_value(targets).unwrap_or(Value::Null),
-        );
+        Ok(_) => facts.file_blake3 = Some(blake3_hex(&bytes)),
+        Err(e) => facts.file_error = Some(e.to_string()),
     }
 }
 

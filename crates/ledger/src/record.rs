@@ -366,7 +366,7 @@ impl AnyPayload {
 }
 
 /// `tool-call`, `permission-request`, `permission-denied`, `skill-shell-command`: a tool call
-/// and what the policy said of it.
+/// and what the policy said of it (`permission-denied`: what Claude Code said).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
     #[serde(flatten)]
@@ -384,6 +384,20 @@ pub struct ToolCall {
     pub decision: Option<DecisionView>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<TargetView>>,
+    /// `permission-request`: what Claude Code offered to allow from now on (large strings as
+    /// digests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_suggestions: Option<Value>,
+    /// `permission-denied`: why Claude Code denied the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `skill-shell-command`: the skill or command whose inline shell this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoked_by: Option<String>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
 }
@@ -514,6 +528,27 @@ pub struct SessionStart {
     /// Whether Claude Code's OS sandbox confines Bash (`enabled`, `enforced`, `source`).
     #[serde(default)]
     pub sandbox: Value,
+    /// The model Claude Code reported at start (`model` is the one the session uses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_reported: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub os_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hookledger_version: Option<String>,
+    /// Which policy files were in force (as written, `null` included).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub policy: Option<Value>,
+    /// The hook process that wrote the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u64>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
 }
@@ -533,6 +568,19 @@ pub struct Stop {
     pub model: Model,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_models: Option<Vec<ToolModel>>,
+    /// As Claude Code sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_hook_active: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_assistant_message: Option<Digest>,
+    /// How many background tasks and session crons were running (not what they were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_tasks: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_crons: Option<u64>,
+    /// `subagent-stop`: the subagent's own transcript.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_transcript_path: Option<String>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
 }
@@ -543,6 +591,174 @@ pub struct ToolModel {
     pub tool_use_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+/// A text kept (cut to a bound) or only proved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Text {
+    Kept(String),
+    Digest(Digest),
+}
+
+/// `tool-result`, `tool-failure`: how a tool call ended (outputs only sized and hashed).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolOutcome {
+    #[serde(flatten)]
+    pub common: Common,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_use_id: Option<String>,
+    #[serde(flatten)]
+    pub model: Model,
+    /// `success` or `failure`.
+    #[serde(default)]
+    pub status: String,
+    /// BLAKE3 of the canonical tool input.
+    #[serde(default)]
+    pub input_blake3: Option<String>,
+    /// As Claude Code sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_blake3: Option<String>,
+    /// The output's shape: scalars and short strings, longer ones as `{bytes, blake3}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_first_line: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_blake3: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_interrupt: Option<Value>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+/// The smaller hook kinds: what the event said, strings cut to a bound and texts that may hold
+/// anything only as a [`Digest`]. Each kind writes the fields its event has; all are optional.
+/// (`permission-request` and `skill-shell-command` are [`ToolCall`]s with these beside.)
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventFacts {
+    #[serde(flatten)]
+    pub common: Common,
+    /// Written by the kinds that name the model (`model-switch`, `prompt-expansion`,
+    /// `stop-failure`, `permission-denied`).
+    #[serde(flatten)]
+    pub model: Option<Model>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    // notification
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    // pre-compact, post-compact, stop-failure, task-*, elicitation
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_instructions: Option<Digest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact_summary: Option<Digest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_assistant_message: Option<Digest>,
+    // prompt-expansion
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expansion_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_args: Option<Digest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<Digest>,
+    // model-switch-request, model-switch
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_cache_warm: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_cache_write_usd: Option<Value>,
+    // config-change, instructions-loaded: the file and what it holds now
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_blake3: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_file_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_file_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub globs: Option<Vec<String>>,
+    // stop-failure
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_details: Option<String>,
+    // cwd-changed, directory-added
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_cwd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_cwd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<String>,
+    // task-created, task-completed
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teammate_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_description: Option<Digest>,
+    // elicitation, elicitation-result
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp_server_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elicitation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A notification's text (cut to a bound); an elicitation's as a [`Digest`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_schema: Option<Digest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Digest>,
+    /// `event`: the whole payload of an event this build does not know, large strings as
+    /// digests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
 }
@@ -721,14 +937,27 @@ pub struct MappedInput {
     pub command: Option<String>,
 }
 
-/// A large string as the hook stores it: `{blake3, bytes, head}`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// A string the hook proves without storing it: `{blake3, bytes, head}` for a large string
+/// (its head kept), `{blake3, bytes}` for one whose text must not be kept at all.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Digest {
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub blake3: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bytes: Option<u64>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub head: Option<String>,
 }
 
