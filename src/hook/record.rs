@@ -331,7 +331,7 @@ fn session_start_view(input: &RecordInput<'_>) -> view::SessionStart {
         model_reported: text(p, "model"),
         agent_type: text(p, "agent_type"),
         host: Some(crate::config::host_name()),
-        os_user: crate::config::os_user(),
+        os_user: Some(crate::config::os_user()),
         hookledger_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
         policy: Some(input.policy.clone().unwrap_or(Value::Null)),
         pid: Some(u64::from(std::process::id())),
@@ -415,7 +415,6 @@ fn event_facts(input: &RecordInput<'_>) -> (Kind, view::EventFacts) {
         common: common_view(input),
         ..view::EventFacts::default()
     };
-    let model = || Some(model_view(input.model));
     let kind = match input.event {
         EventKind::SubagentStart => Kind::SubagentStart,
         EventKind::PreCompact => {
@@ -447,7 +446,7 @@ fn event_facts(input: &RecordInput<'_>) -> (Kind, view::EventFacts) {
             facts.prompt_cache_warm = scalar("prompt_cache_warm");
             facts.estimated_cache_write_usd = scalar("estimated_cache_write_usd");
             if *input.event == EventKind::PostModelSwitch {
-                facts.model = model();
+                facts.set_model(model_view(input.model));
                 Kind::ModelSwitch
             } else {
                 Kind::ModelSwitchRequest
@@ -466,7 +465,7 @@ fn event_facts(input: &RecordInput<'_>) -> (Kind, view::EventFacts) {
             // the text under the prompt policy, this one only proves what it was.
             facts.command_args = p.str("command_args").map(|t| proof(t.as_bytes()));
             facts.prompt = p.str("prompt").map(|t| proof(t.as_bytes()));
-            facts.model = model();
+            facts.set_model(model_view(input.model));
             Kind::PromptExpansion
         }
         EventKind::InstructionsLoaded => {
@@ -494,7 +493,7 @@ fn event_facts(input: &RecordInput<'_>) -> (Kind, view::EventFacts) {
                 head(&text, 1000).to_owned()
             });
             facts.last_assistant_message = p.str("last_assistant_message").map(digest);
-            facts.model = model();
+            facts.set_model(model_view(input.model));
             Kind::StopFailure
         }
         EventKind::PostCompact => {

@@ -535,8 +535,13 @@ pub struct SessionStart {
     pub agent_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
-    #[serde(default)]
-    pub os_user: Option<String>,
+    /// `Some(None)`: written as `null` (no user name found); `None`: not written at all.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub os_user: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hookledger_version: Option<String>,
     /// Which policy files were in force (as written, `null` included).
@@ -649,10 +654,26 @@ pub struct ToolOutcome {
 pub struct EventFacts {
     #[serde(flatten)]
     pub common: Common,
-    /// Written by the kinds that name the model (`model-switch`, `prompt-expansion`,
-    /// `stop-failure`, `permission-denied`).
-    #[serde(flatten)]
-    pub model: Option<Model>,
+    /// [`Model`]'s fields, written (`null` when unknown) only by the kinds that name the
+    /// model (`model-switch`, `prompt-expansion`, `stop-failure`); `None` when not written.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub model: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub model_source: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub claude_code_version: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -846,6 +867,13 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, 
     Value::deserialize(deserializer).map(Some)
 }
 
+/// A field that may be written as `null`: `Some(None)` then, `None` (by `default`) when absent.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 /// `T` when the field is an object; any other shape reads as absent (a struct would otherwise
 /// also accept an array, field by field).
 fn object<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
@@ -985,6 +1013,15 @@ fn mapped_targets<'de, D: Deserializer<'de>>(
             })
             .collect(),
     ))
+}
+
+impl EventFacts {
+    /// Records which model produced the event.
+    pub fn set_model(&mut self, model: Model) {
+        self.model = Some(model.model);
+        self.model_source = Some(model.model_source);
+        self.claude_code_version = Some(model.claude_code_version);
+    }
 }
 
 impl Mapped {
@@ -1247,6 +1284,34 @@ mod tests {
             json!({"tool_models": [{"tool_use_id": "t", "model": "m", "q": 1}],
             "model": "m", "model_source": "transcript-latest", "claude_code_version": "2"}),
         );
+        let start: SessionStart = survives(json!({"source": "startup", "repository": null,
+            "model": "m", "model_source": "session-start", "claude_code_version": null,
+            "sandbox": null, "host": "h", "os_user": null, "hookledger_version": "0.1.0",
+            "policy": null, "pid": 7, "model_reported": "m", "agent_type": "main", "later": 1}));
+        assert_eq!(start.policy, Some(Value::Null));
+        let stop: Stop = survives(json!({"model": null, "model_source": "unknown",
+            "claude_code_version": null, "stop_hook_active": false, "background_tasks": 2,
+            "last_assistant_message": {"blake3": "ab", "bytes": 9, "head": "All done."}}));
+        assert_eq!(stop.background_tasks, Some(2));
+        let _: ToolOutcome = survives(json!({"tool": "Bash", "model": "m", "model_source": "x",
+            "claude_code_version": "2", "status": "failure", "input_blake3": null,
+            "error_first_line": "Exit 1", "error_bytes": 9, "error_blake3": "cd",
+            "is_interrupt": false, "duration_ms": 3}));
+        let facts: EventFacts = survives(json!({"event": "Notification",
+            "message": "Claude needs your permission", "title": "t", "z": [1]}));
+        assert_eq!(
+            facts.message,
+            Some(Text::Kept("Claude needs your permission".into()))
+        );
+        let facts: EventFacts = survives(json!({"event": "Elicitation",
+            "message": {"blake3": "ab", "bytes": 4, "head": "give"},
+            "content": {"blake3": "cd", "bytes": 2}, "url": "https://x"}));
+        assert!(matches!(facts.message, Some(Text::Digest(_))));
+        let facts: EventFacts = survives(json!({"event": "PostModelSwitch", "to_model": "b",
+            "model": "b", "model_source": "model-switch", "claude_code_version": null,
+            "context_tokens": 10}));
+        assert_eq!(facts.model, Some(Some("b".into())));
+        assert_eq!(facts.claude_code_version, Some(None));
         let _: Review = survives(json!({"by": "me", "host": null, "period": {"since": "a"},
             "digest": "d", "records": 1, "denied": 0, "asked": 0, "output": null, "v": 2}));
     }
