@@ -593,7 +593,10 @@ fn scan_env_block(t: &[u8], out: &mut Vec<Finding>) {
                 let plain = value.starts_with(b"$")
                     || value.starts_with(b"/")
                     || memchr::memmem::find(value, b"://").is_some();
-                if value.len() >= 16 && !plain && classes(value) >= 2 && shannon(value) >= 3.5 {
+                let mixed = classes(value) >= 3
+                    || (value.iter().any(u8::is_ascii_digit)
+                        && value.iter().any(u8::is_ascii_alphabetic));
+                if value.len() >= 16 && !plain && mixed && shannon(value) >= 3.5 {
                     out.push(Finding {
                         kind: SecretKind::EnvSecret,
                         start: *vs,
