@@ -611,7 +611,12 @@ fn scan_env_block(t: &[u8], out: &mut Vec<Finding>) {
     while start < t.len() {
         let end = line_end(t, start);
         let line = &t[start..end];
-        let body = line.strip_prefix(b"export ").unwrap_or(line);
+        // A diff line (an edit's hunk) keeps its one-character prefix.
+        let body = match line.first() {
+            Some(b'+' | b'-' | b' ') => &line[1..],
+            _ => line,
+        };
+        let body = body.strip_prefix(b"export ").unwrap_or(body);
         let offset = line.len() - body.len();
         let name = run(body, 0, |b| {
             b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'
