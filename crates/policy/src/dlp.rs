@@ -582,6 +582,18 @@ fn scan_assignments(t: &[u8], out: &mut Vec<Finding>) {
     }
 }
 
+/// `8-4-4-4-12` hex digits: tenant, client and project ids, which are names, not secrets.
+fn is_uuid(value: &[u8]) -> bool {
+    value.len() == 36
+        && value.iter().enumerate().all(|(i, b)| {
+            if [8, 13, 18, 23].contains(&i) {
+                *b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        })
+}
+
 /// A pasted `.env` block: two or more consecutive `NAME=value` lines; each value that looks
 /// random (long, mixed classes, high entropy) is a finding.
 fn scan_env_block(t: &[u8], out: &mut Vec<Finding>) {
@@ -590,7 +602,8 @@ fn scan_env_block(t: &[u8], out: &mut Vec<Finding>) {
         if lines.len() >= 2 {
             for (_, vs, ve) in lines.iter() {
                 let value = &t[*vs..*ve];
-                let plain = value.starts_with(b"$")
+                let plain = is_uuid(value)
+                    || value.starts_with(b"$")
                     || value.starts_with(b"/")
                     || memchr::memmem::find(value, b"://").is_some();
                 let mixed = classes(value) >= 3

@@ -347,11 +347,19 @@ pub fn cases() -> Vec<Case> {
         format!("PORT=8080\nWEBHOOK_HMAC=\"{b}\"\n"),
         b,
     ));
+    // The same block as the lines of an edit's diff.
+    let a = g.draw(ALNUM, 32);
+    out.push(tp(
+        "env-secret",
+        format!(" PORT=8080\n+export SESSION_SIGNING={a}\n-LOG_LEVEL=info\n"),
+        a,
+    ));
     for text in [
         "NODE_ENV=production\nLOG_LEVEL=debug\nPORT=8080\n",
         "APP_NAME=my-application-service\nREGION=eu-west-1\n",
         "PATH=/usr/local/bin:/usr/bin\nHOME=/home/dev\n",
         "BUILD_ID=20261202\n",
+        "AZURE_TENANT_ID=3f2504e0-4f89-11d3-9a0c-0305e82c3301\nAZURE_CLIENT_ID=9a0c0305-e82c-3301-3f25-04e04f8911d3\n",
     ] {
         out.push(fp("env-secret", text));
     }
