@@ -624,11 +624,10 @@ fn scan_env_block(t: &[u8], out: &mut Vec<Finding>) {
     while start < t.len() {
         let end = line_end(t, start);
         let line = &t[start..end];
-        // A diff line (an edit's hunk) keeps its one-character prefix.
-        let body = match line.first() {
-            Some(b'+' | b'-' | b' ') => &line[1..],
-            _ => line,
-        };
+        // Diff prefixes (an edit's hunk, a diff of a diff), indentation and YAML list dashes
+        // (`- POSTGRES_PASSWORD=…` in a compose file) come before the name.
+        let lead = run(line, 0, |b| b"+- \t".contains(&b));
+        let body = &line[lead..];
         let body = body.strip_prefix(b"export ").unwrap_or(body);
         let offset = line.len() - body.len();
         let name = run(body, 0, |b| {
