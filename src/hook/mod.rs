@@ -10,6 +10,7 @@ pub mod answer;
 pub mod event;
 pub mod guard;
 pub mod record;
+pub mod scrub;
 pub mod transcript;
 pub mod wire;
 
@@ -82,7 +83,8 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
     );
     let repository = (event == EventKind::SessionStart).then(|| session_repository(&payload));
     let tool_models = turn_tool_models(&event, &payload, env.transcript_budget);
-    let (kind, value) = record::build(&RecordInput {
+    let prompt_findings = judged.findings.clone();
+    let (kind, mut value) = record::build(&RecordInput {
         event: &event,
         payload: &payload,
         model: &model,
@@ -95,6 +97,12 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         policy: (event == EventKind::SessionStart).then(|| policy_facts(env)),
         sandbox: (event == EventKind::SessionStart).then(|| sandbox_facts(&payload)),
     });
+    if event == EventKind::UserPromptSubmit {
+        let prompt = payload.str("prompt").unwrap_or_default();
+        scrub::digest_prompt_findings(&mut value, prompt, &prompt_findings, &ledger_path);
+    }
+    // No detected secret reaches the ledger, its WAL, the spool or an export in clear.
+    scrub::scrub(&mut value, &ledger_path);
     let record = NewRecord {
         ts_ns: ledger::now_ns(),
         kind: kind.as_str().to_owned(),

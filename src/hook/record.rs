@@ -778,11 +778,21 @@ impl Hunk {
 /// A payload that could not be handled: what arrived, without trusting it.
 pub fn hook_error(input: &[u8], error: &str, event_hint: Option<&str>) -> Value {
     let head_bytes = &input[..input.len().min(HEAD_CHARS)];
+    let mut stdin_head = String::from_utf8_lossy(head_bytes).into_owned();
+    // The payload may hold a secret the head would cut in two: scan past the head by more
+    // than the longest key block, keep the head of the redacted text. Not the whole payload:
+    // this runs on every event, before the record is built, and a payload may be megabytes.
+    let window = &input[..input.len().min(HEAD_CHARS * 4 + (16 << 10))];
+    let whole = String::from_utf8_lossy(window);
+    let findings = crate::policy::dlp::scan(&whole);
+    if !findings.is_empty() {
+        stdin_head = head(&crate::policy::dlp::redact(&whole, &findings), HEAD_CHARS).to_owned();
+    }
     json!({
         "error": error,
         "event_hint": event_hint,
         "stdin_bytes": input.len(),
         "stdin_blake3": blake3_hex(input),
-        "stdin_head": String::from_utf8_lossy(head_bytes),
+        "stdin_head": stdin_head,
     })
 }

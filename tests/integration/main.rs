@@ -29,6 +29,8 @@ mod e2e_selfprot;
 mod hook_events;
 // The settings merge behind install/uninstall.
 mod install;
+// No DLP-detected secret in any file the ledger leaves.
+mod dlp_at_rest;
 // Policy decisions, table-driven.
 mod policy;
 // Self-protection by identity, in process and through the hook.

@@ -161,6 +161,17 @@ pub fn load_or_create_spool_key(dir: &Path) -> Result<[u8; 32], KeyError> {
     })
 }
 
+/// The key of the digests DLP findings carry in records: derived from the spool key, so it
+/// lives only in `keys/` and leaves with no export; a separate derivation, so a digest never
+/// helps forge a spool MAC.
+pub fn load_or_create_dlp_key(dir: &Path) -> Result<[u8; 32], KeyError> {
+    let spool = load_or_create_spool_key(dir)?;
+    Ok(blake3::derive_key(
+        "hookledger 2026-12 dlp finding digest",
+        &spool,
+    ))
+}
+
 /// The signing key on disk, judged against the public key in the ledger's genesis record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyStatus {

@@ -27,6 +27,13 @@ pub enum SecretKind {
     PasswordAssignment,
     CardNumber,
     UsSsn,
+    // Added after the first release: appended so the serialized names above stay as they were.
+    AzureConnectionString,
+    UrlPassword,
+    AnthropicKey,
+    OpenaiKey,
+    SlackWebhook,
+    EnvSecret,
 }
 
 impl SecretKind {
@@ -46,6 +53,38 @@ impl SecretKind {
             Self::PasswordAssignment => "a password or secret assignment",
             Self::CardNumber => "a payment card number",
             Self::UsSsn => "a US social security number",
+            Self::AzureConnectionString => "an Azure connection-string key",
+            Self::UrlPassword => "a URL with a password",
+            Self::AnthropicKey => "an Anthropic API key",
+            Self::OpenaiKey => "an OpenAI API key",
+            Self::SlackWebhook => "a Slack webhook URL",
+            Self::EnvSecret => "a high-entropy value in an environment file",
+        }
+    }
+
+    /// The stable name, as it is serialized (`aws-access-key`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::PrivateKey => "private-key",
+            Self::AwsAccessKey => "aws-access-key",
+            Self::AwsSecretKey => "aws-secret-key",
+            Self::GcpServiceAccountKey => "gcp-service-account-key",
+            Self::GcpApiKey => "gcp-api-key",
+            Self::AzureStorageKey => "azure-storage-key",
+            Self::GithubToken => "github-token",
+            Self::GitlabToken => "gitlab-token",
+            Self::SlackToken => "slack-token",
+            Self::StripeKey => "stripe-key",
+            Self::Jwt => "jwt",
+            Self::PasswordAssignment => "password-assignment",
+            Self::CardNumber => "card-number",
+            Self::UsSsn => "us-ssn",
+            Self::AzureConnectionString => "azure-connection-string",
+            Self::UrlPassword => "url-password",
+            Self::AnthropicKey => "anthropic-key",
+            Self::OpenaiKey => "openai-key",
+            Self::SlackWebhook => "slack-webhook",
+            Self::EnvSecret => "env-secret",
         }
     }
 }
@@ -132,42 +171,113 @@ fn luhn(digits: &[u8]) -> bool {
     sum % 10 == 0
 }
 
+fn line_end(t: &[u8], at: usize) -> usize {
+    memchr::memchr(b'\n', &t[at.min(t.len())..]).map_or(t.len(), |e| at + e)
+}
+
+/// A key block runs to the end of its `-----END …-----` line; a block cut short (no END) runs
+/// to the end of the text, so no part of the key is ever kept.
+fn pem_block_end(t: &[u8], at: usize) -> usize {
+    match memchr::memmem::find(&t[at..], b"-----END ") {
+        Some(e) => {
+            let end_at = at + e + "-----END ".len();
+            match memchr::memmem::find(&t[end_at..], b"-----") {
+                Some(d) if !t[end_at..end_at + d].contains(&b'\n') => end_at + d + 5,
+                _ => line_end(t, end_at),
+            }
+        }
+        None => t.len(),
+    }
+}
+
+/// The end of a prefixed token: the prefix, then at least `min` bytes satisfying `ok`; the
+/// whole run is the secret (a fixed length would leave the tail of a longer token in clear).
+fn prefixed(
+    t: &[u8],
+    at: usize,
+    prefix: usize,
+    min: usize,
+    ok: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    let n = run(t, at + prefix, ok);
+    (boundary_before(t, at) && n >= min).then_some(at + prefix + n)
+}
+
 pub fn scan(text: &str) -> Vec<Finding> {
     let t = text.as_bytes();
     let mut out = Vec::new();
+    // Every `-----BEGIN … PRIVATE KEY-----` variant (RSA, EC, DSA, OPENSSH, ENCRYPTED, PGP …
+    // KEY BLOCK), the whole block.
     scan_anchor(t, b"-----BEGIN ", SecretKind::PrivateKey, &mut out, |at| {
-        let line_end = memchr::memchr(b'\n', &t[at..]).map_or(t.len(), |e| at + e);
-        let header = &t[at..line_end];
-        memchr::memmem::find(header, b"PRIVATE KEY-----").map(|_| line_end)
+        let header = &t[at..line_end(t, at)];
+        memchr::memmem::find(header, b"PRIVATE KEY").map(|_| pem_block_end(t, at))
     });
+    // PuTTY: the private lines and the MAC that follows them.
+    scan_anchor(
+        t,
+        b"PuTTY-User-Key-File-",
+        SecretKind::PrivateKey,
+        &mut out,
+        |at| {
+            let private = memchr::memmem::find(&t[at..], b"Private-Lines:")?;
+            let after = at + private;
+            Some(match memchr::memmem::find(&t[after..], b"Private-MAC:") {
+                Some(m) => line_end(t, after + m),
+                None => t.len(),
+            })
+        },
+    );
     for prefix in [&b"AKIA"[..], b"ASIA", b"ABIA", b"ACCA"] {
         scan_anchor(t, prefix, SecretKind::AwsAccessKey, &mut out, |at| {
             let n = run(t, at + 4, |b| b.is_ascii_uppercase() || b.is_ascii_digit());
             (boundary_before(t, at) && n == 16).then_some(at + 20)
         });
     }
-    scan_anchor(
-        t,
-        b"aws_secret_access_key",
-        SecretKind::AwsSecretKey,
-        &mut out,
-        |at| {
-            let mut i = at + "aws_secret_access_key".len();
+    scan_aws_secrets(t, &mut out);
+    let lower = t.to_ascii_lowercase();
+    for anchor in [
+        &b"aws_secret_access_key"[..],
+        b"aws_secret_key",
+        b"awssecretaccesskey",
+    ] {
+        for at in memchr::memmem::find_iter(&lower, anchor) {
+            let mut i = at + anchor.len();
             i += run(t, i, |b| {
                 b == b' ' || b == b'"' || b == b'\'' || b == b':' || b == b'='
             });
-            (run(t, i, b64ish) >= 40).then_some(i + 40)
-        },
-    );
+            let n = run(t, i, b64ish);
+            if n >= 40 {
+                out.push(Finding {
+                    kind: SecretKind::AwsSecretKey,
+                    start: i,
+                    end: i + n,
+                });
+            }
+        }
+    }
     scan_anchor(
         t,
         b"\"private_key\"",
         SecretKind::GcpServiceAccountKey,
         &mut out,
-        |at| memchr::memmem::find(t, b"service_account").map(|_| at + 13),
+        |at| {
+            memchr::memmem::find(t, b"service_account")?;
+            // The key's value: to the closing quote of the JSON string that follows.
+            let mut i = at + 13;
+            i += run(t, i, |b| b == b' ' || b == b':');
+            if t.get(i) != Some(&b'"') {
+                return Some(at + 13);
+            }
+            i += 1;
+            let mut j = i;
+            while j < t.len() && t[j] != b'"' {
+                j += if t[j] == b'\\' { 2 } else { 1 };
+            }
+            Some((j + 1).min(t.len()))
+        },
     );
     scan_anchor(t, b"AIza", SecretKind::GcpApiKey, &mut out, |at| {
-        (boundary_before(t, at) && run(t, at + 4, token_char) >= 35).then_some(at + 39)
+        prefixed(t, at, 4, 35, token_char)
     });
     scan_anchor(
         t,
@@ -176,30 +286,90 @@ pub fn scan(text: &str) -> Vec<Finding> {
         &mut out,
         |at| {
             let i = at + "AccountKey=".len();
-            (run(t, i, b64ish) >= 86).then_some(i + 86)
+            let n = run(t, i, b64ish);
+            (n >= 20).then_some(i + n)
         },
     );
+    for anchor in [&b"SharedAccessKey="[..], b"SharedAccessSignature="] {
+        scan_anchor(
+            t,
+            anchor,
+            SecretKind::AzureConnectionString,
+            &mut out,
+            |at| {
+                let i = at + anchor.len();
+                let n = run(t, i, |b| b64ish(b) || b"%&-_.:".contains(&b));
+                (n >= 20).then_some(i + n)
+            },
+        );
+    }
     for prefix in [&b"ghp_"[..], b"gho_", b"ghu_", b"ghs_", b"ghr_"] {
         scan_anchor(t, prefix, SecretKind::GithubToken, &mut out, |at| {
-            (boundary_before(t, at) && run(t, at + 4, |b| b.is_ascii_alphanumeric()) >= 36)
-                .then_some(at + 40)
+            prefixed(t, at, 4, 36, |b| b.is_ascii_alphanumeric())
         });
     }
     scan_anchor(t, b"github_pat_", SecretKind::GithubToken, &mut out, |at| {
-        (run(t, at + 11, |b| b.is_ascii_alphanumeric() || b == b'_') >= 60).then_some(at + 71)
+        prefixed(t, at, 11, 60, |b| b.is_ascii_alphanumeric() || b == b'_')
     });
-    scan_anchor(t, b"glpat-", SecretKind::GitlabToken, &mut out, |at| {
-        (run(t, at + 6, token_char) >= 20).then_some(at + 26)
-    });
-    for prefix in [&b"xoxb-"[..], b"xoxa-", b"xoxp-", b"xoxr-", b"xoxs-"] {
-        scan_anchor(t, prefix, SecretKind::SlackToken, &mut out, |at| {
-            (run(t, at + 5, |b| b.is_ascii_alphanumeric() || b == b'-') >= 10).then_some(at + 15)
+    for prefix in [&b"glpat-"[..], b"glrt-", b"gldt-", b"glptt-"] {
+        scan_anchor(t, prefix, SecretKind::GitlabToken, &mut out, |at| {
+            prefixed(t, at, prefix.len(), 20, token_char)
         });
     }
+    for prefix in [
+        &b"xoxb-"[..],
+        b"xoxa-",
+        b"xoxp-",
+        b"xoxr-",
+        b"xoxs-",
+        b"xapp-",
+    ] {
+        scan_anchor(t, prefix, SecretKind::SlackToken, &mut out, |at| {
+            prefixed(t, at, 5, 10, |b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    }
+    scan_anchor(
+        t,
+        b"hooks.slack.com/",
+        SecretKind::SlackWebhook,
+        &mut out,
+        |at| {
+            let i = at + "hooks.slack.com/".len();
+            let n = run(t, i, |b| {
+                b.is_ascii_alphanumeric() || b == b'/' || b == b'_'
+            });
+            let path = &t[i..i + n];
+            (n >= 30 && (path.starts_with(b"services/") || path.starts_with(b"workflows/")))
+                .then_some(i + n)
+        },
+    );
     for prefix in [&b"sk_live_"[..], b"sk_test_", b"rk_live_", b"rk_test_"] {
         scan_anchor(t, prefix, SecretKind::StripeKey, &mut out, |at| {
-            (run(t, at + 8, |b| b.is_ascii_alphanumeric()) >= 24).then_some(at + 32)
+            prefixed(t, at, 8, 24, |b| b.is_ascii_alphanumeric())
         });
+    }
+    scan_anchor(t, b"sk-ant-", SecretKind::AnthropicKey, &mut out, |at| {
+        prefixed(t, at, 7, 20, token_char)
+    });
+    for prefix in [&b"sk-proj-"[..], b"sk-svcacct-", b"sk-admin-"] {
+        scan_anchor(t, prefix, SecretKind::OpenaiKey, &mut out, |at| {
+            prefixed(t, at, prefix.len(), 20, token_char)
+        });
+    }
+    // Legacy OpenAI keys: `sk-` and a body with "T3BlbkFJ" (base64 of "OpenAI") in it.
+    for at in memchr::memmem::find_iter(t, b"T3BlbkFJ") {
+        let back = t[..at].iter().rev().take_while(|b| token_char(**b)).count();
+        let start = at - back;
+        if t[start..].starts_with(b"sk-") && boundary_before(t, start) {
+            let end = at + run(t, at, token_char);
+            if end - start >= 40 {
+                out.push(Finding {
+                    kind: SecretKind::OpenaiKey,
+                    start,
+                    end,
+                });
+            }
+        }
     }
     scan_anchor(t, b"eyJ", SecretKind::Jwt, &mut out, |at| {
         let seg = |i: usize| run(t, i, token_char);
@@ -216,24 +386,155 @@ pub fn scan(text: &str) -> Vec<Finding> {
         let c = seg(dot2 + 1);
         (c >= 10).then_some(dot2 + 1 + c)
     });
+    scan_url_passwords(t, &mut out);
     scan_assignments(t, &mut out);
+    scan_env_block(t, &mut out);
     scan_digits(t, &mut out);
-    out.sort_by_key(|f| (f.start, f.kind));
-    out.dedup_by(|b, a| b.start < a.end && a.kind == b.kind);
-    // A specific detector beats the generic assignment one on the same bytes.
-    let specific: Vec<(usize, usize)> = out
-        .iter()
-        .filter(|f| f.kind != SecretKind::PasswordAssignment)
-        .map(|f| (f.start, f.end))
-        .collect();
+    out.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end), f.kind));
+    // One finding per secret: a generic detector (assignment, .env value, AWS secret on its
+    // own) gives way to any other finding on the same bytes, and a finding inside another
+    // (the AWS key id inside a key block) is covered by it.
+    let generic =
+        |k: SecretKind| matches!(k, SecretKind::PasswordAssignment | SecretKind::EnvSecret);
+    let all = out.clone();
     out.retain(|f| {
-        f.kind != SecretKind::PasswordAssignment
-            || !specific.iter().any(|(s, e)| f.start < *e && *s < f.end)
+        !all.iter().any(|g| {
+            let overlaps = f.start < g.end && g.start < f.end;
+            let same = g.start == f.start && g.end == f.end && g.kind == f.kind;
+            if !overlaps || same {
+                return false;
+            }
+            let contains = g.start <= f.start && f.end <= g.end;
+            (generic(f.kind) && !generic(g.kind))
+                || (contains
+                    && !generic(g.kind)
+                    && (g.end - g.start > f.end - f.start || g.kind < f.kind))
+        })
     });
+    out.dedup_by(|b, a| b.start < a.end && a.kind == b.kind);
     out
 }
 
-/// `password=…`, `secret: "…"`, `api_key = …` with a value that looks random.
+fn classes(value: &[u8]) -> usize {
+    [
+        value.iter().any(u8::is_ascii_lowercase),
+        value.iter().any(u8::is_ascii_uppercase),
+        value.iter().any(u8::is_ascii_digit),
+        value.iter().any(|b| b.is_ascii_punctuation()),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count()
+}
+
+/// An AWS secret access key on its own: exactly 40 characters of its alphabet with upper and
+/// lower case and digits, as the value of a key/value pair (`=`, `:` or a separator
+/// after an access key id). Git object ids are hex, so never match.
+fn scan_aws_secrets(t: &[u8], out: &mut Vec<Finding>) {
+    let alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'/' || b == b'+';
+    let mut i = 0;
+    while i < t.len() {
+        if !alphabet(t[i]) {
+            i += 1;
+            continue;
+        }
+        let n = run(t, i, alphabet);
+        let value = &t[i..i + n];
+        let followed_ok = t.get(i + n).is_none_or(|b| *b != b'=' || n != 40);
+        if n == 40 && followed_ok && classes(value) >= 3 && shannon(value) >= 4.2 {
+            let before = t[..i]
+                .iter()
+                .rev()
+                .find(|b| !b" \t\"'".contains(b))
+                .copied();
+            if matches!(before, Some(b'=' | b':' | b',')) && !value.contains(&b'_') {
+                out.push(Finding {
+                    kind: SecretKind::AwsSecretKey,
+                    start: i,
+                    end: i + n,
+                });
+            }
+        }
+        i += n;
+    }
+}
+
+/// `scheme://user:password@host`: the password, unless it is a reference or a placeholder.
+fn scan_url_passwords(t: &[u8], out: &mut Vec<Finding>) {
+    for at in memchr::memmem::find_iter(t, b"://") {
+        let scheme = t[..at]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_alphanumeric() || b"+.-".contains(b))
+            .count();
+        if scheme == 0 {
+            continue;
+        }
+        let start = at + 3;
+        let authority = run(t, start, |b| {
+            !b.is_ascii_whitespace() && !b"/?#\"'`<>".contains(&b)
+        });
+        let auth = &t[start..start + authority];
+        let Some(user_end) = memchr::memrchr(b'@', auth) else {
+            continue;
+        };
+        let Some(colon) = memchr::memchr(b':', &auth[..user_end]) else {
+            continue;
+        };
+        let password = &auth[colon + 1..user_end];
+        let lower = password.to_ascii_lowercase();
+        let placeholder = password.is_empty()
+            || password.starts_with(b"$")
+            || password.starts_with(b"{")
+            || password.starts_with(b"%")
+            || password.starts_with(b"<")
+            || password
+                .iter()
+                .all(|b| *b == b'*' || *b == b'x' || *b == b'X')
+            || [
+                &b"password"[..],
+                b"pass",
+                b"passwd",
+                b"pwd",
+                b"secret",
+                b"changeme",
+            ]
+            .contains(&lower.as_slice());
+        if !placeholder {
+            out.push(Finding {
+                kind: SecretKind::UrlPassword,
+                start: start + colon + 1,
+                end: start + user_end,
+            });
+        }
+    }
+}
+
+/// Whether an unquoted value is code that names a secret rather than holding one: a dotted
+/// path (`settings.API_KEY`), a call or a subscript (`os.environ[`, `getItem(`), a type.
+fn is_code_reference(value: &[u8]) -> bool {
+    let head_len = value
+        .iter()
+        .take_while(|b| is_word(**b) || **b == b'.')
+        .count();
+    let head = &value[..head_len];
+    let identifier_path = !head.is_empty()
+        && head.split(|b| *b == b'.').all(|seg| {
+            seg.first()
+                .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        });
+    if !identifier_path {
+        return false;
+    }
+    match value.get(head_len) {
+        Some(b'(' | b'[' | b'<') => true,
+        None => head.contains(&b'.'),
+        _ => false,
+    }
+}
+
+/// `password=…`, `secret: "…"`, `api_key = …` whose value is a literal that looks random:
+/// the value is judged, not the name.
 fn scan_assignments(t: &[u8], out: &mut Vec<Finding>) {
     let lower = t.to_ascii_lowercase();
     for key in [
@@ -253,16 +554,24 @@ fn scan_assignments(t: &[u8], out: &mut Vec<Finding>) {
                 continue;
             }
             i += 1;
-            i += run(t, i, |b| b == b' ' || b == b'"' || b == b'\'');
+            i += run(t, i, |b| b == b' ');
+            let quoted = matches!(t.get(i), Some(b'"' | b'\''));
+            i += run(t, i, |b| b == b'"' || b == b'\'');
             let n = run(t, i, |b| {
                 !b.is_ascii_whitespace() && !b"\"'`,;".contains(&b)
             });
             let value = &t[i..i + n];
-            if n >= 8
-                && shannon(value) >= 3.0
-                && !value.starts_with(b"$")
-                && !value.starts_with(b"{")
-            {
+            let reference = value.starts_with(b"$")
+                || value.starts_with(b"{")
+                || value.starts_with(b"<")
+                || value.starts_with(b"=")
+                || value.starts_with(b"/")
+                || value.starts_with(b"./")
+                || value.starts_with(b"~/")
+                || memchr::memmem::find(value, b"://").is_some()
+                || (!quoted && is_code_reference(value));
+            // Prose and identifiers are one class of letters; a password has two or more.
+            if n >= 8 && shannon(value) >= 3.0 && classes(value) >= 2 && !reference {
                 out.push(Finding {
                     kind: SecretKind::PasswordAssignment,
                     start: at,
@@ -271,6 +580,76 @@ fn scan_assignments(t: &[u8], out: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// `8-4-4-4-12` hex digits: tenant, client and project ids, which are names, not secrets.
+fn is_uuid(value: &[u8]) -> bool {
+    value.len() == 36
+        && value.iter().enumerate().all(|(i, b)| {
+            if [8, 13, 18, 23].contains(&i) {
+                *b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// A pasted `.env` block: two or more consecutive `NAME=value` lines; each value that looks
+/// random (long, mixed classes, high entropy) is a finding.
+fn scan_env_block(t: &[u8], out: &mut Vec<Finding>) {
+    let mut lines: Vec<(usize, usize, usize)> = Vec::new(); // (line start, value start, value end)
+    let flush = |lines: &mut Vec<(usize, usize, usize)>, out: &mut Vec<Finding>| {
+        if lines.len() >= 2 {
+            for (_, vs, ve) in lines.iter() {
+                let value = &t[*vs..*ve];
+                let plain = is_uuid(value)
+                    || value.starts_with(b"$")
+                    || value.starts_with(b"/")
+                    || memchr::memmem::find(value, b"://").is_some();
+                let mixed = classes(value) >= 3
+                    || (value.iter().any(u8::is_ascii_digit)
+                        && value.iter().any(u8::is_ascii_alphabetic));
+                if value.len() >= 16 && !plain && mixed && shannon(value) >= 3.5 {
+                    out.push(Finding {
+                        kind: SecretKind::EnvSecret,
+                        start: *vs,
+                        end: *ve,
+                    });
+                }
+            }
+        }
+        lines.clear();
+    };
+    let mut start = 0;
+    while start < t.len() {
+        let end = line_end(t, start);
+        let line = &t[start..end];
+        // Diff prefixes (an edit's hunk, a diff of a diff), indentation and YAML list dashes
+        // (`- POSTGRES_PASSWORD=…` in a compose file) come before the name.
+        let lead = run(line, 0, |b| b"+- \t".contains(&b));
+        let body = &line[lead..];
+        let body = body.strip_prefix(b"export ").unwrap_or(body);
+        let offset = line.len() - body.len();
+        let name = run(body, 0, |b| {
+            b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'
+        });
+        if name >= 2 && body.get(name) == Some(&b'=') && body[0].is_ascii_uppercase() {
+            let mut vs = start + offset + name + 1;
+            let mut ve = end;
+            while ve > vs && t[ve - 1].is_ascii_whitespace() {
+                ve -= 1;
+            }
+            if ve > vs + 1 && matches!(t[vs], b'"' | b'\'') && t[ve - 1] == t[vs] {
+                vs += 1;
+                ve -= 1;
+            }
+            lines.push((start, vs, ve));
+        } else if !line.iter().all(u8::is_ascii_whitespace) && !line.starts_with(b"#") {
+            flush(&mut lines, out);
+        }
+        start = end + 1;
+    }
+    flush(&mut lines, out);
 }
 
 /// Card numbers (13–19 digits, spaces or dashes allowed, Luhn-valid) and US SSNs (ddd-dd-dddd).
@@ -329,27 +708,42 @@ fn scan_digits(t: &[u8], out: &mut Vec<Finding>) {
     }
 }
 
-/// `text` with each finding replaced by `[REDACTED:<kind>]`.
+/// `text` with each finding replaced by `[REDACTED:<kind>]`. Overlapping findings are merged
+/// and a range that is not on a character boundary is widened to one: a redaction never
+/// leaves a byte of a finding in clear.
 pub fn redact(text: &str, findings: &[Finding]) -> String {
+    let mut sorted: Vec<&Finding> = findings.iter().collect();
+    sorted.sort_by_key(|f| (f.start, f.end));
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
-    for f in findings {
-        if f.start < last
-            || !text.is_char_boundary(f.start)
-            || !text.is_char_boundary(f.end.min(text.len()))
-        {
+    for f in sorted {
+        let mut start = f.start.min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = f.end.min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        if end <= last {
             continue;
         }
-        out.push_str(&text[last..f.start]);
-        let kind = serde_json::to_value(f.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        out.push_str(&format!("[REDACTED:{kind}]"));
-        last = f.end.min(text.len());
+        if start >= last {
+            out.push_str(&text[last..start]);
+            out.push_str("[REDACTED:");
+            out.push_str(f.kind.code());
+            out.push(']');
+        }
+        last = end;
     }
     out.push_str(&text[last..]);
     out
+}
+
+/// A digest of a detected secret that proves which secret it was to whoever holds `key`
+/// (kept beside the ledger, never exported) and to no one else: BLAKE3 keyed.
+pub fn keyed_digest(key: &[u8; 32], secret: &[u8]) -> String {
+    blake3::keyed_hash(key, secret).to_hex().to_string()
 }
 
 #[cfg(test)]

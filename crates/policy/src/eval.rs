@@ -276,7 +276,7 @@ impl Policy {
                 decisions.extend(self.remote_rules(remote));
             }
             decisions.extend(self.tool_rules(tool));
-            decisions.extend(self.content_rules(tool, input));
+            decisions.extend(self.content_rules(tool, input, &extracted.targets));
         }
         // Decisions were collected most specific first (self-protection, path patterns, then
         // the generic outside-repository rule, tools, content): report the first strictest.
@@ -824,13 +824,19 @@ impl Policy {
         out
     }
 
-    fn content_rules(&self, tool: &str, input: &Map<String, Value>) -> Option<Decision> {
+    fn content_rules(
+        &self,
+        tool: &str,
+        input: &Map<String, Value>,
+        targets: &[Target],
+    ) -> Option<Decision> {
         let action = self.strictest(|f| f.content_secrets, Action::Allow);
         if action == Action::Allow {
             return None;
         }
         let finding = written_content(tool, input)
-            .iter()
+            .into_iter()
+            .chain(shell_written_literal(tool, input, targets))
             .find_map(|text| dlp::scan(text).into_iter().next())?;
         Some(self.decision(
             action,
@@ -859,6 +865,25 @@ fn layer_name(layer: Layer) -> &'static str {
         Layer::User => "user",
         Layer::BuiltIn => "built-in",
     }
+}
+
+/// A Bash command that writes a file from text it carries itself (`echo … > f`, a heredoc
+/// into a file, `… | tee f`): the command text, where that literal content is. Only when the
+/// analyser found a file it writes, so a secret in a command that writes nothing (a header of
+/// `curl` to stdout) is left to the prompt and record DLP.
+fn shell_written_literal<'a>(
+    tool: &str,
+    input: &'a Map<String, Value>,
+    targets: &[Target],
+) -> Option<&'a str> {
+    if tool != "Bash" || !targets.iter().any(|t| t.access == Access::Write) {
+        return None;
+    }
+    let command = input.get("command").and_then(Value::as_str)?;
+    let literal_write = command.contains('>')
+        || command.contains("<<")
+        || command.split_whitespace().any(|w| w == "tee");
+    literal_write.then_some(command)
 }
 
 /// The text an edit tool would write.

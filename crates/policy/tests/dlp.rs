@@ -1,0 +1,116 @@
+//! The DLP corpus, in process: for each detector, recall over its true positives and
+//! precision over every case it fired on (a firing on a case without a secret is false), printed
+//! as a table; every case must come out right and every redaction must remove the whole
+//! secret.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+#[path = "corpus/dlp_cases.rs"]
+mod dlp_cases;
+
+use std::collections::BTreeMap;
+
+use hookledger_policy::dlp::{redact, scan};
+
+#[derive(Default)]
+struct Tally {
+    positives: usize,
+    found: usize,
+    fired: usize,
+    fired_right: usize,
+}
+
+#[test]
+fn dlp_corpus_recall_and_precision() {
+    let cases = dlp_cases::cases();
+    let mut tally: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut wrong = Vec::new();
+    for case in &cases {
+        let findings = scan(&case.text);
+        let fired: Vec<&str> = findings.iter().map(|f| f.kind.code()).collect();
+        for kind in &fired {
+            let t = tally.entry(kind).or_default();
+            t.fired += 1;
+            // A positive case holds a secret (a pair case two): what fires on it is right.
+            if case.positive {
+                t.fired_right += 1;
+            }
+        }
+        let t = tally.entry(case.detector).or_default();
+        let hit = fired.contains(&case.detector);
+        if case.positive {
+            t.positives += 1;
+            if hit {
+                t.found += 1;
+            } else {
+                wrong.push(format!(
+                    "missed {}: {:?} (fired {fired:?})",
+                    case.detector, case.text
+                ));
+            }
+            let redacted = redact(&case.text, &findings);
+            let secret = case.secret.as_deref().unwrap();
+            // Every line of a multi-line secret, and every 8-byte window of a one-line one.
+            let pieces: Vec<&str> = if secret.contains('\n') {
+                secret.lines().filter(|l| l.len() >= 8).collect()
+            } else {
+                vec![secret]
+            };
+            for piece in pieces {
+                let leaked = piece.len() >= 8
+                    && (0..=piece.len() - 8).any(|i| {
+                        piece.is_char_boundary(i)
+                            && piece.is_char_boundary(i + 8)
+                            && redacted.contains(&piece[i..i + 8])
+                    });
+                if leaked {
+                    wrong.push(format!(
+                        "redaction of {} leaves part of the secret: {redacted:?}",
+                        case.detector
+                    ));
+                }
+            }
+        }
+        // A negative case must not fire any detector at all.
+        if !case.positive && !fired.is_empty() {
+            wrong.push(format!("negative case fired {fired:?}: {:?}", case.text));
+        }
+    }
+    println!(
+        "{:<26} {:>9} {:>7} {:>7} {:>9}",
+        "detector", "positives", "recall", "fired", "precision"
+    );
+    for (detector, t) in &tally {
+        let recall = if t.positives == 0 {
+            1.0
+        } else {
+            t.found as f64 / t.positives as f64
+        };
+        let precision = if t.fired == 0 {
+            1.0
+        } else {
+            t.fired_right as f64 / t.fired as f64
+        };
+        println!(
+            "{detector:<26} {:>9} {:>7.3} {:>7} {:>9.3}",
+            t.positives, recall, t.fired, precision
+        );
+    }
+    let negatives = cases.iter().filter(|c| !c.positive).count();
+    println!(
+        "{} cases: {} true, {negatives} false",
+        cases.len(),
+        cases.len() - negatives
+    );
+    assert!(
+        wrong.is_empty(),
+        "{} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
