@@ -1229,6 +1229,9 @@ impl Scope for WordScope<'_, '_> {
     fn var(&self, name: &str) -> Option<String> {
         self.env.vars.get(name).cloned().flatten()
     }
+    fn default_ifs(&self) -> bool {
+        !self.env.vars.contains_key("IFS")
+    }
     fn nested_code(&mut self, code: &str) {
         let env = self.env.clone();
         self.walker.subshell_program(code, &env);
