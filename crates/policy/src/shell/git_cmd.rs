@@ -247,6 +247,15 @@ fn global_options(
                 Some(kv) => {
                     let key = kv.split_once('=').map_or(kv, |(k, _)| k);
                     let value = kv.split_once('=').map(|(_, v)| v);
+                    // `--config-env=KEY=VAR` takes the value from the environment variable VAR.
+                    let value: Option<Option<String>> = if name == "--config-env" {
+                        value.map(|var| env.vars.get(var).cloned().flatten())
+                    } else {
+                        value.map(|v| Some(v.to_owned()))
+                    };
+                    config_remote(w, &env, name, key, value.clone());
+                    let value = value.flatten();
+                    let value = value.as_deref();
                     if crate::gitconfig::is_hook_dotted_key(key)
                         || (key.to_ascii_lowercase().starts_with("alias.") && skips_hooks(value))
                     {
@@ -281,6 +290,50 @@ fn global_options(
         work_tree,
         sub: i,
     })
+}
+
+/// A configuration override (`git -c`, `--config-env`) that changes where git connects: a
+/// remote's URL, or a URL rewrite (`url.BASE.insteadOf`, whose BASE is where git then goes).
+/// The URL is checked like one on the command line; one of unknown value is unanalyzable.
+fn config_remote(
+    w: &mut Walker,
+    env: &Env,
+    option: &str,
+    key: &str,
+    value: Option<Option<String>>,
+) {
+    let lower = key.to_ascii_lowercase();
+    let operation = format!("git {option} {key}");
+    if lower.starts_with("remote.") && (lower.ends_with(".url") || lower.ends_with(".pushurl")) {
+        match value {
+            Some(Some(url)) => remote_url(
+                w,
+                env,
+                &Field::Lit {
+                    text: url,
+                    glob: None,
+                },
+                &operation,
+            ),
+            Some(None) => w.opaque(format!(
+                "{operation} sets a remote URL computed at run time"
+            )),
+            None => {}
+        }
+    } else if lower.starts_with("url.")
+        && (lower.ends_with(".insteadof") || lower.ends_with(".pushinsteadof"))
+    {
+        let base = &key[4..key.rfind('.').unwrap_or(key.len())];
+        remote_url(
+            w,
+            env,
+            &Field::Lit {
+                text: base.to_owned(),
+                glob: None,
+            },
+            &operation,
+        );
+    }
 }
 
 /// What [`global_options`] found.
@@ -468,6 +521,16 @@ fn transfer(w: &mut Walker, g: &Git) {
         operation,
         sub == "push",
     );
+    // `push --repo=URL` names the remote when no operand does; checked either way, so that
+    // the order of precedence cannot route around the allowlist.
+    let repos: Vec<Field> =
+        p.3.iter()
+            .filter(|(o, _)| o == "--repo")
+            .filter_map(|(_, v)| v.clone())
+            .collect();
+    for repo in &repos {
+        remote_operand(w, work_env, repo_dirs, Some(repo), operation, sub == "push");
+    }
 }
 
 /// `clone`: the URL, the directory written, and options that run or install commands.
@@ -1239,6 +1302,8 @@ fn remote_url(w: &mut Walker, env: &Env, url: &Field, operation: &str) {
         w.opaque(format!(
             "{operation} through the {text:?} transport, which runs a command"
         ));
+        // Also a remote, so that an allowlist refuses it outright (it can never be on one).
+        w.remote(text.to_owned(), operation);
         return;
     }
     let normalized = if text.contains("://")
