@@ -866,8 +866,11 @@ fn working_tree(w: &mut Walker, g: &Git) {
     let cached = p.0.iter().any(|o| o == "--cached");
     let (whole, last): (&[Field], &[Field]) = match sub {
         "mv" => p.1.split_at(p.1.len().saturating_sub(1)),
-        // `--cached` leaves the working tree alone.
         "rm" if !cached => (&p.1[..], &[]),
+        // `rm --cached` only drops the entries from the index (in the git dir, checked as the
+        // repository's write above): the files are neither read nor written, so untracking
+        // a `.env` committed by mistake is not a use of it.
+        "rm" => (&[], &[]),
         _ => (&[], &p.1[..]),
     };
     path_operands(

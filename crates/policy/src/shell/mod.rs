@@ -174,18 +174,160 @@ pub fn analyze_powershell(
 
 /// The deepest run of open brackets, when it is over the limit. Quote-unaware on purpose: it
 /// only has to bound the parser's work, and legitimate commands stay far below the limit.
+/// The body of a heredoc with a quoted delimiter is left out: the parser takes it as one
+/// piece of text and nothing expands in it, so code written to a file (`cat > f.py <<'EOF'`)
+/// may nest as deep as it likes. Finding those bodies follows quotes and comments on the
+/// command lines, so a `<<` inside a string cannot hide real code from the count.
 fn too_deeply_nested(command: &str) -> Option<usize> {
     let mut depth: usize = 0;
     let mut deepest: usize = 0;
-    for b in command.bytes() {
-        match b {
-            b'(' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
+    let mut count = |line: &str| {
+        for b in line.bytes() {
+            match b {
+                b'(' | b'{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                b')' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
             }
-            b')' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+        }
+    };
+    let mut quote = Quote::None;
+    // Heredocs opened on the current line: (delimiter, strip leading tabs, quoted).
+    let mut pending: Vec<(String, bool, bool)> = Vec::new();
+    let mut lines = command.split_inclusive('\n');
+    while let Some(line) = lines.next() {
+        count(line);
+        quote = scan_line(line, quote, &mut pending);
+        if quote != Quote::None {
+            // A heredoc's body starts after the line its command ends on; inside a string
+            // that spans lines, count everything.
+            pending.clear();
+            continue;
+        }
+        for (delimiter, strip_tabs, quoted) in pending.drain(..) {
+            for body_line in lines.by_ref() {
+                let text = body_line.trim_end_matches('\n');
+                let text = if strip_tabs {
+                    text.trim_start_matches('\t')
+                } else {
+                    text
+                };
+                if text == delimiter {
+                    break;
+                }
+                if !quoted {
+                    count(body_line);
+                }
+            }
         }
     }
     (deepest > MAX_BRACKET_NESTING).then_some(deepest)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    None,
+    Single,
+    Double,
+    AnsiC,
+}
+
+/// Follows quoting through one command line, noting the heredocs it opens; returns the
+/// quoting state at its end.
+fn scan_line(line: &str, mut quote: Quote, pending: &mut Vec<(String, bool, bool)>) -> Quote {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Quote::Single => {
+                if b == b'\'' {
+                    quote = Quote::None;
+                }
+            }
+            Quote::AnsiC => match b {
+                b'\\' => i += 1,
+                b'\'' => quote = Quote::None,
+                _ => {}
+            },
+            Quote::Double => match b {
+                b'\\' => i += 1,
+                b'"' => quote = Quote::None,
+                _ => {}
+            },
+            Quote::None => match b {
+                b'\\' => i += 1,
+                b'\'' => quote = Quote::Single,
+                b'"' => quote = Quote::Double,
+                b'$' if bytes.get(i + 1) == Some(&b'\'') => {
+                    quote = Quote::AnsiC;
+                    i += 1;
+                }
+                b'#' if i == 0 || bytes[i - 1].is_ascii_whitespace() || bytes[i - 1] == b';' => {
+                    return Quote::None;
+                }
+                b'<' if bytes.get(i + 1) == Some(&b'<') && bytes.get(i + 2) != Some(&b'<') => {
+                    i += 2;
+                    let strip_tabs = bytes.get(i) == Some(&b'-');
+                    if strip_tabs {
+                        i += 1;
+                    }
+                    while bytes.get(i).is_some_and(|c| *c == b' ' || *c == b'\t') {
+                        i += 1;
+                    }
+                    let (delimiter, quoted, next) = heredoc_delimiter(line, i);
+                    if !delimiter.is_empty() {
+                        pending.push((delimiter, strip_tabs, quoted));
+                    }
+                    i = next;
+                    continue;
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    quote
+}
+
+/// The delimiter word of a heredoc starting at `start`: its text after quote removal, whether
+/// any of it was quoted (then the body is literal), and where the word ends.
+fn heredoc_delimiter(line: &str, start: usize) -> (String, bool, usize) {
+    let bytes = line.as_bytes();
+    let mut text = Vec::new();
+    let mut quoted = false;
+    let mut i = start;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' | b'"' => {
+                let close = bytes[i];
+                quoted = true;
+                i += 1;
+                while i < bytes.len() && bytes[i] != close {
+                    text.push(bytes[i]);
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'\\' => {
+                quoted = true;
+                if let Some(c) = bytes.get(i + 1) {
+                    text.push(*c);
+                }
+                i += 2;
+            }
+            c if c.is_ascii_whitespace() || b";|&<>()".contains(&c) => break,
+            c => {
+                text.push(c);
+                i += 1;
+            }
+        }
+    }
+    (
+        String::from_utf8_lossy(&text).into_owned(),
+        quoted,
+        i.min(bytes.len()),
+    )
 }

@@ -457,8 +457,46 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "path-deny-write",
     ),
     (
+        // An unquoted heredoc's body is expanded (its substitutions parsed), so its nesting
+        // still counts; so does code after a `<<` inside a string or a comment.
         "unquoted-heredoc-deep-with-subst",
         "cat > src/deep.py <<EOF\n$(cat .env)\nx = f(g(h(i(j(k(l(m(n(o(p(q(r(1)))))))))))))\nEOF",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "heredoc-marker-in-string",
+        "echo \"<<'X'\"\n((((((((((((((\nX",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "heredoc-marker-in-single-quotes",
+        "echo '<<X'\n{{{{{{{{{{{{{{\nX",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "heredoc-marker-in-comment",
+        "true # <<'X'\n((((((((((((((\nX",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "heredoc-deep-after-body",
+        "cat > a.py <<'EOF'\nx\nEOF\n((((((((((((((",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "heredoc-strip-tabs-deep",
+        "cat > src/a.py <<-'EOF'\n\tf(g(h(i(j(k(l(m(n(o(p(q(r(1)))))))))))))\n\tEOF",
+        "allow",
+        "no-match",
+    ),
+    (
+        "heredoc-quoted-then-read-env",
+        "cat > src/a.py <<'EOF'\nf(g(h(i(j(k(l(m(n(o(p(q(r(1)))))))))))))\nEOF\ncat .env",
         "deny",
         "path-deny-read",
     ),
