@@ -500,4 +500,52 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "deny",
         "path-deny-read",
     ),
+    (
+        "hardlink-then-write",
+        "ln .github/workflows/ci.yml h.yml && echo x >> h.yml",
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "cp-s-then-write",
+        "cp -s $REPO/.github/workflows/ci.yml z.yml; echo x > z.yml",
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "cp-l-then-write",
+        "cp -l .github/workflows/ci.yml z.yml && sed -i s/a/b/ z.yml",
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "symlink-then-tee",
+        "ln -s .github/workflows/ci.yml t.yml; echo x | tee t.yml",
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "symlink-relative-r",
+        "ln -sr .env r.txt && cat r.txt",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "symlink-into-dir",
+        "mkdir d && ln -s $REPO/.env d/ && cat d/.env",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "symlink-dir-t",
+        "ln -s -t src $REPO/.env && cat src/.env",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "symlink-benign-write",
+        "ln -s src/main.rs m.rs && echo x > m.rs",
+        "allow",
+        "no-match",
+    ),
 ];

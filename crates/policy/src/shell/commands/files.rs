@@ -292,6 +292,20 @@ pub(super) fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         } else if into_dir && written != dest_text {
             w.access_text(&cx.env, &written, Access::Write, false, name);
         }
+        // The link `cp -s`/`cp -l` leaves is followed by the words after it, as `ln`'s.
+        if links
+            && !recursive
+            && let Some(target) = w.resolve(&cx.env, src, name).into_iter().next()
+        {
+            let placed: Vec<PathBuf> = w
+                .resolve_named(&cx.env, &written, name, Access::Write)
+                .into_iter()
+                .map(|n| n.link.unwrap_or(n.path))
+                .collect();
+            for link in placed {
+                w.add_link(link, target.clone());
+            }
+        }
     }
     if recursive && sources.is_empty() {
         tree(w, cx, dest, Access::Write, name);
@@ -361,10 +375,10 @@ pub(super) fn run_link(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             name,
         );
         if let Some(target) = resolved {
-            if symbolic {
-                for link in &placed {
-                    w.links.push((link.clone(), target.clone()));
-                }
+            // A hard link is the same file under a new name, so later words reach the target
+            // through it just as through a symlink.
+            for link in &placed {
+                w.add_link(link.clone(), target.clone());
             }
             if hookledger::is_running_binary(&target) || w.binary_aliases.contains(&target) {
                 w.binary_aliases.extend(placed.iter().cloned());
