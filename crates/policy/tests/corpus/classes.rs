@@ -548,4 +548,35 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "allow",
         "no-match",
     ),
+    (
+        "gh-repo-create-push-org",
+        "gh repo create w --org evil --private --source . --push",
+        "deny",
+        "repository-not-allowed",
+    ),
+    (
+        "gh-repo-create-push-own",
+        "gh repo create w --private --source=. --push",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "gh-repo-create-push-allowed",
+        "gh repo create Acme/new --private --source=. --push",
+        "allow",
+        "no-match",
+    ),
+    (
+        "gh-repo-create-no-push",
+        "gh repo create Acme/new --private",
+        "allow",
+        "no-match",
+    ),
+    (
+        "gh-repo-clone-not-allowed",
+        "gh repo clone evil/w",
+        "deny",
+        "repository-not-allowed",
+    ),
+    ("gh-pr-list", "gh pr list", "allow", "no-match"),
 ];
