@@ -279,6 +279,10 @@ fn shell_corpus() {
 #[test]
 fn shell_class_corpus() {
     let fixture = Fixture::new().with_scripts();
+    write(
+        &fixture.repo.join(".gitmodules"),
+        "[submodule \"lib\"]\n\tpath = lib\n\turl = ../lib.git\n[submodule \"tools\"]\n\tpath = tools\n\turl = https://github.com/Acme/tools.git\n",
+    );
     let mut managed = managed_policy();
     managed["repositories"] = json!({"allow": ["github.com/Acme/*"], "otherwise": "deny"});
     let policy = fixture.policy_with(managed);

@@ -664,10 +664,96 @@ fn submodule(w: &mut Walker, g: &Git) {
             }
         }
         "foreach" => w.opaque("git submodule foreach runs a command"),
-        "update" | "init" | "sync" => {
-            // Fetches from URLs in .gitmodules; checked as the repository's own.
-        }
+        "update" | "init" | "sync" => gitmodules_remotes(w, g, action),
         _ => {}
+    }
+}
+
+/// `submodule update|init|sync` fetch from the URLs in `.gitmodules`: each is a remote. A
+/// `.gitmodules` this same command writes holds URLs hookledger cannot read beforehand.
+fn gitmodules_remotes(w: &mut Walker, g: &Git, action: &str) {
+    let operation = format!("git submodule {action}");
+    let written = w.out.accesses.iter().any(|a| {
+        a.access == Access::Write
+            && (a.path.file_name().is_some_and(|n| n == ".gitmodules")
+                || g.repo_dirs
+                    .iter()
+                    .any(|d| d.starts_with(&a.path) && a.recursive))
+    });
+    if written {
+        w.opaque(format!(
+            "{operation} fetches from the URLs of a .gitmodules this command writes"
+        ));
+        return;
+    }
+    for dir in &g.repo_dirs {
+        let root = repo_root_of(w.world, dir);
+        let Ok(text) = std::fs::read_to_string(root.join(".gitmodules")) else {
+            continue;
+        };
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            if !key.trim().eq_ignore_ascii_case("url") {
+                continue;
+            }
+            let url = value.trim().trim_matches('"');
+            if url.starts_with("./") || url.starts_with("../") {
+                // Relative to the superproject's default remote.
+                let name = w
+                    .world
+                    .default_remote(&root, false)
+                    .unwrap_or_else(|| "origin".into());
+                let base = w.world.remote_urls(&root, Some(&name)).into_iter().next();
+                match base {
+                    Some(base) => w.remote(relative_remote(&base, url), &operation),
+                    None => w.opaque(format!(
+                        "{operation} fetches from {url:?}, relative to a remote hookledger cannot find"
+                    )),
+                }
+                continue;
+            }
+            let field = Field::Lit {
+                text: url.to_owned(),
+                glob: None,
+            };
+            remote_url(w, &g.work_env, &field, &operation);
+        }
+    }
+}
+
+/// A submodule URL relative to the superproject's (normalized) remote: `../x.git` beside it.
+fn relative_remote(base: &str, relative: &str) -> String {
+    let mut parts: Vec<&str> = base.trim_end_matches('/').split('/').collect();
+    for segment in relative.split('/') {
+        match segment {
+            "." | "" => {}
+            ".." => {
+                if parts.len() > 1 {
+                    parts.pop();
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    crate::repo::normalize_remote_url(&parts.join("/"))
+}
+
+#[cfg(test)]
+mod gitmodules_tests {
+    use super::relative_remote;
+
+    #[test]
+    fn relative_submodule_urls_resolve_beside_the_superproject() {
+        assert_eq!(
+            relative_remote("github.com/Acme/widgets", "../lib.git"),
+            "github.com/Acme/lib"
+        );
+        assert_eq!(
+            relative_remote("github.com/Acme/widgets", "../../evil/x.git"),
+            "github.com/evil/x"
+        );
     }
 }
 

