@@ -610,4 +610,34 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "deny",
         "repository-not-allowed",
     ),
+    (
+        "find-delete-yml-everywhere",
+        "find . -name '*.yml' -delete",
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "find-delete-ci-iname",
+        "find . -iname 'CI.*' -delete",
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "find-delete-env-star",
+        "find . -name '.env*' -delete",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "find-delete-rs-benign",
+        "find src -name '*.bak' -delete",
+        "allow",
+        "no-match",
+    ),
+    (
+        "find-delete-tmp-type",
+        "find . -type f -name '*.orig' -delete",
+        "allow",
+        "no-match",
+    ),
 ];

@@ -422,6 +422,66 @@ pub(super) fn link_target(
     Some(resolved)
 }
 
+/// What `find ROOT -name PATTERN… -delete` removes now: the entries under `root` whose name
+/// matches every pattern, so a rule on a directory inside the root (`.github/workflows/**`)
+/// sees the files it covers. A tree too large to list, or too many matches, gives the
+/// directories that hold them instead (rules covering every child apply to those).
+fn deleted_by_name(root: &Path, patterns: &[String], case_insensitive: bool) -> Vec<PathBuf> {
+    const MAX_ENTRIES: usize = 20_000;
+    const MAX_HITS: usize = 256;
+    let patterns: Vec<String> = patterns
+        .iter()
+        .map(|p| {
+            if case_insensitive {
+                p.to_lowercase()
+            } else {
+                p.clone()
+            }
+        })
+        .collect();
+    let mut hits: Vec<PathBuf> = Vec::new();
+    let mut dirs_with_hits: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > MAX_ENTRIES {
+                return dirs_with_hits;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let name = if case_insensitive {
+                name.to_lowercase()
+            } else {
+                name
+            };
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if patterns
+                .iter()
+                .all(|p| fast_glob::glob_match(p.as_str(), name.as_str()))
+            {
+                if hits.len() < MAX_HITS {
+                    hits.push(entry.path());
+                }
+                if !dirs_with_hits.contains(&dir) {
+                    dirs_with_hits.push(dir.clone());
+                }
+            }
+            if is_dir {
+                stack.push(entry.path());
+            }
+        }
+    }
+    if hits.len() >= MAX_HITS {
+        dirs_with_hits
+    } else {
+        hits
+    }
+}
+
 pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
     let mut i = 0;
     // Leading options (-H, -L, -P, -O3, -D debugopts).
@@ -506,6 +566,16 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
                 true,
                 "find -delete",
             );
+            if let Some(root_text) = root.lit() {
+                let iname = expression.iter().any(|f| f.lit() == Some("-iname"));
+                for dir in w.resolve(&cx.env, root_text, "find -delete") {
+                    for hit in deleted_by_name(&dir, &name_patterns, iname) {
+                        let text = hit.to_string_lossy().into_owned();
+                        let search_root = hit.is_dir();
+                        w.access_text(&cx.env, &text, Access::Write, search_root, "find -delete");
+                    }
+                }
+            }
         } else if executes {
             tree(w, cx, root, Access::Read, "find -exec");
         } else {
