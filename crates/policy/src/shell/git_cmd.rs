@@ -740,23 +740,6 @@ fn relative_remote(base: &str, relative: &str) -> String {
     crate::repo::normalize_remote_url(&parts.join("/"))
 }
 
-#[cfg(test)]
-mod gitmodules_tests {
-    use super::relative_remote;
-
-    #[test]
-    fn relative_submodule_urls_resolve_beside_the_superproject() {
-        assert_eq!(
-            relative_remote("github.com/Acme/widgets", "../lib.git"),
-            "github.com/Acme/lib"
-        );
-        assert_eq!(
-            relative_remote("github.com/Acme/widgets", "../../evil/x.git"),
-            "github.com/evil/x"
-        );
-    }
-}
-
 /// `commit`, `merge`, `rebase`, `cherry-pick`, `revert`: message and template files read, paths committed, `--exec`.
 fn history(w: &mut Walker, g: &Git) {
     let env = &g.env;
@@ -1533,4 +1516,21 @@ fn skips_hooks(value: Option<&str>) -> bool {
         || lower.contains("hookspath")
         || lower.contains("include")
         || (lower.contains("commit") && lower.split_whitespace().any(|w| w == "-n"))
+}
+
+#[cfg(test)]
+mod gitmodules_tests {
+    use super::relative_remote;
+
+    #[test]
+    fn relative_submodule_urls_resolve_beside_the_superproject() {
+        assert_eq!(
+            relative_remote("github.com/Acme/widgets", "../lib.git"),
+            "github.com/Acme/lib"
+        );
+        assert_eq!(
+            relative_remote("github.com/Acme/widgets", "../../evil/x.git"),
+            "github.com/evil/x"
+        );
+    }
 }
