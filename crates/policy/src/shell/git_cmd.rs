@@ -323,7 +323,11 @@ fn config_remote(
     } else if lower.starts_with("url.")
         && (lower.ends_with(".insteadof") || lower.ends_with(".pushinsteadof"))
     {
-        let base = &key[4..key.rfind('.').unwrap_or(key.len())];
+        // `url.BASE.insteadOf`: BASE may itself contain dots; `url.insteadOf` has none.
+        let base = key.get(4..key.rfind('.').unwrap_or(0)).unwrap_or("");
+        if base.is_empty() {
+            return;
+        }
         remote_url(
             w,
             env,

@@ -176,13 +176,14 @@ pub fn analyze_powershell(
 /// only has to bound the parser's work, and legitimate commands stay far below the limit.
 /// The body of a heredoc with a quoted delimiter is left out: the parser takes it as one
 /// piece of text and nothing expands in it, so code written to a file (`cat > f.py <<'EOF'`)
-/// may nest as deep as it likes. Finding those bodies follows quotes and comments on the
-/// command lines, so a `<<` inside a string cannot hide real code from the count.
+/// may nest as deep as it likes. Finding those bodies follows quotes, substitutions,
+/// arithmetic and comments, so a `<<` inside a string or a shift cannot hide code from the
+/// count; where the scan is unsure, it counts.
 fn too_deeply_nested(command: &str) -> Option<usize> {
     let mut depth: usize = 0;
     let mut deepest: usize = 0;
-    let mut count = |line: &str| {
-        for b in line.bytes() {
+    let mut count = |text: &[u8]| {
+        for b in text {
             match b {
                 b'(' | b'{' => {
                     depth += 1;
@@ -193,109 +194,232 @@ fn too_deeply_nested(command: &str) -> Option<usize> {
             }
         }
     };
-    let mut quote = Quote::None;
-    // Heredocs opened on the current line: (delimiter, strip leading tabs, quoted).
-    let mut pending: Vec<(String, bool, bool)> = Vec::new();
-    let mut lines = command.split_inclusive('\n');
-    while let Some(line) = lines.next() {
-        count(line);
-        quote = scan_line(line, quote, &mut pending);
-        if quote != Quote::None {
-            // A heredoc's body starts after the line its command ends on; inside a string
-            // that spans lines, count everything.
-            pending.clear();
-            continue;
-        }
-        for (delimiter, strip_tabs, quoted) in pending.drain(..) {
-            for body_line in lines.by_ref() {
-                let text = body_line.trim_end_matches('\n');
-                let text = if strip_tabs {
-                    text.trim_start_matches('\t')
-                } else {
-                    text
-                };
-                if text == delimiter {
-                    break;
-                }
-                if !quoted {
-                    count(body_line);
-                }
-            }
-        }
+    let bytes = command.as_bytes();
+    let mut scan = Scan::default();
+    let mut start = 0;
+    while let Some(body) = scan.next_quoted_body(bytes) {
+        count(&bytes[start..body.0]);
+        start = body.1;
     }
+    count(&bytes[start.min(bytes.len())..]);
     (deepest > MAX_BRACKET_NESTING).then_some(deepest)
 }
 
+/// Where the scan is: code (at the top, in `$(…)` or in backquotes), a string, arithmetic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Quote {
-    None,
+enum Ctx {
+    /// Code; `parens` open plain parentheses, `backquote` when closed by a backquote.
+    Code {
+        parens: usize,
+        backquote: bool,
+    },
     Single,
-    Double,
     AnsiC,
+    Double,
+    Arith {
+        parens: usize,
+    },
 }
 
-/// Follows quoting through one command line, noting the heredocs it opens; returns the
-/// quoting state at its end.
-fn scan_line(line: &str, mut quote: Quote, pending: &mut Vec<(String, bool, bool)>) -> Quote {
-    let bytes = line.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Quote::Single => {
-                if b == b'\'' {
-                    quote = Quote::None;
-                }
-            }
-            Quote::AnsiC => match b {
-                b'\\' => i += 1,
-                b'\'' => quote = Quote::None,
-                _ => {}
-            },
-            Quote::Double => match b {
-                b'\\' => i += 1,
-                b'"' => quote = Quote::None,
-                _ => {}
-            },
-            Quote::None => match b {
-                b'\\' => i += 1,
-                b'\'' => quote = Quote::Single,
-                b'"' => quote = Quote::Double,
-                b'$' if bytes.get(i + 1) == Some(&b'\'') => {
-                    quote = Quote::AnsiC;
-                    i += 1;
-                }
-                b'#' if i == 0 || bytes[i - 1].is_ascii_whitespace() || bytes[i - 1] == b';' => {
-                    return Quote::None;
-                }
-                b'<' if bytes.get(i + 1) == Some(&b'<') && bytes.get(i + 2) != Some(&b'<') => {
-                    i += 2;
-                    let strip_tabs = bytes.get(i) == Some(&b'-');
-                    if strip_tabs {
-                        i += 1;
-                    }
-                    while bytes.get(i).is_some_and(|c| *c == b' ' || *c == b'\t') {
-                        i += 1;
-                    }
-                    let (delimiter, quoted, next) = heredoc_delimiter(line, i);
-                    if !delimiter.is_empty() {
-                        pending.push((delimiter, strip_tabs, quoted));
-                    }
-                    i = next;
-                    continue;
-                }
-                _ => {}
-            },
+struct Scan {
+    stack: Vec<Ctx>,
+    /// Quoted heredoc bodies found and not yet handed out.
+    ready: std::collections::VecDeque<(usize, usize)>,
+    at: usize,
+    /// Heredocs opened on the current line: (delimiter, strip leading tabs, quoted).
+    pending: Vec<(Vec<u8>, bool, bool)>,
+}
+
+impl Default for Scan {
+    fn default() -> Scan {
+        Scan {
+            stack: vec![Ctx::Code {
+                parens: 0,
+                backquote: false,
+            }],
+            ready: std::collections::VecDeque::new(),
+            at: 0,
+            pending: Vec::new(),
         }
-        i += 1;
     }
-    quote
 }
 
-/// The delimiter word of a heredoc starting at `start`: its text after quote removal, whether
+impl Scan {
+    /// The next quoted heredoc's body as a byte range, scanning on from where it stopped.
+    fn next_quoted_body(&mut self, bytes: &[u8]) -> Option<(usize, usize)> {
+        if let Some(body) = self.ready.pop_front() {
+            return Some(body);
+        }
+        while self.at < bytes.len() {
+            let i = self.at;
+            let b = bytes[i];
+            let next = bytes.get(i + 1).copied();
+            self.at += 1;
+            let top = *self.stack.last()?;
+            match top {
+                Ctx::Single => {
+                    if b == b'\'' {
+                        self.stack.pop();
+                    }
+                }
+                Ctx::AnsiC => match b {
+                    b'\\' => self.at += 1,
+                    b'\'' => {
+                        self.stack.pop();
+                    }
+                    _ => {}
+                },
+                Ctx::Double => match b {
+                    b'\\' => self.at += 1,
+                    b'"' => {
+                        self.stack.pop();
+                    }
+                    b'`' => self.stack.push(Ctx::Code {
+                        parens: 0,
+                        backquote: true,
+                    }),
+                    b'$' if next == Some(b'(') => self.open_substitution(bytes, i),
+                    _ => {}
+                },
+                Ctx::Arith { parens } => match b {
+                    b'(' => self.set_top(Ctx::Arith { parens: parens + 1 }),
+                    b')' if parens > 0 => self.set_top(Ctx::Arith { parens: parens - 1 }),
+                    b')' => {
+                        if next == Some(b')') {
+                            self.at += 1;
+                        }
+                        self.stack.pop();
+                    }
+                    _ => {}
+                },
+                Ctx::Code { parens, backquote } => match b {
+                    b'\\' => self.at += 1,
+                    b'\'' => self.stack.push(Ctx::Single),
+                    b'"' => self.stack.push(Ctx::Double),
+                    b'$' if next == Some(b'\'') => {
+                        self.at += 1;
+                        self.stack.push(Ctx::AnsiC);
+                    }
+                    b'$' if next == Some(b'(') => self.open_substitution(bytes, i),
+                    b'`' if backquote => {
+                        self.stack.pop();
+                    }
+                    b'`' => self.stack.push(Ctx::Code {
+                        parens: 0,
+                        backquote: true,
+                    }),
+                    b'(' if next == Some(b'(') => {
+                        self.at += 1;
+                        self.stack.push(Ctx::Arith { parens: 0 });
+                    }
+                    b'(' => self.set_top(Ctx::Code {
+                        parens: parens + 1,
+                        backquote,
+                    }),
+                    b')' if parens > 0 => self.set_top(Ctx::Code {
+                        parens: parens - 1,
+                        backquote,
+                    }),
+                    b')' if self.stack.len() > 1 && !backquote => {
+                        self.stack.pop();
+                    }
+                    b'#' if i == 0
+                        || bytes[i - 1].is_ascii_whitespace()
+                        || bytes[i - 1] == b';' =>
+                    {
+                        while self.at < bytes.len() && bytes[self.at] != b'\n' {
+                            self.at += 1;
+                        }
+                    }
+                    b'<' if next == Some(b'<') && bytes.get(i + 2) != Some(&b'<') => {
+                        self.at = i + 2;
+                        let strip_tabs = bytes.get(self.at) == Some(&b'-');
+                        if strip_tabs {
+                            self.at += 1;
+                        }
+                        while bytes
+                            .get(self.at)
+                            .is_some_and(|c| *c == b' ' || *c == b'\t')
+                        {
+                            self.at += 1;
+                        }
+                        let (delimiter, quoted, end) = heredoc_delimiter(bytes, self.at);
+                        if !delimiter.is_empty() {
+                            self.pending.push((delimiter, strip_tabs, quoted));
+                        }
+                        self.at = end;
+                    }
+                    b'\n' if !self.pending.is_empty() => {
+                        self.skip_bodies(bytes);
+                        if let Some(body) = self.ready.pop_front() {
+                            return Some(body);
+                        }
+                    }
+                    _ => {}
+                },
+            }
+        }
+        None
+    }
+
+    fn set_top(&mut self, ctx: Ctx) {
+        if let Some(top) = self.stack.last_mut() {
+            *top = ctx;
+        }
+    }
+
+    /// At `$(` (index `i`): a command substitution, or arithmetic for `$((`.
+    fn open_substitution(&mut self, bytes: &[u8], i: usize) {
+        if bytes.get(i + 2) == Some(&b'(') {
+            self.at = i + 3;
+            self.stack.push(Ctx::Arith { parens: 0 });
+        } else {
+            self.at = i + 2;
+            self.stack.push(Ctx::Code {
+                parens: 0,
+                backquote: false,
+            });
+        }
+    }
+
+    /// After the newline ending a line that opened heredocs: their bodies, in order. Unquoted
+    /// ones are passed over but counted (their substitutions are parsed); quoted ones are
+    /// queued to be left out.
+    fn skip_bodies(&mut self, bytes: &[u8]) {
+        while !self.pending.is_empty() {
+            let (delimiter, strip_tabs, quoted) = self.pending.remove(0);
+            let body_start = self.at;
+            let mut end = bytes.len();
+            let mut pos = self.at;
+            while pos < bytes.len() {
+                let line_end = bytes[pos..]
+                    .iter()
+                    .position(|c| *c == b'\n')
+                    .map_or(bytes.len(), |n| pos + n);
+                let mut line = &bytes[pos..line_end];
+                if strip_tabs {
+                    while let [b'\t', rest @ ..] = line {
+                        line = rest;
+                    }
+                }
+                if line == delimiter.as_slice() {
+                    end = pos;
+                    pos = (line_end + 1).min(bytes.len());
+                    break;
+                }
+                pos = (line_end + 1).min(bytes.len());
+            }
+            self.at = pos;
+            if quoted {
+                self.ready.push_back((body_start, end));
+            }
+        }
+    }
+}
+
+/// The delimiter word of a heredoc starting at `start`: its bytes after quote removal, whether
 /// any of it was quoted (then the body is literal), and where the word ends.
-fn heredoc_delimiter(line: &str, start: usize) -> (String, bool, usize) {
-    let bytes = line.as_bytes();
+fn heredoc_delimiter(bytes: &[u8], start: usize) -> (Vec<u8>, bool, usize) {
     let mut text = Vec::new();
     let mut quoted = false;
     let mut i = start;
@@ -318,16 +442,12 @@ fn heredoc_delimiter(line: &str, start: usize) -> (String, bool, usize) {
                 }
                 i += 2;
             }
-            c if c.is_ascii_whitespace() || b";|&<>()".contains(&c) => break,
+            c if c.is_ascii_whitespace() || b";|&<>()`".contains(&c) => break,
             c => {
                 text.push(c);
                 i += 1;
             }
         }
     }
-    (
-        String::from_utf8_lossy(&text).into_owned(),
-        quoted,
-        i.min(bytes.len()),
-    )
+    (text, quoted, i.min(bytes.len()))
 }

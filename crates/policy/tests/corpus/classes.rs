@@ -718,4 +718,34 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "allow",
         "no-match",
     ),
+    (
+        "heredoc-marker-in-arithmetic",
+        "echo $((1<<'X'))\n((((((((((((((\nX",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "heredoc-marker-in-subst-string",
+        "echo \"$(echo \"<<'X'\")\"\n((((((((((((((\nX",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "heredoc-in-substitution-deep",
+        "x=$(cat <<'EOF'\nf(g(h(i(j(k(l(m(n(o(p(q(r(1)))))))))))))\nEOF\n)\necho \"$x\" > src/a.py",
+        "allow",
+        "no-match",
+    ),
+    (
+        "two-heredocs-deep",
+        "cat > src/a.py <<'A'; cat > src/b.py <<'B'\n{{{{{{{{{{{{{{}}}}}}}}}}}}}}\nA\n((((((((((((((1))))))))))))))\nB",
+        "allow",
+        "no-match",
+    ),
+    (
+        "insteadof-without-base",
+        "git -c url.insteadOf=x fetch origin",
+        "ask",
+        "unanalyzable-command",
+    ),
 ];
