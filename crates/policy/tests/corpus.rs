@@ -14,6 +14,8 @@
 
 #[path = "corpus/cases.rs"]
 mod cases;
+#[path = "corpus/classes.rs"]
+mod classes;
 
 use std::path::{Path, PathBuf};
 
@@ -160,6 +162,11 @@ impl Fixture {
 
     /// The managed and user layers, as the hook would load them.
     fn policy(&self) -> Policy {
+        self.policy_with(managed_policy())
+    }
+
+    /// [`Fixture::policy`] with another managed layer.
+    fn policy_with(&self, managed: Value) -> Policy {
         let layer = |layer: Layer, path: PathBuf, json: Value| LoadedLayer {
             layer,
             file: parse(&path, &json.to_string()).expect("valid policy"),
@@ -167,11 +174,7 @@ impl Fixture {
         };
         Policy::with_context(
             vec![
-                layer(
-                    Layer::Managed,
-                    self.managed.join("policy.json"),
-                    managed_policy(),
-                ),
+                layer(Layer::Managed, self.managed.join("policy.json"), managed),
                 layer(Layer::User, self.hl.join("policy.json"), user_policy()),
             ],
             self.context(),
@@ -269,6 +272,32 @@ fn shell_corpus() {
         "{} of {} cases failed:\n{}",
         failures.len(),
         cases::SHELL_CASES.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn shell_class_corpus() {
+    let fixture = Fixture::new().with_scripts();
+    write(
+        &fixture.repo.join(".gitmodules"),
+        "[submodule \"lib\"]\n\tpath = lib\n\turl = ../lib.git\n[submodule \"tools\"]\n\tpath = tools\n\turl = https://github.com/Acme/tools.git\n",
+    );
+    let mut managed = managed_policy();
+    managed["repositories"] = json!({"allow": ["github.com/Acme/*"], "otherwise": "deny"});
+    let policy = fixture.policy_with(managed);
+    let mut failures = Vec::new();
+    for (name, command, action, rule) in classes::CLASS_CASES {
+        let mut input = Map::new();
+        input.insert("command".into(), json!(fixture.expand(command)));
+        let verdict = fixture.judge(&policy, "Bash", &input);
+        failures.extend(mismatch(name, action, rule, &verdict));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        classes::CLASS_CASES.len(),
         failures.join("\n")
     );
 }

@@ -247,6 +247,15 @@ fn global_options(
                 Some(kv) => {
                     let key = kv.split_once('=').map_or(kv, |(k, _)| k);
                     let value = kv.split_once('=').map(|(_, v)| v);
+                    // `--config-env=KEY=VAR` takes the value from the environment variable VAR.
+                    let value: Option<Option<String>> = if name == "--config-env" {
+                        value.map(|var| env.vars.get(var).cloned().flatten())
+                    } else {
+                        value.map(|v| Some(v.to_owned()))
+                    };
+                    config_remote(w, &env, name, key, value.clone());
+                    let value = value.flatten();
+                    let value = value.as_deref();
                     if crate::gitconfig::is_hook_dotted_key(key)
                         || (key.to_ascii_lowercase().starts_with("alias.") && skips_hooks(value))
                     {
@@ -281,6 +290,54 @@ fn global_options(
         work_tree,
         sub: i,
     })
+}
+
+/// A configuration override (`git -c`, `--config-env`) that changes where git connects: a
+/// remote's URL, or a URL rewrite (`url.BASE.insteadOf`, whose BASE is where git then goes).
+/// The URL is checked like one on the command line; one of unknown value is unanalyzable.
+fn config_remote(
+    w: &mut Walker,
+    env: &Env,
+    option: &str,
+    key: &str,
+    value: Option<Option<String>>,
+) {
+    let lower = key.to_ascii_lowercase();
+    let operation = format!("git {option} {key}");
+    if lower.starts_with("remote.") && (lower.ends_with(".url") || lower.ends_with(".pushurl")) {
+        match value {
+            Some(Some(url)) => remote_url(
+                w,
+                env,
+                &Field::Lit {
+                    text: url,
+                    glob: None,
+                },
+                &operation,
+            ),
+            Some(None) => w.opaque(format!(
+                "{operation} sets a remote URL computed at run time"
+            )),
+            None => {}
+        }
+    } else if lower.starts_with("url.")
+        && (lower.ends_with(".insteadof") || lower.ends_with(".pushinsteadof"))
+    {
+        // `url.BASE.insteadOf`: BASE may itself contain dots; `url.insteadOf` has none.
+        let base = key.get(4..key.rfind('.').unwrap_or(0)).unwrap_or("");
+        if base.is_empty() {
+            return;
+        }
+        remote_url(
+            w,
+            env,
+            &Field::Lit {
+                text: base.to_owned(),
+                glob: None,
+            },
+            &operation,
+        );
+    }
 }
 
 /// What [`global_options`] found.
@@ -468,6 +525,16 @@ fn transfer(w: &mut Walker, g: &Git) {
         operation,
         sub == "push",
     );
+    // `push --repo=URL` names the remote when no operand does; checked either way, so that
+    // the order of precedence cannot route around the allowlist.
+    let repos: Vec<Field> =
+        p.3.iter()
+            .filter(|(o, _)| o == "--repo")
+            .filter_map(|(_, v)| v.clone())
+            .collect();
+    for repo in &repos {
+        remote_operand(w, work_env, repo_dirs, Some(repo), operation, sub == "push");
+    }
 }
 
 /// `clone`: the URL, the directory written, and options that run or install commands.
@@ -601,11 +668,80 @@ fn submodule(w: &mut Walker, g: &Git) {
             }
         }
         "foreach" => w.opaque("git submodule foreach runs a command"),
-        "update" | "init" | "sync" => {
-            // Fetches from URLs in .gitmodules; checked as the repository's own.
-        }
+        "update" | "init" | "sync" => gitmodules_remotes(w, g, action),
         _ => {}
     }
+}
+
+/// `submodule update|init|sync` fetch from the URLs in `.gitmodules`: each is a remote. A
+/// `.gitmodules` this same command writes holds URLs hookledger cannot read beforehand.
+fn gitmodules_remotes(w: &mut Walker, g: &Git, action: &str) {
+    let operation = format!("git submodule {action}");
+    let written = w.out.accesses.iter().any(|a| {
+        a.access == Access::Write
+            && (a.path.file_name().is_some_and(|n| n == ".gitmodules")
+                || g.repo_dirs
+                    .iter()
+                    .any(|d| d.starts_with(&a.path) && a.recursive))
+    });
+    if written {
+        w.opaque(format!(
+            "{operation} fetches from the URLs of a .gitmodules this command writes"
+        ));
+        return;
+    }
+    for dir in &g.repo_dirs {
+        let root = repo_root_of(w.world, dir);
+        let Ok(text) = std::fs::read_to_string(root.join(".gitmodules")) else {
+            continue;
+        };
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            if !key.trim().eq_ignore_ascii_case("url") {
+                continue;
+            }
+            let url = value.trim().trim_matches('"');
+            if url.starts_with("./") || url.starts_with("../") {
+                // Relative to the superproject's default remote.
+                let name = w
+                    .world
+                    .default_remote(&root, false)
+                    .unwrap_or_else(|| "origin".into());
+                let base = w.world.remote_urls(&root, Some(&name)).into_iter().next();
+                match base {
+                    Some(base) => w.remote(relative_remote(&base, url), &operation),
+                    None => w.opaque(format!(
+                        "{operation} fetches from {url:?}, relative to a remote hookledger cannot find"
+                    )),
+                }
+                continue;
+            }
+            let field = Field::Lit {
+                text: url.to_owned(),
+                glob: None,
+            };
+            remote_url(w, &g.work_env, &field, &operation);
+        }
+    }
+}
+
+/// A submodule URL relative to the superproject's (normalized) remote: `../x.git` beside it.
+fn relative_remote(base: &str, relative: &str) -> String {
+    let mut parts: Vec<&str> = base.trim_end_matches('/').split('/').collect();
+    for segment in relative.split('/') {
+        match segment {
+            "." | "" => {}
+            ".." => {
+                if parts.len() > 1 {
+                    parts.pop();
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    crate::repo::normalize_remote_url(&parts.join("/"))
 }
 
 /// `commit`, `merge`, `rebase`, `cherry-pick`, `revert`: message and template files read, paths committed, `--exec`.
@@ -803,8 +939,11 @@ fn working_tree(w: &mut Walker, g: &Git) {
     let cached = p.0.iter().any(|o| o == "--cached");
     let (whole, last): (&[Field], &[Field]) = match sub {
         "mv" => p.1.split_at(p.1.len().saturating_sub(1)),
-        // `--cached` leaves the working tree alone.
         "rm" if !cached => (&p.1[..], &[]),
+        // `rm --cached` only drops the entries from the index (in the git dir, checked as the
+        // repository's write above): the files are neither read nor written, so untracking
+        // a `.env` committed by mistake is not a use of it.
+        "rm" => (&[], &[]),
         _ => (&[], &p.1[..]),
     };
     path_operands(
@@ -1239,6 +1378,8 @@ fn remote_url(w: &mut Walker, env: &Env, url: &Field, operation: &str) {
         w.opaque(format!(
             "{operation} through the {text:?} transport, which runs a command"
         ));
+        // Also a remote, so that an allowlist refuses it outright (it can never be on one).
+        w.remote(text.to_owned(), operation);
         return;
     }
     let normalized = if text.contains("://")
@@ -1379,4 +1520,21 @@ fn skips_hooks(value: Option<&str>) -> bool {
         || lower.contains("hookspath")
         || lower.contains("include")
         || (lower.contains("commit") && lower.split_whitespace().any(|w| w == "-n"))
+}
+
+#[cfg(test)]
+mod gitmodules_tests {
+    use super::relative_remote;
+
+    #[test]
+    fn relative_submodule_urls_resolve_beside_the_superproject() {
+        assert_eq!(
+            relative_remote("github.com/Acme/widgets", "../lib.git"),
+            "github.com/Acme/lib"
+        );
+        assert_eq!(
+            relative_remote("github.com/Acme/widgets", "../../evil/x.git"),
+            "github.com/evil/x"
+        );
+    }
 }

@@ -174,18 +174,280 @@ pub fn analyze_powershell(
 
 /// The deepest run of open brackets, when it is over the limit. Quote-unaware on purpose: it
 /// only has to bound the parser's work, and legitimate commands stay far below the limit.
+/// The body of a heredoc with a quoted delimiter is left out: the parser takes it as one
+/// piece of text and nothing expands in it, so code written to a file (`cat > f.py <<'EOF'`)
+/// may nest as deep as it likes. Finding those bodies follows quotes, substitutions,
+/// arithmetic and comments, so a `<<` inside a string or a shift cannot hide code from the
+/// count; where the scan is unsure, it counts.
 fn too_deeply_nested(command: &str) -> Option<usize> {
     let mut depth: usize = 0;
     let mut deepest: usize = 0;
-    for b in command.bytes() {
-        match b {
-            b'(' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
+    let mut count = |text: &[u8]| {
+        for b in text {
+            match b {
+                b'(' | b'{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                b')' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
             }
-            b')' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+        }
+    };
+    let bytes = command.as_bytes();
+    let mut scan = Scan::default();
+    let mut start = 0;
+    while let Some(body) = scan.next_quoted_body(bytes) {
+        count(&bytes[start..body.0]);
+        start = body.1;
+    }
+    count(&bytes[start.min(bytes.len())..]);
+    (deepest > MAX_BRACKET_NESTING).then_some(deepest)
+}
+
+/// Where the scan is: code (at the top, in `$(…)` or in backquotes), a string, arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    /// Code; `parens` open plain parentheses, `backquote` when closed by a backquote.
+    Code {
+        parens: usize,
+        backquote: bool,
+    },
+    Single,
+    AnsiC,
+    Double,
+    Arith {
+        parens: usize,
+    },
+}
+
+struct Scan {
+    stack: Vec<Ctx>,
+    /// Quoted heredoc bodies found and not yet handed out.
+    ready: std::collections::VecDeque<(usize, usize)>,
+    at: usize,
+    /// Heredocs opened on the current line: (delimiter, strip leading tabs, quoted).
+    pending: Vec<(Vec<u8>, bool, bool)>,
+}
+
+impl Default for Scan {
+    fn default() -> Scan {
+        Scan {
+            stack: vec![Ctx::Code {
+                parens: 0,
+                backquote: false,
+            }],
+            ready: std::collections::VecDeque::new(),
+            at: 0,
+            pending: Vec::new(),
         }
     }
-    (deepest > MAX_BRACKET_NESTING).then_some(deepest)
+}
+
+impl Scan {
+    /// The next quoted heredoc's body as a byte range, scanning on from where it stopped.
+    fn next_quoted_body(&mut self, bytes: &[u8]) -> Option<(usize, usize)> {
+        if let Some(body) = self.ready.pop_front() {
+            return Some(body);
+        }
+        while self.at < bytes.len() {
+            let i = self.at;
+            let b = bytes[i];
+            let next = bytes.get(i + 1).copied();
+            self.at += 1;
+            let top = *self.stack.last()?;
+            match top {
+                Ctx::Single => {
+                    if b == b'\'' {
+                        self.stack.pop();
+                    }
+                }
+                Ctx::AnsiC => match b {
+                    b'\\' => self.at += 1,
+                    b'\'' => {
+                        self.stack.pop();
+                    }
+                    _ => {}
+                },
+                Ctx::Double => match b {
+                    b'\\' => self.at += 1,
+                    b'"' => {
+                        self.stack.pop();
+                    }
+                    b'`' => self.stack.push(Ctx::Code {
+                        parens: 0,
+                        backquote: true,
+                    }),
+                    b'$' if next == Some(b'(') => self.open_substitution(bytes, i),
+                    _ => {}
+                },
+                Ctx::Arith { parens } => match b {
+                    b'(' => self.set_top(Ctx::Arith { parens: parens + 1 }),
+                    b')' if parens > 0 => self.set_top(Ctx::Arith { parens: parens - 1 }),
+                    b')' => {
+                        if next == Some(b')') {
+                            self.at += 1;
+                        }
+                        self.stack.pop();
+                    }
+                    _ => {}
+                },
+                Ctx::Code { parens, backquote } => match b {
+                    b'\\' => self.at += 1,
+                    b'\'' => self.stack.push(Ctx::Single),
+                    b'"' => self.stack.push(Ctx::Double),
+                    b'$' if next == Some(b'\'') => {
+                        self.at += 1;
+                        self.stack.push(Ctx::AnsiC);
+                    }
+                    b'$' if next == Some(b'(') => self.open_substitution(bytes, i),
+                    b'`' if backquote => {
+                        self.stack.pop();
+                    }
+                    b'`' => self.stack.push(Ctx::Code {
+                        parens: 0,
+                        backquote: true,
+                    }),
+                    b'(' if next == Some(b'(') => {
+                        self.at += 1;
+                        self.stack.push(Ctx::Arith { parens: 0 });
+                    }
+                    b'(' => self.set_top(Ctx::Code {
+                        parens: parens + 1,
+                        backquote,
+                    }),
+                    b')' if parens > 0 => self.set_top(Ctx::Code {
+                        parens: parens - 1,
+                        backquote,
+                    }),
+                    b')' if self.stack.len() > 1 && !backquote => {
+                        self.stack.pop();
+                    }
+                    b'#' if i == 0
+                        || bytes[i - 1].is_ascii_whitespace()
+                        || bytes[i - 1] == b';' =>
+                    {
+                        while self.at < bytes.len() && bytes[self.at] != b'\n' {
+                            self.at += 1;
+                        }
+                    }
+                    b'<' if next == Some(b'<') && bytes.get(i + 2) != Some(&b'<') => {
+                        self.at = i + 2;
+                        let strip_tabs = bytes.get(self.at) == Some(&b'-');
+                        if strip_tabs {
+                            self.at += 1;
+                        }
+                        while bytes
+                            .get(self.at)
+                            .is_some_and(|c| *c == b' ' || *c == b'\t')
+                        {
+                            self.at += 1;
+                        }
+                        let (delimiter, quoted, end) = heredoc_delimiter(bytes, self.at);
+                        if !delimiter.is_empty() {
+                            self.pending.push((delimiter, strip_tabs, quoted));
+                        }
+                        self.at = end;
+                    }
+                    b'\n' if !self.pending.is_empty() => {
+                        self.skip_bodies(bytes);
+                        if let Some(body) = self.ready.pop_front() {
+                            return Some(body);
+                        }
+                    }
+                    _ => {}
+                },
+            }
+        }
+        None
+    }
+
+    fn set_top(&mut self, ctx: Ctx) {
+        if let Some(top) = self.stack.last_mut() {
+            *top = ctx;
+        }
+    }
+
+    /// At `$(` (index `i`): a command substitution, or arithmetic for `$((`.
+    fn open_substitution(&mut self, bytes: &[u8], i: usize) {
+        if bytes.get(i + 2) == Some(&b'(') {
+            self.at = i + 3;
+            self.stack.push(Ctx::Arith { parens: 0 });
+        } else {
+            self.at = i + 2;
+            self.stack.push(Ctx::Code {
+                parens: 0,
+                backquote: false,
+            });
+        }
+    }
+
+    /// After the newline ending a line that opened heredocs: their bodies, in order. Unquoted
+    /// ones are passed over but counted (their substitutions are parsed); quoted ones are
+    /// queued to be left out.
+    fn skip_bodies(&mut self, bytes: &[u8]) {
+        while !self.pending.is_empty() {
+            let (delimiter, strip_tabs, quoted) = self.pending.remove(0);
+            let body_start = self.at;
+            let mut end = bytes.len();
+            let mut pos = self.at;
+            while pos < bytes.len() {
+                let line_end = bytes[pos..]
+                    .iter()
+                    .position(|c| *c == b'\n')
+                    .map_or(bytes.len(), |n| pos + n);
+                let mut line = &bytes[pos..line_end];
+                if strip_tabs {
+                    while let [b'\t', rest @ ..] = line {
+                        line = rest;
+                    }
+                }
+                if line == delimiter.as_slice() {
+                    end = pos;
+                    pos = (line_end + 1).min(bytes.len());
+                    break;
+                }
+                pos = (line_end + 1).min(bytes.len());
+            }
+            self.at = pos;
+            if quoted {
+                self.ready.push_back((body_start, end));
+            }
+        }
+    }
+}
+
+/// The delimiter word of a heredoc starting at `start`: its bytes after quote removal, whether
+/// any of it was quoted (then the body is literal), and where the word ends.
+fn heredoc_delimiter(bytes: &[u8], start: usize) -> (Vec<u8>, bool, usize) {
+    let mut text = Vec::new();
+    let mut quoted = false;
+    let mut i = start;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' | b'"' => {
+                let close = bytes[i];
+                quoted = true;
+                i += 1;
+                while i < bytes.len() && bytes[i] != close {
+                    text.push(bytes[i]);
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'\\' => {
+                quoted = true;
+                if let Some(c) = bytes.get(i + 1) {
+                    text.push(*c);
+                }
+                i += 2;
+            }
+            c if c.is_ascii_whitespace() || b";|&<>()`".contains(&c) => break,
+            c => {
+                text.push(c);
+                i += 1;
+            }
+        }
+    }
+    (text, quoted, i.min(bytes.len()))
 }

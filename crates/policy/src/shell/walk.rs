@@ -934,6 +934,14 @@ impl<'h> Walker<'h> {
         named.into_iter().map(|n| self.through_links(n)).collect()
     }
 
+    /// Records a link this command makes at `link` to `target`. Names resolved before it may
+    /// resolve differently now (`ln -s ci.yml c.yml && echo x > c.yml` writes ci.yml), so
+    /// nothing already seen is taken as checked.
+    pub fn add_link(&mut self, link: PathBuf, target: PathBuf) {
+        self.links.push((link, target));
+        self.seen.clear();
+    }
+
     /// A path under a symlink this command created is where the symlink points.
     fn through_links(&self, mut named: paths::Named) -> paths::Named {
         for _ in 0..8 {
@@ -1228,6 +1236,9 @@ impl Scope for WordScope<'_, '_> {
     }
     fn var(&self, name: &str) -> Option<String> {
         self.env.vars.get(name).cloned().flatten()
+    }
+    fn default_ifs(&self) -> bool {
+        !self.env.vars.contains_key("IFS")
     }
     fn nested_code(&mut self, code: &str) {
         let env = self.env.clone();

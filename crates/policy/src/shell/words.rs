@@ -1,7 +1,10 @@
 //! Turning a raw shell word into the strings the shell would pass, or saying it cannot.
 //!
 //! Brace expansion, quote removal, escapes, ANSI-C quoting, `~`, `$HOME` and variables
-//! assigned literally earlier in the same command are resolved. Anything whose value is only
+//! assigned literally earlier in the same command are resolved. The value of an unquoted
+//! expansion is split into fields at blanks (the default `IFS`; an assigned `IFS` makes it
+//! unknown) and its `*`, `?` and `[` are pathname patterns, as in the shell: `F='.env x'; cat
+//! $F` reads `.env`, and `F='.en*'; cat $F` reads what the pattern matches. Anything whose value is only
 //! known at run time (a variable from the environment, a command substitution, arithmetic)
 //! makes the word dynamic; command substitutions are analysed as nested programs by the
 //! walker before the word is given up on.
@@ -38,6 +41,10 @@ pub trait Scope {
     fn pwd(&self) -> Option<String>;
     /// A variable's value when it was assigned literally; `None` when unknown.
     fn var(&self, name: &str) -> Option<String>;
+    /// Whether `IFS` has its default value (blanks), so that splitting can be modelled.
+    fn default_ifs(&self) -> bool {
+        true
+    }
     /// Code found inside the word (`$(…)`, backquotes) that runs when the word is expanded.
     fn nested_code(&mut self, code: &str);
     /// Something in the word runs code the analysis cannot follow.
@@ -59,14 +66,20 @@ pub fn expand(raw: &str, scope: &mut dyn Scope) -> Vec<Field> {
     };
     alternatives
         .iter()
-        .map(|alt| expand_one(alt, scope))
+        .flat_map(|alt| expand_one(alt, scope, true))
         .collect()
 }
 
-/// Expands a word that brace expansion does not apply to (assignment values, heredoc
-/// delimiters' bodies, `case` subjects): one field.
+/// Expands a word that neither brace expansion nor field splitting applies to (assignment
+/// values, redirection targets, heredoc bodies, `case` subjects): one field.
 pub fn expand_single(raw: &str, scope: &mut dyn Scope) -> Field {
-    expand_one(raw, scope)
+    expand_one(raw, scope, false)
+        .into_iter()
+        .next()
+        .unwrap_or(Field::Lit {
+            text: String::new(),
+            glob: None,
+        })
 }
 
 fn brace_alternatives(raw: &str) -> Result<Vec<String>, String> {
@@ -173,28 +186,78 @@ struct Builder {
     pattern: String,
     has_glob: bool,
     dynamic: Option<String>,
+    /// Whether unquoted expansions are split into fields (words in a command's arguments).
+    split: bool,
+    /// The current field exists even if empty (it has a quoted part or literal text).
+    started: bool,
+    /// Fields completed by splitting, before the current one.
+    done: Vec<Field>,
 }
 
-fn expand_one(raw: &str, scope: &mut dyn Scope) -> Field {
+impl Builder {
+    fn finish(&mut self) {
+        let glob = self.has_glob.then(|| std::mem::take(&mut self.pattern));
+        self.done.push(Field::Lit {
+            text: std::mem::take(&mut self.text),
+            glob,
+        });
+        self.pattern.clear();
+        self.has_glob = false;
+        self.started = false;
+    }
+
+    /// The value of an unquoted expansion: split at blanks, its pattern characters active.
+    fn push_unquoted_value(&mut self, value: &str) {
+        for c in value.chars() {
+            if self.split && matches!(c, ' ' | '\t' | '\n') {
+                if self.started {
+                    self.finish();
+                }
+                continue;
+            }
+            self.started = true;
+            self.text.push(c);
+            if self.split && matches!(c, '*' | '?' | '[' | ']') {
+                self.has_glob |= c != ']';
+                self.pattern.push(c);
+            } else if matches!(c, '*' | '?' | '[' | ']') {
+                self.pattern.push('[');
+                self.pattern.push(c);
+                self.pattern.push(']');
+            } else {
+                self.pattern.push(c);
+            }
+        }
+    }
+}
+
+fn expand_one(raw: &str, scope: &mut dyn Scope, split: bool) -> Vec<Field> {
     let pieces = match word::parse(raw, &options()) {
         Ok(p) => p,
-        Err(_) => return Field::Dyn("a word the parser cannot read".into()),
+        Err(_) => return vec![Field::Dyn("a word the parser cannot read".into())],
     };
     let mut b = Builder {
         text: String::new(),
         pattern: String::new(),
         has_glob: false,
         dynamic: None,
+        split,
+        started: false,
+        done: Vec::new(),
     };
     add_pieces(&mut b, raw, &pieces, false, scope);
     if let Some(why) = b.dynamic {
-        return Field::Dyn(why);
+        return vec![Field::Dyn(why)];
     }
-    let glob = b.has_glob.then_some(b.pattern);
-    Field::Lit { text: b.text, glob }
+    // An unquoted expansion that is empty leaves no field at all (`cat $EMPTY` has no operand).
+    if b.started || !split {
+        b.finish();
+    }
+    b.done
 }
 
 fn push_quoted(b: &mut Builder, s: &str) {
+    b.started = true;
     b.text.push_str(s);
     for c in s.chars() {
         match c {
@@ -220,6 +283,7 @@ fn add_pieces(
         match &p.piece {
             WordPiece::Text(t) if quoted => push_quoted(b, t),
             WordPiece::Text(t) => {
+                b.started = true;
                 if t.contains(['*', '?', '[']) {
                     b.has_glob = true;
                 }
@@ -243,6 +307,7 @@ fn add_pieces(
             }
             WordPiece::DoubleQuotedSequence(inner)
             | WordPiece::GettextDoubleQuotedSequence(inner) => {
+                b.started = true;
                 add_pieces(b, raw, inner, true, scope)
             }
             WordPiece::TildeExpansion(t) => match t {
@@ -267,7 +332,13 @@ fn add_pieces(
                     ));
                 }
                 match parameter_value(expr, scope) {
-                    Some(v) => push_quoted(b, &v),
+                    Some(v) if quoted => push_quoted(b, &v),
+                    // Splitting with an `IFS` the command set is not modelled.
+                    Some(v) if b.split && !scope.default_ifs() && !v.is_empty() => set_dyn(
+                        b,
+                        &format!("the variable {} split by an assigned IFS", shorten(source)),
+                    ),
+                    Some(v) => b.push_unquoted_value(&v),
                     None => set_dyn(b, &format!("the variable {}", shorten(source))),
                 }
             }
@@ -486,6 +557,55 @@ mod tests {
         assert!(lits("$OTHER/x")[0].starts_with("DYN"));
         assert!(lits("$(echo /etc)")[0].starts_with("DYN"));
         assert!(lits("{1..99999999999}")[0].starts_with("DYN"));
+    }
+
+    struct Split;
+    impl Scope for Split {
+        fn home(&self) -> Option<String> {
+            None
+        }
+        fn pwd(&self) -> Option<String> {
+            None
+        }
+        fn var(&self, name: &str) -> Option<String> {
+            match name {
+                "F" => Some(" .env  a.txt\tb ".into()),
+                "G" => Some(".en*".into()),
+                "E" => Some(String::new()),
+                _ => None,
+            }
+        }
+        fn nested_code(&mut self, _: &str) {}
+        fn opaque(&mut self, _: String) {}
+    }
+
+    #[test]
+    fn unquoted_expansions_split_and_glob() {
+        let texts = |raw: &str| -> Vec<String> {
+            expand(raw, &mut Split)
+                .into_iter()
+                .map(|f| f.lit().unwrap_or("DYN").to_owned())
+                .collect()
+        };
+        assert_eq!(texts("$F"), [".env", "a.txt", "b"]);
+        assert_eq!(texts("x$F"), ["x", ".env", "a.txt", "b"]);
+        assert_eq!(texts("\"$F\""), [" .env  a.txt\tb "]);
+        assert!(texts("$E").is_empty());
+        assert_eq!(texts("\"$E\""), [""]);
+        assert_eq!(texts("''$E"), [""]);
+        assert!(matches!(
+            expand("$G", &mut Split).as_slice(),
+            [Field::Lit { glob: Some(p), .. }] if p == ".en*"
+        ));
+        assert!(matches!(
+            expand("\"$G\"", &mut Split).as_slice(),
+            [Field::Lit { glob: None, .. }]
+        ));
+        // Assignments, redirections and `case` subjects are not split.
+        assert_eq!(
+            expand_single("$F", &mut Split).lit(),
+            Some(" .env  a.txt\tb ")
+        );
     }
 
     #[test]

@@ -292,6 +292,20 @@ pub(super) fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         } else if into_dir && written != dest_text {
             w.access_text(&cx.env, &written, Access::Write, false, name);
         }
+        // The link `cp -s`/`cp -l` leaves is followed by the words after it, as `ln`'s.
+        if links
+            && !recursive
+            && let Some(target) = w.resolve(&cx.env, src, name).into_iter().next()
+        {
+            let placed: Vec<PathBuf> = w
+                .resolve_named(&cx.env, &written, name, Access::Write)
+                .into_iter()
+                .map(|n| n.link.unwrap_or(n.path))
+                .collect();
+            for link in placed {
+                w.add_link(link, target.clone());
+            }
+        }
     }
     if recursive && sources.is_empty() {
         tree(w, cx, dest, Access::Write, name);
@@ -361,10 +375,10 @@ pub(super) fn run_link(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             name,
         );
         if let Some(target) = resolved {
-            if symbolic {
-                for link in &placed {
-                    w.links.push((link.clone(), target.clone()));
-                }
+            // A hard link is the same file under a new name, so later words reach the target
+            // through it just as through a symlink.
+            for link in &placed {
+                w.add_link(link.clone(), target.clone());
             }
             if hookledger::is_running_binary(&target) || w.binary_aliases.contains(&target) {
                 w.binary_aliases.extend(placed.iter().cloned());
@@ -406,6 +420,66 @@ pub(super) fn link_target(
     let field = lit(&resolved.to_string_lossy());
     w.access_marked(&cx.env, &field, Access::Write, true, role, mark);
     Some(resolved)
+}
+
+/// What `find ROOT -name PATTERN… -delete` removes now: the entries under `root` whose name
+/// matches every pattern, so a rule on a directory inside the root (`.github/workflows/**`)
+/// sees the files it covers. A tree too large to list, or too many matches, gives the
+/// directories that hold them instead (rules covering every child apply to those).
+fn deleted_by_name(root: &Path, patterns: &[String], case_insensitive: bool) -> Vec<PathBuf> {
+    const MAX_ENTRIES: usize = 20_000;
+    const MAX_HITS: usize = 256;
+    let patterns: Vec<String> = patterns
+        .iter()
+        .map(|p| {
+            if case_insensitive {
+                p.to_lowercase()
+            } else {
+                p.clone()
+            }
+        })
+        .collect();
+    let mut hits: Vec<PathBuf> = Vec::new();
+    let mut dirs_with_hits: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > MAX_ENTRIES {
+                return dirs_with_hits;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let name = if case_insensitive {
+                name.to_lowercase()
+            } else {
+                name
+            };
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if patterns
+                .iter()
+                .all(|p| fast_glob::glob_match(p.as_str(), name.as_str()))
+            {
+                if hits.len() < MAX_HITS {
+                    hits.push(entry.path());
+                }
+                if !dirs_with_hits.contains(&dir) {
+                    dirs_with_hits.push(dir.clone());
+                }
+            }
+            if is_dir {
+                stack.push(entry.path());
+            }
+        }
+    }
+    if hits.len() >= MAX_HITS {
+        dirs_with_hits
+    } else {
+        hits
+    }
 }
 
 pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
@@ -492,6 +566,16 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
                 true,
                 "find -delete",
             );
+            if let Some(root_text) = root.lit() {
+                let iname = expression.iter().any(|f| f.lit() == Some("-iname"));
+                for dir in w.resolve(&cx.env, root_text, "find -delete") {
+                    for hit in deleted_by_name(&dir, &name_patterns, iname) {
+                        let text = hit.to_string_lossy().into_owned();
+                        let search_root = hit.is_dir();
+                        w.access_text(&cx.env, &text, Access::Write, search_root, "find -delete");
+                    }
+                }
+            }
         } else if executes {
             tree(w, cx, root, Access::Read, "find -exec");
         } else {

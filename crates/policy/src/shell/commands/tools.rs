@@ -12,6 +12,16 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
             hook_manager(w, cx, name, args)
         }
         "claude" => run_claude(w, cx, args),
+        "gh" if matches!(
+            (
+                args.first().and_then(Field::lit),
+                args.get(1).and_then(Field::lit)
+            ),
+            (Some("repo"), Some("create" | "clone" | "fork"))
+        ) =>
+        {
+            run_gh_repo(w, cx, args)
+        }
         "npm" | "pnpm" | "yarn" | "bun"
             if args
                 .first()
@@ -376,5 +386,80 @@ pub(super) fn run_container(w: &mut Walker, cx: &Cx, name: &str, args: &[Field])
             _ => {}
         }
         i += 1;
+    }
+}
+
+/// `gh repo create|clone|fork`: the GitHub repository pushed to or cloned from is a remote like
+/// one on a git command line. One named without its owner belongs to the signed-in account,
+/// which hookledger cannot know: then pushing to it is unanalyzable.
+fn run_gh_repo(w: &mut Walker, cx: &Cx, args: &[Field]) {
+    let action = args.get(1).and_then(Field::lit).unwrap_or("");
+    let operation = format!("gh repo {action}");
+    let p = parse(
+        &args[2..],
+        &[
+            "-s",
+            "--source",
+            "-r",
+            "--remote",
+            "-d",
+            "--description",
+            "-h",
+            "--homepage",
+            "-g",
+            "--gitignore",
+            "-l",
+            "--license",
+            "-t",
+            "--team",
+            "-p",
+            "--template",
+            "-u",
+            "--upstream-remote-name",
+            "--remote-name",
+            "--org",
+            "--fork-name",
+        ],
+    );
+    let pushes = action == "create" && p.has(&["--push"]);
+    let contacts = action != "create" || pushes;
+    for dir in p.values(&["-s", "--source"]) {
+        w.access(&cx.env, dir, Access::Write, &operation);
+    }
+    let org = p.values(&["--org"]).next().and_then(Field::lit);
+    let Some(repo) = p.operands.first() else {
+        if contacts {
+            w.opaque(format!("{operation} with a repository chosen at run time"));
+        }
+        return;
+    };
+    let Some(text) = repo.lit() else {
+        w.opaque(format!("{operation} to a repository computed at run time"));
+        return;
+    };
+    if !contacts {
+        return;
+    }
+    let url = if text.contains("://") || text.starts_with("git@") {
+        Some(text.to_owned())
+    } else if text.contains('/') {
+        Some(format!("https://github.com/{text}"))
+    } else {
+        org.map(|o| format!("https://github.com/{o}/{text}"))
+    };
+    match url {
+        Some(url) => w.remote(crate::repo::normalize_remote_url(&url), &operation),
+        None => w.opaque(format!(
+            "{operation} {text} names a repository of the signed-in GitHub account, which hookledger cannot know"
+        )),
+    }
+    if action == "clone" {
+        let dest = p.operands.get(1).cloned().or_else(|| {
+            let base = text.trim_end_matches('/').trim_end_matches(".git");
+            Some(lit(base.rsplit(['/', ':']).next().unwrap_or(base)))
+        });
+        if let Some(dest) = dest {
+            tree(w, cx, &dest, Access::Write, &operation);
+        }
     }
 }
