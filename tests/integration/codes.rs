@@ -70,6 +70,13 @@ fn families() -> Vec<(&'static str, Vec<&'static str>)> {
             ),
         ),
         ("Doctor checks", family(CheckId::ALL, CheckId::as_str)),
+        (
+            "Secret kinds",
+            family(
+                hookledger::policy::dlp::SecretKind::ALL,
+                hookledger::policy::dlp::SecretKind::code,
+            ),
+        ),
     ]
 }
 

@@ -37,6 +37,30 @@ pub enum SecretKind {
 }
 
 impl SecretKind {
+    /// Every kind, in declaration order (the stable codes are listed in docs/codes.md).
+    pub const ALL: &'static [SecretKind] = &[
+        Self::PrivateKey,
+        Self::AwsAccessKey,
+        Self::AwsSecretKey,
+        Self::GcpServiceAccountKey,
+        Self::GcpApiKey,
+        Self::AzureStorageKey,
+        Self::GithubToken,
+        Self::GitlabToken,
+        Self::SlackToken,
+        Self::StripeKey,
+        Self::Jwt,
+        Self::PasswordAssignment,
+        Self::CardNumber,
+        Self::UsSsn,
+        Self::AzureConnectionString,
+        Self::UrlPassword,
+        Self::AnthropicKey,
+        Self::OpenaiKey,
+        Self::SlackWebhook,
+        Self::EnvSecret,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             Self::PrivateKey => "a private key",
@@ -112,15 +136,77 @@ fn boundary_before(text: &[u8], at: usize) -> bool {
     at == 0 || !is_word(text[at - 1])
 }
 
+/// Needles are `'static` literals, so their address and length identify them; the hash is a
+/// multiply (SipHash over the key cost more than the searches it guards).
+#[derive(Default)]
+struct NeedleHasher(u64);
+
+impl std::hash::Hasher for NeedleHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type FinderCache = std::collections::HashMap<
+    u64,
+    memchr::memmem::Finder<'static>,
+    std::hash::BuildHasherDefault<NeedleHasher>,
+>;
+
+thread_local! {
+    /// Substring searchers by needle: building one (`memmem::find`/`find_iter` build a new one
+    /// per call) costs more than searching a short string, and the hook scans every string of
+    /// every record it stores against ~40 needles, so each is built once per process.
+    static FINDERS: std::cell::RefCell<FinderCache> = std::cell::RefCell::new(FinderCache::default());
+}
+
+fn with_finder<R>(
+    needle: &'static [u8],
+    f: impl FnOnce(&memchr::memmem::Finder<'static>) -> R,
+) -> R {
+    let key = (needle.as_ptr() as u64) ^ ((needle.len() as u64) << 48);
+    FINDERS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let finder = cache
+            .entry(key)
+            .or_insert_with(|| memchr::memmem::Finder::new(needle));
+        f(finder)
+    })
+}
+
+/// The first position of `needle` in `hay`.
+fn find(hay: &[u8], needle: &'static [u8]) -> Option<usize> {
+    if hay.len() < needle.len() {
+        return None;
+    }
+    with_finder(needle, |finder| finder.find(hay))
+}
+
+/// Every (non-overlapping) position of `needle` in `hay`.
+fn find_all(hay: &[u8], needle: &'static [u8]) -> Vec<usize> {
+    if hay.len() < needle.len() {
+        return Vec::new();
+    }
+    with_finder(needle, |finder| finder.find_iter(hay).collect())
+}
+
 /// Every occurrence of `anchor`, with `check(position) -> Some(end)` deciding a match.
 fn scan_anchor(
     text: &[u8],
-    anchor: &[u8],
+    anchor: &'static [u8],
     kind: SecretKind,
     out: &mut Vec<Finding>,
     check: impl Fn(usize) -> Option<usize>,
 ) {
-    for at in memchr::memmem::find_iter(text, anchor) {
+    for at in find_all(text, anchor) {
         if let Some(end) = check(at) {
             out.push(Finding {
                 kind,
@@ -178,10 +264,10 @@ fn line_end(t: &[u8], at: usize) -> usize {
 /// A key block runs to the end of its `-----END …-----` line; a block cut short (no END) runs
 /// to the end of the text, so no part of the key is ever kept.
 fn pem_block_end(t: &[u8], at: usize) -> usize {
-    match memchr::memmem::find(&t[at..], b"-----END ") {
+    match find(&t[at..], b"-----END ") {
         Some(e) => {
             let end_at = at + e + "-----END ".len();
-            match memchr::memmem::find(&t[end_at..], b"-----") {
+            match find(&t[end_at..], b"-----") {
                 Some(d) if !t[end_at..end_at + d].contains(&b'\n') => end_at + d + 5,
                 _ => line_end(t, end_at),
             }
@@ -210,7 +296,7 @@ pub fn scan(text: &str) -> Vec<Finding> {
     // KEY BLOCK), the whole block.
     scan_anchor(t, b"-----BEGIN ", SecretKind::PrivateKey, &mut out, |at| {
         let header = &t[at..line_end(t, at)];
-        memchr::memmem::find(header, b"PRIVATE KEY").map(|_| pem_block_end(t, at))
+        find(header, b"PRIVATE KEY").map(|_| pem_block_end(t, at))
     });
     // PuTTY: the private lines and the MAC that follows them.
     scan_anchor(
@@ -219,9 +305,9 @@ pub fn scan(text: &str) -> Vec<Finding> {
         SecretKind::PrivateKey,
         &mut out,
         |at| {
-            let private = memchr::memmem::find(&t[at..], b"Private-Lines:")?;
+            let private = find(&t[at..], b"Private-Lines:")?;
             let after = at + private;
-            Some(match memchr::memmem::find(&t[after..], b"Private-MAC:") {
+            Some(match find(&t[after..], b"Private-MAC:") {
                 Some(m) => line_end(t, after + m),
                 None => t.len(),
             })
@@ -240,7 +326,7 @@ pub fn scan(text: &str) -> Vec<Finding> {
         b"aws_secret_key",
         b"awssecretaccesskey",
     ] {
-        for at in memchr::memmem::find_iter(&lower, anchor) {
+        for at in find_all(&lower, anchor) {
             let mut i = at + anchor.len();
             i += run(t, i, |b| {
                 b == b' ' || b == b'"' || b == b'\'' || b == b':' || b == b'='
@@ -261,7 +347,7 @@ pub fn scan(text: &str) -> Vec<Finding> {
         SecretKind::GcpServiceAccountKey,
         &mut out,
         |at| {
-            memchr::memmem::find(t, b"service_account")?;
+            find(t, b"service_account")?;
             // The key's value: to the closing quote of the JSON string that follows.
             let mut i = at + 13;
             i += run(t, i, |b| b == b' ' || b == b':');
@@ -357,7 +443,7 @@ pub fn scan(text: &str) -> Vec<Finding> {
         });
     }
     // Legacy OpenAI keys: `sk-` and a body with "T3BlbkFJ" (base64 of "OpenAI") in it.
-    for at in memchr::memmem::find_iter(t, b"T3BlbkFJ") {
+    for at in find_all(t, b"T3BlbkFJ") {
         let back = t[..at].iter().rev().take_while(|b| token_char(**b)).count();
         let start = at - back;
         if t[start..].starts_with(b"sk-") && boundary_before(t, start) {
@@ -461,7 +547,7 @@ fn scan_aws_secrets(t: &[u8], out: &mut Vec<Finding>) {
 
 /// `scheme://user:password@host`: the password, unless it is a reference or a placeholder.
 fn scan_url_passwords(t: &[u8], out: &mut Vec<Finding>) {
-    for at in memchr::memmem::find_iter(t, b"://") {
+    for at in find_all(t, b"://") {
         let scheme = t[..at]
             .iter()
             .rev()
@@ -546,7 +632,7 @@ fn scan_assignments(t: &[u8], out: &mut Vec<Finding>) {
         b"apikey",
         b"api-key",
     ] {
-        for at in memchr::memmem::find_iter(&lower, key) {
+        for at in find_all(&lower, key) {
             let mut i = at + key.len();
             i += run(&lower, i, |b| is_word(b) || b == b'-');
             i += run(t, i, |b| b == b' ' || b == b'"' || b == b'\'');
@@ -568,7 +654,7 @@ fn scan_assignments(t: &[u8], out: &mut Vec<Finding>) {
                 || value.starts_with(b"/")
                 || value.starts_with(b"./")
                 || value.starts_with(b"~/")
-                || memchr::memmem::find(value, b"://").is_some()
+                || find(value, b"://").is_some()
                 || (!quoted && is_code_reference(value));
             // Prose and identifiers are one class of letters; a password has two or more.
             if n >= 8 && shannon(value) >= 3.0 && classes(value) >= 2 && !reference {
@@ -605,7 +691,7 @@ fn scan_env_block(t: &[u8], out: &mut Vec<Finding>) {
                 let plain = is_uuid(value)
                     || value.starts_with(b"$")
                     || value.starts_with(b"/")
-                    || memchr::memmem::find(value, b"://").is_some();
+                    || find(value, b"://").is_some();
                 let mixed = classes(value) >= 3
                     || (value.iter().any(u8::is_ascii_digit)
                         && value.iter().any(u8::is_ascii_alphabetic));
