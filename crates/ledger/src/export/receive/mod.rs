@@ -71,16 +71,9 @@ const MERGE_FAN_IN: usize = 16;
 /// Read buffer per run during a merge.
 const RUN_BUFFER_BYTES: usize = 128 << 10;
 
-/// A shipped record whose hash verified, as [`Receiver::into_records`] returns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShippedRecord {
-    pub seq: u64,
-    pub ts_ns: i64,
-    pub kind: String,
-    pub payload: Vec<u8>,
-    pub prev_hash: Hash,
-    pub hash: Hash,
-}
+/// A shipped record whose hash verified, as [`Receiver::into_records`] returns it: the same
+/// fields as a record in the ledger, now that the receiver lives in the ledger crate.
+pub type ShippedRecord = crate::StoredRecord;
 
 /// What the receiver does with an item: the record kinds whose payloads it reads (from the
 /// record vocabulary, [`Kind`]), any other record, or a line already rejected. Stored as one
