@@ -1,21 +1,53 @@
 //! `hookledger report`: the auditor's evidence pack for a period, as self-contained HTML,
-//! JSON or Markdown. Making a report leaves a `report` record in the ledger (the period, who,
-//! and the BLAKE3 of the JSON form), so later reports show that reviews happened.
+//! JSON and/or Markdown. One run leaves ONE `report` record in the ledger, whatever formats
+//! it writes: the period, the reviewer, the note, the files, and the BLAKE3 of the canonical
+//! JSON of the report model (the same for every format), so later reports list the review.
+//! A report made from within an agent's tool call is recorded as such and is not a review.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::ledger::{Ledger, NewRecord, OpenOptions, canonical_json, now_ns};
-use crate::report::{self, Inputs, REPORT_KIND};
+use crate::ledger::record::Review;
+use crate::ledger::{Kind, Ledger, NewRecord, OpenOptions, now_ns};
+use crate::report::{self, Inputs};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum ReportFormat {
     Html,
     Json,
     Md,
 }
+
+impl ReportFormat {
+    fn name(self) -> &'static str {
+        match self {
+            ReportFormat::Html => "html",
+            ReportFormat::Json => "json",
+            ReportFormat::Md => "md",
+        }
+    }
+
+    fn of_extension(path: &Path) -> Option<ReportFormat> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "html" | "htm" => Some(ReportFormat::Html),
+            "json" => Some(ReportFormat::Json),
+            "md" | "markdown" => Some(ReportFormat::Md),
+            _ => None,
+        }
+    }
+}
+
+/// Environment variables Claude Code sets in the processes its tools spawn (and, for
+/// `CLAUDECODE`, in IDE terminals too: a report there is not counted as a review either,
+/// since nothing tells a person's terminal from the agent's).
+pub const AGENT_ENV: &[&str] = &[
+    "CLAUDECODE",
+    "CLAUDE_CODE_CHILD_SESSION",
+    "CLAUDE_CODE_ENTRYPOINT",
+    "CLAUDE_CODE_SESSION_ID",
+];
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -25,18 +57,108 @@ pub struct Args {
     /// End of the period, exclusive [default: now]
     #[arg(long, value_name = "DATE")]
     pub until: Option<String>,
-    /// Output format [default: from the -o extension, else html]
-    #[arg(long, value_enum)]
-    pub format: Option<ReportFormat>,
-    /// Write to FILE instead of stdout
+    /// Output formats, comma-separated (html,json,md) [default: from each -o extension, else
+    /// html]
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub format: Vec<ReportFormat>,
+    /// Write to FILE instead of stdout (repeatable; the format comes from the extension).
+    /// With several --format and one -o, FILE's extension is replaced by each format's
     #[arg(short = 'o', long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub output: Vec<PathBuf>,
+    /// Who signs off this review [default: the OS user]
+    #[arg(long, value_name = "NAME")]
+    pub reviewer: Option<String>,
+    /// A note kept with the review (what was looked at, follow-ups)
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
     /// Do not record this report in the ledger
     #[arg(long)]
     pub no_record: bool,
 }
 
+/// Which formats go where: `None` is standard output.
+fn plan(args: &Args) -> anyhow::Result<Vec<(ReportFormat, Option<PathBuf>)>> {
+    let mut formats = args.format.clone();
+    formats.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    if formats.iter().any(|f| !seen.insert(*f)) {
+        bail!("--format names a format twice");
+    }
+    let plan: Vec<(ReportFormat, Option<PathBuf>)> = match (formats.len(), args.output.len()) {
+        (0, 0) => vec![(ReportFormat::Html, None)],
+        (1, 0) => vec![(formats[0], None)],
+        (_, 0) => bail!(
+            "several formats cannot all go to standard output: add -o FILE (one name, or one file per format)"
+        ),
+        (0, _) => args
+            .output
+            .iter()
+            .map(|o| {
+                (
+                    ReportFormat::of_extension(o).unwrap_or(ReportFormat::Html),
+                    Some(o.clone()),
+                )
+            })
+            .collect(),
+        (1, 1) => vec![(formats[0], Some(args.output[0].clone()))],
+        (_, 1) => {
+            let base = &args.output[0];
+            let stem = if ReportFormat::of_extension(base).is_some() {
+                base.with_extension("")
+            } else {
+                base.clone()
+            };
+            formats
+                .iter()
+                .map(|f| {
+                    let mut name = stem.clone().into_os_string();
+                    name.push(".");
+                    name.push(f.name());
+                    (*f, Some(PathBuf::from(name)))
+                })
+                .collect()
+        }
+        (_, _) => {
+            let mut plan = Vec::new();
+            for output in &args.output {
+                match ReportFormat::of_extension(output) {
+                    Some(f) if formats.contains(&f) => plan.push((f, Some(output.clone()))),
+                    _ => bail!(
+                        "{}: with several -o, each file's extension (.html, .json, .md) must name one of the --format formats",
+                        output.display()
+                    ),
+                }
+            }
+            for f in &formats {
+                if !plan.iter().any(|(p, _)| p == f) {
+                    bail!("--format {} has no -o FILE with that extension", f.name());
+                }
+            }
+            plan
+        }
+    };
+    let mut paths = std::collections::BTreeSet::new();
+    for (_, output) in &plan {
+        if let Some(path) = output
+            && !paths.insert(path.clone())
+        {
+            bail!("{} is given twice", path.display());
+        }
+    }
+    Ok(plan)
+}
+
+/// The variables of [`AGENT_ENV`] set in this process.
+fn agent_env() -> Vec<String> {
+    AGENT_ENV
+        .iter()
+        .filter(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty() && v != "0"))
+        .map(|var| (*var).to_owned())
+        .collect()
+}
+
 pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
+    let plan = plan(args)?;
     let path = super::existing_ledger(ledger)?;
     let now = jiff::Timestamp::now();
     let since_ns = super::time::parse_time_arg(&args.since, now)?;
@@ -47,62 +169,72 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
     if until_ns <= since_ns {
         bail!("--until must be after --since");
     }
-    let format = args.format.unwrap_or_else(|| {
-        match args
-            .output
-            .as_deref()
-            .and_then(Path::extension)
-            .and_then(|e| e.to_str())
-        {
-            Some("json") => ReportFormat::Json,
-            Some("md" | "markdown") => ReportFormat::Md,
-            _ => ReportFormat::Html,
-        }
-    });
+    let reviewer = args
+        .reviewer
+        .clone()
+        .filter(|r| !r.trim().is_empty())
+        .or_else(crate::config::os_user);
     let verify = crate::ledger::verify::verify(&path, &mut |_, _| {})
         .with_context(|| format!("cannot verify {}", path.display()))?;
     let ledger =
         Ledger::open_read_only(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let policy = load_policy();
+    let home = crate::config::Paths::from_env().ok().map(|p| p.home);
     let report = report::collect(&Inputs {
         ledger: &ledger,
         ledger_path: &path,
         since_ns,
         until_ns,
-        policy: policy.as_ref(),
+        hookledger_home: home.as_deref(),
         verify: &verify,
+        reviewer: reviewer.clone(),
     })?;
     drop(ledger);
-    let json = serde_json::to_string_pretty(&report)?;
-    let digest = blake3::hash(json.as_bytes()).to_hex().to_string();
-    let text = match format {
-        ReportFormat::Json => format!("{json}\n"),
-        ReportFormat::Html => report::html::render(&report),
-        ReportFormat::Md => report::markdown::render(&report),
-    };
-    match &args.output {
-        Some(file) => {
-            crate::output::write_bytes(file, text.as_bytes(), &crate::output::Options::default())
-                .with_context(|| format!("cannot write {}", file.display()))?;
-        }
-        None => super::out(&text)?,
-    }
-    if !args.no_record {
-        let record = NewRecord {
-            ts_ns: now_ns(),
-            kind: REPORT_KIND.into(),
-            payload: canonical_json(&report::review_payload(
-                &report,
-                &digest,
-                args.output.as_deref(),
-            )),
+    let digest = report::digest(&report);
+    for (format, output) in &plan {
+        let text = match format {
+            ReportFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+            ReportFormat::Html => report::html::render(&report),
+            ReportFormat::Md => report::markdown::render(&report),
         };
+        match output {
+            Some(file) => crate::output::write_bytes(
+                file,
+                text.as_bytes(),
+                &crate::output::Options::default(),
+            )
+            .with_context(|| format!("cannot write {}", file.display()))?,
+            None => super::out(&text)?,
+        }
+    }
+    let agent = agent_env();
+    if !args.no_record {
+        let note = Review {
+            by: reviewer.clone(),
+            reviewer: reviewer.clone(),
+            host: Some(crate::config::host_name()),
+            note: args.note.clone(),
+            period: serde_json::json!({"since": report.period.since, "until": report.period.until}),
+            digest: Some(digest.clone()),
+            records: report.scope.records,
+            denied: report.totals.denied,
+            asked: report.totals.asked,
+            formats: Some(plan.iter().map(|(f, _)| f.name().to_owned()).collect()),
+            outputs: Some(
+                plan.iter()
+                    .filter_map(|(_, o)| o.as_ref().map(|p| p.display().to_string()))
+                    .collect(),
+            ),
+            by_agent: Some(!agent.is_empty()),
+            agent_env: (!agent.is_empty()).then(|| agent.clone()),
+            ..Review::default()
+        };
+        let record = NewRecord::of(now_ns(), Kind::Report, &note)?;
         // Spooled when the ledger is busy, like every other record.
         crate::ledger::record_or_spool(&path, &OpenOptions::default(), &record)
             .with_context(|| format!("cannot record the report in {}", path.display()))?;
     }
     eprintln!(
-        "report for {} to {}: {} records, {} refused, {} asked; ledger {}; JSON digest {digest}",
+        "report for {} to {}: {} records, {} refused, {} asked; ledger {}; digest {digest}{}",
         report.period.since,
         report.period.until,
         report.scope.records,
@@ -112,14 +244,66 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
             "verifies"
         } else {
             "does NOT verify"
+        },
+        match (args.no_record, agent.is_empty()) {
+            (true, _) => String::from("; not recorded"),
+            (false, true) => format!(
+                "; recorded as a review by {}",
+                reviewer.as_deref().unwrap_or("?")
+            ),
+            (false, false) => format!(
+                "; recorded, NOT as a review: made from within a Claude Code tool call ({})",
+                agent.join(", ")
+            ),
         }
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// The policy in force, for the allowlist column; a broken policy leaves it empty.
-fn load_policy() -> Option<crate::policy::Policy> {
-    let paths = crate::config::Paths::from_env().ok()?;
-    let (layers, _errors) = crate::policy::file::load_layers(&paths.home);
-    Some(crate::policy::Policy::new(layers, &paths.home))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(format: &[ReportFormat], output: &[&str]) -> Args {
+        Args {
+            since: "30d".into(),
+            until: None,
+            format: format.to_vec(),
+            output: output.iter().map(PathBuf::from).collect(),
+            reviewer: None,
+            note: None,
+            no_record: false,
+        }
+    }
+
+    #[test]
+    fn formats_and_outputs_pair_up() {
+        use ReportFormat::*;
+        assert_eq!(plan(&args(&[], &[])).unwrap(), [(Html, None)]);
+        assert_eq!(plan(&args(&[Md], &[])).unwrap(), [(Md, None)]);
+        assert!(plan(&args(&[Html, Json], &[])).is_err());
+        assert_eq!(
+            plan(&args(&[], &["a.json", "b.md", "c.txt"])).unwrap(),
+            [
+                (Json, Some("a.json".into())),
+                (Md, Some("b.md".into())),
+                (Html, Some("c.txt".into()))
+            ]
+        );
+        assert_eq!(
+            plan(&args(&[Html, Json, Md], &["out/ev.html"])).unwrap(),
+            [
+                (Html, Some("out/ev.html".into())),
+                (Json, Some("out/ev.json".into())),
+                (Md, Some("out/ev.md".into()))
+            ]
+        );
+        assert_eq!(
+            plan(&args(&[Json, Md], &["r.md", "r.json"])).unwrap(),
+            [(Md, Some("r.md".into())), (Json, Some("r.json".into()))]
+        );
+        assert!(plan(&args(&[Json, Md], &["r.md", "r.html"])).is_err());
+        assert!(plan(&args(&[], &["r.md", "r.md"])).is_err());
+        assert!(plan(&args(&[Json, Json], &["r.json"])).is_ok());
+    }
 }

@@ -24,21 +24,39 @@ pub fn render(report: &Report) -> String {
     header(&mut page, report, &title);
     summary(&mut page, report);
     activity(&mut page, report);
+    titled(&mut page, &tables::people(report));
     titled(&mut page, &tables::actors(report));
     models(&mut page, report);
+    for section in token_sections(report) {
+        titled(&mut page, &section);
+    }
     decisions(&mut page, report);
     for section in [
         tables::dlp(report),
         tables::edits(report),
         tables::repositories(report),
-        tables::reviews(report),
+        tables::policies(report),
         tables::controls(report),
+        tables::reviews("Reviews", &report.reviews, tables::NO_REVIEWS),
+        tables::reviews(
+            "Reports made by the agent (not reviews)",
+            &report.agent_reports,
+            tables::NO_AGENT_REPORTS,
+        ),
     ] {
         titled(&mut page, &section);
     }
     integrity(&mut page, report);
     page.push_str("</body>\n</html>\n");
     page
+}
+
+fn token_sections(r: &Report) -> [Section; 3] {
+    [
+        tables::tokens("Tokens by model", "Model", &r.tokens.by_model),
+        tables::tokens("Tokens by person", "Person", &r.tokens.by_person),
+        tables::tokens("Tokens by day", "Date (UTC)", &r.tokens.by_day),
+    ]
 }
 
 const STYLE: &str = "
@@ -151,6 +169,17 @@ fn summary(page: &mut String, r: &Report) {
         page,
         "<p class=\"muted\">Lines added by accepted AI edits: {}, removed: {}. Prompts blocked: {}. Refusals recorded in audit mode (not enforced): {}. Hook errors and damaged spool lines: {}.</p>",
         t.lines_added, t.lines_removed, t.prompts_blocked, t.denied_not_enforced, t.hook_errors
+    );
+    let _ = writeln!(
+        page,
+        "<p class=\"muted\">People: {}, on {} hosts. Tokens: {} input, {} output, {} cache read, {} cache creation; turns without token usage: {}.</p>",
+        t.people,
+        t.hosts,
+        t.tokens.input_tokens,
+        t.tokens.output_tokens,
+        t.tokens.cache_read_input_tokens,
+        t.tokens.cache_creation_input_tokens,
+        t.turns_without_usage
     );
 }
 

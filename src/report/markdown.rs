@@ -88,6 +88,8 @@ pub fn render(r: &Report) -> String {
     md.push_str("\n## Summary\n\n| | |\n|---|--:|\n");
     for (name, n) in [
         ("Sessions", t.sessions),
+        ("People", t.people),
+        ("Hosts", t.hosts),
         ("Prompts", t.prompts),
         ("Prompts blocked", t.prompts_blocked),
         ("Tool calls", t.tool_calls),
@@ -103,13 +105,22 @@ pub fn render(r: &Report) -> String {
         ("Lines removed", t.lines_removed),
         ("DLP findings", t.dlp_findings),
         ("Hook errors", t.hook_errors),
+        ("Input tokens", t.tokens.input_tokens),
+        ("Output tokens", t.tokens.output_tokens),
+        ("Cache read tokens", t.tokens.cache_read_input_tokens),
+        ("Cache creation tokens", t.tokens.cache_creation_input_tokens),
+        ("Turns without token usage", t.turns_without_usage),
     ] {
         let _ = writeln!(md, "| {name} | {n} |");
     }
     for s in [
         tables::daily(r),
+        tables::people(r),
         tables::actors(r),
         tables::models(r),
+        tables::tokens("Tokens by model", "Model", &r.tokens.by_model),
+        tables::tokens("Tokens by person", "Person", &r.tokens.by_person),
+        tables::tokens("Tokens by day", "Date (UTC)", &r.tokens.by_day),
         tables::versions(r),
         tables::rules(r),
     ] {
@@ -128,8 +139,14 @@ pub fn render(r: &Report) -> String {
         tables::dlp(r),
         tables::edits(r),
         tables::repositories(r),
-        tables::reviews(r),
+        tables::policies(r),
         tables::controls(r),
+        tables::reviews("Reviews", &r.reviews, tables::NO_REVIEWS),
+        tables::reviews(
+            "Reports made by the agent (not reviews)",
+            &r.agent_reports,
+            tables::NO_AGENT_REPORTS,
+        ),
     ] {
         section(&mut md, "##", &s);
     }

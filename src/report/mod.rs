@@ -1,13 +1,15 @@
 /*!
-The auditor's evidence pack for a period (`hookledger report`): what the agent did, what was
-refused and why, which models and Claude Code versions were used, what was edited where, and
-whether the ledger behind those numbers verifies.
+The auditor's evidence pack for a period (`hookledger report`): who used the agent, what it
+did, what was refused and why, which models and how many tokens, which policies were in force,
+what was edited where, who reviewed earlier periods, and whether the ledger verifies.
 
-[`collect`] reads the ledger once for the period and computes a [`Report`]; [`html`] and
-[`markdown`] render the same numbers that the JSON form carries. Times are UTC, days are UTC
-dates. Secrets are never reported: DLP findings are kinds and counts.
+[`collect`] reads the ledger once for the period and computes a [`Report`], the one model every
+format renders: [`html`] and [`markdown`] build their tables from it ([`tables`]), the JSON form
+is it, and the review record's digest is of its canonical JSON ([`digest`]). Times are UTC,
+days are UTC dates. Secrets are never reported: DLP findings are kinds and counts.
 */
 
+pub mod facts;
 pub mod html;
 pub mod markdown;
 pub mod tables;
@@ -23,12 +25,17 @@ use crate::ledger::Kind;
 use crate::ledger::record::{self, AnyPayload, DecisionView};
 use crate::ledger::{Ledger, LedgerError, frame};
 use crate::policy::Policy;
+use facts::{IdentifiedBy, PolicyDigest, StartFacts};
 
-pub const FORMAT: &str = "hookledger-report/1";
+pub const FORMAT: &str = "hookledger-report/2";
 /// The refused and asked operations are listed one by one up to this many each.
 pub const MAX_LISTED: usize = 1000;
+/// A command shown in the refused-operations table is cut to this many characters.
+pub const COMMAND_CHARS: usize = 200;
 /// Record kind of the note a report leaves in the ledger: reviews are evidence too.
 pub const REPORT_KIND: &str = crate::ledger::Kind::Report.as_str();
+/// The person of a session whose session-start is not in the ledger.
+pub const UNKNOWN_PERSON: &str = "(unknown: no session-start recorded)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -48,14 +55,22 @@ pub struct Report {
     pub scope: Scope,
     pub totals: Totals,
     pub daily: Vec<Day>,
+    /// Activity per person (Claude account email, else git email, else user@host).
+    pub people: Vec<Person>,
+    /// Activity per person, OS user and host: the machines each person used.
     pub by_actor: Vec<Actor>,
     pub models: Vec<ModelUse>,
+    pub tokens: Tokens,
     pub claude_code_versions: Vec<VersionUse>,
     pub decisions: Decisions,
     pub dlp: Vec<DlpFinding>,
     pub edits_by_repository: Vec<RepositoryEdits>,
     pub repositories: Vec<RepositoryAccess>,
+    pub policies: Vec<PolicyInForce>,
+    /// Reviews: reports made by a person (not from an agent's tool call).
     pub reviews: Vec<Review>,
+    /// Reports made from within an agent's tool call: listed, never counted as reviews.
+    pub agent_reports: Vec<Review>,
     pub controls: Controls,
     pub integrity: Integrity,
 }
@@ -64,9 +79,11 @@ pub struct Report {
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Controls {
     pub sandbox: SandboxControl,
+    /// Each lock-down setting recorded at session start (`allow_managed_hooks_only`, ...).
+    pub lockdown: Vec<LockdownSetting>,
 }
 
-/// Claude Code's OS sandbox for Bash, per session.
+/// Claude Code's OS sandbox for Bash, per session start.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct SandboxControl {
     /// Enabled by managed settings, no way out, no start without it.
@@ -77,6 +94,15 @@ pub struct SandboxControl {
     pub enabled_not_enforced: u64,
     pub off: u64,
     /// Session starts recorded before hookledger noted the sandbox.
+    pub unknown: u64,
+}
+
+/// One lock-down setting, per session start: on, off, or not recorded.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct LockdownSetting {
+    pub setting: String,
+    pub on: u64,
+    pub off: u64,
     pub unknown: u64,
 }
 
@@ -100,6 +126,7 @@ pub struct Period {
 pub struct Scope {
     pub ledger: String,
     pub ledger_id: String,
+    /// Where the ledger was created (its genesis record); sessions may name other hosts.
     pub host: Option<String>,
     pub user: Option<String>,
     /// Records whose time falls in the period.
@@ -111,6 +138,8 @@ pub struct Scope {
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Totals {
     pub sessions: u64,
+    pub people: u64,
+    pub hosts: u64,
     pub prompts: u64,
     pub prompts_blocked: u64,
     pub tool_calls: u64,
@@ -124,6 +153,55 @@ pub struct Totals {
     pub lines_removed: u64,
     pub dlp_findings: u64,
     pub hook_errors: u64,
+    pub tokens: TokenCounts,
+    /// Turn ends whose token usage could not be read (`usage_source: unavailable`).
+    pub turns_without_usage: u64,
+}
+
+/// Tokens, summed over assistant messages.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct TokenCounts {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_input_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub messages: u64,
+}
+
+impl TokenCounts {
+    fn add(&mut self, other: &TokenCounts) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_input_tokens += other.cache_read_input_tokens;
+        self.cache_creation_input_tokens += other.cache_creation_input_tokens;
+        self.messages += other.messages;
+    }
+
+    fn of(usage: &facts::ModelUsage) -> TokenCounts {
+        TokenCounts {
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            cache_read_input_tokens: usage.cache_read_input_tokens,
+            cache_creation_input_tokens: usage.cache_creation_input_tokens,
+            messages: usage.messages,
+        }
+    }
+}
+
+/// Tokens by model, by person and by day, from the turn ends' `usage`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Tokens {
+    pub by_model: Vec<TokenRow>,
+    pub by_person: Vec<TokenRow>,
+    pub by_day: Vec<TokenRow>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TokenRow {
+    /// The model, person or UTC date.
+    pub key: String,
+    #[serde(flatten)]
+    pub tokens: TokenCounts,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -137,22 +215,59 @@ pub struct Day {
     pub edits: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Actor {
-    pub user: Option<String>,
-    pub host: Option<String>,
+/// What one session (or a group of them) did in the period.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Activity {
     pub sessions: u64,
     pub prompts: u64,
     pub tool_calls: u64,
     pub denied: u64,
     pub asked: u64,
     pub edits: u64,
+    pub tokens: TokenCounts,
+}
+
+impl Activity {
+    fn add(&mut self, other: &Activity) {
+        self.sessions += other.sessions;
+        self.prompts += other.prompts;
+        self.tool_calls += other.tool_calls;
+        self.denied += other.denied;
+        self.asked += other.asked;
+        self.edits += other.edits;
+        self.tokens.add(&other.tokens);
+    }
+}
+
+/// A person: everything their sessions did, and how they were identified.
+#[derive(Debug, Clone, Serialize)]
+pub struct Person {
+    pub person: String,
+    pub identified_by: IdentifiedBy,
+    /// The Claude Code account(s) recorded (email, account and organization UUIDs).
+    pub claude_accounts: Vec<facts::ClaudeAccount>,
+    pub git_identities: Vec<String>,
+    /// `user@host` of every machine the person's sessions ran on.
+    pub machines: Vec<String>,
+    #[serde(flatten)]
+    pub activity: Activity,
+}
+
+/// A person on one machine (OS user and host).
+#[derive(Debug, Clone, Serialize)]
+pub struct Actor {
+    pub person: String,
+    pub user: Option<String>,
+    pub host: Option<String>,
+    #[serde(flatten)]
+    pub activity: Activity,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ModelUse {
     pub model: String,
     pub sessions: u64,
+    pub prompts: u64,
     pub tool_calls: u64,
     pub edits: u64,
 }
@@ -189,13 +304,27 @@ pub struct Operation {
     pub time: String,
     pub kind: String,
     pub session_id: Option<String>,
+    pub person: String,
     pub tool: Option<String>,
-    /// The path or command (shortened), or the prompt's size: never a prompt's text.
+    pub model: Option<String>,
+    /// The target the refusal is about (the one its reason names, else the first written,
+    /// else the first), or the prompt's size: never a prompt's text.
     pub subject: Option<String>,
+    /// Every target the call named, as `access path`.
+    pub targets: Vec<OperationTarget>,
+    /// The command (Bash, a skill's shell), cut to [`COMMAND_CHARS`] characters.
+    pub command: Option<String>,
     pub rule: String,
     pub layer: Option<String>,
     pub reason: Option<String>,
     pub enforced: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OperationTarget {
+    pub path: String,
+    pub access: Option<String>,
+    pub repository: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -224,19 +353,40 @@ pub struct RepositoryAccess {
     pub remotes: Vec<String>,
     pub sessions: u64,
     pub edits: u64,
+    /// Refused operations (enforced denials) with a target in this repository.
     pub refusals: u64,
-    /// Under the policy in force when the report was made: `allowed`, `denied`,
-    /// `not-allowed`, `ask`, or `no-allowlist` (no repository rules configured).
+    /// Under the policy recorded when the sessions ran: `allowed`, `denied`, `not-allowed`,
+    /// `ask`, `no-allowlist` (no repository rules), or `unknown` (the recorded policy files
+    /// are no longer readable with the recorded digests, and no decision says).
     pub allowlist: String,
     pub rule: Option<String>,
+    /// What the verdict rests on: `decision-recorded`, `policy-recorded`, `not-recorded`.
+    pub basis: String,
+}
+
+/// A policy file in force during the period.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyInForce {
+    pub layer: String,
+    pub path: String,
+    pub blake3: String,
+    /// The first session start that recorded it, and the last record of a session under it.
+    pub first_seen: String,
+    pub last_seen: String,
+    pub sessions: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Review {
     pub seq: u64,
     pub time: String,
-    pub by: Option<String>,
+    pub reviewer: Option<String>,
+    pub host: Option<String>,
+    pub note: Option<String>,
     pub period: Value,
+    pub formats: Vec<String>,
+    pub outputs: Vec<String>,
+    pub by_agent: bool,
     pub digest: Option<String>,
 }
 
@@ -281,21 +431,36 @@ pub struct CursorNote {
     pub updated: String,
 }
 
+
 /// The ledger state a report is made from.
 pub struct Inputs<'a> {
     pub ledger: &'a Ledger,
     pub ledger_path: &'a Path,
     pub since_ns: i64,
     pub until_ns: i64,
-    pub policy: Option<&'a Policy>,
+    /// `HOOKLEDGER_HOME`, for the self-protection context of a policy re-read to judge
+    /// repositories against (never the policy readable now: the one recorded then).
+    pub hookledger_home: Option<&'a Path>,
     pub verify: &'a crate::ledger::verify::VerifyReport,
+    /// Who makes this report (`--reviewer`, default the OS user).
+    pub reviewer: Option<String>,
+}
+
+/// One session as the period saw it.
+#[derive(Default)]
+struct SessionSeen {
+    activity: Activity,
+    first_ns: i64,
+    last_ns: i64,
 }
 
 /// What accumulates while the period's records are read.
 #[derive(Default)]
 struct Tally {
     totals: Totals,
-    sessions: BTreeSet<String>,
+    /// Every session-start up to the period's end, by session: (time, facts), in order.
+    starts: BTreeMap<String, Vec<(i64, StartFacts)>>,
+    sessions: BTreeMap<String, SessionSeen>,
     days: BTreeMap<String, (Day, BTreeSet<String>)>,
     files: BTreeSet<String>,
     models: BTreeMap<String, (ModelUse, BTreeSet<String>)>,
@@ -309,8 +474,10 @@ struct Tally {
     dlp: BTreeMap<(String, &'static str), (u64, u64)>,
     repo_edits: BTreeMap<String, (RepositoryEdits, BTreeSet<String>, BTreeSet<String>)>,
     repos: BTreeMap<String, RepoSeen>,
+    tokens_by_model: BTreeMap<String, TokenCounts>,
+    tokens_by_day: BTreeMap<String, TokenCounts>,
     reviews: Vec<Review>,
-    controls: Controls,
+    agent_reports: Vec<Review>,
     first_seq: Option<u64>,
     last_seq: Option<u64>,
     records: u64,
@@ -330,6 +497,8 @@ struct RepoSeen {
     sessions: BTreeSet<String>,
     edits: u64,
     refusals: u64,
+    /// Repository-rule verdicts recorded on calls into it: (verdict, rule).
+    recorded: BTreeSet<(String, String)>,
 }
 
 pub fn collect(inputs: &Inputs<'_>) -> Result<Report, ReportError> {
@@ -337,8 +506,23 @@ pub fn collect(inputs: &Inputs<'_>) -> Result<Report, ReportError> {
     let genesis = ledger.genesis()?;
     let host = genesis.and_then(|g| g.host.clone());
     let user = genesis.and_then(|g| g.os_user.clone());
-    let range = ledger.seq_range_between(inputs.since_ns, inputs.until_ns)?;
     let mut tally = Tally::default();
+    // Who ran each session is in its session-start, which may precede the period.
+    ledger.for_each_of_kind_after(Kind::SessionStart, 0, |record: &RecordRef<'_>| {
+        if record.ts_ns < inputs.until_ns {
+            let start: record::SessionStart =
+                serde_json::from_slice(record.payload).unwrap_or_default();
+            if let Some(session) = start.common.session_id.clone() {
+                tally
+                    .starts
+                    .entry(session)
+                    .or_default()
+                    .push((record.ts_ns, StartFacts::read(&start)));
+            }
+        }
+        Ok::<(), ReportError>(())
+    })?;
+    let range = ledger.seq_range_between(inputs.since_ns, inputs.until_ns)?;
     if let Some((from, to)) = range {
         export::for_each_record(ledger, from, to, |record| {
             if (inputs.since_ns..inputs.until_ns).contains(&record.ts_ns) {
@@ -348,6 +532,17 @@ pub fn collect(inputs: &Inputs<'_>) -> Result<Report, ReportError> {
         })?;
     }
     Ok(tally.finish(inputs, host, user))
+}
+
+/// The canonical JSON of the report model (RFC 8785): what a review's digest is computed
+/// over, whichever formats were written.
+pub fn canonical(report: &Report) -> Vec<u8> {
+    crate::ledger::canonical::to_vec(report).unwrap_or_default()
+}
+
+/// The BLAKE3 of [`canonical`], hex.
+pub fn digest(report: &Report) -> String {
+    blake3::hash(&canonical(report)).to_hex().to_string()
 }
 
 fn utc_date(ts_ns: i64) -> String {
@@ -362,7 +557,35 @@ fn short(text: &str, chars: usize) -> String {
     out
 }
 
+/// The target a refusal is about: the one its reason names, else the first written, else
+/// the first.
+fn subject_target<'t>(targets: &'t [OperationTarget], reason: &str) -> Option<&'t OperationTarget> {
+    targets
+        .iter()
+        .filter(|t| reason.contains(t.path.as_str()))
+        .max_by_key(|t| t.path.len())
+        .or_else(|| targets.iter().find(|t| t.access.as_deref() == Some("write")))
+        .or_else(|| targets.first())
+}
+
 impl Tally {
+    /// The facts of the session-start in force for `session` at `ts_ns`.
+    fn start_of(&self, session: &str, ts_ns: i64) -> Option<&StartFacts> {
+        let starts = self.starts.get(session)?;
+        starts
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= ts_ns)
+            .or_else(|| starts.first())
+            .map(|(_, facts)| facts)
+    }
+
+    fn person_of(&self, session: Option<&str>, ts_ns: i64) -> String {
+        session
+            .and_then(|s| self.start_of(s, ts_ns))
+            .map_or_else(|| UNKNOWN_PERSON.to_owned(), |f| f.person().0)
+    }
+
     fn add(&mut self, record: &RecordRef<'_>) {
         let payload: AnyPayload = serde_json::from_slice(record.payload).unwrap_or_default();
         // The kind's own view, for the kinds that have one; a payload that does not fit it
@@ -379,16 +602,27 @@ impl Tally {
         let day = &mut self.days.entry(date.clone()).or_insert_with(|| {
             (
                 Day {
-                    date,
+                    date: date.clone(),
                     ..Day::default()
                 },
                 BTreeSet::new(),
             )
         });
-        if let Some(session) = &session {
-            self.sessions.insert(session.clone());
-            day.1.insert(session.clone());
-        }
+        let mut dummy = SessionSeen::default();
+        let seen = match &session {
+            Some(session) => {
+                day.1.insert(session.clone());
+                let seen = self.sessions.entry(session.clone()).or_insert_with(|| SessionSeen {
+                    first_ns: record.ts_ns,
+                    last_ns: record.ts_ns,
+                    ..SessionSeen::default()
+                });
+                seen.first_ns = seen.first_ns.min(record.ts_ns);
+                seen.last_ns = seen.last_ns.max(record.ts_ns);
+                seen
+            }
+            None => &mut dummy,
+        };
         let day = &mut day.0;
         if let Some(version) = payload.claude_code_version() {
             let entry = self.versions.entry(version.to_owned()).or_insert_with(|| {
@@ -413,10 +647,29 @@ impl Tally {
             Some(Kind::Prompt) => {
                 self.totals.prompts += 1;
                 day.prompts += 1;
+                seen.activity.prompts += 1;
                 if verdict == Some("deny") && enforced {
                     self.totals.prompts_blocked += 1;
                 }
                 let prompt: record::Prompt = view(record);
+                let model = prompt
+                    .model
+                    .model
+                    .clone()
+                    .unwrap_or_else(|| "unknown".into());
+                let entry = self.models.entry(model.clone()).or_insert_with(|| {
+                    (
+                        ModelUse {
+                            model,
+                            ..ModelUse::default()
+                        },
+                        BTreeSet::new(),
+                    )
+                });
+                entry.0.prompts += 1;
+                if let Some(session) = &session {
+                    entry.1.insert(session.clone());
+                }
                 for finding in prompt.secret_findings.into_iter().flatten() {
                     let kind = if finding.kind.is_empty() {
                         "unknown".to_owned()
@@ -434,6 +687,7 @@ impl Tally {
             Some(Kind::ToolCall) => {
                 self.totals.tool_calls += 1;
                 day.tool_calls += 1;
+                seen.activity.tool_calls += 1;
                 self.calls.push(Call {
                     tool_use_id: owned(payload.tool_use_id()),
                     session: session.clone(),
@@ -445,6 +699,7 @@ impl Tally {
                 let edit: record::Edit = view(record);
                 self.totals.edits += 1;
                 day.edits += 1;
+                seen.activity.edits += 1;
                 let (added, removed) = (edit.lines_added, edit.lines_removed);
                 self.totals.lines_added += added;
                 self.totals.lines_removed += removed;
@@ -486,47 +741,49 @@ impl Tally {
             }
             Some(Kind::Stop | Kind::SubagentStop) => {
                 let stop: record::Stop = view(record);
+                let (usage, source) = facts::stop_usage(&stop);
+                if source.as_deref() == Some("unavailable") {
+                    self.totals.turns_without_usage += 1;
+                }
+                for entry in usage.into_iter().flatten() {
+                    let counts = TokenCounts::of(&entry);
+                    let model = entry.model.clone().unwrap_or_else(|| "unknown".into());
+                    self.tokens_by_model.entry(model).or_default().add(&counts);
+                    self.tokens_by_day
+                        .entry(utc_date(record.ts_ns))
+                        .or_default()
+                        .add(&counts);
+                    self.totals.tokens.add(&counts);
+                    seen.activity.tokens.add(&counts);
+                }
                 for pair in stop.tool_models.into_iter().flatten() {
                     if let (Some(id), Some(model)) = (pair.tool_use_id, pair.model) {
                         self.attested.insert(id, model);
                     }
                 }
             }
-            Some(Kind::SessionStart) => {
-                let start: record::SessionStart = view(record);
-                let sandbox = &start.sandbox;
-                let counter = &mut self.controls.sandbox;
-                match (sandbox["enforced"].as_bool(), sandbox["enabled"].as_bool()) {
-                    (Some(true), _) if sandbox["source"] == "managed" => {
-                        counter.enforced_by_managed += 1;
-                    }
-                    (Some(true), _) => counter.enforced_elsewhere += 1,
-                    (Some(false), Some(true)) => counter.enabled_not_enforced += 1,
-                    (Some(false), _) => counter.off += 1,
-                    (None, _) => counter.unknown += 1,
-                }
-                if let Some(root) = start.repository_root() {
-                    let seen = self.repos.entry(root.to_owned()).or_default();
-                    for remote in start.repository["remotes"].as_array().into_iter().flatten() {
-                        if let Some(normalized) = remote["normalized"].as_str() {
-                            seen.remotes.insert(normalized.to_owned());
-                        }
-                    }
-                    if let Some(session) = &session {
-                        seen.sessions.insert(session.clone());
-                    }
-                }
-            }
             Some(Kind::HookError | Kind::SpoolDamage) => self.totals.hook_errors += 1,
             Some(Kind::Report) => {
-                let review: record::Review = view(record);
-                self.reviews.push(Review {
+                let note: record::Review = view(record);
+                let review = Review {
                     seq: record.seq,
                     time: export::rfc3339(record.ts_ns),
-                    by: review.by,
-                    period: review.period,
-                    digest: review.digest,
-                });
+                    by_agent: !note.is_review(),
+                    reviewer: note.reviewer.or(note.by),
+                    host: note.host,
+                    note: note.note,
+                    period: note.period,
+                    formats: note.formats.unwrap_or_default(),
+                    outputs: note
+                        .outputs
+                        .unwrap_or_else(|| note.output.into_iter().collect()),
+                    digest: note.digest,
+                };
+                if review.by_agent {
+                    self.agent_reports.push(review);
+                } else {
+                    self.reviews.push(review);
+                }
             }
             _ => {}
         }
@@ -565,44 +822,77 @@ impl Tally {
             }
             self.totals.dlp_findings += 1;
         }
-        let targets = payload.targets();
-        let first_target = targets.first();
-        if matches!(
-            rule.as_str(),
-            "repository-denied" | "repository-not-allowed"
-        ) && let Some(root) = first_target.and_then(|t| t.repository.as_deref())
-        {
-            self.repos.entry(root.to_owned()).or_default().refusals += 1;
+        let targets: Vec<OperationTarget> = payload
+            .targets()
+            .into_iter()
+            .filter_map(|t| {
+                Some(OperationTarget {
+                    path: t.path?,
+                    access: t.access,
+                    repository: t.repository.filter(|r| !r.is_empty()),
+                })
+            })
+            .collect();
+        // Refusals count in every repository a refused target is in (once per record).
+        let repositories: BTreeSet<&str> = targets
+            .iter()
+            .filter_map(|t| t.repository.as_deref())
+            .collect();
+        for root in &repositories {
+            let seen = self.repos.entry((*root).to_owned()).or_default();
+            if verdict == Some("deny") && enforced {
+                seen.refusals += 1;
+            }
+            if rule.starts_with("repository-") {
+                seen.recorded.insert((action.clone(), rule.clone()));
+            }
         }
+        let reason = decision.reason.as_deref().unwrap_or("");
+        let command = payload
+            .rest
+            .get("input")
+            .and_then(|i| i.get("command"))
+            .and_then(|c| c.as_str().or_else(|| c.get("head").and_then(Value::as_str)))
+            .map(|c| short(c, COMMAND_CHARS));
         let subject = match kind {
             Some(Kind::Prompt) => view::<record::Prompt>(record)
                 .prompt_bytes
                 .map(|n| format!("prompt of {n} bytes")),
-            _ => first_target
-                .and_then(|t| t.path.clone())
-                .or_else(|| {
-                    payload
-                        .rest
-                        .get("input")
-                        .and_then(|i| i.get("command"))
-                        .and_then(Value::as_str)
-                        .map(|c| short(c, 200))
-                })
+            _ => subject_target(&targets, reason)
+                .map(|t| t.path.clone())
+                .or_else(|| command.clone())
                 .or_else(|| payload.str("path").map(str::to_owned)),
         };
         let operation = Operation {
             seq: record.seq,
             time: export::rfc3339(record.ts_ns),
             kind: record.kind.to_owned(),
-            session_id: session,
+            person: self.person_of(session.as_deref(), record.ts_ns),
+            session_id: session.clone(),
             tool: owned(payload.tool()),
+            model: owned(payload.model()),
             subject,
+            targets,
+            command,
             rule,
             layer,
             reason: decision.reason.as_deref().map(|r| short(r, 300)),
             enforced,
         };
-        let (list, unlisted, counter, daily) = if verdict == Some("deny") {
+        let seen = match &session {
+            Some(session) => self.sessions.get_mut(session),
+            None => None,
+        };
+        let day = self.days.get_mut(&date).map(|d| &mut d.0);
+        let (list, unlisted, counter) = if verdict == Some("deny") {
+            if enforced {
+                if let Some(seen) = seen {
+                    seen.activity.denied += 1;
+                }
+                if let Some(day) = day {
+                    day.denied += 1;
+                }
+            }
             (
                 &mut self.decisions.denied,
                 &mut self.decisions.denied_unlisted,
@@ -611,18 +901,21 @@ impl Tally {
                 } else {
                     &mut self.totals.denied_not_enforced
                 },
-                &mut day.denied,
             )
         } else {
+            if let Some(seen) = seen {
+                seen.activity.asked += 1;
+            }
+            if let Some(day) = day {
+                day.asked += 1;
+            }
             (
                 &mut self.decisions.asked,
                 &mut self.decisions.asked_unlisted,
                 &mut self.totals.asked,
-                &mut day.asked,
             )
         };
         *counter += 1;
-        *daily += 1;
         if list.len() < MAX_LISTED {
             list.push(operation);
         } else {
@@ -656,46 +949,155 @@ impl Tally {
                 entry.1.insert(session);
             }
         }
+        // Sessions, people and machines: every session with a record in the period, under
+        // the identity its (latest) session-start recorded.
+        let mut people: BTreeMap<String, Person> = BTreeMap::new();
+        let mut actors: BTreeMap<(String, Option<String>, Option<String>), Activity> =
+            BTreeMap::new();
+        let mut hosts = BTreeSet::new();
+        let mut tokens_by_person: BTreeMap<String, TokenCounts> = BTreeMap::new();
+        let mut policies: BTreeMap<PolicyDigest, (i64, i64, u64)> = BTreeMap::new();
+        let mut lockdown: BTreeMap<String, LockdownSetting> = BTreeMap::new();
+        let mut sandbox = SandboxControl::default();
+        for (session, seen) in &self.sessions {
+            let mut activity = seen.activity.clone();
+            activity.sessions = 1;
+            let facts = self.start_of(session, seen.last_ns).cloned();
+            let (person, identified_by) = facts
+                .as_ref()
+                .map_or((UNKNOWN_PERSON.to_owned(), IdentifiedBy::Unknown), StartFacts::person);
+            let entry = people.entry(person.clone()).or_insert_with(|| Person {
+                person: person.clone(),
+                identified_by,
+                claude_accounts: Vec::new(),
+                git_identities: Vec::new(),
+                machines: Vec::new(),
+                activity: Activity::default(),
+            });
+            entry.identified_by = entry.identified_by.min(identified_by);
+            entry.activity.add(&activity);
+            tokens_by_person
+                .entry(person.clone())
+                .or_default()
+                .add(&activity.tokens);
+            if let Some(facts) = &facts {
+                if let Some(account) = &facts.identity.claude
+                    && !entry.claude_accounts.contains(account)
+                {
+                    entry.claude_accounts.push(account.clone());
+                }
+                if let Some(git) = &facts.identity.git {
+                    let text = format!(
+                        "{} <{}>",
+                        git.name.as_deref().unwrap_or("?"),
+                        git.email.as_deref().unwrap_or("?")
+                    );
+                    if !entry.git_identities.contains(&text) {
+                        entry.git_identities.push(text);
+                    }
+                }
+                let machine = facts.machine_user();
+                if !entry.machines.contains(&machine) {
+                    entry.machines.push(machine);
+                }
+                if let Some(host) = &facts.host {
+                    hosts.insert(host.clone());
+                }
+            }
+            actors
+                .entry((
+                    person,
+                    facts.as_ref().and_then(|f| f.os_user.clone()),
+                    facts.as_ref().and_then(|f| f.host.clone()),
+                ))
+                .or_default()
+                .add(&activity);
+            // The policies in force for this session: every start of it up to its last
+            // record in the period.
+            for (at, start) in self.starts.get(session).into_iter().flatten() {
+                if *at > seen.last_ns {
+                    continue;
+                }
+                for digest in start.policies.iter().flatten() {
+                    let e = policies
+                        .entry(digest.clone())
+                        .or_insert((*at, seen.last_ns, 0));
+                    e.0 = e.0.min(*at);
+                    e.1 = e.1.max(seen.last_ns);
+                    e.2 += 1;
+                }
+            }
+            if let Some(facts) = &facts
+                && let Some(root) = &facts.repository
+            {
+                let repo = self.repos.entry(root.clone()).or_default();
+                repo.remotes.extend(facts.remotes.iter().cloned());
+                repo.sessions.insert(session.clone());
+            }
+        }
+        self.count_controls(inputs, &mut sandbox, &mut lockdown);
         self.totals.sessions = self.sessions.len() as u64;
+        self.totals.people = people.len() as u64;
+        self.totals.hosts = hosts.len() as u64;
         self.totals.files_edited = self.files.len() as u64;
-        let daily = self
-            .days
+        let daily = std::mem::take(&mut self.days)
             .into_values()
             .map(|(mut day, sessions)| {
                 day.sessions = sessions.len() as u64;
                 day
             })
             .collect();
-        let t = &self.totals;
-        let by_actor = vec![Actor {
-            user: user.clone(),
-            host: host.clone(),
-            sessions: t.sessions,
-            prompts: t.prompts,
-            tool_calls: t.tool_calls,
-            denied: t.denied,
-            asked: t.asked,
-            edits: t.edits,
-        }];
-        let mut models: Vec<ModelUse> = self
-            .models
+        let mut people: Vec<Person> = people.into_values().collect();
+        people.sort_by(|a, b| {
+            b.activity
+                .sessions
+                .cmp(&a.activity.sessions)
+                .then_with(|| a.person.cmp(&b.person))
+        });
+        let by_actor = actors
+            .into_iter()
+            .map(|((person, user, host), activity)| Actor {
+                person,
+                user,
+                host,
+                activity,
+            })
+            .collect();
+        let mut models: Vec<ModelUse> = std::mem::take(&mut self.models)
             .into_values()
             .map(|(mut m, sessions)| {
                 m.sessions = sessions.len() as u64;
                 m
             })
             .collect();
-        models.sort_by_key(|m| std::cmp::Reverse(m.tool_calls + m.edits));
-        let claude_code_versions = self
-            .versions
+        models.sort_by(|a, b| {
+            (b.tool_calls + b.edits + b.prompts)
+                .cmp(&(a.tool_calls + a.edits + a.prompts))
+                .then_with(|| a.model.cmp(&b.model))
+        });
+        let rows = |map: BTreeMap<String, TokenCounts>| -> Vec<TokenRow> {
+            map.into_iter()
+                .map(|(key, tokens)| TokenRow { key, tokens })
+                .collect()
+        };
+        let tokens = Tokens {
+            by_model: rows(std::mem::take(&mut self.tokens_by_model)),
+            by_person: rows(
+                tokens_by_person
+                    .into_iter()
+                    .filter(|(_, t)| *t != TokenCounts::default())
+                    .collect(),
+            ),
+            by_day: rows(std::mem::take(&mut self.tokens_by_day)),
+        };
+        let claude_code_versions = std::mem::take(&mut self.versions)
             .into_values()
             .map(|(mut v, sessions)| {
                 v.sessions = sessions.len() as u64;
                 v
             })
             .collect();
-        let mut by_rule: Vec<RuleCount> = self
-            .rules
+        let mut by_rule: Vec<RuleCount> = std::mem::take(&mut self.rules)
             .into_iter()
             .map(|((rule, action, layer), count)| RuleCount {
                 rule,
@@ -706,8 +1108,7 @@ impl Tally {
             .collect();
         by_rule.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.cmp(b)));
         self.decisions.by_rule = by_rule;
-        let dlp = self
-            .dlp
+        let dlp = std::mem::take(&mut self.dlp)
             .into_iter()
             .map(|((kind, found_in), (count, refused))| DlpFinding {
                 kind,
@@ -716,8 +1117,7 @@ impl Tally {
                 refused,
             })
             .collect();
-        let edits_by_repository = self
-            .repo_edits
+        let edits_by_repository = std::mem::take(&mut self.repo_edits)
             .into_values()
             .map(|(mut r, files, models)| {
                 r.files = files.len() as u64;
@@ -730,12 +1130,21 @@ impl Tally {
                 r
             })
             .collect();
-        let repositories = self
-            .repos
+        let mut judge = Judge::new(inputs.hookledger_home);
+        let repositories = std::mem::take(&mut self.repos)
             .into_iter()
             .map(|(root, seen)| {
-                let remotes: Vec<String> = seen.remotes.into_iter().collect();
-                let (allowlist, rule) = allowlist_verdict(inputs.policy, &root, &remotes);
+                let remotes: Vec<String> = seen.remotes.iter().cloned().collect();
+                let recorded: Vec<Option<Vec<PolicyDigest>>> = seen
+                    .sessions
+                    .iter()
+                    .filter_map(|s| {
+                        let last = self.sessions.get(s).map_or(i64::MAX, |x| x.last_ns);
+                        self.start_of(s, last).map(|f| f.policies.clone())
+                    })
+                    .collect();
+                let (allowlist, rule, basis) =
+                    judge.verdict(&root, &remotes, &seen.recorded, &recorded);
                 RepositoryAccess {
                     repository: root,
                     remotes,
@@ -744,14 +1153,26 @@ impl Tally {
                     refusals: seen.refusals,
                     allowlist,
                     rule,
+                    basis,
                 }
+            })
+            .collect();
+        let policies = policies
+            .into_iter()
+            .map(|(d, (first, last, sessions))| PolicyInForce {
+                layer: d.layer,
+                path: d.path,
+                blake3: d.blake3,
+                first_seen: export::rfc3339(first),
+                last_seen: export::rfc3339(last),
+                sessions,
             })
             .collect();
         Report {
             format: FORMAT,
             generated: Generated {
                 at: export::rfc3339(crate::ledger::now_ns()),
-                by: crate::config::os_user(),
+                by: inputs.reviewer.clone(),
                 host: crate::config::host_name(),
                 hookledger_version: env!("CARGO_PKG_VERSION"),
             },
@@ -772,43 +1193,176 @@ impl Tally {
             },
             totals: self.totals,
             daily,
+            people,
             by_actor,
             models,
+            tokens,
             claude_code_versions,
             decisions: self.decisions,
             dlp,
             edits_by_repository,
             repositories,
+            policies,
             reviews: self.reviews,
-            controls: self.controls,
+            agent_reports: self.agent_reports,
+            controls: Controls {
+                sandbox,
+                lockdown: lockdown.into_values().collect(),
+            },
             integrity: integrity(inputs),
         }
     }
 }
 
-fn allowlist_verdict(
-    policy: Option<&Policy>,
-    root: &str,
-    remotes: &[String],
-) -> (String, Option<String>) {
-    let Some(decision) = policy.and_then(|p| p.repository_verdict(remotes, root)) else {
-        let configured = policy.is_some_and(Policy::has_repository_rules);
-        return (
-            if configured {
-                "allowed"
-            } else {
-                "no-allowlist"
+impl Tally {
+    /// Sandbox and lock-down states, one count per session start in the period.
+    fn count_controls(
+        &self,
+        inputs: &Inputs<'_>,
+        sandbox: &mut SandboxControl,
+        lockdown: &mut BTreeMap<String, LockdownSetting>,
+    ) {
+        let starts: Vec<&StartFacts> = self
+            .starts
+            .values()
+            .flatten()
+            .filter(|(at, _)| (inputs.since_ns..inputs.until_ns).contains(at))
+            .map(|(_, facts)| facts)
+            .collect();
+        for facts in &starts {
+            let state = &facts.sandbox;
+            match (state["enforced"].as_bool(), state["enabled"].as_bool()) {
+                (Some(true), _) if state["source"] == "managed" => {
+                    sandbox.enforced_by_managed += 1;
+                }
+                (Some(true), _) => sandbox.enforced_elsewhere += 1,
+                (Some(false), Some(true)) => sandbox.enabled_not_enforced += 1,
+                (Some(false), _) => sandbox.off += 1,
+                (None, _) => sandbox.unknown += 1,
             }
-            .into(),
-            None,
-        );
-    };
-    let verdict = match (decision.rule, decision.action) {
-        (_, crate::policy::Action::Ask) => "ask",
-        (crate::policy::rules::REPOSITORY_DENIED, _) => "denied",
-        _ => "not-allowed",
-    };
-    (verdict.into(), Some(decision.rule.to_owned()))
+            for key in facts.lockdown.keys() {
+                lockdown
+                    .entry(key.clone())
+                    .or_insert_with(|| LockdownSetting {
+                        setting: key.clone(),
+                        ..LockdownSetting::default()
+                    });
+            }
+        }
+        for facts in &starts {
+            for (key, setting) in lockdown.iter_mut() {
+                match facts.lockdown.get(key).and_then(Value::as_bool) {
+                    Some(true) => setting.on += 1,
+                    Some(false) => setting.off += 1,
+                    None => setting.unknown += 1,
+                }
+            }
+        }
+    }
+}
+
+/// Judges repositories against the allowlist of the policy recorded when their sessions
+/// ran: a policy file is re-read only when its bytes still have the recorded digest.
+struct Judge<'a> {
+    home: Option<&'a Path>,
+    /// Recorded policy sets already re-read: `None` when one of their files is not readable
+    /// with its recorded digest any more.
+    cache: BTreeMap<Vec<PolicyDigest>, Option<Policy>>,
+}
+
+impl<'a> Judge<'a> {
+    fn new(home: Option<&'a Path>) -> Self {
+        Judge {
+            home,
+            cache: BTreeMap::new(),
+        }
+    }
+
+    fn policy(&mut self, digests: &[PolicyDigest]) -> Option<&Policy> {
+        let home = self.home;
+        self.cache
+            .entry(digests.to_vec())
+            .or_insert_with(|| {
+                let mut layers = Vec::new();
+                for d in digests {
+                    let layer = match d.layer.as_str() {
+                        l if l.starts_with("managed") => crate::policy::Layer::Managed,
+                        "user" => crate::policy::Layer::User,
+                        _ => return None,
+                    };
+                    let path = Path::new(&d.path);
+                    let bytes = std::fs::read(path).ok()?;
+                    if blake3::hash(&bytes).to_hex().as_str() != d.blake3 {
+                        return None;
+                    }
+                    let text = String::from_utf8(bytes).ok()?;
+                    let file = crate::policy::file::parse(path, &text).ok()?;
+                    layers.push(crate::policy::file::LoadedLayer {
+                        layer,
+                        path: path.to_owned(),
+                        file,
+                    });
+                }
+                Some(Policy::new(layers, home.unwrap_or(Path::new("/nonexistent"))))
+            })
+            .as_ref()
+    }
+
+    /// (verdict, rule, basis). Decisions recorded on calls into the repository come first;
+    /// then the recorded policy, when every session recorded one and each can be re-read.
+    fn verdict(
+        &mut self,
+        root: &str,
+        remotes: &[String],
+        recorded_decisions: &BTreeSet<(String, String)>,
+        recorded_policies: &[Option<Vec<PolicyDigest>>],
+    ) -> (String, Option<String>, String) {
+        let strictest = recorded_decisions
+            .iter()
+            .max_by_key(|(action, _)| match action.as_str() {
+                "deny" => 2,
+                "ask" => 1,
+                _ => 0,
+            });
+        if let Some((action, rule)) = strictest {
+            let verdict = match (action.as_str(), rule.as_str()) {
+                ("ask", _) => "ask",
+                (_, crate::policy::rules::REPOSITORY_DENIED) => "denied",
+                _ => "not-allowed",
+            };
+            return (verdict.into(), Some(rule.clone()), "decision-recorded".into());
+        }
+        if recorded_policies.is_empty() || recorded_policies.iter().any(Option::is_none) {
+            return ("unknown".into(), None, "not-recorded".into());
+        }
+        let mut verdicts = BTreeSet::new();
+        for digests in recorded_policies.iter().flatten() {
+            let Some(policy) = self.policy(digests) else {
+                return ("unknown".into(), None, "policy-not-readable".into());
+            };
+            let configured = policy.has_repository_rules();
+            let verdict = match policy.repository_verdict(remotes, root) {
+                None if configured => ("allowed", None),
+                None => ("no-allowlist", None),
+                Some(d) => (
+                    match (d.action, d.rule) {
+                        (crate::policy::Action::Ask, _) => "ask",
+                        (_, crate::policy::rules::REPOSITORY_DENIED) => "denied",
+                        _ => "not-allowed",
+                    },
+                    Some(d.rule.to_owned()),
+                ),
+            };
+            verdicts.insert(verdict);
+        }
+        match verdicts.len() {
+            1 => {
+                let (verdict, rule) = verdicts.into_iter().next().unwrap_or_default();
+                (verdict.into(), rule, "policy-recorded".into())
+            }
+            _ => ("changed".into(), None, "policy-recorded".into()),
+        }
+    }
 }
 
 fn integrity(inputs: &Inputs<'_>) -> Integrity {
@@ -889,16 +1443,3 @@ fn shell_quote(text: &str) -> String {
     }
 }
 
-/// The note a report leaves in the ledger, so later reports list who reviewed which period.
-pub fn review_payload(report: &Report, digest: &str, output: Option<&Path>) -> Value {
-    serde_json::json!({
-        "by": report.generated.by,
-        "host": report.generated.host,
-        "period": {"since": report.period.since, "until": report.period.until},
-        "digest": digest,
-        "records": report.scope.records,
-        "denied": report.totals.denied,
-        "asked": report.totals.asked,
-        "output": output.map(|p| p.display().to_string()),
-    })
-}

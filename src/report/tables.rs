@@ -74,34 +74,108 @@ pub fn daily(r: &Report) -> Section {
     }
 }
 
+fn activity_cells(a: &super::Activity) -> Vec<Cell> {
+    vec![
+        Cell::Number(a.sessions),
+        Cell::Number(a.prompts),
+        Cell::Number(a.tool_calls),
+        Cell::Number(a.edits),
+        Cell::Number(a.denied),
+        Cell::Number(a.asked),
+        Cell::Number(a.tokens.input_tokens),
+        Cell::Number(a.tokens.output_tokens),
+    ]
+}
+
+const ACTIVITY_COLUMNS: [&str; 8] = [
+    "#Sessions",
+    "#Prompts",
+    "#Tool calls",
+    "#Edits",
+    "#Refused",
+    "#Asked",
+    "#Input tokens",
+    "#Output tokens",
+];
+
+/// Activity per person: the Claude Code account, else the git identity, else user@host.
+pub fn people(r: &Report) -> Section {
+    let mut columns = vec!["Person", "Identified by", "Machines"];
+    columns.extend(ACTIVITY_COLUMNS);
+    Section {
+        title: "People".into(),
+        when_empty: "No session in this period.",
+        table: Table {
+            columns,
+            rows: r
+                .people
+                .iter()
+                .map(|p| {
+                    let mut row = vec![
+                        Cell::Code(p.person.clone()),
+                        Cell::Text(
+                            serde_json::to_value(p.identified_by)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default(),
+                        ),
+                        Cell::Text(p.machines.join(", ")),
+                    ];
+                    row.extend(activity_cells(&p.activity));
+                    row
+                })
+                .collect(),
+        },
+        note: Some("A person is the Claude Code account each session-start recorded, else the repository's git user.email, else the OS user at the host.".into()),
+    }
+}
+
 pub fn actors(r: &Report) -> Section {
+    let mut columns = vec!["Person", "OS user", "Host"];
+    columns.extend(ACTIVITY_COLUMNS);
     Section {
         title: "Users and hosts".into(),
-        when_empty: "No activity in this period.",
+        when_empty: "No session in this period.",
         table: Table {
-            columns: vec![
-                "User",
-                "Host",
-                "#Sessions",
-                "#Prompts",
-                "#Tool calls",
-                "#Edits",
-                "#Refused",
-                "#Asked",
-            ],
+            columns,
             rows: r
                 .by_actor
                 .iter()
                 .map(|a| {
+                    let mut row = vec![Cell::Code(a.person.clone()), text(&a.user), text(&a.host)];
+                    row.extend(activity_cells(&a.activity));
+                    row
+                })
+                .collect(),
+        },
+        note: Some("From every session-start record: the OS user and host each session ran under.".into()),
+    }
+}
+
+/// Tokens by `what` (model, person, day).
+pub fn tokens(title: &str, what: &'static str, rows: &[super::TokenRow]) -> Section {
+    Section {
+        title: title.into(),
+        when_empty: "No token usage was recorded in this period.",
+        table: Table {
+            columns: vec![
+                what,
+                "#Input",
+                "#Output",
+                "#Cache read",
+                "#Cache creation",
+                "#Messages",
+            ],
+            rows: rows
+                .iter()
+                .map(|row| {
                     vec![
-                        text(&a.user),
-                        text(&a.host),
-                        Cell::Number(a.sessions),
-                        Cell::Number(a.prompts),
-                        Cell::Number(a.tool_calls),
-                        Cell::Number(a.edits),
-                        Cell::Number(a.denied),
-                        Cell::Number(a.asked),
+                        Cell::Code(row.key.clone()),
+                        Cell::Number(row.tokens.input_tokens),
+                        Cell::Number(row.tokens.output_tokens),
+                        Cell::Number(row.tokens.cache_read_input_tokens),
+                        Cell::Number(row.tokens.cache_creation_input_tokens),
+                        Cell::Number(row.tokens.messages),
                     ]
                 })
                 .collect(),
@@ -110,12 +184,50 @@ pub fn actors(r: &Report) -> Section {
     }
 }
 
+pub fn policies(r: &Report) -> Section {
+    Section {
+        title: "Policies in force".into(),
+        when_empty: "No session of this period recorded a policy file: hookledger recorded everything and refused nothing but tools touching its own files.",
+        table: Table {
+            columns: vec![
+                "Layer",
+                "Path",
+                "BLAKE3",
+                "First seen (UTC)",
+                "Last seen (UTC)",
+                "#Sessions",
+            ],
+            rows: r
+                .policies
+                .iter()
+                .map(|p| {
+                    vec![
+                        Cell::Text(p.layer.clone()),
+                        Cell::Code(p.path.clone()),
+                        Cell::Code(p.blake3.clone()),
+                        Cell::Text(p.first_seen.clone()),
+                        Cell::Text(p.last_seen.clone()),
+                        Cell::Number(p.sessions),
+                    ]
+                })
+                .collect(),
+        },
+        note: Some("As each session-start recorded them: a file's digest changes whenever its content does.".into()),
+    }
+}
+
 pub fn models(r: &Report) -> Section {
     Section {
         title: "Models".into(),
         when_empty: "No tool calls in this period.",
         table: Table {
-            columns: vec!["Model", "#Sessions", "#Tool calls", "#Accepted edits"],
+            columns: vec![
+                "Model",
+                "#Sessions",
+                "#Prompts",
+                "#Tool calls",
+                "#Accepted edits",
+            ],
             rows: r
                 .models
                 .iter()
@@ -123,6 +235,7 @@ pub fn models(r: &Report) -> Section {
                     vec![
                         Cell::Code(m.model.clone()),
                         Cell::Number(m.sessions),
+                        Cell::Number(m.prompts),
                         Cell::Number(m.tool_calls),
                         Cell::Number(m.edits),
                     ]
@@ -185,15 +298,38 @@ pub fn operations(title: &str, list: &[Operation], unlisted: u64) -> Section {
         title: format!("{title} ({})", list.len() as u64 + unlisted),
         when_empty: "None.",
         table: Table {
-            columns: vec!["Time (UTC)", "#Seq", "Tool", "Target", "Rule", "Reason"],
+            columns: vec![
+                "Time (UTC)",
+                "#Seq",
+                "Person",
+                "Tool",
+                "Model",
+                "Target",
+                "All targets",
+                "Command",
+                "Rule",
+                "Reason",
+            ],
             rows: list
                 .iter()
                 .map(|op| {
                     vec![
                         Cell::Text(op.time.get(..19).unwrap_or(&op.time).to_owned()),
                         Cell::Number(op.seq),
+                        Cell::Text(op.person.clone()),
                         Cell::Text(op.tool.clone().unwrap_or_else(|| op.kind.clone())),
+                        Cell::Code(op.model.clone().unwrap_or_else(|| "—".into())),
                         Cell::Code(op.subject.clone().unwrap_or_else(|| "—".into())),
+                        Cell::Code(
+                            op.targets
+                                .iter()
+                                .map(|t| {
+                                    format!("{} {}", t.access.as_deref().unwrap_or("?"), t.path)
+                                })
+                                .collect::<Vec<_>>()
+                                .join("; "),
+                        ),
+                        Cell::Code(op.command.clone().unwrap_or_else(|| "—".into())),
                         Cell::Code(if op.enforced {
                             op.rule.clone()
                         } else {
@@ -274,7 +410,15 @@ pub fn repositories(r: &Report) -> Section {
         title: "Repositories touched, against the allowlist".into(),
         when_empty: "No session worked in a git repository in this period.",
         table: Table {
-            columns: vec!["Repository", "Remotes", "#Sessions", "#Edits", "#Refusals", "Allowlist today"],
+            columns: vec![
+                "Repository",
+                "Remotes",
+                "#Sessions",
+                "#Edits",
+                "#Refusals",
+                "Allowlist then",
+                "Judged from",
+            ],
             rows: r
                 .repositories
                 .iter()
@@ -286,41 +430,46 @@ pub fn repositories(r: &Report) -> Section {
                         Cell::Number(repo.edits),
                         Cell::Number(repo.refusals),
                         Cell::Tag(verdict_class(&repo.allowlist), repo.allowlist.clone()),
+                        Cell::Text(repo.basis.clone()),
                     ]
                 })
                 .collect(),
         },
         note: (!r.repositories.is_empty()).then(|| {
-            "“Allowlist today” is the verdict of the policy in force when this report was made, on the remotes recorded when each session started.".into()
+            "“Allowlist then” is the verdict of the policy recorded when the sessions ran: from the repository decisions recorded on calls into it, else from the policy files each session-start recorded, re-read only when their bytes still have the recorded digest (`unknown` otherwise). Refusals count every refused operation with a target in the repository.".into()
         }),
     }
 }
 
-pub fn reviews(r: &Report) -> Section {
+/// Reviews (`title` "Reviews") or reports made from an agent's tool call.
+pub fn reviews(title: &str, list: &[super::Review], when_empty: &'static str) -> Section {
     Section {
-        title: "Reviews".into(),
-        when_empty: "No earlier report was made in this period. Each report leaves a record in the ledger, so the next one lists it here.",
+        title: title.into(),
+        when_empty,
         table: Table {
             columns: vec![
                 "When (UTC)",
                 "#Seq",
-                "By",
+                "Reviewer",
                 "Period reviewed",
+                "Formats",
+                "Note",
                 "Report digest (BLAKE3)",
             ],
-            rows: r
-                .reviews
+            rows: list
                 .iter()
                 .map(|review| {
                     vec![
                         Cell::Text(review.time.get(..19).unwrap_or(&review.time).to_owned()),
                         Cell::Number(review.seq),
-                        text(&review.by),
+                        text(&review.reviewer),
                         Cell::Text(format!(
                             "{} – {}",
                             review.period["since"].as_str().unwrap_or("?"),
                             review.period["until"].as_str().unwrap_or("?")
                         )),
+                        Cell::Text(review.formats.join(", ")),
+                        text(&review.note),
                         Cell::Code(review.digest.clone().unwrap_or_else(|| "—".into())),
                     ]
                 })
@@ -329,6 +478,9 @@ pub fn reviews(r: &Report) -> Section {
         note: None,
     }
 }
+
+pub const NO_REVIEWS: &str = "No earlier report was made in this period. Each report leaves a record in the ledger, so the next one lists it here.";
+pub const NO_AGENT_REPORTS: &str = "None.";
 
 pub fn cursors(r: &Report) -> Section {
     Section {
@@ -391,6 +543,19 @@ pub fn controls(r: &Report) -> Section {
             Cell::Number(n),
         ]
     })
+    .chain(r.controls.lockdown.iter().flat_map(|l| {
+        [("on", "allow", l.on), ("off", "deny", l.off), ("not recorded", "", l.unknown)]
+            .into_iter()
+            .filter(|(_, _, n)| *n > 0)
+            .map(|(state, class, n)| {
+                vec![
+                    Cell::Code(l.setting.clone()),
+                    Cell::Tag(class, state.into()),
+                    Cell::Number(n),
+                ]
+            })
+            .collect::<Vec<_>>()
+    }))
     .collect();
     Section {
         title: "Controls".into(),

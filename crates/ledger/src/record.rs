@@ -857,8 +857,60 @@ pub struct Review {
     pub asked: u64,
     #[serde(default)]
     pub output: Option<String>,
+    /// Who signs off the period (`--reviewer`, default the OS user).
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reviewer: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub note: Option<String>,
+    /// Every format written by the one run (`html`, `json`, `md`).
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub formats: Option<Vec<String>>,
+    /// Every file written (empty: standard output).
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub outputs: Option<Vec<String>>,
+    /// Made from within an agent's tool call: then it is not a review.
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub by_agent: Option<bool>,
+    /// The environment variables that told it was an agent's tool call.
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub agent_env: Option<Vec<String>>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
+}
+
+impl Review {
+    /// Whether the report counts as a person's review. A note that does not say is one only
+    /// when it predates the field (no `reviewer` either): a new note of another shape is not.
+    pub fn is_review(&self) -> bool {
+        match self.by_agent {
+            Some(by_agent) => !by_agent,
+            None => self.reviewer.is_none() && !self.rest.contains_key("by_agent"),
+        }
+    }
 }
 
 /// Any value, `None` only when the field is absent: a reader that copies a field as it was
