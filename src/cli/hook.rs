@@ -20,6 +20,13 @@ pub fn run(args: Args) -> ExitCode {
 /// Hand-parsed so that a bad argument is still answered by the hook contract (a refusal on
 /// stderr with exit 2) instead of clap's usage text.
 pub fn run_from_args(args: &[OsString]) -> ExitCode {
+    // Help is for a person at a terminal: it reads no stdin, opens no ledger, creates nothing.
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        return match super::out(&help()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(1),
+        };
+    }
     let mut event = None;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -32,4 +39,14 @@ pub fn run_from_args(args: &[OsString]) -> ExitCode {
         // Unknown arguments are ignored: a newer registration must not break an older binary.
     }
     execute(event)
+}
+
+fn help() -> String {
+    use clap::Args as _;
+    let mut command = Args::augment_args(
+        clap::Command::new("hookledger hook")
+            .about("Handle one Claude Code hook event: reads the event's JSON payload on stdin, records it in the ledger and, for gating events, answers with the policy's decision")
+            .after_help("Claude Code runs this for every registered event (see `hookledger install`); it is not meant to be run by hand."),
+    );
+    command.render_help().to_string()
 }

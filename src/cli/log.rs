@@ -23,22 +23,27 @@ pub struct Args {
     /// Only records at or before this time (same forms as --since)
     #[arg(long)]
     pub until: Option<String>,
-    /// Only records of this tool (Bash, Edit, mcp__server__tool, …)
+    /// Only records of this tool, in any case (Bash, bash, Edit, mcp__server__tool, …)
     #[arg(long)]
     pub tool: Option<String>,
     /// Only decisions with this outcome
     #[arg(long, value_parser = ["deny", "ask", "allow"])]
     pub decision: Option<String>,
-    /// Only records touching a path matching this glob (`*.rs`, `src/**`, `/etc/**`)
+    /// Only records naming a path matching this glob (`*.rs`, `src/**`, `/etc/**`): edited
+    /// files, tool inputs, and every target of a call (Bash and MCP tools included)
     #[arg(long, value_name = "GLOB")]
     pub path: Option<String>,
-    /// Show at most this many records (the newest ones)
-    #[arg(long, default_value_t = 50)]
-    pub limit: usize,
+    /// Show at most this many records, the newest ones [default: 50 in the table, all with
+    /// --json]; how many were left out is said on stderr
+    #[arg(long)]
+    pub limit: Option<usize>,
     /// Print one JSON object per record instead of a table
     #[arg(long)]
     pub json: bool,
 }
+
+/// The table's default: a screenful.
+const TABLE_LIMIT: usize = 50;
 
 pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
     let path = crate::config::ledger_path(ledger)?;
@@ -55,7 +60,10 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|t| super::time::parse_time_arg(t, now))
         .transpose()?;
-    let picked = Query {
+    let limit = args
+        .limit
+        .unwrap_or(if args.json { usize::MAX } else { TABLE_LIMIT });
+    let (picked, left_out) = Query {
         kind: args.kind.clone(),
         session_prefix: args.session.clone(),
         since_ns: since,
@@ -63,15 +71,27 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         tool: args.tool.clone(),
         decision: args.decision.clone(),
         path_glob: args.path.clone(),
-        limit: args.limit,
+        limit,
     }
-    .run(&ledger)
+    .run_counted(&ledger)
     .map_err(|e| match e {
         QueryError::Glob { pattern, source } => anyhow::Error::new(source).context(format!(
             "invalid --path glob {pattern:?} (globs look like *.rs, src/**, /etc/**)"
         )),
         other => other.into(),
     })?;
+    // A kind this build does not know may still be in a ledger written by a newer one: it is
+    // an error only when nothing matched it.
+    if let Some(kind) = &args.kind
+        && Kind::parse(kind).is_none()
+        && picked.is_empty()
+    {
+        let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        anyhow::bail!(
+            "unknown record kind {kind:?}; the kinds are: {}",
+            known.join(", ")
+        );
+    }
     let mut text = String::new();
     if args.json {
         for (record, _) in &picked {
@@ -80,15 +100,15 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         }
     } else {
         text.push_str(&format!(
-            "{:>7}  {:<19}  {:<17}  {:<8}  {}\n",
-            "SEQ", "TIME", "KIND", "SESSION", "DETAIL"
+            "{:>7}  {:<20}  {:<17}  {:<8}  {}\n",
+            "SEQ", "TIME (UTC)", "KIND", "SESSION", "DETAIL"
         ));
         for (record, payload) in &picked {
             let session = payload.common.session_id.as_deref().unwrap_or("-");
             text.push_str(&format!(
-                "{:>7}  {:<19}  {:<17}  {:<8}  {}\n",
+                "{:>7}  {:<20}  {:<17}  {:<8}  {}\n",
                 record.seq,
-                super::time::local_time(record.ts_ns),
+                utc_time(record.ts_ns),
                 record.kind,
                 session.get(..8).unwrap_or(session),
                 detail(record, payload)
@@ -96,7 +116,20 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     super::out(&text)?;
+    if left_out > 0 {
+        eprintln!(
+            "{left_out} more matching record{} not shown (--limit {limit}; older ones are left out)",
+            if left_out == 1 { "" } else { "s" }
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `2026-11-01T10:00:00Z`: UTC, to the second, with the zone, whatever the machine's zone.
+fn utc_time(ts_ns: i64) -> String {
+    jiff::Timestamp::from_nanosecond(i128::from(ts_ns))
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| format!("@{ts_ns}ns"))
 }
 
 fn clip(text: &str, chars: usize) -> String {

@@ -30,21 +30,24 @@ pub struct Context {
     switches: HookSwitches,
     stale_after_secs: i64,
     now_ns: i64,
-    /// Where git shims are checked: the project directory.
-    project: Option<PathBuf>,
+    /// Where git shims are checked: only the repositories asked for (`doctor --repo`), so
+    /// the overall verdict does not depend on the directory doctor runs in.
+    repos: Vec<PathBuf>,
 }
 
 impl Context {
     /// Reads the settings files once. `root` stands in for `/` (a staged install); `project`
-    /// is the directory whose project settings and git shims count.
+    /// is the directory whose project settings count; `repos` the repositories whose git
+    /// shims are checked.
     pub fn gather(
         ledger: PathBuf,
         hookledger_home: PathBuf,
         root: Option<&Path>,
         project: Option<PathBuf>,
+        repos: Vec<PathBuf>,
         stale_after_secs: i64,
     ) -> Self {
-        let settings = claude::load_layers(&Locations::discover(root, project.clone()));
+        let settings = claude::load_layers(&Locations::discover(root, project));
         Context {
             ledger,
             managed_policy_dir: policy_file::managed_dir_under(root),
@@ -54,7 +57,7 @@ impl Context {
             settings,
             stale_after_secs,
             now_ns: crate::ledger::now_ns(),
-            project,
+            repos,
         }
     }
 }
@@ -1095,19 +1098,33 @@ fn export_cursors(ctx: &Context) -> Finding {
     .with_details(stale)
 }
 
-/// The project's git hook shims: every one installed and active where git looks, so commits
-/// are attributed and anchored.
+/// The git hook shims of the repositories asked for (`--repo`): every one installed and
+/// active where git looks, so commits there are attributed and anchored.
 fn git_shims(ctx: &Context) -> Finding {
-    let Some(project) = &ctx.project else {
-        return Finding::pass("no project directory: no git shims to check");
-    };
+    if ctx.repos.is_empty() {
+        return Finding::pass(
+            "not checked: pass --repo PATH to check a repository's git shims",
+        );
+    }
+    let mut passes = Vec::new();
+    for repo in &ctx.repos {
+        let finding = repo_shims(repo);
+        if finding.status == Status::Fail {
+            return finding;
+        }
+        passes.push(finding.message);
+    }
+    Finding::pass(passes.join("; "))
+}
+
+fn repo_shims(project: &Path) -> Finding {
     let statuses = match crate::git::hooks::status(project) {
         Ok(statuses) => statuses,
         Err(crate::git::hooks::HooksError::Git(crate::git::repo::GitError::NotARepository(_))) => {
-            return Finding::pass(format!(
-                "{} is not in a git repository: no git shims to check",
-                project.display()
-            ));
+            return Finding::fail(
+                format!("{} is not in a git repository", project.display()),
+                "pass the directory of a git repository to --repo",
+            );
         }
         Err(e) => {
             return Finding::fail(

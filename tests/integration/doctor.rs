@@ -607,10 +607,30 @@ fn git_shims_missing_from_the_project_repository() {
         assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
     };
     git(&["init", "-q", "-b", "main"]);
-    machine.expect_only_failure(&[], "git-shims", "not active");
+    // The overall verdict does not depend on the directory doctor runs in: a repository's
+    // shims are checked only where asked (--repo).
+    let (code, report) = machine.doctor(&[]);
+    assert_eq!(failing(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, 0);
+    assert!(
+        check(&report, "git-shims")["message"]
+            .as_str()
+            .unwrap()
+            .contains("--repo"),
+        "{report:#}"
+    );
+    let repo = project.to_str().unwrap();
+    machine.expect_only_failure(&["--repo", repo], "git-shims", "not active");
+    let elsewhere = machine.home.path().join("not-a-repo");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    machine.expect_only_failure(
+        &["--repo", elsewhere.to_str().unwrap()],
+        "git-shims",
+        "not in a git repository",
+    );
     let out = machine.run(&["git", "install"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let (code, report) = machine.doctor(&[]);
+    let (code, report) = machine.doctor(&["--repo", repo]);
     assert_eq!(failing(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, 0);
     assert!(

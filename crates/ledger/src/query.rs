@@ -297,6 +297,7 @@ pub struct Query {
     /// Records naming a path that matches this glob (`*.rs` matches file names, a glob with a
     /// `/` whole paths).
     pub path_glob: Option<String>,
+    /// At most this many (the newest); `usize::MAX` for all.
     pub limit: usize,
 }
 
@@ -331,9 +332,17 @@ impl PathFilter {
     }
 }
 
-/// Every path a record names: edited files, tool inputs, repository-relative paths.
+/// Every path a record names: edited files, tool inputs, repository-relative paths, and
+/// every target the policy resolved (what a Bash command or an MCP tool reads and writes).
 pub fn record_paths(payload: &AnyPayload) -> Vec<&str> {
     let input = payload.rest.get("input");
+    let targets = payload
+        .rest
+        .get("targets")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|t| t.get("path"));
     [
         payload.rest.get("path"),
         payload
@@ -345,6 +354,7 @@ pub fn record_paths(payload: &AnyPayload) -> Vec<&str> {
         input.and_then(|i| i.get("notebook_path")),
     ]
     .into_iter()
+    .chain(targets)
     .filter_map(|v| v.and_then(serde_json::Value::as_str))
     .collect()
 }
@@ -353,6 +363,14 @@ impl Query {
     /// The newest `limit` records that match, oldest first, each with its payload (a payload
     /// that does not parse is read as empty).
     pub fn run(&self, ledger: &Ledger) -> Result<Vec<(StoredRecord, AnyPayload)>, QueryError> {
+        Ok(self.run_counted(ledger)?.0)
+    }
+
+    /// [`Query::run`], and how many more records matched than `limit` let through.
+    pub fn run_counted(
+        &self,
+        ledger: &Ledger,
+    ) -> Result<(Vec<(StoredRecord, AnyPayload)>, u64), QueryError> {
         let path_filter = self.path_glob.as_deref().map(PathFilter::new).transpose()?;
         let mut sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE 1 = 1");
         let mut params: Vec<rusqlite::types::Value> = Vec::new();
@@ -372,8 +390,8 @@ impl Query {
         let mut stmt = ledger.conn.prepare(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
         let mut picked = Vec::new();
-        while picked.len() < self.limit {
-            let Some(row) = rows.next()? else { break };
+        let mut left_out = 0u64;
+        while let Some(row) = rows.next()? {
             let record = stored_record_from_row(row)?;
             let payload: AnyPayload = record.view().unwrap_or_default();
             if self.session_prefix.as_deref().is_some_and(|prefix| {
@@ -385,10 +403,11 @@ impl Query {
             }) {
                 continue;
             }
+            // Tool names are matched as users type them: `bash` finds `Bash`.
             if self
                 .tool
                 .as_deref()
-                .is_some_and(|t| payload.tool() != Some(t))
+                .is_some_and(|t| !payload.tool().is_some_and(|x| x.eq_ignore_ascii_case(t)))
             {
                 continue;
             }
@@ -408,10 +427,14 @@ impl Query {
             {
                 continue;
             }
-            picked.push((record, payload));
+            if picked.len() < self.limit {
+                picked.push((record, payload));
+            } else {
+                left_out += 1;
+            }
         }
         picked.reverse();
-        Ok(picked)
+        Ok((picked, left_out))
     }
 }
 
@@ -642,5 +665,70 @@ mod tests {
             .run(&ledger),
             Err(QueryError::Glob { .. })
         ));
+    }
+
+    #[test]
+    fn query_matches_every_target_any_tool_case_and_counts_what_it_leaves_out() {
+        let (_dir, ledger) = ledger_with(&[
+            (
+                10,
+                "tool-call",
+                json!({"tool": "Bash", "input": {"command": "cat /srv/app/.env > /tmp/x"},
+                       "targets": [{"path": "/srv/app/.env", "access": "read"},
+                                   {"path": "/tmp/x", "access": "write"}]}),
+            ),
+            (
+                20,
+                "tool-call",
+                json!({"tool": "mcp__fs__write_file", "input": {"path": "notes.md"},
+                       "targets": [{"path": "/work/repo/notes.md", "access": "write"}]}),
+            ),
+            (30, "tool-call", json!({"tool": "Read", "targets": [5, {"path": 7}]})),
+        ]);
+        let run = |q: Query| {
+            let (picked, left_out) = q.run_counted(&ledger).unwrap();
+            (seqs(&picked), left_out)
+        };
+        let all = Query {
+            limit: usize::MAX,
+            ..Query::default()
+        };
+        for (glob, expected) in [
+            ("/tmp/x", vec![2]),
+            ("*.env", vec![2]),
+            ("/work/repo/**", vec![3]),
+            ("notes.md", vec![3]),
+        ] {
+            assert_eq!(
+                run(Query {
+                    path_glob: Some(glob.into()),
+                    ..all.clone()
+                }),
+                (expected, 0),
+                "{glob}"
+            );
+        }
+        assert_eq!(
+            run(Query {
+                tool: Some("bash".into()),
+                ..all.clone()
+            }),
+            (vec![2], 0)
+        );
+        assert_eq!(
+            run(Query {
+                tool: Some("MCP__FS__WRITE_FILE".into()),
+                ..all.clone()
+            }),
+            (vec![3], 0)
+        );
+        assert_eq!(
+            run(Query {
+                kind: Some("tool-call".into()),
+                limit: 1,
+                ..all
+            }),
+            (vec![4], 2)
+        );
     }
 }

@@ -16,6 +16,10 @@ pub struct Args {
     /// [default: the current directory]
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
+    /// Also check the git hook shims of the repository at PATH (repeatable); without it no
+    /// repository is checked, so the verdict does not depend on the current directory
+    #[arg(long, value_name = "PATH")]
+    pub repo: Vec<PathBuf>,
     /// Treat DIR as the filesystem root for managed settings and policy (a staged install)
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
@@ -37,6 +41,7 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         paths.home,
         args.root.as_deref(),
         project,
+        args.repo.clone(),
         stale_after_secs,
     );
     let results = crate::doctor::run(&context, &mut Bar(None));
