@@ -557,15 +557,31 @@ fn short(text: &str, chars: usize) -> String {
     out
 }
 
-/// The target a refusal is about: the one its reason names, else the first written, else
-/// the first.
-fn subject_target<'t>(targets: &'t [OperationTarget], reason: &str) -> Option<&'t OperationTarget> {
-    targets
+/// The targets a refusal is about: those its reason names (by path, else by repository),
+/// else those written, else all. A `cat a > b` refused for writing `b` is about `b`.
+fn refused_targets<'t>(targets: &'t [OperationTarget], reason: &str) -> Vec<&'t OperationTarget> {
+    let named: Vec<&OperationTarget> = targets
         .iter()
         .filter(|t| reason.contains(t.path.as_str()))
-        .max_by_key(|t| t.path.len())
-        .or_else(|| targets.iter().find(|t| t.access.as_deref() == Some("write")))
-        .or_else(|| targets.first())
+        .collect();
+    if !named.is_empty() {
+        return named;
+    }
+    let in_named_repository: Vec<&OperationTarget> = targets
+        .iter()
+        .filter(|t| t.repository.as_deref().is_some_and(|r| reason.contains(r)))
+        .collect();
+    if !in_named_repository.is_empty() {
+        return in_named_repository;
+    }
+    let written: Vec<&OperationTarget> = targets
+        .iter()
+        .filter(|t| t.access.as_deref() == Some("write"))
+        .collect();
+    if !written.is_empty() {
+        return written;
+    }
+    targets.iter().collect()
 }
 
 impl Tally {
@@ -833,8 +849,10 @@ impl Tally {
                 })
             })
             .collect();
+        let reason = decision.reason.as_deref().unwrap_or("");
+        let refused = refused_targets(&targets, reason);
         // Refusals count in every repository a refused target is in (once per record).
-        let repositories: BTreeSet<&str> = targets
+        let repositories: BTreeSet<&str> = refused
             .iter()
             .filter_map(|t| t.repository.as_deref())
             .collect();
@@ -847,7 +865,6 @@ impl Tally {
                 seen.recorded.insert((action.clone(), rule.clone()));
             }
         }
-        let reason = decision.reason.as_deref().unwrap_or("");
         let command = payload
             .rest
             .get("input")
@@ -858,7 +875,9 @@ impl Tally {
             Some(Kind::Prompt) => view::<record::Prompt>(record)
                 .prompt_bytes
                 .map(|n| format!("prompt of {n} bytes")),
-            _ => subject_target(&targets, reason)
+            _ => refused
+                .iter()
+                .max_by_key(|t| t.path.len())
                 .map(|t| t.path.clone())
                 .or_else(|| command.clone())
                 .or_else(|| payload.str("path").map(str::to_owned)),
