@@ -1102,9 +1102,7 @@ fn export_cursors(ctx: &Context) -> Finding {
 /// active where git looks, so commits there are attributed and anchored.
 fn git_shims(ctx: &Context) -> Finding {
     if ctx.repos.is_empty() {
-        return Finding::pass(
-            "not checked: pass --repo PATH to check a repository's git shims",
-        );
+        return Finding::pass("not checked: pass --repo PATH to check a repository's git shims");
     }
     let mut passes = Vec::new();
     for repo in &ctx.repos {

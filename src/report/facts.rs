@@ -104,7 +104,9 @@ fn field<T: serde::de::DeserializeOwned>(rest: &Map<String, Value>, key: &str) -
 
 /// A string that is not empty.
 fn filled(text: Option<&str>) -> Option<String> {
-    text.map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
 }
 
 /// How a person was told apart: the strongest identity the session recorded.
@@ -171,8 +173,12 @@ impl StartFacts {
     /// The person a session is attributed to: the Claude Code account's email, else the git
     /// email, else `user@host`.
     pub fn person(&self) -> (String, IdentifiedBy) {
-        if let Some(email) = filled(self.identity.claude.as_ref().and_then(|c| c.email.as_deref()))
-        {
+        if let Some(email) = filled(
+            self.identity
+                .claude
+                .as_ref()
+                .and_then(|c| c.email.as_deref()),
+        ) {
             return (email.to_lowercase(), IdentifiedBy::ClaudeAccount);
         }
         if let Some(email) = filled(self.identity.git.as_ref().and_then(|g| g.email.as_deref())) {
@@ -230,9 +236,11 @@ mod tests {
 
     #[test]
     fn policies_come_from_the_digests_or_the_older_policy_field() {
-        let new = start(json!({"policy_digests": [{"layer": "managed", "path": "/p", "blake3": "ab"}]}));
+        let new =
+            start(json!({"policy_digests": [{"layer": "managed", "path": "/p", "blake3": "ab"}]}));
         assert_eq!(new.policies.unwrap()[0].blake3, "ab");
-        let old = start(json!({"policy": {"files": [{"layer": "user", "path": "/u", "blake3": "cd"}]}}));
+        let old =
+            start(json!({"policy": {"files": [{"layer": "user", "path": "/u", "blake3": "cd"}]}}));
         assert_eq!(old.policies.unwrap()[0].layer, "user");
         assert_eq!(start(json!({})).policies, None);
     }

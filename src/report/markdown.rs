@@ -108,7 +108,10 @@ pub fn render(r: &Report) -> String {
         ("Input tokens", t.tokens.input_tokens),
         ("Output tokens", t.tokens.output_tokens),
         ("Cache read tokens", t.tokens.cache_read_input_tokens),
-        ("Cache creation tokens", t.tokens.cache_creation_input_tokens),
+        (
+            "Cache creation tokens",
+            t.tokens.cache_creation_input_tokens,
+        ),
         ("Turns without token usage", t.turns_without_usage),
     ] {
         let _ = writeln!(md, "| {name} | {n} |");

@@ -431,7 +431,6 @@ pub struct CursorNote {
     pub updated: String,
 }
 
-
 /// The ledger state a report is made from.
 pub struct Inputs<'a> {
     pub ledger: &'a Ledger,
@@ -628,11 +627,14 @@ impl Tally {
         let seen = match &session {
             Some(session) => {
                 day.1.insert(session.clone());
-                let seen = self.sessions.entry(session.clone()).or_insert_with(|| SessionSeen {
-                    first_ns: record.ts_ns,
-                    last_ns: record.ts_ns,
-                    ..SessionSeen::default()
-                });
+                let seen = self
+                    .sessions
+                    .entry(session.clone())
+                    .or_insert_with(|| SessionSeen {
+                        first_ns: record.ts_ns,
+                        last_ns: record.ts_ns,
+                        ..SessionSeen::default()
+                    });
                 seen.first_ns = seen.first_ns.min(record.ts_ns);
                 seen.last_ns = seen.last_ns.max(record.ts_ns);
                 seen
@@ -982,9 +984,10 @@ impl Tally {
             let mut activity = seen.activity.clone();
             activity.sessions = 1;
             let facts = self.start_of(session, seen.last_ns).cloned();
-            let (person, identified_by) = facts
-                .as_ref()
-                .map_or((UNKNOWN_PERSON.to_owned(), IdentifiedBy::Unknown), StartFacts::person);
+            let (person, identified_by) = facts.as_ref().map_or(
+                (UNKNOWN_PERSON.to_owned(), IdentifiedBy::Unknown),
+                StartFacts::person,
+            );
             let entry = people.entry(person.clone()).or_insert_with(|| Person {
                 person: person.clone(),
                 identified_by,
@@ -1322,7 +1325,10 @@ impl<'a> Judge<'a> {
                         file,
                     });
                 }
-                Some(Policy::new(layers, home.unwrap_or(Path::new("/nonexistent"))))
+                Some(Policy::new(
+                    layers,
+                    home.unwrap_or(Path::new("/nonexistent")),
+                ))
             })
             .as_ref()
     }
@@ -1349,7 +1355,11 @@ impl<'a> Judge<'a> {
                 (_, crate::policy::rules::REPOSITORY_DENIED) => "denied",
                 _ => "not-allowed",
             };
-            return (verdict.into(), Some(rule.clone()), "decision-recorded".into());
+            return (
+                verdict.into(),
+                Some(rule.clone()),
+                "decision-recorded".into(),
+            );
         }
         if recorded_policies.is_empty() || recorded_policies.iter().any(Option::is_none) {
             return ("unknown".into(), None, "not-recorded".into());
@@ -1461,4 +1471,3 @@ fn shell_quote(text: &str) -> String {
         format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
-

@@ -148,7 +148,9 @@ pub fn actors(r: &Report) -> Section {
                 })
                 .collect(),
         },
-        note: Some("From every session-start record: the OS user and host each session ran under.".into()),
+        note: Some(
+            "From every session-start record: the OS user and host each session ran under.".into(),
+        ),
     }
 }
 
@@ -544,17 +546,21 @@ pub fn controls(r: &Report) -> Section {
         ]
     })
     .chain(r.controls.lockdown.iter().flat_map(|l| {
-        [("on", "allow", l.on), ("off", "deny", l.off), ("not recorded", "", l.unknown)]
-            .into_iter()
-            .filter(|(_, _, n)| *n > 0)
-            .map(|(state, class, n)| {
-                vec![
-                    Cell::Code(l.setting.clone()),
-                    Cell::Tag(class, state.into()),
-                    Cell::Number(n),
-                ]
-            })
-            .collect::<Vec<_>>()
+        [
+            ("on", "allow", l.on),
+            ("off", "deny", l.off),
+            ("not recorded", "", l.unknown),
+        ]
+        .into_iter()
+        .filter(|(_, _, n)| *n > 0)
+        .map(|(state, class, n)| {
+            vec![
+                Cell::Code(l.setting.clone()),
+                Cell::Tag(class, state.into()),
+                Cell::Number(n),
+            ]
+        })
+        .collect::<Vec<_>>()
     }))
     .collect();
     Section {

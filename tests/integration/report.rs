@@ -472,8 +472,7 @@ fn turn_usage(lines: &[Value]) -> Value {
     let mut per_model: BTreeMap<String, [u64; 5]> = BTreeMap::new();
     for line in &lines[start..] {
         let message = &line["message"];
-        if line["type"] != "assistant" || !seen.insert(message["id"].as_str().unwrap().to_owned())
-        {
+        if line["type"] != "assistant" || !seen.insert(message["id"].as_str().unwrap().to_owned()) {
             continue;
         }
         let entry = per_model
@@ -549,7 +548,8 @@ impl Session<'_> {
     }
 
     fn prompt(&mut self, text: &str) -> std::process::Output {
-        self.lines.push(json!({"type": "user", "message": {"role": "user", "content": text}}));
+        self.lines
+            .push(json!({"type": "user", "message": {"role": "user", "content": text}}));
         self.flush();
         self.hook("UserPromptSubmit", json!({"prompt": text}))
     }
@@ -643,7 +643,11 @@ fn build_scenario() -> Scenario {
             id: id.into(),
             cwd: cwd.to_owned(),
             user_home: user_home.to_owned(),
-            transcript: scenario.home.path().join("transcripts").join(format!("{id}.jsonl")),
+            transcript: scenario
+                .home
+                .path()
+                .join("transcripts")
+                .join(format!("{id}.jsonl")),
             lines: Vec::new(),
             scenario,
         }
@@ -651,7 +655,10 @@ fn build_scenario() -> Scenario {
     let mut known: Vec<(&str, [u64; 4])> = Vec::new();
     {
         let mut s1 = session(&scenario, "s1-ada-widgets", &repo_a, &ada_home);
-        assert_no_opinion(&s1.hook("SessionStart", json!({"source": "startup", "model": "claude-sonnet-4-5"})));
+        assert_no_opinion(&s1.hook(
+            "SessionStart",
+            json!({"source": "startup", "model": "claude-sonnet-4-5"}),
+        ));
         assert_no_opinion(&s1.prompt("add a helper to the widgets"));
         assert_refused(&s1.prompt("deploy with AKIAQ3EGRZLN5XKT7WPM please"), "AWS");
         assert_refused(
@@ -686,7 +693,10 @@ fn build_scenario() -> Scenario {
     }
     {
         let mut s2 = session(&scenario, "s2-ada-gadgets", &repo_b, &ada_home);
-        assert_no_opinion(&s2.hook("SessionStart", json!({"source": "startup", "model": "claude-sonnet-4-5"})));
+        assert_no_opinion(&s2.hook(
+            "SessionStart",
+            json!({"source": "startup", "model": "claude-sonnet-4-5"}),
+        ));
         // The session works in a repository the allowlist does not allow: prompts blocked.
         assert_refused(&s2.prompt("look at the gadgets"), "repository-not-allowed");
         assert_refused(
@@ -766,7 +776,11 @@ fn build_scenario() -> Scenario {
             ),
             "path-deny-read",
         );
-        assert_no_opinion(&s3.tool("Read", json!({"file_path": repo_a.join("a.txt")}), "toolu_s3_3"));
+        assert_no_opinion(&s3.tool(
+            "Read",
+            json!({"file_path": repo_a.join("a.txt")}),
+            "toolu_s3_3",
+        ));
         s3.turn(&[
             ("msg_s3_1", "claude-haiku-4-5", [700, 70, 100, 10], 2),
             ("msg_s3_2", "claude-sonnet-4-5", [50, 5, 0, 0], 1),
@@ -785,7 +799,11 @@ fn build_scenario() -> Scenario {
             ),
             "repository-not-allowed",
         );
-        assert_no_opinion(&s4.tool("Read", json!({"file_path": repo_a.join("a.txt")}), "toolu_s4_2"));
+        assert_no_opinion(&s4.tool(
+            "Read",
+            json!({"file_path": repo_a.join("a.txt")}),
+            "toolu_s4_2",
+        ));
         s4.turn(&[("msg_s4_1", "claude-sonnet-4-5", [10, 1, 0, 0], 1)]);
         known.push(("claude-sonnet-4-5", [10, 1, 0, 0]));
     }
@@ -815,6 +833,9 @@ fn log_json(home: &Home) -> Vec<Value> {
         .collect()
 }
 
+/// A refused operation's targets, as (access, path), and its command.
+type RefusedOp = (Vec<(String, String)>, Option<String>);
+
 /// What the test derives from the log on its own, per the record contract.
 #[derive(Default, Debug)]
 struct Derived {
@@ -834,7 +855,7 @@ struct Derived {
     policies: BTreeSet<(String, String, String)>,
     turns_without_usage: u64,
     /// seq → (targets as (access, path), command) of each refused operation
-    refused: BTreeMap<u64, (Vec<(String, String)>, Option<String>)>,
+    refused: BTreeMap<u64, RefusedOp>,
 }
 
 fn derive(log: &[Value]) -> Derived {
@@ -843,11 +864,7 @@ fn derive(log: &[Value]) -> Derived {
     for r in log.iter().filter(|r| r["kind"] == "session-start") {
         let p = &r["payload"];
         let id = &p["identity"];
-        let email = |v: &Value| {
-            v.as_str()
-                .filter(|s| !s.is_empty())
-                .map(str::to_lowercase)
-        };
+        let email = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_lowercase);
         let user = id["os_user"]["name"]
             .as_str()
             .or(p["os_user"].as_str())
@@ -945,7 +962,8 @@ fn derive(log: &[Value]) -> Derived {
             // else written, else all.
             let reason = decision["reason"].as_str().unwrap_or("");
             let named = |t: &&&Value| reason.contains(t["path"].as_str().unwrap());
-            let in_repo = |t: &&&Value| t["repository"].as_str().is_some_and(|r| reason.contains(r));
+            let in_repo =
+                |t: &&&Value| t["repository"].as_str().is_some_and(|r| reason.contains(r));
             let written = |t: &&&Value| t["access"] == "write";
             let refused: Vec<&&Value> = [
                 targets.iter().filter(named).collect::<Vec<_>>(),
@@ -1048,7 +1066,10 @@ fn md_tables(md: &str) -> Tables {
     let mut title = String::new();
     let mut rows: Option<Vec<Vec<String>>> = None;
     for line in md.lines() {
-        if let Some(heading) = line.strip_prefix("## ").or_else(|| line.strip_prefix("### ")) {
+        if let Some(heading) = line
+            .strip_prefix("## ")
+            .or_else(|| line.strip_prefix("### "))
+        {
             title = heading.trim().to_owned();
             continue;
         }
@@ -1094,7 +1115,11 @@ fn every_number_of_the_report_is_rederived_from_the_log() {
     // The scenario is what it says: three people, two hosts besides this one, two
     // repositories, four rules, DLP findings in a prompt and in content.
     assert_eq!(d.people.len(), 3, "{:?}", d.people);
-    assert!(d.hosts.contains("alpha") && d.hosts.contains("beta"), "{:?}", d.hosts);
+    assert!(
+        d.hosts.contains("alpha") && d.hosts.contains("beta"),
+        "{:?}",
+        d.hosts
+    );
     let rules: BTreeSet<&str> = d.by_rule.keys().map(|(r, _)| r.as_str()).collect();
     for rule in [
         "path-deny-read",
@@ -1191,7 +1216,10 @@ fn every_number_of_the_report_is_rederived_from_the_log() {
         .iter()
         .map(|(m, n)| (m.clone(), (n.0, n.1)))
         .collect();
-    assert_eq!(known, scenario.known_tokens, "one count per message, not per line");
+    assert_eq!(
+        known, scenario.known_tokens,
+        "one count per message, not per line"
+    );
     let by_person: BTreeMap<String, (u64, u64)> = r["tokens"]["by_person"]
         .as_array()
         .unwrap()
@@ -1245,7 +1273,12 @@ fn every_number_of_the_report_is_rederived_from_the_log() {
         .collect();
     assert_eq!(repos, d.refusals_by_repo);
     let root_b = repo_root_of(home, "s2-ada-gadgets");
-    assert_eq!(d.refusals_by_repo.get(&root_b), Some(&3), "{:?}", d.refusals_by_repo);
+    assert_eq!(
+        d.refusals_by_repo.get(&root_b),
+        Some(&3),
+        "{:?}",
+        d.refusals_by_repo
+    );
     // The allowlist verdict comes from what was recorded then, not from the policy now.
     let verdicts: BTreeMap<String, (String, String)> = r["repositories"]
         .as_array()
@@ -1286,7 +1319,7 @@ fn every_number_of_the_report_is_rederived_from_the_log() {
         })
         .collect();
     assert_eq!(by_rule, d.by_rule);
-    let refused: BTreeMap<u64, (Vec<(String, String)>, Option<String>)> = r["decisions"]["denied"]
+    let refused: BTreeMap<u64, RefusedOp> = r["decisions"]["denied"]
         .as_array()
         .unwrap()
         .iter()
@@ -1322,7 +1355,12 @@ fn every_number_of_the_report_is_rederived_from_the_log() {
         cross["subject"].as_str().unwrap().ends_with("notes.txt"),
         "the target the reason names, the write: {cross:#}"
     );
-    assert!(cross["command"].as_str().unwrap().starts_with("cat README.md >"));
+    assert!(
+        cross["command"]
+            .as_str()
+            .unwrap()
+            .starts_with("cat README.md >")
+    );
 
     // Policies in force: each recorded digest, once.
     let policies: BTreeSet<(String, String, String)> = r["policies"]
@@ -1346,7 +1384,10 @@ fn every_number_of_the_report_is_rederived_from_the_log() {
         .iter()
         .find(|l| l["setting"] == "allow_managed_hooks_only")
         .unwrap();
-    assert_eq!((&hooks_only["on"], &hooks_only["off"]), (&json!(1), &json!(1)));
+    assert_eq!(
+        (&hooks_only["on"], &hooks_only["off"]),
+        (&json!(1), &json!(1))
+    );
 
     // HTML and Markdown show the same numbers: their tables, parsed, equal the JSON's.
     let html = html_tables(&read("html"));
@@ -1364,7 +1405,12 @@ fn every_number_of_the_report_is_rederived_from_the_log() {
         let expected: BTreeMap<String, Vec<u64>> = d
             .people
             .iter()
-            .map(|(p, n)| (p.clone(), vec![n[0], n[1], n[2], n[5], n[3], n[4], n[6], n[7]]))
+            .map(|(p, n)| {
+                (
+                    p.clone(),
+                    vec![n[0], n[1], n[2], n[5], n[3], n[4], n[6], n[7]],
+                )
+            })
             .collect();
         assert_eq!(people_rows, expected, "{format}");
         let tokens: BTreeMap<String, (u64, u64)> = tables["Tokens by model"]
@@ -1377,25 +1423,32 @@ fn every_number_of_the_report_is_rederived_from_the_log() {
             })
             .collect();
         assert_eq!(tokens, scenario.known_tokens, "{format}");
-        let repo_rows: BTreeMap<String, u64> = tables["Repositories touched, against the allowlist"]
-            .iter()
-            .map(|row| (row[0].clone(), row[4].parse().unwrap()))
-            .filter(|(_, n)| *n > 0)
-            .collect();
+        let repo_rows: BTreeMap<String, u64> =
+            tables["Repositories touched, against the allowlist"]
+                .iter()
+                .map(|row| (row[0].clone(), row[4].parse().unwrap()))
+                .filter(|(_, n)| *n > 0)
+                .collect();
         assert_eq!(repo_rows, d.refusals_by_repo, "{format}");
         let rule_rows: BTreeMap<(String, String), u64> = tables["Refused and asked operations"]
             .iter()
             .map(|row| ((row[0].clone(), row[1].clone()), row[3].parse().unwrap()))
             .collect();
         assert_eq!(rule_rows, d.by_rule, "{format}");
-        let refused_title = format!("Refused ({})", r["decisions"]["denied"].as_array().unwrap().len());
+        let refused_title = format!(
+            "Refused ({})",
+            r["decisions"]["denied"].as_array().unwrap().len()
+        );
         let listed = &tables[&refused_title];
         assert_eq!(listed.len(), d.refused.len(), "{format}");
         for row in listed {
             let seq: u64 = row[1].parse().unwrap();
             let (targets, command) = &d.refused[&seq];
             for (_, path) in targets {
-                assert!(row[6].contains(path.as_str()), "{format}: {path} not in {row:?}");
+                assert!(
+                    row[6].contains(path.as_str()),
+                    "{format}: {path} not in {row:?}"
+                );
             }
             if let Some(command) = command {
                 assert_eq!(&row[7], command, "{format}");
@@ -1458,11 +1511,23 @@ fn the_next_report_lists_who_reviewed_which_period_and_agent_reports_do_not_coun
     // From within an agent's Bash call: recorded, but not as a review.
     let out = run_clean(
         &home,
-        &["report", "--since", "2020-01-01", "--format", "json", "--note", "by the agent"],
+        &[
+            "report",
+            "--since",
+            "2020-01-01",
+            "--format",
+            "json",
+            "--note",
+            "by the agent",
+        ],
         &[("CLAUDECODE", "1"), ("CLAUDE_CODE_CHILD_SESSION", "1")],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("NOT as a review"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("NOT as a review"),
+        "{}",
+        text(&out.stderr)
+    );
     // The default reviewer is the OS user.
     let out = run_clean(
         &home,
@@ -1473,10 +1538,20 @@ fn the_next_report_lists_who_reviewed_which_period_and_agent_reports_do_not_coun
     let notes = home.records_of("report");
     assert_eq!(notes.len(), 3, "one record per run");
     assert_eq!(notes[1]["by_agent"], true);
-    assert_eq!(notes[1]["agent_env"], json!(["CLAUDECODE", "CLAUDE_CODE_CHILD_SESSION"]));
+    assert_eq!(
+        notes[1]["agent_env"],
+        json!(["CLAUDECODE", "CLAUDE_CODE_CHILD_SESSION"])
+    );
     let out = run_clean(
         &home,
-        &["report", "--since", "2020-01-01", "--format", "json", "--no-record"],
+        &[
+            "report",
+            "--since",
+            "2020-01-01",
+            "--format",
+            "json",
+            "--no-record",
+        ],
         &[],
     );
     let next: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -1503,7 +1578,11 @@ fn the_next_report_lists_who_reviewed_which_period_and_agent_reports_do_not_coun
     let agent = next["agent_reports"].as_array().unwrap();
     assert_eq!(agent.len(), 1);
     assert_eq!(agent[0]["note"], "by the agent");
-    assert_eq!(home.records_of("report").len(), 3, "--no-record records nothing");
+    assert_eq!(
+        home.records_of("report").len(),
+        3,
+        "--no-record records nothing"
+    );
 }
 
 #[test]
@@ -1517,7 +1596,9 @@ fn report_bad_inputs_are_one_line_errors_and_record_nothing() {
         vec!["report", "--since", "yesterday-ish"],
         vec!["report", "--format", "html,pdf", "-o", "x"],
         vec!["report", "--format", "html,json"],
-        vec!["report", "--format", "json,md", "-o", "a.json", "-o", "b.html"],
+        vec![
+            "report", "--format", "json,md", "-o", "a.json", "-o", "b.html",
+        ],
     ] {
         let out = run_clean(&home, &args, &[]);
         let err = text(&out.stderr);
@@ -1526,8 +1607,16 @@ fn report_bad_inputs_are_one_line_errors_and_record_nothing() {
         assert!(!err.contains("panicked"), "{err}");
     }
     let out = run_clean(&home, &["report", "-o", blocked.to_str().unwrap()], &[]);
-    assert!(text(&out.stderr).contains("cannot write"), "{}", text(&out.stderr));
-    assert_eq!(home.records().len(), before, "a failed report is not a review");
+    assert!(
+        text(&out.stderr).contains("cannot write"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        home.records().len(),
+        before,
+        "a failed report is not a review"
+    );
 }
 
 #[test]
@@ -1563,7 +1652,12 @@ fn log_finds_every_target_and_says_what_it_leaves_out() {
     assert_eq!(code, Some(0), "{err}");
     let tools: BTreeSet<String> = out
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["payload"]["tool"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["payload"]["tool"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(
         tools,
@@ -1578,10 +1672,18 @@ fn log_finds_every_target_and_says_what_it_leaves_out() {
     // Unknown --kind and --decision values are errors that list the valid ones.
     let (code, _, err) = log(&["--kind", "tool_call"]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("unknown record kind") && err.contains("tool-call") && err.contains("session-start"), "{err}");
+    assert!(
+        err.contains("unknown record kind")
+            && err.contains("tool-call")
+            && err.contains("session-start"),
+        "{err}"
+    );
     let (code, _, err) = log(&["--decision", "refuse"]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("deny") && err.contains("ask") && err.contains("allow"), "{err}");
+    assert!(
+        err.contains("deny") && err.contains("ask") && err.contains("allow"),
+        "{err}"
+    );
     let (code, _, err) = log(&["--since", "last tuesday"]);
     assert_eq!(code, Some(2));
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
@@ -1593,17 +1695,27 @@ fn log_finds_every_target_and_says_what_it_leaves_out() {
     assert!(err.is_empty(), "{err}");
     let (_, some, err) = log(&["--json", "--limit", "5"]);
     assert_eq!(some.lines().count(), 5);
-    assert!(err.contains(&format!("{} more matching records not shown", total - 5)), "{err}");
+    assert!(
+        err.contains(&format!("{} more matching records not shown", total - 5)),
+        "{err}"
+    );
     let (_, table, err) = log(&[]);
     assert_eq!(table.lines().count(), 51, "header and 50 rows");
     assert!(err.contains(&format!("{} more", total - 50)), "{err}");
     // Times in UTC, with the zone, whatever the machine's zone.
-    let out = run_clean(&home, &["log", "--limit", "1"], &[("TZ", "America/New_York")]);
+    let out = run_clean(
+        &home,
+        &["log", "--limit", "1"],
+        &[("TZ", "America/New_York")],
+    );
     let row = text(&out.stdout).lines().nth(1).unwrap().to_owned();
     let last = home.records().last().unwrap().0;
     let records = log_json(&home);
     let ts = &records.last().unwrap()["ts"];
-    assert!(row.contains(&format!("{}Z", &ts.as_str().unwrap()[..19])), "{row} / {ts} / {last}");
+    assert!(
+        row.contains(&format!("{}Z", &ts.as_str().unwrap()[..19])),
+        "{row} / {ts} / {last}"
+    );
     assert!(text(&out.stdout).contains("TIME (UTC)"));
 }
 
@@ -1616,6 +1728,10 @@ fn hook_help_prints_help_and_creates_nothing() {
         let out = run_with_stdin(cmd, b"");
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         assert!(text(&out.stdout).contains("Usage: hookledger hook"));
-        assert!(!home.home().exists(), "hook {flag} created {}", home.home().display());
+        assert!(
+            !home.home().exists(),
+            "hook {flag} created {}",
+            home.home().display()
+        );
     }
 }

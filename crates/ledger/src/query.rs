@@ -683,7 +683,11 @@ mod tests {
                 json!({"tool": "mcp__fs__write_file", "input": {"path": "notes.md"},
                        "targets": [{"path": "/work/repo/notes.md", "access": "write"}]}),
             ),
-            (30, "tool-call", json!({"tool": "Read", "targets": [5, {"path": 7}]})),
+            (
+                30,
+                "tool-call",
+                json!({"tool": "Read", "targets": [5, {"path": 7}]}),
+            ),
         ]);
         let run = |q: Query| {
             let (picked, left_out) = q.run_counted(&ledger).unwrap();
