@@ -230,7 +230,8 @@ mod tests {
         assert_eq!(git.person(), ("b@git".into(), IdentifiedBy::Git));
         let old = start(json!({"host": "h", "os_user": "c"}));
         assert_eq!(old.person(), ("c@h".into(), IdentifiedBy::OsUser));
-        let odd = start(json!({"identity": {"claude": "x", "git": [1], "host": 5, "os_user": "y"}}));
+        let odd =
+            start(json!({"identity": {"claude": "x", "git": [1], "host": 5, "os_user": "y"}}));
         assert_eq!(odd.person(), ("?@?".into(), IdentifiedBy::OsUser));
     }
 

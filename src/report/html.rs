@@ -113,7 +113,7 @@ fn day_of(rfc3339: &str) -> &str {
 fn header(page: &mut String, r: &Report, title: &str) {
     let _ = writeln!(
         page,
-        "<h1>{}</h1>\n<p class=\"meta\">Period <b>{}</b> to <b>{}</b> (UTC, end exclusive) · ledger <code>{}</code> on <b>{}</b>, user <b>{}</b> · {} records in the period (seq {}–{}) · generated {} by {} on {} with hookledger {}</p>",
+        "<h1>{}</h1>\n<p class=\"meta\">Period <b>{}</b> to <b>{}</b> (UTC, end exclusive) · ledger <code>{}</code> (created on <b>{}</b> by <b>{}</b>) · {} records in the period (seq {}–{}) · generated {} for reviewer <b>{}</b> on {} with hookledger {}</p>",
         esc(title),
         esc(&r.period.since),
         esc(&r.period.until),

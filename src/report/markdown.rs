@@ -57,7 +57,7 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(
         md,
-        "Period {} to {} (UTC, end exclusive). Ledger `{}` on {}, user {}: {} records in the period. Generated {} by {} on {} with hookledger {}.\n",
+        "Period {} to {} (UTC, end exclusive). Ledger `{}` (created on {} by {}): {} records in the period. Generated {} for reviewer {} on {} with hookledger {}.\n",
         r.period.since,
         r.period.until,
         r.scope.ledger_id,

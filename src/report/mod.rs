@@ -1471,3 +1471,56 @@ fn shell_quote(text: &str) -> String {
         format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(path: &str, access: &str, repository: Option<&str>) -> OperationTarget {
+        OperationTarget {
+            path: path.into(),
+            access: Some(access.into()),
+            repository: repository.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_about_the_targets_its_reason_names() {
+        let targets = [
+            target("/r/a/README.md", "read", Some("/r/a")),
+            target("/r/b/notes.txt", "write", Some("/r/b")),
+            target("/tmp/x", "write", None),
+        ];
+        let paths = |reason: &str| -> Vec<String> {
+            refused_targets(&targets, reason)
+                .into_iter()
+                .map(|t| t.path.clone())
+                .collect()
+        };
+        assert_eq!(
+            paths("reading /r/a/README.md is denied"),
+            ["/r/a/README.md"]
+        );
+        assert_eq!(
+            paths("repository /r/b (remotes x) is not on the allowlist"),
+            ["/r/b/notes.txt"]
+        );
+        assert_eq!(paths("something else"), ["/r/b/notes.txt", "/tmp/x"]);
+        let reads = [target("/r/a/.env", "read", Some("/r/a"))];
+        assert_eq!(refused_targets(&reads, "no").len(), 1);
+        assert!(refused_targets(&[], "no").is_empty());
+    }
+
+    #[test]
+    fn the_digest_is_of_the_canonical_json() {
+        let counts = TokenCounts {
+            input_tokens: 3,
+            ..TokenCounts::default()
+        };
+        let bytes = crate::ledger::canonical::to_vec(&counts).unwrap();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            r#"{"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"input_tokens":3,"messages":0,"output_tokens":0}"#
+        );
+    }
+}
