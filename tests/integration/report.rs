@@ -852,6 +852,9 @@ struct Derived {
     by_rule: BTreeMap<(String, String), u64>,
     tokens_by_model: BTreeMap<String, (u64, u64, u64, u64, u64)>,
     tokens_by_day: BTreeMap<String, (u64, u64)>,
+    /// model → (prompts, tool calls): a call's model is the one its turn's end attests,
+    /// else the one recorded with it.
+    models: BTreeMap<String, (u64, u64)>,
     policies: BTreeSet<(String, String, String)>,
     turns_without_usage: u64,
     /// seq → (targets as (access, path), command) of each refused operation
@@ -860,6 +863,18 @@ struct Derived {
 
 fn derive(log: &[Value]) -> Derived {
     let mut d = Derived::default();
+    let mut attested: BTreeMap<String, String> = BTreeMap::new();
+    for r in log
+        .iter()
+        .filter(|r| r["kind"] == "stop" || r["kind"] == "subagent-stop")
+    {
+        for pair in r["payload"]["tool_models"].as_array().into_iter().flatten() {
+            if let (Some(id), Some(model)) = (pair["tool_use_id"].as_str(), pair["model"].as_str())
+            {
+                attested.insert(id.to_owned(), model.to_owned());
+            }
+        }
+    }
     let mut person_of: BTreeMap<String, String> = BTreeMap::new();
     for r in log.iter().filter(|r| r["kind"] == "session-start") {
         let p = &r["payload"];
@@ -905,11 +920,19 @@ fn derive(log: &[Value]) -> Derived {
             "prompt" => {
                 d.prompts += 1;
                 row[1] += 1;
+                let model = p["model"].as_str().unwrap_or("unknown");
+                d.models.entry(model.to_owned()).or_default().0 += 1;
                 d.dlp += p["secret_findings"].as_array().map_or(0, Vec::len) as u64;
             }
             "tool-call" => {
                 d.tool_calls += 1;
                 row[2] += 1;
+                let model = p["tool_use_id"]
+                    .as_str()
+                    .and_then(|id| attested.get(id).map(String::as_str))
+                    .or(p["model"].as_str())
+                    .unwrap_or("unknown");
+                d.models.entry(model.to_owned()).or_default().1 += 1;
             }
             "edit" => row[5] += 1,
             "stop" | "subagent-stop" => {
@@ -1191,6 +1214,28 @@ fn every_number_of_the_report_is_rederived_from_the_log() {
         .collect();
     assert_eq!(people, d.people);
     assert!(people.contains_key("bob@example.com") && people.contains_key("carol@beta"));
+
+    // Models: prompts and tool calls per model; the switch shows.
+    let models: BTreeMap<String, (u64, u64)> = r["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["model"].as_str().unwrap().to_owned(),
+                (
+                    m["prompts"].as_u64().unwrap(),
+                    m["tool_calls"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(models, d.models);
+    assert!(
+        d.models.get("claude-opus-4-1").is_some_and(|m| m.0 >= 1),
+        "the prompt after the switch: {:?}",
+        d.models
+    );
 
     // Tokens: the known counts of the transcripts, by model, and re-derived by person and day.
     let by_model: BTreeMap<String, (u64, u64, u64, u64, u64)> = r["tokens"]["by_model"]
