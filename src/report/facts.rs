@@ -1,13 +1,13 @@
 //! Typed reads of the issue-15 fields the report needs from session-start and stop records
 //! (`identity`, `policy_digests`, `lockdown`, `usage`; field names per the record contract).
-//! They are read from the views' `rest` here rather than added to the hook's structs, so the
-//! hook side and the report side can change independently; every field is optional and a
-//! field of another shape reads as absent.
+//! They are read from the whole payload's fields (`AnyPayload::rest`), not from the hook's
+//! views, so they read the same whether or not a view names them; every field is optional and
+//! a field of another shape reads as absent.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::ledger::record::{SessionStart, Stop};
+use crate::ledger::record::SessionStart;
 
 /// Who ran a session, as its session-start recorded it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -139,13 +139,14 @@ pub struct StartFacts {
 }
 
 impl StartFacts {
-    pub fn read(start: &SessionStart) -> StartFacts {
-        let identity: Identity = field(&start.rest, "identity").unwrap_or_default();
+    /// `fields`: every field of the payload but the common ones (`AnyPayload::rest`).
+    pub fn read(start: &SessionStart, fields: &Map<String, Value>) -> StartFacts {
+        let identity: Identity = field(fields, "identity").unwrap_or_default();
         let host = filled(identity.host.as_deref()).or_else(|| filled(start.host.as_deref()));
         // The password database's name first (recorded by newer hooks), then the flat field.
         let os_user = filled(identity.os_user.as_ref().and_then(|u| u.name.as_deref()))
             .or_else(|| filled(start.os_user.clone().flatten().as_deref()));
-        let policies = field::<Vec<PolicyDigest>>(&start.rest, "policy_digests").or_else(|| {
+        let policies = field::<Vec<PolicyDigest>>(fields, "policy_digests").or_else(|| {
             start
                 .policy
                 .as_ref()
@@ -164,7 +165,7 @@ impl StartFacts {
             repository: start.repository_root().map(str::to_owned),
             remotes,
             policies,
-            lockdown: field(&start.rest, "lockdown").unwrap_or_default(),
+            lockdown: field(fields, "lockdown").unwrap_or_default(),
             sandbox: start.sandbox.clone(),
             identity,
         }
@@ -197,21 +198,24 @@ impl StartFacts {
     }
 }
 
-/// The tokens a stop record carries: `Some` when its `usage` was recorded (possibly empty).
-pub fn stop_usage(stop: &Stop) -> (Option<Vec<ModelUsage>>, Option<String>) {
+/// The tokens a stop record carries (`fields`: `AnyPayload::rest`): `Some` when its `usage`
+/// was recorded (possibly empty), and where it came from.
+pub fn stop_usage(fields: &Map<String, Value>) -> (Option<Vec<ModelUsage>>, Option<String>) {
     (
-        field(&stop.rest, "usage"),
-        field::<String>(&stop.rest, "usage_source"),
+        field(fields, "usage"),
+        field::<String>(fields, "usage_source"),
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::record::AnyPayload;
     use serde_json::json;
 
     fn start(payload: Value) -> StartFacts {
-        StartFacts::read(&serde_json::from_value(payload).unwrap())
+        let any: AnyPayload = serde_json::from_value(payload.clone()).unwrap();
+        StartFacts::read(&serde_json::from_value(payload).unwrap(), &any.rest)
     }
 
     #[test]

@@ -511,12 +511,13 @@ pub fn collect(inputs: &Inputs<'_>) -> Result<Report, ReportError> {
         if record.ts_ns < inputs.until_ns {
             let start: record::SessionStart =
                 serde_json::from_slice(record.payload).unwrap_or_default();
-            if let Some(session) = start.common.session_id.clone() {
+            let any: AnyPayload = serde_json::from_slice(record.payload).unwrap_or_default();
+            if let Some(session) = any.common.session_id.clone() {
                 tally
                     .starts
                     .entry(session)
                     .or_default()
-                    .push((record.ts_ns, StartFacts::read(&start)));
+                    .push((record.ts_ns, StartFacts::read(&start, &any.rest)));
             }
         }
         Ok::<(), ReportError>(())
@@ -759,7 +760,7 @@ impl Tally {
             }
             Some(Kind::Stop | Kind::SubagentStop) => {
                 let stop: record::Stop = view(record);
-                let (usage, source) = facts::stop_usage(&stop);
+                let (usage, source) = facts::stop_usage(&payload.rest);
                 if source.as_deref() == Some("unavailable") {
                     self.totals.turns_without_usage += 1;
                 }
