@@ -109,7 +109,8 @@ fn filled(text: Option<&str>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// How a person was told apart: the strongest identity the session recorded.
+/// How a person was told apart: the strongest identity the session recorded. A stable code
+/// family (docs/codes.md, "Report person identities").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IdentifiedBy {
@@ -121,6 +122,24 @@ pub enum IdentifiedBy {
     OsUser,
     /// Nothing recorded (no session-start for the session).
     Unknown,
+}
+
+impl IdentifiedBy {
+    pub const ALL: &'static [IdentifiedBy] = &[
+        IdentifiedBy::ClaudeAccount,
+        IdentifiedBy::Git,
+        IdentifiedBy::OsUser,
+        IdentifiedBy::Unknown,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            IdentifiedBy::ClaudeAccount => "claude-account",
+            IdentifiedBy::Git => "git",
+            IdentifiedBy::OsUser => "os-user",
+            IdentifiedBy::Unknown => "unknown",
+        }
+    }
 }
 
 /// What the report reads of one session-start record.

@@ -355,13 +355,86 @@ pub struct RepositoryAccess {
     pub edits: u64,
     /// Refused operations (enforced denials) with a target in this repository.
     pub refusals: u64,
-    /// Under the policy recorded when the sessions ran: `allowed`, `denied`, `not-allowed`,
-    /// `ask`, `no-allowlist` (no repository rules), or `unknown` (the recorded policy files
-    /// are no longer readable with the recorded digests, and no decision says).
-    pub allowlist: String,
+    /// Under the policy recorded when the sessions ran.
+    pub allowlist: Allowlist,
     pub rule: Option<String>,
-    /// What the verdict rests on: `decision-recorded`, `policy-recorded`, `not-recorded`.
-    pub basis: String,
+    /// What the verdict rests on.
+    pub basis: Basis,
+}
+
+/// A repository's allowlist verdict, under the policy recorded when its sessions ran. A stable
+/// code family (docs/codes.md, "Report allowlist verdicts").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Allowlist {
+    Allowed,
+    Denied,
+    NotAllowed,
+    Ask,
+    NoAllowlist,
+    Unknown,
+    Changed,
+}
+
+impl Allowlist {
+    pub const ALL: &'static [Allowlist] = &[
+        Allowlist::Allowed,
+        Allowlist::Denied,
+        Allowlist::NotAllowed,
+        Allowlist::Ask,
+        Allowlist::NoAllowlist,
+        Allowlist::Unknown,
+        Allowlist::Changed,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Allowlist::Allowed => "allowed",
+            Allowlist::Denied => "denied",
+            Allowlist::NotAllowed => "not-allowed",
+            Allowlist::Ask => "ask",
+            Allowlist::NoAllowlist => "no-allowlist",
+            Allowlist::Unknown => "unknown",
+            Allowlist::Changed => "changed",
+        }
+    }
+
+    fn of(decision: &crate::policy::Decision) -> Allowlist {
+        match (decision.action, decision.rule) {
+            (crate::policy::Action::Ask, _) => Allowlist::Ask,
+            (_, crate::policy::rules::REPOSITORY_DENIED) => Allowlist::Denied,
+            _ => Allowlist::NotAllowed,
+        }
+    }
+}
+
+/// What an allowlist verdict rests on. A stable code family (docs/codes.md, "Report verdict
+/// bases").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Basis {
+    DecisionRecorded,
+    PolicyRecorded,
+    NotRecorded,
+    PolicyNotReadable,
+}
+
+impl Basis {
+    pub const ALL: &'static [Basis] = &[
+        Basis::DecisionRecorded,
+        Basis::PolicyRecorded,
+        Basis::NotRecorded,
+        Basis::PolicyNotReadable,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Basis::DecisionRecorded => "decision-recorded",
+            Basis::PolicyRecorded => "policy-recorded",
+            Basis::NotRecorded => "not-recorded",
+            Basis::PolicyNotReadable => "policy-not-readable",
+        }
+    }
 }
 
 /// A policy file in force during the period.
@@ -1342,7 +1415,7 @@ impl<'a> Judge<'a> {
         remotes: &[String],
         recorded_decisions: &BTreeSet<(String, String)>,
         recorded_policies: &[Option<Vec<PolicyDigest>>],
-    ) -> (String, Option<String>, String) {
+    ) -> (Allowlist, Option<String>, Basis) {
         let strictest = recorded_decisions
             .iter()
             .max_by_key(|(action, _)| match action.as_str() {
@@ -1352,45 +1425,31 @@ impl<'a> Judge<'a> {
             });
         if let Some((action, rule)) = strictest {
             let verdict = match (action.as_str(), rule.as_str()) {
-                ("ask", _) => "ask",
-                (_, crate::policy::rules::REPOSITORY_DENIED) => "denied",
-                _ => "not-allowed",
+                ("ask", _) => Allowlist::Ask,
+                (_, crate::policy::rules::REPOSITORY_DENIED) => Allowlist::Denied,
+                _ => Allowlist::NotAllowed,
             };
-            return (
-                verdict.into(),
-                Some(rule.clone()),
-                "decision-recorded".into(),
-            );
+            return (verdict, Some(rule.clone()), Basis::DecisionRecorded);
         }
         if recorded_policies.is_empty() || recorded_policies.iter().any(Option::is_none) {
-            return ("unknown".into(), None, "not-recorded".into());
+            return (Allowlist::Unknown, None, Basis::NotRecorded);
         }
         let mut verdicts = BTreeSet::new();
         for digests in recorded_policies.iter().flatten() {
             let Some(policy) = self.policy(digests) else {
-                return ("unknown".into(), None, "policy-not-readable".into());
+                return (Allowlist::Unknown, None, Basis::PolicyNotReadable);
             };
-            let configured = policy.has_repository_rules();
             let verdict = match policy.repository_verdict(remotes, root) {
-                None if configured => ("allowed", None),
-                None => ("no-allowlist", None),
-                Some(d) => (
-                    match (d.action, d.rule) {
-                        (crate::policy::Action::Ask, _) => "ask",
-                        (_, crate::policy::rules::REPOSITORY_DENIED) => "denied",
-                        _ => "not-allowed",
-                    },
-                    Some(d.rule.to_owned()),
-                ),
+                None if policy.has_repository_rules() => (Allowlist::Allowed, None),
+                None => (Allowlist::NoAllowlist, None),
+                Some(d) => (Allowlist::of(&d), Some(d.rule.to_owned())),
             };
             verdicts.insert(verdict);
         }
-        match verdicts.len() {
-            1 => {
-                let (verdict, rule) = verdicts.into_iter().next().unwrap_or_default();
-                (verdict.into(), rule, "policy-recorded".into())
-            }
-            _ => ("changed".into(), None, "policy-recorded".into()),
+        let mut verdicts = verdicts.into_iter();
+        match (verdicts.next(), verdicts.next()) {
+            (Some((verdict, rule)), None) => (verdict, rule, Basis::PolicyRecorded),
+            _ => (Allowlist::Changed, None, Basis::PolicyRecorded),
         }
     }
 }

@@ -113,12 +113,7 @@ pub fn people(r: &Report) -> Section {
                 .map(|p| {
                     let mut row = vec![
                         Cell::Code(p.person.clone()),
-                        Cell::Text(
-                            serde_json::to_value(p.identified_by)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_owned))
-                                .unwrap_or_default(),
-                        ),
+                        Cell::Text(p.identified_by.as_str().into()),
                         Cell::Text(p.machines.join(", ")),
                     ];
                     row.extend(activity_cells(&p.activity));
@@ -431,8 +426,11 @@ pub fn repositories(r: &Report) -> Section {
                         Cell::Number(repo.sessions),
                         Cell::Number(repo.edits),
                         Cell::Number(repo.refusals),
-                        Cell::Tag(verdict_class(&repo.allowlist), repo.allowlist.clone()),
-                        Cell::Text(repo.basis.clone()),
+                        Cell::Tag(
+                            verdict_class(repo.allowlist.as_str()),
+                            repo.allowlist.as_str().into(),
+                        ),
+                        Cell::Text(repo.basis.as_str().into()),
                     ]
                 })
                 .collect(),

@@ -71,6 +71,27 @@ fn families() -> Vec<(&'static str, Vec<&'static str>)> {
         ),
         ("Doctor checks", family(CheckId::ALL, CheckId::as_str)),
         (
+            "Report person identities",
+            family(
+                hookledger::report::facts::IdentifiedBy::ALL,
+                hookledger::report::facts::IdentifiedBy::as_str,
+            ),
+        ),
+        (
+            "Report allowlist verdicts",
+            family(
+                hookledger::report::Allowlist::ALL,
+                hookledger::report::Allowlist::as_str,
+            ),
+        ),
+        (
+            "Report verdict bases",
+            family(
+                hookledger::report::Basis::ALL,
+                hookledger::report::Basis::as_str,
+            ),
+        ),
+        (
             "Secret kinds",
             family(
                 hookledger::policy::dlp::SecretKind::ALL,
