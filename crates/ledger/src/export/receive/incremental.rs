@@ -195,6 +195,57 @@ fn claimed_seq(payload: &[u8]) -> Option<u64> {
     value["covers"]["seq"].as_u64()
 }
 
+/// Why a receiver that keeps what it verified (the fleet server) refuses a whole batch: the
+/// one-line reason of its 4xx answer starts with the code, and the refusals that concern a known
+/// machine are kept as its findings beside the [`ProblemCode`]s. Stable API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusalCode {
+    /// No `Authorization: Bearer` token, or one no machine was enrolled with.
+    UnknownToken,
+    /// The machine's enrollment was revoked.
+    RevokedToken,
+    /// The batch names a ledger other than the one pinned to the machine (or several ledgers,
+    /// or a ledger another machine holds).
+    OtherLedger,
+    /// The batch contradicts records already received (a fork at a stored seq): nothing from it
+    /// is kept.
+    RewritesHistory,
+    /// A line of the batch is not an export record: nothing from it is kept.
+    MalformedBatch,
+    /// The body is larger than the receiver accepts.
+    OversizedBatch,
+}
+
+impl RefusalCode {
+    pub const ALL: &[RefusalCode] = &[
+        RefusalCode::UnknownToken,
+        RefusalCode::RevokedToken,
+        RefusalCode::OtherLedger,
+        RefusalCode::RewritesHistory,
+        RefusalCode::MalformedBatch,
+        RefusalCode::OversizedBatch,
+    ];
+
+    /// The stable kebab-case code.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RefusalCode::UnknownToken => "unknown-token",
+            RefusalCode::RevokedToken => "revoked-token",
+            RefusalCode::OtherLedger => "other-ledger",
+            RefusalCode::RewritesHistory => "rewrites-history",
+            RefusalCode::MalformedBatch => "malformed-batch",
+            RefusalCode::OversizedBatch => "oversized-batch",
+        }
+    }
+}
+
+impl std::fmt::Display for RefusalCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// The receiver's clock and tolerance.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
