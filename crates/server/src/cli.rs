@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use hookledger_ledger::export::receive::incremental;
 use serde_json::json;
 
 use crate::http::{App, Metrics, router};
@@ -289,20 +288,15 @@ fn rfc3339(ns: i64) -> String {
 /// `broken` (findings other than silence), `silent` (no plausible checkpoint within the
 /// limit), or `verified`.
 fn machine_json(m: &MachineView, now_ns: i64, max_silence_ns: i64) -> serde_json::Value {
-    let silence = m
-        .state
-        .as_ref()
-        .and_then(|s| incremental::silence(s, now_ns, max_silence_ns))
-        .or_else(|| {
-            m.state.is_none().then(|| {
-                incremental::silence(
-                    &incremental::LedgerState::new(&[0; 16]),
-                    now_ns,
-                    max_silence_ns,
-                )
-            })?
-        });
-    let mut codes: Vec<String> = m.findings.iter().map(|f| f.code.clone()).collect();
+    let silence = crate::store::machine_silence(m, now_ns, max_silence_ns);
+    // The codes of what is wrong now: every finding but a past silence, and silence if it
+    // holds now (`findings` keeps the history).
+    let mut codes: Vec<String> = m
+        .findings
+        .iter()
+        .filter(|f| f.code != "silent")
+        .map(|f| f.code.clone())
+        .collect();
     if silence.is_some() {
         codes.push("silent".into());
     }

@@ -158,12 +158,12 @@ impl Store {
         let machines = self.machines().await?;
         let mut found = 0;
         for m in machines.iter().filter(|m| m.revoked_ns.is_none()) {
-            let state = m.state.clone().unwrap_or_else(|| LedgerState {
-                ledger_id: String::new(),
-                ..LedgerState::new(&[0; 16])
-            });
-            if let Some(problem) = incremental::silence(&state, now_ns, max_silence_ns) {
-                let since = state.newest_plausible_checkpoint.as_ref().map(|c| c.seq);
+            if let Some(problem) = machine_silence(m, now_ns, max_silence_ns) {
+                let since = m
+                    .state
+                    .as_ref()
+                    .and_then(|s| s.newest_plausible_checkpoint.as_ref())
+                    .map(|c| c.seq);
                 let finding = Finding {
                     code: problem.code.as_str(),
                     first_seq: since,
@@ -547,4 +547,30 @@ pub fn state_of(text: &str) -> Result<LedgerState, StoreError> {
 
 pub fn state_text(state: &LedgerState) -> String {
     serde_json::to_string(state).unwrap_or_default()
+}
+
+/// Whether a machine is silent now: its newest plausible signed checkpoint is older than
+/// `max_silence_ns` (or it has none); a machine that never shipped is measured from its
+/// enrollment, so a new machine is not silent before it could have shipped.
+pub fn machine_silence(m: &MachineView, now_ns: i64, max_silence_ns: i64) -> Option<Problem> {
+    let since_enrollment = now_ns.saturating_sub(m.created_ns);
+    match &m.state {
+        // A first shipment still under way has no checkpoint yet: silence without any
+        // checkpoint counts from the enrollment too.
+        Some(state)
+            if state.newest_plausible_checkpoint.is_none()
+                && since_enrollment <= max_silence_ns =>
+        {
+            None
+        }
+        Some(state) => incremental::silence(state, now_ns, max_silence_ns),
+        None => (now_ns.saturating_sub(m.created_ns) > max_silence_ns).then(|| Problem {
+            code: ProblemCode::Silent,
+            seq: None,
+            detail: format!(
+                "enrolled {} ago and nothing shipped since",
+                hookledger_ledger::export::human_duration(now_ns.saturating_sub(m.created_ns))
+            ),
+        }),
+    }
 }

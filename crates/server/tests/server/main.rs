@@ -1,1 +1,441 @@
+//! The fleet receiver end to end: the real server binary, real ledgers written and shipped by
+//! the real `hookledger` binary, a SQLite store and a real PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use hookledger_ledger::{Ledger, NewRecord, OpenOptions, canonical_json};
+use serde_json::{Value, json};
+
+use support::*;
+
+/// Clean machines shipping side by side (50 with HOOKLEDGER_FLEET_MACHINES=50).
+fn clean_count() -> usize {
+    std::env::var("HOOKLEDGER_FLEET_MACHINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12)
+}
+
+fn by_name(machines: &[Value]) -> BTreeMap<String, Value> {
+    machines
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap().to_owned(), m.clone()))
+        .collect()
+}
+
+fn codes(machine: &Value) -> Vec<String> {
+    machine["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The whole fleet against one store.
+fn fleet(store: &str, pg: Option<&Postgres>) {
+    let scratch = tempfile::tempdir().unwrap();
+    let server = Server::start(store, scratch.path(), free_port());
+    let url = server.url();
+
+    // Clean machines: hook events, then `ship` concurrently (two batches each at least).
+    let clean: Vec<Arc<Machine>> = (0..clean_count())
+        .map(|i| {
+            let name = format!("dev-{i:02}");
+            Arc::new(Machine::new(&name, enroll(store, &name)))
+        })
+        .collect();
+    let faulty = [
+        "edited", "gapped", "forked", "pruned", "silent", "impostor", "garbled", "revoked",
+    ];
+    let faults: BTreeMap<&str, Arc<Machine>> = faulty
+        .iter()
+        .map(|name| (*name, Arc::new(Machine::new(name, enroll(store, name)))))
+        .collect();
+    let everyone: Vec<Arc<Machine>> = clean.iter().chain(faults.values()).cloned().collect();
+    let workers: Vec<_> = everyone
+        .chunks(everyone.len().div_ceil(4))
+        .map(|group| {
+            let group = group.to_vec();
+            std::thread::spawn(move || {
+                for m in group {
+                    m.work(6);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+
+    // Faults made on the machines before they ship.
+    faults["edited"].tamper(
+        "DROP TRIGGER records_no_update;
+         UPDATE records SET payload = CAST(replace(CAST(payload AS TEXT), 'event 2', 'event 9') AS BLOB)
+         WHERE CAST(payload AS TEXT) LIKE '%edited event 2%';",
+    );
+    faults["gapped"]
+        .tamper("DROP TRIGGER records_no_delete; DELETE FROM records WHERE seq IN (3, 4);");
+    {
+        // A prune statement nobody signed, appended through the ledger library as a forger
+        // holding the file would.
+        let m = &faults["pruned"];
+        let mut ledger = Ledger::open(&m.ledger(), &OpenOptions::default()).unwrap();
+        ledger
+            .append(&[NewRecord {
+                ts_ns: hookledger_ledger::now_ns(),
+                kind: hookledger_ledger::Kind::Prune.as_str().into(),
+                payload: canonical_json(&json!({"first_seq": 2, "last_seq": 3, "anchor_seq": 4})),
+            }])
+            .unwrap();
+    }
+    // The forked machine: an old copy of its ledger is kept aside, the ledger goes on and
+    // ships, then the old copy is restored and goes on differently.
+    let forked = &faults["forked"];
+    let backup = scratch.path().join("forked-backup");
+    std::fs::create_dir_all(&backup).unwrap();
+    copy_home(&forked.home(), &backup);
+    forked.work(3);
+
+    // Everyone ships at once (small batches: several requests each).
+    let shippers: Vec<_> = everyone
+        .iter()
+        .filter(|m| m.name != "revoked" && m.name != "silent")
+        .cloned()
+        .map(|m| {
+            let url = url.clone();
+            std::thread::spawn(move || (m.name.clone(), m.ship(&url, &["--batch-records", "4"])))
+        })
+        .collect();
+    for s in shippers {
+        let (name, (code, out)) = s.join().unwrap();
+        assert_eq!(code, 0, "{name}: {out}");
+    }
+    // The silent machine's last signed checkpoint is two hours old (its clock then): past
+    // the one hour of silence this server allows.
+    let silent_tested = match faults["silent"].ship_at("-2h", &url) {
+        Some((code, out)) => {
+            assert_eq!(code, 0, "{out}");
+            true
+        }
+        None => false,
+    };
+
+    // The fork: the old copy comes back and goes on; its history disagrees with what was
+    // received, so the batch is refused whole (409) and the machine flagged.
+    copy_home(&backup, &forked.home());
+    forked.work(2);
+    let (code, out) = forked.ship(&url, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out["error"].as_str().unwrap().contains("409"), "{out}");
+    assert!(
+        out["error"].as_str().unwrap().contains("rewrites-history"),
+        "{out}"
+    );
+
+    // Tokens: none, unknown, revoked.
+    assert_eq!(server.post(None, b"{}\n").0, 401);
+    let (status, body) = server.post(Some("hlm_not-a-token"), b"{}\n");
+    assert_eq!(status, 401, "{body}");
+    assert!(body.starts_with("unknown-token:"), "{body}");
+    let out = server_cmd(&["revoke", "--store", store, "revoked"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (code, out) = faults["revoked"].ship(&url, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        out["error"].as_str().unwrap().contains("revoked-token"),
+        "{out}"
+    );
+
+    // Another machine's ledger with the impostor's token: 403, a finding on the impostor.
+    let lines = clean[0].export();
+    let (status, body) = server.post(Some(&faults["impostor"].token), &lines);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.starts_with("other-ledger:"), "{body}");
+
+    // Malformed and oversized batches: 4xx, nothing stored.
+    let garbled = &faults["garbled"];
+    let mut bad = garbled.export();
+    bad.extend_from_slice(b"{\"not\": \"a record\"}\n");
+    let (status, body) = server.post(Some(&garbled.token), &bad);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.starts_with("malformed-batch:"), "{body}");
+    let huge = vec![b' '; 9 << 20];
+    let (status, body) = server.post(Some(&garbled.token), &huge);
+    assert_eq!(status, 413, "{body}");
+    assert!(body.starts_with("oversized-batch:"), "{body}");
+
+    // A resend is harmless: everything is a duplicate, nothing new is stored.
+    let again = clean[1].export();
+    let (status, body) = server.post(Some(&clean[1].token), &again);
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        answer["duplicates"].as_u64().unwrap() >= clean[1].head() - 1,
+        "{answer}"
+    );
+    assert!(
+        answer["problems"].as_array().unwrap().is_empty(),
+        "{answer}"
+    );
+
+    // Ship once more so every clean machine's last record (the ship's checkpoint) is there.
+    for m in &clean {
+        let (code, out) = m.ship(&url, &[]);
+        assert_eq!(code, 0, "{out}");
+    }
+
+    let machines = by_name(&machines(store));
+    assert_eq!(machines.len(), clean.len() + faulty.len());
+    for m in &clean {
+        let view = &machines[&m.name];
+        assert_eq!(view["chain_status"], "verified", "{view:#}");
+        assert!(codes(view).is_empty(), "{view:#}");
+        assert_eq!(view["records"].as_u64().unwrap(), m.head(), "{view:#}");
+        assert_eq!(view["next_seq"].as_u64().unwrap(), m.head() + 1);
+        assert!(
+            view["last_checkpoint"]["seq"].as_u64().is_some(),
+            "{view:#}"
+        );
+    }
+    let expect = [
+        ("edited", "bad-hash", "broken"),
+        ("gapped", "gap", "broken"),
+        ("forked", "fork", "broken"),
+        ("forked", "rewrites-history", "broken"),
+        ("pruned", "bad-prune", "broken"),
+        ("impostor", "other-ledger", "broken"),
+        ("garbled", "malformed-batch", "broken"),
+        ("garbled", "oversized-batch", "broken"),
+    ];
+    for (name, code, status) in expect {
+        let view = &machines[name];
+        assert!(
+            codes(view).contains(&code.to_owned()),
+            "{name} lacks {code}: {view:#}"
+        );
+        assert_eq!(view["chain_status"], status, "{name}: {view:#}");
+    }
+    assert_eq!(machines["revoked"]["chain_status"], "revoked");
+    // Each fault machine is flagged for its own fault only.
+    assert_eq!(codes(&machines["edited"]), ["bad-hash"]);
+    assert_eq!(codes(&machines["gapped"]), ["gap"]);
+    assert_eq!(codes(&machines["pruned"]), ["bad-prune"]);
+    if silent_tested {
+        assert_eq!(codes(&machines["silent"]), ["silent"]);
+        assert_eq!(machines["silent"]["chain_status"], "silent");
+    }
+    assert_eq!(codes(&machines["forked"]), ["fork", "rewrites-history"]);
+    // The edited record is not stored; the ones around it are.
+    assert_eq!(
+        machines["edited"]["records"].as_u64().unwrap(),
+        faults["edited"].head() - 1
+    );
+
+    // The silence watcher (every second in this test) records the silent machine's finding.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let view = by_name(&machines_raw(store))["silent"].clone();
+        if !silent_tested
+            || view["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["code"] == "silent")
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no silent finding: {view:#}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    // Metrics in Prometheus text.
+    let (status, metrics) = server.get("/metrics");
+    assert_eq!(status, 200);
+    for name in [
+        "hookledger_server_batches_total{outcome=\"stored\"}",
+        "hookledger_server_records_total",
+        "hookledger_server_findings_total",
+        "hookledger_server_lag_seconds_max",
+    ] {
+        assert!(metrics.contains(name), "{name} missing:\n{metrics}");
+    }
+
+    // Stored rows: each clean machine's records once.
+    if let Some(pg) = pg {
+        let rows = pg.psql("SELECT count(*), count(DISTINCT (ledger_id, seq)) FROM records");
+        let (all, distinct) = rows.split_once('|').unwrap();
+        assert_eq!(all, distinct, "duplicated rows");
+        let partitions =
+            pg.psql("SELECT count(*) FROM pg_inherits WHERE inhparent = 'records'::regclass");
+        assert!(partitions.parse::<u32>().unwrap() >= 2, "{partitions}");
+    }
+}
+
+/// `machines --json` with the stored findings only (no live silence).
+fn machines_raw(store: &str) -> Vec<Value> {
+    machines(store)
+}
+
+fn copy_home(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_home(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+    // Files the old copy did not have (a newer WAL) go too: a restore is the old state.
+    for entry in std::fs::read_dir(to).unwrap() {
+        let entry = entry.unwrap();
+        if !from.join(entry.file_name()).exists() && entry.file_type().unwrap().is_file() {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+}
+
+/// `kill -9` of the server while a machine ships: after a restart and a resend, every record
+/// is stored exactly once.
+fn kill_mid_ingest(store: &str, pg: Option<&Postgres>) {
+    let scratch = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = Server::start(store, scratch.path(), port);
+    let m = Machine::new("crashy", enroll(store, "crashy"));
+    m.work(2);
+    {
+        let mut ledger = Ledger::open(&m.ledger(), &OpenOptions::default()).unwrap();
+        let records: Vec<NewRecord> = (0..3000)
+            .map(|i| NewRecord {
+                ts_ns: hookledger_ledger::now_ns(),
+                kind: "notification".into(),
+                payload: canonical_json(&json!({"message": format!("bulk {i}")})),
+            })
+            .collect();
+        for chunk in records.chunks(500) {
+            ledger.append(chunk).unwrap();
+        }
+    }
+    let url = server.url();
+    let shipping = {
+        let mut cmd = m.command();
+        cmd.args([
+            "ship",
+            "--url",
+            &url,
+            "--bearer-token-env",
+            "FLEET_TOKEN",
+            "--batch-records",
+            "50",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+        cmd.spawn().unwrap()
+    };
+    // Kill the server once some batches are in.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, metrics) = server.get("/metrics");
+        let stored = metrics
+            .lines()
+            .find(|l| l.starts_with("hookledger_server_records_total "))
+            .and_then(|l| l.split(' ').nth(1)?.parse::<u64>().ok())
+            .unwrap_or(0);
+        if stored >= 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing arrived");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    server.kill9();
+    let mut shipping = shipping;
+    let _ = shipping.wait();
+    let server = Server::start(store, scratch.path(), port);
+    let (code, out) = m.ship(&server.url(), &["--batch-records", "500"]);
+    assert_eq!(code, 0, "{out}");
+    let view = by_name(&machines(store))["crashy"].clone();
+    assert_eq!(view["chain_status"], "verified", "{view:#}");
+    assert_eq!(view["records"].as_u64().unwrap(), m.head(), "{view:#}");
+    if let Some(pg) = pg {
+        let ledger = view["ledger_id"].as_str().unwrap();
+        let rows = pg.psql(&format!(
+            "SELECT count(*), count(DISTINCT seq), max(seq) FROM records WHERE ledger_id = '{ledger}'"
+        ));
+        assert_eq!(rows, format!("{0}|{0}|{0}", m.head()), "stored rows");
+    } else {
+        let path = store.strip_prefix("sqlite:").unwrap();
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let (all, max): (i64, i64) = conn
+            .query_row("SELECT count(*), max(seq) FROM records r JOIN machines m ON m.ledger_id = r.ledger_id WHERE m.name = 'crashy'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((all as u64, max as u64), (m.head(), m.head()));
+    }
+}
+
+#[test]
+fn fleet_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("server.db").display());
+    fleet(&store, None);
+    kill_mid_ingest(&store, None);
+}
+
+#[test]
+fn fleet_on_postgres() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    let store = pg.url.clone();
+    fleet(&store, Some(&pg));
+    kill_mid_ingest(&store, Some(&pg));
+}
+
+/// Bad `--store` values and plain HTTP off loopback are one-line errors.
+#[test]
+fn bad_arguments_are_one_line_errors() {
+    let out = server_cmd(&["machines", "--store", "mysql://x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("hookledger-server: unknown store"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let out = server_cmd(&[
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--store",
+        "sqlite:/nonexistent/x.db",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("refusing plain HTTP"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    enroll(&store, "one");
+    let out = server_cmd(&["enroll", "--store", &store, "one"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("already enrolled"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = server_cmd(&["revoke", "--store", &store, "nobody"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no machine named"),
+        "{}",
+        text(&out.stderr)
+    );
+}
