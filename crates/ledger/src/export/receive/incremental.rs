@@ -376,10 +376,11 @@ pub fn verify_batch(
             }
             continue;
         }
-        if seq == 1 && role == Role::Genesis {
-            if let Some(key) = checkpoint::genesis_public_key(&record.payload) {
-                trusted = Some(key);
-            }
+        if seq == 1
+            && role == Role::Genesis
+            && let Some(key) = checkpoint::genesis_public_key(&record.payload)
+        {
+            trusted = Some(key);
         }
         // The hash of the record before this one, when known.
         let before = if seq == next {
@@ -686,17 +687,20 @@ mod tests {
         codes
     }
 
+    /// Codes found, the final state, and the stand-in store (seq → hash).
+    type Incremental = (
+        Vec<(ProblemCode, Option<u64>)>,
+        LedgerState,
+        BTreeMap<u64, Hash>,
+    );
+
     /// The codes the incremental verifier finds in `lines` sent in batches of `size`, the
     /// records it stored in between standing in for a receiver's store.
     fn incremental_codes(
         lines: &[Vec<u8>],
         size: usize,
         clock: Clock,
-    ) -> (
-        Vec<(ProblemCode, Option<u64>)>,
-        LedgerState,
-        BTreeMap<u64, Hash>,
-    ) {
+    ) -> Incremental {
         let mut states: BTreeMap<LedgerId, LedgerState> = BTreeMap::new();
         let mut store: BTreeMap<u64, Hash> = BTreeMap::new();
         let mut codes = Vec::new();
