@@ -696,11 +696,7 @@ mod tests {
 
     /// The codes the incremental verifier finds in `lines` sent in batches of `size`, the
     /// records it stored in between standing in for a receiver's store.
-    fn incremental_codes(
-        lines: &[Vec<u8>],
-        size: usize,
-        clock: Clock,
-    ) -> Incremental {
+    fn incremental_codes(lines: &[Vec<u8>], size: usize, clock: Clock) -> Incremental {
         let mut states: BTreeMap<LedgerId, LedgerState> = BTreeMap::new();
         let mut store: BTreeMap<u64, Hash> = BTreeMap::new();
         let mut codes = Vec::new();
