@@ -439,3 +439,91 @@ fn bad_arguments_are_one_line_errors() {
         text(&out.stderr)
     );
 }
+
+/// TLS from certificate files: `ship` delivers over https (curl trusting the test's own CA
+/// through CURL_CA_BUNDLE), and a missing certificate is a one-line error.
+#[test]
+fn ships_over_tls_from_certificate_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "openssl: {}", text(&out.stderr));
+    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    let port = free_port();
+    let mut child = std::process::Command::new(SERVER)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--store",
+            &store,
+        ])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let health = format!("https://127.0.0.1:{port}/healthz");
+    let cacert = cert.display().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while curl(&["--cacert", &cacert, &health], None).0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "no TLS server");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Plain HTTP on the TLS port is not served.
+    assert_ne!(
+        curl(&[&format!("http://127.0.0.1:{port}/healthz")], None).0,
+        200
+    );
+    let m = Machine::new("tls", enroll(&store, "tls"));
+    m.work(3);
+    let out = m
+        .command()
+        .env("CURL_CA_BUNDLE", &cert)
+        .args([
+            "ship",
+            "--url",
+            &format!("https://127.0.0.1:{port}/v1/ingest"),
+        ])
+        .args(["--bearer-token-env", "FLEET_TOKEN", "--json"])
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(out.status.success(), "ship: {}", text(&out.stderr));
+    let view = by_name(&machines(&store))["tls"].clone();
+    assert_eq!(view["chain_status"], "verified", "{view:#}");
+    assert_eq!(view["records"].as_u64().unwrap(), m.head());
+
+    let out = server_cmd(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        &store,
+        "--tls-cert",
+        "/nonexistent.pem",
+        "--tls-key",
+        "/nonexistent.key",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot load the TLS certificate"), "{err}");
+}
