@@ -13,12 +13,12 @@ use serde_json::{Value, json};
 
 use support::*;
 
-/// Clean machines shipping side by side (50 with HOOKLEDGER_FLEET_MACHINES=50).
+/// Clean machines shipping side by side (HOOKLEDGER_FLEET_MACHINES overrides the 50).
 fn clean_count() -> usize {
     std::env::var("HOOKLEDGER_FLEET_MACHINES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(12)
+        .unwrap_or(50)
 }
 
 fn by_name(machines: &[Value]) -> BTreeMap<String, Value> {
