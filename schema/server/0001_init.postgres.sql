@@ -56,10 +56,13 @@ CREATE TABLE findings (
 );
 CREATE INDEX findings_by_machine ON findings (machine_id, found_ns);
 
+-- Webhook deliveries, one row per attempt.
 CREATE TABLE alert_deliveries (
     id          BIGSERIAL PRIMARY KEY,
     finding_id  BIGINT REFERENCES findings(id),
-    url         TEXT NOT NULL,
+    -- The webhook's origin and a BLAKE3 digest of its URL: a webhook URL can be a secret
+    -- (Slack's are), and none is kept in clear at rest.
+    webhook     TEXT NOT NULL,
     attempt     INTEGER NOT NULL,
     status      INTEGER,
     error       TEXT,

@@ -64,6 +64,9 @@ enum Command {
         /// How often silence is checked
         #[arg(long, value_name = "DURATION", default_value = "60s")]
         silence_check: String,
+        /// Webhooks to alert (JSON: {"webhooks": [{"url", "codes", "chain", "silence"}]})
+        #[arg(long, value_name = "FILE")]
+        alerts: Option<std::path::PathBuf>,
     },
     /// Enroll a machine; prints its token (write-only: it can ship, nothing else) as the last line
     Enroll {
@@ -143,7 +146,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             insecure_listen,
             max_silence,
             silence_check,
+            alerts,
         } => {
+            let alerts = alerts
+                .as_deref()
+                .map(crate::alerts::Config::load)
+                .transpose()?;
             let max_silence_ns = duration_ns(&max_silence)?;
             let check_every = Duration::from_nanos(
                 u64::try_from(duration_ns(&silence_check)?).unwrap_or(60_000_000_000),
@@ -159,10 +167,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let spec = store.spec()?;
             let store = Store::open(&spec).await.context("cannot open the store")?;
+            let store = Arc::new(store);
+            if let Some(config) = alerts {
+                tokio::spawn(crate::alerts::dispatch(
+                    Arc::clone(&store),
+                    config,
+                    Duration::from_secs(1),
+                ));
+            }
             let app = Arc::new(App {
                 store,
                 metrics: Metrics::default(),
                 max_silence_ns,
+                in_flight: tokio::sync::Semaphore::new(crate::http::MAX_IN_FLIGHT),
             });
             let watcher = Arc::clone(&app);
             tokio::spawn(async move {

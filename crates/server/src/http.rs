@@ -19,6 +19,11 @@ use crate::store::{Answer, Batch, Store};
 /// past this size.
 pub const MAX_BATCH_BYTES: usize = 8 << 20;
 
+/// Batches read and verified at once; more wait before their bodies are read, so the server's
+/// memory is bounded (about this many times the largest batch and its parsed records) however
+/// many machines send at once.
+pub const MAX_IN_FLIGHT: usize = 16;
+
 #[derive(Default)]
 pub struct Metrics {
     pub batches_ok: AtomicU64,
@@ -30,9 +35,11 @@ pub struct Metrics {
 }
 
 pub struct App {
-    pub store: Store,
+    pub store: Arc<Store>,
     pub metrics: Metrics,
     pub max_silence_ns: i64,
+    /// [`MAX_IN_FLIGHT`] permits.
+    pub in_flight: tokio::sync::Semaphore,
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -68,6 +75,12 @@ async fn ingest(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> 
                 "{}: no `Authorization: Bearer TOKEN` header",
                 RefusalCode::UnknownToken
             ),
+        );
+    };
+    let Ok(_permit) = app.in_flight.acquire().await else {
+        return line(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down; send the batch again".into(),
         );
     };
     // The body is read only up to the limit; a Content-Length over it is refused unread.

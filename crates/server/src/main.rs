@@ -3,6 +3,7 @@
 //! incrementally (the checks of `verify-export`), stores what verified with the verification
 //! state and the findings, and says per machine what it knows (`machines`).
 
+mod alerts;
 mod cli;
 mod http;
 mod store;

@@ -135,6 +135,50 @@ impl Store {
         }
     }
 
+    /// Findings with an id above `after`, oldest first, at most `limit`.
+    pub async fn findings_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AlertFinding>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.findings_after(after, limit).await,
+            Store::Postgres(s) => s.findings_after(after, limit).await,
+        }
+    }
+
+    /// The newest finding an alert was attempted for (0: none).
+    pub async fn last_alerted(&self) -> Result<i64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.last_alerted().await,
+            Store::Postgres(s) => s.last_alerted().await,
+        }
+    }
+
+    pub async fn record_delivery(
+        &self,
+        finding: i64,
+        url: &str,
+        attempt: u32,
+        status: Option<u16>,
+        error: Option<&str>,
+        now_ns: i64,
+    ) -> Result<(), StoreError> {
+        let label = webhook_label(url);
+        let attempt = i32::try_from(attempt).unwrap_or(i32::MAX);
+        let status = status.map(i32::from);
+        match self {
+            Store::Sqlite(s) => {
+                s.record_delivery(finding, &label, attempt, status, error, now_ns)
+                    .await
+            }
+            Store::Postgres(s) => {
+                s.record_delivery(finding, &label, attempt, status, error, now_ns)
+                    .await
+            }
+        }
+    }
+
     /// Records a refusal that happened before the batch could be read (an oversized body) on
     /// the machine the token names, if any.
     pub async fn refuse(
@@ -195,6 +239,30 @@ impl Store {
         }
         Ok(found)
     }
+}
+
+/// A finding as the alert dispatcher sees it.
+#[derive(Debug, Clone)]
+pub struct AlertFinding {
+    pub id: i64,
+    pub machine: String,
+    pub code: String,
+    pub first_seq: Option<u64>,
+    pub detail: String,
+    pub found_ns: i64,
+}
+
+/// How a webhook is named at rest: its origin and a digest of the whole URL (the path of a
+/// Slack webhook URL is its secret).
+pub fn webhook_label(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or_default();
+    let scheme = url.split_once("://").map_or("", |(s, _)| s);
+    format!(
+        "{scheme}://{host}/… blake3:{}",
+        &blake3::hash(url.as_bytes()).to_hex()[..16]
+    )
 }
 
 /// A request body, read: its lines parsed and hashed.

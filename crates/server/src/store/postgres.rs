@@ -12,8 +12,8 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::{Client, NoTls};
 
 use super::{
-    Finding, FindingView, IngestTx, MIGRATIONS, MachineRow, MachineView, StoreError, hash_of,
-    seq_of, seq_sql, state_of, state_text,
+    AlertFinding, Finding, FindingView, IngestTx, MIGRATIONS, MachineRow, MachineView, StoreError,
+    hash_of, seq_of, seq_sql, state_of, state_text,
 };
 
 /// Connections kept open at most.
@@ -228,6 +228,69 @@ impl PgStore {
             }
         }
         Ok(out)
+    }
+}
+
+impl PgStore {
+    pub async fn findings_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AlertFinding>, StoreError> {
+        let conn = self.conn().await?;
+        let rows = conn
+            .client()?
+            .query(
+                "SELECT f.id, m.name, f.code, f.first_seq, f.detail, f.found_ns
+                 FROM findings f JOIN machines m ON m.id = f.machine_id
+                 WHERE f.id > $1 ORDER BY f.id LIMIT $2",
+                &[&after, &limit],
+            )
+            .await?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(AlertFinding {
+                id: row.try_get(0)?,
+                machine: row.try_get(1)?,
+                code: row.try_get(2)?,
+                first_seq: row.try_get::<_, Option<i64>>(3)?.map(seq_of),
+                detail: row.try_get(4)?,
+                found_ns: row.try_get(5)?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn last_alerted(&self) -> Result<i64, StoreError> {
+        let conn = self.conn().await?;
+        let row = conn
+            .client()?
+            .query_one(
+                "SELECT COALESCE(max(finding_id), 0) FROM alert_deliveries",
+                &[],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    pub async fn record_delivery(
+        &self,
+        finding: i64,
+        webhook: &str,
+        attempt: i32,
+        status: Option<i32>,
+        error: Option<&str>,
+        now_ns: i64,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        conn.client()?
+            .execute(
+                "INSERT INTO alert_deliveries (finding_id, webhook, attempt, status, error, sent_ns)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&finding, &webhook, &attempt, &status, &error, &now_ns],
+            )
+            .await?;
+        Ok(())
     }
 }
 

@@ -13,8 +13,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{
-    Finding, FindingView, IngestTx, MIGRATIONS, MachineRow, MachineView, StoreError, hash_of,
-    seq_of, seq_sql, state_of, state_text,
+    AlertFinding, Finding, FindingView, IngestTx, MIGRATIONS, MachineRow, MachineView, StoreError,
+    hash_of, seq_of, seq_sql, state_of, state_text,
 };
 
 pub struct SqliteStore {
@@ -130,6 +130,59 @@ impl SqliteStore {
             }
         }
         Ok(out)
+    }
+}
+
+impl SqliteStore {
+    pub async fn findings_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AlertFinding>, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut stmt = conn.prepare_cached(
+            "SELECT f.id, m.name, f.code, f.first_seq, f.detail, f.found_ns
+             FROM findings f JOIN machines m ON m.id = f.machine_id
+             WHERE f.id > ?1 ORDER BY f.id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after, limit], |row| {
+            Ok(AlertFinding {
+                id: row.get(0)?,
+                machine: row.get(1)?,
+                code: row.get(2)?,
+                first_seq: row.get::<_, Option<i64>>(3)?.map(seq_of),
+                detail: row.get(4)?,
+                found_ns: row.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub async fn last_alerted(&self) -> Result<i64, StoreError> {
+        let conn = self.conn.lock().await;
+        Ok(conn.query_row(
+            "SELECT COALESCE(max(finding_id), 0) FROM alert_deliveries",
+            [],
+            |row| row.get(0),
+        )?)
+    }
+
+    pub async fn record_delivery(
+        &self,
+        finding: i64,
+        webhook: &str,
+        attempt: i32,
+        status: Option<i32>,
+        error: Option<&str>,
+        now_ns: i64,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn.lock().await;
+        conn.execute(
+            "INSERT INTO alert_deliveries (finding_id, webhook, attempt, status, error, sent_ns)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![finding, webhook, attempt, status, error, now_ns],
+        )?;
+        Ok(())
     }
 }
 

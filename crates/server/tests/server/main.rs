@@ -527,3 +527,122 @@ fn ships_over_tls_from_certificate_files() {
     let err = text(&out.stderr);
     assert!(err.contains("cannot load the TLS certificate"), "{err}");
 }
+
+/// What a webhook receiver got: (the status it answered, the JSON body).
+type Received = Arc<std::sync::Mutex<Vec<(u16, Value)>>>;
+
+/// A webhook receiver on loopback answering `statuses` in turn (then 200); the bodies it got.
+fn webhook(statuses: Vec<u16>) -> (String, Received) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/services/T000/B000/secret-path",
+        listener.local_addr().unwrap()
+    );
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        let mut statuses = statuses.into_iter();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let line = line.trim_end().to_ascii_lowercase();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some(v) = line.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let status = statuses.next().unwrap_or(200);
+            let _ = stream.write_all(
+                format!("HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                    .as_bytes(),
+            );
+            log.lock()
+                .unwrap()
+                .push((status, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+        }
+    });
+    (url, seen)
+}
+
+/// Chain problems reach a webhook (Slack-compatible body), a failed delivery is retried, and
+/// every attempt is recorded without the webhook's secret URL.
+#[test]
+fn alerts_reach_a_webhook_with_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    let (url, seen) = webhook(vec![500]);
+    let config = dir.path().join("alerts.json");
+    std::fs::write(
+        &config,
+        json!({"webhooks": [{"url": url, "chain": true}]}).to_string(),
+    )
+    .unwrap();
+    let server = Server::start_with(
+        &store,
+        dir.path(),
+        free_port(),
+        &["--alerts", config.to_str().unwrap()],
+    );
+    let m = Machine::new("gappy", enroll(&store, "gappy"));
+    m.work(6);
+    m.tamper("DROP TRIGGER records_no_delete; DELETE FROM records WHERE seq = 3;");
+    let (code, out) = m.ship(&server.url(), &[]);
+    assert_eq!(code, 0, "{out}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let got = seen.lock().unwrap().clone();
+        if got.iter().any(|(status, _)| *status == 200) {
+            assert_eq!(got.len(), 2, "{got:?}");
+            assert_eq!(got[0].0, 500);
+            let body = &got[1].1;
+            assert_eq!(body["code"], "gap", "{body}");
+            assert_eq!(body["machine"], "gappy");
+            assert!(body["text"].as_str().unwrap().contains("[gap]"), "{body}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no alert: {got:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    drop(server);
+    let conn = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+    let attempts: Vec<(i64, Option<i64>, String)> = conn
+        .prepare("SELECT attempt, status, webhook FROM alert_deliveries ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!((attempts[0].0, attempts[0].1), (1, Some(500)));
+    assert_eq!((attempts[1].0, attempts[1].1), (2, Some(200)));
+    assert!(!attempts[0].2.contains("secret-path"), "{attempts:?}");
+
+    // A rule the server cannot honour yet is refused, not ignored.
+    std::fs::write(&config, r#"{"webhooks":[{"url":"http://x","dlp":true}]}"#).unwrap();
+    let out = server_cmd(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        &store,
+        "--alerts",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown field"),
+        "{}",
+        text(&out.stderr)
+    );
+}

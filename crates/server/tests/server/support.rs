@@ -167,6 +167,10 @@ pub struct Server {
 
 impl Server {
     pub fn start(store: &str, dir: &Path, port: u16) -> Server {
+        Server::start_with(store, dir, port, &[])
+    }
+
+    pub fn start_with(store: &str, dir: &Path, port: u16, extra: &[&str]) -> Server {
         let log = dir.join(format!(
             "server-{port}-{}.log",
             Instant::now().elapsed().as_nanos()
@@ -180,6 +184,7 @@ impl Server {
                 store,
             ])
             .args(["--max-silence", "1h", "--silence-check", "1s"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
