@@ -646,3 +646,111 @@ fn alerts_reach_a_webhook_with_retries() {
         text(&out.stderr)
     );
 }
+
+/// A real shipper: syslog-ng tails the segments `export --rotate` writes and posts their lines
+/// to `/v1/ingest` with its http() destination (the configuration docs/shipping.md gives).
+#[test]
+fn syslog_ng_delivers_rotated_segments() {
+    let syslog_ng = std::path::Path::new("/usr/sbin/syslog-ng");
+    // The http() destination is a module of its own package, under the version's directory.
+    let http_module = std::fs::read_dir("/usr/lib/syslog-ng")
+        .map(|dirs| {
+            dirs.filter_map(Result::ok)
+                .any(|d| d.path().join("libhttp.so").exists())
+        })
+        .unwrap_or(false);
+    if !syslog_ng.exists() || !http_module {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs syslog-ng and syslog-ng-mod-http (.ci/run)"
+        );
+        eprintln!(
+            "notice: skipping the syslog-ng test (apt-get install syslog-ng syslog-ng-mod-http)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    let server = Server::start(&store, dir.path(), free_port());
+    let m = Machine::new("syslogged", enroll(&store, "syslogged"));
+    let outbox = dir.path().join("outbox");
+    let rotate = |m: &Machine| {
+        let out = m
+            .command()
+            .args(["export", "--rotate"])
+            .arg(&outbox)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "export --rotate: {}",
+            text(&out.stderr)
+        );
+    };
+    m.work(6);
+    rotate(&m);
+    let config = dir.path().join("syslog-ng.conf");
+    std::fs::write(
+        &config,
+        format!(
+            r#"@version: 3.38
+options {{ log-fifo-size(100000); }};
+source s_hookledger {{
+  wildcard-file(base-dir("{outbox}") filename-pattern("*.ndjson") recursive(no)
+                flags(no-parse) follow-freq(0.2) log-msg-size(8388608) max-files(1000));
+}};
+destination d_fleet {{
+  http(url("{url}") method("POST")
+       headers("Authorization: Bearer {token}", "Content-Type: application/x-ndjson")
+       body("${{MESSAGE}}") delimiter("\n") batch-lines(500) batch-timeout(300));
+}};
+log {{ source(s_hookledger); destination(d_fleet); }};
+"#,
+            outbox = outbox.display(),
+            url = server.url(),
+            token = m.token
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("syslog-ng-state");
+    std::fs::create_dir_all(&state).unwrap();
+    let mut shipper = std::process::Command::new(syslog_ng)
+        .args(["-F", "--no-caps", "-f"])
+        .arg(&config)
+        .arg("-R")
+        .arg(state.join("persist"))
+        .arg("-c")
+        .arg(state.join("ctl"))
+        .arg("-p")
+        .arg(state.join("pid"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(state.join("log")).unwrap())
+        .spawn()
+        .unwrap();
+    let wait_for = |records: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let view = by_name(&machines(&store))["syslogged"].clone();
+            if view["records"].as_u64() == Some(records) {
+                return view;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "syslog-ng delivered {} of {records}: {view:#} {}",
+                view["records"],
+                std::fs::read_to_string(state.join("log")).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    let first = wait_for(m.head());
+    assert_eq!(first["chain_status"], "verified", "{first:#}");
+    // The next segment, in a new file, is picked up too.
+    m.work(4);
+    rotate(&m);
+    let second = wait_for(m.head());
+    let _ = shipper.kill();
+    let _ = shipper.wait();
+    assert_eq!(second["chain_status"], "verified", "{second:#}");
+    assert!(codes(&second).is_empty(), "{second:#}");
+}
