@@ -754,3 +754,57 @@ log {{ source(s_hookledger); destination(d_fleet); }};
     assert_eq!(second["chain_status"], "verified", "{second:#}");
     assert!(codes(&second).is_empty(), "{second:#}");
 }
+
+/// Odd batches: two ledgers in one, an empty body, bytes that are not text, a truncated last
+/// line; each gets its answer, and nothing from a refused batch is stored.
+#[test]
+fn odd_batches_get_their_answers_and_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    let server = Server::start(&store, dir.path(), free_port());
+    let a = Machine::new("a", enroll(&store, "a"));
+    let b = Machine::new("b", enroll(&store, "b"));
+    a.work(3);
+    b.work(3);
+    let (a_lines, b_lines) = (a.export(), b.export());
+
+    let mixed = [a_lines.clone(), b_lines.clone()].concat();
+    let (status, body) = server.post(Some(&a.token), &mixed);
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.starts_with("other-ledger:") && body.contains("2 ledgers"),
+        "{body}"
+    );
+
+    let (status, body) = server.post(Some(&a.token), b"");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server.post(Some(&a.token), b"\n\n   \n");
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = server.post(Some(&a.token), b"\xff\xfe\x00garbage\n");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body.trim().lines().count(), 1, "{body}");
+
+    let truncated = &a_lines[..a_lines.len() - 10];
+    let (status, body) = server.post(Some(&a.token), truncated);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.starts_with("malformed-batch:"), "{body}");
+
+    let view = by_name(&machines(&store))["a"].clone();
+    assert_eq!(
+        view["records"], 0,
+        "nothing stored from refused batches: {view:#}"
+    );
+    let (status, body) = server.post(Some(&a.token), &a_lines);
+    assert_eq!(status, 200, "{body}");
+    let view = by_name(&machines(&store))["a"].clone();
+    assert_eq!(view["records"].as_u64().unwrap(), a.head(), "{view:#}");
+    assert_eq!(
+        codes(&view),
+        ["malformed-batch", "other-ledger"],
+        "{view:#}"
+    );
+    // b's ledger was never pinned to a: b can still ship its own.
+    let (status, body) = server.post(Some(&b.token), &b_lines);
+    assert_eq!(status, 200, "{body}");
+}
