@@ -398,6 +398,29 @@ fn fleet_on_postgres() {
     let store = pg.url.clone();
     fleet(&store, Some(&pg));
     kill_mid_ingest(&store, Some(&pg));
+    store_outage(&pg);
+}
+
+/// PostgreSQL goes away under a running server: batches get 503 (not stored, so `ship` keeps
+/// its cursor and resends), health says so, and once the database is back the same ship
+/// delivers everything, once.
+fn store_outage(pg: &Postgres) {
+    let scratch = tempfile::tempdir().unwrap();
+    let server = Server::start(&pg.url, scratch.path(), free_port());
+    let m = Machine::new("outage", enroll(&pg.url, "outage"));
+    m.work(4);
+    pg.stop();
+    let (code, out) = m.ship(&server.url(), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out["error"].as_str().unwrap().contains("503"), "{out}");
+    assert_eq!(out["delivered_through"], 0, "{out}");
+    assert_eq!(server.get("/healthz").0, 503);
+    pg.restart();
+    let (code, out) = m.ship(&server.url(), &[]);
+    assert_eq!(code, 0, "{out}");
+    let view = by_name(&machines(&pg.url))["outage"].clone();
+    assert_eq!(view["chain_status"], "verified", "{view:#}");
+    assert_eq!(view["records"].as_u64().unwrap(), m.head(), "{view:#}");
 }
 
 /// Bad `--store` values and plain HTTP off loopback are one-line errors.

@@ -37,6 +37,7 @@ pub struct Postgres {
     data: PathBuf,
     pub url: String,
     as_postgres: bool,
+    options: String,
 }
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -78,11 +79,17 @@ impl Postgres {
             assert!(out.status.success(), "chown: {}", text(&out.stderr));
         }
         let port = free_port();
+        let socket_dir = data.parent().unwrap().to_owned();
+        let options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=200",
+            socket_dir.display()
+        );
         let pg = Postgres {
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
             data: data.clone(),
             _dir: dir,
             as_postgres,
+            options: options.clone(),
         };
         let out = pg
             .command("initdb")
@@ -100,7 +107,6 @@ impl Postgres {
             .output()
             .unwrap();
         assert!(out.status.success(), "initdb: {}", text(&out.stderr));
-        let socket_dir = data.parent().unwrap().to_owned();
         let out = pg
             .command("pg_ctl")
             .arg("-D")
@@ -108,10 +114,7 @@ impl Postgres {
             .arg("-l")
             .arg(socket_dir.join("log"))
             .arg("-o")
-            .arg(format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=200",
-                socket_dir.display()
-            ))
+            .arg(&options)
             .args(["-w", "-t", "60", "start"])
             .output()
             .unwrap();
@@ -133,6 +136,34 @@ impl Postgres {
         } else {
             Command::new(program)
         }
+    }
+
+    /// Stops the cluster (fast shutdown: connections are cut).
+    pub fn stop(&self) {
+        let out = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "fast", "-w", "stop"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pg_ctl stop: {}", text(&out.stderr));
+    }
+
+    /// Starts it again with the options it was started with.
+    pub fn restart(&self) {
+        let out = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(self.data.parent().unwrap().join("log"))
+            .arg("-o")
+            .arg(self.options.clone())
+            .args(["-w", "-t", "60", "start"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pg_ctl start: {}", text(&out.stderr));
     }
 
     /// Runs SQL with psql, returning its unaligned output.
