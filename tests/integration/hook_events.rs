@@ -108,7 +108,7 @@ fn every_event_gets_one_record_and_no_opinion() {
     assert_eq!(prompt["prompt_blake3"], blake3_hex(b"make it longer"));
     // No transcript: the model comes from what the session reported at start.
     assert_eq!(prompt["model"], "claude-x");
-    assert_eq!(prompt["model_source"], "session-cache");
+    assert_eq!(prompt["model_source"], "session-state");
     let call = by_kind("tool-call");
     assert_eq!(
         call["decision"],

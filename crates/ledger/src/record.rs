@@ -1114,6 +1114,9 @@ pub struct Mapped {
     pub targets: Option<Vec<MappedTarget>>,
     #[serde(default, deserialize_with = "object")]
     pub input: Option<MappedInput>,
+    /// A turn's closing record: tokens per model ([`ModelUsage`]).
+    #[serde(default, deserialize_with = "lenient")]
+    pub usage: Option<Vec<ModelUsage>>,
 }
 
 /// [`Agent`] as the mappings read it.
@@ -1280,6 +1283,20 @@ impl Mapped {
 
     pub fn agent_id(&self) -> Option<&str> {
         self.agent.as_ref()?.id.as_deref()
+    }
+
+    /// Input tokens (fresh, cache read and cache creation: what the model read) and output
+    /// tokens over every model of a turn's `usage`; `None` when the record has none.
+    pub fn token_totals(&self) -> Option<(u64, u64)> {
+        let usage = self.usage.as_ref().filter(|u| !u.is_empty())?;
+        Some(usage.iter().fold((0u64, 0u64), |(i, o), u| {
+            (
+                i.saturating_add(u.input_tokens)
+                    .saturating_add(u.cache_read_input_tokens)
+                    .saturating_add(u.cache_creation_input_tokens),
+                o.saturating_add(u.output_tokens),
+            )
+        }))
     }
 }
 
