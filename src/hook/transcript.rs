@@ -290,6 +290,9 @@ fn opens_turn(entry: &TurnEntry, prompt_id: Option<&str>) -> bool {
 pub fn turn_facts(path: &Path, budget: u64, prompt_id: Option<&str>) -> std::io::Result<TurnFacts> {
     let mut facts = TurnFacts::default();
     let mut seen_messages: Vec<String> = Vec::new();
+    // For each model of `facts.usage`: when (counting backwards) its earliest message was seen.
+    let mut earliest: Vec<usize> = Vec::new();
+    let mut counted_messages = 0usize;
     let mut in_turn = true;
     for_each_line_backwards(path, budget, |line| {
         let line = line.trim_ascii();
@@ -339,7 +342,12 @@ pub fn turn_facts(path: &Path, budget: u64, prompt_id: Option<&str>) -> std::io:
                         if let Some(key) = key {
                             seen_messages.push(key);
                         }
-                        add_usage(&mut facts.usage, &model, &usage);
+                        let index = add_usage(&mut facts.usage, &model, &usage);
+                        counted_messages += 1;
+                        match earliest.get_mut(index) {
+                            Some(at) => *at = counted_messages,
+                            None => earliest.push(counted_messages),
+                        }
                     }
                 }
             }
@@ -348,12 +356,19 @@ pub fn turn_facts(path: &Path, budget: u64, prompt_id: Option<&str>) -> std::io:
         in_turn || facts.tool_models.len() < MAX_ATTESTED_TOOL_USES
     })?;
     facts.tool_models.reverse();
-    // Read backwards; the report reads models in the order they answered.
-    facts.usage.reverse();
+    // Read backwards; listed in the order the models first answered in the turn.
+    let mut ordered: Vec<_> = earliest.into_iter().zip(facts.usage).collect();
+    ordered.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    facts.usage = ordered.into_iter().map(|(_, u)| u).collect();
     Ok(facts)
 }
 
-fn add_usage(totals: &mut Vec<crate::ledger::record::ModelUsage>, model: &str, usage: &Usage) {
+/// Adds one message's usage to its model's totals; returns the model's index.
+fn add_usage(
+    totals: &mut Vec<crate::ledger::record::ModelUsage>,
+    model: &str,
+    usage: &Usage,
+) -> usize {
     let index = match totals.iter().position(|u| u.model == model) {
         Some(index) => index,
         None => {
@@ -377,6 +392,7 @@ fn add_usage(totals: &mut Vec<crate::ledger::record::ModelUsage>, model: &str, u
         usage.cache_creation_input_tokens,
     );
     total.messages += 1;
+    index
 }
 
 fn inspect_line(line: &[u8], tool_use_needle: Option<&str>, facts: &mut TranscriptFacts) {
@@ -528,9 +544,10 @@ mod tests {
         assert_eq!(
             facts.usage,
             [
-                usage("claude-b", 11, 21, 301, 5, 1),
-                usage("claude-a", 22, 42, 602, 10, 2)
-            ]
+                usage("claude-a", 22, 42, 602, 10, 2),
+                usage("claude-b", 11, 21, 301, 5, 1)
+            ],
+            "in the order the models first answered"
         );
         assert_eq!(
             facts.tool_models,
