@@ -578,6 +578,9 @@ fn event_facts(input: &RecordInput<'_>) -> (Kind, view::EventFacts) {
             Kind::Event
         }
     };
+    // Every hook record names its model (issue 15): resolved for every event anyway, so the
+    // smaller kinds carry it too, `null` with `model_source: unknown` when nothing knew it.
+    facts.set_model(model_view(input.model));
     (kind, facts)
 }
 

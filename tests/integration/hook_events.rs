@@ -98,6 +98,15 @@ fn every_event_gets_one_record_and_no_opinion() {
     let seqs: Vec<i64> = records.iter().map(|(s, _, _)| *s).collect();
     assert_eq!(seqs, (1..=events.len() as i64 + 1).collect::<Vec<_>>());
 
+    // Every hook record names its model and how it was learnt (issue 15), whatever its kind.
+    for (seq, kind, record) in &records {
+        if kind != "genesis" {
+            assert!(
+                record.get("model").is_some() && record["model_source"].is_string(),
+                "seq {seq} {kind} has no model fields: {record:#}"
+            );
+        }
+    }
     let by_kind = |kind: &str| home.records_of(kind).remove(0);
     let start = by_kind("session-start");
     assert_eq!(start["model"], "claude-x");
