@@ -249,7 +249,40 @@ struct TurnMessage {
     #[serde(default)]
     usage: Option<Usage>,
     #[serde(default)]
-    content: Option<serde_json::Value>,
+    content: Option<Content>,
+}
+
+/// A message's `content` as the turn pass needs it: a plain string (a typed prompt), or the
+/// type and id of each block; block bodies (tool inputs, results) are skipped, not built.
+enum Content {
+    Text,
+    Blocks(Vec<ContentBlock>),
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Content;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an array of content blocks")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Content, E> {
+                Ok(Content::Text)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Content, A::Error> {
+                let mut blocks = Vec::new();
+                while let Some(block) = seq.next_element::<ContentBlock>()? {
+                    blocks.push(block);
+                }
+                Ok(Content::Blocks(blocks))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -276,11 +309,11 @@ fn opens_turn(entry: &TurnEntry, prompt_id: Option<&str>) -> bool {
         return true;
     }
     match entry.message.as_ref().and_then(|m| m.content.as_ref()) {
-        Some(serde_json::Value::String(_)) => true,
-        Some(serde_json::Value::Array(blocks)) => !blocks
+        Some(Content::Text) => true,
+        Some(Content::Blocks(blocks)) => !blocks
             .iter()
-            .any(|b| b.get("type").and_then(serde_json::Value::as_str) == Some("tool_result")),
-        _ => false,
+            .any(|b| b.kind.as_deref() == Some("tool_result")),
+        None => false,
     }
 }
 
@@ -319,11 +352,9 @@ pub fn turn_facts(path: &Path, budget: u64, prompt_id: Option<&str>) -> std::io:
                 let Some(model) = message.model.filter(|m| m != SYNTHETIC_MODEL) else {
                     return true;
                 };
-                if has_tool_use && let Some(serde_json::Value::Array(blocks)) = &message.content {
+                if has_tool_use && let Some(Content::Blocks(blocks)) = &message.content {
                     for block in blocks.iter().rev() {
-                        let kind = block.get("type").and_then(serde_json::Value::as_str);
-                        let id = block.get("id").and_then(serde_json::Value::as_str);
-                        if let (Some("tool_use"), Some(id)) = (kind, id)
+                        if let (Some("tool_use"), Some(id)) = (block.kind.as_deref(), &block.id)
                             && !facts.tool_models.iter().any(|(seen, _)| seen == id)
                             && facts.tool_models.len() < MAX_ATTESTED_TOOL_USES
                         {
