@@ -9,6 +9,7 @@
 pub mod answer;
 pub mod event;
 pub mod guard;
+pub mod identity;
 pub mod record;
 pub mod scrub;
 pub mod transcript;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::config::Paths;
+use crate::ledger::record::{ModelSource, UsageSource};
 use crate::ledger::{
     self, Ledger, LedgerError, NewRecord, OpenOptions, SessionState, fault, spool,
 };
@@ -81,8 +83,28 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         ledger.as_ref().ok(),
         env.transcript_budget,
     );
-    let repository = (event == EventKind::SessionStart).then(|| session_repository(&payload));
-    let tool_models = turn_tool_models(&event, &payload, env.transcript_budget);
+    let starting = event == EventKind::SessionStart;
+    let repository = starting.then(|| session_repository(&payload));
+    let identity = starting.then(|| {
+        let root = repository
+            .as_ref()
+            .and_then(|r| r.get("root"))
+            .and_then(Value::as_str)
+            .map(PathBuf::from);
+        identity::identity(root.as_deref())
+    });
+    let turn = turn_facts(&event, &payload, env.transcript_budget);
+    // The turn's own assistant entries are the authority on which model answered it: they
+    // attest the prompt's model (recorded before anything was on disk) and the turn's calls.
+    let model = match turn.as_ref().and_then(|t| t.model.clone()) {
+        Some(answered) => ModelInfo {
+            model: Some(answered),
+            source: ModelSource::TurnAttestation,
+            cli_version: model.cli_version,
+        },
+        None => model,
+    };
+    let claude_settings = starting.then(|| claude_settings(&payload));
     let prompt_findings = judged.findings.clone();
     let (kind, mut value) = record::build(&RecordInput {
         event: &event,
@@ -90,12 +112,14 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         model: &model,
         decision: judged.decision.as_ref(),
         repository,
-        tool_models,
+        turn,
         targets: judged.targets,
         prompt_findings: judged.findings,
         prompt_store: judged.prompt_store,
-        policy: (event == EventKind::SessionStart).then(|| policy_facts(env)),
-        sandbox: (event == EventKind::SessionStart).then(|| sandbox_facts(&payload)),
+        policy: starting.then(|| policy_facts(env, claude_settings.as_deref().unwrap_or(&[]))),
+        sandbox: claude_settings.as_deref().map(sandbox_facts),
+        lockdown: claude_settings.as_deref().map(lockdown_facts),
+        identity,
     });
     if event == EventKind::UserPromptSubmit {
         let prompt = payload.str("prompt").unwrap_or_default();
@@ -312,28 +336,63 @@ fn shape_problem(event: &EventKind, payload: &HookPayload) -> Option<String> {
     }
 }
 
-/// Which policy files are in force, recorded with every session start.
-fn policy_facts(env: &HookEnv) -> Value {
+/// Which policy files are in force, recorded with every session start: hookledger's policy
+/// layers and the BLAKE3 of each file's bytes (`files`, and the contract's `policy_digests`,
+/// which also lists Claude Code's settings files, where the sandbox and lock-down are set).
+fn policy_facts(
+    env: &HookEnv,
+    claude_settings: &[crate::config::claude::SettingsFile],
+) -> PolicyFacts {
     let (managed_dir, overridden) = policy_file::managed_dir();
     let (layers, errors) = policy_file::load_layers(&env.paths.home);
-    let files: Vec<Value> = layers
+    let mut digests: Vec<ledger::record::PolicyDigest> = layers
         .iter()
-        .map(|l| {
-            let bytes = std::fs::read(&l.path).unwrap_or_default();
-            serde_json::json!({ "layer": l.layer, "path": l.path.display().to_string(), "blake3": record::blake3_hex(&bytes) })
+        .map(|l| ledger::record::PolicyDigest {
+            layer: serde_json::to_value(l.layer)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            path: l.path.display().to_string(),
+            blake3: record::blake3_hex(&std::fs::read(&l.path).unwrap_or_default()),
+            rest: serde_json::Map::new(),
         })
         .collect();
-    serde_json::json!({
-        "managed_dir": managed_dir.display().to_string(),
-        "managed_dir_from_env": overridden,
-        "files": files,
-        "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    })
+    let files: Vec<Value> = digests
+        .iter()
+        .map(|d| serde_json::json!({ "layer": d.layer, "path": d.path, "blake3": d.blake3 }))
+        .collect();
+    for file in claude_settings.iter().filter(|f| f.exists) {
+        // Settings files are small; one that cannot be read is listed without a digest.
+        let bytes = crate::policy::gitconfig::read_small(&file.path);
+        digests.push(ledger::record::PolicyDigest {
+            layer: format!("claude-{}", file.scope.label()),
+            path: file.path.display().to_string(),
+            blake3: bytes
+                .map(|b| record::blake3_hex(b.as_bytes()))
+                .unwrap_or_default(),
+            rest: serde_json::Map::new(),
+        });
+    }
+    PolicyFacts {
+        policy: serde_json::json!({
+            "managed_dir": managed_dir.display().to_string(),
+            "managed_dir_from_env": overridden,
+            "files": files,
+            "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }),
+        digests,
+    }
 }
 
-/// Whether Claude Code's OS sandbox confines this session's Bash, from every settings layer it
-/// reads (managed, the `--settings` of its command line, local, project, user).
-fn sandbox_facts(payload: &HookPayload) -> Value {
+/// [`policy_facts`]: the `policy` object as before, and `policy_digests`.
+pub struct PolicyFacts {
+    pub policy: Value,
+    pub digests: Vec<ledger::record::PolicyDigest>,
+}
+
+/// Every settings layer Claude Code reads for this session (managed, the `--settings` of its
+/// command line, local, project, user), read once for the sandbox, lock-down and digests.
+fn claude_settings(payload: &HookPayload) -> Vec<crate::config::claude::SettingsFile> {
     use crate::config::claude;
     let project = std::env::var_os("CLAUDE_PROJECT_DIR")
         .filter(|d| !d.is_empty())
@@ -341,7 +400,49 @@ fn sandbox_facts(payload: &HookPayload) -> Value {
         .or_else(|| payload.cwd().map(PathBuf::from));
     let mut files = claude::load_layers(&claude::Locations::discover(None, project));
     files.extend(claude::flag_settings());
-    let state = claude::sandbox_state(&files);
+    files
+}
+
+/// Claude Code's lock-down settings, each as the managed tier sets it (`null`: not set there;
+/// Claude Code reads them only from managed settings).
+fn lockdown_facts(files: &[crate::config::claude::SettingsFile]) -> Value {
+    use crate::config::claude;
+    let value = |path: &[&str]| {
+        claude::managed_value(files, path)
+            .and_then(|(v, _)| v.as_bool())
+            .map_or(Value::Null, Value::Bool)
+    };
+    let mut out = serde_json::Map::new();
+    for lock in claude::LOCK_DOWN {
+        let key = lock.path.last().copied().unwrap_or_default();
+        out.insert(snake_case(key), value(lock.path));
+    }
+    out.insert(
+        snake_case(claude::SKILL_SHELL_KEY),
+        value(&[claude::SKILL_SHELL_KEY]),
+    );
+    Value::Object(out)
+}
+
+/// `allowManagedHooksOnly` → `allow_managed_hooks_only`.
+fn snake_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether Claude Code's OS sandbox confines this session's Bash, from every settings layer it
+/// reads (managed, the `--settings` of its command line, local, project, user).
+fn sandbox_facts(files: &[crate::config::claude::SettingsFile]) -> Value {
+    use crate::config::claude;
+    let state = claude::sandbox_state(files);
     serde_json::json!({
         "enabled": state.enabled,
         "allow_unsandboxed_commands": state.allow_unsandboxed_commands,
@@ -411,30 +512,54 @@ fn store_prepared(
         .map_err(|e| format!("cannot record this event: {}; {}", e.failure, e.spool))
 }
 
-/// At the end of a turn the transcript holds every tool call of it: attest their models.
-fn turn_tool_models(
-    event: &EventKind,
-    payload: &HookPayload,
-    budget: u64,
-) -> Option<Vec<(String, String)>> {
-    match event {
-        EventKind::SubagentStop => {
-            let path = payload.str("agent_transcript_path")?;
-            transcript::tool_use_models(Path::new(path), budget).ok()
+/// What a turn's closing record attests, read from the transcript's tail in one pass: the model
+/// of each tool call of the turn, the tokens each model used, and the model that answered.
+/// `None` for other events; `usage_source` is `unavailable` when the transcript cannot be read.
+pub struct Turn {
+    pub tool_models: Vec<(String, String)>,
+    pub usage: Vec<ledger::record::ModelUsage>,
+    pub usage_source: UsageSource,
+    pub usage_complete: bool,
+    pub model: Option<String>,
+}
+
+fn turn_facts(event: &EventKind, payload: &HookPayload, budget: u64) -> Option<Turn> {
+    let (path, subagent) = match event {
+        EventKind::SubagentStop => (payload.str("agent_transcript_path"), true),
+        EventKind::Stop => (payload.transcript_path(), false),
+        _ => return None,
+    };
+    let prompt_id = if subagent {
+        None
+    } else {
+        payload.str("prompt_id")
+    };
+    let facts = path.map(|p| transcript::turn_facts(Path::new(p), budget, prompt_id));
+    let mut turn = match facts {
+        Some(Ok(facts)) => Turn {
+            tool_models: facts.tool_models,
+            usage: facts.usage,
+            usage_source: UsageSource::Transcript,
+            usage_complete: facts.complete,
+            model: facts.model,
+        },
+        _ => Turn {
+            tool_models: Vec::new(),
+            usage: Vec::new(),
+            usage_source: UsageSource::Unavailable,
+            usage_complete: false,
+            model: None,
+        },
+    };
+    if let (false, Some(session)) = (subagent, path) {
+        // A subagent's transcript may still be unflushed when its SubagentStop runs; by the
+        // end of the turn it is on disk, so the turn's Stop attests subagent calls too.
+        for path in transcript::recent_subagent_transcripts(Path::new(session)) {
+            let found = transcript::tool_use_models(&path, transcript::SUBAGENT_BUDGET);
+            turn.tool_models.extend(found.unwrap_or_default());
         }
-        EventKind::Stop => {
-            let session = Path::new(payload.transcript_path()?);
-            let mut models = transcript::tool_use_models(session, budget).unwrap_or_default();
-            // A subagent's transcript may still be unflushed when its SubagentStop runs; by the
-            // end of the turn it is on disk, so the turn's Stop attests subagent calls too.
-            for path in transcript::recent_subagent_transcripts(session) {
-                let found = transcript::tool_use_models(&path, transcript::SUBAGENT_BUDGET);
-                models.extend(found.unwrap_or_default());
-            }
-            Some(models)
-        }
-        _ => None,
     }
+    Some(turn)
 }
 
 fn session_repository(payload: &HookPayload) -> Value {
@@ -536,39 +661,53 @@ fn resolve_model_once(
         .cli_version
         .clone()
         .or_else(|| session_facts.cli_version.clone());
-    let pick = |model: Option<String>, source: &'static str| model.map(|m| (m, source));
+    let pick = |model: Option<String>, source: ModelSource| model.map(|m| (m, source));
     let switched = || {
         let key = payload.session_id().and_then(switched_model_key)?;
         ledger?.session_model(&key).ok().flatten()?.model
     };
     let found = match event {
-        EventKind::SessionStart => pick(payload.str("model").map(str::to_owned), "session-start"),
+        EventKind::SessionStart => pick(
+            payload.str("model").map(str::to_owned),
+            ModelSource::SessionStart,
+        ),
         EventKind::PostModelSwitch => pick(
             payload
                 .str("to_model")
                 .filter(|m| !m.is_empty())
                 .map(str::to_owned),
-            "model-switch",
+            ModelSource::ModelSwitch,
         ),
         _ => None,
     }
     .or_else(|| {
         if payload.agent_id().is_some() {
-            pick(agent_facts.tool_use_model.clone(), "transcript-tool-use")
-                .or_else(|| pick(agent_facts.latest_model.clone(), "transcript-latest"))
+            pick(
+                agent_facts.tool_use_model.clone(),
+                ModelSource::TranscriptToolUse,
+            )
+            .or_else(|| {
+                pick(
+                    agent_facts.latest_model.clone(),
+                    ModelSource::TranscriptLatest,
+                )
+            })
         } else {
             None
         }
     })
-    .or_else(|| pick(switched(), "model-switch"))
-    .or_else(|| pick(agent_facts.tool_use_model, "transcript-tool-use"))
-    .or_else(|| pick(session_facts.tool_use_model, "transcript-tool-use"))
-    .or_else(|| pick(agent_facts.latest_model, "transcript-latest"))
+    .or_else(|| pick(switched(), ModelSource::ModelSwitch))
+    .or_else(|| pick(agent_facts.tool_use_model, ModelSource::TranscriptToolUse))
+    .or_else(|| pick(session_facts.tool_use_model, ModelSource::TranscriptToolUse))
+    .or_else(|| pick(agent_facts.latest_model, ModelSource::TranscriptLatest))
     .or_else(|| {
         if payload.agent_id().is_some() {
             None
         } else {
-            pick(session_facts.latest_model.clone(), "transcript-latest")
+            pick(
+                session_facts.latest_model.clone(),
+                ModelSource::TranscriptLatest,
+            )
         }
     });
     let cached = || {
@@ -589,7 +728,7 @@ fn resolve_model_once(
             match cache.and_then(|c| c.model) {
                 Some(model) => ModelInfo {
                     model: Some(model),
-                    source: "session-cache",
+                    source: ModelSource::SessionState,
                     cli_version,
                 },
                 // A subagent may run another model; the session's newest one is the best guess
@@ -597,12 +736,12 @@ fn resolve_model_once(
                 None => match session_facts.latest_model {
                     Some(model) => ModelInfo {
                         model: Some(model),
-                        source: "transcript-latest-session",
+                        source: ModelSource::TranscriptLatestSession,
                         cli_version,
                     },
                     None => ModelInfo {
                         model: None,
-                        source: "unknown",
+                        source: ModelSource::Unknown,
                         cli_version,
                     },
                 },

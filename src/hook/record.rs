@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::event::EventKind;
 use super::wire::HookPayload;
 use crate::ledger::Kind;
-use crate::ledger::record::{self as view, Common};
+use crate::ledger::record::{self as view, Common, ModelSource};
 use crate::policy::Decision;
 
 /// Strings longer than this are stored as `{blake3, bytes, head}`.
@@ -29,12 +29,10 @@ const HASHED_FILE_BYTES: u64 = 1 << 20;
 pub const EDIT_TOOLS: &[&str] = &["Edit", "Write", "MultiEdit", "NotebookEdit"];
 
 /// Which model produced an event, and how we know.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelInfo {
     pub model: Option<String>,
-    /// `session-start`, `model-switch`, `transcript-tool-use`, `transcript-latest`,
-    /// `session-cache`, `transcript-latest-session`, or `unknown`.
-    pub source: &'static str,
+    pub source: ModelSource,
     pub cli_version: Option<String>,
 }
 
@@ -45,8 +43,9 @@ pub struct RecordInput<'a> {
     pub decision: Option<&'a Decision>,
     /// Filled in for session starts: repository facts gathered by spawning git.
     pub repository: Option<Value>,
-    /// Filled in for Stop/SubagentStop: which model made each tool call of the turn.
-    pub tool_models: Option<Vec<(String, String)>>,
+    /// Filled in for Stop/SubagentStop: which model made each tool call of the turn, and the
+    /// tokens each model used.
+    pub turn: Option<super::Turn>,
     /// Paths a gated tool call would read or write, as the policy resolved them.
     pub targets: Vec<crate::policy::Target>,
     /// Prompt DLP findings (kinds and byte ranges, never the secret).
@@ -54,9 +53,13 @@ pub struct RecordInput<'a> {
     /// What the ledger keeps of the prompt text.
     pub prompt_store: crate::policy::file::PromptStore,
     /// Session start: which policy files were in force.
-    pub policy: Option<Value>,
+    pub policy: Option<super::PolicyFacts>,
     /// Session start: whether Claude Code's OS sandbox confines Bash, and which layer says so.
     pub sandbox: Option<Value>,
+    /// Session start: Claude Code's lock-down settings in the managed tier.
+    pub lockdown: Option<Value>,
+    /// Session start: who is behind the session ([`super::identity`]).
+    pub identity: Option<view::Identity>,
 }
 
 pub fn blake3_hex(bytes: &[u8]) -> String {
@@ -142,7 +145,7 @@ fn common_view(input: &RecordInput<'_>) -> Common {
 fn model_view(model: &ModelInfo) -> view::Model {
     view::Model {
         model: model.model.clone(),
-        model_source: Some(model.source.to_owned()),
+        model_source: Some(model.source.as_str().to_owned()),
         claude_code_version: model.cli_version.clone(),
     }
 }
@@ -233,8 +236,8 @@ fn stop_record(input: &RecordInput<'_>) -> (Kind, Value) {
     let stop = view::Stop {
         common: common_view(input),
         model: model_view(input.model),
-        tool_models: input.tool_models.as_ref().map(|models| {
-            models
+        tool_models: input.turn.as_ref().map(|turn| {
+            turn.tool_models
                 .iter()
                 .map(|(id, model)| view::ToolModel {
                     tool_use_id: Some(id.clone()),
@@ -248,6 +251,16 @@ fn stop_record(input: &RecordInput<'_>) -> (Kind, Value) {
         background_tasks: count("background_tasks"),
         session_crons: count("session_crons"),
         agent_transcript_path: subagent.then(|| text(p, "agent_transcript_path")).flatten(),
+        usage: input.turn.as_ref().map(|t| t.usage.clone()),
+        usage_source: input
+            .turn
+            .as_ref()
+            .map(|t| t.usage_source.as_str().to_owned()),
+        usage_complete: input
+            .turn
+            .as_ref()
+            .filter(|t| t.usage_source == view::UsageSource::Transcript)
+            .map(|t| t.usage_complete),
         rest: Map::new(),
     };
     (
@@ -333,8 +346,16 @@ fn session_start_view(input: &RecordInput<'_>) -> view::SessionStart {
         host: Some(crate::config::host_name()),
         os_user: Some(crate::config::os_user()),
         hookledger_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
-        policy: Some(input.policy.clone().unwrap_or(Value::Null)),
+        policy: Some(
+            input
+                .policy
+                .as_ref()
+                .map_or(Value::Null, |p| p.policy.clone()),
+        ),
         pid: Some(u64::from(std::process::id())),
+        identity: input.identity.clone(),
+        policy_digests: input.policy.as_ref().map(|p| p.digests.clone()),
+        lockdown: input.lockdown.clone(),
         rest: Map::new(),
     }
 }
@@ -557,6 +578,9 @@ fn event_facts(input: &RecordInput<'_>) -> (Kind, view::EventFacts) {
             Kind::Event
         }
     };
+    // Every hook record names its model (issue 15): resolved for every event anyway, so the
+    // smaller kinds carry it too, `null` with `model_source: unknown` when nothing knew it.
+    facts.set_model(model_view(input.model));
     (kind, facts)
 }
 

@@ -216,6 +216,216 @@ pub fn tool_use_models(path: &Path, budget: u64) -> std::io::Result<Vec<(String,
     Ok(found)
 }
 
+/// What the end of a turn attests, from one backwards pass over the transcript's tail: the
+/// model of each tool call (as [`tool_use_models`]) and the tokens each model used in the turn.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TurnFacts {
+    pub tool_models: Vec<(String, String)>,
+    /// Per model, in the order each model first answered in the turn.
+    pub usage: Vec<crate::ledger::record::ModelUsage>,
+    /// The model of the turn's newest assistant message.
+    pub model: Option<String>,
+    /// Whether the pass reached the turn's start (its prompt) within the budget.
+    pub complete: bool,
+}
+
+#[derive(Deserialize)]
+struct TurnEntry {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(rename = "isMeta", default)]
+    is_meta: Option<bool>,
+    #[serde(rename = "promptId", default)]
+    prompt_id: Option<String>,
+    #[serde(rename = "requestId", default)]
+    request_id: Option<String>,
+    message: Option<TurnMessage>,
+}
+
+#[derive(Deserialize)]
+struct TurnMessage {
+    id: Option<String>,
+    model: Option<String>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    content: Option<Content>,
+}
+
+/// A message's `content` as the turn pass needs it: a plain string (a typed prompt), or the
+/// type and id of each block; block bodies (tool inputs, results) are skipped, not built.
+enum Content {
+    Text,
+    Blocks(Vec<ContentBlock>),
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Content;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an array of content blocks")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Content, E> {
+                Ok(Content::Text)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Content, A::Error> {
+                let mut blocks = Vec::new();
+                while let Some(block) = seq.next_element::<ContentBlock>()? {
+                    blocks.push(block);
+                }
+                Ok(Content::Blocks(blocks))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct Usage {
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
+}
+
+/// Whether a user entry is the prompt that opened a turn: not a tool result, not a meta entry
+/// (Claude Code's caveats and command outputs), or one of another prompt than this turn's.
+fn opens_turn(entry: &TurnEntry, prompt_id: Option<&str>) -> bool {
+    if entry.is_meta == Some(true) {
+        return false;
+    }
+    if let (Some(this), Some(theirs)) = (prompt_id, entry.prompt_id.as_deref())
+        && this != theirs
+    {
+        return true;
+    }
+    match entry.message.as_ref().and_then(|m| m.content.as_ref()) {
+        Some(Content::Text) => true,
+        Some(Content::Blocks(blocks)) => !blocks
+            .iter()
+            .any(|b| b.kind.as_deref() == Some("tool_result")),
+        None => false,
+    }
+}
+
+/// One backwards pass for a turn's closing record: tool-call models over the whole budget (a
+/// call's entry may be older than the turn when a subagent ran long), usage until the turn's
+/// prompt. `prompt_id` is the turn's, when the payload names it.
+pub fn turn_facts(path: &Path, budget: u64, prompt_id: Option<&str>) -> std::io::Result<TurnFacts> {
+    let mut facts = TurnFacts::default();
+    let mut seen_messages: Vec<String> = Vec::new();
+    // For each model of `facts.usage`: when (counting backwards) its earliest message was seen.
+    let mut earliest: Vec<usize> = Vec::new();
+    let mut counted_messages = 0usize;
+    let mut in_turn = true;
+    for_each_line_backwards(path, budget, |line| {
+        let line = line.trim_ascii();
+        let has_tool_use = memchr::memmem::find(line, b"\"tool_use\"").is_some();
+        let is_user = in_turn && memchr::memmem::find(line, b"\"type\":\"user\"").is_some();
+        // A tool result is never a turn's start, and may be large: not parsed.
+        let is_result = is_user && memchr::memmem::find(line, b"\"tool_result\"").is_some();
+        let has_usage = in_turn && memchr::memmem::find(line, b"\"usage\"").is_some();
+        if !(has_tool_use || (is_user && !is_result) || has_usage) {
+            return true;
+        }
+        let Ok(entry) = serde_json::from_slice::<TurnEntry>(line) else {
+            return true;
+        };
+        match entry.kind.as_deref() {
+            Some("user") if in_turn && !is_result && opens_turn(&entry, prompt_id) => {
+                in_turn = false;
+                facts.complete = true;
+            }
+            Some("assistant") => {
+                let Some(message) = entry.message else {
+                    return true;
+                };
+                let Some(model) = message.model.filter(|m| m != SYNTHETIC_MODEL) else {
+                    return true;
+                };
+                if has_tool_use && let Some(Content::Blocks(blocks)) = &message.content {
+                    for block in blocks.iter().rev() {
+                        if let (Some("tool_use"), Some(id)) = (block.kind.as_deref(), &block.id)
+                            && !facts.tool_models.iter().any(|(seen, _)| seen == id)
+                            && facts.tool_models.len() < MAX_ATTESTED_TOOL_USES
+                        {
+                            facts.tool_models.push((id.to_owned(), model.clone()));
+                        }
+                    }
+                }
+                if in_turn {
+                    if facts.model.is_none() {
+                        facts.model = Some(model.clone());
+                    }
+                    // Each message once: one line per content block repeats its usage.
+                    let key = message.id.or(entry.request_id);
+                    let counted = key.as_ref().is_some_and(|k| seen_messages.contains(k));
+                    if let (false, Some(usage)) = (counted, message.usage) {
+                        if let Some(key) = key {
+                            seen_messages.push(key);
+                        }
+                        let index = add_usage(&mut facts.usage, &model, &usage);
+                        counted_messages += 1;
+                        match earliest.get_mut(index) {
+                            Some(at) => *at = counted_messages,
+                            None => earliest.push(counted_messages),
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        in_turn || facts.tool_models.len() < MAX_ATTESTED_TOOL_USES
+    })?;
+    facts.tool_models.reverse();
+    // Read backwards; listed in the order the models first answered in the turn.
+    let mut ordered: Vec<_> = earliest.into_iter().zip(facts.usage).collect();
+    ordered.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    facts.usage = ordered.into_iter().map(|(_, u)| u).collect();
+    Ok(facts)
+}
+
+/// Adds one message's usage to its model's totals; returns the model's index.
+fn add_usage(
+    totals: &mut Vec<crate::ledger::record::ModelUsage>,
+    model: &str,
+    usage: &Usage,
+) -> usize {
+    let index = match totals.iter().position(|u| u.model == model) {
+        Some(index) => index,
+        None => {
+            totals.push(crate::ledger::record::ModelUsage {
+                model: model.to_owned(),
+                ..Default::default()
+            });
+            totals.len() - 1
+        }
+    };
+    let total = &mut totals[index];
+    let add = |sum: &mut u64, n: Option<u64>| *sum = sum.saturating_add(n.unwrap_or(0));
+    add(&mut total.input_tokens, usage.input_tokens);
+    add(&mut total.output_tokens, usage.output_tokens);
+    add(
+        &mut total.cache_read_input_tokens,
+        usage.cache_read_input_tokens,
+    );
+    add(
+        &mut total.cache_creation_input_tokens,
+        usage.cache_creation_input_tokens,
+    );
+    total.messages += 1;
+    index
+}
+
 fn inspect_line(line: &[u8], tool_use_needle: Option<&str>, facts: &mut TranscriptFacts) {
     let line = line.trim_ascii();
     if line.is_empty() {
@@ -327,6 +537,81 @@ mod tests {
                 ("toolu_2".to_owned(), "claude-b".to_owned())
             ]
         );
+    }
+
+    fn message(id: &str, model: &str, blocks: &str, usage: (u64, u64, u64, u64)) -> String {
+        format!(
+            r#"{{"type":"assistant","requestId":"req_{id}","message":{{"id":"{id}","model":"{model}","content":[{blocks}],"usage":{{"input_tokens":{},"output_tokens":{},"cache_read_input_tokens":{},"cache_creation_input_tokens":{},"service_tier":"standard"}}}}}}"#,
+            usage.0, usage.1, usage.2, usage.3
+        )
+    }
+
+    #[test]
+    fn turn_usage_is_summed_per_model_once_per_message_back_to_the_prompt() {
+        let f = transcript(&[
+            r#"{"type":"user","promptId":"p0","message":{"role":"user","content":"first"}}"#.into(),
+            message("msg_0", "claude-a", r#"{"type":"text","text":"hi"}"#, (999, 999, 999, 999)),
+            r#"{"type":"user","promptId":"p1","message":{"role":"user","content":[{"type":"text","text":"second"}]}}"#.into(),
+            r#"{"type":"user","isMeta":true,"promptId":"p1","message":{"role":"user","content":"caveat"}}"#.into(),
+            // Two content blocks of one message: two lines, one usage.
+            message("msg_1", "claude-a", r#"{"type":"text","text":"ok"}"#, (10, 20, 300, 4)),
+            message("msg_1", "claude-a", r#"{"type":"tool_use","id":"toolu_1","name":"Bash","input":{}}"#, (10, 20, 300, 4)),
+            r#"{"type":"user","promptId":"p1","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"out"}]}}"#.into(),
+            message("msg_2", "claude-b", r#"{"type":"tool_use","id":"toolu_2","name":"Read","input":{}}"#, (11, 21, 301, 5)),
+            r#"{"type":"assistant","message":{"id":"msg_s","model":"<synthetic>","content":[],"usage":{"input_tokens":5}}}"#.into(),
+            message("msg_3", "claude-a", r#"{"type":"text","text":"done"}"#, (12, 22, 302, 6)),
+        ]);
+        let facts = turn_facts(f.path(), DEFAULT_BUDGET, Some("p1")).unwrap();
+        assert!(facts.complete);
+        assert_eq!(facts.model.as_deref(), Some("claude-a"));
+        let usage = |model: &str, i, o, r, c, m| crate::ledger::record::ModelUsage {
+            model: model.into(),
+            input_tokens: i,
+            output_tokens: o,
+            cache_read_input_tokens: r,
+            cache_creation_input_tokens: c,
+            messages: m,
+        };
+        assert_eq!(
+            facts.usage,
+            [
+                usage("claude-a", 22, 42, 602, 10, 2),
+                usage("claude-b", 11, 21, 301, 5, 1)
+            ],
+            "in the order the models first answered"
+        );
+        assert_eq!(
+            facts.tool_models,
+            [
+                ("toolu_1".to_owned(), "claude-a".to_owned()),
+                ("toolu_2".to_owned(), "claude-b".to_owned())
+            ]
+        );
+        // Without the prompt id the prompt entry still closes the turn.
+        assert_eq!(
+            turn_facts(f.path(), DEFAULT_BUDGET, None).unwrap().usage,
+            facts.usage
+        );
+    }
+
+    #[test]
+    fn a_turn_longer_than_the_budget_is_partial() {
+        let f = transcript(&[
+            r#"{"type":"user","message":{"content":"go"}}"#.into(),
+            message("msg_1", "m", r#"{"type":"text","text":"a"}"#, (1, 1, 1, 1)),
+            format!(
+                r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","content":"{}"}}]}}}}"#,
+                "x".repeat(300_000)
+            ),
+            message("msg_2", "m", r#"{"type":"text","text":"b"}"#, (2, 2, 2, 2)),
+        ]);
+        let facts = turn_facts(f.path(), 128 << 10, None).unwrap();
+        assert!(!facts.complete);
+        assert_eq!(facts.usage.len(), 1);
+        assert_eq!(facts.usage[0].input_tokens, 2);
+        let whole = turn_facts(f.path(), DEFAULT_BUDGET, None).unwrap();
+        assert!(whole.complete);
+        assert_eq!(whole.usage[0].input_tokens, 3);
     }
 
     #[cfg(unix)]

@@ -99,6 +99,20 @@ fn families() -> Vec<(&'static str, Vec<&'static str>)> {
             ),
         ),
         (
+            "Model sources",
+            family(
+                hookledger::ledger::record::ModelSource::ALL,
+                hookledger::ledger::record::ModelSource::as_str,
+            ),
+        ),
+        (
+            "Usage sources",
+            family(
+                hookledger::ledger::record::UsageSource::ALL,
+                hookledger::ledger::record::UsageSource::as_str,
+            ),
+        ),
+        (
             "Secret kinds",
             family(
                 hookledger::policy::dlp::SecretKind::ALL,

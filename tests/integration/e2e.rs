@@ -1096,3 +1096,261 @@ fn real_claude_code_model_switch_names_the_model_of_later_calls() {
     let (code, report) = home.verify_json();
     assert_eq!(code, 0, "{report:#}");
 }
+
+/// Issue 15's evidence, end to end with the real Claude Code: a session in a git repository
+/// with a signed-in Claude account in Claude Code's config, a managed and a user policy. The
+/// session-start record names the account (never a token), the OS account from the password
+/// database (whatever `$USER` says), the repository's git identity and the BLAKE3 of each
+/// policy file; the turn's closing records carry exactly the tokens the fake API reported, per
+/// model; every hook record has a model or is attested by its turn's stop; and every line of
+/// the session's OCSF and ECS exports validates against the official schemas.
+#[test]
+fn real_claude_code_records_who_usage_and_policy_in_force_2_1_332() {
+    use crate::support::fake_api::{Conversation, Tokens};
+    let Some(claude) = ensure_claude_version(CURRENT_VERSION) else {
+        return;
+    };
+    let home = Home::new();
+    let managed = tempfile::tempdir().unwrap();
+    let managed_policy = json!({"version": 1, "paths": {"deny_read": ["**/.env"]}}).to_string();
+    std::fs::write(managed.path().join("policy.json"), &managed_policy).unwrap();
+    let user_policy = json!({"version": 1, "enforcement": "enforce"}).to_string();
+    std::fs::create_dir_all(home.home()).unwrap();
+    std::fs::write(home.home().join("policy.json"), &user_policy).unwrap();
+    let project = temp_git_repo("# Demo\n\nHello.\n");
+    for (key, value) in [
+        ("user.name", "Ada Lovelace"),
+        ("user.email", "ada@example.com"),
+    ] {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(project.path())
+            .args(["config", key, value])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+    let claude_home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        claude_home.path().join(".claude.json"),
+        json!({
+            "hasCompletedOnboarding": true,
+            "primaryApiKey": "sk-ant-api03-NOT-TO-BE-RECORDED",
+            "oauthAccount": {
+                "accountUuid": "4b2c1f0e-1111-4222-8333-444455556666",
+                "emailAddress": "ada@example.com",
+                "organizationUuid": "9a8b7c6d-7777-4888-9999-aaaabbbbcccc",
+                "organizationName": "Analytical Engines Ltd",
+                "displayName": "Ada",
+                "accessToken": "sk-ant-oat01-NOT-TO-BE-RECORDED"
+            }
+        })
+        .to_string(),
+    )
+    .unwrap();
+    const SUB_MODEL: &str = "claude-test-haiku-9-20261101";
+    let readme = project.path().join("README.md");
+    let api = FakeApi::start(
+        Script::new(MODEL)
+            .turn(Turn::tool("Edit", json!({"file_path": readme, "old_string": "Hello.", "new_string": "Hello, world."})).with_text("Editing."))
+            .turn(Turn::tool("Bash", json!({"command": "cat README.md", "description": "Show"})))
+            .turn(Turn::tool("Agent", json!({"description": "List", "subagent_type": "general-purpose", "prompt": "SUBAGENT-USAGE list the files", "run_in_background": false})))
+            .turn(Turn::text("All done."))
+            .subagent_with_model("SUBAGENT-USAGE", SUB_MODEL, vec![Turn::tool("Bash", json!({"command": "ls", "description": "List"})), Turn::text("One file.")]),
+    );
+    let mut opts = ClaudeOpts::new(
+        &claude,
+        project.path(),
+        api.port(),
+        "say hello to the world",
+    );
+    opts.home = Some(claude_home.path().to_owned());
+    opts.settings = hookledger_settings(&home);
+    opts.extra_env.extend([
+        ("HOOKLEDGER_HOME".into(), home.home().display().to_string()),
+        (
+            "HOOKLEDGER_MANAGED_DIR".into(),
+            managed.path().display().to_string(),
+        ),
+        // The OS user comes from the password database, not from the environment.
+        ("USER".into(), "not-the-account".into()),
+        ("LOGNAME".into(), "not-the-account".into()),
+    ]);
+    let run = run_claude(&opts);
+    assert!(run.success(), "{}\n{}", run.describe(), api.dump());
+
+    // Who.
+    let start = home.records_of("session-start").remove(0);
+    let identity = &start["identity"];
+    assert_eq!(
+        identity["claude"],
+        json!({"email": "ada@example.com", "account_uuid": "4b2c1f0e-1111-4222-8333-444455556666",
+               "organization_uuid": "9a8b7c6d-7777-4888-9999-aaaabbbbcccc",
+               "organization_name": "Analytical Engines Ltd", "display_name": "Ada"}),
+        "{start:#}"
+    );
+    let id_un = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let account = text(&id_un.stdout).trim().to_owned();
+    let id_u = std::process::Command::new("id").arg("-u").output().unwrap();
+    assert_eq!(identity["os_user"]["name"], account.as_str(), "{start:#}");
+    assert_eq!(
+        identity["os_user"]["uid"].as_u64(),
+        text(&id_u.stdout).trim().parse::<u64>().ok()
+    );
+    assert_eq!(start["os_user"], account.as_str());
+    assert_eq!(
+        identity["git"],
+        json!({"name": "Ada Lovelace", "email": "ada@example.com"})
+    );
+    assert_eq!(identity["host"], start["host"]);
+    assert!(identity["host"].as_str().is_some_and(|h| !h.is_empty()));
+    let ledger_text = String::from_utf8_lossy(&std::fs::read(home.ledger()).unwrap()).into_owned();
+    assert!(
+        !ledger_text.contains("NOT-TO-BE-RECORDED"),
+        "no token or key from Claude Code's config is recorded"
+    );
+
+    // Policy in force: each file with the BLAKE3 of its bytes.
+    let digests = start["policy_digests"].as_array().expect("policy_digests");
+    let digest_of = |layer: &str| {
+        digests
+            .iter()
+            .find(|d| d["layer"] == layer)
+            .unwrap_or_else(|| panic!("no {layer} layer in {digests:#?}"))
+    };
+    assert_eq!(
+        digest_of("managed")["blake3"],
+        blake3_hex(managed_policy.as_bytes())
+    );
+    assert_eq!(
+        digest_of("managed")["path"],
+        managed.path().join("policy.json").display().to_string()
+    );
+    assert_eq!(
+        digest_of("user")["blake3"],
+        blake3_hex(user_policy.as_bytes())
+    );
+    // The --settings file Claude Code runs with is a settings layer in force too.
+    let flag = digest_of("claude-flag");
+    let settings_bytes = std::fs::read(claude_home.path().join("e2e-settings.json")).unwrap();
+    assert_eq!(flag["blake3"], blake3_hex(&settings_bytes));
+    assert!(start["lockdown"].is_object(), "{start:#}");
+    assert_eq!(start["lockdown"]["allow_managed_hooks_only"], Value::Null);
+    assert!(start["sandbox"].is_object());
+
+    // Usage: exactly what the fake API reported, per model, each message once.
+    let sum = |conversation: Conversation| {
+        let messages: Vec<Tokens> = api
+            .emitted_messages()
+            .into_iter()
+            .filter(|m| m.conversation == conversation)
+            .map(|m| m.tokens)
+            .collect();
+        json!({
+            "input_tokens": messages.iter().map(|t| t.input).sum::<u64>(),
+            "output_tokens": messages.iter().map(|t| t.output).sum::<u64>(),
+            "cache_read_input_tokens": messages.iter().map(|t| t.cache_read).sum::<u64>(),
+            "cache_creation_input_tokens": messages.iter().map(|t| t.cache_creation).sum::<u64>(),
+            "messages": messages.len(),
+        })
+    };
+    let with_model = |model: &str, mut totals: Value| {
+        totals["model"] = json!(model);
+        totals
+    };
+    let stop = home.records_of("stop").remove(0);
+    assert_eq!(stop["usage_source"], "transcript", "{stop:#}");
+    assert_eq!(stop["usage_complete"], true);
+    assert_eq!(
+        stop["usage"],
+        json!([with_model(MODEL, sum(Conversation::Main))]),
+        "{}",
+        api.dump()
+    );
+    assert_eq!(stop["model"], MODEL);
+    assert_eq!(stop["model_source"], "turn-attestation");
+    let sub_stop = home.records_of("subagent-stop").remove(0);
+    assert_eq!(
+        sub_stop["usage"],
+        json!([with_model(SUB_MODEL, sum(Conversation::Subagent(0)))]),
+        "{sub_stop:#}"
+    );
+    assert_eq!(sub_stop["model"], SUB_MODEL);
+
+    // A model on every hook record, or the turn's stop attests it.
+    let attested: Vec<Value> = home
+        .records_of("stop")
+        .into_iter()
+        .filter(|s| s["model_source"] == "turn-attestation")
+        .collect();
+    let mut unattested_at_first = Vec::new();
+    for (seq, kind, record) in home.records() {
+        if record.get("model_source").is_none() {
+            continue;
+        }
+        if record["model"].is_string() {
+            assert_ne!(record["model_source"], "unknown", "seq {seq} {kind}");
+            continue;
+        }
+        assert_eq!(
+            record["model_source"], "unknown",
+            "seq {seq} {kind}: {record:#}"
+        );
+        // A turn's records are attested by the turn's stop; the session-start (before any
+        // turn, and `claude -p` reports no model on it) by the session's first stop.
+        let turn_of = |s: &Value| match record.get("prompt_id") {
+            Some(prompt) => s["prompt_id"] == *prompt,
+            None => s["session_id"] == record["session_id"],
+        };
+        assert!(
+            attested.iter().any(|s| turn_of(s) && s["model"] == MODEL),
+            "seq {seq} {kind} has no model and no stop of its turn attests one: {record:#}"
+        );
+        unattested_at_first.push(kind);
+    }
+
+    eprintln!("records whose model only the turn's stop attests: {unattested_at_first:?}");
+
+    // The exports speak the standards they declare.
+    for format in ["ocsf", "ecs"] {
+        let file = project.path().join(format!("session.{format}.ndjson"));
+        let out = home.run(&["export", "--format", format, "-o", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        validate_official(format, &file);
+        let lines: Vec<Value> = std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let stop_line = lines
+            .iter()
+            .find(|l| {
+                l["unmapped"]["hookledger"]["kind"] == "stop" || l["hookledger"]["kind"] == "stop"
+            })
+            .expect("the stop record was exported");
+        let main = sum(Conversation::Main);
+        let input = [
+            "input_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+        ]
+        .iter()
+        .map(|k| main[k].as_u64().unwrap())
+        .sum::<u64>();
+        if format == "ecs" {
+            assert_eq!(stop_line["gen_ai"]["usage"]["input_tokens"], input);
+            assert_eq!(
+                stop_line["gen_ai"]["usage"]["output_tokens"],
+                main["output_tokens"]
+            );
+        } else {
+            assert_eq!(stop_line["message_context"]["prompt_tokens"], input);
+        }
+    }
+    let (code, report) = home.verify_json();
+    assert_eq!(code, 0, "{report:#}");
+}

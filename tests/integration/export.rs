@@ -405,6 +405,26 @@ fn validate_schema(schema: &str, file: &std::path::Path) {
     );
 }
 
+/// The mapped formats speak the standards they declare: every line of a realistic session's
+/// OCSF export validates against the official OCSF schema of its `metadata.version`, class and
+/// profiles, and every ECS line uses only fields of its `ecs.version`, of their types. The
+/// golden lines (records of odd shapes included) are checked too; the end-to-end test checks a
+/// real Claude Code session's.
+#[test]
+fn ocsf_and_ecs_lines_validate_against_the_official_schemas() {
+    let home = Home::new();
+    realistic_ledger(&home);
+    for format in ["ocsf", "ecs"] {
+        let file = home.path().join(format!("{format}.ndjson"));
+        export(&home, &["--format", format], &file);
+        validate_official(format, &file);
+    }
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/ledger/tests/fixtures");
+    validate_official("ocsf", &fixtures.join("mapped-ocsf.ndjson"));
+    validate_official("ecs", &fixtures.join("mapped-ecs.ndjson"));
+}
+
 #[test]
 fn every_format_verifies_matches_its_schema_and_survives_reserialization() {
     let home = Home::new();

@@ -98,6 +98,15 @@ fn every_event_gets_one_record_and_no_opinion() {
     let seqs: Vec<i64> = records.iter().map(|(s, _, _)| *s).collect();
     assert_eq!(seqs, (1..=events.len() as i64 + 1).collect::<Vec<_>>());
 
+    // Every hook record names its model and how it was learnt (issue 15), whatever its kind.
+    for (seq, kind, record) in &records {
+        if kind != "genesis" {
+            assert!(
+                record.get("model").is_some() && record["model_source"].is_string(),
+                "seq {seq} {kind} has no model fields: {record:#}"
+            );
+        }
+    }
     let by_kind = |kind: &str| home.records_of(kind).remove(0);
     let start = by_kind("session-start");
     assert_eq!(start["model"], "claude-x");
@@ -108,7 +117,7 @@ fn every_event_gets_one_record_and_no_opinion() {
     assert_eq!(prompt["prompt_blake3"], blake3_hex(b"make it longer"));
     // No transcript: the model comes from what the session reported at start.
     assert_eq!(prompt["model"], "claude-x");
-    assert_eq!(prompt["model_source"], "session-cache");
+    assert_eq!(prompt["model_source"], "session-state");
     let call = by_kind("tool-call");
     assert_eq!(
         call["decision"],
@@ -771,4 +780,149 @@ fn a_model_switch_is_the_sessions_model_from_then_on() {
         ],
         "a requested switch is not the model yet; a completed one is, for its session only"
     );
+}
+
+/// Session start: who (from a Claude config with an account, passwd, no repository), and the
+/// Claude config in every shape that must read as "no account" without failing or hanging:
+/// absent, not JSON, an account of the wrong shape, a FIFO, over the size bound.
+#[test]
+fn session_start_identity_reads_only_the_account_and_never_fails() {
+    let claude_home = tempfile::tempdir().unwrap();
+    let config = claude_home.path().join(".claude.json");
+    let start = |home: &Home, config_dir: Option<&std::path::Path>| {
+        let payload = json!({"hook_event_name": "SessionStart", "session_id": "s1",
+            "source": "startup", "cwd": claude_home.path(), "transcript_path": "/nonexistent.jsonl"});
+        let home_dir = claude_home.path().display().to_string();
+        let mut env = vec![("HOME", home_dir.as_str())];
+        let dir_text = config_dir.map(|d| d.display().to_string());
+        if let Some(dir) = &dir_text {
+            env.push(("CLAUDE_CONFIG_DIR", dir.as_str()));
+        }
+        let out = home.hook_env(&payload, &env);
+        assert_no_opinion(&out);
+        home.records_of("session-start").pop().unwrap()
+    };
+    let id_un = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let account = text(&id_un.stdout).trim().to_owned();
+
+    std::fs::write(
+        &config,
+        json!({"oauthAccount": {"emailAddress": "dev@example.com", "accountUuid": "a-1",
+            "organizationUuid": "o-1", "refreshToken": "never-stored"},
+            "primaryApiKey": "never-stored"})
+        .to_string(),
+    )
+    .unwrap();
+    let home = Home::new();
+    let record = start(&home, None);
+    assert_eq!(record["identity"]["claude"]["email"], "dev@example.com");
+    assert_eq!(record["identity"]["claude"]["organization_uuid"], "o-1");
+    assert_eq!(record["identity"]["os_user"]["name"], account.as_str());
+    assert_eq!(record["identity"]["git"], Value::Null, "not a repository");
+    assert!(!record.to_string().contains("never-stored"));
+    // $CLAUDE_CONFIG_DIR is where Claude Code looks first.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(
+        other.path().join(".claude.json"),
+        json!({"oauthAccount": {"emailAddress": "other@example.com"}}).to_string(),
+    )
+    .unwrap();
+    let record = start(&home, Some(other.path()));
+    assert_eq!(record["identity"]["claude"]["email"], "other@example.com");
+
+    for (what, bytes) in [
+        ("not JSON", b"{oauthAccount".to_vec()),
+        (
+            "an account of another shape",
+            br#"{"oauthAccount": ["x"]}"#.to_vec(),
+        ),
+        ("no account", br#"{"primaryApiKey": "k"}"#.to_vec()),
+        (
+            "over the size bound",
+            format!(
+                r#"{{"pad": "{}", "oauthAccount": {{"emailAddress": "big@example.com"}}}}"#,
+                "x".repeat(9 << 20)
+            )
+            .into_bytes(),
+        ),
+    ] {
+        std::fs::write(&config, bytes).unwrap();
+        let record = start(&home, None);
+        assert_eq!(record["identity"]["claude"], Value::Null, "{what}");
+        assert_eq!(record["identity"]["os_user"]["name"], account.as_str());
+    }
+    std::fs::remove_file(&config).unwrap();
+    let c = std::ffi::CString::new(config.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path that lives through the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let record = start(&home, None);
+    assert_eq!(
+        record["identity"]["claude"],
+        Value::Null,
+        "a FIFO is not read"
+    );
+    let (code, report) = home.verify_json();
+    assert_eq!(code, 0, "{report:#}");
+}
+
+/// Stop: the turn's tokens per model from the transcript tail, each message once, back to the
+/// turn's prompt only; without a readable transcript, `unavailable`.
+#[test]
+fn stop_records_the_turns_usage_per_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = dir.path().join("t.jsonl");
+    let assistant = |id: &str, model: &str, block: &str, tokens: [u64; 4]| {
+        json!({"type": "assistant", "message": {"id": id, "model": model,
+            "content": [serde_json::from_str::<Value>(block).unwrap()],
+            "usage": {"input_tokens": tokens[0], "output_tokens": tokens[1],
+                      "cache_read_input_tokens": tokens[2], "cache_creation_input_tokens": tokens[3]}}})
+        .to_string()
+    };
+    let lines = [
+        json!({"type": "user", "promptId": "p0", "message": {"role": "user", "content": "earlier"}}).to_string(),
+        assistant("m0", "claude-a", r#"{"type":"text","text":"x"}"#, [1000, 1000, 1000, 1000]),
+        json!({"type": "user", "promptId": "p1", "message": {"role": "user", "content": "now"}}).to_string(),
+        assistant("m1", "claude-a", r#"{"type":"text","text":"a"}"#, [10, 2, 300, 40]),
+        assistant("m1", "claude-a", r#"{"type":"tool_use","id":"toolu_1","name":"Bash","input":{}}"#, [10, 2, 300, 40]),
+        json!({"type": "user", "promptId": "p1", "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}]}}).to_string(),
+        assistant("m2", "claude-b", r#"{"type":"text","text":"b"}"#, [11, 3, 301, 41]),
+        assistant("m3", "claude-a", r#"{"type":"text","text":"c"}"#, [12, 4, 302, 42]),
+    ];
+    std::fs::write(&transcript, lines.join("\n") + "\n").unwrap();
+    let home = Home::new();
+    let stop = |path: &std::path::Path| {
+        let out = home.hook(
+            &json!({"hook_event_name": "Stop", "session_id": "s1", "prompt_id": "p1",
+            "cwd": dir.path(), "transcript_path": path, "stop_hook_active": false}),
+        );
+        assert_no_opinion(&out);
+        home.records_of("stop").pop().unwrap()
+    };
+    let record = stop(&transcript);
+    assert_eq!(
+        record["usage"],
+        json!([
+            {"model": "claude-a", "input_tokens": 22, "output_tokens": 6,
+             "cache_read_input_tokens": 602, "cache_creation_input_tokens": 82, "messages": 2},
+            {"model": "claude-b", "input_tokens": 11, "output_tokens": 3,
+             "cache_read_input_tokens": 301, "cache_creation_input_tokens": 41, "messages": 1},
+        ]),
+        "{record:#}"
+    );
+    assert_eq!(record["usage_source"], "transcript");
+    assert_eq!(record["usage_complete"], true);
+    assert_eq!(record["model"], "claude-a");
+    assert_eq!(record["model_source"], "turn-attestation");
+    assert_eq!(
+        record["tool_models"],
+        json!([{"tool_use_id": "toolu_1", "model": "claude-a"}])
+    );
+
+    let record = stop(&dir.path().join("missing.jsonl"));
+    assert_eq!(record["usage"], json!([]));
+    assert_eq!(record["usage_source"], "unavailable");
+    assert_ne!(record["model_source"], "turn-attestation");
 }

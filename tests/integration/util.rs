@@ -334,3 +334,42 @@ pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     }
     out
 }
+
+/// The official schema packages the export lines are checked against (`.ci/run` installs both):
+/// PyPI `ocsf-json-schema` (imported by python3) and npm `@elastic/ecs`, found at
+/// `$HOOKLEDGER_ECS_PACKAGE` or `<crate>/.e2e-cache/elastic-ecs/node_modules/@elastic/ecs`.
+pub fn ecs_package_dir() -> PathBuf {
+    std::env::var_os("HOOKLEDGER_ECS_PACKAGE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(".e2e-cache/elastic-ecs/node_modules/@elastic/ecs")
+        })
+}
+
+/// Validates every line of an `ocsf` or `ecs` export against the official schema of the version
+/// each line declares (tests/integration/support/validate_official.py). Returns the validator's
+/// summary. A missing schema package fails the test when `CI` is set; otherwise the check is
+/// skipped with a notice (`None`).
+pub fn validate_official(format: &str, file: &Path) -> Option<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = Command::new("python3");
+    cmd.arg(dir.join("tests/integration/support/validate_official.py"))
+        .arg(format);
+    if format == "ecs" {
+        cmd.arg(ecs_package_dir());
+    }
+    let out = cmd.arg(file).output().expect("python3");
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    match out.status.code() {
+        Some(0) => Some(report),
+        Some(2) if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "NOTICE: skipping the official {format} schema check (`.ci/run` installs the \
+                 packages): {report}"
+            );
+            None
+        }
+        _ => panic!("{format} export is not valid against the official schema:\n{report}"),
+    }
+}

@@ -267,6 +267,167 @@ pub struct Model {
     pub claude_code_version: Option<String>,
 }
 
+/// Declares a family of stable kebab-case codes (API: SIEM rules and the report read them).
+macro_rules! codes {
+    ($(#[$meta:meta])* $name:ident { $($(#[$doc:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+
+            /// The code a stored string names; `None` for one this build does not know.
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $($text => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+codes! {
+    /// How a hook record's `model` was learnt (`model_source`), most specific evidence first.
+    ModelSource {
+        /// The model the session switched to (PostModelSwitch), in the process that switched.
+        ModelSwitch = "model-switch",
+        /// The assistant entry of the transcript that made this tool call.
+        TranscriptToolUse = "transcript-tool-use",
+        /// The newest assistant entry of the (subagent's or session's) transcript.
+        TranscriptLatest = "transcript-latest",
+        /// The model SessionStart reported, for the session-start record itself.
+        SessionStart = "session-start",
+        /// The model the session reported at start, kept in the ledger's session state.
+        SessionState = "session-state",
+        /// A subagent's event with nothing of its own: the session's newest model.
+        TranscriptLatestSession = "transcript-latest-session",
+        /// On `stop`/`subagent-stop`: the model of the turn's own assistant entries, which
+        /// attests the model of the turn's prompt and of calls recorded before it was on disk.
+        TurnAttestation = "turn-attestation",
+        /// No source knew the model at the time (the turn's closing record attests it).
+        Unknown = "unknown",
+    }
+}
+
+codes! {
+    /// Where a `stop`/`subagent-stop` record's `usage` came from (`usage_source`).
+    UsageSource {
+        /// Summed from the turn's assistant entries in the transcript's tail.
+        Transcript = "transcript",
+        /// No transcript could be read: `usage` is empty.
+        Unavailable = "unavailable",
+    }
+}
+
+/// Tokens one model used in a turn, summed over the turn's assistant messages (each message
+/// once, by `message.id`: Claude Code writes one transcript line per content block, each with
+/// the message's usage).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelUsage {
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cache_read_input_tokens: u64,
+    #[serde(default)]
+    pub cache_creation_input_tokens: u64,
+    /// Distinct assistant messages counted.
+    #[serde(default)]
+    pub messages: u64,
+}
+
+/// `session-start`'s `identity`: who is behind the session. Each part is `null` when unknown.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    /// The Claude account as Claude Code's own config holds it (never a token or key).
+    #[serde(default, deserialize_with = "lenient")]
+    pub claude: Option<ClaudeAccount>,
+    /// The OS account, from the password database.
+    #[serde(default, deserialize_with = "lenient")]
+    pub os_user: Option<OsUser>,
+    /// `user.name` / `user.email` of the repository at the session's cwd.
+    #[serde(default, deserialize_with = "lenient")]
+    pub git: Option<GitIdentity>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub host: Option<String>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClaudeAccount {
+    #[serde(default, deserialize_with = "lenient")]
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub account_uuid: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub organization_uuid: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub organization_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub display_name: Option<String>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OsUser {
+    #[serde(default, deserialize_with = "lenient")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub uid: Option<u64>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub gecos: Option<String>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GitIdentity {
+    #[serde(default, deserialize_with = "lenient")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub email: Option<String>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+/// One policy file in force when a session started: which layer, where, and the BLAKE3 of its
+/// bytes (so a report can say which policy applied without trusting the file it can read now).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PolicyDigest {
+    /// hookledger's policy layers: `managed`, `user`. Claude Code's settings files (which
+    /// hold the sandbox and lock-down): `claude-managed`, `claude-flag`, `claude-local`,
+    /// `claude-project`, `claude-user`.
+    #[serde(default)]
+    pub layer: String,
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub blake3: String,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
 /// A policy decision as recorded (`hookledger-policy`'s `Decision`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DecisionView {
@@ -554,6 +715,25 @@ pub struct SessionStart {
     /// The hook process that wrote the record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u64>,
+    /// Who is behind the session (Claude account, OS account, git identity, host).
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub identity: Option<Identity>,
+    /// Every policy file in force, with the BLAKE3 of its bytes.
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub policy_digests: Option<Vec<PolicyDigest>>,
+    /// Claude Code's lock-down settings in the managed tier (`allow_managed_hooks_only`,
+    /// `allow_managed_mods_only`, `disable_sideload_flags`, `disable_command_plugin_sources`,
+    /// `disable_skill_shell_execution`): `true`/`false` as set, `null` when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockdown: Option<Value>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
 }
@@ -586,6 +766,20 @@ pub struct Stop {
     /// `subagent-stop`: the subagent's own transcript.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_transcript_path: Option<String>,
+    /// Tokens per model over the turn's assistant messages ([`ModelUsage`]).
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub usage: Option<Vec<ModelUsage>>,
+    /// [`UsageSource`]: `transcript` or `unavailable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_source: Option<String>,
+    /// False when the transcript tail read (bounded) ended before the turn's start: `usage`
+    /// then covers only the turn's newest messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_complete: Option<bool>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
 }
@@ -972,6 +1166,9 @@ pub struct Mapped {
     pub targets: Option<Vec<MappedTarget>>,
     #[serde(default, deserialize_with = "object")]
     pub input: Option<MappedInput>,
+    /// A turn's closing record: tokens per model ([`ModelUsage`]).
+    #[serde(default, deserialize_with = "lenient")]
+    pub usage: Option<Vec<ModelUsage>>,
 }
 
 /// [`Agent`] as the mappings read it.
@@ -1138,6 +1335,20 @@ impl Mapped {
 
     pub fn agent_id(&self) -> Option<&str> {
         self.agent.as_ref()?.id.as_deref()
+    }
+
+    /// Input tokens (fresh, cache read and cache creation: what the model read) and output
+    /// tokens over every model of a turn's `usage`; `None` when the record has none.
+    pub fn token_totals(&self) -> Option<(u64, u64)> {
+        let usage = self.usage.as_ref().filter(|u| !u.is_empty())?;
+        Some(usage.iter().fold((0u64, 0u64), |(i, o), u| {
+            (
+                i.saturating_add(u.input_tokens)
+                    .saturating_add(u.cache_read_input_tokens)
+                    .saturating_add(u.cache_creation_input_tokens),
+                o.saturating_add(u.output_tokens),
+            )
+        }))
     }
 }
 

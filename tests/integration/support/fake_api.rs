@@ -259,6 +259,48 @@ pub struct RecordedRequest {
     pub body: Value,
 }
 
+/// The token counts the fake reported for one response: distinct per response (derived from
+/// its sequence number), so a test can tell each message's usage apart and sum them exactly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tokens {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_creation: u64,
+}
+
+impl Tokens {
+    fn for_response(script: &Script, seq: usize) -> Tokens {
+        let n = seq as u64;
+        Tokens {
+            input: script.input_tokens + 17 * n,
+            output: script.output_tokens + 3 * n,
+            cache_read: 4000 + 101 * n,
+            cache_creation: 250 + 13 * n,
+        }
+    }
+
+    fn json(self, output: u64) -> Value {
+        json!({
+            "input_tokens": self.input,
+            "cache_creation_input_tokens": self.cache_creation,
+            "cache_read_input_tokens": self.cache_read,
+            "output_tokens": output,
+            "cache_creation": {"ephemeral_5m_input_tokens": self.cache_creation, "ephemeral_1h_input_tokens": 0},
+            "service_tier": "standard",
+        })
+    }
+}
+
+/// An assistant message the fake answered with (not errors).
+#[derive(Clone, Debug)]
+pub struct EmittedMessage {
+    pub conversation: Conversation,
+    pub id: String,
+    pub model: String,
+    pub tokens: Tokens,
+}
+
 /// A tool_use block the fake emitted.
 #[derive(Clone, Debug)]
 pub struct EmittedToolUse {
@@ -278,6 +320,7 @@ struct State {
     nonce: String,
     requests: Mutex<Vec<RecordedRequest>>,
     emitted: Mutex<Vec<EmittedToolUse>>,
+    messages: Mutex<Vec<EmittedMessage>>,
     conns: Mutex<Vec<TcpStream>>,
     counter: AtomicU64,
     stop: AtomicBool,
@@ -308,6 +351,7 @@ impl FakeApi {
             nonce,
             requests: Mutex::new(Vec::new()),
             emitted: Mutex::new(Vec::new()),
+            messages: Mutex::new(Vec::new()),
             conns: Mutex::new(Vec::new()),
             counter: AtomicU64::new(0),
             stop: AtomicBool::new(false),
@@ -355,6 +399,11 @@ impl FakeApi {
     /// All requests received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.state.requests).clone()
+    }
+
+    /// Every assistant message answered so far, with the usage reported for it.
+    pub fn emitted_messages(&self) -> Vec<EmittedMessage> {
+        lock(&self.state.messages).clone()
     }
 
     /// All tool_use blocks emitted so far (a turn answered twice appears twice).
@@ -904,8 +953,15 @@ fn handle(st: &State, req: &HttpRequest, out: &mut impl Write) -> std::io::Resul
                 "tool_use"
             };
             let msg_id = format!("msg_e2e{}{:04}", st.nonce, seq);
+            let tokens = Tokens::for_response(&st.script, seq);
+            lock(&st.messages).push(EmittedMessage {
+                conversation: conv.clone(),
+                id: msg_id.clone(),
+                model: model.to_owned(),
+                tokens,
+            });
             if stream {
-                write_stream(st, w, &request_id, &msg_id, model, &blocks, stop_reason)
+                write_stream(w, &request_id, &msg_id, model, &blocks, stop_reason, tokens)
             } else {
                 write_json(
                     w,
@@ -913,7 +969,7 @@ fn handle(st: &State, req: &HttpRequest, out: &mut impl Write) -> std::io::Resul
                     &json!({
                         "id": msg_id, "type": "message", "role": "assistant", "model": model,
                         "content": blocks, "stop_reason": stop_reason, "stop_sequence": null,
-                        "usage": usage(st, st.script.output_tokens),
+                        "usage": tokens.json(tokens.output),
                     }),
                     &request_id,
                     "",
@@ -958,24 +1014,14 @@ fn handle(st: &State, req: &HttpRequest, out: &mut impl Write) -> std::io::Resul
     out.flush()
 }
 
-fn usage(st: &State, output_tokens: u64) -> Value {
-    json!({
-        "input_tokens": st.script.input_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "output_tokens": output_tokens,
-        "service_tier": "standard",
-    })
-}
-
 fn write_stream(
-    st: &State,
     w: &mut impl Write,
     request_id: &str,
     msg_id: &str,
     model: &str,
     blocks: &[Value],
     stop_reason: &str,
+    tokens: Tokens,
 ) -> std::io::Result<()> {
     write!(
         w,
@@ -986,7 +1032,7 @@ fn write_stream(
         "message_start",
         &json!({"type": "message_start", "message": {
             "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": null, "stop_sequence": null, "usage": usage(st, 1),
+            "stop_reason": null, "stop_sequence": null, "usage": tokens.json(1),
         }}),
     )?;
     sse(w, "ping", &json!({"type": "ping"}))?;
@@ -1040,7 +1086,7 @@ fn write_stream(
         w,
         "message_delta",
         &json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null},
-                "usage": {"output_tokens": st.script.output_tokens}}),
+                "usage": tokens.json(tokens.output)}),
     )?;
     sse(w, "message_stop", &json!({"type": "message_stop"}))?;
     w.write_all(b"0\r\n\r\n")?;

@@ -2,6 +2,14 @@
 //! `host.*`, `user.*`, `file.*`, `process.*`, `rule.*`, `gen_ai.*`), everything else under the
 //! `hookledger` namespace, which also carries the chain fields and the exact payload
 //! (`schema/export-ecs.schema.json`).
+//!
+//! Only fields of the ECS version declared in `ecs.version` are written, each with a value of
+//! its ECS type: the end-to-end test checks every line against the field list npm
+//! `@elastic/ecs` ships for that version. ECS 9.4 has no `gen_ai.conversation.id` or
+//! `gen_ai.provider.name` (OpenTelemetry's newer names): the session id stays in
+//! `hookledger.payload.session_id` and the provider is `gen_ai.system`. A value the payload
+//! holds in another type than the field's (a rule code that is not a string, in a ledger this
+//! build did not write) is left out rather than written as something ECS does not allow.
 
 use serde_json::{Map, Value, json};
 
@@ -12,7 +20,7 @@ use crate::record::Kind;
 
 pub const FORMAT: &str = "hookledger-ecs/1";
 /// The ECS version the field names follow.
-pub const ECS_VERSION: &str = "9.2.0";
+pub const ECS_VERSION: &str = "9.4.0";
 
 pub fn write_line(ledger_id: &str, record: &RecordRef<'_>, context: &Context, line: &mut Vec<u8>) {
     let view = RecordView::of(ledger_id, record);
@@ -107,6 +115,7 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
         .decision
         .as_ref()
         .and_then(|d| d.reason.as_ref())
+        .filter(|r| r.is_string())
     {
         event.insert("reason".into(), reason.clone());
     }
@@ -146,11 +155,13 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
             (&decision.reason, "description"),
             (&decision.pattern, "reference"),
         ] {
-            if let Some(value) = from {
+            if let Some(value) = from.as_ref().filter(|v| v.is_string()) {
                 rule.insert(to.into(), value.clone());
             }
         }
-        out.insert("rule".into(), Value::Object(rule));
+        if !rule.is_empty() {
+            out.insert("rule".into(), Value::Object(rule));
+        }
     }
     let gen_ai = gen_ai(view);
     if !gen_ai.is_empty() {
@@ -163,7 +174,14 @@ fn gen_ai(view: &RecordView<'_>) -> Map<String, Value> {
     let mut gen_ai = Map::new();
     if let Some(model) = view.payload.model.as_deref() {
         gen_ai.insert("response".into(), json!({ "model": model }));
-        gen_ai.insert("provider".into(), json!({ "name": "anthropic" }));
+        gen_ai.insert("system".into(), json!("anthropic"));
+    }
+    // A turn's closing record: the tokens of all its models (per model in the payload).
+    if let Some((input, output)) = view.payload.token_totals() {
+        gen_ai.insert(
+            "usage".into(),
+            json!({ "input_tokens": input, "output_tokens": output }),
+        );
     }
     if let Some(tool) = view.payload.tool.as_deref() {
         let mut call = Map::new();
@@ -173,15 +191,12 @@ fn gen_ai(view: &RecordView<'_>) -> Map<String, Value> {
     } else if view.kind() == Some(Kind::Prompt) {
         gen_ai.insert("operation".into(), json!({ "name": "chat" }));
     }
-    if let Some(session) = view.payload.session_id.as_deref() {
-        gen_ai.insert("conversation".into(), json!({ "id": session }));
-    }
     if let Some(agent) = &view.payload.agent
         && let Some(id) = &agent.id
     {
         let mut object = Map::new();
         object.insert("id".into(), json!(id));
-        if let Some(kind) = &agent.agent_type {
+        if let Some(kind) = agent.agent_type.as_ref().filter(|k| k.is_string()) {
             object.insert("name".into(), kind.clone());
         }
         gen_ai.insert("agent".into(), Value::Object(object));

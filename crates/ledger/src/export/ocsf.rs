@@ -6,15 +6,22 @@
 //! |---|---|---|
 //! | `edit` | 1001 File System Activity | 1 Create / 3 Update |
 //! | `tool-call` on files | 1001 File System Activity | 2 Read / 3 Update |
-//! | `tool-call` of Bash | 1007 Process Activity | 1 Launch |
+//! | `tool-call` of Bash (with a `tool_use_id`) | 1007 Process Activity | 1 Launch |
 //! | `session-start` / `session-end` | 6002 Application Lifecycle | 3 Start / 4 Stop |
 //! | `prompt` | 6003 API Activity | 1 Create |
 //! | anything else | 6003 API Activity | 99 Other |
 //!
 //! Policy decisions use the Security Control profile (`action_id`, `disposition_id`, `policy`)
-//! and models the AI Operation profile (`ai_model`). The chain is hookledger's own: OCSF's
-//! `record_integrity` attestation hashes an OCSF serialization of the event, which these fields
-//! do not, so they are not presented as one.
+//! and models the AI Operation profile (`ai_model`, and on a turn's closing record
+//! `message_context` with its token counts) where the class admits that profile (OCSF 1.8.0:
+//! API Activity and Process Activity; File System Activity and Application Lifecycle do not,
+//! and their model stays in the payload under `unmapped.hookledger`). Every line validates
+//! against the official OCSF schema of the version it declares (PyPI `ocsf-json-schema`, in the
+//! end-to-end test). A Bash launch is a Process Activity whose `process.uid` is the tool call's
+//! id (OCSF needs a pid, uid or cpid; the hook answers before the process exists, so it has no
+//! pid). The chain is hookledger's own: OCSF 1.9's `record_integrity` profile is not in a
+//! schema package that validates offline, and its fingerprint hashes an OCSF serialization of
+//! the event, which these fields do not, so they are not presented as one.
 
 use serde_json::{Map, Value, json};
 
@@ -25,7 +32,7 @@ use crate::record::Kind;
 
 pub const FORMAT: &str = "hookledger-ocsf/1";
 /// The OCSF schema version the classes and attributes follow.
-pub const OCSF_VERSION: &str = "1.6.0";
+pub const OCSF_VERSION: &str = "1.8.0";
 
 pub fn write_line(ledger_id: &str, record: &RecordRef<'_>, context: &Context, line: &mut Vec<u8>) {
     let view = RecordView::of(ledger_id, record);
@@ -97,7 +104,8 @@ fn class(view: &RecordView<'_>) -> Class {
         Some(Kind::Edit) if view.payload.change.as_deref() == Some("create") => file(1, "Create"),
         Some(Kind::Edit) => file(3, "Update"),
         Some(Kind::ToolCall | Kind::PermissionRequest)
-            if view.payload.tool.as_deref() == Some("Bash") =>
+            if view.payload.tool.as_deref() == Some("Bash")
+                && view.payload.tool_use_id.is_some() =>
         {
             make(1007, "Process Activity", SYSTEM, 1, "Launch")
         }
@@ -205,6 +213,9 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
         1007 => {
             let mut process = Map::new();
             process.insert("name".into(), json!("bash"));
+            if let Some(id) = view.payload.tool_use_id.as_deref() {
+                process.insert("uid".into(), json!(id));
+            }
             if let Some(command) = view.payload.command() {
                 process.insert("cmd_line".into(), json!(command));
             }
@@ -250,22 +261,35 @@ pub fn derive(view: &RecordView<'_>, context: Option<&Context>) -> Map<String, V
         out.insert("action".into(), json!(action));
         out.insert("disposition_id".into(), json!(disposition_id));
         out.insert("disposition".into(), json!(disposition));
+        // OCSF's policy needs a string name, type or uid: a rule of another shape (a ledger
+        // this build did not write) leaves the policy out.
         let mut policy = Map::new();
-        if let Some(rule) = &decision.rule {
+        if let Some(rule) = decision.rule.as_ref().filter(|r| r.is_string()) {
             policy.insert("uid".into(), rule.clone());
             policy.insert("name".into(), rule.clone());
+            if let Some(reason) = decision.reason.as_ref().filter(|r| r.is_string()) {
+                policy.insert("desc".into(), reason.clone());
+            }
+            out.insert("policy".into(), Value::Object(policy));
         }
-        if let Some(reason) = &decision.reason {
-            policy.insert("desc".into(), reason.clone());
-        }
-        out.insert("policy".into(), Value::Object(policy));
     }
-    if let Some(model) = view.payload.model.as_deref() {
+    if let (Some(model), 1007 | 6003) = (view.payload.model.as_deref(), class.uid) {
         profiles.push("ai_operation");
         out.insert(
             "ai_model".into(),
-            json!({"name": model, "model_name": model, "ai_provider": "Anthropic"}),
+            json!({"name": model, "ai_provider": "Anthropic"}),
         );
+        if let Some((input, output)) = view.payload.token_totals() {
+            out.insert(
+                "message_context".into(),
+                json!({
+                    "service": {"name": "Claude Code"},
+                    "prompt_tokens": input,
+                    "completion_tokens": output,
+                    "total_tokens": input.saturating_add(output),
+                }),
+            );
+        }
     }
     metadata.insert("profiles".into(), json!(profiles));
     out.insert("metadata".into(), Value::Object(metadata));
