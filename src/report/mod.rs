@@ -1384,7 +1384,9 @@ impl<'a> Judge<'a> {
                     let layer = match d.layer.as_str() {
                         l if l.starts_with("managed") => crate::policy::Layer::Managed,
                         "user" => crate::policy::Layer::User,
-                        _ => return None,
+                        // Claude Code's own settings files (`claude-*` layers) are recorded as
+                        // configuration in force, but they are not hookledger policy layers.
+                        _ => continue,
                     };
                     let path = Path::new(&d.path);
                     let bytes = std::fs::read(path).ok()?;
