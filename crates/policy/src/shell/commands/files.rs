@@ -230,7 +230,7 @@ pub(super) fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         .unwrap_or_default();
     let dest_is_dir = !target_dirs.is_empty() || dest_dirs.iter().any(|d| w.world.is_dir(d));
     for s in &sources {
-        if remote(s) || s.lit() == Some(PROCESS_SUBSTITUTION) {
+        if remote(s) || s.lit().is_some_and(is_process_substitution) {
             continue;
         }
         if moves {

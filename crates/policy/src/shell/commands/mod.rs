@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::hookledger::{self, Effect};
 use super::scripts;
-use super::walk::{Env, Mark, PROCESS_SUBSTITUTION, Stdin, Walker};
+use super::walk::{Env, Mark, Program, Stdin, Walker, is_process_substitution};
 use super::words::Field;
 use crate::target::Access;
 use crate::world::World;
@@ -49,7 +49,7 @@ pub fn run(w: &mut Walker, env: &mut Env, command_env: &Env, call: Call) {
             .first()
             .and_then(Field::lit)
             .unwrap_or("the command");
-        w.check_special_variable(name, value.as_deref(), Some(command));
+        w.check_special_variable(command_env, name, value.as_deref(), Some(command));
     }
     let mut cx = Cx {
         env: command_env.clone(),
@@ -270,6 +270,35 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
     if w.call_function(&name, env) {
         return;
     }
+    if first.lit() == Some(name.as_str())
+        && let Some(body) = w.aliases.remove(&name)
+    {
+        // The alias's body with this command's words after it, as bash reads it. The alias
+        // is out of the table meanwhile, as bash does not expand an alias inside itself.
+        let mut line = body.clone();
+        for a in args {
+            match a.lit() {
+                Some(t) => {
+                    line.push(' ');
+                    line.push_str(&shell_quote(t));
+                }
+                None => {
+                    w.opaque(format!("the alias {name} is run with an argument computed at run time"));
+                    break;
+                }
+            }
+        }
+        let mut current = cx.env.clone();
+        w.program(&line, &mut current);
+        w.aliases.insert(name, body);
+        return;
+    }
+    if matches!(
+        name.as_str(),
+        "printf" | "read" | "test" | "[" | "unset" | "mapfile" | "readarray" | "wait" | "local"
+    ) {
+        builtins::subscripts(w, cx, args);
+    }
     if runs_hookledger(w, &cx.env, first, args) {
         run_hookledger(w, cx, args, first.lit().unwrap_or("hookledger"));
         return;
@@ -399,7 +428,7 @@ pub fn looks_like_path(world: &dyn World, text: &str, env: &Env) -> bool {
     if text.is_empty() || text.len() > 4096 || text.contains("://") || text.contains('\n') {
         return false;
     }
-    if text == PROCESS_SUBSTITUTION {
+    if is_process_substitution(text) {
         return false;
     }
     if text.starts_with('/') || text.starts_with('~') || text.starts_with('.') {
