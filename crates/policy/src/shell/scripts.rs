@@ -566,7 +566,9 @@ pub fn check_awk(w: &mut Walker, env: &Env, program: &str, name: &str) {
                 };
                 w.access(env, &field, Access::Read, &format!("the {name} program"));
             } else {
-                w.opaque(format!("the {name} program sets the files it reads at run time (ARGV)"));
+                w.opaque(format!(
+                    "the {name} program sets the files it reads at run time (ARGV)"
+                ));
             }
         }
     }
@@ -780,9 +782,10 @@ pub fn check_makefile(w: &mut Walker, env: &Env, text: &str) -> usize {
     let mut unknown = 0;
     let mut continued = String::new();
     for line in text.lines() {
-        let Some(recipe) = line.strip_prefix('\t').or_else(|| {
-            (!continued.is_empty()).then_some(line)
-        }) else {
+        let Some(recipe) = line
+            .strip_prefix('\t')
+            .or_else(|| (!continued.is_empty()).then_some(line))
+        else {
             continue;
         };
         if let Some(head) = recipe.strip_suffix('\\') {

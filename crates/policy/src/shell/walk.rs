@@ -229,6 +229,11 @@ impl<'h> Walker<'h> {
         true
     }
 
+    /// Whether the analysis is over its budget (for loops over data: archive members).
+    pub fn exhausted_now(&mut self) -> bool {
+        self.exhausted()
+    }
+
     pub fn opaque(&mut self, why: impl Into<String>) {
         self.out.opaque_beyond_reads = true;
         self.opaque_read(why);
@@ -781,9 +786,7 @@ impl<'h> Walker<'h> {
         }
         let code = if matches!(name, "LESSOPEN" | "LESSCLOSE") {
             // `|cmd %s`, `||cmd %s`, `|-cmd %s`: the command is given the file name.
-            value
-                .trim_start_matches(['|', '-'])
-                .replace("%s", "file")
+            value.trim_start_matches(['|', '-']).replace("%s", "file")
         } else {
             value.to_owned()
         };
@@ -1211,7 +1214,10 @@ impl<'h> Walker<'h> {
         if text.starts_with("/dev/") || text.starts_with("/proc/") {
             return Program::Unknown(format!("a program read from {text}"));
         }
-        if field.lit().is_some_and(|_| matches!(field, Field::Lit { glob: Some(_), .. })) {
+        if field
+            .lit()
+            .is_some_and(|_| matches!(field, Field::Lit { glob: Some(_), .. }))
+        {
             return Program::Unknown(format!("a program named by the glob {text}"));
         }
         let paths = self.resolve(env, text, "the program file");
@@ -1403,6 +1409,16 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
                 return None;
             }
             printf_output(format, rest)
+        }
+        "find" => {
+            let mut fields = Vec::new();
+            for a in &args {
+                fields.push(Field::Lit {
+                    text: lit(&mut scratch, a, env)?,
+                    glob: None,
+                });
+            }
+            super::commands::find_listing(walker, env, &fields)
         }
         "cat" if args.is_empty() => {
             let doc = heredoc?;

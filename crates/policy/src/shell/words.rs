@@ -284,7 +284,9 @@ fn add_pieces(
             WordPiece::Text(t) if quoted => push_quoted(b, t),
             WordPiece::Text(t) => {
                 b.started = true;
-                if t.contains(['*', '?', '[']) {
+                // A `[` with no `]` after it matches itself (`[ -v x ]`'s command name).
+                let bracket = t.find('[').is_some_and(|at| t[at..].contains(']'));
+                if t.contains(['*', '?']) || bracket {
                     b.has_glob = true;
                 }
                 if t.contains(['(', ')']) && t.contains(['@', '+', '!', '*', '?']) {
@@ -511,110 +513,6 @@ pub fn decode_ansi_c(raw: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    struct Fixed;
-    impl Scope for Fixed {
-        fn home(&self) -> Option<String> {
-            Some("/home/u".into())
-        }
-        fn pwd(&self) -> Option<String> {
-            Some("/w".into())
-        }
-        fn var(&self, name: &str) -> Option<String> {
-            (name == "F").then(|| "/etc/shadow".into())
-        }
-        fn nested_code(&mut self, _: &str) {}
-        fn opaque(&mut self, _: String) {}
-    }
-
-    fn lits(raw: &str) -> Vec<String> {
-        expand(raw, &mut Fixed)
-            .into_iter()
-            .map(|f| match f {
-                Field::Lit { text, .. } => text,
-                Field::Dyn(why) => format!("DYN({why})"),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn quote_removal_escapes_and_braces() {
-        assert_eq!(lits(r#"'/etc'/"pass"wd"#), ["/etc/passwd"]);
-        assert_eq!(lits(r"\/etc\/shadow"), ["/etc/shadow"]);
-        assert_eq!(lits("/etc/{passwd,shadow}"), ["/etc/passwd", "/etc/shadow"]);
-        assert_eq!(lits("'/etc/{a,b}'"), ["/etc/{a,b}"]);
-        assert_eq!(lits("f{1..3}"), ["f1", "f2", "f3"]);
-        assert_eq!(lits(r"$'/etc/\x70asswd'"), ["/etc/passwd"]);
-        assert_eq!(lits(r"$'\057etc'"), ["/etc"]);
-        assert_eq!(lits("~/.ssh/id_rsa"), ["/home/u/.ssh/id_rsa"]);
-        assert_eq!(lits("$HOME/.aws"), ["/home/u/.aws"]);
-        assert_eq!(lits("${F}"), ["/etc/shadow"]);
-        assert!(lits("$OTHER/x")[0].starts_with("DYN"));
-        assert!(lits("$(echo /etc)")[0].starts_with("DYN"));
-        assert!(lits("{1..99999999999}")[0].starts_with("DYN"));
-    }
-
-    struct Split;
-    impl Scope for Split {
-        fn home(&self) -> Option<String> {
-            None
-        }
-        fn pwd(&self) -> Option<String> {
-            None
-        }
-        fn var(&self, name: &str) -> Option<String> {
-            match name {
-                "F" => Some(" .env  a.txt\tb ".into()),
-                "G" => Some(".en*".into()),
-                "E" => Some(String::new()),
-                _ => None,
-            }
-        }
-        fn nested_code(&mut self, _: &str) {}
-        fn opaque(&mut self, _: String) {}
-    }
-
-    #[test]
-    fn unquoted_expansions_split_and_glob() {
-        let texts = |raw: &str| -> Vec<String> {
-            expand(raw, &mut Split)
-                .into_iter()
-                .map(|f| f.lit().unwrap_or("DYN").to_owned())
-                .collect()
-        };
-        assert_eq!(texts("$F"), [".env", "a.txt", "b"]);
-        assert_eq!(texts("x$F"), ["x", ".env", "a.txt", "b"]);
-        assert_eq!(texts("\"$F\""), [" .env  a.txt\tb "]);
-        assert!(texts("$E").is_empty());
-        assert_eq!(texts("\"$E\""), [""]);
-        assert_eq!(texts("''$E"), [""]);
-        assert!(matches!(
-            expand("$G", &mut Split).as_slice(),
-            [Field::Lit { glob: Some(p), .. }] if p == ".en*"
-        ));
-        assert!(matches!(
-            expand("\"$G\"", &mut Split).as_slice(),
-            [Field::Lit { glob: None, .. }]
-        ));
-        // Assignments, redirections and `case` subjects are not split.
-        assert_eq!(
-            expand_single("$F", &mut Split).lit(),
-            Some(" .env  a.txt\tb ")
-        );
-    }
-
-    #[test]
-    fn globs_only_when_unquoted() {
-        let f = expand_single("/etc/pass*", &mut Fixed);
-        assert!(matches!(f, Field::Lit { glob: Some(_), .. }));
-        let f = expand_single("'/etc/pass*'", &mut Fixed);
-        assert!(matches!(f, Field::Lit { glob: None, .. }));
-    }
-}
-
 /// Code that arithmetic runs. Bash expands `$(…)` and backquotes inside an arithmetic
 /// expression (`$(( ))`, `(( ))`, `let`, an array subscript), and evaluates the value of a
 /// variable named in it as an expression in turn (`x='a[$(cmd)]'; echo $((x))`). Each piece
@@ -725,4 +623,108 @@ fn closing_paren(bytes: &[u8], start: usize) -> Option<usize> {
         j += 1;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed;
+    impl Scope for Fixed {
+        fn home(&self) -> Option<String> {
+            Some("/home/u".into())
+        }
+        fn pwd(&self) -> Option<String> {
+            Some("/w".into())
+        }
+        fn var(&self, name: &str) -> Option<String> {
+            (name == "F").then(|| "/etc/shadow".into())
+        }
+        fn nested_code(&mut self, _: &str) {}
+        fn opaque(&mut self, _: String) {}
+    }
+
+    fn lits(raw: &str) -> Vec<String> {
+        expand(raw, &mut Fixed)
+            .into_iter()
+            .map(|f| match f {
+                Field::Lit { text, .. } => text,
+                Field::Dyn(why) => format!("DYN({why})"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn quote_removal_escapes_and_braces() {
+        assert_eq!(lits(r#"'/etc'/"pass"wd"#), ["/etc/passwd"]);
+        assert_eq!(lits(r"\/etc\/shadow"), ["/etc/shadow"]);
+        assert_eq!(lits("/etc/{passwd,shadow}"), ["/etc/passwd", "/etc/shadow"]);
+        assert_eq!(lits("'/etc/{a,b}'"), ["/etc/{a,b}"]);
+        assert_eq!(lits("f{1..3}"), ["f1", "f2", "f3"]);
+        assert_eq!(lits(r"$'/etc/\x70asswd'"), ["/etc/passwd"]);
+        assert_eq!(lits(r"$'\057etc'"), ["/etc"]);
+        assert_eq!(lits("~/.ssh/id_rsa"), ["/home/u/.ssh/id_rsa"]);
+        assert_eq!(lits("$HOME/.aws"), ["/home/u/.aws"]);
+        assert_eq!(lits("${F}"), ["/etc/shadow"]);
+        assert!(lits("$OTHER/x")[0].starts_with("DYN"));
+        assert!(lits("$(echo /etc)")[0].starts_with("DYN"));
+        assert!(lits("{1..99999999999}")[0].starts_with("DYN"));
+    }
+
+    struct Split;
+    impl Scope for Split {
+        fn home(&self) -> Option<String> {
+            None
+        }
+        fn pwd(&self) -> Option<String> {
+            None
+        }
+        fn var(&self, name: &str) -> Option<String> {
+            match name {
+                "F" => Some(" .env  a.txt\tb ".into()),
+                "G" => Some(".en*".into()),
+                "E" => Some(String::new()),
+                _ => None,
+            }
+        }
+        fn nested_code(&mut self, _: &str) {}
+        fn opaque(&mut self, _: String) {}
+    }
+
+    #[test]
+    fn unquoted_expansions_split_and_glob() {
+        let texts = |raw: &str| -> Vec<String> {
+            expand(raw, &mut Split)
+                .into_iter()
+                .map(|f| f.lit().unwrap_or("DYN").to_owned())
+                .collect()
+        };
+        assert_eq!(texts("$F"), [".env", "a.txt", "b"]);
+        assert_eq!(texts("x$F"), ["x", ".env", "a.txt", "b"]);
+        assert_eq!(texts("\"$F\""), [" .env  a.txt\tb "]);
+        assert!(texts("$E").is_empty());
+        assert_eq!(texts("\"$E\""), [""]);
+        assert_eq!(texts("''$E"), [""]);
+        assert!(matches!(
+            expand("$G", &mut Split).as_slice(),
+            [Field::Lit { glob: Some(p), .. }] if p == ".en*"
+        ));
+        assert!(matches!(
+            expand("\"$G\"", &mut Split).as_slice(),
+            [Field::Lit { glob: None, .. }]
+        ));
+        // Assignments, redirections and `case` subjects are not split.
+        assert_eq!(
+            expand_single("$F", &mut Split).lit(),
+            Some(" .env  a.txt\tb ")
+        );
+    }
+
+    #[test]
+    fn globs_only_when_unquoted() {
+        let f = expand_single("/etc/pass*", &mut Fixed);
+        assert!(matches!(f, Field::Lit { glob: Some(_), .. }));
+        let f = expand_single("'/etc/pass*'", &mut Fixed);
+        assert!(matches!(f, Field::Lit { glob: None, .. }));
+    }
 }

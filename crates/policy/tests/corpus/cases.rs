@@ -1419,7 +1419,15 @@ pub const SHELL_CASES: &[(&str, &str, &str, &str, &str)] = &[
     (
         "bash-xargs-paths-from-input",
         "Bash",
+        // The input is literal, so xargs's arguments are known.
         "echo .env | xargs cat",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "bash-xargs-paths-from-unknown-input",
+        "Bash",
+        "ls | xargs cat",
         "ask",
         "unanalyzable-command",
     ),

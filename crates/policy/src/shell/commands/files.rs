@@ -555,6 +555,17 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
     let executes = expression
         .iter()
         .any(|f| matches!(f.lit(), Some("-exec" | "-execdir" | "-ok" | "-okdir")));
+    // What the walk selects now, for the commands it runs on each file.
+    let selected: Vec<PathBuf> = if executes {
+        roots
+            .iter()
+            .filter_map(Field::lit)
+            .flat_map(|r| w.resolve(&cx.env, r, "find"))
+            .flat_map(|dir| selected_files(&dir, expression).unwrap_or_default())
+            .collect()
+    } else {
+        Vec::new()
+    };
     for root in &roots {
         if whole_tree_delete {
             tree(w, cx, root, Access::Write, "find -delete");
@@ -608,6 +619,7 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
                     let root_text = root_text.trim_end_matches('/');
                     let mut stand_ins: Vec<String> =
                         names.iter().map(|n| format!("{root_text}/{n}")).collect();
+                    stand_ins.extend(selected.iter().map(|p| p.to_string_lossy().into_owned()));
                     stand_ins.push(format!("{root_text}/{}", crate::target::DIRECTORY_PROBE));
                     for stand_in in stand_ins {
                         let argv: Vec<Field> = expression[start..end]
@@ -637,6 +649,127 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
             _ => k += 1,
         }
     }
+}
+
+/// The files `find ROOT EXPRESSION` selects now by the names in its expression (`-name`,
+/// `-iname`, `-path` and `-wholename` by their last component, every file for `-regex`), so
+/// that the command it runs on each (`-exec cat {} +`) or what it prints to a pipe is judged
+/// on them. `None` when the expression selects by no name (the walk is then a search of the
+/// whole tree), negates or alternates in ways not followed, or selects too many to list.
+pub(super) fn selected_files(root: &Path, expression: &[Field]) -> Option<Vec<PathBuf>> {
+    const MAX_LISTED: usize = 256;
+    let mut patterns: Vec<String> = Vec::new();
+    let mut iname = false;
+    let mut k = 0;
+    while k < expression.len() {
+        let t = expression[k].lit();
+        match t {
+            Some("-name" | "-iname" | "-path" | "-ipath" | "-wholename" | "-iwholename") => {
+                let value = expression.get(k + 1)?.lit()?;
+                iname |= matches!(t, Some("-iname" | "-ipath" | "-iwholename"));
+                let last = value.rsplit('/').next().unwrap_or(value);
+                patterns.push(if last.is_empty() {
+                    "*".into()
+                } else {
+                    last.to_owned()
+                });
+                k += 2;
+            }
+            Some("-regex" | "-iregex") => {
+                patterns.push("*".into());
+                k += 2;
+            }
+            Some("!" | "-not") => return None,
+            Some("-exec" | "-execdir" | "-ok" | "-okdir") => {
+                while k < expression.len() && !matches!(expression[k].lit(), Some(";" | "+")) {
+                    k += 1;
+                }
+                k += 1;
+            }
+            None => return None,
+            _ => k += 1,
+        }
+    }
+    if patterns.is_empty() {
+        return None;
+    }
+    let alternatives = expression
+        .iter()
+        .any(|f| matches!(f.lit(), Some("-o" | "-or" | ",")));
+    let hits = if alternatives {
+        let mut all = Vec::new();
+        for p in &patterns {
+            all.extend(deleted_by_name(root, std::slice::from_ref(p), iname));
+        }
+        all
+    } else {
+        deleted_by_name(root, &patterns, iname)
+    };
+    // Directories in place of files: too many to list.
+    // `deleted_by_name` gives the directories holding the hits when there are too many.
+    let named = |h: &PathBuf| {
+        let name = h
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = if iname { name.to_lowercase() } else { name };
+        patterns.iter().any(|p| {
+            let p = if iname { p.to_lowercase() } else { p.clone() };
+            fast_glob::glob_match(p.as_str(), name.as_str())
+        })
+    };
+    if hits.len() >= MAX_LISTED || !hits.iter().all(named) {
+        return None;
+    }
+    Some(hits)
+}
+
+/// What `find ARGS…` prints (one path a line), when it selects files by name and nothing
+/// else it does has effects: the input `xargs` turns into arguments.
+pub fn find_listing(w: &mut Walker, env: &Env, args: &[Field]) -> Option<String> {
+    if args.iter().any(|a| {
+        matches!(
+            a.lit(),
+            Some(
+                "-exec"
+                    | "-execdir"
+                    | "-ok"
+                    | "-okdir"
+                    | "-delete"
+                    | "-fprint"
+                    | "-fprint0"
+                    | "-fprintf"
+                    | "-fls"
+                    | "-printf"
+            )
+        )
+    }) {
+        return None;
+    }
+    let split = args
+        .iter()
+        .position(|a| {
+            a.lit()
+                .is_none_or(|t| t.starts_with('-') || matches!(t, "(" | "!" | ")"))
+        })
+        .unwrap_or(args.len());
+    let roots: Vec<&str> = if split == 0 {
+        vec!["."]
+    } else {
+        args[..split].iter().filter_map(Field::lit).collect()
+    };
+    let mut out = Vec::new();
+    for root in roots {
+        for dir in w.resolve(env, root, "find") {
+            out.extend(selected_files(&dir, &args[split..])?);
+        }
+    }
+    Some(
+        out.iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
 }
 
 /// Names of what self-protection covers (and of files typical inside it), for telling whether

@@ -233,10 +233,7 @@ pub(super) fn run_interpreter(w: &mut Walker, cx: &mut Cx, name: &str, args: &[F
                 // A program file not on disk yet (or not readable) is as opaque as any
                 // program hookledger has not seen; only one it cannot see the text of while
                 // it is handed over right here is unanalyzable.
-                Program::Unknown(why)
-                    if script
-                        .lit()
-                        .is_some_and(|t| !is_stdin_or_pipe(t)) => {
+                Program::Unknown(why) if script.lit().is_some_and(|t| !is_stdin_or_pipe(t)) => {
                     let _ = why;
                 }
                 Program::Unknown(why) => w.opaque(format!("{name} runs {why}")),
@@ -303,7 +300,17 @@ pub(super) fn run_debugger(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Fiel
                     && !t.starts_with("--")
                     && matches!(
                         t.split('=').next().unwrap_or(t),
-                        "-ex" | "-iex" | "-eval-command" | "-command" | "-batch" | "-cd" | "-pid" | "-ix" | "-directory" | "-nx" | "-quiet"
+                        "-ex"
+                            | "-iex"
+                            | "-eval-command"
+                            | "-command"
+                            | "-batch"
+                            | "-cd"
+                            | "-pid"
+                            | "-ix"
+                            | "-directory"
+                            | "-nx"
+                            | "-quiet"
                     ) =>
             {
                 lit(&format!("-{t}"))
@@ -315,13 +322,39 @@ pub(super) fn run_debugger(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Fiel
     let p = parse(
         args,
         &[
-            "-ex", "--ex", "-eval-command", "--eval-command", "-iex", "-x", "--command", "-ix",
-            "-o", "--one-line", "-O", "-s", "--source", "-S", "-p", "--pid", "-cd", "--cd",
-            "-d", "--directory",
+            "-ex",
+            "--ex",
+            "-eval-command",
+            "--eval-command",
+            "-iex",
+            "-x",
+            "--command",
+            "-ix",
+            "-o",
+            "--one-line",
+            "-O",
+            "-s",
+            "--source",
+            "-S",
+            "-p",
+            "--pid",
+            "-cd",
+            "--cd",
+            "-d",
+            "--directory",
         ],
     );
     let mut commands: Vec<String> = Vec::new();
-    for v in p.values(&["-ex", "--ex", "-eval-command", "--eval-command", "-iex", "-o", "--one-line", "-O"]) {
+    for v in p.values(&[
+        "-ex",
+        "--ex",
+        "-eval-command",
+        "--eval-command",
+        "-iex",
+        "-o",
+        "--one-line",
+        "-O",
+    ]) {
         match v.lit() {
             Some(t) => commands.push(t.to_owned()),
             None => w.opaque(format!("{name} runs commands computed at run time")),
@@ -382,7 +415,9 @@ pub(super) fn run_pwsh(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) 
                 }
                 let cwd = cx.env.single_cwd().map(Path::to_path_buf);
                 let Some(cwd) = cwd else {
-                    w.opaque(format!("{name} runs in a directory that cannot be followed"));
+                    w.opaque(format!(
+                        "{name} runs in a directory that cannot be followed"
+                    ));
                     return;
                 };
                 let inner = super::super::powershell::analyze(&code, &cwd, w.home, w.world);
@@ -401,7 +436,9 @@ pub(super) fn run_pwsh(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) 
                 if let Some(f) = args.get(i) {
                     w.access(&cx.env, f, Access::Read, name);
                 }
-                w.opaque(format!("{name} runs a script file, which hookledger does not analyse"));
+                w.opaque(format!(
+                    "{name} runs a script file, which hookledger does not analyse"
+                ));
                 return;
             }
             "-encodedcommand" | "-ec" | "-e" => {
@@ -411,7 +448,17 @@ pub(super) fn run_pwsh(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) 
             t if t.starts_with('-') || t.starts_with('/') => {
                 if matches!(
                     t,
-                    "-executionpolicy" | "-ep" | "-workingdirectory" | "-wd" | "-configurationname" | "-outputformat" | "-of" | "-inputformat" | "-if" | "-windowstyle" | "-settingsfile"
+                    "-executionpolicy"
+                        | "-ep"
+                        | "-workingdirectory"
+                        | "-wd"
+                        | "-configurationname"
+                        | "-outputformat"
+                        | "-of"
+                        | "-inputformat"
+                        | "-if"
+                        | "-windowstyle"
+                        | "-settingsfile"
                 ) {
                     i += 1;
                 }
@@ -419,7 +466,9 @@ pub(super) fn run_pwsh(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) 
             _ => {
                 // A script path, then its arguments.
                 w.access(&cx.env, &args[i - 1], Access::Read, name);
-                w.opaque(format!("{name} runs a script file, which hookledger does not analyse"));
+                w.opaque(format!(
+                    "{name} runs a script file, which hookledger does not analyse"
+                ));
                 return;
             }
         }
@@ -434,7 +483,27 @@ pub(super) fn run_pwsh(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) 
 pub(super) fn run_man(w: &mut Walker, cx: &mut Cx, args: &[Field]) {
     let p = parse(
         args,
-        &["-P", "--pager", "-H", "--html", "-C", "--config-file", "-M", "--manpath", "-L", "--locale", "-m", "-S", "-s", "--sections", "-e", "-R", "-E", "-p", "--preprocessor"],
+        &[
+            "-P",
+            "--pager",
+            "-H",
+            "--html",
+            "-C",
+            "--config-file",
+            "-M",
+            "--manpath",
+            "-L",
+            "--locale",
+            "-m",
+            "-S",
+            "-s",
+            "--sections",
+            "-e",
+            "-R",
+            "-E",
+            "-p",
+            "--preprocessor",
+        ],
     );
     for v in p.values(&["-P", "--pager", "-H", "--html"]) {
         match v.lit() {

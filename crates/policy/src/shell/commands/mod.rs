@@ -30,6 +30,7 @@ mod text;
 mod tools;
 mod wrappers;
 
+pub use files::find_listing;
 use interpreters::*;
 use wrappers::*;
 
@@ -283,7 +284,9 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
                     line.push_str(&shell_quote(t));
                 }
                 None => {
-                    w.opaque(format!("the alias {name} is run with an argument computed at run time"));
+                    w.opaque(format!(
+                        "the alias {name} is run with an argument computed at run time"
+                    ));
                     break;
                 }
             }

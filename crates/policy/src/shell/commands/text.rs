@@ -365,6 +365,8 @@ pub(super) fn run_ed(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     match w.stdin_text(&cx.env, &cx.stdin) {
         Stdin::Literal(script) => scripts::check_ed(w, &cx.env, &script, name),
         Stdin::Inherited => {}
-        _ => w.opaque(format!("{name} runs editing commands read from an input hookledger cannot see")),
+        _ => w.opaque(format!(
+            "{name} runs editing commands read from an input hookledger cannot see"
+        )),
     }
 }

@@ -104,7 +104,8 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
                 change_directory(w, &mut cx.env, Some(f), name);
                 search_root_text(w, cx, ".", Access::Write, name);
             }
-            let makefiles: Vec<Field> = p.values(&["-f", "--file", "--makefile"]).cloned().collect();
+            let makefiles: Vec<Field> =
+                p.values(&["-f", "--file", "--makefile"]).cloned().collect();
             for f in &makefiles {
                 if f.lit() != Some("-") {
                     r(w, cx, f, name);

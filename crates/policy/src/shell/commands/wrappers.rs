@@ -397,28 +397,72 @@ pub(super) fn run_xargs(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Fiel
         }
     }
     let unknown = Field::Dyn("arguments xargs reads from its input".into());
-    let mut argv: Vec<Field> = if rest.is_empty() {
+    let argv: Vec<Field> = if rest.is_empty() {
         vec![lit("echo")]
     } else {
         rest
     };
-    match &replace {
-        Some(token) => {
-            for f in argv.iter_mut().skip(1) {
-                if f.lit().is_some_and(|t| t.contains(token.as_str())) {
-                    *f = unknown.clone();
-                }
-            }
+    // Input known now (a literal list, the files a `find` by name selects): the command is
+    // run on those words. Otherwise its arguments are unknown.
+    const MAX_ITEMS: usize = 256;
+    let items: Option<Vec<String>> = match w.stdin_text(&cx.env, &cx.stdin) {
+        Stdin::Literal(text) => {
+            let items: Vec<String> = text
+                .split(['\n', '\0', ' ', '\t'])
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect();
+            (items.len() <= MAX_ITEMS && !text.contains(['\'', '"', '\\'])).then_some(items)
         }
-        None => argv.push(unknown),
-    }
-    let mut inner = Cx {
-        env: cx.env.clone(),
-        git_dir: cx.git_dir.clone(),
-        stdin: Stdin::Unknown,
-        suffix_assignments: Vec::new(),
+        _ => None,
     };
-    super::dispatch(w, env, &mut inner, argv);
+    let runs: Vec<Vec<Field>> = match (&replace, items) {
+        (Some(token), Some(items)) => items
+            .iter()
+            .map(|item| {
+                argv.iter()
+                    .enumerate()
+                    .map(|(k, f)| match f.lit() {
+                        Some(t) if k > 0 && t.contains(token.as_str()) => {
+                            lit(&t.replace(token.as_str(), item))
+                        }
+                        _ => f.clone(),
+                    })
+                    .collect()
+            })
+            .collect(),
+        (None, Some(items)) => {
+            let mut all = argv.clone();
+            all.extend(items.iter().map(|i| lit(i)));
+            vec![all]
+        }
+        (Some(token), None) => vec![
+            argv.iter()
+                .enumerate()
+                .map(|(k, f)| {
+                    if k > 0 && f.lit().is_some_and(|t| t.contains(token.as_str())) {
+                        unknown.clone()
+                    } else {
+                        f.clone()
+                    }
+                })
+                .collect(),
+        ],
+        (None, None) => {
+            let mut all = argv.clone();
+            all.push(unknown);
+            vec![all]
+        }
+    };
+    for run in runs {
+        let mut inner = Cx {
+            env: cx.env.clone(),
+            git_dir: cx.git_dir.clone(),
+            stdin: Stdin::Unknown,
+            suffix_assignments: Vec::new(),
+        };
+        super::dispatch(w, env, &mut inner, run);
+    }
 }
 
 /// `su [-] [USER] [-c CODE] [ARGS…]`, `runuser -u USER -- CMD…`: with `-u`, the words after it
@@ -489,7 +533,16 @@ pub(super) fn run_script(w: &mut Walker, cx: &Cx, args: &[Field]) {
     for code in p.values(&["-c", "--command"]) {
         run_code(w, cx, code, "script -c");
     }
-    for f in p.values(&["-O", "--log-out", "-I", "--log-in", "-B", "--log-io", "-T", "--log-timing"]) {
+    for f in p.values(&[
+        "-O",
+        "--log-out",
+        "-I",
+        "--log-in",
+        "-B",
+        "--log-io",
+        "-T",
+        "--log-timing",
+    ]) {
         w.access(&cx.env, f, Access::Write, "script");
     }
     match p.operands.first() {
@@ -509,15 +562,33 @@ pub(super) fn run_parallel(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) 
         w.opaque(format!("{name} builds commands from its input"));
         return;
     };
-    if args.iter().any(|a| matches!(a.lit(), Some("::::" | ":::+" | "::::+"))) {
+    if args
+        .iter()
+        .any(|a| matches!(a.lit(), Some("::::" | ":::+" | "::::+")))
+    {
         w.opaque(format!("{name} builds commands from files of arguments"));
     }
     let (opts, command) = parse_wrapper_with_values(
         &args[..split],
         &[
-            "-j", "--jobs", "-S", "--sshlogin", "--joblog", "--results", "-a", "--arg-file",
-            "--colsep", "-N", "-n", "--delay", "--timeout", "--tmpdir", "-I", "--workdir",
-            "--basefile", "--return",
+            "-j",
+            "--jobs",
+            "-S",
+            "--sshlogin",
+            "--joblog",
+            "--results",
+            "-a",
+            "--arg-file",
+            "--colsep",
+            "-N",
+            "-n",
+            "--delay",
+            "--timeout",
+            "--tmpdir",
+            "-I",
+            "--workdir",
+            "--basefile",
+            "--return",
         ],
     );
     for (opt, value) in &opts {
@@ -535,11 +606,15 @@ pub(super) fn run_parallel(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) 
         .filter(|a| a.lit() != Some(":::"))
         .collect();
     if inputs.len() > MAX_RUNS {
-        w.opaque(format!("{name} runs a command for more than {MAX_RUNS} arguments"));
+        w.opaque(format!(
+            "{name} runs a command for more than {MAX_RUNS} arguments"
+        ));
     }
     for input in inputs.into_iter().take(MAX_RUNS) {
         let Some(value) = input.lit() else {
-            w.opaque(format!("{name} runs a command on an argument computed at run time"));
+            w.opaque(format!(
+                "{name} runs a command on an argument computed at run time"
+            ));
             continue;
         };
         let mut words: Vec<Field> = Vec::new();
