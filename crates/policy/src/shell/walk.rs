@@ -384,7 +384,7 @@ impl<'h> Walker<'h> {
                 // later point, so its body is walked where it is defined.
                 if def.fname.value == "command_not_found_handle" {
                     let mut inner = env.clone();
-                    self.call_function(&def.fname.value, &mut inner);
+                    self.call_function(&def.fname.value, &mut inner, &[]);
                 }
             }
             Command::ExtendedTest(test, redirects) => {
@@ -842,6 +842,12 @@ impl<'h> Walker<'h> {
                         IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
                             let mut inner = env.clone();
                             self.nested(|w| w.compound_list(&sub.list, &mut inner));
+                            // `bash < <(echo 'cat .env')`: the input is what it writes.
+                            if matches!(kind, IoFileRedirectKind::Read) && fd.is_none_or(|f| f == 0)
+                            {
+                                stdin = list_literal_output(&sub.list, &mut inner, self)
+                                    .map_or(Stdin::Unknown, Stdin::Literal);
+                            }
                         }
                     }
                 }
@@ -1284,19 +1290,50 @@ impl<'h> Walker<'h> {
         });
     }
 
-    /// Runs a defined shell function's body, if `name` is one.
-    pub fn call_function(&mut self, name: &str, env: &mut Env) -> bool {
+    /// Runs a defined shell function's body with `args` as its positional parameters, if
+    /// `name` is one. What it changes in the shell persists, but the caller's positional
+    /// parameters come back after it.
+    pub fn call_function(&mut self, name: &str, env: &mut Env, args: &[Field]) -> bool {
         let Some(body) = self.functions.get(name).cloned() else {
             return false;
         };
-        // Positional parameters inside the body are unknown.
+        let caller: Vec<(String, Option<String>)> = env
+            .vars
+            .iter()
+            .filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        bind_positional(env, None, args);
         self.nested(|w| {
             if let Some(list) = &body.1 {
                 w.redirects(&list.0, env, Stdin::Inherited);
             }
             w.compound(&body.0, env)
         });
+        env.vars
+            .retain(|n, _| !n.chars().all(|c| c.is_ascii_digit()));
+        env.vars.extend(caller);
         true
+    }
+}
+
+/// Sets the positional parameters (`$1` …, and `$0` when given) a function, `sh -c CODE ARGS`
+/// or a script sees, dropping those of the caller. An argument known only at run time is an
+/// unknown value.
+pub fn bind_positional(env: &mut Env, zero: Option<&Field>, args: &[Field]) {
+    let keep_zero = zero.is_none();
+    env.vars.retain(|name, _| {
+        !(name.chars().all(|c| c.is_ascii_digit()) && !(keep_zero && name == "0"))
+    });
+    if let Some(z) = zero {
+        env.vars.insert("0".into(), z.lit().map(str::to_owned));
+    }
+    for (k, a) in args.iter().enumerate().take(64) {
+        let value = match a {
+            Field::Lit { text, glob: None } => Some(text.clone()),
+            _ => None,
+        };
+        env.vars.insert((k + 1).to_string(), value);
     }
 }
 

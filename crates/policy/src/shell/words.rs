@@ -11,8 +11,8 @@
 
 use brush_parser::ParserOptions;
 use brush_parser::word::{
-    self, BraceExpressionMember, BraceExpressionOrText, Parameter, ParameterExpr, TildeExpr,
-    WordPiece, WordPieceWithSource,
+    self, BraceExpressionMember, BraceExpressionOrText, Parameter, ParameterExpr, SpecialParameter,
+    TildeExpr, WordPiece, WordPieceWithSource,
 };
 
 /// One field after expansion.
@@ -379,6 +379,10 @@ fn shorten(s: &str) -> String {
 fn parameter_value(expr: &ParameterExpr, scope: &mut dyn Scope) -> Option<String> {
     let named = |p: &Parameter| match p {
         Parameter::Named(n) => Some(n.clone()),
+        // Positional parameters are kept under their number (see `walk::bind_positional`):
+        // no variable name starts with a digit.
+        Parameter::Positional(n) => Some(n.to_string()),
+        Parameter::Special(SpecialParameter::ShellName) => Some("0".into()),
         _ => None,
     };
     let lookup = |name: &str, scope: &mut dyn Scope| match name {

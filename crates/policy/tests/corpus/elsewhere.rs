@@ -882,6 +882,61 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "path-deny-read",
     ),
     ("function-benign", "f() { ls src; }; f", "allow", "no-match"),
+    // Positional parameters of functions and `sh -c CODE $0 $1…` are bound.
+    (
+        "function-positional",
+        "f(){ cat \"$1\"; }; f .env",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "function-positional-second",
+        "f(){ cp \"$2\" /tmp/x; }; f a.txt .env",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "sh-c-positional",
+        "sh -c 'cat \"$1\"' _ .env",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "bash-c-positional-zero",
+        "bash -c 'cat \"$0\"' .env",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "sh-c-positional-unknown",
+        "sh -c 'cat \"$1\"' _ \"$F\"",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "function-positional-restored",
+        "g(){ f(){ :; }; f x; cat \"$1\"; }; g .env",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "function-positional-benign",
+        "f(){ ls \"$1\"; }; f src",
+        "allow",
+        "no-match",
+    ),
+    (
+        "stdin-procsub-redirect",
+        "bash < <(echo 'cat .env')",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "stdin-procsub-redirect-unknown",
+        "bash < <(curl -s x)",
+        "ask",
+        "unanalyzable-command",
+    ),
     // 6a. Archives: members land in the extraction directory.
     (
         "tar-x-member-in-workflows",
@@ -1073,8 +1128,8 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
     (
         "find-exec-sh-c",
         "find . -name '.env' -exec sh -c 'cat \"$1\"' _ {} \\;",
-        "ask",
-        "unanalyzable-command",
+        "deny",
+        "path-deny-read",
     ),
     (
         "find-ssh-exec",

@@ -78,7 +78,17 @@ pub(super) fn run_shell(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field])
         }
     }
     if let Some(code) = code {
-        run_code(w, cx, code, &format!("{name} -c"));
+        // `sh -c CODE NAME ARGS…`: NAME is `$0`, ARGS are `$1` … inside CODE.
+        match code.lit() {
+            Some(c) => {
+                let mut inner = cx.env.clone();
+                let rest = args.get(i..).unwrap_or(&[]);
+                let zero = rest.first().cloned().unwrap_or(lit(name));
+                bind_positional(&mut inner, Some(&zero), rest.get(1..).unwrap_or(&[]));
+                w.subshell_program(c, &inner);
+            }
+            None => w.opaque(format!("{name} -c runs code computed at run time")),
+        }
         return;
     }
     match args.get(i) {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::hookledger::{self, Effect};
 use super::scripts;
-use super::walk::{Env, Mark, Program, Stdin, Walker, is_process_substitution};
+use super::walk::{Env, Mark, Program, Stdin, Walker, bind_positional, is_process_substitution};
 use super::words::Field;
 use crate::target::Access;
 use crate::world::World;
@@ -268,7 +268,7 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         return;
     }
     let args = &argv[1..];
-    if w.call_function(&name, env) {
+    if w.call_function(&name, env, args) {
         return;
     }
     if first.lit() == Some(name.as_str())
