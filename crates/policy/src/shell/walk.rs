@@ -161,6 +161,10 @@ pub struct Walker<'h> {
     pub substitutions: HashMap<String, Option<String>>,
     /// Aliases defined so far (name, body): a command word naming one runs its body.
     pub aliases: HashMap<String, String>,
+    /// Files this command writes before a later part of it may run them: with the literal
+    /// text written (`cat > x.sh <<'EOF'`), or `None` when what is written is not known. A
+    /// program read from one of them is that text, not what is on disk now.
+    pub written: HashMap<PathBuf, Option<String>>,
 }
 
 /// How a recorded access is to be judged beyond its path.
@@ -201,6 +205,7 @@ impl<'h> Walker<'h> {
             dotglob: false,
             substitutions: HashMap::new(),
             aliases: HashMap::new(),
+            written: HashMap::new(),
         }
     }
 
@@ -354,14 +359,78 @@ impl<'h> Walker<'h> {
     fn pipeline(&mut self, pipeline: &Pipeline, env: &mut Env) {
         if pipeline.seq.len() == 1 {
             self.command(&pipeline.seq[0], env, Stdin::Inherited);
+            self.record_written(&pipeline.seq[0], env, &Stdin::Inherited);
             return;
         }
         let mut stdin = Stdin::Inherited;
         for command in &pipeline.seq {
             let mut part = env.clone();
             let literal = literal_output(command, &mut part, self);
-            self.command(command, &mut part, stdin);
+            self.command(command, &mut part, stdin.clone());
+            self.record_written(command, &part, &stdin);
             stdin = literal.map_or(Stdin::Unknown, Stdin::Literal);
+        }
+    }
+
+    /// What a command writes with `>`/`>|` (or `tee`) when its output is literal text: a
+    /// later part of the command that runs the file runs that text.
+    fn record_written(&mut self, command: &Command, env: &Env, stdin: &Stdin) {
+        let Command::Simple(simple) = command else {
+            return;
+        };
+        let mut targets: Vec<(String, bool)> = Vec::new();
+        for item in simple
+            .prefix
+            .iter()
+            .flat_map(|p| p.0.iter())
+            .chain(simple.suffix.iter().flat_map(|s| s.0.iter()))
+        {
+            if let CommandPrefixOrSuffixItem::IoRedirect(IoRedirect::File(
+                fd,
+                kind,
+                IoFileRedirectTarget::Filename(word),
+            )) = item
+                && fd.is_none_or(|f| f == 1)
+                && matches!(
+                    kind,
+                    IoFileRedirectKind::Write
+                        | IoFileRedirectKind::Clobber
+                        | IoFileRedirectKind::Append
+                )
+                && let Field::Lit { text, glob: None } = self.expand_single(&word.value, env)
+            {
+                targets.push((text, matches!(kind, IoFileRedirectKind::Append)));
+            }
+        }
+        let name = simple.word_or_name.as_ref().map(|w| w.value.as_str());
+        let tee = name == Some("tee");
+        if tee {
+            for item in simple.suffix.iter().flat_map(|s| s.0.iter()) {
+                if let CommandPrefixOrSuffixItem::Word(w) = item
+                    && !w.value.starts_with('-')
+                    && let Field::Lit { text, glob: None } = self.expand_single(&w.value, env)
+                {
+                    targets.push((text, false));
+                }
+            }
+        }
+        if targets.is_empty() {
+            return;
+        }
+        let text = if tee {
+            match self.stdin_text(env, stdin) {
+                Stdin::Literal(t) => Some(t),
+                _ => None,
+            }
+        } else {
+            let mut scratch_env = env.clone();
+            literal_output(command, &mut scratch_env, self)
+        };
+        for (target, append) in targets {
+            for path in self.resolve(env, &target, "a redirection") {
+                let value = if append { None } else { text.clone() };
+                self.written.insert(path, value);
+            }
         }
     }
 
@@ -1007,6 +1076,15 @@ impl<'h> Walker<'h> {
             return;
         }
         for named in self.resolve_named(env, text, role, access) {
+            // A write of unknown effect makes the file's content unknown to what runs it
+            // later; changing only its metadata does not.
+            let metadata_only = matches!(
+                role,
+                "chmod" | "chown" | "chgrp" | "touch" | "setfacl" | "chattr" | "xattr"
+            );
+            if access == Access::Write && !metadata_only && self.written.len() < MAX_ACCESSES {
+                self.written.insert(named.path.clone(), None);
+            }
             self.out.accesses.push(PathAccess {
                 path: named.path,
                 access,
@@ -1187,6 +1265,9 @@ impl<'h> Walker<'h> {
         let [path] = paths.as_slice() else {
             return None;
         };
+        if let Some(written) = self.written.get(path) {
+            return written.clone();
+        }
         self.world.read_file(path, MAX_BYTES)
     }
 
@@ -1232,6 +1313,14 @@ impl<'h> Walker<'h> {
                 "the program file {text} could be in more than one directory"
             ));
         };
+        if let Some(written) = self.written.get(path) {
+            return match written.clone() {
+                Some(t) => Program::Literal(t),
+                None => Program::Unknown(format!(
+                    "the program file {text}, which this command changes before running it"
+                )),
+            };
+        }
         match self.world.read_file(path, MAX_PROGRAM_BYTES) {
             Some(t) => Program::File(t),
             None => Program::Unknown(format!(

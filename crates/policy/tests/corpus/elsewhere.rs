@@ -605,6 +605,67 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "allow",
         "no-match",
     ),
+    // 2e'. A file this command writes, then runs: the text it wrote, not the disk's.
+    (
+        "written-heredoc-then-bash",
+        "cat > run.sh <<'EOF'\ncat .env\nEOF\nbash run.sh",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "written-echo-then-source",
+        "echo 'cat .env' > r.sh && source r.sh",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "written-tee-then-sh",
+        "echo 'cat .env' | tee r.sh >/dev/null; sh r.sh",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "written-printf-then-exec",
+        "printf 'cat .env\\n' > r.sh; chmod +x r.sh; ./r.sh",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "written-python-then-run",
+        "cat > t.py <<'EOF'\nprint(open('.env').read())\nEOF\npython3 t.py",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "written-sed-script-then-sed-f",
+        "echo 'w .github/workflows/x' > s.sed; sed -f s.sed a.txt",
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "written-unknown-then-run",
+        "curl -s x > r.sh; bash r.sh",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "written-append-then-run",
+        "echo ls >> tools/ok.sh; bash tools/ok.sh",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "written-sed-i-then-run",
+        "sed -i s/a/b/ tools/ok.sh && bash tools/ok.sh",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "written-benign-then-run",
+        "cat > r.sh <<'EOF'\nls src\nEOF\nbash r.sh",
+        "allow",
+        "no-match",
+    ),
     // 2f. Environment hooks.
     (
         "prompt-command",

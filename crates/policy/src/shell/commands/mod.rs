@@ -256,7 +256,12 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
     if first.lit().is_some_and(|t| t.contains('/')) {
         // Running a file reads it; a shell script is walked like `bash FILE`.
         w.access(&cx.env, first, Access::Read, "the program run");
-        if is_shell_script(w, &cx.env, first) {
+        let written_here = first.lit().is_some_and(|t| {
+            w.resolve(&cx.env, t, "the program run")
+                .iter()
+                .any(|p| w.written.contains_key(p))
+        });
+        if written_here || is_shell_script(w, &cx.env, first) {
             unknown_arguments(w, cx, &name, &argv[1..]);
             let mut shell = cx.env.clone();
             w.script_file(&mut shell, first, false);
