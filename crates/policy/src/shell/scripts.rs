@@ -358,6 +358,8 @@ pub fn check_code(w: &mut Walker, env: &Env, lang: Lang, code: &str, interpreter
 
 /// Calls that hand a string to a shell (or an argv list to a program).
 const COMMAND_CALLS: &[&str] = &[
+    "os.execute(",
+    "io.popen(",
     "system(",
     "system",
     "popen(",
@@ -538,6 +540,11 @@ pub fn check_awk(w: &mut Walker, env: &Env, program: &str, name: &str) {
         || pipe_to_command(program)
     {
         w.opaque(format!("the {name} program runs a command"));
+        // What it runs literally (`system("cmd")`, `"cmd" | getline`, `print | "cmd"`) is
+        // walked, so a denied path named there is still denied.
+        for command in awk_literal_commands(program) {
+            w.subshell_program(&command, env);
+        }
         return;
     }
     if program.contains("ARGV") {
@@ -625,6 +632,39 @@ pub fn check_awk(w: &mut Walker, env: &Env, program: &str, name: &str) {
         }
         i = j;
     }
+}
+
+/// The string literals an awk program hands to a shell: `system("…")`, `"…" | getline`,
+/// `print … | "…"`.
+fn awk_literal_commands(program: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let bytes = program.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        while j < bytes.len() && bytes[j] != b'"' {
+            j += if bytes[j] == b'\\' { 2 } else { 1 };
+        }
+        let Some(text) = program.get(start..j.min(bytes.len())) else {
+            break;
+        };
+        let before = program[..i].trim_end();
+        let after = program.get(j + 1..).unwrap_or("").trim_start();
+        if before.ends_with("system(")
+            || before.ends_with("system (")
+            || before.ends_with('|')
+            || after.starts_with('|')
+        {
+            out.push(text.replace("\\\"", "\""));
+        }
+        i = j + 1;
+    }
+    out
 }
 
 fn pipe_to_command(program: &str) -> bool {

@@ -327,11 +327,19 @@ fn add_pieces(
                 ),
             },
             WordPiece::ParameterExpansion(expr) => {
+                // `${a[$(cmd)]}`, `${x:-$(cmd)}`: the code inside runs.
                 if source.contains("$(") || source.contains('`') {
-                    scope.opaque(format!(
-                        "a command substitution inside the parameter expansion {}",
-                        shorten(source)
-                    ));
+                    match command_substitutions(source) {
+                        Some(codes) => {
+                            for code in codes {
+                                scope.nested_code(&code);
+                            }
+                        }
+                        None => scope.opaque(format!(
+                            "a command substitution inside the parameter expansion {}",
+                            shorten(source)
+                        )),
+                    }
                 }
                 match parameter_value(expr, scope) {
                     Some(v) if quoted => push_quoted(b, &v),

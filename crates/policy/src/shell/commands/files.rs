@@ -659,10 +659,32 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
 pub(super) fn selected_files(root: &Path, expression: &[Field]) -> Option<Vec<PathBuf>> {
     const MAX_LISTED: usize = 256;
     let mut patterns: Vec<String> = Vec::new();
+    // Names a `!`/`-not` excludes: every file but those is selected.
+    let mut excluded: Vec<String> = Vec::new();
     let mut iname = false;
     let mut k = 0;
     while k < expression.len() {
         let t = expression[k].lit();
+        if matches!(t, Some("!" | "-not"))
+            && let Some(next) = expression.get(k + 1).and_then(Field::lit)
+        {
+            if matches!(next, "-name" | "-iname") {
+                let value = expression.get(k + 2)?.lit()?;
+                iname |= next == "-iname";
+                excluded.push(value.to_owned());
+                k += 3;
+                continue;
+            }
+            if matches!(
+                next,
+                "-type" | "-empty" | "-newer" | "-size" | "-mtime" | "-perm"
+            ) {
+                // Excluding by something other than the name can leave any name.
+                patterns.push("*".into());
+                k += 2;
+                continue;
+            }
+        }
         match t {
             Some("-name" | "-iname" | "-path" | "-ipath" | "-wholename" | "-iwholename") => {
                 let value = expression.get(k + 1)?.lit()?;
@@ -689,6 +711,9 @@ pub(super) fn selected_files(root: &Path, expression: &[Field]) -> Option<Vec<Pa
             None => return None,
             _ => k += 1,
         }
+    }
+    if patterns.is_empty() && !excluded.is_empty() {
+        patterns.push("*".into());
     }
     if patterns.is_empty() {
         return None;
@@ -721,6 +746,20 @@ pub(super) fn selected_files(root: &Path, expression: &[Field]) -> Option<Vec<Pa
     if hits.len() >= MAX_LISTED || !hits.iter().all(named) {
         return None;
     }
+    let hits = hits
+        .into_iter()
+        .filter(|h| {
+            let name = h
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let name = if iname { name.to_lowercase() } else { name };
+            !excluded.iter().any(|p| {
+                let p = if iname { p.to_lowercase() } else { p.clone() };
+                fast_glob::glob_match(p.as_str(), name.as_str())
+            })
+        })
+        .collect();
     Some(hits)
 }
 

@@ -2,6 +2,7 @@
 //! are read or written, and what the operands are. Commands whose effect needs code (wrappers,
 //! interpreters, `find`, `git`, archives, copies) are in the other modules of `commands`.
 
+use super::super::walk::Stdin;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -265,8 +266,17 @@ fn run_reader(w: &mut Walker, cx: &Cx, name: &str, spec: &Reader, args: &[Field]
 
 fn run_writer(w: &mut Walker, cx: &Cx, name: &str, spec: &Writer, args: &[Field]) {
     let p = parse(args, spec.with_value);
+    // `-sc CMD`, `-Nes -c`: a command option inside a cluster; `ex FILE < SCRIPT`: ex mode
+    // reads its commands from the input.
+    let clustered = args.iter().filter_map(Field::lit).any(|t| {
+        t.starts_with('-') && !t.starts_with("--") && t.len() > 2 && t[1..].contains(['c', 'S'])
+    });
+    let commands_from_input =
+        matches!(name, "ex" | "vi" | "vim" | "nvim") && !matches!(cx.stdin, Stdin::Inherited);
     if spec.editor
         && (p.has(EDITOR_COMMANDS)
+            || clustered
+            || commands_from_input
             || args
                 .iter()
                 .any(|a| a.lit().is_some_and(|t| t.starts_with('+'))))

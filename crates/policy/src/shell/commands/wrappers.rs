@@ -377,11 +377,16 @@ pub(super) fn run_xargs(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Fiel
         ],
     );
     let mut replace: Option<String> = None;
+    let mut input = cx.stdin.clone();
     for (opt, value) in &opts {
         match opt.as_str() {
             "-a" | "--arg-file" => {
                 if let Some(v) = value {
                     w.access(&cx.env, v, Access::Read, "xargs -a");
+                    // The arguments come from the file instead of the input.
+                    input = v
+                        .lit()
+                        .map_or(Stdin::Unknown, |t| Stdin::File(t.to_owned()));
                 }
             }
             "-I" | "-i" | "--replace" => {
@@ -405,7 +410,7 @@ pub(super) fn run_xargs(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Fiel
     // Input known now (a literal list, the files a `find` by name selects): the command is
     // run on those words. Otherwise its arguments are unknown.
     const MAX_ITEMS: usize = 256;
-    let items: Option<Vec<String>> = match w.stdin_text(&cx.env, &cx.stdin) {
+    let items: Option<Vec<String>> = match w.stdin_text(&cx.env, &input) {
         Stdin::Literal(text) => {
             let items: Vec<String> = text
                 .split(['\n', '\0', ' ', '\t'])
