@@ -1450,4 +1450,24 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "no-match",
     ),
     ("unzip-p-benign", "unzip -p evil.zip", "allow", "no-match"),
+    // A glob's sample name counts even when no such file exists now (or the tree is too
+    // large to list).
+    (
+        "find-name-glob-no-file-yet",
+        "find . -name '.env.prod*' -exec cat {} +",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "find-name-class-sample",
+        "find . -name '.[e]nv' -exec cat {} +",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "find-name-glob-benign",
+        "find . -name '*.md' -exec cat {} +",
+        "allow",
+        "no-match",
+    ),
 ];

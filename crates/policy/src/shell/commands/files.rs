@@ -427,7 +427,16 @@ pub(super) fn link_target(
 /// sees the files it covers. A tree too large to list, or too many matches, gives the
 /// directories that hold them instead (rules covering every child apply to those).
 fn deleted_by_name(root: &Path, patterns: &[String], case_insensitive: bool) -> Vec<PathBuf> {
-    const MAX_ENTRIES: usize = 20_000;
+    listed_by_name(root, patterns, case_insensitive, 20_000)
+}
+
+/// [`deleted_by_name`] looking at no more than `max_entries` entries.
+fn listed_by_name(
+    root: &Path,
+    patterns: &[String],
+    case_insensitive: bool,
+    max_entries: usize,
+) -> Vec<PathBuf> {
     const MAX_HITS: usize = 256;
     let patterns: Vec<String> = patterns
         .iter()
@@ -449,7 +458,7 @@ fn deleted_by_name(root: &Path, patterns: &[String], case_insensitive: bool) -> 
         };
         for entry in entries.flatten() {
             seen += 1;
-            if seen > MAX_ENTRIES {
+            if seen > max_entries {
                 return dirs_with_hits;
             }
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -619,6 +628,13 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
                     let root_text = root_text.trim_end_matches('/');
                     let mut stand_ins: Vec<String> =
                         names.iter().map(|n| format!("{root_text}/{n}")).collect();
+                    // A name each glob pattern matches (`.env*` → `.env`, `*.pem` → `.pem`),
+                    // whether or not such a file exists now or the tree was too large to list.
+                    stand_ins.extend(
+                        sampled_names(expression)
+                            .into_iter()
+                            .map(|n| format!("{root_text}/{n}")),
+                    );
                     stand_ins.extend(selected.iter().map(|p| p.to_string_lossy().into_owned()));
                     stand_ins.push(format!("{root_text}/{}", crate::target::DIRECTORY_PROBE));
                     for stand_in in stand_ins {
@@ -721,14 +737,23 @@ pub(super) fn selected_files(root: &Path, expression: &[Field]) -> Option<Vec<Pa
     let alternatives = expression
         .iter()
         .any(|f| matches!(f.lit(), Some("-o" | "-or" | ",")));
+    // Smaller than -delete's limit: this runs for every `find -exec` and `find | xargs`, and
+    // the hook's time budget is shared with the rest of the analysis. Past it, the callers
+    // fall back to the root as a search and to names sampled from the patterns.
+    const MAX_ENTRIES: usize = 5_000;
     let hits = if alternatives {
         let mut all = Vec::new();
         for p in &patterns {
-            all.extend(deleted_by_name(root, std::slice::from_ref(p), iname));
+            all.extend(listed_by_name(
+                root,
+                std::slice::from_ref(p),
+                iname,
+                MAX_ENTRIES,
+            ));
         }
         all
     } else {
-        deleted_by_name(root, &patterns, iname)
+        listed_by_name(root, &patterns, iname, MAX_ENTRIES)
     };
     // Directories in place of files: too many to list.
     // `deleted_by_name` gives the directories holding the hits when there are too many.
@@ -761,6 +786,48 @@ pub(super) fn selected_files(root: &Path, expression: &[Field]) -> Option<Vec<Pa
         })
         .collect();
     Some(hits)
+}
+
+/// For each glob a `-name`/`-iname`/`-path` in `expression` selects by, one name it matches:
+/// `*` as nothing, `?` as `x`, a bracket class as its first character.
+fn sampled_names(expression: &[Field]) -> Vec<String> {
+    let mut out = Vec::new();
+    for pair in expression.windows(2) {
+        if !matches!(
+            pair[0].lit(),
+            Some("-name" | "-iname" | "-path" | "-ipath" | "-wholename" | "-iwholename")
+        ) {
+            continue;
+        }
+        let Some(pattern) = pair[1].lit() else {
+            continue;
+        };
+        let last = pattern.rsplit('/').next().unwrap_or(pattern);
+        if !last.contains(['*', '?', '[']) {
+            continue;
+        }
+        let mut sample = String::new();
+        let mut chars = last.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '*' => {}
+                '?' => sample.push('x'),
+                '[' => {
+                    let class: String = chars.by_ref().take_while(|c| *c != ']').collect();
+                    match class.trim_start_matches(['!', '^']).chars().next() {
+                        Some(first) if !class.starts_with(['!', '^']) => sample.push(first),
+                        _ => sample.push('x'),
+                    }
+                }
+                '\\' => sample.extend(chars.next()),
+                c => sample.push(c),
+            }
+        }
+        if !sample.is_empty() && !sample.contains('/') && !out.contains(&sample) {
+            out.push(sample);
+        }
+    }
+    out
 }
 
 /// What `find ARGS…` prints (one path a line), when it selects files by name and nothing
