@@ -998,7 +998,9 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "ask",
         "unanalyzable-command",
     ),
-    // 6a. Archives: members land in the extraction directory.
+    // 6a. Archives: members land in the extraction directory. One whose members cannot be
+    // listed (compressed, missing, piped) is judged by its directory: rules covering every
+    // child of it apply, as before; `tar -xzf release.tgz` in a repository stays allowed.
     (
         "tar-x-member-in-workflows",
         "tar -xf evil.tar",
@@ -1081,14 +1083,14 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
     (
         "tar-x-missing-in-repo-root",
         "tar -xzf missing.tgz",
-        "deny",
-        "self-protection",
+        "allow",
+        "no-match",
     ),
     (
         "cpio-i-in-repo-root",
         "cpio -idv < x.cpio",
-        "deny",
-        "self-protection",
+        "allow",
+        "no-match",
     ),
     (
         "tar-c-reads",

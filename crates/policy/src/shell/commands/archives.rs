@@ -181,8 +181,12 @@ fn extraction(
         let bytes = w.world.read_bytes(path, MAX_ARCHIVE_BYTES)?;
         members::list(&bytes)
     });
+    // An archive that cannot be listed writes somewhere under the directory: rules that
+    // cover every child of it apply (`-C .github/workflows`). Not the whole tree as one
+    // operation: that would refuse `tar -xzf release.tgz` in every repository, whose `.git`
+    // self-protection would count as taken along.
     let Some(list) = listed else {
-        w.access_tree(dest, &lit("."), Access::Write, role);
+        w.access_text(dest, ".", Access::Write, true, role);
         return;
     };
     w.access_text(dest, ".", Access::Write, true, role);
@@ -331,8 +335,9 @@ pub(super) fn run_archive(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
                 })
             }) =>
         {
-            // The archive comes from the input: its members are not listed here.
-            w.access_tree(&cx.env, &lit("."), Access::Write, "cpio -i");
+            // The archive comes from the input: its members are not listed here (see
+            // `extraction` for an archive that cannot be listed).
+            search_root_text(w, cx, ".", Access::Write, "cpio -i");
             if args
                 .iter()
                 .any(|a| a.lit().is_some_and(|t| t.contains("absolute")))

@@ -253,15 +253,22 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         });
         return;
     };
+    let mut written_here: Vec<Option<String>> = Vec::new();
     if first.lit().is_some_and(|t| t.contains('/')) {
         // Running a file reads it; a shell script is walked like `bash FILE`.
         w.access(&cx.env, first, Access::Read, "the program run");
-        let written_here = first.lit().is_some_and(|t| {
-            w.resolve(&cx.env, t, "the program run")
-                .iter()
-                .any(|p| w.written.contains_key(p))
-        });
-        if written_here || is_shell_script(w, &cx.env, first) {
+        // A program this command wrote a moment ago with literal text is that text.
+        written_here = first
+            .lit()
+            .map(|t| {
+                w.resolve(&cx.env, t, "the program run")
+                    .iter()
+                    .filter_map(|p| w.written.get(p).cloned())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let literal = !written_here.is_empty() && written_here.iter().all(Option::is_some);
+        if literal || is_shell_script(w, &cx.env, first) {
             unknown_arguments(w, cx, &name, &argv[1..]);
             let mut shell = cx.env.clone();
             w.script_file(&mut shell, first, false);
@@ -309,6 +316,13 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
     }
     if runs_hookledger(w, &cx.env, first, args) {
         run_hookledger(w, cx, args, first.lit().unwrap_or("hookledger"));
+        return;
+    }
+    if written_here.iter().any(Option::is_none) {
+        w.opaque(format!(
+            "{name} is a program this command changes, in a way hookledger cannot read, before running it"
+        ));
+        unknown_arguments(w, cx, &name, args);
         return;
     }
     if let Some(simple) = simple::lookup(&name) {
