@@ -320,6 +320,14 @@ fn tar_bytes(members: &[(&str, u8, &str)]) -> Vec<u8> {
     out
 }
 
+/// `bytes` as a gzip stream (header, deflate data, and a trailer nobody checks here).
+fn gzip_bytes(bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+    out.extend(miniz_oxide::deflate::compress_to_vec(bytes, 6));
+    out.extend([0u8; 8]);
+    out
+}
+
 /// A zip archive of empty stored members.
 fn zip_bytes(names: &[&str]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -402,6 +410,17 @@ fn elsewhere_world(fixture: &mut Fixture) {
         ("link.tar", tar_bytes(&[("innocent-link", b'2', ".env")])),
         ("envfile.tar", tar_bytes(&[(".env", b'0', "")])),
         ("evil.zip", zip_bytes(&[".github/workflows/pwn.yml"])),
+        (
+            "evil.tgz",
+            gzip_bytes(&tar_bytes(&[(".git/hooks/post-commit", b'0', "")])),
+        ),
+        (
+            "release.tar.gz",
+            gzip_bytes(&tar_bytes(&[
+                ("release/", b'5', ""),
+                ("release/bin", b'0', ""),
+            ])),
+        ),
         ("ok.zip", zip_bytes(&["docs/a.md", "x.yml"])),
     ];
     for (path, bytes) in archives {

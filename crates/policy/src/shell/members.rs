@@ -2,9 +2,10 @@
 //! extraction can be judged by where each member lands (`tar -xf x.tar` whose member is
 //! `.github/workflows/ci.yml`, or `../../.ssh/authorized_keys`).
 //!
-//! Only what is needed is parsed: names, types and link targets. A compressed tar, an unknown
-//! format, a truncated or inconsistent archive or one with more members than the limit gives
-//! `None`, and the caller treats the extraction directory as written through and through.
+//! Only what is needed is parsed: names, types and link targets. A gzip-compressed tar is
+//! inflated first, to a bounded size. Another compression, an unknown format, a truncated or
+//! inconsistent archive or one with more members than the limit gives `None`, and the caller
+//! judges the extraction directory instead.
 
 /// More members than this are not listed one by one.
 pub const MAX_MEMBERS: usize = 4096;
@@ -29,8 +30,17 @@ pub struct Member {
     pub kind: MemberKind,
 }
 
-/// The members of a tar or zip archive held in `bytes`.
+/// A gzip stream is inflated to at most this many bytes (a decompression bomb stops there).
+pub const MAX_INFLATED: usize = 64 * 1024 * 1024;
+
+/// The members of a tar or zip archive held in `bytes` (a tar may be gzip-compressed).
 pub fn list(bytes: &[u8]) -> Option<Vec<Member>> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let inflated = gunzip(bytes)?;
+        return (!inflated.starts_with(&[0x1f, 0x8b]))
+            .then(|| list(&inflated))
+            .flatten();
+    }
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
         return zip(bytes);
     }
@@ -42,6 +52,32 @@ pub fn list(bytes: &[u8]) -> Option<Vec<Member>> {
         return Some(Vec::new());
     }
     None
+}
+
+/// The content of a gzip member (RFC 1952): the header's optional fields skipped, the deflate
+/// stream inflated up to [`MAX_INFLATED`].
+fn gunzip(bytes: &[u8]) -> Option<Vec<u8>> {
+    const FHCRC: u8 = 2;
+    const FEXTRA: u8 = 4;
+    const FNAME: u8 = 8;
+    const FCOMMENT: u8 = 16;
+    if bytes.get(2) != Some(&8) {
+        return None;
+    }
+    let flags = *bytes.get(3)?;
+    let mut at = 10usize;
+    if flags & FEXTRA != 0 {
+        at += 2 + u16_at(bytes, at)?;
+    }
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            at += bytes.get(at..)?.iter().position(|b| *b == 0)? + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        at += 2;
+    }
+    miniz_oxide::inflate::decompress_to_vec_with_limit(bytes.get(at..)?, MAX_INFLATED).ok()
 }
 
 fn cstr(field: &[u8]) -> Option<String> {
@@ -246,6 +282,18 @@ mod tests {
         assert_eq!(members[0].name, "a.txt");
         assert_eq!(members[1].kind, MemberKind::Symlink("../.env".into()));
         assert_eq!(members[2].name, long);
+    }
+
+    #[test]
+    fn lists_a_gzip_compressed_tar() {
+        let mut t = tar_header(".github/workflows/x.yml", b'0', "", 0);
+        t.extend(vec![0u8; 1024]);
+        let mut gz = vec![0x1f, 0x8b, 8, 8, 0, 0, 0, 0, 0, 3];
+        gz.extend(b"x.tar\0");
+        gz.extend(miniz_oxide::deflate::compress_to_vec(&t, 6));
+        gz.extend([0u8; 8]);
+        let members = list(&gz).expect("a tgz");
+        assert_eq!(members[0].name, ".github/workflows/x.yml");
     }
 
     #[test]

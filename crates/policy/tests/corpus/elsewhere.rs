@@ -1472,4 +1472,24 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "allow",
         "no-match",
     ),
+    // gzip-compressed tarballs are inflated (bounded) and listed too.
+    (
+        "tgz-member-in-hooks",
+        "tar -xzf evil.tgz",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "tgz-member-in-hooks-z-implied",
+        "tar xf evil.tgz",
+        "deny",
+        "self-protection",
+    ),
+    ("tgz-benign", "tar -xzf release.tar.gz", "allow", "no-match"),
+    (
+        "tgz-benign-into-workflows",
+        "tar -xzf release.tar.gz -C .github/workflows",
+        "deny",
+        "path-deny-write",
+    ),
 ];
