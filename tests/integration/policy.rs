@@ -287,6 +287,35 @@ const SHELL_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "deny",
         "path-deny-read",
     ),
+    // Issue 14, classes 2 and 6: code run from elsewhere, and walks.
+    (
+        "bash-procsub-program",
+        "Bash",
+        "bash <(echo 'cat .env')",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "bash-prompt-command",
+        "Bash",
+        "PROMPT_COMMAND='cat .env'",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "bash-find-name-exec",
+        "Bash",
+        "find . -name '.env*' -exec cat {} +",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "bash-find-xargs-benign",
+        "Bash",
+        "find . -name '*.rs' | xargs grep -l main",
+        "allow",
+        "no-match",
+    ),
     (
         "ps-unknown-cmdlet",
         "PowerShell",

@@ -10,8 +10,9 @@ configuration or on how loaded the machine is.
 
 The file system questions path resolution asks (is this name a symlink, where does it point,
 is it a directory) are here too, with the real answers as defaults: a fake can overlay
-symlinks of its own. What is not behind it: reading files' content (scripts, git
-configuration) and self-protection's identity checks (device and inode, link counts) and
+symlinks of its own. So is reading the programs the shell analysis follows (scripts, sed and
+awk programs, makefiles, archives' member lists), so a fake can hold files of its own. What is
+not behind it: reading git configuration and self-protection's identity checks (device and inode, link counts) and
 protected set, which read the file system directly; in-process tests build what they need in a
 temporary directory.
 */
@@ -84,6 +85,21 @@ pub trait World {
     fn is_file(&self, path: &Path) -> bool {
         path.is_file()
     }
+    /// The content of the regular file at `path` (already resolved physically) when it is at
+    /// most `max` bytes of UTF-8. A FIFO or device is never opened: reading one could block.
+    fn read_file(&self, path: &Path, max: u64) -> Option<String> {
+        let bytes = self.read_bytes(path, max)?;
+        String::from_utf8(bytes).ok()
+    }
+    /// [`World::read_file`] for binary content (archives).
+    fn read_bytes(&self, path: &Path, max: u64) -> Option<Vec<u8>> {
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.is_file() || meta.len() > max {
+            return None;
+        }
+        let bytes = std::fs::read(path).ok()?;
+        (bytes.len() as u64 <= max).then_some(bytes)
+    }
 }
 
 /// The machine this process runs on.
@@ -153,6 +169,8 @@ pub struct FakeWorld {
     /// The branch's push and fetch remote, for every repository.
     pub default_remote: Option<String>,
     pub budget: Budget,
+    /// Files that exist only in this world (path, content), read before the disk.
+    pub files: Vec<(PathBuf, Vec<u8>)>,
 }
 
 impl Default for FakeWorld {
@@ -162,6 +180,7 @@ impl Default for FakeWorld {
             links: Vec::new(),
             default_remote: None,
             budget: Budget::Unlimited,
+            files: Vec::new(),
         }
     }
 }
@@ -229,6 +248,9 @@ impl World for FakeWorld {
         if self.link(path).is_some() {
             return Some(FileKind::Symlink);
         }
+        if self.files.iter().any(|(at, _)| at == path) {
+            return Some(FileKind::File);
+        }
         RealWorld::HOOK.file_kind(path)
     }
 
@@ -246,9 +268,19 @@ impl World for FakeWorld {
     }
 
     fn is_file(&self, path: &Path) -> bool {
+        if self.files.iter().any(|(at, _)| at == path) {
+            return true;
+        }
         let resolved =
             crate::paths::resolve_in(&path.to_string_lossy(), Path::new("/"), None, self);
         resolved.is_file()
+    }
+
+    fn read_bytes(&self, path: &Path, max: u64) -> Option<Vec<u8>> {
+        match self.files.iter().find(|(at, _)| at == path) {
+            Some((_, bytes)) => (bytes.len() as u64 <= max).then(|| bytes.clone()),
+            None => RealWorld::HOOK.read_bytes(path, max),
+        }
     }
 }
 

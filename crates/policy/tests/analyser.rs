@@ -296,6 +296,12 @@ proptest! {
                 Just("cd "), Just("git "), Just("-C "), Just("bash -c "), Just("python3 -c "),
                 Just("> "), Just("2>&1"), Just("(("), Just("))"), Just("for i in a; do "),
                 Just("; done"), Just("~"), Just("$HOME/"), Just(" "), Just("\n"), Just("#"),
+                Just("<("), Just("<<<"), Just("/dev/stdin"), Just("a[$("), Just("]=1"),
+                Just("let "), Just("alias x="), Just("sh -s"), Just("tar -xf "),
+                Just("find . -name "), Just(" -exec "), Just("{} +"), Just("| xargs "),
+                Just("PS4="), Just("set -x"), Just("f(){ "), Just("}; f "), Just("$(("),
+                Just("sed -f "), Just("awk -f "), Just("make -f - "), Just("ed -s "),
+                Just("printf '%s\\n' "), Just("LESSOPEN="), Just("trap "), Just(" DEBUG"),
             ],
             0..24,
         )
@@ -358,5 +364,38 @@ proptest! {
         let quoted_verb = format!("{}''{} {rest}", &head[..1], &head[1..]);
         let got = decided(&s.bash(&format!("{quoted_verb} {word}")));
         prop_assert_eq!(got, plain, "{} {}", quoted_verb, word);
+    }
+
+    /// A command decides the same wherever its text is run from: a `-c` string, a process
+    /// substitution, a here-string, a heredoc on `/dev/stdin`, a pipe from echo or printf,
+    /// `source`, `eval`, a function, `script -c`, arithmetic and an array subscript.
+    #[test]
+    fn code_run_from_elsewhere_decides_like_the_command(
+        verb in prop_oneof![Just("cat"), Just("head -n 1"), Just("rm -f"), Just("touch"), Just("cp src/main.rs")],
+        word in plain_word(),
+    ) {
+        let s = setup();
+        let command = format!("{verb} {word}");
+        let plain = decided(&s.bash(&command));
+        for carried in [
+            format!("bash -c '{command}'"),
+            format!("bash <(echo '{command}')"),
+            format!("bash <<< '{command}'"),
+            format!("bash /dev/stdin <<'EOF'\n{command}\nEOF"),
+            format!("sh - <<EOF\n{command}\nEOF"),
+            format!("echo '{command}' | sh"),
+            format!("printf '%s\\n' '{command}' | bash -s"),
+            format!("source <(echo '{command}')"),
+            format!("eval '{command}'"),
+            format!("f(){{ {command}; }}; f"),
+            format!("g(){{ {verb} \"$1\"; }}; g {word}"),
+            format!("sh -c '{verb} \"$1\"' _ {word}"),
+            format!("script -qc '{command}' /dev/null"),
+            format!("echo $(( $({command}) ))"),
+            format!("a[$({command})]=1"),
+        ] {
+            let got = decided(&s.bash(&carried));
+            prop_assert_eq!(got, plain, "{:?} vs {:?}", carried, command);
+        }
     }
 }

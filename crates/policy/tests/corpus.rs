@@ -16,6 +16,8 @@
 mod cases;
 #[path = "corpus/classes.rs"]
 mod classes;
+#[path = "corpus/elsewhere.rs"]
+mod elsewhere;
 
 use std::path::{Path, PathBuf};
 
@@ -298,6 +300,151 @@ fn shell_class_corpus() {
         "{} of {} cases failed:\n{}",
         failures.len(),
         classes::CLASS_CASES.len(),
+        failures.join("\n")
+    );
+}
+
+/// A ustar archive of (name, type flag, link target) members, each empty.
+fn tar_bytes(members: &[(&str, u8, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, flag, link) in members {
+        let mut h = vec![0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[124..135].copy_from_slice(b"00000000000");
+        h[156] = *flag;
+        h[157..157 + link.len()].copy_from_slice(link.as_bytes());
+        h[257..263].copy_from_slice(b"ustar\0");
+        out.extend(h);
+    }
+    out.extend(vec![0u8; 1024]);
+    out
+}
+
+/// `bytes` as a gzip stream (header, deflate data, and a trailer nobody checks here).
+fn gzip_bytes(bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+    out.extend(miniz_oxide::deflate::compress_to_vec(bytes, 6));
+    out.extend([0u8; 8]);
+    out
+}
+
+/// A zip archive of empty stored members.
+fn zip_bytes(names: &[&str]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for name in names {
+        let local = u32::try_from(out.len()).unwrap();
+        let len = u16::try_from(name.len()).unwrap();
+        out.extend(b"PK\x03\x04");
+        out.extend([0u8; 22]);
+        out.extend(len.to_le_bytes());
+        out.extend(0u16.to_le_bytes());
+        out.extend(name.as_bytes());
+        central.extend(b"PK\x01\x02");
+        central.extend([0u8; 24]);
+        central.extend(len.to_le_bytes());
+        central.extend([0u8; 12]);
+        central.extend(local.to_le_bytes());
+        central.extend(name.as_bytes());
+    }
+    let offset = u32::try_from(out.len()).unwrap();
+    let size = u32::try_from(central.len()).unwrap();
+    let count = u16::try_from(names.len()).unwrap();
+    out.extend(central);
+    out.extend(b"PK\x05\x06");
+    out.extend([0u8; 4]);
+    out.extend(count.to_le_bytes());
+    out.extend(count.to_le_bytes());
+    out.extend(size.to_le_bytes());
+    out.extend(offset.to_le_bytes());
+    out.extend(0u16.to_le_bytes());
+    out
+}
+
+/// Scripts, programs and archives that exist only in the fixture's world: the analyser must
+/// read them through `World`.
+fn elsewhere_world(fixture: &mut Fixture) {
+    let repo = fixture.repo.clone();
+    let text_files: &[(&str, &str)] = &[
+        ("tools/w.sed", "1d\nw .github/workflows/x.yml\n"),
+        ("tools/r.sed", "r .env\n"),
+        ("tools/ok.sed", "s/a/b/\n"),
+        ("tools/w.ed", "1d\nw .github/workflows/x.yml\nq\n"),
+        ("tools/mk", "all:\n\t@cat .env\n"),
+        ("tools/cron", "# m h dom mon dow\n*/5 * * * * cat .env\n"),
+        ("tools/job.sh", "cat .env\n"),
+        ("tools/p.awk", "{ print > \".github/workflows/y.yml\" }\n"),
+        ("tools/sys.awk", "BEGIN { system(\"id\") }\n"),
+        ("tools/leak.sh", "#!/bin/sh\ncat .env\n"),
+        ("tools/outer.sh", "echo start\nbash tools/leak.sh\n"),
+        ("tools/loop.sh", "source tools/loop.sh\nls src\n"),
+        ("tools/ok.sh", "ls src\necho done\n"),
+    ];
+    for (path, text) in text_files {
+        fixture
+            .world
+            .files
+            .push((repo.join(path), text.as_bytes().to_vec()));
+    }
+    let archives: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "evil.tar",
+            tar_bytes(&[("docs/", b'5', ""), (".github/workflows/pwn.yml", b'0', "")]),
+        ),
+        (
+            "nested.tar",
+            tar_bytes(&[("pkg/.github/workflows/pwn.yml", b'0', "")]),
+        ),
+        (
+            "ok.tar",
+            tar_bytes(&[("workflows/", b'5', ""), ("workflows/x.yml", b'0', "")]),
+        ),
+        (
+            "dotdot.tar",
+            tar_bytes(&[("../.github/workflows/x.yml", b'0', "")]),
+        ),
+        (
+            "hooks.tar",
+            tar_bytes(&[(".git/hooks/pre-commit", b'0', "")]),
+        ),
+        ("link.tar", tar_bytes(&[("innocent-link", b'2', ".env")])),
+        ("envfile.tar", tar_bytes(&[(".env", b'0', "")])),
+        ("evil.zip", zip_bytes(&[".github/workflows/pwn.yml"])),
+        (
+            "evil.tgz",
+            gzip_bytes(&tar_bytes(&[(".git/hooks/post-commit", b'0', "")])),
+        ),
+        (
+            "release.tar.gz",
+            gzip_bytes(&tar_bytes(&[
+                ("release/", b'5', ""),
+                ("release/bin", b'0', ""),
+            ])),
+        ),
+        ("ok.zip", zip_bytes(&["docs/a.md", "x.yml"])),
+    ];
+    for (path, bytes) in archives {
+        fixture.world.files.push((repo.join(path), bytes));
+    }
+}
+
+#[test]
+fn shell_elsewhere_corpus() {
+    let mut fixture = Fixture::new().with_scripts();
+    elsewhere_world(&mut fixture);
+    let policy = fixture.policy();
+    let mut failures = Vec::new();
+    for (name, command, action, rule) in elsewhere::ELSEWHERE_CASES {
+        let mut input = Map::new();
+        input.insert("command".into(), json!(fixture.expand(command)));
+        let verdict = fixture.judge(&policy, "Bash", &input);
+        failures.extend(mismatch(name, action, rule, &verdict));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        elsewhere::ELSEWHERE_CASES.len(),
         failures.join("\n")
     );
 }

@@ -263,6 +263,12 @@ fn global_options(
                             "`git {name} {key}=…` changes which git hooks run (hookledger's commit-time provenance runs from them)"
                         ));
                     } else if is_command_key(key) {
+                        // A literal command (`core.pager=cat .env`, `alias.x=!cmd`) is walked
+                        // too, so that what it names is judged; git may still run it with
+                        // arguments of its own.
+                        if let Some(code) = value {
+                            w.subshell_program(code.trim_start_matches('!'), &env);
+                        }
                         w.opaque(format!(
                             "git -c {key} makes git run a command or connect where it chooses"
                         ));

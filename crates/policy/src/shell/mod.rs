@@ -22,6 +22,7 @@ bounded by depth and node count.
 mod commands;
 mod git_cmd;
 pub mod hookledger;
+pub mod members;
 mod powershell;
 mod scripts;
 mod walk;

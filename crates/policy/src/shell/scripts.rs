@@ -33,7 +33,7 @@ pub fn interpreter(name: &str) -> Option<Lang> {
         "php" => Lang::Php,
         "lua" | "luajit" => Lang::Lua,
         "Rscript" => Lang::R,
-        "tclsh" | "wish" => Lang::Tcl,
+        "tclsh" | "wish" | "expect" | "jimsh" => Lang::Tcl,
         _ => return None,
     })
 }
@@ -109,7 +109,8 @@ pub fn cli(lang: Lang) -> Cli {
             file_value_flags: &[],
         },
         Lang::Tcl => Cli {
-            code_flags: &[],
+            // expect's; tclsh has none.
+            code_flags: &["-c"],
             module_flags: &[],
             flags_with_value: &[],
             file_value_flags: &[],
@@ -357,6 +358,8 @@ pub fn check_code(w: &mut Walker, env: &Env, lang: Lang, code: &str, interpreter
 
 /// Calls that hand a string to a shell (or an argv list to a program).
 const COMMAND_CALLS: &[&str] = &[
+    "os.execute(",
+    "io.popen(",
     "system(",
     "system",
     "popen(",
@@ -412,6 +415,21 @@ fn run_literal_commands(w: &mut Walker, env: &Env, lang: Lang, code: &str, liter
             w.subshell_program(&line.join(" "), env);
         }
         k += 1;
+    }
+    if lang == Lang::Tcl {
+        // `exec cmd args`, `spawn cmd args` (expect), `open "|cmd"`: the words up to the end
+        // of the command are a program and its arguments.
+        for keyword in ["exec ", "spawn "] {
+            let mut from = 0;
+            while let Some(pos) = code[from..].find(keyword) {
+                let start = from + pos + keyword.len();
+                let end = code[start..]
+                    .find([']', ';', '\n'])
+                    .map_or(code.len(), |e| start + e);
+                w.subshell_program(&code[start..end].replace(['{', '}'], "'"), env);
+                from = end;
+            }
+        }
     }
     if matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php) {
         let mut parts = code.split('`');
@@ -522,7 +540,44 @@ pub fn check_awk(w: &mut Walker, env: &Env, program: &str, name: &str) {
         || pipe_to_command(program)
     {
         w.opaque(format!("the {name} program runs a command"));
+        // What it runs literally (`system("cmd")`, `"cmd" | getline`, `print | "cmd"`) is
+        // walked, so a denied path named there is still denied.
+        for command in awk_literal_commands(program) {
+            w.subshell_program(&command, env);
+        }
         return;
+    }
+    if program.contains("ARGV") {
+        // `ARGV[1]=".env"`: awk reads the files ARGV names when the program starts, so the
+        // program chooses its own input. Literal strings it puts there are read; anything
+        // else is a file chosen at run time.
+        let mut from = 0;
+        while let Some(pos) = program[from..].find("ARGV[") {
+            let at = from + pos;
+            let after_subscript = program[at..].find(']').map(|e| at + e + 1);
+            from = at + 5;
+            let Some(after) = after_subscript else {
+                continue;
+            };
+            let rest = program[after..].trim_start();
+            if !rest.starts_with('=') || rest.starts_with("==") {
+                continue;
+            }
+            let value = rest[1..].trim_start();
+            if let Some(v) = value.strip_prefix('"')
+                && let Some(end) = v.find('"')
+            {
+                let field = Field::Lit {
+                    text: v[..end].to_owned(),
+                    glob: None,
+                };
+                w.access(env, &field, Access::Read, &format!("the {name} program"));
+            } else {
+                w.opaque(format!(
+                    "the {name} program sets the files it reads at run time (ARGV)"
+                ));
+            }
+        }
     }
     let bytes = program.as_bytes();
     let mut i = 0;
@@ -579,6 +634,39 @@ pub fn check_awk(w: &mut Walker, env: &Env, program: &str, name: &str) {
     }
 }
 
+/// The string literals an awk program hands to a shell: `system("…")`, `"…" | getline`,
+/// `print … | "…"`.
+fn awk_literal_commands(program: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let bytes = program.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        while j < bytes.len() && bytes[j] != b'"' {
+            j += if bytes[j] == b'\\' { 2 } else { 1 };
+        }
+        let Some(text) = program.get(start..j.min(bytes.len())) else {
+            break;
+        };
+        let before = program[..i].trim_end();
+        let after = program.get(j + 1..).unwrap_or("").trim_start();
+        if before.ends_with("system(")
+            || before.ends_with("system (")
+            || before.ends_with('|')
+            || after.starts_with('|')
+        {
+            out.push(text.replace("\\\"", "\""));
+        }
+        i = j + 1;
+    }
+    out
+}
+
 fn pipe_to_command(program: &str) -> bool {
     // `print | "cmd"` or `"cmd" | getline`.
     let squeezed: String = program.chars().filter(|c| !c.is_whitespace()).collect();
@@ -629,8 +717,13 @@ pub fn check_sed(w: &mut Walker, env: &Env, script: &str, name: &str) {
                     w.access(env, &field, access, &format!("the {name} script"));
                 }
             }
-            Some('e') if chars.as_str().trim().is_empty() || chars.as_str().starts_with(' ') => {
+            Some('e') if chars.as_str().trim().is_empty() => {
+                // `e` alone runs the pattern space: text from the input.
                 w.opaque(format!("the {name} script runs a command (e)"));
+            }
+            Some('e') if chars.as_str().starts_with(' ') => {
+                // `e COMMAND` runs COMMAND, as written.
+                w.subshell_program(chars.as_str().trim(), env);
             }
             Some('s') => {
                 let body = chars.as_str();
@@ -661,5 +754,119 @@ pub fn check_sed(w: &mut Walker, env: &Env, script: &str, name: &str) {
             }
             _ => {}
         }
+    }
+}
+
+/// ed's commands: `w`/`W`/`wq FILE` write, `r`/`e`/`E FILE` read, `!cmd` and `w !cmd`/
+/// `r !cmd` run a shell command (walked).
+pub fn check_ed(w: &mut Walker, env: &Env, script: &str, name: &str) {
+    for line in script.lines() {
+        let mut rest = line.trim_start();
+        // An address: numbers, `.`, `$`, `,`, `;`, `+`/`-` offsets, `/re/`, `?re?`, `'x`.
+        loop {
+            let before = rest;
+            rest = rest.trim_start_matches(|c: char| {
+                c.is_ascii_digit() || matches!(c, '.' | '$' | ',' | ';' | '+' | '-' | ' ')
+            });
+            for delim in ['/', '?'] {
+                if let Some(r) = rest.strip_prefix(delim)
+                    && let Some(end) = r.find(delim)
+                {
+                    rest = &r[end + 1..];
+                }
+            }
+            if let Some(r) = rest.strip_prefix('\'') {
+                rest = r.get(1..).unwrap_or("");
+            }
+            if rest == before {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        let Some(command) = chars.next() else {
+            continue;
+        };
+        let mut arg = chars.as_str();
+        if command == 'w' {
+            arg = arg.strip_prefix('q').unwrap_or(arg);
+        }
+        let arg = arg.trim();
+        let role = format!("the {name} script");
+        match command {
+            '!' => w.subshell_program(arg, env),
+            'w' | 'W' | 'r' | 'e' | 'E' => {
+                if let Some(code) = arg.strip_prefix('!') {
+                    w.subshell_program(code, env);
+                } else if !arg.is_empty() {
+                    let access = if matches!(command, 'w' | 'W') {
+                        Access::Write
+                    } else {
+                        Access::Read
+                    };
+                    let field = Field::Lit {
+                        text: arg.to_owned(),
+                        glob: None,
+                    };
+                    w.access(env, &field, access, &role);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A makefile's recipes are shell code. A recipe line that uses make's own variables or
+/// functions (`$(CC)`, `${X}`, `$@`) is only known once make expands it; `$$` is a dollar.
+/// Returns how many recipe lines could not be read.
+pub fn check_makefile(w: &mut Walker, env: &Env, text: &str) -> usize {
+    let mut unknown = 0;
+    let mut continued = String::new();
+    for line in text.lines() {
+        let Some(recipe) = line
+            .strip_prefix('\t')
+            .or_else(|| (!continued.is_empty()).then_some(line))
+        else {
+            continue;
+        };
+        if let Some(head) = recipe.strip_suffix('\\') {
+            continued.push_str(head);
+            continue;
+        }
+        let mut full = std::mem::take(&mut continued);
+        full.push_str(recipe);
+        let full = full.trim_start_matches(['@', '-', '+', ' ']);
+        let without_dollars = full.replace("$$", "");
+        if without_dollars.contains('$') {
+            unknown += 1;
+            continue;
+        }
+        w.subshell_program(&full.replace("$$", "$"), env);
+    }
+    unknown
+}
+
+/// A crontab's lines (after five time fields or an `@` schedule) are shell commands.
+pub fn check_crontab(w: &mut Walker, env: &Env, text: &str) {
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first.contains('=') && !first.starts_with('@') {
+            continue;
+        }
+        let command = if first.starts_with('@') {
+            line[first.len()..].trim_start()
+        } else {
+            let mut rest = line;
+            for _ in 0..5 {
+                rest = rest.trim_start();
+                let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                rest = &rest[end..];
+            }
+            rest.trim_start()
+        };
+        w.subshell_program(command, env);
     }
 }

@@ -38,8 +38,42 @@ const PSEUDO_FILES: &[&str] = &[
     "/dev/urandom",
 ];
 
-/// The text a process substitution expands to; a pipe, not a file.
+/// The text a process substitution expands to; a pipe, not a file. Further ones in the same
+/// command count down from it (`/dev/fd/62` …), as bash numbers them, so each can be told
+/// apart when a shell or interpreter runs it as a program.
 pub const PROCESS_SUBSTITUTION: &str = "/dev/fd/63";
+
+/// Whether `text` is what a process substitution expands to.
+pub fn is_process_substitution(text: &str) -> bool {
+    text.strip_prefix("/dev/fd/")
+        .and_then(|n| n.parse::<u32>().ok())
+        .is_some_and(|n| (10..=63).contains(&n))
+}
+
+/// Names under which a program reads its standard input as a file.
+const STDIN_NAMES: &[&str] = &[
+    "-",
+    "/dev/stdin",
+    "/dev/fd/0",
+    "/proc/self/fd/0",
+    "/proc/thread-self/fd/0",
+];
+
+/// Scripts, makefiles, sed and awk programs read from disk are analysed up to this size.
+pub const MAX_PROGRAM_BYTES: u64 = 256 * 1024;
+
+/// The program a shell, interpreter or editor is told to run from a file operand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Program {
+    /// Text written on the command line itself: a heredoc, a here-string, `<(echo '…')`.
+    Literal(String),
+    /// The content of a file on disk (a program hookledger has not seen).
+    File(String),
+    /// The tool's own (empty) input: nothing runs.
+    Nothing,
+    /// It cannot be read now; why.
+    Unknown(String),
+}
 
 /// Shell state that commands change and later words depend on.
 #[derive(Debug, Clone)]
@@ -123,6 +157,14 @@ pub struct Walker<'h> {
     pub binary_aliases: Vec<PathBuf>,
     /// `shopt -s dotglob` (or `GLOBIGNORE`) was seen: globs match names starting with a dot.
     pub dotglob: bool,
+    /// What each process substitution of the current command outputs, when that is literal.
+    pub substitutions: HashMap<String, Option<String>>,
+    /// Aliases defined so far (name, body): a command word naming one runs its body.
+    pub aliases: HashMap<String, String>,
+    /// Files this command writes before a later part of it may run them: with the literal
+    /// text written (`cat > x.sh <<'EOF'`), or `None` when what is written is not known. A
+    /// program read from one of them is that text, not what is on disk now.
+    pub written: HashMap<PathBuf, Option<String>>,
 }
 
 /// How a recorded access is to be judged beyond its path.
@@ -161,6 +203,9 @@ impl<'h> Walker<'h> {
             links: Vec::new(),
             binary_aliases: Vec::new(),
             dotglob: false,
+            substitutions: HashMap::new(),
+            aliases: HashMap::new(),
+            written: HashMap::new(),
         }
     }
 
@@ -187,6 +232,11 @@ impl<'h> Walker<'h> {
         self.gave_up = true;
         self.opaque(why);
         true
+    }
+
+    /// Whether the analysis is over its budget (for loops over data: archive members).
+    pub fn exhausted_now(&mut self) -> bool {
+        self.exhausted()
     }
 
     pub fn opaque(&mut self, why: impl Into<String>) {
@@ -309,14 +359,78 @@ impl<'h> Walker<'h> {
     fn pipeline(&mut self, pipeline: &Pipeline, env: &mut Env) {
         if pipeline.seq.len() == 1 {
             self.command(&pipeline.seq[0], env, Stdin::Inherited);
+            self.record_written(&pipeline.seq[0], env, &Stdin::Inherited);
             return;
         }
         let mut stdin = Stdin::Inherited;
         for command in &pipeline.seq {
             let mut part = env.clone();
             let literal = literal_output(command, &mut part, self);
-            self.command(command, &mut part, stdin);
+            self.command(command, &mut part, stdin.clone());
+            self.record_written(command, &part, &stdin);
             stdin = literal.map_or(Stdin::Unknown, Stdin::Literal);
+        }
+    }
+
+    /// What a command writes with `>`/`>|` (or `tee`) when its output is literal text: a
+    /// later part of the command that runs the file runs that text.
+    fn record_written(&mut self, command: &Command, env: &Env, stdin: &Stdin) {
+        let Command::Simple(simple) = command else {
+            return;
+        };
+        let mut targets: Vec<(String, bool)> = Vec::new();
+        for item in simple
+            .prefix
+            .iter()
+            .flat_map(|p| p.0.iter())
+            .chain(simple.suffix.iter().flat_map(|s| s.0.iter()))
+        {
+            if let CommandPrefixOrSuffixItem::IoRedirect(IoRedirect::File(
+                fd,
+                kind,
+                IoFileRedirectTarget::Filename(word),
+            )) = item
+                && fd.is_none_or(|f| f == 1)
+                && matches!(
+                    kind,
+                    IoFileRedirectKind::Write
+                        | IoFileRedirectKind::Clobber
+                        | IoFileRedirectKind::Append
+                )
+                && let Field::Lit { text, glob: None } = self.expand_single(&word.value, env)
+            {
+                targets.push((text, matches!(kind, IoFileRedirectKind::Append)));
+            }
+        }
+        let name = simple.word_or_name.as_ref().map(|w| w.value.as_str());
+        let tee = name == Some("tee");
+        if tee {
+            for item in simple.suffix.iter().flat_map(|s| s.0.iter()) {
+                if let CommandPrefixOrSuffixItem::Word(w) = item
+                    && !w.value.starts_with('-')
+                    && let Field::Lit { text, glob: None } = self.expand_single(&w.value, env)
+                {
+                    targets.push((text, false));
+                }
+            }
+        }
+        if targets.is_empty() {
+            return;
+        }
+        let text = if tee {
+            match self.stdin_text(env, stdin) {
+                Stdin::Literal(t) => Some(t),
+                _ => None,
+            }
+        } else {
+            let mut scratch_env = env.clone();
+            literal_output(command, &mut scratch_env, self)
+        };
+        for (target, append) in targets {
+            for path in self.resolve(env, &target, "a redirection") {
+                let value = if append { None } else { text.clone() };
+                self.written.insert(path, value);
+            }
         }
     }
 
@@ -335,6 +449,12 @@ impl<'h> Walker<'h> {
             Command::Function(def) => {
                 self.functions
                     .insert(def.fname.value.clone(), def.body.clone());
+                // Bash calls this one for every command it cannot find: it may run at any
+                // later point, so its body is walked where it is defined.
+                if def.fname.value == "command_not_found_handle" {
+                    let mut inner = env.clone();
+                    self.call_function(&def.fname.value, &mut inner, &[]);
+                }
             }
             Command::ExtendedTest(test, redirects) => {
                 self.extended_test(&test.expr, env);
@@ -411,7 +531,7 @@ impl<'h> Walker<'h> {
                     .into_iter()
                     .flatten()
                 {
-                    w.arithmetic(&e.value);
+                    w.arithmetic(&e.value, env);
                 }
                 let mut body = env.clone();
                 w.compound_list(&f.body.list, &mut body);
@@ -431,7 +551,7 @@ impl<'h> Walker<'h> {
                     }
                 }
             }
-            CompoundCommand::Arithmetic(a) => w.arithmetic(&a.expr.value),
+            CompoundCommand::Arithmetic(a) => w.arithmetic(&a.expr.value, env),
             CompoundCommand::Coprocess(c) => {
                 let mut inner = env.clone();
                 w.command(&c.body, &mut inner, Stdin::Unknown);
@@ -439,10 +559,10 @@ impl<'h> Walker<'h> {
         });
     }
 
-    fn arithmetic(&mut self, text: &str) {
-        if text.contains("$(") || text.contains('`') {
-            self.opaque("a command substitution inside arithmetic");
-        }
+    /// An arithmetic expression: the code inside it runs (see [`words::arithmetic`]).
+    pub fn arithmetic(&mut self, text: &str, env: &Env) {
+        let mut scope = WordScope { walker: self, env };
+        words::arithmetic(text, &mut scope, 0);
     }
 
     fn for_clause(&mut self, f: &ast::ForClauseCommand, env: &mut Env) {
@@ -525,7 +645,7 @@ impl<'h> Walker<'h> {
         let mut raw_words: Vec<&str> = Vec::new();
         let mut suffix_assignments: Vec<(String, Option<String>)> = Vec::new();
         let mut redirects: Vec<&IoRedirect> = Vec::new();
-        let mut substitutions: Vec<usize> = Vec::new();
+        let mut substitutions: Vec<(usize, Option<String>)> = Vec::new();
         let prefix = simple.prefix.iter().flat_map(|p| p.0.iter());
         for item in prefix {
             match item {
@@ -556,18 +676,20 @@ impl<'h> Walker<'h> {
                 CommandPrefixOrSuffixItem::ProcessSubstitution(_, sub) => {
                     let mut inner = env.clone();
                     self.nested(|w| w.compound_list(&sub.list, &mut inner));
-                    substitutions.push(raw_words.len());
+                    let literal = list_literal_output(&sub.list, &mut inner, self);
+                    substitutions.push((raw_words.len(), literal));
                     raw_words.push(PROCESS_SUBSTITUTION);
                 }
             }
         }
         let mut argv: Vec<Field> = Vec::new();
+        self.substitutions.clear();
         for (i, raw) in raw_words.iter().enumerate() {
-            if substitutions.contains(&i) {
-                argv.push(Field::Lit {
-                    text: PROCESS_SUBSTITUTION.into(),
-                    glob: None,
-                });
+            if let Some(k) = substitutions.iter().position(|(at, _)| *at == i) {
+                let text = format!("/dev/fd/{}", 63usize.saturating_sub(k).max(10));
+                self.substitutions
+                    .insert(text.clone(), substitutions[k].1.clone());
+                argv.push(Field::Lit { text, glob: None });
             } else {
                 argv.extend(self.expand(raw, env));
             }
@@ -577,7 +699,7 @@ impl<'h> Walker<'h> {
         if argv.is_empty() {
             // Plain assignments last for the rest of the shell.
             for (name, value) in assignments {
-                self.check_special_variable(&name, value.as_deref(), None);
+                self.check_special_variable(env, &name, value.as_deref(), None);
                 env.vars.insert(name, value);
             }
             return;
@@ -596,6 +718,10 @@ impl<'h> Walker<'h> {
     }
 
     fn assignment_value(&mut self, a: &ast::Assignment, env: &Env) -> Option<String> {
+        // `a[$(cmd)]=1`: the subscript is arithmetic, and its code runs.
+        if let ast::AssignmentName::ArrayElementName(_, index) = &a.name {
+            self.arithmetic(index, env);
+        }
         match &a.value {
             ast::AssignmentValue::Scalar(w) => match self.expand_single(&w.value, env) {
                 Field::Lit { text, .. } if !a.append => Some(text),
@@ -616,6 +742,7 @@ impl<'h> Walker<'h> {
     /// Variables that change which program runs or what it loads make the rest unknowable.
     pub fn check_special_variable(
         &mut self,
+        env: &Env,
         name: &str,
         value: Option<&str>,
         command: Option<&str>,
@@ -659,18 +786,83 @@ impl<'h> Walker<'h> {
                 "the assignment {name}=… changes git's configuration for the commands it reaches, so it could set core.hooksPath and switch hookledger's git hooks off"
             ));
         }
-        let harmless_editor = matches!(value, Some("true" | ":" | "cat"));
-        let hijacks = HIJACKING.contains(&name)
-            || (matches!(
-                name,
-                "GIT_EDITOR" | "GIT_SEQUENCE_EDITOR" | "EDITOR" | "VISUAL" | "PAGER" | "GIT_PAGER"
-            ) && !harmless_editor);
+        let hijacks = HIJACKING.contains(&name);
+        self.variable_code(env, name, value, command);
         if hijacks {
             let scope = command.map_or(String::from("the commands after it"), |c| c.to_owned());
             self.opaque(format!(
                 "the assignment {name}=… changes what {scope} runs or loads"
             ));
         }
+    }
+
+    /// Variables whose value is code that programs run later (a pager, an editor, a prompt,
+    /// `less`'s input filter, the command before each prompt): a literal value is walked as
+    /// the shell code it is; an unknown one is opaque. Values that load code into a program
+    /// (`LD_PRELOAD`, `NODE_OPTIONS`) are in the hijacking list instead.
+    fn variable_code(&mut self, env: &Env, name: &str, value: Option<&str>, command: Option<&str>) {
+        let shell_code = matches!(
+            name,
+            "PROMPT_COMMAND"
+                | "GIT_EDITOR"
+                | "GIT_SEQUENCE_EDITOR"
+                | "EDITOR"
+                | "VISUAL"
+                | "PAGER"
+                | "GIT_PAGER"
+                | "MANPAGER"
+                | "SYSTEMD_PAGER"
+                | "BROWSER"
+                | "GIT_SSH_COMMAND"
+                | "GIT_EXTERNAL_DIFF"
+                | "GIT_PROXY_COMMAND"
+                | "FCEDIT"
+                | "LESSOPEN"
+                | "LESSCLOSE"
+                | "LESSEDIT"
+                | "RSYNC_RSH"
+                | "RSYNC_CONNECT_PROG"
+        );
+        // Prompt strings are expanded (command substitutions run) each time they are shown;
+        // PS4 with `set -x` before every command.
+        let prompt = matches!(name, "PS0" | "PS1" | "PS2" | "PS3" | "PS4");
+        // Files a shell sources before running a script.
+        let sourced = matches!(name, "BASH_ENV" | "ENV");
+        if !(shell_code || prompt || sourced) {
+            return;
+        }
+        let scope = command.map_or(String::from("the commands after it"), |c| c.to_owned());
+        let Some(value) = value else {
+            self.opaque(format!(
+                "the assignment {name}=… sets code that {scope} runs to a value known only at run time"
+            ));
+            return;
+        };
+        if sourced {
+            let field = Field::Lit {
+                text: value.to_owned(),
+                glob: None,
+            };
+            self.access(env, &field, Access::Read, name);
+            let mut shell = env.clone();
+            self.script_file(&mut shell, &field, false);
+            return;
+        }
+        if prompt {
+            // Expanded like a double-quoted word.
+            self.expand(&format!("\"{}\"", value.replace('"', "\\\"")), env);
+            return;
+        }
+        let code = if matches!(name, "LESSOPEN" | "LESSCLOSE") {
+            // `|cmd %s`, `||cmd %s`, `|-cmd %s`: the command is given the file name.
+            value.trim_start_matches(['|', '-']).replace("%s", "file")
+        } else {
+            value.to_owned()
+        };
+        if matches!(value, "true" | ":" | "cat" | "") {
+            return;
+        }
+        self.subshell_program(&code, env);
     }
 
     /// Applies redirections; returns the command's stdin after them.
@@ -719,6 +911,12 @@ impl<'h> Walker<'h> {
                         IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
                             let mut inner = env.clone();
                             self.nested(|w| w.compound_list(&sub.list, &mut inner));
+                            // `bash < <(echo 'cat .env')`: the input is what it writes.
+                            if matches!(kind, IoFileRedirectKind::Read) && fd.is_none_or(|f| f == 0)
+                            {
+                                stdin = list_literal_output(&sub.list, &mut inner, self)
+                                    .map_or(Stdin::Unknown, Stdin::Literal);
+                            }
                         }
                     }
                 }
@@ -772,7 +970,7 @@ impl<'h> Walker<'h> {
                     known = false;
                 }
                 WordPiece::ArithmeticExpression(e) => {
-                    self.arithmetic(&e.value);
+                    self.arithmetic(&e.value, env);
                     known = false;
                 }
                 _ => {
@@ -878,6 +1076,15 @@ impl<'h> Walker<'h> {
             return;
         }
         for named in self.resolve_named(env, text, role, access) {
+            // A write of unknown effect makes the file's content unknown to what runs it
+            // later; changing only its metadata does not.
+            let metadata_only = matches!(
+                role,
+                "chmod" | "chown" | "chgrp" | "touch" | "setfacl" | "chattr" | "xattr"
+            );
+            if access == Access::Write && !metadata_only && self.written.len() < MAX_ACCESSES {
+                self.written.insert(named.path.clone(), None);
+            }
             self.out.accesses.push(PathAccess {
                 path: named.path,
                 access,
@@ -1041,6 +1248,9 @@ impl<'h> Walker<'h> {
     /// redirected file is read now, as it is small enough to analyse.
     pub fn stdin_text(&mut self, env: &Env, stdin: &Stdin) -> Stdin {
         match stdin {
+            Stdin::File(text) if PSEUDO_FILES.contains(&text.as_str()) => {
+                Stdin::Literal(String::new())
+            }
             Stdin::File(text) => self
                 .small_file(env, text)
                 .map_or(Stdin::Unknown, Stdin::Literal),
@@ -1055,40 +1265,111 @@ impl<'h> Walker<'h> {
         let [path] = paths.as_slice() else {
             return None;
         };
-        let meta = std::fs::metadata(path).ok()?;
-        if !meta.is_file() || meta.len() > MAX_BYTES {
-            return None;
+        if let Some(written) = self.written.get(path) {
+            return written.clone();
         }
-        std::fs::read_to_string(path).ok()
+        self.world.read_file(path, MAX_BYTES)
     }
 
-    /// Reads a shell script a command runs (`bash x.sh`, `source x.sh`, `./x.sh`) and walks it.
-    /// A script is a program hookledger has not seen, treated like any unknown command: what
-    /// it cannot determine is dropped, but paths it names literally are checked, so a script
-    /// the agent wrote a moment ago cannot do what the command line itself may not.
-    pub fn script_file(&mut self, env: &mut Env, script: &Field, in_current_shell: bool) {
-        const MAX_SCRIPT_BYTES: u64 = 64 * 1024;
-        let Some(text) = script.lit() else {
-            return;
+    /// The program named by an operand that a shell, interpreter or script-reading tool runs:
+    /// its standard input under any of its names (`-`, `/dev/stdin`, `/proc/self/fd/0`), a
+    /// process substitution (literal when it only echoes literal text), or a file on disk,
+    /// read through the [`World`] (regular files only, bounded). A program that cannot be read
+    /// is unknown, never taken as empty.
+    pub fn program_source(&mut self, env: &Env, field: &Field, stdin: &Stdin) -> Program {
+        let Some(text) = field.lit() else {
+            return Program::Unknown(match field {
+                Field::Dyn(why) => format!("a program named through {why}"),
+                Field::Lit { .. } => "a program named by a glob".into(),
+            });
         };
-        let known_before = self.out.unanalyzable.len();
-        for path in self.resolve(env, text, "the script") {
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
+        if STDIN_NAMES.contains(&text) {
+            return match self.stdin_text(env, stdin) {
+                Stdin::Literal(t) => Program::Literal(t),
+                Stdin::Inherited => Program::Nothing,
+                _ => Program::Unknown("a program read from an input hookledger cannot see".into()),
             };
-            if !meta.is_file() || meta.len() > MAX_SCRIPT_BYTES {
-                continue;
-            }
-            let Ok(source) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            if in_current_shell {
-                self.program(&source, env);
-            } else {
-                self.subshell_program(&source, env);
-            }
         }
-        self.out.unanalyzable.truncate(known_before);
+        if is_process_substitution(text) {
+            return match self.substitutions.get(text).cloned().flatten() {
+                Some(t) => Program::Literal(t),
+                None => Program::Unknown(
+                    "a program produced by a process substitution at run time".into(),
+                ),
+            };
+        }
+        if text.starts_with("/dev/") || text.starts_with("/proc/") {
+            return Program::Unknown(format!("a program read from {text}"));
+        }
+        if field
+            .lit()
+            .is_some_and(|_| matches!(field, Field::Lit { glob: Some(_), .. }))
+        {
+            return Program::Unknown(format!("a program named by the glob {text}"));
+        }
+        let paths = self.resolve(env, text, "the program file");
+        let [path] = paths.as_slice() else {
+            return Program::Unknown(format!(
+                "the program file {text} could be in more than one directory"
+            ));
+        };
+        if let Some(written) = self.written.get(path) {
+            return match written.clone() {
+                Some(t) => Program::Literal(t),
+                None => Program::Unknown(format!(
+                    "the program file {text}, which this command changes before running it"
+                )),
+            };
+        }
+        match self.world.read_file(path, MAX_PROGRAM_BYTES) {
+            Some(t) => Program::File(t),
+            None => Program::Unknown(format!(
+                "the program file {text} cannot be read now (missing, not a regular file, or over {} KiB)",
+                MAX_PROGRAM_BYTES / 1024
+            )),
+        }
+    }
+
+    /// Runs `program` as shell code. A file is a program hookledger has not seen, treated like
+    /// any unknown command: what it cannot determine is dropped, but what it names literally
+    /// is checked, so a script the agent wrote a moment ago cannot do what the command line
+    /// itself may not. Literal code from the command line is analysed like the command line.
+    pub fn run_shell_program(
+        &mut self,
+        env: &mut Env,
+        program: Program,
+        in_current_shell: bool,
+        role: &str,
+    ) {
+        match program {
+            Program::Literal(source) => {
+                if in_current_shell {
+                    self.program(&source, env);
+                } else {
+                    self.subshell_program(&source, env);
+                }
+            }
+            Program::File(source) => {
+                let known_before = self.out.unanalyzable.len();
+                let beyond = self.out.opaque_beyond_reads;
+                if in_current_shell {
+                    self.program(&source, env);
+                } else {
+                    self.subshell_program(&source, env);
+                }
+                self.out.unanalyzable.truncate(known_before);
+                self.out.opaque_beyond_reads = beyond;
+            }
+            Program::Nothing => {}
+            Program::Unknown(why) => self.opaque(format!("{role} runs {why}")),
+        }
+    }
+
+    /// Reads a shell script a command runs (`bash x.sh`, `source x.sh`, `./x.sh`) and walks it
+    /// (see [`Walker::run_shell_program`]).
+    pub fn script_file(&mut self, env: &mut Env, script: &Field, in_current_shell: bool) {
+        let program = self.program_source(env, script, &Stdin::Inherited);
+        self.run_shell_program(env, program, in_current_shell, "the shell");
     }
 
     pub fn remote(&mut self, url: String, operation: &str) {
@@ -1098,19 +1379,50 @@ impl<'h> Walker<'h> {
         });
     }
 
-    /// Runs a defined shell function's body, if `name` is one.
-    pub fn call_function(&mut self, name: &str, env: &mut Env) -> bool {
+    /// Runs a defined shell function's body with `args` as its positional parameters, if
+    /// `name` is one. What it changes in the shell persists, but the caller's positional
+    /// parameters come back after it.
+    pub fn call_function(&mut self, name: &str, env: &mut Env, args: &[Field]) -> bool {
         let Some(body) = self.functions.get(name).cloned() else {
             return false;
         };
-        // Positional parameters inside the body are unknown.
+        let caller: Vec<(String, Option<String>)> = env
+            .vars
+            .iter()
+            .filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        bind_positional(env, None, args);
         self.nested(|w| {
             if let Some(list) = &body.1 {
                 w.redirects(&list.0, env, Stdin::Inherited);
             }
             w.compound(&body.0, env)
         });
+        env.vars
+            .retain(|n, _| !n.chars().all(|c| c.is_ascii_digit()));
+        env.vars.extend(caller);
         true
+    }
+}
+
+/// Sets the positional parameters (`$1` …, and `$0` when given) a function, `sh -c CODE ARGS`
+/// or a script sees, dropping those of the caller. An argument known only at run time is an
+/// unknown value.
+pub fn bind_positional(env: &mut Env, zero: Option<&Field>, args: &[Field]) {
+    let keep_zero = zero.is_none();
+    env.vars.retain(|name, _| {
+        !(name.chars().all(|c| c.is_ascii_digit()) && !(keep_zero && name == "0"))
+    });
+    if let Some(z) = zero {
+        env.vars.insert("0".into(), z.lit().map(str::to_owned));
+    }
+    for (k, a) in args.iter().enumerate().take(64) {
+        let value = match a {
+            Field::Lit { text, glob: None } => Some(text.clone()),
+            _ => None,
+        };
+        env.vars.insert((k + 1).to_string(), value);
     }
 }
 
@@ -1133,6 +1445,49 @@ fn assignment_name(a: &ast::Assignment) -> String {
         ast::AssignmentName::VariableName(n) => n.clone(),
         ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
     }
+}
+
+/// What a command list (the inside of `<(…)`) writes, when it is one command writing
+/// literal text.
+fn list_literal_output(list: &CompoundList, env: &mut Env, walker: &mut Walker) -> Option<String> {
+    let [ast::CompoundListItem(and_or, _)] = list.0.as_slice() else {
+        return None;
+    };
+    if !and_or.additional.is_empty() {
+        return None;
+    }
+    let [command] = and_or.first.seq.as_slice() else {
+        return None;
+    };
+    literal_output(command, env, walker)
+}
+
+/// What `printf FORMAT ARGS…` writes, for the formats a literal program is written with
+/// (`%s`, `%b`, `%%`, backslash escapes); `None` for anything else.
+fn printf_output(format: &str, args: &[String]) -> Option<String> {
+    let mut out = String::new();
+    let mut args = args.iter();
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                '\\' => out.push('\\'),
+                '\'' => out.push('\''),
+                '"' => out.push('"'),
+                _ => return None,
+            },
+            '%' => match chars.next()? {
+                '%' => out.push('%'),
+                's' | 'b' => out.push_str(args.next().map_or("", String::as_str)),
+                _ => return None,
+            },
+            c => out.push(c),
+        }
+    }
+    // printf reuses the format for leftover arguments; nobody writes programs that way.
+    args.next().is_none().then_some(out)
 }
 
 /// The text a pipeline stage writes when it is `echo`/`printf`/`cat` of literal text, for
@@ -1163,12 +1518,33 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
     let lit =
         |w: &mut Walker, raw: &str, env: &Env| w.expand_single(raw, env).lit().map(str::to_owned);
     match name {
-        "echo" | "printf" => {
+        "echo" => {
             let mut parts = Vec::new();
             for a in args.iter().filter(|a| !a.starts_with('-')) {
                 parts.push(lit(&mut scratch, a, env)?);
             }
             Some(parts.join(" "))
+        }
+        "printf" => {
+            let mut parts = Vec::new();
+            for a in &args {
+                parts.push(lit(&mut scratch, a, env)?);
+            }
+            let (format, rest) = parts.split_first()?;
+            if format.starts_with('-') {
+                return None;
+            }
+            printf_output(format, rest)
+        }
+        "find" => {
+            let mut fields = Vec::new();
+            for a in &args {
+                fields.push(Field::Lit {
+                    text: lit(&mut scratch, a, env)?,
+                    glob: None,
+                });
+            }
+            super::commands::find_listing(walker, env, &fields)
         }
         "cat" if args.is_empty() => {
             let doc = heredoc?;

@@ -11,8 +11,8 @@
 
 use brush_parser::ParserOptions;
 use brush_parser::word::{
-    self, BraceExpressionMember, BraceExpressionOrText, Parameter, ParameterExpr, TildeExpr,
-    WordPiece, WordPieceWithSource,
+    self, BraceExpressionMember, BraceExpressionOrText, Parameter, ParameterExpr, SpecialParameter,
+    TildeExpr, WordPiece, WordPieceWithSource,
 };
 
 /// One field after expansion.
@@ -284,7 +284,9 @@ fn add_pieces(
             WordPiece::Text(t) if quoted => push_quoted(b, t),
             WordPiece::Text(t) => {
                 b.started = true;
-                if t.contains(['*', '?', '[']) {
+                // A `[` with no `]` after it matches itself (`[ -v x ]`'s command name).
+                let bracket = t.find('[').is_some_and(|at| t[at..].contains(']'));
+                if t.contains(['*', '?']) || bracket {
                     b.has_glob = true;
                 }
                 if t.contains(['(', ')']) && t.contains(['@', '+', '!', '*', '?']) {
@@ -325,11 +327,19 @@ fn add_pieces(
                 ),
             },
             WordPiece::ParameterExpansion(expr) => {
+                // `${a[$(cmd)]}`, `${x:-$(cmd)}`: the code inside runs.
                 if source.contains("$(") || source.contains('`') {
-                    scope.opaque(format!(
-                        "a command substitution inside the parameter expansion {}",
-                        shorten(source)
-                    ));
+                    match command_substitutions(source) {
+                        Some(codes) => {
+                            for code in codes {
+                                scope.nested_code(&code);
+                            }
+                        }
+                        None => scope.opaque(format!(
+                            "a command substitution inside the parameter expansion {}",
+                            shorten(source)
+                        )),
+                    }
                 }
                 match parameter_value(expr, scope) {
                     Some(v) if quoted => push_quoted(b, &v),
@@ -351,9 +361,7 @@ fn add_pieces(
                 set_dyn(b, "the output of a command substitution");
             }
             WordPiece::ArithmeticExpression(e) => {
-                if e.value.contains("$(") || e.value.contains('`') {
-                    scope.opaque("a command substitution inside arithmetic".into());
-                }
+                arithmetic(&e.value, scope, 0);
                 set_dyn(b, "an arithmetic expansion");
             }
         }
@@ -379,6 +387,10 @@ fn shorten(s: &str) -> String {
 fn parameter_value(expr: &ParameterExpr, scope: &mut dyn Scope) -> Option<String> {
     let named = |p: &Parameter| match p {
         Parameter::Named(n) => Some(n.clone()),
+        // Positional parameters are kept under their number (see `walk::bind_positional`):
+        // no variable name starts with a digit.
+        Parameter::Positional(n) => Some(n.to_string()),
+        Parameter::Special(SpecialParameter::ShellName) => Some("0".into()),
         _ => None,
     };
     let lookup = |name: &str, scope: &mut dyn Scope| match name {
@@ -511,6 +523,118 @@ pub fn decode_ansi_c(raw: &str) -> String {
         }
     }
     out
+}
+
+/// Code that arithmetic runs. Bash expands `$(…)` and backquotes inside an arithmetic
+/// expression (`$(( ))`, `(( ))`, `let`, an array subscript), and evaluates the value of a
+/// variable named in it as an expression in turn (`x='a[$(cmd)]'; echo $((x))`). Each piece
+/// of code is walked like a command substitution; one that cannot be delimited is opaque.
+pub fn arithmetic(expr: &str, scope: &mut dyn Scope, depth: usize) {
+    const MAX_DEPTH: usize = 4;
+    if depth > MAX_DEPTH {
+        scope.opaque("arithmetic whose variables refer to each other too deeply".into());
+        return;
+    }
+    match command_substitutions(expr) {
+        Some(codes) => {
+            for code in codes {
+                scope.nested_code(&code);
+            }
+        }
+        None => scope.opaque("a command substitution inside arithmetic that cannot be read".into()),
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for name in expr
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|n| n.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+    {
+        if seen.contains(&name) || seen.len() > 32 {
+            continue;
+        }
+        seen.push(name);
+        if let Some(value) = scope.var(name)
+            && (value.contains("$(") || value.contains('`') || value.contains('['))
+        {
+            arithmetic(&value, scope, depth + 1);
+        }
+    }
+}
+
+/// The subscript of `name[subscript]…` (an array element named to a builtin), which bash
+/// evaluates as arithmetic.
+pub fn subscript(text: &str) -> Option<&str> {
+    let open = text.find('[')?;
+    let close = text.rfind(']')?;
+    (close > open).then(|| &text[open + 1..close])
+}
+
+/// The code of every `$(…)` and backquoted substitution in `text` (quotes followed, nested
+/// arithmetic `$((` passed through); `None` when one is not closed.
+pub fn command_substitutions(text: &str) -> Option<Vec<String>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'$' if bytes.get(i + 1) == Some(&b'(') && bytes.get(i + 2) != Some(&b'(') => {
+                let start = i + 2;
+                let end = closing_paren(bytes, start)?;
+                out.push(text.get(start..end)?.to_owned());
+                i = end + 1;
+            }
+            b'`' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < bytes.len() && bytes[j] != b'`' {
+                    j += if bytes[j] == b'\\' { 2 } else { 1 };
+                }
+                if j >= bytes.len() {
+                    return None;
+                }
+                out.push(unescape_backquoted(text.get(start..j)?));
+                i = j + 1;
+            }
+            _ => i += 1,
+        }
+    }
+    Some(out)
+}
+
+/// The index of the `)` closing a `$(` whose code starts at `start`.
+fn closing_paren(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut j = start;
+    while j < bytes.len() {
+        match bytes[j] {
+            b'\\' => j += 1,
+            b'\'' => {
+                j += 1;
+                while j < bytes.len() && bytes[j] != b'\'' {
+                    j += 1;
+                }
+            }
+            b'"' => {
+                j += 1;
+                while j < bytes.len() && bytes[j] != b'"' {
+                    if bytes[j] == b'\\' {
+                        j += 1;
+                    }
+                    j += 1;
+                }
+            }
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    None
 }
 
 #[cfg(test)]

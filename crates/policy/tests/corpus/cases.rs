@@ -1419,7 +1419,15 @@ pub const SHELL_CASES: &[(&str, &str, &str, &str, &str)] = &[
     (
         "bash-xargs-paths-from-input",
         "Bash",
+        // The input is literal, so xargs's arguments are known.
         "echo .env | xargs cat",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "bash-xargs-paths-from-unknown-input",
+        "Bash",
+        "ls | xargs cat",
         "ask",
         "unanalyzable-command",
     ),
@@ -1451,12 +1459,21 @@ pub const SHELL_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "ask",
         "unanalyzable-command",
     ),
+    // An alias body is walked where it is defined and where it is used (with the words after
+    // it), so a harmless definition is allowed and using it on a denied path is not.
     (
         "bash-alias-definition",
         "Bash",
         "alias c=cat",
-        "ask",
-        "unanalyzable-command",
+        "allow",
+        "no-match",
+    ),
+    (
+        "bash-alias-used-on-denied-path",
+        "Bash",
+        "shopt -s expand_aliases; alias c=cat; c .env",
+        "deny",
+        "path-deny-read",
     ),
     (
         "bash-path-hijack",

@@ -60,17 +60,36 @@ pub(super) fn run_tar(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             "--strip-components",
         ],
     );
-    if p.has(&[
-        "-I",
-        "--use-compress-program",
-        "--to-command",
-        "--checkpoint-action",
-        "--info-script",
-        "--new-volume-script",
-        "-F",
-        "--rsh-command",
-    ]) {
-        w.opaque(format!("{name} is told to run a program of its choosing"));
+    // Programs tar runs: a literal command is walked (it runs on the archive's data, which
+    // names no file); a script file is read; a remote shell is opaque.
+    for (opt, value) in &p.opts {
+        let code = match opt.as_str() {
+            "-I" | "--use-compress-program" | "--to-command" => value.clone(),
+            "--checkpoint-action" => value
+                .as_ref()
+                .and_then(Field::lit)
+                .and_then(|v| v.strip_prefix("exec="))
+                .map(lit),
+            "--info-script" | "--new-volume-script" | "-F" => {
+                if let Some(script) = value {
+                    w.access(&cx.env, script, Access::Read, name);
+                    let mut shell = cx.env.clone();
+                    w.script_file(&mut shell, script, false);
+                }
+                continue;
+            }
+            "--rsh-command" => {
+                w.opaque(format!(
+                    "{name} is told to reach the archive through a remote shell"
+                ));
+                continue;
+            }
+            _ => continue,
+        };
+        match code {
+            Some(c) => run_code(w, cx, &c, &format!("{name} {opt}")),
+            None => w.opaque(format!("{name} is told to run a program of its choosing")),
+        }
     }
     let create = p.has(&[
         "-c",
@@ -92,10 +111,12 @@ pub(super) fn run_tar(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     for f in p.values(&["-T", "--files-from", "-X", "--exclude-from"]) {
         w.access(&cx.env, f, Access::Read, name);
     }
+    let mut archive_field: Option<Field> = None;
     for archive in p.values(&["-f", "--file"]) {
         if archive.lit() == Some("-") {
             continue;
         }
+        archive_field = Some(archive.clone());
         w.access(
             &cx.env,
             archive,
@@ -103,14 +124,128 @@ pub(super) fn run_tar(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             name,
         );
     }
+    if archive_field.is_none()
+        && let Stdin::File(t) = &cx.stdin
+    {
+        archive_field = Some(lit(t));
+    }
     if create {
         for f in &p.operands {
             w.access_tree(&cwd_env, f, Access::Read, name);
         }
     } else if extract {
-        w.access_text(&cwd_env, ".", Access::Write, true, "tar -x");
+        let strip = p
+            .values(&["--strip-components"])
+            .next()
+            .and_then(Field::lit)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let absolute = p.has(&["-P", "--absolute-names"]);
+        extraction(
+            w,
+            &cx.env,
+            &cwd_env,
+            archive_field.as_ref(),
+            strip,
+            absolute,
+            "tar -x",
+        );
         for f in &p.operands {
             w.access(&cwd_env, f, Access::Write, "tar -x");
+        }
+    }
+}
+
+/// Archives larger than this are not read for their member list.
+const MAX_ARCHIVE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// An extraction of `archive` into the directory of `dest`: each member is written where it
+/// lands (links it makes are followed by the members after it and the rest of the command);
+/// an archive whose members cannot be listed (compressed, absent, from a pipe, too large)
+/// writes the whole tree under the directory.
+fn extraction(
+    w: &mut Walker,
+    env: &Env,
+    dest: &Env,
+    archive: Option<&Field>,
+    strip: usize,
+    absolute: bool,
+    role: &str,
+) {
+    use crate::shell::members::{self, MemberKind};
+    let listed = archive.and_then(Field::lit).and_then(|text| {
+        let paths = w.resolve(env, text, role);
+        let [path] = paths.as_slice() else {
+            return None;
+        };
+        let bytes = w.world.read_bytes(path, MAX_ARCHIVE_BYTES)?;
+        members::list(&bytes)
+    });
+    // An archive that cannot be listed writes somewhere under the directory: rules that
+    // cover every child of it apply (`-C .github/workflows`). Not the whole tree as one
+    // operation: that would refuse `tar -xzf release.tgz` in every repository, whose `.git`
+    // self-protection would count as taken along.
+    let Some(list) = listed else {
+        w.access_text(dest, ".", Access::Write, true, role);
+        return;
+    };
+    w.access_text(dest, ".", Access::Write, true, role);
+    for member in list {
+        if w.exhausted_now() {
+            return;
+        }
+        let name: Vec<&str> = member
+            .name
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .skip(strip)
+            .collect();
+        if name.is_empty() {
+            continue;
+        }
+        let joined = name.join("/");
+        let text = if absolute && member.name.starts_with('/') {
+            format!("/{joined}")
+        } else {
+            joined
+        };
+        w.access_text(dest, &text, Access::Write, false, role);
+        let target = match &member.kind {
+            MemberKind::Symlink(t) => Some((t.clone(), true)),
+            MemberKind::Hardlink(t) => Some((t.clone(), false)),
+            MemberKind::UnknownLink => {
+                w.opaque(format!(
+                    "the archive holds a link ({text}) whose target cannot be read"
+                ));
+                None
+            }
+            _ => None,
+        };
+        if let Some((target, symbolic)) = target {
+            for link in w.resolve(dest, &text, role) {
+                let base = if symbolic {
+                    link.parent().map(Path::to_path_buf).unwrap_or_default()
+                } else {
+                    dest.single_cwd().map(Path::to_path_buf).unwrap_or_default()
+                };
+                let to = if Path::new(&target).is_absolute() {
+                    PathBuf::from(&target)
+                } else {
+                    base.join(&target)
+                };
+                // Where the link points is reachable under the link's name from now on.
+                w.access_text(
+                    &Env {
+                        cwds: Some(vec![base.clone()]),
+                        ..dest.clone()
+                    },
+                    &to.to_string_lossy(),
+                    Access::Read,
+                    false,
+                    role,
+                );
+                w.add_link(link, to);
+            }
         }
     }
 }
@@ -129,10 +264,11 @@ pub(super) fn run_archive(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             if let Some(archive) = p.operands.first() {
                 w.access(&cx.env, archive, Access::Read, name);
             }
-            match dest {
-                Some(d) => search_root(w, cx, &d, Access::Write, name),
-                None => search_root_text(w, cx, ".", Access::Write, name),
+            let mut dest_env = cx.env.clone();
+            if let Some(d) = &dest {
+                change_directory(w, &mut dest_env, Some(d), name);
             }
+            extraction(w, &cx.env, &dest_env, p.operands.first(), 0, false, name);
         }
         "zip" | "jar" | "ar" | "rar" => {
             let p = parse(
@@ -150,6 +286,63 @@ pub(super) fn run_archive(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             }
             for f in ops {
                 tree(w, cx, f, Access::Read, name);
+            }
+        }
+        "7z" | "7za" | "7zr" => {
+            let sub = args.first().and_then(Field::lit).unwrap_or("");
+            let rest = args.get(1..).unwrap_or(&[]);
+            let mut dest_env = cx.env.clone();
+            let mut operands: Vec<&Field> = Vec::new();
+            for a in rest {
+                match a.lit() {
+                    Some(t) if t.starts_with("-o") && t.len() > 2 => {
+                        change_directory(w, &mut dest_env, Some(&lit(&t[2..])), name)
+                    }
+                    Some(t) if t.starts_with('-') => {}
+                    _ => operands.push(a),
+                }
+            }
+            match sub {
+                "x" | "e" => {
+                    if let Some(archive) = operands.first() {
+                        w.access(&cx.env, archive, Access::Read, name);
+                    }
+                    let archive = operands.first().map(|f| (*f).clone());
+                    extraction(w, &cx.env, &dest_env, archive.as_ref(), 0, false, name);
+                }
+                "a" | "u" | "d" | "rn" => {
+                    let mut ops = operands.into_iter();
+                    if let Some(archive) = ops.next() {
+                        w.access(&cx.env, archive, Access::Write, name);
+                    }
+                    for f in ops {
+                        tree(w, cx, f, Access::Read, name);
+                    }
+                }
+                "l" | "t" | "h" | "i" => {
+                    for f in operands {
+                        w.access(&cx.env, f, Access::Read, name);
+                    }
+                }
+                _ => w.opaque(format!("{name} {sub} is not analysed")),
+            }
+        }
+        "cpio"
+            if args.iter().any(|a| {
+                a.lit().is_some_and(|t| {
+                    t == "--extract"
+                        || (t.starts_with('-') && !t.starts_with("--") && t.contains('i'))
+                })
+            }) =>
+        {
+            // The archive comes from the input: its members are not listed here (see
+            // `extraction` for an archive that cannot be listed).
+            search_root_text(w, cx, ".", Access::Write, "cpio -i");
+            if args
+                .iter()
+                .any(|a| a.lit().is_some_and(|t| t.contains("absolute")))
+            {
+                w.opaque("cpio extracts members at absolute paths");
             }
         }
         _ => w.opaque(format!("{name} is an archiver hookledger does not analyse")),

@@ -8,12 +8,13 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
         |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Read, role);
     match name {
         "export" | "declare" | "typeset" | "local" | "readonly" => {
+            subscripts(w, cx, args);
             let p = parse(args, &[]);
             if p.has(&["-n"]) {
                 w.opaque(format!("{name} -n makes a name refer to another variable"));
             }
             for (var, value) in cx.suffix_assignments.drain(..) {
-                w.check_special_variable(&var, value.as_deref(), None);
+                w.check_special_variable(&cx.env, &var, value.as_deref(), None);
                 env.vars.insert(var, value);
             }
         }
@@ -29,8 +30,27 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
             env.cwds = env.dir_stack.pop().unwrap_or(None);
         }
         "alias" => {
-            if args.iter().any(|a| a.lit().is_none_or(|t| t.contains('='))) {
-                w.opaque("alias definitions change how later commands are read");
+            // An alias body is code: it is walked where it is defined (it may run at any
+            // later command of this shell), and a command word naming it later runs it with
+            // that command's arguments (see `dispatch`).
+            for a in args {
+                match a.lit() {
+                    Some(t) => {
+                        if let Some((alias, body)) = t.split_once('=') {
+                            w.aliases.insert(alias.to_owned(), body.to_owned());
+                            w.subshell_program(body, &cx.env);
+                        }
+                    }
+                    None => w.opaque("an alias defined from text computed at run time"),
+                }
+            }
+        }
+        "let" => {
+            for a in args {
+                match a.lit() {
+                    Some(t) => w.arithmetic(t, &cx.env),
+                    None => w.opaque("let evaluates text computed at run time"),
+                }
             }
         }
         "unalias" => {}
@@ -39,7 +59,7 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
             if name == "shopt" && text.contains(&"dotglob") {
                 w.dotglob = true;
             }
-            if name == "enable" || text.contains(&"expand_aliases") {
+            if name == "enable" {
                 w.opaque(format!("{name} changes how later commands are read or run"));
             }
         }
@@ -73,12 +93,24 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
             if let Some(script) = args.first() {
                 r(w, cx, script, name);
                 unknown_arguments(w, cx, name, &args[1..]);
+                let program = w.program_source(&cx.env, script, &cx.stdin);
                 let mut shell = cx.env.clone();
-                w.script_file(&mut shell, script, true);
+                w.run_shell_program(&mut shell, program, true, name);
                 env.cwds = shell.cwds;
             }
         }
         _ => return false,
     }
     true
+}
+
+/// Array elements named to a builtin (`declare 'a[$(cmd)]=1'`, `printf -v 'a[$(cmd)]'`,
+/// `read 'a[$(cmd)]'`, `test -v 'a[$(cmd)]'`, `unset`): bash evaluates the subscript as
+/// arithmetic, so the code in it runs.
+pub(super) fn subscripts(w: &mut Walker, cx: &Cx, args: &[Field]) {
+    for a in args {
+        if let Some(sub) = a.lit().and_then(super::super::words::subscript) {
+            w.arithmetic(sub, &cx.env);
+        }
+    }
 }

@@ -230,7 +230,7 @@ pub(super) fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         .unwrap_or_default();
     let dest_is_dir = !target_dirs.is_empty() || dest_dirs.iter().any(|d| w.world.is_dir(d));
     for s in &sources {
-        if remote(s) || s.lit() == Some(PROCESS_SUBSTITUTION) {
+        if remote(s) || s.lit().is_some_and(is_process_substitution) {
             continue;
         }
         if moves {
@@ -427,7 +427,16 @@ pub(super) fn link_target(
 /// sees the files it covers. A tree too large to list, or too many matches, gives the
 /// directories that hold them instead (rules covering every child apply to those).
 fn deleted_by_name(root: &Path, patterns: &[String], case_insensitive: bool) -> Vec<PathBuf> {
-    const MAX_ENTRIES: usize = 20_000;
+    listed_by_name(root, patterns, case_insensitive, 20_000)
+}
+
+/// [`deleted_by_name`] looking at no more than `max_entries` entries.
+fn listed_by_name(
+    root: &Path,
+    patterns: &[String],
+    case_insensitive: bool,
+    max_entries: usize,
+) -> Vec<PathBuf> {
     const MAX_HITS: usize = 256;
     let patterns: Vec<String> = patterns
         .iter()
@@ -449,7 +458,7 @@ fn deleted_by_name(root: &Path, patterns: &[String], case_insensitive: bool) -> 
         };
         for entry in entries.flatten() {
             seen += 1;
-            if seen > MAX_ENTRIES {
+            if seen > max_entries {
                 return dirs_with_hits;
             }
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -555,6 +564,17 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
     let executes = expression
         .iter()
         .any(|f| matches!(f.lit(), Some("-exec" | "-execdir" | "-ok" | "-okdir")));
+    // What the walk selects now, for the commands it runs on each file.
+    let selected: Vec<PathBuf> = if executes {
+        roots
+            .iter()
+            .filter_map(Field::lit)
+            .flat_map(|r| w.resolve(&cx.env, r, "find"))
+            .flat_map(|dir| selected_files(&dir, expression).unwrap_or_default())
+            .collect()
+    } else {
+        Vec::new()
+    };
     for root in &roots {
         if whole_tree_delete {
             tree(w, cx, root, Access::Write, "find -delete");
@@ -608,6 +628,14 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
                     let root_text = root_text.trim_end_matches('/');
                     let mut stand_ins: Vec<String> =
                         names.iter().map(|n| format!("{root_text}/{n}")).collect();
+                    // A name each glob pattern matches (`.env*` → `.env`, `*.pem` → `.pem`),
+                    // whether or not such a file exists now or the tree was too large to list.
+                    stand_ins.extend(
+                        sampled_names(expression)
+                            .into_iter()
+                            .map(|n| format!("{root_text}/{n}")),
+                    );
+                    stand_ins.extend(selected.iter().map(|p| p.to_string_lossy().into_owned()));
                     stand_ins.push(format!("{root_text}/{}", crate::target::DIRECTORY_PROBE));
                     for stand_in in stand_ins {
                         let argv: Vec<Field> = expression[start..end]
@@ -637,6 +665,217 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
             _ => k += 1,
         }
     }
+}
+
+/// The files `find ROOT EXPRESSION` selects now by the names in its expression (`-name`,
+/// `-iname`, `-path` and `-wholename` by their last component, every file for `-regex`), so
+/// that the command it runs on each (`-exec cat {} +`) or what it prints to a pipe is judged
+/// on them. `None` when the expression selects by no name (the walk is then a search of the
+/// whole tree), negates or alternates in ways not followed, or selects too many to list.
+pub(super) fn selected_files(root: &Path, expression: &[Field]) -> Option<Vec<PathBuf>> {
+    const MAX_LISTED: usize = 256;
+    let mut patterns: Vec<String> = Vec::new();
+    // Names a `!`/`-not` excludes: every file but those is selected.
+    let mut excluded: Vec<String> = Vec::new();
+    let mut iname = false;
+    let mut k = 0;
+    while k < expression.len() {
+        let t = expression[k].lit();
+        if matches!(t, Some("!" | "-not"))
+            && let Some(next) = expression.get(k + 1).and_then(Field::lit)
+        {
+            if matches!(next, "-name" | "-iname") {
+                let value = expression.get(k + 2)?.lit()?;
+                iname |= next == "-iname";
+                excluded.push(value.to_owned());
+                k += 3;
+                continue;
+            }
+            if matches!(
+                next,
+                "-type" | "-empty" | "-newer" | "-size" | "-mtime" | "-perm"
+            ) {
+                // Excluding by something other than the name can leave any name.
+                patterns.push("*".into());
+                k += 2;
+                continue;
+            }
+        }
+        match t {
+            Some("-name" | "-iname" | "-path" | "-ipath" | "-wholename" | "-iwholename") => {
+                let value = expression.get(k + 1)?.lit()?;
+                iname |= matches!(t, Some("-iname" | "-ipath" | "-iwholename"));
+                let last = value.rsplit('/').next().unwrap_or(value);
+                patterns.push(if last.is_empty() {
+                    "*".into()
+                } else {
+                    last.to_owned()
+                });
+                k += 2;
+            }
+            Some("-regex" | "-iregex") => {
+                patterns.push("*".into());
+                k += 2;
+            }
+            Some("!" | "-not") => return None,
+            Some("-exec" | "-execdir" | "-ok" | "-okdir") => {
+                while k < expression.len() && !matches!(expression[k].lit(), Some(";" | "+")) {
+                    k += 1;
+                }
+                k += 1;
+            }
+            None => return None,
+            _ => k += 1,
+        }
+    }
+    if patterns.is_empty() && !excluded.is_empty() {
+        patterns.push("*".into());
+    }
+    if patterns.is_empty() {
+        return None;
+    }
+    let alternatives = expression
+        .iter()
+        .any(|f| matches!(f.lit(), Some("-o" | "-or" | ",")));
+    // Smaller than -delete's limit: this runs for every `find -exec` and `find | xargs`, and
+    // the hook's time budget is shared with the rest of the analysis. Past it, the callers
+    // fall back to the root as a search and to names sampled from the patterns.
+    const MAX_ENTRIES: usize = 5_000;
+    let hits = if alternatives {
+        let mut all = Vec::new();
+        for p in &patterns {
+            all.extend(listed_by_name(
+                root,
+                std::slice::from_ref(p),
+                iname,
+                MAX_ENTRIES,
+            ));
+        }
+        all
+    } else {
+        listed_by_name(root, &patterns, iname, MAX_ENTRIES)
+    };
+    // Directories in place of files: too many to list.
+    // `deleted_by_name` gives the directories holding the hits when there are too many.
+    let named = |h: &PathBuf| {
+        let name = h
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = if iname { name.to_lowercase() } else { name };
+        patterns.iter().any(|p| {
+            let p = if iname { p.to_lowercase() } else { p.clone() };
+            fast_glob::glob_match(p.as_str(), name.as_str())
+        })
+    };
+    if hits.len() >= MAX_LISTED || !hits.iter().all(named) {
+        return None;
+    }
+    let hits = hits
+        .into_iter()
+        .filter(|h| {
+            let name = h
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let name = if iname { name.to_lowercase() } else { name };
+            !excluded.iter().any(|p| {
+                let p = if iname { p.to_lowercase() } else { p.clone() };
+                fast_glob::glob_match(p.as_str(), name.as_str())
+            })
+        })
+        .collect();
+    Some(hits)
+}
+
+/// For each glob a `-name`/`-iname`/`-path` in `expression` selects by, one name it matches:
+/// `*` as nothing, `?` as `x`, a bracket class as its first character.
+fn sampled_names(expression: &[Field]) -> Vec<String> {
+    let mut out = Vec::new();
+    for pair in expression.windows(2) {
+        if !matches!(
+            pair[0].lit(),
+            Some("-name" | "-iname" | "-path" | "-ipath" | "-wholename" | "-iwholename")
+        ) {
+            continue;
+        }
+        let Some(pattern) = pair[1].lit() else {
+            continue;
+        };
+        let last = pattern.rsplit('/').next().unwrap_or(pattern);
+        if !last.contains(['*', '?', '[']) {
+            continue;
+        }
+        let mut sample = String::new();
+        let mut chars = last.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '*' => {}
+                '?' => sample.push('x'),
+                '[' => {
+                    let class: String = chars.by_ref().take_while(|c| *c != ']').collect();
+                    match class.trim_start_matches(['!', '^']).chars().next() {
+                        Some(first) if !class.starts_with(['!', '^']) => sample.push(first),
+                        _ => sample.push('x'),
+                    }
+                }
+                '\\' => sample.extend(chars.next()),
+                c => sample.push(c),
+            }
+        }
+        if !sample.is_empty() && !sample.contains('/') && !out.contains(&sample) {
+            out.push(sample);
+        }
+    }
+    out
+}
+
+/// What `find ARGS…` prints (one path a line), when it selects files by name and nothing
+/// else it does has effects: the input `xargs` turns into arguments.
+pub fn find_listing(w: &mut Walker, env: &Env, args: &[Field]) -> Option<String> {
+    if args.iter().any(|a| {
+        matches!(
+            a.lit(),
+            Some(
+                "-exec"
+                    | "-execdir"
+                    | "-ok"
+                    | "-okdir"
+                    | "-delete"
+                    | "-fprint"
+                    | "-fprint0"
+                    | "-fprintf"
+                    | "-fls"
+                    | "-printf"
+            )
+        )
+    }) {
+        return None;
+    }
+    let split = args
+        .iter()
+        .position(|a| {
+            a.lit()
+                .is_none_or(|t| t.starts_with('-') || matches!(t, "(" | "!" | ")"))
+        })
+        .unwrap_or(args.len());
+    let roots: Vec<&str> = if split == 0 {
+        vec!["."]
+    } else {
+        args[..split].iter().filter_map(Field::lit).collect()
+    };
+    let mut out = Vec::new();
+    for root in roots {
+        for dir in w.resolve(env, root, "find") {
+            out.extend(selected_files(&dir, &args[split..])?);
+        }
+    }
+    Some(
+        out.iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
 }
 
 /// Names of what self-protection covers (and of files typical inside it), for telling whether

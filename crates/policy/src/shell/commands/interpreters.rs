@@ -8,6 +8,12 @@ pub(super) fn run(w: &mut Walker, _env: &mut Env, cx: &mut Cx, name: &str, args:
         "sh" | "bash" | "dash" | "zsh" | "ksh" | "mksh" | "ash" | "yash" | "posh" | "fish"
         | "rbash" | "tcsh" | "csh" => run_shell(w, cx, name, args),
         _ if scripts::interpreter(name).is_some() => run_interpreter(w, cx, name, args),
+        "osascript" => run_osascript(w, cx, args),
+        "gdb" | "lldb" | "cgdb" => run_debugger(w, cx, name, args),
+        "pwsh" | "powershell" | "pwsh-preview" | "powershell.exe" | "pwsh.exe" => {
+            run_pwsh(w, cx, name, args)
+        }
+        "man" => run_man(w, cx, args),
         _ => return false,
     }
     true
@@ -72,7 +78,17 @@ pub(super) fn run_shell(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field])
         }
     }
     if let Some(code) = code {
-        run_code(w, cx, code, &format!("{name} -c"));
+        // `sh -c CODE NAME ARGS…`: NAME is `$0`, ARGS are `$1` … inside CODE.
+        match code.lit() {
+            Some(c) => {
+                let mut inner = cx.env.clone();
+                let rest = args.get(i..).unwrap_or(&[]);
+                let zero = rest.first().cloned().unwrap_or(lit(name));
+                bind_positional(&mut inner, Some(&zero), rest.get(1..).unwrap_or(&[]));
+                w.subshell_program(c, &inner);
+            }
+            None => w.opaque(format!("{name} -c runs code computed at run time")),
+        }
         return;
     }
     match args.get(i) {
@@ -85,9 +101,9 @@ pub(super) fn run_shell(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field])
             );
             // The script is a program hookledger has not seen: its arguments may be paths.
             unknown_arguments(w, cx, name, &args[i + 1..]);
-            let script = script.clone();
+            let program = w.program_source(&cx.env, script, &cx.stdin);
             let mut shell = cx.env.clone();
-            w.script_file(&mut shell, &script, false);
+            w.run_shell_program(&mut shell, program, false, name);
         }
         _ => match w.stdin_text(&cx.env, &cx.stdin) {
             Stdin::Literal(text) => w.subshell_program(&text, &cx.env),
@@ -206,7 +222,7 @@ pub(super) fn run_interpreter(w: &mut Walker, cx: &mut Cx, name: &str, args: &[F
         return;
     }
     match rest.first() {
-        Some(script) if script.lit() != Some("-") => {
+        Some(script) => {
             w.access(
                 &cx.env,
                 script,
@@ -214,12 +230,23 @@ pub(super) fn run_interpreter(w: &mut Walker, cx: &mut Cx, name: &str, args: &[F
                 &format!("the script {name} runs"),
             );
             unknown_arguments(w, cx, name, &rest[1..]);
-            if let Some(text) = script.lit().and_then(|t| w.small_file(&cx.env, t)) {
-                let known = w.out.unanalyzable.len();
-                let beyond = w.out.opaque_beyond_reads;
-                scripts::check_script_commands(w, &cx.env, lang, &text);
-                w.out.unanalyzable.truncate(known);
-                w.out.opaque_beyond_reads = beyond;
+            match w.program_source(&cx.env, script, &cx.stdin) {
+                Program::Literal(text) => scripts::check_code(w, &cx.env, lang, &text, name),
+                Program::File(text) => {
+                    let known = w.out.unanalyzable.len();
+                    let beyond = w.out.opaque_beyond_reads;
+                    scripts::check_script_commands(w, &cx.env, lang, &text);
+                    w.out.unanalyzable.truncate(known);
+                    w.out.opaque_beyond_reads = beyond;
+                }
+                Program::Nothing => {}
+                // A program file not on disk yet (or not readable) is as opaque as any
+                // program hookledger has not seen; only one it cannot see the text of while
+                // it is handed over right here is unanalyzable.
+                Program::Unknown(why) if script.lit().is_some_and(|t| !is_stdin_or_pipe(t)) => {
+                    let _ = why;
+                }
+                Program::Unknown(why) => w.opaque(format!("{name} runs {why}")),
             }
         }
         _ => match w.stdin_text(&cx.env, &cx.stdin) {
@@ -227,5 +254,279 @@ pub(super) fn run_interpreter(w: &mut Walker, cx: &mut Cx, name: &str, args: &[F
             Stdin::Inherited => {}
             _ => w.opaque(format!("a program piped into {name}")),
         },
+    }
+}
+
+/// An operand that names the program's input or a process substitution rather than a file.
+pub(super) fn is_stdin_or_pipe(text: &str) -> bool {
+    text == "-" || text.starts_with("/dev/") || text.starts_with("/proc/")
+}
+
+/// `osascript -e CODE… | FILE`: AppleScript is not analysed, but the shell scripts it runs
+/// literally (`do shell script "…"`) are.
+pub(super) fn run_osascript(w: &mut Walker, cx: &mut Cx, args: &[Field]) {
+    let p = parse(args, &["-e", "-l", "-s"]);
+    let mut codes: Vec<String> = Vec::new();
+    for code in p.values(&["-e"]) {
+        match code.lit() {
+            Some(t) => codes.push(t.to_owned()),
+            None => w.opaque("osascript runs code computed at run time"),
+        }
+    }
+    if codes.is_empty() {
+        let source = p.operands.first().cloned().unwrap_or(lit("-"));
+        match w.program_source(&cx.env, &source, &cx.stdin) {
+            Program::Literal(t) | Program::File(t) => codes.push(t),
+            Program::Nothing => {}
+            Program::Unknown(why) => w.opaque(format!("osascript runs {why}")),
+        }
+    }
+    for code in &codes {
+        w.opaque("osascript runs AppleScript, which hookledger does not analyse");
+        let lower = code.to_ascii_lowercase();
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find("do shell script") {
+            let rest = &code[from + pos + "do shell script".len()..];
+            if let Some(open) = rest.find('"')
+                && let Some(close) = rest[open + 1..].find('"')
+            {
+                w.subshell_program(&rest[open + 1..open + 1 + close], &cx.env);
+            }
+            from += pos + 1;
+        }
+    }
+}
+
+/// gdb and lldb run the debugged program and their own commands: `shell CMD`/`!CMD` run a
+/// shell command (walked); anything else they are told to run is opaque.
+pub(super) fn run_debugger(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) {
+    // gdb's long options take one dash as well as two.
+    let args: Vec<Field> = args
+        .iter()
+        .map(|a| match a.lit() {
+            Some(t)
+                if t.len() > 2
+                    && t.starts_with('-')
+                    && !t.starts_with("--")
+                    && matches!(
+                        t.split('=').next().unwrap_or(t),
+                        "-ex"
+                            | "-iex"
+                            | "-eval-command"
+                            | "-command"
+                            | "-batch"
+                            | "-cd"
+                            | "-pid"
+                            | "-ix"
+                            | "-directory"
+                            | "-nx"
+                            | "-quiet"
+                    ) =>
+            {
+                lit(&format!("-{t}"))
+            }
+            _ => a.clone(),
+        })
+        .collect();
+    let args = args.as_slice();
+    let p = parse(
+        args,
+        &[
+            "-ex",
+            "--ex",
+            "-eval-command",
+            "--eval-command",
+            "-iex",
+            "-x",
+            "--command",
+            "-ix",
+            "-o",
+            "--one-line",
+            "-O",
+            "-s",
+            "--source",
+            "-S",
+            "-p",
+            "--pid",
+            "-cd",
+            "--cd",
+            "-d",
+            "--directory",
+        ],
+    );
+    let mut commands: Vec<String> = Vec::new();
+    for v in p.values(&[
+        "-ex",
+        "--ex",
+        "-eval-command",
+        "--eval-command",
+        "-iex",
+        "-o",
+        "--one-line",
+        "-O",
+    ]) {
+        match v.lit() {
+            Some(t) => commands.push(t.to_owned()),
+            None => w.opaque(format!("{name} runs commands computed at run time")),
+        }
+    }
+    for f in p.values(&["-x", "--command", "-ix", "-s", "--source", "-S"]) {
+        w.access(&cx.env, f, Access::Read, name);
+        match w.program_source(&cx.env, f, &cx.stdin) {
+            Program::Literal(t) | Program::File(t) => commands.extend(t.lines().map(str::to_owned)),
+            Program::Nothing => {}
+            Program::Unknown(why) => w.opaque(format!("{name} runs {why}")),
+        }
+    }
+    for c in &commands {
+        let c = c.trim();
+        if let Some(shell) = c
+            .strip_prefix("shell ")
+            .or_else(|| c.strip_prefix("platform shell "))
+            .or_else(|| c.strip_prefix('!'))
+        {
+            w.subshell_program(shell, &cx.env);
+        } else {
+            w.opaque(format!("{name} is told to run commands of its own"));
+        }
+    }
+    for f in &p.operands {
+        w.access(&cx.env, f, Access::Read, name);
+    }
+}
+
+/// `pwsh -Command TEXT` / `-c`: the PowerShell analyser reads it; `-File`, `-EncodedCommand`
+/// and code from the input are opaque.
+pub(super) fn run_pwsh(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) {
+    let mut i = 0;
+    while i < args.len() {
+        let Some(text) = args[i].lit() else {
+            w.opaque(format!("{name} with an argument computed at run time"));
+            return;
+        };
+        let lower = text.to_ascii_lowercase();
+        i += 1;
+        match lower.as_str() {
+            "-command" | "-c" | "/c" | "-cmd" => {
+                let mut words = Vec::new();
+                for a in &args[i..] {
+                    match a.lit() {
+                        Some(t) => words.push(t.to_owned()),
+                        None => {
+                            w.opaque(format!("{name} runs code computed at run time"));
+                            return;
+                        }
+                    }
+                }
+                let code = words.join(" ");
+                if code.trim() == "-" {
+                    w.opaque(format!("{name} runs code read from its input"));
+                    return;
+                }
+                let cwd = cx.env.single_cwd().map(Path::to_path_buf);
+                let Some(cwd) = cwd else {
+                    w.opaque(format!(
+                        "{name} runs in a directory that cannot be followed"
+                    ));
+                    return;
+                };
+                let inner = super::super::powershell::analyze(&code, &cwd, w.home, w.world);
+                w.out.accesses.extend(inner.accesses);
+                w.out.remotes.extend(inner.remotes);
+                for why in inner.unanalyzable {
+                    w.opaque_read(why);
+                }
+                w.out.opaque_beyond_reads |= inner.opaque_beyond_reads;
+                for why in inner.refusals {
+                    w.refuse(why);
+                }
+                return;
+            }
+            "-file" | "-f" => {
+                if let Some(f) = args.get(i) {
+                    w.access(&cx.env, f, Access::Read, name);
+                }
+                w.opaque(format!(
+                    "{name} runs a script file, which hookledger does not analyse"
+                ));
+                return;
+            }
+            "-encodedcommand" | "-ec" | "-e" => {
+                w.opaque(format!("{name} runs encoded code"));
+                return;
+            }
+            t if t.starts_with('-') || t.starts_with('/') => {
+                if matches!(
+                    t,
+                    "-executionpolicy"
+                        | "-ep"
+                        | "-workingdirectory"
+                        | "-wd"
+                        | "-configurationname"
+                        | "-outputformat"
+                        | "-of"
+                        | "-inputformat"
+                        | "-if"
+                        | "-windowstyle"
+                        | "-settingsfile"
+                ) {
+                    i += 1;
+                }
+            }
+            _ => {
+                // A script path, then its arguments.
+                w.access(&cx.env, &args[i - 1], Access::Read, name);
+                w.opaque(format!(
+                    "{name} runs a script file, which hookledger does not analyse"
+                ));
+                return;
+            }
+        }
+    }
+    match w.stdin_text(&cx.env, &cx.stdin) {
+        Stdin::Inherited => {}
+        _ => w.opaque(format!("{name} runs code read from its input")),
+    }
+}
+
+/// `man -P PAGER`: the pager is a shell command run on the page; `-H BROWSER` likewise.
+pub(super) fn run_man(w: &mut Walker, cx: &mut Cx, args: &[Field]) {
+    let p = parse(
+        args,
+        &[
+            "-P",
+            "--pager",
+            "-H",
+            "--html",
+            "-C",
+            "--config-file",
+            "-M",
+            "--manpath",
+            "-L",
+            "--locale",
+            "-m",
+            "-S",
+            "-s",
+            "--sections",
+            "-e",
+            "-R",
+            "-E",
+            "-p",
+            "--preprocessor",
+        ],
+    );
+    for v in p.values(&["-P", "--pager", "-H", "--html"]) {
+        match v.lit() {
+            Some(code) => w.subshell_program(code, &cx.env),
+            None => w.opaque("man runs a pager computed at run time"),
+        }
+    }
+    if p.has(&["-p", "--preprocessor"]) || p.has(&["-C", "--config-file"]) {
+        w.opaque("man is told to run preprocessors or read another configuration");
+    }
+    if p.has(&["-l", "--local-file"]) {
+        for f in &p.operands {
+            w.access(&cx.env, f, Access::Read, "man -l");
+        }
     }
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::hookledger::{self, Effect};
 use super::scripts;
-use super::walk::{Env, Mark, PROCESS_SUBSTITUTION, Stdin, Walker};
+use super::walk::{Env, Mark, Program, Stdin, Walker, bind_positional, is_process_substitution};
 use super::words::Field;
 use crate::target::Access;
 use crate::world::World;
@@ -30,6 +30,7 @@ mod text;
 mod tools;
 mod wrappers;
 
+pub use files::find_listing;
 use interpreters::*;
 use wrappers::*;
 
@@ -49,7 +50,7 @@ pub fn run(w: &mut Walker, env: &mut Env, command_env: &Env, call: Call) {
             .first()
             .and_then(Field::lit)
             .unwrap_or("the command");
-        w.check_special_variable(name, value.as_deref(), Some(command));
+        w.check_special_variable(command_env, name, value.as_deref(), Some(command));
     }
     let mut cx = Cx {
         env: command_env.clone(),
@@ -252,10 +253,22 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         });
         return;
     };
+    let mut written_here: Vec<Option<String>> = Vec::new();
     if first.lit().is_some_and(|t| t.contains('/')) {
         // Running a file reads it; a shell script is walked like `bash FILE`.
         w.access(&cx.env, first, Access::Read, "the program run");
-        if is_shell_script(w, &cx.env, first) {
+        // A program this command wrote a moment ago with literal text is that text.
+        written_here = first
+            .lit()
+            .map(|t| {
+                w.resolve(&cx.env, t, "the program run")
+                    .iter()
+                    .filter_map(|p| w.written.get(p).cloned())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let literal = !written_here.is_empty() && written_here.iter().all(Option::is_some);
+        if literal || is_shell_script(w, &cx.env, first) {
             unknown_arguments(w, cx, &name, &argv[1..]);
             let mut shell = cx.env.clone();
             w.script_file(&mut shell, first, false);
@@ -267,11 +280,49 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         return;
     }
     let args = &argv[1..];
-    if w.call_function(&name, env) {
+    if w.call_function(&name, env, args) {
         return;
+    }
+    if first.lit() == Some(name.as_str())
+        && let Some(body) = w.aliases.remove(&name)
+    {
+        // The alias's body with this command's words after it, as bash reads it. The alias
+        // is out of the table meanwhile, as bash does not expand an alias inside itself.
+        let mut line = body.clone();
+        for a in args {
+            match a.lit() {
+                Some(t) => {
+                    line.push(' ');
+                    line.push_str(&shell_quote(t));
+                }
+                None => {
+                    w.opaque(format!(
+                        "the alias {name} is run with an argument computed at run time"
+                    ));
+                    break;
+                }
+            }
+        }
+        let mut current = cx.env.clone();
+        w.program(&line, &mut current);
+        w.aliases.insert(name, body);
+        return;
+    }
+    if matches!(
+        name.as_str(),
+        "printf" | "read" | "test" | "[" | "unset" | "mapfile" | "readarray" | "wait" | "local"
+    ) {
+        builtins::subscripts(w, cx, args);
     }
     if runs_hookledger(w, &cx.env, first, args) {
         run_hookledger(w, cx, args, first.lit().unwrap_or("hookledger"));
+        return;
+    }
+    if written_here.iter().any(Option::is_none) {
+        w.opaque(format!(
+            "{name} is a program this command changes, in a way hookledger cannot read, before running it"
+        ));
+        unknown_arguments(w, cx, &name, args);
         return;
     }
     if let Some(simple) = simple::lookup(&name) {
@@ -399,7 +450,7 @@ pub fn looks_like_path(world: &dyn World, text: &str, env: &Env) -> bool {
     if text.is_empty() || text.len() > 4096 || text.contains("://") || text.contains('\n') {
         return false;
     }
-    if text == PROCESS_SUBSTITUTION {
+    if is_process_substitution(text) {
         return false;
     }
     if text.starts_with('/') || text.starts_with('~') || text.starts_with('.') {

@@ -2,6 +2,7 @@
 //! are read or written, and what the operands are. Commands whose effect needs code (wrappers,
 //! interpreters, `find`, `git`, archives, copies) are in the other modules of `commands`.
 
+use super::super::walk::Stdin;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -137,7 +138,7 @@ static TABLE: &[(&[&str], Simple)] = &[
     // Commands that name no file.
     (&["echo", "true", "false", ":", "test", "[", "exit", "return", "set", "shift", "wait", "sleep", "pwd", "whoami", "id", "uname", "hostname", "which", "type", "hash", "seq", "yes", "expr", "basename", "dirname", "printenv", "kill", "jobs", "fg", "bg", "umask", "ulimit", "unset", "clear", "tput", "history", "disown", "help", "times", "caller", "compgen", "complete", "dirs", "logout", "ps", "free", "df", "uptime", "nproc", "whereis", "tty", "groups", "users", "who", "date", "cal", "factor", "numfmt", "tr", "arch", "locale", "getconf", "lsof", "pgrep", "pkill", "killall", "top", "htop", "nvidia-smi", "sync", "fc", "break", "continue", "wc-l"], NEUTRAL),
     // Builtins that set variables the analysis does not know (`read -r x`, `printf -v x`).
-    (&["printf", "getopts", "read", "let", "mapfile", "readarray"], SETS_VARIABLES),
+    (&["printf", "getopts", "read", "mapfile", "readarray"], SETS_VARIABLES),
     // Readers: their operands and the files named by `READ_VALUES` options are read.
     (&["cat", "tac", "rev", "bc", "dc", "md5sum", "sha1sum", "sha224sum", "sha256sum", "sha384sum", "sha512sum", "b2sum", "cksum", "sum", "expand", "unexpand", "comm", "getfacl", "lsattr", "ldd", "zcat", "zless", "zmore", "bzcat", "xzcat", "zstdcat", "lzcat", "look", "tsort", "ptx", "delta", "identify", "exiftool", "pdftotext", "lsblk", "namei", "glow", "jless", "fx", "csvlook", "pygmentize"], Simple::Reader(Reader { with_value: &[], ..READER })),
     (&["nl"], Simple::Reader(Reader { with_value: &["-b", "-d", "-f", "-h", "-i", "-l", "-n", "-s", "-v", "-w"], ..READER })),
@@ -174,7 +175,7 @@ static TABLE: &[(&[&str], Simple)] = &[
     (&["cloc", "tokei", "scc"], Simple::Reader(Reader { with_value: &["--exclude-dir", "--exclude-ext", "-e", "--exclude", "-t", "--type", "-s", "--sort", "-o", "--output"], lists_cwd: true, tree: Tree::Always, ..READER })),
     // Writers: their operands are changed.
     (&["rm"], Simple::Writer(Writer { with_value: &[], operands: Operands::TreeWith(&["-r", "-R", "--recursive"]), ..WRITER })),
-    (&["rmdir", "unlink", "tee", "nano", "ed", "pico", "micro", "hx", "kak", "code", "gedit", "dos2unix", "unix2dos", "wipe", "srm", "sponge"], Simple::Writer(Writer { with_value: &[], ..WRITER })),
+    (&["rmdir", "unlink", "tee", "nano", "pico", "micro", "hx", "kak", "code", "gedit", "dos2unix", "unix2dos", "wipe", "srm", "sponge"], Simple::Writer(Writer { with_value: &[], ..WRITER })),
     (&["shred"], Simple::Writer(Writer { with_value: &["-n", "-s", "--iterations", "--size", "--random-source"], ..WRITER })),
     (&["mkdir", "mkfifo", "mknod"], Simple::Writer(Writer { with_value: &["-m", "--mode", "--context"], ..WRITER })),
     (&["touch"], Simple::Writer(Writer { with_value: &["-r", "--reference", "-d", "--date", "-t", "--time"], reads_values: &["-r", "--reference"], ..WRITER })),
@@ -265,8 +266,17 @@ fn run_reader(w: &mut Walker, cx: &Cx, name: &str, spec: &Reader, args: &[Field]
 
 fn run_writer(w: &mut Walker, cx: &Cx, name: &str, spec: &Writer, args: &[Field]) {
     let p = parse(args, spec.with_value);
+    // `-sc CMD`, `-Nes -c`: a command option inside a cluster; `ex FILE < SCRIPT`: ex mode
+    // reads its commands from the input.
+    let clustered = args.iter().filter_map(Field::lit).any(|t| {
+        t.starts_with('-') && !t.starts_with("--") && t.len() > 2 && t[1..].contains(['c', 'S'])
+    });
+    let commands_from_input =
+        matches!(name, "ex" | "vi" | "vim" | "nvim") && !matches!(cx.stdin, Stdin::Inherited);
     if spec.editor
         && (p.has(EDITOR_COMMANDS)
+            || clustered
+            || commands_from_input
             || args
                 .iter()
                 .any(|a| a.lit().is_some_and(|t| t.starts_with('+'))))

@@ -95,6 +95,7 @@ pub(super) fn run(w: &mut Walker, _env: &mut Env, cx: &mut Cx, name: &str, args:
             }
         }
         "awk" | "gawk" | "mawk" | "nawk" => run_awk(w, cx, name, args),
+        "ed" | "red" => run_ed(w, cx, name, args),
         "sed" | "gsed" => run_sed(w, cx, name, args),
         _ => return false,
     }
@@ -230,6 +231,12 @@ pub(super) fn run_awk(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             continue;
         }
         w.access(&cx.env, f, Access::Read, name);
+        // Program files are read and checked like a program given inline.
+        match w.program_source(&cx.env, f, &cx.stdin) {
+            Program::Literal(t) | Program::File(t) => programs.push(t),
+            Program::Nothing => {}
+            Program::Unknown(why) => w.opaque(format!("{name} runs {why}")),
+        }
     }
     if p.has(&["-l", "--load"]) {
         w.opaque(format!("{name} -l loads a native extension"));
@@ -299,6 +306,12 @@ pub(super) fn run_sed(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             "-f" | "--file" => {
                 if let Some(v) = value {
                     w.access(&cx.env, v, Access::Read, name);
+                    // The script file is read and checked like a script given inline.
+                    match w.program_source(&cx.env, v, &cx.stdin) {
+                        Program::Literal(t) | Program::File(t) => scripts_.push(lit(&t)),
+                        Program::Nothing => {}
+                        Program::Unknown(why) => w.opaque(format!("{name} runs {why}")),
+                    }
                 }
             }
             _ => {}
@@ -332,5 +345,28 @@ pub(super) fn run_sed(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             },
             if in_place { "sed -i" } else { name },
         );
+    }
+}
+
+/// `ed FILE < SCRIPT`: ed reads its commands from its input. The file is written; the script's
+/// `w FILE`, `r FILE`, `e FILE` and `!cmd` are checked as for sed. A script hookledger cannot
+/// see is opaque.
+pub(super) fn run_ed(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    let p = parse(args, &["-p", "--prompt"]);
+    for f in &p.operands {
+        if f.lit().is_some_and(|t| t.starts_with('!')) {
+            if let Some(code) = f.lit() {
+                w.subshell_program(&code[1..], &cx.env);
+            }
+            continue;
+        }
+        w.access(&cx.env, f, Access::Write, name);
+    }
+    match w.stdin_text(&cx.env, &cx.stdin) {
+        Stdin::Literal(script) => scripts::check_ed(w, &cx.env, &script, name),
+        Stdin::Inherited => {}
+        _ => w.opaque(format!(
+            "{name} runs editing commands read from an input hookledger cannot see"
+        )),
     }
 }

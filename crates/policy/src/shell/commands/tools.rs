@@ -60,9 +60,19 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
             let p = parse(args, &["-u"]);
             if !p.has(&["-l", "-r"]) {
                 w.opaque("crontab installs commands that run later");
+                // What it installs is still checked: a literal table's commands are walked.
+                let source = p.operands.first().cloned().unwrap_or(lit("-"));
+                match w.program_source(&cx.env, &source, &cx.stdin) {
+                    Program::Literal(t) | Program::File(t) => {
+                        scripts::check_crontab(w, &cx.env, &t)
+                    }
+                    Program::Nothing | Program::Unknown(_) => {}
+                }
             }
             for f in &p.operands {
-                r(w, cx, f, "crontab");
+                if f.lit() != Some("-") {
+                    r(w, cx, f, "crontab");
+                }
             }
         }
         "docker" | "podman" | "nerdctl" => run_container(w, cx, name, args),
@@ -94,8 +104,35 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
                 change_directory(w, &mut cx.env, Some(f), name);
                 search_root_text(w, cx, ".", Access::Write, name);
             }
-            for f in p.values(&["-f", "--file", "--makefile"]) {
-                r(w, cx, f, name);
+            let makefiles: Vec<Field> =
+                p.values(&["-f", "--file", "--makefile"]).cloned().collect();
+            for f in &makefiles {
+                if f.lit() != Some("-") {
+                    r(w, cx, f, name);
+                }
+                if !matches!(name, "make" | "gmake") {
+                    continue;
+                }
+                // A makefile named here is a program to read: from the input (`-f -`, a
+                // heredoc) it is as literal as the command line and what cannot be read in
+                // it is unanalyzable; a file on disk is a program hookledger has not seen,
+                // checked for what it names literally.
+                match w.program_source(&cx.env, f, &cx.stdin) {
+                    Program::Literal(t) => {
+                        if scripts::check_makefile(w, &cx.env, &t) > 0 {
+                            w.opaque(format!("{name} runs recipes that use make's own variables"));
+                        }
+                    }
+                    Program::File(t) => {
+                        let known = w.out.unanalyzable.len();
+                        let beyond = w.out.opaque_beyond_reads;
+                        scripts::check_makefile(w, &cx.env, &t);
+                        w.out.unanalyzable.truncate(known);
+                        w.out.opaque_beyond_reads = beyond;
+                    }
+                    Program::Nothing => {}
+                    Program::Unknown(why) => w.opaque(format!("{name} runs {why}")),
+                }
             }
             for f in p.values(&["-S"]) {
                 search_root(w, cx, f, Access::Read, name);

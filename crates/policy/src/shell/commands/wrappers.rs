@@ -98,17 +98,10 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
                 super::dispatch(w, env, cx, rest);
             }
         }
-        "su" | "runuser" => {
-            let p = parse(
-                args,
-                &["-c", "--command", "-s", "--shell", "-g", "-G", "-w"],
-            );
-            if let Some(code) = p.values(&["-c", "--command"]).next() {
-                run_code(w, cx, code, name)
-            }
-        }
+        "su" | "runuser" => run_su(w, env, cx, name, args),
+        "script" => run_script(w, cx, args),
         "xargs" => run_xargs(w, env, cx, args),
-        "parallel" => w.opaque("parallel builds commands from its input"),
+        "parallel" | "sem" => run_parallel(w, cx, name, args),
         "busybox" | "toybox" => {
             if !args.is_empty() {
                 super::dispatch(w, env, cx, args.to_vec());
@@ -234,7 +227,7 @@ pub(super) fn run_env(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]
             && !name.is_empty()
             && name.chars().all(|c| c.is_alphanumeric() || c == '_')
         {
-            w.check_special_variable(name, Some(value), Some("the command env runs"));
+            w.check_special_variable(&cx.env, name, Some(value), Some("the command env runs"));
             if name == "GIT_DIR" || name == "GIT_WORK_TREE" {
                 cx.git_dir = Some(Some(value.to_owned()));
             }
@@ -384,11 +377,16 @@ pub(super) fn run_xargs(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Fiel
         ],
     );
     let mut replace: Option<String> = None;
+    let mut input = cx.stdin.clone();
     for (opt, value) in &opts {
         match opt.as_str() {
             "-a" | "--arg-file" => {
                 if let Some(v) = value {
                     w.access(&cx.env, v, Access::Read, "xargs -a");
+                    // The arguments come from the file instead of the input.
+                    input = v
+                        .lit()
+                        .map_or(Stdin::Unknown, |t| Stdin::File(t.to_owned()));
                 }
             }
             "-I" | "-i" | "--replace" => {
@@ -404,26 +402,240 @@ pub(super) fn run_xargs(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Fiel
         }
     }
     let unknown = Field::Dyn("arguments xargs reads from its input".into());
-    let mut argv: Vec<Field> = if rest.is_empty() {
+    let argv: Vec<Field> = if rest.is_empty() {
         vec![lit("echo")]
     } else {
         rest
     };
-    match &replace {
-        Some(token) => {
-            for f in argv.iter_mut().skip(1) {
-                if f.lit().is_some_and(|t| t.contains(token.as_str())) {
-                    *f = unknown.clone();
-                }
+    // Input known now (a literal list, the files a `find` by name selects): the command is
+    // run on those words. Otherwise its arguments are unknown.
+    const MAX_ITEMS: usize = 256;
+    let items: Option<Vec<String>> = match w.stdin_text(&cx.env, &input) {
+        Stdin::Literal(text) => {
+            let items: Vec<String> = text
+                .split(['\n', '\0', ' ', '\t'])
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect();
+            (items.len() <= MAX_ITEMS && !text.contains(['\'', '"', '\\'])).then_some(items)
+        }
+        _ => None,
+    };
+    let runs: Vec<Vec<Field>> = match (&replace, items) {
+        (Some(token), Some(items)) => items
+            .iter()
+            .map(|item| {
+                argv.iter()
+                    .enumerate()
+                    .map(|(k, f)| match f.lit() {
+                        Some(t) if k > 0 && t.contains(token.as_str()) => {
+                            lit(&t.replace(token.as_str(), item))
+                        }
+                        _ => f.clone(),
+                    })
+                    .collect()
+            })
+            .collect(),
+        (None, Some(items)) => {
+            let mut all = argv.clone();
+            all.extend(items.iter().map(|i| lit(i)));
+            vec![all]
+        }
+        (Some(token), None) => vec![
+            argv.iter()
+                .enumerate()
+                .map(|(k, f)| {
+                    if k > 0 && f.lit().is_some_and(|t| t.contains(token.as_str())) {
+                        unknown.clone()
+                    } else {
+                        f.clone()
+                    }
+                })
+                .collect(),
+        ],
+        (None, None) => {
+            let mut all = argv.clone();
+            all.push(unknown);
+            vec![all]
+        }
+    };
+    for run in runs {
+        let mut inner = Cx {
+            env: cx.env.clone(),
+            git_dir: cx.git_dir.clone(),
+            stdin: Stdin::Unknown,
+            suffix_assignments: Vec::new(),
+        };
+        super::dispatch(w, env, &mut inner, run);
+    }
+}
+
+/// `su [-] [USER] [-c CODE] [ARGS…]`, `runuser -u USER -- CMD…`: with `-u`, the words after it
+/// are a command; otherwise `-c` is shell code and other words are the shell's arguments (a
+/// script to run and its arguments).
+pub(super) fn run_su(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: &[Field]) {
+    let p = parse(
+        args,
+        &[
+            "-c",
+            "--command",
+            "--session-command",
+            "-s",
+            "--shell",
+            "-g",
+            "--group",
+            "-G",
+            "--supp-group",
+            "-w",
+            "--whitelist-environment",
+            "-u",
+            "--user",
+        ],
+    );
+    if p.has(&["-u", "--user"]) {
+        if !p.operands.is_empty() {
+            super::dispatch(w, env, cx, p.operands.clone());
+        }
+        return;
+    }
+    for code in p.values(&["-c", "--command", "--session-command"]) {
+        run_code(w, cx, code, name);
+    }
+    let mut operands: Vec<Field> = p.operands.clone();
+    if operands.first().and_then(Field::lit) == Some("-") {
+        operands.remove(0);
+    }
+    if operands.len() > 1 {
+        // The user, then the shell's own arguments.
+        run_shell(w, cx, "sh", &operands[1..]);
+    }
+}
+
+/// `script [-c CODE] [FILE]`: runs CODE (or a shell) and writes what it shows to FILE
+/// (`typescript` by default) and any log files.
+pub(super) fn run_script(w: &mut Walker, cx: &Cx, args: &[Field]) {
+    let p = parse(
+        args,
+        &[
+            "-c",
+            "--command",
+            "-O",
+            "--log-out",
+            "-I",
+            "--log-in",
+            "-B",
+            "--log-io",
+            "-T",
+            "--log-timing",
+            "-t",
+            "--timing",
+            "-E",
+            "--echo",
+            "-m",
+            "--logging-format",
+        ],
+    );
+    for code in p.values(&["-c", "--command"]) {
+        run_code(w, cx, code, "script -c");
+    }
+    for f in p.values(&[
+        "-O",
+        "--log-out",
+        "-I",
+        "--log-in",
+        "-B",
+        "--log-io",
+        "-T",
+        "--log-timing",
+    ]) {
+        w.access(&cx.env, f, Access::Write, "script");
+    }
+    match p.operands.first() {
+        Some(f) => w.access(&cx.env, f, Access::Write, "script"),
+        None if !p.has(&["-O", "--log-out", "-B", "--log-io"]) => {
+            w.access(&cx.env, &lit("typescript"), Access::Write, "script")
+        }
+        None => {}
+    }
+}
+
+/// `parallel CMD ::: ARGS…`: CMD is run through a shell once per literal argument (`{}`
+/// replaced, or the argument appended). Arguments read from its input or a file are unknown.
+pub(super) fn run_parallel(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    const MAX_RUNS: usize = 16;
+    let Some(split) = args.iter().position(|a| a.lit() == Some(":::")) else {
+        w.opaque(format!("{name} builds commands from its input"));
+        return;
+    };
+    if args
+        .iter()
+        .any(|a| matches!(a.lit(), Some("::::" | ":::+" | "::::+")))
+    {
+        w.opaque(format!("{name} builds commands from files of arguments"));
+    }
+    let (opts, command) = parse_wrapper_with_values(
+        &args[..split],
+        &[
+            "-j",
+            "--jobs",
+            "-S",
+            "--sshlogin",
+            "--joblog",
+            "--results",
+            "-a",
+            "--arg-file",
+            "--colsep",
+            "-N",
+            "-n",
+            "--delay",
+            "--timeout",
+            "--tmpdir",
+            "-I",
+            "--workdir",
+            "--basefile",
+            "--return",
+        ],
+    );
+    for (opt, value) in &opts {
+        if let Some(v) = value {
+            match opt.as_str() {
+                "--joblog" | "--results" => w.access(&cx.env, v, Access::Write, name),
+                "-a" | "--arg-file" | "--basefile" => w.access(&cx.env, v, Access::Read, name),
+                "-S" | "--sshlogin" => w.opaque(format!("{name} runs commands on other machines")),
+                _ => {}
             }
         }
-        None => argv.push(unknown),
     }
-    let mut inner = Cx {
-        env: cx.env.clone(),
-        git_dir: cx.git_dir.clone(),
-        stdin: Stdin::Unknown,
-        suffix_assignments: Vec::new(),
-    };
-    super::dispatch(w, env, &mut inner, argv);
+    let inputs: Vec<&Field> = args[split + 1..]
+        .iter()
+        .filter(|a| a.lit() != Some(":::"))
+        .collect();
+    if inputs.len() > MAX_RUNS {
+        w.opaque(format!(
+            "{name} runs a command for more than {MAX_RUNS} arguments"
+        ));
+    }
+    for input in inputs.into_iter().take(MAX_RUNS) {
+        let Some(value) = input.lit() else {
+            w.opaque(format!(
+                "{name} runs a command on an argument computed at run time"
+            ));
+            continue;
+        };
+        let mut words: Vec<Field> = Vec::new();
+        let mut replaced = false;
+        for f in &command {
+            match f.lit() {
+                Some(t) if t.contains("{}") => {
+                    replaced = true;
+                    words.push(lit(&t.replace("{}", &shell_quote(value))));
+                }
+                _ => words.push(f.clone()),
+            }
+        }
+        if !replaced {
+            words.push(lit(&shell_quote(value)));
+        }
+        shell_words(w, cx, &words, name);
+    }
 }
