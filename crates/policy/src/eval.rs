@@ -1325,9 +1325,10 @@ pub fn extract_targets(
             let (paths, truncated) = super::mcp::argument_paths(&whole);
             if truncated {
                 unanalyzable.push(format!(
-                    "{tool}'s arguments nest deeper than {} levels or hold more than {} strings; not every path in them was checked",
+                    "{tool}'s arguments nest deeper than {} levels, hold more than {} strings or name more than {} paths; not every path in them was checked",
                     super::mcp::MAX_DEPTH,
-                    super::mcp::MAX_STRINGS
+                    super::mcp::MAX_STRINGS,
+                    super::mcp::MAX_PATHS
                 ));
             }
             for path in paths {

@@ -289,6 +289,10 @@ pub fn is_path_key(key: &str) -> bool {
 /// call is unanalyzable (a server can be handed anything, and the hook has a deadline).
 pub const MAX_STRINGS: usize = 4096;
 pub const MAX_DEPTH: usize = 32;
+/// The most paths judged for one call: each is resolved and matched against every rule, so a
+/// call naming thousands would take the hook past its deadline. The first ones are judged and
+/// the call is unanalyzable.
+pub const MAX_PATHS: usize = 64;
 
 /// The path a string names, if it names one: a `file://` URI decoded, an absolute, home- or
 /// dot-relative path, a relative path with a separator (spaces allowed inside a name), or, when
@@ -429,6 +433,10 @@ fn walk(
                 return;
             }
             if let Some(path) = path_of(s, keyed) {
+                if out.len() >= MAX_PATHS {
+                    *truncated = true;
+                    return;
+                }
                 out.push(path);
             }
         }

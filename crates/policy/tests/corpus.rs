@@ -343,6 +343,26 @@ fn tool_class_corpus() {
 }
 
 /// Arguments past the walk's bounds are not silently skipped: the call is unanalyzable (ask
+/// under the corpus policy), and a denied path inside the bound is still denied.
+#[test]
+fn mcp_many_paths_still_judges_the_first() {
+    let fixture = Fixture::new();
+    let policy = fixture.policy();
+    let mut paths: Vec<Value> = vec![json!(".env")];
+    paths.extend((0..100).map(|i| json!(format!("src/f{i}.rs"))));
+    let Value::Object(input) = json!({"paths": paths}) else {
+        unreachable!()
+    };
+    let verdict = fixture.judge(&policy, "mcp__fs__read_many", &input);
+    assert_eq!(
+        (action_name(verdict.decision.action), verdict.decision.rule),
+        ("deny", "path-deny-read"),
+        "{}",
+        verdict.decision.reason
+    );
+}
+
+/// Arguments past the walk's bounds are not silently skipped: the call is unanalyzable (ask
 /// under the corpus policy), and a path inside the bound is still judged.
 #[test]
 fn mcp_arguments_past_the_bounds_are_unanalyzable() {
@@ -353,7 +373,12 @@ fn mcp_arguments_past_the_bounds_are_unanalyzable() {
         deep = json!({"next": deep});
     }
     let many: Vec<Value> = (0..5000).map(|i| json!(format!("word{i}"))).collect();
-    for (what, input) in [("deep", deep), ("many", json!({"items": many}))] {
+    let paths: Vec<Value> = (0..100).map(|i| json!(format!("src/f{i}.rs"))).collect();
+    for (what, input) in [
+        ("deep", deep),
+        ("many", json!({"items": many})),
+        ("many paths", json!({"paths": paths})),
+    ] {
         let Value::Object(input) = input else {
             unreachable!()
         };
