@@ -304,6 +304,12 @@ fn parse_markdown(text: &str) -> Vec<Row> {
         if section.is_empty() || !line.starts_with('|') || cells.len() < 6 {
             continue;
         }
+        // A name may hold a `|` (`cargo test | tail`): the last five cells are the numbers.
+        let extra = cells.len() - 6;
+        let name = cells[..=extra].join(" | ");
+        let cells: Vec<&str> = std::iter::once(name.as_str())
+            .chain(cells[extra + 1..].iter().copied())
+            .collect();
         let num = |s: &str| s.parse::<f64>().ok();
         let row = match section {
             "typical" => {
