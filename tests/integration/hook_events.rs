@@ -294,7 +294,9 @@ fn large_tool_input_is_stored_as_digest() {
     assert_eq!(call["input"]["content"]["bytes"], 10 << 20);
     // Over 1 MiB a text is not scanned for secrets, so its digest is keyed (it could hold
     // one): a plain hash would confirm a guessed secret to whoever holds an export.
-    let digest = call["input"]["content"]["blake3"].as_str().expect("a digest");
+    let digest = call["input"]["content"]["blake3"]
+        .as_str()
+        .expect("a digest");
     assert!(digest.starts_with("keyed:"), "{digest}");
     assert_ne!(
         digest.trim_start_matches("keyed:"),
