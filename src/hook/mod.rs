@@ -67,9 +67,15 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         _ => event,
     };
     let ledger_path = env.paths.ledger();
+    record::key_digests_with(&ledger_path);
     // Decided before the ledger is opened (which maps its -shm): a fault there still gives
     // the right answer.
-    let judged = judge(&event, &payload, env);
+    let mut judged = judge(&event, &payload, env);
+    // A prompt is scanned once: by the policy when it judged it, else here (no policy, or
+    // one that could not be read); the record and its digests reuse the findings.
+    if event == EventKind::UserPromptSubmit && !judged.prompt_scanned {
+        judged.findings = crate::policy::dlp::scan(payload.str("prompt").unwrap_or_default());
+    }
     let answer = match judged.decision.as_ref().filter(|d| d.enforced) {
         Some(d) if d.action == Action::Deny => HookAnswer::refuse(Some(&event), &refusal_text(d)),
         Some(d) if d.action == Action::Ask => HookAnswer::ask(&event, &refusal_text(d)),
@@ -125,8 +131,14 @@ pub fn handle(stdin: &[u8], event_hint: Option<&str>, env: &HookEnv) -> HookAnsw
         let prompt = payload.str("prompt").unwrap_or_default();
         scrub::digest_prompt_findings(&mut value, prompt, &prompt_findings, &ledger_path);
     }
-    // No detected secret reaches the ledger, its WAL, the spool or an export in clear.
-    scrub::scrub(&mut value, &ledger_path);
+    // No detected secret reaches the ledger, its WAL, the spool or an export in clear. The
+    // prompt text was redacted from its own scan already.
+    let scanned: &[&str] = if event == EventKind::UserPromptSubmit {
+        &["prompt"]
+    } else {
+        &[]
+    };
+    scrub::scrub_except(&mut value, &ledger_path, scanned);
     let record = NewRecord {
         ts_ns: ledger::now_ns(),
         kind: kind.as_str().to_owned(),
@@ -244,6 +256,8 @@ struct Judged {
     decision: Option<Decision>,
     targets: Vec<crate::policy::Target>,
     findings: Vec<crate::policy::dlp::Finding>,
+    /// Whether `findings` come from a scan of the prompt (the policy judged it).
+    prompt_scanned: bool,
     prompt_store: PromptStore,
 }
 
@@ -252,6 +266,7 @@ fn judge(event: &EventKind, payload: &HookPayload, env: &HookEnv) -> Judged {
         decision: None,
         targets: Vec::new(),
         findings: Vec::new(),
+        prompt_scanned: false,
         prompt_store: PromptStore::Full,
     };
     if !event.is_gating() {
@@ -313,6 +328,7 @@ fn judge(event: &EventKind, payload: &HookPayload, env: &HookEnv) -> Judged {
     judged.decision = Some(verdict.decision);
     judged.targets = verdict.targets;
     judged.findings = verdict.findings;
+    judged.prompt_scanned = *event == EventKind::UserPromptSubmit;
     judged
 }
 
@@ -467,6 +483,7 @@ fn handle_unreadable(
     event_hint: Option<&str>,
     env: &HookEnv,
 ) -> HookAnswer {
+    record::key_digests_with(&env.paths.ledger());
     let value = record::hook_error(stdin, error, event_hint);
     let record = NewRecord {
         ts_ns: ledger::now_ns(),

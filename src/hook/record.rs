@@ -66,6 +66,134 @@ pub fn blake3_hex(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
 }
 
+/// Where content digests get their key: the ledger's DLP key, found from the ledger path the
+/// hook gives ([`key_digests_with`]) and loaded only when a digest needs it.
+enum DlpKey {
+    Unset,
+    At(std::path::PathBuf),
+    Loaded(Option<[u8; 32]>),
+}
+
+thread_local! {
+    static DLP_KEY: std::cell::RefCell<DlpKey> = const { std::cell::RefCell::new(DlpKey::Unset) };
+}
+
+/// Content digests built on this thread after this call that need a key use the DLP key of
+/// the ledger at `ledger_path` (see [`content_hex`]).
+pub fn key_digests_with(ledger_path: &Path) {
+    DLP_KEY.with(|k| *k.borrow_mut() = DlpKey::At(ledger_path.to_owned()));
+}
+
+fn dlp_key() -> Option<[u8; 32]> {
+    DLP_KEY.with(|k| {
+        let mut k = k.borrow_mut();
+        if let DlpKey::At(path) = &*k {
+            let key =
+                crate::ledger::keys::load_or_create_dlp_key(&crate::ledger::keys::key_dir(path))
+                    .ok();
+            *k = DlpKey::Loaded(key);
+        }
+        match &*k {
+            DlpKey::Loaded(key) => *key,
+            _ => None,
+        }
+    })
+}
+
+/// A digest of content that holds a detected secret starts with this, then the BLAKE3 keyed
+/// with the ledger's DLP key. Plain BLAKE3 of such a text would let anyone with the ledger or
+/// an export confirm a guessed secret (guess it, hash the text around it, compare): the keyed
+/// digest proves the content only to whoever holds the key, which never leaves `keys/`. Keyed
+/// rather than a hash of the redacted text, because the key holder can still match it against
+/// the real file, and it is the scheme `secret_redactions` already uses.
+pub const KEYED_PREFIX: &str = "keyed:";
+
+/// Content longer than this is digested keyed without being scanned: scanning it would cost the
+/// hook more than it is worth, and keying is always safe.
+const SCANNED_FOR_DIGEST_BYTES: usize = 1 << 20;
+
+/// The digest stored for content: plain BLAKE3 hex, or, when `holds_secret`,
+/// [`KEYED_PREFIX`] + the keyed digest. `None` when a key is needed and cannot be had (no
+/// digest rather than one that could be reversed by guessing).
+fn guarded_hex(bytes: &[u8], holds_secret: bool) -> Option<String> {
+    if !holds_secret {
+        return Some(blake3_hex(bytes));
+    }
+    dlp_key().map(|key| {
+        format!(
+            "{KEYED_PREFIX}{}",
+            crate::policy::dlp::keyed_digest(&key, bytes)
+        )
+    })
+}
+
+fn text_holds_secret(text: &str) -> bool {
+    text.len() > SCANNED_FOR_DIGEST_BYTES || !crate::policy::dlp::scan(text).is_empty()
+}
+
+/// [`guarded_hex`] of bytes, scanned as text.
+pub fn content_hex(bytes: &[u8]) -> Option<String> {
+    let holds = bytes.len() > SCANNED_FOR_DIGEST_BYTES
+        || text_holds_secret(&String::from_utf8_lossy(bytes));
+    guarded_hex(bytes, holds)
+}
+
+/// Whether any string of a JSON value (an array of strings read as lines) holds a secret.
+fn value_holds_secret(value: &Value, budget: &mut usize) -> bool {
+    match value {
+        Value::String(s) => {
+            *budget = budget.saturating_sub(s.len());
+            *budget == 0 || text_holds_secret(s)
+        }
+        Value::Array(items) if items.len() > 1 && items.iter().all(Value::is_string) => {
+            let joined = items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n");
+            *budget = budget.saturating_sub(joined.len());
+            *budget == 0 || text_holds_secret(&joined)
+        }
+        Value::Array(items) => items.iter().any(|v| value_holds_secret(v, budget)),
+        Value::Object(map) => map.values().any(|v| value_holds_secret(v, budget)),
+        _ => false,
+    }
+}
+
+/// [`guarded_hex`] of a JSON value's serialization, judged by the strings in it (a JSON
+/// escape would hide a line break from the scanner).
+fn json_hex(value: &Value, serialized: &[u8]) -> Option<String> {
+    let mut budget = SCANNED_FOR_DIGEST_BYTES;
+    guarded_hex(serialized, value_holds_secret(value, &mut budget))
+}
+
+/// The first `chars` characters of a text, with any secret the text holds redacted first (a
+/// head cut through a secret would keep a part the scanner no longer recognizes), and the
+/// text's digest.
+fn head_and_hex(text: &str, chars: usize) -> (String, Option<String>) {
+    use crate::policy::dlp;
+    // Past the scan limit only the window the head comes from is scanned, by more than the
+    // longest key block; the digest is keyed anyway.
+    let window_end = if text.len() > SCANNED_FOR_DIGEST_BYTES {
+        let mut end = (chars * 4 + (16 << 10)).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        end
+    } else {
+        text.len()
+    };
+    let window = &text[..window_end];
+    let findings = dlp::scan(window);
+    let holds = !findings.is_empty() || window_end < text.len();
+    let head_text = if findings.is_empty() {
+        head(window, chars).to_owned()
+    } else {
+        head(&dlp::redact(window, &findings), chars).to_owned()
+    };
+    (head_text, guarded_hex(text.as_bytes(), holds))
+}
+
 fn head(text: &str, chars: usize) -> &str {
     match text.char_indices().nth(chars) {
         Some((at, _)) => &text[..at],
@@ -75,7 +203,8 @@ fn head(text: &str, chars: usize) -> &str {
 
 /// `{blake3, bytes, head}`: enough to prove what a large string was without storing it.
 pub fn digest_string(text: &str) -> Value {
-    json!({ "blake3": blake3_hex(text.as_bytes()), "bytes": text.len(), "head": head(text, HEAD_CHARS) })
+    let (head, hex) = head_and_hex(text, HEAD_CHARS);
+    json!({ "blake3": hex, "bytes": text.len(), "head": head })
 }
 
 /// Copies a JSON value, replacing every string over `limit` bytes with its digest.
@@ -102,11 +231,11 @@ pub fn summarize_large_strings(value: &Value, limit: usize) -> Value {
 fn summarize_output(value: &Value, depth: usize) -> Value {
     let sized = |v: &Value| {
         let text = serde_json::to_string(v).unwrap_or_default();
-        json!({ "bytes": text.len(), "blake3": blake3_hex(text.as_bytes()) })
+        json!({ "bytes": text.len(), "blake3": json_hex(v, text.as_bytes()) })
     };
     match value {
         Value::String(s) if s.len() > RESULT_STRING_BYTES => {
-            json!({ "bytes": s.len(), "blake3": blake3_hex(s.as_bytes()) })
+            json!({ "bytes": s.len(), "blake3": content_hex(s.as_bytes()) })
         }
         Value::Object(map) if depth < 2 => Value::Object(
             map.iter()
@@ -207,7 +336,8 @@ fn prompt_record(input: &RecordInput<'_>) -> (Kind, Value) {
         common: common_view(input),
         prompt: kept,
         prompt_bytes: Some(prompt.len() as u64),
-        prompt_blake3: Some(blake3_hex(prompt.as_bytes())),
+        // The findings are the prompt's one scan (the policy's): no second pass here.
+        prompt_blake3: guarded_hex(prompt.as_bytes(), !input.prompt_findings.is_empty()),
         secret_findings,
         model: model_view(input.model),
         decision: input.decision.map(Decision::view),
@@ -316,17 +446,28 @@ fn bounded(p: &HookPayload, key: &str, chars: usize) -> Option<String> {
 
 /// [`digest_string`], typed.
 fn digest(text: &str) -> view::Digest {
+    let (head, hex) = head_and_hex(text, HEAD_CHARS);
     view::Digest {
-        blake3: Some(blake3_hex(text.as_bytes())),
+        blake3: hex,
         bytes: Some(text.len() as u64),
-        head: Some(head(text, HEAD_CHARS).to_owned()),
+        head: Some(head),
     }
 }
 
 /// Proof of bytes that must not be kept at all (not even a head): `{blake3, bytes}`.
 fn proof(bytes: &[u8]) -> view::Digest {
     view::Digest {
-        blake3: Some(blake3_hex(bytes)),
+        blake3: content_hex(bytes),
+        bytes: Some(bytes.len() as u64),
+        head: None,
+    }
+}
+
+/// [`proof`] of a value, as its canonical JSON.
+fn proof_value(value: &Value) -> view::Digest {
+    let bytes = crate::ledger::canonical_json(value);
+    view::Digest {
+        blake3: json_hex(value, &bytes),
         bytes: Some(bytes.len() as u64),
         head: None,
     }
@@ -377,7 +518,7 @@ fn tool_outcome_record(input: &RecordInput<'_>) -> (Kind, Value) {
         outcome.status = "failure".into();
         outcome.error_first_line = Some(head(error.lines().next().unwrap_or(""), 200).to_owned());
         outcome.error_bytes = Some(error.len() as u64);
-        outcome.error_blake3 = Some(blake3_hex(error.as_bytes()));
+        outcome.error_blake3 = content_hex(error.as_bytes());
         outcome.is_interrupt = p.get("is_interrupt").cloned();
         return (Kind::ToolFailure, typed(&outcome));
     }
@@ -385,7 +526,7 @@ fn tool_outcome_record(input: &RecordInput<'_>) -> (Kind, Value) {
     if let Some(response) = p.tool_response() {
         let text = serde_json::to_string(response).unwrap_or_default();
         outcome.response_bytes = Some(text.len() as u64);
-        outcome.response_blake3 = Some(blake3_hex(text.as_bytes()));
+        outcome.response_blake3 = json_hex(response, text.as_bytes());
         outcome.response = Some(summarize_output(response, 0));
     }
     (Kind::ToolResult, typed(&outcome))
@@ -556,10 +697,7 @@ fn event_facts(input: &RecordInput<'_>) -> (Kind, view::EventFacts) {
             facts.url = bounded(p, "url", 1000);
             facts.message = p.str("message").map(|m| view::Text::Digest(digest(m)));
             // What the user typed into an MCP server's form may be a secret: only its hash.
-            let hashed = |key: &str| {
-                p.get(key)
-                    .map(|value| proof(&crate::ledger::canonical_json(value)))
-            };
+            let hashed = |key: &str| p.get(key).map(proof_value);
             facts.requested_schema = hashed("requested_schema");
             facts.content = hashed("content");
             if *input.event == EventKind::Elicitation {
@@ -617,7 +755,7 @@ fn file_facts(facts: &mut view::EventFacts, path: Option<&str>) {
     let read =
         std::fs::File::open(path).and_then(|f| f.take(HASHED_FILE_BYTES).read_to_end(&mut bytes));
     match read {
-        Ok(_) => facts.file_blake3 = Some(blake3_hex(&bytes)),
+        Ok(_) => facts.file_blake3 = content_hex(&bytes),
         Err(e) => facts.file_error = Some(e.to_string()),
     }
 }
@@ -630,7 +768,7 @@ fn tool_input_summary(p: &HookPayload) -> Value {
 
 fn input_hash(p: &HookPayload) -> Option<String> {
     p.get("tool_input")
-        .map(|v| blake3_hex(crate::ledger::canonical_json(v).as_slice()))
+        .and_then(|v| json_hex(v, crate::ledger::canonical_json(v).as_slice()))
 }
 
 /// The accepted edit: paths, repository, before/after content hashes and the hunks with the
@@ -668,7 +806,7 @@ fn edit_view(record: &RecordInput<'_>) -> view::Edit {
         .and_then(|r| r.get("originalFile").or_else(|| r.get("original_file")))
         .and_then(Value::as_str);
     let (after_blake3, after_bytes, after_error) = match absolute.as_deref().map(std::fs::read) {
-        Some(Ok(bytes)) => (Some(blake3_hex(&bytes)), Some(bytes.len() as u64), None),
+        Some(Ok(bytes)) => (content_hex(&bytes), Some(bytes.len() as u64), None),
         Some(Err(e)) => (None, None, Some(e.to_string())),
         None => (None, None, None),
     };
@@ -706,7 +844,7 @@ fn edit_view(record: &RecordInput<'_>) -> view::Edit {
         model: model_view(record.model),
         path: absolute.as_deref().map(|a| a.display().to_string()),
         repository,
-        before_blake3: original.map(|o| blake3_hex(o.as_bytes())),
+        before_blake3: original.and_then(|o| content_hex(o.as_bytes())),
         before_bytes: original.map(|o| o.len() as u64),
         after_blake3,
         after_bytes,
@@ -774,15 +912,28 @@ impl Hunk {
         self.lines.iter().map(String::len).sum()
     }
 
-    /// With `digested`, each line keeps its prefix and becomes the BLAKE3 of its text.
+    /// With `digested`, each line keeps its prefix and becomes the BLAKE3 of its text; a line
+    /// that holds part of a detected secret (the hunk is scanned as one text, so a key block
+    /// over many lines is found) gets the keyed digest instead ([`KEYED_PREFIX`]), or none.
     fn into_view(self, digested: bool) -> view::Hunk {
         let lines = if digested {
+            let joined = self.lines.join("\n");
+            let findings = crate::policy::dlp::scan(&joined);
+            let mut start = 0;
             self.lines
                 .iter()
                 .map(|line| {
+                    let end = start + line.len();
+                    let holds = findings
+                        .iter()
+                        .any(|f| f.start < end.max(start + 1) && start < f.end);
+                    start = end + 1;
                     let (prefix, text) =
                         line.split_at(line.chars().next().map_or(0, char::len_utf8));
-                    format!("{prefix}{}", blake3_hex(text.as_bytes()))
+                    format!(
+                        "{prefix}{}",
+                        guarded_hex(text.as_bytes(), holds).unwrap_or_default()
+                    )
                 })
                 .collect()
         } else {
@@ -812,11 +963,13 @@ pub fn hook_error(input: &[u8], error: &str, event_hint: Option<&str>) -> Value 
     if !findings.is_empty() {
         stdin_head = head(&crate::policy::dlp::redact(&whole, &findings), HEAD_CHARS).to_owned();
     }
+    // The whole payload's digest is plain only when all of it was scanned and held nothing.
+    let holds = !findings.is_empty() || window.len() < input.len();
     json!({
         "error": error,
         "event_hint": event_hint,
         "stdin_bytes": input.len(),
-        "stdin_blake3": blake3_hex(input),
+        "stdin_blake3": guarded_hex(input, holds),
         "stdin_head": stdin_head,
     })
 }

@@ -30,8 +30,26 @@ struct Removed {
 /// Redacts every detected secret in `value`; see the module comment. `ledger_path` locates the
 /// DLP key, loaded only when something was found.
 pub fn scrub(value: &mut Value, ledger_path: &Path) {
+    scrub_except(value, ledger_path, &[]);
+}
+
+/// [`scrub`], leaving alone the top-level string fields named in `scanned`: texts already
+/// redacted from a scan of their own (the prompt, from the policy's scan), which a second pass
+/// would only pay for again.
+pub fn scrub_except(value: &mut Value, ledger_path: &Path, scanned: &[&str]) {
     let mut removed = Vec::new();
-    walk(value, &mut String::new(), &mut removed);
+    match value {
+        Value::Object(map) if !scanned.is_empty() => {
+            for (key, item) in map.iter_mut() {
+                if scanned.contains(&key.as_str()) && item.is_string() {
+                    continue;
+                }
+                let mut at = format!("/{}", pointer_token(key));
+                walk(item, &mut at, &mut removed);
+            }
+        }
+        _ => walk(value, &mut String::new(), &mut removed),
+    }
     if removed.is_empty() {
         return;
     }

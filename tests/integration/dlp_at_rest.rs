@@ -114,6 +114,8 @@ fn no_corpus_secret_is_found_in_any_file_the_ledger_leaves() {
     let mut wal_reader = None;
     let mut runs = 0;
     for (n, case) in cases.iter().enumerate() {
+        // The edited file exists, so the Write's result records the digest of its content.
+        std::fs::write(repo.join(format!("f{n}.txt")), &case.text).unwrap();
         for event in events(&case.text, &repo, n) {
             home.hook(&event);
             runs += 1;
@@ -126,6 +128,12 @@ fn no_corpus_secret_is_found_in_any_file_the_ledger_leaves() {
             broken.hook(&event);
         }
     }
+    // A control: the digest of a text without a secret is stored plain, so the search for
+    // unkeyed digests below can find one.
+    let plain = "a prompt with nothing secret in it";
+    let mut control = payload("UserPromptSubmit", json!({"prompt": plain}));
+    control["cwd"] = json!(repo.display().to_string());
+    home.hook(&control);
     let records = home.records();
     assert!(
         records.len() > runs,
@@ -180,6 +188,50 @@ fn no_corpus_secret_is_found_in_any_file_the_ledger_leaves() {
                     leaks.push(format!(
                         "{} ({}) in {}",
                         piece,
+                        case.detector,
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    let plain_digest = blake3::hash(plain.as_bytes()).to_hex().to_string();
+    assert!(
+        native.contains(&plain_digest),
+        "the control prompt's digest is not stored"
+    );
+    // Nor an unkeyed digest of a text that holds one: with it, anyone with the ledger or an
+    // export could confirm a guessed secret by hashing the text around the guess (the prompt,
+    // the written file, the tool's input and its response).
+    for (n, case) in cases.iter().enumerate() {
+        let file = repo.join(format!("f{n}.txt")).display().to_string();
+        let bash = format!("cat > out{n}.txt <<'EOF'\n{}\nEOF", case.text);
+        let texts: Vec<(&str, Vec<u8>)> = vec![
+            ("the text", case.text.as_bytes().to_vec()),
+            (
+                "the Write input",
+                hookledger::ledger::canonical_json(
+                    &json!({"file_path": file, "content": case.text}),
+                ),
+            ),
+            (
+                "the Bash input",
+                hookledger::ledger::canonical_json(&json!({"command": bash})),
+            ),
+            (
+                "the Bash response",
+                serde_json::to_vec(
+                    &json!({"stdout": case.text, "stderr": "", "interrupted": false}),
+                )
+                .unwrap(),
+            ),
+        ];
+        for (what, bytes) in texts {
+            let digest = blake3::hash(&bytes).to_hex().to_string();
+            for (path, file_bytes) in &files {
+                if String::from_utf8_lossy(file_bytes).contains(&digest) {
+                    leaks.push(format!(
+                        "the unkeyed BLAKE3 of {what} ({}) in {}",
                         case.detector,
                         path.display()
                     ));

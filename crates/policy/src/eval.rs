@@ -241,6 +241,11 @@ impl Policy {
         if tool == "Glob" {
             decisions.extend(self.glob_into_keys(input, cwd, world));
         }
+        if self.is_configured() && matches!(tool, "Grep" | "Glob") {
+            for probe in self.search_probes(tool, input, cwd, world) {
+                decisions.extend(self.path_rules(&probe, world));
+            }
+        }
         if !extracted.unanalyzable.is_empty() {
             let mut why = extracted.unanalyzable[..extracted.unanalyzable.len().min(2)].join("; ");
             if extracted.unanalyzable.len() > 2 {
@@ -412,6 +417,69 @@ impl Policy {
         })
     }
 
+    /// What a filtered search reads (crate::search): each filter's probe names under the
+    /// search root, and, for a filter that matches at any depth, under every directory inside
+    /// the root that a read rule is rooted at (`glob: "*.pem"` from `~` reads `~/.ssh/*.pem`).
+    fn search_probes(
+        &self,
+        tool: &str,
+        input: &Map<String, Value>,
+        cwd: &Path,
+        world: &dyn World,
+    ) -> Vec<Target> {
+        /// Bounds the work for a filter with many alternatives under many rooted rules.
+        const MAX: usize = 512;
+        let filters = search_filters(tool, input);
+        if filters.is_empty() {
+            return Vec::new();
+        }
+        let home = self.home.as_deref();
+        let base = input.get("path").and_then(Value::as_str).unwrap_or(".");
+        let root = paths::resolve_in(base, cwd, home, world);
+        let repository = world.repository_root(&root);
+        let bases: Vec<PathBuf> = self
+            .layers
+            .iter()
+            .filter_map(|l| l.file.paths.as_ref())
+            .flat_map(|p| p.deny_read.iter().chain(&p.ask_read))
+            .filter_map(|pattern| pattern_base(pattern, home, repository.as_deref(), world))
+            .collect();
+        let mut out = Vec::new();
+        for filter in &filters {
+            let dir = if filter.anchor.is_empty() {
+                root.clone()
+            } else {
+                paths::resolve_in(&filter.anchor, &root, home, world)
+            };
+            let names = super::search::probes(&filter.rest);
+            let mut dirs = vec![dir.clone()];
+            if filter.any_depth {
+                dirs.extend(
+                    bases
+                        .iter()
+                        .filter(|b| b.starts_with(&dir) && **b != dir)
+                        .cloned(),
+                );
+            }
+            for d in dirs {
+                let repository = world.repository_root(&d);
+                for name in &names {
+                    if out.len() >= MAX {
+                        return out;
+                    }
+                    // An absolute or home filter (`Glob pattern=~/.ssh/*`) names its own place.
+                    let path = if name.starts_with('/') || name.starts_with("~/") {
+                        paths::resolve_in(name, &d, home, world)
+                    } else {
+                        d.join(name)
+                    };
+                    out.push(Target::plain(path, Access::Read, repository.clone()));
+                }
+            }
+        }
+        out
+    }
+
     fn nothing_matched(&self) -> Decision {
         if self.is_configured() {
             Decision {
@@ -451,10 +519,12 @@ impl Policy {
         cwd: &Path,
         world: &dyn World,
     ) -> (Decision, Vec<Finding>) {
-        if !self.is_configured() {
-            return (Decision::no_policy(), Vec::new());
-        }
+        // Scanned with or without a policy: the record keeps no secret in clear either way,
+        // and the hook reuses these findings rather than scanning the prompt again.
         let findings = dlp::scan(prompt);
+        if !self.is_configured() {
+            return (Decision::no_policy(), findings);
+        }
         let repository = world.repository_root(cwd);
         if let Some(mut refusal) = repository.and_then(|root| self.repository_rules(&root, world)) {
             refusal.reason = format!(
@@ -880,10 +950,47 @@ fn shell_written_literal<'a>(
         return None;
     }
     let command = input.get("command").and_then(Value::as_str)?;
-    let literal_write = command.contains('>')
-        || command.contains("<<")
-        || command.split_whitespace().any(|w| w == "tee");
-    literal_write.then_some(command)
+    writes_literal(command).then_some(command)
+}
+
+/// Whether a command has a way to put text it carries into a file: a redirection (`>`, `>>`,
+/// `&>`, `>|`), a heredoc or here-string, `tee`, `dd of=`, a copy from standard input
+/// (`cp /dev/stdin f`), an in-place edit (`sed -i 's/x/…/'`), `git config` (writes the value
+/// into a configuration file), or an interpreter's inline program that opens or writes files.
+/// A command that writes a file but carries no literal to it (`curl -H "…" -o out.json`)
+/// leaves the header's secret to the prompt and record DLP.
+fn writes_literal(command: &str) -> bool {
+    if command.contains('>') || command.contains("<<") {
+        return true;
+    }
+    let words: Vec<&str> = command
+        .split(|c: char| c.is_whitespace() || matches!(c, ';' | '|' | '&' | '(' | ')'))
+        .map(|w| w.trim_matches(|c| c == '\'' || c == '"'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let name = |w: &str| w.rsplit('/').next().unwrap_or(w).to_owned();
+    let has = |n: &str| words.iter().any(|w| name(w) == n);
+    let stdin_file = words
+        .iter()
+        .any(|w| matches!(*w, "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0"));
+    let in_place = words.iter().any(|w| {
+        (w.starts_with('-') && !w.starts_with("--") && w.contains('i'))
+            || w.starts_with("--in-place")
+    });
+    let inline_program = words
+        .iter()
+        .any(|w| matches!(*w, "-c" | "-e" | "-E" | "--eval"))
+        && [
+            "write", "open(", "print(", "fs.", "File.", "puts", "spit", "dump(",
+        ]
+        .iter()
+        .any(|needle| command.contains(needle));
+    has("tee")
+        || (has("dd") && words.iter().any(|w| w.starts_with("of=")))
+        || stdin_file
+        || (in_place && (has("sed") || has("gsed") || has("perl") || has("ruby")))
+        || (has("git") && has("config"))
+        || inline_program
 }
 
 /// The text an edit tool would write.
@@ -972,27 +1079,45 @@ fn rooted_inside<'a>(
     world: &dyn World,
 ) -> Option<&'a String> {
     list.iter().filter(|p| !p.starts_with('!')).find(|pattern| {
-        let literal: Vec<&str> = pattern
-            .split('/')
-            .take_while(|part| !part.contains(['*', '?', '[', '{']))
-            .collect();
-        let literal = literal.join("/");
-        let base: Option<PathBuf> = if let Some(rest) = literal.strip_prefix("~/") {
-            home.map(|h| h.join(rest))
-        } else if literal == "~" {
-            home.map(Path::to_path_buf)
-        } else if literal.starts_with('/') {
-            Some(PathBuf::from(&literal))
-        } else if literal.is_empty() {
-            None
-        } else {
-            target.repository.as_ref().map(|root| root.join(&literal))
-        };
-        base.is_some_and(|b| {
-            let b = paths::resolve_in(&b.to_string_lossy(), Path::new("/"), home, world);
-            b.starts_with(&target.path) && b != target.path
-        })
+        pattern_base(pattern, home, target.repository.as_deref(), world)
+            .is_some_and(|b| b.starts_with(&target.path) && b != target.path)
     })
+}
+
+/// The directory a pattern is rooted at, resolved (`~/.ssh/**` → the home's `.ssh`,
+/// `config/secrets/*.yml` → the repository's `config/secrets`); `None` for a pattern that
+/// matches by name anywhere (`**/.env`) or an exemption.
+fn pattern_base(
+    pattern: &str,
+    home: Option<&Path>,
+    repository: Option<&Path>,
+    world: &dyn World,
+) -> Option<PathBuf> {
+    if pattern.starts_with('!') {
+        return None;
+    }
+    let literal: Vec<&str> = pattern
+        .split('/')
+        .take_while(|part| !part.contains(['*', '?', '[', '{']))
+        .collect();
+    let literal = literal.join("/");
+    let base: PathBuf = if let Some(rest) = literal.strip_prefix("~/") {
+        home?.join(rest)
+    } else if literal == "~" {
+        home?.to_path_buf()
+    } else if literal.starts_with('/') {
+        PathBuf::from(&literal)
+    } else if literal.is_empty() {
+        return None;
+    } else {
+        repository?.join(&literal)
+    };
+    Some(paths::resolve_in(
+        &base.to_string_lossy(),
+        Path::new("/"),
+        home,
+        world,
+    ))
 }
 
 /// gitignore-style: the last matching pattern decides, and `!pattern` exempts.
@@ -1117,6 +1242,7 @@ pub fn extract_targets(
     let s = |key: &str| input.get(key).and_then(Value::as_str);
     // (text, access, operation on the whole entry)
     let mut raw: Vec<(String, Access, bool)> = Vec::new();
+    let mut unanalyzable: Vec<String> = Vec::new();
     let search = matches!(tool, "Glob" | "Grep" | "LS");
     let edits = matches!(tool, "Edit" | "Write" | "MultiEdit");
     if let Some(shell) = shell_of(tool, input) {
@@ -1188,38 +1314,32 @@ pub fn extract_targets(
             }
         }
         _ if tool.starts_with("mcp__") => {
-            let lower = tool.to_ascii_lowercase();
-            let verb = lower.rsplit("__").next().unwrap_or(&lower);
-            let access = if ["read", "get", "list", "search", "view", "find", "stat"]
-                .iter()
-                .any(|v| verb.contains(v))
-                && ![
-                    "move", "rename", "delete", "remove", "write", "edit", "create",
-                ]
-                .iter()
-                .any(|v| verb.contains(v))
-            {
-                Access::Read
-            } else {
-                Access::Write
-            };
+            // Read, write or, when the name does not say, both (crate::mcp).
+            let class = super::mcp::classify(tool);
+            let whole = Value::Object(input.clone());
             // Moving, deleting or re-permissioning takes everything under the path along; so
             // does a batch whose operations say so (`{"op": "move", "path": …}`).
-            const WHOLE: &[&str] = &[
-                "move", "rename", "delete", "remove", "unlink", "trash", "chmod", "chown", "mv",
-                "rm",
-            ];
-            let operation_named = input_mentions_operation(&Value::Object(input.clone()), WHOLE);
-            let whole_entry = access == Access::Write
-                && (WHOLE.iter().any(|v| verb.contains(v)) || operation_named);
-            let mut push = |text: &str, keyed: bool| {
-                if keyed || looks_like_path(text) {
-                    raw.push((text.to_owned(), access, whole_entry));
+            let operation_named = input_mentions_operation(&whole, super::mcp::WHOLE_ENTRY_VERBS);
+            let whole_entry = class != super::mcp::Class::Read
+                && (super::mcp::names_whole_entry(tool) || operation_named);
+            let (paths, truncated) = super::mcp::argument_paths(&whole);
+            if truncated {
+                unanalyzable.push(format!(
+                    "{tool}'s arguments nest deeper than {} levels, hold more than {} strings or name more than {} paths; not every path in them was checked",
+                    super::mcp::MAX_DEPTH,
+                    super::mcp::MAX_STRINGS,
+                    super::mcp::MAX_PATHS
+                ));
+            }
+            for path in paths {
+                for access in class.accesses() {
+                    raw.push((
+                        path.clone(),
+                        *access,
+                        whole_entry && *access == Access::Write,
+                    ));
                 }
-            };
-            // The keys that name paths do so whatever the path looks like (`.claude`), at
-            // any depth (`{"operations": [{"path": ".claude"}]}`).
-            collect_keyed_strings(&Value::Object(input.clone()), false, &mut push);
+            }
         }
         _ => {
             for key in PATH_KEYS {
@@ -1246,7 +1366,10 @@ pub fn extract_targets(
                 access,
                 repository,
                 search_root: search || whole_entry,
-                recursive: whole_entry,
+                // Grep reads the content of every file under its path, unless a file-name
+                // filter restricts it (then the filter's probes are judged, see
+                // `Policy::search_probes`).
+                recursive: whole_entry || (tool == "Grep" && !grep_filtered(input)),
                 link: named.link,
                 vetted: edits,
                 link_target: false,
@@ -1255,6 +1378,7 @@ pub fn extract_targets(
         .collect();
     Extracted {
         targets,
+        unanalyzable,
         ..Default::default()
     }
 }
@@ -1288,32 +1412,55 @@ fn input_mentions_operation(value: &Value, verbs: &[&str]) -> bool {
     }
 }
 
-/// Every string in `value`, with whether the key it sits under names paths.
-fn collect_keyed_strings(value: &Value, keyed: bool, visit: &mut dyn FnMut(&str, bool)) {
-    match value {
-        Value::String(s) => visit(s, keyed),
-        Value::Array(items) => items
-            .iter()
-            .for_each(|v| collect_keyed_strings(v, keyed, visit)),
-        Value::Object(map) => map.iter().for_each(|(k, v)| {
-            let keyed = PATH_KEYS.contains(&k.as_str()) && k != "cwd";
-            collect_keyed_strings(v, keyed, visit)
-        }),
+/// The file-name filters of a search tool: the Grep tool's `glob` and `type`, the Glob tool's
+/// `pattern`, parsed (crate::search).
+fn search_filters(tool: &str, input: &Map<String, Value>) -> Vec<super::search::Filter> {
+    let s = |key: &str| input.get(key).and_then(Value::as_str);
+    let mut out = Vec::new();
+    match tool {
+        "Grep" => {
+            if let Some(glob) = s("glob") {
+                // rg takes one glob per `--glob`; the tool's field is one glob, but models
+                // write several separated by commas or spaces outside braces.
+                for part in split_globs(glob) {
+                    out.extend(super::search::parse_filter(part, true));
+                }
+            }
+            if let Some(kind) = s("type") {
+                for glob in super::search::type_globs(kind) {
+                    out.extend(super::search::parse_filter(glob, true));
+                }
+            }
+        }
+        "Glob" => out.extend(s("pattern").and_then(|p| super::search::parse_filter(p, false))),
         _ => {}
     }
+    out
 }
 
-/// A string argument that names a file: absolute, home- or dot-relative, or a relative path
-/// with a separator (`src/main.rs`). URLs and prose are not paths.
-fn looks_like_path(text: &str) -> bool {
-    if text.contains("://") || text.contains('\n') || text.len() > 4096 {
-        return false;
+/// `*.pem, *.key` or `*.pem *.key` → each glob; commas inside braces stay.
+fn split_globs(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            ',' | ' ' if depth == 0 => {
+                out.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
     }
-    text.starts_with('/')
-        || text.starts_with("~/")
-        || text == "~"
-        || text.starts_with("./")
-        || text.starts_with("../")
-        || text.starts_with("$HOME")
-        || (text.contains('/') && !text.contains(' '))
+    out.push(&text[start..]);
+    out.retain(|g| !g.trim().is_empty());
+    out
+}
+
+/// Whether a Grep call restricts the files it reads with a filter that restricts anything.
+fn grep_filtered(input: &Map<String, Value>) -> bool {
+    let filters = search_filters("Grep", input);
+    !filters.is_empty() && filters.iter().all(super::search::restricts)
 }

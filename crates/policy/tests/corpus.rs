@@ -18,6 +18,8 @@ mod cases;
 mod classes;
 #[path = "corpus/elsewhere.rs"]
 mod elsewhere;
+#[path = "corpus/tools.rs"]
+mod tools;
 
 use std::path::{Path, PathBuf};
 
@@ -435,6 +437,31 @@ fn shell_elsewhere_corpus() {
     let policy = fixture.policy();
     let mut failures = Vec::new();
     for (name, command, action, rule) in elsewhere::ELSEWHERE_CASES {
+
+/// The issue's policy with `**/*.pem` also denied for reading (the class 5 corpus).
+fn pem_policy(fixture: &Fixture) -> Policy {
+    let mut managed = managed_policy();
+    managed["paths"]["deny_read"]
+        .as_array_mut()
+        .expect("deny_read")
+        .push(json!("**/*.pem"));
+    fixture.policy_with(managed)
+}
+
+#[test]
+fn tool_class_corpus() {
+    let fixture = Fixture::new();
+    let policy = pem_policy(&fixture);
+    let mut failures = Vec::new();
+    for (name, tool, input, action, rule) in tools::TOOL_CASES {
+        let input: Value = serde_json::from_str(input).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let Value::Object(input) = fixture.expand_value(&input) else {
+            panic!("{name}: the input is not an object");
+        };
+        let verdict = fixture.judge(&policy, tool, &input);
+        failures.extend(mismatch(name, action, rule, &verdict));
+    }
+    for (name, command, action, rule) in tools::SEARCH_COMMANDS {
         let mut input = Map::new();
         input.insert("command".into(), json!(fixture.expand(command)));
         let verdict = fixture.judge(&policy, "Bash", &input);
@@ -447,4 +474,120 @@ fn shell_elsewhere_corpus() {
         elsewhere::ELSEWHERE_CASES.len(),
         failures.join("\n")
     );
+}
+
+    let total = tools::TOOL_CASES.len() + tools::SEARCH_COMMANDS.len();
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Arguments past the walk's bounds are not silently skipped: the call is unanalyzable (ask
+/// under the corpus policy), and a denied path inside the bound is still denied.
+#[test]
+fn mcp_many_paths_still_judges_the_first() {
+    let fixture = Fixture::new();
+    let policy = fixture.policy();
+    let mut paths: Vec<Value> = vec![json!(".env")];
+    paths.extend((0..100).map(|i| json!(format!("src/f{i}.rs"))));
+    let Value::Object(input) = json!({"paths": paths}) else {
+        unreachable!()
+    };
+    let verdict = fixture.judge(&policy, "mcp__fs__read_many", &input);
+    assert_eq!(
+        (action_name(verdict.decision.action), verdict.decision.rule),
+        ("deny", "path-deny-read"),
+        "{}",
+        verdict.decision.reason
+    );
+}
+
+/// Arguments past the walk's bounds are not silently skipped: the call is unanalyzable (ask
+/// under the corpus policy), and a path inside the bound is still judged.
+#[test]
+fn mcp_arguments_past_the_bounds_are_unanalyzable() {
+    let fixture = Fixture::new();
+    let policy = fixture.policy();
+    let mut deep = json!({"path": "src/main.rs"});
+    for _ in 0..40 {
+        deep = json!({"next": deep});
+    }
+    let many: Vec<Value> = (0..5000).map(|i| json!(format!("word{i}"))).collect();
+    let paths: Vec<Value> = (0..100).map(|i| json!(format!("src/f{i}.rs"))).collect();
+    for (what, input) in [
+        ("deep", deep),
+        ("many", json!({"items": many})),
+        ("many paths", json!({"paths": paths})),
+    ] {
+        let Value::Object(input) = input else {
+            unreachable!()
+        };
+        let verdict = fixture.judge(&policy, "mcp__fs__read_text", &input);
+        assert_eq!(
+            (action_name(verdict.decision.action), verdict.decision.rule),
+            ("ask", "unanalyzable-command"),
+            "{what}: {}",
+            verdict.decision.reason
+        );
+    }
+}
+
+/// `content_secrets` over what a Bash command writes from text it carries: every way of
+/// putting a literal into a file is scanned; a command that writes a file but carries no
+/// literal into it is not refused for a secret it sends elsewhere.
+#[test]
+fn bash_literal_writes_are_scanned() {
+    let fixture = Fixture::new();
+    let policy = fixture.policy();
+    // Assembled at run time, so no string in the repository looks like a credential.
+    let key = ["AKIA", "QX7ZEXAMPLE2345"].concat() + "6";
+    let writes = [
+        "echo KEY > src/k.py",
+        "printf '%s\\n' KEY >> src/k.py",
+        "echo KEY 1>src/k.py",
+        "echo KEY >| src/k.py",
+        "echo KEY &> src/k.py",
+        "cat > src/k.py <<'EOF'\nAWS=KEY\nEOF",
+        "cat <<EOF > src/k.py\nKEY\nEOF",
+        "echo KEY | tee src/k.py",
+        "echo KEY | tee -a src/k.py > /dev/null",
+        "tee src/k.py <<< KEY",
+        "echo KEY | dd of=src/k.py status=none",
+        "echo KEY | cp /dev/stdin src/k.py",
+        "printf KEY | install -m 600 /dev/stdin src/k.py",
+        "sed -i 's/placeholder/KEY/' src/main.rs",
+        "sed -i.bak -e 's/x/KEY/' src/main.rs",
+    ];
+    let mut failures = Vec::new();
+    for template in writes {
+        let command = template.replace("KEY", &key);
+        let mut input = Map::new();
+        input.insert("command".into(), json!(command));
+        let verdict = fixture.judge(&policy, "Bash", &input);
+        if (verdict.decision.action, verdict.decision.rule) != (Action::Deny, "content-secret") {
+            failures.push(format!(
+                "{template}: want deny/content-secret, got {}/{} ({})",
+                action_name(verdict.decision.action),
+                verdict.decision.rule,
+                verdict.decision.reason
+            ));
+        }
+    }
+    for template in [
+        "echo hello > src/k.py",
+        "cat > src/k.py <<'EOF'\nprint(1)\nEOF",
+        "echo KEY",
+    ] {
+        let command = template.replace("KEY", &key);
+        let mut input = Map::new();
+        input.insert("command".into(), json!(command));
+        let verdict = fixture.judge(&policy, "Bash", &input);
+        if verdict.decision.rule == "content-secret" {
+            failures.push(format!("{template}: refused as content-secret"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

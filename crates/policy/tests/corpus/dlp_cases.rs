@@ -364,6 +364,50 @@ pub fn cases() -> Vec<Case> {
         out.push(fp("env-secret", text));
     }
 
+    // A hex digest under a name that says it is one (a commit id, an image digest) is not a
+    // secret; the same hex under any other name still is.
+    let commit = g.draw(HEX, 40);
+    for text in [
+        format!("GIT_SHA={commit}\nBUILD_NUMBER=42\n"),
+        format!(
+            "export GITHUB_SHA={commit}\nexport SOURCE_VERSION={}\n",
+            g.draw(HEX, 40)
+        ),
+        format!(
+            "VERCEL_GIT_COMMIT_SHA=\"{commit}\"\nIMAGE_DIGEST=sha256:{}\n",
+            g.draw(HEX, 64)
+        ),
+        format!(
+            "APP_REVISION={}\nARTIFACT_HASH={}\nRELEASE_CHECKSUM={}\n",
+            g.draw(HEX, 40),
+            g.draw(HEX, 64),
+            g.draw(HEX, 32)
+        ),
+        format!(
+            "+HEROKU_SLUG_COMMIT={commit}\n+BASE_REF={}\n",
+            g.draw(HEX, 40)
+        ),
+    ] {
+        out.push(Case {
+            detector: "env-secret",
+            text,
+            positive: false,
+            secret: None,
+        });
+    }
+    let hex_secret = g.draw(HEX, 64);
+    out.push(tp(
+        "env-secret",
+        format!("GIT_SHA={commit}\nSESSION_SECRET={hex_secret}\n"),
+        hex_secret,
+    ));
+    let hex_secret = g.draw(HEX, 40);
+    out.push(tp(
+        "env-secret",
+        format!("GIT_SHA={commit}\nWEBHOOK_HMAC_SHA={hex_secret}\n"),
+        hex_secret,
+    ));
+
     // Secret assignments: the value is judged, not the name.
     for (name, value) in [
         ("password", g.draw(ALNUM, 14)),

@@ -191,6 +191,38 @@ pub(super) fn run_grep(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     if files.is_empty() && recursive {
         tree(w, cx, &lit("."), Access::Read, name);
     }
+    // A file-name filter that names a file (`--include=.env`, `-g '**/*.pem'`) reads that
+    // file under each root: its probe names are judged like any read (crate::search).
+    if recursive {
+        let roots: Vec<&str> = if files.is_empty() {
+            vec!["."]
+        } else {
+            files.iter().filter_map(|f| f.lit()).collect()
+        };
+        for filter in p.values(&["--include", "-g", "--glob", "--iglob"]) {
+            let Some(filter) = filter
+                .lit()
+                .and_then(|f| crate::search::parse_filter(f, true))
+            else {
+                continue;
+            };
+            for root in &roots {
+                let dir = match filter.anchor.as_str() {
+                    "" => root.trim_end_matches('/').to_owned(),
+                    anchor => format!("{}/{anchor}", root.trim_end_matches('/')),
+                };
+                for probe in crate::search::probes(&filter.rest) {
+                    w.access_text(
+                        &cx.env,
+                        &format!("{dir}/{probe}"),
+                        Access::Read,
+                        false,
+                        name,
+                    );
+                }
+            }
+        }
+    }
     for f in files {
         if recursive {
             tree(w, cx, f, Access::Read, name);
