@@ -437,6 +437,19 @@ fn shell_elsewhere_corpus() {
     let policy = fixture.policy();
     let mut failures = Vec::new();
     for (name, command, action, rule) in elsewhere::ELSEWHERE_CASES {
+        let mut input = Map::new();
+        input.insert("command".into(), json!(fixture.expand(command)));
+        let verdict = fixture.judge(&policy, "Bash", &input);
+        failures.extend(mismatch(name, action, rule, &verdict));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        elsewhere::ELSEWHERE_CASES.len(),
+        failures.join("\n")
+    );
+}
 
 /// The policy with `**/*.pem` also denied for reading (the class 5 corpus).
 fn pem_policy(fixture: &Fixture) -> Policy {
@@ -467,15 +480,6 @@ fn tool_class_corpus() {
         let verdict = fixture.judge(&policy, "Bash", &input);
         failures.extend(mismatch(name, action, rule, &verdict));
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        elsewhere::ELSEWHERE_CASES.len(),
-        failures.join("\n")
-    );
-}
-
     let total = tools::TOOL_CASES.len() + tools::SEARCH_COMMANDS.len();
     assert!(
         failures.is_empty(),
