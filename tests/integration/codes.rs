@@ -46,6 +46,13 @@ fn families() -> Vec<(&'static str, Vec<&'static str>)> {
             "Receiver problems",
             family(receive::ProblemCode::ALL, receive::ProblemCode::as_str),
         ),
+        (
+            "Fleet ingest refusals",
+            family(
+                receive::incremental::RefusalCode::ALL,
+                receive::incremental::RefusalCode::as_str,
+            ),
+        ),
         ("Spool reasons", family(SpoolCode::ALL, SpoolCode::as_str)),
         (
             "Signing key states",

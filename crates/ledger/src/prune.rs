@@ -206,7 +206,7 @@ pub fn prune(ledger: &mut Ledger, before_ns: i64) -> Result<PrunePlan, PruneErro
 }
 
 /// A removal, as its `prune` record states it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PrunedRange {
     pub first_seq: u64,
     pub last_seq: u64,

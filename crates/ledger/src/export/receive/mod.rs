@@ -34,6 +34,7 @@ use crate::prune::PrunedRange;
 use crate::record::Kind;
 
 mod check;
+pub mod incremental;
 mod input;
 mod sort;
 
@@ -232,7 +233,7 @@ pub struct LedgerReport {
     pub problems: Vec<Problem>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CheckpointSeen {
     pub seq: u64,
     pub head: String,
