@@ -80,10 +80,20 @@ pub struct Args {
     pub store: Option<String>,
     /// The hookledger-server binary that reads --store [default: beside this executable, else
     /// on PATH]
-    #[arg(long, value_name = "FILE", env = "HOOKLEDGER_SERVER_BIN", requires = "store")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "HOOKLEDGER_SERVER_BIN",
+        requires = "store"
+    )]
     pub server_bin: Option<PathBuf>,
     /// With --store: a machine with no plausible signed checkpoint for this long is `silent`
-    #[arg(long, value_name = "DURATION", default_value = "24h", requires = "store")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "24h",
+        requires = "store"
+    )]
     pub max_silence: String,
 }
 
@@ -226,10 +236,7 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
 fn recorded_note(no_record: bool, agent: &[String], reviewer: Option<&str>) -> String {
     match (no_record, agent.is_empty()) {
         (true, _) => String::from("; not recorded"),
-        (false, true) => format!(
-            "; recorded as a review by {}",
-            reviewer.unwrap_or("?")
-        ),
+        (false, true) => format!("; recorded as a review by {}", reviewer.unwrap_or("?")),
         (false, false) => format!(
             "; recorded, NOT as a review: made from within a Claude Code tool call ({})",
             agent.join(", ")
@@ -381,7 +388,10 @@ fn run_fleet(
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("no message");
-        bail!("cannot read the store {}: {last}", report::fleet::display_store(store));
+        bail!(
+            "cannot read the store {}: {last}",
+            report::fleet::display_store(store)
+        );
     }
     let ledgers = read?;
     let home = crate::config::Paths::from_env().ok().map(|p| p.home);

@@ -23,9 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{
-    Activity, Head, Integrity, Report, ReportError, Scope, Tally, TokenCounts, Window,
-};
+use super::{Activity, Head, Integrity, Report, ReportError, Scope, Tally, TokenCounts, Window};
 use crate::export::RecordRef;
 use crate::export::native::ChainFields;
 use crate::ledger::StoredRecord;

@@ -144,7 +144,13 @@ fn header(page: &mut String, r: &Report, title: &str) {
             if bad == 0 {
                 "no machine is silent or broken.".to_owned()
             } else {
-                esc(&i.problems.iter().chain(&i.warnings).cloned().collect::<Vec<_>>().join("; "))
+                esc(&i
+                    .problems
+                    .iter()
+                    .chain(&i.warnings)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; "))
             }
         );
     } else if i.intact {

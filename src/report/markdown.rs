@@ -85,7 +85,12 @@ pub fn render(r: &Report) -> String {
                 } else {
                     format!(
                         "; {}.",
-                        i.problems.iter().chain(&i.warnings).cloned().collect::<Vec<_>>().join("; ")
+                        i.problems
+                            .iter()
+                            .chain(&i.warnings)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join("; ")
                     )
                 }
             )
