@@ -207,9 +207,25 @@ fn keyed(list: &Value, key: &[&str], out: &mut BTreeMap<String, BTreeMap<String,
 }
 
 #[test]
-fn the_fleet_report_is_the_sum_of_the_machines() {
+fn the_fleet_report_is_the_sum_of_the_machines_sqlite() {
     let scratch = tempfile::tempdir().unwrap();
     let store = format!("sqlite:{}", scratch.path().join("fleet.db").display());
+    fleet_report(&store);
+}
+
+/// The same on PostgreSQL (JSONB payloads come back re-serialized: the report reads them
+/// re-canonicalized, and their hashes are checked again on read).
+#[test]
+fn the_fleet_report_is_the_sum_of_the_machines_postgres() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    fleet_report(&pg.url);
+}
+
+fn fleet_report(store: &str) {
+    let scratch = tempfile::tempdir().unwrap();
+    let store = store.to_owned();
     let server = Server::start(&store, scratch.path(), free_port());
     let url = server.url();
     let plans = [
