@@ -353,8 +353,9 @@ fn run_fleet(
     let bin = server_binary(args)?;
     let mut child = std::process::Command::new(&bin)
         .arg("records")
-        .arg("--store")
-        .arg(store)
+        // Through the environment, not the command line: a PostgreSQL URL may carry a
+        // password, and command lines are visible to every user of the machine.
+        .env("HOOKLEDGER_SERVER_STORE", store)
         .arg(format!("--since-ns={since_ns}"))
         .arg(format!("--until-ns={until_ns}"))
         .arg("--max-silence")

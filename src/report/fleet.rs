@@ -463,4 +463,24 @@ mod tests {
         assert!(read_stream(&b"not json\n"[..]).is_err());
         assert_eq!(MachineStatus::parse("fine"), MachineStatus::Unknown);
     }
+
+    #[test]
+    fn a_record_whose_hash_is_not_its_payloads_fails_the_report() {
+        let id = "00112233445566778899aabbccddeeff";
+        let zero = "0".repeat(64);
+        let stream = format!(
+            "{{\"format\":\"hookledger-fleet-machine/1\",\"machine\":{{\"name\":\"m\",\"ledger_id\":\"{id}\",\"chain_status\":\"verified\"}}}}\n\
+             {{\"format\":\"hookledger-native/2\",\"ledger_id\":\"{id}\",\"seq\":1,\"ts_ns\":\"5\",\"kind\":\"prompt\",\"prev_hash\":\"{zero}\",\"hash\":\"{zero}\",\"payload\":{{\"a\":1}}}}\n\
+             {{\"format\":\"hookledger-fleet-end/1\",\"machines\":1,\"records\":1}}\n"
+        );
+        let err = read_stream(stream.as_bytes()).unwrap_err().to_string();
+        assert!(
+            err.contains("line 2") && err.contains("does not match"),
+            "{err}"
+        );
+        // The same record under a machine of another ledger.
+        let other = stream.replacen("\"ledger_id\":\"0011", "\"ledger_id\":\"9911", 1);
+        let err = read_stream(other.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("under machine"), "{err}");
+    }
 }
