@@ -108,7 +108,6 @@ pub struct FleetMachine {
     pub findings: Vec<Value>,
     /// This machine's records in the period.
     pub records_in_period: u64,
-    pub denied: u64,
     #[serde(flatten)]
     pub activity: Activity,
 }
@@ -334,7 +333,6 @@ pub fn collect_fleet(
             last_checkpoint: m.last_checkpoint,
             findings: m.findings,
             records_in_period: tally.records - records,
-            denied: t.denied - totals.denied,
             activity: Activity {
                 sessions: (tally.sessions.len() - sessions) as u64,
                 prompts: t.prompts - totals.prompts,
