@@ -138,6 +138,13 @@ fn work(m: &Machine, w: &Work<'_>) {
     p["tool_input"] = json!({"command": "ls"});
     p["tool_use_id"] = json!("toolu_ls");
     hook(m, &user_home, &p);
+    // An accepted edit in the repository (lines added counted per machine and repository).
+    let mut p = base("PostToolUse");
+    p["tool_name"] = json!("Write");
+    p["tool_input"] = json!({"file_path": root.join("notes.md"), "content": "one\ntwo\nthree\n"});
+    p["tool_response"] = json!({"type": "create", "filePath": root.join("notes.md")});
+    p["tool_use_id"] = json!("toolu_write");
+    hook(m, &user_home, &p);
     let mut stop = base("Stop");
     stop["stop_hook_active"] = json!(false);
     hook(m, &user_home, &stop);
@@ -407,6 +414,8 @@ fn fleet_report(store: &str) {
     assert_eq!(fleet_totals["people"], 5, "{fleet_totals:?}");
     assert_eq!(fleet_totals["sessions"], 5, "{fleet_totals:?}");
     assert_eq!(fleet_totals["hosts"], 5, "{fleet_totals:?}");
+    assert_eq!(fleet_totals["edits"], 5, "{fleet_totals:?}");
+    assert_eq!(fleet_totals["files_edited"], 5, "{fleet_totals:?}");
     let scope_sum: u64 = own
         .values()
         .map(|r| r["scope"]["records"].as_u64().unwrap())
