@@ -74,6 +74,27 @@ pub struct Args {
     /// Do not record this report in the ledger
     #[arg(long)]
     pub no_record: bool,
+    /// A fleet report: every machine in a hookledger-server store (sqlite:PATH or
+    /// postgres://…), read through `hookledger-server records`
+    #[arg(long, value_name = "STORE")]
+    pub store: Option<String>,
+    /// The hookledger-server binary that reads --store [default: beside this executable, else
+    /// on PATH]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "HOOKLEDGER_SERVER_BIN",
+        requires = "store"
+    )]
+    pub server_bin: Option<PathBuf>,
+    /// With --store: a machine with no plausible signed checkpoint for this long is `silent`
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "24h",
+        requires = "store"
+    )]
+    pub max_silence: String,
 }
 
 /// Which formats go where: `None` is standard output.
@@ -159,6 +180,9 @@ fn agent_env() -> Vec<String> {
 
 pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
     let plan = plan(args)?;
+    if let Some(store) = &args.store {
+        return run_fleet(ledger, store, args, &plan);
+    }
     let path = super::existing_ledger(ledger)?;
     let now = jiff::Timestamp::now();
     let since_ns = super::time::parse_time_arg(&args.since, now)?;
@@ -189,12 +213,53 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         reviewer: reviewer.clone(),
     })?;
     drop(ledger);
-    let digest = report::digest(&report);
-    for (format, output) in &plan {
+    let agent = agent_env();
+    write_and_record(&report, args, &plan, Some(&path), &reviewer, &agent)?;
+    eprintln!(
+        "report for {} to {}: {} records, {} refused, {} asked; ledger {}; digest {}{}",
+        report.period.since,
+        report.period.until,
+        report.scope.records,
+        report.totals.denied,
+        report.totals.asked,
+        if report.integrity.intact {
+            "verifies"
+        } else {
+            "does NOT verify"
+        },
+        report::digest(&report),
+        recorded_note(args.no_record, &agent, reviewer.as_deref()),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn recorded_note(no_record: bool, agent: &[String], reviewer: Option<&str>) -> String {
+    match (no_record, agent.is_empty()) {
+        (true, _) => String::from("; not recorded"),
+        (false, true) => format!("; recorded as a review by {}", reviewer.unwrap_or("?")),
+        (false, false) => format!(
+            "; recorded, NOT as a review: made from within a Claude Code tool call ({})",
+            agent.join(", ")
+        ),
+    }
+}
+
+/// Writes every planned format and, unless `--no-record` or there is no ledger, leaves the one
+/// review record in `ledger`.
+fn write_and_record(
+    report: &report::Report,
+    args: &Args,
+    plan: &[(ReportFormat, Option<PathBuf>)],
+    ledger: Option<&Path>,
+    reviewer: &Option<String>,
+    agent: &[String],
+) -> anyhow::Result<()> {
+    let digest = report::digest(report);
+    for (format, output) in plan {
         let text = match format {
-            ReportFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
-            ReportFormat::Html => report::html::render(&report),
-            ReportFormat::Md => report::markdown::render(&report),
+            ReportFormat::Json => format!("{}\n", serde_json::to_string_pretty(report)?),
+            ReportFormat::Html => report::html::render(report),
+            ReportFormat::Md => report::markdown::render(report),
         };
         match output {
             Some(file) => crate::output::write_bytes(
@@ -206,7 +271,9 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
             None => super::out(&text)?,
         }
     }
-    let agent = agent_env();
+    let Some(path) = ledger else {
+        return Ok(());
+    };
     if !args.no_record {
         let note = Review {
             by: reviewer.clone(),
@@ -214,7 +281,7 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
             host: Some(crate::config::host_name()),
             note: args.note.clone(),
             period: serde_json::json!({"since": report.period.since, "until": report.period.until}),
-            digest: Some(digest.clone()),
+            digest: Some(digest),
             records: report.scope.records,
             denied: report.totals.denied,
             asked: report.totals.asked,
@@ -225,36 +292,150 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
                     .collect(),
             ),
             by_agent: Some(!agent.is_empty()),
-            agent_env: (!agent.is_empty()).then(|| agent.clone()),
+            agent_env: (!agent.is_empty()).then(|| agent.to_vec()),
             ..Review::default()
         };
         let record = NewRecord::of(now_ns(), Kind::Report, &note)?;
         // Spooled when the ledger is busy, like every other record.
-        crate::ledger::record_or_spool(&path, &OpenOptions::default(), &record)
+        crate::ledger::record_or_spool(path, &OpenOptions::default(), &record)
             .with_context(|| format!("cannot record the report in {}", path.display()))?;
     }
+    Ok(())
+}
+
+/// The hookledger-server binary: `--server-bin`/`HOOKLEDGER_SERVER_BIN`, else beside this
+/// executable, else on PATH.
+fn server_binary(args: &Args) -> anyhow::Result<PathBuf> {
+    if let Some(bin) = &args.server_bin {
+        return Ok(bin.clone());
+    }
+    let name = format!("hookledger-server{}", std::env::consts::EXE_SUFFIX);
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(&name)))
+        .filter(|p| p.is_file());
+    if let Some(path) = beside {
+        return Ok(path);
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(&name))
+        .find(|p| p.is_file())
+        .with_context(|| {
+            "hookledger-server not found (beside hookledger or on PATH): report --store reads the store through it; install it or give --server-bin FILE"
+        })
+}
+
+/// `report --store`: the fleet report. The records come from `hookledger-server records` (this
+/// binary links no database client); the review is recorded in the local ledger when there is
+/// one (the reviewer's workstation), else not recorded.
+fn run_fleet(
+    ledger: Option<&Path>,
+    store: &str,
+    args: &Args,
+    plan: &[(ReportFormat, Option<PathBuf>)],
+) -> anyhow::Result<ExitCode> {
+    let now = jiff::Timestamp::now();
+    let since_ns = super::time::parse_time_arg(&args.since, now)?;
+    let until_ns = match &args.until {
+        Some(text) => super::time::parse_time_arg(text, now)?,
+        None => now_ns().saturating_add(1),
+    };
+    if until_ns <= since_ns {
+        bail!("--until must be after --since");
+    }
+    let reviewer = args
+        .reviewer
+        .clone()
+        .filter(|r| !r.trim().is_empty())
+        .or_else(crate::config::os_user);
+    let bin = server_binary(args)?;
+    let mut child = std::process::Command::new(&bin)
+        .arg("records")
+        // Through the environment, not the command line: a PostgreSQL URL may carry a
+        // password, and command lines are visible to every user of the machine.
+        .env("HOOKLEDGER_SERVER_STORE", store)
+        .arg(format!("--since-ns={since_ns}"))
+        .arg(format!("--until-ns={until_ns}"))
+        .arg("--max-silence")
+        .arg(&args.max_silence)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("hookledger-server's output is not readable")?;
+    // Its messages are read on the side so a chatty child cannot block on a full pipe.
+    let stderr = child.stderr.take();
+    let messages = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut stderr) = stderr {
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        }
+        text
+    });
+    let read = report::fleet::read_stream(std::io::BufReader::new(stdout));
+    let status = child
+        .wait()
+        .with_context(|| format!("{} did not finish", bin.display()))?;
+    let messages = messages.join().unwrap_or_default();
+    if !status.success() {
+        let last = messages
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        bail!(
+            "cannot read the store {}: {last}",
+            report::fleet::display_store(store)
+        );
+    }
+    let ledgers = read?;
+    let home = crate::config::Paths::from_env().ok().map(|p| p.home);
+    let shown = report::fleet::display_store(store);
+    let report = report::fleet::collect_fleet(
+        &report::Window {
+            since_ns,
+            until_ns,
+            hookledger_home: home.as_deref(),
+            reviewer: reviewer.clone(),
+        },
+        &shown,
+        ledgers,
+    )?;
+    // The reviewer's own ledger, if this workstation has one: the review is evidence too.
+    let local = super::existing_ledger(ledger).ok();
+    let agent = agent_env();
+    write_and_record(&report, args, plan, local.as_deref(), &reviewer, &agent)?;
+    let fleet = report.fleet.as_ref();
+    let not_verified = fleet.map_or(0, |f| {
+        f.machines
+            .iter()
+            .filter(|m| m.status != report::fleet::MachineStatus::Verified)
+            .count()
+    });
     eprintln!(
-        "report for {} to {}: {} records, {} refused, {} asked; ledger {}; digest {digest}{}",
+        "fleet report for {} to {}: {} machines ({} not verified), {} records, {} refused, {} asked; digest {}{}",
         report.period.since,
         report.period.until,
+        fleet.map_or(0, |f| f.machines.len()),
+        not_verified,
         report.scope.records,
         report.totals.denied,
         report.totals.asked,
-        if report.integrity.intact {
-            "verifies"
-        } else {
-            "does NOT verify"
-        },
-        match (args.no_record, agent.is_empty()) {
-            (true, _) => String::from("; not recorded"),
-            (false, true) => format!(
-                "; recorded as a review by {}",
-                reviewer.as_deref().unwrap_or("?")
+        report::digest(&report),
+        match &local {
+            Some(path) if !args.no_record => format!(
+                "{} (in {})",
+                recorded_note(false, &agent, reviewer.as_deref()),
+                path.display()
             ),
-            (false, false) => format!(
-                "; recorded, NOT as a review: made from within a Claude Code tool call ({})",
-                agent.join(", ")
-            ),
+            _ if args.no_record => recorded_note(true, &agent, None),
+            _ => "; not recorded: no local ledger".to_owned(),
         }
     );
     Ok(ExitCode::SUCCESS)
@@ -273,6 +454,9 @@ mod tests {
             reviewer: None,
             note: None,
             no_record: false,
+            store: None,
+            server_bin: None,
+            max_silence: "24h".into(),
         }
     }
 

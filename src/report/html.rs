@@ -23,6 +23,9 @@ pub fn render(report: &Report) -> String {
     );
     header(&mut page, report, &title);
     summary(&mut page, report);
+    if let Some(section) = tables::fleet(report) {
+        titled(&mut page, &section);
+    }
     activity(&mut page, report);
     titled(&mut page, &tables::people(report));
     titled(&mut page, &tables::actors(report));
@@ -129,7 +132,28 @@ fn header(page: &mut String, r: &Report, title: &str) {
         r.generated.hookledger_version
     );
     let i = &r.integrity;
-    if i.intact {
+    if let Some(fleet) = &r.fleet {
+        let bad = i.problems.len() + i.warnings.len();
+        let _ = writeln!(
+            page,
+            "<div class=\"banner {}\">{} of {} machines verified by the server ({} records verified); {}</div>",
+            if bad == 0 { "ok" } else { "bad" },
+            fleet.machines.len() - bad.min(fleet.machines.len()),
+            fleet.machines.len(),
+            i.records_verified,
+            if bad == 0 {
+                "no machine is silent or broken.".to_owned()
+            } else {
+                esc(&i
+                    .problems
+                    .iter()
+                    .chain(&i.warnings)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; "))
+            }
+        );
+    } else if i.intact {
         let _ = writeln!(
             page,
             "<div class=\"banner ok\">The ledger verifies: {} records from genesis to head, hash chain intact, {} signed checkpoint(s) valid.</div>",

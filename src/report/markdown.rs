@@ -73,7 +73,28 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(
         md,
         "**Integrity: {}**",
-        if i.intact {
+        if let Some(fleet) = &r.fleet {
+            let bad = i.problems.len() + i.warnings.len();
+            format!(
+                "{} of {} machines verified by the server ({} records verified){}",
+                fleet.machines.len() - bad.min(fleet.machines.len()),
+                fleet.machines.len(),
+                i.records_verified,
+                if bad == 0 {
+                    ".".to_owned()
+                } else {
+                    format!(
+                        "; {}.",
+                        i.problems
+                            .iter()
+                            .chain(&i.warnings)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )
+                }
+            )
+        } else if i.intact {
             format!(
                 "the ledger verifies ({} records, {} signed checkpoints).",
                 i.records_verified, i.checkpoints
@@ -115,6 +136,9 @@ pub fn render(r: &Report) -> String {
         ("Turns without token usage", t.turns_without_usage),
     ] {
         let _ = writeln!(md, "| {name} | {n} |");
+    }
+    if let Some(s) = tables::fleet(r) {
+        section(&mut md, "##", &s);
     }
     for s in [
         tables::daily(r),

@@ -10,6 +10,7 @@ days are UTC dates. Secrets are never reported: DLP findings are kinds and count
 */
 
 pub mod facts;
+pub mod fleet;
 pub mod html;
 pub mod markdown;
 pub mod tables;
@@ -73,6 +74,10 @@ pub struct Report {
     pub agent_reports: Vec<Review>,
     pub controls: Controls,
     pub integrity: Integrity,
+    /// A fleet report (`report --store`): every machine the server knows, with its chain
+    /// status as the server verified it. Absent from a one-ledger report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<fleet::Fleet>,
 }
 
 /// Controls in force during the period's sessions, as each session-start recorded them.
@@ -300,6 +305,9 @@ pub struct RuleCount {
 /// One refused or asked operation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Operation {
+    /// The machine whose ledger holds it (fleet reports only: `seq` is per ledger).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
     pub seq: u64,
     pub time: String,
     pub kind: String,
@@ -518,6 +526,26 @@ pub struct Inputs<'a> {
     pub reviewer: Option<String>,
 }
 
+/// The period and the reader, whatever the records come from (one ledger or a fleet).
+pub struct Window<'a> {
+    pub since_ns: i64,
+    pub until_ns: i64,
+    /// As [`Inputs::hookledger_home`].
+    pub hookledger_home: Option<&'a Path>,
+    pub reviewer: Option<String>,
+}
+
+impl Inputs<'_> {
+    fn window(&self) -> Window<'_> {
+        Window {
+            since_ns: self.since_ns,
+            until_ns: self.until_ns,
+            hookledger_home: self.hookledger_home,
+            reviewer: self.reviewer.clone(),
+        }
+    }
+}
+
 /// One session as the period saw it.
 #[derive(Default)]
 struct SessionSeen {
@@ -553,6 +581,8 @@ struct Tally {
     first_seq: Option<u64>,
     last_seq: Option<u64>,
     records: u64,
+    /// The machine whose ledger is being read (fleet reports).
+    machine: Option<String>,
 }
 
 /// A tool call or accepted edit, as far as model attribution needs it.
@@ -581,18 +611,7 @@ pub fn collect(inputs: &Inputs<'_>) -> Result<Report, ReportError> {
     let mut tally = Tally::default();
     // Who ran each session is in its session-start, which may precede the period.
     ledger.for_each_of_kind_after(Kind::SessionStart, 0, |record: &RecordRef<'_>| {
-        if record.ts_ns < inputs.until_ns {
-            let start: record::SessionStart =
-                serde_json::from_slice(record.payload).unwrap_or_default();
-            let any: AnyPayload = serde_json::from_slice(record.payload).unwrap_or_default();
-            if let Some(session) = any.common.session_id.clone() {
-                tally
-                    .starts
-                    .entry(session)
-                    .or_default()
-                    .push((record.ts_ns, StartFacts::read(&start, &any.rest)));
-            }
-        }
+        tally.note_start(record, inputs.until_ns);
         Ok::<(), ReportError>(())
     })?;
     let range = ledger.seq_range_between(inputs.since_ns, inputs.until_ns)?;
@@ -604,7 +623,16 @@ pub fn collect(inputs: &Inputs<'_>) -> Result<Report, ReportError> {
             Ok(())
         })?;
     }
-    Ok(tally.finish(inputs, host, user))
+    let scope = Scope {
+        ledger: inputs.ledger_path.display().to_string(),
+        ledger_id: frame::to_hex(inputs.ledger.ledger_id()),
+        host,
+        user,
+        records: 0,
+        first_seq: None,
+        last_seq: None,
+    };
+    Ok(tally.finish(&inputs.window(), scope, integrity(inputs), None))
 }
 
 /// The canonical JSON of the report model (RFC 8785): what a review's digest is computed
@@ -673,6 +701,23 @@ impl Tally {
         session
             .and_then(|s| self.start_of(s, ts_ns))
             .map_or_else(|| UNKNOWN_PERSON.to_owned(), |f| f.person().0)
+    }
+
+    /// A session-start: who ran the session, from then on (read whether or not it is in the
+    /// period, as long as it precedes the period's end).
+    fn note_start(&mut self, record: &RecordRef<'_>, until_ns: i64) {
+        if record.ts_ns >= until_ns || Kind::parse(record.kind) != Some(Kind::SessionStart) {
+            return;
+        }
+        let start: record::SessionStart =
+            serde_json::from_slice(record.payload).unwrap_or_default();
+        let any: AnyPayload = serde_json::from_slice(record.payload).unwrap_or_default();
+        if let Some(session) = any.common.session_id.clone() {
+            self.starts
+                .entry(session)
+                .or_default()
+                .push((record.ts_ns, StartFacts::read(&start, &any.rest)));
+        }
     }
 
     fn add(&mut self, record: &RecordRef<'_>) {
@@ -959,6 +1004,7 @@ impl Tally {
                 .or_else(|| payload.str("path").map(str::to_owned)),
         };
         let operation = Operation {
+            machine: self.machine.clone(),
             seq: record.seq,
             time: export::rfc3339(record.ts_ns),
             kind: record.kind.to_owned(),
@@ -1018,7 +1064,13 @@ impl Tally {
         }
     }
 
-    fn finish(mut self, inputs: &Inputs<'_>, host: Option<String>, user: Option<String>) -> Report {
+    fn finish(
+        mut self,
+        inputs: &Window<'_>,
+        mut scope: Scope,
+        integrity: Integrity,
+        fleet: Option<fleet::Fleet>,
+    ) -> Report {
         for call in std::mem::take(&mut self.calls) {
             let model = call
                 .tool_use_id
@@ -1278,14 +1330,11 @@ impl Tally {
                 since_ns: inputs.since_ns.to_string(),
                 until_ns: inputs.until_ns.to_string(),
             },
-            scope: Scope {
-                ledger: inputs.ledger_path.display().to_string(),
-                ledger_id: frame::to_hex(inputs.ledger.ledger_id()),
-                host,
-                user,
-                records: self.records,
-                first_seq: self.first_seq,
-                last_seq: self.last_seq,
+            scope: {
+                scope.records = self.records;
+                scope.first_seq = self.first_seq;
+                scope.last_seq = self.last_seq;
+                scope
             },
             totals: self.totals,
             daily,
@@ -1305,7 +1354,8 @@ impl Tally {
                 sandbox,
                 lockdown: lockdown.into_values().collect(),
             },
-            integrity: integrity(inputs),
+            integrity,
+            fleet,
         }
     }
 }
@@ -1314,7 +1364,7 @@ impl Tally {
     /// Sandbox and lock-down states, one count per session start in the period.
     fn count_controls(
         &self,
-        inputs: &Inputs<'_>,
+        inputs: &Window<'_>,
         sandbox: &mut SandboxControl,
         lockdown: &mut BTreeMap<String, LockdownSetting>,
     ) {

@@ -573,3 +573,65 @@ pub fn controls(r: &Report) -> Section {
         ),
     }
 }
+
+/// The fleet's machines (fleet reports only): each machine's chain status as the server verified
+/// it, what is wrong now, and its activity in the period.
+pub fn fleet(r: &Report) -> Option<Section> {
+    let fleet = r.fleet.as_ref()?;
+    let mut columns = vec![
+        "Machine",
+        "Status",
+        "Codes",
+        "Last seen",
+        "#Records verified",
+        "#Records in period",
+    ];
+    columns.extend(ACTIVITY_COLUMNS);
+    let counts: Vec<String> = fleet
+        .statuses
+        .iter()
+        .map(|(status, n)| format!("{n} {}", status.as_str()))
+        .collect();
+    Some(Section {
+        title: "Machines".into(),
+        when_empty: "The store holds no machine.",
+        table: Table {
+            columns,
+            rows: fleet
+                .machines
+                .iter()
+                .map(|m| {
+                    let status = m.status.as_str();
+                    let class = match m.status {
+                        super::fleet::MachineStatus::Verified => "allow",
+                        super::fleet::MachineStatus::Silent => "ask",
+                        _ => "deny",
+                    };
+                    let mut row = vec![
+                        Cell::Code(m.name.clone()),
+                        Cell::Tag(class, status.to_owned()),
+                        Cell::Text(if m.codes.is_empty() {
+                            "—".into()
+                        } else {
+                            m.codes.join(", ")
+                        }),
+                        text(&m.last_seen),
+                        Cell::Number(m.records_verified),
+                        Cell::Number(m.records_in_period),
+                    ];
+                    row.extend(activity_cells(&m.activity));
+                    row
+                })
+                .collect(),
+        },
+        note: Some(format!(
+            "From the store {}: {}. A status is the server's incremental verification (docs/server.md); only records the server verified are counted above.",
+            fleet.store,
+            if counts.is_empty() {
+                "no machines".to_owned()
+            } else {
+                counts.join(", ")
+            }
+        )),
+    })
+}

@@ -113,6 +113,13 @@ fn families() -> Vec<(&'static str, Vec<&'static str>)> {
             ),
         ),
         (
+            "Fleet machine statuses",
+            family(
+                hookledger::report::fleet::MachineStatus::ALL,
+                hookledger::report::fleet::MachineStatus::as_str,
+            ),
+        ),
+        (
             "Secret kinds",
             family(
                 hookledger::policy::dlp::SecretKind::ALL,

@@ -91,6 +91,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Stream every machine's status and its stored, verified records for a period as NDJSON
+    /// (what `hookledger report --store` reads; docs/server.md, "Fleet reports")
+    Records {
+        #[command(flatten)]
+        store: StoreArg,
+        /// Start of the period, nanoseconds since the epoch (inclusive)
+        #[arg(long, value_name = "NS", default_value_t = i64::MIN, allow_negative_numbers = true)]
+        since_ns: i64,
+        /// End of the period, nanoseconds since the epoch (exclusive)
+        #[arg(long, value_name = "NS", default_value_t = i64::MAX, allow_negative_numbers = true)]
+        until_ns: i64,
+        /// A machine with no plausible signed checkpoint for this long is `silent`
+        #[arg(long, value_name = "DURATION", default_value = "24h")]
+        max_silence: String,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -250,6 +265,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("revoked {name:?}: its batches are refused from now on");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Records {
+            store,
+            since_ns,
+            until_ns,
+            max_silence,
+        } => {
+            if until_ns <= since_ns {
+                bail!("--until-ns must be after --since-ns");
+            }
+            let max_silence_ns = duration_ns(&max_silence)?;
+            let store = Store::open(&store.spec()?).await?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            crate::records::write(&store, since_ns, until_ns, max_silence_ns, &mut out).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Machines {
             store,
             max_silence,
@@ -304,7 +335,7 @@ fn rfc3339(ns: i64) -> String {
 /// One machine for `machines`: its chain status is `revoked`, `no-data` (never shipped),
 /// `broken` (findings other than silence), `silent` (no plausible checkpoint within the
 /// limit), or `verified`.
-fn machine_json(m: &MachineView, now_ns: i64, max_silence_ns: i64) -> serde_json::Value {
+pub(crate) fn machine_json(m: &MachineView, now_ns: i64, max_silence_ns: i64) -> serde_json::Value {
     let silence = crate::store::machine_silence(m, now_ns, max_silence_ns);
     // The codes of what is wrong now: every finding but a past silence, and silence if it
     // holds now (`findings` keeps the history).

@@ -6,6 +6,7 @@
 mod alerts;
 mod cli;
 mod http;
+mod records;
 mod store;
 
 fn main() -> std::process::ExitCode {

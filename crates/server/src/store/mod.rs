@@ -120,6 +120,19 @@ impl Store {
         }
     }
 
+    /// One ledger's stored, verified records for a report (`records`).
+    pub async fn report_records(
+        &self,
+        ledger_id: &str,
+        since_ns: i64,
+        until_ns: i64,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.report_records(ledger_id, since_ns, until_ns).await,
+            Store::Postgres(s) => s.report_records(ledger_id, since_ns, until_ns).await,
+        }
+    }
+
     /// Verifies and stores one batch from the machine holding `token_hash`.
     pub async fn ingest(
         &self,

@@ -181,6 +181,55 @@ impl PgStore {
         Ok(())
     }
 
+    /// As [`super::sqlite::SqliteStore::report_records`]. A JSONB payload comes back
+    /// re-serialized by PostgreSQL, so it is re-canonicalized (RFC 8785): the bytes the hash
+    /// covered; `payload_raw` is already exact.
+    pub async fn report_records(
+        &self,
+        ledger_id: &str,
+        since_ns: i64,
+        until_ns: i64,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let conn = self.conn().await?;
+        let client = conn.client()?;
+        let rows = client
+            .query(
+                "SELECT seq, ts_ns, kind, payload::text, payload_raw, prev_hash, hash FROM records
+                 WHERE ledger_id = $1 AND ts_ns < $3 AND (ts_ns >= $2 OR kind = 'session-start')
+                 ORDER BY seq",
+                &[&ledger_id, &since_ns, &until_ns],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let json: Option<String> = row.try_get(3)?;
+            let raw: Option<Vec<u8>> = row.try_get(4)?;
+            let payload = match (raw, json) {
+                (Some(raw), _) => raw,
+                (None, Some(text)) => {
+                    let value: serde_json::Value = serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Corrupt(format!("a stored payload: {e}")))?;
+                    hookledger_ledger::canonical::to_vec(&value)
+                        .map_err(|e| StoreError::Corrupt(format!("a stored payload: {e}")))?
+                }
+                (None, None) => {
+                    return Err(StoreError::Corrupt("a record without a payload".into()));
+                }
+            };
+            let prev_hash: Vec<u8> = row.try_get(5)?;
+            let hash: Vec<u8> = row.try_get(6)?;
+            out.push(StoredRecord {
+                seq: seq_of(row.try_get(0)?),
+                ts_ns: row.try_get(1)?,
+                kind: row.try_get(2)?,
+                payload,
+                prev_hash: hash_of(&prev_hash)?,
+                hash: hash_of(&hash)?,
+            });
+        }
+        Ok(out)
+    }
+
     pub async fn machines(&self) -> Result<Vec<MachineView>, StoreError> {
         let conn = self.conn().await?;
         let client = conn.client()?;

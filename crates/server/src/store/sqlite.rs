@@ -74,6 +74,46 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// The stored (verified) records of one ledger for a report: those whose time is in
+    /// `[since_ns, until_ns)`, plus every session-start before `until_ns` (who ran a session is
+    /// in its start, which may precede the period). In seq order.
+    pub async fn report_records(
+        &self,
+        ledger_id: &str,
+        since_ns: i64,
+        until_ns: i64,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut stmt = conn.prepare(
+            "SELECT seq, ts_ns, kind, payload, prev_hash, hash FROM records
+             WHERE ledger_id = ?1 AND ts_ns < ?3 AND (ts_ns >= ?2 OR kind = 'session-start')
+             ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![ledger_id, since_ns, until_ns], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, Vec<u8>>(4)?,
+                row.get::<_, Vec<u8>>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, ts_ns, kind, payload, prev_hash, hash) = row?;
+            out.push(StoredRecord {
+                seq: seq_of(seq),
+                ts_ns,
+                kind,
+                payload: payload.into_bytes(),
+                prev_hash: hash_of(&prev_hash)?,
+                hash: hash_of(&hash)?,
+            });
+        }
+        Ok(out)
+    }
+
     pub async fn machines(&self) -> Result<Vec<MachineView>, StoreError> {
         let conn = self.conn.lock().await;
         let mut stmt = conn.prepare(
