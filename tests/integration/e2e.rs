@@ -1353,4 +1353,50 @@ fn real_claude_code_records_who_usage_and_policy_in_force_2_1_332() {
     }
     let (code, report) = home.verify_json();
     assert_eq!(code, 0, "{report:#}");
+
+    // The auditor's report shows who, the tokens the fake API sent per model, and the policy
+    // digests in force, from these records.
+    let report_file = project.path().join("report.json");
+    let out = home.run(&[
+        "report",
+        "--since",
+        "1d",
+        "--no-record",
+        "--format",
+        "json",
+        "-o",
+        report_file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
+    let person = &report["people"][0];
+    assert_eq!(person["person"], "ada@example.com", "{:#}", report["people"]);
+    assert_eq!(person["identified_by"], "claude-account");
+    let token_row = |key: &str| {
+        report["tokens"]["by_model"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no token row for {key}: {:#}", report["tokens"]))
+    };
+    for (model, conversation) in [
+        (MODEL, Conversation::Main),
+        (SUB_MODEL, Conversation::Subagent(0)),
+    ] {
+        let mut expected = sum(conversation);
+        expected["key"] = json!(model);
+        assert_eq!(token_row(model), expected, "{:#}", report["tokens"]);
+    }
+    let managed_digest = digest_of("managed")["blake3"].clone();
+    assert!(
+        report["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["layer"] == "managed" && p["blake3"] == managed_digest),
+        "{:#}",
+        report["policies"]
+    );
 }
