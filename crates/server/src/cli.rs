@@ -311,7 +311,7 @@ fn machine_json(m: &MachineView, now_ns: i64, max_silence_ns: i64) -> serde_json
     let mut codes: Vec<String> = m
         .findings
         .iter()
-        .filter(|f| f.code != "silent")
+        .filter(|f| f.breaks_chain())
         .map(|f| f.code.clone())
         .collect();
     if silence.is_some() {
@@ -319,7 +319,7 @@ fn machine_json(m: &MachineView, now_ns: i64, max_silence_ns: i64) -> serde_json
     }
     codes.sort();
     codes.dedup();
-    let broken = m.findings.iter().any(|f| f.code != "silent");
+    let broken = m.findings.iter().any(|f| f.breaks_chain());
     let status = if m.revoked_ns.is_some() {
         "revoked"
     } else if broken {
