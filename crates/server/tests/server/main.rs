@@ -397,6 +397,9 @@ fn fleet_on_postgres() {
     };
     let store = pg.url.clone();
     fleet(&store, Some(&pg));
+    // The record alerts and the closing of gaps (migration 0002's columns) on PostgreSQL too.
+    record_alerts(&store);
+    late_records(&store);
     kill_mid_ingest(&store, Some(&pg));
     store_outage(&pg);
 }
@@ -711,7 +714,12 @@ fn delivered(seen: &Received, n: usize) -> Vec<Value> {
 #[test]
 fn record_alerts_reach_the_webhooks_that_select_them() {
     let dir = tempfile::tempdir().unwrap();
-    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    record_alerts(&format!("sqlite:{}", dir.path().join("s.db").display()));
+}
+
+fn record_alerts(store: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store.to_owned();
     let (refusals_url, refusals_seen) = webhook(vec![503]);
     let (controls_url, controls_seen) = webhook(vec![]);
     let config = dir.path().join("alerts.json");
@@ -870,7 +878,12 @@ fn record_alerts_reach_the_webhooks_that_select_them() {
 #[test]
 fn gaps_close_when_late_records_arrive() {
     let dir = tempfile::tempdir().unwrap();
-    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    late_records(&format!("sqlite:{}", dir.path().join("s.db").display()));
+}
+
+fn late_records(store: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store.to_owned();
     let server = Server::start(&store, dir.path(), free_port());
     let m = Machine::new("late", enroll(&store, "late"));
     m.work(12);
