@@ -922,6 +922,52 @@ fn late_records(store: &str) {
         .find(|f| f["code"] == "gap")
         .unwrap();
     assert!(gap["resolved_ns"].as_i64().is_some(), "{late}");
+
+    // A machine whose old records were shipped elsewhere and pruned (signed) before it was
+    // enrolled here: its first batch holds the genesis record and what it still keeps, the
+    // prune record comes in the next batch and excuses the gap.
+    let m = Machine::new("pruned-late", enroll(&store, "pruned-late"));
+    m.work(12);
+    let out = m.command().arg("checkpoint").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    m.work(2);
+    let acked = m.head() - 2;
+    m.tamper(&format!(
+        "INSERT INTO export_cursor (sink, acked_seq, updated_ns) VALUES ('elsewhere', {acked}, 0)"
+    ));
+    let out = m
+        .command()
+        .args(["prune", "--before", "2099-01-01", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let export = m.export();
+    let lines: Vec<&[u8]> = export
+        .split_inclusive(|b| *b == b'\n')
+        .filter(|l| l.len() > 1)
+        .collect();
+    let prune_at = lines
+        .iter()
+        .position(|l| String::from_utf8_lossy(l).contains("\"kind\":\"prune\""))
+        .expect("a prune record");
+    let before: Vec<&[u8]> = lines[..prune_at].to_vec();
+    let (status, answer) = server.post(Some(&m.token), &before.concat());
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["problems"][0]["code"], "gap", "{answer}");
+    assert_eq!(
+        by_name(&machines(&store))["pruned-late"]["chain_status"],
+        "broken"
+    );
+    let (status, answer) = server.post(Some(&m.token), &lines[prune_at..].concat());
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["problems"], json!([]), "{answer}");
+    assert_eq!(answer["resolved_gaps"][0][1], "pruned", "{answer}");
+    let listed = by_name(&machines(&store));
+    let machine = &listed["pruned-late"];
+    assert_eq!(machine["chain_status"], "verified", "{machine}");
+    assert_eq!(machine["pruned"].as_array().unwrap().len(), 1, "{machine}");
     drop(server);
 }
 
