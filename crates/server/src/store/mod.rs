@@ -146,16 +146,30 @@ impl Store {
         // The batch is committed: what its verified records say (refusals, DLP findings, a
         // sandbox or lock-down off) is recorded now, in its own transaction, and a failure here
         // never turns the stored batch into an error (the sender would resend what is stored).
-        if let Some(committed) = answer.committed.take() {
-            let findings = crate::alerts::record_findings(&committed.records);
+        if let Some(committed) = answer.committed.take()
+            && !committed.records.is_empty()
+        {
+            // Reading every payload is CPU work: off the I/O threads, as parsing is.
+            let Committed {
+                machine,
+                ledger_id,
+                records,
+            } = committed;
+            let findings =
+                tokio::task::spawn_blocking(move || crate::alerts::record_findings(&records))
+                    .await
+                    .unwrap_or_else(|e| {
+                        #[allow(clippy::print_stderr)]
+                        {
+                            eprintln!(
+                                "hookledger-server: the records of a stored batch could not be read for alerts: {e}"
+                            );
+                        }
+                        Vec::new()
+                    });
             if !findings.is_empty() {
                 match self
-                    .add_findings(
-                        committed.machine,
-                        &committed.ledger_id,
-                        &findings,
-                        clock.now_ns,
-                    )
+                    .add_findings(machine, &ledger_id, &findings, clock.now_ns)
                     .await
                 {
                     Ok(n) => answer.new_findings += n,
