@@ -53,6 +53,13 @@ fn families() -> Vec<(&'static str, Vec<&'static str>)> {
                 receive::incremental::RefusalCode::as_str,
             ),
         ),
+        (
+            "Fleet record alerts",
+            family(
+                receive::incremental::ContentCode::ALL,
+                receive::incremental::ContentCode::as_str,
+            ),
+        ),
         ("Spool reasons", family(SpoolCode::ALL, SpoolCode::as_str)),
         (
             "Signing key states",

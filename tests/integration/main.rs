@@ -44,6 +44,8 @@ mod robustness;
 mod export;
 // Shipping over HTTP to a collector on loopback.
 mod ship;
+// A real Claude Code session shipped into the fleet server (hookledger-server).
+mod fleet;
 // The auditor's evidence report.
 mod report;
 // Retention (prune) and heartbeat checkpoints.

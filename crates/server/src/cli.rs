@@ -342,7 +342,7 @@ pub(crate) fn machine_json(m: &MachineView, now_ns: i64, max_silence_ns: i64) ->
     let mut codes: Vec<String> = m
         .findings
         .iter()
-        .filter(|f| f.code != "silent")
+        .filter(|f| f.breaks_chain())
         .map(|f| f.code.clone())
         .collect();
     if silence.is_some() {
@@ -350,7 +350,7 @@ pub(crate) fn machine_json(m: &MachineView, now_ns: i64, max_silence_ns: i64) ->
     }
     codes.sort();
     codes.dedup();
-    let broken = m.findings.iter().any(|f| f.code != "silent");
+    let broken = m.findings.iter().any(|f| f.breaks_chain());
     let status = if m.revoked_ns.is_some() {
         "revoked"
     } else if broken {

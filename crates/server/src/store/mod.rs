@@ -18,12 +18,22 @@ pub mod sqlite;
 
 /// The migrations, numbered once for both dialects, applied in order and recorded in
 /// `schema_migrations`.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sqlite: include_str!("../../../../schema/server/0001_init.sqlite.sql"),
-    postgres: include_str!("../../../../schema/server/0001_init.postgres.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sqlite: include_str!("../../../../schema/server/0001_init.sqlite.sql"),
+        postgres: include_str!("../../../../schema/server/0001_init.postgres.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "findings_rule_resolved",
+        sqlite: include_str!("../../../../schema/server/0002_findings_rule_resolved.sqlite.sql"),
+        postgres: include_str!(
+            "../../../../schema/server/0002_findings_rule_resolved.postgres.sql"
+        ),
+    },
+];
 
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
@@ -140,10 +150,80 @@ impl Store {
         batch: &Batch,
         clock: Clock,
     ) -> Result<Answer, StoreError> {
-        match self {
+        let mut answer = match self {
             Store::Sqlite(s) => ingest(s.begin().await?, token_hash, batch, clock).await,
             Store::Postgres(s) => {
                 ingest(s.begin(clock.now_ns).await?, token_hash, batch, clock).await
+            }
+        }?;
+        // The batch is committed: what its verified records say (refusals, DLP findings, a
+        // sandbox or lock-down off) is recorded now, in its own transaction, and a failure here
+        // never turns the stored batch into an error (the sender would resend what is stored).
+        if let Some(committed) = answer.committed.take()
+            && !committed.records.is_empty()
+        {
+            // Reading every payload is CPU work: off the I/O threads, as parsing is.
+            let Committed {
+                machine,
+                ledger_id,
+                records,
+            } = committed;
+            let findings =
+                tokio::task::spawn_blocking(move || crate::alerts::record_findings(&records))
+                    .await
+                    .unwrap_or_else(|e| {
+                        #[allow(clippy::print_stderr)]
+                        {
+                            eprintln!(
+                                "hookledger-server: the records of a stored batch could not be read for alerts: {e}"
+                            );
+                        }
+                        Vec::new()
+                    });
+            if !findings.is_empty() {
+                match self
+                    .add_findings(machine, &ledger_id, &findings, clock.now_ns)
+                    .await
+                {
+                    Ok(n) => answer.new_findings += n,
+                    Err(e) => {
+                        #[allow(clippy::print_stderr)]
+                        {
+                            eprintln!(
+                                "hookledger-server: the record alerts of a stored batch were not recorded: {e}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        Ok(answer)
+    }
+
+    /// Adds findings in a transaction of their own.
+    async fn add_findings(
+        &self,
+        machine: i64,
+        ledger_id: &str,
+        findings: &[Finding],
+        now_ns: i64,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(s) => {
+                let mut tx = s.begin().await?;
+                let n = tx
+                    .add_findings(machine, Some(ledger_id), findings, now_ns)
+                    .await?;
+                tx.commit().await?;
+                Ok(n)
+            }
+            Store::Postgres(s) => {
+                let mut tx = s.begin(now_ns).await?;
+                let n = tx
+                    .add_findings(machine, Some(ledger_id), findings, now_ns)
+                    .await?;
+                tx.commit().await?;
+                Ok(n)
             }
         }
     }
@@ -228,6 +308,7 @@ impl Store {
                     // The key excludes the growing age, so one silence is one finding.
                     dedup_extra: "silent".into(),
                     detail: problem.detail,
+                    rule: None,
                 };
                 let added = match self {
                     Store::Sqlite(s) => {
@@ -263,6 +344,8 @@ pub struct AlertFinding {
     pub first_seq: Option<u64>,
     pub detail: String,
     pub found_ns: i64,
+    /// The policy rule of a `policy-refusal` finding.
+    pub rule: Option<String>,
 }
 
 /// How a webhook is named at rest: its origin and a digest of the whole URL (the path of a
@@ -301,6 +384,8 @@ pub struct Finding {
     pub detail: String,
     /// What makes two findings the same beyond code and seqs (the detail, usually).
     pub dedup_extra: String,
+    /// The policy rule code of a `policy-refusal` finding.
+    pub rule: Option<String>,
 }
 
 impl Finding {
@@ -311,6 +396,7 @@ impl Finding {
             last_seq: problem.seq,
             detail: problem.detail.clone(),
             dedup_extra: problem.detail.clone(),
+            rule: None,
         }
     }
 
@@ -321,6 +407,7 @@ impl Finding {
             last_seq: None,
             dedup_extra: detail.clone(),
             detail,
+            rule: None,
         }
     }
 
@@ -373,6 +460,14 @@ pub trait IngestTx {
         findings: &[Finding],
         now_ns: i64,
     ) -> Result<u64, StoreError>;
+    /// Marks the open findings of `code` at these first seqs resolved; returns how many.
+    async fn resolve_findings(
+        &mut self,
+        machine: i64,
+        code: &str,
+        first_seqs: &[u64],
+        now_ns: i64,
+    ) -> Result<u64, StoreError>;
     async fn touch(
         &mut self,
         machine: i64,
@@ -397,6 +492,20 @@ pub struct Answer {
     /// Problems found in this batch (codes as `verify-export` names them).
     pub problems: Vec<Problem>,
     pub new_findings: u64,
+    /// Gap findings of earlier batches this batch closed: (the gap's first seq, how).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resolved_gaps: Vec<(u64, incremental::GapClosed)>,
+    /// What was committed, for the record-content rules evaluated after the commit.
+    #[serde(skip)]
+    pub committed: Option<Committed>,
+}
+
+/// The records a batch committed, and whose they are.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub machine: i64,
+    pub ledger_id: String,
+    pub records: Vec<StoredRecord>,
 }
 
 impl Answer {
@@ -409,6 +518,8 @@ impl Answer {
             duplicates: 0,
             problems: Vec::new(),
             new_findings: 0,
+            resolved_gaps: Vec::new(),
+            committed: None,
         }
     }
 }
@@ -489,6 +600,8 @@ pub async fn ingest<T: IngestTx>(
             duplicates: 0,
             problems: Vec::new(),
             new_findings: 0,
+            resolved_gaps: Vec::new(),
+            committed: None,
         });
     };
     let id_hex = frame::to_hex(&id);
@@ -562,6 +675,11 @@ pub async fn ingest<T: IngestTx>(
     let new = tx
         .add_findings(machine.id, Some(&id_hex), &findings, now)
         .await?;
+    let resolved: Vec<u64> = outcome.resolved_gaps.iter().map(|(seq, _)| *seq).collect();
+    if !resolved.is_empty() {
+        tx.resolve_findings(machine.id, ProblemCode::Gap.as_str(), &resolved, now)
+            .await?;
+    }
     tx.touch(machine.id, outcome.state.public_key.as_deref(), now)
         .await?;
     tx.commit().await?;
@@ -580,6 +698,12 @@ pub async fn ingest<T: IngestTx>(
         duplicates: outcome.duplicates,
         problems: outcome.problems,
         new_findings: new,
+        resolved_gaps: outcome.resolved_gaps,
+        committed: Some(Committed {
+            machine: machine.id,
+            ledger_id: id_hex,
+            records: outcome.accepted,
+        }),
     })
 }
 
@@ -608,6 +732,24 @@ pub struct FindingView {
     pub last_seq: Option<u64>,
     pub detail: String,
     pub found_ns: i64,
+    /// The policy rule of a `policy-refusal` finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// When a later batch closed it (a gap filled or excused); the finding stays as history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_ns: Option<i64>,
+}
+
+impl FindingView {
+    /// Whether it says the chain is broken now: a chain problem or refusal not resolved since
+    /// (silence is judged afresh; record alerts describe the machine's sessions, not its chain).
+    pub fn breaks_chain(&self) -> bool {
+        self.resolved_ns.is_none()
+            && self.code != ProblemCode::Silent.as_str()
+            && !incremental::ContentCode::ALL
+                .iter()
+                .any(|c| c.as_str() == self.code)
+    }
 }
 
 pub fn seq_sql(seq: u64) -> i64 {

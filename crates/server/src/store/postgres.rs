@@ -259,7 +259,8 @@ impl PgStore {
         }
         let rows = client
             .query(
-                "SELECT machine_id, code, first_seq, last_seq, detail, found_ns FROM findings
+                "SELECT machine_id, code, first_seq, last_seq, detail, found_ns, rule, resolved_ns
+                 FROM findings
                  ORDER BY found_ns, id",
                 &[],
             )
@@ -273,6 +274,8 @@ impl PgStore {
                     last_seq: row.try_get::<_, Option<i64>>(3)?.map(seq_of),
                     detail: row.try_get(4)?,
                     found_ns: row.try_get(5)?,
+                    rule: row.try_get(6)?,
+                    resolved_ns: row.try_get(7)?,
                 });
             }
         }
@@ -290,7 +293,7 @@ impl PgStore {
         let rows = conn
             .client()?
             .query(
-                "SELECT f.id, m.name, f.code, f.first_seq, f.detail, f.found_ns
+                "SELECT f.id, m.name, f.code, f.first_seq, f.detail, f.found_ns, f.rule
                  FROM findings f JOIN machines m ON m.id = f.machine_id
                  WHERE f.id > $1 ORDER BY f.id LIMIT $2",
                 &[&after, &limit],
@@ -305,6 +308,7 @@ impl PgStore {
                 first_seq: row.try_get::<_, Option<i64>>(3)?.map(seq_of),
                 detail: row.try_get(4)?,
                 found_ns: row.try_get(5)?,
+                rule: row.try_get(6)?,
             });
         }
         Ok(out)
@@ -581,8 +585,8 @@ impl IngestTx for PgTx {
         let stmt = client
             .prepare(
                 "INSERT INTO findings (machine_id, ledger_id, code, first_seq, last_seq, detail,
-                                       found_ns, dedup)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                       found_ns, dedup, rule)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                  ON CONFLICT (machine_id, dedup) DO NOTHING",
             )
             .await?;
@@ -600,11 +604,35 @@ impl IngestTx for PgTx {
                         &f.detail,
                         &now_ns,
                         &f.dedup(),
+                        &f.rule,
                     ],
                 )
                 .await?;
         }
         Ok(added)
+    }
+
+    async fn resolve_findings(
+        &mut self,
+        machine: i64,
+        code: &str,
+        first_seqs: &[u64],
+        now_ns: i64,
+    ) -> Result<u64, StoreError> {
+        let client = self.conn.client()?;
+        let stmt = client
+            .prepare(
+                "UPDATE findings SET resolved_ns = $1
+                 WHERE machine_id = $2 AND code = $3 AND first_seq = $4 AND resolved_ns IS NULL",
+            )
+            .await?;
+        let mut done = 0;
+        for seq in first_seqs {
+            done += client
+                .execute(&stmt, &[&now_ns, &machine, &code, &seq_sql(*seq)])
+                .await?;
+        }
+        Ok(done)
     }
 
     async fn touch(

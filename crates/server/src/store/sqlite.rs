@@ -152,7 +152,7 @@ impl SqliteStore {
             });
         }
         let mut stmt = conn.prepare(
-            "SELECT code, first_seq, last_seq, detail, found_ns FROM findings
+            "SELECT code, first_seq, last_seq, detail, found_ns, rule, resolved_ns FROM findings
              WHERE machine_id = ?1 ORDER BY found_ns, id",
         )?;
         for machine in &mut out {
@@ -163,6 +163,8 @@ impl SqliteStore {
                     last_seq: row.get::<_, Option<i64>>(2)?.map(seq_of),
                     detail: row.get(3)?,
                     found_ns: row.get(4)?,
+                    rule: row.get(5)?,
+                    resolved_ns: row.get(6)?,
                 })
             })?;
             for row in rows {
@@ -181,7 +183,7 @@ impl SqliteStore {
     ) -> Result<Vec<AlertFinding>, StoreError> {
         let conn = self.conn.lock().await;
         let mut stmt = conn.prepare_cached(
-            "SELECT f.id, m.name, f.code, f.first_seq, f.detail, f.found_ns
+            "SELECT f.id, m.name, f.code, f.first_seq, f.detail, f.found_ns, f.rule
              FROM findings f JOIN machines m ON m.id = f.machine_id
              WHERE f.id > ?1 ORDER BY f.id LIMIT ?2",
         )?;
@@ -193,6 +195,7 @@ impl SqliteStore {
                 first_seq: row.get::<_, Option<i64>>(3)?.map(seq_of),
                 detail: row.get(4)?,
                 found_ns: row.get(5)?,
+                rule: row.get(6)?,
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -395,8 +398,8 @@ impl IngestTx for SqliteTx {
     ) -> Result<u64, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO findings (machine_id, ledger_id, code, first_seq, last_seq, detail,
-                                   found_ns, dedup)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                   found_ns, dedup, rule)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT (machine_id, dedup) DO NOTHING",
         )?;
         let mut added = 0;
@@ -409,10 +412,29 @@ impl IngestTx for SqliteTx {
                 f.last_seq.map(seq_sql),
                 f.detail,
                 now_ns,
-                f.dedup()
+                f.dedup(),
+                f.rule
             ])? as u64;
         }
         Ok(added)
+    }
+
+    async fn resolve_findings(
+        &mut self,
+        machine: i64,
+        code: &str,
+        first_seqs: &[u64],
+        now_ns: i64,
+    ) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE findings SET resolved_ns = ?1
+             WHERE machine_id = ?2 AND code = ?3 AND first_seq = ?4 AND resolved_ns IS NULL",
+        )?;
+        let mut done = 0;
+        for seq in first_seqs {
+            done += stmt.execute(params![now_ns, machine, code, seq_sql(*seq)])? as u64;
+        }
+        Ok(done)
     }
 
     async fn touch(

@@ -398,6 +398,9 @@ fn fleet_on_postgres() {
     };
     let store = pg.url.clone();
     fleet(&store, Some(&pg));
+    // The record alerts and the closing of gaps (migration 0002's columns) on PostgreSQL too.
+    record_alerts(&store);
+    late_records(&store);
     kill_mid_ingest(&store, Some(&pg));
     store_outage(&pg);
 }
@@ -653,7 +656,11 @@ fn alerts_reach_a_webhook_with_retries() {
     assert!(!attempts[0].2.contains("secret-path"), "{attempts:?}");
 
     // A rule the server cannot honour yet is refused, not ignored.
-    std::fs::write(&config, r#"{"webhooks":[{"url":"http://x","dlp":true}]}"#).unwrap();
+    std::fs::write(
+        &config,
+        r#"{"webhooks":[{"url":"http://x","dlp_alerts":true}]}"#,
+    )
+    .unwrap();
     let out = server_cmd(&[
         "serve",
         "--listen",
@@ -669,6 +676,300 @@ fn alerts_reach_a_webhook_with_retries() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// Waits until the webhook answered 200 to `n` bodies; returns them (after a pause that lets an
+/// extra, unwanted alert arrive too, so a test can see it).
+fn delivered(seen: &Received, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let ok: Vec<Value> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(status, _)| *status == 200)
+            .map(|(_, body)| body.clone())
+            .collect();
+        if ok.len() >= n {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            return seen
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(status, _)| *status == 200)
+                .map(|(_, body)| body.clone())
+                .collect();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {n} alerts: {ok:?}",
+            ok.len()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// What verified records say reaches the webhooks whose rules select it: a refusal by the rule
+/// listed (not one by another rule), a DLP finding, a session whose sandbox is off. The chain
+/// stays verified: these describe the machine's sessions, not its ledger.
+#[test]
+fn record_alerts_reach_the_webhooks_that_select_them() {
+    let dir = tempfile::tempdir().unwrap();
+    record_alerts(&format!("sqlite:{}", dir.path().join("s.db").display()));
+}
+
+fn record_alerts(store: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store.to_owned();
+    let (refusals_url, refusals_seen) = webhook(vec![503]);
+    let (controls_url, controls_seen) = webhook(vec![]);
+    let config = dir.path().join("alerts.json");
+    std::fs::write(
+        &config,
+        json!({"webhooks": [
+            {"url": refusals_url, "refusals": ["path-deny-write"], "dlp": true},
+            {"url": controls_url, "sandbox_off": true, "lockdown_off": true},
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let server = Server::start_with(
+        &store,
+        dir.path(),
+        free_port(),
+        &["--alerts", config.to_str().unwrap()],
+    );
+    let m = Machine::new("dev-7", enroll(&store, "dev-7"));
+    std::fs::create_dir_all(m.home()).unwrap();
+    std::fs::write(
+        m.home().join("policy.json"),
+        r#"{"version": 1, "paths": {"deny_read": ["**/.env"], "deny_write": ["**/*.pem"]}}"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(m.project().join(".claude")).unwrap();
+    std::fs::write(
+        m.project().join(".claude/settings.json"),
+        r#"{"sandbox": {"enabled": false}}"#,
+    )
+    .unwrap();
+    let project = m.project().display().to_string();
+    let base =
+        json!({"session_id": "5e55-1", "transcript_path": "/nonexistent/t.jsonl", "cwd": project});
+    let with = |extra: Value| {
+        let mut v = base.clone();
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    assert_eq!(
+        m.hook(
+            "SessionStart",
+            &with(json!({"hook_event_name": "SessionStart", "source": "startup"}))
+        ),
+        0
+    );
+    // Refused by path-deny-read: no webhook lists that rule.
+    assert_eq!(
+        m.hook(
+            "PreToolUse",
+            &with(json!({"hook_event_name": "PreToolUse", "tool_name": "Read", "tool_use_id": "toolu_1",
+                "tool_input": {"file_path": format!("{project}/.env")}}))
+        ),
+        2
+    );
+    // Refused by path-deny-write: the first webhook wants it.
+    assert_eq!(
+        m.hook(
+            "PreToolUse",
+            &with(json!({"hook_event_name": "PreToolUse", "tool_name": "Write", "tool_use_id": "toolu_2",
+                "tool_input": {"file_path": format!("{project}/server.pem"), "content": "x"}}))
+        ),
+        2
+    );
+    // A secret in a prompt: a DLP finding (allowed, redacted).
+    assert_eq!(
+        m.hook(
+            "UserPromptSubmit",
+            &with(json!({"hook_event_name": "UserPromptSubmit",
+                "prompt": "deploy with AKIAIOSFODNN7EXAMPLE now"}))
+        ),
+        0
+    );
+    let (code, out) = m.ship(&server.url(), &[]);
+    assert_eq!(code, 0, "{out}");
+
+    let refusals = delivered(&refusals_seen, 2);
+    let mut codes: Vec<(String, Value)> = refusals
+        .iter()
+        .map(|b| (b["code"].as_str().unwrap().to_owned(), b["rule"].clone()))
+        .collect();
+    codes.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        codes,
+        vec![
+            ("dlp-finding".to_owned(), Value::Null),
+            ("policy-refusal".to_owned(), json!("path-deny-write")),
+        ],
+        "{refusals:?}"
+    );
+    for body in &refusals {
+        assert_eq!(body["machine"], "dev-7");
+        let text = body["text"].as_str().unwrap();
+        assert!(text.starts_with("hookledger: dev-7 ["), "{text}");
+        assert!(
+            !text.contains("AKIAIOSFODNN7EXAMPLE"),
+            "a secret in an alert: {text}"
+        );
+    }
+    // The first attempt got 503 and was retried.
+    assert_eq!(refusals_seen.lock().unwrap()[0].0, 503);
+    let controls = delivered(&controls_seen, 1);
+    assert_eq!(controls.len(), 1, "{controls:?}");
+    assert_eq!(controls[0]["code"], "sandbox-off");
+    assert!(
+        controls[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("enabled: false"),
+        "{}",
+        controls[0]
+    );
+
+    // The chain is verified; the record alerts are kept as findings beside it.
+    let listed = by_name(&machines(&store));
+    let machine = &listed["dev-7"];
+    assert_eq!(machine["chain_status"], "verified", "{machine}");
+    assert_eq!(machine["records"].as_u64(), Some(m.head()));
+    let kept: Vec<&str> = machine["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kept.iter().filter(|c| **c == "policy-refusal").count(),
+        2,
+        "{kept:?}"
+    );
+    assert!(
+        kept.contains(&"dlp-finding") && kept.contains(&"sandbox-off"),
+        "{kept:?}"
+    );
+    // A resend finds nothing new and alerts nobody again.
+    let (status, _) = server.post(Some(&m.token), &m.export());
+    assert_eq!(status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        refusals_seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(s, _)| *s == 200)
+            .count(),
+        2
+    );
+    assert_eq!(controls_seen.lock().unwrap().len(), 1);
+    drop(server);
+}
+
+/// A gap closes when the missing records arrive late and link, and when a signed prune that
+/// states it arrives in a later batch: the `gap` finding stays as history, resolved, and the
+/// chain is verified again. The same codes as verify-export throughout.
+#[test]
+fn gaps_close_when_late_records_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    late_records(&format!("sqlite:{}", dir.path().join("s.db").display()));
+}
+
+fn late_records(store: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store.to_owned();
+    let server = Server::start(&store, dir.path(), free_port());
+    let m = Machine::new("late", enroll(&store, "late"));
+    m.work(12);
+    let export = m.export();
+    let lines: Vec<&[u8]> = export
+        .split_inclusive(|b| *b == b'\n')
+        .filter(|l| l.len() > 1)
+        .collect();
+    assert!(lines.len() >= 12, "{}", lines.len());
+    let (status, answer) = server.post(Some(&m.token), &lines[..4].concat());
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = server.post(Some(&m.token), &lines[7..].concat());
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["problems"][0]["code"], "gap", "{answer}");
+    let listed = by_name(&machines(&store));
+    assert_eq!(listed["late"]["chain_status"], "broken");
+    assert_eq!(codes(&listed["late"]), vec!["gap"]);
+    // Record 6 alone: the gap is still open (5 and 7 missing).
+    let (status, answer) = server.post(Some(&m.token), lines[5]);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(by_name(&machines(&store))["late"]["chain_status"], "broken");
+    // The rest: the gap closes.
+    let (status, answer) = server.post(Some(&m.token), &[lines[4], lines[6]].concat());
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["resolved_gaps"], json!([[5, "filled"]]), "{answer}");
+    let listed = by_name(&machines(&store));
+    let late = &listed["late"];
+    assert_eq!(late["chain_status"], "verified", "{late}");
+    assert_eq!(late["records"].as_u64(), Some(lines.len() as u64));
+    let gap = late["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "gap")
+        .unwrap();
+    assert!(gap["resolved_ns"].as_i64().is_some(), "{late}");
+
+    // A machine whose old records were shipped elsewhere and pruned (signed) before it was
+    // enrolled here: its first batch holds the genesis record and what it still keeps, the
+    // prune record comes in the next batch and excuses the gap.
+    let m = Machine::new("pruned-late", enroll(&store, "pruned-late"));
+    m.work(12);
+    let out = m.command().arg("checkpoint").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    m.work(2);
+    let acked = m.head() - 2;
+    m.tamper(&format!(
+        "INSERT INTO export_cursor (sink, acked_seq, updated_ns) VALUES ('elsewhere', {acked}, 0)"
+    ));
+    let out = m
+        .command()
+        .args(["prune", "--before", "2099-01-01", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let export = m.export();
+    let lines: Vec<&[u8]> = export
+        .split_inclusive(|b| *b == b'\n')
+        .filter(|l| l.len() > 1)
+        .collect();
+    let prune_at = lines
+        .iter()
+        .position(|l| String::from_utf8_lossy(l).contains("\"kind\":\"prune\""))
+        .expect("a prune record");
+    let before: Vec<&[u8]> = lines[..prune_at].to_vec();
+    let (status, answer) = server.post(Some(&m.token), &before.concat());
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["problems"][0]["code"], "gap", "{answer}");
+    assert_eq!(
+        by_name(&machines(&store))["pruned-late"]["chain_status"],
+        "broken"
+    );
+    let (status, answer) = server.post(Some(&m.token), &lines[prune_at..].concat());
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["problems"], json!([]), "{answer}");
+    assert_eq!(answer["resolved_gaps"][0][1], "pruned", "{answer}");
+    let listed = by_name(&machines(&store));
+    let machine = &listed["pruned-late"];
+    assert_eq!(machine["chain_status"], "verified", "{machine}");
+    assert_eq!(machine["pruned"].as_array().unwrap().len(), 1, "{machine}");
+    drop(server);
 }
 
 /// A real shipper: syslog-ng tails the segments `export --rotate` writes and posts their lines

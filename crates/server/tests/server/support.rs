@@ -392,6 +392,38 @@ impl Machine {
         }
     }
 
+    /// One hook event through the real hook, with `HOME` and the project directory under the
+    /// machine's own directory (so its Claude settings and policy are the test's); returns
+    /// the hook's exit code.
+    pub fn hook(&self, event: &str, payload: &Value) -> i32 {
+        let home = self.dir.path().join("home");
+        let project = self.project();
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&project).unwrap();
+        let mut child = self
+            .command()
+            .args(["hook", "--event", event])
+            .env("HOME", &home)
+            .env("CLAUDE_PROJECT_DIR", &project)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(
+            &mut child.stdin.take().unwrap(),
+            payload.to_string().as_bytes(),
+        )
+        .unwrap();
+        let out = child.wait_with_output().unwrap();
+        out.status.code().unwrap_or(-1)
+    }
+
+    /// The project directory [`Machine::hook`] runs in.
+    pub fn project(&self) -> PathBuf {
+        self.dir.path().join("project")
+    }
+
     /// `hookledger ship` to the server with this machine's token; returns (exit code, JSON).
     pub fn ship(&self, url: &str, extra: &[&str]) -> (i32, Value) {
         let out = self

@@ -59,6 +59,30 @@ pub struct LedgerState {
     /// The receiver's clock at the last batch (nanoseconds).
     #[serde(default)]
     pub last_seen_ns: i64,
+    /// Gaps reported and not closed yet: a later batch can fill them (records shipped late)
+    /// or excuse them (a signed prune that arrived later). At most [`MAX_OPEN_GAPS`].
+    #[serde(default)]
+    pub open_gaps: Vec<OpenGap>,
+}
+
+/// Open gaps kept per ledger; past this a new gap is still reported but can no longer be
+/// closed (it stays a finding: the safe side).
+pub const MAX_OPEN_GAPS: usize = 1024;
+
+/// Part of a reported gap still missing, and the record right after it (whose `prev_hash` a
+/// late record at `last` must hash to, and which anchors a prune of the range).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenGap {
+    pub first: u64,
+    pub last: u64,
+    /// The first seq of the gap as reported (the `gap` finding's seq).
+    pub reported: u64,
+    pub anchor_seq: u64,
+    pub anchor_prev: String,
+    pub anchor_hash: String,
+    /// The anchor's checkpoint claim (seq, head), when it is a checkpoint whose signature held.
+    #[serde(default)]
+    pub anchor_claim: Option<(u64, String)>,
 }
 
 impl LedgerState {
@@ -75,6 +99,7 @@ impl LedgerState {
             records: 0,
             checkpoints_verified: 0,
             last_seen_ns: 0,
+            open_gaps: Vec::new(),
         }
     }
 
@@ -246,6 +271,46 @@ impl std::fmt::Display for RefusalCode {
     }
 }
 
+/// What the fleet receiver alerts on inside verified records (not chain problems: they never
+/// make a machine's chain status broken). Kept as the machine's findings. Stable API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContentCode {
+    /// A policy decision with `action: deny` (the rule code is kept beside it).
+    PolicyRefusal,
+    /// A record with DLP findings (`secret_findings`) or a `content-secret` decision.
+    DlpFinding,
+    /// A session started with Claude Code's OS sandbox explicitly disabled or not enforced.
+    SandboxOff,
+    /// A session started with a hook lock-down setting explicitly false.
+    LockdownOff,
+}
+
+impl ContentCode {
+    pub const ALL: &[ContentCode] = &[
+        ContentCode::PolicyRefusal,
+        ContentCode::DlpFinding,
+        ContentCode::SandboxOff,
+        ContentCode::LockdownOff,
+    ];
+
+    /// The stable kebab-case code.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ContentCode::PolicyRefusal => "policy-refusal",
+            ContentCode::DlpFinding => "dlp-finding",
+            ContentCode::SandboxOff => "sandbox-off",
+            ContentCode::LockdownOff => "lockdown-off",
+        }
+    }
+}
+
+impl std::fmt::Display for ContentCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// The receiver's clock and tolerance.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
@@ -277,6 +342,18 @@ pub struct BatchOutcome {
     /// The batch contradicts records already stored (a fork at a stored seq): a receiver keeps
     /// nothing from it.
     pub rewrites_history: bool,
+    /// Gaps reported by earlier batches that this one closed: (the gap finding's seq, how).
+    pub resolved_gaps: Vec<(u64, GapClosed)>,
+}
+
+/// How an earlier batch's gap was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GapClosed {
+    /// Every missing record arrived late, verified and linked.
+    Filled,
+    /// A signed prune that arrived later states the removal, anchored by the record after it.
+    Pruned,
 }
 
 impl BatchOutcome {
@@ -314,6 +391,7 @@ pub fn verify_batch(
         problems: Vec::new(),
         problem_count: 0,
         rewrites_history: false,
+        resolved_gaps: Vec::new(),
     };
     let mut lines: Vec<&Line> = batch
         .lines
@@ -335,6 +413,8 @@ pub fn verify_batch(
     let mut gaps: Vec<PendingGap> = Vec::new();
     let mut statements = Vec::new();
     let mut bad_prunes: Vec<PruneRecord> = Vec::new();
+    // Records before `state.next_seq` that were never stored: late arrivals into open gaps.
+    let mut fillers: Vec<&crate::StoredRecord> = Vec::new();
     for line in lines {
         let (record, role) = match line {
             Line::Rejected { seq, code, detail } => {
@@ -434,6 +514,9 @@ pub fn verify_batch(
                 "the first record does not start a chain".into(),
             );
         }
+        if seq < state.next_seq {
+            fillers.push(record);
+        }
         if seq >= next {
             next = seq + 1;
             last = Some(record.hash);
@@ -456,6 +539,7 @@ pub fn verify_batch(
             );
         }
     }
+    close_open_gaps(&mut out, state, &fillers, &excuses, ledger);
     for gap in gaps {
         let excused = gap.after.as_ref().and_then(|(seq, hash, prev, claim)| {
             let chain = excuses.covering(gap.first, gap.last)?;
@@ -466,14 +550,29 @@ pub fn verify_batch(
         });
         match excused {
             Some(ranges) => out.state.pruned.extend(ranges),
-            None => out.push(
-                ProblemCode::Gap,
-                Some(gap.first),
-                format!(
-                    "records {}..={} are missing (withheld or lost in shipping)",
-                    gap.first, gap.last
-                ),
-            ),
+            None => {
+                out.push(
+                    ProblemCode::Gap,
+                    Some(gap.first),
+                    format!(
+                        "records {}..={} are missing (withheld or lost in shipping)",
+                        gap.first, gap.last
+                    ),
+                );
+                if let Some((seq, hash, prev, claim)) = &gap.after
+                    && out.state.open_gaps.len() < MAX_OPEN_GAPS
+                {
+                    out.state.open_gaps.push(OpenGap {
+                        first: gap.first,
+                        last: gap.last,
+                        reported: gap.first,
+                        anchor_seq: *seq,
+                        anchor_prev: frame::to_hex(prev),
+                        anchor_hash: frame::to_hex(hash),
+                        anchor_claim: claim.as_ref().map(|c| (c.seq, frame::to_hex(&c.head))),
+                    });
+                }
+            }
         }
     }
     out.problems
@@ -492,6 +591,102 @@ pub fn verify_batch(
     out.state.records += out.accepted.len() as u64;
     out.state.last_seen_ns = clock.now_ns;
     out
+}
+
+/// Closes what it can of the gaps earlier batches left open: a late record shrinks its gap
+/// (split in two when it lands inside; the record at a gap's end must be the one the record
+/// after the gap links to, else it is a broken link), and a signed prune in this batch that
+/// states a whole remaining gap, anchored by the record after it, excuses it. A gap finding is
+/// resolved when nothing of its gap is left open.
+fn close_open_gaps(
+    out: &mut BatchOutcome,
+    state: &LedgerState,
+    fillers: &[&crate::StoredRecord],
+    excuses: &Excuses,
+    ledger: &LedgerId,
+) {
+    if state.open_gaps.is_empty() {
+        return;
+    }
+    let mut open = state.open_gaps.clone();
+    for record in fillers {
+        let seq = record.seq;
+        let Some(at) = open.iter().position(|g| g.first <= seq && seq <= g.last) else {
+            continue;
+        };
+        let gap = open.remove(at);
+        if seq == gap.last && frame::to_hex(&record.hash) != gap.anchor_prev {
+            out.push(
+                ProblemCode::BrokenLink,
+                Some(gap.anchor_seq),
+                format!(
+                    "record {} does not link to record {seq}, which arrived late",
+                    gap.anchor_seq
+                ),
+            );
+        }
+        if seq > gap.first {
+            // The record just received anchors what is still missing before it.
+            open.push(OpenGap {
+                last: seq - 1,
+                anchor_seq: seq,
+                anchor_prev: frame::to_hex(&record.prev_hash),
+                anchor_hash: frame::to_hex(&record.hash),
+                anchor_claim: None,
+                ..gap.clone()
+            });
+        }
+        if seq < gap.last {
+            open.push(OpenGap {
+                first: seq + 1,
+                ..gap
+            });
+        }
+    }
+    let mut pruned_reported = Vec::new();
+    open.retain(|gap| {
+        let (Some(prev), Some(hash)) = (
+            frame::from_hex::<32>(&gap.anchor_prev),
+            frame::from_hex::<32>(&gap.anchor_hash),
+        ) else {
+            return true;
+        };
+        let claim = gap.anchor_claim.as_ref().and_then(|(seq, head)| {
+            Some(Claim {
+                ledger_id: *ledger,
+                seq: *seq,
+                head: frame::from_hex::<32>(head)?,
+                time_ns: 0,
+            })
+        });
+        let Some(chain) = excuses.covering(gap.first, gap.last) else {
+            return true;
+        };
+        let anchored = chain
+            .last()
+            .is_some_and(|s| s.anchored_by(gap.anchor_seq, &prev, &hash, claim.as_ref()));
+        if anchored {
+            out.state.pruned.extend(chain.iter().map(|s| s.range()));
+            pruned_reported.push(gap.reported);
+        }
+        !anchored
+    });
+    let mut reported: Vec<u64> = state.open_gaps.iter().map(|g| g.reported).collect();
+    reported.sort_unstable();
+    reported.dedup();
+    for first in reported {
+        if open.iter().any(|g| g.reported == first) {
+            continue;
+        }
+        let how = if pruned_reported.contains(&first) {
+            GapClosed::Pruned
+        } else {
+            GapClosed::Filled
+        };
+        out.resolved_gaps.push((first, how));
+    }
+    open.sort_by_key(|g| g.first);
+    out.state.open_gaps = open;
 }
 
 /// Checks a checkpoint record as the batch receiver does: signed by the trusted key, about
@@ -823,6 +1018,147 @@ mod tests {
         assert!(outcome.rewrites_history);
         assert!(outcome.accepted.is_empty());
         assert_eq!(outcome.state.next_seq, state.next_seq);
+    }
+
+    /// One batch through the verifier against `store` (seq → hash), which it updates.
+    fn step(
+        state: &LedgerState,
+        lines: &[Vec<u8>],
+        store: &mut BTreeMap<u64, Hash>,
+    ) -> BatchOutcome {
+        let batch = ParsedBatch::parse(&lines.concat());
+        let id = batch.ledger_ids()[0];
+        let wanted = batch.stored_seqs_wanted(&id, state);
+        let known: BTreeMap<u64, Hash> = wanted
+            .iter()
+            .filter_map(|s| store.get(s).map(|h| (*s, *h)))
+            .collect();
+        let outcome = verify_batch(state, &batch, &id, &known, Clock::default());
+        for r in &outcome.accepted {
+            assert!(
+                store.insert(r.seq, r.hash).is_none(),
+                "stored twice: {}",
+                r.seq
+            );
+        }
+        outcome
+    }
+
+    fn codes_of(outcome: &BatchOutcome) -> Vec<(ProblemCode, Option<u64>)> {
+        outcome.problems.iter().map(|p| (p.code, p.seq)).collect()
+    }
+
+    #[test]
+    fn late_records_fill_a_gap_and_close_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, id) = ledger(dir.path(), "a.db", 40);
+        let lines = export(&ledger);
+        let mut store = BTreeMap::new();
+        // 1..=10, then 16..: records 11..=15 are late.
+        let first = step(&LedgerState::new(&id), &lines[..10], &mut store);
+        assert!(first.problems.is_empty());
+        let second = step(&first.state, &lines[15..], &mut store);
+        assert_eq!(codes_of(&second), vec![(ProblemCode::Gap, Some(11))]);
+        assert_eq!(second.state.open_gaps.len(), 1);
+        // 13 alone: still open (11..=12 and 14..=15), no new problem.
+        let third = step(&second.state, &lines[12..13], &mut store);
+        assert!(third.problems.is_empty(), "{:?}", third.problems);
+        assert!(third.resolved_gaps.is_empty());
+        assert_eq!(third.state.open_gaps.len(), 2);
+        // The rest: closed, filled.
+        let fourth = step(
+            &third.state,
+            &[&lines[10..12], &lines[13..15]].concat(),
+            &mut store,
+        );
+        assert!(fourth.problems.is_empty(), "{:?}", fourth.problems);
+        assert_eq!(fourth.resolved_gaps, vec![(11, GapClosed::Filled)]);
+        assert!(fourth.state.open_gaps.is_empty());
+        assert_eq!(store.len(), lines.len());
+        // The same records all at once: the batch receiver finds nothing either.
+        assert!(batch_codes(&lines, Clock::default()).is_empty());
+    }
+
+    #[test]
+    fn a_late_record_that_does_not_link_leaves_the_gap_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, id) = ledger(dir.path(), "a.db", 30);
+        let (other, _) = self::ledger(dir.path(), "b.db", 30);
+        let lines = export(&ledger);
+        let mut store = BTreeMap::new();
+        let first = step(&LedgerState::new(&id), &lines[..10], &mut store);
+        let second = step(&first.state, &lines[11..], &mut store);
+        assert_eq!(codes_of(&second), vec![(ProblemCode::Gap, Some(11))]);
+        // Record 11 of another ledger, its ledger id rewritten: another hash, so it verifies
+        // as a record of nothing; a record 11 that hashes but links nowhere is what a machine
+        // restored from elsewhere would send.
+        let forged = export(&other)[10].clone();
+        let forged = String::from_utf8(forged)
+            .unwrap()
+            .replace(&frame::to_hex(other.ledger_id()), &frame::to_hex(&id));
+        let third = step(&second.state, &[forged.into_bytes()], &mut store);
+        assert!(third.resolved_gaps.is_empty(), "{:?}", third.resolved_gaps);
+        assert!(
+            !third.problems.is_empty(),
+            "a record that does not link must not close the gap silently"
+        );
+    }
+
+    #[test]
+    fn a_signed_prune_arriving_later_excuses_the_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut ledger, id) = ledger(dir.path(), "a.db", 40);
+        let full = export(&ledger);
+        ledger
+            .connection()
+            .execute(
+                "INSERT INTO export_cursor (sink, acked_seq, updated_ns) VALUES ('s', 36, 0)",
+                [],
+            )
+            .unwrap();
+        let plan = crate::prune::prune(&mut ledger, crate::now_ns() + 1_000_000_000).unwrap();
+        let (first, last) = plan.range.unwrap();
+        assert!(first <= 2 && last >= 16, "{plan:?}");
+        let lines = export(&ledger);
+        // The receiver got the genesis, then (it started late) what the machine still holds,
+        // without the prune record; the prune record arrives in the next batch.
+        let prune_line = lines.len() - 1;
+        let mut store = BTreeMap::new();
+        let a = step(&LedgerState::new(&id), &lines[..prune_line], &mut store);
+        assert_eq!(codes_of(&a), vec![(ProblemCode::Gap, Some(2))]);
+        let b = step(&a.state, &lines[prune_line..], &mut store);
+        assert!(b.problems.is_empty(), "{:?}", b.problems);
+        assert_eq!(b.resolved_gaps, vec![(2, GapClosed::Pruned)]);
+        assert!(b.state.open_gaps.is_empty());
+        assert_eq!(b.state.pruned.len(), 1);
+        // The batch receiver over the same lines finds nothing: the same verdict in the end.
+        assert!(batch_codes(&lines, Clock::default()).is_empty());
+        drop(full);
+    }
+
+    #[test]
+    fn a_forged_prune_arriving_later_excuses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut ledger, id) = ledger(dir.path(), "a.db", 30);
+        ledger
+            .append(&[NewRecord {
+                ts_ns: crate::now_ns(),
+                kind: crate::Kind::Prune.as_str().into(),
+                payload: canonical_json(
+                    &serde_json::json!({"first_seq": 11, "last_seq": 15, "anchor_seq": 16}),
+                ),
+            }])
+            .unwrap();
+        let lines = export(&ledger);
+        let mut store = BTreeMap::new();
+        let a = step(&LedgerState::new(&id), &lines[..10], &mut store);
+        let b = step(&a.state, &lines[15..30], &mut store);
+        assert_eq!(codes_of(&b), vec![(ProblemCode::Gap, Some(11))]);
+        let c = step(&b.state, &lines[30..], &mut store);
+        assert!(c.resolved_gaps.is_empty());
+        assert_eq!(c.state.open_gaps.len(), 1);
+        let codes: Vec<ProblemCode> = codes_of(&c).into_iter().map(|(code, _)| code).collect();
+        assert_eq!(codes, vec![ProblemCode::BadPrune]);
     }
 
     #[test]
