@@ -1370,7 +1370,11 @@ fn real_claude_code_records_who_usage_and_policy_in_force_2_1_332() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report: Value = serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
     let person = &report["people"][0];
-    assert_eq!(person["person"], "ada@example.com", "{:#}", report["people"]);
+    assert_eq!(
+        person["person"], "ada@example.com",
+        "{:#}",
+        report["people"]
+    );
     assert_eq!(person["identified_by"], "claude-account");
     let token_row = |key: &str| {
         report["tokens"]["by_model"]
