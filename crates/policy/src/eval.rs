@@ -194,6 +194,7 @@ impl Policy {
     /// The one decision function: the hook and `policy explain` both call it. Repository facts
     /// and the analysis budget come from `world`.
     pub fn judge(&self, event: &Event, world: &dyn World) -> Verdict {
+        let _scope = crate::paths::DecisionScope::open();
         match *event {
             Event::Tool { tool, input, cwd } => self.judge_tool(tool, input, cwd, world),
             Event::Prompt { text, cwd } => self.judge_prompt(text, cwd, world),
@@ -207,6 +208,7 @@ impl Policy {
         input: &Map<String, Value>,
         cwd: &Path,
     ) -> (Decision, Vec<Target>) {
+        let _scope = crate::paths::DecisionScope::open();
         let verdict = self.judge_tool(tool, input, cwd, &RealWorld::HOOK);
         (verdict.decision, verdict.targets)
     }

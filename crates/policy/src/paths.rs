@@ -14,9 +14,75 @@ segments (`Path::starts_with`), never on string prefixes.
 tool's `cwd`, not the hook's, so it is replaced by `cwd` before the walk.
 */
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 use crate::world::{FileKind, RealWorld, World};
+
+/// Names remembered per decision: every name a command touches is resolved from `/`, so the
+/// same few directories (`/home`, `/home/dev`, the repository …) would be `lstat`ed again for
+/// every word. Bounded so a command naming thousands of paths cannot grow it without end.
+const MAX_REMEMBERED_KINDS: usize = 4096;
+
+thread_local! {
+    /// What names are while a [`DecisionScope`] is open; `None` outside one.
+    static KINDS: RefCell<Option<HashMap<PathBuf, Option<FileKind>>>> =
+        const { RefCell::new(None) };
+}
+
+/// While alive, path resolution on this thread remembers what each name it `lstat`s is, so one
+/// decision asks the file system once per name. Opened around one decision (a hook process, an
+/// evaluation in a long-lived process): nothing is remembered across decisions, so a file
+/// created between two tool calls is seen by the second. Scopes nest; the outermost one forgets.
+#[must_use = "the scope ends when dropped"]
+pub struct DecisionScope {
+    outermost: bool,
+}
+
+impl DecisionScope {
+    pub fn open() -> DecisionScope {
+        let outermost = KINDS.with(|kinds| {
+            let mut kinds = kinds.borrow_mut();
+            let outermost = kinds.is_none();
+            if outermost {
+                *kinds = Some(HashMap::new());
+            }
+            outermost
+        });
+        DecisionScope { outermost }
+    }
+}
+
+impl Drop for DecisionScope {
+    fn drop(&mut self) {
+        if self.outermost {
+            KINDS.with(|kinds| *kinds.borrow_mut() = None);
+        }
+    }
+}
+
+/// `world.file_kind(path)`, remembered within a [`DecisionScope`].
+fn file_kind(world: &dyn World, path: &Path) -> Option<FileKind> {
+    let known = KINDS.with(|kinds| {
+        kinds
+            .borrow()
+            .as_ref()
+            .and_then(|kinds| kinds.get(path).copied())
+    });
+    if let Some(kind) = known {
+        return kind;
+    }
+    let kind = world.file_kind(path);
+    KINDS.with(|kinds| {
+        if let Some(kinds) = kinds.borrow_mut().as_mut()
+            && kinds.len() < MAX_REMEMBERED_KINDS
+        {
+            kinds.insert(path.to_path_buf(), kind);
+        }
+    });
+    kind
+}
 
 /// Symlinks followed in one resolution before giving up (Linux's `MAXSYMLINKS`).
 const MAX_LINK_HOPS: usize = 40;
@@ -109,7 +175,7 @@ fn physical(path: &Path, world: &dyn World) -> Named {
             out = candidate;
             continue;
         }
-        match world.file_kind(&candidate) {
+        match file_kind(world, &candidate) {
             Some(FileKind::Symlink) if hops < MAX_LINK_HOPS => {
                 hops += 1;
                 let Some(target) = world.read_link(&candidate) else {

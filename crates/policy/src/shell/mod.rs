@@ -141,6 +141,7 @@ pub fn analyze_bash(command: &str, cwd: &Path, home: Option<&Path>, world: &dyn 
             "the command nests brackets {depth} deep; more than {MAX_BRACKET_NESTING} is not analysed"
         ));
     }
+    let _scope = crate::paths::DecisionScope::open();
     // catch_unwind turns a parser bug into "unanalyzable" instead of a crash.
     let guarded = || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
