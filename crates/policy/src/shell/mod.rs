@@ -45,6 +45,13 @@ pub const MAX_DEPTH: usize = 32;
 /// Open-bracket nesting beyond this (counted without regard to quotes) is refused before
 /// parsing: the parser backtracks exponentially on long runs of unclosed `(`.
 pub const MAX_BRACKET_NESTING: usize = 12;
+/// More words than this (outside quoted heredoc bodies, a heredoc counting as
+/// [`HEREDOC_WEIGHT`] words) are not parsed: the parser's time grows with them (about a
+/// microsecond a word, several for a heredoc) and, unlike the walk, it cannot be stopped when
+/// the budget is spent. Developers' commands stay far below; 60 KB of `echo a` does not.
+pub const MAX_WORDS: usize = 8_000;
+/// What one heredoc costs the parser, in words.
+const HEREDOC_WEIGHT: usize = 5;
 /// The walk visits at most this many nodes.
 pub const MAX_NODES: usize = 20_000;
 /// More paths than this in one command are not checked one by one.
@@ -136,10 +143,8 @@ pub fn analyze_bash(command: &str, cwd: &Path, home: Option<&Path>, world: &dyn 
             MAX_COMMAND_BYTES / 1024
         ));
     }
-    if let Some(depth) = too_deeply_nested(command) {
-        return Analysis::opaque(format!(
-            "the command nests brackets {depth} deep; more than {MAX_BRACKET_NESTING} is not analysed"
-        ));
+    if let Some(why) = refused_shape(command) {
+        return Analysis::opaque(format!("the command {why}"));
     }
     let _scope = crate::paths::DecisionScope::open();
     // catch_unwind turns a parser bug into "unanalyzable" instead of a crash.
@@ -174,26 +179,67 @@ pub fn analyze_powershell(
     powershell::analyze(command, cwd, home, world)
 }
 
-/// The deepest run of open brackets, when it is over the limit. Quote-unaware on purpose: it
-/// only has to bound the parser's work, and legitimate commands stay far below the limit.
-/// The body of a heredoc with a quoted delimiter is left out: the parser takes it as one
-/// piece of text and nothing expands in it, so code written to a file (`cat > f.py <<'EOF'`)
-/// may nest as deep as it likes. Finding those bodies follows quotes, substitutions,
-/// arithmetic and comments, so a `<<` inside a string or a shift cannot hide code from the
-/// count; where the scan is unsure, it counts.
-fn too_deeply_nested(command: &str) -> Option<usize> {
+/// Why the code is not parsed at all, when its shape would make the parser too slow: open
+/// brackets nested deeper than [`MAX_BRACKET_NESTING`], or more than [`MAX_WORDS`] words. Says
+/// it as the end of a sentence ("nests brackets 14 deep; …").
+pub(crate) fn refused_shape(source: &str) -> Option<String> {
+    let shape = shape(source);
+    if shape.deepest > MAX_BRACKET_NESTING {
+        return Some(format!(
+            "nests brackets {} deep; more than {MAX_BRACKET_NESTING} is not analysed",
+            shape.deepest
+        ));
+    }
+    let weight = shape.words + shape.heredocs * HEREDOC_WEIGHT;
+    (weight > MAX_WORDS).then(|| {
+        format!(
+            "has {} words and {} heredocs; more than {MAX_WORDS} words is not analysed",
+            shape.words, shape.heredocs
+        )
+    })
+}
+
+/// What the parser's work depends on, counted without parsing.
+#[derive(Debug, Default)]
+struct Shape {
+    /// The deepest run of open brackets.
+    deepest: usize,
+    /// Runs of non-blank bytes.
+    words: usize,
+    /// `<<` operators (heredocs and here-strings).
+    heredocs: usize,
+}
+
+/// Counts [`Shape`] in one pass. Quote-unaware on purpose: it only has to bound the parser's
+/// work, and legitimate commands stay far below the limits. The body of a heredoc with a
+/// quoted delimiter is left out: the parser takes it as one piece of text and nothing expands
+/// in it, so code written to a file (`cat > f.py <<'EOF'`) may be as long and nest as deep as
+/// it likes. Finding those bodies follows quotes, substitutions, arithmetic and comments, so a
+/// `<<` inside a string or a shift cannot hide code from the count; where the scan is unsure,
+/// it counts.
+fn shape(command: &str) -> Shape {
     let mut depth: usize = 0;
-    let mut deepest: usize = 0;
+    let mut shape = Shape::default();
     let mut count = |text: &[u8]| {
-        for b in text {
+        let mut blank = true;
+        let mut previous = 0u8;
+        for &b in text {
             match b {
                 b'(' | b'{' => {
                     depth += 1;
-                    deepest = deepest.max(depth);
+                    shape.deepest = shape.deepest.max(depth);
                 }
                 b')' | b'}' => depth = depth.saturating_sub(1),
+                b'<' if previous == b'<' => shape.heredocs += 1,
                 _ => {}
             }
+            let is_blank = b.is_ascii_whitespace();
+            if blank && !is_blank {
+                shape.words += 1;
+            }
+            blank = is_blank;
+            // `<<<` is one operator, not two.
+            previous = if previous == b'<' && b == b'<' { 0 } else { b };
         }
     };
     let bytes = command.as_bytes();
@@ -204,7 +250,7 @@ fn too_deeply_nested(command: &str) -> Option<usize> {
         start = body.1;
     }
     count(&bytes[start.min(bytes.len())..]);
-    (deepest > MAX_BRACKET_NESTING).then_some(deepest)
+    shape
 }
 
 /// Where the scan is: code (at the top, in `$(…)` or in backquotes), a string, arithmetic.
@@ -452,4 +498,37 @@ fn heredoc_delimiter(bytes: &[u8], start: usize) -> (Vec<u8>, bool, usize) {
         }
     }
     (text, quoted, i.min(bytes.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shape_counts_words_heredocs_and_nesting_outside_quoted_bodies() {
+        let s = shape("cat > f.py <<'EOF'\nx = ((((1))))\nmany words here\nEOF\necho a  b\t(c)");
+        assert_eq!((s.deepest, s.words, s.heredocs), (1, 9, 1));
+        // An unquoted body is code (its substitutions are parsed): it counts.
+        let s = shape("cat <<EOF\n$(a b)\nEOF\n");
+        assert_eq!((s.deepest, s.words, s.heredocs), (1, 5, 1));
+        // A here-string is one operator.
+        assert_eq!(shape("cat <<< word").heredocs, 1);
+    }
+
+    #[test]
+    fn too_many_words_or_heredocs_are_refused_before_parsing_but_long_literal_bodies_are_not() {
+        let words = format!("echo {}", "a ".repeat(MAX_WORDS));
+        assert!(refused_shape(&words).is_some_and(|why| why.contains("words")));
+        let heredocs = "cat <<E\nx\nE\n".repeat(MAX_WORDS / HEREDOC_WEIGHT);
+        assert!(refused_shape(&heredocs).is_some());
+        let body = format!(
+            "cat > notes.md <<'EOF'\n{}\nEOF\n",
+            "prose word ".repeat(MAX_WORDS)
+        );
+        assert_eq!(refused_shape(&body), None);
+        let message = format!("git commit -m \"{}\"", "word ".repeat(500));
+        assert_eq!(refused_shape(&message), None);
+        let nested = format!("echo {}x{}", "$(".repeat(13), ")".repeat(13));
+        assert!(refused_shape(&nested).is_some_and(|why| why.contains("13 deep")));
+    }
 }

@@ -282,8 +282,8 @@ impl<'h> Walker<'h> {
             self.opaque("nested code longer than the analysed maximum");
             return;
         }
-        if let Some(depth) = super::too_deeply_nested(source) {
-            self.opaque(format!("nested code with brackets {depth} deep"));
+        if let Some(why) = super::refused_shape(source) {
+            self.opaque(format!("nested code {why}"));
             return;
         }
         let options = words::options();
