@@ -605,6 +605,18 @@ fn generators() -> Vec<Generator> {
             format!("grep -r x {}.", "--include='*.{a,b,c}' ".repeat(s / 22))
         }),
         ("tar -xf chain", |s| fill("tar -xf a.tar -C d ; ", s)),
+        // Every path is judged against every rule after the walk: the most paths one command
+        // can name before the walk gives up (2,000).
+        ("many paths (cat d/fN.txt …)", |s| {
+            let mut out = String::from("cat");
+            for i in 0.. {
+                if out.len() >= s {
+                    break;
+                }
+                out.push_str(&format!(" d{}/f{i}.txt", i % 7));
+            }
+            out
+        }),
     ]
 }
 

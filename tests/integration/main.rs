@@ -56,5 +56,5 @@ mod git_provenance;
 mod tamper;
 // The hook's path to the ledger under fault injection: held locks, a huge or forged spool,
 // a changed -shm, FIFO transcripts, a lost signing key, 64 writers. Named to sort last: libtest
-// starts tests in name order, and its load tests would starve the policy tests' 20 ms budgets.
+// starts tests in name order, and its load tests would starve the policy tests' 15 ms budgets.
 mod under_faults;

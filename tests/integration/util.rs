@@ -57,7 +57,7 @@ impl Home {
 
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(BIN);
-        // The debug binary's shell analysis without its 20 ms budget: a decision must not
+        // The debug binary's shell analysis without its 15 ms budget: a decision must not
         // depend on how loaded the test machine is (the budget is tested in process).
         cmd.env("HOOKLEDGER_HOME", self.home())
             .env("HOOKLEDGER_ANALYSIS_BUDGET", "unlimited")

@@ -603,7 +603,7 @@ pub fn run_claude(opts: &ClaudeOpts) -> ClaudeRun {
         .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        // The debug hook's shell analysis without its 20 ms budget (Claude Code passes its
+        // The debug hook's shell analysis without its 15 ms budget (Claude Code passes its
         // environment to hooks): a loaded machine must not turn a refusal into "ask".
         .env("HOOKLEDGER_ANALYSIS_BUDGET", "unlimited");
     for (k, v) in &opts.extra_env {
