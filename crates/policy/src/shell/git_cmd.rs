@@ -1342,6 +1342,17 @@ fn git_config(w: &mut Walker, env: &Env, work_env: &Env, repo_dirs: &[PathBuf], 
             .get(1)
             .and_then(Field::lit)
             .is_some_and(|v| !v.trim_start().starts_with('!'));
+    // `url.BASE.insteadOf PREFIX` sends every URL starting with PREFIX to BASE: BASE is a
+    // remote like any, judged by the allowlist (a rewrite to an allowed host stays allowed).
+    let rewrite = lower.starts_with("url.")
+        && (lower.ends_with(".insteadof") || lower.ends_with(".pushinsteadof"));
+    if rewrite {
+        let base = name.get(4..name.rfind('.').unwrap_or(0)).unwrap_or("");
+        if !base.is_empty() {
+            remote_url(w, env, &lit_field(base), "git config url.*.insteadOf");
+            return;
+        }
+    }
     if is_command_key(&lower)
         && !plain_alias
         && !(lower.starts_with("remote.")
@@ -1357,6 +1368,13 @@ fn git_config(w: &mut Walker, env: &Env, work_env: &Env, repo_dirs: &[PathBuf], 
         && let Some(url) = operands.get(1)
     {
         remote_url(w, env, url, "git config remote URL");
+    }
+}
+
+fn lit_field(text: &str) -> Field {
+    Field::Lit {
+        text: text.to_owned(),
+        glob: None,
     }
 }
 

@@ -130,8 +130,9 @@ pub(super) fn run_tar(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         archive_field = Some(lit(t));
     }
     if create {
+        // An archive takes every file's content along (`tar czf x.tgz .` takes `.env`).
         for f in &p.operands {
-            w.access_tree(&cwd_env, f, Access::Read, name);
+            super::files::every_file(w, &cwd_env, f, Access::Read, name);
         }
     } else if extract {
         let strip = p
@@ -181,12 +182,13 @@ fn extraction(
         let bytes = w.world.read_bytes(path, MAX_ARCHIVE_BYTES)?;
         members::list(&bytes)
     });
-    // An archive that cannot be listed writes somewhere under the directory: rules that
-    // cover every child of it apply (`-C .github/workflows`). Not the whole tree as one
-    // operation: that would refuse `tar -xzf release.tgz` in every repository, whose `.git`
-    // self-protection would count as taken along.
+    // An archive that cannot be listed (absent until the command makes it, piped, in a
+    // compression hookledger does not inflate, too large) can write any path under the
+    // directory: the whole tree is written, so rules rooted inside it apply
+    // (`-C .github` reaches `.github/workflows/**`), as does self-protection of a `.git`
+    // inside it. An archive that can be listed is judged by its members instead.
     let Some(list) = listed else {
-        w.access_text(dest, ".", Access::Write, true, role);
+        w.access_tree(dest, &lit("."), Access::Write, role);
         return;
     };
     w.access_text(dest, ".", Access::Write, true, role);
@@ -284,8 +286,15 @@ pub(super) fn run_archive(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             if let Some(archive) = ops.next() {
                 w.access(&cx.env, archive, Access::Write, name);
             }
+            // `zip -r`, `jar` and `rar` take every file under a directory along.
+            let recursive = name != "ar"
+                && (name != "zip" || p.has(&["-r", "-R", "--recurse-paths", "--recurse-patterns"]));
             for f in ops {
-                tree(w, cx, f, Access::Read, name);
+                if recursive {
+                    super::files::every_file(w, &cx.env, f, Access::Read, name);
+                } else {
+                    tree(w, cx, f, Access::Read, name);
+                }
             }
         }
         "7z" | "7za" | "7zr" => {
@@ -315,8 +324,9 @@ pub(super) fn run_archive(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
                     if let Some(archive) = ops.next() {
                         w.access(&cx.env, archive, Access::Write, name);
                     }
+                    // 7z recurses into directories by default.
                     for f in ops {
-                        tree(w, cx, f, Access::Read, name);
+                        super::files::every_file(w, &cx.env, f, Access::Read, name);
                     }
                 }
                 "l" | "t" | "h" | "i" => {
@@ -335,9 +345,13 @@ pub(super) fn run_archive(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
                 })
             }) =>
         {
-            // The archive comes from the input: its members are not listed here (see
-            // `extraction` for an archive that cannot be listed).
-            search_root_text(w, cx, ".", Access::Write, "cpio -i");
+            // The archive comes from the input: a file redirected in is listed like any
+            // archive (cpio reads tar formats too); a pipe cannot be (see `extraction`).
+            let archive = match &cx.stdin {
+                Stdin::File(t) => Some(lit(t)),
+                _ => None,
+            };
+            extraction(w, &cx.env, &cx.env, archive.as_ref(), 0, false, "cpio -i");
             if args
                 .iter()
                 .any(|a| a.lit().is_some_and(|t| t.contains("absolute")))

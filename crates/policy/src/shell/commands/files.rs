@@ -132,6 +132,15 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
 }
 
 pub(super) fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    let mut taken = Vec::new();
+    copy_paths(w, cx, name, args, &mut taken);
+    for s in &taken {
+        every_file(w, &cx.env, s, Access::Read, name);
+    }
+}
+
+/// [`run_copy`] but for the trees copied recursively, which it leaves in `taken`.
+fn copy_paths(w: &mut Walker, cx: &Cx, name: &str, args: &[Field], taken: &mut Vec<Field>) {
     let with_value: &[&str] = match name {
         "rsync" => &[
             "-e",
@@ -243,7 +252,9 @@ pub(super) fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             };
             w.access_marked(&cx.env, s, Access::Write, true, name, mark);
         } else if recursive {
-            tree(w, cx, s, Access::Read, name);
+            // A copy takes every file's content along (`cp -r . backup/` takes `.env`): its
+            // files are judged once the destination is (see `run_copy`).
+            taken.push((*s).clone());
         } else {
             w.access(&cx.env, s, Access::Read, name);
         }
@@ -564,6 +575,23 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
     let executes = expression
         .iter()
         .any(|f| matches!(f.lit(), Some("-exec" | "-execdir" | "-ok" | "-okdir")));
+    let selects_by_name = expression.iter().any(|f| {
+        matches!(
+            f.lit(),
+            Some(
+                "-name"
+                    | "-iname"
+                    | "-path"
+                    | "-ipath"
+                    | "-wholename"
+                    | "-iwholename"
+                    | "-regex"
+                    | "-iregex"
+                    | "-lname"
+                    | "-ilname"
+            )
+        )
+    });
     // What the walk selects now, for the commands it runs on each file.
     let selected: Vec<PathBuf> = if executes {
         roots
@@ -625,6 +653,7 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
                     let Some(root_text) = root.lit() else {
                         continue;
                     };
+                    let before = w.out.accesses.len();
                     let root_text = root_text.trim_end_matches('/');
                     let mut stand_ins: Vec<String> =
                         names.iter().map(|n| format!("{root_text}/{n}")).collect();
@@ -652,6 +681,25 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
                             suffix_assignments: Vec::new(),
                         };
                         super::dispatch(w, env, &mut inner, argv);
+                    }
+                    // Without a name test and with a tree too large to list, `{}` is every
+                    // file under the root: what the command does to the stand-in, it does to
+                    // each of them (`find . -type f -exec cat {} +` reads `./.env`).
+                    if !selects_by_name && selected.is_empty() {
+                        let kinds: Vec<Access> = w.out.accesses[before.min(w.out.accesses.len())..]
+                            .iter()
+                            .filter(|a| {
+                                a.path.file_name().is_some_and(|n| {
+                                    n.to_string_lossy() == crate::target::DIRECTORY_PROBE
+                                })
+                            })
+                            .map(|a| a.access)
+                            .collect();
+                        for access in [Access::Read, Access::Write] {
+                            if kinds.contains(&access) {
+                                every_file(w, &cx.env, root, access, "find -exec");
+                            }
+                        }
                     }
                 }
                 k = end + 1;
@@ -728,11 +776,9 @@ pub(super) fn selected_files(root: &Path, expression: &[Field]) -> Option<Vec<Pa
             _ => k += 1,
         }
     }
-    if patterns.is_empty() && !excluded.is_empty() {
-        patterns.push("*".into());
-    }
+    // No name test (`find . -type f`, or only exclusions): every entry is selected.
     if patterns.is_empty() {
-        return None;
+        patterns.push("*".into());
     }
     let alternatives = expression
         .iter()
@@ -771,6 +817,29 @@ pub(super) fn selected_files(root: &Path, expression: &[Field]) -> Option<Vec<Pa
     if hits.len() >= MAX_LISTED || !hits.iter().all(named) {
         return None;
     }
+    // `-type f`/`-type d` (not negated, not among alternatives) keeps files or directories
+    // only, so that `find . -type d | xargs …` is not judged on every file's name.
+    let kind = (!alternatives)
+        .then(|| {
+            expression.windows(2).enumerate().find_map(|(k, pair)| {
+                let negated = k > 0 && matches!(expression[k - 1].lit(), Some("!" | "-not"));
+                (pair[0].lit() == Some("-type") && !negated)
+                    .then(|| pair[1].lit())
+                    .flatten()
+            })
+        })
+        .flatten();
+    let hits: Vec<PathBuf> = hits
+        .into_iter()
+        .filter(|h| {
+            let is_dir = h.symlink_metadata().is_ok_and(|m| m.is_dir());
+            match kind {
+                Some("f") => !is_dir,
+                Some("d") => is_dir,
+                _ => true,
+            }
+        })
+        .collect();
     let hits = hits
         .into_iter()
         .filter(|h| {
@@ -920,3 +989,97 @@ pub(super) const PROTECTED_NAMES: &[&str] = &[
     "key.ed25519",
     "managed-settings.json",
 ];
+
+/// The most entries [`every_file`] looks at under one directory. A copy or archive of a tree
+/// larger than this cannot be told apart from one that takes a denied file along, so it is
+/// unanalyzable (the policy asks) rather than judged by its directory alone.
+const MAX_TREE_ENTRIES: usize = 2_000;
+
+/// A command that reads (or writes) the content of every file under `f` (`cp -r`, `rsync -a`,
+/// `tar -c`, `zip -r`, `find -exec cat {} +` without a name filter). Rules rooted inside the
+/// tree apply to it as to any recursive access; and, unlike a search (whose
+/// repository-wide use must stay allowed), each file it takes is judged like a read of that
+/// file, so `cp -r . backup/` is a read of `./.env` under `**/.env`. Files are those on disk
+/// now, listed within a bound; a tree past the bound is unanalyzable.
+pub(super) fn every_file(w: &mut Walker, env: &Env, f: &Field, access: Access, role: &str) {
+    w.access_tree(env, f, access, role);
+    let roots: Vec<PathBuf> = match f {
+        Field::Lit { text, glob: None } => {
+            let text = if text.is_empty() { "." } else { text.as_str() };
+            w.resolve(env, text, role)
+        }
+        Field::Lit {
+            glob: Some(pattern),
+            ..
+        } => {
+            let bases: Vec<PathBuf> = if Path::new(pattern).is_absolute() {
+                vec![PathBuf::from(pattern)]
+            } else {
+                env.cwds.iter().flatten().map(|c| c.join(pattern)).collect()
+            };
+            let mut out = Vec::new();
+            for base in bases {
+                // Too many matches is already unanalyzable (`access_tree` said so).
+                out.extend(super::super::walk::glob_matches(&base, w.dotglob).unwrap_or_default());
+            }
+            out
+        }
+        // Unknown: `access_tree` made it unanalyzable.
+        Field::Dyn(_) => return,
+    };
+    for root in roots {
+        if !w.world.is_dir(&root) {
+            continue;
+        }
+        match files_under(&root, MAX_TREE_ENTRIES) {
+            Some(files) => {
+                for file in files {
+                    if w.exhausted_now() {
+                        return;
+                    }
+                    w.access_text(env, &file.to_string_lossy(), access, false, role);
+                }
+            }
+            None => {
+                let why = format!(
+                    "{role} takes every file under {}, more than {MAX_TREE_ENTRIES} to look at",
+                    root.display()
+                );
+                match access {
+                    Access::Read => w.opaque_read(why),
+                    Access::Write => w.opaque(why),
+                }
+            }
+        }
+    }
+}
+
+/// The files (and symlinks) under `root`, without following symlinked directories; `None`
+/// past `max_entries` entries. A `.git` directory is not entered: its objects are named by
+/// their hashes, which no path rule names, and `every_file`'s recursive access of the root
+/// already covers rules rooted in it.
+fn files_under(root: &Path, max_entries: usize) -> Option<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > max_entries {
+                return None;
+            }
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir {
+                if entry.file_name() != ".git" {
+                    stack.push(entry.path());
+                }
+            } else {
+                files.push(entry.path());
+            }
+        }
+    }
+    Some(files)
+}

@@ -22,6 +22,34 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
         {
             run_gh_repo(w, cx, args)
         }
+        "gh" if args.iter().any(|a| gh_repo_option(a).is_some()) => {
+            // `-R/--repo` points any gh command at that repository (`gh pr create -R x/y`
+            // opens a pull request there, `gh release upload -R` sends files to it).
+            for (k, arg) in args.iter().enumerate() {
+                let value = match gh_repo_option(arg) {
+                    Some(Some(v)) => lit(&v),
+                    Some(None) => match args.get(k + 1) {
+                        Some(v) => v.clone(),
+                        None => continue,
+                    },
+                    None => continue,
+                };
+                match value.lit() {
+                    Some(text) => {
+                        let url = if text.contains("://") || text.starts_with("git@") {
+                            text.to_owned()
+                        } else if text.matches('/').count() >= 2 {
+                            format!("https://{text}")
+                        } else {
+                            format!("https://github.com/{text}")
+                        };
+                        w.remote(crate::repo::normalize_remote_url(&url), "gh --repo");
+                    }
+                    None => w.opaque("gh --repo names a repository computed at run time"),
+                }
+            }
+            unknown_arguments(w, cx, name, args);
+        }
         "npm" | "pnpm" | "yarn" | "bun"
             if args
                 .first()
@@ -429,6 +457,18 @@ pub(super) fn run_container(w: &mut Walker, cx: &Cx, name: &str, args: &[Field])
 /// `gh repo create|clone|fork`: the GitHub repository pushed to or cloned from is a remote like
 /// one on a git command line. One named without its owner belongs to the signed-in account,
 /// which hookledger cannot know: then pushing to it is unanalyzable.
+/// `Some` when `arg` is gh's `-R`/`--repo` option: with its value when glued to it
+/// (`--repo=x/y`, `-Rx/y`), `None` inside when the value is the next argument.
+fn gh_repo_option(arg: &Field) -> Option<Option<String>> {
+    let text = arg.lit()?;
+    if text == "-R" || text == "--repo" {
+        return Some(None);
+    }
+    text.strip_prefix("--repo=")
+        .or_else(|| text.strip_prefix("-R").filter(|v| !v.is_empty()))
+        .map(|v| Some(v.to_owned()))
+}
+
 fn run_gh_repo(w: &mut Walker, cx: &Cx, args: &[Field]) {
     let action = args.get(1).and_then(Field::lit).unwrap_or("");
     let operation = format!("gh repo {action}");
