@@ -172,6 +172,19 @@ pub const WHOLE_ENTRY_VERBS: &[&str] = &[
     "move", "rename", "delete", "remove", "unlink", "trash", "chmod", "chown", "mv", "rm", "rmdir",
 ];
 
+/// Verbs whose operation reads the whole tree under the path (`search_files`, `grep`,
+/// `directory_tree`): rules rooted inside it apply, as for the Grep tool.
+const TREE_READ_VERBS: &[&str] = &[
+    "search", "grep", "find", "glob", "tree", "walk", "scan", "index", "crawl",
+];
+
+/// Whether the name's verbs read the whole tree under the path; see [`TREE_READ_VERBS`].
+pub fn names_tree_read(name: &str) -> bool {
+    words(tool_part(name))
+        .iter()
+        .any(|w| is_verb(w, TREE_READ_VERBS))
+}
+
 /// The words of a name: split on `_`, `-`, `.`, spaces and other punctuation, and at camelCase
 /// boundaries (`readFile` → `read file`, `HTTPGet` → `http get`), lower-cased.
 pub fn words(name: &str) -> Vec<String> {
