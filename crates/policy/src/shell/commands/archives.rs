@@ -108,6 +108,16 @@ pub(super) fn run_tar(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     for dir in p.values(&["-C", "--directory"]) {
         change_directory(w, &mut cwd_env, Some(dir), "tar -C");
     }
+    // Member names rewritten on the way out (GNU `--transform`, bsdtar's `-s`) land where
+    // the rewrite says: the listed names are not where they go. `tar` may be bsdtar (macOS),
+    // so its `-s` counts too (GNU's `-s`, same order, is rarely written).
+    let renamed = p.has(&["--transform", "--xform"]) || (name != "gtar" && p.has(&["-s"]));
+    // `--one-top-level[=DIR]` puts every member under DIR (by default the archive's name).
+    let top_level: Option<Option<Field>> = p
+        .opts
+        .iter()
+        .find(|(o, _)| o == "--one-top-level")
+        .map(|(_, v)| v.clone());
     for f in p.values(&["-T", "--files-from", "-X", "--exclude-from"]) {
         w.access(&cx.env, f, Access::Read, name);
     }
@@ -142,15 +152,30 @@ pub(super) fn run_tar(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
         let absolute = p.has(&["-P", "--absolute-names"]);
-        extraction(
-            w,
-            &cx.env,
-            &cwd_env,
-            archive_field.as_ref(),
-            strip,
-            absolute,
-            "tar -x",
-        );
+        let mut dest_env = cwd_env.clone();
+        // Without a value the directory is named after the archive: a new child of the
+        // directory, which the members' own names already stand for.
+        if let Some(Some(dir)) = &top_level {
+            change_directory(w, &mut dest_env, Some(dir), "tar --one-top-level");
+        }
+        if renamed {
+            w.access_tree(
+                &dest_env,
+                &lit("."),
+                Access::Write,
+                "tar -x (renamed members)",
+            );
+        } else {
+            extraction(
+                w,
+                &cx.env,
+                &dest_env,
+                archive_field.as_ref(),
+                strip,
+                absolute,
+                "tar -x",
+            );
+        }
         for f in &p.operands {
             w.access(&cwd_env, f, Access::Write, "tar -x");
         }
@@ -271,6 +296,18 @@ pub(super) fn run_archive(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
                 change_directory(w, &mut dest_env, Some(d), name);
             }
             extraction(w, &cx.env, &dest_env, p.operands.first(), 0, false, name);
+        }
+        "jar" | "ar"
+            if args.first().and_then(Field::lit).is_some_and(|m| {
+                !m.starts_with("--") && m.trim_start_matches('-').contains('x')
+            }) =>
+        {
+            // `jar xf ARCHIVE`, `ar x ARCHIVE`: an extraction into the current directory.
+            let archive = args.get(1).cloned();
+            if let Some(a) = &archive {
+                w.access(&cx.env, a, Access::Read, name);
+            }
+            extraction(w, &cx.env, &cx.env, archive.as_ref(), 0, false, name);
         }
         "zip" | "jar" | "ar" | "rar" => {
             let p = parse(

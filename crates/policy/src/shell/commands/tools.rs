@@ -17,11 +17,25 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
                 args.first().and_then(Field::lit),
                 args.get(1).and_then(Field::lit)
             ),
-            (Some("repo"), Some("create" | "clone" | "fork"))
+            (
+                Some("repo"),
+                Some(
+                    "create"
+                        | "clone"
+                        | "fork"
+                        | "sync"
+                        | "edit"
+                        | "delete"
+                        | "archive"
+                        | "unarchive"
+                        | "rename"
+                )
+            )
         ) =>
         {
             run_gh_repo(w, cx, args)
         }
+        "gh" if args.first().and_then(Field::lit) == Some("api") => run_gh_api(w, cx, &args[1..]),
         "gh" if args.iter().any(|a| gh_repo_option(a).is_some()) => {
             // `-R/--repo` points any gh command at that repository (`gh pr create -R x/y`
             // opens a pull request there, `gh release upload -R` sends files to it).
@@ -457,6 +471,77 @@ pub(super) fn run_container(w: &mut Walker, cx: &Cx, name: &str, args: &[Field])
 /// `gh repo create|clone|fork`: the GitHub repository pushed to or cloned from is a remote like
 /// one on a git command line. One named without its owner belongs to the signed-in account,
 /// which hookledger cannot know: then pushing to it is unanalyzable.
+/// `gh api ENDPOINT`: a `repos/OWNER/REPO/…` endpoint reaches that repository (a `PUT` to
+/// its contents writes code there), so it is a remote like any; `--input FILE` and
+/// `-F key=@FILE` send a file.
+fn run_gh_api(w: &mut Walker, cx: &Cx, args: &[Field]) {
+    let p = parse(
+        args,
+        &[
+            "-X",
+            "--method",
+            "-H",
+            "--header",
+            "-f",
+            "--raw-field",
+            "-F",
+            "--field",
+            "--input",
+            "-q",
+            "--jq",
+            "-t",
+            "--template",
+            "--hostname",
+            "-p",
+            "--preview",
+            "--cache",
+        ],
+    );
+    for f in p.values(&["--input"]) {
+        if f.lit() != Some("-") {
+            w.access(&cx.env, f, Access::Read, "gh api --input");
+        }
+    }
+    for f in p.values(&["-F", "--field"]) {
+        match f.lit() {
+            Some(t) => {
+                if let Some((_, file)) = t.split_once("=@") {
+                    w.access(&cx.env, &lit(file), Access::Read, "gh api --field");
+                }
+            }
+            None => w.opaque("gh api --field with a value computed at run time"),
+        }
+    }
+    let host = p
+        .values(&["--hostname"])
+        .next()
+        .and_then(Field::lit)
+        .unwrap_or("github.com")
+        .to_owned();
+    let Some(endpoint) = p.operands.first() else {
+        return;
+    };
+    let Some(text) = endpoint.lit() else {
+        w.opaque("gh api reaches an endpoint computed at run time");
+        return;
+    };
+    let path = text.trim_start_matches('/');
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let mut parts = path.split('/');
+    if parts.next() == Some("repos")
+        && let (Some(owner), Some(repo)) = (parts.next(), parts.next())
+    {
+        if owner.starts_with('{') || repo.starts_with('{') {
+            // `{owner}/{repo}` are the current repository's.
+            return;
+        }
+        w.remote(
+            crate::repo::normalize_remote_url(&format!("https://{host}/{owner}/{repo}")),
+            "gh api",
+        );
+    }
+}
+
 /// `Some` when `arg` is gh's `-R`/`--repo` option: with its value when glued to it
 /// (`--repo=x/y`, `-Rx/y`), `None` inside when the value is the next argument.
 fn gh_repo_option(arg: &Field) -> Option<Option<String>> {
