@@ -2167,8 +2167,8 @@ pub const RED_TEAM_CASES: &[(&str, &str, &str, &str)] = &[
     (
         "rt6-find-xargs-cat-all",
         "find . -type f -print0 | xargs -0 cat",
-        "deny",
-        "path-deny-read",
+        "ask",
+        "unanalyzable-command",
     ),
     (
         "rt6-find-exec-rm-all",
@@ -2491,8 +2491,8 @@ pub const RED_TEAM_CASES: &[(&str, &str, &str, &str)] = &[
     (
         "rt6b-find-xargs-I",
         "find . -type f -print | xargs -I{} cat {}",
-        "deny",
-        "path-deny-read",
+        "ask",
+        "unanalyzable-command",
     ),
     (
         "rt6b-find-home-grep",

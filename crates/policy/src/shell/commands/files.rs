@@ -575,23 +575,7 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
     let executes = expression
         .iter()
         .any(|f| matches!(f.lit(), Some("-exec" | "-execdir" | "-ok" | "-okdir")));
-    let selects_by_name = expression.iter().any(|f| {
-        matches!(
-            f.lit(),
-            Some(
-                "-name"
-                    | "-iname"
-                    | "-path"
-                    | "-ipath"
-                    | "-wholename"
-                    | "-iwholename"
-                    | "-regex"
-                    | "-iregex"
-                    | "-lname"
-                    | "-ilname"
-            )
-        )
-    });
+    let selects_by_name = selects_by_name(expression);
     // What the walk selects now, for the commands it runs on each file.
     let selected: Vec<PathBuf> = if executes {
         roots
@@ -899,6 +883,28 @@ fn sampled_names(expression: &[Field]) -> Vec<String> {
     out
 }
 
+/// Whether a find expression tests names (`-name`, `-path`, `-regex` …): without one, it
+/// selects every entry under its roots.
+fn selects_by_name(expression: &[Field]) -> bool {
+    expression.iter().any(|f| {
+        matches!(
+            f.lit(),
+            Some(
+                "-name"
+                    | "-iname"
+                    | "-path"
+                    | "-ipath"
+                    | "-wholename"
+                    | "-iwholename"
+                    | "-regex"
+                    | "-iregex"
+                    | "-lname"
+                    | "-ilname"
+            )
+        )
+    })
+}
+
 /// What `find ARGS…` prints (one path a line), when it selects files by name and nothing
 /// else it does has effects: the input `xargs` turns into arguments.
 pub fn find_listing(w: &mut Walker, env: &Env, args: &[Field]) -> Option<String> {
@@ -933,6 +939,11 @@ pub fn find_listing(w: &mut Walker, env: &Env, args: &[Field]) -> Option<String>
     } else {
         args[..split].iter().filter_map(Field::lit).collect()
     };
+    // Every pipeline's stages are asked for their output, `find . -type f | wc -l` too: a
+    // find without a name test is not listed (what reads its output is then unanalyzable).
+    if !selects_by_name(&args[split..]) {
+        return None;
+    }
     let mut out = Vec::new();
     for root in roots {
         for dir in w.resolve(env, root, "find") {
