@@ -2780,4 +2780,59 @@ pub const RED_TEAM_CASES: &[(&str, &str, &str, &str)] = &[
         "allow",
         "no-match",
     ),
+    (
+        "rt4c-docker-cp-repo",
+        "docker cp . ctr:/app",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "rt4c-docker-container-cp-ssh",
+        "docker container cp ~/.ssh ctr:/k",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "rt4c-ok-docker-cp-dist",
+        "docker cp dist ctr:/app",
+        "allow",
+        "no-match",
+    ),
+    (
+        "rt4c-ok-docker-cp-out",
+        "docker cp ctr:/app/out build/",
+        "allow",
+        "no-match",
+    ),
+    // What `{}` stands for is each file: a name-only command on `.env` names it, as alone.
+    (
+        "rt6c-find-exec-chmod-all",
+        "find . -type f -exec chmod 644 {} +",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "rt6c-find-d-chmod-workflows",
+        "find . -type d -exec chmod 755 {} +",
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "rt6c-ok-find-maxdepth-d-du",
+        "find src -maxdepth 1 -type d -exec du -sh {} +",
+        "allow",
+        "no-match",
+    ),
+    (
+        "rt6c-cp-r-outside",
+        "cp -r src dist /tmp",
+        "deny",
+        "outside-repository-write",
+    ),
+    (
+        "rt6c-ok-piped-tar-into-vendor",
+        "curl -sL https://example.com/y.tgz | tar xz -C vendor",
+        "allow",
+        "no-match",
+    ),
 ];

@@ -403,6 +403,38 @@ pub(super) fn run_claude(w: &mut Walker, cx: &Cx, args: &[Field]) {
 /// protected directory, or one holding a protected file, is refused; a repository mounted for
 /// a build is not.
 pub(super) fn run_container(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    // `docker cp SRC CTR:DST` copies a local tree, every file of it, into a container;
+    // `docker cp CTR:SRC DST` writes the tree DST.
+    let cp_args = match (
+        args.first().and_then(Field::lit),
+        args.get(1).and_then(Field::lit),
+    ) {
+        (Some("cp"), _) => Some(&args[1..]),
+        (Some("container"), Some("cp")) => Some(&args[2..]),
+        _ => None,
+    };
+    if let Some(cp_args) = cp_args {
+        let p = parse(cp_args, &[]);
+        let in_container = |f: &Field| {
+            f.lit().is_some_and(|t| {
+                t.split_once(':')
+                    .is_some_and(|(c, _)| !c.is_empty() && !c.contains('/'))
+            })
+        };
+        if let [src, dest] = p.operands.as_slice() {
+            if !in_container(src) && src.lit() != Some("-") {
+                super::files::every_file(w, &cx.env, src, Access::Read, name);
+            }
+            if !in_container(dest) && dest.lit() != Some("-") {
+                tree(w, cx, dest, Access::Write, name);
+            }
+        } else {
+            w.opaque(format!(
+                "{name} cp with other than a source and a destination"
+            ));
+        }
+        return;
+    }
     let mut i = 0;
     while i < args.len() {
         let Some(text) = args[i].lit() else {
@@ -468,9 +500,6 @@ pub(super) fn run_container(w: &mut Walker, cx: &Cx, name: &str, args: &[Field])
     }
 }
 
-/// `gh repo create|clone|fork`: the GitHub repository pushed to or cloned from is a remote like
-/// one on a git command line. One named without its owner belongs to the signed-in account,
-/// which hookledger cannot know: then pushing to it is unanalyzable.
 /// `gh api ENDPOINT`: a `repos/OWNER/REPO/…` endpoint reaches that repository (a `PUT` to
 /// its contents writes code there), so it is a remote like any; `--input FILE` and
 /// `-F key=@FILE` send a file.
@@ -554,6 +583,9 @@ fn gh_repo_option(arg: &Field) -> Option<Option<String>> {
         .map(|v| Some(v.to_owned()))
 }
 
+/// `gh repo create|clone|fork`: the GitHub repository pushed to or cloned from is a remote like
+/// one on a git command line. One named without its owner belongs to the signed-in account,
+/// which hookledger cannot know: then pushing to it is unanalyzable.
 fn run_gh_repo(w: &mut Walker, cx: &Cx, args: &[Field]) {
     let action = args.get(1).and_then(Field::lit).unwrap_or("");
     let operation = format!("gh repo {action}");
