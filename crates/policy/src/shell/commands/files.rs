@@ -1003,8 +1003,10 @@ pub(super) const PROTECTED_NAMES: &[&str] = &[
 
 /// The most entries [`every_file`] looks at under one directory. A copy or archive of a tree
 /// larger than this cannot be told apart from one that takes a denied file along, so it is
-/// unanalyzable (the policy asks) rather than judged by its directory alone.
-const MAX_TREE_ENTRIES: usize = 2_000;
+/// unanalyzable (the policy asks) rather than judged by its directory alone. Each file found
+/// is a path to judge: the bound keeps a copy of a source tree within the analysis's
+/// 20 ms budget and under `MAX_ACCESSES` (past which the whole command is unanalyzable).
+const MAX_TREE_ENTRIES: usize = 1_000;
 
 /// A command that reads (or writes) the content of every file under `f` (`cp -r`, `rsync -a`,
 /// `tar -c`, `zip -r`, `find -exec cat {} +` without a name filter). Rules rooted inside the
