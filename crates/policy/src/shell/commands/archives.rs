@@ -144,6 +144,10 @@ pub(super) fn run_tar(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         for f in &p.operands {
             super::files::every_file(w, &cwd_env, f, Access::Read, name);
         }
+        // And every file its list names (`tar czf x.tgz -T list`).
+        for list in p.values(&["-T", "--files-from"]) {
+            super::files::names_from_list(w, cx, &cwd_env, Some(list), "tar -T");
+        }
     } else if extract {
         let strip = p
             .values(&["--strip-components"])
@@ -322,6 +326,10 @@ pub(super) fn run_archive(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             }
             if let Some(archive) = ops.next() {
                 w.access(&cx.env, archive, Access::Write, name);
+            }
+            // `zip -@` takes the names to add from its input.
+            if name == "zip" && p.has(&["-@"]) {
+                super::files::names_from_list(w, cx, &cx.env, None, "zip -@");
             }
             // `zip -r`, `jar` and `rar` take every file under a directory along.
             let recursive = name != "ar"

@@ -205,6 +205,20 @@ fn copy_paths(w: &mut Walker, cx: &Cx, name: &str, args: &[Field], taken: &mut V
     ]) {
         w.access(&cx.env, f, Access::Read, name);
     }
+    // rsync copies the files its list names (relative to the source directory).
+    if name == "rsync" {
+        let lists: Vec<Field> = p.values(&["--files-from"]).cloned().collect();
+        if !lists.is_empty() {
+            let mut from = cx.env.clone();
+            let source = p.operands.first().filter(|_| p.operands.len() >= 2);
+            if let Some(source) = source {
+                change_directory(w, &mut from, Some(source), "rsync --files-from");
+            }
+            for list in &lists {
+                names_from_list(w, cx, &from, Some(list), "rsync --files-from");
+            }
+        }
+    }
     for f in p.values(&["--log-file", "--backup-dir"]) {
         w.access(&cx.env, f, Access::Write, name);
     }
@@ -1095,4 +1109,38 @@ fn files_under(root: &Path, max_entries: usize) -> Option<Vec<PathBuf>> {
         }
     }
     Some(files)
+}
+
+/// A list of names a command takes along, one a line (`tar -T FILE`, `rsync --files-from=FILE`,
+/// `zip -@`): read from the file, or from the input for `-`, and each name taken like an
+/// operand (every file under a directory). A list that cannot be read (the output of another
+/// command, a file this command writes with unknown text) is unanalyzable.
+pub(super) fn names_from_list(
+    w: &mut Walker,
+    cx: &Cx,
+    env: &Env,
+    list: Option<&Field>,
+    role: &str,
+) {
+    let text = match list.map(Field::lit) {
+        None | Some(Some("-" | "/dev/stdin")) => match w.stdin_text(&cx.env, &cx.stdin) {
+            Stdin::Literal(t) => Some(t),
+            Stdin::Inherited => return,
+            _ => None,
+        },
+        Some(Some(path)) => w.small_file(&cx.env, path),
+        Some(None) => None,
+    };
+    let Some(text) = text else {
+        w.opaque_read(format!(
+            "{role} takes the files named in a list that cannot be read"
+        ));
+        return;
+    };
+    for name in text.lines().map(str::trim).filter(|n| !n.is_empty()) {
+        if w.exhausted_now() {
+            return;
+        }
+        every_file(w, env, &lit(name), Access::Read, role);
+    }
 }
