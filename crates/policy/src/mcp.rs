@@ -72,7 +72,6 @@ const READ_VERBS: &[&str] = &[
     "resolve",
     "explain",
     "print",
-    "dump",
     "summarize",
     "analyze",
 ];
@@ -164,7 +163,7 @@ const WRITE_VERBS: &[&str] = &[
 /// alone (`download_file(url, path)` writes `path`; `upload(path)` reads it).
 const BOTH_VERBS: &[&str] = &[
     "copy", "cp", "download", "upload", "export", "import", "sync", "backup", "clone", "extract",
-    "unzip", "untar",
+    "unzip", "untar", "dump", "convert",
 ];
 
 /// Verbs whose operation takes everything under the path along (`mv`, `rm -r`, `chmod -R`).
@@ -271,6 +270,10 @@ pub fn is_path_key(key: &str) -> bool {
         "notebook",
         "uri",
         "uris",
+        "input",
+        "output",
+        "out",
+        "outdir",
     ];
     const LAST: &[&str] = &[
         "path",

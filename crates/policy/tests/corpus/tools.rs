@@ -606,6 +606,27 @@ pub const TOOL_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "allow",
         "no-match",
     ),
+    (
+        "rt5-mcp-dump-writes",
+        "mcp__db__dump",
+        r#"{"output": ".github/workflows/x.yml"}"#,
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "rt5-mcp-convert-input-env",
+        "mcp__doc__convert",
+        r#"{"input": ".env", "output": "out.txt"}"#,
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "rt5-mcp-ok-convert-src",
+        "mcp__doc__convert",
+        r#"{"input": "a.txt", "output": "out.txt"}"#,
+        "allow",
+        "no-match",
+    ),
     // What developers do all day stays allowed.
     (
         "grep-src-allowed",
