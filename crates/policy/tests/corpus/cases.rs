@@ -3009,4 +3009,47 @@ pub const RED_TEAM_CASES: &[(&str, &str, &str, &str)] = &[
         "deny",
         "repository-not-allowed",
     ),
+    (
+        "rt6e-ditto-repo",
+        "ditto . backup",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "rt6e-tar-files-from-herestring",
+        "tar -cf x.tar --files-from=/dev/stdin <<< .env",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "rt6e-find-names-into-tar-T",
+        "find . -name '.env*' | tar czf x.tgz -T -",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "rt6e-bsdtar-create",
+        "bsdtar -cf x.tar .",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "rt6e-cp-R-dot-dot",
+        "cp -R ./. backup",
+        "deny",
+        "path-deny-read",
+    ),
+    ("rt6e-7z-a-r", "7z a -r x.7z .", "deny", "path-deny-read"),
+    (
+        "rt6e-ok-ditto-src",
+        "ditto src backup/src",
+        "allow",
+        "no-match",
+    ),
+    (
+        "rt6e-ok-find-rs-tar-T",
+        "find src -name '*.rs' | tar czf x.tgz -T -",
+        "allow",
+        "no-match",
+    ),
 ];

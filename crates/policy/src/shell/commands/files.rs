@@ -230,7 +230,8 @@ fn copy_paths(w: &mut Walker, cx: &Cx, name: &str, args: &[Field], taken: &mut V
                     .is_some_and(|(host, _)| !host.is_empty() && !host.contains('/'))
         })
     };
-    let recursive = p.has(&["-r", "-R", "-a", "--recursive", "--archive"]);
+    // ditto always copies whole trees.
+    let recursive = name == "ditto" || p.has(&["-r", "-R", "-a", "--recursive", "--archive"]);
     let target_dirs: Vec<&Field> = p.values(&["-t", "--target-directory"]).collect();
     let (sources, dest): (Vec<&Field>, Option<&Field>) = if !target_dirs.is_empty() {
         (p.operands.iter().collect(), target_dirs.first().copied())
