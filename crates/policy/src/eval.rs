@@ -1335,10 +1335,12 @@ pub fn extract_targets(
             }
             for path in paths {
                 for access in class.accesses() {
+                    // A search reads the tree under its path (`search_files(path: "~")`).
+                    let tree_read = *access == Access::Read && super::mcp::names_tree_read(tool);
                     raw.push((
                         path.clone(),
                         *access,
-                        whole_entry && *access == Access::Write,
+                        (whole_entry && *access == Access::Write) || tree_read,
                     ));
                 }
             }

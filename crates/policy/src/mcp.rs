@@ -72,7 +72,6 @@ const READ_VERBS: &[&str] = &[
     "resolve",
     "explain",
     "print",
-    "dump",
     "summarize",
     "analyze",
 ];
@@ -164,13 +163,26 @@ const WRITE_VERBS: &[&str] = &[
 /// alone (`download_file(url, path)` writes `path`; `upload(path)` reads it).
 const BOTH_VERBS: &[&str] = &[
     "copy", "cp", "download", "upload", "export", "import", "sync", "backup", "clone", "extract",
-    "unzip", "untar",
+    "unzip", "untar", "dump", "convert",
 ];
 
 /// Verbs whose operation takes everything under the path along (`mv`, `rm -r`, `chmod -R`).
 pub const WHOLE_ENTRY_VERBS: &[&str] = &[
     "move", "rename", "delete", "remove", "unlink", "trash", "chmod", "chown", "mv", "rm", "rmdir",
 ];
+
+/// Verbs whose operation reads the whole tree under the path (`search_files`, `grep`,
+/// `directory_tree`): rules rooted inside it apply, as for the Grep tool.
+const TREE_READ_VERBS: &[&str] = &[
+    "search", "grep", "find", "glob", "tree", "walk", "scan", "index", "crawl",
+];
+
+/// Whether the name's verbs read the whole tree under the path; see [`TREE_READ_VERBS`].
+pub fn names_tree_read(name: &str) -> bool {
+    words(tool_part(name))
+        .iter()
+        .any(|w| is_verb(w, TREE_READ_VERBS))
+}
 
 /// The words of a name: split on `_`, `-`, `.`, spaces and other punctuation, and at camelCase
 /// boundaries (`readFile` → `read file`, `HTTPGet` → `http get`), lower-cased.
@@ -258,6 +270,10 @@ pub fn is_path_key(key: &str) -> bool {
         "notebook",
         "uri",
         "uris",
+        "input",
+        "output",
+        "out",
+        "outdir",
     ];
     const LAST: &[&str] = &[
         "path",

@@ -595,3 +595,44 @@ fn bash_literal_writes_are_scanned() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The red-team variants of classes 4 to 6 (`cases::RED_TEAM_CASES`): the class corpus's
+/// allowlist and `.gitmodules`, the archives of the elsewhere corpus, `**/*.pem` denied, and
+/// a few ordinary trees (`dist/`, `certs/`) and archives (`pkg.zip`).
+#[test]
+fn red_team_corpus() {
+    let mut fixture = Fixture::new().with_scripts();
+    elsewhere_world(&mut fixture);
+    write(
+        &fixture.repo.join(".gitmodules"),
+        "[submodule \"lib\"]\n\tpath = lib\n\turl = ../lib.git\n",
+    );
+    write(&fixture.repo.join("dist/app.js"), "x");
+    write(&fixture.repo.join("certs/server.pem"), "x");
+    let repo = fixture.repo.clone();
+    fixture
+        .world
+        .files
+        .push((repo.join("pkg.zip"), zip_bytes(&["lib/a.js", "README"])));
+    let mut managed = managed_policy();
+    managed["repositories"] = json!({"allow": ["github.com/Acme/*"], "otherwise": "deny"});
+    managed["paths"]["deny_read"]
+        .as_array_mut()
+        .expect("deny_read")
+        .push(json!("**/*.pem"));
+    let policy = fixture.policy_with(managed);
+    let mut failures = Vec::new();
+    for (name, command, action, rule) in cases::RED_TEAM_CASES {
+        let mut input = Map::new();
+        input.insert("command".into(), json!(fixture.expand(command)));
+        let verdict = fixture.judge(&policy, "Bash", &input);
+        failures.extend(mismatch(name, action, rule, &verdict));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases::RED_TEAM_CASES.len(),
+        failures.join("\n")
+    );
+}

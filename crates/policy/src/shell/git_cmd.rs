@@ -630,15 +630,19 @@ fn remote(w: &mut Walker, g: &Git) {
         return;
     };
     let p = options(&rest[1..], &["-t", "-m", "--mirror"]);
+    // The operation names the remote, so that a later `git push NAME` in the same command
+    // finds the URL it was given here (see `added_remote_urls`).
+    let name = p.1.first().and_then(Field::lit).unwrap_or("");
     match action {
         "add" => {
             if let Some(url) = p.1.get(1) {
-                remote_url(w, env, url, "git remote add");
+                remote_url(w, env, url, &format!("git remote add {name}"));
             }
         }
         "set-url" => {
+            // `set-url NAME NEWURL [OLDURL]`, `--add`/`--push`/`--delete` being options.
             if let Some(url) = p.1.get(1) {
-                remote_url(w, env, url, "git remote set-url");
+                remote_url(w, env, url, &format!("git remote set-url {name}"));
             }
         }
         _ => {}
@@ -674,6 +678,12 @@ fn submodule(w: &mut Walker, g: &Git) {
             }
         }
         "foreach" => w.opaque("git submodule foreach runs a command"),
+        // `set-url PATH URL` points the submodule at URL, where `update` then fetches from.
+        "set-url" => {
+            if let Some(url) = p.1.get(1) {
+                remote_url(w, work_env, url, "git submodule set-url");
+            }
+        }
         "update" | "init" | "sync" => gitmodules_remotes(w, g, action),
         _ => {}
     }
@@ -1342,6 +1352,17 @@ fn git_config(w: &mut Walker, env: &Env, work_env: &Env, repo_dirs: &[PathBuf], 
             .get(1)
             .and_then(Field::lit)
             .is_some_and(|v| !v.trim_start().starts_with('!'));
+    // `url.BASE.insteadOf PREFIX` sends every URL starting with PREFIX to BASE: BASE is a
+    // remote like any, judged by the allowlist (a rewrite to an allowed host stays allowed).
+    let rewrite = lower.starts_with("url.")
+        && (lower.ends_with(".insteadof") || lower.ends_with(".pushinsteadof"));
+    if rewrite {
+        let base = name.get(4..name.rfind('.').unwrap_or(0)).unwrap_or("");
+        if !base.is_empty() {
+            remote_url(w, env, &lit_field(base), "git config url.*.insteadOf");
+            return;
+        }
+    }
     if is_command_key(&lower)
         && !plain_alias
         && !(lower.starts_with("remote.")
@@ -1357,6 +1378,13 @@ fn git_config(w: &mut Walker, env: &Env, work_env: &Env, repo_dirs: &[PathBuf], 
         && let Some(url) = operands.get(1)
     {
         remote_url(w, env, url, "git config remote URL");
+    }
+}
+
+fn lit_field(text: &str) -> Field {
+    Field::Lit {
+        text: text.to_owned(),
+        glob: None,
     }
 }
 
@@ -1403,6 +1431,18 @@ fn remote_url(w: &mut Walker, env: &Env, url: &Field, operation: &str) {
     w.remote(normalized, operation);
 }
 
+/// The URLs an earlier `git remote add|set-url NAME URL` of this command gave `name`.
+fn added_remote_urls(w: &Walker, name: &str) -> Vec<String> {
+    let add = format!("git remote add {name}");
+    let set = format!("git remote set-url {name}");
+    w.out
+        .remotes
+        .iter()
+        .filter(|r| r.operation == add || r.operation == set)
+        .map(|r| r.url.clone())
+        .collect()
+}
+
 /// The remote of a push/fetch/pull: a URL, a configured remote's name, or (none given) the
 /// branch's default remote.
 fn remote_operand(
@@ -1438,6 +1478,13 @@ fn remote_operand(
         };
         let urls = w.world.remote_urls(&root, Some(&chosen));
         if urls.is_empty() {
+            let added = added_remote_urls(w, &chosen);
+            if !added.is_empty() {
+                for url in added {
+                    w.remote(url, operation);
+                }
+                continue;
+            }
             if !name.is_empty() {
                 // Not a configured remote: git takes it as a path or URL.
                 let field = Field::Lit {

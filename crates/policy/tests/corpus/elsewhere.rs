@@ -999,8 +999,8 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "unanalyzable-command",
     ),
     // 6a. Archives: members land in the extraction directory. One whose members cannot be
-    // listed (compressed, missing, piped) is judged by its directory: rules covering every
-    // child of it apply, as before; `tar -xzf release.tgz` in a repository stays allowed.
+    // listed (compressed, missing, piped) writes the whole tree under its directory: rules
+    // rooted inside it apply, and in a repository's root its `.git` (self-protection).
     (
         "tar-x-member-in-workflows",
         "tar -xf evil.tar",
@@ -1083,14 +1083,14 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
     (
         "tar-x-missing-in-repo-root",
         "tar -xzf missing.tgz",
-        "allow",
-        "no-match",
+        "deny",
+        "self-protection",
     ),
     (
         "cpio-i-in-repo-root",
         "cpio -idv < x.cpio",
-        "allow",
-        "no-match",
+        "deny",
+        "self-protection",
     ),
     (
         "tar-c-reads",

@@ -108,6 +108,16 @@ pub(super) fn run_tar(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     for dir in p.values(&["-C", "--directory"]) {
         change_directory(w, &mut cwd_env, Some(dir), "tar -C");
     }
+    // Member names rewritten on the way out (GNU `--transform`, bsdtar's `-s`) land where
+    // the rewrite says: the listed names are not where they go. `tar` may be bsdtar (macOS),
+    // so its `-s` counts too (GNU's `-s`, same order, is rarely written).
+    let renamed = p.has(&["--transform", "--xform"]) || (name != "gtar" && p.has(&["-s"]));
+    // `--one-top-level[=DIR]` puts every member under DIR (by default the archive's name).
+    let top_level: Option<Option<Field>> = p
+        .opts
+        .iter()
+        .find(|(o, _)| o == "--one-top-level")
+        .map(|(_, v)| v.clone());
     for f in p.values(&["-T", "--files-from", "-X", "--exclude-from"]) {
         w.access(&cx.env, f, Access::Read, name);
     }
@@ -130,8 +140,13 @@ pub(super) fn run_tar(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         archive_field = Some(lit(t));
     }
     if create {
+        // An archive takes every file's content along (`tar czf x.tgz .` takes `.env`).
         for f in &p.operands {
-            w.access_tree(&cwd_env, f, Access::Read, name);
+            super::files::every_file(w, &cwd_env, f, Access::Read, name);
+        }
+        // And every file its list names (`tar czf x.tgz -T list`).
+        for list in p.values(&["-T", "--files-from"]) {
+            super::files::names_from_list(w, cx, &cwd_env, Some(list), "tar -T");
         }
     } else if extract {
         let strip = p
@@ -141,15 +156,30 @@ pub(super) fn run_tar(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
         let absolute = p.has(&["-P", "--absolute-names"]);
-        extraction(
-            w,
-            &cx.env,
-            &cwd_env,
-            archive_field.as_ref(),
-            strip,
-            absolute,
-            "tar -x",
-        );
+        let mut dest_env = cwd_env.clone();
+        // Without a value the directory is named after the archive: a new child of the
+        // directory, which the members' own names already stand for.
+        if let Some(Some(dir)) = &top_level {
+            change_directory(w, &mut dest_env, Some(dir), "tar --one-top-level");
+        }
+        if renamed {
+            w.access_tree(
+                &dest_env,
+                &lit("."),
+                Access::Write,
+                "tar -x (renamed members)",
+            );
+        } else {
+            extraction(
+                w,
+                &cx.env,
+                &dest_env,
+                archive_field.as_ref(),
+                strip,
+                absolute,
+                "tar -x",
+            );
+        }
         for f in &p.operands {
             w.access(&cwd_env, f, Access::Write, "tar -x");
         }
@@ -181,12 +211,13 @@ fn extraction(
         let bytes = w.world.read_bytes(path, MAX_ARCHIVE_BYTES)?;
         members::list(&bytes)
     });
-    // An archive that cannot be listed writes somewhere under the directory: rules that
-    // cover every child of it apply (`-C .github/workflows`). Not the whole tree as one
-    // operation: that would refuse `tar -xzf release.tgz` in every repository, whose `.git`
-    // self-protection would count as taken along.
+    // An archive that cannot be listed (absent until the command makes it, piped, in a
+    // compression hookledger does not inflate, too large) can write any path under the
+    // directory: the whole tree is written, so rules rooted inside it apply
+    // (`-C .github` reaches `.github/workflows/**`), as does self-protection of a `.git`
+    // inside it. An archive that can be listed is judged by its members instead.
     let Some(list) = listed else {
-        w.access_text(dest, ".", Access::Write, true, role);
+        w.access_tree(dest, &lit("."), Access::Write, role);
         return;
     };
     w.access_text(dest, ".", Access::Write, true, role);
@@ -270,6 +301,18 @@ pub(super) fn run_archive(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             }
             extraction(w, &cx.env, &dest_env, p.operands.first(), 0, false, name);
         }
+        "jar" | "ar"
+            if args.first().and_then(Field::lit).is_some_and(|m| {
+                !m.starts_with("--") && m.trim_start_matches('-').contains('x')
+            }) =>
+        {
+            // `jar xf ARCHIVE`, `ar x ARCHIVE`: an extraction into the current directory.
+            let archive = args.get(1).cloned();
+            if let Some(a) = &archive {
+                w.access(&cx.env, a, Access::Read, name);
+            }
+            extraction(w, &cx.env, &cx.env, archive.as_ref(), 0, false, name);
+        }
         "zip" | "jar" | "ar" | "rar" => {
             let p = parse(
                 args,
@@ -284,8 +327,19 @@ pub(super) fn run_archive(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             if let Some(archive) = ops.next() {
                 w.access(&cx.env, archive, Access::Write, name);
             }
+            // `zip -@` takes the names to add from its input.
+            if name == "zip" && p.has(&["-@"]) {
+                super::files::names_from_list(w, cx, &cx.env, None, "zip -@");
+            }
+            // `zip -r`, `jar` and `rar` take every file under a directory along.
+            let recursive = name != "ar"
+                && (name != "zip" || p.has(&["-r", "-R", "--recurse-paths", "--recurse-patterns"]));
             for f in ops {
-                tree(w, cx, f, Access::Read, name);
+                if recursive {
+                    super::files::every_file(w, &cx.env, f, Access::Read, name);
+                } else {
+                    tree(w, cx, f, Access::Read, name);
+                }
             }
         }
         "7z" | "7za" | "7zr" => {
@@ -315,8 +369,9 @@ pub(super) fn run_archive(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
                     if let Some(archive) = ops.next() {
                         w.access(&cx.env, archive, Access::Write, name);
                     }
+                    // 7z recurses into directories by default.
                     for f in ops {
-                        tree(w, cx, f, Access::Read, name);
+                        super::files::every_file(w, &cx.env, f, Access::Read, name);
                     }
                 }
                 "l" | "t" | "h" | "i" => {
@@ -335,9 +390,13 @@ pub(super) fn run_archive(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
                 })
             }) =>
         {
-            // The archive comes from the input: its members are not listed here (see
-            // `extraction` for an archive that cannot be listed).
-            search_root_text(w, cx, ".", Access::Write, "cpio -i");
+            // The archive comes from the input: a file redirected in is listed like any
+            // archive (cpio reads tar formats too); a pipe cannot be (see `extraction`).
+            let archive = match &cx.stdin {
+                Stdin::File(t) => Some(lit(t)),
+                _ => None,
+            };
+            extraction(w, &cx.env, &cx.env, archive.as_ref(), 0, false, "cpio -i");
             if args
                 .iter()
                 .any(|a| a.lit().is_some_and(|t| t.contains("absolute")))

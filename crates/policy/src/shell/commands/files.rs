@@ -132,6 +132,15 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
 }
 
 pub(super) fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    let mut taken = Vec::new();
+    copy_paths(w, cx, name, args, &mut taken);
+    for s in &taken {
+        every_file(w, &cx.env, s, Access::Read, name);
+    }
+}
+
+/// [`run_copy`] but for the trees copied recursively, which it leaves in `taken`.
+fn copy_paths(w: &mut Walker, cx: &Cx, name: &str, args: &[Field], taken: &mut Vec<Field>) {
     let with_value: &[&str] = match name {
         "rsync" => &[
             "-e",
@@ -196,6 +205,20 @@ pub(super) fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     ]) {
         w.access(&cx.env, f, Access::Read, name);
     }
+    // rsync copies the files its list names (relative to the source directory).
+    if name == "rsync" {
+        let lists: Vec<Field> = p.values(&["--files-from"]).cloned().collect();
+        if !lists.is_empty() {
+            let mut from = cx.env.clone();
+            let source = p.operands.first().filter(|_| p.operands.len() >= 2);
+            if let Some(source) = source {
+                change_directory(w, &mut from, Some(source), "rsync --files-from");
+            }
+            for list in &lists {
+                names_from_list(w, cx, &from, Some(list), "rsync --files-from");
+            }
+        }
+    }
     for f in p.values(&["--log-file", "--backup-dir"]) {
         w.access(&cx.env, f, Access::Write, name);
     }
@@ -207,7 +230,8 @@ pub(super) fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
                     .is_some_and(|(host, _)| !host.is_empty() && !host.contains('/'))
         })
     };
-    let recursive = p.has(&["-r", "-R", "-a", "--recursive", "--archive"]);
+    // ditto always copies whole trees.
+    let recursive = name == "ditto" || p.has(&["-r", "-R", "-a", "--recursive", "--archive"]);
     let target_dirs: Vec<&Field> = p.values(&["-t", "--target-directory"]).collect();
     let (sources, dest): (Vec<&Field>, Option<&Field>) = if !target_dirs.is_empty() {
         (p.operands.iter().collect(), target_dirs.first().copied())
@@ -243,7 +267,9 @@ pub(super) fn run_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             };
             w.access_marked(&cx.env, s, Access::Write, true, name, mark);
         } else if recursive {
-            tree(w, cx, s, Access::Read, name);
+            // A copy takes every file's content along (`cp -r . backup/` takes `.env`): its
+            // files are judged once the destination is (see `run_copy`).
+            taken.push((*s).clone());
         } else {
             w.access(&cx.env, s, Access::Read, name);
         }
@@ -564,6 +590,7 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
     let executes = expression
         .iter()
         .any(|f| matches!(f.lit(), Some("-exec" | "-execdir" | "-ok" | "-okdir")));
+    let selects_by_name = selects_by_name(expression);
     // What the walk selects now, for the commands it runs on each file.
     let selected: Vec<PathBuf> = if executes {
         roots
@@ -625,6 +652,7 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
                     let Some(root_text) = root.lit() else {
                         continue;
                     };
+                    let before = w.out.accesses.len();
                     let root_text = root_text.trim_end_matches('/');
                     let mut stand_ins: Vec<String> =
                         names.iter().map(|n| format!("{root_text}/{n}")).collect();
@@ -652,6 +680,25 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
                             suffix_assignments: Vec::new(),
                         };
                         super::dispatch(w, env, &mut inner, argv);
+                    }
+                    // Without a name test and with a tree too large to list, `{}` is every
+                    // file under the root: what the command does to the stand-in, it does to
+                    // each of them (`find . -type f -exec cat {} +` reads `./.env`).
+                    if !selects_by_name && selected.is_empty() {
+                        let kinds: Vec<Access> = w.out.accesses[before.min(w.out.accesses.len())..]
+                            .iter()
+                            .filter(|a| {
+                                a.path.file_name().is_some_and(|n| {
+                                    n.to_string_lossy() == crate::target::DIRECTORY_PROBE
+                                })
+                            })
+                            .map(|a| a.access)
+                            .collect();
+                        for access in [Access::Read, Access::Write] {
+                            if kinds.contains(&access) {
+                                every_file(w, &cx.env, root, access, "find -exec");
+                            }
+                        }
                     }
                 }
                 k = end + 1;
@@ -728,11 +775,9 @@ pub(super) fn selected_files(root: &Path, expression: &[Field]) -> Option<Vec<Pa
             _ => k += 1,
         }
     }
-    if patterns.is_empty() && !excluded.is_empty() {
-        patterns.push("*".into());
-    }
+    // No name test (`find . -type f`, or only exclusions): every entry is selected.
     if patterns.is_empty() {
-        return None;
+        patterns.push("*".into());
     }
     let alternatives = expression
         .iter()
@@ -771,6 +816,29 @@ pub(super) fn selected_files(root: &Path, expression: &[Field]) -> Option<Vec<Pa
     if hits.len() >= MAX_LISTED || !hits.iter().all(named) {
         return None;
     }
+    // `-type f`/`-type d` (not negated, not among alternatives) keeps files or directories
+    // only, so that `find . -type d | xargs …` is not judged on every file's name.
+    let kind = (!alternatives)
+        .then(|| {
+            expression.windows(2).enumerate().find_map(|(k, pair)| {
+                let negated = k > 0 && matches!(expression[k - 1].lit(), Some("!" | "-not"));
+                (pair[0].lit() == Some("-type") && !negated)
+                    .then(|| pair[1].lit())
+                    .flatten()
+            })
+        })
+        .flatten();
+    let hits: Vec<PathBuf> = hits
+        .into_iter()
+        .filter(|h| {
+            let is_dir = h.symlink_metadata().is_ok_and(|m| m.is_dir());
+            match kind {
+                Some("f") => !is_dir,
+                Some("d") => is_dir,
+                _ => true,
+            }
+        })
+        .collect();
     let hits = hits
         .into_iter()
         .filter(|h| {
@@ -830,6 +898,28 @@ fn sampled_names(expression: &[Field]) -> Vec<String> {
     out
 }
 
+/// Whether a find expression tests names (`-name`, `-path`, `-regex` …): without one, it
+/// selects every entry under its roots.
+fn selects_by_name(expression: &[Field]) -> bool {
+    expression.iter().any(|f| {
+        matches!(
+            f.lit(),
+            Some(
+                "-name"
+                    | "-iname"
+                    | "-path"
+                    | "-ipath"
+                    | "-wholename"
+                    | "-iwholename"
+                    | "-regex"
+                    | "-iregex"
+                    | "-lname"
+                    | "-ilname"
+            )
+        )
+    })
+}
+
 /// What `find ARGS…` prints (one path a line), when it selects files by name and nothing
 /// else it does has effects: the input `xargs` turns into arguments.
 pub fn find_listing(w: &mut Walker, env: &Env, args: &[Field]) -> Option<String> {
@@ -864,6 +954,11 @@ pub fn find_listing(w: &mut Walker, env: &Env, args: &[Field]) -> Option<String>
     } else {
         args[..split].iter().filter_map(Field::lit).collect()
     };
+    // Every pipeline's stages are asked for their output, `find . -type f | wc -l` too: a
+    // find without a name test is not listed (what reads its output is then unanalyzable).
+    if !selects_by_name(&args[split..]) {
+        return None;
+    }
     let mut out = Vec::new();
     for root in roots {
         for dir in w.resolve(env, root, "find") {
@@ -920,3 +1015,133 @@ pub(super) const PROTECTED_NAMES: &[&str] = &[
     "key.ed25519",
     "managed-settings.json",
 ];
+
+/// The most entries [`every_file`] looks at under one directory. A copy or archive of a tree
+/// larger than this cannot be told apart from one that takes a denied file along, so it is
+/// unanalyzable (the policy asks) rather than judged by its directory alone. Each file found
+/// is a path to judge: the bound keeps a copy of a source tree within the analysis's
+/// 20 ms budget and under `MAX_ACCESSES` (past which the whole command is unanalyzable).
+const MAX_TREE_ENTRIES: usize = 1_000;
+
+/// A command that reads (or writes) the content of every file under `f` (`cp -r`, `rsync -a`,
+/// `tar -c`, `zip -r`, `find -exec cat {} +` without a name filter). Rules rooted inside the
+/// tree apply to it as to any recursive access; and, unlike a search (whose
+/// repository-wide use must stay allowed), each file it takes is judged like a read of that
+/// file, so `cp -r . backup/` is a read of `./.env` under `**/.env`. Files are those on disk
+/// now, listed within a bound; a tree past the bound is unanalyzable.
+pub(super) fn every_file(w: &mut Walker, env: &Env, f: &Field, access: Access, role: &str) {
+    w.access_tree(env, f, access, role);
+    let roots: Vec<PathBuf> = match f {
+        Field::Lit { text, glob: None } => {
+            let text = if text.is_empty() { "." } else { text.as_str() };
+            w.resolve(env, text, role)
+        }
+        Field::Lit {
+            glob: Some(pattern),
+            ..
+        } => {
+            let bases: Vec<PathBuf> = if Path::new(pattern).is_absolute() {
+                vec![PathBuf::from(pattern)]
+            } else {
+                env.cwds.iter().flatten().map(|c| c.join(pattern)).collect()
+            };
+            let mut out = Vec::new();
+            for base in bases {
+                // Too many matches is already unanalyzable (`access_tree` said so).
+                out.extend(super::super::walk::glob_matches(&base, w.dotglob).unwrap_or_default());
+            }
+            out
+        }
+        // Unknown: `access_tree` made it unanalyzable.
+        Field::Dyn(_) => return,
+    };
+    for root in roots {
+        if !w.world.is_dir(&root) {
+            continue;
+        }
+        match files_under(&root, MAX_TREE_ENTRIES) {
+            Some(files) => {
+                for file in files {
+                    if w.exhausted_now() {
+                        return;
+                    }
+                    w.access_text(env, &file.to_string_lossy(), access, false, role);
+                }
+            }
+            None => {
+                let why = format!(
+                    "{role} takes every file under {}, more than {MAX_TREE_ENTRIES} to look at",
+                    root.display()
+                );
+                match access {
+                    Access::Read => w.opaque_read(why),
+                    Access::Write => w.opaque(why),
+                }
+            }
+        }
+    }
+}
+
+/// The files (and symlinks) under `root`, without following symlinked directories; `None`
+/// past `max_entries` entries. A `.git` directory is not entered: its objects are named by
+/// their hashes, which no path rule names, and `every_file`'s recursive access of the root
+/// already covers rules rooted in it.
+fn files_under(root: &Path, max_entries: usize) -> Option<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > max_entries {
+                return None;
+            }
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir {
+                if entry.file_name() != ".git" {
+                    stack.push(entry.path());
+                }
+            } else {
+                files.push(entry.path());
+            }
+        }
+    }
+    Some(files)
+}
+
+/// A list of names a command takes along, one a line (`tar -T FILE`, `rsync --files-from=FILE`,
+/// `zip -@`): read from the file, or from the input for `-`, and each name taken like an
+/// operand (every file under a directory). A list that cannot be read (the output of another
+/// command, a file this command writes with unknown text) is unanalyzable.
+pub(super) fn names_from_list(
+    w: &mut Walker,
+    cx: &Cx,
+    env: &Env,
+    list: Option<&Field>,
+    role: &str,
+) {
+    let text = match list.map(Field::lit) {
+        None | Some(Some("-" | "/dev/stdin")) => match w.stdin_text(&cx.env, &cx.stdin) {
+            Stdin::Literal(t) => Some(t),
+            Stdin::Inherited => return,
+            _ => None,
+        },
+        Some(Some(path)) => w.small_file(&cx.env, path),
+        Some(None) => None,
+    };
+    let Some(text) = text else {
+        w.opaque_read(format!(
+            "{role} takes the files named in a list that cannot be read"
+        ));
+        return;
+    };
+    for name in text.lines().map(str::trim).filter(|n| !n.is_empty()) {
+        if w.exhausted_now() {
+            return;
+        }
+        every_file(w, env, &lit(name), Access::Read, role);
+    }
+}

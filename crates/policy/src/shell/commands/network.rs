@@ -10,6 +10,11 @@ pub(super) fn run(w: &mut Walker, _env: &mut Env, cx: &mut Cx, name: &str, args:
         |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Write, role);
     match name {
         "curl" | "wget" | "http" | "https" | "xh" | "aria2c" => run_download(w, cx, name, args),
+        "aws" | "rclone" | "gsutil" | "azcopy" => {
+            if !run_cloud_copy(w, cx, name, args) {
+                unknown_arguments(w, cx, name, args);
+            }
+        }
         "ssh" | "sftp" | "mosh" => {
             let p = parse(
                 args,
@@ -262,12 +267,159 @@ pub(super) fn run_download(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) 
             remote_names(w, cx, &p.operands, &dir, recursive, "wget");
         }
     }
+    if matches!(name, "http" | "https" | "xh") {
+        httpie_items(w, cx, &p.operands, name);
+    }
     // Operands are URLs; `file://` URLs read local files.
     for f in &p.operands {
         if let Some(path) = f.lit().and_then(|t| t.strip_prefix("file://")) {
             w.access(&cx.env, &lit(path), Access::Read, name);
         }
     }
+}
+
+/// HTTPie's request items that send a file: `field@path` (an upload), `field=@path` and
+/// `field:=@path` (a value read from the file). An item's separator is the first one in it,
+/// as HTTPie reads it, so `email=a@b.c` is a plain value.
+fn httpie_items(w: &mut Walker, cx: &Cx, operands: &[Field], name: &str) {
+    const SEPARATORS: &[&str] = &[":=@", "=@", "@", ":=", "==", "=", ":"];
+    for f in operands {
+        let Some(text) = f.lit() else { continue };
+        if text.contains("://") {
+            continue;
+        }
+        // The earliest separator; at the same place, the longest.
+        let found = SEPARATORS
+            .iter()
+            .filter_map(|sep| text.find(sep).map(|at| (at, *sep)))
+            .min_by_key(|(at, sep)| (*at, std::cmp::Reverse(sep.len())));
+        if let Some((at, sep)) = found
+            && sep.ends_with('@')
+        {
+            let file = &text[at + sep.len()..];
+            let file = file.split(';').next().unwrap_or(file);
+            if !file.is_empty() {
+                w.access(&cx.env, &lit(file), Access::Read, name);
+            }
+        }
+    }
+}
+
+/// Object-storage and sync clients that copy a local tree to a remote (`aws s3 sync . s3://b`,
+/// `rclone copy . remote:b`, `gsutil cp -r`, `azcopy copy --recursive`): a local source taken
+/// recursively has every file in it read (`super::files::every_file`), a local destination is
+/// written. `true` when `name` is one of them and the subcommand is a copy.
+pub(super) fn run_cloud_copy(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) -> bool {
+    // (subcommand position, subcommands that copy, whether they always recurse)
+    let words: Vec<&str> = args.iter().map(|a| a.lit().unwrap_or("")).collect();
+    let (rest, always_recursive, moves): (&[Field], bool, bool) = match name {
+        "aws" if words.first() == Some(&"s3") => match words.get(1) {
+            Some(&"sync") => (&args[2..], true, false),
+            Some(&"cp") => (&args[2..], false, false),
+            Some(&"mv") => (&args[2..], false, true),
+            _ => return false,
+        },
+        "rclone" => match words.first() {
+            Some(&("copy" | "sync" | "bisync" | "copyto")) => (&args[1..], true, false),
+            Some(&("move" | "moveto")) => (&args[1..], true, true),
+            _ => return false,
+        },
+        "gsutil" => {
+            // Top-level options (`-m`, `-o KEY=VALUE`) come before the subcommand.
+            let mut k = 0;
+            while let Some(t) = words.get(k) {
+                match *t {
+                    "-o" | "-h" | "-u" => k += 2,
+                    t if t.starts_with('-') => k += 1,
+                    _ => break,
+                }
+            }
+            match words.get(k) {
+                Some(&"rsync") => (&args[k + 1..], false, false),
+                Some(&"cp") => (&args[k + 1..], false, false),
+                Some(&"mv") => (&args[k + 1..], true, true),
+                _ => return false,
+            }
+        }
+        "azcopy" => match words.first() {
+            Some(&("copy" | "cp" | "sync")) => (&args[1..], words[0] == "sync", false),
+            _ => return false,
+        },
+        _ => return false,
+    };
+    let p = parse(
+        rest,
+        &[
+            "--exclude",
+            "--include",
+            "--profile",
+            "--region",
+            "--endpoint-url",
+            "--storage-class",
+            "--acl",
+            "--sse",
+            "--config",
+            "--filter",
+            "--filter-from",
+            "--include-from",
+            "--exclude-from",
+            "--files-from",
+            "--log-file",
+            "-x",
+            "-o",
+            "-h",
+        ],
+    );
+    let recursive =
+        always_recursive || p.has(&["--recursive", "-r", "-R", "--recurse", "--recursive=true"]);
+    // A remote is `s3://…`, `gs://…`, `https://…`, or rclone's `name:path`.
+    let remote = |f: &Field| {
+        f.lit().is_some_and(|t| {
+            t.contains("://")
+                || (name == "rclone"
+                    && t.split_once(':')
+                        .is_some_and(|(r, _)| !r.is_empty() && !r.contains('/')))
+        })
+    };
+    for f in p.values(&[
+        "--filter-from",
+        "--include-from",
+        "--exclude-from",
+        "--files-from",
+    ]) {
+        w.access(&cx.env, f, Access::Read, name);
+    }
+    for f in p.values(&["--log-file"]) {
+        w.access(&cx.env, f, Access::Write, name);
+    }
+    let Some((dest, sources)) = p.operands.split_last() else {
+        return true;
+    };
+    for s in sources {
+        if remote(s) {
+            continue;
+        }
+        if s.lit().is_none() {
+            w.opaque(format!("{name} copies a path computed at run time"));
+            continue;
+        }
+        if moves {
+            tree(w, cx, s, Access::Write, name);
+        }
+        if recursive {
+            super::files::every_file(w, &cx.env, s, Access::Read, name);
+        } else {
+            w.access(&cx.env, s, Access::Read, name);
+        }
+    }
+    if !remote(dest) {
+        if recursive {
+            tree(w, cx, dest, Access::Write, name);
+        } else {
+            w.access(&cx.env, dest, Access::Write, name);
+        }
+    }
+    true
 }
 
 /// Files a download names after its URL (`curl -O`, `wget`), in `dir`. When the server picks

@@ -199,11 +199,48 @@ pub(super) fn run_grep(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
         } else {
             files.iter().filter_map(|f| f.lit()).collect()
         };
-        for filter in p.values(&["--include", "-g", "--glob", "--iglob"]) {
-            let Some(filter) = filter
-                .lit()
-                .and_then(|f| crate::search::parse_filter(f, true))
-            else {
+        // rg's `-t TYPE` is the type's globs: the built-in ones that select files a policy
+        // commonly denies (`-t env`, `-t pem`), and those `--type-add 'NAME:GLOB'` defines.
+        let mut filters: Vec<String> = p
+            .values(&["--include", "-g", "--glob", "--iglob"])
+            .filter_map(Field::lit)
+            .map(str::to_owned)
+            .collect();
+        if is_rg {
+            let added: Vec<(String, String)> = p
+                .values(&["--type-add"])
+                .filter_map(Field::lit)
+                .filter_map(|d| {
+                    let (name, rest) = d.split_once(':')?;
+                    // `NAME:include:OTHER,…` borrows other types' globs.
+                    let globs = rest.strip_prefix("include:").map_or_else(
+                        || rest.to_owned(),
+                        |others| {
+                            others
+                                .split(',')
+                                .flat_map(|o| crate::search::type_globs(o).iter().copied())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        },
+                    );
+                    Some((name.to_owned(), globs))
+                })
+                .collect();
+            for ty in p.values(&["-t", "--type"]).filter_map(Field::lit) {
+                filters.extend(
+                    crate::search::type_globs(ty)
+                        .iter()
+                        .map(|g| (*g).to_owned()),
+                );
+                for (name, globs) in &added {
+                    if name == ty {
+                        filters.extend(globs.split(',').map(str::to_owned));
+                    }
+                }
+            }
+        }
+        for filter in &filters {
+            let Some(filter) = crate::search::parse_filter(filter, true) else {
                 continue;
             };
             for root in &roots {

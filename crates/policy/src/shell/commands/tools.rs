@@ -17,10 +17,52 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
                 args.first().and_then(Field::lit),
                 args.get(1).and_then(Field::lit)
             ),
-            (Some("repo"), Some("create" | "clone" | "fork"))
+            (
+                Some("repo"),
+                Some(
+                    "create"
+                        | "clone"
+                        | "fork"
+                        | "sync"
+                        | "edit"
+                        | "delete"
+                        | "archive"
+                        | "unarchive"
+                        | "rename"
+                )
+            )
         ) =>
         {
             run_gh_repo(w, cx, args)
+        }
+        "gh" if args.first().and_then(Field::lit) == Some("api") => run_gh_api(w, cx, &args[1..]),
+        "gh" if args.iter().any(|a| gh_repo_option(a).is_some()) => {
+            // `-R/--repo` points any gh command at that repository (`gh pr create -R x/y`
+            // opens a pull request there, `gh release upload -R` sends files to it).
+            for (k, arg) in args.iter().enumerate() {
+                let value = match gh_repo_option(arg) {
+                    Some(Some(v)) => lit(&v),
+                    Some(None) => match args.get(k + 1) {
+                        Some(v) => v.clone(),
+                        None => continue,
+                    },
+                    None => continue,
+                };
+                match value.lit() {
+                    Some(text) => {
+                        let url = if text.contains("://") || text.starts_with("git@") {
+                            text.to_owned()
+                        } else if text.matches('/').count() >= 2 {
+                            format!("https://{text}")
+                        } else {
+                            format!("https://github.com/{text}")
+                        };
+                        w.remote(crate::repo::normalize_remote_url(&url), "gh --repo");
+                    }
+                    None => w.opaque("gh --repo names a repository computed at run time"),
+                }
+            }
+            unknown_arguments(w, cx, name, args);
         }
         "npm" | "pnpm" | "yarn" | "bun"
             if args
@@ -361,6 +403,38 @@ pub(super) fn run_claude(w: &mut Walker, cx: &Cx, args: &[Field]) {
 /// protected directory, or one holding a protected file, is refused; a repository mounted for
 /// a build is not.
 pub(super) fn run_container(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
+    // `docker cp SRC CTR:DST` copies a local tree, every file of it, into a container;
+    // `docker cp CTR:SRC DST` writes the tree DST.
+    let cp_args = match (
+        args.first().and_then(Field::lit),
+        args.get(1).and_then(Field::lit),
+    ) {
+        (Some("cp"), _) => Some(&args[1..]),
+        (Some("container"), Some("cp")) => Some(&args[2..]),
+        _ => None,
+    };
+    if let Some(cp_args) = cp_args {
+        let p = parse(cp_args, &[]);
+        let in_container = |f: &Field| {
+            f.lit().is_some_and(|t| {
+                t.split_once(':')
+                    .is_some_and(|(c, _)| !c.is_empty() && !c.contains('/'))
+            })
+        };
+        if let [src, dest] = p.operands.as_slice() {
+            if !in_container(src) && src.lit() != Some("-") {
+                super::files::every_file(w, &cx.env, src, Access::Read, name);
+            }
+            if !in_container(dest) && dest.lit() != Some("-") {
+                tree(w, cx, dest, Access::Write, name);
+            }
+        } else {
+            w.opaque(format!(
+                "{name} cp with other than a source and a destination"
+            ));
+        }
+        return;
+    }
     let mut i = 0;
     while i < args.len() {
         let Some(text) = args[i].lit() else {
@@ -424,6 +498,89 @@ pub(super) fn run_container(w: &mut Walker, cx: &Cx, name: &str, args: &[Field])
         }
         i += 1;
     }
+}
+
+/// `gh api ENDPOINT`: a `repos/OWNER/REPO/…` endpoint reaches that repository (a `PUT` to
+/// its contents writes code there), so it is a remote like any; `--input FILE` and
+/// `-F key=@FILE` send a file.
+fn run_gh_api(w: &mut Walker, cx: &Cx, args: &[Field]) {
+    let p = parse(
+        args,
+        &[
+            "-X",
+            "--method",
+            "-H",
+            "--header",
+            "-f",
+            "--raw-field",
+            "-F",
+            "--field",
+            "--input",
+            "-q",
+            "--jq",
+            "-t",
+            "--template",
+            "--hostname",
+            "-p",
+            "--preview",
+            "--cache",
+        ],
+    );
+    for f in p.values(&["--input"]) {
+        if f.lit() != Some("-") {
+            w.access(&cx.env, f, Access::Read, "gh api --input");
+        }
+    }
+    for f in p.values(&["-F", "--field"]) {
+        match f.lit() {
+            Some(t) => {
+                if let Some((_, file)) = t.split_once("=@") {
+                    w.access(&cx.env, &lit(file), Access::Read, "gh api --field");
+                }
+            }
+            None => w.opaque("gh api --field with a value computed at run time"),
+        }
+    }
+    let host = p
+        .values(&["--hostname"])
+        .next()
+        .and_then(Field::lit)
+        .unwrap_or("github.com")
+        .to_owned();
+    let Some(endpoint) = p.operands.first() else {
+        return;
+    };
+    let Some(text) = endpoint.lit() else {
+        w.opaque("gh api reaches an endpoint computed at run time");
+        return;
+    };
+    let path = text.trim_start_matches('/');
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let mut parts = path.split('/');
+    if parts.next() == Some("repos")
+        && let (Some(owner), Some(repo)) = (parts.next(), parts.next())
+    {
+        if owner.starts_with('{') || repo.starts_with('{') {
+            // `{owner}/{repo}` are the current repository's.
+            return;
+        }
+        w.remote(
+            crate::repo::normalize_remote_url(&format!("https://{host}/{owner}/{repo}")),
+            "gh api",
+        );
+    }
+}
+
+/// `Some` when `arg` is gh's `-R`/`--repo` option: with its value when glued to it
+/// (`--repo=x/y`, `-Rx/y`), `None` inside when the value is the next argument.
+fn gh_repo_option(arg: &Field) -> Option<Option<String>> {
+    let text = arg.lit()?;
+    if text == "-R" || text == "--repo" {
+        return Some(None);
+    }
+    text.strip_prefix("--repo=")
+        .or_else(|| text.strip_prefix("-R").filter(|v| !v.is_empty()))
+        .map(|v| Some(v.to_owned()))
 }
 
 /// `gh repo create|clone|fork`: the GitHub repository pushed to or cloned from is a remote like
