@@ -2222,14 +2222,14 @@ pub const RED_TEAM_CASES: &[(&str, &str, &str, &str)] = &[
     (
         "rt6-tar-piped-into-repo-root",
         "curl -sL https://example.com/x.tgz | tar xz",
-        "deny",
-        "self-protection",
+        "ask",
+        "unanalyzable-command",
     ),
     (
         "rt6-tar-unlisted-into-repo-root",
         "tar -xJf deps.tar.xz",
-        "deny",
-        "self-protection",
+        "ask",
+        "unanalyzable-command",
     ),
     // Allowed: archives and walks of ordinary trees.
     (
@@ -2500,6 +2500,26 @@ pub const RED_TEAM_CASES: &[(&str, &str, &str, &str)] = &[
         "deny",
         "path-deny-read",
     ),
+    // A search program run on every file is judged as `grep -r` of the root: not a read of
+    // each file in the repository, a read into protected trees rooted inside it.
+    (
+        "rt6-find-exec-grep-every-file-is-a-search",
+        "find . -type f -exec grep -l TODO {} +",
+        "allow",
+        "no-match",
+    ),
+    (
+        "rt6-find-exec-grep-named-env",
+        "find . -name '.env*' -exec grep KEY {} +",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "rt6-find-exec-grep-then-cat",
+        "find . -type f -exec grep -q KEY {} \\; -exec cat {} \\;",
+        "deny",
+        "path-deny-read",
+    ),
     (
         "rt6b-find-tar-r",
         "find . -type f -exec tar rf x.tar {} +",
@@ -2527,8 +2547,8 @@ pub const RED_TEAM_CASES: &[(&str, &str, &str, &str)] = &[
     (
         "rt6b-cat-pipe-tar",
         "cat evil.tar | tar -x",
-        "deny",
-        "self-protection",
+        "ask",
+        "unanalyzable-command",
     ),
     (
         "rt6b-tar-transform",

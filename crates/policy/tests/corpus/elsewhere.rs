@@ -1083,14 +1083,14 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
     (
         "tar-x-missing-in-repo-root",
         "tar -xzf missing.tgz",
-        "deny",
-        "self-protection",
+        "ask",
+        "unanalyzable-command",
     ),
     (
         "cpio-i-in-repo-root",
         "cpio -idv < x.cpio",
-        "deny",
-        "self-protection",
+        "ask",
+        "unanalyzable-command",
     ),
     (
         "tar-c-reads",

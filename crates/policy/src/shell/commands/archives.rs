@@ -214,10 +214,27 @@ fn extraction(
     // An archive that cannot be listed (absent until the command makes it, piped, in a
     // compression hookledger does not inflate, too large) can write any path under the
     // directory: the whole tree is written, so rules rooted inside it apply
-    // (`-C .github` reaches `.github/workflows/**`), as does self-protection of a `.git`
-    // inside it. An archive that can be listed is judged by its members instead.
+    // (`-C .github` reaches `.github/workflows/**`). An archive that can be listed is judged
+    // by its members instead.
     let Some(list) = listed else {
-        w.access_tree(dest, &lit("."), Access::Write, role);
+        // Where the directory holds a repository's `.git`, `.claude` or `.husky` (a release
+        // tarball unpacked at the root of a checkout), writing the whole tree would count as
+        // an operation on all of them, refused whatever the archive holds. The archive may
+        // or may not put anything there: that is unknown, not known-bad, so it is asked.
+        let dirs = w.resolve(dest, ".", role);
+        let holds_protected = dirs.iter().any(|dir| {
+            [".git", ".claude", ".husky"]
+                .iter()
+                .any(|child| w.world.file_kind(&dir.join(child)).is_some())
+        });
+        if holds_protected {
+            w.access_text(dest, ".", Access::Write, true, role);
+            w.opaque(format!(
+                "{role} of an archive whose members cannot be listed, into a directory holding a repository's .git, .claude or .husky"
+            ));
+        } else {
+            w.access_tree(dest, &lit("."), Access::Write, role);
+        }
         return;
     };
     w.access_text(dest, ".", Access::Write, true, role);

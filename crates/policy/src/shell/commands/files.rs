@@ -646,6 +646,17 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
                 while end < expression.len() && !matches!(expression[end].lit(), Some(";" | "+")) {
                     end += 1;
                 }
+                // A search program run on every file (no name test) is a recursive search
+                // of the root, judged as `grep -r` is (the tree read recorded above), not as
+                // a read of each file: `find . -type f -exec grep -l X {} +` is
+                // `grep -rl X .`. With a name test it reads what the names select.
+                let searcher = !selects_by_name
+                    && expression.get(start).and_then(Field::lit).is_some_and(|p| {
+                        matches!(
+                            p.rsplit('/').next().unwrap_or(p),
+                            "grep" | "egrep" | "fgrep" | "rg" | "ag" | "ack" | "zgrep"
+                        )
+                    });
                 // Each `{}` stands for every file under the roots: a child of each root,
                 // and each literal name the expression selects.
                 for root in &roots {
@@ -663,7 +674,9 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
                             .into_iter()
                             .map(|n| format!("{root_text}/{n}")),
                     );
-                    stand_ins.extend(selected.iter().map(|p| p.to_string_lossy().into_owned()));
+                    if !searcher {
+                        stand_ins.extend(selected.iter().map(|p| p.to_string_lossy().into_owned()));
+                    }
                     stand_ins.push(format!("{root_text}/{}", crate::target::DIRECTORY_PROBE));
                     for stand_in in stand_ins {
                         let argv: Vec<Field> = expression[start..end]
@@ -695,7 +708,7 @@ pub(super) fn run_find(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field
                             .map(|a| a.access)
                             .collect();
                         for access in [Access::Read, Access::Write] {
-                            if kinds.contains(&access) {
+                            if kinds.contains(&access) && !(searcher && access == Access::Read) {
                                 every_file(w, &cx.env, root, access, "find -exec");
                             }
                         }
