@@ -1033,7 +1033,7 @@ pub(super) const PROTECTED_NAMES: &[&str] = &[
 /// larger than this cannot be told apart from one that takes a denied file along, so it is
 /// unanalyzable (the policy asks) rather than judged by its directory alone. Each file found
 /// is a path to judge: the bound keeps a copy of a source tree within the analysis's
-/// 20 ms budget and under `MAX_ACCESSES` (past which the whole command is unanalyzable).
+/// 15 ms budget and under `MAX_ACCESSES` (past which the whole command is unanalyzable).
 const MAX_TREE_ENTRIES: usize = 1_000;
 
 /// A command that reads (or writes) the content of every file under `f` (`cp -r`, `rsync -a`,
