@@ -96,7 +96,7 @@ fn render(report: &VerifyReport) -> String {
             report.checkpoints,
             last.seq,
             last.covers,
-            super::time::local_time(last.time_ns)
+            super::time::rfc3339(last.time_ns)
         )),
         None => text.push_str("signed   no checkpoint yet (one is added by every export)\n"),
     }
