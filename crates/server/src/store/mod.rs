@@ -473,7 +473,7 @@ pub trait IngestTx {
 }
 
 /// How the server answers a batch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Answer {
     #[serde(skip)]
     pub status: u16,
@@ -507,12 +507,7 @@ impl Answer {
             status,
             refused: Some(code.as_str()),
             reason: format!("{code}: {reason}"),
-            accepted: 0,
-            duplicates: 0,
-            problems: Vec::new(),
-            new_findings: 0,
-            resolved_gaps: Vec::new(),
-            committed: None,
+            ..Answer::default()
         }
     }
 }
@@ -589,12 +584,7 @@ pub async fn ingest<T: IngestTx>(
             status: 200,
             refused: None,
             reason: "empty batch".into(),
-            accepted: 0,
-            duplicates: 0,
-            problems: Vec::new(),
-            new_findings: 0,
-            resolved_gaps: Vec::new(),
-            committed: None,
+            ..Answer::default()
         });
     };
     let id_hex = frame::to_hex(&id);
