@@ -76,6 +76,8 @@ pub struct StartFacts {
 }
 
 impl StartFacts {
+    /// `start`: the record through its view (a record that does not fit it is read as the
+    /// default view, with no facts).
     pub fn read(start: &SessionStart) -> StartFacts {
         let mut identity: Identity = start.identity.clone().unwrap_or_default();
         // Never a token: only the account fields the view names go into the report.
@@ -195,5 +197,9 @@ mod tests {
             start(json!({"policy": {"files": [{"layer": "user", "path": "/u", "blake3": "cd"}]}}));
         assert_eq!(old.policies.unwrap()[0].layer, "user");
         assert_eq!(start(json!({})).policies, None);
+        // A list the view cannot read is not a policy: the allowlist verdict stays unknown
+        // rather than judged against a file with no layer or digest.
+        let odd = start(json!({"policy_digests": [{"layer": 5, "path": "/p", "blake3": "ab"}]}));
+        assert_eq!(odd.policies, None);
     }
 }
