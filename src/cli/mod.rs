@@ -308,3 +308,23 @@ pub(crate) fn out(text: &str) -> anyhow::Result<()> {
     stdout.write_all(text.as_bytes())?;
     Ok(())
 }
+
+/// A verification's answer: one JSON line with `--json`, else the rendered text; exit 0 when it
+/// holds and 1 when it does not (what every `verify` command promises scripts).
+pub(crate) fn verdict<T: serde::Serialize>(
+    json: bool,
+    report: &T,
+    render: impl FnOnce(&T) -> String,
+    holds: bool,
+) -> anyhow::Result<ExitCode> {
+    if json {
+        out(&format!("{}\n", serde_json::to_string(report)?))?;
+    } else {
+        out(&render(report))?;
+    }
+    Ok(if holds {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

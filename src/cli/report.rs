@@ -178,12 +178,15 @@ fn agent_env() -> Vec<String> {
         .collect()
 }
 
-pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
-    let plan = plan(args)?;
-    if let Some(store) = &args.store {
-        return run_fleet(ledger, store, args, &plan);
-    }
-    let path = super::existing_ledger(ledger)?;
+/// What `--since`, `--until` and `--reviewer` say, as a local and a fleet report read them.
+struct Period {
+    since_ns: i64,
+    until_ns: i64,
+    /// `--reviewer`, else the OS user.
+    reviewer: Option<String>,
+}
+
+fn period(args: &Args) -> anyhow::Result<Period> {
     let now = jiff::Timestamp::now();
     let since_ns = super::time::parse_time_arg(&args.since, now)?;
     let until_ns = match &args.until {
@@ -198,6 +201,24 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         .clone()
         .filter(|r| !r.trim().is_empty())
         .or_else(crate::config::os_user);
+    Ok(Period {
+        since_ns,
+        until_ns,
+        reviewer,
+    })
+}
+
+pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
+    let plan = plan(args)?;
+    if let Some(store) = &args.store {
+        return run_fleet(ledger, store, args, &plan);
+    }
+    let path = super::existing_ledger(ledger)?;
+    let Period {
+        since_ns,
+        until_ns,
+        reviewer,
+    } = period(args)?;
     let verify = crate::ledger::verify::verify(&path, &mut |_, _| {})
         .with_context(|| format!("cannot verify {}", path.display()))?;
     let ledger =
@@ -336,20 +357,11 @@ fn run_fleet(
     args: &Args,
     plan: &[(ReportFormat, Option<PathBuf>)],
 ) -> anyhow::Result<ExitCode> {
-    let now = jiff::Timestamp::now();
-    let since_ns = super::time::parse_time_arg(&args.since, now)?;
-    let until_ns = match &args.until {
-        Some(text) => super::time::parse_time_arg(text, now)?,
-        None => now_ns().saturating_add(1),
-    };
-    if until_ns <= since_ns {
-        bail!("--until must be after --since");
-    }
-    let reviewer = args
-        .reviewer
-        .clone()
-        .filter(|r| !r.trim().is_empty())
-        .or_else(crate::config::os_user);
+    let Period {
+        since_ns,
+        until_ns,
+        reviewer,
+    } = period(args)?;
     let bin = server_binary(args)?;
     let mut child = std::process::Command::new(&bin)
         .arg("records")

@@ -51,9 +51,8 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let text = format!(
-        "seq        {}\ntime       {} ({})\nkind       {}\nhash       {}\nprev_hash  {}\npayload\n{}\n",
+        "seq        {}\ntime       {}\nkind       {}\nhash       {}\nprev_hash  {}\npayload\n{}\n",
         record.seq,
-        super::time::local_time(record.ts_ns),
         super::time::rfc3339(record.ts_ns),
         record.kind,
         to_hex(&record.hash),

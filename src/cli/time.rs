@@ -80,18 +80,8 @@ fn parse_relative(text: &str) -> anyhow::Result<Option<i64>> {
     Ok(Some(n.saturating_mul(unit_seconds)))
 }
 
-/// Local time for tables: `2026-11-23 14:05:09`.
-pub fn local_time(ts_ns: i64) -> String {
-    Timestamp::from_nanosecond(i128::from(ts_ns))
-        .map(|ts| {
-            ts.to_zoned_datetime(TimeZone::system())
-                .strftime("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_else(|_| ts_ns.to_string())
-}
-
-/// RFC 3339 UTC with nanoseconds, for JSON.
+/// RFC 3339 UTC with nanoseconds, for JSON and text alike: one time reads the same on every
+/// machine, whatever its zone, and matches the exports.
 pub fn rfc3339(ts_ns: i64) -> String {
     crate::export::rfc3339(ts_ns)
 }

@@ -36,16 +36,7 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
     if !args.against.is_empty() {
         return against(&path, &args.against, &report, args.json);
     }
-    if args.json {
-        super::out(&format!("{}\n", serde_json::to_string(&report)?))?;
-    } else {
-        super::out(&render(&report))?;
-    }
-    Ok(if report.intact {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    super::verdict(args.json, &report, render, report.intact)
 }
 
 pub(crate) fn progress_bar() -> Option<indicatif::ProgressBar> {
@@ -96,7 +87,7 @@ fn render(report: &VerifyReport) -> String {
             report.checkpoints,
             last.seq,
             last.covers,
-            super::time::local_time(last.time_ns)
+            super::time::rfc3339(last.time_ns)
         )),
         None => text.push_str("signed   no checkpoint yet (one is added by every export)\n"),
     }
@@ -122,12 +113,10 @@ fn against(
 ) -> anyhow::Result<ExitCode> {
     let found = against::compare(path, files, &report.pruned)?;
     let intact = report.intact && found.problems.is_empty();
-    if json {
-        let out = serde_json::json!({"intact": intact, "chain": report, "against": files,
-            "shipped_records": found.shipped_records, "shipped_through": found.shipped_through,
-            "skipped_ledgers": found.skipped_ledgers, "problems": found.problems});
-        super::out(&format!("{out}\n"))?;
-    } else {
+    let answer = serde_json::json!({"intact": intact, "chain": report, "against": files,
+        "shipped_records": found.shipped_records, "shipped_through": found.shipped_through,
+        "skipped_ledgers": found.skipped_ledgers, "problems": found.problems});
+    let text = |_: &serde_json::Value| {
         let shown = files
             .iter()
             .map(|f| f.display().to_string())
@@ -152,11 +141,7 @@ fn against(
         } else {
             "NOT consistent with what was shipped\n"
         });
-        super::out(&text)?;
-    }
-    Ok(if intact {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+        text
+    };
+    super::verdict(json, &answer, text, intact)
 }

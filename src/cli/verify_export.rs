@@ -116,16 +116,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if report.ledgers.is_empty() && report.problems.is_empty() {
         bail!("no records in the files given");
     }
-    if args.json {
-        super::out(&format!("{}\n", serde_json::to_string(&report)?))?;
-    } else {
-        super::out(&render(&report))?;
-    }
-    Ok(if report.intact {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    super::verdict(args.json, &report, render, report.intact)
 }
 
 fn manifest_problem(detail: String) -> Problem {

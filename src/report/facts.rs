@@ -1,105 +1,23 @@
-//! Typed reads of the issue-15 fields the report needs from session-start and stop records
-//! (`identity`, `policy_digests`, `lockdown`, `usage`; field names per the record contract).
-//! They are read from the whole payload's fields (`AnyPayload::rest`), not from the hook's
-//! views, so they read the same whether or not a view names them; every field is optional and
-//! a field of another shape reads as absent.
+//! What the report reads of a session-start record, through the ledger's typed view
+//! ([`SessionStart`]: `identity`, `policy_digests`, `lockdown`, ...), and how it tells people
+//! apart. The view is lenient: a field of another shape reads as absent.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::ledger::record::SessionStart;
+use crate::ledger::record::{Identity, PolicyDigest, SessionStart};
 
-/// Who ran a session, as its session-start recorded it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct Identity {
-    #[serde(default, deserialize_with = "lenient")]
-    pub claude: Option<ClaudeAccount>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub os_user: Option<OsUser>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub git: Option<GitIdentity>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub host: Option<String>,
-}
+/// What tells recorded policy files apart, for map keys: (layer, path, blake3). The ledger's
+/// view has no ordering (it keeps unknown fields), and only these three say which file with
+/// which bytes was in force.
+pub type PolicyKey = (String, String, String);
 
-/// The Claude Code account (never a token: only these fields are read).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClaudeAccount {
-    #[serde(default, deserialize_with = "lenient")]
-    pub email: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub account_uuid: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub organization_uuid: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub organization_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub display_name: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct OsUser {
-    #[serde(default, deserialize_with = "lenient")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub uid: Option<u64>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct GitIdentity {
-    #[serde(default, deserialize_with = "lenient")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub email: Option<String>,
-}
-
-/// One policy file in force when a session started.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-pub struct PolicyDigest {
-    #[serde(default, deserialize_with = "lenient_or_default")]
-    pub layer: String,
-    #[serde(default, deserialize_with = "lenient_or_default")]
-    pub path: String,
-    #[serde(default, deserialize_with = "lenient_or_default")]
-    pub blake3: String,
-}
-
-/// One model's tokens over a turn (`usage` of a stop record).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct ModelUsage {
-    #[serde(default, deserialize_with = "lenient")]
-    pub model: Option<String>,
-    #[serde(default, deserialize_with = "lenient_or_default")]
-    pub input_tokens: u64,
-    #[serde(default, deserialize_with = "lenient_or_default")]
-    pub output_tokens: u64,
-    #[serde(default, deserialize_with = "lenient_or_default")]
-    pub cache_read_input_tokens: u64,
-    #[serde(default, deserialize_with = "lenient_or_default")]
-    pub cache_creation_input_tokens: u64,
-    #[serde(default, deserialize_with = "lenient_or_default")]
-    pub messages: u64,
-}
-
-fn lenient<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(
-    deserializer: D,
-) -> Result<Option<T>, D::Error> {
-    let value = Value::deserialize(deserializer)?;
-    Ok(T::deserialize(value).ok())
-}
-
-fn lenient_or_default<
-    'de,
-    D: serde::Deserializer<'de>,
-    T: serde::de::DeserializeOwned + Default,
->(
-    deserializer: D,
-) -> Result<T, D::Error> {
-    Ok(lenient(deserializer)?.unwrap_or_default())
-}
-
-fn field<T: serde::de::DeserializeOwned>(rest: &Map<String, Value>, key: &str) -> Option<T> {
-    rest.get(key).and_then(|v| T::deserialize(v).ok())
+pub fn policy_key(digest: &PolicyDigest) -> PolicyKey {
+    (
+        digest.layer.clone(),
+        digest.path.clone(),
+        digest.blake3.clone(),
+    )
 }
 
 /// A string that is not empty.
@@ -158,14 +76,20 @@ pub struct StartFacts {
 }
 
 impl StartFacts {
-    /// `fields`: every field of the payload but the common ones (`AnyPayload::rest`).
-    pub fn read(start: &SessionStart, fields: &Map<String, Value>) -> StartFacts {
-        let identity: Identity = field(fields, "identity").unwrap_or_default();
+    /// `start`: the record through its view (a record that does not fit it is read as the
+    /// default view, with no facts).
+    pub fn read(start: &SessionStart) -> StartFacts {
+        let mut identity: Identity = start.identity.clone().unwrap_or_default();
+        // Never a token: only the account fields the view names go into the report.
+        if let Some(account) = identity.claude.as_mut() {
+            account.rest.clear();
+        }
         let host = filled(identity.host.as_deref()).or_else(|| filled(start.host.as_deref()));
         // The password database's name first (recorded by newer hooks), then the flat field.
         let os_user = filled(identity.os_user.as_ref().and_then(|u| u.name.as_deref()))
             .or_else(|| filled(start.os_user.clone().flatten().as_deref()));
-        let policies = field::<Vec<PolicyDigest>>(fields, "policy_digests").or_else(|| {
+        // Older hooks recorded the policy files under `policy.files`.
+        let policies = start.policy_digests.clone().or_else(|| {
             start
                 .policy
                 .as_ref()
@@ -184,7 +108,12 @@ impl StartFacts {
             repository: start.repository_root().map(str::to_owned),
             remotes,
             policies,
-            lockdown: field(fields, "lockdown").unwrap_or_default(),
+            lockdown: start
+                .lockdown
+                .as_ref()
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
             sandbox: start.sandbox.clone(),
             identity,
         }
@@ -217,24 +146,13 @@ impl StartFacts {
     }
 }
 
-/// The tokens a stop record carries (`fields`: `AnyPayload::rest`): `Some` when its `usage`
-/// was recorded (possibly empty), and where it came from.
-pub fn stop_usage(fields: &Map<String, Value>) -> (Option<Vec<ModelUsage>>, Option<String>) {
-    (
-        field(fields, "usage"),
-        field::<String>(fields, "usage_source"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::record::AnyPayload;
     use serde_json::json;
 
     fn start(payload: Value) -> StartFacts {
-        let any: AnyPayload = serde_json::from_value(payload.clone()).unwrap();
-        StartFacts::read(&serde_json::from_value(payload).unwrap(), &any.rest)
+        StartFacts::read(&serde_json::from_value(payload).unwrap())
     }
 
     #[test]
@@ -259,6 +177,18 @@ mod tests {
     }
 
     #[test]
+    fn only_the_account_fields_the_view_names_reach_the_report() {
+        let facts = start(
+            json!({"identity": {"claude": {"email": "a@b", "oauth_token": "t0k"}},
+            "lockdown": ["not", "an", "object"]}),
+        );
+        let account = facts.identity.claude.unwrap();
+        assert!(account.rest.is_empty());
+        assert!(!serde_json::to_string(&account).unwrap().contains("t0k"));
+        assert!(facts.lockdown.is_empty());
+    }
+
+    #[test]
     fn policies_come_from_the_digests_or_the_older_policy_field() {
         let new =
             start(json!({"policy_digests": [{"layer": "managed", "path": "/p", "blake3": "ab"}]}));
@@ -267,5 +197,9 @@ mod tests {
             start(json!({"policy": {"files": [{"layer": "user", "path": "/u", "blake3": "cd"}]}}));
         assert_eq!(old.policies.unwrap()[0].layer, "user");
         assert_eq!(start(json!({})).policies, None);
+        // A list the view cannot read is not a policy: the allowlist verdict stays unknown
+        // rather than judged against a file with no layer or digest.
+        let odd = start(json!({"policy_digests": [{"layer": 5, "path": "/p", "blake3": "ab"}]}));
+        assert_eq!(odd.policies, None);
     }
 }

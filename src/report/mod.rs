@@ -23,10 +23,11 @@ use serde_json::Value;
 
 use crate::export::{self, RecordRef};
 use crate::ledger::Kind;
+use crate::ledger::record::PolicyDigest;
 use crate::ledger::record::{self, AnyPayload, DecisionView};
 use crate::ledger::{Ledger, LedgerError, frame};
 use crate::policy::Policy;
-use facts::{IdentifiedBy, PolicyDigest, StartFacts};
+use facts::{IdentifiedBy, PolicyKey, StartFacts};
 
 pub const FORMAT: &str = "hookledger-report/2";
 /// The refused and asked operations are listed one by one up to this many each.
@@ -182,7 +183,7 @@ impl TokenCounts {
         self.messages += other.messages;
     }
 
-    fn of(usage: &facts::ModelUsage) -> TokenCounts {
+    fn of(usage: &record::ModelUsage) -> TokenCounts {
         TokenCounts {
             input_tokens: usage.input_tokens,
             output_tokens: usage.output_tokens,
@@ -250,7 +251,7 @@ pub struct Person {
     pub person: String,
     pub identified_by: IdentifiedBy,
     /// The Claude Code account(s) recorded (email, account and organization UUIDs).
-    pub claude_accounts: Vec<facts::ClaudeAccount>,
+    pub claude_accounts: Vec<record::ClaudeAccount>,
     pub git_identities: Vec<String>,
     /// `user@host` of every machine the person's sessions ran on.
     pub machines: Vec<String>,
@@ -716,7 +717,7 @@ impl Tally {
             self.starts
                 .entry(session)
                 .or_default()
-                .push((record.ts_ns, StartFacts::read(&start, &any.rest)));
+                .push((record.ts_ns, StartFacts::read(&start)));
         }
     }
 
@@ -878,13 +879,16 @@ impl Tally {
             }
             Some(Kind::Stop | Kind::SubagentStop) => {
                 let stop: record::Stop = view(record);
-                let (usage, source) = facts::stop_usage(&payload.rest);
-                if source.as_deref() == Some("unavailable") {
+                if stop.usage_source.as_deref() == Some(record::UsageSource::Unavailable.as_str()) {
                     self.totals.turns_without_usage += 1;
                 }
-                for entry in usage.into_iter().flatten() {
-                    let counts = TokenCounts::of(&entry);
-                    let model = entry.model.clone().unwrap_or_else(|| "unknown".into());
+                for entry in stop.usage.iter().flatten() {
+                    let counts = TokenCounts::of(entry);
+                    // A usage entry that does not name its model reads with an empty one.
+                    let model = match entry.model.as_str() {
+                        "" => "unknown".to_owned(),
+                        named => named.to_owned(),
+                    };
                     self.tokens_by_model.entry(model).or_default().add(&counts);
                     self.tokens_by_day
                         .entry(utc_date(record.ts_ns))
@@ -1103,7 +1107,7 @@ impl Tally {
             BTreeMap::new();
         let mut hosts = BTreeSet::new();
         let mut tokens_by_person: BTreeMap<String, TokenCounts> = BTreeMap::new();
-        let mut policies: BTreeMap<PolicyDigest, (i64, i64, u64)> = BTreeMap::new();
+        let mut policies: BTreeMap<PolicyKey, (i64, i64, u64)> = BTreeMap::new();
         let mut lockdown: BTreeMap<String, LockdownSetting> = BTreeMap::new();
         let mut sandbox = SandboxControl::default();
         for (session, seen) in &self.sessions {
@@ -1167,9 +1171,10 @@ impl Tally {
                     continue;
                 }
                 for digest in start.policies.iter().flatten() {
-                    let e = policies
-                        .entry(digest.clone())
-                        .or_insert((*at, seen.last_ns, 0));
+                    let e =
+                        policies
+                            .entry(facts::policy_key(digest))
+                            .or_insert((*at, seen.last_ns, 0));
                     e.0 = e.0.min(*at);
                     e.1 = e.1.max(seen.last_ns);
                     e.2 += 1;
@@ -1307,14 +1312,16 @@ impl Tally {
             .collect();
         let policies = policies
             .into_iter()
-            .map(|(d, (first, last, sessions))| PolicyInForce {
-                layer: d.layer,
-                path: d.path,
-                blake3: d.blake3,
-                first_seen: export::rfc3339(first),
-                last_seen: export::rfc3339(last),
-                sessions,
-            })
+            .map(
+                |((layer, path, blake3), (first, last, sessions))| PolicyInForce {
+                    layer,
+                    path,
+                    blake3,
+                    first_seen: export::rfc3339(first),
+                    last_seen: export::rfc3339(last),
+                    sessions,
+                },
+            )
             .collect();
         Report {
             format: FORMAT,
@@ -1413,7 +1420,7 @@ struct Judge<'a> {
     home: Option<&'a Path>,
     /// Recorded policy sets already re-read: `None` when one of their files is not readable
     /// with its recorded digest any more.
-    cache: BTreeMap<Vec<PolicyDigest>, Option<Policy>>,
+    cache: BTreeMap<Vec<PolicyKey>, Option<Policy>>,
 }
 
 impl<'a> Judge<'a> {
@@ -1427,7 +1434,7 @@ impl<'a> Judge<'a> {
     fn policy(&mut self, digests: &[PolicyDigest]) -> Option<&Policy> {
         let home = self.home;
         self.cache
-            .entry(digests.to_vec())
+            .entry(digests.iter().map(facts::policy_key).collect())
             .or_insert_with(|| {
                 let mut layers = Vec::new();
                 for d in digests {

@@ -218,3 +218,43 @@ fn json_everywhere() {
     }
     assert!(!Path::new(s).exists());
 }
+
+/// `show` and `verify` print times as UTC RFC 3339, as the JSON and the exports do, whatever
+/// the machine's zone.
+#[test]
+fn show_and_verify_print_utc_rfc3339() {
+    let home = Home::new();
+    assert_no_opinion(&home.hook(&payload("UserPromptSubmit", json!({"prompt": "hi"}))));
+    let out = home.run(&["checkpoint"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let in_new_york = |args: &[&str]| {
+        let mut cmd = home.command();
+        cmd.args(args).env("TZ", "America/New_York");
+        run_with_stdin(cmd, b"")
+    };
+    let shown: Value = serde_json::from_slice(&home.run(&["show", "2", "--json"]).stdout).unwrap();
+    let ts = shown["ts"].as_str().unwrap();
+    assert!(ts.ends_with('Z'), "{ts}");
+    let out = in_new_york(&["show", "2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("\ntime       {ts}\n")),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let (code, report) = home.verify_json();
+    assert_eq!(code, 0, "{report}");
+    let time_ns = report["last_checkpoint"]["time_ns"].as_i64().unwrap();
+    let out = in_new_york(&["verify"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let signed = text(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("signed"))
+        .unwrap()
+        .to_owned();
+    let printed = signed.rsplit(", ").next().unwrap();
+    let parsed: jiff::Timestamp = printed.parse().unwrap();
+    assert_eq!(parsed.as_nanosecond(), i128::from(time_ns), "{signed}");
+    assert!(printed.ends_with('Z'), "{signed}");
+}

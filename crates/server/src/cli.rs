@@ -1,5 +1,6 @@
 //! The command line: the one layer that prints (stdout is the answer, stderr the messages).
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+//! Printing is allowed on the functions that render (`main`, `run`), not file-wide, so a
+//! helper added here still answers through them.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -108,6 +109,8 @@ enum Command {
     },
 }
 
+// Renders what failed before or after `run`.
+#[allow(clippy::print_stderr)]
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -151,6 +154,8 @@ fn duration_ns(text: &str) -> anyhow::Result<i64> {
         .with_context(|| format!("{text:?} is out of range"))
 }
 
+// Renders each command's answer (stdout) and messages (stderr).
+#[allow(clippy::print_stdout, clippy::print_stderr)]
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve {

@@ -42,16 +42,7 @@ pub fn run(ledger: Option<&Path>, args: &Args) -> anyhow::Result<ExitCode> {
         args.range.iter().map(String::as_str).collect()
     };
     let report = verify_range(&repo, &range, &sources, problems, names)?;
-    if args.json {
-        crate::cli::out(&format!("{}\n", serde_json::to_string(&report)?))?;
-    } else {
-        crate::cli::out(&render(&report))?;
-    }
-    Ok(if report.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    crate::cli::verdict(args.json, &report, render, report.ok)
 }
 
 fn render(report: &RangeReport) -> String {

@@ -110,17 +110,25 @@ impl Store {
     }
 
     pub async fn enroll(&self, name: &str, token_hash: &[u8; 32]) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.enroll(name, token_hash).await,
-            Store::Postgres(s) => s.enroll(name, token_hash).await,
+        let enrolled = match self {
+            Store::Sqlite(s) => s.enroll(name, token_hash).await?,
+            Store::Postgres(s) => s.enroll(name, token_hash).await?,
+        };
+        if !enrolled {
+            return Err(StoreError::NameTaken(name.into()));
         }
+        Ok(())
     }
 
     pub async fn revoke(&self, name: &str) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.revoke(name).await,
-            Store::Postgres(s) => s.revoke(name).await,
+        let machines = match self {
+            Store::Sqlite(s) => s.revoke(name).await?,
+            Store::Postgres(s) => s.revoke(name).await?,
+        };
+        if machines == 0 {
+            return Err(StoreError::NoSuchMachine(name.into()));
         }
+        Ok(())
     }
 
     pub async fn machines(&self) -> Result<Vec<MachineView>, StoreError> {
@@ -182,7 +190,7 @@ impl Store {
                     });
             if !findings.is_empty() {
                 match self
-                    .add_findings(machine, &ledger_id, &findings, clock.now_ns)
+                    .add_findings(machine, Some(&ledger_id), &findings, clock.now_ns)
                     .await
                 {
                     Ok(n) => answer.new_findings += n,
@@ -204,26 +212,27 @@ impl Store {
     async fn add_findings(
         &self,
         machine: i64,
-        ledger_id: &str,
+        ledger_id: Option<&str>,
         findings: &[Finding],
         now_ns: i64,
     ) -> Result<u64, StoreError> {
+        async fn add<T: IngestTx>(
+            mut tx: T,
+            machine: i64,
+            ledger_id: Option<&str>,
+            findings: &[Finding],
+            now_ns: i64,
+        ) -> Result<u64, StoreError> {
+            let n = tx
+                .add_findings(machine, ledger_id, findings, now_ns)
+                .await?;
+            tx.commit().await?;
+            Ok(n)
+        }
         match self {
-            Store::Sqlite(s) => {
-                let mut tx = s.begin().await?;
-                let n = tx
-                    .add_findings(machine, Some(ledger_id), findings, now_ns)
-                    .await?;
-                tx.commit().await?;
-                Ok(n)
-            }
+            Store::Sqlite(s) => add(s.begin().await?, machine, ledger_id, findings, now_ns).await,
             Store::Postgres(s) => {
-                let mut tx = s.begin(now_ns).await?;
-                let n = tx
-                    .add_findings(machine, Some(ledger_id), findings, now_ns)
-                    .await?;
-                tx.commit().await?;
-                Ok(n)
+                add(s.begin(now_ns).await?, machine, ledger_id, findings, now_ns).await
             }
         }
     }
@@ -310,25 +319,9 @@ impl Store {
                     detail: problem.detail,
                     rule: None,
                 };
-                let added = match self {
-                    Store::Sqlite(s) => {
-                        let mut tx = s.begin().await?;
-                        let n = tx
-                            .add_findings(m.id, m.ledger_id.as_deref(), &[finding], now_ns)
-                            .await?;
-                        tx.commit().await?;
-                        n
-                    }
-                    Store::Postgres(s) => {
-                        let mut tx = s.begin(now_ns).await?;
-                        let n = tx
-                            .add_findings(m.id, m.ledger_id.as_deref(), &[finding], now_ns)
-                            .await?;
-                        tx.commit().await?;
-                        n
-                    }
-                };
-                found += added;
+                found += self
+                    .add_findings(m.id, m.ledger_id.as_deref(), &[finding], now_ns)
+                    .await?;
             }
         }
         Ok(found)
@@ -480,7 +473,7 @@ pub trait IngestTx {
 }
 
 /// How the server answers a batch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Answer {
     #[serde(skip)]
     pub status: u16,
@@ -514,12 +507,7 @@ impl Answer {
             status,
             refused: Some(code.as_str()),
             reason: format!("{code}: {reason}"),
-            accepted: 0,
-            duplicates: 0,
-            problems: Vec::new(),
-            new_findings: 0,
-            resolved_gaps: Vec::new(),
-            committed: None,
+            ..Answer::default()
         }
     }
 }
@@ -596,12 +584,7 @@ pub async fn ingest<T: IngestTx>(
             status: 200,
             refused: None,
             reason: "empty batch".into(),
-            accepted: 0,
-            duplicates: 0,
-            problems: Vec::new(),
-            new_findings: 0,
-            resolved_gaps: Vec::new(),
-            committed: None,
+            ..Answer::default()
         });
     };
     let id_hex = frame::to_hex(&id);
@@ -758,6 +741,26 @@ pub fn seq_sql(seq: u64) -> i64 {
 
 pub fn seq_of(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
+}
+
+/// A stored record from its columns (`payload`: its canonical bytes), as both stores read it
+/// back for a report.
+pub fn stored_record(
+    seq: i64,
+    ts_ns: i64,
+    kind: String,
+    payload: Vec<u8>,
+    prev_hash: &[u8],
+    hash: &[u8],
+) -> Result<StoredRecord, StoreError> {
+    Ok(StoredRecord {
+        seq: seq_of(seq),
+        ts_ns,
+        kind,
+        payload,
+        prev_hash: hash_of(prev_hash)?,
+        hash: hash_of(hash)?,
+    })
 }
 
 pub fn hash_of(bytes: &[u8]) -> Result<Hash, StoreError> {

@@ -13,7 +13,7 @@ use tokio_postgres::{Client, NoTls};
 
 use super::{
     AlertFinding, Finding, FindingView, IngestTx, MIGRATIONS, MachineRow, MachineView, StoreError,
-    hash_of, seq_of, seq_sql, state_of, state_text,
+    hash_of, seq_of, seq_sql, state_of, state_text, stored_record,
 };
 
 /// Connections kept open at most.
@@ -150,7 +150,8 @@ impl PgStore {
         Ok(PgTx { conn })
     }
 
-    pub async fn enroll(&self, name: &str, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+    /// False when the name is taken.
+    pub async fn enroll(&self, name: &str, token_hash: &[u8; 32]) -> Result<bool, StoreError> {
         let conn = self.conn().await?;
         let n = conn
             .client()?
@@ -160,25 +161,19 @@ impl PgStore {
                 &[&name, &&token_hash[..], &hookledger_ledger::now_ns()],
             )
             .await?;
-        if n == 0 {
-            return Err(StoreError::NameTaken(name.into()));
-        }
-        Ok(())
+        Ok(n > 0)
     }
 
-    pub async fn revoke(&self, name: &str) -> Result<(), StoreError> {
+    /// How many machines the name revoked (0 or 1).
+    pub async fn revoke(&self, name: &str) -> Result<u64, StoreError> {
         let conn = self.conn().await?;
-        let n = conn
+        Ok(conn
             .client()?
             .execute(
                 "UPDATE machines SET revoked_ns = COALESCE(revoked_ns, $2) WHERE name = $1",
                 &[&name, &hookledger_ledger::now_ns()],
             )
-            .await?;
-        if n == 0 {
-            return Err(StoreError::NoSuchMachine(name.into()));
-        }
-        Ok(())
+            .await?)
     }
 
     /// As [`super::sqlite::SqliteStore::report_records`]. A JSONB payload comes back
@@ -218,14 +213,14 @@ impl PgStore {
             };
             let prev_hash: Vec<u8> = row.try_get(5)?;
             let hash: Vec<u8> = row.try_get(6)?;
-            out.push(StoredRecord {
-                seq: seq_of(row.try_get(0)?),
-                ts_ns: row.try_get(1)?,
-                kind: row.try_get(2)?,
+            out.push(stored_record(
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
                 payload,
-                prev_hash: hash_of(&prev_hash)?,
-                hash: hash_of(&hash)?,
-            });
+                &prev_hash,
+                &hash,
+            )?);
         }
         Ok(out)
     }

@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{
     AlertFinding, Finding, FindingView, IngestTx, MIGRATIONS, MachineRow, MachineView, StoreError,
-    hash_of, seq_of, seq_sql, state_of, state_text,
+    hash_of, seq_of, seq_sql, state_of, state_text, stored_record,
 };
 
 pub struct SqliteStore {
@@ -46,32 +46,31 @@ impl SqliteStore {
         Ok(SqliteTx { conn, open: true })
     }
 
-    pub async fn enroll(&self, name: &str, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+    /// False when the name is taken.
+    pub async fn enroll(&self, name: &str, token_hash: &[u8; 32]) -> Result<bool, StoreError> {
         let conn = self.conn.lock().await;
         let taken: bool = conn
             .query_row("SELECT 1 FROM machines WHERE name = ?1", [name], |_| Ok(()))
             .optional()?
             .is_some();
         if taken {
-            return Err(StoreError::NameTaken(name.into()));
+            return Ok(false);
         }
         conn.execute(
             "INSERT INTO machines (name, token_hash, created_ns) VALUES (?1, ?2, ?3)",
             params![name, &token_hash[..], hookledger_ledger::now_ns()],
         )?;
-        Ok(())
+        Ok(true)
     }
 
-    pub async fn revoke(&self, name: &str) -> Result<(), StoreError> {
+    /// How many machines the name revoked (0 or 1).
+    pub async fn revoke(&self, name: &str) -> Result<u64, StoreError> {
         let conn = self.conn.lock().await;
         let n = conn.execute(
             "UPDATE machines SET revoked_ns = COALESCE(revoked_ns, ?2) WHERE name = ?1",
             params![name, hookledger_ledger::now_ns()],
         )?;
-        if n == 0 {
-            return Err(StoreError::NoSuchMachine(name.into()));
-        }
-        Ok(())
+        Ok(n as u64)
     }
 
     /// The stored (verified) records of one ledger for a report: those whose time is in
@@ -102,14 +101,14 @@ impl SqliteStore {
         let mut out = Vec::new();
         for row in rows {
             let (seq, ts_ns, kind, payload, prev_hash, hash) = row?;
-            out.push(StoredRecord {
-                seq: seq_of(seq),
+            out.push(stored_record(
+                seq,
                 ts_ns,
                 kind,
-                payload: payload.into_bytes(),
-                prev_hash: hash_of(&prev_hash)?,
-                hash: hash_of(&hash)?,
-            });
+                payload.into_bytes(),
+                &prev_hash,
+                &hash,
+            )?);
         }
         Ok(out)
     }
