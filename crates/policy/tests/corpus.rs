@@ -238,46 +238,79 @@ fn mismatch(name: &str, action: &str, rule: &str, verdict: &Verdict) -> Option<S
     })
 }
 
+/// A shell case: name, tool (`Bash`), command, expected action and rule.
+type ShellCase<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+
+impl Fixture {
+    /// The mismatches of shell cases; `{…}` placeholders in commands are expanded.
+    fn shell_mismatches<'a>(
+        &self,
+        policy: &Policy,
+        cases: impl IntoIterator<Item = ShellCase<'a>>,
+    ) -> Vec<String> {
+        let mut failures = Vec::new();
+        for (name, tool, command, action, rule) in cases {
+            let mut input = Map::new();
+            input.insert("command".into(), json!(self.expand(command)));
+            let verdict = self.judge(policy, tool, &input);
+            failures.extend(mismatch(name, action, rule, &verdict));
+        }
+        failures
+    }
+
+    /// The mismatches of tool cases whose input is JSON text.
+    fn input_mismatches<'a>(
+        &self,
+        policy: &Policy,
+        cases: impl IntoIterator<Item = ShellCase<'a>>,
+    ) -> Vec<String> {
+        let mut failures = Vec::new();
+        for (name, tool, input, action, rule) in cases {
+            let input: Value =
+                serde_json::from_str(input).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let Value::Object(input) = self.expand_value(&input) else {
+                panic!("{name}: the input is not an object");
+            };
+            let verdict = self.judge(policy, tool, &input);
+            failures.extend(mismatch(name, action, rule, &verdict));
+        }
+        failures
+    }
+}
+
+/// Bash cases given as (name, command, action, rule).
+fn bash<'a>(
+    cases: &'a [(&'a str, &'a str, &'a str, &'a str)],
+) -> impl Iterator<Item = ShellCase<'a>> {
+    cases
+        .iter()
+        .map(|&(name, command, action, rule)| (name, "Bash", command, action, rule))
+}
+
+/// Fails with every mismatch listed.
+fn assert_all_pass(failures: &[String], total: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn policy_corpus() {
     let fixture = Fixture::new();
     let policy = fixture.policy();
-    let mut failures = Vec::new();
-    for (name, tool, input, action, rule) in cases::CASES {
-        let input: Value = serde_json::from_str(input).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let Value::Object(input) = fixture.expand_value(&input) else {
-            panic!("{name}: the input is not an object");
-        };
-        let verdict = fixture.judge(&policy, tool, &input);
-        failures.extend(mismatch(name, action, rule, &verdict));
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases::CASES.len(),
-        failures.join("\n")
-    );
+    let failures = fixture.input_mismatches(&policy, cases::CASES.iter().copied());
+    assert_all_pass(&failures, cases::CASES.len());
 }
 
 #[test]
 fn shell_corpus() {
     let fixture = Fixture::new().with_scripts();
     let policy = fixture.policy();
-    let mut failures = Vec::new();
-    for (name, tool, command, action, rule) in cases::SHELL_CASES {
-        let mut input = Map::new();
-        input.insert("command".into(), json!(fixture.expand(command)));
-        let verdict = fixture.judge(&policy, tool, &input);
-        failures.extend(mismatch(name, action, rule, &verdict));
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases::SHELL_CASES.len(),
-        failures.join("\n")
-    );
+    let failures = fixture.shell_mismatches(&policy, cases::SHELL_CASES.iter().copied());
+    assert_all_pass(&failures, cases::SHELL_CASES.len());
 }
 
 #[test]
@@ -290,20 +323,8 @@ fn shell_class_corpus() {
     let mut managed = managed_policy();
     managed["repositories"] = json!({"allow": ["github.com/Acme/*"], "otherwise": "deny"});
     let policy = fixture.policy_with(managed);
-    let mut failures = Vec::new();
-    for (name, command, action, rule) in classes::CLASS_CASES {
-        let mut input = Map::new();
-        input.insert("command".into(), json!(fixture.expand(command)));
-        let verdict = fixture.judge(&policy, "Bash", &input);
-        failures.extend(mismatch(name, action, rule, &verdict));
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        classes::CLASS_CASES.len(),
-        failures.join("\n")
-    );
+    let failures = fixture.shell_mismatches(&policy, bash(classes::CLASS_CASES));
+    assert_all_pass(&failures, classes::CLASS_CASES.len());
 }
 
 /// A ustar archive of (name, type flag, link target) members, each empty.
@@ -435,20 +456,8 @@ fn shell_elsewhere_corpus() {
     let mut fixture = Fixture::new().with_scripts();
     elsewhere_world(&mut fixture);
     let policy = fixture.policy();
-    let mut failures = Vec::new();
-    for (name, command, action, rule) in elsewhere::ELSEWHERE_CASES {
-        let mut input = Map::new();
-        input.insert("command".into(), json!(fixture.expand(command)));
-        let verdict = fixture.judge(&policy, "Bash", &input);
-        failures.extend(mismatch(name, action, rule, &verdict));
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        elsewhere::ELSEWHERE_CASES.len(),
-        failures.join("\n")
-    );
+    let failures = fixture.shell_mismatches(&policy, bash(elsewhere::ELSEWHERE_CASES));
+    assert_all_pass(&failures, elsewhere::ELSEWHERE_CASES.len());
 }
 
 /// The issue's policy with `**/*.pem` also denied for reading (the class 5 corpus).
@@ -465,27 +474,11 @@ fn pem_policy(fixture: &Fixture) -> Policy {
 fn tool_class_corpus() {
     let fixture = Fixture::new();
     let policy = pem_policy(&fixture);
-    let mut failures = Vec::new();
-    for (name, tool, input, action, rule) in tools::TOOL_CASES {
-        let input: Value = serde_json::from_str(input).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let Value::Object(input) = fixture.expand_value(&input) else {
-            panic!("{name}: the input is not an object");
-        };
-        let verdict = fixture.judge(&policy, tool, &input);
-        failures.extend(mismatch(name, action, rule, &verdict));
-    }
-    for (name, command, action, rule) in tools::SEARCH_COMMANDS {
-        let mut input = Map::new();
-        input.insert("command".into(), json!(fixture.expand(command)));
-        let verdict = fixture.judge(&policy, "Bash", &input);
-        failures.extend(mismatch(name, action, rule, &verdict));
-    }
-    let total = tools::TOOL_CASES.len() + tools::SEARCH_COMMANDS.len();
-    assert!(
-        failures.is_empty(),
-        "{} of {total} cases failed:\n{}",
-        failures.len(),
-        failures.join("\n")
+    let mut failures = fixture.input_mismatches(&policy, tools::TOOL_CASES.iter().copied());
+    failures.extend(fixture.shell_mismatches(&policy, bash(tools::SEARCH_COMMANDS)));
+    assert_all_pass(
+        &failures,
+        tools::TOOL_CASES.len() + tools::SEARCH_COMMANDS.len(),
     );
 }
 
@@ -621,18 +614,6 @@ fn red_team_corpus() {
         .expect("deny_read")
         .push(json!("**/*.pem"));
     let policy = fixture.policy_with(managed);
-    let mut failures = Vec::new();
-    for (name, command, action, rule) in cases::RED_TEAM_CASES {
-        let mut input = Map::new();
-        input.insert("command".into(), json!(fixture.expand(command)));
-        let verdict = fixture.judge(&policy, "Bash", &input);
-        failures.extend(mismatch(name, action, rule, &verdict));
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases::RED_TEAM_CASES.len(),
-        failures.join("\n")
-    );
+    let failures = fixture.shell_mismatches(&policy, bash(cases::RED_TEAM_CASES));
+    assert_all_pass(&failures, cases::RED_TEAM_CASES.len());
 }

@@ -476,39 +476,28 @@ fn listed_by_name(
         .collect();
     let mut hits: Vec<PathBuf> = Vec::new();
     let mut dirs_with_hits: Vec<PathBuf> = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    let mut seen = 0usize;
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
+    let complete = visit_tree(root, max_entries, |dir, entry, _| {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let name = if case_insensitive {
+            name.to_lowercase()
+        } else {
+            name
         };
-        for entry in entries.flatten() {
-            seen += 1;
-            if seen > max_entries {
-                return dirs_with_hits;
+        if patterns
+            .iter()
+            .all(|p| fast_glob::glob_match(p.as_str(), name.as_str()))
+        {
+            if hits.len() < MAX_HITS {
+                hits.push(entry.path());
             }
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let name = if case_insensitive {
-                name.to_lowercase()
-            } else {
-                name
-            };
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            if patterns
-                .iter()
-                .all(|p| fast_glob::glob_match(p.as_str(), name.as_str()))
-            {
-                if hits.len() < MAX_HITS {
-                    hits.push(entry.path());
-                }
-                if !dirs_with_hits.contains(&dir) {
-                    dirs_with_hits.push(dir.clone());
-                }
-            }
-            if is_dir {
-                stack.push(entry.path());
+            if !dirs_with_hits.iter().any(|d| d == dir) {
+                dirs_with_hits.push(dir.to_path_buf());
             }
         }
+        true
+    });
+    if !complete {
+        return dirs_with_hits;
     }
     if hits.len() >= MAX_HITS {
         dirs_with_hits
@@ -1101,6 +1090,23 @@ pub(super) fn every_file(w: &mut Walker, env: &Env, f: &Field, access: Access, r
 /// already covers rules rooted in it.
 fn files_under(root: &Path, max_entries: usize) -> Option<Vec<PathBuf>> {
     let mut files = Vec::new();
+    let complete = visit_tree(root, max_entries, |_, entry, is_dir| {
+        if !is_dir {
+            files.push(entry.path());
+        }
+        !is_dir || entry.file_name() != ".git"
+    });
+    complete.then_some(files)
+}
+
+/// Visits every entry under `root`, depth first, without following symlinked directories:
+/// `visit(dir, entry, is_dir)` answers whether to enter a directory. `false` when it stopped
+/// past `max_entries` entries.
+fn visit_tree(
+    root: &Path,
+    max_entries: usize,
+    mut visit: impl FnMut(&Path, &std::fs::DirEntry, bool) -> bool,
+) -> bool {
     let mut stack = vec![root.to_path_buf()];
     let mut seen = 0usize;
     while let Some(dir) = stack.pop() {
@@ -1110,19 +1116,15 @@ fn files_under(root: &Path, max_entries: usize) -> Option<Vec<PathBuf>> {
         for entry in entries.flatten() {
             seen += 1;
             if seen > max_entries {
-                return None;
+                return false;
             }
             let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            if is_dir {
-                if entry.file_name() != ".git" {
-                    stack.push(entry.path());
-                }
-            } else {
-                files.push(entry.path());
+            if visit(&dir, &entry, is_dir) && is_dir {
+                stack.push(entry.path());
             }
         }
     }
-    Some(files)
+    true
 }
 
 /// A list of names a command takes along, one a line (`tar -T FILE`, `rsync --files-from=FILE`,
