@@ -301,6 +301,9 @@ fn judge(event: &EventKind, payload: &HookPayload, env: &HookEnv) -> Judged {
         judged.decision = Some(decision);
         return judged;
     }
+    // A repository allowlist needs the repository's remotes on every call: remembered in the
+    // hook's own directory while git's configuration files are unchanged (no git process).
+    crate::policy::repo::remember_remotes_in(env.paths.home.join("cache"));
     let policy = Policy::new(layers, &env.paths.home);
     let cwd = PathBuf::from(payload.cwd().unwrap_or("/"));
     let empty = serde_json::Map::new();

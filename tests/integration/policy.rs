@@ -760,6 +760,109 @@ fn repository_allowlist_corpus() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The hook remembers a repository's remotes between calls (no git process per call) and
+/// forgets them at any change git would see: a remote added or removed, a global config that
+/// starts including a file, that file gaining an `insteadOf`. What it keeps holds no
+/// credentials.
+#[test]
+fn remembered_remotes_follow_every_change_to_git_configuration() {
+    let world = World::new(
+        Some(json!({"repositories": {
+            "allow": ["github.com/Acme/*"],
+            "deny": ["gitlab.com/**", "evil.example/**"]
+        }})),
+        None,
+    );
+    let edit = || {
+        world.tool(
+            "Edit",
+            json!({"file_path": world.repo.join("src/main.rs").display().to_string(),
+                   "old_string": "a", "new_string": "b"}),
+        )
+    };
+    let cache = world.home.home().join("cache");
+    let kept = || -> String {
+        std::fs::read_dir(&cache)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let include = world.user_home.join("extra.gitconfig");
+    type Step<'a> = (&'a str, Box<dyn Fn() + 'a>, &'a str, &'a str);
+    let steps: Vec<Step> = vec![
+        ("first call", Box::new(|| {}), "allow", "no-match"),
+        ("remembered", Box::new(|| {}), "allow", "no-match"),
+        (
+            "a remote with a token added",
+            Box::new(|| {
+                git_in(
+                    &world.repo,
+                    &[
+                        "remote",
+                        "add",
+                        "mirror",
+                        "https://u:s3cr3t-tok@gitlab.com/leak/w.git",
+                    ],
+                );
+            }),
+            "deny",
+            "repository-denied",
+        ),
+        (
+            "the remote removed",
+            Box::new(|| git_in(&world.repo, &["remote", "remove", "mirror"])),
+            "allow",
+            "no-match",
+        ),
+        (
+            "the global config includes a file that does not exist yet",
+            Box::new(|| {
+                std::fs::write(
+                    world.user_home.join(".gitconfig"),
+                    "[include]\n\tpath = extra.gitconfig\n",
+                )
+                .unwrap();
+            }),
+            "allow",
+            "no-match",
+        ),
+        (
+            "the included file rewrites github to a denied host",
+            Box::new(|| {
+                std::fs::write(
+                    &include,
+                    "[url \"https://evil.example/\"]\n\tinsteadOf = git@github.com:\n",
+                )
+                .unwrap();
+            }),
+            "deny",
+            "repository-denied",
+        ),
+        (
+            "the included file emptied",
+            Box::new(|| std::fs::write(&include, "").unwrap()),
+            "allow",
+            "no-match",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, change, action, rule) in &steps {
+        change();
+        let (code, call) = edit();
+        failures.extend(mismatch(name, action, rule, code, &call));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let kept = kept();
+    assert!(
+        kept.contains("github.com/Acme"),
+        "nothing remembered: {kept}"
+    );
+    assert!(!kept.contains("s3cr3t"), "a credential was kept: {kept}");
+}
+
 /// Git remote operations in shell commands against the repository allowlist. The fixture
 /// repository's origin is git@github.com:Acme/widgets.git; a second remote `fork` points at
 /// a repository that is not allowed.

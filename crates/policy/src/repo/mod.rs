@@ -9,9 +9,11 @@ and the installer (in the CLI crate) writes them.
 */
 
 mod remote;
+mod remote_cache;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
@@ -115,7 +117,8 @@ pub fn describe(root: &Path) -> RepositoryInfo {
 }
 
 /// Every remote URL of the repository at `root` as git would use it (fetch and push, after
-/// `insteadOf`/`pushInsteadOf`), normalized. One `git config` call: this runs on tool calls.
+/// `insteadOf`/`pushInsteadOf`), normalized. One `git config` call, or none where the hook
+/// remembers the answer (`remember_remotes_in`): this runs on tool calls.
 pub fn effective_remote_urls(root: &Path) -> Vec<String> {
     effective_remote_urls_of(root, None)
 }
@@ -123,24 +126,53 @@ pub fn effective_remote_urls(root: &Path) -> Vec<String> {
 /// Like [`effective_remote_urls`], for one named remote only (`None`: every remote). Empty
 /// when no such remote is configured.
 pub fn effective_remote_urls_of(root: &Path, remote: Option<&str>) -> Vec<String> {
-    let remote_pattern = match remote {
-        Some(name) => regex_escape(name),
-        None => ".*".to_owned(),
-    };
-    let pattern =
-        format!(r"^(remote\.{remote_pattern}\.(url|pushurl)|url\..*\.(insteadof|pushinsteadof))$");
-    let Some(config) = git(root, &["config", "--get-regexp", &pattern]) else {
+    let cache = REMOTE_CACHE_DIR.get();
+    if let Some(dir) = cache
+        && let Some(resolved) = remote_cache::lookup(dir, root)
+    {
+        // Every configured remote is in it: one that is not has no URLs.
+        return resolved
+            .into_iter()
+            .find(|(name, _)| name.as_deref() == remote)
+            .map(|(_, urls)| urls)
+            .unwrap_or_default();
+    }
+    let before = cache.and_then(|_| remote_cache::before(root));
+    let Some(listing) = config_listing(root) else {
         return Vec::new();
     };
+    let config: remote_cache::Entries = listing
+        .iter()
+        .filter(|l| is_remote_setting(&l.key))
+        .map(|l| (l.key.clone(), l.value.clone()))
+        .collect();
+    if let (Some(dir), Some(before)) = (cache, before) {
+        let mut names: Vec<&str> = config.iter().filter_map(|(k, _)| remote_name(k)).collect();
+        names.sort_unstable();
+        names.dedup();
+        let resolved: remote_cache::Resolved = std::iter::once(None)
+            .chain(names.into_iter().map(Some))
+            .map(|name| (name.map(str::to_owned), resolve_urls(&config, name)))
+            .collect();
+        remote_cache::store(dir, root, &before, &listing, resolved);
+    }
+    resolve_urls(&config, remote)
+}
+
+/// The normalized URLs git would use for `remote` (`None`: every remote) given its remote
+/// settings.
+fn resolve_urls(config: &remote_cache::Entries, remote: Option<&str>) -> Vec<String> {
     let mut fetch_urls = Vec::new();
     let mut push_urls = Vec::new();
     let mut instead_of: Vec<(String, String)> = Vec::new();
     let mut push_instead_of: Vec<(String, String)> = Vec::new();
-    for line in config.lines() {
-        let Some((key, value)) = line.split_once(' ') else {
-            continue;
-        };
+    for (key, value) in config {
         let key_lower = key.to_ascii_lowercase();
+        if let Some(name) = remote.filter(|_| key_lower.starts_with("remote."))
+            && remote_name(key) != Some(name)
+        {
+            continue;
+        }
         if key_lower.starts_with("remote.") && key_lower.ends_with(".pushurl") {
             push_urls.push(value.to_owned());
         } else if key_lower.starts_with("remote.") && key_lower.ends_with(".url") {
@@ -182,15 +214,47 @@ pub fn effective_remote_urls_of(root: &Path, remote: Option<&str>) -> Vec<String
     normalized
 }
 
-fn regex_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
+/// Where remote lookups are remembered across processes (the hook's directory); unset, every
+/// lookup asks git.
+static REMOTE_CACHE_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Remember remote lookups in `dir` (see `remote_cache`): the hook calls this once at start.
+pub fn remember_remotes_in(dir: PathBuf) {
+    let _ = REMOTE_CACHE_DIR.set(dir);
+}
+
+/// Every configuration value git would use for the repository at `root`, with the file it
+/// comes from: one `git config` call.
+fn config_listing(root: &Path) -> Option<Vec<remote_cache::Listed>> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["config", "--list", "--show-origin", "-z"])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
     }
-    out
+    Some(remote_cache::parse_listing(&output.stdout, root))
+}
+
+/// `remote.<name>.url`, `remote.<name>.pushurl`, `url.<base>.insteadof`,
+/// `url.<base>.pushinsteadof` (section and key are case-insensitive).
+fn is_remote_setting(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    (lower.starts_with("remote.") && (lower.ends_with(".url") || lower.ends_with(".pushurl")))
+        || (lower.starts_with("url.")
+            && (lower.ends_with(".insteadof") || lower.ends_with(".pushinsteadof")))
+}
+
+/// The remote a `remote.<name>.url`/`.pushurl` key belongs to (names may hold dots).
+fn remote_name(key: &str) -> Option<&str> {
+    let rest = key.get("remote.".len()..)?;
+    let (name, last) = rest.rsplit_once('.')?;
+    matches!(last.to_ascii_lowercase().as_str(), "url" | "pushurl").then_some(name)
 }
 
 /// The remote a `git push` (or fetch) without a remote operand uses: the branch's push remote
@@ -205,4 +269,41 @@ pub fn default_remote(root: &Path, push: bool) -> Option<String> {
     upstream
         .split_once('/')
         .map(|(remote, _)| remote.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_names_may_hold_dots_and_settings_are_recognized_in_any_case() {
+        assert_eq!(remote_name("remote.origin.url"), Some("origin"));
+        assert_eq!(remote_name("remote.my.fork.pushurl"), Some("my.fork"));
+        assert_eq!(remote_name("remote.origin.fetch"), None);
+        assert!(is_remote_setting("url.git@github.com:Acme/.insteadOf"));
+        assert!(is_remote_setting("remote.a.b.PushUrl"));
+        assert!(!is_remote_setting("remote.origin.fetch"));
+    }
+
+    #[test]
+    fn urls_resolve_per_remote_with_rewrites_and_without_credentials() {
+        let config: remote_cache::Entries = vec![
+            ("remote.origin.url".into(), "corp:widgets".into()),
+            (
+                "remote.fork.url".into(),
+                "https://u:tok@gitlab.com/x/y.git".into(),
+            ),
+            ("url.git@github.com:Acme/.insteadof".into(), "corp:".into()),
+        ];
+        assert_eq!(
+            resolve_urls(&config, Some("origin")),
+            vec!["github.com/Acme/widgets".to_owned()]
+        );
+        assert_eq!(
+            resolve_urls(&config, Some("fork")),
+            vec!["gitlab.com/x/y".to_owned()]
+        );
+        assert_eq!(resolve_urls(&config, None).len(), 2);
+        assert!(resolve_urls(&config, Some("none")).is_empty());
+    }
 }
