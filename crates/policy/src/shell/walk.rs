@@ -176,9 +176,11 @@ pub struct Mark {
 
 pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>, world: &dyn World) -> Analysis {
     let mut walker = Walker::new(home, world, 0);
+    // The Bash tool's command runs with no positional parameters: `"$@"` is nothing, `$1`
+    // empty.
     let mut env = Env {
         cwds: Some(vec![cwd.to_path_buf()]),
-        vars: HashMap::new(),
+        vars: HashMap::from([("#".to_owned(), Some("0".to_owned()))]),
         dir_stack: Vec::new(),
     };
     walker.program(command, &mut env);
@@ -274,17 +276,28 @@ impl<'h> Walker<'h> {
 
     /// Parses and walks `source` as a program run in the shell state `env`.
     pub fn program(&mut self, source: &str, env: &mut Env) {
+        self.walk_program(source, env, false);
+    }
+
+    /// Walks the code of a command substitution in a subshell of `env`; returns what it
+    /// prints when that is literal text (one `echo`, `printf` or `cat` of a heredoc or of a
+    /// file this command wrote), so that `$(echo .env)` is `.env`.
+    pub fn program_output(&mut self, source: &str, env: &mut Env) -> Option<String> {
+        self.walk_program(source, env, true)
+    }
+
+    fn walk_program(&mut self, source: &str, env: &mut Env, output: bool) -> Option<String> {
         if self.depth >= MAX_DEPTH {
             self.opaque(format!("nesting deeper than {MAX_DEPTH} levels"));
-            return;
+            return None;
         }
         if source.len() > super::MAX_COMMAND_BYTES {
             self.opaque("nested code longer than the analysed maximum");
-            return;
+            return None;
         }
         if let Some(depth) = super::too_deeply_nested(source) {
             self.opaque(format!("nested code with brackets {depth} deep"));
-            return;
+            return None;
         }
         let options = words::options();
         let parsed =
@@ -296,14 +309,20 @@ impl<'h> Walker<'h> {
                 let first_line = e.to_string();
                 let first_line = first_line.lines().next().unwrap_or("").trim().to_owned();
                 self.opaque(format!("the shell code could not be parsed ({first_line})"));
-                return;
+                return None;
             }
         };
+        let before = output.then(|| env.clone());
         self.depth += 1;
         for list in &program.complete_commands {
             self.compound_list(list, env);
         }
         self.depth -= 1;
+        let mut before = before?;
+        match program.complete_commands.as_slice() {
+            [list] => list_literal_output(list, &mut before, self),
+            _ => None,
+        }
     }
 
     /// Code that runs in a subshell: its directory changes do not come back.
@@ -1389,7 +1408,7 @@ impl<'h> Walker<'h> {
         let caller: Vec<(String, Option<String>)> = env
             .vars
             .iter()
-            .filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+            .filter(|(n, _)| is_positional(n))
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
         bind_positional(env, None, args);
@@ -1399,8 +1418,7 @@ impl<'h> Walker<'h> {
             }
             w.compound(&body.0, env)
         });
-        env.vars
-            .retain(|n, _| !n.chars().all(|c| c.is_ascii_digit()));
+        env.vars.retain(|n, _| !is_positional(n));
         env.vars.extend(caller);
         true
     }
@@ -1411,9 +1429,8 @@ impl<'h> Walker<'h> {
 /// unknown value.
 pub fn bind_positional(env: &mut Env, zero: Option<&Field>, args: &[Field]) {
     let keep_zero = zero.is_none();
-    env.vars.retain(|name, _| {
-        !(name.chars().all(|c| c.is_ascii_digit()) && !(keep_zero && name == "0"))
-    });
+    env.vars
+        .retain(|name, _| !(is_positional(name) || (!keep_zero && name == "0")));
     if let Some(z) = zero {
         env.vars.insert("0".into(), z.lit().map(str::to_owned));
     }
@@ -1424,6 +1441,27 @@ pub fn bind_positional(env: &mut Env, zero: Option<&Field>, args: &[Field]) {
         };
         env.vars.insert((k + 1).to_string(), value);
     }
+    // A glob's matches or more than were kept: how many there are is not known.
+    let counted = args.len() <= 64 && args.iter().all(|a| a.lit().is_some());
+    env.vars
+        .insert("#".into(), counted.then(|| args.len().to_string()));
+}
+
+/// Whether `name` is one of the positional parameters' slots (`1` …, and their count `#`);
+/// `0` is the shell's name and stays.
+pub fn is_positional(name: &str) -> bool {
+    name == "#" || (name != "0" && !name.is_empty() && name.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// A positional parameter past the known count is empty: the Bash tool's command runs with
+/// none (`cat "$1"` reads nothing), a function or `sh -c` with the arguments it was given.
+fn unset_positional(env: &Env, name: &str) -> Option<String> {
+    if name == "#" || !is_positional(name) {
+        return None;
+    }
+    let count: usize = env.vars.get("#").cloned().flatten()?.parse().ok()?;
+    let index: usize = name.parse().ok()?;
+    (index > count).then(String::new)
 }
 
 /// Environment variables through which git takes configuration (and so `core.hooksPath`).
@@ -1519,11 +1557,37 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
         |w: &mut Walker, raw: &str, env: &Env| w.expand_single(raw, env).lit().map(str::to_owned);
     match name {
         "echo" => {
+            // Leading options only (`-n`, `-e`, `-E` and clusters of them); `-e` decodes
+            // backslash escapes, so `echo -e 'all:\n\tcat .env'` is two lines.
+            let mut escapes = false;
             let mut parts = Vec::new();
-            for a in args.iter().filter(|a| !a.starts_with('-')) {
-                parts.push(lit(&mut scratch, a, env)?);
+            let mut options = true;
+            for a in &args {
+                let text = lit(&mut scratch, a, env)?;
+                if options
+                    && text.len() > 1
+                    && text.starts_with('-')
+                    && text[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E'))
+                {
+                    for c in text[1..].chars() {
+                        escapes = match c {
+                            'e' => true,
+                            'E' => false,
+                            _ => escapes,
+                        };
+                    }
+                    continue;
+                }
+                options = false;
+                parts.push(text);
             }
-            Some(parts.join(" "))
+            let text = parts.join(" ");
+            if escapes && text.contains('\\') {
+                // `\c` stops the output; what follows it is not printed.
+                let text = text.split("\\c").next().unwrap_or("");
+                return Some(words::decode_ansi_c(&text.replace("\\0", "\\")));
+            }
+            Some(text)
         }
         "printf" => {
             let mut parts = Vec::new();
@@ -1549,10 +1613,20 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
         "cat" if args.is_empty() => {
             let doc = heredoc?;
             if doc.requires_expansion {
-                None
+                // Its substitutions were walked with the command; here only its text counts.
+                scratch.heredoc_body(doc, env)
             } else {
                 Some(doc.doc.value.clone())
             }
+        }
+        // A file this command wrote with literal text a moment ago (`cat x.sh | sh`).
+        "cat" if args.len() == 1 => {
+            let text = lit(&mut scratch, args[0], env)?;
+            let paths = walker.resolve(env, &text, "cat");
+            let [path] = paths.as_slice() else {
+                return None;
+            };
+            walker.written.get(path).cloned().flatten()
         }
         _ => None,
     }
@@ -1611,14 +1685,26 @@ impl Scope for WordScope<'_, '_> {
             .map(|p| p.to_string_lossy().into_owned())
     }
     fn var(&self, name: &str) -> Option<String> {
-        self.env.vars.get(name).cloned().flatten()
+        match self.env.vars.get(name) {
+            Some(value) => value.clone(),
+            None => unset_positional(self.env, name),
+        }
+    }
+    fn list(&self, name: &str) -> Option<Vec<String>> {
+        if name != "@" {
+            return None;
+        }
+        let count: usize = self.env.vars.get("#").cloned().flatten()?.parse().ok()?;
+        (1..=count)
+            .map(|k| self.env.vars.get(&k.to_string()).cloned().flatten())
+            .collect()
     }
     fn default_ifs(&self) -> bool {
         !self.env.vars.contains_key("IFS")
     }
-    fn nested_code(&mut self, code: &str) {
-        let env = self.env.clone();
-        self.walker.subshell_program(code, &env);
+    fn nested_code(&mut self, code: &str) -> Option<String> {
+        let mut env = self.env.clone();
+        self.walker.program_output(code, &mut env)
     }
     fn opaque(&mut self, why: String) {
         self.walker.opaque(why);

@@ -45,8 +45,16 @@ pub trait Scope {
     fn default_ifs(&self) -> bool {
         true
     }
-    /// Code found inside the word (`$(…)`, backquotes) that runs when the word is expanded.
-    fn nested_code(&mut self, code: &str);
+    /// A list variable's elements when every one is known: the positional parameters under
+    /// `@` (`"$@"`, `$*`). `None` when unknown.
+    fn list(&self, name: &str) -> Option<Vec<String>> {
+        let _ = name;
+        None
+    }
+    /// Code found inside the word (`$(…)`, backquotes) that runs when the word is expanded;
+    /// what it prints when that is literal text (`$(echo .env)`, `$(cat <<'EOF' …)`), else
+    /// `None`.
+    fn nested_code(&mut self, code: &str) -> Option<String>;
     /// Something in the word runs code the analysis cannot follow.
     fn opaque(&mut self, why: String);
 }
@@ -309,8 +317,21 @@ fn add_pieces(
             }
             WordPiece::DoubleQuotedSequence(inner)
             | WordPiece::GettextDoubleQuotedSequence(inner) => {
-                b.started = true;
-                add_pieces(b, raw, inner, true, scope)
+                // `"$@"` with no parameters is no field at all, not an empty one.
+                let empty_list = match inner.as_slice() {
+                    [only] => match &only.piece {
+                        WordPiece::ParameterExpansion(expr) => all_parameters(expr)
+                            .filter(|(_, concatenate)| !concatenate)
+                            .and_then(|(name, _)| scope.list(&name))
+                            .is_some_and(|items| items.is_empty()),
+                        _ => false,
+                    },
+                    _ => false,
+                };
+                if !empty_list {
+                    b.started = true;
+                    add_pieces(b, raw, inner, true, scope)
+                }
             }
             WordPiece::TildeExpansion(t) => match t {
                 TildeExpr::Home => match scope.home() {
@@ -341,6 +362,13 @@ fn add_pieces(
                         )),
                     }
                 }
+                if let Some((list, concatenate)) = all_parameters(expr) {
+                    match scope.list(&list) {
+                        Some(items) => push_list(b, &items, quoted, concatenate, scope, source),
+                        None => set_dyn(b, &format!("the variable {}", shorten(source))),
+                    }
+                    continue;
+                }
                 match parameter_value(expr, scope) {
                     Some(v) if quoted => push_quoted(b, &v),
                     // Splitting with an `IFS` the command set is not modelled.
@@ -353,18 +381,91 @@ fn add_pieces(
                 }
             }
             WordPiece::CommandSubstitution(code) => {
-                scope.nested_code(code);
-                set_dyn(b, "the output of a command substitution");
+                let output = scope.nested_code(code);
+                push_output(b, output, quoted, scope);
             }
             WordPiece::BackquotedCommandSubstitution(code) => {
-                scope.nested_code(&unescape_backquoted(code));
-                set_dyn(b, "the output of a command substitution");
+                let output = scope.nested_code(&unescape_backquoted(code));
+                push_output(b, output, quoted, scope);
             }
             WordPiece::ArithmeticExpression(e) => {
                 arithmetic(&e.value, scope, 0);
                 set_dyn(b, "an arithmetic expansion");
             }
         }
+    }
+}
+
+/// The output of a command substitution: trailing newlines dropped; split and globbed when
+/// unquoted, like a variable's value.
+fn push_output(b: &mut Builder, output: Option<String>, quoted: bool, scope: &mut dyn Scope) {
+    let Some(output) = output else {
+        set_dyn(b, "the output of a command substitution");
+        return;
+    };
+    let output = output.trim_end_matches('\n');
+    if quoted {
+        push_quoted(b, output);
+    } else if b.split && !scope.default_ifs() && !output.is_empty() {
+        set_dyn(
+            b,
+            "the output of a command substitution split by an assigned IFS",
+        );
+    } else {
+        b.push_unquoted_value(output);
+    }
+}
+
+/// `$@`, `$*`, `${a[@]}`, `${a[*]}` without an operator: the list's name (`@` for the
+/// positional parameters) and whether it is joined into one word when quoted.
+fn all_parameters(expr: &ParameterExpr) -> Option<(String, bool)> {
+    match expr {
+        ParameterExpr::Parameter {
+            parameter: Parameter::Special(SpecialParameter::AllPositionalParameters { concatenate }),
+            indirect: false,
+        } => Some(("@".to_owned(), *concatenate)),
+        ParameterExpr::Parameter {
+            parameter: Parameter::NamedWithAllIndices { name, concatenate },
+            indirect: false,
+        } => Some((name.clone(), *concatenate)),
+        _ => None,
+    }
+}
+
+/// A list's elements as the shell expands them: `"$@"` one field each (the first and last
+/// joined to the text around them), `"$*"` one field joined by a blank, unquoted each split
+/// and globbed. Where fields are not split (an assignment's value) the list is joined.
+fn push_list(
+    b: &mut Builder,
+    items: &[String],
+    quoted: bool,
+    concatenate: bool,
+    scope: &mut dyn Scope,
+    source: &str,
+) {
+    if quoted && (concatenate || !b.split) {
+        if concatenate && !scope.default_ifs() && items.len() > 1 {
+            set_dyn(
+                b,
+                &format!("the variable {} joined by an assigned IFS", shorten(source)),
+            );
+            return;
+        }
+        push_quoted(b, &items.join(" "));
+    } else if quoted {
+        for (k, item) in items.iter().enumerate() {
+            if k > 0 {
+                b.finish();
+            }
+            push_quoted(b, item);
+        }
+    } else if b.split && !scope.default_ifs() && !items.is_empty() {
+        set_dyn(
+            b,
+            &format!("the variable {} split by an assigned IFS", shorten(source)),
+        );
+    } else {
+        b.push_unquoted_value(&items.join(" "));
     }
 }
 
@@ -391,6 +492,7 @@ fn parameter_value(expr: &ParameterExpr, scope: &mut dyn Scope) -> Option<String
         // no variable name starts with a digit.
         Parameter::Positional(n) => Some(n.to_string()),
         Parameter::Special(SpecialParameter::ShellName) => Some("0".into()),
+        Parameter::Special(SpecialParameter::PositionalParameterCount) => Some("#".into()),
         _ => None,
     };
     let lookup = |name: &str, scope: &mut dyn Scope| match name {
@@ -418,6 +520,11 @@ fn parameter_value(expr: &ParameterExpr, scope: &mut dyn Scope) -> Option<String
             indirect: false,
             ..
         } => lookup(&named(parameter)?, scope).filter(|v| !v.is_empty()),
+        // `${#x}`: the value's length in characters.
+        ParameterExpr::ParameterLength {
+            parameter,
+            indirect: false,
+        } => lookup(&named(parameter)?, scope).map(|v| v.chars().count().to_string()),
         _ => None,
     }
 }
@@ -652,7 +759,9 @@ mod tests {
         fn var(&self, name: &str) -> Option<String> {
             (name == "F").then(|| "/etc/shadow".into())
         }
-        fn nested_code(&mut self, _: &str) {}
+        fn nested_code(&mut self, _: &str) -> Option<String> {
+            None
+        }
         fn opaque(&mut self, _: String) {}
     }
 
@@ -699,7 +808,9 @@ mod tests {
                 _ => None,
             }
         }
-        fn nested_code(&mut self, _: &str) {}
+        fn nested_code(&mut self, _: &str) -> Option<String> {
+            None
+        }
         fn opaque(&mut self, _: String) {}
     }
 

@@ -95,6 +95,10 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
                 unknown_arguments(w, cx, name, &args[1..]);
                 let program = w.program_source(&cx.env, script, &cx.stdin);
                 let mut shell = cx.env.clone();
+                // Arguments after the file are its positional parameters while it runs.
+                if args.len() > 1 {
+                    bind_positional(&mut shell, None, &args[1..]);
+                }
                 w.run_shell_program(&mut shell, program, true, name);
                 env.cwds = shell.cwds;
             }
@@ -113,4 +117,71 @@ pub(super) fn subscripts(w: &mut Walker, cx: &Cx, args: &[Field]) {
             w.arithmetic(sub, &cx.env);
         }
     }
+}
+
+/// `set -- ARGS` (or `set ARGS` after its options) replaces the positional parameters;
+/// `shift [N]` drops the first N. A count that cannot be followed leaves them unknown.
+pub(super) fn positional(w: &mut Walker, env: &mut Env, name: &str, args: &[Field]) {
+    let _ = w;
+    if name == "shift" {
+        let by = match args.first().map(Field::lit) {
+            None => Some(1),
+            Some(Some(n)) => n.parse::<usize>().ok(),
+            Some(None) => None,
+        };
+        let count = env
+            .vars
+            .get("#")
+            .cloned()
+            .flatten()
+            .and_then(|c| c.parse::<usize>().ok());
+        let rest: Option<Vec<Field>> = match (by, count) {
+            (Some(by), Some(count)) => Some(
+                (by + 1..=count.max(by))
+                    .map(|k| match env.vars.get(&k.to_string()).cloned().flatten() {
+                        Some(text) => lit(&text),
+                        None => Field::Dyn("a positional parameter".into()),
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        match rest {
+            Some(rest) => bind_positional(env, None, &rest),
+            None => forget_positional(env),
+        }
+        return;
+    }
+    let mut i = 0;
+    while i < args.len() {
+        let Some(text) = args[i].lit() else {
+            forget_positional(env);
+            return;
+        };
+        if text == "--" {
+            bind_positional(env, None, &args[i + 1..]);
+            return;
+        }
+        if text == "-" {
+            // `set -` ends the options too (and turns off -x and -v).
+            bind_positional(env, None, &args[i + 1..]);
+            return;
+        }
+        if !(text.starts_with('-') || text.starts_with('+')) {
+            bind_positional(env, None, &args[i..]);
+            return;
+        }
+        // `-o NAME` / `+o NAME` take the next word.
+        if matches!(text, "-o" | "+o") {
+            i += 1;
+        }
+        i += 1;
+    }
+}
+
+/// The positional parameters become unknown (not empty).
+fn forget_positional(env: &mut Env) {
+    env.vars
+        .retain(|name, _| !super::super::walk::is_positional(name));
+    env.vars.insert("#".into(), None);
 }

@@ -103,6 +103,8 @@ pub(super) fn run_shell(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field])
             unknown_arguments(w, cx, name, &args[i + 1..]);
             let program = w.program_source(&cx.env, script, &cx.stdin);
             let mut shell = cx.env.clone();
+            // The script's `$0`, `$1` … are its name and these arguments, not the caller's.
+            bind_positional(&mut shell, Some(script), &args[i + 1..]);
             w.run_shell_program(&mut shell, program, false, name);
         }
         _ => match w.stdin_text(&cx.env, &cx.stdin) {

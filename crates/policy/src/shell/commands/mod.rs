@@ -271,6 +271,7 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         if literal || is_shell_script(w, &cx.env, first) {
             unknown_arguments(w, cx, &name, &argv[1..]);
             let mut shell = cx.env.clone();
+            bind_positional(&mut shell, Some(first), &argv[1..]);
             w.script_file(&mut shell, first, false);
             return;
         }
@@ -313,6 +314,9 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         "printf" | "read" | "test" | "[" | "unset" | "mapfile" | "readarray" | "wait" | "local"
     ) {
         builtins::subscripts(w, cx, args);
+    }
+    if matches!(name.as_str(), "set" | "shift") {
+        builtins::positional(w, env, &name, args);
     }
     if runs_hookledger(w, &cx.env, first, args) {
         run_hookledger(w, cx, args, first.lit().unwrap_or("hookledger"));
