@@ -304,7 +304,10 @@ pub fn check_code(w: &mut Walker, env: &Env, lang: Lang, code: &str, interpreter
             from += pos + call.len();
         }
     }
-    let literals = string_literals(code, lang);
+    let mut literals = string_literals(code, lang);
+    if lang == Lang::Tcl {
+        literals.extend(tcl_bare_words(code));
+    }
     run_literal_commands(w, env, lang, code, &literals);
     // Concatenation or interpolation next to a path fragment builds a path at run time.
     for lit in &literals {
@@ -438,6 +441,33 @@ fn run_literal_commands(w: &mut Walker, env: &Env, lang: Lang, code: &str, liter
             w.subshell_program(inner, env);
         }
     }
+}
+
+/// Tcl's words need no quotes (`open .env`, `file copy a.txt .github/workflows/x.yml`): every
+/// bare word is a string literal. One glued to a substitution (`$dir/.env`, `[pwd]/x`) is
+/// built at run time.
+fn tcl_bare_words(code: &str) -> Vec<Literal> {
+    let mut out = Vec::new();
+    for line in code.lines() {
+        let line = line.trim_start();
+        if line.starts_with('#') {
+            continue;
+        }
+        for word in line
+            .split(|c: char| c.is_whitespace() || matches!(c, '[' | ']' | '{' | '}' | ';' | '"'))
+        {
+            if word.is_empty() || word.starts_with('$') {
+                continue;
+            }
+            out.push(Literal {
+                text: word.to_owned(),
+                joined: false,
+                interpolates: word.contains('$'),
+                before: String::new(),
+            });
+        }
+    }
+    out
 }
 
 fn short(s: &str) -> String {
@@ -614,8 +644,25 @@ pub fn check_awk(w: &mut Walker, env: &Env, program: &str, name: &str) {
                     glob: None,
                 };
                 w.access(env, &field, access, &format!("the {name} program"));
+                // `".en" "v"`, `".ssh/" x`: awk joins adjacent values, so the name is only
+                // the start of one built at run time.
+                let after = program[end + 1..].trim_start_matches([' ', '\t']);
+                if after.starts_with(['"', '$', '(', '_'])
+                    || after.starts_with(|c: char| c.is_ascii_alphanumeric())
+                {
+                    awk_computed_file(w, name, access);
+                }
                 i = end + 1;
                 continue;
+            }
+        } else if c == b'<'
+            && j < bytes.len()
+            && (bytes[j].is_ascii_alphabetic() || matches!(bytes[j], b'$' | b'(' | b'_'))
+        {
+            // `getline line < f`: a file named by a variable (`-v f=.env`, `f = ".en" "v"`).
+            let statement_start = lower[..i].rfind([';', '{', '\n']).map_or(0, |p| p + 1);
+            if lower[statement_start..i].contains("getline") {
+                awk_computed_file(w, name, Access::Read);
             }
         } else if j < bytes.len()
             && (bytes[j].is_ascii_alphabetic() || bytes[j] == b'$' || bytes[j] == b'(')
@@ -631,6 +678,15 @@ pub fn check_awk(w: &mut Walker, env: &Env, program: &str, name: &str) {
             }
         }
         i = j;
+    }
+}
+
+fn awk_computed_file(w: &mut Walker, name: &str, access: Access) {
+    let why = format!("the {name} program names a file it builds at run time");
+    if access == Access::Read {
+        w.opaque_read(why);
+    } else {
+        w.opaque(why);
     }
 }
 

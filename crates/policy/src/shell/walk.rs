@@ -472,7 +472,8 @@ impl<'h> Walker<'h> {
                 // later point, so its body is walked where it is defined.
                 if def.fname.value == "command_not_found_handle" {
                     let mut inner = env.clone();
-                    self.call_function(&def.fname.value, &mut inner, &[]);
+                    let outer = inner.clone();
+                    self.call_function(&def.fname.value, &mut inner, &outer, &[]);
                 }
             }
             Command::ExtendedTest(test, redirects) => {
@@ -1401,10 +1402,25 @@ impl<'h> Walker<'h> {
     /// Runs a defined shell function's body with `args` as its positional parameters, if
     /// `name` is one. What it changes in the shell persists, but the caller's positional
     /// parameters come back after it.
-    pub fn call_function(&mut self, name: &str, env: &mut Env, args: &[Field]) -> bool {
+    /// `command_env` is the shell state with the call's own assignments (`X=1 f`): they are
+    /// seen by the body while it runs, and the shell's values come back after it.
+    pub fn call_function(
+        &mut self,
+        name: &str,
+        env: &mut Env,
+        command_env: &Env,
+        args: &[Field],
+    ) -> bool {
         let Some(body) = self.functions.get(name).cloned() else {
             return false;
         };
+        let mut shadowed: Vec<(String, Option<Option<String>>)> = Vec::new();
+        for (var, value) in &command_env.vars {
+            if env.vars.get(var) != Some(value) {
+                shadowed.push((var.clone(), env.vars.get(var).cloned()));
+                env.vars.insert(var.clone(), value.clone());
+            }
+        }
         let caller: Vec<(String, Option<String>)> = env
             .vars
             .iter()
@@ -1420,6 +1436,12 @@ impl<'h> Walker<'h> {
         });
         env.vars.retain(|n, _| !is_positional(n));
         env.vars.extend(caller);
+        for (var, before) in shadowed {
+            match before {
+                Some(value) => env.vars.insert(var, value),
+                None => env.vars.remove(&var),
+            };
+        }
         true
     }
 }
@@ -1504,28 +1526,37 @@ fn list_literal_output(list: &CompoundList, env: &mut Env, walker: &mut Walker) 
 /// (`%s`, `%b`, `%%`, backslash escapes); `None` for anything else.
 fn printf_output(format: &str, args: &[String]) -> Option<String> {
     let mut out = String::new();
-    let mut args = args.iter();
-    let mut chars = format.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next()? {
-                'n' => out.push('\n'),
-                't' => out.push('\t'),
-                '\\' => out.push('\\'),
-                '\'' => out.push('\''),
-                '"' => out.push('"'),
-                _ => return None,
-            },
-            '%' => match chars.next()? {
-                '%' => out.push('%'),
-                's' | 'b' => out.push_str(args.next().map_or("", String::as_str)),
-                _ => return None,
-            },
-            c => out.push(c),
+    let mut args = args.iter().peekable();
+    // printf reuses the format while arguments are left (`printf '%s\n' a b` is two lines).
+    for _ in 0..=MAX_LOOP_VALUES * 16 {
+        let mut consumed = false;
+        let mut chars = format.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next()? {
+                    'n' => out.push('\n'),
+                    't' => out.push('\t'),
+                    '\\' => out.push('\\'),
+                    '\'' => out.push('\''),
+                    '"' => out.push('"'),
+                    _ => return None,
+                },
+                '%' => match chars.next()? {
+                    '%' => out.push('%'),
+                    's' | 'b' => {
+                        consumed = true;
+                        out.push_str(args.next().map_or("", String::as_str));
+                    }
+                    _ => return None,
+                },
+                c => out.push(c),
+            }
+        }
+        if !consumed || args.peek().is_none() {
+            return args.peek().is_none().then_some(out);
         }
     }
-    // printf reuses the format for leftover arguments; nobody writes programs that way.
-    args.next().is_none().then_some(out)
+    None
 }
 
 /// The text a pipeline stage writes when it is `echo`/`printf`/`cat` of literal text, for

@@ -217,12 +217,13 @@ fn is_shell_script(w: &mut Walker, env: &Env, field: &Field) -> bool {
     let Some(path) = w.resolve(env, text, "the program run").into_iter().next() else {
         return false;
     };
-    let Ok(mut file) = std::fs::File::open(&path) else {
+    // Through the World, like every program hookledger reads (a fake one in tests). A file
+    // too large to be read as a program is not walked as one (a compiled binary usually).
+    let Some(bytes) = w.world.read_bytes(&path, super::walk::MAX_PROGRAM_BYTES) else {
         return false;
     };
-    let mut head = [0u8; 128];
-    let n = std::io::Read::read(&mut file, &mut head).unwrap_or(0);
-    let first_line = String::from_utf8_lossy(&head[..n]);
+    let head = &bytes[..bytes.len().min(128)];
+    let first_line = String::from_utf8_lossy(head);
     let first_line = first_line.lines().next().unwrap_or("");
     first_line.starts_with("#!")
         && [
@@ -281,7 +282,7 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         return;
     }
     let args = &argv[1..];
-    if w.call_function(&name, env, args) {
+    if w.call_function(&name, env, &cx.env, args) {
         return;
     }
     if first.lit() == Some(name.as_str())

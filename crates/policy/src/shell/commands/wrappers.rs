@@ -378,6 +378,28 @@ pub(super) fn run_xargs(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Fiel
     );
     let mut replace: Option<String> = None;
     let mut input = cx.stdin.clone();
+    // How the input is cut into items: at blanks and newlines (quotes honoured) by default; at
+    // one character with `-d`/`-0`, where blanks and quotes are part of an item; at newlines
+    // with `-I`, where an item is a whole line (`echo 'cat .env' | xargs -I{} sh -c {}` runs
+    // `cat .env`).
+    let mut delimiter: Option<char> = None;
+    for (opt, value) in &opts {
+        match opt.as_str() {
+            "-0" | "--null" => delimiter = Some('\0'),
+            "-d" | "--delimiter" => {
+                delimiter = match value.as_ref().and_then(Field::lit) {
+                    Some("\\n") => Some('\n'),
+                    Some("\\t") => Some('\t'),
+                    Some("\\0") => Some('\0'),
+                    Some(d) if d.chars().count() == 1 => d.chars().next(),
+                    // An escape or code hookledger does not decode: cut nowhere, so the
+                    // whole input is one item at worst.
+                    _ => Some('\u{10FFFF}'),
+                };
+            }
+            _ => {}
+        }
+    }
     for (opt, value) in &opts {
         match opt.as_str() {
             "-a" | "--arg-file" => {
@@ -401,7 +423,6 @@ pub(super) fn run_xargs(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Fiel
             _ => {}
         }
     }
-    let unknown = Field::Dyn("arguments xargs reads from its input".into());
     let argv: Vec<Field> = if rest.is_empty() {
         vec![lit("echo")]
     } else {
@@ -410,55 +431,45 @@ pub(super) fn run_xargs(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Fiel
     // Input known now (a literal list, the files a `find` by name selects): the command is
     // run on those words. Otherwise its arguments are unknown.
     const MAX_ITEMS: usize = 256;
+    let mut alternative: Option<Vec<String>> = None;
     let items: Option<Vec<String>> = match w.stdin_text(&cx.env, &input) {
         Stdin::Literal(text) => {
-            let items: Vec<String> = text
-                .split(['\n', '\0', ' ', '\t'])
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)
-                .collect();
-            (items.len() <= MAX_ITEMS && !text.contains(['\'', '"', '\\'])).then_some(items)
+            // A listing hookledger made of what `find -print0` selects has one name a line:
+            // with no NUL in it, both readings are run (the lines, and the whole text).
+            if delimiter == Some('\0') && !text.contains('\0') && text.contains('\n') {
+                let lines: Vec<String> = text
+                    .lines()
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                alternative = (lines.len() <= MAX_ITEMS).then_some(lines);
+            }
+            let items: Vec<String> = if let Some(d) = delimiter {
+                text.split(d)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            } else if replace.is_some() {
+                text.lines()
+                    .map(|l| l.trim_start_matches([' ', '\t']))
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            } else {
+                text.split(['\n', '\0', ' ', '\t'])
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let quotes_matter = delimiter.is_none() && text.contains(['\'', '"', '\\']);
+            (items.len() <= MAX_ITEMS && !quotes_matter).then_some(items)
         }
         _ => None,
     };
-    let runs: Vec<Vec<Field>> = match (&replace, items) {
-        (Some(token), Some(items)) => items
-            .iter()
-            .map(|item| {
-                argv.iter()
-                    .enumerate()
-                    .map(|(k, f)| match f.lit() {
-                        Some(t) if k > 0 && t.contains(token.as_str()) => {
-                            lit(&t.replace(token.as_str(), item))
-                        }
-                        _ => f.clone(),
-                    })
-                    .collect()
-            })
-            .collect(),
-        (None, Some(items)) => {
-            let mut all = argv.clone();
-            all.extend(items.iter().map(|i| lit(i)));
-            vec![all]
-        }
-        (Some(token), None) => vec![
-            argv.iter()
-                .enumerate()
-                .map(|(k, f)| {
-                    if k > 0 && f.lit().is_some_and(|t| t.contains(token.as_str())) {
-                        unknown.clone()
-                    } else {
-                        f.clone()
-                    }
-                })
-                .collect(),
-        ],
-        (None, None) => {
-            let mut all = argv.clone();
-            all.push(unknown);
-            vec![all]
-        }
-    };
+    let mut runs = xargs_runs(&argv, replace.as_deref(), items);
+    if alternative.is_some() {
+        runs.extend(xargs_runs(&argv, replace.as_deref(), alternative));
+    }
     for run in runs {
         let mut inner = Cx {
             env: cx.env.clone(),
@@ -467,6 +478,52 @@ pub(super) fn run_xargs(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Fiel
             suffix_assignments: Vec::new(),
         };
         super::dispatch(w, env, &mut inner, run);
+    }
+}
+
+/// The command lines xargs runs: `argv` with the items appended, or each item put in place of
+/// the replace token; with the items unknown, what they fill is unknown.
+fn xargs_runs(
+    argv: &[Field],
+    replace: Option<&str>,
+    items: Option<Vec<String>>,
+) -> Vec<Vec<Field>> {
+    let unknown = Field::Dyn("arguments xargs reads from its input".into());
+    match (replace, items) {
+        (Some(token), Some(items)) => items
+            .iter()
+            .map(|item| {
+                argv.iter()
+                    .enumerate()
+                    .map(|(k, f)| match f.lit() {
+                        Some(t) if k > 0 && t.contains(token) => lit(&t.replace(token, item)),
+                        _ => f.clone(),
+                    })
+                    .collect()
+            })
+            .collect(),
+        (None, Some(items)) => {
+            let mut all = argv.to_vec();
+            all.extend(items.iter().map(|i| lit(i)));
+            vec![all]
+        }
+        (Some(token), None) => vec![
+            argv.iter()
+                .enumerate()
+                .map(|(k, f)| {
+                    if k > 0 && f.lit().is_some_and(|t| t.contains(token)) {
+                        unknown.clone()
+                    } else {
+                        f.clone()
+                    }
+                })
+                .collect(),
+        ],
+        (None, None) => {
+            let mut all = argv.to_vec();
+            all.push(unknown);
+            vec![all]
+        }
     }
 }
 
