@@ -670,8 +670,8 @@ impl<'h> Walker<'h> {
         for item in prefix {
             match item {
                 CommandPrefixOrSuffixItem::AssignmentWord(a, _) => {
-                    let value = self.assignment_value(a, env);
-                    assignments.push((assignment_name(a), value));
+                    let entries = self.assignment_entries(a, env);
+                    assignments.extend(entries);
                 }
                 CommandPrefixOrSuffixItem::IoRedirect(r) => redirects.push(r),
                 CommandPrefixOrSuffixItem::Word(w) => raw_words.push(&w.value),
@@ -687,8 +687,8 @@ impl<'h> Walker<'h> {
         for item in simple.suffix.iter().flat_map(|s| s.0.iter()) {
             match item {
                 CommandPrefixOrSuffixItem::AssignmentWord(a, w) => {
-                    let value = self.assignment_value(a, env);
-                    suffix_assignments.push((assignment_name(a), value));
+                    let entries = self.assignment_entries(a, env);
+                    suffix_assignments.extend(entries);
                     raw_words.push(&w.value);
                 }
                 CommandPrefixOrSuffixItem::IoRedirect(r) => redirects.push(r),
@@ -735,6 +735,108 @@ impl<'h> Walker<'h> {
             stdin,
         };
         super::commands::run(self, env, &command_env, call);
+    }
+
+    /// What an assignment sets, as variables: a scalar's name and value; for an array
+    /// (`a=(x y)`, `a+=(z)`, `a[1]=y`) also its elements under `a[0]` … and their count under
+    /// `a[#]`, with `a` itself standing for element 0 as in bash. What cannot be followed (a
+    /// key, a glob, an index computed at run time, a gap) makes the elements or their count
+    /// unknown, never stale.
+    fn assignment_entries(
+        &mut self,
+        a: &ast::Assignment,
+        env: &Env,
+    ) -> Vec<(String, Option<String>)> {
+        let count_of = |name: &str| -> Option<usize> {
+            env.vars
+                .get(&format!("{name}[#]"))
+                .cloned()
+                .flatten()
+                .and_then(|c| c.parse().ok())
+        };
+        match (&a.name, &a.value) {
+            (ast::AssignmentName::VariableName(name), ast::AssignmentValue::Array(items)) => {
+                let mut elements: Option<Vec<String>> = Some(Vec::new());
+                for (key, value) in items {
+                    if let Some(k) = key {
+                        self.expand(&k.value, env);
+                        self.expand(&value.value, env);
+                        elements = None;
+                        continue;
+                    }
+                    for field in self.expand(&value.value, env) {
+                        match (field, elements.as_mut()) {
+                            (Field::Lit { text, glob: None }, Some(list)) => list.push(text),
+                            // `files=(src/*.rs)`: what the pattern matches now, as in `for`.
+                            (
+                                Field::Lit {
+                                    text,
+                                    glob: Some(p),
+                                },
+                                Some(_),
+                            ) => {
+                                match (self.glob_values(&p, env), elements.as_mut()) {
+                                    // Nothing matches: the word stays as written.
+                                    (Some(matches), Some(list)) if matches.is_empty() => {
+                                        list.push(text);
+                                    }
+                                    (Some(mut matches), Some(list)) => {
+                                        matches.sort();
+                                        list.extend(matches);
+                                    }
+                                    _ => elements = None,
+                                }
+                            }
+                            _ => elements = None,
+                        }
+                    }
+                }
+                let start = if a.append { count_of(name) } else { Some(0) };
+                match (start, elements) {
+                    (Some(start), Some(list)) if start + list.len() <= 256 => {
+                        let mut out =
+                            vec![(format!("{name}[#]"), Some((start + list.len()).to_string()))];
+                        if start == 0 {
+                            out.push((
+                                name.clone(),
+                                Some(list.first().cloned().unwrap_or_default()),
+                            ));
+                        }
+                        for (k, v) in list.into_iter().enumerate() {
+                            out.push((format!("{name}[{}]", start + k), Some(v)));
+                        }
+                        out
+                    }
+                    // Appending to a list of unknown length leaves element 0 as it was.
+                    _ if a.append => vec![(format!("{name}[#]"), None)],
+                    _ => vec![(format!("{name}[#]"), None), (name.clone(), None)],
+                }
+            }
+            (ast::AssignmentName::ArrayElementName(name, index), _) => {
+                let value = self.assignment_value(a, env);
+                let index = self.expand_single(index, env);
+                match index.lit().and_then(|i| i.trim().parse::<usize>().ok()) {
+                    Some(k) if k < 256 => {
+                        let count = count_of(name);
+                        let mut out = vec![(format!("{name}[{k}]"), value.clone())];
+                        if k == 0 {
+                            out.push((name.clone(), value));
+                        }
+                        let count = match count {
+                            Some(c) if k < c => Some(c),
+                            Some(c) if k == c => Some(c + 1),
+                            _ => None,
+                        };
+                        out.push((format!("{name}[#]"), count.map(|c| c.to_string())));
+                        out
+                    }
+                    _ => vec![(format!("{name}[#]"), None), (name.clone(), None)],
+                }
+            }
+            (ast::AssignmentName::VariableName(name), _) => {
+                vec![(name.clone(), self.assignment_value(a, env))]
+            }
+        }
     }
 
     fn assignment_value(&mut self, a: &ast::Assignment, env: &Env) -> Option<String> {
@@ -1469,6 +1571,26 @@ pub fn bind_positional(env: &mut Env, zero: Option<&Field>, args: &[Field]) {
         .insert("#".into(), counted.then(|| args.len().to_string()));
 }
 
+/// How many elements the array `name` has, when its elements are known: its count was set by
+/// an array assignment and `name` itself still stands for element 0 (a later `name=x`,
+/// `read name`, `for name in …` changes element 0 behind the count's back, so then nothing is
+/// known).
+fn array_count(env: &Env, name: &str) -> Option<usize> {
+    let count: usize = env
+        .vars
+        .get(&format!("{name}[#]"))
+        .cloned()
+        .flatten()?
+        .parse()
+        .ok()?;
+    let first = if count == 0 {
+        Some(String::new())
+    } else {
+        env.vars.get(&format!("{name}[0]")).cloned().flatten()
+    };
+    (first.is_some() && env.vars.get(name).cloned().flatten() == first).then_some(count)
+}
+
 /// Whether `name` is one of the positional parameters' slots (`1` …, and their count `#`);
 /// `0` is the shell's name and stays.
 pub fn is_positional(name: &str) -> bool {
@@ -1498,13 +1620,6 @@ pub fn is_git_config_variable(name: &str) -> bool {
             | "GIT_CONFIG_NOSYSTEM"
     ) || name.starts_with("GIT_CONFIG_KEY_")
         || name.starts_with("GIT_CONFIG_VALUE_")
-}
-
-fn assignment_name(a: &ast::Assignment) -> String {
-    match &a.name {
-        ast::AssignmentName::VariableName(n) => n.clone(),
-        ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
-    }
 }
 
 /// What a command list (the inside of `<(…)`) writes, when it is one command writing
@@ -1716,18 +1831,35 @@ impl Scope for WordScope<'_, '_> {
             .map(|p| p.to_string_lossy().into_owned())
     }
     fn var(&self, name: &str) -> Option<String> {
+        if let Some((base, index)) = name.strip_suffix(']').and_then(|n| n.split_once('[')) {
+            let index: usize = index.parse().ok()?;
+            let count = array_count(self.env, base)?;
+            if index >= count {
+                return Some(String::new());
+            }
+            return self.env.vars.get(name).cloned().flatten();
+        }
         match self.env.vars.get(name) {
             Some(value) => value.clone(),
             None => unset_positional(self.env, name),
         }
     }
     fn list(&self, name: &str) -> Option<Vec<String>> {
-        if name != "@" {
-            return None;
+        if name == "@" {
+            let count: usize = self.env.vars.get("#").cloned().flatten()?.parse().ok()?;
+            return (1..=count)
+                .map(|k| self.env.vars.get(&k.to_string()).cloned().flatten())
+                .collect();
         }
-        let count: usize = self.env.vars.get("#").cloned().flatten()?.parse().ok()?;
-        (1..=count)
-            .map(|k| self.env.vars.get(&k.to_string()).cloned().flatten())
+        let count = array_count(self.env, name)?;
+        (0..count)
+            .map(|k| {
+                self.env
+                    .vars
+                    .get(&format!("{name}[{k}]"))
+                    .cloned()
+                    .flatten()
+            })
             .collect()
     }
     fn default_ifs(&self) -> bool {

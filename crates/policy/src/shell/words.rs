@@ -493,6 +493,12 @@ fn parameter_value(expr: &ParameterExpr, scope: &mut dyn Scope) -> Option<String
         Parameter::Positional(n) => Some(n.to_string()),
         Parameter::Special(SpecialParameter::ShellName) => Some("0".into()),
         Parameter::Special(SpecialParameter::PositionalParameterCount) => Some("#".into()),
+        // `${a[1]}`: an element by a literal index (see `walk::array_count`).
+        Parameter::NamedWithIndex { name, index } => index
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .map(|k| format!("{name}[{k}]")),
         _ => None,
     };
     let lookup = |name: &str, scope: &mut dyn Scope| match name {

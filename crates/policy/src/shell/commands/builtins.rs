@@ -121,8 +121,32 @@ pub(super) fn subscripts(w: &mut Walker, cx: &Cx, args: &[Field]) {
 
 /// `set -- ARGS` (or `set ARGS` after its options) replaces the positional parameters;
 /// `shift [N]` drops the first N. A count that cannot be followed leaves them unknown.
-pub(super) fn positional(w: &mut Walker, env: &mut Env, name: &str, args: &[Field]) {
+/// `unset NAME` empties a variable (an array with it); `unset 'a[1]'` leaves a gap, so the
+/// array's elements are no longer known.
+pub(super) fn shell_state(w: &mut Walker, env: &mut Env, name: &str, args: &[Field]) {
     let _ = w;
+    if name == "unset" {
+        for a in args {
+            let Some(text) = a.lit() else {
+                continue;
+            };
+            if text.starts_with('-') {
+                continue;
+            }
+            let base = text.split('[').next().unwrap_or(text);
+            if base.is_empty() {
+                continue;
+            }
+            if base == text {
+                env.vars.insert(base.to_owned(), Some(String::new()));
+                env.vars.insert(format!("{base}[#]"), Some("0".into()));
+            } else {
+                env.vars.insert(format!("{base}[#]"), None);
+                env.vars.insert(base.to_owned(), None);
+            }
+        }
+        return;
+    }
     if name == "shift" {
         let by = match args.first().map(Field::lit) {
             None => Some(1),

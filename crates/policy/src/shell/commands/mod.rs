@@ -316,8 +316,8 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
     ) {
         builtins::subscripts(w, cx, args);
     }
-    if matches!(name.as_str(), "set" | "shift") {
-        builtins::positional(w, env, &name, args);
+    if matches!(name.as_str(), "set" | "shift" | "unset") {
+        builtins::shell_state(w, env, &name, args);
     }
     if runs_hookledger(w, &cx.env, first, args) {
         run_hookledger(w, cx, args, first.lit().unwrap_or("hookledger"));
