@@ -12,7 +12,7 @@
 use brush_parser::ParserOptions;
 use brush_parser::word::{
     self, BraceExpressionMember, BraceExpressionOrText, Parameter, ParameterExpr, SpecialParameter,
-    TildeExpr, WordPiece, WordPieceWithSource,
+    SubstringMatchKind, TildeExpr, WordPiece, WordPieceWithSource,
 };
 
 /// One field after expansion.
@@ -200,6 +200,9 @@ struct Builder {
     started: bool,
     /// Fields completed by splitting, before the current one.
     done: Vec<Field>,
+    /// The word was expanded with a default (`${X:-.env}`) for a variable that may hold
+    /// something else: an unknown field goes before the fields found.
+    alternative: Option<String>,
 }
 
 impl Builder {
@@ -252,6 +255,7 @@ fn expand_one(raw: &str, scope: &mut dyn Scope, split: bool) -> Vec<Field> {
         split,
         started: false,
         done: Vec::new(),
+        alternative: None,
     };
     add_pieces(&mut b, raw, &pieces, false, scope);
     if let Some(why) = b.dynamic {
@@ -260,6 +264,9 @@ fn expand_one(raw: &str, scope: &mut dyn Scope, split: bool) -> Vec<Field> {
     // An unquoted expansion that is empty leaves no field at all (`cat $EMPTY` has no operand).
     if b.started || !split {
         b.finish();
+    }
+    if let Some(why) = b.alternative {
+        b.done.insert(0, Field::Dyn(why));
     }
     b.done
 }
@@ -369,7 +376,24 @@ fn add_pieces(
                     }
                     continue;
                 }
-                match parameter_value(expr, scope) {
+                let value = match parameter_expansion(expr, scope) {
+                    Value::Known(v) => Some(v),
+                    Value::Unknown => None,
+                    Value::Word(word, other) => {
+                        if other {
+                            // The variable may hold anything (it comes from the
+                            // environment), or be unset and give the word: the word's paths
+                            // still count, and the field is unknown besides.
+                            b.alternative
+                                .get_or_insert_with(|| format!("the variable {}", shorten(source)));
+                        }
+                        match expand_one(&word, scope, false).into_iter().next() {
+                            Some(Field::Lit { text, .. }) => Some(text),
+                            _ => None,
+                        }
+                    }
+                };
+                match value {
                     Some(v) if quoted => push_quoted(b, &v),
                     // Splitting with an `IFS` the command set is not modelled.
                     Some(v) if b.split && !scope.default_ifs() && !v.is_empty() => set_dyn(
@@ -482,6 +506,331 @@ fn shorten(s: &str) -> String {
             end -= 1;
         }
         format!("{}…", &s[..end])
+    }
+}
+
+/// What a parameter expansion gives.
+enum Value {
+    Known(String),
+    Unknown,
+    /// The raw word after an operator (`${x:-WORD}`, `${x:+WORD}`), to be expanded; `true`
+    /// when the variable may instead give a value that is not known.
+    Word(String, bool),
+}
+
+/// A parameter expansion with its operator applied, where the value is known: defaults and
+/// alternatives, `#`/`##`/`%`/`%%` pattern removal, `/` substitution, substrings, case
+/// changes, `${!name}`. Anything else is unknown.
+fn parameter_expansion(expr: &ParameterExpr, scope: &mut dyn Scope) -> Value {
+    use ParameterExpr as P;
+    let known = |v: Option<String>| v.map_or(Value::Unknown, Value::Known);
+    match expr {
+        P::Parameter {
+            parameter,
+            indirect: true,
+        } => {
+            let Some(target) = parameter_value(
+                &P::Parameter {
+                    parameter: parameter.clone(),
+                    indirect: false,
+                },
+                scope,
+            ) else {
+                return Value::Unknown;
+            };
+            if target.is_empty()
+                || !target
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Value::Unknown;
+            }
+            known(parameter_value(
+                &P::Parameter {
+                    parameter: Parameter::Named(target),
+                    indirect: false,
+                },
+                scope,
+            ))
+        }
+        P::UseDefaultValues {
+            parameter,
+            indirect: false,
+            default_value,
+            ..
+        }
+        | P::AssignDefaultValues {
+            parameter,
+            indirect: false,
+            default_value,
+            ..
+        } => {
+            let word = default_value.clone().unwrap_or_default();
+            match plain(parameter, scope) {
+                Some(v) if !v.is_empty() => Value::Known(v),
+                // Empty or unset (which hookledger does not tell apart): the word.
+                Some(_) => Value::Word(word, false),
+                None => Value::Word(word, true),
+            }
+        }
+        P::UseAlternativeValue {
+            parameter,
+            indirect: false,
+            alternative_value,
+            ..
+        } => {
+            let word = alternative_value.clone().unwrap_or_default();
+            match plain(parameter, scope) {
+                Some(v) if v.is_empty() => Value::Known(String::new()),
+                // Set: the word. Unknown: the word or nothing, and the word covers both.
+                _ => Value::Word(word, false),
+            }
+        }
+        P::RemoveSmallestSuffixPattern {
+            parameter,
+            indirect: false,
+            pattern,
+        }
+        | P::RemoveLargestSuffixPattern {
+            parameter,
+            indirect: false,
+            pattern,
+        }
+        | P::RemoveSmallestPrefixPattern {
+            parameter,
+            indirect: false,
+            pattern,
+        }
+        | P::RemoveLargestPrefixPattern {
+            parameter,
+            indirect: false,
+            pattern,
+        } => {
+            let (Some(v), Some(p)) = (
+                plain(parameter, scope),
+                pattern_text(pattern.as_deref(), scope),
+            ) else {
+                return Value::Unknown;
+            };
+            let suffix = matches!(
+                expr,
+                P::RemoveSmallestSuffixPattern { .. } | P::RemoveLargestSuffixPattern { .. }
+            );
+            let largest = matches!(
+                expr,
+                P::RemoveLargestSuffixPattern { .. } | P::RemoveLargestPrefixPattern { .. }
+            );
+            known(remove_pattern(&v, &p, suffix, largest))
+        }
+        P::ReplaceSubstring {
+            parameter,
+            indirect: false,
+            pattern,
+            replacement,
+            match_kind,
+        } => {
+            let (Some(v), Some(p)) = (plain(parameter, scope), pattern_text(Some(pattern), scope))
+            else {
+                return Value::Unknown;
+            };
+            let Some(Field::Lit {
+                text: with,
+                glob: None,
+            }) = expand_one(replacement.as_deref().unwrap_or(""), scope, false)
+                .into_iter()
+                .next()
+            else {
+                return Value::Unknown;
+            };
+            known(replace_pattern(&v, &p, &with, match_kind))
+        }
+        P::Substring {
+            parameter,
+            indirect: false,
+            offset,
+            length,
+        } => {
+            let Some(v) = plain(parameter, scope) else {
+                return Value::Unknown;
+            };
+            let number = |e: &str| e.trim().parse::<i64>().ok();
+            let Some(offset) = number(&offset.value) else {
+                return Value::Unknown;
+            };
+            let chars: Vec<char> = v.chars().collect();
+            let len = chars.len() as i64;
+            let start = if offset < 0 {
+                (len + offset).max(0)
+            } else {
+                offset.min(len)
+            };
+            let end = match length {
+                None => len,
+                Some(l) => match number(&l.value) {
+                    Some(l) if l < 0 => (len + l).max(start),
+                    Some(l) => (start + l).min(len),
+                    None => return Value::Unknown,
+                },
+            };
+            Value::Known(
+                chars[start as usize..end.max(start) as usize]
+                    .iter()
+                    .collect(),
+            )
+        }
+        P::UppercasePattern {
+            parameter,
+            indirect: false,
+            pattern,
+        } if pattern.as_deref().is_none_or(str::is_empty) => {
+            known(plain(parameter, scope).map(|v| v.to_uppercase()))
+        }
+        P::LowercasePattern {
+            parameter,
+            indirect: false,
+            pattern,
+        } if pattern.as_deref().is_none_or(str::is_empty) => {
+            known(plain(parameter, scope).map(|v| v.to_lowercase()))
+        }
+        P::UppercaseFirstChar {
+            parameter,
+            indirect: false,
+            pattern,
+        } if pattern.as_deref().is_none_or(str::is_empty) => {
+            known(plain(parameter, scope).map(|v| {
+                let mut c = v.chars();
+                c.next()
+                    .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+            }))
+        }
+        P::LowercaseFirstChar {
+            parameter,
+            indirect: false,
+            pattern,
+        } if pattern.as_deref().is_none_or(str::is_empty) => {
+            known(plain(parameter, scope).map(|v| {
+                let mut c = v.chars();
+                c.next()
+                    .map_or(String::new(), |f| f.to_lowercase().chain(c).collect())
+            }))
+        }
+        other => known(parameter_value(other, scope)),
+    }
+}
+
+/// A parameter's own value.
+fn plain(parameter: &Parameter, scope: &mut dyn Scope) -> Option<String> {
+    parameter_value(
+        &ParameterExpr::Parameter {
+            parameter: parameter.clone(),
+            indirect: false,
+        },
+        scope,
+    )
+}
+
+/// A pattern after `#`, `%` or `/` as a glob for `fast_glob` (quoted parts literal); `None`
+/// when it is not known.
+fn pattern_text(raw: Option<&str>, scope: &mut dyn Scope) -> Option<String> {
+    let raw = raw.unwrap_or("");
+    match expand_one(raw, scope, false).into_iter().next()? {
+        Field::Lit { glob: Some(p), .. } => Some(p),
+        Field::Lit { text, glob: None } => Some(
+            text.chars()
+                .map(|c| match c {
+                    '*' | '?' | '[' | ']' => format!("[{c}]"),
+                    c => c.to_string(),
+                })
+                .collect(),
+        ),
+        Field::Dyn(_) => None,
+    }
+}
+
+/// Longer values are not matched position by position.
+const MAX_PATTERN_VALUE: usize = 512;
+
+/// `${v%p}`, `${v%%p}`, `${v#p}`, `${v##p}`.
+fn remove_pattern(v: &str, p: &str, suffix: bool, largest: bool) -> Option<String> {
+    if v.len() > MAX_PATTERN_VALUE {
+        return None;
+    }
+    let mut cuts: Vec<usize> = v.char_indices().map(|(i, _)| i).collect();
+    cuts.push(v.len());
+    // The order in which candidate cuts are tried: the first that matches wins.
+    if suffix != largest {
+        cuts.reverse();
+    }
+    for at in cuts {
+        let (matched, kept) = if suffix {
+            (&v[at..], &v[..at])
+        } else {
+            (&v[..at], &v[at..])
+        };
+        if fast_glob::glob_match(p, matched) {
+            return Some(kept.to_owned());
+        }
+    }
+    Some(v.to_owned())
+}
+
+/// `${v/p/r}`, `${v//p/r}`, `${v/#p/r}`, `${v/%p/r}`: the longest match at each place, as bash.
+fn replace_pattern(v: &str, p: &str, with: &str, kind: &SubstringMatchKind) -> Option<String> {
+    if v.len() > MAX_PATTERN_VALUE {
+        return None;
+    }
+    let mut bounds: Vec<usize> = v.char_indices().map(|(i, _)| i).collect();
+    bounds.push(v.len());
+    let longest_from = |start: usize| -> Option<usize> {
+        bounds
+            .iter()
+            .rev()
+            .copied()
+            .filter(|end| *end >= start)
+            .find(|end| fast_glob::glob_match(p, &v[start..*end]))
+    };
+    match kind {
+        SubstringMatchKind::Prefix => Some(match longest_from(0) {
+            Some(end) => format!("{with}{}", &v[end..]),
+            None => v.to_owned(),
+        }),
+        SubstringMatchKind::Suffix => {
+            let start = bounds
+                .iter()
+                .copied()
+                .find(|s| fast_glob::glob_match(p, &v[*s..]));
+            Some(match start {
+                Some(s) => format!("{}{with}", &v[..s]),
+                None => v.to_owned(),
+            })
+        }
+        SubstringMatchKind::FirstOccurrence | SubstringMatchKind::Anywhere => {
+            let all = matches!(kind, SubstringMatchKind::Anywhere);
+            let mut out = String::new();
+            let mut k = 0;
+            let mut replaced = false;
+            while k < bounds.len() {
+                let start = bounds[k];
+                if start == v.len() {
+                    break;
+                }
+                match longest_from(start).filter(|end| *end > start) {
+                    Some(end) if all || !replaced => {
+                        out.push_str(with);
+                        replaced = true;
+                        while k < bounds.len() && bounds[k] < end {
+                            k += 1;
+                        }
+                    }
+                    _ => {
+                        let next = bounds.get(k + 1).copied().unwrap_or(v.len());
+                        out.push_str(&v[start..next]);
+                        k += 1;
+                    }
+                }
+            }
+            Some(out)
+        }
     }
 }
 
