@@ -165,6 +165,10 @@ pub struct Walker<'h> {
     /// text written (`cat > x.sh <<'EOF'`), or `None` when what is written is not known. A
     /// program read from one of them is that text, not what is on disk now.
     pub written: HashMap<PathBuf, Option<String>>,
+    /// What a command that reads the shell's own input receives: the tool's (nothing) at the
+    /// top, the input given to an enclosing compound command or function otherwise
+    /// (`{ bash; } <<< 'cat .env'`, `echo 'cat .env' | (sh)`, `f <<< CODE`).
+    pub inherited: Stdin,
 }
 
 /// How a recorded access is to be judged beyond its path.
@@ -208,6 +212,7 @@ impl<'h> Walker<'h> {
             substitutions: HashMap::new(),
             aliases: HashMap::new(),
             written: HashMap::new(),
+            inherited: Stdin::Inherited,
         }
     }
 
@@ -377,11 +382,12 @@ impl<'h> Walker<'h> {
 
     fn pipeline(&mut self, pipeline: &Pipeline, env: &mut Env) {
         if pipeline.seq.len() == 1 {
-            self.command(&pipeline.seq[0], env, Stdin::Inherited);
-            self.record_written(&pipeline.seq[0], env, &Stdin::Inherited);
+            let stdin = self.inherited.clone();
+            self.command(&pipeline.seq[0], env, stdin.clone());
+            self.record_written(&pipeline.seq[0], env, &stdin);
             return;
         }
-        let mut stdin = Stdin::Inherited;
+        let mut stdin = self.inherited.clone();
         for command in &pipeline.seq {
             let mut part = env.clone();
             let literal = literal_output(command, &mut part, self);
@@ -460,10 +466,14 @@ impl<'h> Walker<'h> {
         match command {
             Command::Simple(simple) => self.simple(simple, env, stdin),
             Command::Compound(compound, redirects) => {
-                if let Some(list) = redirects {
-                    self.redirects(&list.0, env, stdin);
-                }
+                let stdin = match redirects {
+                    Some(list) => self.redirects(&list.0, env, stdin),
+                    None => stdin,
+                };
+                // Every command inside may read what the compound command is given.
+                let outer = std::mem::replace(&mut self.inherited, stdin);
                 self.compound(compound, env);
+                self.inherited = outer;
             }
             Command::Function(def) => {
                 self.functions
@@ -473,7 +483,8 @@ impl<'h> Walker<'h> {
                 if def.fname.value == "command_not_found_handle" {
                     let mut inner = env.clone();
                     let outer = inner.clone();
-                    self.call_function(&def.fname.value, &mut inner, &outer, &[]);
+                    let stdin = self.inherited.clone();
+                    self.call_function(&def.fname.value, &mut inner, &outer, &[], stdin);
                 }
             }
             Command::ExtendedTest(test, redirects) => {
@@ -908,7 +919,14 @@ impl<'h> Walker<'h> {
                 "the assignment {name}=… changes git's configuration for the commands it reaches, so it could set core.hooksPath and switch hookledger's git hooks off"
             ));
         }
-        let hijacks = HIJACKING.contains(&name);
+        // `IFS= read -r line`: for a builtin that only splits its input, IFS changes how the
+        // line is cut, not what runs (the value read is unknown past the default IFS anyway).
+        let splits_only = name == "IFS"
+            && matches!(
+                command,
+                Some("read" | "mapfile" | "readarray" | "echo" | "printf")
+            );
+        let hijacks = HIJACKING.contains(&name) && !splits_only;
         self.variable_code(env, name, value, command);
         if hijacks {
             let scope = command.map_or(String::from("the commands after it"), |c| c.to_owned());
@@ -1512,6 +1530,7 @@ impl<'h> Walker<'h> {
         env: &mut Env,
         command_env: &Env,
         args: &[Field],
+        stdin: Stdin,
     ) -> bool {
         let Some(body) = self.functions.get(name).cloned() else {
             return false;
@@ -1531,10 +1550,13 @@ impl<'h> Walker<'h> {
             .collect();
         bind_positional(env, None, args);
         self.nested(|w| {
-            if let Some(list) = &body.1 {
-                w.redirects(&list.0, env, Stdin::Inherited);
-            }
-            w.compound(&body.0, env)
+            let stdin = match &body.1 {
+                Some(list) => w.redirects(&list.0, env, stdin),
+                None => stdin,
+            };
+            let outer = std::mem::replace(&mut w.inherited, stdin);
+            w.compound(&body.0, env);
+            w.inherited = outer;
         });
         env.vars.retain(|n, _| !is_positional(n));
         env.vars.extend(caller);
@@ -1639,7 +1661,7 @@ fn list_literal_output(list: &CompoundList, env: &mut Env, walker: &mut Walker) 
 
 /// What `printf FORMAT ARGS…` writes, for the formats a literal program is written with
 /// (`%s`, `%b`, `%%`, backslash escapes); `None` for anything else.
-fn printf_output(format: &str, args: &[String]) -> Option<String> {
+pub fn printf_output(format: &str, args: &[String]) -> Option<String> {
     let mut out = String::new();
     let mut args = args.iter().peekable();
     // printf reuses the format while arguments are left (`printf '%s\n' a b` is two lines).

@@ -640,11 +640,12 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "allow",
         "no-match",
     ),
+    // `read` from a here-string and `printf -v` set the variable to known text.
     (
         "read-overrides-literal",
         "F=a.txt; read F <<< .env; cat $F",
-        "ask",
-        "unanalyzable-command",
+        "deny",
+        "path-deny-read",
     ),
     (
         "declare-split",
@@ -661,8 +662,8 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
     (
         "printf-v-overrides",
         "F=a.txt; printf -v F '%s' .env; cat $F",
-        "ask",
-        "unanalyzable-command",
+        "deny",
+        "path-deny-read",
     ),
     // The variable may come from the environment (unknown), or be unset and give the
     // default: what the default names still counts.

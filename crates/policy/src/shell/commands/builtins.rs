@@ -123,8 +123,23 @@ pub(super) fn subscripts(w: &mut Walker, cx: &Cx, args: &[Field]) {
 /// `shift [N]` drops the first N. A count that cannot be followed leaves them unknown.
 /// `unset NAME` empties a variable (an array with it); `unset 'a[1]'` leaves a gap, so the
 /// array's elements are no longer known.
-pub(super) fn shell_state(w: &mut Walker, env: &mut Env, name: &str, args: &[Field]) {
-    let _ = w;
+///
+/// `read NAME…` from literal input (a here-string, a heredoc, `echo x |` in the same
+/// subshell) sets the names from its first line, when that is the only line: a loop reading
+/// more lines would see others. `printf -v NAME FORMAT ARGS` sets NAME to the text. Returns
+/// whether the command was handled here (nothing else to do for it).
+pub(super) fn shell_state(
+    w: &mut Walker,
+    env: &mut Env,
+    cx: &Cx,
+    name: &str,
+    args: &[Field],
+) -> bool {
+    match name {
+        "read" => return read(w, env, cx, args),
+        "printf" => return printf_v(env, args),
+        _ => {}
+    }
     if name == "unset" {
         for a in args {
             let Some(text) = a.lit() else {
@@ -145,7 +160,7 @@ pub(super) fn shell_state(w: &mut Walker, env: &mut Env, name: &str, args: &[Fie
                 env.vars.insert(base.to_owned(), None);
             }
         }
-        return;
+        return true;
     }
     if name == "shift" {
         let by = match args.first().map(Field::lit) {
@@ -174,26 +189,22 @@ pub(super) fn shell_state(w: &mut Walker, env: &mut Env, name: &str, args: &[Fie
             Some(rest) => bind_positional(env, None, &rest),
             None => forget_positional(env),
         }
-        return;
+        return true;
     }
     let mut i = 0;
     while i < args.len() {
         let Some(text) = args[i].lit() else {
             forget_positional(env);
-            return;
+            return true;
         };
-        if text == "--" {
-            bind_positional(env, None, &args[i + 1..]);
-            return;
-        }
-        if text == "-" {
+        if text == "--" || text == "-" {
             // `set -` ends the options too (and turns off -x and -v).
             bind_positional(env, None, &args[i + 1..]);
-            return;
+            return true;
         }
         if !(text.starts_with('-') || text.starts_with('+')) {
             bind_positional(env, None, &args[i..]);
-            return;
+            return true;
         }
         // `-o NAME` / `+o NAME` take the next word.
         if matches!(text, "-o" | "+o") {
@@ -201,6 +212,127 @@ pub(super) fn shell_state(w: &mut Walker, env: &mut Env, name: &str, args: &[Fie
         }
         i += 1;
     }
+    true
+}
+
+fn is_name(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with(|c: char| c.is_ascii_digit())
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `read [-r] [-a ARRAY] NAME…`.
+fn read(w: &mut Walker, env: &mut Env, cx: &Cx, args: &[Field]) -> bool {
+    let p = parse(args, &["-a", "-d", "-i", "-n", "-N", "-p", "-t", "-u"]);
+    let mut names: Vec<String> = Vec::new();
+    for f in &p.operands {
+        match f.lit() {
+            Some(t) if is_name(t) => names.push(t.to_owned()),
+            // `read 'a[$(cmd)]'`: its subscript was walked; the element is unknown.
+            _ => return false,
+        }
+    }
+    let array = match p.values(&["-a"]).next().map(Field::lit) {
+        Some(Some(a)) if is_name(a) => Some(a.to_owned()),
+        Some(_) => return false,
+        None => None,
+    };
+    if names.is_empty() && array.is_none() {
+        names.push("REPLY".into());
+    }
+    // Input cut otherwise than at the first newline, or from another descriptor.
+    let plain = !p.has(&["-d", "-n", "-N", "-u"]);
+    let line = match w.stdin_text(&cx.env, &cx.stdin) {
+        Stdin::Literal(text) if plain && !cx.env.vars.contains_key("IFS") => {
+            let mut lines = text.split('\n');
+            let first = lines.next().unwrap_or("").to_owned();
+            lines.all(str::is_empty).then_some(first)
+        }
+        _ => None,
+    };
+    let line = line.map(|l| {
+        if p.has(&["-r"]) {
+            l
+        } else {
+            // Without -r a backslash quotes the next character.
+            let mut out = String::new();
+            let mut chars = l.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => out.extend(chars.next()),
+                    c => out.push(c),
+                }
+            }
+            out
+        }
+    });
+    let words: Option<Vec<String>> = line.as_ref().map(|l| {
+        l.split([' ', '\t'])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    });
+    if let Some(array) = array {
+        env.vars.insert(format!("{array}[#]"), None);
+        env.vars.insert(array.clone(), None);
+        if let Some(words) = &words {
+            env.vars
+                .insert(format!("{array}[#]"), Some(words.len().to_string()));
+            env.vars.insert(
+                array.clone(),
+                Some(words.first().cloned().unwrap_or_default()),
+            );
+            for (k, word) in words.iter().enumerate() {
+                env.vars.insert(format!("{array}[{k}]"), Some(word.clone()));
+            }
+        }
+    }
+    let count = names.len();
+    for (k, name) in names.into_iter().enumerate() {
+        let value = match (&line, &words) {
+            // The last name takes the rest of the line, blanks inside kept.
+            (Some(line), Some(_)) if k + 1 == count => {
+                let mut rest = line.trim_matches([' ', '\t']);
+                for _ in 0..k {
+                    rest = rest
+                        .split_once([' ', '\t'])
+                        .map_or("", |(_, r)| r)
+                        .trim_start_matches([' ', '\t']);
+                }
+                Some(rest.to_owned())
+            }
+            (Some(_), Some(words)) => Some(words.get(k).cloned().unwrap_or_default()),
+            _ => None,
+        };
+        env.vars.insert(name, value);
+    }
+    true
+}
+
+/// `printf -v NAME FORMAT ARGS…`.
+fn printf_v(env: &mut Env, args: &[Field]) -> bool {
+    let [flag, target, format, rest @ ..] = args else {
+        return false;
+    };
+    if flag.lit() != Some("-v") {
+        return false;
+    }
+    let Some(name) = target.lit().filter(|t| is_name(t)) else {
+        return false;
+    };
+    let texts: Option<Vec<String>> = std::iter::once(format)
+        .chain(rest)
+        .map(|f| match f {
+            Field::Lit { text, glob: None } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    let value = texts.and_then(|t| {
+        let (format, rest) = t.split_first()?;
+        super::super::walk::printf_output(format, rest)
+    });
+    env.vars.insert(name.to_owned(), value);
+    true
 }
 
 /// The positional parameters become unknown (not empty).

@@ -282,7 +282,7 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         return;
     }
     let args = &argv[1..];
-    if w.call_function(&name, env, &cx.env, args) {
+    if w.call_function(&name, env, &cx.env, args, cx.stdin.clone()) {
         return;
     }
     if first.lit() == Some(name.as_str())
@@ -316,8 +316,10 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
     ) {
         builtins::subscripts(w, cx, args);
     }
-    if matches!(name.as_str(), "set" | "shift" | "unset") {
-        builtins::shell_state(w, env, &name, args);
+    if matches!(name.as_str(), "set" | "shift" | "unset" | "read" | "printf")
+        && builtins::shell_state(w, env, cx, &name, args)
+    {
+        return;
     }
     if runs_hookledger(w, &cx.env, first, args) {
         run_hookledger(w, cx, args, first.lit().unwrap_or("hookledger"));
