@@ -157,6 +157,10 @@ pub struct Walker<'h> {
     pub binary_aliases: Vec<PathBuf>,
     /// `shopt -s dotglob` (or `GLOBIGNORE`) was seen: globs match names starting with a dot.
     pub dotglob: bool,
+    /// `shopt -s nocaseglob` was seen.
+    pub nocaseglob: bool,
+    /// `shopt -s globstar` was seen.
+    pub globstar: bool,
     /// What each process substitution of the current command outputs, when that is literal.
     pub substitutions: HashMap<String, Option<String>>,
     /// Aliases defined so far (name, body): a command word naming one runs its body.
@@ -209,6 +213,8 @@ impl<'h> Walker<'h> {
             links: Vec::new(),
             binary_aliases: Vec::new(),
             dotglob: false,
+            nocaseglob: false,
+            globstar: false,
             substitutions: HashMap::new(),
             aliases: HashMap::new(),
             written: HashMap::new(),
@@ -239,6 +245,14 @@ impl<'h> Walker<'h> {
         self.gave_up = true;
         self.opaque(why);
         true
+    }
+
+    pub fn glob_options(&self) -> GlobOptions {
+        GlobOptions {
+            dotglob: self.dotglob,
+            nocase: self.nocaseglob,
+            globstar: self.globstar,
+        }
     }
 
     /// Whether the analysis is over its budget (for loops over data: archive members).
@@ -643,7 +657,7 @@ impl<'h> Walker<'h> {
         } else {
             cwd.join(pattern)
         };
-        let matches = glob_matches(&base, self.dotglob)?;
+        let matches = glob_matches(&base, self.glob_options())?;
         Some(
             matches
                 .into_iter()
@@ -1356,7 +1370,7 @@ impl<'h> Walker<'h> {
             }
         };
         for base in bases {
-            match glob_matches(&base, self.dotglob) {
+            match glob_matches(&base, self.glob_options()) {
                 Some(matches) => {
                     for m in matches {
                         let named = paths::resolve_named_in(
@@ -1702,7 +1716,30 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
     let Command::Simple(simple) = command else {
         return None;
     };
-    let name = simple.word_or_name.as_ref()?.value.as_str();
+    let Some(name) = simple.word_or_name.as_ref().map(|w| w.value.as_str()) else {
+        // `$(< FILE)`: bash's way of writing `$(cat FILE)`.
+        let mut redirects = simple
+            .prefix
+            .iter()
+            .flat_map(|p| p.0.iter())
+            .chain(simple.suffix.iter().flat_map(|s| s.0.iter()));
+        let (
+            Some(CommandPrefixOrSuffixItem::IoRedirect(IoRedirect::File(
+                fd,
+                IoFileRedirectKind::Read,
+                IoFileRedirectTarget::Filename(word),
+            ))),
+            None,
+        ) = (redirects.next(), redirects.next())
+        else {
+            return None;
+        };
+        if fd.is_some_and(|f| f != 0) {
+            return None;
+        }
+        let text = walker.expand_single(&word.value, env).lit()?.to_owned();
+        return written_text(walker, env, &text);
+    };
     let args: Vec<&str> = simple
         .suffix
         .iter()
@@ -1790,20 +1827,105 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
         // A file this command wrote with literal text a moment ago (`cat x.sh | sh`).
         "cat" if args.len() == 1 => {
             let text = lit(&mut scratch, args[0], env)?;
-            let paths = walker.resolve(env, &text, "cat");
-            let [path] = paths.as_slice() else {
+            written_text(walker, env, &text)
+        }
+        "pwd" if args.iter().all(|a| matches!(*a, "-L" | "-P")) => {
+            env.single_cwd().map(|d| d.to_string_lossy().into_owned())
+        }
+        // Pure functions of their text (`cd "$(dirname "$f")"`).
+        "dirname" | "basename" => {
+            let mut texts = Vec::new();
+            for a in &args {
+                texts.push(lit(&mut scratch, a, env)?);
+            }
+            if texts.iter().any(|t| t.starts_with('-')) {
                 return None;
-            };
-            walker.written.get(path).cloned().flatten()
+            }
+            if name == "dirname" {
+                let dirs: Vec<String> = texts.iter().map(|t| dirname(t)).collect();
+                (!dirs.is_empty()).then(|| dirs.join("\n"))
+            } else {
+                match texts.as_slice() {
+                    [path] => Some(basename(path, "")),
+                    [path, suffix] => Some(basename(path, suffix)),
+                    _ => None,
+                }
+            }
         }
         _ => None,
+    }
+}
+
+/// The shell options that change what a glob matches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GlobOptions {
+    /// `shopt -s dotglob` (or `GLOBIGNORE` set): `*` matches a leading dot.
+    pub dotglob: bool,
+    /// `shopt -s nocaseglob`: `.ENV*` matches `.env`.
+    pub nocase: bool,
+    /// `shopt -s globstar`: `**` is any number of directories, none included.
+    pub globstar: bool,
+}
+
+/// The text a file has when this command wrote it literally a moment ago (nothing is read
+/// from disk for a word's value).
+fn written_text(walker: &mut Walker, env: &Env, text: &str) -> Option<String> {
+    let paths = walker.resolve(env, text, "a file read");
+    let [path] = paths.as_slice() else {
+        return None;
+    };
+    walker.written.get(path).cloned().flatten()
+}
+
+/// `dirname PATH`, as coreutils prints it.
+fn dirname(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return if path.is_empty() {
+            ".".into()
+        } else {
+            "/".into()
+        };
+    }
+    match trimmed.rfind('/') {
+        None => ".".into(),
+        Some(at) => {
+            let head = trimmed[..at].trim_end_matches('/');
+            if head.is_empty() {
+                "/".into()
+            } else {
+                head.to_owned()
+            }
+        }
+    }
+}
+
+/// `basename PATH [SUFFIX]`.
+fn basename(path: &str, suffix: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return if path.is_empty() {
+            String::new()
+        } else {
+            "/".into()
+        };
+    }
+    let base = trimmed.rsplit('/').next().unwrap_or(trimmed);
+    match base.strip_suffix(suffix) {
+        Some(stem) if !suffix.is_empty() && !stem.is_empty() => stem.to_owned(),
+        _ => base.to_owned(),
     }
 }
 
 /// What a glob matches on disk now. As in the shell, a `*` or `?` at the start of a name does
 /// not match a leading dot (`rm -rf *` spares `.git`); a pattern that starts with a dot does.
 /// `None` when it matches too many to list.
-pub fn glob_matches(pattern: &Path, dotglob: bool) -> Option<Vec<PathBuf>> {
+pub fn glob_matches(pattern: &Path, options: GlobOptions) -> Option<Vec<PathBuf>> {
+    let GlobOptions {
+        dotglob,
+        nocase,
+        globstar,
+    } = options;
     let mut current: Vec<PathBuf> = vec![PathBuf::new()];
     for component in pattern.components() {
         let text = component.as_os_str().to_string_lossy();
@@ -1813,6 +1935,41 @@ pub fn glob_matches(pattern: &Path, dotglob: bool) -> Option<Vec<PathBuf>> {
             }
             continue;
         }
+        if globstar && text == "**" {
+            // Zero or more directories: each directory so far and every one under it.
+            let mut all = Vec::new();
+            let mut pending = current.clone();
+            while let Some(dir) = pending.pop() {
+                all.push(dir.clone());
+                if all.len() > MAX_GLOB_MATCHES {
+                    return None;
+                }
+                let listing = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir.as_path()
+                };
+                let Ok(entries) = std::fs::read_dir(listing) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let name = entry.file_name();
+                    if name.to_string_lossy().starts_with('.') && !dotglob {
+                        continue;
+                    }
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        pending.push(dir.join(&name));
+                    }
+                }
+            }
+            current = all;
+            continue;
+        }
+        let text = if nocase {
+            text.to_lowercase().into()
+        } else {
+            text
+        };
         let mut next = Vec::new();
         for dir in &current {
             let Ok(entries) = std::fs::read_dir(dir) else {
@@ -1824,6 +1981,11 @@ pub fn glob_matches(pattern: &Path, dotglob: bool) -> Option<Vec<PathBuf>> {
                 if name_text.starts_with('.') && !text.starts_with('.') && !dotglob {
                     continue;
                 }
+                let name_text = if nocase {
+                    name_text.to_lowercase().into()
+                } else {
+                    name_text
+                };
                 if fast_glob::glob_match(text.as_ref(), name_text.as_ref()) {
                     next.push(dir.join(&name));
                     if next.len() > MAX_GLOB_MATCHES {

@@ -56,7 +56,11 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
         "unalias" => {}
         "shopt" | "enable" => {
             let text: Vec<&str> = args.iter().filter_map(Field::lit).collect();
-            if name == "shopt" && text.contains(&"dotglob") {
+            if name == "shopt" && text.contains(&"-s") {
+                w.dotglob |= text.contains(&"dotglob");
+                w.nocaseglob |= text.contains(&"nocaseglob");
+                w.globstar |= text.contains(&"globstar");
+            } else if name == "shopt" && text.contains(&"dotglob") {
                 w.dotglob = true;
             }
             if name == "enable" {

@@ -65,6 +65,10 @@ pub(super) fn run_shell(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field])
             "--rcfile" | "--init-file" => {
                 if let Some(f) = args.get(i) {
                     w.access(&cx.env, f, Access::Read, name);
+                    // An interactive shell runs it first (`bash --rcfile <(echo CODE) -i`).
+                    let program = w.program_source(&cx.env, f, &cx.stdin);
+                    let mut shell = cx.env.clone();
+                    w.run_shell_program(&mut shell, program, false, name);
                 }
                 i += 1;
             }
