@@ -754,24 +754,9 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
     ),
     // R1: class 1 (unquoted expansions, computed names) — positional parameters, arrays, substitutions, operators.
     // Positional parameters: none in a Bash tool command; `set --`, `shift`, functions and `sh -c` bind them.
-    (
-        "pos-at-empty",
-        "cat \"$@\"",
-        "allow",
-        "no-match",
-    ),
-    (
-        "pos-one-empty",
-        "cat $1 a.txt",
-        "allow",
-        "no-match",
-    ),
-    (
-        "pos-star-empty",
-        "ls $*",
-        "allow",
-        "no-match",
-    ),
+    ("pos-at-empty", "cat \"$@\"", "allow", "no-match"),
+    ("pos-one-empty", "cat $1 a.txt", "allow", "no-match"),
+    ("pos-star-empty", "ls $*", "allow", "no-match"),
     (
         "pos-count-benign",
         "echo \"$# arguments\"",
@@ -856,12 +841,7 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "deny",
         "path-deny-read",
     ),
-    (
-        "pos-default",
-        "cat ${1:-.env}",
-        "deny",
-        "path-deny-read",
-    ),
+    ("pos-default", "cat ${1:-.env}", "deny", "path-deny-read"),
     // Arrays: elements are followed; element 0 is the scalar, so a later assignment makes them unknown.
     (
         "array-all",
@@ -966,12 +946,7 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "no-match",
     ),
     // Command substitutions whose output is literal text.
-    (
-        "subst-echo",
-        "cat $(echo .env)",
-        "deny",
-        "path-deny-read",
-    ),
+    ("subst-echo", "cat $(echo .env)", "deny", "path-deny-read"),
     (
         "subst-backquote-printf",
         "cat `printf .env`",
@@ -1026,12 +1001,7 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "deny",
         "path-deny-read",
     ),
-    (
-        "subst-pwd",
-        "cat $(pwd)/.env",
-        "deny",
-        "path-deny-read",
-    ),
+    ("subst-pwd", "cat $(pwd)/.env", "deny", "path-deny-read"),
     (
         "subst-basename",
         "cat $(basename /x/.env)",

@@ -1764,12 +1764,6 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "path-deny-read",
     ),
     (
-        "lua-os-execute",
-        "lua -e 'os.execute(\"cat .env\")'",
-        "deny",
-        "path-deny-read",
-    ),
-    (
         "lua-io-open",
         "lua -e 'print(io.open(\".env\"):read(\"*a\"))'",
         "deny",
@@ -1836,7 +1830,7 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "path-deny-write",
     ),
     (
-        "trap-debug",
+        "trap-debug-then-command",
         "trap 'cat .env' DEBUG; ls",
         "deny",
         "path-deny-read",
