@@ -878,9 +878,14 @@ pub fn check_makefile(w: &mut Walker, env: &Env, text: &str) -> usize {
     let mut unknown = 0;
     let mut continued = String::new();
     for line in text.lines() {
+        // `target: prerequisites ; recipe`: a recipe on the rule's own line.
+        let inline = (continued.is_empty() && !line.starts_with('\t'))
+            .then(|| inline_recipe(line))
+            .flatten();
         let Some(recipe) = line
             .strip_prefix('\t')
             .or_else(|| (!continued.is_empty()).then_some(line))
+            .or(inline)
         else {
             continue;
         };
@@ -899,6 +904,17 @@ pub fn check_makefile(w: &mut Walker, env: &Env, text: &str) -> usize {
         w.subshell_program(&full.replace("$$", "$"), env);
     }
     unknown
+}
+
+/// The recipe after `;` on a rule line (`all: ; cat x`), not in a variable assignment.
+fn inline_recipe(line: &str) -> Option<&str> {
+    let colon = line.find(':')?;
+    let after = &line[colon + 1..];
+    if after.starts_with('=') || after.starts_with(":=") || line[..colon].contains('=') {
+        return None;
+    }
+    let semi = after.find(';')?;
+    Some(&after[semi + 1..])
 }
 
 /// A crontab's lines (after five time fields or an `@` schedule) are shell commands.

@@ -980,6 +980,14 @@ impl<'h> Walker<'h> {
         // Prompt strings are expanded (command substitutions run) each time they are shown;
         // PS4 with `set -x` before every command.
         let prompt = matches!(name, "PS0" | "PS1" | "PS2" | "PS3" | "PS4");
+        // make takes its environment as variables that recipes expand into shell lines
+        // (`CC='cat .env' make` runs it through the implicit rules).
+        let make_variable = !shell_code && matches!(command, Some("make" | "gmake"));
+        if make_variable && value.is_none() {
+            // Unknown, and most likely a compiler's path (`CC=$(which clang) make`).
+            return;
+        }
+        let shell_code = shell_code || make_variable;
         // Files a shell sources before running a script.
         let sourced = matches!(name, "BASH_ENV" | "ENV");
         if !(shell_code || prompt || sourced) {

@@ -123,6 +123,36 @@ pub(super) fn run_interpreter(w: &mut Walker, cx: &mut Cx, name: &str, args: &[F
     let Some(lang) = scripts::interpreter(name) else {
         return;
     };
+    // `deno eval CODE`, `deno run FILE`, `bun run FILE`: a subcommand before the usual
+    // arguments.
+    let owned: Vec<Field>;
+    let args = match args
+        .iter()
+        .position(|a| a.lit().is_none_or(|t| !t.starts_with('-')))
+        .filter(|_| matches!(name, "deno" | "bun"))
+    {
+        Some(k) => match args[k].lit() {
+            Some("eval") => {
+                owned = args
+                    .iter()
+                    .enumerate()
+                    .map(|(j, a)| if j == k { lit("-e") } else { a.clone() })
+                    .collect();
+                &owned[..]
+            }
+            Some("run" | "test" | "bench" | "serve" | "repl") => {
+                owned = args
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != k)
+                    .map(|(_, a)| a.clone())
+                    .collect();
+                &owned[..]
+            }
+            _ => args,
+        },
+        None => args,
+    };
     let spec = scripts::cli(lang);
     let mut i = 0;
     let mut code: Vec<Field> = Vec::new();
