@@ -1689,28 +1689,42 @@ pub fn printf_output(format: &str, args: &[String]) -> Option<String> {
     // printf reuses the format while arguments are left (`printf '%s\n' a b` is two lines).
     for _ in 0..=MAX_LOOP_VALUES * 16 {
         let mut consumed = false;
+        let mut literal = String::new();
         let mut chars = format.chars().peekable();
         while let Some(c) = chars.next() {
-            match c {
-                '\\' => match chars.next()? {
-                    'n' => out.push('\n'),
-                    't' => out.push('\t'),
-                    '\\' => out.push('\\'),
-                    '\'' => out.push('\''),
-                    '"' => out.push('"'),
-                    _ => return None,
-                },
-                '%' => match chars.next()? {
-                    '%' => out.push('%'),
-                    's' | 'b' => {
-                        consumed = true;
-                        out.push_str(args.next().map_or("", String::as_str));
+            if c != '%' {
+                literal.push(c);
+                continue;
+            }
+            // The text before a directive, its escapes decoded (`\x63`, `\143`, `\n`).
+            out.push_str(&words::decode_ansi_c(&literal));
+            literal.clear();
+            match chars.next()? {
+                '%' => out.push('%'),
+                's' => {
+                    consumed = true;
+                    out.push_str(args.next().map_or("", String::as_str));
+                }
+                // `%b`: the argument's escapes are decoded too (`\0NNN` octal, `\c` stops).
+                'b' => {
+                    consumed = true;
+                    let arg = args.next().map_or("", String::as_str);
+                    let (arg, stop) = match arg.split_once("\\c") {
+                        Some((before, _)) => (before, true),
+                        None => (arg, false),
+                    };
+                    out.push_str(&words::decode_ansi_c(&arg.replace("\\0", "\\")));
+                    if stop {
+                        return Some(out);
                     }
-                    _ => return None,
-                },
-                c => out.push(c),
+                }
+                _ => return None,
             }
         }
+        if literal.contains("\\c") {
+            return None;
+        }
+        out.push_str(&words::decode_ansi_c(&literal));
         if !consumed || args.peek().is_none() {
             return args.peek().is_none().then_some(out);
         }
