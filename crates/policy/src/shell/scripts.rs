@@ -942,3 +942,146 @@ pub fn check_crontab(w: &mut Walker, env: &Env, text: &str) {
         w.subshell_program(command, env);
     }
 }
+
+/// The client commands and SQL of a database client (sqlite3, duckdb, psql, mysql): shell
+/// escapes are walked, files named are read or written, what loads native code or opens an
+/// editor is unanalyzable. See `commands::interpreters::run_sql_client`.
+pub fn check_sql(w: &mut Walker, env: &Env, text: &str, name: &str) {
+    let role = format!("the {name} commands");
+    let file = |w: &mut Walker, path: &str, access: Access| {
+        let path = path.trim().trim_matches(['\'', '"']);
+        if !path.is_empty() {
+            let field = Field::Lit {
+                text: path.to_owned(),
+                glob: None,
+            };
+            w.access(env, &field, access, &role);
+        }
+    };
+    for line in text.lines() {
+        let line = line.trim();
+        let (command, rest) = line
+            .split_once(char::is_whitespace)
+            .map_or((line, ""), |(c, r)| (c, r.trim()));
+        let lower = command.to_ascii_lowercase();
+        match lower.as_str() {
+            // sqlite3 and duckdb dot-commands.
+            ".shell" | ".system" => w.subshell_program(rest, env),
+            ".output" | ".once" | ".log" | ".save" | ".backup" | ".open" => {
+                let target = rest
+                    .split_whitespace()
+                    .rfind(|a| !a.starts_with('-'))
+                    .unwrap_or("");
+                if let Some(code) = target.trim_matches(['\'', '"']).strip_prefix('|') {
+                    w.subshell_program(code, env);
+                } else if rest.split_whitespace().any(|a| matches!(a, "-e" | "-x")) {
+                    w.opaque(format!("{name} opens the output in another program"));
+                } else if !matches!(target, "" | "stdout" | ":memory:") {
+                    file(w, target, Access::Write);
+                }
+            }
+            ".read" | "\\i" | "\\ir" | "\\include" | "\\include_relative" | "source" | "\\." => {
+                if let Some(code) = rest.strip_prefix('|') {
+                    w.subshell_program(code, env);
+                } else {
+                    file(w, rest, Access::Read);
+                    w.opaque(format!("{name} runs commands read from a file"));
+                }
+            }
+            ".import" => {
+                if let Some(src) = rest.split_whitespace().find(|a| !a.starts_with('-')) {
+                    match src.trim_matches(['\'', '"']).strip_prefix('|') {
+                        Some(code) => w.subshell_program(code, env),
+                        None => file(w, src, Access::Read),
+                    }
+                }
+            }
+            ".load" | "\\e" | "\\edit" | "\\ef" | "\\ev" | "edit" | "\\setenv" => {
+                w.opaque(format!("{name} loads code or runs an editor ({command})"))
+            }
+            // psql meta-commands and mysql client commands.
+            "\\!" | "system" | "\\system" => w.subshell_program(rest, env),
+            "\\o" | "\\out" | "\\w" | "\\write" | "\\g" | "tee" | "\\t" => {
+                match rest.strip_prefix('|') {
+                    Some(code) => w.subshell_program(code, env),
+                    None if command == "\\t" => {}
+                    None => file(w, rest, Access::Write),
+                }
+            }
+            "pager" | "\\p" if !rest.is_empty() => w.subshell_program(rest, env),
+            _ => {}
+        }
+        if let Some(code) = line.strip_prefix("\\!") {
+            w.subshell_program(code, env);
+        }
+    }
+    // SQL that reaches files or programs, with literal arguments.
+    let lower = text.to_ascii_lowercase();
+    let literal_after = |from: usize| -> Option<String> {
+        let rest = text.get(from..)?.trim_start();
+        let quote = rest.chars().next().filter(|c| matches!(c, '\'' | '"'))?;
+        let body = &rest[1..];
+        body.find(quote).map(|end| body[..end].to_owned())
+    };
+    let markers: &[(&str, Option<Access>)] = &[
+        ("readfile(", Some(Access::Read)),
+        ("writefile(", Some(Access::Write)),
+        ("read_csv(", Some(Access::Read)),
+        ("read_csv_auto(", Some(Access::Read)),
+        ("read_json(", Some(Access::Read)),
+        ("read_json_auto(", Some(Access::Read)),
+        ("read_parquet(", Some(Access::Read)),
+        ("read_text(", Some(Access::Read)),
+        ("read_blob(", Some(Access::Read)),
+        ("pg_read_file(", Some(Access::Read)),
+        ("pg_read_binary_file(", Some(Access::Read)),
+        ("lo_import(", Some(Access::Read)),
+        ("load_file(", Some(Access::Read)),
+        ("infile", Some(Access::Read)),
+        ("outfile", Some(Access::Write)),
+        ("dumpfile", Some(Access::Write)),
+        ("attach", Some(Access::Write)),
+        ("attach database", Some(Access::Write)),
+        ("to", Some(Access::Write)),
+        ("from", Some(Access::Read)),
+        ("program", None),
+    ];
+    for (marker, access) in markers {
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find(marker) {
+            let at = from + pos;
+            from = at + marker.len();
+            // Whole words only (`to` in `into`, `from` in a column name).
+            let before_ok = at == 0
+                || !lower.as_bytes()[at - 1].is_ascii_alphanumeric()
+                    && lower.as_bytes()[at - 1] != b'_';
+            if !before_ok {
+                continue;
+            }
+            let Some(value) = literal_after(from) else {
+                if marker.ends_with('(') && access.is_some() {
+                    w.opaque(format!(
+                        "the {name} SQL names a file chosen at run time ({})",
+                        marker.trim_end_matches('(')
+                    ));
+                }
+                continue;
+            };
+            match access {
+                // `COPY … FROM PROGRAM 'cmd'`, `TO PROGRAM 'cmd'`.
+                None => w.subshell_program(&value, env),
+                // `from 'x'`/`to 'x'` after PROGRAM was handled as a program.
+                Some(_) if lower[..at].trim_end().ends_with("program") => {}
+                Some(a) => file(w, &value, *a),
+            }
+        }
+    }
+    for marker in ["load_extension(", "load '", "install '", "lo_export("] {
+        if lower.contains(marker) {
+            w.opaque(format!(
+                "the {name} SQL loads code or writes a large object ({})",
+                marker.trim_end_matches(['(', '\''])
+            ));
+        }
+    }
+}

@@ -14,6 +14,9 @@ pub(super) fn run(w: &mut Walker, _env: &mut Env, cx: &mut Cx, name: &str, args:
             run_pwsh(w, cx, name, args)
         }
         "man" => run_man(w, cx, args),
+        "sqlite3" | "sqlite" | "duckdb" | "psql" | "mysql" | "mariadb" => {
+            run_sql_client(w, cx, name, args)
+        }
         _ => return false,
     }
     true
@@ -564,5 +567,147 @@ pub(super) fn run_man(w: &mut Walker, cx: &mut Cx, args: &[Field]) {
         for f in &p.operands {
             w.access(&cx.env, f, Access::Read, "man -l");
         }
+    }
+}
+
+/// SQL clients run shell commands and read and write files from their own commands
+/// (`.shell`, `\\!`, `system`, `.output`, `\\o`, `tee`, `.read`, `\\i`, `source`) and from SQL
+/// (`readfile`, `COPY … PROGRAM`, `LOAD DATA LOCAL INFILE` …): the text given with `-c`/`-e`/
+/// `-cmd`, as operands (sqlite3, duckdb) or on the input is checked (see
+/// [`scripts::check_sql`]); a database file named is written. Input hookledger cannot see is
+/// unanalyzable.
+pub(super) fn run_sql_client(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) {
+    let sqlite = matches!(name, "sqlite3" | "sqlite" | "duckdb");
+    let with_value: &[&str] = match name {
+        "psql" => &[
+            "-c",
+            "--command",
+            "-f",
+            "--file",
+            "-d",
+            "--dbname",
+            "-h",
+            "--host",
+            "-p",
+            "--port",
+            "-U",
+            "--username",
+            "-o",
+            "--output",
+            "-L",
+            "--log-file",
+            "-v",
+            "--set",
+            "--variable",
+            "-F",
+            "-R",
+            "-P",
+            "-T",
+        ],
+        "mysql" | "mariadb" => &[
+            "-e",
+            "--execute",
+            "-h",
+            "--host",
+            "-P",
+            "--port",
+            "-u",
+            "--user",
+            "-D",
+            "--database",
+            "-S",
+            "--socket",
+            "--tee",
+            "--pager",
+            "--init-command",
+        ],
+        _ => &[
+            "--cmd",
+            "--init",
+            "--separator",
+            "--nullvalue",
+            "--newline",
+            "--mmap",
+            "--vfs",
+            "--lookaside",
+            "--pagecache",
+            "--heap",
+            "--maxsize",
+            "-c",
+            "-s",
+        ],
+    };
+    // sqlite3's long options take one dash (`-cmd`) or two: read as two.
+    let normalized: Vec<Field> = args
+        .iter()
+        .map(|a| match a.lit() {
+            Some(t) if sqlite && t.len() > 2 && t.starts_with('-') && !t.starts_with("--") => {
+                lit(&format!("-{t}"))
+            }
+            _ => a.clone(),
+        })
+        .collect();
+    let p = parse_with(&normalized, &[], with_value);
+    let mut texts: Vec<String> = Vec::new();
+    let mut unknown = false;
+    for v in p.values(&[
+        "-c",
+        "--command",
+        "-e",
+        "--execute",
+        "--cmd",
+        "--init-command",
+        "-s",
+    ]) {
+        match v.lit() {
+            Some(t) => texts.push(t.to_owned()),
+            None => unknown = true,
+        }
+    }
+    for v in p.values(&["--pager"]) {
+        run_code(w, cx, v, &format!("{name} --pager"));
+    }
+    for v in p.values(&["-o", "--output", "-L", "--log-file", "--tee"]) {
+        w.access(&cx.env, v, Access::Write, name);
+    }
+    for v in p.values(&["-f", "--file", "--init"]) {
+        w.access(&cx.env, v, Access::Read, name);
+        match w.program_source(&cx.env, v, &cx.stdin) {
+            Program::Literal(t) | Program::File(t) => texts.push(t),
+            Program::Nothing => {}
+            // A file not there now is a program hookledger has not seen, like any other.
+            Program::Unknown(_) if v.lit().is_some_and(|t| !is_stdin_or_pipe(t)) => {}
+            Program::Unknown(why) => w.opaque(format!("{name} runs {why}")),
+        }
+    }
+    let mut operands = p.operands.iter();
+    if sqlite {
+        // The database file, then SQL.
+        if let Some(db) = operands.next()
+            && db.lit() != Some(":memory:")
+        {
+            w.access(&cx.env, db, Access::Write, name);
+        }
+        for f in operands {
+            match f.lit() {
+                Some(t) => texts.push(t.to_owned()),
+                None => unknown = true,
+            }
+        }
+    }
+    if unknown {
+        w.opaque(format!("{name} runs SQL computed at run time"));
+    }
+    let batch = !texts.is_empty();
+    if !batch || sqlite {
+        match w.stdin_text(&cx.env, &cx.stdin) {
+            Stdin::Literal(t) => texts.push(t),
+            Stdin::Inherited => {}
+            _ if batch && !sqlite => {}
+            _ => w.opaque(format!("{name} runs SQL and commands read from its input")),
+        }
+    }
+    for text in &texts {
+        scripts::check_sql(w, &cx.env, text, name);
     }
 }
