@@ -255,6 +255,16 @@ impl<'h> Walker<'h> {
         }
     }
 
+    /// Runs `f` with `stdin` as what commands that read the shell's input receive: the code
+    /// of `sh -c`, `eval`, a script or a sourced file reads the input of the command that
+    /// runs it.
+    pub fn with_input<T>(&mut self, stdin: Stdin, f: impl FnOnce(&mut Self) -> T) -> T {
+        let outer = std::mem::replace(&mut self.inherited, stdin);
+        let out = f(self);
+        self.inherited = outer;
+        out
+    }
+
     /// Whether the analysis is over its budget (for loops over data: archive members).
     pub fn exhausted_now(&mut self) -> bool {
         self.exhausted()
@@ -924,7 +934,39 @@ impl<'h> Walker<'h> {
             "GIT_TEMPLATE_DIR",
             "SHELLOPTS",
             "BASHOPTS",
+            // Modules, agents and startup files loaded by the programs they reach.
+            "GCONV_PATH",
+            "RUBYLIB",
+            "NODE_PATH",
+            "PERLLIB",
+            "PERL5DB",
+            "JAVA_TOOL_OPTIONS",
+            "_JAVA_OPTIONS",
+            "JDK_JAVA_OPTIONS",
+            "DOTNET_STARTUP_HOOKS",
+            "ZDOTDIR",
+            // Where git, and much else, reads its configuration (a pager, hooks, aliases).
+            "XDG_CONFIG_HOME",
         ];
+        // Files an interactive program writes its history to when it exits.
+        if matches!(
+            name,
+            "HISTFILE"
+                | "LESSHISTFILE"
+                | "NODE_REPL_HISTORY"
+                | "PYTHON_HISTORY"
+                | "MYSQL_HISTFILE"
+                | "PSQL_HISTORY"
+                | "SQLITE_HISTORY"
+                | "REDISCLI_HISTFILE"
+        ) && let Some(file) = value.filter(|v| !v.is_empty() && *v != "/dev/null")
+        {
+            let field = Field::Lit {
+                text: file.to_owned(),
+                glob: None,
+            };
+            self.access(env, &field, Access::Write, name);
+        }
         if name == "GLOBIGNORE" {
             self.dotglob = true;
         }
@@ -977,6 +1019,26 @@ impl<'h> Walker<'h> {
                 | "RSYNC_RSH"
                 | "RSYNC_CONNECT_PROG"
         );
+        // Programs run by path (a script written a moment ago is walked as one). A value
+        // computed at run time is most likely a tool's path (`CC=$(which clang)`).
+        let program = matches!(
+            name,
+            "SSH_ASKPASS"
+                | "SUDO_ASKPASS"
+                | "RUSTC_WRAPPER"
+                | "RUSTC_WORKSPACE_WRAPPER"
+                | "CARGO_BUILD_RUSTC_WRAPPER"
+                | "RUSTC"
+                | "RUSTDOC"
+                | "CC"
+                | "CXX"
+                | "npm_config_script_shell"
+                | "NPM_CONFIG_SCRIPT_SHELL"
+        ) || (name.starts_with("CARGO_TARGET_") && name.ends_with("_RUNNER"));
+        if program && value.is_none() {
+            return;
+        }
+        let shell_code = shell_code || program;
         // Prompt strings are expanded (command substitutions run) each time they are shown;
         // PS4 with `set -x` before every command.
         let prompt = matches!(name, "PS0" | "PS1" | "PS2" | "PS3" | "PS4");
@@ -1838,7 +1900,19 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
             super::commands::find_listing(walker, env, &fields)
         }
         "cat" if args.is_empty() => {
-            let doc = heredoc?;
+            let Some(doc) = heredoc else {
+                // `$(cat)`, `cat | sh`: what the shell's own input is, when it is literal.
+                let redirected = simple
+                    .prefix
+                    .iter()
+                    .flat_map(|p| p.0.iter())
+                    .chain(simple.suffix.iter().flat_map(|s| s.0.iter()))
+                    .any(|i| matches!(i, CommandPrefixOrSuffixItem::IoRedirect(_)));
+                return match &walker.inherited {
+                    Stdin::Literal(t) if !redirected => Some(t.clone()),
+                    _ => None,
+                };
+            };
             if doc.requires_expansion {
                 // Its substitutions were walked with the command; here only its text counts.
                 scratch.heredoc_body(doc, env)

@@ -90,7 +90,8 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
             }
             // eval runs in the current shell: its directory changes persist.
             let mut current = cx.env.clone();
-            w.program(&text.join(" "), &mut current);
+            let stdin = cx.stdin.clone();
+            w.with_input(stdin, |w| w.program(&text.join(" "), &mut current));
             env.cwds = current.cwds;
         }
         "source" | "." => {
@@ -103,7 +104,10 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
                 if args.len() > 1 {
                     bind_positional(&mut shell, None, &args[1..]);
                 }
-                w.run_shell_program(&mut shell, program, true, name);
+                let stdin = cx.stdin.clone();
+                w.with_input(stdin, |w| {
+                    w.run_shell_program(&mut shell, program, true, name)
+                });
                 env.cwds = shell.cwds;
             }
         }

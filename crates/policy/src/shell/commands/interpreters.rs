@@ -34,12 +34,17 @@ pub(super) fn shell_words(w: &mut Walker, cx: &Cx, words: &[Field], role: &str) 
             }
         }
     }
-    w.subshell_program(&line.join(" "), &cx.env);
+    let stdin = cx.stdin.clone();
+    w.with_input(stdin, |w| w.subshell_program(&line.join(" "), &cx.env));
 }
 
 pub(super) fn run_code(w: &mut Walker, cx: &Cx, code: &Field, role: &str) {
     match code.lit() {
-        Some(c) => w.subshell_program(c, &cx.env),
+        // The code reads the command's input (`sh -c 'source /dev/stdin' <<< CODE`).
+        Some(c) => {
+            let stdin = cx.stdin.clone();
+            w.with_input(stdin, |w| w.subshell_program(c, &cx.env));
+        }
         None => w.opaque(format!("{role} runs code computed at run time")),
     }
 }
@@ -92,7 +97,8 @@ pub(super) fn run_shell(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field])
                 let rest = args.get(i..).unwrap_or(&[]);
                 let zero = rest.first().cloned().unwrap_or(lit(name));
                 bind_positional(&mut inner, Some(&zero), rest.get(1..).unwrap_or(&[]));
-                w.subshell_program(c, &inner);
+                let stdin = cx.stdin.clone();
+                w.with_input(stdin, |w| w.subshell_program(c, &inner));
             }
             None => w.opaque(format!("{name} -c runs code computed at run time")),
         }
@@ -112,7 +118,10 @@ pub(super) fn run_shell(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field])
             let mut shell = cx.env.clone();
             // The script's `$0`, `$1` … are its name and these arguments, not the caller's.
             bind_positional(&mut shell, Some(script), &args[i + 1..]);
-            w.run_shell_program(&mut shell, program, false, name);
+            let stdin = cx.stdin.clone();
+            w.with_input(stdin, |w| {
+                w.run_shell_program(&mut shell, program, false, name)
+            });
         }
         _ => match w.stdin_text(&cx.env, &cx.stdin) {
             Stdin::Literal(text) => w.subshell_program(&text, &cx.env),

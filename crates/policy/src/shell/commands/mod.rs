@@ -273,7 +273,8 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             unknown_arguments(w, cx, &name, &argv[1..]);
             let mut shell = cx.env.clone();
             bind_positional(&mut shell, Some(first), &argv[1..]);
-            w.script_file(&mut shell, first, false);
+            let stdin = cx.stdin.clone();
+            w.with_input(stdin, |w| w.script_file(&mut shell, first, false));
             return;
         }
     }
