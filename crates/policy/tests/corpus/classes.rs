@@ -1373,4 +1373,96 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "allow",
         "no-match",
     ),
+    // R1: switching hookledger off through expansions and links.
+    // Switching hookledger off through the same classes.
+    (
+        "hl-computed-name",
+        "c=hookledger; $c uninstall",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "hl-substituted-name",
+        "$(echo hookledger) uninstall",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "hl-array-command",
+        "a=(hookledger uninstall); \"${a[@]}\"",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "hl-positional-command",
+        "set -- hookledger uninstall; \"$@\"",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "hl-settings-link",
+        "ln -s ~/.claude/settings.json s; echo '{}' > s",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "hl-settings-cd",
+        "cd ~/.claude && echo '{}' > settings.json",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "hl-settings-var-dir",
+        "x=.claude; echo '{}' > $x/settings.json",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "hl-settings-subst-dir",
+        "echo '{}' > \"$(echo .claude)/settings.json\"",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "hl-home-substituted",
+        "d=$(printf %s $HL); rm -rf \"$d\"",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "hl-hookspath-var-key",
+        "k=core.hooksPath; git config $k /tmp",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "hl-hookspath-subst-key",
+        "git -c \"$(echo core.hooksPath)=/tmp\" commit -m x",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "hl-hookspath-function",
+        "f() { git config \"$@\"; }; f core.hooksPath /tmp",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "hl-hooks-link",
+        "ln -s .git/hooks hk; echo x > hk/post-commit",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "hl-hook-var",
+        "t=.git/hooks/pre-commit; : > $t",
+        "deny",
+        "self-protection",
+    ),
+    (
+        "hl-printf-pipe-sh",
+        "printf 'rm -rf %s\\n' $HL | sh",
+        "deny",
+        "self-protection",
+    ),
 ];

@@ -2170,4 +2170,85 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "deny",
         "path-deny-read",
     ),
+    // R1: class 2, input of code run by sh -c/eval, variables that name programs or files.
+    // The code of sh -c, eval, source reads the input of the command that runs it.
+    (
+        "sh-c-source-stdin",
+        "bash -c 'source /dev/stdin' <<< 'cat .env'",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "sh-c-nested-shell-stdin",
+        "bash -c 'bash' <<< 'cat .env'",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "sh-c-eval-cat-stdin",
+        "sh -c 'eval \"$(cat)\"' <<< 'cat .env'",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "eval-shell-stdin",
+        "eval 'bash' <<< 'cat .env'",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "sudo-sh-c-stdin",
+        "sudo sh -c 'sh' <<< 'cat .env'",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "histfile-write",
+        "HISTFILE=.github/workflows/ci.yml bash -ic 'echo x'",
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "askpass-written-script",
+        "printf '#!/bin/sh\\ncat .env\\n' > a.sh; chmod +x a.sh; SSH_ASKPASS=./a.sh SSH_ASKPASS_REQUIRE=force ssh-add",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "rustc-wrapper-code",
+        "RUSTC_WRAPPER='cat .env' cargo build",
+        "deny",
+        "path-deny-read",
+    ),
+    ("cc-benign", "CC=clang cargo build", "allow", "no-match"),
+    (
+        "xdg-config-home",
+        "XDG_CONFIG_HOME=/tmp/x git log",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "java-tool-options",
+        "JAVA_TOOL_OPTIONS=-javaagent:/tmp/a.jar java -version",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "perl-symlink-then-read",
+        "perl -e 'symlink \".env\",\"x\"'; cat x",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "link-then-python-read",
+        "ln -s .env x; python3 -c 'print(open(\"x\").read())'",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "link-then-zip",
+        "ln -s .env x; zip -r a.zip x",
+        "deny",
+        "path-deny-read",
+    ),
 ];
