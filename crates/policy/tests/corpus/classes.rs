@@ -1465,4 +1465,29 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "deny",
         "self-protection",
     ),
+    // R1: builtins that set an element, shift past the end, read from a file.
+    (
+        "array-printf-v-element",
+        "a=(a.txt); printf -v 'a[0]' .env; cat \"${a[@]}\"",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "array-read-element",
+        "a=(a.txt); read 'a[0]' <<< .env; cat \"${a[@]}\"",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "pos-shift-past-end",
+        "set -- .env; shift 2; cat \"$1\"",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "read-from-file-unknown",
+        "read -r x < a.txt; cat \"$x\"",
+        "ask",
+        "unanalyzable-command",
+    ),
 ];

@@ -183,6 +183,8 @@ pub(super) fn shell_state(
             .flatten()
             .and_then(|c| c.parse::<usize>().ok());
         let rest: Option<Vec<Field>> = match (by, count) {
+            // Shifting past the end fails and leaves them as they were.
+            (Some(by), Some(count)) if by > count => return true,
             (Some(by), Some(count)) => Some(
                 (by + 1..=count.max(by))
                     .map(|k| match env.vars.get(&k.to_string()).cloned().flatten() {
@@ -236,8 +238,12 @@ fn read(w: &mut Walker, env: &mut Env, cx: &Cx, args: &[Field]) -> bool {
     for f in &p.operands {
         match f.lit() {
             Some(t) if is_name(t) => names.push(t.to_owned()),
-            // `read 'a[$(cmd)]'`: its subscript was walked; the element is unknown.
-            _ => return false,
+            // `read 'a[0]'`: its subscript was walked; the array is no longer known.
+            Some(t) => {
+                forget_array(env, t);
+                return false;
+            }
+            None => return false,
         }
     }
     let array = match p.values(&["-a"]).next().map(Field::lit) {
@@ -250,7 +256,9 @@ fn read(w: &mut Walker, env: &mut Env, cx: &Cx, args: &[Field]) -> bool {
     }
     // Input cut otherwise than at the first newline, or from another descriptor.
     let plain = !p.has(&["-d", "-n", "-N", "-u"]);
-    let line = match w.stdin_text(&cx.env, &cx.stdin) {
+    // Literal input only: a file redirected in is not read for a variable's value.
+    let _ = w;
+    let line = match &cx.stdin {
         Stdin::Literal(text) if plain && !cx.env.vars.contains_key("IFS") => {
             let mut lines = text.split('\n');
             let first = lines.next().unwrap_or("").to_owned();
@@ -326,6 +334,9 @@ fn printf_v(env: &mut Env, args: &[Field]) -> bool {
         return false;
     }
     let Some(name) = target.lit().filter(|t| is_name(t)) else {
+        if let Some(t) = target.lit() {
+            forget_array(env, t);
+        }
         return false;
     };
     let texts: Option<Vec<String>> = std::iter::once(format)
@@ -341,6 +352,15 @@ fn printf_v(env: &mut Env, args: &[Field]) -> bool {
     });
     env.vars.insert(name.to_owned(), value);
     true
+}
+
+/// `NAME[…]` set by a builtin: the array's elements and element 0 are no longer known.
+fn forget_array(env: &mut Env, text: &str) {
+    let base = text.split('[').next().unwrap_or(text);
+    if is_name(base) {
+        env.vars.insert(base.to_owned(), None);
+        env.vars.insert(format!("{base}[#]"), None);
+    }
 }
 
 /// The positional parameters become unknown (not empty).
