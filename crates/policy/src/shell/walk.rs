@@ -749,6 +749,10 @@ impl<'h> Walker<'h> {
                 argv.extend(self.expand(raw, env));
             }
         }
+        // `${X:=value}` assigns X as it expands: what X holds afterwards is not followed.
+        for raw in &raw_words {
+            forget_default_assignments(raw, env);
+        }
         let owned: Vec<IoRedirect> = redirects.into_iter().cloned().collect();
         let stdin = self.redirects(&owned, env, stdin);
         if argv.is_empty() {
@@ -1695,6 +1699,23 @@ fn array_count(env: &Env, name: &str) -> Option<usize> {
         env.vars.get(&format!("{name}[0]")).cloned().flatten()
     };
     (first.is_some() && env.vars.get(name).cloned().flatten() == first).then_some(count)
+}
+
+/// Makes unknown every variable `raw` assigns with `${NAME:=…}` or `${NAME=…}`.
+fn forget_default_assignments(raw: &str, env: &mut Env) {
+    let mut from = 0;
+    while let Some(pos) = raw[from..].find("${") {
+        let start = from + pos + 2;
+        let name_len = raw[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(raw.len() - start);
+        let after = &raw[start + name_len..];
+        if name_len > 0 && (after.starts_with(":=") || after.starts_with('=')) {
+            env.vars
+                .insert(raw[start..start + name_len].to_owned(), None);
+        }
+        from = start;
+    }
 }
 
 /// Whether `name` is one of the positional parameters' slots (`1` …, and their count `#`);

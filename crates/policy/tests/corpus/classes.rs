@@ -1490,4 +1490,23 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "ask",
         "unanalyzable-command",
     ),
+    // R1: assignments made while expanding, unset.
+    (
+        "param-assign-default-later",
+        "X=; : ${X:=.env}; cat $X",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "unset-function-keeps-variable",
+        "x=.env; unset -f x; cat $x",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "unset-variable-empties",
+        "x=.env; unset x; cat $x",
+        "allow",
+        "no-match",
+    ),
 ];

@@ -149,6 +149,10 @@ pub(super) fn shell_state(
         _ => {}
     }
     if name == "unset" {
+        // `unset -f NAME` removes a function, not a variable.
+        if args.iter().any(|a| a.lit() == Some("-f")) {
+            return true;
+        }
         for a in args {
             let Some(text) = a.lit() else {
                 continue;
