@@ -185,10 +185,10 @@ pub struct Mark {
 pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>, world: &dyn World) -> Analysis {
     let mut walker = Walker::new(home, world, 0);
     // The Bash tool's command runs with no positional parameters: `"$@"` is nothing, `$1`
-    // empty.
+    // empty (no `#` entry means none; see `positional_count`).
     let mut env = Env {
         cwds: Some(vec![cwd.to_path_buf()]),
-        vars: HashMap::from([("#".to_owned(), Some("0".to_owned()))]),
+        vars: HashMap::new(),
         dir_stack: Vec::new(),
     };
     walker.program(command, &mut env);
@@ -1677,8 +1677,11 @@ pub fn bind_positional(env: &mut Env, zero: Option<&Field>, args: &[Field]) {
     }
     // A glob's matches or more than were kept: how many there are is not known.
     let counted = args.len() <= 64 && args.iter().all(|a| a.lit().is_some());
-    env.vars
-        .insert("#".into(), counted.then(|| args.len().to_string()));
+    // None at all is the default (no entry), which keeps the usual state small.
+    if !(counted && args.is_empty()) {
+        env.vars
+            .insert("#".into(), counted.then(|| args.len().to_string()));
+    }
 }
 
 /// How many elements the array `name` has, when its elements are known: its count was set by
@@ -1730,9 +1733,18 @@ fn unset_positional(env: &Env, name: &str) -> Option<String> {
     if name == "#" || !is_positional(name) {
         return None;
     }
-    let count: usize = env.vars.get("#").cloned().flatten()?.parse().ok()?;
+    let count = positional_count(env)?;
     let index: usize = name.parse().ok()?;
     (index > count).then(String::new)
+}
+
+/// How many positional parameters there are: none when nothing set them (the Bash tool's
+/// command), `None` when they cannot be followed.
+pub fn positional_count(env: &Env) -> Option<usize> {
+    match env.vars.get("#") {
+        None => Some(0),
+        Some(count) => count.as_deref()?.parse().ok(),
+    }
 }
 
 /// Environment variables through which git takes configuration (and so `core.hooksPath`).
@@ -2142,12 +2154,13 @@ impl Scope for WordScope<'_, '_> {
         }
         match self.env.vars.get(name) {
             Some(value) => value.clone(),
+            None if name == "#" => positional_count(self.env).map(|c| c.to_string()),
             None => unset_positional(self.env, name),
         }
     }
     fn list(&self, name: &str) -> Option<Vec<String>> {
         if name == "@" {
-            let count: usize = self.env.vars.get("#").cloned().flatten()?.parse().ok()?;
+            let count = positional_count(self.env)?;
             return (1..=count)
                 .map(|k| self.env.vars.get(&k.to_string()).cloned().flatten())
                 .collect();

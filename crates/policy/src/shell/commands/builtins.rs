@@ -180,12 +180,7 @@ pub(super) fn shell_state(
             Some(Some(n)) => n.parse::<usize>().ok(),
             Some(None) => None,
         };
-        let count = env
-            .vars
-            .get("#")
-            .cloned()
-            .flatten()
-            .and_then(|c| c.parse::<usize>().ok());
+        let count = super::super::walk::positional_count(env);
         let rest: Option<Vec<Field>> = match (by, count) {
             // Shifting past the end fails and leaves them as they were.
             (Some(by), Some(count)) if by > count => return true,
