@@ -101,11 +101,12 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "deny",
         "path-deny-read",
     ),
+    // An unknown program is still given `.env`: what is determined counts.
     (
         "command-name-from-env-var",
         "$EDITOR .env",
-        "ask",
-        "unanalyzable-command",
+        "deny",
+        "path-deny-read",
     ),
     (
         "command-name-bash-c",
@@ -1508,5 +1509,30 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "x=.env; unset x; cat $x",
         "allow",
         "no-match",
+    ),
+    // R1: a computed command name still has its arguments checked.
+    (
+        "computed-name-glob-args",
+        "c='/bin/ca?'; $c .env",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "computed-name-write-arg",
+        "$CMD .github/workflows/ci.yml",
+        "deny",
+        "path-deny-write",
+    ),
+    (
+        "computed-name-quoted-home-key",
+        "\"$X\" ~/.ssh/id_rsa",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "computed-name-benign-arg",
+        "$PAGER README.md",
+        "ask",
+        "unanalyzable-command",
     ),
 ];

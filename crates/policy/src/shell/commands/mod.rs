@@ -252,6 +252,8 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             Field::Dyn(why) => format!("the command to run is {why}"),
             Field::Lit { .. } => "the command name".into(),
         });
+        // What it is given still counts (`$EDITOR .env`): any program may read or write it.
+        unknown_arguments(w, cx, "a command computed at run time", &argv[1..]);
         return;
     };
     let mut written_here: Vec<Option<String>> = Vec::new();
@@ -280,6 +282,7 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
     }
     if let Some(Field::Lit { glob: Some(_), .. }) = argv.first() {
         w.opaque("the command name is a glob");
+        unknown_arguments(w, cx, "a command named by a glob", &argv[1..]);
         return;
     }
     let args = &argv[1..];
