@@ -1958,6 +1958,14 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
             let text = lit(&mut scratch, args[0], env)?;
             written_text(walker, env, &text)
         }
+        // `cd "$(git rev-parse --show-toplevel)"`: the repository's root, from the World.
+        "git" if args == ["rev-parse", "--show-toplevel"] => {
+            let cwd = env.single_cwd()?;
+            walker
+                .world
+                .repository_root(cwd)
+                .map(|root| root.to_string_lossy().into_owned())
+        }
         "pwd" if args.iter().all(|a| matches!(*a, "-L" | "-P")) => {
             env.single_cwd().map(|d| d.to_string_lossy().into_owned())
         }

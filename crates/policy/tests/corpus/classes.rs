@@ -1535,4 +1535,23 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "ask",
         "unanalyzable-command",
     ),
+    // R1: the repository root printed by git.
+    (
+        "subst-toplevel-benign",
+        "ls -la \"$(git rev-parse --show-toplevel)\"",
+        "allow",
+        "no-match",
+    ),
+    (
+        "subst-toplevel-env",
+        "cat \"$(git rev-parse --show-toplevel)/.env\"",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "subst-toplevel-cd-env",
+        "cd \"$(git rev-parse --show-toplevel)\" && cat .env",
+        "deny",
+        "path-deny-read",
+    ),
 ];
