@@ -173,6 +173,9 @@ pub struct Walker<'h> {
     /// top, the input given to an enclosing compound command or function otherwise
     /// (`{ bash; } <<< 'cat .env'`, `echo 'cat .env' | (sh)`, `f <<< CODE`).
     pub inherited: Stdin,
+    /// The fields of the word just expanded with its defaulted variables unset (see
+    /// `words::expand`).
+    unset_fields: Option<Vec<Field>>,
 }
 
 /// How a recorded access is to be judged beyond its path.
@@ -219,6 +222,7 @@ impl<'h> Walker<'h> {
             aliases: HashMap::new(),
             written: HashMap::new(),
             inherited: Stdin::Inherited,
+            unset_fields: None,
         }
     }
 
@@ -686,6 +690,7 @@ impl<'h> Walker<'h> {
 
     /// Expands a word, walking any code inside it.
     pub fn expand(&mut self, raw: &str, env: &Env) -> Vec<Field> {
+        self.unset_fields = None;
         let mut scope = WordScope { walker: self, env };
         words::expand(raw, &mut scope)
     }
@@ -738,15 +743,30 @@ impl<'h> Walker<'h> {
             }
         }
         let mut argv: Vec<Field> = Vec::new();
+        // The command as it runs when the variables words give defaults for are unset
+        // (`cat ${X:-.env}` reads `.env` then): judged too.
+        let mut unset_argv: Option<Vec<Field>> = None;
         self.substitutions.clear();
         for (i, raw) in raw_words.iter().enumerate() {
             if let Some(k) = substitutions.iter().position(|(at, _)| *at == i) {
                 let text = format!("/dev/fd/{}", 63usize.saturating_sub(k).max(10));
                 self.substitutions
                     .insert(text.clone(), substitutions[k].1.clone());
-                argv.push(Field::Lit { text, glob: None });
+                let field = Field::Lit { text, glob: None };
+                if let Some(u) = unset_argv.as_mut() {
+                    u.push(field.clone());
+                }
+                argv.push(field);
             } else {
-                argv.extend(self.expand(raw, env));
+                let fields = self.expand(raw, env);
+                let unset = self.unset_fields.take();
+                if unset.is_some() && unset_argv.is_none() {
+                    unset_argv = Some(argv.clone());
+                }
+                if let Some(u) = unset_argv.as_mut() {
+                    u.extend(unset.unwrap_or_else(|| fields.clone()));
+                }
+                argv.extend(fields);
             }
         }
         // `${X:=value}` assigns X as it expands: what X holds afterwards is not followed.
@@ -767,6 +787,15 @@ impl<'h> Walker<'h> {
         for (name, value) in &assignments {
             command_env.vars.insert(name.clone(), value.clone());
         }
+        let unset_call = unset_argv.filter(|u| !u.is_empty()).map(|argv| {
+            let call = super::commands::Call {
+                argv,
+                prefix_assignments: assignments.clone(),
+                suffix_assignments: suffix_assignments.clone(),
+                stdin: stdin.clone(),
+            };
+            (call, env.clone())
+        });
         let call = super::commands::Call {
             argv,
             prefix_assignments: assignments,
@@ -774,6 +803,10 @@ impl<'h> Walker<'h> {
             stdin,
         };
         super::commands::run(self, env, &command_env, call);
+        if let Some((call, mut other)) = unset_call {
+            super::commands::run(self, &mut other, &command_env, call);
+            env.merge(&other);
+        }
     }
 
     /// What an assignment sets, as variables: a scalar's name and value; for an array
@@ -2193,5 +2226,8 @@ impl Scope for WordScope<'_, '_> {
     }
     fn opaque(&mut self, why: String) {
         self.walker.opaque(why);
+    }
+    fn alternative(&mut self, fields: Vec<Field>) {
+        self.walker.unset_fields = Some(fields);
     }
 }

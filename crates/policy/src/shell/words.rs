@@ -57,6 +57,11 @@ pub trait Scope {
     fn nested_code(&mut self, code: &str) -> Option<String>;
     /// Something in the word runs code the analysis cannot follow.
     fn opaque(&mut self, why: String);
+    /// The fields of the word just expanded when a variable it gives a default for is unset
+    /// (see [`expand`]).
+    fn alternative(&mut self, fields: Vec<Field>) {
+        let _ = fields;
+    }
 }
 
 /// More alternatives than this from one brace expression are not enumerated.
@@ -67,15 +72,33 @@ pub fn options() -> ParserOptions {
 }
 
 /// Expands `raw` (the word as written) into its fields.
+///
+/// A default for a variable that may come from the environment (`${X:-.env}`) makes the
+/// field unknown; the fields the word has when the variable is unset are handed to
+/// [`Scope::alternative`], for the command to be judged that way too.
 pub fn expand(raw: &str, scope: &mut dyn Scope) -> Vec<Field> {
     let alternatives = match brace_alternatives(raw) {
         Ok(a) => a,
         Err(why) => return vec![Field::Dyn(why)],
     };
-    alternatives
-        .iter()
-        .flat_map(|alt| expand_one(alt, scope, true))
-        .collect()
+    let mut fields = Vec::new();
+    let mut unset: Vec<Field> = Vec::new();
+    let mut any_unset = false;
+    for alt in &alternatives {
+        let (known, when_unset) = expand_both(alt, scope, true);
+        match when_unset {
+            Some(u) => {
+                any_unset = true;
+                unset.extend(u);
+            }
+            None => unset.extend(known.iter().cloned()),
+        }
+        fields.extend(known);
+    }
+    if any_unset {
+        scope.alternative(unset);
+    }
+    fields
 }
 
 /// Expands a word that neither brace expansion nor field splitting applies to (assignment
@@ -201,7 +224,7 @@ struct Builder {
     /// Fields completed by splitting, before the current one.
     done: Vec<Field>,
     /// The word was expanded with a default (`${X:-.env}`) for a variable that may hold
-    /// something else: an unknown field goes before the fields found.
+    /// something else: the fields found are what it gives when the variable is unset.
     alternative: Option<String>,
 }
 
@@ -243,9 +266,20 @@ impl Builder {
 }
 
 fn expand_one(raw: &str, scope: &mut dyn Scope, split: bool) -> Vec<Field> {
+    expand_both(raw, scope, split).0
+}
+
+/// The word's fields, and, when a default stood in for a variable that may be set, its
+/// fields with the variable unset.
+fn expand_both(raw: &str, scope: &mut dyn Scope, split: bool) -> (Vec<Field>, Option<Vec<Field>>) {
     let pieces = match word::parse(raw, &options()) {
         Ok(p) => p,
-        Err(_) => return vec![Field::Dyn("a word the parser cannot read".into())],
+        Err(_) => {
+            return (
+                vec![Field::Dyn("a word the parser cannot read".into())],
+                None,
+            );
+        }
     };
     let mut b = Builder {
         text: String::new(),
@@ -259,16 +293,16 @@ fn expand_one(raw: &str, scope: &mut dyn Scope, split: bool) -> Vec<Field> {
     };
     add_pieces(&mut b, raw, &pieces, false, scope);
     if let Some(why) = b.dynamic {
-        return vec![Field::Dyn(why)];
+        return (vec![Field::Dyn(why)], None);
     }
     // An unquoted expansion that is empty leaves no field at all (`cat $EMPTY` has no operand).
     if b.started || !split {
         b.finish();
     }
-    if let Some(why) = b.alternative {
-        b.done.insert(0, Field::Dyn(why));
+    match b.alternative {
+        Some(why) => (vec![Field::Dyn(why)], Some(b.done)),
+        None => (b.done, None),
     }
-    b.done
 }
 
 fn push_quoted(b: &mut Builder, s: &str) {

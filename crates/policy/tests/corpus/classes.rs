@@ -1554,4 +1554,29 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "deny",
         "path-deny-read",
     ),
+    // R1: a default is judged as a second run of the command, not as an extra word.
+    (
+        "param-default-wrapper-position",
+        "timeout ${T:-5} bash -c 'cat .env'",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "param-default-wrapper-benign",
+        "timeout ${T:-5} ls",
+        "allow",
+        "no-match",
+    ),
+    (
+        "param-default-command-name",
+        "${SHELL:-bash} -c 'cat .env'",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "param-default-message-benign",
+        "git commit -m \"${MSG:-update}\"",
+        "allow",
+        "no-match",
+    ),
 ];
