@@ -887,6 +887,24 @@ impl<'h> Walker<'h> {
             (ast::AssignmentName::ArrayElementName(name, index), _) => {
                 let value = self.assignment_value(a, env);
                 let index = self.expand_single(index, env);
+                // `BASH_ALIASES[c]='cat .env'` defines an alias; `BASH_CMDS[c]=/bin/sh`
+                // makes `c` run that program.
+                if matches!(name.as_str(), "BASH_ALIASES" | "BASH_CMDS") {
+                    match (index.lit(), &value) {
+                        (Some(alias), Some(body)) => {
+                            let body = if name == "BASH_CMDS" {
+                                format!("'{}'", body.replace('\'', r"'\''"))
+                            } else {
+                                body.clone()
+                            };
+                            self.subshell_program(&body, env);
+                            self.aliases.insert(alias.to_owned(), body);
+                        }
+                        _ => self.opaque(format!(
+                            "{name}[…] defines a command name from text computed at run time"
+                        )),
+                    }
+                }
                 match index.lit().and_then(|i| i.trim().parse::<usize>().ok()) {
                     Some(k) if k < 256 => {
                         let count = count_of(name);

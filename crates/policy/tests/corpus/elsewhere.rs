@@ -2251,4 +2251,29 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "deny",
         "path-deny-read",
     ),
+    // R1: aliases defined through BASH_ALIASES/BASH_CMDS, and an alias given input.
+    (
+        "bash-aliases-array",
+        "BASH_ALIASES[c]='cat .env'; c",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "bash-cmds-array-stdin",
+        "BASH_CMDS[c]=/bin/bash; c <<< 'cat .env'",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "alias-shell-stdin",
+        "alias b=bash; b <<< 'cat .env'",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "bash-aliases-benign",
+        "BASH_ALIASES[ll]='ls -la'; ll src",
+        "allow",
+        "no-match",
+    ),
 ];

@@ -310,7 +310,9 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             }
         }
         let mut current = cx.env.clone();
-        w.program(&line, &mut current);
+        // With the command's own input (`c <<< CODE` where c is `bash`).
+        let stdin = cx.stdin.clone();
+        w.with_input(stdin, |w| w.program(&line, &mut current));
         w.aliases.insert(name, body);
         return;
     }
