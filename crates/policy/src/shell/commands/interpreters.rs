@@ -468,26 +468,10 @@ pub(super) fn run_pwsh(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) 
                 }
                 let code = words.join(" ");
                 if code.trim() == "-" {
-                    w.opaque(format!("{name} runs code read from its input"));
+                    pwsh_input(w, cx, name);
                     return;
                 }
-                let cwd = cx.env.single_cwd().map(Path::to_path_buf);
-                let Some(cwd) = cwd else {
-                    w.opaque(format!(
-                        "{name} runs in a directory that cannot be followed"
-                    ));
-                    return;
-                };
-                let inner = super::super::powershell::analyze(&code, &cwd, w.home, w.world);
-                w.out.accesses.extend(inner.accesses);
-                w.out.remotes.extend(inner.remotes);
-                for why in inner.unanalyzable {
-                    w.opaque_read(why);
-                }
-                w.out.opaque_beyond_reads |= inner.opaque_beyond_reads;
-                for why in inner.refusals {
-                    w.refuse(why);
-                }
+                pwsh_code(w, cx, name, &code);
                 return;
             }
             "-file" | "-f" => {
@@ -499,8 +483,12 @@ pub(super) fn run_pwsh(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) 
                 ));
                 return;
             }
-            "-encodedcommand" | "-ec" | "-e" => {
-                w.opaque(format!("{name} runs encoded code"));
+            // Base64 of UTF-16LE text: decoded, it is code like `-Command`'s.
+            "-encodedcommand" | "-ec" | "-e" | "-en" | "-enc" => {
+                match args.get(i).and_then(Field::lit).and_then(decode_pwsh) {
+                    Some(code) => pwsh_code(w, cx, name, &code),
+                    None => w.opaque(format!("{name} runs encoded code it cannot decode")),
+                }
                 return;
             }
             t if t.starts_with('-') || t.starts_with('/') => {
@@ -531,10 +519,52 @@ pub(super) fn run_pwsh(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) 
             }
         }
     }
+    pwsh_input(w, cx, name);
+}
+
+/// PowerShell code given on the input (`pwsh -Command -`, or piped in): analysed when literal.
+fn pwsh_input(w: &mut Walker, cx: &Cx, name: &str) {
     match w.stdin_text(&cx.env, &cx.stdin) {
         Stdin::Inherited => {}
+        Stdin::Literal(code) => pwsh_code(w, cx, name, &code),
         _ => w.opaque(format!("{name} runs code read from its input")),
     }
+}
+
+/// PowerShell code, analysed by the PowerShell analyser from the shell's directory.
+fn pwsh_code(w: &mut Walker, cx: &Cx, name: &str, code: &str) {
+    let Some(cwd) = cx.env.single_cwd().map(Path::to_path_buf) else {
+        w.opaque(format!(
+            "{name} runs in a directory that cannot be followed"
+        ));
+        return;
+    };
+    let inner = super::super::powershell::analyze(code, &cwd, w.home, w.world);
+    w.out.accesses.extend(inner.accesses);
+    w.out.remotes.extend(inner.remotes);
+    for why in inner.unanalyzable {
+        w.opaque_read(why);
+    }
+    w.out.opaque_beyond_reads |= inner.opaque_beyond_reads;
+    for why in inner.refusals {
+        w.refuse(why);
+    }
+}
+
+/// `-EncodedCommand`'s argument: base64 of UTF-16LE text.
+fn decode_pwsh(text: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?;
+    if bytes.len() % 2 != 0 || bytes.len() > 64 * 1024 {
+        return None;
+    }
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+        .collect();
+    String::from_utf16(&units).ok()
 }
 
 /// `man -P PAGER`: the pager is a shell command run on the page; `-H BROWSER` likewise.
