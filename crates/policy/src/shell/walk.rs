@@ -418,7 +418,7 @@ impl<'h> Walker<'h> {
         let mut stdin = self.inherited.clone();
         for command in &pipeline.seq {
             let mut part = env.clone();
-            let literal = literal_output(command, &mut part, self);
+            let literal = literal_output(command, &mut part, self, &stdin);
             self.command(command, &mut part, stdin.clone());
             self.record_written(command, &part, &stdin);
             stdin = literal.map_or(Stdin::Unknown, Stdin::Literal);
@@ -477,7 +477,7 @@ impl<'h> Walker<'h> {
             }
         } else {
             let mut scratch_env = env.clone();
-            literal_output(command, &mut scratch_env, self)
+            literal_output(command, &mut scratch_env, self, stdin)
         };
         for (target, append) in targets {
             for path in self.resolve(env, &target, "a redirection") {
@@ -1821,10 +1821,16 @@ fn list_literal_output(list: &CompoundList, env: &mut Env, walker: &mut Walker) 
     if !and_or.additional.is_empty() {
         return None;
     }
-    let [command] = and_or.first.seq.as_slice() else {
-        return None;
-    };
-    literal_output(command, env, walker)
+    // A pipeline of such commands (`echo … | base64 -d`): each stage's text is the next one's
+    // input; the first reads the shell's own.
+    let mut input = walker.inherited.clone();
+    let mut out = None;
+    for command in &and_or.first.seq {
+        let text = literal_output(command, env, walker, &input)?;
+        input = Stdin::Literal(text.clone());
+        out = Some(text);
+    }
+    out
 }
 
 /// What `printf FORMAT ARGS…` writes, for the formats a literal program is written with
@@ -1880,7 +1886,12 @@ pub fn printf_output(format: &str, args: &[String]) -> Option<String> {
 
 /// The text a pipeline stage writes when it is `echo`/`printf`/`cat` of literal text, for
 /// `echo 'print(1)' | python3`.
-fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Option<String> {
+fn literal_output(
+    command: &Command,
+    env: &mut Env,
+    walker: &mut Walker,
+    input: &Stdin,
+) -> Option<String> {
     let Command::Simple(simple) = command else {
         return None;
     };
@@ -1913,7 +1924,9 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
         .iter()
         .flat_map(|s| s.0.iter())
         .filter_map(|i| match i {
-            CommandPrefixOrSuffixItem::Word(w) => Some(w.value.as_str()),
+            // `echo a=b`: a word that looks like an assignment is still an argument.
+            CommandPrefixOrSuffixItem::Word(w)
+            | CommandPrefixOrSuffixItem::AssignmentWord(_, w) => Some(w.value.as_str()),
             _ => None,
         })
         .collect();
@@ -1928,6 +1941,31 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
     let mut scratch = Walker::new(walker.home, walker.world, walker.depth);
     let lit =
         |w: &mut Walker, raw: &str, env: &Env| w.expand_single(raw, env).lit().map(str::to_owned);
+    // A here-string given to the command is its input (`base64 -d <<< …`).
+    let here_string = simple
+        .suffix
+        .iter()
+        .flat_map(|s| s.0.iter())
+        .find_map(|i| match i {
+            CommandPrefixOrSuffixItem::IoRedirect(IoRedirect::HereString(fd, word))
+                if fd.is_none_or(|f| f == 0) =>
+            {
+                Some(word.value.clone())
+            }
+            _ => None,
+        });
+    let owned_input;
+    let input = match here_string {
+        Some(raw) => {
+            owned_input = match scratch.expand_single(&raw, env) {
+                // A here-string ends with a newline.
+                Field::Lit { text, .. } => Stdin::Literal(text + "\n"),
+                Field::Dyn(_) => Stdin::Unknown,
+            };
+            &owned_input
+        }
+        None => input,
+    };
     match name {
         "echo" => {
             // Leading options only (`-n`, `-e`, `-E` and clusters of them); `-e` decodes
@@ -1992,7 +2030,7 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
                     .flat_map(|p| p.0.iter())
                     .chain(simple.suffix.iter().flat_map(|s| s.0.iter()))
                     .any(|i| matches!(i, CommandPrefixOrSuffixItem::IoRedirect(_)));
-                return match &walker.inherited {
+                return match input {
                     Stdin::Literal(t) if !redirected => Some(t.clone()),
                     _ => None,
                 };
@@ -2016,6 +2054,43 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
                 .world
                 .repository_root(cwd)
                 .map(|root| root.to_string_lossy().into_owned())
+        }
+        // Decoders of literal input (`echo … | base64 -d | sh`): what they print is known.
+        "base64" | "basenc" if args.iter().any(|a| matches!(*a, "-d" | "--decode" | "-D")) => {
+            let Stdin::Literal(text) = input else {
+                return None;
+            };
+            if args.iter().any(|a| !a.starts_with('-')) {
+                return None;
+            }
+            use base64::Engine;
+            let compact: String = text.split_whitespace().collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(compact.as_bytes())
+                .ok()?;
+            String::from_utf8(bytes).ok()
+        }
+        "xxd" if args.contains(&"-r") && (args.contains(&"-p") || args.contains(&"-ps")) => {
+            let Stdin::Literal(text) = input else {
+                return None;
+            };
+            let hex: Vec<u8> = text.bytes().filter(|b| b.is_ascii_hexdigit()).collect();
+            let bytes: Option<Vec<u8>> = hex
+                .chunks(2)
+                .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+                .collect();
+            String::from_utf8(bytes?).ok()
+        }
+        "rev" if args.is_empty() => {
+            let Stdin::Literal(text) = input else {
+                return None;
+            };
+            Some(
+                text.lines()
+                    .map(|l| l.chars().rev().collect::<String>())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
         }
         "pwd" if args.iter().all(|a| matches!(*a, "-L" | "-P")) => {
             env.single_cwd().map(|d| d.to_string_lossy().into_owned())

@@ -1845,8 +1845,8 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
     (
         "base64-pipe-bash",
         "echo Y2F0IC5lbnY= | base64 -d | bash",
-        "ask",
-        "unanalyzable-command",
+        "deny",
+        "path-deny-read",
     ),
     // R1: class 2, runners, multiplexers, make, printf escapes and database clients.
     // Commands run in a project's environment, a terminal multiplexer, a subcommand.
@@ -2323,6 +2323,73 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
     (
         "pwsh-unknown-input",
         "curl -s x | pwsh -Command -",
+        "ask",
+        "unanalyzable-command",
+    ),
+    // R1: decoders of literal input (base64 -d, xxd -r -p, rev) feeding a shell or a word.
+    (
+        "base64-decode-long-sh",
+        "echo Y2F0IC5lbnY= | base64 --decode | sh",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "base64-subst-bash-c",
+        "bash -c \"$(echo Y2F0IC5lbnY= | base64 -d)\"",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "base64-herestring-eval",
+        "eval \"$(base64 -d <<< Y2F0IC5lbnY=)\"",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "base64-path-subst",
+        "cat $(echo LmVudg== | base64 -d)",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "base64-xargs",
+        "echo LmVudg== | base64 -d | xargs cat",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "xxd-hex-sh",
+        "echo 636174202e656e76 | xxd -r -p | sh",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "rev-sh",
+        "echo 'vne. tac' | rev | sh",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "rev-path-subst",
+        "cat $(echo vne. | rev)",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "echo-assignment-word-sh",
+        "echo x=1 cat .env | sh",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "base64-decode-benign",
+        "echo aGVsbG8= | base64 -d",
+        "allow",
+        "no-match",
+    ),
+    (
+        "base64-encode-pipe-unknown",
+        "printf 'cat .env' | base64 | sh",
         "ask",
         "unanalyzable-command",
     ),
