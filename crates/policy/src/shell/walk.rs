@@ -2081,6 +2081,51 @@ fn literal_output(
                 .collect();
             String::from_utf8(bytes?).ok()
         }
+        // `tr SET1 SET2` and `tr -d SET` over literal input (`tr 'a-z' 'n-za-m'`, rot13).
+        "tr" => {
+            let Stdin::Literal(text) = input else {
+                return None;
+            };
+            let mut sets = Vec::new();
+            for a in &args {
+                sets.push(lit(&mut scratch, a, env)?);
+            }
+            match sets.as_slice() {
+                [flag, set] if flag == "-d" => {
+                    let delete = tr_set(set)?;
+                    Some(text.chars().filter(|c| !delete.contains(c)).collect())
+                }
+                [from, to] if !from.starts_with('-') => {
+                    let from = tr_set(from)?;
+                    let to = tr_set(to)?;
+                    let last = *to.last()?;
+                    Some(
+                        text.chars()
+                            .map(|c| match from.iter().rposition(|f| *f == c) {
+                                Some(k) => to.get(k).copied().unwrap_or(last),
+                                None => c,
+                            })
+                            .collect(),
+                    )
+                }
+                _ => None,
+            }
+        }
+        "openssl"
+            if args.first() == Some(&"base64")
+                && args.contains(&"-d")
+                && args.iter().skip(1).all(|a| a.starts_with('-')) =>
+        {
+            let Stdin::Literal(text) = input else {
+                return None;
+            };
+            use base64::Engine;
+            let compact: String = text.split_whitespace().collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(compact.as_bytes())
+                .ok()?;
+            String::from_utf8(bytes).ok()
+        }
         "rev" if args.is_empty() => {
             let Stdin::Literal(text) = input else {
                 return None;
@@ -2138,6 +2183,45 @@ fn written_text(walker: &mut Walker, env: &Env, text: &str) -> Option<String> {
         return None;
     };
     walker.written.get(path).cloned().flatten()
+}
+
+/// The characters of a `tr` set: ranges (`a-z`) and the common escapes; `None` for classes
+/// (`[:alpha:]`) and repeats, which are not followed.
+fn tr_set(set: &str) -> Option<Vec<char>> {
+    if set.contains("[:") || set.contains("[=") || set.contains('*') {
+        return None;
+    }
+    let mut chars: Vec<char> = Vec::new();
+    let mut it = set.chars().peekable();
+    while let Some(c) = it.next() {
+        let c = if c == '\\' {
+            match it.next()? {
+                'n' => '\n',
+                't' => '\t',
+                '\\' => '\\',
+                other => other,
+            }
+        } else {
+            c
+        };
+        if it.peek() == Some(&'-') {
+            let mut ahead = it.clone();
+            ahead.next();
+            if let Some(end) = ahead.next() {
+                if end < c || (end as u32 - c as u32) > 256 {
+                    return None;
+                }
+                chars.extend(c..=end);
+                it = ahead;
+                continue;
+            }
+        }
+        chars.push(c);
+        if chars.len() > 1024 {
+            return None;
+        }
+    }
+    Some(chars)
 }
 
 /// `dirname PATH`, as coreutils prints it.

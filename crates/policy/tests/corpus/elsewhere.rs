@@ -2393,4 +2393,30 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "ask",
         "unanalyzable-command",
     ),
+    // R1: tr and openssl base64 over literal input.
+    (
+        "tr-rot13-sh",
+        "echo 'png .rai' | tr 'a-z' 'n-za-m' | sh",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "tr-delete-sh",
+        "echo 'cXat .eXnv' | tr -d X | sh",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "tr-case-path-subst",
+        "cat $(echo .ENV | tr A-Z a-z)",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "openssl-base64-sh",
+        "echo 'Y2F0IC5lbnY=' | openssl base64 -d | sh",
+        "deny",
+        "path-deny-read",
+    ),
+    ("tr-benign", "echo hello | tr a-z A-Z", "allow", "no-match"),
 ];
