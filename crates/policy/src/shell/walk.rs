@@ -1930,42 +1930,46 @@ fn literal_output(
             _ => None,
         })
         .collect();
-    let heredoc = simple
-        .suffix
-        .iter()
-        .flat_map(|s| s.0.iter())
-        .find_map(|i| match i {
-            CommandPrefixOrSuffixItem::IoRedirect(IoRedirect::HereDocument(_, d)) => Some(d),
-            _ => None,
-        });
     let mut scratch = Walker::new(walker.home, walker.world, walker.depth);
     let lit =
         |w: &mut Walker, raw: &str, env: &Env| w.expand_single(raw, env).lit().map(str::to_owned);
-    // A here-string given to the command is its input (`base64 -d <<< …`).
-    let here_string = simple
-        .suffix
+    // The command's own input redirections, the last one winning as in the shell (`cat <<A
+    // <<B` reads B): a heredoc, a here-string, a file written literally in this command.
+    let mut redirected: Option<Stdin> = None;
+    for item in simple
+        .prefix
         .iter()
-        .flat_map(|s| s.0.iter())
-        .find_map(|i| match i {
-            CommandPrefixOrSuffixItem::IoRedirect(IoRedirect::HereString(fd, word))
-                if fd.is_none_or(|f| f == 0) =>
-            {
-                Some(word.value.clone())
+        .flat_map(|p| p.0.iter())
+        .chain(simple.suffix.iter().flat_map(|s| s.0.iter()))
+    {
+        let CommandPrefixOrSuffixItem::IoRedirect(r) = item else {
+            continue;
+        };
+        let from = match r {
+            IoRedirect::HereDocument(fd, doc) if fd.is_none_or(|f| f == 0) => {
+                if doc.requires_expansion {
+                    // Its substitutions were walked with the command; here only its text.
+                    scratch.heredoc_body(doc, env)
+                } else {
+                    Some(doc.doc.value.clone())
+                }
             }
-            _ => None,
-        });
-    let owned_input;
-    let input = match here_string {
-        Some(raw) => {
-            owned_input = match scratch.expand_single(&raw, env) {
-                // A here-string ends with a newline.
-                Field::Lit { text, .. } => Stdin::Literal(text + "\n"),
-                Field::Dyn(_) => Stdin::Unknown,
-            };
-            &owned_input
-        }
-        None => input,
-    };
+            // A here-string ends with a newline.
+            IoRedirect::HereString(fd, word) if fd.is_none_or(|f| f == 0) => {
+                lit(&mut scratch, &word.value, env).map(|t| t + "\n")
+            }
+            IoRedirect::File(fd, IoFileRedirectKind::Read, target) if fd.is_none_or(|f| f == 0) => {
+                match target {
+                    IoFileRedirectTarget::Filename(word) => lit(&mut scratch, &word.value, env)
+                        .and_then(|t| written_text(walker, env, &t)),
+                    _ => None,
+                }
+            }
+            _ => continue,
+        };
+        redirected = Some(from.map_or(Stdin::Unknown, Stdin::Literal));
+    }
+    let input = redirected.as_ref().unwrap_or(input);
     match name {
         "echo" => {
             // Leading options only (`-n`, `-e`, `-E` and clusters of them); `-e` decodes
@@ -2021,27 +2025,11 @@ fn literal_output(
             }
             super::commands::find_listing(walker, env, &fields)
         }
-        "cat" if args.is_empty() => {
-            let Some(doc) = heredoc else {
-                // `$(cat)`, `cat | sh`: what the shell's own input is, when it is literal.
-                let redirected = simple
-                    .prefix
-                    .iter()
-                    .flat_map(|p| p.0.iter())
-                    .chain(simple.suffix.iter().flat_map(|s| s.0.iter()))
-                    .any(|i| matches!(i, CommandPrefixOrSuffixItem::IoRedirect(_)));
-                return match input {
-                    Stdin::Literal(t) if !redirected => Some(t.clone()),
-                    _ => None,
-                };
-            };
-            if doc.requires_expansion {
-                // Its substitutions were walked with the command; here only its text counts.
-                scratch.heredoc_body(doc, env)
-            } else {
-                Some(doc.doc.value.clone())
-            }
-        }
+        // `cat <<'EOF'`, `$(cat)`, `cat | sh`: its input, when that is literal.
+        "cat" if args.is_empty() => match input {
+            Stdin::Literal(t) => Some(t.clone()),
+            _ => None,
+        },
         // A file this command wrote with literal text a moment ago (`cat x.sh | sh`).
         "cat" if args.len() == 1 => {
             let text = lit(&mut scratch, args[0], env)?;

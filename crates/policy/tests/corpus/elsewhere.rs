@@ -2419,4 +2419,29 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "path-deny-read",
     ),
     ("tr-benign", "echo hello | tr a-z A-Z", "allow", "no-match"),
+    // R1: the last input redirection is the input.
+    (
+        "two-heredocs-cat-last-wins",
+        "cat <<A <<B | bash\nls\nA\ncat .env\nB",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "two-heredocs-bash-last-wins",
+        "bash <<A <<B\nls\nA\ncat .env\nB",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "cat-redirect-written-pipe",
+        "echo 'cat .env' > t.sh; cat < t.sh | bash",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "cat-herestring-pipe",
+        "cat <<< 'cat .env' | sh",
+        "deny",
+        "path-deny-read",
+    ),
 ];
