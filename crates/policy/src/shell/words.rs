@@ -693,16 +693,17 @@ fn parameter_expansion(expr: &ParameterExpr, scope: &mut dyn Scope) -> Value {
             };
             let chars: Vec<char> = v.chars().collect();
             let len = chars.len() as i64;
+            // Saturating: the numbers are the command's, of any size.
             let start = if offset < 0 {
-                (len + offset).max(0)
+                len.saturating_add(offset).max(0)
             } else {
                 offset.min(len)
             };
             let end = match length {
                 None => len,
                 Some(l) => match number(&l.value) {
-                    Some(l) if l < 0 => (len + l).max(start),
-                    Some(l) => (start + l).min(len),
+                    Some(l) if l < 0 => len.saturating_add(l).max(start),
+                    Some(l) => start.saturating_add(l).min(len),
                     None => return Value::Unknown,
                 },
             };
