@@ -1085,3 +1085,77 @@ pub fn check_sql(w: &mut Walker, env: &Env, text: &str, name: &str) {
         }
     }
 }
+
+/// Files a build tool or package manager runs code from by default, when this command wrote
+/// them a moment ago (`printf 'all:\n\tcat .env\n' > Makefile; make`, a `package.json`
+/// echoed then `npm test`): their recipes and scripts are walked like the command line
+/// (literal text), and one written in a way hookledger cannot read is unanalyzable. Files on
+/// disk are left alone here: reading them on every build would cost every build, and a build
+/// runs the project's code anyway.
+pub fn project_files(w: &mut Walker, env: &Env, name: &str, args: &[Field]) {
+    let (files, kind): (&[&str], &str) = match name {
+        // `-f FILE` names the makefile instead (handled with the command).
+        "make" | "gmake"
+            if !args.iter().any(|a| {
+                a.lit()
+                    .is_some_and(|t| t.starts_with("-f") || t == "--file")
+            }) =>
+        {
+            (&["GNUmakefile", "makefile", "Makefile"], "make")
+        }
+        "just" => (&["justfile", "Justfile", ".justfile"], "just"),
+        // Any of them may run the scripts: `run`, `test`, `start`, and `install` runs the
+        // lifecycle scripts.
+        "npm" | "pnpm" | "yarn" | "bun" => (&["package.json"], "npm"),
+        _ => return,
+    };
+    let Some(cwd) = env.single_cwd().map(std::path::Path::to_path_buf) else {
+        return;
+    };
+    for file in files {
+        let path = cwd.join(file);
+        let Some(written) = w.written.get(&path).cloned() else {
+            continue;
+        };
+        let Some(text) = written else {
+            w.opaque(format!(
+                "{name} runs {file}, which this command changes before running it"
+            ));
+            return;
+        };
+        match kind {
+            "make" => {
+                if check_makefile(w, env, &text) > 0 {
+                    w.opaque(format!("{name} runs recipes that use make's own variables"));
+                }
+            }
+            "just" => {
+                for line in text.lines() {
+                    if !line.starts_with([' ', '\t']) || line.trim().is_empty() {
+                        continue;
+                    }
+                    let line = line.trim().trim_start_matches(['@', '-']);
+                    if line.contains("{{") || line.starts_with("#!") {
+                        w.opaque(format!("{name} runs recipes that use its own variables"));
+                        continue;
+                    }
+                    w.subshell_program(line, env);
+                }
+            }
+            _ => match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(json) => {
+                    if let Some(scripts) = json.get("scripts").and_then(|v| v.as_object()) {
+                        for script in scripts.values() {
+                            match script.as_str() {
+                                Some(code) => w.subshell_program(code, env),
+                                None => w.opaque(format!("{name} runs a script it cannot read")),
+                            }
+                        }
+                    }
+                }
+                Err(_) => w.opaque(format!("{name} reads a {file} it cannot parse")),
+            },
+        }
+        return;
+    }
+}

@@ -2444,4 +2444,59 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "deny",
         "path-deny-read",
     ),
+    // R1: a Makefile, justfile or package.json written in the command, then run.
+    (
+        "written-makefile-make",
+        "printf 'all:\\n\\tcat .env\\n' > Makefile; make",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "written-gnumakefile-target",
+        "printf 'x:\\n\\tcat .env\\n' > GNUmakefile && make x",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "written-makefile-heredoc",
+        "cat > Makefile <<'EOF'\ntest:\n\tcat ~/.ssh/id_rsa\nEOF\nmake test",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "written-package-json-npm-run",
+        "echo '{\"scripts\":{\"x\":\"cat .env\"}}' > package.json && npm run x",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "written-package-json-install",
+        "echo '{\"scripts\":{\"postinstall\":\"cat .env\"}}' > package.json && npm install",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "written-justfile",
+        "printf 'x:\\n\\tcat .env\\n' > justfile; just x",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "appended-makefile-unknown",
+        "echo 'x:' >> Makefile; make x",
+        "ask",
+        "unanalyzable-command",
+    ),
+    (
+        "written-package-json-benign",
+        "echo '{\"name\":\"x\",\"scripts\":{\"test\":\"jest\"}}' > package.json && npm test",
+        "allow",
+        "no-match",
+    ),
+    (
+        "written-makefile-benign",
+        "printf 'all:\\n\\tcargo build\\n' > Makefile && make",
+        "allow",
+        "no-match",
+    ),
 ];

@@ -6,6 +6,8 @@ use super::*;
 pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: &[Field]) -> bool {
     let r =
         |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Read, role);
+    // A Makefile, justfile or package.json written earlier in this command is code it runs.
+    scripts::project_files(w, &cx.env, name, args);
     match name {
         "npx" | "bunx" | "pnpx" => run_package_runner(w, env, cx, name, args),
         "husky" | "pre-commit" | "lefthook" | "simple-git-hooks" | "overcommit" | "git-hooks" => {
