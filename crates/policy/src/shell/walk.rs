@@ -1936,11 +1936,16 @@ fn literal_output(
     // The command's own input redirections, the last one winning as in the shell (`cat <<A
     // <<B` reads B): a heredoc, a here-string, a file written literally in this command.
     let mut redirected: Option<Stdin> = None;
+    let reads_input = matches!(
+        name,
+        "cat" | "base64" | "basenc" | "xxd" | "rev" | "tr" | "openssl"
+    );
     for item in simple
         .prefix
         .iter()
         .flat_map(|p| p.0.iter())
         .chain(simple.suffix.iter().flat_map(|s| s.0.iter()))
+        .filter(|_| reads_input)
     {
         let CommandPrefixOrSuffixItem::IoRedirect(r) = item else {
             continue;
