@@ -176,6 +176,11 @@ pub struct Walker<'h> {
     /// The fields of the word just expanded with its defaulted variables unset (see
     /// `words::expand`).
     unset_fields: Option<Vec<Field>>,
+    /// What descriptors `exec` opened for reading hold (`exec 3<<< CODE; bash <&3`, and 0:
+    /// `exec < x.sh; sh`), for the rest of the shell.
+    fd_inputs: HashMap<i32, Stdin>,
+    /// The input descriptors the last command's redirections opened.
+    last_fds: Vec<(i32, Stdin)>,
 }
 
 /// How a recorded access is to be judged beyond its path.
@@ -223,6 +228,8 @@ impl<'h> Walker<'h> {
             written: HashMap::new(),
             inherited: Stdin::Inherited,
             unset_fields: None,
+            fd_inputs: HashMap::new(),
+            last_fds: Vec::new(),
         }
     }
 
@@ -264,9 +271,21 @@ impl<'h> Walker<'h> {
     /// runs it.
     pub fn with_input<T>(&mut self, stdin: Stdin, f: impl FnOnce(&mut Self) -> T) -> T {
         let outer = std::mem::replace(&mut self.inherited, stdin);
+        let exec_input = self.fd_inputs.remove(&0);
         let out = f(self);
         self.inherited = outer;
+        if let Some(input) = exec_input {
+            self.fd_inputs.insert(0, input);
+        }
         out
+    }
+
+    /// The shell's own input now: what `exec <…` gave it, else what it inherited.
+    fn shell_input(&self) -> Stdin {
+        self.fd_inputs
+            .get(&0)
+            .cloned()
+            .unwrap_or_else(|| self.inherited.clone())
     }
 
     /// Whether the analysis is over its budget (for loops over data: archive members).
@@ -410,12 +429,12 @@ impl<'h> Walker<'h> {
 
     fn pipeline(&mut self, pipeline: &Pipeline, env: &mut Env) {
         if pipeline.seq.len() == 1 {
-            let stdin = self.inherited.clone();
+            let stdin = self.shell_input();
             self.command(&pipeline.seq[0], env, stdin.clone());
             self.record_written(&pipeline.seq[0], env, &stdin);
             return;
         }
-        let mut stdin = self.inherited.clone();
+        let mut stdin = self.shell_input();
         for command in &pipeline.seq {
             let mut part = env.clone();
             let literal = literal_output(command, &mut part, self, &stdin);
@@ -775,6 +794,12 @@ impl<'h> Walker<'h> {
         }
         let owned: Vec<IoRedirect> = redirects.into_iter().cloned().collect();
         let stdin = self.redirects(&owned, env, stdin);
+        // `exec` with only redirections opens them for the rest of the shell.
+        if argv.len() == 1 && argv[0].lit() == Some("exec") {
+            for (fd, input) in std::mem::take(&mut self.last_fds) {
+                self.fd_inputs.insert(fd, input);
+            }
+        }
         if argv.is_empty() {
             // Plain assignments last for the rest of the shell.
             for (name, value) in assignments {
@@ -1146,6 +1171,7 @@ impl<'h> Walker<'h> {
 
     /// Applies redirections; returns the command's stdin after them.
     pub fn redirects(&mut self, redirects: &[IoRedirect], env: &Env, mut stdin: Stdin) -> Stdin {
+        self.last_fds.clear();
         for r in redirects {
             match r {
                 IoRedirect::File(fd, kind, target) => {
@@ -1167,15 +1193,27 @@ impl<'h> Walker<'h> {
                                 access.unwrap_or(Access::Write),
                                 "a redirection",
                             );
-                            if matches!(kind, IoFileRedirectKind::Read) && fd.is_none_or(|f| f == 0)
-                            {
-                                stdin = field
+                            if matches!(kind, IoFileRedirectKind::Read) {
+                                let input = field
                                     .lit()
                                     .map_or(Stdin::Unknown, |t| Stdin::File(t.to_owned()));
+                                self.last_fds.push((fd.unwrap_or(0), input.clone()));
+                                if fd.is_none_or(|f| f == 0) {
+                                    stdin = input;
+                                }
                             }
                         }
                         IoFileRedirectTarget::Duplicate(word) => {
                             let field = self.expand_single(&word.value, env);
+                            // `<&3`: the input is what descriptor 3 holds.
+                            if matches!(kind, IoFileRedirectKind::DuplicateInput) {
+                                let from = field.lit().and_then(|t| t.parse::<i32>().ok());
+                                let input = self.fd_input(from, &stdin);
+                                self.last_fds.push((fd.unwrap_or(0), input.clone()));
+                                if fd.is_none_or(|f| f == 0) {
+                                    stdin = input;
+                                }
+                            }
                             match field.lit() {
                                 Some(t)
                                     if t == "-"
@@ -1186,15 +1224,26 @@ impl<'h> Walker<'h> {
                                 _ => self.access(env, &field, Access::Write, "a redirection"),
                             }
                         }
-                        IoFileRedirectTarget::Fd(_) => {}
+                        IoFileRedirectTarget::Fd(from) => {
+                            if matches!(kind, IoFileRedirectKind::DuplicateInput) {
+                                let input = self.fd_input(Some(*from), &stdin);
+                                self.last_fds.push((fd.unwrap_or(0), input.clone()));
+                                if fd.is_none_or(|f| f == 0) {
+                                    stdin = input;
+                                }
+                            }
+                        }
                         IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
                             let mut inner = env.clone();
                             self.nested(|w| w.compound_list(&sub.list, &mut inner));
                             // `bash < <(echo 'cat .env')`: the input is what it writes.
-                            if matches!(kind, IoFileRedirectKind::Read) && fd.is_none_or(|f| f == 0)
-                            {
-                                stdin = list_literal_output(&sub.list, &mut inner, self)
+                            if matches!(kind, IoFileRedirectKind::Read) {
+                                let input = list_literal_output(&sub.list, &mut inner, self)
                                     .map_or(Stdin::Unknown, Stdin::Literal);
+                                self.last_fds.push((fd.unwrap_or(0), input.clone()));
+                                if fd.is_none_or(|f| f == 0) {
+                                    stdin = input;
+                                }
                             }
                         }
                     }
@@ -1205,22 +1254,41 @@ impl<'h> Walker<'h> {
                 }
                 IoRedirect::HereString(fd, word) => {
                     let field = self.expand_single(&word.value, env);
+                    let input = match field {
+                        Field::Lit { text, .. } => Stdin::Literal(text),
+                        Field::Dyn(_) => Stdin::Unknown,
+                    };
+                    self.last_fds.push((fd.unwrap_or(0), input.clone()));
                     if fd.is_none_or(|f| f == 0) {
-                        stdin = match field {
-                            Field::Lit { text, .. } => Stdin::Literal(text),
-                            Field::Dyn(_) => Stdin::Unknown,
-                        };
+                        stdin = input;
                     }
                 }
                 IoRedirect::HereDocument(fd, doc) => {
                     let body = self.heredoc_body(doc, env);
+                    let input = body.map_or(Stdin::Unknown, Stdin::Literal);
+                    self.last_fds.push((fd.unwrap_or(0), input.clone()));
                     if fd.is_none_or(|f| f == 0) {
-                        stdin = body.map_or(Stdin::Unknown, Stdin::Literal);
+                        stdin = input;
                     }
                 }
             }
         }
         stdin
+    }
+
+    /// What descriptor `from` holds for reading: one this command's redirections opened, one
+    /// `exec` opened, the input itself for 0; unknown otherwise.
+    fn fd_input(&self, from: Option<i32>, stdin: &Stdin) -> Stdin {
+        let Some(from) = from else {
+            return Stdin::Unknown;
+        };
+        if let Some((_, input)) = self.last_fds.iter().rev().find(|(n, _)| *n == from) {
+            return input.clone();
+        }
+        if from == 0 {
+            return stdin.clone();
+        }
+        self.fd_inputs.get(&from).cloned().unwrap_or(Stdin::Unknown)
     }
 
     /// A heredoc's text as the command receives it; `None` when expansions make it unknown.

@@ -2499,4 +2499,41 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "allow",
         "no-match",
     ),
+    // R1: input opened by exec, and duplicated descriptors.
+    (
+        "exec-herestring-then-shell",
+        "exec <<< 'cat .env'; bash",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "exec-input-written-then-shell",
+        "echo 'cat .env' > t.sh; exec < t.sh; sh",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "exec-procsub-then-shell",
+        "exec 0< <(echo 'cat .env'); bash",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "exec-fd3-dup-shell",
+        "exec 3<<< 'cat .env'; bash <&3",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "fd0-herestring-shell",
+        "bash 0<<< 'cat .env'",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "exec-input-then-benign",
+        "exec < a.txt; wc -l",
+        "allow",
+        "no-match",
+    ),
 ];
