@@ -1107,6 +1107,14 @@ pub fn project_files(w: &mut Walker, env: &Env, name: &str, args: &[Field]) {
         // Any of them may run the scripts: `run`, `test`, `start`, and `install` runs the
         // lifecycle scripts.
         "npm" | "pnpm" | "yarn" | "bun" => (&["package.json"], "npm"),
+        // pytest imports `conftest.py`; installing the project runs `setup.py`; cargo
+        // compiles and runs `build.rs`; direnv runs `.envrc`.
+        "pytest" | "py.test" => (&["conftest.py"], "python"),
+        "pip" | "pip3" if args.first().and_then(Field::lit) == Some("install") => {
+            (&["setup.py"], "python")
+        }
+        "cargo" => (&["build.rs"], "rust"),
+        "direnv" => (&[".envrc"], "shell"),
         _ => return,
     };
     let Some(cwd) = env.single_cwd().map(std::path::Path::to_path_buf) else {
@@ -1142,6 +1150,11 @@ pub fn project_files(w: &mut Walker, env: &Env, name: &str, args: &[Field]) {
                     w.subshell_program(line, env);
                 }
             }
+            "python" => check_code(w, env, Lang::Python, &text, name),
+            // Rust's string literals are read like C-family ones: the paths and commands
+            // it names literally count.
+            "rust" => check_code(w, env, Lang::Node, &text, name),
+            "shell" => w.subshell_program(&text, env),
             _ => match serde_json::from_str::<serde_json::Value>(&text) {
                 Ok(json) => {
                     if let Some(scripts) = json.get("scripts").and_then(|v| v.as_object()) {

@@ -2536,4 +2536,41 @@ pub const ELSEWHERE_CASES: &[(&str, &str, &str, &str)] = &[
         "allow",
         "no-match",
     ),
+    // R1: conftest.py, setup.py, build.rs, .envrc written in the command, then run by their tool.
+    (
+        "written-conftest-pytest",
+        "cat > conftest.py <<'EOF'\nimport os\nos.system(\"cat .env\")\nEOF\npytest -q",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "written-setup-py-pip",
+        "printf 'print(open(\".env\").read())\\n' > setup.py && pip install -e .",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "written-build-rs-cargo",
+        "cat > build.rs <<'EOF'\nfn main() { std::process::Command::new(\"cat\").arg(\".env\").status().unwrap(); }\nEOF\ncargo build",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "written-envrc-direnv",
+        "echo 'cat .env' > .envrc && direnv allow",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "written-conftest-benign",
+        "cat > conftest.py <<'EOF'\nimport pytest\n@pytest.fixture\ndef x(): return 1\nEOF\npytest -q",
+        "allow",
+        "no-match",
+    ),
+    (
+        "written-build-rs-benign",
+        "cat > build.rs <<'EOF'\nfn main() { println!(\"cargo:rerun-if-changed=build.rs\"); }\nEOF\ncargo build",
+        "allow",
+        "no-match",
+    ),
 ];
