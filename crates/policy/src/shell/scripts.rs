@@ -1093,6 +1093,9 @@ pub fn check_sql(w: &mut Walker, env: &Env, text: &str, name: &str) {
 /// disk are left alone here: reading them on every build would cost every build, and a build
 /// runs the project's code anyway.
 pub fn project_files(w: &mut Walker, env: &Env, name: &str, args: &[Field]) {
+    if w.written.is_empty() {
+        return;
+    }
     let (files, kind): (&[&str], &str) = match name {
         // `-f FILE` names the makefile instead (handled with the command).
         "make" | "gmake"
