@@ -1579,4 +1579,47 @@ pub const CLASS_CASES: &[(&str, &str, &str, &str)] = &[
         "allow",
         "no-match",
     ),
+    // R1: empty positional parameters inside a name; writing code that names .env is not running it.
+    (
+        "pos-empty-inside-name",
+        "echo ok && ca$@t .env",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "pos-star-inside-name",
+        "ca$*t .env",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "brace-in-eval-from-variable",
+        "x={cat,.env}; eval $x",
+        "deny",
+        "path-deny-read",
+    ),
+    (
+        "escaped-semicolon-other-file",
+        "cat .env\\;",
+        "allow",
+        "no-match",
+    ),
+    (
+        "heredoc-writes-script-mentioning-env",
+        "cat > src/x.sh <<'EOF'\n#!/bin/sh\ncat .env\nEOF\nchmod +x src/x.sh",
+        "allow",
+        "no-match",
+    ),
+    (
+        "heredoc-writes-python-mentioning-env",
+        "cat > src/x.py <<'EOF'\nfrom dotenv import load_dotenv\nload_dotenv(\".env\")\nEOF",
+        "allow",
+        "no-match",
+    ),
+    (
+        "echo-code-into-notes",
+        "echo 'cat .env' > notes.txt",
+        "allow",
+        "no-match",
+    ),
 ];
