@@ -302,6 +302,14 @@ proptest! {
                 Just("PS4="), Just("set -x"), Just("f(){ "), Just("}; f "), Just("$(("),
                 Just("sed -f "), Just("awk -f "), Just("make -f - "), Just("ed -s "),
                 Just("printf '%s\\n' "), Just("LESSOPEN="), Just("trap "), Just(" DEBUG"),
+                Just("set -- "), Just("shift "), Just("\"$@\""), Just("$*"), Just("a=("),
+                Just("\"${a[@]}\""), Just("${a[1]}"), Just("${x:3:9223372036854775807}"),
+                Just("${x%.*}"), Just("${x//a/b}"), Just("${!x}"), Just("${X:-.env}"),
+                Just("read -r x <<< "), Just("printf -v x "), Just("| base64 -d "),
+                Just("| tr a-z n-za-m "), Just("| xxd -r -p "), Just("xargs -0 "),
+                Just("xargs -I{} sh -c {} "), Just("tmux new -d "), Just("sqlite3 x.db "),
+                Just("'.shell "), Just("psql -c "), Just("uv run "), Just("shopt -s globstar "),
+                Just("**/"), Just("BASH_ALIASES[c]="), Just("pwsh -enc "), Just("$(<"),
             ],
             0..24,
         )
@@ -396,6 +404,36 @@ proptest! {
         ] {
             let got = decided(&s.bash(&carried));
             prop_assert_eq!(got, plain, "{:?} vs {:?}", carried, command);
+        }
+    }
+
+    /// A word hidden behind an expansion decides like the word itself: a variable, a
+    /// positional parameter set with `set --` or a function call, an array, a command
+    /// substitution that prints it, a here-string read into a variable, `printf -v`.
+    #[test]
+    fn words_behind_expansions_decide_like_the_word(
+        verb in prop_oneof![Just("cat"), Just("head -n 1"), Just("rm -f"), Just("touch"), Just("cp src/main.rs")],
+        word in plain_word(),
+    ) {
+        let s = setup();
+        let command = format!("{verb} {word}");
+        let plain = decided(&s.bash(&command));
+        for hidden in [
+            format!("x={word}; {verb} $x"),
+            format!("x={word}; y=\"$x\"; {verb} \"$y\""),
+            format!("set -- {word}; {verb} \"$1\""),
+            format!("set -- a {word}; shift; {verb} \"$@\""),
+            format!("f() {{ {verb} \"$@\"; }}; f {word}"),
+            format!("a=({word}); {verb} \"${{a[@]}}\""),
+            format!("a=(x {word}); {verb} \"${{a[1]}}\""),
+            format!("{verb} \"$(printf %s {word})\""),
+            format!("{verb} `printf %s {word}`"),
+            format!("read -r x <<< {word}; {verb} \"$x\""),
+            format!("printf -v x %s {word}; {verb} \"$x\""),
+            format!("{verb} \"$@\" {word}"),
+        ] {
+            let got = decided(&s.bash(&hidden));
+            prop_assert_eq!(got, plain, "{:?} vs {:?}", hidden, command);
         }
     }
 }

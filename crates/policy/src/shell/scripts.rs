@@ -304,7 +304,10 @@ pub fn check_code(w: &mut Walker, env: &Env, lang: Lang, code: &str, interpreter
             from += pos + call.len();
         }
     }
-    let literals = string_literals(code, lang);
+    let mut literals = string_literals(code, lang);
+    if lang == Lang::Tcl {
+        literals.extend(tcl_bare_words(code));
+    }
     run_literal_commands(w, env, lang, code, &literals);
     // Concatenation or interpolation next to a path fragment builds a path at run time.
     for lit in &literals {
@@ -438,6 +441,33 @@ fn run_literal_commands(w: &mut Walker, env: &Env, lang: Lang, code: &str, liter
             w.subshell_program(inner, env);
         }
     }
+}
+
+/// Tcl's words need no quotes (`open .env`, `file copy a.txt .github/workflows/x.yml`): every
+/// bare word is a string literal. One glued to a substitution (`$dir/.env`, `[pwd]/x`) is
+/// built at run time.
+fn tcl_bare_words(code: &str) -> Vec<Literal> {
+    let mut out = Vec::new();
+    for line in code.lines() {
+        let line = line.trim_start();
+        if line.starts_with('#') {
+            continue;
+        }
+        for word in line
+            .split(|c: char| c.is_whitespace() || matches!(c, '[' | ']' | '{' | '}' | ';' | '"'))
+        {
+            if word.is_empty() || word.starts_with('$') {
+                continue;
+            }
+            out.push(Literal {
+                text: word.to_owned(),
+                joined: false,
+                interpolates: word.contains('$'),
+                before: String::new(),
+            });
+        }
+    }
+    out
 }
 
 fn short(s: &str) -> String {
@@ -614,8 +644,25 @@ pub fn check_awk(w: &mut Walker, env: &Env, program: &str, name: &str) {
                     glob: None,
                 };
                 w.access(env, &field, access, &format!("the {name} program"));
+                // `".en" "v"`, `".ssh/" x`: awk joins adjacent values, so the name is only
+                // the start of one built at run time.
+                let after = program[end + 1..].trim_start_matches([' ', '\t']);
+                if after.starts_with(['"', '$', '(', '_'])
+                    || after.starts_with(|c: char| c.is_ascii_alphanumeric())
+                {
+                    awk_computed_file(w, name, access);
+                }
                 i = end + 1;
                 continue;
+            }
+        } else if c == b'<'
+            && j < bytes.len()
+            && (bytes[j].is_ascii_alphabetic() || matches!(bytes[j], b'$' | b'(' | b'_'))
+        {
+            // `getline line < f`: a file named by a variable (`-v f=.env`, `f = ".en" "v"`).
+            let statement_start = lower[..i].rfind([';', '{', '\n']).map_or(0, |p| p + 1);
+            if lower[statement_start..i].contains("getline") {
+                awk_computed_file(w, name, Access::Read);
             }
         } else if j < bytes.len()
             && (bytes[j].is_ascii_alphabetic() || bytes[j] == b'$' || bytes[j] == b'(')
@@ -631,6 +678,15 @@ pub fn check_awk(w: &mut Walker, env: &Env, program: &str, name: &str) {
             }
         }
         i = j;
+    }
+}
+
+fn awk_computed_file(w: &mut Walker, name: &str, access: Access) {
+    let why = format!("the {name} program names a file it builds at run time");
+    if access == Access::Read {
+        w.opaque_read(why);
+    } else {
+        w.opaque(why);
     }
 }
 
@@ -822,9 +878,14 @@ pub fn check_makefile(w: &mut Walker, env: &Env, text: &str) -> usize {
     let mut unknown = 0;
     let mut continued = String::new();
     for line in text.lines() {
+        // `target: prerequisites ; recipe`: a recipe on the rule's own line.
+        let inline = (continued.is_empty() && !line.starts_with('\t'))
+            .then(|| inline_recipe(line))
+            .flatten();
         let Some(recipe) = line
             .strip_prefix('\t')
             .or_else(|| (!continued.is_empty()).then_some(line))
+            .or(inline)
         else {
             continue;
         };
@@ -843,6 +904,17 @@ pub fn check_makefile(w: &mut Walker, env: &Env, text: &str) -> usize {
         w.subshell_program(&full.replace("$$", "$"), env);
     }
     unknown
+}
+
+/// The recipe after `;` on a rule line (`all: ; cat x`), not in a variable assignment.
+fn inline_recipe(line: &str) -> Option<&str> {
+    let colon = line.find(':')?;
+    let after = &line[colon + 1..];
+    if after.starts_with('=') || after.starts_with(":=") || line[..colon].contains('=') {
+        return None;
+    }
+    let semi = after.find(';')?;
+    Some(&after[semi + 1..])
 }
 
 /// A crontab's lines (after five time fields or an `@` schedule) are shell commands.
@@ -868,5 +940,238 @@ pub fn check_crontab(w: &mut Walker, env: &Env, text: &str) {
             rest.trim_start()
         };
         w.subshell_program(command, env);
+    }
+}
+
+/// The client commands and SQL of a database client (sqlite3, duckdb, psql, mysql): shell
+/// escapes are walked, files named are read or written, what loads native code or opens an
+/// editor is unanalyzable. See `commands::interpreters::run_sql_client`.
+pub fn check_sql(w: &mut Walker, env: &Env, text: &str, name: &str) {
+    let role = format!("the {name} commands");
+    let file = |w: &mut Walker, path: &str, access: Access| {
+        let path = path.trim().trim_matches(['\'', '"']);
+        if !path.is_empty() {
+            let field = Field::Lit {
+                text: path.to_owned(),
+                glob: None,
+            };
+            w.access(env, &field, access, &role);
+        }
+    };
+    for line in text.lines() {
+        let line = line.trim();
+        let (command, rest) = line
+            .split_once(char::is_whitespace)
+            .map_or((line, ""), |(c, r)| (c, r.trim()));
+        let lower = command.to_ascii_lowercase();
+        match lower.as_str() {
+            // sqlite3 and duckdb dot-commands.
+            ".shell" | ".system" => w.subshell_program(rest, env),
+            ".output" | ".once" | ".log" | ".save" | ".backup" | ".open" => {
+                let target = rest
+                    .split_whitespace()
+                    .rfind(|a| !a.starts_with('-'))
+                    .unwrap_or("");
+                if let Some(code) = target.trim_matches(['\'', '"']).strip_prefix('|') {
+                    w.subshell_program(code, env);
+                } else if rest.split_whitespace().any(|a| matches!(a, "-e" | "-x")) {
+                    w.opaque(format!("{name} opens the output in another program"));
+                } else if !matches!(target, "" | "stdout" | ":memory:") {
+                    file(w, target, Access::Write);
+                }
+            }
+            ".read" | "\\i" | "\\ir" | "\\include" | "\\include_relative" | "source" | "\\." => {
+                if let Some(code) = rest.strip_prefix('|') {
+                    w.subshell_program(code, env);
+                } else {
+                    file(w, rest, Access::Read);
+                    w.opaque(format!("{name} runs commands read from a file"));
+                }
+            }
+            ".import" => {
+                if let Some(src) = rest.split_whitespace().find(|a| !a.starts_with('-')) {
+                    match src.trim_matches(['\'', '"']).strip_prefix('|') {
+                        Some(code) => w.subshell_program(code, env),
+                        None => file(w, src, Access::Read),
+                    }
+                }
+            }
+            ".load" | "\\e" | "\\edit" | "\\ef" | "\\ev" | "edit" | "\\setenv" => {
+                w.opaque(format!("{name} loads code or runs an editor ({command})"))
+            }
+            // psql meta-commands and mysql client commands.
+            "\\!" | "system" | "\\system" => w.subshell_program(rest, env),
+            "\\o" | "\\out" | "\\w" | "\\write" | "\\g" | "tee" | "\\t" => {
+                match rest.strip_prefix('|') {
+                    Some(code) => w.subshell_program(code, env),
+                    None if command == "\\t" => {}
+                    None => file(w, rest, Access::Write),
+                }
+            }
+            "pager" | "\\p" if !rest.is_empty() => w.subshell_program(rest, env),
+            _ => {}
+        }
+        if let Some(code) = line.strip_prefix("\\!") {
+            w.subshell_program(code, env);
+        }
+    }
+    // SQL that reaches files or programs, with literal arguments.
+    let lower = text.to_ascii_lowercase();
+    let literal_after = |from: usize| -> Option<String> {
+        let rest = text.get(from..)?.trim_start();
+        let quote = rest.chars().next().filter(|c| matches!(c, '\'' | '"'))?;
+        let body = &rest[1..];
+        body.find(quote).map(|end| body[..end].to_owned())
+    };
+    let markers: &[(&str, Option<Access>)] = &[
+        ("readfile(", Some(Access::Read)),
+        ("writefile(", Some(Access::Write)),
+        ("read_csv(", Some(Access::Read)),
+        ("read_csv_auto(", Some(Access::Read)),
+        ("read_json(", Some(Access::Read)),
+        ("read_json_auto(", Some(Access::Read)),
+        ("read_parquet(", Some(Access::Read)),
+        ("read_text(", Some(Access::Read)),
+        ("read_blob(", Some(Access::Read)),
+        ("pg_read_file(", Some(Access::Read)),
+        ("pg_read_binary_file(", Some(Access::Read)),
+        ("lo_import(", Some(Access::Read)),
+        ("load_file(", Some(Access::Read)),
+        ("infile", Some(Access::Read)),
+        ("outfile", Some(Access::Write)),
+        ("dumpfile", Some(Access::Write)),
+        ("attach", Some(Access::Write)),
+        ("attach database", Some(Access::Write)),
+        ("to", Some(Access::Write)),
+        ("from", Some(Access::Read)),
+        ("program", None),
+    ];
+    for (marker, access) in markers {
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find(marker) {
+            let at = from + pos;
+            from = at + marker.len();
+            // Whole words only (`to` in `into`, `from` in a column name).
+            let before_ok = at == 0
+                || !lower.as_bytes()[at - 1].is_ascii_alphanumeric()
+                    && lower.as_bytes()[at - 1] != b'_';
+            if !before_ok {
+                continue;
+            }
+            let Some(value) = literal_after(from) else {
+                if marker.ends_with('(') && access.is_some() {
+                    w.opaque(format!(
+                        "the {name} SQL names a file chosen at run time ({})",
+                        marker.trim_end_matches('(')
+                    ));
+                }
+                continue;
+            };
+            match access {
+                // `COPY … FROM PROGRAM 'cmd'`, `TO PROGRAM 'cmd'`.
+                None => w.subshell_program(&value, env),
+                // `from 'x'`/`to 'x'` after PROGRAM was handled as a program.
+                Some(_) if lower[..at].trim_end().ends_with("program") => {}
+                Some(a) => file(w, &value, *a),
+            }
+        }
+    }
+    for marker in ["load_extension(", "load '", "install '", "lo_export("] {
+        if lower.contains(marker) {
+            w.opaque(format!(
+                "the {name} SQL loads code or writes a large object ({})",
+                marker.trim_end_matches(['(', '\''])
+            ));
+        }
+    }
+}
+
+/// Files a build tool or package manager runs code from by default, when this command wrote
+/// them a moment ago (`printf 'all:\n\tcat .env\n' > Makefile; make`, a `package.json`
+/// echoed then `npm test`): their recipes and scripts are walked like the command line
+/// (literal text), and one written in a way hookledger cannot read is unanalyzable. Files on
+/// disk are left alone here: reading them on every build would cost every build, and a build
+/// runs the project's code anyway.
+pub fn project_files(w: &mut Walker, env: &Env, name: &str, args: &[Field]) {
+    if w.written.is_empty() {
+        return;
+    }
+    let (files, kind): (&[&str], &str) = match name {
+        // `-f FILE` names the makefile instead (handled with the command).
+        "make" | "gmake"
+            if !args.iter().any(|a| {
+                a.lit()
+                    .is_some_and(|t| t.starts_with("-f") || t == "--file")
+            }) =>
+        {
+            (&["GNUmakefile", "makefile", "Makefile"], "make")
+        }
+        "just" => (&["justfile", "Justfile", ".justfile"], "just"),
+        // Any of them may run the scripts: `run`, `test`, `start`, and `install` runs the
+        // lifecycle scripts.
+        "npm" | "pnpm" | "yarn" | "bun" => (&["package.json"], "npm"),
+        // pytest imports `conftest.py`; installing the project runs `setup.py`; cargo
+        // compiles and runs `build.rs`; direnv runs `.envrc`.
+        "pytest" | "py.test" => (&["conftest.py"], "python"),
+        "pip" | "pip3" if args.first().and_then(Field::lit) == Some("install") => {
+            (&["setup.py"], "python")
+        }
+        "cargo" => (&["build.rs"], "rust"),
+        "direnv" => (&[".envrc"], "shell"),
+        _ => return,
+    };
+    let Some(cwd) = env.single_cwd().map(std::path::Path::to_path_buf) else {
+        return;
+    };
+    for file in files {
+        let path = cwd.join(file);
+        let Some(written) = w.written.get(&path).cloned() else {
+            continue;
+        };
+        let Some(text) = written else {
+            w.opaque(format!(
+                "{name} runs {file}, which this command changes before running it"
+            ));
+            return;
+        };
+        match kind {
+            "make" => {
+                if check_makefile(w, env, &text) > 0 {
+                    w.opaque(format!("{name} runs recipes that use make's own variables"));
+                }
+            }
+            "just" => {
+                for line in text.lines() {
+                    if !line.starts_with([' ', '\t']) || line.trim().is_empty() {
+                        continue;
+                    }
+                    let line = line.trim().trim_start_matches(['@', '-']);
+                    if line.contains("{{") || line.starts_with("#!") {
+                        w.opaque(format!("{name} runs recipes that use its own variables"));
+                        continue;
+                    }
+                    w.subshell_program(line, env);
+                }
+            }
+            "python" => check_code(w, env, Lang::Python, &text, name),
+            // Rust's string literals are read like C-family ones: the paths and commands
+            // it names literally count.
+            "rust" => check_code(w, env, Lang::Node, &text, name),
+            "shell" => w.subshell_program(&text, env),
+            _ => match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(json) => {
+                    if let Some(scripts) = json.get("scripts").and_then(|v| v.as_object()) {
+                        for script in scripts.values() {
+                            match script.as_str() {
+                                Some(code) => w.subshell_program(code, env),
+                                None => w.opaque(format!("{name} runs a script it cannot read")),
+                            }
+                        }
+                    }
+                }
+                Err(_) => w.opaque(format!("{name} reads a {file} it cannot parse")),
+            },
+        }
+        return;
     }
 }

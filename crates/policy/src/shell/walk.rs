@@ -157,6 +157,10 @@ pub struct Walker<'h> {
     pub binary_aliases: Vec<PathBuf>,
     /// `shopt -s dotglob` (or `GLOBIGNORE`) was seen: globs match names starting with a dot.
     pub dotglob: bool,
+    /// `shopt -s nocaseglob` was seen.
+    pub nocaseglob: bool,
+    /// `shopt -s globstar` was seen.
+    pub globstar: bool,
     /// What each process substitution of the current command outputs, when that is literal.
     pub substitutions: HashMap<String, Option<String>>,
     /// Aliases defined so far (name, body): a command word naming one runs its body.
@@ -165,6 +169,18 @@ pub struct Walker<'h> {
     /// text written (`cat > x.sh <<'EOF'`), or `None` when what is written is not known. A
     /// program read from one of them is that text, not what is on disk now.
     pub written: HashMap<PathBuf, Option<String>>,
+    /// What a command that reads the shell's own input receives: the tool's (nothing) at the
+    /// top, the input given to an enclosing compound command or function otherwise
+    /// (`{ bash; } <<< 'cat .env'`, `echo 'cat .env' | (sh)`, `f <<< CODE`).
+    pub inherited: Stdin,
+    /// The fields of the word just expanded with its defaulted variables unset (see
+    /// `words::expand`).
+    unset_fields: Option<Vec<Field>>,
+    /// What descriptors `exec` opened for reading hold (`exec 3<<< CODE; bash <&3`, and 0:
+    /// `exec < x.sh; sh`), for the rest of the shell.
+    fd_inputs: HashMap<i32, Stdin>,
+    /// The input descriptors the last command's redirections opened.
+    last_fds: Vec<(i32, Stdin)>,
 }
 
 /// How a recorded access is to be judged beyond its path.
@@ -176,6 +192,8 @@ pub struct Mark {
 
 pub fn analyze(command: &str, cwd: &Path, home: Option<&Path>, world: &dyn World) -> Analysis {
     let mut walker = Walker::new(home, world, 0);
+    // The Bash tool's command runs with no positional parameters: `"$@"` is nothing, `$1`
+    // empty (no `#` entry means none; see `positional_count`).
     let mut env = Env {
         cwds: Some(vec![cwd.to_path_buf()]),
         vars: HashMap::new(),
@@ -203,9 +221,15 @@ impl<'h> Walker<'h> {
             links: Vec::new(),
             binary_aliases: Vec::new(),
             dotglob: false,
+            nocaseglob: false,
+            globstar: false,
             substitutions: HashMap::new(),
             aliases: HashMap::new(),
             written: HashMap::new(),
+            inherited: Stdin::Inherited,
+            unset_fields: None,
+            fd_inputs: HashMap::new(),
+            last_fds: Vec::new(),
         }
     }
 
@@ -232,6 +256,36 @@ impl<'h> Walker<'h> {
         self.gave_up = true;
         self.opaque(why);
         true
+    }
+
+    pub fn glob_options(&self) -> GlobOptions {
+        GlobOptions {
+            dotglob: self.dotglob,
+            nocase: self.nocaseglob,
+            globstar: self.globstar,
+        }
+    }
+
+    /// Runs `f` with `stdin` as what commands that read the shell's input receive: the code
+    /// of `sh -c`, `eval`, a script or a sourced file reads the input of the command that
+    /// runs it.
+    pub fn with_input<T>(&mut self, stdin: Stdin, f: impl FnOnce(&mut Self) -> T) -> T {
+        let outer = std::mem::replace(&mut self.inherited, stdin);
+        let exec_input = self.fd_inputs.remove(&0);
+        let out = f(self);
+        self.inherited = outer;
+        if let Some(input) = exec_input {
+            self.fd_inputs.insert(0, input);
+        }
+        out
+    }
+
+    /// The shell's own input now: what `exec <…` gave it, else what it inherited.
+    fn shell_input(&self) -> Stdin {
+        self.fd_inputs
+            .get(&0)
+            .cloned()
+            .unwrap_or_else(|| self.inherited.clone())
     }
 
     /// Whether the analysis is over its budget (for loops over data: archive members).
@@ -274,17 +328,28 @@ impl<'h> Walker<'h> {
 
     /// Parses and walks `source` as a program run in the shell state `env`.
     pub fn program(&mut self, source: &str, env: &mut Env) {
+        self.walk_program(source, env, false);
+    }
+
+    /// Walks the code of a command substitution in a subshell of `env`; returns what it
+    /// prints when that is literal text (one `echo`, `printf` or `cat` of a heredoc or of a
+    /// file this command wrote), so that `$(echo .env)` is `.env`.
+    pub fn program_output(&mut self, source: &str, env: &mut Env) -> Option<String> {
+        self.walk_program(source, env, true)
+    }
+
+    fn walk_program(&mut self, source: &str, env: &mut Env, output: bool) -> Option<String> {
         if self.depth >= MAX_DEPTH {
             self.opaque(format!("nesting deeper than {MAX_DEPTH} levels"));
-            return;
+            return None;
         }
         if source.len() > super::MAX_COMMAND_BYTES {
             self.opaque("nested code longer than the analysed maximum");
-            return;
+            return None;
         }
         if let Some(why) = super::refused_shape(source) {
             self.opaque(format!("nested code {why}"));
-            return;
+            return None;
         }
         let options = words::options();
         let parsed =
@@ -296,14 +361,20 @@ impl<'h> Walker<'h> {
                 let first_line = e.to_string();
                 let first_line = first_line.lines().next().unwrap_or("").trim().to_owned();
                 self.opaque(format!("the shell code could not be parsed ({first_line})"));
-                return;
+                return None;
             }
         };
+        let before = output.then(|| env.clone());
         self.depth += 1;
         for list in &program.complete_commands {
             self.compound_list(list, env);
         }
         self.depth -= 1;
+        let mut before = before?;
+        match program.complete_commands.as_slice() {
+            [list] => list_literal_output(list, &mut before, self),
+            _ => None,
+        }
     }
 
     /// Code that runs in a subshell: its directory changes do not come back.
@@ -358,14 +429,15 @@ impl<'h> Walker<'h> {
 
     fn pipeline(&mut self, pipeline: &Pipeline, env: &mut Env) {
         if pipeline.seq.len() == 1 {
-            self.command(&pipeline.seq[0], env, Stdin::Inherited);
-            self.record_written(&pipeline.seq[0], env, &Stdin::Inherited);
+            let stdin = self.shell_input();
+            self.command(&pipeline.seq[0], env, stdin.clone());
+            self.record_written(&pipeline.seq[0], env, &stdin);
             return;
         }
-        let mut stdin = Stdin::Inherited;
+        let mut stdin = self.shell_input();
         for command in &pipeline.seq {
             let mut part = env.clone();
-            let literal = literal_output(command, &mut part, self);
+            let literal = literal_output(command, &mut part, self, &stdin);
             self.command(command, &mut part, stdin.clone());
             self.record_written(command, &part, &stdin);
             stdin = literal.map_or(Stdin::Unknown, Stdin::Literal);
@@ -424,7 +496,7 @@ impl<'h> Walker<'h> {
             }
         } else {
             let mut scratch_env = env.clone();
-            literal_output(command, &mut scratch_env, self)
+            literal_output(command, &mut scratch_env, self, stdin)
         };
         for (target, append) in targets {
             for path in self.resolve(env, &target, "a redirection") {
@@ -441,10 +513,14 @@ impl<'h> Walker<'h> {
         match command {
             Command::Simple(simple) => self.simple(simple, env, stdin),
             Command::Compound(compound, redirects) => {
-                if let Some(list) = redirects {
-                    self.redirects(&list.0, env, stdin);
-                }
+                let stdin = match redirects {
+                    Some(list) => self.redirects(&list.0, env, stdin),
+                    None => stdin,
+                };
+                // Every command inside may read what the compound command is given.
+                let outer = std::mem::replace(&mut self.inherited, stdin);
                 self.compound(compound, env);
+                self.inherited = outer;
             }
             Command::Function(def) => {
                 self.functions
@@ -453,7 +529,9 @@ impl<'h> Walker<'h> {
                 // later point, so its body is walked where it is defined.
                 if def.fname.value == "command_not_found_handle" {
                     let mut inner = env.clone();
-                    self.call_function(&def.fname.value, &mut inner, &[]);
+                    let outer = inner.clone();
+                    let stdin = self.inherited.clone();
+                    self.call_function(&def.fname.value, &mut inner, &outer, &[], stdin);
                 }
             }
             Command::ExtendedTest(test, redirects) => {
@@ -612,7 +690,7 @@ impl<'h> Walker<'h> {
         } else {
             cwd.join(pattern)
         };
-        let matches = glob_matches(&base, self.dotglob)?;
+        let matches = glob_matches(&base, self.glob_options())?;
         Some(
             matches
                 .into_iter()
@@ -631,6 +709,7 @@ impl<'h> Walker<'h> {
 
     /// Expands a word, walking any code inside it.
     pub fn expand(&mut self, raw: &str, env: &Env) -> Vec<Field> {
+        self.unset_fields = None;
         let mut scope = WordScope { walker: self, env };
         words::expand(raw, &mut scope)
     }
@@ -650,8 +729,8 @@ impl<'h> Walker<'h> {
         for item in prefix {
             match item {
                 CommandPrefixOrSuffixItem::AssignmentWord(a, _) => {
-                    let value = self.assignment_value(a, env);
-                    assignments.push((assignment_name(a), value));
+                    let entries = self.assignment_entries(a, env);
+                    assignments.extend(entries);
                 }
                 CommandPrefixOrSuffixItem::IoRedirect(r) => redirects.push(r),
                 CommandPrefixOrSuffixItem::Word(w) => raw_words.push(&w.value),
@@ -667,8 +746,8 @@ impl<'h> Walker<'h> {
         for item in simple.suffix.iter().flat_map(|s| s.0.iter()) {
             match item {
                 CommandPrefixOrSuffixItem::AssignmentWord(a, w) => {
-                    let value = self.assignment_value(a, env);
-                    suffix_assignments.push((assignment_name(a), value));
+                    let entries = self.assignment_entries(a, env);
+                    suffix_assignments.extend(entries);
                     raw_words.push(&w.value);
                 }
                 CommandPrefixOrSuffixItem::IoRedirect(r) => redirects.push(r),
@@ -683,19 +762,44 @@ impl<'h> Walker<'h> {
             }
         }
         let mut argv: Vec<Field> = Vec::new();
+        // The command as it runs when the variables words give defaults for are unset
+        // (`cat ${X:-.env}` reads `.env` then): judged too.
+        let mut unset_argv: Option<Vec<Field>> = None;
         self.substitutions.clear();
         for (i, raw) in raw_words.iter().enumerate() {
             if let Some(k) = substitutions.iter().position(|(at, _)| *at == i) {
                 let text = format!("/dev/fd/{}", 63usize.saturating_sub(k).max(10));
                 self.substitutions
                     .insert(text.clone(), substitutions[k].1.clone());
-                argv.push(Field::Lit { text, glob: None });
+                let field = Field::Lit { text, glob: None };
+                if let Some(u) = unset_argv.as_mut() {
+                    u.push(field.clone());
+                }
+                argv.push(field);
             } else {
-                argv.extend(self.expand(raw, env));
+                let fields = self.expand(raw, env);
+                let unset = self.unset_fields.take();
+                if unset.is_some() && unset_argv.is_none() {
+                    unset_argv = Some(argv.clone());
+                }
+                if let Some(u) = unset_argv.as_mut() {
+                    u.extend(unset.unwrap_or_else(|| fields.clone()));
+                }
+                argv.extend(fields);
             }
+        }
+        // `${X:=value}` assigns X as it expands: what X holds afterwards is not followed.
+        for raw in &raw_words {
+            forget_default_assignments(raw, env);
         }
         let owned: Vec<IoRedirect> = redirects.into_iter().cloned().collect();
         let stdin = self.redirects(&owned, env, stdin);
+        // `exec` with only redirections opens them for the rest of the shell.
+        if argv.len() == 1 && argv[0].lit() == Some("exec") {
+            for (fd, input) in std::mem::take(&mut self.last_fds) {
+                self.fd_inputs.insert(fd, input);
+            }
+        }
         if argv.is_empty() {
             // Plain assignments last for the rest of the shell.
             for (name, value) in assignments {
@@ -708,6 +812,15 @@ impl<'h> Walker<'h> {
         for (name, value) in &assignments {
             command_env.vars.insert(name.clone(), value.clone());
         }
+        let unset_call = unset_argv.filter(|u| !u.is_empty()).map(|argv| {
+            let call = super::commands::Call {
+                argv,
+                prefix_assignments: assignments.clone(),
+                suffix_assignments: suffix_assignments.clone(),
+                stdin: stdin.clone(),
+            };
+            (call, env.clone())
+        });
         let call = super::commands::Call {
             argv,
             prefix_assignments: assignments,
@@ -715,6 +828,130 @@ impl<'h> Walker<'h> {
             stdin,
         };
         super::commands::run(self, env, &command_env, call);
+        if let Some((call, mut other)) = unset_call {
+            super::commands::run(self, &mut other, &command_env, call);
+            env.merge(&other);
+        }
+    }
+
+    /// What an assignment sets, as variables: a scalar's name and value; for an array
+    /// (`a=(x y)`, `a+=(z)`, `a[1]=y`) also its elements under `a[0]` … and their count under
+    /// `a[#]`, with `a` itself standing for element 0 as in bash. What cannot be followed (a
+    /// key, a glob, an index computed at run time, a gap) makes the elements or their count
+    /// unknown, never stale.
+    fn assignment_entries(
+        &mut self,
+        a: &ast::Assignment,
+        env: &Env,
+    ) -> Vec<(String, Option<String>)> {
+        let count_of = |name: &str| -> Option<usize> {
+            env.vars
+                .get(&format!("{name}[#]"))
+                .cloned()
+                .flatten()
+                .and_then(|c| c.parse().ok())
+        };
+        match (&a.name, &a.value) {
+            (ast::AssignmentName::VariableName(name), ast::AssignmentValue::Array(items)) => {
+                let mut elements: Option<Vec<String>> = Some(Vec::new());
+                for (key, value) in items {
+                    if let Some(k) = key {
+                        self.expand(&k.value, env);
+                        self.expand(&value.value, env);
+                        elements = None;
+                        continue;
+                    }
+                    for field in self.expand(&value.value, env) {
+                        match (field, elements.as_mut()) {
+                            (Field::Lit { text, glob: None }, Some(list)) => list.push(text),
+                            // `files=(src/*.rs)`: what the pattern matches now, as in `for`.
+                            (
+                                Field::Lit {
+                                    text,
+                                    glob: Some(p),
+                                },
+                                Some(_),
+                            ) => {
+                                match (self.glob_values(&p, env), elements.as_mut()) {
+                                    // Nothing matches: the word stays as written.
+                                    (Some(matches), Some(list)) if matches.is_empty() => {
+                                        list.push(text);
+                                    }
+                                    (Some(mut matches), Some(list)) => {
+                                        matches.sort();
+                                        list.extend(matches);
+                                    }
+                                    _ => elements = None,
+                                }
+                            }
+                            _ => elements = None,
+                        }
+                    }
+                }
+                let start = if a.append { count_of(name) } else { Some(0) };
+                match (start, elements) {
+                    (Some(start), Some(list)) if start + list.len() <= 256 => {
+                        let mut out =
+                            vec![(format!("{name}[#]"), Some((start + list.len()).to_string()))];
+                        if start == 0 {
+                            out.push((
+                                name.clone(),
+                                Some(list.first().cloned().unwrap_or_default()),
+                            ));
+                        }
+                        for (k, v) in list.into_iter().enumerate() {
+                            out.push((format!("{name}[{}]", start + k), Some(v)));
+                        }
+                        out
+                    }
+                    // Appending to a list of unknown length leaves element 0 as it was.
+                    _ if a.append => vec![(format!("{name}[#]"), None)],
+                    _ => vec![(format!("{name}[#]"), None), (name.clone(), None)],
+                }
+            }
+            (ast::AssignmentName::ArrayElementName(name, index), _) => {
+                let value = self.assignment_value(a, env);
+                let index = self.expand_single(index, env);
+                // `BASH_ALIASES[c]='cat .env'` defines an alias; `BASH_CMDS[c]=/bin/sh`
+                // makes `c` run that program.
+                if matches!(name.as_str(), "BASH_ALIASES" | "BASH_CMDS") {
+                    match (index.lit(), &value) {
+                        (Some(alias), Some(body)) => {
+                            let body = if name == "BASH_CMDS" {
+                                format!("'{}'", body.replace('\'', r"'\''"))
+                            } else {
+                                body.clone()
+                            };
+                            self.subshell_program(&body, env);
+                            self.aliases.insert(alias.to_owned(), body);
+                        }
+                        _ => self.opaque(format!(
+                            "{name}[…] defines a command name from text computed at run time"
+                        )),
+                    }
+                }
+                match index.lit().and_then(|i| i.trim().parse::<usize>().ok()) {
+                    Some(k) if k < 256 => {
+                        let count = count_of(name);
+                        let mut out = vec![(format!("{name}[{k}]"), value.clone())];
+                        if k == 0 {
+                            out.push((name.clone(), value));
+                        }
+                        let count = match count {
+                            Some(c) if k < c => Some(c),
+                            Some(c) if k == c => Some(c + 1),
+                            _ => None,
+                        };
+                        out.push((format!("{name}[#]"), count.map(|c| c.to_string())));
+                        out
+                    }
+                    _ => vec![(format!("{name}[#]"), None), (name.clone(), None)],
+                }
+            }
+            (ast::AssignmentName::VariableName(name), _) => {
+                vec![(name.clone(), self.assignment_value(a, env))]
+            }
+        }
     }
 
     fn assignment_value(&mut self, a: &ast::Assignment, env: &Env) -> Option<String> {
@@ -777,7 +1014,39 @@ impl<'h> Walker<'h> {
             "GIT_TEMPLATE_DIR",
             "SHELLOPTS",
             "BASHOPTS",
+            // Modules, agents and startup files loaded by the programs they reach.
+            "GCONV_PATH",
+            "RUBYLIB",
+            "NODE_PATH",
+            "PERLLIB",
+            "PERL5DB",
+            "JAVA_TOOL_OPTIONS",
+            "_JAVA_OPTIONS",
+            "JDK_JAVA_OPTIONS",
+            "DOTNET_STARTUP_HOOKS",
+            "ZDOTDIR",
+            // Where git, and much else, reads its configuration (a pager, hooks, aliases).
+            "XDG_CONFIG_HOME",
         ];
+        // Files an interactive program writes its history to when it exits.
+        if matches!(
+            name,
+            "HISTFILE"
+                | "LESSHISTFILE"
+                | "NODE_REPL_HISTORY"
+                | "PYTHON_HISTORY"
+                | "MYSQL_HISTFILE"
+                | "PSQL_HISTORY"
+                | "SQLITE_HISTORY"
+                | "REDISCLI_HISTFILE"
+        ) && let Some(file) = value.filter(|v| !v.is_empty() && *v != "/dev/null")
+        {
+            let field = Field::Lit {
+                text: file.to_owned(),
+                glob: None,
+            };
+            self.access(env, &field, Access::Write, name);
+        }
         if name == "GLOBIGNORE" {
             self.dotglob = true;
         }
@@ -786,7 +1055,14 @@ impl<'h> Walker<'h> {
                 "the assignment {name}=… changes git's configuration for the commands it reaches, so it could set core.hooksPath and switch hookledger's git hooks off"
             ));
         }
-        let hijacks = HIJACKING.contains(&name);
+        // `IFS= read -r line`: for a builtin that only splits its input, IFS changes how the
+        // line is cut, not what runs (the value read is unknown past the default IFS anyway).
+        let splits_only = name == "IFS"
+            && matches!(
+                command,
+                Some("read" | "mapfile" | "readarray" | "echo" | "printf")
+            );
+        let hijacks = HIJACKING.contains(&name) && !splits_only;
         self.variable_code(env, name, value, command);
         if hijacks {
             let scope = command.map_or(String::from("the commands after it"), |c| c.to_owned());
@@ -823,9 +1099,37 @@ impl<'h> Walker<'h> {
                 | "RSYNC_RSH"
                 | "RSYNC_CONNECT_PROG"
         );
+        // Programs run by path (a script written a moment ago is walked as one). A value
+        // computed at run time is most likely a tool's path (`CC=$(which clang)`).
+        let program = matches!(
+            name,
+            "SSH_ASKPASS"
+                | "SUDO_ASKPASS"
+                | "RUSTC_WRAPPER"
+                | "RUSTC_WORKSPACE_WRAPPER"
+                | "CARGO_BUILD_RUSTC_WRAPPER"
+                | "RUSTC"
+                | "RUSTDOC"
+                | "CC"
+                | "CXX"
+                | "npm_config_script_shell"
+                | "NPM_CONFIG_SCRIPT_SHELL"
+        ) || (name.starts_with("CARGO_TARGET_") && name.ends_with("_RUNNER"));
+        if program && value.is_none() {
+            return;
+        }
+        let shell_code = shell_code || program;
         // Prompt strings are expanded (command substitutions run) each time they are shown;
         // PS4 with `set -x` before every command.
         let prompt = matches!(name, "PS0" | "PS1" | "PS2" | "PS3" | "PS4");
+        // make takes its environment as variables that recipes expand into shell lines
+        // (`CC='cat .env' make` runs it through the implicit rules).
+        let make_variable = !shell_code && matches!(command, Some("make" | "gmake"));
+        if make_variable && value.is_none() {
+            // Unknown, and most likely a compiler's path (`CC=$(which clang) make`).
+            return;
+        }
+        let shell_code = shell_code || make_variable;
         // Files a shell sources before running a script.
         let sourced = matches!(name, "BASH_ENV" | "ENV");
         if !(shell_code || prompt || sourced) {
@@ -867,6 +1171,7 @@ impl<'h> Walker<'h> {
 
     /// Applies redirections; returns the command's stdin after them.
     pub fn redirects(&mut self, redirects: &[IoRedirect], env: &Env, mut stdin: Stdin) -> Stdin {
+        self.last_fds.clear();
         for r in redirects {
             match r {
                 IoRedirect::File(fd, kind, target) => {
@@ -888,15 +1193,27 @@ impl<'h> Walker<'h> {
                                 access.unwrap_or(Access::Write),
                                 "a redirection",
                             );
-                            if matches!(kind, IoFileRedirectKind::Read) && fd.is_none_or(|f| f == 0)
-                            {
-                                stdin = field
+                            if matches!(kind, IoFileRedirectKind::Read) {
+                                let input = field
                                     .lit()
                                     .map_or(Stdin::Unknown, |t| Stdin::File(t.to_owned()));
+                                self.last_fds.push((fd.unwrap_or(0), input.clone()));
+                                if fd.is_none_or(|f| f == 0) {
+                                    stdin = input;
+                                }
                             }
                         }
                         IoFileRedirectTarget::Duplicate(word) => {
                             let field = self.expand_single(&word.value, env);
+                            // `<&3`: the input is what descriptor 3 holds.
+                            if matches!(kind, IoFileRedirectKind::DuplicateInput) {
+                                let from = field.lit().and_then(|t| t.parse::<i32>().ok());
+                                let input = self.fd_input(from, &stdin);
+                                self.last_fds.push((fd.unwrap_or(0), input.clone()));
+                                if fd.is_none_or(|f| f == 0) {
+                                    stdin = input;
+                                }
+                            }
                             match field.lit() {
                                 Some(t)
                                     if t == "-"
@@ -907,15 +1224,26 @@ impl<'h> Walker<'h> {
                                 _ => self.access(env, &field, Access::Write, "a redirection"),
                             }
                         }
-                        IoFileRedirectTarget::Fd(_) => {}
+                        IoFileRedirectTarget::Fd(from) => {
+                            if matches!(kind, IoFileRedirectKind::DuplicateInput) {
+                                let input = self.fd_input(Some(*from), &stdin);
+                                self.last_fds.push((fd.unwrap_or(0), input.clone()));
+                                if fd.is_none_or(|f| f == 0) {
+                                    stdin = input;
+                                }
+                            }
+                        }
                         IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
                             let mut inner = env.clone();
                             self.nested(|w| w.compound_list(&sub.list, &mut inner));
                             // `bash < <(echo 'cat .env')`: the input is what it writes.
-                            if matches!(kind, IoFileRedirectKind::Read) && fd.is_none_or(|f| f == 0)
-                            {
-                                stdin = list_literal_output(&sub.list, &mut inner, self)
+                            if matches!(kind, IoFileRedirectKind::Read) {
+                                let input = list_literal_output(&sub.list, &mut inner, self)
                                     .map_or(Stdin::Unknown, Stdin::Literal);
+                                self.last_fds.push((fd.unwrap_or(0), input.clone()));
+                                if fd.is_none_or(|f| f == 0) {
+                                    stdin = input;
+                                }
                             }
                         }
                     }
@@ -926,22 +1254,41 @@ impl<'h> Walker<'h> {
                 }
                 IoRedirect::HereString(fd, word) => {
                     let field = self.expand_single(&word.value, env);
+                    let input = match field {
+                        Field::Lit { text, .. } => Stdin::Literal(text),
+                        Field::Dyn(_) => Stdin::Unknown,
+                    };
+                    self.last_fds.push((fd.unwrap_or(0), input.clone()));
                     if fd.is_none_or(|f| f == 0) {
-                        stdin = match field {
-                            Field::Lit { text, .. } => Stdin::Literal(text),
-                            Field::Dyn(_) => Stdin::Unknown,
-                        };
+                        stdin = input;
                     }
                 }
                 IoRedirect::HereDocument(fd, doc) => {
                     let body = self.heredoc_body(doc, env);
+                    let input = body.map_or(Stdin::Unknown, Stdin::Literal);
+                    self.last_fds.push((fd.unwrap_or(0), input.clone()));
                     if fd.is_none_or(|f| f == 0) {
-                        stdin = body.map_or(Stdin::Unknown, Stdin::Literal);
+                        stdin = input;
                     }
                 }
             }
         }
         stdin
+    }
+
+    /// What descriptor `from` holds for reading: one this command's redirections opened, one
+    /// `exec` opened, the input itself for 0; unknown otherwise.
+    fn fd_input(&self, from: Option<i32>, stdin: &Stdin) -> Stdin {
+        let Some(from) = from else {
+            return Stdin::Unknown;
+        };
+        if let Some((_, input)) = self.last_fds.iter().rev().find(|(n, _)| *n == from) {
+            return input.clone();
+        }
+        if from == 0 {
+            return stdin.clone();
+        }
+        self.fd_inputs.get(&from).cloned().unwrap_or(Stdin::Unknown)
     }
 
     /// A heredoc's text as the command receives it; `None` when expansions make it unknown.
@@ -1216,7 +1563,7 @@ impl<'h> Walker<'h> {
             }
         };
         for base in bases {
-            match glob_matches(&base, self.dotglob) {
+            match glob_matches(&base, self.glob_options()) {
                 Some(matches) => {
                     for m in matches {
                         let named = paths::resolve_named_in(
@@ -1382,26 +1729,50 @@ impl<'h> Walker<'h> {
     /// Runs a defined shell function's body with `args` as its positional parameters, if
     /// `name` is one. What it changes in the shell persists, but the caller's positional
     /// parameters come back after it.
-    pub fn call_function(&mut self, name: &str, env: &mut Env, args: &[Field]) -> bool {
+    /// `command_env` is the shell state with the call's own assignments (`X=1 f`): they are
+    /// seen by the body while it runs, and the shell's values come back after it.
+    pub fn call_function(
+        &mut self,
+        name: &str,
+        env: &mut Env,
+        command_env: &Env,
+        args: &[Field],
+        stdin: Stdin,
+    ) -> bool {
         let Some(body) = self.functions.get(name).cloned() else {
             return false;
         };
+        let mut shadowed: Vec<(String, Option<Option<String>>)> = Vec::new();
+        for (var, value) in &command_env.vars {
+            if env.vars.get(var) != Some(value) {
+                shadowed.push((var.clone(), env.vars.get(var).cloned()));
+                env.vars.insert(var.clone(), value.clone());
+            }
+        }
         let caller: Vec<(String, Option<String>)> = env
             .vars
             .iter()
-            .filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+            .filter(|(n, _)| is_positional(n))
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
         bind_positional(env, None, args);
         self.nested(|w| {
-            if let Some(list) = &body.1 {
-                w.redirects(&list.0, env, Stdin::Inherited);
-            }
-            w.compound(&body.0, env)
+            let stdin = match &body.1 {
+                Some(list) => w.redirects(&list.0, env, stdin),
+                None => stdin,
+            };
+            let outer = std::mem::replace(&mut w.inherited, stdin);
+            w.compound(&body.0, env);
+            w.inherited = outer;
         });
-        env.vars
-            .retain(|n, _| !n.chars().all(|c| c.is_ascii_digit()));
+        env.vars.retain(|n, _| !is_positional(n));
         env.vars.extend(caller);
+        for (var, before) in shadowed {
+            match before {
+                Some(value) => env.vars.insert(var, value),
+                None => env.vars.remove(&var),
+            };
+        }
         true
     }
 }
@@ -1411,9 +1782,8 @@ impl<'h> Walker<'h> {
 /// unknown value.
 pub fn bind_positional(env: &mut Env, zero: Option<&Field>, args: &[Field]) {
     let keep_zero = zero.is_none();
-    env.vars.retain(|name, _| {
-        !(name.chars().all(|c| c.is_ascii_digit()) && !(keep_zero && name == "0"))
-    });
+    env.vars
+        .retain(|name, _| !(is_positional(name) || (!keep_zero && name == "0")));
     if let Some(z) = zero {
         env.vars.insert("0".into(), z.lit().map(str::to_owned));
     }
@@ -1423,6 +1793,76 @@ pub fn bind_positional(env: &mut Env, zero: Option<&Field>, args: &[Field]) {
             _ => None,
         };
         env.vars.insert((k + 1).to_string(), value);
+    }
+    // A glob's matches or more than were kept: how many there are is not known.
+    let counted = args.len() <= 64 && args.iter().all(|a| a.lit().is_some());
+    // None at all is the default (no entry), which keeps the usual state small.
+    if !(counted && args.is_empty()) {
+        env.vars
+            .insert("#".into(), counted.then(|| args.len().to_string()));
+    }
+}
+
+/// How many elements the array `name` has, when its elements are known: its count was set by
+/// an array assignment and `name` itself still stands for element 0 (a later `name=x`,
+/// `read name`, `for name in …` changes element 0 behind the count's back, so then nothing is
+/// known).
+fn array_count(env: &Env, name: &str) -> Option<usize> {
+    let count: usize = env
+        .vars
+        .get(&format!("{name}[#]"))
+        .cloned()
+        .flatten()?
+        .parse()
+        .ok()?;
+    let first = if count == 0 {
+        Some(String::new())
+    } else {
+        env.vars.get(&format!("{name}[0]")).cloned().flatten()
+    };
+    (first.is_some() && env.vars.get(name).cloned().flatten() == first).then_some(count)
+}
+
+/// Makes unknown every variable `raw` assigns with `${NAME:=…}` or `${NAME=…}`.
+fn forget_default_assignments(raw: &str, env: &mut Env) {
+    let mut from = 0;
+    while let Some(pos) = raw[from..].find("${") {
+        let start = from + pos + 2;
+        let name_len = raw[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(raw.len() - start);
+        let after = &raw[start + name_len..];
+        if name_len > 0 && (after.starts_with(":=") || after.starts_with('=')) {
+            env.vars
+                .insert(raw[start..start + name_len].to_owned(), None);
+        }
+        from = start;
+    }
+}
+
+/// Whether `name` is one of the positional parameters' slots (`1` …, and their count `#`);
+/// `0` is the shell's name and stays.
+pub fn is_positional(name: &str) -> bool {
+    name == "#" || (name != "0" && !name.is_empty() && name.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// A positional parameter past the known count is empty: the Bash tool's command runs with
+/// none (`cat "$1"` reads nothing), a function or `sh -c` with the arguments it was given.
+fn unset_positional(env: &Env, name: &str) -> Option<String> {
+    if name == "#" || !is_positional(name) {
+        return None;
+    }
+    let count = positional_count(env)?;
+    let index: usize = name.parse().ok()?;
+    (index > count).then(String::new)
+}
+
+/// How many positional parameters there are: none when nothing set them (the Bash tool's
+/// command), `None` when they cannot be followed.
+pub fn positional_count(env: &Env) -> Option<usize> {
+    match env.vars.get("#") {
+        None => Some(0),
+        Some(count) => count.as_deref()?.parse().ok(),
     }
 }
 
@@ -1440,13 +1880,6 @@ pub fn is_git_config_variable(name: &str) -> bool {
         || name.starts_with("GIT_CONFIG_VALUE_")
 }
 
-fn assignment_name(a: &ast::Assignment) -> String {
-    match &a.name {
-        ast::AssignmentName::VariableName(n) => n.clone(),
-        ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
-    }
-}
-
 /// What a command list (the inside of `<(…)`) writes, when it is one command writing
 /// literal text.
 fn list_literal_output(list: &CompoundList, env: &mut Env, walker: &mut Walker) -> Option<String> {
@@ -1456,74 +1889,193 @@ fn list_literal_output(list: &CompoundList, env: &mut Env, walker: &mut Walker) 
     if !and_or.additional.is_empty() {
         return None;
     }
-    let [command] = and_or.first.seq.as_slice() else {
-        return None;
-    };
-    literal_output(command, env, walker)
+    // A pipeline of such commands (`echo … | base64 -d`): each stage's text is the next one's
+    // input; the first reads the shell's own.
+    let mut input = walker.inherited.clone();
+    let mut out = None;
+    for command in &and_or.first.seq {
+        let text = literal_output(command, env, walker, &input)?;
+        input = Stdin::Literal(text.clone());
+        out = Some(text);
+    }
+    out
 }
 
 /// What `printf FORMAT ARGS…` writes, for the formats a literal program is written with
 /// (`%s`, `%b`, `%%`, backslash escapes); `None` for anything else.
-fn printf_output(format: &str, args: &[String]) -> Option<String> {
+pub fn printf_output(format: &str, args: &[String]) -> Option<String> {
     let mut out = String::new();
-    let mut args = args.iter();
-    let mut chars = format.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next()? {
-                'n' => out.push('\n'),
-                't' => out.push('\t'),
-                '\\' => out.push('\\'),
-                '\'' => out.push('\''),
-                '"' => out.push('"'),
-                _ => return None,
-            },
-            '%' => match chars.next()? {
+    let mut args = args.iter().peekable();
+    // printf reuses the format while arguments are left (`printf '%s\n' a b` is two lines).
+    for _ in 0..=MAX_LOOP_VALUES * 16 {
+        let mut consumed = false;
+        let mut literal = String::new();
+        let mut chars = format.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                literal.push(c);
+                continue;
+            }
+            // The text before a directive, its escapes decoded (`\x63`, `\143`, `\n`).
+            out.push_str(&words::decode_ansi_c(&literal));
+            literal.clear();
+            match chars.next()? {
                 '%' => out.push('%'),
-                's' | 'b' => out.push_str(args.next().map_or("", String::as_str)),
+                's' => {
+                    consumed = true;
+                    out.push_str(args.next().map_or("", String::as_str));
+                }
+                // `%b`: the argument's escapes are decoded too (`\0NNN` octal, `\c` stops).
+                'b' => {
+                    consumed = true;
+                    let arg = args.next().map_or("", String::as_str);
+                    let (arg, stop) = match arg.split_once("\\c") {
+                        Some((before, _)) => (before, true),
+                        None => (arg, false),
+                    };
+                    out.push_str(&words::decode_ansi_c(&arg.replace("\\0", "\\")));
+                    if stop {
+                        return Some(out);
+                    }
+                }
                 _ => return None,
-            },
-            c => out.push(c),
+            }
+        }
+        if literal.contains("\\c") {
+            return None;
+        }
+        out.push_str(&words::decode_ansi_c(&literal));
+        if !consumed || args.peek().is_none() {
+            return args.peek().is_none().then_some(out);
         }
     }
-    // printf reuses the format for leftover arguments; nobody writes programs that way.
-    args.next().is_none().then_some(out)
+    None
 }
 
 /// The text a pipeline stage writes when it is `echo`/`printf`/`cat` of literal text, for
 /// `echo 'print(1)' | python3`.
-fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Option<String> {
+fn literal_output(
+    command: &Command,
+    env: &mut Env,
+    walker: &mut Walker,
+    input: &Stdin,
+) -> Option<String> {
     let Command::Simple(simple) = command else {
         return None;
     };
-    let name = simple.word_or_name.as_ref()?.value.as_str();
+    let Some(name) = simple.word_or_name.as_ref().map(|w| w.value.as_str()) else {
+        // `$(< FILE)`: bash's way of writing `$(cat FILE)`.
+        let mut redirects = simple
+            .prefix
+            .iter()
+            .flat_map(|p| p.0.iter())
+            .chain(simple.suffix.iter().flat_map(|s| s.0.iter()));
+        let (
+            Some(CommandPrefixOrSuffixItem::IoRedirect(IoRedirect::File(
+                fd,
+                IoFileRedirectKind::Read,
+                IoFileRedirectTarget::Filename(word),
+            ))),
+            None,
+        ) = (redirects.next(), redirects.next())
+        else {
+            return None;
+        };
+        if fd.is_some_and(|f| f != 0) {
+            return None;
+        }
+        let text = walker.expand_single(&word.value, env).lit()?.to_owned();
+        return written_text(walker, env, &text);
+    };
     let args: Vec<&str> = simple
         .suffix
         .iter()
         .flat_map(|s| s.0.iter())
         .filter_map(|i| match i {
-            CommandPrefixOrSuffixItem::Word(w) => Some(w.value.as_str()),
+            // `echo a=b`: a word that looks like an assignment is still an argument.
+            CommandPrefixOrSuffixItem::Word(w)
+            | CommandPrefixOrSuffixItem::AssignmentWord(_, w) => Some(w.value.as_str()),
             _ => None,
         })
         .collect();
-    let heredoc = simple
-        .suffix
-        .iter()
-        .flat_map(|s| s.0.iter())
-        .find_map(|i| match i {
-            CommandPrefixOrSuffixItem::IoRedirect(IoRedirect::HereDocument(_, d)) => Some(d),
-            _ => None,
-        });
     let mut scratch = Walker::new(walker.home, walker.world, walker.depth);
     let lit =
         |w: &mut Walker, raw: &str, env: &Env| w.expand_single(raw, env).lit().map(str::to_owned);
+    // The command's own input redirections, the last one winning as in the shell (`cat <<A
+    // <<B` reads B): a heredoc, a here-string, a file written literally in this command.
+    let mut redirected: Option<Stdin> = None;
+    let reads_input = matches!(
+        name,
+        "cat" | "base64" | "basenc" | "xxd" | "rev" | "tr" | "openssl"
+    );
+    for item in simple
+        .prefix
+        .iter()
+        .flat_map(|p| p.0.iter())
+        .chain(simple.suffix.iter().flat_map(|s| s.0.iter()))
+        .filter(|_| reads_input)
+    {
+        let CommandPrefixOrSuffixItem::IoRedirect(r) = item else {
+            continue;
+        };
+        let from = match r {
+            IoRedirect::HereDocument(fd, doc) if fd.is_none_or(|f| f == 0) => {
+                if doc.requires_expansion {
+                    // Its substitutions were walked with the command; here only its text.
+                    scratch.heredoc_body(doc, env)
+                } else {
+                    Some(doc.doc.value.clone())
+                }
+            }
+            // A here-string ends with a newline.
+            IoRedirect::HereString(fd, word) if fd.is_none_or(|f| f == 0) => {
+                lit(&mut scratch, &word.value, env).map(|t| t + "\n")
+            }
+            IoRedirect::File(fd, IoFileRedirectKind::Read, target) if fd.is_none_or(|f| f == 0) => {
+                match target {
+                    IoFileRedirectTarget::Filename(word) => lit(&mut scratch, &word.value, env)
+                        .and_then(|t| written_text(walker, env, &t)),
+                    _ => None,
+                }
+            }
+            _ => continue,
+        };
+        redirected = Some(from.map_or(Stdin::Unknown, Stdin::Literal));
+    }
+    let input = redirected.as_ref().unwrap_or(input);
     match name {
         "echo" => {
+            // Leading options only (`-n`, `-e`, `-E` and clusters of them); `-e` decodes
+            // backslash escapes, so `echo -e 'all:\n\tcat .env'` is two lines.
+            let mut escapes = false;
             let mut parts = Vec::new();
-            for a in args.iter().filter(|a| !a.starts_with('-')) {
-                parts.push(lit(&mut scratch, a, env)?);
+            let mut options = true;
+            for a in &args {
+                let text = lit(&mut scratch, a, env)?;
+                if options
+                    && text.len() > 1
+                    && text.starts_with('-')
+                    && text[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E'))
+                {
+                    for c in text[1..].chars() {
+                        escapes = match c {
+                            'e' => true,
+                            'E' => false,
+                            _ => escapes,
+                        };
+                    }
+                    continue;
+                }
+                options = false;
+                parts.push(text);
             }
-            Some(parts.join(" "))
+            let text = parts.join(" ");
+            if escapes && text.contains('\\') {
+                // `\c` stops the output; what follows it is not printed.
+                let text = text.split("\\c").next().unwrap_or("");
+                return Some(words::decode_ansi_c(&text.replace("\\0", "\\")));
+            }
+            Some(text)
         }
         "printf" => {
             let mut parts = Vec::new();
@@ -1546,22 +2098,242 @@ fn literal_output(command: &Command, env: &mut Env, walker: &mut Walker) -> Opti
             }
             super::commands::find_listing(walker, env, &fields)
         }
-        "cat" if args.is_empty() => {
-            let doc = heredoc?;
-            if doc.requires_expansion {
-                None
+        // `cat <<'EOF'`, `$(cat)`, `cat | sh`: its input, when that is literal.
+        "cat" if args.is_empty() => match input {
+            Stdin::Literal(t) => Some(t.clone()),
+            _ => None,
+        },
+        // A file this command wrote with literal text a moment ago (`cat x.sh | sh`).
+        "cat" if args.len() == 1 => {
+            let text = lit(&mut scratch, args[0], env)?;
+            written_text(walker, env, &text)
+        }
+        // `cd "$(git rev-parse --show-toplevel)"`: the repository's root, from the World.
+        "git" if args == ["rev-parse", "--show-toplevel"] => {
+            let cwd = env.single_cwd()?;
+            walker
+                .world
+                .repository_root(cwd)
+                .map(|root| root.to_string_lossy().into_owned())
+        }
+        // Decoders of literal input (`echo … | base64 -d | sh`): what they print is known.
+        "base64" | "basenc" if args.iter().any(|a| matches!(*a, "-d" | "--decode" | "-D")) => {
+            let Stdin::Literal(text) = input else {
+                return None;
+            };
+            if args.iter().any(|a| !a.starts_with('-')) {
+                return None;
+            }
+            use base64::Engine;
+            let compact: String = text.split_whitespace().collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(compact.as_bytes())
+                .ok()?;
+            String::from_utf8(bytes).ok()
+        }
+        "xxd" if args.contains(&"-r") && (args.contains(&"-p") || args.contains(&"-ps")) => {
+            let Stdin::Literal(text) = input else {
+                return None;
+            };
+            let hex: Vec<u8> = text.bytes().filter(|b| b.is_ascii_hexdigit()).collect();
+            let bytes: Option<Vec<u8>> = hex
+                .chunks(2)
+                .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+                .collect();
+            String::from_utf8(bytes?).ok()
+        }
+        // `tr SET1 SET2` and `tr -d SET` over literal input (`tr 'a-z' 'n-za-m'`, rot13).
+        "tr" => {
+            let Stdin::Literal(text) = input else {
+                return None;
+            };
+            let mut sets = Vec::new();
+            for a in &args {
+                sets.push(lit(&mut scratch, a, env)?);
+            }
+            match sets.as_slice() {
+                [flag, set] if flag == "-d" => {
+                    let delete = tr_set(set)?;
+                    Some(text.chars().filter(|c| !delete.contains(c)).collect())
+                }
+                [from, to] if !from.starts_with('-') => {
+                    let from = tr_set(from)?;
+                    let to = tr_set(to)?;
+                    let last = *to.last()?;
+                    Some(
+                        text.chars()
+                            .map(|c| match from.iter().rposition(|f| *f == c) {
+                                Some(k) => to.get(k).copied().unwrap_or(last),
+                                None => c,
+                            })
+                            .collect(),
+                    )
+                }
+                _ => None,
+            }
+        }
+        "openssl"
+            if args.first() == Some(&"base64")
+                && args.contains(&"-d")
+                && args.iter().skip(1).all(|a| a.starts_with('-')) =>
+        {
+            let Stdin::Literal(text) = input else {
+                return None;
+            };
+            use base64::Engine;
+            let compact: String = text.split_whitespace().collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(compact.as_bytes())
+                .ok()?;
+            String::from_utf8(bytes).ok()
+        }
+        "rev" if args.is_empty() => {
+            let Stdin::Literal(text) = input else {
+                return None;
+            };
+            Some(
+                text.lines()
+                    .map(|l| l.chars().rev().collect::<String>())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        }
+        "pwd" if args.iter().all(|a| matches!(*a, "-L" | "-P")) => {
+            env.single_cwd().map(|d| d.to_string_lossy().into_owned())
+        }
+        // Pure functions of their text (`cd "$(dirname "$f")"`).
+        "dirname" | "basename" => {
+            let mut texts = Vec::new();
+            for a in &args {
+                texts.push(lit(&mut scratch, a, env)?);
+            }
+            if texts.iter().any(|t| t.starts_with('-')) {
+                return None;
+            }
+            if name == "dirname" {
+                let dirs: Vec<String> = texts.iter().map(|t| dirname(t)).collect();
+                (!dirs.is_empty()).then(|| dirs.join("\n"))
             } else {
-                Some(doc.doc.value.clone())
+                match texts.as_slice() {
+                    [path] => Some(basename(path, "")),
+                    [path, suffix] => Some(basename(path, suffix)),
+                    _ => None,
+                }
             }
         }
         _ => None,
     }
 }
 
+/// The shell options that change what a glob matches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GlobOptions {
+    /// `shopt -s dotglob` (or `GLOBIGNORE` set): `*` matches a leading dot.
+    pub dotglob: bool,
+    /// `shopt -s nocaseglob`: `.ENV*` matches `.env`.
+    pub nocase: bool,
+    /// `shopt -s globstar`: `**` is any number of directories, none included.
+    pub globstar: bool,
+}
+
+/// The text a file has when this command wrote it literally a moment ago (nothing is read
+/// from disk for a word's value).
+fn written_text(walker: &mut Walker, env: &Env, text: &str) -> Option<String> {
+    let paths = walker.resolve(env, text, "a file read");
+    let [path] = paths.as_slice() else {
+        return None;
+    };
+    walker.written.get(path).cloned().flatten()
+}
+
+/// The characters of a `tr` set: ranges (`a-z`) and the common escapes; `None` for classes
+/// (`[:alpha:]`) and repeats, which are not followed.
+fn tr_set(set: &str) -> Option<Vec<char>> {
+    if set.contains("[:") || set.contains("[=") || set.contains('*') {
+        return None;
+    }
+    let mut chars: Vec<char> = Vec::new();
+    let mut it = set.chars().peekable();
+    while let Some(c) = it.next() {
+        let c = if c == '\\' {
+            match it.next()? {
+                'n' => '\n',
+                't' => '\t',
+                '\\' => '\\',
+                other => other,
+            }
+        } else {
+            c
+        };
+        if it.peek() == Some(&'-') {
+            let mut ahead = it.clone();
+            ahead.next();
+            if let Some(end) = ahead.next() {
+                if end < c || (end as u32 - c as u32) > 256 {
+                    return None;
+                }
+                chars.extend(c..=end);
+                it = ahead;
+                continue;
+            }
+        }
+        chars.push(c);
+        if chars.len() > 1024 {
+            return None;
+        }
+    }
+    Some(chars)
+}
+
+/// `dirname PATH`, as coreutils prints it.
+fn dirname(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return if path.is_empty() {
+            ".".into()
+        } else {
+            "/".into()
+        };
+    }
+    match trimmed.rfind('/') {
+        None => ".".into(),
+        Some(at) => {
+            let head = trimmed[..at].trim_end_matches('/');
+            if head.is_empty() {
+                "/".into()
+            } else {
+                head.to_owned()
+            }
+        }
+    }
+}
+
+/// `basename PATH [SUFFIX]`.
+fn basename(path: &str, suffix: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return if path.is_empty() {
+            String::new()
+        } else {
+            "/".into()
+        };
+    }
+    let base = trimmed.rsplit('/').next().unwrap_or(trimmed);
+    match base.strip_suffix(suffix) {
+        Some(stem) if !suffix.is_empty() && !stem.is_empty() => stem.to_owned(),
+        _ => base.to_owned(),
+    }
+}
+
 /// What a glob matches on disk now. As in the shell, a `*` or `?` at the start of a name does
 /// not match a leading dot (`rm -rf *` spares `.git`); a pattern that starts with a dot does.
 /// `None` when it matches too many to list.
-pub fn glob_matches(pattern: &Path, dotglob: bool) -> Option<Vec<PathBuf>> {
+pub fn glob_matches(pattern: &Path, options: GlobOptions) -> Option<Vec<PathBuf>> {
+    let GlobOptions {
+        dotglob,
+        nocase,
+        globstar,
+    } = options;
     let mut current: Vec<PathBuf> = vec![PathBuf::new()];
     for component in pattern.components() {
         let text = component.as_os_str().to_string_lossy();
@@ -1571,6 +2343,41 @@ pub fn glob_matches(pattern: &Path, dotglob: bool) -> Option<Vec<PathBuf>> {
             }
             continue;
         }
+        if globstar && text == "**" {
+            // Zero or more directories: each directory so far and every one under it.
+            let mut all = Vec::new();
+            let mut pending = current.clone();
+            while let Some(dir) = pending.pop() {
+                all.push(dir.clone());
+                if all.len() > MAX_GLOB_MATCHES {
+                    return None;
+                }
+                let listing = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir.as_path()
+                };
+                let Ok(entries) = std::fs::read_dir(listing) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let name = entry.file_name();
+                    if name.to_string_lossy().starts_with('.') && !dotglob {
+                        continue;
+                    }
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        pending.push(dir.join(&name));
+                    }
+                }
+            }
+            current = all;
+            continue;
+        }
+        let text = if nocase {
+            text.to_lowercase().into()
+        } else {
+            text
+        };
         let mut next = Vec::new();
         for dir in &current {
             let Ok(entries) = std::fs::read_dir(dir) else {
@@ -1582,6 +2389,11 @@ pub fn glob_matches(pattern: &Path, dotglob: bool) -> Option<Vec<PathBuf>> {
                 if name_text.starts_with('.') && !text.starts_with('.') && !dotglob {
                     continue;
                 }
+                let name_text = if nocase {
+                    name_text.to_lowercase().into()
+                } else {
+                    name_text
+                };
                 if fast_glob::glob_match(text.as_ref(), name_text.as_ref()) {
                     next.push(dir.join(&name));
                     if next.len() > MAX_GLOB_MATCHES {
@@ -1611,16 +2423,49 @@ impl Scope for WordScope<'_, '_> {
             .map(|p| p.to_string_lossy().into_owned())
     }
     fn var(&self, name: &str) -> Option<String> {
-        self.env.vars.get(name).cloned().flatten()
+        if let Some((base, index)) = name.strip_suffix(']').and_then(|n| n.split_once('[')) {
+            let index: usize = index.parse().ok()?;
+            let count = array_count(self.env, base)?;
+            if index >= count {
+                return Some(String::new());
+            }
+            return self.env.vars.get(name).cloned().flatten();
+        }
+        match self.env.vars.get(name) {
+            Some(value) => value.clone(),
+            None if name == "#" => positional_count(self.env).map(|c| c.to_string()),
+            None => unset_positional(self.env, name),
+        }
+    }
+    fn list(&self, name: &str) -> Option<Vec<String>> {
+        if name == "@" {
+            let count = positional_count(self.env)?;
+            return (1..=count)
+                .map(|k| self.env.vars.get(&k.to_string()).cloned().flatten())
+                .collect();
+        }
+        let count = array_count(self.env, name)?;
+        (0..count)
+            .map(|k| {
+                self.env
+                    .vars
+                    .get(&format!("{name}[{k}]"))
+                    .cloned()
+                    .flatten()
+            })
+            .collect()
     }
     fn default_ifs(&self) -> bool {
         !self.env.vars.contains_key("IFS")
     }
-    fn nested_code(&mut self, code: &str) {
-        let env = self.env.clone();
-        self.walker.subshell_program(code, &env);
+    fn nested_code(&mut self, code: &str) -> Option<String> {
+        let mut env = self.env.clone();
+        self.walker.program_output(code, &mut env)
     }
     fn opaque(&mut self, why: String) {
         self.walker.opaque(why);
+    }
+    fn alternative(&mut self, fields: Vec<Field>) {
+        self.walker.unset_fields = Some(fields);
     }
 }

@@ -12,7 +12,7 @@
 use brush_parser::ParserOptions;
 use brush_parser::word::{
     self, BraceExpressionMember, BraceExpressionOrText, Parameter, ParameterExpr, SpecialParameter,
-    TildeExpr, WordPiece, WordPieceWithSource,
+    SubstringMatchKind, TildeExpr, WordPiece, WordPieceWithSource,
 };
 
 /// One field after expansion.
@@ -45,10 +45,23 @@ pub trait Scope {
     fn default_ifs(&self) -> bool {
         true
     }
-    /// Code found inside the word (`$(…)`, backquotes) that runs when the word is expanded.
-    fn nested_code(&mut self, code: &str);
+    /// A list variable's elements when every one is known: the positional parameters under
+    /// `@` (`"$@"`, `$*`). `None` when unknown.
+    fn list(&self, name: &str) -> Option<Vec<String>> {
+        let _ = name;
+        None
+    }
+    /// Code found inside the word (`$(…)`, backquotes) that runs when the word is expanded;
+    /// what it prints when that is literal text (`$(echo .env)`, `$(cat <<'EOF' …)`), else
+    /// `None`.
+    fn nested_code(&mut self, code: &str) -> Option<String>;
     /// Something in the word runs code the analysis cannot follow.
     fn opaque(&mut self, why: String);
+    /// The fields of the word just expanded when a variable it gives a default for is unset
+    /// (see [`expand`]).
+    fn alternative(&mut self, fields: Vec<Field>) {
+        let _ = fields;
+    }
 }
 
 /// More alternatives than this from one brace expression are not enumerated.
@@ -59,15 +72,33 @@ pub fn options() -> ParserOptions {
 }
 
 /// Expands `raw` (the word as written) into its fields.
+///
+/// A default for a variable that may come from the environment (`${X:-.env}`) makes the
+/// field unknown; the fields the word has when the variable is unset are handed to
+/// [`Scope::alternative`], for the command to be judged that way too.
 pub fn expand(raw: &str, scope: &mut dyn Scope) -> Vec<Field> {
     let alternatives = match brace_alternatives(raw) {
         Ok(a) => a,
         Err(why) => return vec![Field::Dyn(why)],
     };
-    alternatives
-        .iter()
-        .flat_map(|alt| expand_one(alt, scope, true))
-        .collect()
+    let mut fields = Vec::new();
+    let mut unset: Vec<Field> = Vec::new();
+    let mut any_unset = false;
+    for alt in &alternatives {
+        let (known, when_unset) = expand_both(alt, scope, true);
+        match when_unset {
+            Some(u) => {
+                any_unset = true;
+                unset.extend(u);
+            }
+            None => unset.extend(known.iter().cloned()),
+        }
+        fields.extend(known);
+    }
+    if any_unset {
+        scope.alternative(unset);
+    }
+    fields
 }
 
 /// Expands a word that neither brace expansion nor field splitting applies to (assignment
@@ -192,6 +223,9 @@ struct Builder {
     started: bool,
     /// Fields completed by splitting, before the current one.
     done: Vec<Field>,
+    /// The word was expanded with a default (`${X:-.env}`) for a variable that may hold
+    /// something else: the fields found are what it gives when the variable is unset.
+    alternative: Option<String>,
 }
 
 impl Builder {
@@ -232,9 +266,20 @@ impl Builder {
 }
 
 fn expand_one(raw: &str, scope: &mut dyn Scope, split: bool) -> Vec<Field> {
+    expand_both(raw, scope, split).0
+}
+
+/// The word's fields, and, when a default stood in for a variable that may be set, its
+/// fields with the variable unset.
+fn expand_both(raw: &str, scope: &mut dyn Scope, split: bool) -> (Vec<Field>, Option<Vec<Field>>) {
     let pieces = match word::parse(raw, &options()) {
         Ok(p) => p,
-        Err(_) => return vec![Field::Dyn("a word the parser cannot read".into())],
+        Err(_) => {
+            return (
+                vec![Field::Dyn("a word the parser cannot read".into())],
+                None,
+            );
+        }
     };
     let mut b = Builder {
         text: String::new(),
@@ -244,16 +289,20 @@ fn expand_one(raw: &str, scope: &mut dyn Scope, split: bool) -> Vec<Field> {
         split,
         started: false,
         done: Vec::new(),
+        alternative: None,
     };
     add_pieces(&mut b, raw, &pieces, false, scope);
     if let Some(why) = b.dynamic {
-        return vec![Field::Dyn(why)];
+        return (vec![Field::Dyn(why)], None);
     }
     // An unquoted expansion that is empty leaves no field at all (`cat $EMPTY` has no operand).
     if b.started || !split {
         b.finish();
     }
-    b.done
+    match b.alternative {
+        Some(why) => (vec![Field::Dyn(why)], Some(b.done)),
+        None => (b.done, None),
+    }
 }
 
 fn push_quoted(b: &mut Builder, s: &str) {
@@ -309,8 +358,21 @@ fn add_pieces(
             }
             WordPiece::DoubleQuotedSequence(inner)
             | WordPiece::GettextDoubleQuotedSequence(inner) => {
-                b.started = true;
-                add_pieces(b, raw, inner, true, scope)
+                // `"$@"` with no parameters is no field at all, not an empty one.
+                let empty_list = match inner.as_slice() {
+                    [only] => match &only.piece {
+                        WordPiece::ParameterExpansion(expr) => all_parameters(expr)
+                            .filter(|(_, concatenate)| !concatenate)
+                            .and_then(|(name, _)| scope.list(&name))
+                            .is_some_and(|items| items.is_empty()),
+                        _ => false,
+                    },
+                    _ => false,
+                };
+                if !empty_list {
+                    b.started = true;
+                    add_pieces(b, raw, inner, true, scope)
+                }
             }
             WordPiece::TildeExpansion(t) => match t {
                 TildeExpr::Home => match scope.home() {
@@ -341,7 +403,31 @@ fn add_pieces(
                         )),
                     }
                 }
-                match parameter_value(expr, scope) {
+                if let Some((list, concatenate)) = all_parameters(expr) {
+                    match scope.list(&list) {
+                        Some(items) => push_list(b, &items, quoted, concatenate, scope, source),
+                        None => set_dyn(b, &format!("the variable {}", shorten(source))),
+                    }
+                    continue;
+                }
+                let value = match parameter_expansion(expr, scope) {
+                    Value::Known(v) => Some(v),
+                    Value::Unknown => None,
+                    Value::Word(word, other) => {
+                        if other {
+                            // The variable may hold anything (it comes from the
+                            // environment), or be unset and give the word: the word's paths
+                            // still count, and the field is unknown besides.
+                            b.alternative
+                                .get_or_insert_with(|| format!("the variable {}", shorten(source)));
+                        }
+                        match expand_one(&word, scope, false).into_iter().next() {
+                            Some(Field::Lit { text, .. }) => Some(text),
+                            _ => None,
+                        }
+                    }
+                };
+                match value {
                     Some(v) if quoted => push_quoted(b, &v),
                     // Splitting with an `IFS` the command set is not modelled.
                     Some(v) if b.split && !scope.default_ifs() && !v.is_empty() => set_dyn(
@@ -353,18 +439,91 @@ fn add_pieces(
                 }
             }
             WordPiece::CommandSubstitution(code) => {
-                scope.nested_code(code);
-                set_dyn(b, "the output of a command substitution");
+                let output = scope.nested_code(code);
+                push_output(b, output, quoted, scope);
             }
             WordPiece::BackquotedCommandSubstitution(code) => {
-                scope.nested_code(&unescape_backquoted(code));
-                set_dyn(b, "the output of a command substitution");
+                let output = scope.nested_code(&unescape_backquoted(code));
+                push_output(b, output, quoted, scope);
             }
             WordPiece::ArithmeticExpression(e) => {
                 arithmetic(&e.value, scope, 0);
                 set_dyn(b, "an arithmetic expansion");
             }
         }
+    }
+}
+
+/// The output of a command substitution: trailing newlines dropped; split and globbed when
+/// unquoted, like a variable's value.
+fn push_output(b: &mut Builder, output: Option<String>, quoted: bool, scope: &mut dyn Scope) {
+    let Some(output) = output else {
+        set_dyn(b, "the output of a command substitution");
+        return;
+    };
+    let output = output.trim_end_matches('\n');
+    if quoted {
+        push_quoted(b, output);
+    } else if b.split && !scope.default_ifs() && !output.is_empty() {
+        set_dyn(
+            b,
+            "the output of a command substitution split by an assigned IFS",
+        );
+    } else {
+        b.push_unquoted_value(output);
+    }
+}
+
+/// `$@`, `$*`, `${a[@]}`, `${a[*]}` without an operator: the list's name (`@` for the
+/// positional parameters) and whether it is joined into one word when quoted.
+fn all_parameters(expr: &ParameterExpr) -> Option<(String, bool)> {
+    match expr {
+        ParameterExpr::Parameter {
+            parameter: Parameter::Special(SpecialParameter::AllPositionalParameters { concatenate }),
+            indirect: false,
+        } => Some(("@".to_owned(), *concatenate)),
+        ParameterExpr::Parameter {
+            parameter: Parameter::NamedWithAllIndices { name, concatenate },
+            indirect: false,
+        } => Some((name.clone(), *concatenate)),
+        _ => None,
+    }
+}
+
+/// A list's elements as the shell expands them: `"$@"` one field each (the first and last
+/// joined to the text around them), `"$*"` one field joined by a blank, unquoted each split
+/// and globbed. Where fields are not split (an assignment's value) the list is joined.
+fn push_list(
+    b: &mut Builder,
+    items: &[String],
+    quoted: bool,
+    concatenate: bool,
+    scope: &mut dyn Scope,
+    source: &str,
+) {
+    if quoted && (concatenate || !b.split) {
+        if concatenate && !scope.default_ifs() && items.len() > 1 {
+            set_dyn(
+                b,
+                &format!("the variable {} joined by an assigned IFS", shorten(source)),
+            );
+            return;
+        }
+        push_quoted(b, &items.join(" "));
+    } else if quoted {
+        for (k, item) in items.iter().enumerate() {
+            if k > 0 {
+                b.finish();
+            }
+            push_quoted(b, item);
+        }
+    } else if b.split && !scope.default_ifs() && !items.is_empty() {
+        set_dyn(
+            b,
+            &format!("the variable {} split by an assigned IFS", shorten(source)),
+        );
+    } else {
+        b.push_unquoted_value(&items.join(" "));
     }
 }
 
@@ -384,6 +543,332 @@ fn shorten(s: &str) -> String {
     }
 }
 
+/// What a parameter expansion gives.
+enum Value {
+    Known(String),
+    Unknown,
+    /// The raw word after an operator (`${x:-WORD}`, `${x:+WORD}`), to be expanded; `true`
+    /// when the variable may instead give a value that is not known.
+    Word(String, bool),
+}
+
+/// A parameter expansion with its operator applied, where the value is known: defaults and
+/// alternatives, `#`/`##`/`%`/`%%` pattern removal, `/` substitution, substrings, case
+/// changes, `${!name}`. Anything else is unknown.
+fn parameter_expansion(expr: &ParameterExpr, scope: &mut dyn Scope) -> Value {
+    use ParameterExpr as P;
+    let known = |v: Option<String>| v.map_or(Value::Unknown, Value::Known);
+    match expr {
+        P::Parameter {
+            parameter,
+            indirect: true,
+        } => {
+            let Some(target) = parameter_value(
+                &P::Parameter {
+                    parameter: parameter.clone(),
+                    indirect: false,
+                },
+                scope,
+            ) else {
+                return Value::Unknown;
+            };
+            if target.is_empty()
+                || !target
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Value::Unknown;
+            }
+            known(parameter_value(
+                &P::Parameter {
+                    parameter: Parameter::Named(target),
+                    indirect: false,
+                },
+                scope,
+            ))
+        }
+        P::UseDefaultValues {
+            parameter,
+            indirect: false,
+            default_value,
+            ..
+        }
+        | P::AssignDefaultValues {
+            parameter,
+            indirect: false,
+            default_value,
+            ..
+        } => {
+            let word = default_value.clone().unwrap_or_default();
+            match plain(parameter, scope) {
+                Some(v) if !v.is_empty() => Value::Known(v),
+                // Empty or unset (which hookledger does not tell apart): the word.
+                Some(_) => Value::Word(word, false),
+                None => Value::Word(word, true),
+            }
+        }
+        P::UseAlternativeValue {
+            parameter,
+            indirect: false,
+            alternative_value,
+            ..
+        } => {
+            let word = alternative_value.clone().unwrap_or_default();
+            match plain(parameter, scope) {
+                Some(v) if v.is_empty() => Value::Known(String::new()),
+                // Set: the word. Unknown: the word or nothing, and the word covers both.
+                _ => Value::Word(word, false),
+            }
+        }
+        P::RemoveSmallestSuffixPattern {
+            parameter,
+            indirect: false,
+            pattern,
+        }
+        | P::RemoveLargestSuffixPattern {
+            parameter,
+            indirect: false,
+            pattern,
+        }
+        | P::RemoveSmallestPrefixPattern {
+            parameter,
+            indirect: false,
+            pattern,
+        }
+        | P::RemoveLargestPrefixPattern {
+            parameter,
+            indirect: false,
+            pattern,
+        } => {
+            let (Some(v), Some(p)) = (
+                plain(parameter, scope),
+                pattern_text(pattern.as_deref(), scope),
+            ) else {
+                return Value::Unknown;
+            };
+            let suffix = matches!(
+                expr,
+                P::RemoveSmallestSuffixPattern { .. } | P::RemoveLargestSuffixPattern { .. }
+            );
+            let largest = matches!(
+                expr,
+                P::RemoveLargestSuffixPattern { .. } | P::RemoveLargestPrefixPattern { .. }
+            );
+            known(remove_pattern(&v, &p, suffix, largest))
+        }
+        P::ReplaceSubstring {
+            parameter,
+            indirect: false,
+            pattern,
+            replacement,
+            match_kind,
+        } => {
+            let (Some(v), Some(p)) = (plain(parameter, scope), pattern_text(Some(pattern), scope))
+            else {
+                return Value::Unknown;
+            };
+            let Some(Field::Lit {
+                text: with,
+                glob: None,
+            }) = expand_one(replacement.as_deref().unwrap_or(""), scope, false)
+                .into_iter()
+                .next()
+            else {
+                return Value::Unknown;
+            };
+            known(replace_pattern(&v, &p, &with, match_kind))
+        }
+        P::Substring {
+            parameter,
+            indirect: false,
+            offset,
+            length,
+        } => {
+            let Some(v) = plain(parameter, scope) else {
+                return Value::Unknown;
+            };
+            let number = |e: &str| e.trim().parse::<i64>().ok();
+            let Some(offset) = number(&offset.value) else {
+                return Value::Unknown;
+            };
+            let chars: Vec<char> = v.chars().collect();
+            let len = chars.len() as i64;
+            // Saturating: the numbers are the command's, of any size.
+            let start = if offset < 0 {
+                len.saturating_add(offset).max(0)
+            } else {
+                offset.min(len)
+            };
+            let end = match length {
+                None => len,
+                Some(l) => match number(&l.value) {
+                    Some(l) if l < 0 => len.saturating_add(l).max(start),
+                    Some(l) => start.saturating_add(l).min(len),
+                    None => return Value::Unknown,
+                },
+            };
+            Value::Known(
+                chars[start as usize..end.max(start) as usize]
+                    .iter()
+                    .collect(),
+            )
+        }
+        P::UppercasePattern {
+            parameter,
+            indirect: false,
+            pattern,
+        } if pattern.as_deref().is_none_or(str::is_empty) => {
+            known(plain(parameter, scope).map(|v| v.to_uppercase()))
+        }
+        P::LowercasePattern {
+            parameter,
+            indirect: false,
+            pattern,
+        } if pattern.as_deref().is_none_or(str::is_empty) => {
+            known(plain(parameter, scope).map(|v| v.to_lowercase()))
+        }
+        P::UppercaseFirstChar {
+            parameter,
+            indirect: false,
+            pattern,
+        } if pattern.as_deref().is_none_or(str::is_empty) => {
+            known(plain(parameter, scope).map(|v| {
+                let mut c = v.chars();
+                c.next()
+                    .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+            }))
+        }
+        P::LowercaseFirstChar {
+            parameter,
+            indirect: false,
+            pattern,
+        } if pattern.as_deref().is_none_or(str::is_empty) => {
+            known(plain(parameter, scope).map(|v| {
+                let mut c = v.chars();
+                c.next()
+                    .map_or(String::new(), |f| f.to_lowercase().chain(c).collect())
+            }))
+        }
+        other => known(parameter_value(other, scope)),
+    }
+}
+
+/// A parameter's own value.
+fn plain(parameter: &Parameter, scope: &mut dyn Scope) -> Option<String> {
+    parameter_value(
+        &ParameterExpr::Parameter {
+            parameter: parameter.clone(),
+            indirect: false,
+        },
+        scope,
+    )
+}
+
+/// A pattern after `#`, `%` or `/` as a glob for `fast_glob` (quoted parts literal); `None`
+/// when it is not known.
+fn pattern_text(raw: Option<&str>, scope: &mut dyn Scope) -> Option<String> {
+    let raw = raw.unwrap_or("");
+    match expand_one(raw, scope, false).into_iter().next()? {
+        Field::Lit { glob: Some(p), .. } => Some(p),
+        Field::Lit { text, glob: None } => Some(
+            text.chars()
+                .map(|c| match c {
+                    '*' | '?' | '[' | ']' => format!("[{c}]"),
+                    c => c.to_string(),
+                })
+                .collect(),
+        ),
+        Field::Dyn(_) => None,
+    }
+}
+
+/// Longer values are not matched position by position.
+const MAX_PATTERN_VALUE: usize = 512;
+
+/// `${v%p}`, `${v%%p}`, `${v#p}`, `${v##p}`.
+fn remove_pattern(v: &str, p: &str, suffix: bool, largest: bool) -> Option<String> {
+    if v.len() > MAX_PATTERN_VALUE {
+        return None;
+    }
+    let mut cuts: Vec<usize> = v.char_indices().map(|(i, _)| i).collect();
+    cuts.push(v.len());
+    // The order in which candidate cuts are tried: the first that matches wins.
+    if suffix != largest {
+        cuts.reverse();
+    }
+    for at in cuts {
+        let (matched, kept) = if suffix {
+            (&v[at..], &v[..at])
+        } else {
+            (&v[..at], &v[at..])
+        };
+        if fast_glob::glob_match(p, matched) {
+            return Some(kept.to_owned());
+        }
+    }
+    Some(v.to_owned())
+}
+
+/// `${v/p/r}`, `${v//p/r}`, `${v/#p/r}`, `${v/%p/r}`: the longest match at each place, as bash.
+fn replace_pattern(v: &str, p: &str, with: &str, kind: &SubstringMatchKind) -> Option<String> {
+    if v.len() > MAX_PATTERN_VALUE {
+        return None;
+    }
+    let mut bounds: Vec<usize> = v.char_indices().map(|(i, _)| i).collect();
+    bounds.push(v.len());
+    let longest_from = |start: usize| -> Option<usize> {
+        bounds
+            .iter()
+            .rev()
+            .copied()
+            .filter(|end| *end >= start)
+            .find(|end| fast_glob::glob_match(p, &v[start..*end]))
+    };
+    match kind {
+        SubstringMatchKind::Prefix => Some(match longest_from(0) {
+            Some(end) => format!("{with}{}", &v[end..]),
+            None => v.to_owned(),
+        }),
+        SubstringMatchKind::Suffix => {
+            let start = bounds
+                .iter()
+                .copied()
+                .find(|s| fast_glob::glob_match(p, &v[*s..]));
+            Some(match start {
+                Some(s) => format!("{}{with}", &v[..s]),
+                None => v.to_owned(),
+            })
+        }
+        SubstringMatchKind::FirstOccurrence | SubstringMatchKind::Anywhere => {
+            let all = matches!(kind, SubstringMatchKind::Anywhere);
+            let mut out = String::new();
+            let mut k = 0;
+            let mut replaced = false;
+            while k < bounds.len() {
+                let start = bounds[k];
+                if start == v.len() {
+                    break;
+                }
+                match longest_from(start).filter(|end| *end > start) {
+                    Some(end) if all || !replaced => {
+                        out.push_str(with);
+                        replaced = true;
+                        while k < bounds.len() && bounds[k] < end {
+                            k += 1;
+                        }
+                    }
+                    _ => {
+                        let next = bounds.get(k + 1).copied().unwrap_or(v.len());
+                        out.push_str(&v[start..next]);
+                        k += 1;
+                    }
+                }
+            }
+            Some(out)
+        }
+    }
+}
+
 fn parameter_value(expr: &ParameterExpr, scope: &mut dyn Scope) -> Option<String> {
     let named = |p: &Parameter| match p {
         Parameter::Named(n) => Some(n.clone()),
@@ -391,6 +876,13 @@ fn parameter_value(expr: &ParameterExpr, scope: &mut dyn Scope) -> Option<String
         // no variable name starts with a digit.
         Parameter::Positional(n) => Some(n.to_string()),
         Parameter::Special(SpecialParameter::ShellName) => Some("0".into()),
+        Parameter::Special(SpecialParameter::PositionalParameterCount) => Some("#".into()),
+        // `${a[1]}`: an element by a literal index (see `walk::array_count`).
+        Parameter::NamedWithIndex { name, index } => index
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .map(|k| format!("{name}[{k}]")),
         _ => None,
     };
     let lookup = |name: &str, scope: &mut dyn Scope| match name {
@@ -418,6 +910,11 @@ fn parameter_value(expr: &ParameterExpr, scope: &mut dyn Scope) -> Option<String
             indirect: false,
             ..
         } => lookup(&named(parameter)?, scope).filter(|v| !v.is_empty()),
+        // `${#x}`: the value's length in characters.
+        ParameterExpr::ParameterLength {
+            parameter,
+            indirect: false,
+        } => lookup(&named(parameter)?, scope).map(|v| v.chars().count().to_string()),
         _ => None,
     }
 }
@@ -652,7 +1149,9 @@ mod tests {
         fn var(&self, name: &str) -> Option<String> {
             (name == "F").then(|| "/etc/shadow".into())
         }
-        fn nested_code(&mut self, _: &str) {}
+        fn nested_code(&mut self, _: &str) -> Option<String> {
+            None
+        }
         fn opaque(&mut self, _: String) {}
     }
 
@@ -699,7 +1198,9 @@ mod tests {
                 _ => None,
             }
         }
-        fn nested_code(&mut self, _: &str) {}
+        fn nested_code(&mut self, _: &str) -> Option<String> {
+            None
+        }
         fn opaque(&mut self, _: String) {}
     }
 

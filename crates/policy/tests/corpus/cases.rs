@@ -1406,8 +1406,8 @@ pub const SHELL_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "bash-dynamic-command",
         "Bash",
         "$CMD .env",
-        "ask",
-        "unanalyzable-command",
+        "deny",
+        "path-deny-read",
     ),
     (
         "bash-eval-dynamic",

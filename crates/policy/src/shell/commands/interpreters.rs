@@ -14,6 +14,9 @@ pub(super) fn run(w: &mut Walker, _env: &mut Env, cx: &mut Cx, name: &str, args:
             run_pwsh(w, cx, name, args)
         }
         "man" => run_man(w, cx, args),
+        "sqlite3" | "sqlite" | "duckdb" | "psql" | "mysql" | "mariadb" => {
+            run_sql_client(w, cx, name, args)
+        }
         _ => return false,
     }
     true
@@ -31,12 +34,17 @@ pub(super) fn shell_words(w: &mut Walker, cx: &Cx, words: &[Field], role: &str) 
             }
         }
     }
-    w.subshell_program(&line.join(" "), &cx.env);
+    let stdin = cx.stdin.clone();
+    w.with_input(stdin, |w| w.subshell_program(&line.join(" "), &cx.env));
 }
 
 pub(super) fn run_code(w: &mut Walker, cx: &Cx, code: &Field, role: &str) {
     match code.lit() {
-        Some(c) => w.subshell_program(c, &cx.env),
+        // The code reads the command's input (`sh -c 'source /dev/stdin' <<< CODE`).
+        Some(c) => {
+            let stdin = cx.stdin.clone();
+            w.with_input(stdin, |w| w.subshell_program(c, &cx.env));
+        }
         None => w.opaque(format!("{role} runs code computed at run time")),
     }
 }
@@ -65,6 +73,10 @@ pub(super) fn run_shell(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field])
             "--rcfile" | "--init-file" => {
                 if let Some(f) = args.get(i) {
                     w.access(&cx.env, f, Access::Read, name);
+                    // An interactive shell runs it first (`bash --rcfile <(echo CODE) -i`).
+                    let program = w.program_source(&cx.env, f, &cx.stdin);
+                    let mut shell = cx.env.clone();
+                    w.run_shell_program(&mut shell, program, false, name);
                 }
                 i += 1;
             }
@@ -85,7 +97,8 @@ pub(super) fn run_shell(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field])
                 let rest = args.get(i..).unwrap_or(&[]);
                 let zero = rest.first().cloned().unwrap_or(lit(name));
                 bind_positional(&mut inner, Some(&zero), rest.get(1..).unwrap_or(&[]));
-                w.subshell_program(c, &inner);
+                let stdin = cx.stdin.clone();
+                w.with_input(stdin, |w| w.subshell_program(c, &inner));
             }
             None => w.opaque(format!("{name} -c runs code computed at run time")),
         }
@@ -103,7 +116,12 @@ pub(super) fn run_shell(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field])
             unknown_arguments(w, cx, name, &args[i + 1..]);
             let program = w.program_source(&cx.env, script, &cx.stdin);
             let mut shell = cx.env.clone();
-            w.run_shell_program(&mut shell, program, false, name);
+            // The script's `$0`, `$1` … are its name and these arguments, not the caller's.
+            bind_positional(&mut shell, Some(script), &args[i + 1..]);
+            let stdin = cx.stdin.clone();
+            w.with_input(stdin, |w| {
+                w.run_shell_program(&mut shell, program, false, name)
+            });
         }
         _ => match w.stdin_text(&cx.env, &cx.stdin) {
             Stdin::Literal(text) => w.subshell_program(&text, &cx.env),
@@ -116,6 +134,36 @@ pub(super) fn run_shell(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field])
 pub(super) fn run_interpreter(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) {
     let Some(lang) = scripts::interpreter(name) else {
         return;
+    };
+    // `deno eval CODE`, `deno run FILE`, `bun run FILE`: a subcommand before the usual
+    // arguments.
+    let owned: Vec<Field>;
+    let args = match args
+        .iter()
+        .position(|a| a.lit().is_none_or(|t| !t.starts_with('-')))
+        .filter(|_| matches!(name, "deno" | "bun"))
+    {
+        Some(k) => match args[k].lit() {
+            Some("eval") => {
+                owned = args
+                    .iter()
+                    .enumerate()
+                    .map(|(j, a)| if j == k { lit("-e") } else { a.clone() })
+                    .collect();
+                &owned[..]
+            }
+            Some("run" | "test" | "bench" | "serve" | "repl") => {
+                owned = args
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != k)
+                    .map(|(_, a)| a.clone())
+                    .collect();
+                &owned[..]
+            }
+            _ => args,
+        },
+        None => args,
     };
     let spec = scripts::cli(lang);
     let mut i = 0;
@@ -420,26 +468,10 @@ pub(super) fn run_pwsh(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) 
                 }
                 let code = words.join(" ");
                 if code.trim() == "-" {
-                    w.opaque(format!("{name} runs code read from its input"));
+                    pwsh_input(w, cx, name);
                     return;
                 }
-                let cwd = cx.env.single_cwd().map(Path::to_path_buf);
-                let Some(cwd) = cwd else {
-                    w.opaque(format!(
-                        "{name} runs in a directory that cannot be followed"
-                    ));
-                    return;
-                };
-                let inner = super::super::powershell::analyze(&code, &cwd, w.home, w.world);
-                w.out.accesses.extend(inner.accesses);
-                w.out.remotes.extend(inner.remotes);
-                for why in inner.unanalyzable {
-                    w.opaque_read(why);
-                }
-                w.out.opaque_beyond_reads |= inner.opaque_beyond_reads;
-                for why in inner.refusals {
-                    w.refuse(why);
-                }
+                pwsh_code(w, cx, name, &code);
                 return;
             }
             "-file" | "-f" => {
@@ -451,8 +483,12 @@ pub(super) fn run_pwsh(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) 
                 ));
                 return;
             }
-            "-encodedcommand" | "-ec" | "-e" => {
-                w.opaque(format!("{name} runs encoded code"));
+            // Base64 of UTF-16LE text: decoded, it is code like `-Command`'s.
+            "-encodedcommand" | "-ec" | "-e" | "-en" | "-enc" => {
+                match args.get(i).and_then(Field::lit).and_then(decode_pwsh) {
+                    Some(code) => pwsh_code(w, cx, name, &code),
+                    None => w.opaque(format!("{name} runs encoded code it cannot decode")),
+                }
                 return;
             }
             t if t.starts_with('-') || t.starts_with('/') => {
@@ -483,10 +519,52 @@ pub(super) fn run_pwsh(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) 
             }
         }
     }
+    pwsh_input(w, cx, name);
+}
+
+/// PowerShell code given on the input (`pwsh -Command -`, or piped in): analysed when literal.
+fn pwsh_input(w: &mut Walker, cx: &Cx, name: &str) {
     match w.stdin_text(&cx.env, &cx.stdin) {
         Stdin::Inherited => {}
+        Stdin::Literal(code) => pwsh_code(w, cx, name, &code),
         _ => w.opaque(format!("{name} runs code read from its input")),
     }
+}
+
+/// PowerShell code, analysed by the PowerShell analyser from the shell's directory.
+fn pwsh_code(w: &mut Walker, cx: &Cx, name: &str, code: &str) {
+    let Some(cwd) = cx.env.single_cwd().map(Path::to_path_buf) else {
+        w.opaque(format!(
+            "{name} runs in a directory that cannot be followed"
+        ));
+        return;
+    };
+    let inner = super::super::powershell::analyze(code, &cwd, w.home, w.world);
+    w.out.accesses.extend(inner.accesses);
+    w.out.remotes.extend(inner.remotes);
+    for why in inner.unanalyzable {
+        w.opaque_read(why);
+    }
+    w.out.opaque_beyond_reads |= inner.opaque_beyond_reads;
+    for why in inner.refusals {
+        w.refuse(why);
+    }
+}
+
+/// `-EncodedCommand`'s argument: base64 of UTF-16LE text.
+fn decode_pwsh(text: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?;
+    if bytes.len() % 2 != 0 || bytes.len() > 64 * 1024 {
+        return None;
+    }
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+        .collect();
+    String::from_utf16(&units).ok()
 }
 
 /// `man -P PAGER`: the pager is a shell command run on the page; `-H BROWSER` likewise.
@@ -528,5 +606,147 @@ pub(super) fn run_man(w: &mut Walker, cx: &mut Cx, args: &[Field]) {
         for f in &p.operands {
             w.access(&cx.env, f, Access::Read, "man -l");
         }
+    }
+}
+
+/// SQL clients run shell commands and read and write files from their own commands
+/// (`.shell`, `\\!`, `system`, `.output`, `\\o`, `tee`, `.read`, `\\i`, `source`) and from SQL
+/// (`readfile`, `COPY … PROGRAM`, `LOAD DATA LOCAL INFILE` …): the text given with `-c`/`-e`/
+/// `-cmd`, as operands (sqlite3, duckdb) or on the input is checked (see
+/// [`scripts::check_sql`]); a database file named is written. Input hookledger cannot see is
+/// unanalyzable.
+pub(super) fn run_sql_client(w: &mut Walker, cx: &mut Cx, name: &str, args: &[Field]) {
+    let sqlite = matches!(name, "sqlite3" | "sqlite" | "duckdb");
+    let with_value: &[&str] = match name {
+        "psql" => &[
+            "-c",
+            "--command",
+            "-f",
+            "--file",
+            "-d",
+            "--dbname",
+            "-h",
+            "--host",
+            "-p",
+            "--port",
+            "-U",
+            "--username",
+            "-o",
+            "--output",
+            "-L",
+            "--log-file",
+            "-v",
+            "--set",
+            "--variable",
+            "-F",
+            "-R",
+            "-P",
+            "-T",
+        ],
+        "mysql" | "mariadb" => &[
+            "-e",
+            "--execute",
+            "-h",
+            "--host",
+            "-P",
+            "--port",
+            "-u",
+            "--user",
+            "-D",
+            "--database",
+            "-S",
+            "--socket",
+            "--tee",
+            "--pager",
+            "--init-command",
+        ],
+        _ => &[
+            "--cmd",
+            "--init",
+            "--separator",
+            "--nullvalue",
+            "--newline",
+            "--mmap",
+            "--vfs",
+            "--lookaside",
+            "--pagecache",
+            "--heap",
+            "--maxsize",
+            "-c",
+            "-s",
+        ],
+    };
+    // sqlite3's long options take one dash (`-cmd`) or two: read as two.
+    let normalized: Vec<Field> = args
+        .iter()
+        .map(|a| match a.lit() {
+            Some(t) if sqlite && t.len() > 2 && t.starts_with('-') && !t.starts_with("--") => {
+                lit(&format!("-{t}"))
+            }
+            _ => a.clone(),
+        })
+        .collect();
+    let p = parse_with(&normalized, &[], with_value);
+    let mut texts: Vec<String> = Vec::new();
+    let mut unknown = false;
+    for v in p.values(&[
+        "-c",
+        "--command",
+        "-e",
+        "--execute",
+        "--cmd",
+        "--init-command",
+        "-s",
+    ]) {
+        match v.lit() {
+            Some(t) => texts.push(t.to_owned()),
+            None => unknown = true,
+        }
+    }
+    for v in p.values(&["--pager"]) {
+        run_code(w, cx, v, &format!("{name} --pager"));
+    }
+    for v in p.values(&["-o", "--output", "-L", "--log-file", "--tee"]) {
+        w.access(&cx.env, v, Access::Write, name);
+    }
+    for v in p.values(&["-f", "--file", "--init"]) {
+        w.access(&cx.env, v, Access::Read, name);
+        match w.program_source(&cx.env, v, &cx.stdin) {
+            Program::Literal(t) | Program::File(t) => texts.push(t),
+            Program::Nothing => {}
+            // A file not there now is a program hookledger has not seen, like any other.
+            Program::Unknown(_) if v.lit().is_some_and(|t| !is_stdin_or_pipe(t)) => {}
+            Program::Unknown(why) => w.opaque(format!("{name} runs {why}")),
+        }
+    }
+    let mut operands = p.operands.iter();
+    if sqlite {
+        // The database file, then SQL.
+        if let Some(db) = operands.next()
+            && db.lit() != Some(":memory:")
+        {
+            w.access(&cx.env, db, Access::Write, name);
+        }
+        for f in operands {
+            match f.lit() {
+                Some(t) => texts.push(t.to_owned()),
+                None => unknown = true,
+            }
+        }
+    }
+    if unknown {
+        w.opaque(format!("{name} runs SQL computed at run time"));
+    }
+    let batch = !texts.is_empty();
+    if !batch || sqlite {
+        match w.stdin_text(&cx.env, &cx.stdin) {
+            Stdin::Literal(t) => texts.push(t),
+            Stdin::Inherited => {}
+            _ if batch && !sqlite => {}
+            _ => w.opaque(format!("{name} runs SQL and commands read from its input")),
+        }
+    }
+    for text in &texts {
+        scripts::check_sql(w, &cx.env, text, name);
     }
 }

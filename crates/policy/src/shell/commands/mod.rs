@@ -217,12 +217,13 @@ fn is_shell_script(w: &mut Walker, env: &Env, field: &Field) -> bool {
     let Some(path) = w.resolve(env, text, "the program run").into_iter().next() else {
         return false;
     };
-    let Ok(mut file) = std::fs::File::open(&path) else {
+    // Through the World, like every program hookledger reads (a fake one in tests). A file
+    // too large to be read as a program is not walked as one (a compiled binary usually).
+    let Some(bytes) = w.world.read_bytes(&path, super::walk::MAX_PROGRAM_BYTES) else {
         return false;
     };
-    let mut head = [0u8; 128];
-    let n = std::io::Read::read(&mut file, &mut head).unwrap_or(0);
-    let first_line = String::from_utf8_lossy(&head[..n]);
+    let head = &bytes[..bytes.len().min(128)];
+    let first_line = String::from_utf8_lossy(head);
     let first_line = first_line.lines().next().unwrap_or("");
     first_line.starts_with("#!")
         && [
@@ -251,6 +252,8 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             Field::Dyn(why) => format!("the command to run is {why}"),
             Field::Lit { .. } => "the command name".into(),
         });
+        // What it is given still counts (`$EDITOR .env`): any program may read or write it.
+        unknown_arguments(w, cx, "a command computed at run time", &argv[1..]);
         return;
     };
     let mut written_here: Vec<Option<String>> = Vec::new();
@@ -271,16 +274,19 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         if literal || is_shell_script(w, &cx.env, first) {
             unknown_arguments(w, cx, &name, &argv[1..]);
             let mut shell = cx.env.clone();
-            w.script_file(&mut shell, first, false);
+            bind_positional(&mut shell, Some(first), &argv[1..]);
+            let stdin = cx.stdin.clone();
+            w.with_input(stdin, |w| w.script_file(&mut shell, first, false));
             return;
         }
     }
     if let Some(Field::Lit { glob: Some(_), .. }) = argv.first() {
         w.opaque("the command name is a glob");
+        unknown_arguments(w, cx, "a command named by a glob", &argv[1..]);
         return;
     }
     let args = &argv[1..];
-    if w.call_function(&name, env, args) {
+    if w.call_function(&name, env, &cx.env, args, cx.stdin.clone()) {
         return;
     }
     if first.lit() == Some(name.as_str())
@@ -304,7 +310,9 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
             }
         }
         let mut current = cx.env.clone();
-        w.program(&line, &mut current);
+        // With the command's own input (`c <<< CODE` where c is `bash`).
+        let stdin = cx.stdin.clone();
+        w.with_input(stdin, |w| w.program(&line, &mut current));
         w.aliases.insert(name, body);
         return;
     }
@@ -313,6 +321,11 @@ fn dispatch(w: &mut Walker, env: &mut Env, cx: &mut Cx, argv: Vec<Field>) {
         "printf" | "read" | "test" | "[" | "unset" | "mapfile" | "readarray" | "wait" | "local"
     ) {
         builtins::subscripts(w, cx, args);
+    }
+    if matches!(name.as_str(), "set" | "shift" | "unset" | "read" | "printf")
+        && builtins::shell_state(w, env, cx, &name, args)
+    {
+        return;
     }
     if runs_hookledger(w, &cx.env, first, args) {
         run_hookledger(w, cx, args, first.lit().unwrap_or("hookledger"));

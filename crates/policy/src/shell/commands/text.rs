@@ -285,9 +285,18 @@ pub(super) fn run_awk(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
             "--load",
             "-E",
             "--exec",
+            "-e",
+            "--source",
         ],
     );
     let mut programs: Vec<String> = Vec::new();
+    // gawk's `-e TEXT`/`--source=TEXT`: program text given as an option.
+    for f in p.values(&["-e", "--source"]) {
+        match f.lit() {
+            Some(t) => programs.push(t.to_owned()),
+            None => w.opaque(format!("{name} runs a program computed at run time")),
+        }
+    }
     // gawk's `-i inplace` rewrites every file operand.
     let in_place = p
         .values(&["-i", "--include"])
@@ -310,7 +319,7 @@ pub(super) fn run_awk(w: &mut Walker, cx: &Cx, name: &str, args: &[Field]) {
     if p.has(&["-l", "--load"]) {
         w.opaque(format!("{name} -l loads a native extension"));
     }
-    let from_file = p.has(&["-f", "--file", "-E", "--exec"]);
+    let from_file = p.has(&["-f", "--file", "-E", "--exec", "-e", "--source"]);
     let mut operands = p.operands.iter();
     if !from_file {
         match operands.next().map(Field::lit) {

@@ -6,6 +6,8 @@ use super::*;
 pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: &[Field]) -> bool {
     let r =
         |w: &mut Walker, cx: &Cx, f: &Field, role: &str| w.access(&cx.env, f, Access::Read, role);
+    // A Makefile, justfile or package.json written earlier in this command is code it runs.
+    scripts::project_files(w, &cx.env, name, args);
     match name {
         "npx" | "bunx" | "pnpx" => run_package_runner(w, env, cx, name, args),
         "husky" | "pre-commit" | "lefthook" | "simple-git-hooks" | "overcommit" | "git-hooks" => {
@@ -140,8 +142,36 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
                     "-D",
                     "-U",
                     "-E",
+                    "--eval",
                 ],
             );
+            if matches!(name, "make" | "gmake") {
+                // `--eval=TEXT` is makefile text; `NAME=VALUE` operands override variables
+                // that recipes expand into shell lines, so their values may run as code.
+                for text in p.values(&["--eval", "-E"]) {
+                    match text.lit() {
+                        Some(t) => {
+                            if scripts::check_makefile(w, &cx.env, t) > 0 {
+                                w.opaque(format!(
+                                    "{name} runs recipes that use make's own variables"
+                                ));
+                            }
+                        }
+                        None => w.opaque(format!("{name} --eval of text computed at run time")),
+                    }
+                }
+                for f in &p.operands {
+                    match f.lit().and_then(|t| t.split_once('=')) {
+                        Some((var, value))
+                            if !var.is_empty()
+                                && var.chars().all(|c| c.is_alphanumeric() || c == '_') =>
+                        {
+                            w.subshell_program(value, &cx.env);
+                        }
+                        _ => {}
+                    }
+                }
+            }
             for f in p.values(&["-C", "--directory"]) {
                 change_directory(w, &mut cx.env, Some(f), name);
                 search_root_text(w, cx, ".", Access::Write, name);

@@ -107,9 +107,180 @@ pub(super) fn run(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, args: 
                 super::dispatch(w, env, cx, args.to_vec());
             }
         }
+        "tmux" => run_tmux(w, cx, args),
+        "screen" => run_screen(w, env, cx, args),
+        _ if project_runner(name, args).is_some() => {
+            let (skip, with_value) = project_runner(name, args).unwrap_or((0, &[]));
+            let (opts, mut rest) = parse_wrapper_with_values(&args[skip..], with_value);
+            for (opt, value) in &opts {
+                match (opt.as_str(), value) {
+                    // `uv run --env-file .env`, `dotenv -f .env`: the file is read.
+                    ("--env-file" | "-f" | "-e", Some(v)) if matches!(name, "uv" | "dotenv") => {
+                        w.access(&cx.env, v, Access::Read, name);
+                    }
+                    ("--directory" | "--cwd" | "--project" | "-C", Some(v)) => {
+                        change_directory(w, &mut cx.env, Some(v), name)
+                    }
+                    // `nix-shell --run CODE`: shell code.
+                    ("--run" | "--command", Some(code)) if name == "nix-shell" => {
+                        run_code(w, cx, code, &format!("{name} {opt}"));
+                        return true;
+                    }
+                    // `nix develop -c CMD ARGS…`: a command and its arguments.
+                    ("-c" | "--command", Some(command)) if name == "nix" => {
+                        rest.insert(0, command.clone());
+                    }
+                    _ => {}
+                }
+            }
+            if name == "dotenv" {
+                // It loads `.env` (or the files named) into the command's environment.
+                if !opts.iter().any(|(o, _)| matches!(o.as_str(), "-f" | "-e")) {
+                    w.access(&cx.env, &lit(".env"), Access::Read, name);
+                }
+                if rest.first().and_then(Field::lit) == Some("run") {
+                    rest.remove(0);
+                }
+            }
+            // `uv run tool.py`: a Python file is run by Python.
+            if rest
+                .first()
+                .and_then(Field::lit)
+                .is_some_and(|t| t.ends_with(".py"))
+            {
+                rest.insert(0, lit("python"));
+            }
+            if !rest.is_empty() {
+                super::dispatch(w, env, cx, rest);
+            }
+        }
         _ => return false,
     }
     true
+}
+
+/// Tools that run a command in a project's environment (`uv run CMD`, `poetry run CMD`,
+/// `bundle exec CMD`, `nix develop -c CMD` …): how many words name the subcommand, and the
+/// options that take a value before the command. `None` for anything else they do.
+fn project_runner(name: &str, args: &[Field]) -> Option<(usize, &'static [&'static str])> {
+    let first = args.first().and_then(Field::lit);
+    let second = args.get(1).and_then(Field::lit);
+    const UV: &[&str] = &[
+        "--with",
+        "--with-requirements",
+        "--with-editable",
+        "--python",
+        "-p",
+        "--package",
+        "--extra",
+        "--group",
+        "--env-file",
+        "--directory",
+        "--project",
+        "--index",
+        "--index-url",
+        "--extra-index-url",
+        "--from",
+        "-w",
+    ];
+    const CONDA: &[&str] = &["-n", "--name", "-p", "--prefix", "--cwd"];
+    const NONE: &[&str] = &[];
+    match (name, first, second) {
+        ("uv", Some("run"), _) => Some((1, UV)),
+        ("uv", Some("tool"), Some("run")) => Some((2, UV)),
+        ("uvx", _, _) => Some((0, UV)),
+        (
+            "poetry" | "pipenv" | "pdm" | "hatch" | "rye" | "pixi" | "devbox" | "mise" | "rtx",
+            Some("run" | "exec" | "x"),
+            _,
+        ) => Some((1, &["-e", "--environment", "-C", "--cd"])),
+        ("conda" | "mamba" | "micromamba", Some("run"), _) => Some((1, CONDA)),
+        ("bundle" | "asdf" | "rbenv" | "pyenv" | "nodenv" | "opam", Some("exec"), _) => {
+            Some((1, NONE))
+        }
+        ("direnv", Some("exec"), Some(_)) => Some((2, NONE)),
+        ("nix", Some("develop" | "shell"), _) => Some((1, &["-c", "--command"])),
+        ("nix-shell", _, _) => Some((0, &["--run", "--command", "-p", "-A", "-I"])),
+        ("dotenv", _, _) => Some((0, &["-f", "-e", "-v"])),
+        _ => None,
+    }
+}
+
+/// tmux runs shell commands for `new-session`, `new-window`, `split-window`, `respawn-pane`,
+/// `run-shell`, `if-shell`, `display-popup` (its trailing words), and types keys into a shell
+/// with `send-keys`; anything else it is told (`attach`, `ls`, `kill-session`) runs nothing.
+fn run_tmux(w: &mut Walker, cx: &Cx, args: &[Field]) {
+    let (_, rest) = parse_wrapper_with_values(args, &["-L", "-S", "-f", "-c", "-T"]);
+    let Some(sub) = rest.first().and_then(Field::lit) else {
+        if !rest.is_empty() {
+            w.opaque("tmux is told to run something computed at run time");
+        }
+        return;
+    };
+    let rest = &rest[1..];
+    match sub {
+        "new-session" | "new" | "new-window" | "neww" | "split-window" | "splitw"
+        | "respawn-pane" | "respawnp" | "respawn-window" | "respawnw" | "run-shell" | "run"
+        | "display-popup" | "popup" | "if-shell" | "if" => {
+            let (_, command) = parse_wrapper_with_values(
+                rest,
+                // Flags that take no value (`-d` detach, `-h` horizontal) are left out.
+                &[
+                    "-s", "-n", "-t", "-c", "-x", "-y", "-e", "-F", "-l", "-p", "-T", "-S",
+                ],
+            );
+            if !command.is_empty() {
+                shell_words(w, cx, &command, "tmux");
+            }
+        }
+        "send-keys" | "send" => {
+            let (_, keys) = parse_wrapper_with_values(rest, &["-t", "-N"]);
+            let mut line = String::new();
+            for k in &keys {
+                match k.lit() {
+                    Some("Enter" | "C-m" | "KPEnter") => line.push('\n'),
+                    Some(t) => line.push_str(t),
+                    None => {
+                        w.opaque("tmux types keys computed at run time");
+                        return;
+                    }
+                }
+            }
+            w.subshell_program(&line, &cx.env);
+        }
+        "source-file" | "source" => {
+            w.opaque("tmux runs its commands from a file");
+        }
+        _ => {}
+    }
+}
+
+/// `screen [-dmS NAME] CMD ARGS…` runs CMD; `screen -X stuff TEXT` types TEXT into a shell.
+fn run_screen(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Field]) {
+    let (opts, rest) = parse_wrapper_with_values(
+        args,
+        &["-S", "-c", "-e", "-h", "-p", "-s", "-t", "-T", "-X"],
+    );
+    for (opt, value) in &opts {
+        if opt == "-X" {
+            match value.as_ref().and_then(Field::lit) {
+                Some("stuff") => {
+                    let text: Option<Vec<&str>> = rest.iter().map(Field::lit).collect();
+                    match text {
+                        Some(t) => w.subshell_program(&t.join(" ").replace("^M", "\n"), &cx.env),
+                        None => w.opaque("screen types text computed at run time"),
+                    }
+                }
+                Some("exec" | "screen") => shell_words(w, cx, &rest, "screen"),
+                Some(_) => {}
+                None => w.opaque("screen is told to run something computed at run time"),
+            }
+            return;
+        }
+    }
+    if !rest.is_empty() {
+        super::dispatch(w, env, cx, rest);
+    }
 }
 
 /// A wrapper's own options (flags only), and the command it runs.
@@ -378,6 +549,28 @@ pub(super) fn run_xargs(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Fiel
     );
     let mut replace: Option<String> = None;
     let mut input = cx.stdin.clone();
+    // How the input is cut into items: at blanks and newlines (quotes honoured) by default; at
+    // one character with `-d`/`-0`, where blanks and quotes are part of an item; at newlines
+    // with `-I`, where an item is a whole line (`echo 'cat .env' | xargs -I{} sh -c {}` runs
+    // `cat .env`).
+    let mut delimiter: Option<char> = None;
+    for (opt, value) in &opts {
+        match opt.as_str() {
+            "-0" | "--null" => delimiter = Some('\0'),
+            "-d" | "--delimiter" => {
+                delimiter = match value.as_ref().and_then(Field::lit) {
+                    Some("\\n") => Some('\n'),
+                    Some("\\t") => Some('\t'),
+                    Some("\\0") => Some('\0'),
+                    Some(d) if d.chars().count() == 1 => d.chars().next(),
+                    // An escape or code hookledger does not decode: cut nowhere, so the
+                    // whole input is one item at worst.
+                    _ => Some('\u{10FFFF}'),
+                };
+            }
+            _ => {}
+        }
+    }
     for (opt, value) in &opts {
         match opt.as_str() {
             "-a" | "--arg-file" => {
@@ -401,7 +594,6 @@ pub(super) fn run_xargs(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Fiel
             _ => {}
         }
     }
-    let unknown = Field::Dyn("arguments xargs reads from its input".into());
     let argv: Vec<Field> = if rest.is_empty() {
         vec![lit("echo")]
     } else {
@@ -410,55 +602,45 @@ pub(super) fn run_xargs(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Fiel
     // Input known now (a literal list, the files a `find` by name selects): the command is
     // run on those words. Otherwise its arguments are unknown.
     const MAX_ITEMS: usize = 256;
+    let mut alternative: Option<Vec<String>> = None;
     let items: Option<Vec<String>> = match w.stdin_text(&cx.env, &input) {
         Stdin::Literal(text) => {
-            let items: Vec<String> = text
-                .split(['\n', '\0', ' ', '\t'])
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)
-                .collect();
-            (items.len() <= MAX_ITEMS && !text.contains(['\'', '"', '\\'])).then_some(items)
+            // A listing hookledger made of what `find -print0` selects has one name a line:
+            // with no NUL in it, both readings are run (the lines, and the whole text).
+            if delimiter == Some('\0') && !text.contains('\0') && text.contains('\n') {
+                let lines: Vec<String> = text
+                    .lines()
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                alternative = (lines.len() <= MAX_ITEMS).then_some(lines);
+            }
+            let items: Vec<String> = if let Some(d) = delimiter {
+                text.split(d)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            } else if replace.is_some() {
+                text.lines()
+                    .map(|l| l.trim_start_matches([' ', '\t']))
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            } else {
+                text.split(['\n', '\0', ' ', '\t'])
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let quotes_matter = delimiter.is_none() && text.contains(['\'', '"', '\\']);
+            (items.len() <= MAX_ITEMS && !quotes_matter).then_some(items)
         }
         _ => None,
     };
-    let runs: Vec<Vec<Field>> = match (&replace, items) {
-        (Some(token), Some(items)) => items
-            .iter()
-            .map(|item| {
-                argv.iter()
-                    .enumerate()
-                    .map(|(k, f)| match f.lit() {
-                        Some(t) if k > 0 && t.contains(token.as_str()) => {
-                            lit(&t.replace(token.as_str(), item))
-                        }
-                        _ => f.clone(),
-                    })
-                    .collect()
-            })
-            .collect(),
-        (None, Some(items)) => {
-            let mut all = argv.clone();
-            all.extend(items.iter().map(|i| lit(i)));
-            vec![all]
-        }
-        (Some(token), None) => vec![
-            argv.iter()
-                .enumerate()
-                .map(|(k, f)| {
-                    if k > 0 && f.lit().is_some_and(|t| t.contains(token.as_str())) {
-                        unknown.clone()
-                    } else {
-                        f.clone()
-                    }
-                })
-                .collect(),
-        ],
-        (None, None) => {
-            let mut all = argv.clone();
-            all.push(unknown);
-            vec![all]
-        }
-    };
+    let mut runs = xargs_runs(&argv, replace.as_deref(), items);
+    if alternative.is_some() {
+        runs.extend(xargs_runs(&argv, replace.as_deref(), alternative));
+    }
     for run in runs {
         let mut inner = Cx {
             env: cx.env.clone(),
@@ -467,6 +649,52 @@ pub(super) fn run_xargs(w: &mut Walker, env: &mut Env, cx: &mut Cx, args: &[Fiel
             suffix_assignments: Vec::new(),
         };
         super::dispatch(w, env, &mut inner, run);
+    }
+}
+
+/// The command lines xargs runs: `argv` with the items appended, or each item put in place of
+/// the replace token; with the items unknown, what they fill is unknown.
+fn xargs_runs(
+    argv: &[Field],
+    replace: Option<&str>,
+    items: Option<Vec<String>>,
+) -> Vec<Vec<Field>> {
+    let unknown = Field::Dyn("arguments xargs reads from its input".into());
+    match (replace, items) {
+        (Some(token), Some(items)) => items
+            .iter()
+            .map(|item| {
+                argv.iter()
+                    .enumerate()
+                    .map(|(k, f)| match f.lit() {
+                        Some(t) if k > 0 && t.contains(token) => lit(&t.replace(token, item)),
+                        _ => f.clone(),
+                    })
+                    .collect()
+            })
+            .collect(),
+        (None, Some(items)) => {
+            let mut all = argv.to_vec();
+            all.extend(items.iter().map(|i| lit(i)));
+            vec![all]
+        }
+        (Some(token), None) => vec![
+            argv.iter()
+                .enumerate()
+                .map(|(k, f)| {
+                    if k > 0 && f.lit().is_some_and(|t| t.contains(token)) {
+                        unknown.clone()
+                    } else {
+                        f.clone()
+                    }
+                })
+                .collect(),
+        ],
+        (None, None) => {
+            let mut all = argv.to_vec();
+            all.push(unknown);
+            vec![all]
+        }
     }
 }
 
