@@ -1050,7 +1050,9 @@ pub(super) fn every_file(w: &mut Walker, env: &Env, f: &Field, access: Access, r
             let mut out = Vec::new();
             for base in bases {
                 // Too many matches is already unanalyzable (`access_tree` said so).
-                out.extend(super::super::walk::glob_matches(&base, w.dotglob).unwrap_or_default());
+                out.extend(
+                    super::super::walk::glob_matches(&base, w.glob_options()).unwrap_or_default(),
+                );
             }
             out
         }
