@@ -23,11 +23,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-// The allocator the hook binary runs the policy with (src/main.rs), so that the in-process
-// rows measure what a tool call pays.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use hookledger::policy::Layer;
 use hookledger::policy::Policy;
 use hookledger::policy::file::{LoadedLayer, parse};

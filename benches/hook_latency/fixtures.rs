@@ -1113,3 +1113,44 @@ pub fn fresh_ledger(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ledger::open(path, &OpenOptions::default())?;
     Ok(())
 }
+
+/// A managed policy in `dir` with 200 path and tool rules and a repository allowlist, and makes
+/// `project` a git repository whose origin is on it (the hook then needs its remotes on every
+/// call). Every payload of the bench is allowed under it.
+pub fn managed_policy_with_allowlist(dir: &Path, project: &Path) -> std::io::Result<()> {
+    let mut deny_read = vec!["**/.env".to_owned(), "~/.ssh/**".to_owned()];
+    let mut deny_write = vec![".github/workflows/**".to_owned()];
+    let mut ask_write = vec!["**/migrations/**".to_owned()];
+    for i in 0..64 {
+        deny_read.push(format!("**/secrets{i}/**"));
+        deny_write.push(format!("vendor{i}/**/*.lock"));
+        ask_write.push(format!("/srv/data{i}/**"));
+    }
+    let tools: Vec<String> = (0..8)
+        .map(|i| format!("mcp__server{i}__delete_*"))
+        .collect();
+    let policy = json!({
+        "version": 1,
+        "repositories": {"allow": ["github.com/Acme/*"], "otherwise": "deny"},
+        "paths": {"deny_read": deny_read, "deny_write": deny_write, "ask_write": ask_write},
+        "tools": {"deny": tools},
+        "unanalyzable": "ask",
+        "content_secrets": "deny"
+    });
+    fs::create_dir_all(dir)?;
+    fs::write(dir.join("policy.json"), policy.to_string())?;
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(project)
+            .args(args)
+            .output()
+    };
+    git(&["init", "-q"])?;
+    let _ = git(&["remote", "remove", "origin"]);
+    let added = git(&["remote", "add", "origin", "git@github.com:Acme/widgets.git"])?;
+    if !added.status.success() {
+        return Err(std::io::Error::other("git remote add failed"));
+    }
+    Ok(())
+}

@@ -143,8 +143,39 @@ fn main() {
     // ---- A/B against another build (BENCH_AB_BIN), before the heavy fixtures
     if let Some(other) = std::env::var_os("BENCH_AB_BIN").map(PathBuf::from) {
         let payloads = fixtures::payloads(&reference, &transcripts[0].path, &project);
-        let ab = run_ab(&config, &hook_exe, &other, &payloads, work.path());
-        render_ab(&mut out, &config, &hook_exe, &other, &transcripts[0], &ab);
+        let ab = run_ab(&config, &hook_exe, &other, &payloads, work.path(), None);
+        render_ab(
+            &mut out,
+            &config,
+            &hook_exe,
+            &other,
+            &transcripts[0],
+            &ab,
+            "no policy",
+        );
+        flush(&mut out);
+        // The same with a policy as companies deploy it: 200 path and tool rules and a
+        // repository allowlist (which needs the repository's remotes on every call).
+        let managed = work.path().join("ab-managed");
+        fixtures::managed_policy_with_allowlist(&managed, &project.root)
+            .expect("write the A/B policy");
+        let ab = run_ab(
+            &config,
+            &hook_exe,
+            &other,
+            &payloads,
+            work.path(),
+            Some(&managed),
+        );
+        render_ab(
+            &mut out,
+            &config,
+            &hook_exe,
+            &other,
+            &transcripts[0],
+            &ab,
+            "a 200-rule managed policy with a repository allowlist",
+        );
         flush(&mut out);
         if std::env::var_os("BENCH_AB_ONLY").is_some_and(|v| !v.is_empty() && v != "0") {
             return;
@@ -590,7 +621,21 @@ fn reset_wal(ledger_path: &Path) {
 /// Runs `exe args` with `stdin` as its standard input, the way Claude Code runs a hook, and
 /// returns the wall time from spawn to exit (output collected), in ms.
 fn spawn_timed(exe: &Path, args: &[&str], home: Option<&Path>, stdin: &[u8]) -> (f64, Output) {
+    spawn_timed_with(exe, args, home, stdin, None)
+}
+
+/// [`spawn_timed`] with the managed policy read from `managed`.
+fn spawn_timed_with(
+    exe: &Path,
+    args: &[&str],
+    home: Option<&Path>,
+    stdin: &[u8],
+    managed: Option<&Path>,
+) -> (f64, Output) {
     let mut command = Command::new(exe);
+    if let Some(managed) = managed {
+        command.env("HOOKLEDGER_MANAGED_DIR", managed);
+    }
     command
         .args(args)
         .stdin(Stdio::piped())
@@ -642,6 +687,7 @@ fn run_ab(
     other_exe: &Path,
     payloads: &[Payload],
     work: &Path,
+    managed: Option<&Path>,
 ) -> Vec<AbRow> {
     let copies = work.join("ab-bin");
     fs::create_dir_all(&copies).expect("create A/B binary dir");
@@ -657,17 +703,23 @@ fn run_ab(
         .enumerate()
         .map(|(p, payload)| {
             progress(&format!("A/B: {}", payload.name));
+            let policy = if managed.is_some() { "-policy" } else { "" };
             let homes = [
-                work.join(format!("ab-{p}-this")),
-                work.join(format!("ab-{p}-other")),
+                work.join(format!("ab-{p}{policy}-this")),
+                work.join(format!("ab-{p}{policy}-other")),
             ];
             let exes = [this_exe, other_exe];
             let mut samples: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
             for i in 0..config.warmup + config.n {
                 for k in 0..2 {
                     let which = (i + k) % 2;
-                    let (t, _) =
-                        spawn_timed(exes[which], &["hook"], Some(&homes[which]), &payload.bytes);
+                    let (t, _) = spawn_timed_with(
+                        exes[which],
+                        &["hook"],
+                        Some(&homes[which]),
+                        &payload.bytes,
+                        managed,
+                    );
                     if i >= config.warmup {
                         samples[which].push(t);
                     }
@@ -690,10 +742,11 @@ fn render_ab(
     other_exe: &Path,
     transcript: &Transcript,
     rows: &[AbRow],
+    policy: &str,
 ) {
     let _ = writeln!(
         out,
-        "## A/B against another build\n\n`{}` (this build) against `{}`, {} interleaved \
+        "## A/B against another build: {policy}\n\n`{}` (this build) against `{}`, {} interleaved \
          invocations each after {} warm-ups, fresh ledgers, {} transcript. Milliseconds.\n",
         this_exe.display(),
         other_exe.display(),
