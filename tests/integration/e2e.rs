@@ -790,17 +790,19 @@ fn real_claude_code_in_the_managed_sandbox() {
     let ledger = data.join("ledger.db");
     // Spelled so that the hook's analysis cannot see what they name (since self-protection
     // refuses opaque commands that name the ledger directory): only the OS stops them.
-    // The hook splits `c='cat .env'; $c` and denies it itself (issue 14), so the read the OS
-    // has to stop takes its command from a substitution the hook cannot evaluate.
-    let opaque_read = "c=$(printf 'cat .e%s' nv); $c";
-    let opaque_append = "eval \"echo x >> $(printf %s ~/.local/share/hook)ledger/ledger.db\"";
+    // The hook splits `c='cat .env'; $c` and evaluates `$(printf …)` itself and denies those
+    // (issue 14), so what the OS has to stop takes its text from a substitution whose output
+    // the hook cannot know (a read of /dev/urandom, empty here).
+    let opaque_read = "c=$(printf 'cat .e%s' nv; head -c0 /dev/urandom); $c";
+    let opaque_append =
+        "eval \"echo x >> $(printf %s ~/.local/share/hook; head -c0 /dev/urandom)ledger/ledger.db\"";
     let api = FakeApi::start(
         Script::new(MODEL)
             .turn(Turn::tool("Bash", json!({"command": opaque_read})))
             .turn(Turn::tool("Bash", json!({"command": format!("echo x >> {}", ledger.display())})))
             .turn(Turn::tool("Bash", json!({"command": opaque_append})))
-            .turn(Turn::tool("Bash", json!({"command": "eval \"cat $(printf %s ~/.local/share/hook)ledger/k\"\"eys/*\""})))
-            .turn(Turn::tool("Bash", json!({"command": "eval \"echo ok > $(printf %s ~/.local/share)/other.txt\" && cat ~/.local/share/other.txt"})))
+            .turn(Turn::tool("Bash", json!({"command": "eval \"cat $(printf %s ~/.local/share/hook; head -c0 /dev/urandom)ledger/k\"\"eys/*\""})))
+            .turn(Turn::tool("Bash", json!({"command": "eval \"echo ok > $(printf %s ~/.local/share; head -c0 /dev/urandom)/other.txt\" && cat ~/.local/share/other.txt"})))
             .turn(Turn::text("Done.")),
     );
     let mut opts = ClaudeOpts::new(&claude, &home, api.port(), "look around");

@@ -682,7 +682,7 @@ fn skill_shell_commands_are_gated_like_bash() {
     let bash = home.hook(&payload("PreToolUse", json!({"cwd": project.path(), "tool_name": "Bash", "tool_input": {"command": "cat .env"}, "tool_use_id": "t1"})));
     assert_refused(&bash, "path-deny-read");
     // Opaque commands are asked about, which keeps a skill's command from running.
-    let out = home.hook(&skill("eval \"$(echo cat) .env\""));
+    let out = home.hook(&skill("eval \"$(head -c0 /dev/urandom)cat .env\""));
     assert_eq!(out.status.code(), Some(0));
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "ask");

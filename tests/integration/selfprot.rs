@@ -291,6 +291,8 @@ fn run(world: &World, cases: &[Case], cwd: &Path, extra: Value) -> Vec<String> {
             };
             let ok = match *want {
                 "allow" => decision.action == Action::Allow,
+                // Whatever the policy decides, self-protection does not refuse it.
+                "not-self-protection" => decision.rule != "self-protection",
                 _ => got == *want && decision.rule == "self-protection" && decision.enforced,
             };
             if !ok {
@@ -807,11 +809,14 @@ const ANCESTORS: &[Case] = &[
         "docker run --rm -v ~/.claude:/c:ro alpine ls /c",
         "allow",
     ),
+    // The archive does not exist, so its members cannot be listed: it could put anything under
+    // the repository, `.git` included. Unknown, so the policy's `unanalyzable` decides; not a
+    // self-protection refusal (issue 14, class 6).
     (
         "tar-extract-here",
         "Bash",
         "tar -xzf /tmp/release.tgz",
-        "allow",
+        "not-self-protection",
     ),
     (
         "ssh-remote",
