@@ -34,6 +34,8 @@ pub enum SecretKind {
     OpenaiKey,
     SlackWebhook,
     EnvSecret,
+    NpmToken,
+    AuthorizationHeader,
 }
 
 impl SecretKind {
@@ -59,6 +61,8 @@ impl SecretKind {
         Self::OpenaiKey,
         Self::SlackWebhook,
         Self::EnvSecret,
+        Self::NpmToken,
+        Self::AuthorizationHeader,
     ];
 
     pub fn label(self) -> &'static str {
@@ -83,6 +87,8 @@ impl SecretKind {
             Self::OpenaiKey => "an OpenAI API key",
             Self::SlackWebhook => "a Slack webhook URL",
             Self::EnvSecret => "a high-entropy value in an environment file",
+            Self::NpmToken => "an npm access token",
+            Self::AuthorizationHeader => "a credential in an Authorization header",
         }
     }
 
@@ -109,6 +115,8 @@ impl SecretKind {
             Self::OpenaiKey => "openai-key",
             Self::SlackWebhook => "slack-webhook",
             Self::EnvSecret => "env-secret",
+            Self::NpmToken => "npm-token",
+            Self::AuthorizationHeader => "authorization-header",
         }
     }
 }
@@ -193,7 +201,7 @@ fn find(hay: &[u8], needle: &'static [u8]) -> Option<usize> {
 /// The anchors every detector starts from, found in one pass over the text: scanning every
 /// string of every record against each anchor in turn cost a pass per anchor (and two
 /// lower-cased copies of the text). `true`: the anchor matches in any ASCII case (names of
-/// settings); the others must match exactly. At most 64 (a mask per byte value).
+/// settings); the others must match exactly. At most 128 (a mask per byte value).
 ///
 /// Not an Aho-Corasick automaton: measured with callgrind (aho-corasick 1.1.5, these anchors),
 /// building one costs 0.4–0.7M instructions in every hook process (0.6M as an ASCII
@@ -203,6 +211,10 @@ fn find(hay: &[u8], needle: &'static [u8]) -> Option<usize> {
 /// position is compared only when its first two bytes fit an anchor.
 const ANCHORS: &[(&[u8], bool)] = &[
     (b"-----BEGIN ", false),
+    // SSH.com's format: `---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----`.
+    (b"---- BEGIN ", false),
+    // Base64 of `-----BEGIN` (a key inside a Kubernetes secret's `data:` or a CI variable).
+    (b"LS0tLS1CRUdJTi", false),
     (b"PuTTY-User-Key-File-", false),
     (b"AKIA", false),
     (b"ASIA", false),
@@ -216,6 +228,8 @@ const ANCHORS: &[(&[u8], bool)] = &[
     (b"AccountKey=", false),
     (b"SharedAccessKey=", false),
     (b"SharedAccessSignature=", false),
+    // The signature of a SAS URL (`?sv=…&sig=…`).
+    (b"sig=", false),
     (b"ghp_", false),
     (b"gho_", false),
     (b"ghu_", false),
@@ -232,6 +246,7 @@ const ANCHORS: &[(&[u8], bool)] = &[
     (b"xoxr-", false),
     (b"xoxs-", false),
     (b"xapp-", false),
+    (b"xoxe-", false),
     (b"hooks.slack.com/", false),
     (b"sk_live_", false),
     (b"sk_test_", false),
@@ -241,6 +256,11 @@ const ANCHORS: &[(&[u8], bool)] = &[
     (b"sk-proj-", false),
     (b"sk-svcacct-", false),
     (b"sk-admin-", false),
+    // Legacy OpenAI keys without the marker below: `sk-` and 32+ random characters.
+    (b"sk-", false),
+    (b"npm_", false),
+    (b"bearer ", true),
+    (b"basic ", true),
     (b"T3BlbkFJ", false),
     (b"eyJ", false),
     (b"://", false),
@@ -251,12 +271,15 @@ const ANCHORS: &[(&[u8], bool)] = &[
     (b"api_key", true),
     (b"apikey", true),
     (b"api-key", true),
+    (b"passphrase", true),
+    // Any `…_key` name (`ENCRYPTION_KEY`, `signing_key`): the value must look random.
+    (b"_key", true),
 ];
 
 /// For each byte value, the anchors whose byte at `at` it can be (both cases for the
 /// case-insensitive ones): a mask over [`ANCHORS`].
-const fn byte_masks(at: usize) -> [u64; 256] {
-    let mut masks = [0u64; 256];
+const fn byte_masks(at: usize) -> [u128; 256] {
+    let mut masks = [0u128; 256];
     let mut id = 0;
     while id < ANCHORS.len() {
         let (anchor, any_case) = ANCHORS[id];
@@ -271,9 +294,9 @@ const fn byte_masks(at: usize) -> [u64; 256] {
     masks
 }
 
-const FIRST: [u64; 256] = byte_masks(0);
-const SECOND: [u64; 256] = byte_masks(1);
-const _: () = assert!(ANCHORS.len() <= 64);
+const FIRST: [u128; 256] = byte_masks(0);
+const SECOND: [u128; 256] = byte_masks(1);
+const _: () = assert!(ANCHORS.len() <= 128);
 
 /// Where each anchor occurs in one text: (anchor index, position), in text order.
 struct Hits(Vec<(u8, usize)>);
@@ -382,18 +405,96 @@ fn line_end(t: &[u8], at: usize) -> usize {
 }
 
 /// A key block runs to the end of its `-----END …-----` line; a block cut short (no END) runs
-/// to the end of the text, so no part of the key is ever kept.
-fn pem_block_end(t: &[u8], at: usize) -> usize {
-    match find(&t[at..], b"-----END ") {
+/// to the end of the text, so no part of the key is ever kept. Also where the END marker
+/// starts, if there is one.
+fn pem_block_end(t: &[u8], at: usize, end_marker: &'static [u8]) -> (usize, Option<usize>) {
+    match find(&t[at..], end_marker) {
         Some(e) => {
-            let end_at = at + e + "-----END ".len();
-            match find(&t[end_at..], b"-----") {
-                Some(d) if !t[end_at..end_at + d].contains(&b'\n') => end_at + d + 5,
+            let end_at = at + e + end_marker.len();
+            let end = match find(&t[end_at..], b"----") {
+                Some(d) if !t[end_at..end_at + d].contains(&b'\n') => {
+                    end_at + d + run(t, end_at + d, |b| b == b'-')
+                }
                 _ => line_end(t, end_at),
-            }
+            };
+            (end, Some(at + e))
         }
-        None => t.len(),
+        None => (t.len(), None),
     }
+}
+
+/// A `BEGIN … PRIVATE KEY` block at `at` (after `prefix`, the dashes and `BEGIN `): the label
+/// is upper-case words that name a private key and the header closes with dashes (code that
+/// only mentions the words, `startswith('-----BEGIN') and 'PRIVATE KEY' in line`, is not a
+/// header). A block with an END marker and no base64 between (`...` in docs, a header and
+/// footer constant) holds no key; a header without an END is one (the key may follow).
+fn private_key_block(
+    t: &[u8],
+    at: usize,
+    prefix: usize,
+    end_marker: &'static [u8],
+) -> Option<usize> {
+    let label_at = at + prefix;
+    let n = run(t, label_at, |b| {
+        b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' '
+    });
+    let label = &t[label_at..label_at + n];
+    if find(label, b"PRIVATE KEY").is_none() || !t[label_at + n..].starts_with(b"----") {
+        return None;
+    }
+    let body_at = label_at + n + run(t, label_at + n, |b| b == b'-');
+    let (end, end_marker_at) = pem_block_end(t, body_at, end_marker);
+    let body = &t[body_at..end_marker_at.unwrap_or(end)];
+    let longest_b64 = body
+        .split(|b| !b64ish(*b))
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0);
+    (end_marker_at.is_none() || longest_b64 >= 16).then_some(end)
+}
+
+/// The value of a base64 digit.
+fn b64_value(b: u8) -> Option<u8> {
+    match b {
+        b'A'..=b'Z' => Some(b - b'A'),
+        b'a'..=b'z' => Some(b - b'a' + 26),
+        b'0'..=b'9' => Some(b - b'0' + 52),
+        b'+' | b'-' => Some(62),
+        b'/' | b'_' => Some(63),
+        _ => None,
+    }
+}
+
+/// The bytes `encoded` (standard or URL base64, no padding needed) stands for, as far as it
+/// decodes.
+fn b64_decode(encoded: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encoded.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for v in encoded.iter().map_while(|b| b64_value(*b)) {
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+/// Whether the body of a token (after its vendor prefix) is a placeholder, not a key: one
+/// character repeated (`ghp_xxxx…`, `AKIAXXXX…`), or too few distinct characters for a
+/// random string.
+fn placeholder_body(body: &[u8]) -> bool {
+    let mut longest = 0;
+    let mut current = 0;
+    let mut last = None;
+    for b in body {
+        current = if Some(*b) == last { current + 1 } else { 1 };
+        last = Some(*b);
+        longest = longest.max(current);
+    }
+    longest >= 6 || shannon(body) < 2.5
 }
 
 /// The end of a prefixed token: the prefix, then at least `min` bytes satisfying `ok`; the
@@ -406,11 +507,20 @@ fn prefixed(
     ok: impl Fn(u8) -> bool,
 ) -> Option<usize> {
     let n = run(t, at + prefix, ok);
-    (boundary_before(t, at) && n >= min).then_some(at + prefix + n)
+    (boundary_before(t, at) && n >= min && !placeholder_body(&t[at + prefix..at + prefix + n]))
+        .then_some(at + prefix + n)
 }
 
+/// Every secret found in `text`, one finding per secret, in text order.
 pub fn scan(text: &str) -> Vec<Finding> {
     let t = text.as_bytes();
+    let mut out = scan_view(t);
+    scan_joined(t, &mut out);
+    one_per_secret(out)
+}
+
+/// The findings of every detector over `t`, before overlaps are resolved.
+fn scan_view(t: &[u8]) -> Vec<Finding> {
     let mut out = Vec::new();
     let hits = Hits::of_text(t);
     // Every `-----BEGIN … PRIVATE KEY-----` variant (RSA, EC, DSA, OPENSSH, ENCRYPTED, PGP …
@@ -420,9 +530,41 @@ pub fn scan(text: &str) -> Vec<Finding> {
         b"-----BEGIN ",
         SecretKind::PrivateKey,
         &mut out,
+        |at| private_key_block(t, at, "-----BEGIN ".len(), b"-----END "),
+    );
+    scan_anchor(
+        &hits,
+        b"---- BEGIN ",
+        SecretKind::PrivateKey,
+        &mut out,
+        |at| private_key_block(t, at, "---- BEGIN ".len(), b"---- END "),
+    );
+    // A key block in base64 (`LS0tLS1CRUdJTi` is `-----BEGIN`), as Kubernetes secrets and CI
+    // variables hold one: the whole encoded run, over wrapped lines.
+    scan_anchor(
+        &hits,
+        b"LS0tLS1CRUdJTi",
+        SecretKind::PrivateKey,
+        &mut out,
         |at| {
-            let header = &t[at..line_end(t, at)];
-            find(header, b"PRIVATE KEY").map(|_| pem_block_end(t, at))
+            if at > 0 && b64ish(t[at - 1]) {
+                return None;
+            }
+            let head = &t[at..(at + 96).min(t.len())];
+            let decoded = b64_decode(head);
+            find(&decoded, b"PRIVATE KEY")?;
+            let mut end = at + run(t, at, b64ish);
+            // `base64` wraps its output: a following line made only of base64 continues it.
+            while t.get(end) == Some(&b'\n') {
+                let next = end + 1;
+                let lead = run(t, next, |b| b == b' ' || b == b'\t');
+                let n = run(t, next + lead, b64ish);
+                if n == 0 || !matches!(t.get(next + lead + n), None | Some(b'\n' | b'\r' | b'"')) {
+                    break;
+                }
+                end = next + lead + n;
+            }
+            Some(end)
         },
     );
     // PuTTY: the private lines and the MAC that follows them.
@@ -443,7 +585,8 @@ pub fn scan(text: &str) -> Vec<Finding> {
     for prefix in [&b"AKIA"[..], b"ASIA", b"ABIA", b"ACCA"] {
         scan_anchor(&hits, prefix, SecretKind::AwsAccessKey, &mut out, |at| {
             let n = run(t, at + 4, |b| b.is_ascii_uppercase() || b.is_ascii_digit());
-            (boundary_before(t, at) && n == 16).then_some(at + 20)
+            (boundary_before(t, at) && n == 16 && !placeholder_body(&t[at + 4..at + 20]))
+                .then_some(at + 20)
         });
     }
     scan_aws_secrets(t, &mut out);
@@ -529,7 +672,14 @@ pub fn scan(text: &str) -> Vec<Finding> {
     );
     for prefix in [&b"glpat-"[..], b"glrt-", b"gldt-", b"glptt-"] {
         scan_anchor(&hits, prefix, SecretKind::GitlabToken, &mut out, |at| {
-            prefixed(t, at, prefix.len(), 20, token_char)
+            let end = prefixed(t, at, prefix.len(), 20, token_char)?;
+            // Routable tokens go on after a dot (`glpat-….01.…`): a dot followed by more of
+            // the token is part of it, a full stop ending a sentence is not.
+            let mut end = end;
+            while t.get(end) == Some(&b'.') && t.get(end + 1).is_some_and(|b| token_char(*b)) {
+                end += 1 + run(t, end + 1, token_char);
+            }
+            Some(end)
         });
     }
     for prefix in [
@@ -539,6 +689,7 @@ pub fn scan(text: &str) -> Vec<Finding> {
         b"xoxr-",
         b"xoxs-",
         b"xapp-",
+        b"xoxe-",
     ] {
         scan_anchor(&hits, prefix, SecretKind::SlackToken, &mut out, |at| {
             prefixed(t, at, 5, 10, |b| b.is_ascii_alphanumeric() || b == b'-')
@@ -591,6 +742,63 @@ pub fn scan(text: &str) -> Vec<Finding> {
             }
         }
     }
+    // Legacy OpenAI keys without the marker (and the many `sk-` keys of other vendors):
+    // `sk-` and 32 or more random letters and digits, nothing else of a token after them.
+    scan_anchor(&hits, b"sk-", SecretKind::OpenaiKey, &mut out, |at| {
+        let end = prefixed(t, at, 3, 32, |b| b.is_ascii_alphanumeric())?;
+        let body = &t[at + 3..end];
+        let random = classes(body) >= 3 && shannon(body) >= 4.0;
+        (random && !t.get(end).is_some_and(|b| token_char(*b))).then_some(end)
+    });
+    scan_anchor(&hits, b"npm_", SecretKind::NpmToken, &mut out, |at| {
+        prefixed(t, at, 4, 36, |b| b.is_ascii_alphanumeric())
+    });
+    // A SAS URL's signature (`&sig=…`, URL-encoded base64 of an HMAC).
+    scan_anchor(
+        &hits,
+        b"sig=",
+        SecretKind::AzureConnectionString,
+        &mut out,
+        |at| {
+            if at == 0 || !b"?&;".contains(&t[at - 1]) {
+                return None;
+            }
+            let i = at + 4;
+            let n = run(t, i, |b| b64ish(b) || b == b'%');
+            let value = &t[i..i + n];
+            (n >= 20 && shannon(value) >= 3.5 && !placeholder_value(value)).then_some(i + n)
+        },
+    );
+    // `Authorization: Bearer <opaque token>` and `Basic <base64 of user:password>`: the
+    // credential after the scheme, when it is a literal (not `$TOKEN`, `{token}`, `<token>`).
+    for (scheme, basic) in [(&b"bearer "[..], false), (b"basic ", true)] {
+        scan_anchor(
+            &hits,
+            scheme,
+            SecretKind::AuthorizationHeader,
+            &mut out,
+            |at| {
+                if !boundary_before(t, at) {
+                    return None;
+                }
+                let i = at + scheme.len();
+                let n = run(t, i, |b| token_char(b) || b".~+/=".contains(&b));
+                let value = &t[i..i + n];
+                if n < 16
+                    || placeholder_value(value)
+                    || t.get(i + n).is_some_and(|b| b"{}$<>(".contains(b))
+                {
+                    return None;
+                }
+                let credential = if basic {
+                    b64_decode(value).contains(&b':')
+                } else {
+                    looks_random(value, 16, 3.5)
+                };
+                credential.then_some(i + n)
+            },
+        );
+    }
     scan_anchor(&hits, b"eyJ", SecretKind::Jwt, &mut out, |at| {
         let seg = |i: usize| run(t, i, token_char);
         let a = seg(at);
@@ -610,12 +818,22 @@ pub fn scan(text: &str) -> Vec<Finding> {
     scan_assignments(t, &hits, &mut out);
     scan_env_block(t, &mut out);
     scan_digits(t, &mut out);
+    out
+}
+
+/// One finding per secret: a generic detector (assignment, .env value, AWS secret on its
+/// own, an Authorization header) gives way to any other finding on the same bytes, and a
+/// finding inside another (the AWS key id inside a key block) is covered by it.
+fn one_per_secret(mut out: Vec<Finding>) -> Vec<Finding> {
     out.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end), f.kind));
-    // One finding per secret: a generic detector (assignment, .env value, AWS secret on its
-    // own) gives way to any other finding on the same bytes, and a finding inside another
-    // (the AWS key id inside a key block) is covered by it.
-    let generic =
-        |k: SecretKind| matches!(k, SecretKind::PasswordAssignment | SecretKind::EnvSecret);
+    let generic = |k: SecretKind| {
+        matches!(
+            k,
+            SecretKind::PasswordAssignment
+                | SecretKind::EnvSecret
+                | SecretKind::AuthorizationHeader
+        )
+    };
     let all = out.clone();
     out.retain(|f| {
         !all.iter().any(|g| {
@@ -679,8 +897,89 @@ fn scan_aws_secrets(t: &[u8], out: &mut Vec<Finding>) {
     }
 }
 
-/// `scheme://user:password@host`: the password, unless it is a reference or a placeholder.
+/// Letters, digits and symbols: the classes a value mixes. Separators (`-`, `_`, `.`, space)
+/// do not count, so words joined by them (`db-credentials`, `YOUR_API_KEY`) stay one class.
+fn value_classes(value: &[u8]) -> usize {
+    [
+        value.iter().any(u8::is_ascii_lowercase),
+        value.iter().any(u8::is_ascii_uppercase),
+        value.iter().any(u8::is_ascii_digit),
+        value
+            .iter()
+            .any(|b| b.is_ascii_punctuation() && !b"-_.".contains(b)),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count()
+}
+
+/// Whether a value says it is not a real one: a placeholder word (`your-api-key-here`,
+/// `<insert-secret-here>`, `changeme`, `sk-ant-api03-...`), a masked value (`****`, `xxxx`),
+/// or one character repeated.
+fn placeholder_value(value: &[u8]) -> bool {
+    const MARKERS: &[&[u8]] = &[
+        b"your",
+        b"here",
+        b"placeholder",
+        b"changeme",
+        b"change_me",
+        b"change-me",
+        b"replace",
+        b"dummy",
+        b"redacted",
+        b"xxxx",
+        b"****",
+        b"...",
+        b"insert",
+        b"example",
+        b"sample",
+        b"<",
+        b">",
+    ];
+    let lower = value.to_ascii_lowercase();
+    MARKERS.iter().any(|m| find(&lower, m).is_some()) || placeholder_body(value)
+}
+
+/// Whether a value is a path, a host or an image reference rather than a key: separators of
+/// a path or address and no upper-case letter (base64 keys of this length have some).
+fn structured(value: &[u8]) -> bool {
+    value.starts_with(b"/")
+        || value.starts_with(b"./")
+        || value.starts_with(b"~/")
+        || find(value, b"://").is_some()
+        || (value.iter().any(|b| b"/:.@".contains(b)) && !value.iter().any(u8::is_ascii_uppercase))
+}
+
+/// Whether a value looks like a random credential: long enough, high entropy, letters mixed
+/// with digits (or three classes), and none of a placeholder, a path or an id.
+fn looks_random(value: &[u8], min_len: usize, min_entropy: f64) -> bool {
+    let mixed = value_classes(value) >= 3
+        || (value.iter().any(u8::is_ascii_digit) && value.iter().any(u8::is_ascii_alphabetic));
+    value.len() >= min_len
+        && mixed
+        && shannon(value) >= min_entropy
+        && !placeholder_value(value)
+        && !structured(value)
+        && !is_uuid(value)
+}
+
+/// `scheme://user:password@host`: the password, unless it is a reference, a placeholder or a
+/// well-known default (`postgres:postgres`, `guest:guest` in local setups).
 fn scan_url_passwords(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
+    const DEFAULTS: &[&[u8]] = &[
+        b"password",
+        b"pass",
+        b"passwd",
+        b"pwd",
+        b"secret",
+        b"changeme",
+        b"postgres",
+        b"guest",
+        b"test",
+        b"admin",
+        b"root",
+        b"example",
+    ];
     for at in hits.of(b"://") {
         let scheme = t[..at]
             .iter()
@@ -701,25 +1000,20 @@ fn scan_url_passwords(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
         let Some(colon) = memchr::memchr(b':', &auth[..user_end]) else {
             continue;
         };
+        let user = &auth[..colon];
         let password = &auth[colon + 1..user_end];
         let lower = password.to_ascii_lowercase();
+        // `%(password)s` and `%{…}` are templates; `%21…` is a percent-encoded password.
+        let template = [&b"$"[..], b"{", b"%(", b"%s", b"%{", b"<"]
+            .iter()
+            .any(|p| password.starts_with(p));
         let placeholder = password.is_empty()
-            || password.starts_with(b"$")
-            || password.starts_with(b"{")
-            || password.starts_with(b"%")
-            || password.starts_with(b"<")
+            || template
             || password
                 .iter()
                 .all(|b| *b == b'*' || *b == b'x' || *b == b'X')
-            || [
-                &b"password"[..],
-                b"pass",
-                b"passwd",
-                b"pwd",
-                b"secret",
-                b"changeme",
-            ]
-            .contains(&lower.as_slice());
+            || password.eq_ignore_ascii_case(user)
+            || DEFAULTS.contains(&lower.as_slice());
         if !placeholder {
             out.push(Finding {
                 kind: SecretKind::UrlPassword,
@@ -730,50 +1024,104 @@ fn scan_url_passwords(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
     }
 }
 
-/// Whether an unquoted value is code that names a secret rather than holding one: a dotted
-/// path (`settings.API_KEY`), a call or a subscript (`os.environ[`, `getItem(`), a type.
+/// Whether an unquoted value is code that names a secret rather than holding one: a path of
+/// identifiers (`settings.API_KEY`, `std::env::var`, `$this->config`) that is a call, a
+/// subscript, a macro or a type (`os.environ[`, `getItem(`, `env!(`), or a dotted path.
 fn is_code_reference(value: &[u8]) -> bool {
-    let head_len = value
-        .iter()
-        .take_while(|b| is_word(**b) || **b == b'.')
-        .count();
-    let head = &value[..head_len];
-    let identifier_path = !head.is_empty()
-        && head.split(|b| *b == b'.').all(|seg| {
-            seg.first()
-                .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
-        });
-    if !identifier_path {
-        return false;
+    let mut i = 0;
+    let mut dotted = false;
+    loop {
+        let n = run(value, i, is_word);
+        if n == 0 || value[i].is_ascii_digit() {
+            return false;
+        }
+        i += n;
+        let rest = &value[i..];
+        if rest.starts_with(b"::") || rest.starts_with(b"->") {
+            i += 2;
+        } else if rest.starts_with(b".") {
+            i += 1;
+        } else {
+            break;
+        }
+        dotted = true;
     }
-    match value.get(head_len) {
+    match value.get(i) {
         Some(b'(' | b'[' | b'<') => true,
-        None => head.contains(&b'.'),
+        // A macro (`env!("KEY")`); `Zx9!qL2` and `Passw0rd!` are passwords.
+        Some(b'!') => value.get(i + 1) == Some(&b'('),
+        None => dotted,
         _ => false,
     }
 }
 
-/// `password=…`, `secret: "…"`, `api_key = …` whose value is a literal that looks random:
-/// the value is judged, not the name.
+/// Where the separator of an assignment to the secret-named key that ends at `i` is, and
+/// where its value starts: `=`, `:`, `:=`, `=>`, an XML `value=` attribute, and whitespace
+/// after a Dockerfile `ENV`/`ARG` name or a command-line `--flag`.
+fn assignment_value(t: &[u8], name_start: usize, name_end: usize) -> Option<usize> {
+    let mut i = name_end + run(t, name_end, |b| b" \t\"']".contains(&b));
+    let spaced = i > name_end && run(t, name_end, |b| b == b' ' || b == b'\t') > 0;
+    match t.get(i) {
+        Some(b':') => {
+            i += 1;
+            if t.get(i) == Some(&b'=') {
+                i += 1;
+            }
+        }
+        Some(b'=') => {
+            i += 1;
+            if t.get(i) == Some(&b'>') {
+                i += 1;
+            }
+        }
+        Some(_) if t[i..].len() >= 6 && t[i..i + 6].eq_ignore_ascii_case(b"value=") => i += 6,
+        Some(_) if spaced => {
+            let line_start = memchr::memrchr(b'\n', &t[..name_start]).map_or(0, |p| p + 1);
+            let line = &t[line_start..name_start];
+            let line = &line[run(line, 0, |b| b == b' ' || b == b'\t')..];
+            let flag_start = name_start
+                - t[..name_start]
+                    .iter()
+                    .rev()
+                    .take_while(|b| is_word(**b) || **b == b'-')
+                    .count();
+            let dockerfile = line.starts_with(b"ENV ") || line.starts_with(b"ARG ");
+            if !dockerfile && !t[flag_start..].starts_with(b"--") {
+                return None;
+            }
+        }
+        _ => return None,
+    }
+    Some(i)
+}
+
+/// `password=…`, `secret: "…"`, `api_key = …`, `ENCRYPTION_KEY=…` whose value is a literal
+/// that looks random: the value is judged, not the name. Names that only end in `_key` must
+/// hold a longer, more random value (`primary_key`, `cache_key` hold names).
 fn scan_assignments(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
     for key in [
         &b"password"[..],
         b"passwd",
+        b"passphrase",
         b"secret",
         b"token",
         b"api_key",
         b"apikey",
         b"api-key",
+        b"_key",
     ] {
         for at in hits.of(key) {
-            let mut i = at + key.len();
-            i += run(t, i, |b| is_word(b) || b == b'-');
-            i += run(t, i, |b| b == b' ' || b == b'"' || b == b'\'');
-            if !matches!(t.get(i), Some(b'=' | b':')) {
+            let name_start = at
+                - t[..at]
+                    .iter()
+                    .rev()
+                    .take_while(|b| is_word(**b) || **b == b'-')
+                    .count();
+            let name_end = at + key.len() + run(t, at + key.len(), |b| is_word(b) || b == b'-');
+            let Some(mut i) = assignment_value(t, name_start, name_end) else {
                 continue;
-            }
-            i += 1;
-            i += run(t, i, |b| b == b' ');
+            };
+            i += run(t, i, |b| b == b' ' || b == b'\t');
             let quoted = matches!(t.get(i), Some(b'"' | b'\''));
             i += run(t, i, |b| b == b'"' || b == b'\'');
             let n = run(t, i, |b| {
@@ -784,19 +1132,102 @@ fn scan_assignments(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
                 || value.starts_with(b"{")
                 || value.starts_with(b"<")
                 || value.starts_with(b"=")
-                || value.starts_with(b"/")
-                || value.starts_with(b"./")
-                || value.starts_with(b"~/")
-                || find(value, b"://").is_some()
+                || value.starts_with(b"%")
+                || structured(value)
+                || placeholder_value(value)
                 || (!quoted && is_code_reference(value));
             // Prose and identifiers are one class of letters; a password has two or more.
-            if n >= 8 && shannon(value) >= 3.0 && classes(value) >= 2 && !reference {
+            let secret = if *key == b"_key"[..] {
+                looks_random(value, 16, 3.5)
+            } else {
+                n >= 8 && shannon(value) >= 3.0 && value_classes(value) >= 2
+            };
+            if secret && !reference {
                 out.push(Finding {
                     kind: SecretKind::PasswordAssignment,
                     start: at,
                     end: i + n,
                 });
             }
+        }
+    }
+}
+
+/// A byte that can end or start a piece of a split secret (token and base64 characters).
+fn piece_char(b: u8) -> bool {
+    token_char(b) || b"+/=.".contains(&b)
+}
+
+/// Where the glue that starts at `q` ends (exclusive), if it joins two pieces of one
+/// literal: a backslash-newline; a closing quote, blanks and at most one concatenation
+/// operator (`+`, `.`, `..`, `&`), then an opening quote (`"a" "b"`, `'a' +\n 'b'`,
+/// `"a""b"`); or a quote inside a word (`AKIA"IOSF"…`, as a shell joins it).
+fn glue_end(t: &[u8], q: usize) -> Option<usize> {
+    if t[q] == b'\\' {
+        return match (t.get(q + 1), t.get(q + 2)) {
+            (Some(b'\n'), _) => Some(q + 2),
+            (Some(b'\r'), Some(b'\n')) => Some(q + 3),
+            _ => None,
+        };
+    }
+    if q == 0 || !piece_char(t[q - 1]) {
+        return None;
+    }
+    let blanks = |i: usize| i + run(t, i, |b| b.is_ascii_whitespace());
+    let mut j = blanks(q + 1);
+    if t[j..].starts_with(b"..") {
+        j = blanks(j + 2);
+    } else if matches!(t.get(j), Some(b'+' | b'.' | b'&')) {
+        j = blanks(j + 1);
+    }
+    if matches!(t.get(j), Some(b'"' | b'\'')) && t.get(j + 1).is_some_and(|b| piece_char(*b)) {
+        return Some(j + 1);
+    }
+    // A quote inside a word.
+    t.get(q + 1)
+        .is_some_and(|b| piece_char(*b))
+        .then_some(q + 1)
+}
+
+/// Secrets split over literals that are still literal: the text is scanned again with the
+/// glue between the pieces removed, and a finding that spans a removed glue is mapped back
+/// over it, so the redaction covers both pieces and the glue between.
+fn scan_joined(t: &[u8], out: &mut Vec<Finding>) {
+    let mut joined: Vec<u8> = Vec::new();
+    // For each byte of `joined`, its position in `t`; where glue was taken out of `joined`.
+    let mut map: Vec<usize> = Vec::new();
+    let mut seams: Vec<usize> = Vec::new();
+    let mut copied = 0;
+    let mut i = 0;
+    while let Some(off) = memchr::memchr3(b'"', b'\'', b'\\', &t[i..]) {
+        let q = i + off;
+        match glue_end(t, q) {
+            Some(end) => {
+                joined.extend_from_slice(&t[copied..q]);
+                map.extend(copied..q);
+                seams.push(joined.len());
+                copied = end;
+                i = end;
+            }
+            None => i = q + 1,
+        }
+        if i >= t.len() {
+            break;
+        }
+    }
+    if seams.is_empty() {
+        return;
+    }
+    joined.extend_from_slice(&t[copied..]);
+    map.extend(copied..t.len());
+    for f in scan_view(&joined) {
+        let spans = seams.iter().any(|s| f.start < *s && *s < f.end);
+        if spans && f.end > f.start {
+            out.push(Finding {
+                kind: f.kind,
+                start: map[f.start],
+                end: map[f.end - 1] + 1,
+            });
         }
     }
 }
@@ -881,8 +1312,8 @@ fn scan_env_block(t: &[u8], out: &mut Vec<Finding>) {
                 let plain = is_uuid(value)
                     || (is_hex_digest(value) && names_a_digest(name))
                     || value.starts_with(b"$")
-                    || value.starts_with(b"/")
-                    || find(value, b"://").is_some();
+                    || structured(value)
+                    || placeholder_value(value);
                 let mixed = classes(value) >= 3
                     || (value.iter().any(u8::is_ascii_digit)
                         && value.iter().any(u8::is_ascii_alphabetic));
