@@ -36,6 +36,7 @@ pub enum SecretKind {
     EnvSecret,
     NpmToken,
     AuthorizationHeader,
+    VendorToken,
 }
 
 impl SecretKind {
@@ -63,6 +64,7 @@ impl SecretKind {
         Self::EnvSecret,
         Self::NpmToken,
         Self::AuthorizationHeader,
+        Self::VendorToken,
     ];
 
     pub fn label(self) -> &'static str {
@@ -88,7 +90,10 @@ impl SecretKind {
             Self::SlackWebhook => "a Slack webhook URL",
             Self::EnvSecret => "a high-entropy value in an environment file",
             Self::NpmToken => "an npm access token",
-            Self::AuthorizationHeader => "a credential in an Authorization header",
+            Self::AuthorizationHeader => {
+                "a credential in an Authorization header or a registry login"
+            }
+            Self::VendorToken => "an API token with a vendor's prefix",
         }
     }
 
@@ -117,6 +122,7 @@ impl SecretKind {
             Self::EnvSecret => "env-secret",
             Self::NpmToken => "npm-token",
             Self::AuthorizationHeader => "authorization-header",
+            Self::VendorToken => "vendor-token",
         }
     }
 }
@@ -264,16 +270,95 @@ const ANCHORS: &[(&[u8], bool)] = &[
     (b"T3BlbkFJ", false),
     (b"eyJ", false),
     (b"://", false),
-    (b"password", true),
-    (b"passwd", true),
+    // `password`, `passwd`, `passphrase`, `DB_PASS`, `PGPASSWORD`, openssl's `pass:`.
+    (b"pass", true),
+    (b"pwd", true),
+    (b"api key", true),
     (b"secret", true),
     (b"token", true),
     (b"api_key", true),
     (b"apikey", true),
     (b"api-key", true),
-    (b"passphrase", true),
+    (b"authorization", true),
+    // A Docker config's `"auth": "<base64 of user:password>"`, and such a config in base64
+    // (`{"auths":`), as a Kubernetes `.dockerconfigjson` holds it.
+    (b"\"auth\"", false),
+    (b"eyJhdXRocyI6", false),
+    // Credentials on a command line: `curl -u user:password`, `mysql -pPASSWORD`.
+    (b" -u ", false),
+    (b"--user", false),
+    (b" -p", false),
     // Any `…_key` name (`ENCRYPTION_KEY`, `signing_key`): the value must look random.
     (b"_key", true),
+    (b"hf_", false),
+    (b"SG.", false),
+    (b"hvs.", false),
+    (b"hvb.", false),
+    (b"dop_v1_", false),
+    (b"doo_v1_", false),
+    (b"dor_v1_", false),
+    (b"shpat_", false),
+    (b"shpss_", false),
+    (b"shpca_", false),
+    (b"shppa_", false),
+    (b"pypi-AgEIcHlwaS5vcmc", false),
+    (b"dckr_pat_", false),
+    (b"whsec_", false),
+    (b"ya29.", false),
+    (b"glsa_", false),
+    (b"glc_", false),
+    (b"PMAK-", false),
+    (b"NRAK-", false),
+    (b"sq0atp-", false),
+    (b"sq0csp-", false),
+    (b"lin_api_", false),
+    (b"rubygems_", false),
+    (b"AGE-SECRET-KEY-1", false),
+    (b"sntrys_", false),
+    (b"dp.pt.", false),
+    (b"dp.st.", false),
+    (b"xkeysib-", false),
+    (b"pul-", false),
+    (b"tskey-", false),
+    (b"figd_", false),
+    (b"ATATT3", false),
+];
+
+/// Vendor tokens by prefix (those without a kind of their own): the prefix, the least
+/// length of the body after it, and whether the body is hex.
+const VENDOR_PREFIXES: &[(&[u8], usize, bool)] = &[
+    (b"hf_", 30, false),
+    (b"SG.", 60, false),
+    (b"hvs.", 24, false),
+    (b"hvb.", 24, false),
+    (b"dop_v1_", 64, true),
+    (b"doo_v1_", 64, true),
+    (b"dor_v1_", 64, true),
+    (b"shpat_", 32, true),
+    (b"shpss_", 32, true),
+    (b"shpca_", 32, true),
+    (b"shppa_", 32, true),
+    (b"pypi-AgEIcHlwaS5vcmc", 50, false),
+    (b"dckr_pat_", 20, false),
+    (b"whsec_", 24, false),
+    (b"ya29.", 30, false),
+    (b"glsa_", 32, false),
+    (b"glc_", 32, false),
+    (b"PMAK-", 24, false),
+    (b"NRAK-", 27, false),
+    (b"sq0atp-", 22, false),
+    (b"sq0csp-", 40, false),
+    (b"lin_api_", 32, false),
+    (b"rubygems_", 48, true),
+    (b"AGE-SECRET-KEY-1", 50, false),
+    (b"sntrys_", 50, false),
+    (b"dp.pt.", 40, false),
+    (b"dp.st.", 40, false),
+    (b"xkeysib-", 64, false),
+    (b"pul-", 40, true),
+    (b"tskey-", 20, false),
+    (b"figd_", 32, false),
+    (b"ATATT3", 100, false),
 ];
 
 /// For each byte value, the anchors whose byte at `at` it can be (both cases for the
@@ -799,6 +884,72 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
             },
         );
     }
+    // `Authorization: <scheme> <credential>` for any scheme (`token`, `ApiKey`) or none.
+    scan_anchor(
+        &hits,
+        b"authorization",
+        SecretKind::AuthorizationHeader,
+        &mut out,
+        |at| {
+            let mut i = at + "authorization".len();
+            i += run(t, i, |b| b" \t\"':=".contains(&b));
+            let word = run(t, i, |b| b.is_ascii_alphabetic() || b == b'-');
+            if t.get(i + word) == Some(&b' ') && word <= 8 {
+                i += word + 1;
+            }
+            let n = run(t, i, |b| token_char(b) || b".~+/=".contains(&b));
+            let value = &t[i..i + n];
+            let literal = !t.get(i + n).is_some_and(|b| b"{}$<>(".contains(b));
+            (literal && looks_random(value, 16, 3.5)).then_some(i + n)
+        },
+    );
+    // A Docker config's `auth` (base64 of `user:password`), and a whole config in base64.
+    scan_anchor(
+        &hits,
+        b"\"auth\"",
+        SecretKind::AuthorizationHeader,
+        &mut out,
+        |at| {
+            let mut i = at + 6;
+            i += run(t, i, |b| b" \t:".contains(&b));
+            if t.get(i) != Some(&b'"') {
+                return None;
+            }
+            i += 1;
+            let n = run(t, i, b64ish);
+            let decoded = b64_decode(&t[i..i + n]);
+            let colon = decoded.iter().position(|b| *b == b':')?;
+            (decoded.len() > colon + 1).then_some(i + n)
+        },
+    );
+    scan_anchor(
+        &hits,
+        b"eyJhdXRocyI6",
+        SecretKind::AuthorizationHeader,
+        &mut out,
+        |at| {
+            let n = run(t, at, b64ish);
+            let decoded = b64_decode(&t[at..at + n]);
+            find(&decoded, b"\"auth\"").map(|_| at + n)
+        },
+    );
+    scan_cli_credentials(t, &hits, &mut out);
+    for (prefix, min, hex) in VENDOR_PREFIXES {
+        scan_anchor(&hits, prefix, SecretKind::VendorToken, &mut out, |at| {
+            let end = prefixed(t, at, prefix.len(), *min, |b| {
+                token_char(b) || b"+/=.".contains(&b)
+            })?;
+            // A sentence's full stop after the token is not part of it.
+            let end = end - run_back(&t[..end], |b| b == b'.');
+            let body = &t[at + prefix.len()..end];
+            let random = if *hex {
+                body.iter().filter(|b| b.is_ascii_hexdigit()).count() >= *min
+            } else {
+                body.iter().any(u8::is_ascii_digit) && body.iter().any(u8::is_ascii_alphabetic)
+            };
+            (random && body.len() >= *min && shannon(body) >= 3.0).then_some(end)
+        });
+    }
     scan_anchor(&hits, b"eyJ", SecretKind::Jwt, &mut out, |at| {
         let seg = |i: usize| run(t, i, token_char);
         let a = seg(at);
@@ -955,9 +1106,15 @@ fn structured(value: &[u8]) -> bool {
 fn looks_random(value: &[u8], min_len: usize, min_entropy: f64) -> bool {
     let mixed = value_classes(value) >= 3
         || (value.iter().any(u8::is_ascii_digit) && value.iter().any(u8::is_ascii_alphabetic));
+    // Hex has 16 symbols: a random 40-digit token scores 3.5–3.9, below what base62 does.
+    let floor = if value.iter().all(u8::is_ascii_hexdigit) {
+        min_entropy.min(3.0)
+    } else {
+        min_entropy
+    };
     value.len() >= min_len
         && mixed
-        && shannon(value) >= min_entropy
+        && shannon(value) >= floor
         && !placeholder_value(value)
         && !structured(value)
         && !is_uuid(value)
@@ -1061,6 +1218,12 @@ fn is_code_reference(value: &[u8]) -> bool {
 fn assignment_value(t: &[u8], name_start: usize, name_end: usize) -> Option<usize> {
     let mut i = name_end + run(t, name_end, |b| b" \t\"']".contains(&b));
     let spaced = i > name_end && run(t, name_end, |b| b == b' ' || b == b'\t') > 0;
+    // Prose: "the password is …", "my token was: …".
+    for verb in [&b"is: "[..], b"is ", b"was: ", b"was "] {
+        if spaced && t[i..].starts_with(verb) {
+            return Some(i + verb.len());
+        }
+    }
     match t.get(i) {
         Some(b':') => {
             i += 1;
@@ -1100,17 +1263,26 @@ fn assignment_value(t: &[u8], name_start: usize, name_end: usize) -> Option<usiz
 /// hold a longer, more random value (`primary_key`, `cache_key` hold names).
 fn scan_assignments(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
     for key in [
-        &b"password"[..],
-        b"passwd",
-        b"passphrase",
+        &b"pass"[..],
+        b"pwd",
         b"secret",
         b"token",
         b"api_key",
         b"apikey",
         b"api-key",
+        b"api key",
         b"_key",
     ] {
         for at in hits.of(key) {
+            // `pass` and `pwd` start a word (`db_pass`, `dbPassword`, `PGPASSWORD`), not
+            // the end of one (`compass`, `bypass`).
+            let word_start = at == 0
+                || !t[at - 1].is_ascii_lowercase()
+                || t[at].is_ascii_uppercase()
+                || !(key.starts_with(b"pass") || key.starts_with(b"pwd"));
+            if !word_start {
+                continue;
+            }
             let name_start = at
                 - t[..at]
                     .iter()
@@ -1232,6 +1404,86 @@ fn scan_joined(t: &[u8], out: &mut Vec<Finding>) {
     }
 }
 
+/// Length of the run at the end of `text` whose bytes satisfy `ok`.
+fn run_back(text: &[u8], ok: impl Fn(u8) -> bool) -> usize {
+    text.iter().rev().take_while(|b| ok(**b)).count()
+}
+
+/// Passwords given on a command line: `curl -u user:password` (`--user user:password`) and
+/// `-pPASSWORD` / `-p PASSWORD` for the commands where `-p` is a password (MySQL and MariaDB
+/// clients, `sshpass`, registry logins); elsewhere `-p` is a port or a parent directory.
+fn scan_cli_credentials(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
+    let password_like = |value: &[u8]| {
+        value.len() >= 8
+            && shannon(value) >= 3.0
+            && value_classes(value) >= 2
+            && !placeholder_value(value)
+            && !value.starts_with(b"$")
+            && !value.starts_with(b"{")
+            && !value.starts_with(b"%")
+    };
+    let value_at = |i: usize| {
+        let quoted = matches!(t.get(i), Some(b'"' | b'\''));
+        let i = i + usize::from(quoted);
+        let n = run(t, i, |b| {
+            !b.is_ascii_whitespace() && !b"\"'`;|&".contains(&b)
+        });
+        (i, n)
+    };
+    for anchor in [&b" -u "[..], b"--user"] {
+        for at in hits.of(anchor) {
+            let mut i = at + anchor.len();
+            if *anchor == b"--user"[..] {
+                if !matches!(t.get(i), Some(b'=' | b' ')) {
+                    continue;
+                }
+                i += 1;
+            }
+            let (i, n) = value_at(i);
+            let value = &t[i..i + n];
+            let Some(colon) = value.iter().position(|b| *b == b':') else {
+                continue;
+            };
+            let password = &value[colon + 1..];
+            if password_like(password) && !password.eq_ignore_ascii_case(&value[..colon]) {
+                out.push(Finding {
+                    kind: SecretKind::PasswordAssignment,
+                    start: i + colon + 1,
+                    end: i + n,
+                });
+            }
+        }
+    }
+    const PASSWORD_P: &[&[u8]] = &[
+        b"mysql",
+        b"mariadb",
+        b"sshpass",
+        b"docker login",
+        b"podman login",
+        b"buildah login",
+        b"helm registry login",
+        b"7z ",
+    ];
+    for at in hits.of(b" -p") {
+        let line_start = memchr::memrchr(b'\n', &t[..at]).map_or(0, |p| p + 1);
+        let command = &t[line_start..at];
+        if !PASSWORD_P.iter().any(|c| find(command, c).is_some()) {
+            continue;
+        }
+        let mut i = at + 3;
+        i += run(t, i, |b| b == b' ');
+        let (i, n) = value_at(i);
+        let value = &t[i..i + n];
+        if !value.starts_with(b"-") && password_like(value) && !structured(value) {
+            out.push(Finding {
+                kind: SecretKind::PasswordAssignment,
+                start: i,
+                end: i + n,
+            });
+        }
+    }
+}
+
 /// `8-4-4-4-12` hex digits: tenant, client and project ids, which are names, not secrets.
 fn is_uuid(value: &[u8]) -> bool {
     value.len() == 36
@@ -1314,10 +1566,7 @@ fn scan_env_block(t: &[u8], out: &mut Vec<Finding>) {
                     || value.starts_with(b"$")
                     || structured(value)
                     || placeholder_value(value);
-                let mixed = classes(value) >= 3
-                    || (value.iter().any(u8::is_ascii_digit)
-                        && value.iter().any(u8::is_ascii_alphabetic));
-                if value.len() >= 16 && !plain && mixed && shannon(value) >= 3.5 {
+                if !plain && looks_random(value, 16, 3.5) {
                     out.push(Finding {
                         kind: SecretKind::EnvSecret,
                         start: *vs,

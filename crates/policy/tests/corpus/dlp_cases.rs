@@ -1115,6 +1115,113 @@ fn red_team(g: &mut Gen, out: &mut Vec<Case>) {
         }
     }
 
+    // --- Credentials on a command line, in prose, and in registry configs.
+    for (before, after) in [
+        ("curl -u admin:", " https://jenkins.corp/api/json"),
+        ("curl --user deploy:", " -X POST https://nexus.corp/upload"),
+        ("mysql -h db -uroot -p", " shop < dump.sql"),
+        ("sshpass -p '", "' ssh deploy@host"),
+        ("docker login -u bot -p ", " registry.corp"),
+        (
+            "openssl pkcs12 -export -in c.pem -passout pass:",
+            " -out c.p12",
+        ),
+        ("PGPASSWORD=", " psql -h db -U app"),
+        ("DB_PASS=", "\n"),
+        ("pwd = \"", "\""),
+        ("dbPassword: '", "'"),
+        ("the admin password is ", " so do not share it"),
+        ("My API key is ", "."),
+    ] {
+        let secret = g.draw(ALNUM, 18);
+        out.push(tp(
+            "password-assignment",
+            format!("{before}{secret}{after}"),
+            secret,
+        ));
+    }
+    let auth = base64(format!("bot:{}", g.draw(ALNUM, 20)).as_bytes());
+    out.push(tp(
+        "authorization-header",
+        format!("{{\"auths\": {{\"registry.corp\": {{\"auth\": \"{auth}\"}}}}}}"),
+        auth.clone(),
+    ));
+    let config =
+        base64(format!("{{\"auths\":{{\"ghcr.io\":{{\"auth\":\"{auth}\"}}}}}}").as_bytes());
+    out.push(tp(
+        "authorization-header",
+        format!("type: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {config}\n"),
+        config,
+    ));
+    let token = g.draw(HEX, 40);
+    out.push(tp(
+        "authorization-header",
+        format!("curl -H 'Authorization: token {token}' https://api.github.com/user/repos"),
+        token,
+    ));
+    for text in [
+        "mkdir -p src/Components/Forms",
+        "docker run -p 8080:80 -p 127.0.0.1:9090:9090 nginx",
+        "ssh -p 2222 deploy@host",
+        "mysql -u root -p shop",
+        "mysql -u root -p",
+        "git push -u origin feature/Login-Form",
+        "curl -u \"$USER:$PASS\" https://example.com",
+        "curl -u admin:admin http://localhost:8080",
+        "curl --user-agent Mozilla/5.0 https://example.com",
+        "compass: north-west-12",
+        "bypass_cache = settings.BYPASS",
+        "the password is required",
+        "the token was revoked yesterday",
+        "Authorization: Bearer",
+        "\"auth\": \"oauth2\"",
+        "authorization_url = \"https://accounts.example.com/o/oauth2/auth\"",
+        "PASSWORD_MIN_LENGTH=12\nPASSWORD_REQUIRE_SYMBOL=true\n",
+        "password_field = forms.CharField(widget=forms.PasswordInput)",
+        "token = uuid.uuid4().hex",
+        "secret = secrets.token_hex(32)",
+        "SENTRY_DSN=https://3f9a2b1c4d5e6f70@o123456.ingest.sentry.io/1234567",
+    ] {
+        for detector in ["password-assignment", "authorization-header"] {
+            out.push(fp(detector, text));
+        }
+    }
+
+    // --- Vendor tokens without a kind of their own.
+    for (prefix, body) in [
+        ("hf_", g.draw(ALNUM, 34)),
+        ("SG.", c(&[&g.draw(TOKEN, 22), ".", &g.draw(TOKEN, 43)])),
+        ("hvs.", g.draw(TOKEN, 90)),
+        ("dop_v1_", g.draw(HEX, 64)),
+        ("shpat_", g.draw(HEX, 32)),
+        ("pypi-AgEIcHlwaS5vcmc", g.draw(TOKEN, 120)),
+        ("dckr_pat_", g.draw(TOKEN, 27)),
+        ("whsec_", g.draw(ALNUM, 32)),
+        ("ya29.", g.draw(TOKEN, 120)),
+        ("glsa_", c(&[&g.draw(ALNUM, 32), "_", &g.draw(HEX, 8)])),
+        ("lin_api_", g.draw(ALNUM, 40)),
+        ("AGE-SECRET-KEY-1", g.draw(UPPER_DIGITS, 58)),
+    ] {
+        let token = c(&[prefix, &body]);
+        out.push(tp(
+            "vendor-token",
+            format!("token: {token}\n"),
+            token.clone(),
+        ));
+        out.push(tp("vendor-token", format!("use {token}."), token));
+    }
+    for text in [
+        "hf_hub_download(repo_id=\"gpt2\")",
+        "SG.configure(options)",
+        "the dop_v1_ prefix marks DigitalOcean tokens",
+        "whsec_ is the Stripe webhook secret prefix",
+        "a ya29. access token expires after an hour",
+        "AGE-SECRET-KEY-1 starts an age identity",
+        "pypi-AgEIcHlwaS5vcmc is how every PyPI token starts",
+    ] {
+        out.push(fp("vendor-token", text));
+    }
+
     // --- Secrets split over literals that are still literal.
     let id = c(&["AKIA", &g.draw(UPPER_DIGITS, 16)]);
     let (l, r) = id.split_at(9);
