@@ -384,11 +384,16 @@ const SECOND: [u128; 256] = byte_masks(1);
 const _: () = assert!(ANCHORS.len() <= 128);
 
 /// Where each anchor occurs in one text: (anchor index, position), in text order.
-struct Hits(Vec<(u8, usize)>);
+struct Hits {
+    hits: Vec<(u8, usize)>,
+    /// Which anchors occur at all: most detectors ask about an anchor that is not there.
+    present: u128,
+}
 
 impl Hits {
     fn of_text(t: &[u8]) -> Hits {
         let mut hits = Vec::new();
+        let mut present = 0u128;
         for i in 0..t.len().saturating_sub(1) {
             let mut mask = FIRST[usize::from(t[i])] & SECOND[usize::from(t[i + 1])];
             while mask != 0 {
@@ -404,21 +409,34 @@ impl Hits {
                 });
                 if matched {
                     hits.push((id as u8, i));
+                    present |= 1 << id;
                 }
             }
         }
-        Hits(hits)
+        Hits { hits, present }
     }
 
-    /// The positions of `anchor`, which must be one of [`ANCHORS`].
+    /// The positions of `anchor`, which must be one of [`ANCHORS`]. The anchor's id is among
+    /// those its first two bytes select (the same tables as the search), so an anchor that
+    /// does not occur costs two lookups, not a search of the anchor list.
     fn of(&self, anchor: &[u8]) -> Vec<usize> {
-        if self.0.is_empty() {
-            return Vec::new();
-        }
-        let Some(id) = ANCHORS.iter().position(|(a, _)| *a == anchor) else {
+        let (Some(a), Some(b)) = (anchor.first(), anchor.get(1)) else {
             return Vec::new();
         };
-        self.0
+        let mut candidates = FIRST[usize::from(*a)] & SECOND[usize::from(*b)] & self.present;
+        let mut found = None;
+        while candidates != 0 {
+            let id = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            if ANCHORS[id].0 == anchor {
+                found = Some(id);
+                break;
+            }
+        }
+        let Some(id) = found else {
+            return Vec::new();
+        };
+        self.hits
             .iter()
             .filter(|(hit, _)| usize::from(*hit) == id)
             .map(|(_, at)| *at)
@@ -1087,8 +1105,9 @@ fn placeholder_value(value: &[u8]) -> bool {
         b"<",
         b">",
     ];
-    let lower = value.to_ascii_lowercase();
-    MARKERS.iter().any(|m| find(&lower, m).is_some()) || placeholder_body(value)
+    // Values are short: a direct search costs less than lower-casing a copy for `find`.
+    let has = |m: &[u8]| value.windows(m.len()).any(|w| w.eq_ignore_ascii_case(m));
+    placeholder_body(value) || MARKERS.iter().any(|m| has(m))
 }
 
 /// Whether a value is a path, a host or an image reference rather than a key: separators of
@@ -1205,6 +1224,8 @@ fn is_code_reference(value: &[u8]) -> bool {
     }
     match value.get(i) {
         Some(b'(' | b'[' | b'<') => true,
+        // The end of the expression the path is in (`{'X-Api-Key': settings.API_KEY}`).
+        Some(b')' | b']' | b'}') => dotted,
         // A macro (`env!("KEY")`); `Zx9!qL2` and `Passw0rd!` are passwords.
         Some(b'!') => value.get(i + 1) == Some(&b'('),
         None => dotted,
@@ -1300,21 +1321,23 @@ fn scan_assignments(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
                 !b.is_ascii_whitespace() && !b"\"'`,;".contains(&b)
             });
             let value = &t[i..i + n];
-            let reference = value.starts_with(b"$")
-                || value.starts_with(b"{")
-                || value.starts_with(b"<")
-                || value.starts_with(b"=")
-                || value.starts_with(b"%")
-                || structured(value)
-                || placeholder_value(value)
-                || (!quoted && is_code_reference(value));
             // Prose and identifiers are one class of letters; a password has two or more.
             let secret = if *key == b"_key"[..] {
                 looks_random(value, 16, 3.5)
             } else {
-                n >= 8 && shannon(value) >= 3.0 && value_classes(value) >= 2
+                n >= 8 && value_classes(value) >= 2 && shannon(value) >= 3.0
             };
-            if secret && !reference {
+            let reference = || {
+                value.starts_with(b"$")
+                    || value.starts_with(b"{")
+                    || value.starts_with(b"<")
+                    || value.starts_with(b"=")
+                    || value.starts_with(b"%")
+                    || structured(value)
+                    || placeholder_value(value)
+                    || (!quoted && is_code_reference(value))
+            };
+            if secret && !reference() {
                 out.push(Finding {
                     kind: SecretKind::PasswordAssignment,
                     start: at,
@@ -1355,10 +1378,20 @@ fn glue_end(t: &[u8], q: usize) -> Option<usize> {
     if matches!(t.get(j), Some(b'"' | b'\'')) && t.get(j + 1).is_some_and(|b| piece_char(*b)) {
         return Some(j + 1);
     }
-    // A quote inside a word.
-    t.get(q + 1)
-        .is_some_and(|b| piece_char(*b))
-        .then_some(q + 1)
+    None
+}
+
+/// A quoted part inside a word (`AKIA"IOSF"EXAMPLE`, as a shell joins it): the closing
+/// quote, when the quote at `q` opens one that closes before the word ends and the word
+/// goes on after it. A lone apostrophe (`don't`) opens nothing.
+fn in_word_quote(t: &[u8], q: usize) -> Option<usize> {
+    if q == 0 || !piece_char(t[q - 1]) {
+        return None;
+    }
+    let inner = run(t, q + 1, piece_char);
+    let close = q + 1 + inner;
+    (inner > 0 && t.get(close) == Some(&t[q]) && t.get(close + 1).is_some_and(|b| piece_char(*b)))
+        .then_some(close)
 }
 
 /// Secrets split over literals that are still literal: the text is scanned again with the
@@ -1373,15 +1406,23 @@ fn scan_joined(t: &[u8], out: &mut Vec<Finding>) {
     let mut i = 0;
     while let Some(off) = memchr::memchr3(b'"', b'\'', b'\\', &t[i..]) {
         let q = i + off;
-        match glue_end(t, q) {
-            Some(end) => {
-                joined.extend_from_slice(&t[copied..q]);
-                map.extend(copied..q);
-                seams.push(joined.len());
-                copied = end;
-                i = end;
-            }
-            None => i = q + 1,
+        if let Some(end) = glue_end(t, q) {
+            joined.extend_from_slice(&t[copied..q]);
+            map.extend(copied..q);
+            seams.push(joined.len());
+            copied = end;
+            i = end;
+        } else if let Some(close) = in_word_quote(t, q) {
+            joined.extend_from_slice(&t[copied..q]);
+            map.extend(copied..q);
+            seams.push(joined.len());
+            joined.extend_from_slice(&t[q + 1..close]);
+            map.extend(q + 1..close);
+            seams.push(joined.len());
+            copied = close + 1;
+            i = close + 1;
+        } else {
+            i = q + 1;
         }
         if i >= t.len() {
             break;

@@ -1257,5 +1257,29 @@ fn red_team(g: &mut Gen, out: &mut Vec<Case>) {
         "gcp-api-key",
         format!("key := \"{l}\" + \"{r}\""),
         format!("{l}\n{r}"),
+    )); // A shell joins quoted parts of one word.
+    let id = c(&["AKIA", &g.draw(UPPER_DIGITS, 16)]);
+    let (l, rest) = id.split_at(10);
+    let (m, r) = rest.split_at(5);
+    out.push(tp(
+        "aws-access-key",
+        format!("echo {l}\"{m}\"{r} > src/k.py"),
+        format!("{l}{m}"),
     ));
+    let token = c(&["gh", "p_", &g.draw(ALNUM, 36)]);
+    let (l, r) = token.split_at(12);
+    out.push(tp(
+        "github-token",
+        format!("git clone https://x:{l}''{r}@github.com/o/r"),
+        format!("{l}\n{r}"),
+    ));
+    for text in [
+        "headers = {\"Authorization\": f\"Bearer {token}\", 'X-Api-Key': settings.API_KEY}",
+        "it's the user's choice; don't store the token and don't log the password",
+        "msg = 'abc' + 'def'\nname = \"first\" \"last\"",
+        "print(f\"token={token!r}\")",
+    ] {
+        out.push(fp("password-assignment", text));
+        out.push(fp("aws-access-key", text));
+    }
 }
