@@ -322,6 +322,29 @@ const ANCHORS: &[(&[u8], bool)] = &[
     (b"tskey-", false),
     (b"figd_", false),
     (b"ATATT3", false),
+    (b"GOCSPX-", false),
+    (b"gsk_", false),
+    (b"r8_", false),
+    (b"pplx-", false),
+    (b"xai-", false),
+    (b"lsv2_", false),
+    (b"sntryu_", false),
+    (b"key-", false),
+    (b"dapi", false),
+    (b"ntn_", false),
+    (b"secret_", false),
+    (b"pscale_", false),
+    (b"sbp_", false),
+    (b"sb_secret_", false),
+    (b"nfp_", false),
+    (b"sk.eyJ", false),
+    (b"AKCp", false),
+    (b"oy2", false),
+    // Azure AD client secrets (`abc8Q~…`), Telegram bot tokens (`123456789:AA…`), Discord
+    // webhooks (`discord.com/api/webhooks/<id>/<token>`).
+    (b"Q~", false),
+    (b":AA", false),
+    (b"/api/webhooks/", false),
 ];
 
 /// Vendor tokens by prefix (those without a kind of their own): the prefix, the least
@@ -359,6 +382,24 @@ const VENDOR_PREFIXES: &[(&[u8], usize, bool)] = &[
     (b"tskey-", 20, false),
     (b"figd_", 32, false),
     (b"ATATT3", 100, false),
+    (b"GOCSPX-", 28, false),
+    (b"gsk_", 48, false),
+    (b"r8_", 36, false),
+    (b"pplx-", 48, false),
+    (b"xai-", 70, false),
+    (b"lsv2_", 40, false),
+    (b"sntryu_", 64, true),
+    (b"key-", 32, true),
+    (b"dapi", 32, true),
+    (b"ntn_", 40, false),
+    (b"secret_", 43, false),
+    (b"pscale_", 36, false),
+    (b"sbp_", 40, true),
+    (b"sb_secret_", 30, false),
+    (b"nfp_", 36, false),
+    (b"sk.eyJ", 80, false),
+    (b"AKCp", 64, false),
+    (b"oy2", 43, false),
 ];
 
 /// For each byte value, the anchors whose byte at `at` it can be (both cases for the
@@ -597,7 +638,9 @@ fn placeholder_body(body: &[u8]) -> bool {
         last = Some(*b);
         longest = longest.max(current);
     }
-    longest >= 6 || shannon(body) < 2.5
+    // A run in a real token (a Twitter bearer token starts with ~20 `A`s) is part of it; a
+    // placeholder is mostly the run.
+    (longest >= 6 && longest * 2 >= body.len()) || shannon(body) < 2.5
 }
 
 /// The end of a prefixed token: the prefix, then at least `min` bytes satisfying `ok`; the
@@ -809,8 +852,10 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
                 b.is_ascii_alphanumeric() || b == b'/' || b == b'_'
             });
             let path = &t[i..i + n];
-            (n >= 30 && (path.starts_with(b"services/") || path.starts_with(b"workflows/")))
-                .then_some(i + n)
+            let hook = [&b"services/"[..], b"workflows/", b"triggers/"]
+                .iter()
+                .any(|p| path.starts_with(p));
+            (n >= 30 && hook).then_some(i + n)
         },
     );
     for prefix in [&b"sk_live_"[..], b"sk_test_", b"rk_live_", b"rk_test_"] {
@@ -850,7 +895,7 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
     scan_anchor(&hits, b"sk-", SecretKind::OpenaiKey, &mut out, |at| {
         let end = prefixed(t, at, 3, 32, |b| b.is_ascii_alphanumeric())?;
         let body = &t[at + 3..end];
-        let random = classes(body) >= 3 && shannon(body) >= 4.0;
+        let random = looks_random(body, 32, 4.0);
         (random && !t.get(end).is_some_and(|b| token_char(*b))).then_some(end)
     });
     scan_anchor(&hits, b"npm_", SecretKind::NpmToken, &mut out, |at| {
@@ -885,7 +930,7 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
                     return None;
                 }
                 let i = at + scheme.len();
-                let n = run(t, i, |b| token_char(b) || b".~+/=".contains(&b));
+                let n = run(t, i, |b| token_char(b) || b".~+/=%".contains(&b));
                 let value = &t[i..i + n];
                 if n < 16
                     || placeholder_value(value)
@@ -915,7 +960,7 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
             if t.get(i + word) == Some(&b' ') && word <= 8 {
                 i += word + 1;
             }
-            let n = run(t, i, |b| token_char(b) || b".~+/=".contains(&b));
+            let n = run(t, i, |b| token_char(b) || b".~+/=%".contains(&b));
             let value = &t[i..i + n];
             let literal = !t.get(i + n).is_some_and(|b| b"{}$<>(".contains(b));
             (literal && looks_random(value, 16, 3.5)).then_some(i + n)
@@ -954,20 +999,77 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
     scan_cli_credentials(t, &hits, &mut out);
     for (prefix, min, hex) in VENDOR_PREFIXES {
         scan_anchor(&hits, prefix, SecretKind::VendorToken, &mut out, |at| {
+            if *hex {
+                // Exactly the length the vendor issues: `key-` and 64 hex digits is a cache
+                // key with a digest, not a Mailgun key.
+                let n = run(t, at + prefix.len(), |b| b.is_ascii_hexdigit());
+                let end = at + prefix.len() + n;
+                let whole = !t.get(end).is_some_and(u8::is_ascii_alphanumeric);
+                return (boundary_before(t, at)
+                    && n == *min
+                    && whole
+                    && shannon(&t[at + prefix.len()..end]) >= 3.0)
+                    .then_some(end);
+            }
             let end = prefixed(t, at, prefix.len(), *min, |b| {
                 token_char(b) || b"+/=.".contains(&b)
             })?;
             // A sentence's full stop after the token is not part of it.
             let end = end - run_back(&t[..end], |b| b == b'.');
             let body = &t[at + prefix.len()..end];
-            let random = if *hex {
-                body.iter().filter(|b| b.is_ascii_hexdigit()).count() >= *min
-            } else {
-                body.iter().any(u8::is_ascii_digit) && body.iter().any(u8::is_ascii_alphabetic)
-            };
+            let random =
+                body.iter().any(u8::is_ascii_digit) && body.iter().any(u8::is_ascii_alphabetic);
             (random && body.len() >= *min && shannon(body) >= 3.0).then_some(end)
         });
     }
+    // Azure AD (Entra) client secrets: three characters, a digit, `Q~`, 31–34 more.
+    for at in hits.of(b"Q~") {
+        let secret_char = |b: u8| b.is_ascii_alphanumeric() || b"_~.-".contains(&b);
+        if at < 4
+            || !t[at - 1].is_ascii_digit()
+            || !t[at - 4..at - 1].iter().all(|b| secret_char(*b))
+        {
+            continue;
+        }
+        let start = at - 4;
+        let n = run(t, at + 2, secret_char);
+        if boundary_before(t, start) && n >= 31 && !placeholder_body(&t[at + 2..at + 2 + n]) {
+            out.push(Finding {
+                kind: SecretKind::VendorToken,
+                start,
+                end: at + 2 + n,
+            });
+        }
+    }
+    // Telegram bot tokens: the bot's id, `:`, then 35 characters starting `AA`.
+    for at in hits.of(b":AA") {
+        let digits = run_back(&t[..at], |b| b.is_ascii_digit());
+        let start = at - digits;
+        let n = run(t, at + 1, token_char);
+        // In the API's URLs the token follows `bot` (`/bot123456789:AA…/sendMessage`).
+        let bounded = boundary_before(t, start) || t[..start].ends_with(b"/bot");
+        if (8..=12).contains(&digits) && bounded && n >= 35 {
+            out.push(Finding {
+                kind: SecretKind::VendorToken,
+                start,
+                end: at + 1 + n,
+            });
+        }
+    }
+    scan_anchor(
+        &hits,
+        b"/api/webhooks/",
+        SecretKind::VendorToken,
+        &mut out,
+        |at| {
+            if !(t[..at].ends_with(b"discord.com") || t[..at].ends_with(b"discordapp.com")) {
+                return None;
+            }
+            let i = at + "/api/webhooks/".len();
+            let n = run(t, i, |b| token_char(b) || b == b'/');
+            (n >= 40).then_some(i + n)
+        },
+    );
     scan_anchor(&hits, b"eyJ", SecretKind::Jwt, &mut out, |at| {
         let seg = |i: usize| run(t, i, token_char);
         let a = seg(at);
@@ -1169,7 +1271,28 @@ fn scan_url_passwords(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
         let authority = run(t, start, |b| {
             !b.is_ascii_whitespace() && !b"/?#\"'`<>".contains(&b)
         });
-        let auth = &t[start..start + authority];
+        let mut auth = &t[start..start + authority];
+        if memchr::memrchr(b'@', auth).is_none() {
+            // A password with an unencoded `/` or `#` (`u:pa/ss@host`): the userinfo goes
+            // on to an `@`, when the colon comes before any `/` and is not a port's.
+            let wider = run(t, start, |b| {
+                !b.is_ascii_whitespace() && !b"\"'`<>".contains(&b)
+            });
+            let span = &t[start..start + wider];
+            if let (Some(colon), Some(at_sign)) =
+                (memchr::memchr(b':', auth), memchr::memrchr(b'@', span))
+            {
+                let port = auth[colon + 1..].iter().all(u8::is_ascii_digit);
+                let host = &span[at_sign + 1..];
+                let hostlike = host
+                    .iter()
+                    .take_while(|b| !b"/?#".contains(b))
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(b));
+                if !port && colon < at_sign && hostlike && !span[..colon].contains(&b'/') {
+                    auth = &span[..at_sign + 1];
+                }
+            }
+        }
         let Some(user_end) = memchr::memrchr(b'@', auth) else {
             continue;
         };
@@ -1315,11 +1438,21 @@ fn scan_assignments(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
                 continue;
             };
             i += run(t, i, |b| b == b' ' || b == b'\t');
-            let quoted = matches!(t.get(i), Some(b'"' | b'\''));
+            let quote = t.get(i).copied().filter(|b| *b == b'"' || *b == b'\'');
+            let quoted = quote.is_some();
             i += run(t, i, |b| b == b'"' || b == b'\'');
-            let n = run(t, i, |b| {
+            let mut n = run(t, i, |b| {
                 !b.is_ascii_whitespace() && !b"\"'`,;".contains(&b)
             });
+            // An escaped quote (`"ab\"cd"`) is part of the value.
+            while n > 0
+                && t[i + n - 1] == b'\\'
+                && t.get(i + n).is_some_and(|b| *b == b'"' || *b == b'\'')
+            {
+                n += 1 + run(t, i + n + 1, |b| {
+                    !b.is_ascii_whitespace() && !b"\"'`,;".contains(&b)
+                });
+            }
             let value = &t[i..i + n];
             // Prose and identifiers are one class of letters; a password has two or more.
             let secret = if *key == b"_key"[..] {
@@ -1338,10 +1471,19 @@ fn scan_assignments(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
                     || (!quoted && is_code_reference(value))
             };
             if secret && !reference() {
+                // A quoted value runs to its closing quote (a passphrase with spaces), on
+                // the same line.
+                let mut end = i + n;
+                if let Some(q) = quote {
+                    let line = &t[end..line_end(t, end)];
+                    if let Some(close) = memchr::memchr(q, line) {
+                        end += close;
+                    }
+                }
                 out.push(Finding {
                     kind: SecretKind::PasswordAssignment,
                     start: at,
-                    end: i + n,
+                    end,
                 });
             }
         }

@@ -1222,6 +1222,105 @@ fn red_team(g: &mut Gen, out: &mut Vec<Case>) {
         out.push(fp("vendor-token", text));
     }
 
+    for (prefix, body) in [
+        ("GOCSPX-", g.draw(TOKEN, 28)),
+        ("gsk_", g.draw(ALNUM, 52)),
+        ("r8_", g.draw(ALNUM, 37)),
+        ("pplx-", g.draw(ALNUM, 48)),
+        ("xai-", g.draw(ALNUM, 80)),
+        ("lsv2_pt_", c(&[&g.draw(HEX, 32), "_", &g.draw(HEX, 10)])),
+        ("key-", g.draw(HEX, 32)),
+        ("dapi", g.draw(HEX, 32)),
+        ("ntn_", g.draw(ALNUM, 46)),
+        ("secret_", g.draw(ALNUM, 43)),
+        ("pscale_tkn_", g.draw(TOKEN, 43)),
+        ("sbp_", g.draw(HEX, 40)),
+        ("sk.eyJ", c(&[&g.draw(TOKEN, 60), ".", &g.draw(TOKEN, 22)])),
+    ] {
+        let token = c(&[prefix, &body]);
+        out.push(tp(
+            "vendor-token",
+            format!("config.set(\"credential\", \"{token}\")"),
+            token,
+        ));
+    }
+    let azure = c(&[&g.draw(ALNUM, 3), "8Q~", &g.draw(TOKEN, 34)]);
+    out.push(tp(
+        "vendor-token",
+        format!("az ad sp credential reset ... # new secret {azure}"),
+        azure,
+    ));
+    let telegram = c(&[&g.draw("0123456789", 10), ":AA", &g.draw(TOKEN, 33)]);
+    out.push(tp(
+        "vendor-token",
+        format!("curl https://api.telegram.org/bot{telegram}/sendMessage"),
+        telegram,
+    ));
+    let discord = c(&[&g.draw("0123456789", 19), "/", &g.draw(TOKEN, 68)]);
+    out.push(tp(
+        "vendor-token",
+        format!("WEBHOOK = \"https://discord.com/api/webhooks/{discord}\""),
+        discord,
+    ));
+    let path = c(&[
+        "triggers/T",
+        &g.draw(UPPER_DIGITS, 9),
+        "/",
+        &g.draw("0123456789", 13),
+        "/",
+        &g.draw(HEX, 32),
+    ]);
+    out.push(tp(
+        "slack-webhook",
+        format!("POST https://{}{path}", c(&["hooks.", "slack.com/"])),
+        path,
+    ));
+    // A bearer token with a long run of one character is still a token.
+    let bearer = c(&[&"A".repeat(22), "%2FAAAAAAAA", &g.draw(ALNUM, 60)]);
+    out.push(tp(
+        "authorization-header",
+        format!("-H \"Authorization: Bearer {bearer}\""),
+        bearer,
+    ));
+    // An `sk-` key of hex (other vendors' keys have this shape).
+    let hexkey = c(&["sk-", &g.draw(HEX, 32)]);
+    out.push(tp("openai-key", format!("api_key=\"{hexkey}\""), hexkey));
+    // Passwords with an escaped quote, with spaces, with an unencoded slash.
+    let (a, b) = (g.draw(ALNUM, 8), g.draw(ALNUM, 10));
+    out.push(tp(
+        "password-assignment",
+        format!("{{\"password\": \"{a}\\\"{b}\"}}"),
+        format!("{a}\n{b}"),
+    ));
+    let (a, b) = (g.draw(ALNUM, 10), g.draw(ALNUM, 10));
+    out.push(tp(
+        "password-assignment",
+        format!("passphrase = \"{a} {b} staple\"\n"),
+        format!("{a}\n{b}"),
+    ));
+    let (a, b) = (g.draw(ALNUM, 9), g.draw(ALNUM, 9));
+    out.push(tp(
+        "url-password",
+        format!("DATABASE_URL=postgres://app:{a}/{b}@db.internal:5432/app"),
+        format!("{a}\n{b}"),
+    ));
+    for text in [
+        "cache: key-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "a rapid dapi sketch",
+        "the secret_key_base setting",
+        "pass the key-value store a new key",
+        "Q~ is not a secret on its own: abcQ~",
+        "at 12:AA the meeting starts",
+        "see https://discord.com/api/webhooks/ for the docs",
+        "sk-learn is the old name of scikit-learn",
+        "http://localhost:8080/api/v1:batch@latest",
+        "https://example.com/a:b/c@d",
+    ] {
+        out.push(fp("vendor-token", text));
+        out.push(fp("url-password", text));
+        out.push(fp("openai-key", text));
+    }
+
     // --- Secrets split over literals that are still literal.
     let id = c(&["AKIA", &g.draw(UPPER_DIGITS, 16)]);
     let (l, r) = id.split_at(9);
