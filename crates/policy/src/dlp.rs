@@ -37,6 +37,7 @@ pub enum SecretKind {
     NpmToken,
     AuthorizationHeader,
     VendorToken,
+    KubernetesSecret,
 }
 
 impl SecretKind {
@@ -65,6 +66,7 @@ impl SecretKind {
         Self::NpmToken,
         Self::AuthorizationHeader,
         Self::VendorToken,
+        Self::KubernetesSecret,
     ];
 
     pub fn label(self) -> &'static str {
@@ -94,6 +96,7 @@ impl SecretKind {
                 "a credential in an Authorization header or a registry login"
             }
             Self::VendorToken => "an API token with a vendor's prefix",
+            Self::KubernetesSecret => "a value of a Kubernetes Secret",
         }
     }
 
@@ -123,6 +126,7 @@ impl SecretKind {
             Self::NpmToken => "npm-token",
             Self::AuthorizationHeader => "authorization-header",
             Self::VendorToken => "vendor-token",
+            Self::KubernetesSecret => "kubernetes-secret",
         }
     }
 }
@@ -290,6 +294,10 @@ const ANCHORS: &[(&[u8], bool)] = &[
     (b" -p", false),
     // Any `…_key` name (`ENCRYPTION_KEY`, `signing_key`): the value must look random.
     (b"_key", true),
+    // camelCase key names that hold keys (`privateKey: "0x…"`, `accountKey`, `accessKey`).
+    (b"privatekey", true),
+    (b"accountkey", true),
+    (b"accesskey", true),
     (b"hf_", false),
     (b"SG.", false),
     (b"hvs.", false),
@@ -1088,6 +1096,7 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
     scan_url_passwords(t, &hits, &mut out);
     scan_assignments(t, &hits, &mut out);
     scan_env_block(t, &mut out);
+    scan_kubernetes_secrets(t, &hits, &mut out);
     scan_digits(t, &mut out);
     out
 }
@@ -1382,6 +1391,20 @@ fn assignment_value(t: &[u8], name_start: usize, name_end: usize) -> Option<usiz
             }
         }
         Some(_) if t[i..].len() >= 6 && t[i..i + 6].eq_ignore_ascii_case(b"value=") => i += 6,
+        // `<password>…</password>`.
+        Some(b'>') if name_start > 0 && t[name_start - 1] == b'<' => i += 1,
+        // `define('DB_PASSWORD', '…')`, `env("API_TOKEN", "…")`: a quoted name, then a
+        // quoted literal.
+        Some(b',')
+            if name_start > 0
+                && matches!(t[name_start - 1], b'"' | b'\'')
+                && matches!(
+                    t.get(i + 1 + run(t, i + 1, |b| b == b' ')),
+                    Some(b'"' | b'\'')
+                ) =>
+        {
+            i += 1;
+        }
         Some(_) if spaced => {
             let line_start = memchr::memrchr(b'\n', &t[..name_start]).map_or(0, |p| p + 1);
             let line = &t[line_start..name_start];
@@ -1393,7 +1416,11 @@ fn assignment_value(t: &[u8], name_start: usize, name_end: usize) -> Option<usiz
                     .take_while(|b| is_word(**b) || **b == b'-')
                     .count();
             let dockerfile = line.starts_with(b"ENV ") || line.starts_with(b"ARG ");
-            if !dockerfile && !t[flag_start..].starts_with(b"--") {
+            // `.netrc`: `machine host login user password …`.
+            let netrc = line.starts_with(b"machine ")
+                || line.starts_with(b"default ")
+                || find(line, b" login ").is_some();
+            if !dockerfile && !netrc && !t[flag_start..].starts_with(b"--") {
                 return None;
             }
         }
@@ -1416,6 +1443,9 @@ fn scan_assignments(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
         b"api-key",
         b"api key",
         b"_key",
+        b"privatekey",
+        b"accountkey",
+        b"accesskey",
     ] {
         for at in hits.of(key) {
             // `pass` and `pwd` start a word (`db_pass`, `dbPassword`, `PGPASSWORD`), not
@@ -1441,25 +1471,28 @@ fn scan_assignments(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
             let quote = t.get(i).copied().filter(|b| *b == b'"' || *b == b'\'');
             let quoted = quote.is_some();
             i += run(t, i, |b| b == b'"' || b == b'\'');
-            let mut n = run(t, i, |b| {
-                !b.is_ascii_whitespace() && !b"\"'`,;".contains(&b)
-            });
+            // A value ends at a blank, a quote, a separator or a closing tag
+            // (`</password>`).
+            let in_value = |b: u8| !b.is_ascii_whitespace() && !b"\"'`,;".contains(&b);
+            let mut n = run(t, i, in_value);
             // An escaped quote (`"ab\"cd"`) is part of the value.
             while n > 0
                 && t[i + n - 1] == b'\\'
                 && t.get(i + n).is_some_and(|b| *b == b'"' || *b == b'\'')
             {
-                n += 1 + run(t, i + n + 1, |b| {
-                    !b.is_ascii_whitespace() && !b"\"'`,;".contains(&b)
-                });
+                n += 1 + run(t, i + n + 1, in_value);
+            }
+            if let Some(tag) = find(&t[i..i + n], b"</") {
+                n = tag;
             }
             let value = &t[i..i + n];
             // Prose and identifiers are one class of letters; a password has two or more.
-            let secret = if *key == b"_key"[..] {
-                looks_random(value, 16, 3.5)
-            } else {
-                n >= 8 && value_classes(value) >= 2 && shannon(value) >= 3.0
-            };
+            let secret =
+                if key.ends_with(b"key") && *key != b"api_key"[..] && *key != b"api-key"[..] {
+                    looks_random(value, 16, 3.5)
+                } else {
+                    n >= 8 && value_classes(value) >= 2 && shannon(value) >= 3.0
+                };
             let reference = || {
                 value.starts_with(b"$")
                     || value.starts_with(b"{")
@@ -1663,6 +1696,105 @@ fn scan_cli_credentials(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
                 start: i,
                 end: i + n,
             });
+        }
+    }
+}
+
+/// Every value of a Kubernetes Secret's `data:` and `stringData:`: the manifest says they
+/// are secrets, whatever their names, so they are not judged (base64 hides their shape).
+/// Per YAML document (`---`), so a ConfigMap beside a Secret keeps its data.
+fn scan_kubernetes_secrets(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
+    let kinds: Vec<usize> = hits
+        .of(b"secret")
+        .into_iter()
+        .filter(|at| {
+            let before = &t[..*at];
+            t[*at..].starts_with(b"Secret")
+                && !t.get(at + 6).is_some_and(|b| is_word(*b))
+                && (before.ends_with(b"kind: ")
+                    || before.ends_with(b"kind: \"")
+                    || before.ends_with(b"\"kind\": \""))
+        })
+        .collect();
+    if kinds.is_empty() {
+        return;
+    }
+    // (start, end) of each document.
+    let mut docs = Vec::new();
+    let mut doc_start = 0;
+    let mut start = 0;
+    while start < t.len() {
+        let end = line_end(t, start);
+        if t[start..end].trim_ascii_end() == b"---" {
+            docs.push((doc_start, start));
+            doc_start = end;
+        }
+        start = end + 1;
+    }
+    docs.push((doc_start, t.len()));
+    for (doc_start, doc_end) in docs {
+        if !kinds.iter().any(|k| (doc_start..doc_end).contains(k)) {
+            continue;
+        }
+        // The indentation of the `data:` key, and of a key whose value is a block scalar.
+        let mut data: Option<usize> = None;
+        let mut block: Option<usize> = None;
+        let mut start = doc_start;
+        while start < doc_end {
+            let end = line_end(t, start).min(doc_end);
+            let line = &t[start..end];
+            let indent = run(line, 0, |b| b == b' ');
+            let body = line[indent..].trim_ascii_end();
+            start = end + 1;
+            if body.is_empty() {
+                continue;
+            }
+            if let Some(key_indent) = block {
+                if indent > key_indent {
+                    out.push(Finding {
+                        kind: SecretKind::KubernetesSecret,
+                        start: end - line.len() + indent,
+                        end: end - line.len() + indent + body.len(),
+                    });
+                    continue;
+                }
+                block = None;
+            }
+            if body == b"data:" || body == b"stringData:" {
+                data = Some(indent);
+                continue;
+            }
+            let Some(data_indent) = data else {
+                continue;
+            };
+            if indent <= data_indent {
+                data = None;
+                continue;
+            }
+            let Some(colon) = memchr::memchr(b':', body) else {
+                continue;
+            };
+            let value_at = colon + 1 + run(body, colon + 1, |b| b == b' ');
+            let mut value = &body[value_at..];
+            let mut value_start = end - line.len() + indent + value_at;
+            if value.len() >= 2 && matches!(value[0], b'"' | b'\'') && value.ends_with(&value[..1])
+            {
+                value = &value[1..value.len() - 1];
+                value_start += 1;
+            }
+            if value.starts_with(b"|") || value.starts_with(b">") {
+                block = Some(indent);
+            } else if !value.is_empty()
+                && !value.starts_with(b"{{")
+                && !value.starts_with(b"$")
+                && !value.starts_with(b"<")
+            {
+                out.push(Finding {
+                    kind: SecretKind::KubernetesSecret,
+                    start: value_start,
+                    end: value_start + value.len(),
+                });
+            }
         }
     }
 }

@@ -1027,13 +1027,13 @@ fn red_team(g: &mut Gen, out: &mut Vec<Case>) {
     ));
     let a = g.draw(ALNUM, 20);
     out.push(tp(
-        "password-assignment",
+        "kubernetes-secret",
         format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: \"{a}\"\n"),
         a,
     ));
     let a = base64(g.draw(ALNUM, 24).as_bytes());
     out.push(tp(
-        "password-assignment",
+        "kubernetes-secret",
         format!("apiVersion: v1\nkind: Secret\ntype: Opaque\ndata:\n  api-key: {a}\n"),
         a,
     ));
@@ -1319,6 +1319,70 @@ fn red_team(g: &mut Gen, out: &mut Vec<Case>) {
         out.push(fp("vendor-token", text));
         out.push(fp("url-password", text));
         out.push(fp("openai-key", text));
+    }
+
+    // --- Kubernetes Secrets: every value of data/stringData, whatever its name or shape.
+    let (a, b) = (base64(b"postgres"), base64(g.draw(ALNUM, 12).as_bytes()));
+    out.push(tp(
+        "kubernetes-secret",
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  LOG_LEVEL: debug\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  username: {a}\n  conn: {b}\n"),
+        b,
+    ));
+    let inner = g.draw(ALNUM, 24);
+    out.push(tp(
+        "kubernetes-secret",
+        format!("kind: Secret\nstringData:\n  config.yaml: |\n    upstream: https://api.internal\n    auth: {inner}\nmetadata:\n  name: x\n"),
+        inner,
+    ));
+    for text in [
+        "apiVersion: v1\nkind: ConfigMap\ndata:\n  LOG_LEVEL: debug\n  FEATURE_FLAGS: a,b,c\n",
+        "kind: Secret\ndata:\n  password: {{ .Values.db.password | b64enc }}\n  token: ${TOKEN_B64}\n",
+        "kind: Secret\nmetadata:\n  name: db\ntype: Opaque\n",
+        "# the Secret's data: values are base64, not encrypted\nkubectl get secret db -o yaml\n",
+    ] {
+        out.push(fp("kubernetes-secret", text));
+    }
+
+    // --- More places a password is written.
+    for (before, after) in [
+        ("machine github.com login octocat password ", "\n"),
+        (
+            "<settings><server><id>repo</id><password>",
+            "</password></server></settings>",
+        ),
+        ("define( 'DB_PASSWORD', '", "' );"),
+        ("$db = env('DB_PASSWORD', '", "');"),
+        ("spring.datasource.password=", "\n"),
+    ] {
+        let secret = g.draw(ALNUM, 16);
+        out.push(tp(
+            "password-assignment",
+            format!("{before}{secret}{after}"),
+            secret,
+        ));
+    }
+    let key = c(&["0x", &g.draw(HEX, 64)]);
+    out.push(tp(
+        "password-assignment",
+        format!("const wallet = new Wallet({{ privateKey: \"{key}\" }});"),
+        key,
+    ));
+    let key = c(&[&g.draw(B64, 86), "=="]);
+    out.push(tp(
+        "password-assignment",
+        format!("{{\"accountName\": \"prod\", \"accountKey\": \"{key}\"}}"),
+        key,
+    ));
+    for text in [
+        "machine api.example.com login bot password $NETRC_PASSWORD",
+        "<password>${env.REPO_PASSWORD}</password>",
+        "define('DB_PASSWORD', getenv('DB_PASSWORD'));",
+        "os.getenv(\"API_TOKEN\", \"\")",
+        "const privateKey = await readFile(keyPath, 'utf8');",
+        "accessKey: process.env.MINIO_ACCESS_KEY,",
+        "accessKeyId: 'minioadmin',",
+    ] {
+        out.push(fp("password-assignment", text));
     }
 
     // --- Secrets split over literals that are still literal.
