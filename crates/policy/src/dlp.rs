@@ -1408,6 +1408,8 @@ fn assignment_value(t: &[u8], name_start: usize, name_end: usize) -> Option<usiz
         Some(_) if spaced => {
             let line_start = memchr::memrchr(b'\n', &t[..name_start]).map_or(0, |p| p + 1);
             let line = &t[line_start..name_start];
+            // Indentation, and the `+`/`-` of a diff's line (an edit's hunk).
+            let line = line.strip_prefix(b"+").unwrap_or(line);
             let line = &line[run(line, 0, |b| b == b' ' || b == b'\t')..];
             let flag_start = name_start
                 - t[..name_start]
@@ -1529,26 +1531,34 @@ fn piece_char(b: u8) -> bool {
 }
 
 /// Where the glue that starts at `q` ends (exclusive), if it joins two pieces of one
-/// literal: a backslash-newline; a closing quote, blanks and at most one concatenation
-/// operator (`+`, `.`, `..`, `&`), then an opening quote (`"a" "b"`, `'a' +\n 'b'`,
-/// `"a""b"`); or a quote inside a word (`AKIA"IOSF"…`, as a shell joins it).
+/// literal: a backslash-newline; a closing quote, blanks and a concatenation operator
+/// (`+`, `.`, `..`, `&`), then an opening quote (`"a" "b"`, `'a' +\n 'b'`, `"a""b"`).
 fn glue_end(t: &[u8], q: usize) -> Option<usize> {
     if t[q] == b'\\' {
-        return match (t.get(q + 1), t.get(q + 2)) {
-            (Some(b'\n'), _) => Some(q + 2),
-            (Some(b'\r'), Some(b'\n')) => Some(q + 3),
-            _ => None,
+        let end = match (t.get(q + 1), t.get(q + 2)) {
+            (Some(b'\n'), _) => q + 2,
+            (Some(b'\r'), Some(b'\n')) => q + 3,
+            _ => return None,
         };
+        // The next line of a diff's hunk starts with its `+`.
+        let diff = t.get(end) == Some(&b'+') && t.get(end + 1).is_some_and(|b| piece_char(*b));
+        return Some(end + usize::from(diff));
     }
     if q == 0 || !piece_char(t[q - 1]) {
         return None;
     }
-    let blanks = |i: usize| i + run(t, i, |b| b.is_ascii_whitespace());
-    let mut j = blanks(q + 1);
-    if t[j..].starts_with(b"..") {
-        j = blanks(j + 2);
-    } else if matches!(t.get(j), Some(b'+' | b'.' | b'&')) {
-        j = blanks(j + 1);
+    // Blanks and a few operator characters: `+`, `.`, Lua's `..`, VB's `&`, and the `+` of
+    // a diff's next line.
+    let mut j = q + 1;
+    let mut operators = 0;
+    loop {
+        j += run(t, j, |b| b.is_ascii_whitespace());
+        if operators < 3 && matches!(t.get(j), Some(b'+' | b'.' | b'&')) {
+            operators += 1;
+            j += 1;
+        } else {
+            break;
+        }
     }
     if matches!(t.get(j), Some(b'"' | b'\'')) && t.get(j + 1).is_some_and(|b| piece_char(*b)) {
         return Some(j + 1);
@@ -1742,7 +1752,9 @@ fn scan_kubernetes_secrets(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
         let mut start = doc_start;
         while start < doc_end {
             let end = line_end(t, start).min(doc_end);
+            // A diff's added line (an edit's hunk) is the line after its `+`.
             let line = &t[start..end];
+            let line = line.strip_prefix(b"+").unwrap_or(line);
             let indent = run(line, 0, |b| b == b' ');
             let body = line[indent..].trim_ascii_end();
             start = end + 1;

@@ -1,7 +1,7 @@
 //! The DLP corpus, in process: for each detector, recall over its true positives and
 //! precision over every case it fired on (a firing on a case without a secret is false), printed
 //! as a table; every case must come out right and every redaction must remove the whole
-//! secret.
+//! secret, from the text and from the text as the `+` lines of an edit's hunk.
 
 #![allow(
     clippy::unwrap_used,
@@ -53,7 +53,19 @@ fn dlp_corpus_recall_and_precision() {
                     case.detector, case.text
                 ));
             }
-            let redacted = redact(&case.text, &findings);
+            // The text as it is written, and as the lines of an edit's hunk (`+` before each
+            // line, as a Write's structured patch records it): both must lose the secret.
+            let hunk: String = case
+                .text
+                .lines()
+                .map(|l| format!("+{l}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let redacted = format!(
+                "{}\n{}",
+                redact(&case.text, &findings),
+                redact(&hunk, &scan(&hunk))
+            );
             let secret = case.secret.as_deref().unwrap();
             // Every line of a multi-line secret, and every 8-byte window of a one-line one.
             let pieces: Vec<&str> = if secret.contains('\n') {
