@@ -351,6 +351,13 @@ const ANCHORS: &[(&[u8], bool)] = &[
     // Azure AD client secrets (`abc8Q~…`), Telegram bot tokens (`123456789:AA…`), Discord
     // webhooks (`discord.com/api/webhooks/<id>/<token>`).
     (b"Q~", false),
+    // Key material without its PEM armour: an OpenSSH key's body (`openssh-key-v1`), the
+    // DER of a PKCS#1 RSA key, of a PKCS#8 RSA or EC key; a JSON Web Key (`"kty"` with `"d"`).
+    (b"b3BlbnNzaC1rZXktdjE", false),
+    (b"IBAAKCA", false),
+    (b"IBADANBgkqhkiG9w0BAQEF", false),
+    (b"AgEAMBMGByqGSM49AgE", false),
+    (b"\"kty\"", false),
     (b":AA", false),
     (b"/api/webhooks/", false),
 ];
@@ -587,11 +594,11 @@ fn private_key_block(
     end_marker: &'static [u8],
 ) -> Option<usize> {
     let label_at = at + prefix;
-    let n = run(t, label_at, |b| {
-        b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' '
-    });
+    let n = run(t, label_at, |b| b.is_ascii_alphanumeric() || b == b' ');
     let label = &t[label_at..label_at + n];
-    if find(label, b"PRIVATE KEY").is_none() || !t[label_at + n..].starts_with(b"----") {
+    // Private keys of every kind, and OpenVPN's shared `Static key`.
+    let private = find(label, b"PRIVATE KEY").is_some() || find(label, b"Static key").is_some();
+    if !private || !t[label_at + n..].starts_with(b"----") {
         return None;
     }
     let body_at = label_at + n + run(t, label_at + n, |b| b == b'-');
@@ -603,6 +610,36 @@ fn private_key_block(
         .max()
         .unwrap_or(0);
     (end_marker_at.is_none() || longest_b64 >= 16).then_some(end)
+}
+
+/// Whether a base64 run starts at `at`: nothing of base64 before it, but a diff's `+` at
+/// the start of its line.
+fn b64_starts_at(t: &[u8], at: usize) -> bool {
+    let diff = at > 0 && t[at - 1] == b'+' && (at == 1 || t[at - 2] == b'\n');
+    at == 0 || !b64ish(t[at - 1]) || diff
+}
+
+/// The end of a run of base64 that may be wrapped over lines (as `base64` and PEM bodies
+/// are): a following line made only of base64 (after its indentation) continues it.
+fn b64_block_end(t: &[u8], start: usize) -> usize {
+    let mut end = start + run(t, start, b64ish);
+    while t.get(end) == Some(&b'\n')
+        || (t.get(end) == Some(&b'\r') && t.get(end + 1) == Some(&b'\n'))
+    {
+        let next = end + if t[end] == b'\r' { 2 } else { 1 };
+        let lead = run(t, next, |b| b == b' ' || b == b'\t' || b == b'+');
+        let n = run(t, next + lead, b64ish);
+        if n == 0
+            || !matches!(
+                t.get(next + lead + n),
+                None | Some(b'\n' | b'\r' | b'"' | b'\'')
+            )
+        {
+            break;
+        }
+        end = next + lead + n;
+    }
+    end
 }
 
 /// The value of a base64 digit.
@@ -701,24 +738,13 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
         SecretKind::PrivateKey,
         &mut out,
         |at| {
-            if at > 0 && b64ish(t[at - 1]) {
+            if !b64_starts_at(t, at) {
                 return None;
             }
             let head = &t[at..(at + 96).min(t.len())];
             let decoded = b64_decode(head);
             find(&decoded, b"PRIVATE KEY")?;
-            let mut end = at + run(t, at, b64ish);
-            // `base64` wraps its output: a following line made only of base64 continues it.
-            while t.get(end) == Some(&b'\n') {
-                let next = end + 1;
-                let lead = run(t, next, |b| b == b' ' || b == b'\t');
-                let n = run(t, next + lead, b64ish);
-                if n == 0 || !matches!(t.get(next + lead + n), None | Some(b'\n' | b'\r' | b'"')) {
-                    break;
-                }
-                end = next + lead + n;
-            }
-            Some(end)
+            Some(b64_block_end(t, at))
         },
     );
     // PuTTY: the private lines and the MAC that follows them.
@@ -1030,6 +1056,62 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
             (random && body.len() >= *min && shannon(body) >= 3.0).then_some(end)
         });
     }
+    // Unarmoured key bodies: from the start of the base64 (the `MII…` before the DER's
+    // marker) over wrapped lines.
+    for (marker, back) in [
+        (&b"b3BlbnNzaC1rZXktdjE"[..], 0),
+        (b"IBAAKCA", 6),
+        (b"IBADANBgkqhkiG9w0BAQEF", 6),
+        (b"AgEAMBMGByqGSM49AgE", 4),
+    ] {
+        for at in hits.of(marker) {
+            let start = at.saturating_sub(back);
+            let head = &t[start..at];
+            let der = back == 0 || (head.starts_with(b"MI") && head.iter().all(|b| b64ish(*b)));
+            if !der || !b64_starts_at(t, start) {
+                continue;
+            }
+            let end = b64_block_end(t, start);
+            if end - start >= 64 {
+                out.push(Finding {
+                    kind: SecretKind::PrivateKey,
+                    start,
+                    end,
+                });
+            }
+        }
+    }
+    // A JSON Web Key with its private parts (`d`, and `p`, `q`, `dp`, `dq`, `qi` of RSA).
+    for at in hits.of(b"\"kty\"") {
+        let object_end = memchr::memchr(b'}', &t[at..]).map_or(t.len(), |e| at + e);
+        let object_start = memchr::memrchr(b'{', &t[..at]).unwrap_or(at);
+        let object = &t[object_start..object_end];
+        for field in [
+            &b"\"d\""[..],
+            b"\"p\"",
+            b"\"q\"",
+            b"\"dp\"",
+            b"\"dq\"",
+            b"\"qi\"",
+        ] {
+            let Some(f) = find(object, field) else {
+                continue;
+            };
+            let mut i = object_start + f + field.len();
+            i += run(t, i, |b| b" \t\n:".contains(&b));
+            if t.get(i) != Some(&b'"') {
+                continue;
+            }
+            let n = run(t, i + 1, |b| b64ish(b) || b == b'-' || b == b'_');
+            if n >= 16 {
+                out.push(Finding {
+                    kind: SecretKind::PrivateKey,
+                    start: i + 1,
+                    end: i + 1 + n,
+                });
+            }
+        }
+    }
     // Azure AD (Entra) client secrets: three characters, a digit, `Q~`, 31–34 more.
     for at in hits.of(b"Q~") {
         let secret_char = |b: u8| b.is_ascii_alphanumeric() || b"_~.-".contains(&b);
@@ -1160,12 +1242,17 @@ fn scan_aws_secrets(t: &[u8], out: &mut Vec<Finding>) {
         let value = &t[i..i + n];
         let followed_ok = t.get(i + n).is_none_or(|b| *b != b'=' || n != 40);
         if n == 40 && followed_ok && classes(value) >= 3 && shannon(value) >= 4.2 {
-            let before = t[..i]
-                .iter()
-                .rev()
-                .find(|b| !b" \t\"'".contains(b))
-                .copied();
-            if matches!(before, Some(b'=' | b':' | b',')) && !value.contains(&b'_') {
+            let gap = run_back(&t[..i], |b| b" \t\"'".contains(&b));
+            let before = t[..i - gap].last().copied();
+            // A separator of a key/value pair or a table cell (`|`, `;`), or right after an
+            // access key id (`AKIA… <secret>`, a TSV row).
+            let word = run_back(&t[..i - gap], |b| b.is_ascii_alphanumeric());
+            let id = &t[i - gap - word..i - gap];
+            let after_id = gap > 0
+                && id.len() == 20
+                && [&b"AKIA"[..], b"ASIA"].iter().any(|p| id.starts_with(p));
+            let separated = matches!(before, Some(b'=' | b':' | b',' | b'|' | b';'));
+            if (separated || after_id) && !value.contains(&b'_') {
                 out.push(Finding {
                     kind: SecretKind::AwsSecretKey,
                     start: i,

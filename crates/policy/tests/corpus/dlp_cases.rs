@@ -649,6 +649,87 @@ fn red_team(g: &mut Gen, out: &mut Vec<Case>) {
         out.push(fp("private-key", text));
     }
 
+    // Key material without PEM armour: an OpenSSH body, the base64 DER of PKCS#1/PKCS#8 RSA
+    // and PKCS#8 EC keys, a JSON Web Key's private members, OpenVPN's static key.
+    let body = c(&[
+        "b3BlbnNzaC1rZXktdjE",
+        "AAAAA",
+        &g.draw(B64, 50),
+        "\n",
+        &g.draw(B64, 70),
+    ]);
+    out.push(tp(
+        "private-key",
+        format!("the key file content is:\n{body}\n"),
+        body,
+    ));
+    for head in [
+        "MIIEowIBAAKCAQEA",
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+        "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg",
+    ] {
+        let der = c(&[
+            head,
+            &g.draw(B64, 64 - head.len()),
+            "\n",
+            &g.draw(B64, 64),
+            "\n",
+            &g.draw(B64, 20),
+        ]);
+        out.push(tp(
+            "private-key",
+            format!("SIGNING_KEY_DER = \"\"\"\n{der}\n\"\"\"\n"),
+            der,
+        ));
+    }
+    let (d, p) = (g.draw(TOKEN, 86), g.draw(TOKEN, 43));
+    out.push(tp(
+        "private-key",
+        format!(
+            "{{\"kty\": \"RSA\", \"e\": \"AQAB\", \"n\": \"{}\", \"d\": \"{d}\", \"p\": \"{p}\"}}",
+            g.draw(TOKEN, 86)
+        ),
+        format!("{d}\n{p}"),
+    ));
+    let d = g.draw(TOKEN, 43);
+    out.push(tp(
+        "private-key",
+        format!(
+            "{{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"{}\",\"y\":\"{}\",\"d\":\"{d}\"}}",
+            g.draw(TOKEN, 43),
+            g.draw(TOKEN, 43)
+        ),
+        d,
+    ));
+    let body = format!("{}\n{}", g.draw(HEX, 32), g.draw(HEX, 32));
+    out.push(tp(
+        "private-key",
+        format!("<tls-auth>\n{dashes}BEGIN OpenVPN Static key V1{dashes}\n{body}\n{dashes}END OpenVPN Static key V1{dashes}\n</tls-auth>"),
+        body,
+    ));
+    for text in [
+        "{\"kty\": \"RSA\", \"e\": \"AQAB\", \"n\": \"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw\"}",
+        "-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBaMQswCQYDVQQGEwJJ\nRTESMBAGA1UEChMJQmFsdGltb3JlMRMwEQYDVQQLEwpDeWJlclRydXN0MSIwIAYD\n-----END CERTIFICATE-----",
+        "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEWgkdkPvqbIzsVHmsBBEnDtjMlQSr4bEmsN1mvLmOVRq1aYvW1n8p3BWjz4gv1lYjxYkDOjBGYyIzYjlVp7WUzQ==",
+    ] {
+        out.push(fp("private-key", text));
+    }
+
+    // A key block base64-encoded and wrapped at 76 columns (`base64 id_rsa`), as a CI
+    // variable is pasted.
+    let (block, _) = pem(g, "OPENSSH PRIVATE KEY");
+    let encoded = base64(block.as_bytes());
+    let wrapped: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    out.push(tp(
+        "private-key",
+        format!("$ base64 ~/.ssh/id_ed25519\n{}\n$ ", wrapped.join("\n")),
+        wrapped.join("\n"),
+    ));
+
     // --- AWS: the key id in context, the secret on its own in key/value contexts.
     let id = c(&["AKIA", &g.draw(UPPER_DIGITS, 16)]);
     out.push(tp(
@@ -687,6 +768,8 @@ fn red_team(g: &mut Gen, out: &mut Vec<Case>) {
             "\", \"\")",
         ),
         ("      - AWS_SECRET_ACCESS_KEY=", "\n"),
+        ("| ci-deploy | AKIA0000000000000001 | ", " |\n"),
+        ("ci-deploy\tAKIA0000000000000001\t", "\n"),
     ] {
         let secret = g.draw(B64, 40);
         out.push(tp(
