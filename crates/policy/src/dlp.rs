@@ -566,8 +566,8 @@ fn line_end(t: &[u8], at: usize) -> usize {
 /// A key block runs to the end of its `-----END …-----` line; a block cut short (no END) runs
 /// to the end of the text, so no part of the key is ever kept. Also where the END marker
 /// starts, if there is one.
-fn pem_block_end(t: &[u8], at: usize, end_marker: &'static [u8]) -> (usize, Option<usize>) {
-    match find(&t[at..], end_marker) {
+fn pem_block_end(t: &[u8], at: usize, end_marker: &[u8]) -> (usize, Option<usize>) {
+    match memchr::memmem::find(&t[at..], end_marker) {
         Some(e) => {
             let end_at = at + e + end_marker.len();
             let end = match find(&t[end_at..], b"----") {
@@ -602,14 +602,35 @@ fn private_key_block(
         return None;
     }
     let body_at = label_at + n + run(t, label_at + n, |b| b == b'-');
-    let (end, end_marker_at) = pem_block_end(t, body_at, end_marker);
+    // The END of this block names the same label (`-----END RSA PRIVATE KEY`): an END of
+    // another block further on (a public key in the same document) does not close it.
+    let label = &label[..label.len() - run_back(label, |b| b == b' ')];
+    let end_marker = [end_marker, label].concat();
+    let (end, end_marker_at) = pem_block_end(t, body_at, &end_marker);
     let body = &t[body_at..end_marker_at.unwrap_or(end)];
-    let longest_b64 = body
-        .split(|b| !b64ish(*b))
-        .map(<[u8]>::len)
-        .max()
-        .unwrap_or(0);
-    (end_marker_at.is_none() || longest_b64 >= 16).then_some(end)
+    if end_marker_at.is_some() {
+        return key_material(body).then_some(end);
+    }
+    // No END: a key if the text ends with the header (more may follow) or key material
+    // follows it (base64, or the headers of an encrypted key); not when prose or code does
+    // (a header quoted in documentation or a string constant).
+    let mut i = 0;
+    while i < body.len() {
+        match (body[i], body.get(i + 1)) {
+            (b' ' | b'\t' | b'\r' | b'\n', _) => i += 1,
+            (b'\\', Some(b'n' | b'r')) => i += 2,
+            _ => break,
+        }
+    }
+    let rest = &body[i..];
+    let first_line = run(rest, 0, b64ish);
+    let material = rest.is_empty()
+        || first_line >= 16
+        || (first_line > 0 && matches!(rest.get(first_line), None | Some(b'\n' | b'\r')))
+        || [&b"Proc-Type:"[..], b"Comment:", b"Version:", b"Hash:"]
+            .iter()
+            .any(|h| rest.starts_with(h));
+    material.then_some(end)
 }
 
 /// Whether a base64 run starts at `at`: nothing of base64 before it, but a diff's `+` at
@@ -640,6 +661,42 @@ fn b64_block_end(t: &[u8], start: usize) -> usize {
         end = next + lead + n;
     }
     end
+}
+
+/// Whether the body of a block holds key material: a line of nothing but base64 (after
+/// indentation, a diff's `+`, quotes; lines also split at a JSON string's `\n`), or a long
+/// base64 word (a block written on one line). Prose and code between a header and a footer
+/// (documentation that shows both) have neither.
+fn key_material(body: &[u8]) -> bool {
+    let trim = |piece: &[u8]| -> usize {
+        let lead = run(piece, 0, |b| b" \t\r+\"'".contains(&b));
+        let piece = &piece[lead..];
+        let tail = run_back(piece, |b| b" \t\r\"',\\".contains(&b));
+        let piece = &piece[..piece.len() - tail];
+        if !piece.is_empty() && piece.iter().all(|b| b64ish(*b)) {
+            piece.len()
+        } else {
+            0
+        }
+    };
+    let lines = body.split(|b| *b == b'\n').flat_map(|line| {
+        let mut pieces = Vec::new();
+        let mut rest = line;
+        while let Some(at) = find(rest, b"\\n") {
+            pieces.push(&rest[..at]);
+            rest = &rest[at + 2..];
+        }
+        pieces.push(rest);
+        pieces
+    });
+    let mut material = false;
+    for line in lines {
+        if trim(line) >= 16 || line.split(|b| *b == b' ').any(|word| trim(word) >= 40) {
+            material = true;
+            break;
+        }
+    }
+    material
 }
 
 /// The value of a base64 digit.
@@ -1318,6 +1375,56 @@ fn structured(value: &[u8]) -> bool {
         || (value.iter().any(|b| b"/:.@".contains(b)) && !value.iter().any(u8::is_ascii_uppercase))
 }
 
+/// Whether a value is made of words: identifiers and names (`TokenStream`, `_bindgen_ty_7`,
+/// `aarch64-linux-gnu-gcc`, `PRIVATE_KEY_OPS`) rather than random characters: the runs of
+/// letters, split at case changes, average 3.5 letters or more, a quarter of the letters are
+/// vowels and digits are at most a quarter. Random strings change case every character or
+/// two (measured: ≤ 1.3% of random 12-character and ≤ 0.8% of 16-character base62 strings
+/// pass, none of hex).
+fn wordy(value: &[u8]) -> bool {
+    let vowel = |b: &u8| b"aeiouAEIOU".contains(b);
+    let mut humps = 0;
+    let mut letters = 0;
+    // Humps: runs of letters, split where lower case turns upper and before the last capital
+    // of an acronym (`fts5FindTokenizer`: fts, Find, Tokenizer; `HTTPServer`: HTTP, Server).
+    // A long hump without a vowel, or an upper-case one longer than a word, is random.
+    for run_of_letters in value.split(|b| !b.is_ascii_alphabetic()) {
+        let h = run_of_letters;
+        let mut start = 0;
+        for i in 1..=h.len() {
+            let split = i == h.len()
+                || (h[i - 1].is_ascii_lowercase() && h[i].is_ascii_uppercase())
+                || (h[i - 1].is_ascii_uppercase()
+                    && h[i].is_ascii_uppercase()
+                    && h.get(i + 1).is_some_and(u8::is_ascii_lowercase));
+            if split {
+                let part = &h[start..i];
+                let shouting = part.len() > 12 && part.iter().all(u8::is_ascii_uppercase);
+                if shouting || (part.len() >= 5 && !part.iter().any(vowel)) {
+                    return false;
+                }
+                humps += 1;
+                letters += part.len();
+                start = i;
+            }
+        }
+    }
+    let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
+    let vowels = value.iter().filter(|b| b"aeiouyAEIOUY".contains(b)).count();
+    // Names are built of words: joined by separators, by case changes, or letters only.
+    // (Single-case random strings with digits have none of these.)
+    let built = value.iter().any(|b| b"_-.".contains(b))
+        || value
+            .windows(2)
+            .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+        || value.iter().all(u8::is_ascii_alphabetic);
+    humps > 0
+        && letters * 2 >= 7 * humps
+        && digits * 4 <= value.len()
+        && vowels * 4 >= letters
+        && built
+}
+
 /// Whether a value looks like a random credential: long enough, high entropy, letters mixed
 /// with digits (or three classes), and none of a placeholder, a path or an id.
 fn looks_random(value: &[u8], min_len: usize, min_entropy: f64) -> bool {
@@ -1335,6 +1442,8 @@ fn looks_random(value: &[u8], min_len: usize, min_entropy: f64) -> bool {
         && !placeholder_value(value)
         && !structured(value)
         && !is_uuid(value)
+        && !wordy(value)
+        && !value.contains(&b' ')
 }
 
 /// `scheme://user:password@host`: the password, unless it is a reference, a placeholder or a
@@ -1445,11 +1554,28 @@ fn is_code_reference(value: &[u8]) -> bool {
         Some(b'(' | b'[' | b'<') => true,
         // The end of the expression the path is in (`{'X-Api-Key': settings.API_KEY}`).
         Some(b')' | b']' | b'}') => dotted,
-        // A macro (`env!("KEY")`); `Zx9!qL2` and `Passw0rd!` are passwords.
-        Some(b'!') => value.get(i + 1) == Some(&b'('),
+        // A macro (`env!("KEY")`, `Token![as]`); `Zx9!qL2` and `Passw0rd!` are passwords.
+        Some(b'!') => matches!(value.get(i + 1), Some(b'(' | b'[' | b'{')),
         None => dotted,
         _ => false,
     }
+}
+
+/// Whether an unquoted value is code rather than a literal: a reference, a borrow or a
+/// deref (`&TokenStream`, `*and_token`), a cast or a slice type (`(pthread_key_t)…`,
+/// `&[Token]`), or an identifier or type made of words (`TokenStream`, `_bindgen_ty_7`).
+fn unquoted_code(value: &[u8]) -> bool {
+    let core = value.strip_prefix(b"&mut ").unwrap_or(value);
+    let lead = run(core, 0, |b| b"&*".contains(&b));
+    let core = &core[lead..];
+    if core.starts_with(b"(") || core.starts_with(b"[") {
+        return true;
+    }
+    let trail = run_back(core, |b| b")|,;>]}!".contains(&b));
+    let core = &core[..core.len() - trail];
+    is_code_reference(value)
+        || is_code_reference(core)
+        || (!core.is_empty() && core.iter().all(|b| is_word(*b)) && wordy(core))
 }
 
 /// Where the separator of an assignment to the secret-named key that ends at `i` is, and
@@ -1465,6 +1591,8 @@ fn assignment_value(t: &[u8], name_start: usize, name_end: usize) -> Option<usiz
         }
     }
     match t.get(i) {
+        // A path (`token::Brace`), not a separator.
+        Some(b':') if t.get(i + 1) == Some(&b':') => return None,
         Some(b':') => {
             i += 1;
             if t.get(i) == Some(&b'=') {
@@ -1590,7 +1718,13 @@ fn scan_assignments(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
                     || value.starts_with(b"%")
                     || structured(value)
                     || placeholder_value(value)
-                    || (!quoted && is_code_reference(value))
+                    || value.starts_with(b"--")
+                    || (!quoted && unquoted_code(value))
+                    // A constant's name in quotes (`"SERVER_TRAFFIC_SECRET_0"`).
+                    || (quoted
+                        && value.contains(&b'_')
+                        && !value.iter().any(u8::is_ascii_lowercase)
+                        && wordy(value))
             };
             if secret && !reference() {
                 // A quoted value runs to its closing quote (a passphrase with spaces), on
@@ -2048,7 +2182,7 @@ fn scan_digits(t: &[u8], out: &mut Vec<Finding>) {
         if followed_ok
             && (13..=19).contains(&digits.len())
             && luhn(&digits)
-            && b"3456".contains(&digits[0])
+            && card_brand_length(&digits)
         {
             out.push(Finding {
                 kind: SecretKind::CardNumber,
@@ -2076,6 +2210,32 @@ fn scan_digits(t: &[u8], out: &mut Vec<Finding>) {
             }
         }
         i = end.max(i + 1);
+    }
+}
+
+/// Whether the digits have the length their brand issues (by the leading digits): big
+/// integers in code (constants, tables of limbs) pass Luhn one time in ten, but rarely
+/// with a brand's prefix and length together.
+fn card_brand_length(digits: &[u8]) -> bool {
+    let prefix = |n: usize| -> u32 {
+        digits[..n.min(digits.len())]
+            .iter()
+            .fold(0, |acc, d| acc * 10 + u32::from(d - b'0'))
+    };
+    let len = digits.len();
+    let (p1, p2, p3, p4) = (prefix(1), prefix(2), prefix(3), prefix(4));
+    match p1 {
+        // 19-digit Visa numbers are rare; 19-digit integers starting with 4 are common.
+        4 => matches!(len, 13 | 16),
+        5 => (51..=55).contains(&p2) && len == 16,
+        2 => (2221..=2720).contains(&p4) && len == 16,
+        3 => {
+            (matches!(p2, 34 | 37) && len == 15)
+                || ((3528..=3589).contains(&p4) && len == 16)
+                || ((p2 == 36 || p2 == 38 || p2 == 39 || (300..=305).contains(&p3)) && len == 14)
+        }
+        6 => (p4 == 6011 || p2 == 65 || (644..=649).contains(&p3) || p2 == 62) && len == 16,
+        _ => false,
     }
 }
 

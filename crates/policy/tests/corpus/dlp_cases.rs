@@ -1468,6 +1468,36 @@ fn red_team(g: &mut Gen, out: &mut Vec<Case>) {
         out.push(fp("password-assignment", text));
     }
 
+    // --- Code that names secrets and tokens (from real crates: parsers, bindings, TLS).
+    for text in [
+        "fn expand(tokens: TokenStream) -> TokenStream {",
+        "pub struct ItemConst { pub const_token: Token![const], pub ident: Ident }",
+        "let eq_token: Token![=] = input.parse()?;",
+        "brace_token: token::Brace(span),",
+        "pub const NL80211_KEY_MAX: nl80211_key_attributes = 8;",
+        "pub const SQLITE_FTS5_TOKEN: _bindgen_ty_7 = 4;",
+        "fn sign(secret_key: &HpkePrivateKey, tokens: &[Token]) {}",
+        "static NEXT_TOKEN: AtomicUsize = AtomicUsize::new(0);",
+        "let tokens = quote_spanned! {span=> #ident};",
+        "pthread_key_t key; int rc = pthread_key_create(&key, NULL); static_key = (pthread_key_t)(-1);",
+        "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc\nCC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc\n",
+        "RUSTDOCFLAGS=-Cunsafe-allow-abi-mismatch=sanitizer RUSTFLAGS=\"-Z sanitizer=address\" cargo test\nCARGO_INCREMENTAL=0\n",
+        "Secret::ServerTraffic => \"SERVER_TRAFFIC_SECRET_0\",",
+        "//! -----BEGIN PRIVATE KEY-----\n//! ```\n//!\n//! To use PKCS#8, enable the `pkcs8` feature.\n//! -----BEGIN PUBLIC KEY-----\n//! MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n//! -----END PUBLIC KEY-----\n",
+        "pub const BTRFS_MAGIC: u64 = 5575266562640200287;",
+        "const LIMBS: [u64; 5] = [1158077081819914, 574391322974006, 336294, 476837158203125, 2384185791015625];",
+        "let x = 4590318792215640843u64 ^ 4485585228861014016;",
+    ] {
+        for detector in [
+            "password-assignment",
+            "env-secret",
+            "private-key",
+            "card-number",
+        ] {
+            out.push(fp(detector, text));
+        }
+    }
+
     // --- Secrets split over literals that are still literal.
     let id = c(&["AKIA", &g.draw(UPPER_DIGITS, 16)]);
     let (l, r) = id.split_at(9);
