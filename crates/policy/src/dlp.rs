@@ -93,7 +93,7 @@ impl SecretKind {
             Self::EnvSecret => "a high-entropy value in an environment file",
             Self::NpmToken => "an npm access token",
             Self::AuthorizationHeader => {
-                "a credential in an Authorization header or a registry login"
+                "a credential in an HTTP header (Authorization, Cookie) or a registry login"
             }
             Self::VendorToken => "an API token with a vendor's prefix",
             Self::KubernetesSecret => "a value of a Kubernetes Secret",
@@ -284,6 +284,9 @@ const ANCHORS: &[(&[u8], bool)] = &[
     (b"apikey", true),
     (b"api-key", true),
     (b"authorization", true),
+    // `Cookie: session=…` (a session is a credential) and SQL's `IDENTIFIED BY '…'`.
+    (b"cookie", true),
+    (b"identified by", true),
     // A Docker config's `"auth": "<base64 of user:password>"`, and such a config in base64
     // (`{"auths":`), as a Kubernetes `.dockerconfigjson` holds it.
     (b"\"auth\"", false),
@@ -305,10 +308,9 @@ const ANCHORS: &[(&[u8], bool)] = &[
     (b"dop_v1_", false),
     (b"doo_v1_", false),
     (b"dor_v1_", false),
-    (b"shpat_", false),
-    (b"shpss_", false),
-    (b"shpca_", false),
-    (b"shppa_", false),
+    // Shopify (`shpat_`, `shpss_`, `shpca_`, `shppa_`), Square (`sq0atp-`, `sq0csp-`),
+    // Doppler (`dp.pt.`, `dp.st.`): one anchor for each family.
+    (b"shp", false),
     (b"pypi-AgEIcHlwaS5vcmc", false),
     (b"dckr_pat_", false),
     (b"whsec_", false),
@@ -317,14 +319,12 @@ const ANCHORS: &[(&[u8], bool)] = &[
     (b"glc_", false),
     (b"PMAK-", false),
     (b"NRAK-", false),
-    (b"sq0atp-", false),
-    (b"sq0csp-", false),
+    (b"sq0", false),
     (b"lin_api_", false),
     (b"rubygems_", false),
     (b"AGE-SECRET-KEY-1", false),
     (b"sntrys_", false),
-    (b"dp.pt.", false),
-    (b"dp.st.", false),
+    (b"dp.", false),
     (b"xkeysib-", false),
     (b"pul-", false),
     (b"tskey-", false),
@@ -1088,8 +1088,57 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
         },
     );
     scan_cli_credentials(t, &hits, &mut out);
+    // `Cookie: a=…; b=…` (and `Set-Cookie`, curl's `--cookie`): each value that looks random
+    // is a session, which is a credential.
+    for at in hits.of(b"cookie") {
+        let mut i = at + "cookie".len();
+        i += run(t, i, |b| b" \t:\"'".contains(&b));
+        let end = i + run(t, i, |b| !b"\n\r\"'`".contains(&b));
+        let mut pair_start = i;
+        for pair in t[i..end].split(|b| *b == b';') {
+            let lead = run(pair, 0, |b| b == b' ');
+            if let Some(eq) = memchr::memchr(b'=', pair) {
+                let value = &pair[eq + 1..];
+                let value = &value[..value.len() - run_back(value, |b| b == b' ')];
+                if looks_random(value, 16, 3.5) && lead < eq {
+                    let start = pair_start + eq + 1;
+                    out.push(Finding {
+                        kind: SecretKind::AuthorizationHeader,
+                        start,
+                        end: start + value.len(),
+                    });
+                }
+            }
+            pair_start += pair.len() + 1;
+        }
+    }
+    // SQL: `CREATE USER … IDENTIFIED BY '…'`.
+    for at in hits.of(b"identified by") {
+        let mut i = at + "identified by".len();
+        i += run(t, i, |b| b == b' ');
+        let Some(&q) = t.get(i).filter(|b| matches!(b, b'\'' | b'"')) else {
+            continue;
+        };
+        let n = run(t, i + 1, |b| b != q && b != b'\n');
+        let value = &t[i + 1..i + 1 + n];
+        if n >= 8 && value_classes(value) >= 2 && shannon(value) >= 3.0 && !placeholder_value(value)
+        {
+            out.push(Finding {
+                kind: SecretKind::PasswordAssignment,
+                start: i + 1,
+                end: i + 1 + n,
+            });
+        }
+    }
     for (prefix, min, hex) in VENDOR_PREFIXES {
-        scan_anchor(&hits, prefix, SecretKind::VendorToken, &mut out, |at| {
+        let anchor: &'static [u8] = [&b"shp"[..], b"sq0", b"dp."]
+            .into_iter()
+            .find(|family| prefix.starts_with(family))
+            .unwrap_or(prefix);
+        scan_anchor(&hits, anchor, SecretKind::VendorToken, &mut out, |at| {
+            if !t[at..].starts_with(prefix) {
+                return None;
+            }
             if *hex {
                 // Exactly the length the vendor issues: `key-` and 64 hex digits is a cache
                 // key with a digest, not a Mailgun key.
@@ -1633,11 +1682,16 @@ fn assignment_value(t: &[u8], name_start: usize, name_end: usize) -> Option<usiz
                     .take_while(|b| is_word(**b) || **b == b'-')
                     .count();
             let dockerfile = line.starts_with(b"ENV ") || line.starts_with(b"ARG ");
+            // `npm config set …:_authToken VALUE`, `yarn config set npmAuthToken VALUE`.
+            let config_set = find(line, b"config set ").is_some();
+            // SQL: `CREATE USER app WITH PASSWORD '…'`.
+            let sql = t[name_start..name_end].eq_ignore_ascii_case(b"password")
+                && matches!(t[i - 1], b'\'' | b'"');
             // `.netrc`: `machine host login user password …`.
             let netrc = line.starts_with(b"machine ")
                 || line.starts_with(b"default ")
                 || find(line, b" login ").is_some();
-            if !dockerfile && !netrc && !t[flag_start..].starts_with(b"--") {
+            if !dockerfile && !netrc && !config_set && !sql && !t[flag_start..].starts_with(b"--") {
                 return None;
             }
         }

@@ -1498,6 +1498,44 @@ fn red_team(g: &mut Gen, out: &mut Vec<Case>) {
         }
     }
 
+    // --- Session cookies, SQL, package-manager configuration.
+    let session = g.draw(TOKEN, 32);
+    out.push(tp(
+        "authorization-header",
+        format!("curl 'https://app.internal/api/me' -H 'Cookie: theme=dark; sessionid={session}; csrftoken=abc'"),
+        session,
+    ));
+    let session = g.draw(ALNUM, 48);
+    out.push(tp(
+        "authorization-header",
+        format!("Set-Cookie: _app_session={session}; Path=/; HttpOnly; Secure"),
+        session,
+    ));
+    for (before, after) in [
+        ("CREATE USER app WITH PASSWORD '", "';"),
+        ("ALTER USER 'app'@'%' IDENTIFIED BY '", "';"),
+        ("npm config set //registry.npmjs.org/:_authToken ", "\n"),
+        ("yarn config set npmAuthToken ", "\n"),
+    ] {
+        let secret = g.draw(ALNUM, 20);
+        out.push(tp(
+            "password-assignment",
+            format!("{before}{secret}{after}"),
+            secret,
+        ));
+    }
+    for text in [
+        "Set-Cookie: theme=dark; Path=/; Max-Age=3600",
+        "the cookie is set when the user logs in",
+        "cookies = {\"session\": session_id}",
+        "ALTER USER app IDENTIFIED BY :new_password;",
+        "CREATE USER app WITH PASSWORD :'password';",
+        "npm config set registry https://registry.npmjs.org/",
+    ] {
+        out.push(fp("authorization-header", text));
+        out.push(fp("password-assignment", text));
+    }
+
     // --- Secrets split over literals that are still literal.
     let id = c(&["AKIA", &g.draw(UPPER_DIGITS, 16)]);
     let (l, r) = id.split_at(9);
