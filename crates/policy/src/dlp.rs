@@ -891,7 +891,11 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
             |at| {
                 let i = at + anchor.len();
                 let n = run(t, i, |b| b64ish(b) || b"%&-_.:".contains(&b));
-                (n >= 20).then_some(i + n)
+                let value = &t[i..i + n];
+                // A signature without its `sig=` (a template) signs nothing.
+                let signed = *anchor == b"SharedAccessKey="[..]
+                    || find(value, b"sig=").is_some_and(|s| n - s - 4 >= 16);
+                (n >= 20 && signed && !placeholder_value(value)).then_some(i + n)
             },
         );
     }
@@ -1511,6 +1515,9 @@ fn scan_url_passwords(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
         b"admin",
         b"root",
         b"example",
+        b"token",
+        b"apikey",
+        b"key",
     ];
     for at in hits.of(b"://") {
         let scheme = t[..at]
@@ -1601,8 +1608,9 @@ fn is_code_reference(value: &[u8]) -> bool {
     }
     match value.get(i) {
         Some(b'(' | b'[' | b'<') => true,
-        // The end of the expression the path is in (`{'X-Api-Key': settings.API_KEY}`).
-        Some(b')' | b']' | b'}') => dotted,
+        // The end of the expression the path is in (`{'X-Api-Key': settings.API_KEY}`,
+        // `if token is Name.Variable:`).
+        Some(b')' | b']' | b'}' | b':') => dotted,
         // A macro (`env!("KEY")`, `Token![as]`); `Zx9!qL2` and `Passw0rd!` are passwords.
         Some(b'!') => matches!(value.get(i + 1), Some(b'(' | b'[' | b'{')),
         None => dotted,
@@ -1620,7 +1628,12 @@ fn unquoted_code(value: &[u8]) -> bool {
     if core.starts_with(b"(") || core.starts_with(b"[") {
         return true;
     }
-    let trail = run_back(core, |b| b")|,;>]}!".contains(&b));
+    let trail = run_back(core, |b| b")|,;>]}!:".contains(&b));
+    // A value that closes a parenthesis it did not open is a parameter's type or a call's
+    // argument (`fn f(key: X25519PublicKey)`).
+    if core[core.len() - trail..].contains(&b')') && !core.contains(&b'(') {
+        return true;
+    }
     let core = &core[..core.len() - trail];
     is_code_reference(value)
         || is_code_reference(core)
@@ -1631,7 +1644,8 @@ fn unquoted_code(value: &[u8]) -> bool {
 /// where its value starts: `=`, `:`, `:=`, `=>`, an XML `value=` attribute, and whitespace
 /// after a Dockerfile `ENV`/`ARG` name or a command-line `--flag`.
 fn assignment_value(t: &[u8], name_start: usize, name_end: usize) -> Option<usize> {
-    let mut i = name_end + run(t, name_end, |b| b" \t\"']".contains(&b));
+    // Blanks, the name's closing quote (escaped too, `\"password\": …`), a subscript's `]`.
+    let mut i = name_end + run(t, name_end, |b| b" \t\"'\\]".contains(&b));
     let spaced = i > name_end && run(t, name_end, |b| b == b' ' || b == b'\t') > 0;
     // Prose: "the password is …", "my token was: …".
     for verb in [&b"is: "[..], b"is ", b"was: ", b"was "] {
@@ -1660,8 +1674,11 @@ fn assignment_value(t: &[u8], name_start: usize, name_end: usize) -> Option<usiz
         // `define('DB_PASSWORD', '…')`, `env("API_TOKEN", "…")`: a quoted name, then a
         // quoted literal.
         Some(b',')
-            if name_start > 0
+            if name_start > 1
                 && matches!(t[name_start - 1], b'"' | b'\'')
+                && t[..name_start - 1].trim_ascii_end().ends_with(b"(")
+                // A constant's name (`DB_PASSWORD`), not a word in a tuple of strings.
+                && !t[name_start..name_end].iter().any(u8::is_ascii_lowercase)
                 && matches!(
                     t.get(i + 1 + run(t, i + 1, |b| b == b' ')),
                     Some(b'"' | b'\'')
@@ -1739,22 +1756,40 @@ fn scan_assignments(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
                 continue;
             };
             i += run(t, i, |b| b == b' ' || b == b'\t');
+            // Quoted with an escaped quote (`\"…\"`, JSON inside a string): that pair
+            // delimits the value.
+            let escaped_quote =
+                t.get(i) == Some(&b'\\') && t.get(i + 1).is_some_and(|b| *b == b'"' || *b == b'\'');
+            i += usize::from(escaped_quote);
             let quote = t.get(i).copied().filter(|b| *b == b'"' || *b == b'\'');
             let quoted = quote.is_some();
             i += run(t, i, |b| b == b'"' || b == b'\'');
-            // A value ends at a blank, a quote, a separator or a closing tag
-            // (`</password>`).
+            // A value ends at a blank, a quote, a separator, an escaped newline (`\n` of a
+            // JSON string) or a closing tag (`</password>`).
             let in_value = |b: u8| !b.is_ascii_whitespace() && !b"\"'`,;".contains(&b);
             let mut n = run(t, i, in_value);
-            // An escaped quote (`"ab\"cd"`) is part of the value.
-            while n > 0
+            // An escaped quote (`"ab\"cd"`) is part of the value (unless the value was
+            // opened by one).
+            while !escaped_quote
+                && n > 0
                 && t[i + n - 1] == b'\\'
                 && t.get(i + n).is_some_and(|b| *b == b'"' || *b == b'\'')
             {
                 n += 1 + run(t, i + n + 1, in_value);
             }
-            if let Some(tag) = find(&t[i..i + n], b"</") {
-                n = tag;
+            // In a query string (`?token=…&state=…`) the next parameter ends it.
+            if name_start > 0 && matches!(t[name_start - 1], b'?' | b'&') {
+                if let Some(amp) = memchr::memchr(b'&', &t[i..i + n]) {
+                    n = amp;
+                }
+            }
+            for stop in [&b"</"[..], b"\\n", b"\\r", b"\\t"] {
+                if let Some(at) = find(&t[i..i + n], stop) {
+                    n = at;
+                }
+            }
+            if escaped_quote && t[..i + n].ends_with(b"\\") {
+                n -= 1;
             }
             let value = &t[i..i + n];
             // Prose and identifiers are one class of letters; a password has two or more.

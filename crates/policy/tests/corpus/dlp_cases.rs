@@ -1536,6 +1536,31 @@ fn red_team(g: &mut Gen, out: &mut Vec<Case>) {
         out.push(fp("password-assignment", text));
     }
 
+    // JSON inside a string (escaped quotes): the value between the escaped quotes.
+    let secret = g.draw(ALNUM, 20);
+    out.push(tp(
+        "password-assignment",
+        format!(
+            "let body = \"{{\\\"user\\\": \\\"app\\\", \\\"password\\\": \\\"{secret}\\\"}}\";"
+        ),
+        secret,
+    ));
+    for text in [
+        "if token is Name.Variable:\n    yield token",
+        "__all__ = ['HTTPPasswordMgr', 'HTTPPasswordMgrWithDefaultRealm', 'AbstractBasicAuthHandler']",
+        "KEYS = (\"tokens\", \"symbol2label\", \"keywords\")",
+        "def load(private_key: X25519PrivateKey) -> bytes:",
+        "format!(\"OPENAI_API_KEY=\\\"{openai}\\\"\")",
+        "let header = \"API_KEY_HEADER = \\\"X-Api-Key\\\"\";",
+        "\"Argon2-Memory: 8192\\nArgon2-Passes: 13\\nArgon2-Parallelism: 1\\n\"",
+        "BlobEndpoint=https://a.blob.core.windows.net/;SharedAccessSignature=sv=2022-11-02&ss=b&sig={sig}",
+        "git clone https://user:token@github.com/acme/repo",
+    ] {
+        out.push(fp("password-assignment", text));
+        out.push(fp("azure-connection-string", text));
+        out.push(fp("url-password", text));
+    }
+
     // --- Secrets split over literals that are still literal.
     let id = c(&["AKIA", &g.draw(UPPER_DIGITS, 16)]);
     let (l, r) = id.split_at(9);
