@@ -1778,10 +1778,9 @@ fn scan_assignments(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
                 n += 1 + run(t, i + n + 1, in_value);
             }
             // In a query string (`?token=…&state=…`) the next parameter ends it.
-            if name_start > 0 && matches!(t[name_start - 1], b'?' | b'&') {
-                if let Some(amp) = memchr::memchr(b'&', &t[i..i + n]) {
-                    n = amp;
-                }
+            let in_query = name_start > 0 && matches!(t[name_start - 1], b'?' | b'&');
+            if let Some(amp) = memchr::memchr(b'&', &t[i..i + n]).filter(|_| in_query) {
+                n = amp;
             }
             for stop in [&b"</"[..], b"\\n", b"\\r", b"\\t"] {
                 if let Some(at) = find(&t[i..i + n], stop) {
