@@ -250,6 +250,8 @@ const ANCHORS: &[(&[u8], bool)] = &[
     (b"glrt-", false),
     (b"gldt-", false),
     (b"glptt-", false),
+    // GitLab runner registration tokens.
+    (b"GR1348941", false),
     (b"xoxb-", false),
     (b"xoxa-", false),
     (b"xoxp-", false),
@@ -266,6 +268,7 @@ const ANCHORS: &[(&[u8], bool)] = &[
     (b"sk-proj-", false),
     (b"sk-svcacct-", false),
     (b"sk-admin-", false),
+    (b"sk-None-", false),
     // Legacy OpenAI keys without the marker below: `sk-` and 32+ random characters.
     (b"sk-", false),
     (b"npm_", false),
@@ -911,7 +914,7 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
         &mut out,
         |at| prefixed(t, at, 11, 60, |b| b.is_ascii_alphanumeric() || b == b'_'),
     );
-    for prefix in [&b"glpat-"[..], b"glrt-", b"gldt-", b"glptt-"] {
+    for prefix in [&b"glpat-"[..], b"glrt-", b"gldt-", b"glptt-", b"GR1348941"] {
         scan_anchor(&hits, prefix, SecretKind::GitlabToken, &mut out, |at| {
             let end = prefixed(t, at, prefix.len(), 20, token_char)?;
             // Routable tokens go on after a dot (`glpat-….01.…`): a dot followed by more of
@@ -965,7 +968,7 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
         &mut out,
         |at| prefixed(t, at, 7, 20, token_char),
     );
-    for prefix in [&b"sk-proj-"[..], b"sk-svcacct-", b"sk-admin-"] {
+    for prefix in [&b"sk-proj-"[..], b"sk-svcacct-", b"sk-admin-", b"sk-None-"] {
         scan_anchor(&hits, prefix, SecretKind::OpenaiKey, &mut out, |at| {
             prefixed(t, at, prefix.len(), 20, token_char)
         });
@@ -1640,6 +1643,75 @@ fn unquoted_code(value: &[u8]) -> bool {
         || (!core.is_empty() && core.iter().all(|b| is_word(*b)) && wordy(core))
 }
 
+/// Whether a secret-named key holds something about the secret, not the secret: its id,
+/// name, location, type, size or lifetime (`api_key_id`, `secretName`, `token_url`,
+/// `password_file`, `token_type`, `TOKEN_EXPIRY_SECONDS`). The last word of the name says.
+fn names_metadata(name: &[u8]) -> bool {
+    const METADATA: &[&[u8]] = &[
+        b"id",
+        b"ids",
+        b"name",
+        b"names",
+        b"url",
+        b"uri",
+        b"endpoint",
+        b"path",
+        b"file",
+        b"dir",
+        b"type",
+        b"kind",
+        b"version",
+        b"length",
+        b"len",
+        b"size",
+        b"count",
+        b"expiry",
+        b"expires",
+        b"expiration",
+        b"ttl",
+        b"timeout",
+        b"seconds",
+        b"header",
+        b"field",
+        b"prefix",
+        b"suffix",
+        b"ref",
+        b"arn",
+        b"policy",
+        b"format",
+        b"mode",
+        b"provider",
+        b"store",
+        b"enabled",
+        b"required",
+        b"min",
+        b"max",
+        b"hint",
+        b"label",
+        b"placeholder",
+        b"regex",
+        b"pattern",
+        b"rotation",
+        b"at",
+    ];
+    let mut words = name
+        .split(|b| !b.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty());
+    let Some(last) = words.next_back() else {
+        return false;
+    };
+    // camelCase: the last hump (`secretName` -> `Name`).
+    let hump = last
+        .iter()
+        .rposition(u8::is_ascii_uppercase)
+        .filter(|p| *p > 0 && last[..*p].iter().any(u8::is_ascii_lowercase))
+        .map_or(last, |p| &last[p..]);
+    let hump = hump.to_ascii_lowercase();
+    // Vault's AppRole `secret_id` is itself a credential.
+    let vault = hump == b"id" && name.to_ascii_lowercase().ends_with(b"secret_id");
+    METADATA.contains(&hump.as_slice()) && !vault
+}
+
 /// Where the separator of an assignment to the secret-named key that ends at `i` is, and
 /// where its value starts: `=`, `:`, `:=`, `=>`, an XML `value=` attribute, and whitespace
 /// after a Dockerfile `ENV`/`ARG` name or a command-line `--flag`.
@@ -1752,6 +1824,13 @@ fn scan_assignments(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
                     .take_while(|b| is_word(**b) || **b == b'-')
                     .count();
             let name_end = at + key.len() + run(t, at + key.len(), |b| is_word(b) || b == b'-');
+            let name = &t[name_start..name_end];
+            // A segment of a colon path (`arn:…:secret:prod/db`), not a key.
+            let colon_path =
+                name_start > 0 && t[name_start - 1] == b':' && t.get(name_end) == Some(&b':');
+            if names_metadata(name) || colon_path {
+                continue;
+            }
             let Some(mut i) = assignment_value(t, name_start, name_end) else {
                 continue;
             };

@@ -1561,6 +1561,44 @@ fn red_team(g: &mut Gen, out: &mut Vec<Case>) {
         out.push(fp("url-password", text));
     }
 
+    // Keys that say they hold something about a secret (its id, name, place, type, life).
+    let secret_id = format!(
+        "{}-{}-{}-{}-{}",
+        g.draw(HEX, 8),
+        g.draw(HEX, 4),
+        g.draw(HEX, 4),
+        g.draw(HEX, 4),
+        g.draw(HEX, 12)
+    );
+    out.push(tp(
+        "password-assignment",
+        format!("vault write auth/approle/login role_id=app secret_id={secret_id}"),
+        secret_id,
+    ));
+    let key = c(&["sk-", "None-", &g.draw(ALNUM, 48)]);
+    out.push(tp("openai-key", format!("OPENAI_KEY={key}"), key));
+    let token = c(&["GR1348941", &g.draw(TOKEN, 20)]);
+    out.push(tp(
+        "gitlab-token",
+        format!("gitlab-runner register --registration-token {token}"),
+        token,
+    ));
+    for text in [
+        "api_key_id: 3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+        "secretName: tls-7f9c2ba4e88f827d616045507605853e",
+        "token_url: https://oauth2.example.com/token?grant=client_credentials",
+        "password_file: ./secrets/db_password.txt",
+        "TOKEN_EXPIRY_SECONDS=3600",
+        "secret_arn: arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
+        "const publishableKey = 'pk_live_51H8xYzAbCdEfGhIjKlMnOpQrStUv';",
+        "\"passwordMinLength\": 12, \"passwordPattern\": \"^(?=.*[A-Z])(?=.*\\\\d).{12,}$\"",
+        "tokenizer_version: 2.1.0-rc3",
+    ] {
+        for detector in ["password-assignment", "stripe-key", "env-secret"] {
+            out.push(fp(detector, text));
+        }
+    }
+
     // --- Secrets split over literals that are still literal.
     let id = c(&["AKIA", &g.draw(UPPER_DIGITS, 16)]);
     let (l, r) = id.split_at(9);
