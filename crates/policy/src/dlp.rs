@@ -6,6 +6,25 @@ in every hook process (measured), longer than the rest of the hook's work. Each 
 for a literal anchor with `memchr`, then checks the shape around it. Findings carry the kind
 and the byte range, never the secret, so messages and ledger records can name what was found
 without repeating it.
+
+What counts as a secret is judged from the value, not the name that holds it:
+- A secret-named key (`password`, `*_key`, `token`, …) holds a secret only when its value is
+  a literal that looks like one. Code that names a secret (`request.form['password']`,
+  `settings.API_KEY`, `os.environ["SECRET_KEY"]`, a type, a borrow, an identifier made of
+  words), references (`${TOKEN}`, `{{ .Values.token }}`, `<your-key>`), placeholders (`xxxx`,
+  `changeme`, `your-api-key-here`, `sk-ant-api03-...`), paths, image references, ids,
+  digests under names that say so, and keys that hold something about a secret
+  (`api_key_id`, `token_url`) are not secrets.
+- Vendor tokens are found by their prefix and shape; a body that is one character repeated
+  is a placeholder.
+- Published example keys (AWS's `AKIAIOSFODNN7EXAMPLE` pair, RFC examples) are secrets like
+  any key of their shape: nothing in a value tells a published example from a real key, and
+  an allowlist of examples would be a way to write a real key past the detector.
+- A secret split over literals that are still literal (`"AKIA…" "…"`, `'…' +\n '…'`, a
+  backslash continuation, `AKIA"…"…` as a shell joins it) is found in a view of the text with
+  the glue taken out, and the finding covers both pieces and the glue.
+- A finding covers the whole secret: both halves of a key pair, a key block to its END, the
+  password of a URL, a quoted value to its closing quote.
 */
 
 use serde::Serialize;
