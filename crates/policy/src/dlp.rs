@@ -317,6 +317,8 @@ const ANCHORS: &[(&[u8], bool)] = &[
     (b" -u ", false),
     (b"--user", false),
     (b" -p", false),
+    // `redis-cli -a PASSWORD`.
+    (b" -a ", false),
     // Any `…_key` name (`ENCRYPTION_KEY`, `signing_key`): the value must look random.
     (b"_key", true),
     // camelCase key names that hold keys (`privateKey: "0x…"`, `accountKey`, `accessKey`).
@@ -860,7 +862,7 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
                 b == b' ' || b == b'"' || b == b'\'' || b == b':' || b == b'='
             });
             let n = run(t, i, b64ish);
-            if n >= 40 {
+            if n >= 40 && !placeholder_body(&t[i..i + n]) {
                 out.push(Finding {
                     kind: SecretKind::AwsSecretKey,
                     start: i,
@@ -1731,6 +1733,32 @@ fn names_metadata(name: &[u8]) -> bool {
     METADATA.contains(&hump.as_slice()) && !vault
 }
 
+/// Where the value of a secret named by another key starts: `- name: DB_PASSWORD` then
+/// `value: …` (Kubernetes and ECS environments, `{"name": …, "value": …}`), and Terraform's
+/// `variable "db_password" { default = … }`.
+fn named_value(t: &[u8], name_start: usize, name_end: usize) -> Option<usize> {
+    let before = &t[..name_start];
+    let before = &before[..before.len() - run_back(before, |b| b" \t\"'".contains(&b))];
+    let lower_tail = before[before.len().saturating_sub(9)..].to_ascii_lowercase();
+    let label = lower_tail.ends_with(b"name:") || lower_tail.ends_with(b"name\":");
+    let variable = lower_tail.ends_with(b"variable");
+    if !label && !variable {
+        return None;
+    }
+    // Within the object: up to the next `name` (or 200 bytes).
+    let window_end = (name_end + 200).min(t.len());
+    let window = &t[name_end..window_end];
+    let window = &window[..find(window, b"name").unwrap_or(window.len())];
+    let key: &'static [u8] = if label { b"value" } else { b"default" };
+    let at = find(window, key)?;
+    let mut i = name_end + at + key.len();
+    i += run(t, i, |b| b" \t\"'".contains(&b));
+    match t.get(i) {
+        Some(b':' | b'=') => Some(i + 1),
+        _ => None,
+    }
+}
+
 /// Where the separator of an assignment to the secret-named key that ends at `i` is, and
 /// where its value starts: `=`, `:`, `:=`, `=>`, an XML `value=` attribute, and whitespace
 /// after a Dockerfile `ENV`/`ARG` name or a command-line `--flag`.
@@ -1738,10 +1766,21 @@ fn assignment_value(t: &[u8], name_start: usize, name_end: usize) -> Option<usiz
     // Blanks, the name's closing quote (escaped too, `\"password\": …`), a subscript's `]`.
     let mut i = name_end + run(t, name_end, |b| b" \t\"'\\]".contains(&b));
     let spaced = i > name_end && run(t, name_end, |b| b == b' ' || b == b'\t') > 0;
-    // Prose: "the password is …", "my token was: …".
-    for verb in [&b"is: "[..], b"is ", b"was: ", b"was "] {
-        if spaced && t[i..].starts_with(verb) {
-            return Some(i + verb.len());
+    // Prose: "the password is …", "my token was: …", "the password for the staging db
+    // is …" (a few words between, on the same line).
+    if spaced {
+        let mut j = i;
+        for _ in 0..6 {
+            for verb in [&b"is: "[..], b"is ", b"was: ", b"was "] {
+                if t[j..].starts_with(verb) {
+                    return Some(j + verb.len());
+                }
+            }
+            let word = run(t, j, |b| b.is_ascii_alphabetic());
+            if word == 0 || t.get(j + word) != Some(&b' ') {
+                break;
+            }
+            j += word + 1;
         }
     }
     match t.get(i) {
@@ -1850,7 +1889,9 @@ fn scan_assignments(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
             if names_metadata(name) || colon_path {
                 continue;
             }
-            let Some(mut i) = assignment_value(t, name_start, name_end) else {
+            let Some(mut i) = assignment_value(t, name_start, name_end)
+                .or_else(|| named_value(t, name_start, name_end))
+            else {
                 continue;
             };
             i += run(t, i, |b| b == b' ' || b == b'\t');
@@ -2097,6 +2138,21 @@ fn scan_cli_credentials(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
         b"helm registry login",
         b"7z ",
     ];
+    for at in hits.of(b" -a ") {
+        let line_start = memchr::memrchr(b'\n', &t[..at]).map_or(0, |p| p + 1);
+        if find(&t[line_start..at], b"redis-cli").is_none() {
+            continue;
+        }
+        let (i, n) = value_at(at + 4);
+        let value = &t[i..i + n];
+        if password_like(value) {
+            out.push(Finding {
+                kind: SecretKind::PasswordAssignment,
+                start: i,
+                end: i + n,
+            });
+        }
+    }
     for at in hits.of(b" -p") {
         let line_start = memchr::memrchr(b'\n', &t[..at]).map_or(0, |p| p + 1);
         let command = &t[line_start..at];

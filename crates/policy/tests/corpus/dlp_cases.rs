@@ -1599,6 +1599,52 @@ fn red_team(g: &mut Gen, out: &mut Vec<Case>) {
         }
     }
 
+    // A secret named by one key and held by the next (environments as name/value lists,
+    // Terraform variables), in prose, and on a redis-cli line.
+    for (before, after) in [
+        (
+            "spec:\n  containers:\n    - env:\n        - name: DB_PASSWORD\n          value: \"",
+            "\"\n",
+        ),
+        (
+            "\"environment\": [{\"name\": \"API_TOKEN\", \"value\": \"",
+            "\"}]",
+        ),
+        (
+            "variable \"db_password\" {\n  type    = string\n  default = \"",
+            "\"\n}",
+        ),
+        (
+            "The password for the staging db is ",
+            " (rotate it monthly)",
+        ),
+        ("redis-cli -h cache -a ", " ping"),
+    ] {
+        let secret = g.draw(ALNUM, 18);
+        out.push(tp(
+            "password-assignment",
+            format!("{before}{secret}{after}"),
+            secret,
+        ));
+    }
+    for text in [
+        "- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}",
+        "{\"name\": \"DB_PASSWORD\", \"valueFrom\": \"arn:aws:ssm:us-east-1:1:parameter/db\"}",
+        "variable \"db_password\" {\n  type      = string\n  sensitive = true\n}",
+        "the password for this account is required",
+        "AWS_ACCESS_KEY_ID=AKIAXXXXXXXXXXXXXXXX\nAWS_SECRET_ACCESS_KEY=XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\n",
+        "redis-cli -a \"$REDIS_PASSWORD\" ping",
+    ] {
+        for detector in [
+            "password-assignment",
+            "aws-secret-key",
+            "aws-access-key",
+            "env-secret",
+        ] {
+            out.push(fp(detector, text));
+        }
+    }
+
     // --- Secrets split over literals that are still literal.
     let id = c(&["AKIA", &g.draw(UPPER_DIGITS, 16)]);
     let (l, r) = id.split_at(9);
