@@ -532,8 +532,15 @@ fn scan_anchor(
     out: &mut Vec<Finding>,
     check: impl Fn(usize) -> Option<usize>,
 ) {
+    // A hit inside the previous finding of the same detector is covered by it (and
+    // checking it again would make a text of repeated anchors cost quadratic time).
+    let mut covered = 0;
     for at in hits.of(anchor) {
+        if at < covered {
+            continue;
+        }
         if let Some(end) = check(at) {
+            covered = end;
             out.push(Finding {
                 kind,
                 start: at,
@@ -541,6 +548,17 @@ fn scan_anchor(
             });
         }
     }
+}
+
+/// How far a detector looks around its anchor (a key block's END, an object's braces, the
+/// start of a line): far enough for any real secret's context, and a bound on the work a text
+/// of repeated anchors can cause.
+const WINDOW: usize = 32 * 1024;
+
+/// Where the line that holds `at` starts, looking back at most 512 bytes.
+fn line_start(t: &[u8], at: usize) -> usize {
+    let from = at.saturating_sub(512);
+    memchr::memrchr(b'\n', &t[from..at]).map_or(from, |p| from + p + 1)
 }
 
 fn b64ish(b: u8) -> bool {
@@ -591,7 +609,7 @@ fn line_end(t: &[u8], at: usize) -> usize {
 /// to the end of the text, so no part of the key is ever kept. Also where the END marker
 /// starts, if there is one.
 fn pem_block_end(t: &[u8], at: usize, end_marker: &[u8]) -> (usize, Option<usize>) {
-    match memchr::memmem::find(&t[at..], end_marker) {
+    match memchr::memmem::find(&t[at..(at + WINDOW).min(t.len())], end_marker) {
         Some(e) => {
             let end_at = at + e + end_marker.len();
             let end = match find(&t[end_at..], b"----") {
@@ -714,7 +732,8 @@ fn key_material(body: &[u8]) -> bool {
         pieces
     });
     let mut material = false;
-    for line in lines {
+    // Key material starts within a block's first lines (after its headers).
+    for line in lines.take(16) {
         if trim(line) >= 16 || line.split(|b| *b == b' ').any(|word| trim(word) >= 40) {
             material = true;
             break;
@@ -835,12 +854,15 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
         SecretKind::PrivateKey,
         &mut out,
         |at| {
-            let private = find(&t[at..], b"Private-Lines:")?;
+            let window = &t[at..(at + WINDOW).min(t.len())];
+            let private = find(window, b"Private-Lines:")?;
             let after = at + private;
-            Some(match find(&t[after..], b"Private-MAC:") {
-                Some(m) => line_end(t, after + m),
-                None => t.len(),
-            })
+            Some(
+                match find(&t[after..(after + WINDOW).min(t.len())], b"Private-MAC:") {
+                    Some(m) => line_end(t, after + m),
+                    None => t.len(),
+                },
+            )
         },
     );
     for prefix in [&b"AKIA"[..], b"ASIA", b"ABIA", b"ACCA"] {
@@ -996,7 +1018,11 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
     }
     // Legacy OpenAI keys: `sk-` and a body with "T3BlbkFJ" (base64 of "OpenAI") in it.
     for at in hits.of(b"T3BlbkFJ") {
-        let back = t[..at].iter().rev().take_while(|b| token_char(**b)).count();
+        let back = t[at.saturating_sub(256)..at]
+            .iter()
+            .rev()
+            .take_while(|b| token_char(**b))
+            .count();
         let start = at - back;
         if t[start..].starts_with(b"sk-") && boundary_before(t, start) {
             let end = at + run(t, at, token_char);
@@ -1118,10 +1144,17 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
     scan_cli_credentials(t, &hits, &mut out);
     // `Cookie: a=…; b=…` (and `Set-Cookie`, curl's `--cookie`): each value that looks random
     // is a session, which is a credential.
+    let mut covered = 0;
     for at in hits.of(b"cookie") {
+        if at < covered {
+            continue;
+        }
         let mut i = at + "cookie".len();
         i += run(t, i, |b| b" \t:\"'".contains(&b));
-        let end = i + run(t, i, |b| !b"\n\r\"'`".contains(&b));
+        let end = i + run(&t[..(i + 4096).min(t.len())], i, |b| {
+            !b"\n\r\"'`".contains(&b)
+        });
+        covered = end;
         let mut pair_start = i;
         for pair in t[i..end].split(|b| *b == b';') {
             let lead = run(pair, 0, |b| b == b' ');
@@ -1217,8 +1250,11 @@ fn scan_view(t: &[u8]) -> Vec<Finding> {
     }
     // A JSON Web Key with its private parts (`d`, and `p`, `q`, `dp`, `dq`, `qi` of RSA).
     for at in hits.of(b"\"kty\"") {
-        let object_end = memchr::memchr(b'}', &t[at..]).map_or(t.len(), |e| at + e);
-        let object_start = memchr::memrchr(b'{', &t[..at]).unwrap_or(at);
+        // A JSON Web Key fits in 4 KB (RSA 4096: ~3.2 KB).
+        let ahead = &t[at..(at + 4096).min(t.len())];
+        let object_end = memchr::memchr(b'}', ahead).map_or(at + ahead.len(), |e| at + e);
+        let behind = at.saturating_sub(4096);
+        let object_start = memchr::memrchr(b'{', &t[behind..at]).map_or(at, |p| behind + p);
         let object = &t[object_start..object_end];
         for field in [
             &b"\"d\""[..],
@@ -1330,21 +1366,35 @@ fn one_per_secret(mut out: Vec<Finding>) -> Vec<Finding> {
                 | SecretKind::AuthorizationHeader
         )
     };
-    let all = out.clone();
-    out.retain(|f| {
-        !all.iter().any(|g| {
-            let overlaps = f.start < g.end && g.start < f.end;
-            let same = g.start == f.start && g.end == f.end && g.kind == f.kind;
-            if !overlaps || same {
-                return false;
-            }
-            let contains = g.start <= f.start && f.end <= g.end;
-            (generic(f.kind) && !generic(g.kind))
-                || (contains
-                    && !generic(g.kind)
-                    && (g.end - g.start > f.end - f.start || g.kind < f.kind))
-        })
-    });
+    let gives_way = |f: &Finding, g: &Finding| {
+        let overlaps = f.start < g.end && g.start < f.end;
+        let same = g.start == f.start && g.end == f.end && g.kind == f.kind;
+        if !overlaps || same {
+            return false;
+        }
+        let contains = g.start <= f.start && f.end <= g.end;
+        (generic(f.kind) && !generic(g.kind))
+            || (contains
+                && !generic(g.kind)
+                && (g.end - g.start > f.end - f.start || g.kind < f.kind))
+    };
+    // A sweep in start order: the findings that overlap one are those still open when it
+    // starts (`open`, as deep as findings nest) and those that start before it ends.
+    let mut keep = vec![true; out.len()];
+    let mut open: Vec<usize> = Vec::new();
+    for i in 0..out.len() {
+        let f = out[i];
+        open.retain(|j| out[*j].end > f.start);
+        let before = open.iter().any(|j| gives_way(&f, &out[*j]));
+        let after = out[i + 1..]
+            .iter()
+            .take_while(|g| g.start < f.end)
+            .any(|g| gives_way(&f, g));
+        keep[i] = !(before || after);
+        open.push(i);
+    }
+    let mut kept = keep.iter();
+    out.retain(|_| kept.next().copied().unwrap_or(true));
     out.dedup_by(|b, a| b.start < a.end && a.kind == b.kind);
     out
 }
@@ -1544,15 +1594,16 @@ fn scan_url_passwords(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
         b"key",
     ];
     for at in hits.of(b"://") {
-        let scheme = t[..at]
-            .iter()
-            .rev()
-            .take_while(|b| b.is_ascii_alphanumeric() || b"+.-".contains(b))
-            .count();
+        let scheme = run_back(&t[at.saturating_sub(32)..at], |b| {
+            b.is_ascii_alphanumeric() || b"+.-".contains(&b)
+        });
         if scheme == 0 {
             continue;
         }
         let start = at + 3;
+        // A URL's userinfo and host fit in 2 KB; the bound keeps a text of repeated `://`
+        // linear.
+        let t = &t[..(start + 2048).min(t.len())];
         let authority = run(t, start, |b| {
             !b.is_ascii_whitespace() && !b"/?#\"'`<>".contains(&b)
         });
@@ -1817,8 +1868,7 @@ fn assignment_value(t: &[u8], name_start: usize, name_end: usize) -> Option<usiz
             i += 1;
         }
         Some(_) if spaced => {
-            let line_start = memchr::memrchr(b'\n', &t[..name_start]).map_or(0, |p| p + 1);
-            let line = &t[line_start..name_start];
+            let line = &t[line_start(t, name_start)..name_start];
             // Indentation, and the `+`/`-` of a diff's line (an edit's hunk).
             let line = line.strip_prefix(b"+").unwrap_or(line);
             let line = &line[run(line, 0, |b| b == b' ' || b == b'\t')..];
@@ -2139,8 +2189,7 @@ fn scan_cli_credentials(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
         b"7z ",
     ];
     for at in hits.of(b" -a ") {
-        let line_start = memchr::memrchr(b'\n', &t[..at]).map_or(0, |p| p + 1);
-        if find(&t[line_start..at], b"redis-cli").is_none() {
+        if find(&t[line_start(t, at)..at], b"redis-cli").is_none() {
             continue;
         }
         let (i, n) = value_at(at + 4);
@@ -2154,8 +2203,7 @@ fn scan_cli_credentials(t: &[u8], hits: &Hits, out: &mut Vec<Finding>) {
         }
     }
     for at in hits.of(b" -p") {
-        let line_start = memchr::memrchr(b'\n', &t[..at]).map_or(0, |p| p + 1);
-        let command = &t[line_start..at];
+        let command = &t[line_start(t, at)..at];
         if !PASSWORD_P.iter().any(|c| find(command, c).is_some()) {
             continue;
         }
