@@ -1645,6 +1645,33 @@ fn red_team(g: &mut Gen, out: &mut Vec<Case>) {
         }
     }
 
+    // --- Prompts developers write about secrets, holding none.
+    for text in [
+        "Can you add a password reset flow? The token should expire after 1 hour and the secret key is read from settings.",
+        "Fix the bug where api_key: is logged in plain text by the request middleware (see logger.py line 42).",
+        "Use bearer authentication with tokens from the auth service; the Authorization header is set by the client.",
+        "Set the session cookie with Secure; HttpOnly; SameSite=Lax and rotate the CSRF token on login.",
+        "Run mysql -u root -p and enter the password when it prompts.",
+        "The password is stored hashed with argon2id (m=65536, t=3, p=4); never log it.",
+        "Rename SECRET_KEY_FALLBACKS to SECRET_KEYS and update settings/production.py accordingly.",
+        "In the README, explain that GITHUB_TOKEN needs the repo and workflow scopes.",
+        "The secret for the webhook is configured in the dashboard under Settings > Webhooks.",
+        "the token was: invalid_grant (AADSTS70008) when refreshing",
+        "My password is correct but login fails with 401 after the upgrade to 2.3.1",
+        "passwordless login via magic links: the link token is a 32-byte random value encoded base64url",
+        "curl -u \"$JENKINS_USER:$JENKINS_TOKEN\" https://ci.example.com/job/build/api/json",
+        "docker login -u \"$REGISTRY_USER\" -p \"$REGISTRY_PASSWORD\" registry.example.com",
+        "export AWS_PROFILE=staging && aws s3 ls s3://my-bucket/releases/2024-11-01/",
+        "git commit -m \"rotate api key for payments service (ticket SEC-1432)\"",
+        "Cookie consent banner: cookies=essential, analytics=false",
+        "token_budget: 200000",
+        "jwt: algorithm HS256, expiry 15m, issuer https://auth.example.com",
+    ] {
+        for detector in ["password-assignment", "authorization-header", "env-secret"] {
+            out.push(fp(detector, text));
+        }
+    }
+
     // --- Secrets split over literals that are still literal.
     let id = c(&["AKIA", &g.draw(UPPER_DIGITS, 16)]);
     let (l, r) = id.split_at(9);
