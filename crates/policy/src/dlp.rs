@@ -2431,6 +2431,11 @@ fn scan_env_block(t: &[u8], out: &mut Vec<Finding>) {
         if name >= 2 && body.get(name) == Some(&b'=') && body[0].is_ascii_uppercase() {
             let mut vs = start + offset + name + 1;
             let mut ve = end;
+            // An unquoted value ends before an inline comment (`KEY=value  # rotated monthly`).
+            let quoted = matches!(t.get(vs), Some(b'"' | b'\''));
+            if let Some(hash) = find(&t[vs..ve], b" #").filter(|_| !quoted) {
+                ve = vs + hash;
+            }
             while ve > vs && t[ve - 1].is_ascii_whitespace() {
                 ve -= 1;
             }

@@ -1645,6 +1645,14 @@ fn red_team(g: &mut Gen, out: &mut Vec<Case>) {
         }
     }
 
+    // A .env value with an inline comment after it.
+    let a = g.draw(ALNUM, 32);
+    out.push(tp(
+        "env-secret",
+        format!("APP_ENV=production\nWEBHOOK_HMAC={a}  # rotated monthly\nLOG_LEVEL=info\n"),
+        a,
+    ));
+
     // --- Prompts developers write about secrets, holding none.
     for text in [
         "Can you add a password reset flow? The token should expire after 1 hour and the secret key is read from settings.",
