@@ -794,8 +794,7 @@ fn real_claude_code_in_the_managed_sandbox() {
     // (issue 14), so what the OS has to stop takes its text from a substitution whose output
     // the hook cannot know (a read of /dev/urandom, empty here).
     let opaque_read = "c=$(printf 'cat .e%s' nv; head -c0 /dev/urandom); $c";
-    let opaque_append =
-        "eval \"echo x >> $(printf %s ~/.local/share/hook; head -c0 /dev/urandom)ledger/ledger.db\"";
+    let opaque_append = "eval \"echo x >> $(printf %s ~/.local/share/hook; head -c0 /dev/urandom)ledger/ledger.db\"";
     let api = FakeApi::start(
         Script::new(MODEL)
             .turn(Turn::tool("Bash", json!({"command": opaque_read})))
