@@ -1047,25 +1047,28 @@ impl PathForms {
     }
 
     fn matches(&self, pattern: &str) -> bool {
-        let pattern = if cfg!(any(target_os = "macos", windows)) {
-            pattern.to_lowercase()
+        // Borrowed where case matters: this runs for every rule against every target, and an
+        // allocation per pattern was a tenth of a typical command's evaluation.
+        let pattern: std::borrow::Cow<'_, str> = if cfg!(any(target_os = "macos", windows)) {
+            pattern.to_lowercase().into()
         } else {
-            pattern.to_owned()
+            pattern.into()
         };
+        let pattern: &str = &pattern;
         if pattern.starts_with('/') {
-            return fast_glob::glob_match(&pattern, &self.absolute);
+            return fast_glob::glob_match(pattern, &self.absolute);
         }
         if pattern.starts_with("~/") {
             return self
                 .home_relative
                 .as_ref()
-                .is_some_and(|h| fast_glob::glob_match(&pattern, h));
+                .is_some_and(|h| fast_glob::glob_match(pattern, h));
         }
         match &self.repo_relative {
-            Some(relative) => fast_glob::glob_match(&pattern, relative),
+            Some(relative) => fast_glob::glob_match(pattern, relative),
             // Outside any repository, relative patterns apply from the filesystem root, so
             // `**/.env` still covers a stray `/tmp/x/.env`.
-            None => fast_glob::glob_match(&pattern, self.absolute.trim_start_matches('/')),
+            None => fast_glob::glob_match(pattern, self.absolute.trim_start_matches('/')),
         }
     }
 }

@@ -26,8 +26,9 @@ use crate::world::{FileKind, RealWorld, World};
 const MAX_REMEMBERED_KINDS: usize = 4096;
 
 thread_local! {
-    /// What names are while a [`DecisionScope`] is open; `None` outside one.
-    static KINDS: RefCell<Option<HashMap<PathBuf, Option<FileKind>>>> =
+    /// What names are while a [`DecisionScope`] is open, keyed by the name and whether a final
+    /// symlink is followed (`stat`) or not (`lstat`); `None` outside a scope.
+    static KINDS: RefCell<Option<HashMap<(PathBuf, bool), Option<FileKind>>>> =
         const { RefCell::new(None) };
 }
 
@@ -64,21 +65,46 @@ impl Drop for DecisionScope {
 
 /// `world.file_kind(path)`, remembered within a [`DecisionScope`].
 fn file_kind(world: &dyn World, path: &Path) -> Option<FileKind> {
+    remembered(path, false, || world.file_kind(path))
+}
+
+/// What `path` is on this machine after following symlinks (`stat`), remembered within a
+/// [`DecisionScope`]: the real world's `is_dir`/`is_file` and the search for a repository's
+/// `.git`, asked of the same few names for every target of a command.
+pub fn followed_kind(path: &Path) -> Option<FileKind> {
+    remembered(path, true, || {
+        let kind = std::fs::metadata(path).ok()?.file_type();
+        Some(if kind.is_dir() {
+            FileKind::Dir
+        } else if kind.is_file() {
+            FileKind::File
+        } else {
+            FileKind::Other
+        })
+    })
+}
+
+fn remembered(
+    path: &Path,
+    follow: bool,
+    ask: impl FnOnce() -> Option<FileKind>,
+) -> Option<FileKind> {
+    let key = (path.to_path_buf(), follow);
     let known = KINDS.with(|kinds| {
         kinds
             .borrow()
             .as_ref()
-            .and_then(|kinds| kinds.get(path).copied())
+            .and_then(|kinds| kinds.get(&key).copied())
     });
     if let Some(kind) = known {
         return kind;
     }
-    let kind = world.file_kind(path);
+    let kind = ask();
     KINDS.with(|kinds| {
         if let Some(kinds) = kinds.borrow_mut().as_mut()
             && kinds.len() < MAX_REMEMBERED_KINDS
         {
-            kinds.insert(path.to_path_buf(), kind);
+            kinds.insert(key, kind);
         }
     });
     kind

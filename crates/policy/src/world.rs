@@ -79,11 +79,11 @@ pub trait World {
     }
     /// Whether `path` is a directory, following symlinks.
     fn is_dir(&self, path: &Path) -> bool {
-        path.is_dir()
+        crate::paths::followed_kind(path) == Some(FileKind::Dir)
     }
     /// Whether `path` is a regular file, following symlinks.
     fn is_file(&self, path: &Path) -> bool {
-        path.is_file()
+        crate::paths::followed_kind(path) == Some(FileKind::File)
     }
     /// The content of the regular file at `path` (already resolved physically) when it is at
     /// most `max` bytes of UTF-8. A FIFO or device is never opened: reading one could block.

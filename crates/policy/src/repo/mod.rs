@@ -26,13 +26,10 @@ pub const CHAINED_SUFFIX: &str = ".hookledger-chained";
 
 /// The root of the working tree containing `path`, if any (a `.git` directory or file marks it).
 pub fn repository_root(path: &Path) -> Option<PathBuf> {
-    let mut dir = if path.is_dir() {
-        Some(path)
-    } else {
-        path.parent()
-    };
+    let is_dir = crate::paths::followed_kind(path) == Some(crate::world::FileKind::Dir);
+    let mut dir = if is_dir { Some(path) } else { path.parent() };
     while let Some(candidate) = dir {
-        if candidate.join(".git").exists() {
+        if crate::paths::followed_kind(&candidate.join(".git")).is_some() {
             return Some(candidate.to_owned());
         }
         dir = candidate.parent();
