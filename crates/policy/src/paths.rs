@@ -25,11 +25,13 @@ use crate::world::{FileKind, RealWorld, World};
 /// every word. Bounded so a command naming thousands of paths cannot grow it without end.
 const MAX_REMEMBERED_KINDS: usize = 4096;
 
+/// What names are, keyed by the name and whether a final symlink is followed (`stat`) or not
+/// (`lstat`).
+type Kinds = HashMap<(PathBuf, bool), Option<FileKind>>;
+
 thread_local! {
-    /// What names are while a [`DecisionScope`] is open, keyed by the name and whether a final
-    /// symlink is followed (`stat`) or not (`lstat`); `None` outside a scope.
-    static KINDS: RefCell<Option<HashMap<(PathBuf, bool), Option<FileKind>>>> =
-        const { RefCell::new(None) };
+    /// [`Kinds`] while a [`DecisionScope`] is open; `None` outside one.
+    static KINDS: RefCell<Option<Kinds>> = const { RefCell::new(None) };
 }
 
 /// While alive, path resolution on this thread remembers what each name it `lstat`s is, so one
