@@ -2124,12 +2124,7 @@ fn literal_output(
             if args.iter().any(|a| !a.starts_with('-')) {
                 return None;
             }
-            use base64::Engine;
-            let compact: String = text.split_whitespace().collect();
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(compact.as_bytes())
-                .ok()?;
-            String::from_utf8(bytes).ok()
+            decode_base64(text)
         }
         "xxd" if args.contains(&"-r") && (args.contains(&"-p") || args.contains(&"-ps")) => {
             let Stdin::Literal(text) = input else {
@@ -2180,12 +2175,7 @@ fn literal_output(
             let Stdin::Literal(text) = input else {
                 return None;
             };
-            use base64::Engine;
-            let compact: String = text.split_whitespace().collect();
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(compact.as_bytes())
-                .ok()?;
-            String::from_utf8(bytes).ok()
+            decode_base64(text)
         }
         "rev" if args.is_empty() => {
             let Stdin::Literal(text) = input else {
@@ -2468,4 +2458,15 @@ impl Scope for WordScope<'_, '_> {
     fn alternative(&mut self, fields: Vec<Field>) {
         self.walker.unset_fields = Some(fields);
     }
+}
+
+/// What `base64 -d` prints for literal input (whitespace and line breaks ignored), when it is
+/// text.
+fn decode_base64(text: &str) -> Option<String> {
+    use base64::Engine;
+    let compact: String = text.split_whitespace().collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .ok()?;
+    String::from_utf8(bytes).ok()
 }
