@@ -155,7 +155,7 @@ fn duration_ns(text: &str) -> anyhow::Result<i64> {
 }
 
 // Renders each command's answer (stdout) and messages (stderr).
-#[allow(clippy::print_stdout, clippy::print_stderr)]
+#[allow(clippy::print_stderr)]
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve {
@@ -261,7 +261,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!(
                 "enrolled {name:?}; the token below is shown once (the server keeps only its hash):"
             );
-            println!("{token}");
+            out(&format!("{token}\n"))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Revoke { store, name } => {
@@ -300,35 +300,50 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(|m| machine_json(m, now, max_silence_ns))
                 .collect();
             if json {
-                println!("{}", serde_json::to_string_pretty(&views)?);
+                out(&format!("{}\n", serde_json::to_string_pretty(&views)?))?;
             } else {
-                println!(
-                    "{:<24} {:<34} {:<22} {:<10} {:<10} FINDINGS",
-                    "NAME", "LEDGER", "LAST SEEN", "RECORDS", "STATUS"
-                );
-                for v in &views {
-                    let codes: Vec<&str> = v["codes"]
-                        .as_array()
-                        .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
-                        .unwrap_or_default();
-                    println!(
-                        "{:<24} {:<34} {:<22} {:<10} {:<10} {}",
-                        v["name"].as_str().unwrap_or(""),
-                        v["ledger_id"].as_str().unwrap_or("-"),
-                        v["last_seen"].as_str().unwrap_or("never"),
-                        v["records"].as_u64().unwrap_or(0),
-                        v["chain_status"].as_str().unwrap_or(""),
-                        if codes.is_empty() {
-                            "-".into()
-                        } else {
-                            codes.join(",")
-                        }
-                    );
-                }
+                out(&machines_table(&views))?;
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What a command answers goes to stdout in one write; messages go to stderr.
+fn out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// `machines` without `--json`: a fixed-width table, one machine a line.
+fn machines_table(views: &[serde_json::Value]) -> String {
+    use std::fmt::Write;
+    let mut table = format!(
+        "{:<24} {:<34} {:<22} {:<10} {:<10} FINDINGS\n",
+        "NAME", "LEDGER", "LAST SEEN", "RECORDS", "STATUS"
+    );
+    for v in views {
+        let codes: Vec<&str> = v["codes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
+            .unwrap_or_default();
+        let _ = writeln!(
+            table,
+            "{:<24} {:<34} {:<22} {:<10} {:<10} {}",
+            v["name"].as_str().unwrap_or(""),
+            v["ledger_id"].as_str().unwrap_or("-"),
+            v["last_seen"].as_str().unwrap_or("never"),
+            v["records"].as_u64().unwrap_or(0),
+            v["chain_status"].as_str().unwrap_or(""),
+            if codes.is_empty() {
+                "-".into()
+            } else {
+                codes.join(",")
+            }
+        );
+    }
+    table
 }
 
 fn rfc3339(ns: i64) -> String {

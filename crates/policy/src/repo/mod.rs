@@ -127,12 +127,7 @@ pub fn effective_remote_urls_of(root: &Path, remote: Option<&str>) -> Vec<String
     if let Some(dir) = cache
         && let Some(resolved) = remote_cache::lookup(dir, root)
     {
-        // Every configured remote is in it: one that is not has no URLs.
-        return resolved
-            .into_iter()
-            .find(|(name, _)| name.as_deref() == remote)
-            .map(|(_, urls)| urls)
-            .unwrap_or_default();
+        return pick(resolved, remote);
     }
     let before = cache.and_then(|_| remote_cache::before(root));
     let Some(listing) = config_listing(root) else {
@@ -151,9 +146,19 @@ pub fn effective_remote_urls_of(root: &Path, remote: Option<&str>) -> Vec<String
             .chain(names.into_iter().map(Some))
             .map(|name| (name.map(str::to_owned), resolve_urls(&config, name)))
             .collect();
-        remote_cache::store(dir, root, &before, &listing, resolved);
+        remote_cache::store(dir, root, &before, &listing, resolved.clone());
+        return pick(resolved, remote);
     }
     resolve_urls(&config, remote)
+}
+
+/// The URLs of `remote` (`None`: all) from every remote's: one that is not configured has none.
+fn pick(resolved: remote_cache::Resolved, remote: Option<&str>) -> Vec<String> {
+    resolved
+        .into_iter()
+        .find(|(name, _)| name.as_deref() == remote)
+        .map(|(_, urls)| urls)
+        .unwrap_or_default()
 }
 
 /// The normalized URLs git would use for `remote` (`None`: every remote) given its remote

@@ -742,31 +742,8 @@ pub(super) fn run_su(w: &mut Walker, env: &mut Env, cx: &mut Cx, name: &str, arg
 /// `script [-c CODE] [FILE]`: runs CODE (or a shell) and writes what it shows to FILE
 /// (`typescript` by default) and any log files.
 pub(super) fn run_script(w: &mut Walker, cx: &Cx, args: &[Field]) {
-    let p = parse(
-        args,
-        &[
-            "-c",
-            "--command",
-            "-O",
-            "--log-out",
-            "-I",
-            "--log-in",
-            "-B",
-            "--log-io",
-            "-T",
-            "--log-timing",
-            "-t",
-            "--timing",
-            "-E",
-            "--echo",
-            "-m",
-            "--logging-format",
-        ],
-    );
-    for code in p.values(&["-c", "--command"]) {
-        run_code(w, cx, code, "script -c");
-    }
-    for f in p.values(&[
+    /// Options naming a log file `script` writes.
+    const LOGS: &[&str] = &[
         "-O",
         "--log-out",
         "-I",
@@ -775,7 +752,17 @@ pub(super) fn run_script(w: &mut Walker, cx: &Cx, args: &[Field]) {
         "--log-io",
         "-T",
         "--log-timing",
-    ]) {
+    ];
+    let with_value: Vec<&str> = ["-c", "--command"]
+        .into_iter()
+        .chain(LOGS.iter().copied())
+        .chain(["-t", "--timing", "-E", "--echo", "-m", "--logging-format"])
+        .collect();
+    let p = parse(args, &with_value);
+    for code in p.values(&["-c", "--command"]) {
+        run_code(w, cx, code, "script -c");
+    }
+    for f in p.values(LOGS) {
         w.access(&cx.env, f, Access::Write, "script");
     }
     match p.operands.first() {
